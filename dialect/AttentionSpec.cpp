@@ -1,0 +1,193 @@
+//===- AttentionSpec.cpp - build attn.attention from a plain spec ---------===//
+#include "dialect/AttentionSpec.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <sstream>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+const char *mlir::attn::stringifyElementType(ElementType t) {
+  switch (t) {
+  case ElementType::F32:
+    return "f32";
+  case ElementType::F16:
+    return "f16";
+  case ElementType::BF16:
+    return "bf16";
+  }
+  return "?";
+}
+
+std::optional<ElementType> mlir::attn::parseElementType(StringRef s) {
+  if (s == "f32")
+    return ElementType::F32;
+  if (s == "f16")
+    return ElementType::F16;
+  if (s == "bf16")
+    return ElementType::BF16;
+  return std::nullopt;
+}
+
+int64_t mlir::attn::elementBytes(ElementType t) {
+  return t == ElementType::F32 ? 4 : 2;
+}
+
+Type mlir::attn::getElementType(MLIRContext *ctx, ElementType t) {
+  Builder b(ctx);
+  switch (t) {
+  case ElementType::F32:
+    return b.getF32Type();
+  case ElementType::F16:
+    return b.getF16Type();
+  case ElementType::BF16:
+    return b.getBF16Type();
+  }
+  return {};
+}
+
+std::string AttentionSpec::validate() const {
+  std::ostringstream os;
+  auto positive = [&](const char *name, int64_t v) {
+    if (v <= 0 && os.tellp() == 0)
+      os << name << " must be > 0, got " << v;
+  };
+  positive("batch", batch);
+  positive("heads", numHeads);
+  positive("kv heads", numKvHeads);
+  positive("query length", queryLen);
+  positive("kv length", kvLen);
+  positive("head dim", headDim);
+  if (os.tellp() != 0)
+    return os.str();
+  if (valueDim < 0)
+    return "value dim must be >= 0 (0: same as head dim), got " +
+           std::to_string(valueDim);
+  if (numHeads % numKvHeads != 0)
+    return "query heads (" + std::to_string(numHeads) +
+           ") must be a multiple of kv heads (" + std::to_string(numKvHeads) +
+           ")";
+  if (mask.qOffset < 0)
+    return "mask offset must be >= 0";
+  if (mask.windowLeft < -1 || mask.windowRight < -1)
+    return "window bounds must be >= 0 or -1 (unbounded)";
+  if (mask.causal && mask.windowRight > 0)
+    return "a causal mask cannot have a look-ahead window (window right > 0)";
+  if (mask.dilation < 1)
+    return "dilation must be >= 1";
+  if (mask.globalTokens < 0)
+    return "global tokens must be >= 0";
+  if (scale && !std::isfinite(*scale))
+    return "scale must be finite";
+  if (softcap && (!std::isfinite(*softcap) || *softcap <= 0))
+    return "softcap must be finite and > 0";
+  return "";
+}
+
+std::string AttentionSpec::key() const {
+  std::ostringstream os;
+  os << "gqa:b=" << batch << ",hq=" << numHeads << ",hkv=" << numKvHeads
+     << ",sq=" << queryLen << ",skv=" << kvLen << ",d=" << headDim;
+  if (valueDim)
+    os << ",dv=" << valueDim;
+  os << ",dtype=" << stringifyElementType(dtype)
+     << ",layout=" << (layout == Layout::BHSD ? "bhsd" : "bshd");
+  if (mask.causal)
+    os << ",causal";
+  if (mask.qOffset)
+    os << ",offset=" << mask.qOffset;
+  if (mask.hasWindow())
+    os << ",window=" << mask.windowLeft << ":" << mask.windowRight;
+  if (mask.dilation != 1)
+    os << ",dilation=" << mask.dilation;
+  if (mask.globalTokens)
+    os << ",global=" << mask.globalTokens;
+  if (scale)
+    os << ",scale=" << *scale;
+  if (softcap)
+    os << ",softcap=" << *softcap;
+  if (withKvLengths)
+    os << ",ragged";
+  if (returnLse)
+    os << ",lse";
+  return os.str();
+}
+
+static SmallVector<int64_t, 4> physical(Layout layout, int64_t b, int64_t h,
+                                        int64_t s, int64_t d) {
+  if (layout == Layout::BSHD)
+    return {b, s, h, d};
+  return {b, h, s, d};
+}
+
+SmallVector<int64_t, 4> AttentionSpec::queryShape() const {
+  return physical(layout, batch, numHeads, queryLen, headDim);
+}
+SmallVector<int64_t, 4> AttentionSpec::keyShape() const {
+  return physical(layout, batch, numKvHeads, kvLen, headDim);
+}
+SmallVector<int64_t, 4> AttentionSpec::valueShape() const {
+  return physical(layout, batch, numKvHeads, kvLen, effectiveValueDim());
+}
+SmallVector<int64_t, 4> AttentionSpec::outputShape() const {
+  return physical(layout, batch, numHeads, queryLen, effectiveValueDim());
+}
+
+double AttentionSpec::flops() const {
+  double visible = 0;
+  if (mask.isTrivial()) {
+    visible = double(queryLen) * double(kvLen);
+  } else {
+    for (int64_t q = 0; q < queryLen; ++q) {
+      int64_t i = q + mask.qOffset;
+      for (int64_t j = 0; j < kvLen; ++j)
+        visible += mask.allows(i, j);
+    }
+  }
+  return 2.0 * visible * double(headDim + effectiveValueDim()) *
+         double(batch * numHeads);
+}
+
+FailureOr<func::FuncOp>
+mlir::attn::buildAttentionFunc(OpBuilder &builder, Location loc,
+                               const AttentionSpec &spec, StringRef name) {
+  if (std::string err = spec.validate(); !err.empty())
+    return emitError(loc) << "invalid attention spec: " << err;
+  MLIRContext *ctx = builder.getContext();
+  Type elt = getElementType(ctx, spec.dtype);
+  auto tensor = [&](ArrayRef<int64_t> shape, Type t) {
+    return RankedTensorType::get(shape, t);
+  };
+  SmallVector<Type> inputs = {tensor(spec.queryShape(), elt),
+                              tensor(spec.keyShape(), elt),
+                              tensor(spec.valueShape(), elt)};
+  if (spec.withKvLengths)
+    inputs.push_back(tensor({spec.batch}, builder.getI32Type()));
+  Type outTy = tensor(spec.outputShape(), elt);
+  Type lseTy = tensor({spec.batch, spec.numHeads, spec.queryLen},
+                      builder.getF32Type());
+  SmallVector<Type> results = {outTy};
+  if (spec.returnLse)
+    results.push_back(lseTy);
+
+  auto func = func::FuncOp::create(builder, loc, name,
+                                   builder.getFunctionType(inputs, results));
+  Block *body = func.addEntryBlock();
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(body);
+
+  auto args = body->getArguments();
+  Value kvLengths = spec.withKvLengths ? args[3] : Value();
+  auto op = AttentionOp::create(
+      builder, loc, outTy, spec.returnLse ? lseTy : Type(), args[0], args[1],
+      args[2], /*bool_mask=*/Value(), /*bias=*/Value(), kvLengths,
+      /*q_segment_ids=*/Value(), /*kv_segment_ids=*/Value(),
+      spec.scale ? builder.getF32FloatAttr(*spec.scale) : FloatAttr(),
+      spec.softcap ? builder.getF32FloatAttr(*spec.softcap) : FloatAttr(),
+      spec.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, spec.mask),
+      spec.layout == Layout::BHSD ? LayoutAttr()
+                                  : LayoutAttr::get(ctx, spec.layout));
+  func::ReturnOp::create(builder, loc, op->getResults());
+  return func;
+}

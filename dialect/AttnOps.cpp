@@ -1,0 +1,376 @@
+//===- AttnOps.cpp - attn operations: verifiers and helpers ---------------===//
+#include "dialect/AttnOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// Two sizes agree unless both are static and differ.
+bool sizesAgree(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+std::string sizeStr(int64_t s) {
+  return ShapedType::isDynamic(s) ? std::string("?") : std::to_string(s);
+}
+
+std::string shapeStr(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (auto [i, d] : llvm::enumerate(shape)) {
+    if (i)
+      s += ", ";
+    s += sizeStr(d);
+  }
+  return s + "]";
+}
+
+/// Checks `value`'s shape against `expected` (a `?` in either matches
+/// anything), naming the operand and the meaning of each dim on failure.
+LogicalResult checkShape(Operation *op, StringRef name, ShapedType type,
+                         ArrayRef<int64_t> expected, StringRef meaning) {
+  if (type.getRank() != static_cast<int64_t>(expected.size()))
+    return op->emitOpError() << name << " must have rank " << expected.size()
+                             << " " << meaning << ", got rank "
+                             << type.getRank();
+  for (auto [got, want] : llvm::zip(type.getShape(), expected))
+    if (!sizesAgree(got, want))
+      return op->emitOpError()
+             << name << " shape " << shapeStr(type.getShape())
+             << " does not match expected " << meaning << " = "
+             << shapeStr(expected);
+  return success();
+}
+
+/// A GQA head ratio is valid when Hkv divides Hq (dynamic sizes pass).
+LogicalResult checkHeadRatio(Operation *op, int64_t hq, int64_t hkv) {
+  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv))
+    return success();
+  if (hkv <= 0 || hq % hkv != 0)
+    return op->emitOpError()
+           << "query heads (" << hq << ") must be a multiple of key/value "
+           << "heads (" << hkv << ")";
+  return success();
+}
+
+LogicalResult checkScaleAndCap(Operation *op, std::optional<APFloat> scale,
+                               std::optional<APFloat> softcap) {
+  if (scale && !scale->isFinite())
+    return op->emitOpError("scale must be finite");
+  if (scale && scale->isZero())
+    return op->emitOpError("scale must be nonzero");
+  if (softcap && (!softcap->isFinite() || softcap->isNegative() ||
+                  softcap->isZero()))
+    return op->emitOpError("softcap must be finite and > 0");
+  return success();
+}
+
+/// Logical [B, H, S, D] of a rank-4 shape in `layout`.
+SmallVector<int64_t, 4> toLogical(ArrayRef<int64_t> shape, Layout layout) {
+  SmallVector<int64_t, 4> s(shape);
+  if (layout == Layout::BSHD && s.size() == 4)
+    std::swap(s[1], s[2]);
+  return s;
+}
+
+/// Physical shape of logical [B, H, S, D] in `layout`.
+SmallVector<int64_t, 4> toPhysical(ArrayRef<int64_t> logical, Layout layout) {
+  return toLogical(logical, layout); // the permutation is its own inverse
+}
+
+/// Broadcastable to `full`: same rank and each dim 1 or equal.
+LogicalResult checkBroadcastable(Operation *op, StringRef name,
+                                 ShapedType type, ArrayRef<int64_t> full) {
+  if (type.getRank() != 4)
+    return op->emitOpError() << name << " must have rank 4 (broadcastable "
+                             << "to [B, Hq, Sq, Skv]), got rank "
+                             << type.getRank();
+  for (auto [got, want] : llvm::zip(type.getShape(), full))
+    if (got != 1 && !sizesAgree(got, want))
+      return op->emitOpError()
+             << name << " shape " << shapeStr(type.getShape())
+             << " is not broadcastable to [B, Hq, Sq, Skv] = "
+             << shapeStr(full);
+  return success();
+}
+
+LogicalResult checkRank4(Operation *op, StringRef name, ShapedType type,
+                         StringRef meaning) {
+  if (type.getRank() != 4)
+    return op->emitOpError() << name << " must have rank 4 " << meaning
+                             << ", got rank " << type.getRank();
+  return success();
+}
+
+LogicalResult checkSameElementType(Operation *op, StringRef name, Type got,
+                                   StringRef refName, Type ref) {
+  if (got != ref)
+    return op->emitOpError() << name << " element type " << got
+                             << " differs from " << refName
+                             << " element type " << ref;
+  return success();
+}
+
+/// Shape checks shared by the two cache ops: the cache pair against batch
+/// size `b`, K/V heads `hkv`, head dims `d` / `dv`.
+LogicalResult checkCaches(Operation *op, ShapedType kc, ShapedType vc,
+                          Value blockTable, int64_t b, int64_t hkv,
+                          int64_t d, int64_t dv) {
+  if (failed(checkSameElementType(op, "value_cache", vc.getElementType(),
+                                  "key_cache", kc.getElementType())))
+    return failure();
+  if (!blockTable) {
+    const char *meaning = "[B, Hkv, Smax, D] (contiguous cache)";
+    if (failed(checkRank4(op, "key_cache", kc, meaning)) ||
+        failed(checkRank4(op, "value_cache", vc, meaning)))
+      return failure();
+    int64_t smax = kc.getDimSize(2);
+    if (failed(checkShape(op, "key_cache", kc, {b, hkv, smax, d},
+                          "[B, Hkv, Smax, D]")) ||
+        failed(checkShape(op, "value_cache", vc, {b, hkv, smax, dv},
+                          "[B, Hkv, Smax, Dv]")))
+      return failure();
+    return success();
+  }
+  const char *meaning = "[P, page_size, Hkv, D] (paged cache)";
+  if (failed(checkRank4(op, "key_cache", kc, meaning)) ||
+      failed(checkRank4(op, "value_cache", vc, meaning)))
+    return failure();
+  int64_t pages = kc.getDimSize(0), pageSize = kc.getDimSize(1);
+  if (failed(checkShape(op, "key_cache", kc, {pages, pageSize, hkv, d},
+                        "[P, page_size, Hkv, D]")) ||
+      failed(checkShape(op, "value_cache", vc, {pages, pageSize, hkv, dv},
+                        "[P, page_size, Hkv, Dv]")))
+    return failure();
+  auto bt = cast<ShapedType>(blockTable.getType());
+  if (bt.getRank() != 2)
+    return op->emitOpError() << "block_table must have rank 2 [B, max_pages],"
+                             << " got rank " << bt.getRank();
+  if (!sizesAgree(bt.getDimSize(0), b))
+    return op->emitOpError()
+           << "block_table has " << sizeStr(bt.getDimSize(0))
+           << " rows but the batch size is " << sizeStr(b);
+  return success();
+}
+
+LogicalResult checkLengths(Operation *op, StringRef name, Value lengths,
+                           int64_t b) {
+  if (!lengths)
+    return success();
+  return checkShape(op, name, cast<ShapedType>(lengths.getType()), {b}, "[B]");
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+Layout AttentionOp::getLayoutOrDefault() {
+  return getLayout().value_or(Layout::BHSD);
+}
+
+float AttentionOp::getScaleOrDefault() {
+  if (auto s = getScale())
+    return s->convertToFloat();
+  int64_t d = getLogicalShape(getQuery())[3];
+  return 1.0f / std::sqrt(static_cast<float>(d));
+}
+
+SmallVector<int64_t, 4> AttentionOp::getLogicalShape(Value tensor) {
+  return toLogical(cast<ShapedType>(tensor.getType()).getShape(),
+                   getLayoutOrDefault());
+}
+
+LogicalResult AttentionOp::verify() {
+  Operation *op = getOperation();
+  auto qTy = getQuery().getType(), kTy = getKey().getType(),
+       vTy = getValue().getType();
+  auto oTy = getOutput().getType();
+  Layout layout = getLayoutOrDefault();
+  StringRef qkvMeaning = layout == Layout::BHSD ? "[B, H, S, D] (bhsd layout)"
+                                                : "[B, S, H, D] (bshd layout)";
+  if (failed(checkRank4(op, "query", qTy, qkvMeaning)) ||
+      failed(checkRank4(op, "key", kTy, qkvMeaning)) ||
+      failed(checkRank4(op, "value", vTy, qkvMeaning)))
+    return failure();
+  Type elt = qTy.getElementType();
+  if (failed(checkSameElementType(op, "key", kTy.getElementType(), "query",
+                                  elt)) ||
+      failed(checkSameElementType(op, "value", vTy.getElementType(), "query",
+                                  elt)) ||
+      failed(checkSameElementType(op, "output", oTy.getElementType(), "query",
+                                  elt)))
+    return failure();
+
+  auto q = toLogical(qTy.getShape(), layout);
+  auto k = toLogical(kTy.getShape(), layout);
+  auto v = toLogical(vTy.getShape(), layout);
+  int64_t b = q[0], hq = q[1], sq = q[2], d = q[3];
+  int64_t hkv = k[1], skv = k[2], dv = v[3];
+  StringRef kMeaning = layout == Layout::BHSD ? "[B, Hkv, Skv, D]"
+                                              : "[B, Skv, Hkv, D]";
+  StringRef vMeaning = layout == Layout::BHSD ? "[B, Hkv, Skv, Dv]"
+                                              : "[B, Skv, Hkv, Dv]";
+  StringRef oMeaning = layout == Layout::BHSD ? "[B, Hq, Sq, Dv]"
+                                              : "[B, Sq, Hq, Dv]";
+  if (failed(checkShape(op, "key", kTy, toPhysical({b, hkv, skv, d}, layout),
+                        kMeaning)) ||
+      failed(checkShape(op, "value", vTy,
+                        toPhysical({b, hkv, skv, dv}, layout), vMeaning)) ||
+      failed(checkHeadRatio(op, hq, hkv)) ||
+      failed(checkShape(op, "output", oTy,
+                        toPhysical({b, hq, sq, dv}, layout), oMeaning)))
+    return failure();
+  if (auto lse = getLse())
+    if (failed(checkShape(op, "lse", lse.getType(), {b, hq, sq},
+                          "[B, Hq, Sq]")))
+      return failure();
+
+  SmallVector<int64_t, 4> full = {b, hq, sq, skv};
+  if (auto m = getBoolMask())
+    if (failed(checkBroadcastable(op, "bool_mask", m.getType(), full)))
+      return failure();
+  if (auto bias = getBias())
+    if (failed(checkBroadcastable(op, "bias", bias.getType(), full)))
+      return failure();
+  if (failed(checkLengths(op, "kv_lengths", getKvLengths(), b)))
+    return failure();
+  if (static_cast<bool>(getQSegmentIds()) !=
+      static_cast<bool>(getKvSegmentIds()))
+    return emitOpError("segment ids need both q_segment_ids and "
+                       "kv_segment_ids");
+  if (auto qs = getQSegmentIds()) {
+    if (failed(checkShape(op, "q_segment_ids", qs.getType(), {b, sq},
+                          "[B, Sq]")) ||
+        failed(checkShape(op, "kv_segment_ids", getKvSegmentIds().getType(),
+                          {b, skv}, "[B, Skv]")))
+      return failure();
+  }
+  return checkScaleAndCap(op, getScale(), getSoftcap());
+}
+
+namespace {
+/// Checks a modifier region: `argTypes` block arguments and one yielded
+/// value of type `resultType`.
+LogicalResult verifyModRegion(Operation *op, Region &region, StringRef name,
+                              TypeRange argTypes, Type resultType,
+                              StringRef signature) {
+  if (region.empty())
+    return success();
+  if (!region.hasOneBlock())
+    return op->emitOpError() << name << " region must have one block";
+  Block &block = region.front();
+  if (block.getArgumentTypes() != argTypes)
+    return op->emitOpError()
+           << name << " region must have arguments " << signature;
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield)
+    return op->emitOpError() << name << " region must end with attn.yield";
+  if (yield.getValue().getType() != resultType)
+    return op->emitOpError() << name << " region must yield " << resultType
+                             << ", got " << yield.getValue().getType();
+  return success();
+}
+} // namespace
+
+LogicalResult AttentionOp::verifyRegions() {
+  Builder b(getContext());
+  Type idx = b.getIndexType();
+  if (failed(verifyModRegion(
+          *this, getScoreMod(), "score_mod",
+          {b.getF32Type(), idx, idx, idx, idx}, b.getF32Type(),
+          "(score: f32, b: index, h: index, q_idx: index, kv_idx: index)")))
+    return failure();
+  return verifyModRegion(*this, getMaskMod(), "mask_mod",
+                         {idx, idx, idx, idx}, b.getI1Type(),
+                         "(b: index, h: index, q_idx: index, kv_idx: index)");
+}
+
+//===----------------------------------------------------------------------===//
+// CacheAppendOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CacheAppendOp::verify() {
+  Operation *op = getOperation();
+  auto kTy = getKey().getType(), vTy = getValue().getType();
+  if (failed(checkRank4(op, "key", kTy, "[B, Hkv, Snew, D]")) ||
+      failed(checkRank4(op, "value", vTy, "[B, Hkv, Snew, Dv]")) ||
+      failed(checkSameElementType(op, "value", vTy.getElementType(), "key",
+                                  kTy.getElementType())))
+    return failure();
+  int64_t b = kTy.getDimSize(0), hkv = kTy.getDimSize(1),
+          snew = kTy.getDimSize(2), d = kTy.getDimSize(3),
+          dv = vTy.getDimSize(3);
+  if (failed(checkShape(op, "value", vTy, {b, hkv, snew, dv},
+                        "[B, Hkv, Snew, Dv]")) ||
+      failed(checkCaches(op, getKeyCache().getType(),
+                         getValueCache().getType(), getBlockTable(), b, hkv,
+                         d, dv)) ||
+      failed(checkLengths(op, "cache_lengths", getCacheLengths(), b)) ||
+      failed(checkLengths(op, "new_lengths", getNewLengths(), b)))
+    return failure();
+  if (!isPaged()) {
+    int64_t smax = getKeyCache().getType().getDimSize(2);
+    if (!ShapedType::isDynamic(smax) && !ShapedType::isDynamic(snew) &&
+        snew > smax)
+      return emitOpError() << "appends " << snew
+                           << " rows per sequence but the cache holds only "
+                           << smax;
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// CacheAttentionOp
+//===----------------------------------------------------------------------===//
+
+float CacheAttentionOp::getScaleOrDefault() {
+  if (auto s = getScale())
+    return s->convertToFloat();
+  int64_t d = getQuery().getType().getDimSize(3);
+  return 1.0f / std::sqrt(static_cast<float>(d));
+}
+
+static constexpr const char *kCacheForms =
+    "(contiguous [B, Hkv, Smax, D] or paged [P, page_size, Hkv, D])";
+
+LogicalResult CacheAttentionOp::verify() {
+  Operation *op = getOperation();
+  auto qTy = getQuery().getType(), oTy = getOutput().getType();
+  auto kcTy = getKeyCache().getType(), vcTy = getValueCache().getType();
+  if (failed(checkRank4(op, "query", qTy, "[B, Hq, Sq, D]")) ||
+      failed(checkRank4(op, "output", oTy, "[B, Hq, Sq, Dv]")) ||
+      failed(checkRank4(op, "key_cache", kcTy, kCacheForms)) ||
+      failed(checkRank4(op, "value_cache", vcTy, kCacheForms)) ||
+      failed(checkSameElementType(op, "output", oTy.getElementType(), "query",
+                                  qTy.getElementType())))
+    return failure();
+  int64_t b = qTy.getDimSize(0), hq = qTy.getDimSize(1),
+          sq = qTy.getDimSize(2), d = qTy.getDimSize(3);
+  int64_t hkv = isPaged() ? kcTy.getDimSize(2) : kcTy.getDimSize(1);
+  int64_t dv = vcTy.getDimSize(3);
+  if (failed(checkCaches(op, kcTy, vcTy, getBlockTable(), b, hkv, d, dv)) ||
+      failed(checkHeadRatio(op, hq, hkv)) ||
+      failed(checkShape(op, "output", oTy, {b, hq, sq, dv},
+                        "[B, Hq, Sq, Dv]")) ||
+      failed(checkLengths(op, "cache_lengths", getCacheLengths(), b)))
+    return failure();
+  if (auto lse = getLse())
+    if (failed(checkShape(op, "lse", lse.getType(), {b, hq, sq},
+                          "[B, Hq, Sq]")))
+      return failure();
+  if (auto mask = getMask(); mask && mask->getQOffset() != 0)
+    return emitOpError("mask q_offset must be 0: cache_attention places "
+                       "queries at the end of each sequence");
+  return checkScaleAndCap(op, getScale(), getSoftcap());
+}
+
+#define GET_OP_CLASSES
+#include "dialect/AttnOps.cpp.inc"

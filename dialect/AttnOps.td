@@ -1,0 +1,232 @@
+//===- AttnOps.td - attn operations ------------------------*- tablegen -*-===//
+
+#ifndef ATTN_OPS_TD
+#define ATTN_OPS_TD
+
+include "dialect/AttnBase.td"
+include "dialect/AttnAttrs.td"
+include "mlir/IR/OpBase.td"
+include "mlir/IR/CommonTypeConstraints.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
+
+def Attn_FloatElt : AnyTypeOf<[F32, F16, BF16]>;
+def Attn_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
+def Attn_I32Tensor : RankedTensorOf<[I32]>;
+def Attn_FloatMemRef : MemRefOf<[F32, F16, BF16]>;
+def Attn_I32MemRef : MemRefOf<[I32]>;
+
+//===----------------------------------------------------------------------===//
+// attn.attention
+//===----------------------------------------------------------------------===//
+
+def Attn_AttentionOp : Attn_Op<"attention", [
+    AttrSizedOperandSegments, RecursiveMemoryEffects,
+    RecursivelySpeculatable]> {
+  let summary = "fused scaled-dot-product attention (MHA, MQA, GQA)";
+  let description = [{
+    Computes `softmax(mask(score_mod(softcap(scale * Q Kᵀ)))) V` per batch and
+    query head, without ever exposing the `[Sq, Skv]` score matrix.
+
+    Shapes (layout `bhsd`, the default; `bshd` swaps the seq and head dims of
+    q, k, v and output):
+    - `query`  `[B, Hq, Sq, D]`, `key` `[B, Hkv, Skv, D]`,
+      `value` `[B, Hkv, Skv, Dv]`, `output` `[B, Hq, Sq, Dv]`;
+    - `Hq % Hkv == 0`: query head `h` reads K/V head `h / (Hq / Hkv)`, so
+      MHA is `Hq == Hkv`, MQA is `Hkv == 1` and GQA is everything between;
+    - optional `lse` result `[B, Hq, Sq]` in f32: the natural-log
+      log-sum-exp of each row's (scaled, modified) logits, `-inf` for rows
+      that see nothing.
+
+    q, k, v and the output share one element type (f32, f16 or bf16);
+    accumulation is f32.
+
+    Attributes:
+    - `scale` (default `1/sqrt(D)`) multiplies Q·Kᵀ;
+    - `softcap` replaces a logit `s` by `softcap * tanh(s / softcap)`;
+    - `mask`, a `#attn.mask<...>` structured mask (causal with query
+      offset, sliding window, dilation, global tokens);
+    - `layout`, `#attn.layout<bhsd>` (default) or `#attn.layout<bshd>`.
+
+    Optional operands, all combined with the structured mask by AND:
+    - `bool_mask` (i1) and `bias` (float, added to the logits), each of rank
+      4 and broadcastable to `[B, Hq, Sq, Skv]` (every dim is 1 or equal);
+    - `kv_lengths` `[B]` i32: only key/value rows `j < kv_lengths[b]` exist
+      (ragged batches);
+    - `segment_ids(q_ids, kv_ids)` `[B, Sq]` and `[B, Skv]` i32: a query
+      only attends to keys of its own segment (packed sequences).
+
+    Optional regions, in the spirit of FlexAttention:
+    - `score_mod` `^bb0(%score: f32, %b: index, %h: index, %q: index,
+      %kv: index)` yields the modified f32 logit (ALiBi, relative bias, ...);
+    - `mask_mod` `^bb0(%b: index, %h: index, %q: index, %kv: index)` yields
+      an `i1`, true where attending is allowed.
+    Both see the *query* head index `h` and may use values defined above.
+
+    Rows with nothing to attend to produce 0, never NaN.
+
+    Example (GQA, causal, 4 query heads per K/V head):
+    ```mlir
+    %o = attn.attention %q, %k, %v {mask = #attn.mask<causal = true>}
+        : tensor<1x32x128x64xf16>, tensor<1x8x128x64xf16>,
+          tensor<1x8x128x64xf16> -> tensor<1x32x128x64xf16>
+    ```
+  }];
+
+  let arguments = (ins
+    Attn_FloatTensor:$query,
+    Attn_FloatTensor:$key,
+    Attn_FloatTensor:$value,
+    Optional<RankedTensorOf<[I1]>>:$bool_mask,
+    Optional<Attn_FloatTensor>:$bias,
+    Optional<Attn_I32Tensor>:$kv_lengths,
+    Optional<Attn_I32Tensor>:$q_segment_ids,
+    Optional<Attn_I32Tensor>:$kv_segment_ids,
+    OptionalAttr<F32Attr>:$scale,
+    OptionalAttr<F32Attr>:$softcap,
+    OptionalAttr<Attn_MaskAttr>:$mask,
+    OptionalAttr<Attn_LayoutAttr>:$layout);
+  let results = (outs
+    Attn_FloatTensor:$output,
+    Optional<RankedTensorOf<[F32]>>:$lse);
+  let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
+
+  let assemblyFormat = [{
+    $query `,` $key `,` $value
+    (`bool_mask` `(` $bool_mask^ `:` type($bool_mask) `)`)?
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`kv_lengths` `(` $kv_lengths^ `:` type($kv_lengths) `)`)?
+    (`segment_ids` `(` $q_segment_ids^ `,` $kv_segment_ids `:`
+        type($q_segment_ids) `,` type($kv_segment_ids) `)`)?
+    (`score_mod` $score_mod^)?
+    (`mask_mod` $mask_mod^)?
+    attr-dict `:` type($query) `,` type($key) `,` type($value)
+    `->` type($output) (`,` type($lse)^)?
+  }];
+
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let hasCanonicalizeMethod = 1;
+
+  let extraClassDeclaration = [{
+    /// Layout, defaulting to BHSD when the attribute is absent.
+    ::mlir::attn::Layout getLayoutOrDefault();
+    /// The scale to apply, defaulting to 1/sqrt(D).
+    float getScaleOrDefault();
+    /// Logical [B, H, S, D] sizes of an operand, whatever the layout.
+    ::llvm::SmallVector<int64_t, 4> getLogicalShape(::mlir::Value tensor);
+  }];
+}
+
+def Attn_YieldOp : Attn_Op<"yield", [
+    Pure, Terminator, ReturnLike,
+    HasParent<"AttentionOp">]> {
+  let summary = "terminates a score_mod or mask_mod region";
+  let arguments = (ins AnyType:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
+//===----------------------------------------------------------------------===//
+// KV-cache operations (buffers: a cache is mutable state)
+//===----------------------------------------------------------------------===//
+
+def Attn_CacheAppendOp : Attn_Op<"cache_append", [AttrSizedOperandSegments]> {
+  let summary = "append a ragged batch of new K/V rows to a KV cache";
+  let description = [{
+    Copies, for every sequence `b`, the first `new_lengths[b]` rows of
+    `key`/`value` (`[B, Hkv, Snew, D]` / `[B, Hkv, Snew, Dv]`; all `Snew`
+    rows when `new_lengths` is absent) into the cache at positions
+    `cache_lengths[b] ...`. `cache_lengths` holds the lengths *before* the
+    append and is not modified: the caller owns length bookkeeping.
+
+    The cache is contiguous when `block_table` is absent:
+    `key_cache` `[B, Hkv, Smax, D]`, `value_cache` `[B, Hkv, Smax, Dv]`.
+    With `block_table` `[B, max_pages]` (i32 page ids) it is paged, in the
+    style of vLLM: `key_cache` `[P, page_size, Hkv, D]`,
+    `value_cache` `[P, page_size, Hkv, Dv]`; position `s` of sequence `b`
+    lives in page `block_table[b, s / page_size]` at row `s % page_size`.
+
+    Writing past the capacity (`Smax`, or `max_pages * page_size`) is
+    undefined here; the runtime checks capacity before it runs this op.
+
+    ```mlir
+    attn.cache_append %k, %v into %kc, %vc lengths(%len)
+        block_table(%bt : memref<4x64xi32>)
+        : memref<4x8x1x128xbf16>, memref<4x8x1x128xbf16>
+          into memref<1024x16x8x128xbf16>, memref<1024x16x8x128xbf16>,
+          memref<4xi32>
+    ```
+  }];
+  let arguments = (ins
+    Arg<Attn_FloatMemRef, "new keys", [MemRead]>:$key,
+    Arg<Attn_FloatMemRef, "new values", [MemRead]>:$value,
+    Arg<Attn_FloatMemRef, "key cache", [MemWrite]>:$key_cache,
+    Arg<Attn_FloatMemRef, "value cache", [MemWrite]>:$value_cache,
+    Arg<Attn_I32MemRef, "lengths before the append", [MemRead]>:$cache_lengths,
+    Arg<Optional<Attn_I32MemRef>, "valid new rows", [MemRead]>:$new_lengths,
+    Arg<Optional<Attn_I32MemRef>, "page ids", [MemRead]>:$block_table);
+  let assemblyFormat = [{
+    $key `,` $value `into` $key_cache `,` $value_cache
+    `lengths` `(` $cache_lengths `)`
+    (`new_lengths` `(` $new_lengths^ `:` type($new_lengths) `)`)?
+    (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
+    attr-dict `:` type($key) `,` type($value) `into` type($key_cache) `,`
+    type($value_cache) `,` type($cache_lengths)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    bool isPaged() { return static_cast<bool>(getBlockTable()); }
+  }];
+}
+
+def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
+    AttrSizedOperandSegments]> {
+  let summary = "attention of new queries against a KV cache (decode, "
+                "chunked prefill)";
+  let description = [{
+    Attention of `query` `[B, Hq, Sq, D]` against the first
+    `cache_lengths[b]` rows of each sequence in a contiguous or paged cache
+    (same cache forms as `attn.cache_append`). The `Sq` queries are the
+    *last* `Sq` tokens of each sequence: query `q` of sequence `b` sits at
+    absolute position `cache_lengths[b] - Sq + q`, which is what causal and
+    window masks are measured against, so one op covers decode (`Sq` = 1
+    to a few) and chunked prefill continuing a cached prefix. The mask's
+    `q_offset` must therefore be 0. Ragged batches are the norm:
+    `cache_lengths` may differ per sequence, including 0.
+
+    Results are written to `output` `[B, Hq, Sq, Dv]` and, if given, the f32
+    log-sum-exp `lse` `[B, Hq, Sq]`. GQA follows `attn.attention`.
+
+    ```mlir
+    attn.cache_attention %q, %kc, %vc lengths(%len) outs(%o)
+        {mask = #attn.mask<causal = true>}
+        : memref<8x32x1x128xf32>, memref<8x8x4096x128xf32>,
+          memref<8x8x4096x128xf32>, memref<8xi32> -> memref<8x32x1x128xf32>
+    ```
+  }];
+  let arguments = (ins
+    Arg<Attn_FloatMemRef, "queries", [MemRead]>:$query,
+    Arg<Attn_FloatMemRef, "key cache", [MemRead]>:$key_cache,
+    Arg<Attn_FloatMemRef, "value cache", [MemRead]>:$value_cache,
+    Arg<Attn_I32MemRef, "lengths including the queries", [MemRead]>:$cache_lengths,
+    Arg<Optional<Attn_I32MemRef>, "page ids", [MemRead]>:$block_table,
+    Arg<Attn_FloatMemRef, "output", [MemWrite]>:$output,
+    Arg<Optional<MemRefOf<[F32]>>, "log-sum-exp", [MemWrite]>:$lse,
+    OptionalAttr<F32Attr>:$scale,
+    OptionalAttr<F32Attr>:$softcap,
+    OptionalAttr<Attn_MaskAttr>:$mask);
+  let assemblyFormat = [{
+    $query `,` $key_cache `,` $value_cache `lengths` `(` $cache_lengths `)`
+    (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
+    `outs` `(` $output (`,` $lse^ `:` type($lse))? `)`
+    attr-dict `:` type($query) `,` type($key_cache) `,` type($value_cache)
+    `,` type($cache_lengths) `->` type($output)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    bool isPaged() { return static_cast<bool>(getBlockTable()); }
+    float getScaleOrDefault();
+  }];
+}
+
+#endif // ATTN_OPS_TD

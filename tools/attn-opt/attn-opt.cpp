@@ -1,0 +1,25 @@
+//===- attn-opt.cpp - the attn optimizer driver ---------------------------===//
+//
+// mlir-opt with the attn dialect, its passes and pipelines registered next to
+// the upstream dialects and passes the lowerings use.
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/AttnDialect.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::registerAllPasses();
+
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<mlir::attn::AttnDialect>();
+
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "attn optimizer driver\n", registry));
+}
