@@ -229,4 +229,6 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
   }];
 }
 
+include "dialect/AttnTileOps.td"
+
 #endif // ATTN_OPS_TD

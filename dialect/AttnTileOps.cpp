@@ -1,0 +1,46 @@
+//===- AttnTileOps.cpp - verifiers of the tile-level ops ------------------===//
+#include "dialect/AttnOps.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+bool fits(int64_t inner, int64_t outer) {
+  return ShapedType::isDynamic(inner) || ShapedType::isDynamic(outer) ||
+         inner <= outer;
+}
+} // namespace
+
+LogicalResult TilePackOp::verify() {
+  auto src = getSource().getType(), dst = getDest().getType();
+  int64_t rows = src.getDimSize(0), cols = src.getDimSize(1);
+  if (getTranspose())
+    std::swap(rows, cols);
+  if (!fits(rows, dst.getDimSize(0)) || !fits(cols, dst.getDimSize(1)))
+    return emitOpError() << "source " << src << " does not fit in dest "
+                         << dst << (getTranspose() ? " (transposed)" : "");
+  return success();
+}
+
+LogicalResult TileMatmulOp::verify() {
+  auto a = getLhs().getType(), b = getRhs().getType(), c = getAcc().getType();
+  if (!a.hasStaticShape() || !b.hasStaticShape() || !c.hasStaticShape())
+    return emitOpError("tiles must have static shapes");
+  if (a.getDimSize(1) != b.getDimSize(0) ||
+      a.getDimSize(0) != c.getDimSize(0) ||
+      b.getDimSize(1) != c.getDimSize(1))
+    return emitOpError() << "shapes " << a << " · " << b << " -> " << c
+                         << " do not form a matrix product";
+  return success();
+}
+
+LogicalResult TileOnlineSoftmaxOp::verify() {
+  int64_t rows = getScores().getType().getDimSize(0);
+  if (getAcc().getType().getDimSize(0) != rows ||
+      getRowMax().getType().getDimSize(0) != rows ||
+      getRowSum().getType().getDimSize(0) != rows)
+    return emitOpError() << "scores, acc, row_max and row_sum must have the "
+                            "same number of rows ("
+                         << rows << ")";
+  return success();
+}

@@ -1,0 +1,130 @@
+//===- AttnTileOps.td - tile-level attn operations ---------*- tablegen -*-===//
+//
+// The flash form of attention, one step above vector code: operations on
+// small f32 scratch tiles (memrefs) that `attn-tile-flash` produces and
+// `attn-vectorize-tiles` turns into vector code. Keeping the steps as ops
+// lets `attn-mask-aware-iteration` reason about masks per KV tile, and lets
+// lit tests see the flash structure (online softmax, rescale) by name.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_TILE_OPS_TD
+#define ATTN_TILE_OPS_TD
+
+include "dialect/AttnBase.td"
+include "dialect/AttnAttrs.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Attn_F32Tile : MemRefRankOf<[F32], [2]>;
+def Attn_F32Row : MemRefRankOf<[F32], [1]>;
+
+def Attn_TilePackOp : Attn_Op<"tile_pack"> {
+  let summary = "copy a (partial) tile into an f32 scratch tile";
+  let description = [{
+    `dest[r, c] = scale * source[r, c]` (or `dest[c, r] = ...` with
+    `transpose`) for every element of `source`, converting to f32; every
+    other element of `dest` becomes 0, so padded rows and columns are inert
+    in the matmuls that follow. `source` may be smaller than `dest` (the last
+    tile of a sequence); its innermost stride must be 1.
+  }];
+  let arguments = (ins
+    Arg<MemRefRankOf<[F32, F16, BF16], [2]>, "", [MemRead]>:$source,
+    Arg<Attn_F32Tile, "", [MemWrite]>:$dest,
+    OptionalAttr<F32Attr>:$scale,
+    UnitAttr:$transpose);
+  let assemblyFormat = [{
+    $source `into` $dest attr-dict `:` type($source) `into` type($dest)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_TileMatmulOp : Attn_Op<"tile_matmul"> {
+  let summary = "C (+)= A · B on f32 scratch tiles";
+  let description = [{
+    `acc[m, n] = (accumulate ? acc[m, n] : 0) + sum_k lhs[m, k] * rhs[k, n]`.
+    All shapes are static; Q·Kᵀ uses it with `rhs` = packed Kᵀ, P·V with
+    `rhs` = packed V and `accumulate`.
+  }];
+  let arguments = (ins
+    Arg<Attn_F32Tile, "", [MemRead]>:$lhs,
+    Arg<Attn_F32Tile, "", [MemRead]>:$rhs,
+    Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$acc,
+    UnitAttr:$accumulate);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `into` $acc attr-dict `:` type($lhs) `,` type($rhs) `into`
+    type($acc)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_TileSoftcapOp : Attn_Op<"tile_softcap"> {
+  let summary = "s = cap * tanh(s / cap) on a score tile";
+  let arguments = (ins Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$scores,
+                       F32Attr:$cap);
+  let assemblyFormat = "$scores attr-dict `:` type($scores)";
+}
+
+def Attn_TileMaskOp : Attn_Op<"tile_mask"> {
+  let summary = "set masked scores of a tile to -inf";
+  let description = [{
+    Row `m` of `scores` is query index `q_start + m mod rows_per_head` (rows
+    hold the heads of a GQA group one after another); column `n` is key
+    index `kv_start + n`. A score becomes -inf unless `kv_start + n <
+    kv_limit` and the structured `mask` (if any) allows the pair; the
+    mask's `q_offset` is applied here.
+  }];
+  let arguments = (ins
+    Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$scores,
+    Index:$q_start, Index:$kv_start, Index:$kv_limit,
+    OptionalAttr<Attn_MaskAttr>:$mask,
+    I64Attr:$rows_per_head);
+  let assemblyFormat = [{
+    $scores `q` `(` $q_start `)` `kv` `(` $kv_start `)` `limit` `(` $kv_limit `)`
+    attr-dict `:` type($scores)
+  }];
+}
+
+def Attn_TileOnlineSoftmaxOp : Attn_Op<"tile_online_softmax"> {
+  let summary = "one online-softmax step: new row max, exp, rescale";
+  let description = [{
+    For every row `m`: `new = max(row_max[m], max_n scores[m, n])`;
+    `scores[m, n] = exp(scores[m, n] - new)`;
+    `alpha = exp(row_max[m] - new)`;
+    `row_sum[m] = alpha * row_sum[m] + sum_n scores[m, n]`;
+    `acc[m, :] *= alpha`; `row_max[m] = new`. A row whose scores are all
+    -inf so far keeps sum 0 and produces no NaN.
+  }];
+  let arguments = (ins
+    Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$scores,
+    Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$acc,
+    Arg<Attn_F32Row, "", [MemRead, MemWrite]>:$row_max,
+    Arg<Attn_F32Row, "", [MemRead, MemWrite]>:$row_sum);
+  let assemblyFormat = [{
+    $scores `,` $acc `,` $row_max `,` $row_sum attr-dict `:` type($scores) `,`
+    type($acc) `,` type($row_max) `,` type($row_sum)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_TileFinalizeOp : Attn_Op<"tile_finalize"> {
+  let summary = "normalize accumulated rows and store them";
+  let description = [{
+    `output[r, c] = acc[r, c] / row_sum[r]` (0 where `row_sum` is 0),
+    converted to the output element type, for every element of `output`
+    (which may have fewer rows and columns than `acc`); with `lse`,
+    `lse[r] = row_max[r] + log(row_sum[r])` (-inf where `row_sum` is 0).
+  }];
+  let arguments = (ins
+    Arg<Attn_F32Tile, "", [MemRead]>:$acc,
+    Arg<Attn_F32Row, "", [MemRead]>:$row_max,
+    Arg<Attn_F32Row, "", [MemRead]>:$row_sum,
+    Arg<MemRefRankOf<[F32, F16, BF16], [2]>, "", [MemWrite]>:$output,
+    Arg<Optional<Attn_F32Row>, "", [MemWrite]>:$lse);
+  let assemblyFormat = [{
+    $acc `,` $row_max `,` $row_sum `into` $output (`lse` `(` $lse^ `:` type($lse) `)`)?
+    attr-dict `:` type($acc) `,` type($row_max) `,` type($row_sum) `into`
+    type($output)
+  }];
+}
+
+#endif // ATTN_TILE_OPS_TD

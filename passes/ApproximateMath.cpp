@@ -1,0 +1,28 @@
+//===- ApproximateMath.cpp - vectorizable exp/log/tanh --------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNAPPROXIMATEMATH
+#include "passes/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+
+namespace {
+struct ApproximateMathPass
+    : attn::impl::AttnApproximateMathBase<ApproximateMathPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    auto wanted = [](StringRef name) {
+      return name == "exp" || name == "log" || name == "tanh";
+    };
+    populateMathF32ExpansionPatterns(patterns, wanted);
+    populateMathPolynomialApproximationPatterns(patterns, wanted);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,118 @@
+//===- MaskAwareIteration.cpp - skip masked KV tiles, unmask full ones ----===//
+//
+// For a query block at absolute positions [qLo, qHi] the structured mask
+// bounds the keys any row can see: causal/look-ahead windows give an upper
+// key, a look-back window a lower key. The KV-tile loop is narrowed to those
+// tiles (global-token tiles below the range get a loop of their own), and
+// attn.tile_mask only runs on tiles that are not entirely visible to every
+// row of the block. Bounds are computed per work item at run time from the
+// same closed forms, so they hold for any query block.
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/AttnOps.h"
+#include "passes/IndexMath.h"
+#include "passes/Passes.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNMASKAWAREITERATION
+#include "passes/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+constexpr const char *kKvLoopAttr = "attn.kv_tile_loop";
+constexpr const char *kDoneAttr = "attn.mask_aware";
+
+/// Guards `mask` so it only runs when some pair of its tile may be masked.
+void guardPartialTiles(TileMaskOp mask, int64_t tk, Value qLo, Value qHi,
+                       const MaskSpec &m) {
+  ImplicitLocOpBuilder b(mask.getLoc(), mask);
+  IndexMath im{b};
+  Value j0 = mask.getKvStart();
+  Value jLast = im.add(j0, tk - 1);
+  Value full = im.le(im.add(j0, tk), mask.getKvLimit());
+  auto both = [&](Value c) { full = arith::AndIOp::create(b, full, c); };
+  if (m.causal)
+    both(im.le(jLast, qLo));
+  if (m.windowRight >= 0)
+    both(im.le(jLast, im.add(qLo, m.windowRight)));
+  if (m.windowLeft >= 0)
+    both(im.ge(j0, im.sub(qHi, im.c(m.windowLeft))));
+  if (m.dilation > 1)
+    full = arith::ConstantOp::create(b, b.getBoolAttr(false));
+  Value partial = arith::XOrIOp::create(
+      b, full, arith::ConstantOp::create(b, b.getBoolAttr(true)));
+  auto guard = scf::IfOp::create(b, partial, /*withElseRegion=*/false);
+  mask->moveBefore(guard.thenBlock()->getTerminator());
+}
+
+void processLoop(scf::ForOp loop) {
+  int64_t tk = cast<IntegerAttr>(loop->getAttr(kKvLoopAttr)).getInt();
+  TileMaskOp mask;
+  for (Operation &inner : *loop.getBody())
+    if ((mask = dyn_cast<TileMaskOp>(inner)))
+      break;
+  if (!mask)
+    return;
+  MaskSpec m;
+  if (auto attr = mask.getMaskAttr())
+    m = attr.getSpec();
+
+  ImplicitLocOpBuilder b(loop.getLoc(), loop);
+  IndexMath im{b};
+  int64_t rowsPerHead = mask.getRowsPerHead();
+  Value qLo = im.add(mask.getQStart(), m.qOffset);
+  Value qHi = im.add(qLo, rowsPerHead - 1);
+  guardPartialTiles(mask, tk, qLo, qHi, m);
+
+  // Tiles any row can see: [lo, hi).
+  Value lo = loop.getLowerBound(), hi = loop.getUpperBound();
+  Value origHi = hi;
+  bool bounded = false;
+  if (m.causal || m.windowRight >= 0) {
+    int64_t ahead = m.causal ? 0 : m.windowRight; // verified: causal => <= 0
+    hi = im.min(hi, im.add(im.div(im.add(qHi, ahead), tk), 1));
+    bounded = true;
+  }
+  if (m.windowLeft >= 0) {
+    Value first = im.max(im.c(0), im.sub(qLo, im.c(m.windowLeft)));
+    lo = im.max(lo, im.div(first, tk));
+    bounded = true;
+  }
+  if (m.globalTokens > 0 && bounded) {
+    // Global queries see every key they are allowed to (causal still
+    // holds), so blocks holding one keep their look-back range whole.
+    Value globalQuery = im.lt(qLo, im.c(m.globalTokens));
+    lo = arith::SelectOp::create(b, globalQuery, loop.getLowerBound(), lo);
+    if (!m.causal)
+      hi = arith::SelectOp::create(b, globalQuery, origHi, hi);
+    // Global keys below the window get their own loop.
+    Value globalTiles = im.min(im.c((m.globalTokens + tk - 1) / tk), lo);
+    Value prefixEnd = im.min(globalTiles, hi);
+    auto prefix = cast<scf::ForOp>(b.clone(*loop));
+    prefix.setLowerBound(loop.getLowerBound());
+    prefix.setUpperBound(prefixEnd);
+    prefix->setAttr(kDoneAttr, b.getUnitAttr());
+  }
+  loop.setLowerBound(lo);
+  loop.setUpperBound(im.max(lo, hi));
+  loop->setAttr(kDoneAttr, b.getUnitAttr());
+}
+
+struct MaskAwareIterationPass
+    : attn::impl::AttnMaskAwareIterationBase<MaskAwareIterationPass> {
+  void runOnOperation() override {
+    SmallVector<scf::ForOp> loops;
+    getOperation().walk([&](scf::ForOp loop) {
+      if (loop->hasAttr(kKvLoopAttr) && !loop->hasAttr(kDoneAttr))
+        loops.push_back(loop);
+    });
+    for (scf::ForOp loop : loops)
+      processLoop(loop);
+  }
+};
+
+} // namespace

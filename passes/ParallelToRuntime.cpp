@@ -1,0 +1,110 @@
+//===- ParallelToRuntime.cpp - work-item loops -> runtime-driven ranges ---===//
+#include "passes/Passes.h"
+
+#include "mlir/IR/SymbolTable.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNPARALLELTORUNTIME
+#include "passes/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+constexpr const char *kWorkItemsAttr = "attn.work_items";
+
+/// Moves the work-item body into `loop` (whose body is empty) and erases
+/// the forall.
+void moveBody(scf::ForallOp forall, scf::ForOp loop) {
+  Block *body = forall.getBody();
+  body->getTerminator()->erase();
+  loop.getBody()->getOperations().splice(loop.getBody()->begin(),
+                                         body->getOperations());
+  forall.getInductionVar(0).replaceAllUsesWith(loop.getInductionVar());
+  forall.erase();
+}
+
+LogicalResult convertKernel(func::FuncOp func, scf::ForallOp forall,
+                            SymbolTable &symbols) {
+  if (!forall.getOutputs().empty() || forall.getRank() != 1)
+    return forall.emitOpError("attn work-item loop must be 1-D and write "
+                              "buffers (run after bufferization)");
+  if (forall->getParentOp() != func)
+    return forall.emitOpError("attn work-item loop must sit directly in its "
+                              "function body");
+  auto uses = SymbolTable::getSymbolUses(func, func->getParentOp());
+  if (uses && !uses->empty())
+    return func.emitOpError("a kernel with a work-item loop cannot have "
+                            "callers: the runtime calls it with ranges");
+  int64_t items = cast<IntegerAttr>(forall->getAttr(kWorkItemsAttr)).getInt();
+
+  OpBuilder b(func.getContext());
+  Location loc = forall.getLoc();
+  Type index = b.getIndexType();
+  // A kernel that returns what it computed (rather than writing into its
+  // arguments) cannot be split into ranges: each call would compute into a
+  // buffer of its own. Run its items in order instead.
+  if (func.getNumResults() != 0) {
+    b.setInsertionPoint(forall);
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value count = arith::ConstantIndexOp::create(b, loc, items);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    auto loop = scf::ForOp::create(b, loc, zero, count, one);
+    moveBody(forall, loop);
+    return success();
+  }
+  unsigned n = func.getNumArguments();
+  if (failed(func.insertArgument(n, index, {}, loc)) ||
+      failed(func.insertArgument(n + 1, index, {}, loc)))
+    return func.emitOpError("could not add work-item range arguments");
+  Value begin = func.getArgument(n), end = func.getArgument(n + 1);
+
+  b.setInsertionPoint(forall);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  moveBody(forall, scf::ForOp::create(b, loc, begin, end, one));
+
+  // @<kernel>_work_items() -> index: how many items [0, N) the runtime
+  // spreads over its threads.
+  b.setInsertionPointAfter(func);
+  auto count = func::FuncOp::create(
+      b, loc, (func.getSymName() + "_work_items").str(),
+      b.getFunctionType({}, {index}));
+  count->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = count.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  func::ReturnOp::create(
+      b, loc, ValueRange{arith::ConstantIndexOp::create(b, loc, items)});
+  symbols.insert(count);
+  return success();
+}
+
+struct ParallelToRuntimePass
+    : attn::impl::AttnParallelToRuntimeBase<ParallelToRuntimePass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    SmallVector<std::pair<func::FuncOp, scf::ForallOp>> kernels;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      SmallVector<scf::ForallOp> loops;
+      func.walk([&](scf::ForallOp f) {
+        if (f->hasAttr(kWorkItemsAttr))
+          loops.push_back(f);
+      });
+      if (loops.size() > 1) {
+        func.emitOpError("holds ")
+            << loops.size() << " attn work-item loops; lower one attention "
+            << "per function for the CPU runtime";
+        return signalPassFailure();
+      }
+      if (!loops.empty())
+        kernels.push_back({func, loops.front()});
+    }
+    for (auto [func, forall] : kernels)
+      if (failed(convertKernel(func, forall, symbols)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,46 @@
+//===- Passes.h - attn passes and pipelines --------------------*- C++ -*-===//
+#ifndef ATTN_PASSES_PASSES_H
+#define ATTN_PASSES_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace mlir::attn {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+/// Options of the `attn-to-cpu` pipeline.
+struct CpuPipelineOptions {
+  int64_t tileRows = 64;   ///< query rows per work item
+  int64_t tileKv = 64;     ///< keys per KV tile
+  int64_t vectorWidth = 0; ///< f32 lanes; 0: host (8 for AVX2, 16 AVX-512)
+};
+
+/// attn (tensors or buffers) -> LLVM dialect for the host CPU. The kernel
+/// functions end up taking `(..., index begin, index end)` work-item ranges
+/// (see attn-parallel-to-runtime).
+void buildAttnToCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &opts);
+
+/// f32 lanes of the host's widest usable vector unit (16 with AVX-512F,
+/// else 8).
+int64_t hostVectorWidth();
+
+/// Registers the attn passes and the named pipelines (attn-to-cpu).
+void registerAttnPassesAndPipelines();
+
+} // namespace mlir::attn
+
+#endif

@@ -1,0 +1,104 @@
+//===- Passes.td - attn passes -----------------------------*- tablegen -*-===//
+
+#ifndef ATTN_PASSES_TD
+#define ATTN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AttnTileFlash : Pass<"attn-tile-flash", "func::FuncOp"> {
+  let summary = "Lower attn.attention to the flash form: tiled loops with an "
+                "online softmax over tile-level ops";
+  let description = [{
+    Rewrites each `attn.attention` into a parallel loop over work items
+    (batch × K/V head × query block) and, inside, a loop over KV tiles that
+    packs Kᵀ and V into f32 scratch, computes the score tile, applies
+    soft-capping and masks, runs one online-softmax step (running max and
+    sum, rescaled accumulator) and accumulates P·V; the `[Sq, Skv]` score
+    matrix never exists. A work item holds all `Hq/Hkv` query heads of a GQA
+    group, so each K/V tile is loaded once per group. The output is written
+    in place when the result only feeds a
+    `bufferization.materialize_in_destination`.
+  }];
+  let options = [
+    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"64",
+           "target query rows per work item (heads of a group × queries)">,
+    Option<"tileKv", "tile-kv", "int64_t", /*default=*/"64",
+           "keys per KV tile (a multiple of 16)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::math::MathDialect"
+  ];
+}
+
+def AttnMaskAwareIteration : Pass<"attn-mask-aware-iteration", "func::FuncOp"> {
+  let summary = "Skip fully masked KV tiles and drop mask arithmetic from "
+                "fully visible ones";
+  let description = [{
+    For every KV-tile loop produced by `attn-tile-flash`, derives from the
+    structured mask (causal with offset, sliding window, global tokens) the
+    range of tiles that any query of the block can see, narrows the loop to
+    it (splitting off the global-token tiles when there are any), and guards
+    each `attn.tile_mask` so it only runs on tiles that are partially
+    visible. Dilated masks keep per-element masking inside the window.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def AttnVectorizeTiles : Pass<"attn-vectorize-tiles", "func::FuncOp"> {
+  let summary = "Lower tile-level attn ops to vector code";
+  let description = [{
+    Turns `attn.tile_*` ops into register-blocked vector code: the matmuls
+    as outer-product micro-kernels (`rows` × 2 vectors of accumulators),
+    the online softmax as vector max/exp/sum per row, packing with
+    conversion from f16/bf16. `vector-width` is the f32 lane count
+    (8 for AVX2, 16 for AVX-512; 0 asks the host).
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes per vector register (0: host)">,
+    Option<"microRows", "micro-rows", "int64_t", /*default=*/"4",
+           "rows of the matmul register block">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
+def AttnParallelToRuntime : Pass<"attn-parallel-to-runtime", "ModuleOp"> {
+  let summary = "Hand the work-item loop of each kernel to the runtime's "
+                "thread pool";
+  let description = [{
+    A function whose body holds an `scf.forall` marked `attn.work_items`
+    gets two trailing `index` arguments `begin` and `end`, and the loop
+    becomes a sequential `scf.for` over `[begin, end)`; a companion
+    function `@<name>_work_items() -> index` returns the total count. The
+    runtime calls the kernel from each pool thread with its own range
+    (dynamic scheduling), so the generated code needs no OpenMP runtime.
+    Must run on buffers (after bufferization).
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def AttnApproximateMath : Pass<"attn-approximate-math", "func::FuncOp"> {
+  let summary = "Replace exp, log and tanh by vectorizable polynomial "
+                "approximations";
+  let description = [{
+    Uses MLIR's polynomial approximations (Cephes-style range reduction)
+    for `math.exp`, `math.log` and `math.tanh` so they vectorize instead
+    of becoming libm calls. The error bound is checked by the runtime's
+    unit tests.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+#endif // ATTN_PASSES_TD

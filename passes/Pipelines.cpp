@@ -1,0 +1,101 @@
+//===- Pipelines.cpp - attn's named pipelines and pass registration -------===//
+#include "passes/Passes.h"
+
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+int64_t mlir::attn::hostVectorWidth() {
+  auto features = llvm::sys::getHostCPUFeatures();
+  return features.lookup("avx512f") ? 16 : 8;
+}
+
+void mlir::attn::buildAttnToCpuPipeline(OpPassManager &pm,
+                                        const CpuPipelineOptions &opts) {
+  int64_t width = opts.vectorWidth > 0 ? opts.vectorWidth : hostVectorWidth();
+  pm.addPass(createCanonicalizerPass());
+
+  // attn: flash tiling, mask-aware iteration, vector code for the tiles.
+  OpPassManager &funcs = pm.nest<func::FuncOp>();
+  funcs.addPass(createAttnTileFlash({opts.tileRows, opts.tileKv}));
+  funcs.addPass(createAttnMaskAwareIteration());
+  funcs.addPass(createAttnVectorizeTiles({width, /*microRows=*/4}));
+
+  // Whatever tensors remain (function boundaries, region bodies) become
+  // buffers; then the work-item loop is handed to the runtime (before any
+  // canonicalization could fold a single-item loop away).
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(createAttnParallelToRuntime());
+
+  OpPassManager &late = pm.nest<func::FuncOp>();
+  late.addPass(createConvertLinalgToLoopsPass());
+  late.addPass(createAttnApproximateMath());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  // Upstream lowering to the LLVM dialect.
+  pm.addPass(createConvertVectorToSCFPass(
+      VectorTransferToSCFOptions().enableFullUnroll()));
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+namespace {
+struct CpuPipelineCLOptions
+    : public PassPipelineOptions<CpuPipelineCLOptions> {
+  Option<int64_t> tileRows{*this, "tile-rows",
+                           llvm::cl::desc("query rows per work item"),
+                           llvm::cl::init(64)};
+  Option<int64_t> tileKv{*this, "tile-kv",
+                         llvm::cl::desc("keys per KV tile"),
+                         llvm::cl::init(64)};
+  Option<int64_t> vectorWidth{
+      *this, "vector-width",
+      llvm::cl::desc("f32 lanes per vector (0: host)"), llvm::cl::init(0)};
+};
+} // namespace
+
+void mlir::attn::registerAttnPassesAndPipelines() {
+  registerAttnPasses();
+  PassPipelineRegistration<CpuPipelineCLOptions>(
+      "attn-to-cpu",
+      "Lower attn ops to LLVM dialect for the host CPU (flash tiling, mask-"
+      "aware iteration, vectorization, runtime work-item parallelism)",
+      [](OpPassManager &pm, const CpuPipelineCLOptions &cl) {
+        CpuPipelineOptions opts;
+        opts.tileRows = cl.tileRows;
+        opts.tileKv = cl.tileKv;
+        opts.vectorWidth = cl.vectorWidth;
+        buildAttnToCpuPipeline(pm, opts);
+      });
+}

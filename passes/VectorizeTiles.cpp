@@ -1,0 +1,394 @@
+//===- VectorizeTiles.cpp - tile-level attn ops -> vector code ------------===//
+//
+// Register-blocked vector code for the flash-form tile ops. The matmul is an
+// outer-product micro-kernel: `micro-rows` rows × two vectors of f32
+// accumulators stay in registers across the reduction, each step loading two
+// vectors of the right-hand tile and broadcasting one left-hand scalar per
+// row. Row-wise steps (mask, soft-cap, online softmax, finalize) unroll
+// over the tile's vectors so LLVM keeps a row in registers.
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/AttnOps.h"
+#include "passes/IndexMath.h"
+#include "passes/Passes.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNVECTORIZETILES
+#include "passes/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+class TileVectorizer {
+public:
+  TileVectorizer(Operation *op, int64_t width, int64_t microRows)
+      : b(op->getLoc(), op), im{b}, width(width), microRows(microRows),
+        f32(b.getF32Type()), vecTy(VectorType::get({width}, f32)) {}
+
+  void lower(TilePackOp op);
+  void lower(TileMatmulOp op);
+  void lower(TileSoftcapOp op);
+  void lower(TileMaskOp op);
+  void lower(TileOnlineSoftmaxOp op);
+  void lower(TileFinalizeOp op);
+
+private:
+  Value splat(float v) {
+    return arith::ConstantOp::create(b, vecTy,
+                                     DenseElementsAttr::get(vecTy, v));
+  }
+  Value scalar(float v) {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
+  }
+  Value load(Value mem, ValueRange idx) {
+    return vector::LoadOp::create(b, vecTy, mem, idx);
+  }
+  void store(Value v, Value mem, ValueRange idx) {
+    vector::StoreOp::create(b, v, mem, idx);
+  }
+  /// Stores `width` lanes at (row, col), dropping lanes past `cols`.
+  void storeRow(Value v, Value mem, Value row, int64_t col, int64_t cols) {
+    vector::TransferWriteOp::create(b, v, mem, ValueRange{row, im.c(col)},
+                                    ArrayRef<bool>{col + width <= cols});
+  }
+  /// scf.for lb..ub step `step` with the body emitted by `body(iv)`.
+  template <typename Fn>
+  void loop(Value lb, Value ub, int64_t step, Fn body) {
+    auto f = scf::ForOp::create(b, lb, ub, im.c(step));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(f.getBody());
+    body(f.getInductionVar());
+  }
+  /// Reads `width` elements of row `row` from column `col` as f32 (zero past
+  /// the end of the row), converting from f16/bf16.
+  Value readRow(Value mem, Value row, int64_t col, int64_t cols);
+  void matmulBlock(TileMatmulOp op, Value m0, int64_t rows, Value n0,
+                   int64_t vecs);
+  int64_t cols(Value mem) {
+    return cast<MemRefType>(mem.getType()).getDimSize(1);
+  }
+  int64_t rows(Value mem) {
+    return cast<MemRefType>(mem.getType()).getDimSize(0);
+  }
+
+  ImplicitLocOpBuilder b;
+  IndexMath im;
+  int64_t width, microRows;
+  Type f32;
+  VectorType vecTy;
+};
+
+Value TileVectorizer::readRow(Value mem, Value row, int64_t col,
+                              int64_t cols) {
+  auto memTy = cast<MemRefType>(mem.getType());
+  Type elt = memTy.getElementType();
+  auto srcVecTy = VectorType::get({width}, elt);
+  Value pad = arith::ConstantOp::create(b, b.getFloatAttr(elt, 0.0));
+  bool inBounds = col + width <= cols;
+  Value v = vector::TransferReadOp::create(
+      b, srcVecTy, mem, ValueRange{row, im.c(col)}, pad,
+      ArrayRef<bool>{inBounds});
+  if (elt != f32)
+    v = arith::ExtFOp::create(b, vecTy, v);
+  return v;
+}
+
+void TileVectorizer::lower(TilePackOp op) {
+  Value src = op.getSource(), dst = op.getDest();
+  int64_t srcCols = cols(src), dstRows = rows(dst), dstCols = cols(dst);
+  Value srcRows = memref::DimOp::create(b, src, 0);
+  std::optional<float> scale;
+  if (auto s = op.getScale())
+    scale = s->convertToFloat();
+  if (!op.getTranspose()) {
+    loop(im.c(0), srcRows, 1, [&](Value r) {
+      for (int64_t c = 0; c < dstCols; c += width) {
+        Value v = readRow(src, r, c, srcCols);
+        if (scale)
+          v = arith::MulFOp::create(b, v, splat(*scale));
+        storeRow(v, dst, r, c, dstCols);
+      }
+    });
+    loop(srcRows, im.c(dstRows), 1, [&](Value r) {
+      for (int64_t c = 0; c < dstCols; c += width)
+        storeRow(splat(0.0f), dst, r, c, dstCols);
+    });
+    return;
+  }
+  // Transposed: source row r becomes destination column r.
+  loop(im.c(0), srcRows, 1, [&](Value r) {
+    for (int64_t c = 0; c < srcCols; c += width) {
+      Value v = readRow(src, r, c, srcCols);
+      if (scale)
+        v = arith::MulFOp::create(b, v, splat(*scale));
+      for (int64_t l = 0; l < width && c + l < srcCols; ++l) {
+        Value e = vector::ExtractOp::create(b, v, ArrayRef<int64_t>{l});
+        memref::StoreOp::create(b, e, dst, ValueRange{im.c(c + l), r});
+      }
+    }
+  });
+  Value zero = scalar(0.0f);
+  loop(srcRows, im.c(dstCols), 1, [&](Value r) {
+    loop(im.c(0), im.c(dstRows), 1, [&](Value d) {
+      memref::StoreOp::create(b, zero, dst, ValueRange{d, r});
+    });
+  });
+}
+
+void TileVectorizer::matmulBlock(TileMatmulOp op, Value m0, int64_t nRows,
+                                 Value n0, int64_t vecs) {
+  Value lhs = op.getLhs(), rhs = op.getRhs(), acc = op.getAcc();
+  SmallVector<Value> init;
+  SmallVector<Value> rowIdx, colIdx;
+  for (int64_t i = 0; i < nRows; ++i)
+    rowIdx.push_back(im.add(m0, i));
+  for (int64_t j = 0; j < vecs; ++j)
+    colIdx.push_back(im.add(n0, j * width));
+  for (int64_t i = 0; i < nRows; ++i)
+    for (int64_t j = 0; j < vecs; ++j)
+      init.push_back(op.getAccumulate() ? load(acc, {rowIdx[i], colIdx[j]})
+                                        : splat(0.0f));
+  int64_t depth = cols(lhs);
+  auto kLoop = scf::ForOp::create(
+      b, im.c(0), im.c(depth), im.c(1), init,
+      [&](OpBuilder &, Location, Value k, ValueRange accs) {
+        SmallVector<Value> bVecs, next;
+        for (int64_t j = 0; j < vecs; ++j)
+          bVecs.push_back(load(rhs, {k, colIdx[j]}));
+        for (int64_t i = 0; i < nRows; ++i) {
+          Value a = memref::LoadOp::create(b, lhs, ValueRange{rowIdx[i], k});
+          Value aVec = vector::BroadcastOp::create(b, vecTy, a);
+          for (int64_t j = 0; j < vecs; ++j)
+            next.push_back(vector::FMAOp::create(b, aVec, bVecs[j],
+                                                 accs[i * vecs + j]));
+        }
+        scf::YieldOp::create(b, next);
+      });
+  for (int64_t i = 0; i < nRows; ++i)
+    for (int64_t j = 0; j < vecs; ++j)
+      store(kLoop.getResult(i * vecs + j), acc, {rowIdx[i], colIdx[j]});
+}
+
+void TileVectorizer::lower(TileMatmulOp op) {
+  int64_t m = rows(op.getAcc()), n = cols(op.getAcc());
+  int64_t mainRows = m - m % microRows, block = 2 * width;
+  int64_t mainCols = n - n % block;
+  auto columns = [&](Value m0, int64_t nRows) {
+    if (mainCols > 0)
+      loop(im.c(0), im.c(mainCols), block,
+           [&](Value n0) { matmulBlock(op, m0, nRows, n0, 2); });
+    for (int64_t c = mainCols; c < n; c += width)
+      matmulBlock(op, m0, nRows, im.c(c), 1);
+  };
+  if (mainRows > 0)
+    loop(im.c(0), im.c(mainRows), microRows,
+         [&](Value m0) { columns(m0, microRows); });
+  if (m % microRows)
+    columns(im.c(mainRows), m % microRows);
+}
+
+void TileVectorizer::lower(TileSoftcapOp op) {
+  Value s = op.getScores();
+  float cap = op.getCap().convertToFloat();
+  loop(im.c(0), im.c(rows(s)), 1, [&](Value r) {
+    for (int64_t c = 0; c < cols(s); c += width) {
+      Value v = load(s, {r, im.c(c)});
+      Value t = math::TanhOp::create(
+          b, arith::MulFOp::create(b, v, splat(1.0f / cap)));
+      store(arith::MulFOp::create(b, t, splat(cap)), s, {r, im.c(c)});
+    }
+  });
+}
+
+void TileVectorizer::lower(TileMaskOp op) {
+  Value s = op.getScores();
+  MaskSpec m;
+  if (auto attr = op.getMaskAttr())
+    m = attr.getSpec();
+  Type i32 = b.getI32Type();
+  auto i32Vec = VectorType::get({width}, i32);
+  auto toI32 = [&](Value idx) {
+    return arith::IndexCastOp::create(b, i32, idx);
+  };
+  auto splatI = [&](Value x) {
+    return vector::BroadcastOp::create(b, i32Vec, x);
+  };
+  auto constI = [&](int64_t x) {
+    return arith::ConstantOp::create(
+        b, i32Vec, DenseElementsAttr::get(i32Vec, static_cast<int32_t>(x)));
+  };
+  auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, p, x, y);
+  };
+  auto andV = [&](Value x, Value y) { return arith::AndIOp::create(b, x, y); };
+  auto orV = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
+  SmallVector<int32_t> lanes(width);
+  for (int64_t l = 0; l < width; ++l)
+    lanes[l] = l;
+  Value iota = arith::ConstantOp::create(
+      b, i32Vec, DenseElementsAttr::get(i32Vec, ArrayRef<int32_t>(lanes)));
+  Value limit = splatI(toI32(op.getKvLimit()));
+  Value kvStart = toI32(op.getKvStart());
+  Value negInf = splat(kNegInf);
+  int64_t tq = op.getRowsPerHead();
+  using P = arith::CmpIPredicate;
+  loop(im.c(0), im.c(rows(s)), 1, [&](Value r) {
+    Value pos = im.add(im.add(op.getQStart(), im.rem(r, tq)), m.qOffset);
+    Value i = splatI(toI32(pos));
+    for (int64_t c = 0; c < cols(s); c += width) {
+      Value j = arith::AddIOp::create(
+          b, splatI(arith::AddIOp::create(
+                 b, kvStart,
+                 arith::ConstantOp::create(b, b.getI32IntegerAttr(c)))),
+          iota);
+      Value keep = cmp(P::slt, j, limit);
+      if (m.causal)
+        keep = andV(keep, cmp(P::sle, j, i));
+      Value dist = arith::SubIOp::create(b, i, j);
+      Value local;
+      auto withLocal = [&](Value cond) {
+        local = local ? andV(local, cond) : cond;
+      };
+      if (m.windowLeft >= 0)
+        withLocal(cmp(P::sle, dist, constI(m.windowLeft)));
+      if (m.windowRight >= 0)
+        withLocal(cmp(P::sge, dist, constI(-m.windowRight)));
+      if (m.dilation > 1)
+        withLocal(cmp(P::eq, arith::RemSIOp::create(b, dist, constI(m.dilation)),
+                      constI(0)));
+      if (local && m.globalTokens > 0)
+        local = orV(local, orV(cmp(P::slt, j, constI(m.globalTokens)),
+                               cmp(P::slt, i, constI(m.globalTokens))));
+      if (local)
+        keep = andV(keep, local);
+      Value v = load(s, {r, im.c(c)});
+      store(arith::SelectOp::create(b, keep, v, negInf), s, {r, im.c(c)});
+    }
+  });
+}
+
+void TileVectorizer::lower(TileOnlineSoftmaxOp op) {
+  Value s = op.getScores(), acc = op.getAcc();
+  Value rowMax = op.getRowMax(), rowSum = op.getRowSum();
+  int64_t n = cols(s), dv = cols(acc);
+  loop(im.c(0), im.c(rows(s)), 1, [&](Value r) {
+    SmallVector<Value> row;
+    Value mx = splat(kNegInf);
+    for (int64_t c = 0; c < n; c += width) {
+      row.push_back(load(s, {r, im.c(c)}));
+      mx = arith::MaxNumFOp::create(b, mx, row.back());
+    }
+    Value tileMax = vector::ReductionOp::create(
+        b, vector::CombiningKind::MAXNUMF, mx);
+    Value oldMax = memref::LoadOp::create(b, rowMax, ValueRange{r});
+    Value newMax = arith::MaxNumFOp::create(b, oldMax, tileMax);
+    Value nothing = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, newMax,
+                                          scalar(kNegInf));
+    auto branch = scf::IfOp::create(b, nothing, /*withElseRegion=*/true);
+    {
+      // Nothing visible in this row yet: contribute exact zeros to P·V.
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(branch.thenBlock());
+      for (int64_t c = 0; c < n; c += width)
+        store(splat(0.0f), s, {r, im.c(c)});
+    }
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(branch.elseBlock());
+    Value newMaxVec = vector::BroadcastOp::create(b, vecTy, newMax);
+    Value sum = splat(0.0f);
+    for (auto [idx, v] : llvm::enumerate(row)) {
+      Value p = math::ExpOp::create(b, arith::SubFOp::create(b, v, newMaxVec));
+      store(p, s, {r, im.c(idx * width)});
+      sum = arith::AddFOp::create(b, sum, p);
+    }
+    Value alpha =
+        math::ExpOp::create(b, arith::SubFOp::create(b, oldMax, newMax));
+    Value tileSum =
+        vector::ReductionOp::create(b, vector::CombiningKind::ADD, sum);
+    Value oldSum = memref::LoadOp::create(b, rowSum, ValueRange{r});
+    Value newSum = arith::AddFOp::create(
+        b, arith::MulFOp::create(b, oldSum, alpha), tileSum);
+    memref::StoreOp::create(b, newSum, rowSum, ValueRange{r});
+    memref::StoreOp::create(b, newMax, rowMax, ValueRange{r});
+    Value alphaVec = vector::BroadcastOp::create(b, vecTy, alpha);
+    for (int64_t c = 0; c < dv; c += width) {
+      Value a = load(acc, {r, im.c(c)});
+      store(arith::MulFOp::create(b, a, alphaVec), acc, {r, im.c(c)});
+    }
+  });
+}
+
+void TileVectorizer::lower(TileFinalizeOp op) {
+  Value acc = op.getAcc(), out = op.getOutput(), lse = op.getLse();
+  auto outTy = cast<MemRefType>(out.getType());
+  Type elt = outTy.getElementType();
+  int64_t outCols = outTy.getDimSize(1);
+  Value outRows = memref::DimOp::create(b, out, 0);
+  loop(im.c(0), outRows, 1, [&](Value r) {
+    Value sum = memref::LoadOp::create(b, op.getRowSum(), ValueRange{r});
+    Value empty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, sum,
+                                        scalar(0.0f));
+    Value inv = arith::SelectOp::create(
+        b, empty, scalar(0.0f), arith::DivFOp::create(b, scalar(1.0f), sum));
+    Value invVec = vector::BroadcastOp::create(b, vecTy, inv);
+    for (int64_t c = 0; c < outCols; c += width) {
+      Value v = arith::MulFOp::create(b, load(acc, {r, im.c(c)}), invVec);
+      if (elt != f32)
+        v = arith::TruncFOp::create(b, VectorType::get({width}, elt), v);
+      vector::TransferWriteOp::create(b, v, out, ValueRange{r, im.c(c)},
+                                      ArrayRef<bool>{c + width <= outCols});
+    }
+    if (lse) {
+      Value mx = memref::LoadOp::create(b, op.getRowMax(), ValueRange{r});
+      Value val = arith::SelectOp::create(
+          b, empty, scalar(kNegInf),
+          arith::AddFOp::create(b, mx, math::LogOp::create(b, sum)));
+      memref::StoreOp::create(b, val, lse, ValueRange{r});
+    }
+  });
+}
+
+struct VectorizeTilesPass : attn::impl::AttnVectorizeTilesBase<VectorizeTilesPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    int64_t width = vectorWidth > 0 ? vectorWidth : hostVectorWidth();
+    if (microRows <= 0) {
+      getOperation().emitError("micro-rows must be positive");
+      return signalPassFailure();
+    }
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
+              TileOnlineSoftmaxOp, TileFinalizeOp>(op))
+        ops.push_back(op);
+    });
+    for (Operation *op : ops) {
+      if (auto mm = dyn_cast<TileMatmulOp>(op); mm && cols(mm) % width) {
+        op->emitOpError() << "columns must be a multiple of the vector width "
+                          << width;
+        return signalPassFailure();
+      }
+      TileVectorizer v(op, width, microRows);
+      llvm::TypeSwitch<Operation *>(op)
+          .Case<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
+                TileOnlineSoftmaxOp, TileFinalizeOp>(
+              [&](auto tileOp) { v.lower(tileOp); });
+      op->erase();
+    }
+  }
+
+  static int64_t cols(TileMatmulOp op) {
+    return op.getAcc().getType().getDimSize(1);
+  }
+};
+
+} // namespace
