@@ -17,7 +17,7 @@ struct ApproximateMathPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     auto wanted = [](StringRef name) {
-      return name == "exp" || name == "log" || name == "tanh";
+      return name == "math.exp" || name == "math.log" || name == "math.tanh";
     };
     populateMathF32ExpansionPatterns(patterns, wanted);
     populateMathPolynomialApproximationPatterns(patterns, wanted);

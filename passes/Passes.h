@@ -27,6 +27,7 @@ struct CpuPipelineOptions {
   int64_t tileRows = 64;   ///< query rows per work item
   int64_t tileKv = 64;     ///< keys per KV tile
   int64_t vectorWidth = 0; ///< f32 lanes; 0: host (8 for AVX2, 16 AVX-512)
+  int64_t microRows = 0;   ///< matmul register-block rows; 0: by width
 };
 
 /// attn (tensors or buffers) -> LLVM dialect for the host CPU. The kernel

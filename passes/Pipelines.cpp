@@ -36,7 +36,9 @@ void mlir::attn::buildAttnToCpuPipeline(OpPassManager &pm,
   OpPassManager &funcs = pm.nest<func::FuncOp>();
   funcs.addPass(createAttnTileFlash({opts.tileRows, opts.tileKv}));
   funcs.addPass(createAttnMaskAwareIteration());
-  funcs.addPass(createAttnVectorizeTiles({width, /*microRows=*/4}));
+  // Two vectors per row of accumulators; leave registers for the loads.
+  int64_t microRows = opts.microRows > 0 ? opts.microRows : (width >= 16 ? 8 : 4);
+  funcs.addPass(createAttnVectorizeTiles({width, microRows}));
 
   // Whatever tensors remain (function boundaries, region bodies) become
   // buffers; then the work-item loop is handed to the runtime (before any
@@ -82,6 +84,10 @@ struct CpuPipelineCLOptions
   Option<int64_t> vectorWidth{
       *this, "vector-width",
       llvm::cl::desc("f32 lanes per vector (0: host)"), llvm::cl::init(0)};
+  Option<int64_t> microRows{
+      *this, "micro-rows",
+      llvm::cl::desc("matmul register-block rows (0: by vector width)"),
+      llvm::cl::init(0)};
 };
 } // namespace
 
@@ -96,6 +102,7 @@ void mlir::attn::registerAttnPassesAndPipelines() {
         opts.tileRows = cl.tileRows;
         opts.tileKv = cl.tileKv;
         opts.vectorWidth = cl.vectorWidth;
+        opts.microRows = cl.microRows;
         buildAttnToCpuPipeline(pm, opts);
       });
 }

@@ -1,0 +1,63 @@
+// RUN: attn-opt %s -split-input-file -verify-diagnostics -attn-parallel-to-runtime | FileCheck %s
+
+// A destination-passing kernel takes its work-item range as two trailing
+// index arguments; a companion function reports the item count.
+// CHECK-LABEL: func @kernel
+// CHECK-SAME: (%{{.*}}: memref<10xf32>, %[[BEGIN:.*]]: index, %[[END:.*]]: index)
+// CHECK-NOT: scf.forall
+// CHECK: scf.for %[[I:.*]] = %[[BEGIN]] to %[[END]] step %{{.*}} {
+// CHECK: memref.store %{{.*}}, %{{.*}}[%[[I]]]
+// CHECK: func.func @kernel_work_items() -> index attributes {llvm.emit_c_interface}
+// CHECK: %[[N:.*]] = arith.constant 10 : index
+// CHECK: return %[[N]]
+func.func @kernel(%out: memref<10xf32>) {
+  %c = arith.constant 1.0 : f32
+  scf.forall (%i) in (10) {
+    memref.store %c, %out[%i] : memref<10xf32>
+  } {attn.work_items = 10 : i64}
+  return
+}
+
+// -----
+
+// A kernel returning its result runs its items in order in one call.
+// CHECK-LABEL: func @returns() -> memref<10xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c10 step %c1
+// CHECK-NOT: work_items
+func.func @returns() -> memref<10xf32> {
+  %c = arith.constant 1.0 : f32
+  %out = memref.alloc() : memref<10xf32>
+  scf.forall (%i) in (10) {
+    memref.store %c, %out[%i] : memref<10xf32>
+  } {attn.work_items = 10 : i64}
+  return %out : memref<10xf32>
+}
+
+// -----
+
+// expected-error @+1 {{holds 2 attn work-item loops}}
+func.func @two(%out: memref<10xf32>) {
+  %c = arith.constant 1.0 : f32
+  scf.forall (%i) in (10) {
+    memref.store %c, %out[%i] : memref<10xf32>
+  } {attn.work_items = 10 : i64}
+  scf.forall (%i) in (10) {
+    memref.store %c, %out[%i] : memref<10xf32>
+  } {attn.work_items = 10 : i64}
+  return
+}
+
+// -----
+
+func.func @caller(%out: memref<10xf32>) {
+  call @callee(%out) : (memref<10xf32>) -> ()
+  return
+}
+// expected-error @+1 {{a kernel with a work-item loop cannot have callers}}
+func.func @callee(%out: memref<10xf32>) {
+  %c = arith.constant 1.0 : f32
+  scf.forall (%i) in (10) {
+    memref.store %c, %out[%i] : memref<10xf32>
+  } {attn.work_items = 10 : i64}
+  return
+}

@@ -1,0 +1,9 @@
+// RUN: not attn-opt %s --pass-pipeline='builtin.module(func.func(attn-tile-flash{tile-kv=24}))' 2>&1 | FileCheck %s --check-prefix=KV
+// RUN: not attn-opt %s --pass-pipeline='builtin.module(func.func(attn-tile-flash{tile-rows=0}))' 2>&1 | FileCheck %s --check-prefix=ROWS
+
+// KV: error: 'attn.attention' op tile-kv must be a positive multiple of 16, got 24
+// ROWS: error: 'attn.attention' op tile-rows must be positive, got 0
+func.func @static_ok(%q: tensor<1x8x4x64xf32>, %k: tensor<1x8x4x64xf32>, %v: tensor<1x8x4x64xf32>) -> tensor<1x8x4x64xf32> {
+  %o = attn.attention %q, %k, %v : tensor<1x8x4x64xf32>, tensor<1x8x4x64xf32>, tensor<1x8x4x64xf32> -> tensor<1x8x4x64xf32>
+  return %o : tensor<1x8x4x64xf32>
+}

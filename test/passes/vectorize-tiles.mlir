@@ -1,0 +1,90 @@
+// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(attn-vectorize-tiles{vector-width=8 micro-rows=4},canonicalize))' | FileCheck %s
+// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(attn-vectorize-tiles{vector-width=16 micro-rows=8},canonicalize))' | FileCheck %s --check-prefix=W16
+
+// The matmul is a register-blocked outer product: a reduction loop carrying
+// micro-rows × 2 vector accumulators, one broadcast per row, two loads of
+// the right-hand tile per step.
+// CHECK-LABEL: func @matmul
+// CHECK-NOT: attn.tile_matmul
+// CHECK: scf.for %{{.*}} = %c0 to %c12 step %c4
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c16
+// CHECK: scf.for %[[K:.*]] = %c0 to %c64 step %c1 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-2: vector.load %{{.*}}[%[[K]], %{{.*}}] : memref<64x32xf32>, vector<8xf32>
+// CHECK: memref.load
+// CHECK-NEXT: vector.broadcast
+// CHECK-NEXT: vector.fma
+// CHECK-NEXT: vector.fma
+// CHECK: scf.yield
+// CHECK-COUNT-8: vector.store
+// W16-LABEL: func @matmul
+// W16: iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// W16: vector.fma
+func.func @matmul(%a: memref<12x64xf32>, %b: memref<64x32xf32>, %c: memref<12x32xf32>) {
+  attn.tile_matmul %a, %b into %c {accumulate} : memref<12x64xf32>, memref<64x32xf32> into memref<12x32xf32>
+  return
+}
+
+// -----
+
+// The online softmax keeps the row in registers: running max, exp of the
+// shifted scores, rescale factor alpha = exp(old - new) applied to the sum
+// and the accumulator. A row that sees nothing writes zeros (no NaN).
+// CHECK-LABEL: func @online_softmax
+// CHECK: vector.reduction <maxnumf>
+// CHECK: arith.maxnumf
+// CHECK: %[[NONE:.*]] = arith.cmpf oeq
+// CHECK: scf.if %[[NONE]] {
+// CHECK: vector.store %{{.*}} : memref<4x16xf32>, vector<8xf32>
+// CHECK: } else {
+// CHECK: math.exp %{{.*}} : vector<8xf32>
+// CHECK: %[[ALPHA:.*]] = math.exp %{{.*}} : f32
+// CHECK: vector.reduction <add>
+// CHECK: arith.mulf %{{.*}}, %[[ALPHA]] : f32
+// CHECK: %[[AV:.*]] = vector.broadcast %[[ALPHA]] : f32 to vector<8xf32>
+// CHECK: arith.mulf %{{.*}}, %[[AV]] : vector<8xf32>
+func.func @online_softmax(%s: memref<4x16xf32>, %acc: memref<4x32xf32>, %m: memref<4xf32>, %l: memref<4xf32>) {
+  attn.tile_online_softmax %s, %acc, %m, %l : memref<4x16xf32>, memref<4x32xf32>, memref<4xf32>, memref<4xf32>
+  return
+}
+
+// -----
+
+// Masks are evaluated on i32 position vectors; -inf replaces masked scores.
+// CHECK-LABEL: func @mask
+// CHECK: arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7]> : vector<8xi32>
+// CHECK: arith.cmpi slt
+// CHECK: arith.cmpi sle
+// CHECK: arith.remsi
+// CHECK: arith.select %{{.*}}, %{{.*}}, %{{.*}} : vector<8xi1>, vector<8xf32>
+func.func @mask(%s: memref<8x16xf32>, %q: index, %kv: index, %lim: index) {
+  attn.tile_mask %s q(%q) kv(%kv) limit(%lim) {mask = #attn.mask<causal = true, dilation = 2>, rows_per_head = 8 : i64} : memref<8x16xf32>
+  return
+}
+
+// -----
+
+// Packing converts bf16 to f32 and scales; the transposed pack scatters a
+// source row into a destination column; rows past the source are zeroed.
+// CHECK-LABEL: func @pack
+// CHECK: vector.transfer_read {{.*}} : memref<?x64xbf16{{.*}}>, vector<8xbf16>
+// CHECK: arith.extf %{{.*}} : vector<8xbf16> to vector<8xf32>
+// CHECK: arith.mulf
+// CHECK: vector.extract
+// CHECK: memref.store
+func.func @pack(%src: memref<?x64xbf16, strided<[?, 1], offset: ?>>, %q: memref<32x64xf32>, %kt: memref<64x32xf32>) {
+  attn.tile_pack %src into %q {scale = 0.125 : f32} : memref<?x64xbf16, strided<[?, 1], offset: ?>> into memref<32x64xf32>
+  attn.tile_pack %src into %kt {transpose} : memref<?x64xbf16, strided<[?, 1], offset: ?>> into memref<64x32xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func @finalize
+// CHECK: arith.divf
+// CHECK: arith.truncf %{{.*}} : vector<8xf32> to vector<8xf16>
+// CHECK: vector.transfer_write
+// CHECK: math.log
+func.func @finalize(%acc: memref<4x16xf32>, %m: memref<4xf32>, %l: memref<4xf32>, %o: memref<?x16xf16>, %lse: memref<4xf32>) {
+  attn.tile_finalize %acc, %m, %l into %o lse(%lse : memref<4xf32>) : memref<4x16xf32>, memref<4xf32>, memref<4xf32> into memref<?x16xf16>
+  return
+}
