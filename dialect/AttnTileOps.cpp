@@ -26,21 +26,24 @@ LogicalResult TileMatmulOp::verify() {
   auto a = getLhs().getType(), b = getRhs().getType(), c = getAcc().getType();
   if (!a.hasStaticShape() || !b.hasStaticShape() || !c.hasStaticShape())
     return emitOpError("tiles must have static shapes");
-  if (a.getDimSize(1) != b.getDimSize(0) ||
-      a.getDimSize(0) != c.getDimSize(0) ||
+  int64_t m = a.getDimSize(0), k = a.getDimSize(1);
+  if (getTransposeLhs())
+    std::swap(m, k);
+  if (k != b.getDimSize(0) || m != c.getDimSize(0) ||
       b.getDimSize(1) != c.getDimSize(1))
-    return emitOpError() << "shapes " << a << " · " << b << " -> " << c
+    return emitOpError() << "shapes " << a << (getTransposeLhs() ? "ᵀ" : "")
+                         << " · " << b << " -> " << c
                          << " do not form a matrix product";
   return success();
 }
 
 LogicalResult TileOnlineSoftmaxOp::verify() {
-  int64_t rows = getScores().getType().getDimSize(0);
+  int64_t rows = getScores().getType().getDimSize(1); // key-major scores
   if (getAcc().getType().getDimSize(0) != rows ||
       getRowMax().getType().getDimSize(0) != rows ||
       getRowSum().getType().getDimSize(0) != rows)
-    return emitOpError() << "scores, acc, row_max and row_sum must have the "
-                            "same number of rows ("
+    return emitOpError() << "scores columns, acc rows, row_max and row_sum "
+                            "must all count the same query rows ("
                          << rows << ")";
   return success();
 }

@@ -41,15 +41,18 @@ def Attn_TilePackOp : Attn_Op<"tile_pack"> {
 def Attn_TileMatmulOp : Attn_Op<"tile_matmul"> {
   let summary = "C (+)= A · B on f32 scratch tiles";
   let description = [{
-    `acc[m, n] = (accumulate ? acc[m, n] : 0) + sum_k lhs[m, k] * rhs[k, n]`.
-    All shapes are static; Q·Kᵀ uses it with `rhs` = packed Kᵀ, P·V with
-    `rhs` = packed V and `accumulate`.
+    `acc[m, n] = (accumulate ? acc[m, n] : 0) + sum_k A[m, k] * rhs[k, n]`
+    with `A = lhs`, or `A = lhsᵀ` (`lhs` is `[K, M]`) with `transpose_lhs`.
+    All shapes are static. The flash form computes the key-major score tile
+    `Sᵀ = K · Qᵀ` (so the softmax runs down columns, one query per lane)
+    and `acc += P · V` with `P = Sᵀᵀ` through `transpose_lhs`.
   }];
   let arguments = (ins
     Arg<Attn_F32Tile, "", [MemRead]>:$lhs,
     Arg<Attn_F32Tile, "", [MemRead]>:$rhs,
     Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$acc,
-    UnitAttr:$accumulate);
+    UnitAttr:$accumulate,
+    UnitAttr:$transpose_lhs);
   let assemblyFormat = [{
     $lhs `,` $rhs `into` $acc attr-dict `:` type($lhs) `,` type($rhs) `into`
     type($acc)
@@ -67,9 +70,9 @@ def Attn_TileSoftcapOp : Attn_Op<"tile_softcap"> {
 def Attn_TileMaskOp : Attn_Op<"tile_mask"> {
   let summary = "set masked scores of a tile to -inf";
   let description = [{
-    Row `m` of `scores` is query index `q_start + m mod rows_per_head` (rows
-    hold the heads of a GQA group one after another); column `n` is key
-    index `kv_start + n`. A score becomes -inf unless `kv_start + n <
+    Score tiles are key-major: row `n` of `scores` is key index
+    `kv_start + n`; column `m` is query index `q_start + m mod rows_per_head`
+    (columns hold the heads of a GQA group one after another). A score becomes -inf unless `kv_start + n <
     kv_limit` and the structured `mask` (if any) allows the pair; the
     mask's `q_offset` is applied here.
   }];
@@ -87,10 +90,11 @@ def Attn_TileMaskOp : Attn_Op<"tile_mask"> {
 def Attn_TileOnlineSoftmaxOp : Attn_Op<"tile_online_softmax"> {
   let summary = "one online-softmax step: new row max, exp, rescale";
   let description = [{
-    For every row `m`: `new = max(row_max[m], max_n scores[m, n])`;
-    `scores[m, n] = exp(scores[m, n] - new)`;
+    Scores are key-major (`[keys, rows]`). For every query row `m`:
+    `new = max(row_max[m], max_n scores[n, m])`;
+    `scores[n, m] = exp(scores[n, m] - new)`;
     `alpha = exp(row_max[m] - new)`;
-    `row_sum[m] = alpha * row_sum[m] + sum_n scores[m, n]`;
+    `row_sum[m] = alpha * row_sum[m] + sum_n scores[n, m]`;
     `acc[m, :] *= alpha`; `row_max[m] = new`. A row whose scores are all
     -inf so far keeps sum 0 and produces no NaN.
   }];

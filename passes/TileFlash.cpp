@@ -33,7 +33,8 @@ int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 struct Geometry {
   int64_t batch, heads, kvHeads, group, qLen, kvLen, headDim, valueDim;
   int64_t tq;      ///< queries per head in a work item
-  int64_t rows;    ///< group * tq: rows of the score/accumulator tiles
+  int64_t rows;    ///< group * tq: query rows of a work item
+  int64_t rowsPad; ///< rows padded to whole vectors (softmax runs per lane)
   int64_t tk;      ///< keys per KV tile
   int64_t dvPad;   ///< valueDim padded to whole vectors
   int64_t qBlocks; ///< query blocks per (batch, K/V head)
@@ -93,7 +94,8 @@ private:
   Value q, k, v, out, lse, kvLengths;
   Value boolMask, bias, qSeg, kvSeg;
   // Scratch tiles of the current work item.
-  Value qTile, kTile, vTile, sTile, accTile, rowMax, rowSum;
+  // qtTile holds Qᵀ [D, rowsPad]; sTile the key-major scores [tk, rowsPad].
+  Value qtTile, kTile, vTile, sTile, accTile, rowMax, rowSum;
   SmallVector<Operation *> toErase;
 };
 
@@ -120,6 +122,7 @@ LogicalResult AttentionLowering::computeGeometry() {
   g.group = g.heads / g.kvHeads;
   g.tq = std::clamp<int64_t>(tileRows / g.group, 1, g.qLen);
   g.rows = g.group * g.tq;
+  g.rowsPad = roundUp(g.rows, kPad);
   g.tk = std::min(tileKv, roundUp(g.kvLen, kPad));
   g.dvPad = roundUp(g.valueDim, kPad);
   g.qBlocks = (g.qLen + g.tq - 1) / g.tq;
@@ -215,13 +218,13 @@ void AttentionLowering::emitWorkItem(Value item) {
   auto tile = [&](ArrayRef<int64_t> shape) -> Value {
     return memref::AllocaOp::create(b, MemRefType::get(shape, f32));
   };
-  qTile = tile({g.rows, g.headDim});
-  kTile = tile({g.headDim, g.tk});
+  qtTile = tile({g.headDim, g.rowsPad});
+  kTile = tile({g.tk, g.headDim});
   vTile = tile({g.tk, g.dvPad});
-  sTile = tile({g.rows, g.tk});
-  accTile = tile({g.rows, g.dvPad});
-  rowMax = tile({g.rows});
-  rowSum = tile({g.rows});
+  sTile = tile({g.tk, g.rowsPad});
+  accTile = tile({g.rowsPad, g.dvPad});
+  rowMax = tile({g.rowsPad});
+  rowSum = tile({g.rowsPad});
 
   Value qb = im.rem(item, g.qBlocks);
   Value rest = im.div(item, g.qBlocks);
@@ -230,7 +233,14 @@ void AttentionLowering::emitWorkItem(Value item) {
   Value q0 = im.mul(qb, g.tq);
   Value qValid = im.min(im.c(g.tq), im.sub(im.c(g.qLen), q0));
 
-  // Pack the group's queries, scaled, one head after another.
+  auto fill = [&](Value buffer, float value) {
+    Value c = arith::ConstantOp::create(b, b.getF32FloatAttr(value));
+    linalg::FillOp::create(b, c, buffer);
+  };
+  // Pack the group's queries as Qᵀ, scaled, one head after another; padding
+  // columns stay zero.
+  if (g.rowsPad != g.rows)
+    fill(qtTile, 0.0f);
   float scale = op.getScaleOrDefault();
   auto headLoop = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
   {
@@ -242,17 +252,13 @@ void AttentionLowering::emitWorkItem(Value item) {
                      {b.getIndexAttr(1), b.getIndexAttr(1), qValid,
                       b.getIndexAttr(g.headDim)},
                      {ShapedType::kDynamic, g.headDim});
-    Value dst = view(b, qTile, {im.mul(gi, g.tq), b.getIndexAttr(0)},
-                     {b.getIndexAttr(g.tq), b.getIndexAttr(g.headDim)},
-                     {g.tq, g.headDim});
+    Value dst = view(b, qtTile, {b.getIndexAttr(0), im.mul(gi, g.tq)},
+                     {b.getIndexAttr(g.headDim), b.getIndexAttr(g.tq)},
+                     {g.headDim, g.tq});
     TilePackOp::create(b, src, dst, b.getF32FloatAttr(scale),
-                       /*transpose=*/false);
+                       /*transpose=*/true);
   }
 
-  auto fill = [&](Value buffer, float value) {
-    Value c = arith::ConstantOp::create(b, b.getF32FloatAttr(value));
-    linalg::FillOp::create(b, c, buffer);
-  };
   fill(accTile, 0.0f);
   fill(rowSum, 0.0f);
   fill(rowMax, -std::numeric_limits<float>::infinity());
@@ -305,14 +311,15 @@ void AttentionLowering::emitKvTile(Value t, Value b0, Value hkv, Value q0,
                     {b.getIndexAttr(1), b.getIndexAttr(1), kvValid,
                      b.getIndexAttr(g.headDim)},
                     {ShapedType::kDynamic, g.headDim});
-  TilePackOp::create(b, kSrc, kTile, FloatAttr(), /*transpose=*/true);
+  TilePackOp::create(b, kSrc, kTile, FloatAttr(), /*transpose=*/false);
   Value vSrc = view(b, v, {b0, hkv, j0, b.getIndexAttr(0)},
                     {b.getIndexAttr(1), b.getIndexAttr(1), kvValid,
                      b.getIndexAttr(g.valueDim)},
                     {ShapedType::kDynamic, g.valueDim});
   TilePackOp::create(b, vSrc, vTile, FloatAttr(), /*transpose=*/false);
 
-  TileMatmulOp::create(b, qTile, kTile, sTile, /*accumulate=*/false);
+  TileMatmulOp::create(b, kTile, qtTile, sTile, /*accumulate=*/false,
+                       /*transpose_lhs=*/false);
   emitScoreMods(b0, hkv, q0, j0);
   if (auto cap = op.getSoftcapAttr())
     TileSoftcapOp::create(b, sTile, cap);
@@ -320,7 +327,8 @@ void AttentionLowering::emitKvTile(Value t, Value b0, Value hkv, Value q0,
                      b.getI64IntegerAttr(g.tq));
   emitCustomMasks(b0, hkv, q0, j0);
   TileOnlineSoftmaxOp::create(b, sTile, accTile, rowMax, rowSum);
-  TileMatmulOp::create(b, sTile, vTile, accTile, /*accumulate=*/true);
+  TileMatmulOp::create(b, sTile, vTile, accTile, /*accumulate=*/true,
+                       /*transpose_lhs=*/true);
 }
 
 /// Loops over every score of the tile with (row, col) -> (b, h, qi, kj)
@@ -372,7 +380,7 @@ void AttentionLowering::emitScoreMods(Value b0, Value hkv, Value q0,
     return;
   forEachScore(b, im, g, hkv, q0, j0,
                [&](Value m, Value n, Value h, Value qi, Value kj) {
-                 Value s = memref::LoadOp::create(b, sTile, ValueRange{m, n});
+                 Value s = memref::LoadOp::create(b, sTile, ValueRange{n, m});
                  if (bias) {
                    Value x = memref::LoadOp::create(
                        b, bias, broadcastIndex(im, bias, {b0, h, qi, kj}));
@@ -382,7 +390,7 @@ void AttentionLowering::emitScoreMods(Value b0, Value hkv, Value q0,
                  }
                  if (hasScoreMod)
                    s = inlineRegion(b, op.getScoreMod(), {s, b0, h, qi, kj});
-                 memref::StoreOp::create(b, s, sTile, ValueRange{m, n});
+                 memref::StoreOp::create(b, s, sTile, ValueRange{n, m});
                });
 }
 
@@ -412,9 +420,9 @@ void AttentionLowering::emitCustomMasks(Value b0, Value hkv, Value q0,
                  }
                  if (hasMaskMod)
                    both(inlineRegion(b, op.getMaskMod(), {b0, h, qi, kj}));
-                 Value s = memref::LoadOp::create(b, sTile, ValueRange{m, n});
+                 Value s = memref::LoadOp::create(b, sTile, ValueRange{n, m});
                  Value r = arith::SelectOp::create(b, keep, s, negInf);
-                 memref::StoreOp::create(b, r, sTile, ValueRange{m, n});
+                 memref::StoreOp::create(b, r, sTile, ValueRange{n, m});
                });
 }
 

@@ -157,7 +157,8 @@ void TileVectorizer::matmulBlock(TileMatmulOp op, Value m0, int64_t nRows,
     for (int64_t j = 0; j < vecs; ++j)
       init.push_back(op.getAccumulate() ? load(acc, {rowIdx[i], colIdx[j]})
                                         : splat(0.0f));
-  int64_t depth = cols(lhs);
+  bool lhsT = op.getTransposeLhs();
+  int64_t depth = lhsT ? rows(lhs) : cols(lhs);
   auto kLoop = scf::ForOp::create(
       b, im.c(0), im.c(depth), im.c(1), init,
       [&](OpBuilder &, Location, Value k, ValueRange accs) {
@@ -165,7 +166,8 @@ void TileVectorizer::matmulBlock(TileMatmulOp op, Value m0, int64_t nRows,
         for (int64_t j = 0; j < vecs; ++j)
           bVecs.push_back(load(rhs, {k, colIdx[j]}));
         for (int64_t i = 0; i < nRows; ++i) {
-          Value a = memref::LoadOp::create(b, lhs, ValueRange{rowIdx[i], k});
+          Value a = memref::LoadOp::create(
+              b, lhs, lhsT ? ValueRange{k, rowIdx[i]} : ValueRange{rowIdx[i], k});
           Value aVec = vector::BroadcastOp::create(b, vecTy, a);
           for (int64_t j = 0; j < vecs; ++j)
             next.push_back(vector::FMAOp::create(b, aVec, bVecs[j],
@@ -219,8 +221,9 @@ void TileVectorizer::lower(TileMaskOp op) {
   auto toI32 = [&](Value idx) {
     return arith::IndexCastOp::create(b, i32, idx);
   };
-  auto splatI = [&](Value x) {
-    return vector::BroadcastOp::create(b, i32Vec, x);
+  auto splatI = [&](Value x) -> Value {
+    return vector::BroadcastOp::create(
+        b, VectorType::get({width}, x.getType()), x);
   };
   auto constI = [&](int64_t x) {
     return arith::ConstantOp::create(
@@ -236,21 +239,25 @@ void TileVectorizer::lower(TileMaskOp op) {
     lanes[l] = l;
   Value iota = arith::ConstantOp::create(
       b, i32Vec, DenseElementsAttr::get(i32Vec, ArrayRef<int32_t>(lanes)));
-  Value limit = splatI(toI32(op.getKvLimit()));
+  Value limit = toI32(op.getKvLimit());
   Value kvStart = toI32(op.getKvStart());
   Value negInf = splat(kNegInf);
   int64_t tq = op.getRowsPerHead();
   using P = arith::CmpIPredicate;
-  loop(im.c(0), im.c(rows(s)), 1, [&](Value r) {
-    Value pos = im.add(im.add(op.getQStart(), im.rem(r, tq)), m.qOffset);
-    Value i = splatI(toI32(pos));
-    for (int64_t c = 0; c < cols(s); c += width) {
-      Value j = arith::AddIOp::create(
-          b, splatI(arith::AddIOp::create(
-                 b, kvStart,
-                 arith::ConstantOp::create(b, b.getI32IntegerAttr(c)))),
-          iota);
-      Value keep = cmp(P::slt, j, limit);
+  // Query positions of each column vector, computed once per tile.
+  SmallVector<Value> positions;
+  Value base = splatI(toI32(im.add(op.getQStart(), m.qOffset)));
+  for (int64_t c = 0; c < cols(s); c += width) {
+    Value col = arith::AddIOp::create(b, iota, constI(c));
+    positions.push_back(arith::AddIOp::create(
+        b, base, arith::RemUIOp::create(b, col, constI(tq))));
+  }
+  loop(im.c(0), im.c(rows(s)), 1, [&](Value n) {
+    Value jScalar = arith::AddIOp::create(b, kvStart, toI32(n));
+    Value j = splatI(jScalar);
+    Value inRange = splatI(arith::CmpIOp::create(b, P::slt, jScalar, limit));
+    for (auto [idx, i] : llvm::enumerate(positions)) {
+      Value keep = inRange;
       if (m.causal)
         keep = andV(keep, cmp(P::sle, j, i));
       Value dist = arith::SubIOp::create(b, i, j);
@@ -270,61 +277,59 @@ void TileVectorizer::lower(TileMaskOp op) {
                                cmp(P::slt, i, constI(m.globalTokens))));
       if (local)
         keep = andV(keep, local);
-      Value v = load(s, {r, im.c(c)});
-      store(arith::SelectOp::create(b, keep, v, negInf), s, {r, im.c(c)});
+      Value c = im.c(idx * width);
+      Value v = load(s, {n, c});
+      store(arith::SelectOp::create(b, keep, v, negInf), s, {n, c});
     }
   });
 }
 
 void TileVectorizer::lower(TileOnlineSoftmaxOp op) {
+  // Key-major scores: each lane is one query row, so the running max and
+  // sum are plain vector ops down the tile's rows (no horizontal reduction).
   Value s = op.getScores(), acc = op.getAcc();
   Value rowMax = op.getRowMax(), rowSum = op.getRowSum();
-  int64_t n = cols(s), dv = cols(acc);
-  loop(im.c(0), im.c(rows(s)), 1, [&](Value r) {
-    SmallVector<Value> row;
-    Value mx = splat(kNegInf);
-    for (int64_t c = 0; c < n; c += width) {
-      row.push_back(load(s, {r, im.c(c)}));
-      mx = arith::MaxNumFOp::create(b, mx, row.back());
-    }
-    Value tileMax = vector::ReductionOp::create(
-        b, vector::CombiningKind::MAXNUMF, mx);
-    Value oldMax = memref::LoadOp::create(b, rowMax, ValueRange{r});
-    Value newMax = arith::MaxNumFOp::create(b, oldMax, tileMax);
-    Value nothing = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, newMax,
-                                          scalar(kNegInf));
-    auto branch = scf::IfOp::create(b, nothing, /*withElseRegion=*/true);
-    {
-      // Nothing visible in this row yet: contribute exact zeros to P·V.
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(branch.thenBlock());
-      for (int64_t c = 0; c < n; c += width)
-        store(splat(0.0f), s, {r, im.c(c)});
-    }
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(branch.elseBlock());
-    Value newMaxVec = vector::BroadcastOp::create(b, vecTy, newMax);
-    Value sum = splat(0.0f);
-    for (auto [idx, v] : llvm::enumerate(row)) {
-      Value p = math::ExpOp::create(b, arith::SubFOp::create(b, v, newMaxVec));
-      store(p, s, {r, im.c(idx * width)});
-      sum = arith::AddFOp::create(b, sum, p);
-    }
+  int64_t keys = rows(s), dv = cols(acc);
+  Value negInfVec = splat(kNegInf), zeroVec = splat(0.0f);
+  for (int64_t c = 0; c < cols(s); c += width) {
+    Value col = im.c(c);
+    auto maxLoop = scf::ForOp::create(
+        b, im.c(0), im.c(keys), im.c(1), ValueRange{negInfVec},
+        [&](OpBuilder &, Location, Value n, ValueRange it) {
+          scf::YieldOp::create(
+              b, ValueRange{arith::MaxNumFOp::create(b, it[0],
+                                                     load(s, {n, col}))});
+        });
+    Value oldMax = load(rowMax, {col});
+    Value newMax = arith::MaxNumFOp::create(b, oldMax, maxLoop.getResult(0));
+    // Rows that have seen nothing shift by 0: exp(-inf) is exactly 0.
+    Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, newMax,
+                                       negInfVec);
+    Value shift = arith::SelectOp::create(b, none, zeroVec, newMax);
+    auto expLoop = scf::ForOp::create(
+        b, im.c(0), im.c(keys), im.c(1), ValueRange{zeroVec},
+        [&](OpBuilder &, Location, Value n, ValueRange it) {
+          Value p = math::ExpOp::create(
+              b, arith::SubFOp::create(b, load(s, {n, col}), shift));
+          store(p, s, {n, col});
+          scf::YieldOp::create(b, ValueRange{arith::AddFOp::create(b, it[0], p)});
+        });
     Value alpha =
-        math::ExpOp::create(b, arith::SubFOp::create(b, oldMax, newMax));
-    Value tileSum =
-        vector::ReductionOp::create(b, vector::CombiningKind::ADD, sum);
-    Value oldSum = memref::LoadOp::create(b, rowSum, ValueRange{r});
-    Value newSum = arith::AddFOp::create(
-        b, arith::MulFOp::create(b, oldSum, alpha), tileSum);
-    memref::StoreOp::create(b, newSum, rowSum, ValueRange{r});
-    memref::StoreOp::create(b, newMax, rowMax, ValueRange{r});
-    Value alphaVec = vector::BroadcastOp::create(b, vecTy, alpha);
-    for (int64_t c = 0; c < dv; c += width) {
-      Value a = load(acc, {r, im.c(c)});
-      store(arith::MulFOp::create(b, a, alphaVec), acc, {r, im.c(c)});
+        math::ExpOp::create(b, arith::SubFOp::create(b, oldMax, shift));
+    Value sum = arith::AddFOp::create(
+        b, arith::MulFOp::create(b, load(rowSum, {col}), alpha),
+        expLoop.getResult(0));
+    store(sum, rowSum, {col});
+    store(newMax, rowMax, {col});
+    for (int64_t l = 0; l < width; ++l) {
+      Value a = vector::BroadcastOp::create(
+          b, vecTy, vector::ExtractOp::create(b, alpha, ArrayRef<int64_t>{l}));
+      Value r = im.c(c + l);
+      for (int64_t d = 0; d < dv; d += width)
+        store(arith::MulFOp::create(b, load(acc, {r, im.c(d)}), a), acc,
+              {r, im.c(d)});
     }
-  });
+  }
 }
 
 void TileVectorizer::lower(TileFinalizeOp op) {

@@ -9,18 +9,21 @@
 // CHECK: memref.alloc() : memref<1x8x100x64xf32>
 // CHECK: scf.forall (%[[ITEM:.*]]) in (14)
 // CHECK: memref.alloca_scope
-// CHECK: memref.alloca() : memref<64x64xf32>
+// CHECK: %[[QT:.*]] = memref.alloca() : memref<64x64xf32>
+// CHECK: %[[K:.*]] = memref.alloca() : memref<64x64xf32>
+// CHECK: %[[V:.*]] = memref.alloca() : memref<64x64xf32>
+// CHECK: %[[S:.*]] = memref.alloca() : memref<64x64xf32>
+// CHECK: %[[ACC:.*]] = memref.alloca() : memref<64x64xf32>
 // CHECK: scf.for
-// CHECK: attn.tile_pack {{.*}} {scale = 1.250000e-01 : f32}
+// CHECK: attn.tile_pack {{.*}} {scale = 1.250000e-01 : f32, transpose}
 // CHECK: linalg.fill
 // CHECK: scf.for
-// CHECK: attn.tile_pack {{.*}} {transpose}
-// CHECK: attn.tile_pack
-// CHECK: attn.tile_matmul
-// CHECK-NOT: accumulate
-// CHECK: attn.tile_mask {{.*}} {mask = #attn.mask<causal = true>, rows_per_head = 16 : i64}
-// CHECK: attn.tile_online_softmax
-// CHECK: attn.tile_matmul {{.*}} {accumulate}
+// CHECK: attn.tile_pack {{.*}} into %[[K]] :
+// CHECK: attn.tile_pack {{.*}} into %[[V]] :
+// CHECK: attn.tile_matmul %[[K]], %[[QT]] into %[[S]] :
+// CHECK: attn.tile_mask %[[S]] {{.*}} {mask = #attn.mask<causal = true>, rows_per_head = 16 : i64}
+// CHECK: attn.tile_online_softmax %[[S]], %[[ACC]]
+// CHECK: attn.tile_matmul %[[S]], %[[V]] into %[[ACC]] {accumulate, transpose_lhs}
 // CHECK: } {attn.kv_tile_loop = 64 : i64}
 // CHECK: attn.tile_finalize
 // CHECK: } {attn.work_items = 14 : i64}

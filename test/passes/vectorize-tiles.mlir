@@ -26,38 +26,41 @@ func.func @matmul(%a: memref<12x64xf32>, %b: memref<64x32xf32>, %c: memref<12x32
 
 // -----
 
-// The online softmax keeps the row in registers: running max, exp of the
-// shifted scores, rescale factor alpha = exp(old - new) applied to the sum
-// and the accumulator. A row that sees nothing writes zeros (no NaN).
+// The online softmax runs on key-major scores, one query row per lane: the
+// running max and the sum of exp are vector ops down the tile (no horizontal
+// reduction); alpha = exp(old - new) rescales the sum and, lane by lane, the
+// accumulator rows. Rows that saw nothing shift by 0 so exp(-inf) gives 0.
 // CHECK-LABEL: func @online_softmax
-// CHECK: vector.reduction <maxnumf>
-// CHECK: arith.maxnumf
-// CHECK: %[[NONE:.*]] = arith.cmpf oeq
-// CHECK: scf.if %[[NONE]] {
-// CHECK: vector.store %{{.*}} : memref<4x16xf32>, vector<8xf32>
-// CHECK: } else {
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<8xf32>)
+// CHECK: arith.maxnumf %{{.*}} : vector<8xf32>
+// CHECK: %[[NONE:.*]] = arith.cmpf oeq, %{{.*}} : vector<8xf32>
+// CHECK: %[[SHIFT:.*]] = arith.select %[[NONE]]
+// CHECK: scf.for {{.*}} -> (vector<8xf32>)
+// CHECK: arith.subf %{{.*}}, %[[SHIFT]] : vector<8xf32>
 // CHECK: math.exp %{{.*}} : vector<8xf32>
-// CHECK: %[[ALPHA:.*]] = math.exp %{{.*}} : f32
-// CHECK: vector.reduction <add>
-// CHECK: arith.mulf %{{.*}}, %[[ALPHA]] : f32
-// CHECK: %[[AV:.*]] = vector.broadcast %[[ALPHA]] : f32 to vector<8xf32>
-// CHECK: arith.mulf %{{.*}}, %[[AV]] : vector<8xf32>
-func.func @online_softmax(%s: memref<4x16xf32>, %acc: memref<4x32xf32>, %m: memref<4xf32>, %l: memref<4xf32>) {
-  attn.tile_online_softmax %s, %acc, %m, %l : memref<4x16xf32>, memref<4x32xf32>, memref<4xf32>, memref<4xf32>
+// CHECK: arith.addf
+// CHECK: %[[ALPHA:.*]] = math.exp %{{.*}} : vector<8xf32>
+// CHECK: vector.extract %[[ALPHA]][0]
+// CHECK-NOT: vector.reduction
+func.func @online_softmax(%s: memref<16x8xf32>, %acc: memref<8x32xf32>, %m: memref<8xf32>, %l: memref<8xf32>) {
+  attn.tile_online_softmax %s, %acc, %m, %l : memref<16x8xf32>, memref<8x32xf32>, memref<8xf32>, memref<8xf32>
   return
 }
 
 // -----
 
-// Masks are evaluated on i32 position vectors; -inf replaces masked scores.
+// Masks are evaluated on i32 position vectors (one query per lane, one key
+// per tile row); -inf replaces masked scores.
 // CHECK-LABEL: func @mask
 // CHECK: arith.constant dense<[0, 1, 2, 3, 4, 5, 6, 7]> : vector<8xi32>
+// CHECK: arith.remui
+// CHECK: scf.for
 // CHECK: arith.cmpi slt
 // CHECK: arith.cmpi sle
 // CHECK: arith.remsi
 // CHECK: arith.select %{{.*}}, %{{.*}}, %{{.*}} : vector<8xi1>, vector<8xf32>
-func.func @mask(%s: memref<8x16xf32>, %q: index, %kv: index, %lim: index) {
-  attn.tile_mask %s q(%q) kv(%kv) limit(%lim) {mask = #attn.mask<causal = true, dilation = 2>, rows_per_head = 8 : i64} : memref<8x16xf32>
+func.func @mask(%s: memref<16x8xf32>, %q: index, %kv: index, %lim: index) {
+  attn.tile_mask %s q(%q) kv(%kv) limit(%lim) {mask = #attn.mask<causal = true, dilation = 2>, rows_per_head = 4 : i64} : memref<16x8xf32>
   return
 }
 
