@@ -26,6 +26,17 @@ void moveBody(scf::ForallOp forall, scf::ForOp loop) {
   forall.erase();
 }
 
+/// Replaces the work-item loop by a sequential loop over all its items.
+void runInOrder(scf::ForallOp forall) {
+  OpBuilder b(forall);
+  Location loc = forall.getLoc();
+  int64_t items = cast<IntegerAttr>(forall->getAttr(kWorkItemsAttr)).getInt();
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value count = arith::ConstantIndexOp::create(b, loc, items);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  moveBody(forall, scf::ForOp::create(b, loc, zero, count, one));
+}
+
 LogicalResult convertKernel(func::FuncOp func, scf::ForallOp forall,
                             SymbolTable &symbols) {
   if (!forall.getOutputs().empty() || forall.getRank() != 1)
@@ -47,12 +58,7 @@ LogicalResult convertKernel(func::FuncOp func, scf::ForallOp forall,
   // arguments) cannot be split into ranges: each call would compute into a
   // buffer of its own. Run its items in order instead.
   if (func.getNumResults() != 0) {
-    b.setInsertionPoint(forall);
-    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-    Value count = arith::ConstantIndexOp::create(b, loc, items);
-    Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    auto loop = scf::ForOp::create(b, loc, zero, count, one);
-    moveBody(forall, loop);
+    runInOrder(forall);
     return success();
   }
   unsigned n = func.getNumArguments();
@@ -93,10 +99,11 @@ struct ParallelToRuntimePass
           loops.push_back(f);
       });
       if (loops.size() > 1) {
-        func.emitOpError("holds ")
-            << loops.size() << " attn work-item loops; lower one attention "
-            << "per function for the CPU runtime";
-        return signalPassFailure();
+        // Several attention ops in one function (e.g. append then decode):
+        // their order matters, so each runs its items in order, in one call.
+        for (scf::ForallOp forall : loops)
+          runInOrder(forall);
+        continue;
       }
       if (!loops.empty())
         kernels.push_back({func, loops.front()});

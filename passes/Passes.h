@@ -28,6 +28,8 @@ struct CpuPipelineOptions {
   int64_t tileKv = 64;     ///< keys per KV tile
   int64_t vectorWidth = 0; ///< f32 lanes; 0: host (8 for AVX2, 16 AVX-512)
   int64_t microRows = 0;   ///< matmul register-block rows; 0: by width
+  int64_t kvSplits = 0;    ///< cache attention KV splits; 0: cost model
+  int64_t parallelism = 0; ///< cores the split cost model plans for; 0: host
 };
 
 /// attn (tensors or buffers) -> LLVM dialect for the host CPU. The kernel

@@ -33,6 +33,43 @@ def AttnTileFlash : Pass<"attn-tile-flash", "func::FuncOp"> {
   ];
 }
 
+def AttnLowerCacheOps : Pass<"attn-lower-cache-ops", "ModuleOp"> {
+  let summary = "Lower attn.cache_attention to the flash form (with KV "
+                "splits) and attn.cache_append to parallel copy loops";
+  let description = [{
+    `attn.cache_attention` (decode and chunked prefill over a contiguous or
+    paged cache) becomes the same flash form as `attn-tile-flash` produces,
+    with the queries at the end of each sequence and K/V tiles packed from
+    cache pages. When batch × K/V heads × query blocks would leave cores
+    idle, the KV range of each query block is split (flash-decoding): each
+    split writes a normalized partial and its log-sum-exp to module-level
+    scratch, and the last split of the block to finish (an atomic arrival
+    counter) merges them with `attn.tile_combine`. The split count comes
+    from a cost model (>= 4 items per core, >= 512 keys per split) unless
+    `kv-splits` fixes it. Kernels using splits must not run concurrently
+    with themselves (the runtime serializes runs of one kernel).
+
+    `attn.cache_append` becomes a parallel loop over (sequence, K/V head)
+    copying the new rows, converted to the cache's element type, to their
+    slots; rows past the cache's capacity are dropped.
+  }];
+  let options = [
+    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"64",
+           "target query rows per work item">,
+    Option<"tileKv", "tile-kv", "int64_t", /*default=*/"64",
+           "keys per KV tile (a multiple of 16)">,
+    Option<"kvSplits", "kv-splits", "int64_t", /*default=*/"0",
+           "KV splits per query block (0: cost model)">,
+    Option<"parallelism", "parallelism", "int64_t", /*default=*/"0",
+           "cores the cost model plans for (0: this host's)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 def AttnMaskAwareIteration : Pass<"attn-mask-aware-iteration", "func::FuncOp"> {
   let summary = "Skip fully masked KV tiles and drop mask arithmetic from "
                 "fully visible ones";
@@ -80,7 +117,9 @@ def AttnParallelToRuntime : Pass<"attn-parallel-to-runtime", "ModuleOp"> {
     function `@<name>_work_items() -> index` returns the total count. The
     runtime calls the kernel from each pool thread with its own range
     (dynamic scheduling), so the generated code needs no OpenMP runtime.
-    Must run on buffers (after bufferization).
+    Must run on buffers (after bufferization). A function that returns
+    values, or holds several work-item loops (their order matters), runs
+    its loops sequentially instead and gets no range arguments.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::scf::SCFDialect",

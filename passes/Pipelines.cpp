@@ -31,6 +31,8 @@ void mlir::attn::buildAttnToCpuPipeline(OpPassManager &pm,
                                         const CpuPipelineOptions &opts) {
   int64_t width = opts.vectorWidth > 0 ? opts.vectorWidth : hostVectorWidth();
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(createAttnLowerCacheOps(
+      {opts.tileRows, opts.tileKv, opts.kvSplits, opts.parallelism}));
 
   // attn: flash tiling, mask-aware iteration, vector code for the tiles.
   OpPassManager &funcs = pm.nest<func::FuncOp>();
@@ -84,6 +86,14 @@ struct CpuPipelineCLOptions
   Option<int64_t> vectorWidth{
       *this, "vector-width",
       llvm::cl::desc("f32 lanes per vector (0: host)"), llvm::cl::init(0)};
+  Option<int64_t> kvSplits{
+      *this, "kv-splits",
+      llvm::cl::desc("cache attention KV splits (0: cost model)"),
+      llvm::cl::init(0)};
+  Option<int64_t> parallelism{
+      *this, "parallelism",
+      llvm::cl::desc("cores the split cost model plans for (0: host)"),
+      llvm::cl::init(0)};
   Option<int64_t> microRows{
       *this, "micro-rows",
       llvm::cl::desc("matmul register-block rows (0: by vector width)"),
@@ -103,6 +113,8 @@ void mlir::attn::registerAttnPassesAndPipelines() {
         opts.tileKv = cl.tileKv;
         opts.vectorWidth = cl.vectorWidth;
         opts.microRows = cl.microRows;
+        opts.kvSplits = cl.kvSplits;
+        opts.parallelism = cl.parallelism;
         buildAttnToCpuPipeline(pm, opts);
       });
 }

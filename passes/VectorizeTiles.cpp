@@ -40,6 +40,7 @@ public:
   void lower(TileMaskOp op);
   void lower(TileOnlineSoftmaxOp op);
   void lower(TileFinalizeOp op);
+  void lower(TileCombineOp op);
 
 private:
   Value splat(float v) {
@@ -362,6 +363,65 @@ void TileVectorizer::lower(TileFinalizeOp op) {
   });
 }
 
+void TileVectorizer::lower(TileCombineOp op) {
+  Value parts = op.getParts(), partLse = op.getPartLse();
+  Value out = op.getOutput(), lse = op.getLse();
+  auto outTy = cast<MemRefType>(out.getType());
+  Type elt = outTy.getElementType();
+  int64_t splits = cast<MemRefType>(parts.getType()).getDimSize(0);
+  int64_t outCols = outTy.getDimSize(1);
+  Value outRows = memref::DimOp::create(b, out, 0);
+  Value pad = scalar(0.0f);
+  loop(im.c(0), outRows, 1, [&](Value r) {
+    auto maxLoop = scf::ForOp::create(
+        b, im.c(0), im.c(splits), im.c(1), ValueRange{scalar(kNegInf)},
+        [&](OpBuilder &, Location, Value sp, ValueRange it) {
+          Value l = memref::LoadOp::create(b, partLse, ValueRange{sp, r});
+          scf::YieldOp::create(
+              b, ValueRange{arith::MaxNumFOp::create(b, it[0], l)});
+        });
+    Value mx = maxLoop.getResult(0);
+    Value empty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mx,
+                                        scalar(kNegInf));
+    Value shift = arith::SelectOp::create(b, empty, scalar(0.0f), mx);
+    SmallVector<Value> init = {scalar(0.0f)};
+    for (int64_t c = 0; c < outCols; c += width)
+      init.push_back(splat(0.0f));
+    auto sumLoop = scf::ForOp::create(
+        b, im.c(0), im.c(splits), im.c(1), init,
+        [&](OpBuilder &, Location, Value sp, ValueRange it) {
+          Value l = memref::LoadOp::create(b, partLse, ValueRange{sp, r});
+          Value w = math::ExpOp::create(b, arith::SubFOp::create(b, l, shift));
+          Value wVec = vector::BroadcastOp::create(b, vecTy, w);
+          SmallVector<Value> next = {arith::AddFOp::create(b, it[0], w)};
+          for (int64_t c = 0, i = 1; c < outCols; c += width, ++i) {
+            Value v = vector::TransferReadOp::create(
+                b, vecTy, parts, ValueRange{sp, r, im.c(c)}, pad,
+                ArrayRef<bool>{c + width <= outCols});
+            next.push_back(vector::FMAOp::create(b, wVec, v, it[i]));
+          }
+          scf::YieldOp::create(b, next);
+        });
+    Value wsum = sumLoop.getResult(0);
+    Value inv = arith::SelectOp::create(
+        b, empty, scalar(0.0f), arith::DivFOp::create(b, scalar(1.0f), wsum));
+    Value invVec = vector::BroadcastOp::create(b, vecTy, inv);
+    for (int64_t c = 0, i = 1; c < outCols; c += width, ++i) {
+      Value v = arith::MulFOp::create(b, sumLoop.getResult(i), invVec);
+      if (elt != f32)
+        v = arith::TruncFOp::create(b, VectorType::get({width}, elt), v);
+      vector::TransferWriteOp::create(b, v, out, ValueRange{r, im.c(c)},
+                                      ArrayRef<bool>{c + width <= outCols});
+    }
+    if (lse) {
+      Value val = arith::SelectOp::create(
+          b, empty, scalar(kNegInf),
+          arith::AddFOp::create(b, mx, math::LogOp::create(b, wsum)));
+      memref::StoreOp::create(b, val, lse, ValueRange{r});
+    }
+  });
+}
+
 struct VectorizeTilesPass : attn::impl::AttnVectorizeTilesBase<VectorizeTilesPass> {
   using Base::Base;
   void runOnOperation() override {
@@ -373,7 +433,7 @@ struct VectorizeTilesPass : attn::impl::AttnVectorizeTilesBase<VectorizeTilesPas
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
-              TileOnlineSoftmaxOp, TileFinalizeOp>(op))
+              TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -385,7 +445,7 @@ struct VectorizeTilesPass : attn::impl::AttnVectorizeTilesBase<VectorizeTilesPas
       TileVectorizer v(op, width, microRows);
       llvm::TypeSwitch<Operation *>(op)
           .Case<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
-                TileOnlineSoftmaxOp, TileFinalizeOp>(
+                TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp>(
               [&](auto tileOp) { v.lower(tileOp); });
       op->erase();
     }

@@ -35,7 +35,13 @@ func.func @returns() -> memref<10xf32> {
 
 // -----
 
-// expected-error @+1 {{holds 2 attn work-item loops}}
+// Two work-item loops in one function keep their order: both run in
+// sequence, in one call.
+// CHECK-LABEL: func @two
+// CHECK-SAME: (%{{.*}}: memref<10xf32>)
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c10
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c10
+// CHECK-NOT: two_work_items
 func.func @two(%out: memref<10xf32>) {
   %c = arith.constant 1.0 : f32
   scf.forall (%i) in (10) {

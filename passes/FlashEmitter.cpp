@@ -1,0 +1,398 @@
+//===- FlashEmitter.cpp - the flash form shared by attention lowerings ----===//
+//
+// One work item = (batch, K/V head, query block, KV split). It holds the
+// queries of all Hq/Hkv heads of the group as one row block, so every K/V
+// tile is packed once and used by the whole group. Per KV tile: pack K and V
+// to f32, Sᵀ = K·Qᵀ (key-major, one query per vector lane), score hooks,
+// soft-cap, masks, an online-softmax step and acc += P·V. With several KV
+// splits each item normalizes into a scratch partial and the last item of a
+// query block to finish (an atomic counter) merges the partials, so the
+// kernel stays one parallel loop.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/FlashEmitter.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+constexpr int64_t kPad = 16; // tile widths are padded to whole vectors
+
+int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+} // namespace
+
+MemRefType mlir::attn::stridedMemRefType(MLIRContext *ctx,
+                                         ArrayRef<int64_t> shape, Type elt,
+                                         bool unitInner) {
+  SmallVector<int64_t> strides(shape.size(), ShapedType::kDynamic);
+  if (unitInner)
+    strides.back() = 1;
+  return MemRefType::get(
+      shape, elt, StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
+}
+
+Value mlir::attn::rankReducedView(ImplicitLocOpBuilder &b, Value source,
+                                  ArrayRef<OpFoldResult> offsets,
+                                  ArrayRef<OpFoldResult> sizes,
+                                  ArrayRef<int64_t> resultShape) {
+  auto srcTy = cast<MemRefType>(source.getType());
+  SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+  auto resultTy = memref::SubViewOp::inferRankReducedResultType(
+      resultShape, srcTy, offsets, sizes, strides);
+  return memref::SubViewOp::create(b, cast<MemRefType>(resultTy), source,
+                                   offsets, sizes, strides);
+}
+
+int64_t mlir::attn::chooseKvSplits(int64_t baseItems, int64_t kvCapacity,
+                                   int64_t parallelism) {
+  constexpr int64_t kMinKeysPerSplit = 512;
+  int64_t wanted = (4 * parallelism + baseItems - 1) / baseItems;
+  int64_t most = std::max<int64_t>(1, kvCapacity / kMinKeysPerSplit);
+  return std::clamp<int64_t>(wanted, 1, most);
+}
+
+FailureOr<FlashGeometry> mlir::attn::chooseFlashGeometry(
+    int64_t batch, int64_t heads, int64_t kvHeads, int64_t qLen,
+    int64_t headDim, int64_t valueDim, int64_t kvCapacity, int64_t pageSize,
+    int64_t tileRows, int64_t tileKv, int64_t kvSplits, std::string &error) {
+  if (tileKv <= 0 || tileKv % kPad != 0) {
+    error = "tile-kv must be a positive multiple of " + std::to_string(kPad) +
+            ", got " + std::to_string(tileKv);
+    return failure();
+  }
+  if (tileRows <= 0) {
+    error = "tile-rows must be positive, got " + std::to_string(tileRows);
+    return failure();
+  }
+  FlashGeometry g;
+  g.batch = batch;
+  g.heads = heads;
+  g.kvHeads = kvHeads;
+  g.qLen = qLen;
+  g.headDim = headDim;
+  g.valueDim = valueDim;
+  g.kvCapacity = kvCapacity;
+  g.group = heads / kvHeads;
+  g.tq = std::clamp<int64_t>(tileRows / g.group, 1, qLen);
+  g.rows = g.group * g.tq;
+  g.rowsPad = roundUp(g.rows, kPad);
+  g.tk = std::min(tileKv, roundUp(kvCapacity, kPad));
+  if (pageSize > 0) {
+    // A KV tile is whole pages, or a whole fraction of one page.
+    if (pageSize <= g.tk && g.tk % pageSize != 0) {
+      error = "page size " + std::to_string(pageSize) +
+              " must divide tile-kv (" + std::to_string(g.tk) + ")";
+      return failure();
+    }
+    if (pageSize > g.tk && pageSize % g.tk != 0) {
+      error = "page size " + std::to_string(pageSize) +
+              " must be a multiple of tile-kv (" + std::to_string(g.tk) + ")";
+      return failure();
+    }
+  }
+  g.dvPad = roundUp(valueDim, kPad);
+  g.qBlocks = (qLen + g.tq - 1) / g.tq;
+  g.splits = kvSplits > 0 ? kvSplits : 1;
+  return g;
+}
+
+namespace {
+
+class Emitter {
+public:
+  Emitter(ImplicitLocOpBuilder &b, ModuleOp module, const FlashGeometry &g,
+          const FlashProblem &p)
+      : b(b), im{b}, module(module), g(g), p(p) {}
+
+  void emit();
+
+private:
+  void emitItem(Value item);
+  void emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
+                  Value kvLimit);
+  /// Packs keys [j0, j0 + valid) of (b0, hkv) from `cache` into `tile`.
+  void packKv(Value cache, Value tile, int64_t dim, Value b0, Value hkv,
+              Value j0, Value valid);
+  void fill(Value buffer, float value) {
+    Value c = arith::ConstantOp::create(b, b.getF32FloatAttr(value));
+    linalg::FillOp::create(b, c, buffer);
+  }
+  OpFoldResult idx(int64_t v) { return b.getIndexAttr(v); }
+
+  ImplicitLocOpBuilder &b;
+  IndexMath im;
+  ModuleOp module;
+  const FlashGeometry &g;
+  const FlashProblem &p;
+  Value qtTile, kTile, vTile, sTile, accTile, rowMax, rowSum;
+  Value partOut, partLse, counters;
+};
+
+void Emitter::emit() {
+  if (g.splits > 1) {
+    // Scratch for split partials: [B, Hq, S, Sq, Dvp] outputs, lse, and one
+    // arrival counter per query block (zero between runs).
+    Type f32 = b.getF32Type();
+    auto outTy = MemRefType::get(
+        {g.batch, g.heads, g.splits, g.qLen, g.dvPad}, f32);
+    auto lseTy = MemRefType::get({g.batch, g.heads, g.splits, g.qLen}, f32);
+    int64_t blocks = g.batch * g.kvHeads * g.qBlocks;
+    auto cntTy = MemRefType::get({blocks}, b.getI32Type());
+    auto makeGlobal = [&](StringRef stem, MemRefType ty, Attribute init) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(module.getBody());
+      auto glob = memref::GlobalOp::create(
+          b, stem, b.getStringAttr("private"), ty, init, /*constant=*/false,
+          b.getI64IntegerAttr(64));
+      SymbolTable(module).insert(glob);
+      return glob;
+    };
+    auto outG = makeGlobal("__attn_split_out", outTy, b.getUnitAttr());
+    auto lseG = makeGlobal("__attn_split_lse", lseTy, b.getUnitAttr());
+    auto cntG = makeGlobal(
+        "__attn_split_arrivals", cntTy,
+        DenseElementsAttr::get(RankedTensorType::get({blocks}, b.getI32Type()),
+                               b.getI32IntegerAttr(0).getValue()));
+    partOut = memref::GetGlobalOp::create(b, outTy, outG.getSymName());
+    partLse = memref::GetGlobalOp::create(b, lseTy, lseG.getSymName());
+    counters = memref::GetGlobalOp::create(b, cntTy, cntG.getSymName());
+  }
+  auto forall = scf::ForallOp::create(
+      b, ArrayRef<OpFoldResult>{idx(g.workItems())}, ValueRange(),
+      std::nullopt);
+  forall->setAttr("attn.work_items", b.getI64IntegerAttr(g.workItems()));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forall.getBody());
+  // Scratch lives on the stack of whoever runs the item; the scope releases
+  // it per item so a sequential loop over items does not grow the stack.
+  auto scope = memref::AllocaScopeOp::create(b, TypeRange());
+  b.createBlock(&scope.getBodyRegion());
+  emitItem(forall.getInductionVar(0));
+  memref::AllocaScopeReturnOp::create(b, ValueRange());
+}
+
+void Emitter::emitItem(Value item) {
+  Type f32 = b.getF32Type();
+  auto tile = [&](ArrayRef<int64_t> shape) -> Value {
+    return memref::AllocaOp::create(b, MemRefType::get(shape, f32));
+  };
+  qtTile = tile({g.headDim, g.rowsPad});
+  kTile = tile({g.tk, g.headDim});
+  vTile = tile({g.tk, g.dvPad});
+  sTile = tile({g.tk, g.rowsPad});
+  accTile = tile({g.rowsPad, g.dvPad});
+  rowMax = tile({g.rowsPad});
+  rowSum = tile({g.rowsPad});
+
+  Value split = im.rem(item, g.splits);
+  Value block = im.div(item, g.splits); // (b, hkv, qb) linearized
+  Value qb = im.rem(block, g.qBlocks);
+  Value rest = im.div(block, g.qBlocks);
+  Value hkv = im.rem(rest, g.kvHeads);
+  Value b0 = im.div(rest, g.kvHeads);
+  Value q0 = im.mul(qb, g.tq);
+  Value qValid = im.min(im.c(g.tq), im.sub(im.c(g.qLen), q0));
+
+  Value kvLimit = im.c(g.kvCapacity);
+  if (p.kvLengths) {
+    Value len = memref::LoadOp::create(b, p.kvLengths, ValueRange{b0});
+    Value lenIdx = arith::IndexCastOp::create(b, b.getIndexType(), len);
+    kvLimit = im.max(im.c(0), im.min(lenIdx, kvLimit));
+  }
+  // Absolute position of query q0 (before the mask's own q_offset).
+  Value qPos = q0;
+  if (p.queriesAtEnd)
+    qPos = im.add(q0, im.sub(kvLimit, im.c(g.qLen)));
+
+  // Qᵀ, scaled, one head after another; padding columns stay zero.
+  if (g.rowsPad != g.rows)
+    fill(qtTile, 0.0f);
+  auto headLoop = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(headLoop.getBody());
+    Value gi = headLoop.getInductionVar();
+    Value h = im.add(im.mul(hkv, g.group), gi);
+    Value src = rankReducedView(b, p.query, {b0, h, q0, idx(0)},
+                                {idx(1), idx(1), qValid, idx(g.headDim)},
+                                {ShapedType::kDynamic, g.headDim});
+    Value dst = rankReducedView(b, qtTile, {idx(0), im.mul(gi, g.tq)},
+                                {idx(g.headDim), idx(g.tq)},
+                                {g.headDim, g.tq});
+    TilePackOp::create(b, src, dst, b.getF32FloatAttr(p.scale),
+                       /*transpose=*/true);
+  }
+  fill(accTile, 0.0f);
+  fill(rowSum, 0.0f);
+  fill(rowMax, -std::numeric_limits<float>::infinity());
+
+  // This split's share of the tiles that exist: [tBegin, tEnd).
+  Value tiles = im.ceilDiv(kvLimit, g.tk);
+  Value tBegin = im.c(0), tEnd = tiles;
+  if (g.splits > 1) {
+    Value per = im.ceilDiv(tiles, g.splits);
+    tBegin = im.min(arith::MulIOp::create(b, split, per), tiles);
+    tEnd = im.min(im.add(tBegin, per), tiles);
+  }
+  auto kvLoop = scf::ForOp::create(b, tBegin, tEnd, im.c(1));
+  kvLoop->setAttr("attn.kv_tile_loop", b.getI64IntegerAttr(g.tk));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(kvLoop.getBody());
+    emitKvTile(kvLoop.getInductionVar(), b0, hkv, q0, qPos, kvLimit);
+  }
+
+  // Normalize each head's rows into the output, or into this split's
+  // partial for the merge.
+  auto storeLoop = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(storeLoop.getBody());
+    Value gi = storeLoop.getInductionVar();
+    Value h = im.add(im.mul(hkv, g.group), gi);
+    Value r0 = im.mul(gi, g.tq);
+    Value accRows = rankReducedView(b, accTile, {r0, idx(0)},
+                                    {idx(g.tq), idx(g.dvPad)},
+                                    {g.tq, g.dvPad});
+    Value maxRows = rankReducedView(b, rowMax, {r0}, {idx(g.tq)}, {g.tq});
+    Value sumRows = rankReducedView(b, rowSum, {r0}, {idx(g.tq)}, {g.tq});
+    Value dst, lseDst;
+    if (g.splits > 1) {
+      dst = rankReducedView(b, partOut, {b0, h, split, q0, idx(0)},
+                            {idx(1), idx(1), idx(1), qValid, idx(g.valueDim)},
+                            {ShapedType::kDynamic, g.valueDim});
+      lseDst = rankReducedView(b, partLse, {b0, h, split, q0},
+                               {idx(1), idx(1), idx(1), qValid},
+                               {ShapedType::kDynamic});
+    } else {
+      dst = rankReducedView(b, p.output, {b0, h, q0, idx(0)},
+                            {idx(1), idx(1), qValid, idx(g.valueDim)},
+                            {ShapedType::kDynamic, g.valueDim});
+      if (p.lse)
+        lseDst = rankReducedView(b, p.lse, {b0, h, q0},
+                                 {idx(1), idx(1), qValid},
+                                 {ShapedType::kDynamic});
+    }
+    TileFinalizeOp::create(b, accRows, maxRows, sumRows, dst, lseDst);
+  }
+  if (g.splits == 1)
+    return;
+
+  // The last split of this query block to arrive merges all partials.
+  Value one = arith::ConstantOp::create(b, b.getI32IntegerAttr(1));
+  Value before = memref::AtomicRMWOp::create(
+      b, arith::AtomicRMWKind::addi, one, counters, ValueRange{block});
+  Value last = arith::CmpIOp::create(
+      b, arith::CmpIPredicate::eq, before,
+      arith::ConstantOp::create(b, b.getI32IntegerAttr(g.splits - 1)));
+  auto ifLast = scf::IfOp::create(b, last, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifLast.thenBlock());
+  memref::StoreOp::create(
+      b, arith::ConstantOp::create(b, b.getI32IntegerAttr(0)), counters,
+      ValueRange{block});
+  auto mergeLoop = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
+  b.setInsertionPointToStart(mergeLoop.getBody());
+  Value h = im.add(im.mul(hkv, g.group), mergeLoop.getInductionVar());
+  Value parts =
+      rankReducedView(b, partOut, {b0, h, idx(0), q0, idx(0)},
+                      {idx(1), idx(1), idx(g.splits), qValid, idx(g.valueDim)},
+                      {g.splits, ShapedType::kDynamic, g.valueDim});
+  Value partsLse = rankReducedView(b, partLse, {b0, h, idx(0), q0},
+                                   {idx(1), idx(1), idx(g.splits), qValid},
+                                   {g.splits, ShapedType::kDynamic});
+  Value dst = rankReducedView(b, p.output, {b0, h, q0, idx(0)},
+                              {idx(1), idx(1), qValid, idx(g.valueDim)},
+                              {ShapedType::kDynamic, g.valueDim});
+  Value lseDst;
+  if (p.lse)
+    lseDst = rankReducedView(b, p.lse, {b0, h, q0}, {idx(1), idx(1), qValid},
+                             {ShapedType::kDynamic});
+  TileCombineOp::create(b, parts, partsLse, dst, lseDst);
+}
+
+void Emitter::packKv(Value cache, Value tile, int64_t dim, Value b0,
+                     Value hkv, Value j0, Value valid) {
+  if (!p.blockTable) {
+    Value src = rankReducedView(b, cache, {b0, hkv, j0, idx(0)},
+                                {idx(1), idx(1), valid, idx(dim)},
+                                {ShapedType::kDynamic, dim});
+    TilePackOp::create(b, src, tile, FloatAttr(), /*transpose=*/false);
+    return;
+  }
+  int64_t ps = p.pageSize;
+  if (ps >= g.tk) {
+    // The tile is a slice of one page.
+    Value page = arith::IndexCastOp::create(
+        b, b.getIndexType(),
+        memref::LoadOp::create(b, p.blockTable,
+                               ValueRange{b0, im.div(j0, ps)}));
+    Value src = rankReducedView(b, cache, {page, im.rem(j0, ps), hkv, idx(0)},
+                                {idx(1), valid, idx(1), idx(dim)},
+                                {ShapedType::kDynamic, dim});
+    TilePackOp::create(b, src, tile, FloatAttr(), /*transpose=*/false);
+    return;
+  }
+  // The tile spans tk / ps pages; pages past the valid keys pack as zeros.
+  auto pages = scf::ForOp::create(b, im.c(0), im.c(g.tk / ps), im.c(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(pages.getBody());
+  Value i = pages.getInductionVar();
+  Value first = im.mul(i, ps);
+  Value rows = im.max(im.c(0), im.min(im.c(ps), im.sub(valid, first)));
+  Value dst = rankReducedView(b, tile, {first, idx(0)}, {idx(ps), idx(dim)},
+                              {ps, dim});
+  Value slot = im.min(im.add(im.div(j0, ps), i),
+                      im.c(cast<MemRefType>(p.blockTable.getType())
+                               .getDimSize(1) -
+                           1));
+  Value page = arith::IndexCastOp::create(
+      b, b.getIndexType(),
+      memref::LoadOp::create(b, p.blockTable, ValueRange{b0, slot}));
+  // A slot past the sequence may hold garbage: read page 0 (zero rows).
+  page = arith::SelectOp::create(b, im.lt(im.c(0), rows), page, im.c(0));
+  Value src = rankReducedView(b, cache, {page, idx(0), hkv, idx(0)},
+                              {idx(1), rows, idx(1), idx(dim)},
+                              {ShapedType::kDynamic, dim});
+  TilePackOp::create(b, src, dst, FloatAttr(), /*transpose=*/false);
+}
+
+void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
+                         Value kvLimit) {
+  Value j0 = im.mul(t, g.tk);
+  Value kvValid = im.min(im.c(g.tk), im.sub(kvLimit, j0));
+  packKv(p.key, kTile, g.headDim, b0, hkv, j0, kvValid);
+  packKv(p.value, vTile, g.valueDim, b0, hkv, j0, kvValid);
+
+  TileMatmulOp::create(b, kTile, qtTile, sTile, /*accumulate=*/false,
+                       /*transpose_lhs=*/false);
+  if (p.scoreMods)
+    p.scoreMods(b, b0, hkv, q0, j0, sTile);
+  if (p.softcap)
+    TileSoftcapOp::create(b, sTile, p.softcap);
+  TileMaskOp::create(b, sTile, qPos, j0, kvLimit, p.mask,
+                     b.getI64IntegerAttr(g.tq));
+  if (p.customMasks)
+    p.customMasks(b, b0, hkv, q0, j0, sTile);
+  TileOnlineSoftmaxOp::create(b, sTile, accTile, rowMax, rowSum);
+  TileMatmulOp::create(b, sTile, vTile, accTile, /*accumulate=*/true,
+                       /*transpose_lhs=*/true);
+}
+
+} // namespace
+
+void mlir::attn::emitFlash(ImplicitLocOpBuilder &b, ModuleOp module,
+                           const FlashGeometry &g, const FlashProblem &p) {
+  Emitter(b, module, g, p).emit();
+}

@@ -1,0 +1,67 @@
+// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-lower-cache-ops{kv-splits=1})' | FileCheck %s
+// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-lower-cache-ops{kv-splits=4})' | FileCheck %s --check-prefix=SPLIT
+// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-lower-cache-ops{parallelism=64})' | FileCheck %s --check-prefix=AUTO
+
+// Decode over a paged cache: the flash form with K/V tiles packed page by
+// page through the block table, queries placed at the end of each sequence.
+// CHECK-LABEL: func @paged_decode
+// CHECK-NOT: attn.cache_attention
+// CHECK: scf.forall (%{{.*}}) in (32)
+// CHECK: %[[LEN:.*]] = memref.load %{{.*}} : memref<4xi32>
+// CHECK: scf.for {{.*}} {
+// CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<4x256xi32>
+// CHECK: attn.tile_pack {{.*}} : memref<?x128xbf16, strided<[1024, 1], offset: ?>> into memref<16x128xf32, strided<[128, 1], offset: ?>>
+// CHECK: attn.tile_matmul
+// CHECK: attn.tile_mask
+// CHECK: attn.tile_online_softmax
+// CHECK: } {attn.kv_tile_loop = 64 : i64}
+// CHECK: attn.tile_finalize
+// CHECK-NOT: attn.tile_combine
+// With KV splits, partials go to module scratch and the last split to
+// arrive merges them.
+// SPLIT: memref.global "private" @__attn_split_arrivals{{.*}} : memref<32xi32> = dense<0>
+// SPLIT: memref.global "private" @__attn_split_lse{{.*}} : memref<4x32x4x1xf32>
+// SPLIT: memref.global "private" @__attn_split_out{{.*}} : memref<4x32x4x1x128xf32>
+// SPLIT-LABEL: func @paged_decode
+// SPLIT: scf.forall (%{{.*}}) in (128)
+// SPLIT: arith.ceildivsi
+// SPLIT: attn.tile_finalize
+// SPLIT: %[[OLD:.*]] = memref.atomic_rmw addi
+// SPLIT: %[[LAST:.*]] = arith.cmpi eq, %[[OLD]], %c3
+// SPLIT: scf.if %[[LAST]] {
+// SPLIT: attn.tile_combine
+// The cost model splits when batch × heads leaves cores idle: 64 cores want
+// 256 items, and 4096 keys allow 8 splits of 512.
+// AUTO: scf.forall (%{{.*}}) in (256)
+func.func @paged_decode(%q: memref<4x32x1x128xbf16>, %kc: memref<1024x16x8x128xbf16>,
+                        %vc: memref<1024x16x8x128xbf16>, %len: memref<4xi32>,
+                        %bt: memref<4x256xi32>, %o: memref<4x32x1x128xbf16>) {
+  attn.cache_attention %q, %kc, %vc lengths(%len) block_table(%bt : memref<4x256xi32>) outs(%o)
+      {mask = #attn.mask<causal = true>}
+      : memref<4x32x1x128xbf16>, memref<1024x16x8x128xbf16>, memref<1024x16x8x128xbf16>,
+        memref<4xi32> -> memref<4x32x1x128xbf16>
+  return
+}
+
+// -----
+
+// Append: one item per (sequence, K/V head); each new row is converted to
+// the cache type and written at its page slot.
+// CHECK-LABEL: func @paged_append
+// CHECK: scf.forall (%{{.*}}) in (32)
+// CHECK: memref.load %{{.*}} : memref<4xi32>
+// CHECK: scf.for
+// CHECK: %[[PAGE:.*]] = memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<4x64xi32>
+// CHECK: vector.transfer_read {{.*}} : memref<4x8x2x128xf32>, vector<16xf32>
+// CHECK: arith.truncf %{{.*}} : vector<16xf32> to vector<16xbf16>
+// CHECK: vector.transfer_write {{.*}} : vector<16xbf16>, memref<256x16x8x128xbf16>
+// CHECK: } {attn.work_items = 32 : i64}
+func.func @paged_append(%k: memref<4x8x2x128xf32>, %v: memref<4x8x2x128xf32>,
+                        %kc: memref<256x16x8x128xbf16>, %vc: memref<256x16x8x128xbf16>,
+                        %len: memref<4xi32>, %n: memref<4xi32>, %bt: memref<4x64xi32>) {
+  attn.cache_append %k, %v into %kc, %vc lengths(%len) new_lengths(%n : memref<4xi32>)
+      block_table(%bt : memref<4x64xi32>)
+      : memref<4x8x2x128xf32>, memref<4x8x2x128xf32>
+        into memref<256x16x8x128xbf16>, memref<256x16x8x128xbf16>, memref<4xi32>
+  return
+}
