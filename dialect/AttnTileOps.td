@@ -96,7 +96,8 @@ def Attn_TileOnlineSoftmaxOp : Attn_Op<"tile_online_softmax"> {
     `alpha = exp(row_max[m] - new)`;
     `row_sum[m] = alpha * row_sum[m] + sum_n scores[n, m]`;
     `acc[m, :] *= alpha`; `row_max[m] = new`. A row whose scores are all
-    -inf so far keeps sum 0 and produces no NaN.
+    -inf so far keeps sum 0 and produces no NaN. `acc` may hold fewer rows
+    than the scores (padding rows that are never stored).
   }];
   let arguments = (ins
     Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$scores,

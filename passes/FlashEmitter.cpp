@@ -26,7 +26,8 @@ using namespace mlir::attn;
 
 namespace {
 
-constexpr int64_t kPad = 16; // tile widths are padded to whole vectors
+constexpr int64_t kPad = 16;    // tile widths are padded to whole vectors
+constexpr int64_t kRowPad = 8;  // query rows: half vectors suffice (decode)
 
 int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -86,7 +87,7 @@ FailureOr<FlashGeometry> mlir::attn::chooseFlashGeometry(
   g.group = heads / kvHeads;
   g.tq = std::clamp<int64_t>(tileRows / g.group, 1, qLen);
   g.rows = g.group * g.tq;
-  g.rowsPad = roundUp(g.rows, kPad);
+  g.rowsPad = roundUp(g.rows, kRowPad);
   g.tk = std::min(tileKv, roundUp(kvCapacity, kPad));
   if (pageSize > 0) {
     // A KV tile is whole pages, or a whole fraction of one page.
@@ -385,8 +386,16 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                      b.getI64IntegerAttr(g.tq));
   if (p.customMasks)
     p.customMasks(b, b0, hkv, q0, j0, sTile);
-  TileOnlineSoftmaxOp::create(b, sTile, accTile, rowMax, rowSum);
-  TileMatmulOp::create(b, sTile, vTile, accTile, /*accumulate=*/true,
+  // Padding rows of the accumulator are never stored: skip them.
+  Value accRows = accTile, probs = sTile;
+  if (g.rows != g.rowsPad) {
+    accRows = rankReducedView(b, accTile, {idx(0), idx(0)},
+                              {idx(g.rows), idx(g.dvPad)}, {g.rows, g.dvPad});
+    probs = rankReducedView(b, sTile, {idx(0), idx(0)},
+                            {idx(g.tk), idx(g.rows)}, {g.tk, g.rows});
+  }
+  TileOnlineSoftmaxOp::create(b, sTile, accRows, rowMax, rowSum);
+  TileMatmulOp::create(b, probs, vTile, accRows, /*accumulate=*/true,
                        /*transpose_lhs=*/true);
 }
 

@@ -322,7 +322,7 @@ void TileVectorizer::lower(TileOnlineSoftmaxOp op) {
         expLoop.getResult(0));
     store(sum, rowSum, {col});
     store(newMax, rowMax, {col});
-    for (int64_t l = 0; l < width; ++l) {
+    for (int64_t l = 0; l < width && c + l < rows(acc); ++l) {
       Value a = vector::BroadcastOp::create(
           b, vecTy, vector::ExtractOp::create(b, alpha, ArrayRef<int64_t>{l}));
       Value r = im.c(c + l);
@@ -437,12 +437,19 @@ struct VectorizeTilesPass : attn::impl::AttnVectorizeTilesBase<VectorizeTilesPas
         ops.push_back(op);
     });
     for (Operation *op : ops) {
-      if (auto mm = dyn_cast<TileMatmulOp>(op); mm && cols(mm) % width) {
-        op->emitOpError() << "columns must be a multiple of the vector width "
-                          << width;
+      // Lane-per-row ops use half vectors when a query block has fewer rows
+      // than a full vector (small GQA groups in decode): less padding work.
+      int64_t lanes = laneDim(op);
+      int64_t opWidth = width;
+      if (lanes > 0 && lanes % width != 0)
+        opWidth = width / 2;
+      if (lanes > 0 && (opWidth < 4 || lanes % opWidth != 0)) {
+        op->emitOpError() << "lane dimension " << lanes
+                          << " must be a multiple of the vector width "
+                          << width << " or of half of it";
         return signalPassFailure();
       }
-      TileVectorizer v(op, width, microRows);
+      TileVectorizer v(op, opWidth, microRows);
       llvm::TypeSwitch<Operation *>(op)
           .Case<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
                 TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp>(
@@ -451,8 +458,18 @@ struct VectorizeTilesPass : attn::impl::AttnVectorizeTilesBase<VectorizeTilesPas
     }
   }
 
-  static int64_t cols(TileMatmulOp op) {
-    return op.getAcc().getType().getDimSize(1);
+  /// The dimension an op spreads over vector lanes without masking (0 for
+  /// ops that mask their tails).
+  static int64_t laneDim(Operation *op) {
+    if (auto mm = dyn_cast<TileMatmulOp>(op))
+      return mm.getAcc().getType().getDimSize(1);
+    if (auto m = dyn_cast<TileMaskOp>(op))
+      return m.getScores().getType().getDimSize(1);
+    if (auto sm = dyn_cast<TileOnlineSoftmaxOp>(op))
+      return sm.getScores().getType().getDimSize(1);
+    if (auto sc = dyn_cast<TileSoftcapOp>(op))
+      return sc.getScores().getType().getDimSize(1);
+    return 0;
   }
 };
 
