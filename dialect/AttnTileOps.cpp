@@ -29,10 +29,13 @@ LogicalResult TileMatmulOp::verify() {
   int64_t m = a.getDimSize(0), k = a.getDimSize(1);
   if (getTransposeLhs())
     std::swap(m, k);
-  if (k != b.getDimSize(0) || m != c.getDimSize(0) ||
-      b.getDimSize(1) != c.getDimSize(1))
+  int64_t bk = b.getDimSize(0), bn = b.getDimSize(1);
+  if (getTransposeRhs())
+    std::swap(bk, bn);
+  if (k != bk || m != c.getDimSize(0) || bn != c.getDimSize(1))
     return emitOpError() << "shapes " << a << (getTransposeLhs() ? "ᵀ" : "")
-                         << " · " << b << " -> " << c
+                         << " · " << b << (getTransposeRhs() ? "ᵀ" : "")
+                         << " -> " << c
                          << " do not form a matrix product";
   return success();
 }

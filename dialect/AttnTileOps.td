@@ -41,8 +41,10 @@ def Attn_TilePackOp : Attn_Op<"tile_pack"> {
 def Attn_TileMatmulOp : Attn_Op<"tile_matmul"> {
   let summary = "C (+)= A · B on f32 scratch tiles";
   let description = [{
-    `acc[m, n] = (accumulate ? acc[m, n] : 0) + sum_k A[m, k] * rhs[k, n]`
-    with `A = lhs`, or `A = lhsᵀ` (`lhs` is `[K, M]`) with `transpose_lhs`.
+    `acc[m, n] = (accumulate ? acc[m, n] : 0) + sum_k A[m, k] * B[k, n]`
+    with `A = lhs`, or `A = lhsᵀ` (`lhs` is `[K, M]`) with `transpose_lhs`,
+    and `B = rhs`, or `B = rhsᵀ` (`rhs` is `[N, K]`) with `transpose_rhs`
+    (dot products along K: what a few query rows of a decode step want).
     All shapes are static. The flash form computes the key-major score tile
     `Sᵀ = K · Qᵀ` (so the softmax runs down columns, one query per lane)
     and `acc += P · V` with `P = Sᵀᵀ` through `transpose_lhs`.
@@ -52,7 +54,8 @@ def Attn_TileMatmulOp : Attn_Op<"tile_matmul"> {
     Arg<Attn_F32Tile, "", [MemRead]>:$rhs,
     Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$acc,
     UnitAttr:$accumulate,
-    UnitAttr:$transpose_lhs);
+    UnitAttr:$transpose_lhs,
+    UnitAttr:$transpose_rhs);
   let assemblyFormat = [{
     $lhs `,` $rhs `into` $acc attr-dict `:` type($lhs) `,` type($rhs) `into`
     type($acc)

@@ -188,7 +188,10 @@ void Emitter::emitItem(Value item) {
   auto tile = [&](ArrayRef<int64_t> shape) -> Value {
     return memref::AllocaOp::create(b, MemRefType::get(shape, f32));
   };
-  qtTile = tile({g.headDim, g.rowsPad});
+  // A few query rows (decode) take dot products along D against row-major
+  // Q; more rows broadcast keys against Qᵀ (outer products).
+  bool dotQk = g.rowsPad <= kRowPad;
+  qtTile = dotQk ? tile({g.rowsPad, g.headDim}) : tile({g.headDim, g.rowsPad});
   kTile = tile({g.tk, g.headDim});
   vTile = tile({g.tk, g.dvPad});
   sTile = tile({g.tk, g.rowsPad});
@@ -228,11 +231,13 @@ void Emitter::emitItem(Value item) {
     Value src = rankReducedView(b, p.query, {b0, h, q0, idx(0)},
                                 {idx(1), idx(1), qValid, idx(g.headDim)},
                                 {ShapedType::kDynamic, g.headDim});
-    Value dst = rankReducedView(b, qtTile, {idx(0), im.mul(gi, g.tq)},
-                                {idx(g.headDim), idx(g.tq)},
-                                {g.headDim, g.tq});
+    Value dst =
+        dotQk ? rankReducedView(b, qtTile, {im.mul(gi, g.tq), idx(0)},
+                                {idx(g.tq), idx(g.headDim)}, {g.tq, g.headDim})
+              : rankReducedView(b, qtTile, {idx(0), im.mul(gi, g.tq)},
+                                {idx(g.headDim), idx(g.tq)}, {g.headDim, g.tq});
     TilePackOp::create(b, src, dst, b.getF32FloatAttr(p.scale),
-                       /*transpose=*/true);
+                       /*transpose=*/!dotQk);
   }
   fill(accTile, 0.0f);
   fill(rowSum, 0.0f);
@@ -376,8 +381,19 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
   packKv(p.key, kTile, g.headDim, b0, hkv, j0, kvValid);
   packKv(p.value, vTile, g.valueDim, b0, hkv, j0, kvValid);
 
-  TileMatmulOp::create(b, kTile, qtTile, sTile, /*accumulate=*/false,
-                       /*transpose_lhs=*/false);
+  if (g.rowsPad <= kRowPad) {
+    // Dot products for the real rows only; padding lanes are never read.
+    Value qRows = rankReducedView(b, qtTile, {idx(0), idx(0)},
+                                  {idx(g.rows), idx(g.headDim)},
+                                  {g.rows, g.headDim});
+    Value sRows = rankReducedView(b, sTile, {idx(0), idx(0)},
+                                  {idx(g.tk), idx(g.rows)}, {g.tk, g.rows});
+    TileMatmulOp::create(b, kTile, qRows, sRows, /*accumulate=*/false,
+                         /*transpose_lhs=*/false, /*transpose_rhs=*/true);
+  } else {
+    TileMatmulOp::create(b, kTile, qtTile, sTile, /*accumulate=*/false,
+                         /*transpose_lhs=*/false, /*transpose_rhs=*/false);
+  }
   if (p.scoreMods)
     p.scoreMods(b, b0, hkv, q0, j0, sTile);
   if (p.softcap)
@@ -396,7 +412,7 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
   }
   TileOnlineSoftmaxOp::create(b, sTile, accRows, rowMax, rowSum);
   TileMatmulOp::create(b, probs, vTile, accRows, /*accumulate=*/true,
-                       /*transpose_lhs=*/true);
+                       /*transpose_lhs=*/true, /*transpose_rhs=*/false);
 }
 
 } // namespace

@@ -74,6 +74,7 @@ private:
   Value readRow(Value mem, Value row, int64_t col, int64_t cols);
   void matmulBlock(TileMatmulOp op, Value m0, int64_t rows, Value n0,
                    int64_t vecs);
+  void dotBlock(TileMatmulOp op, Value m0, int64_t nRows, int64_t nCols);
   int64_t cols(Value mem) {
     return cast<MemRefType>(mem.getType()).getDimSize(1);
   }
@@ -181,8 +182,65 @@ void TileVectorizer::matmulBlock(TileMatmulOp op, Value m0, int64_t nRows,
       store(kLoop.getResult(i * vecs + j), acc, {rowIdx[i], colIdx[j]});
 }
 
+void TileVectorizer::dotBlock(TileMatmulOp op, Value m0, int64_t nRows,
+                              int64_t nCols) {
+  // acc[m, n] (+)= dot(lhs[m, :], rhs[n, :]): vectors run along K; each of
+  // the nRows × nCols accumulators is reduced once at the end.
+  Value lhs = op.getLhs(), rhs = op.getRhs(), acc = op.getAcc();
+  int64_t depth = cols(lhs);
+  SmallVector<Value> rowIdx;
+  for (int64_t i = 0; i < nRows; ++i)
+    rowIdx.push_back(im.add(m0, i));
+  SmallVector<Value> init(nRows * nCols, splat(0.0f));
+  Value pad = scalar(0.0f);
+  auto kLoop = scf::ForOp::create(
+      b, im.c(0), im.c(depth), im.c(width), init,
+      [&](OpBuilder &, Location, Value k, ValueRange accs) {
+        bool exact = depth % width == 0;
+        auto read = [&](Value mem, Value row) -> Value {
+          if (exact)
+            return load(mem, {row, k});
+          return vector::TransferReadOp::create(b, vecTy, mem, ValueRange{row, k},
+                                                pad, ArrayRef<bool>{false});
+        };
+        SmallVector<Value> qs, next;
+        for (int64_t j = 0; j < nCols; ++j)
+          qs.push_back(read(rhs, im.c(j)));
+        for (int64_t i = 0; i < nRows; ++i) {
+          Value a = read(lhs, rowIdx[i]);
+          for (int64_t j = 0; j < nCols; ++j)
+            next.push_back(
+                vector::FMAOp::create(b, a, qs[j], accs[i * nCols + j]));
+        }
+        scf::YieldOp::create(b, next);
+      });
+  for (int64_t i = 0; i < nRows; ++i)
+    for (int64_t j = 0; j < nCols; ++j) {
+      // reassoc: a tree of adds, not 16 dependent ones.
+      Value dot = vector::ReductionOp::create(
+          b, vector::CombiningKind::ADD, kLoop.getResult(i * nCols + j),
+          arith::FastMathFlags::reassoc);
+      ValueRange at{rowIdx[i], im.c(j)};
+      if (op.getAccumulate())
+        dot = arith::AddFOp::create(
+            b, memref::LoadOp::create(b, acc, at), dot);
+      memref::StoreOp::create(b, dot, acc, at);
+    }
+}
+
 void TileVectorizer::lower(TileMatmulOp op) {
   int64_t m = rows(op.getAcc()), n = cols(op.getAcc());
+  if (op.getTransposeRhs()) {
+    // Few columns (the query rows of a decode step): all of them per block.
+    int64_t blockRows = std::max<int64_t>(1, 16 / n); // 16 accumulators
+    int64_t mainRows = m - m % blockRows;
+    if (mainRows > 0)
+      loop(im.c(0), im.c(mainRows), blockRows,
+           [&](Value m0) { dotBlock(op, m0, blockRows, n); });
+    if (m % blockRows)
+      dotBlock(op, im.c(mainRows), m % blockRows, n);
+    return;
+  }
   int64_t mainRows = m - m % microRows, block = 2 * width;
   int64_t mainCols = n - n % block;
   auto columns = [&](Value m0, int64_t nRows) {
@@ -462,7 +520,7 @@ struct VectorizeTilesPass : attn::impl::AttnVectorizeTilesBase<VectorizeTilesPas
   /// ops that mask their tails).
   static int64_t laneDim(Operation *op) {
     if (auto mm = dyn_cast<TileMatmulOp>(op))
-      return mm.getAcc().getType().getDimSize(1);
+      return mm.getTransposeRhs() ? 0 : mm.getAcc().getType().getDimSize(1);
     if (auto m = dyn_cast<TileMaskOp>(op))
       return m.getScores().getType().getDimSize(1);
     if (auto sm = dyn_cast<TileOnlineSoftmaxOp>(op))
