@@ -87,6 +87,8 @@ std::string AttentionSpec::validate() const {
 
 std::string AttentionSpec::key() const {
   std::ostringstream os;
+  os.precision(9); // enough digits to round-trip any float
+
   os << "gqa:b=" << batch << ",hq=" << numHeads << ",hkv=" << numKvHeads
      << ",sq=" << queryLen << ",skv=" << kvLen << ",d=" << headDim;
   if (valueDim)
@@ -134,16 +136,41 @@ SmallVector<int64_t, 4> AttentionSpec::outputShape() const {
   return physical(layout, batch, numHeads, queryLen, effectiveValueDim());
 }
 
+/// Keys in [0, kvLen) row `i` (absolute position) may see, in O(1) unless
+/// global tokens are involved.
+static int64_t visibleKeys(const MaskSpec &m, int64_t i, int64_t kvLen) {
+  if (m.globalTokens > 0) {
+    int64_t n = 0;
+    for (int64_t j = 0; j < kvLen; ++j)
+      n += m.allows(i, j);
+    return n;
+  }
+  int64_t lo = 0, hi = kvLen - 1;
+  if (m.windowLeft >= 0)
+    lo = std::max(lo, i - m.windowLeft);
+  if (m.causal)
+    hi = std::min(hi, i);
+  if (m.windowRight >= 0)
+    hi = std::min(hi, i + m.windowRight);
+  if (hi < lo)
+    return 0;
+  if (m.dilation == 1)
+    return hi - lo + 1;
+  // j in [lo, hi] with (i - j) % d == 0: distances i-hi .. i-lo.
+  auto floorDiv = [](int64_t a, int64_t b) {
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+  };
+  int64_t d = m.dilation;
+  return floorDiv(i - lo, d) - floorDiv(i - hi - 1, d);
+}
+
 double AttentionSpec::flops() const {
   double visible = 0;
   if (mask.isTrivial()) {
     visible = double(queryLen) * double(kvLen);
   } else {
-    for (int64_t q = 0; q < queryLen; ++q) {
-      int64_t i = q + mask.qOffset;
-      for (int64_t j = 0; j < kvLen; ++j)
-        visible += mask.allows(i, j);
-    }
+    for (int64_t q = 0; q < queryLen; ++q)
+      visible += visibleKeys(mask, q + mask.qOffset, kvLen);
   }
   return 2.0 * visible * double(headDim + effectiveValueDim()) *
          double(batch * numHeads);

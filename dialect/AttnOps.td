@@ -25,8 +25,12 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     RecursivelySpeculatable]> {
   let summary = "fused scaled-dot-product attention (MHA, MQA, GQA)";
   let description = [{
-    Computes `softmax(mask(score_mod(softcap(scale * Q Kᵀ)))) V` per batch and
-    query head, without ever exposing the `[Sq, Skv]` score matrix.
+    Computes, per batch and query head, without ever exposing the
+    `[Sq, Skv]` score matrix:
+    `s = scale * q·k`, then `s += bias`, `s = score_mod(s, ...)`,
+    `s = softcap * tanh(s / softcap)`, then every mask (structured,
+    `kv_lengths`, `bool_mask`, segments, `mask_mod`) sets `s = -inf`, and
+    `out = softmax(s) · V` (f32 accumulation).
 
     Shapes (layout `bhsd`, the default; `bshd` swaps the seq and head dims of
     q, k, v and output):

@@ -16,7 +16,9 @@ namespace {
 constexpr const char *kWorkItemsAttr = "attn.work_items";
 
 /// Moves the work-item body into `loop` (whose body is empty) and erases
-/// the forall.
+/// the forall. Items now run one after another in one call, so their
+/// fixed-size scratch moves to the function entry: allocated once per call
+/// (per thread), never growing the stack item by item.
 void moveBody(scf::ForallOp forall, scf::ForOp loop) {
   Block *body = forall.getBody();
   body->getTerminator()->erase();
@@ -24,6 +26,30 @@ void moveBody(scf::ForallOp forall, scf::ForOp loop) {
                                          body->getOperations());
   forall.getInductionVar(0).replaceAllUsesWith(loop.getInductionVar());
   forall.erase();
+
+  auto func = loop->getParentOfType<func::FuncOp>();
+  Block &entry = func.getBody().front();
+  SmallVector<memref::AllocaOp> scratch;
+  loop.walk([&](memref::AllocaOp alloca) {
+    if (alloca.getType().hasStaticShape() && alloca->getNumOperands() == 0)
+      scratch.push_back(alloca);
+  });
+  for (memref::AllocaOp alloca : scratch)
+    alloca->moveBefore(&entry, entry.begin());
+  // Scopes left without allocations release nothing: inline them.
+  SmallVector<memref::AllocaScopeOp> scopes;
+  loop.walk([&](memref::AllocaScopeOp scope) { scopes.push_back(scope); });
+  for (memref::AllocaScopeOp scope : scopes) {
+    bool hasAlloca = false;
+    scope.walk([&](memref::AllocaOp) { hasAlloca = true; });
+    if (hasAlloca)
+      continue;
+    Block &inner = scope.getBodyRegion().front();
+    inner.getTerminator()->erase();
+    scope->getBlock()->getOperations().splice(Block::iterator(scope),
+                                              inner.getOperations());
+    scope.erase();
+  }
 }
 
 /// Replaces the work-item loop by a sequential loop over all its items.

@@ -220,7 +220,7 @@ void TileVectorizer::dotBlock(TileMatmulOp op, Value m0, int64_t nRows,
       Value dot = vector::ReductionOp::create(
           b, vector::CombiningKind::ADD, kLoop.getResult(i * nCols + j),
           arith::FastMathFlags::reassoc);
-      ValueRange at{rowIdx[i], im.c(j)};
+      SmallVector<Value, 2> at = {rowIdx[i], im.c(j)};
       if (op.getAccumulate())
         dot = arith::AddFOp::create(
             b, memref::LoadOp::create(b, acc, at), dot);

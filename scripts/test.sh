@@ -8,7 +8,8 @@ ctest --output-on-failure -j "$(nproc)" "$@" | tee ctest.log
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -cE "Test +#[0-9]+: .* Passed" ctest.log || true)
-failed=$(grep -cE "Test +#[0-9]+: .* (\*\*\*Failed|\*\*\*Exception|\*\*\*Timeout|Not Run)" ctest.log || true)
-skipped=$(grep -cE "Test +#[0-9]+: .* \*\*\*Skipped" ctest.log || true)
+# ctest glues the status to the dots ("....***Failed"): no space before it.
+failed=$(grep -cE "Test +#[0-9]+: .*(\*\*\*Failed|\*\*\*Exception|\*\*\*Timeout|Not Run)" ctest.log || true)
+skipped=$(grep -cE "Test +#[0-9]+: .*\*\*\*Skipped" ctest.log || true)
 echo "attn tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
 exit "$status"

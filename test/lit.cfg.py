@@ -20,7 +20,7 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.attn_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["attn-opt", "mlir-opt"], tool_dirs)
+llvm_config.add_tool_substitutions(["attn-opt", "attn-run", "mlir-opt"], tool_dirs)
 
 if os.path.exists(os.path.join(config.cuda_toolkit, "bin", "ptxas")):
     config.available_features.add("ptxas")

@@ -20,6 +20,31 @@ func.func @kernel(%out: memref<10xf32>) {
 
 // -----
 
+// Items of one call run one after another: per-item scratch moves to the
+// function entry (one allocation per call and thread) and the emptied
+// alloca scope disappears, so the stack does not grow item by item.
+// CHECK-LABEL: func @scratch
+// CHECK-NEXT: memref.alloca() : memref<64xf32>
+// CHECK-NOT: memref.alloca_scope
+// CHECK: scf.for
+// CHECK-NOT: memref.alloca
+// CHECK: memref.store
+func.func @scratch(%out: memref<10xf32>) {
+  %c = arith.constant 1.0 : f32
+  %c0 = arith.constant 0 : index
+  scf.forall (%i) in (10) {
+    memref.alloca_scope {
+      %t = memref.alloca() : memref<64xf32>
+      memref.store %c, %t[%c0] : memref<64xf32>
+      %x = memref.load %t[%c0] : memref<64xf32>
+      memref.store %x, %out[%i] : memref<10xf32>
+    }
+  } {attn.work_items = 10 : i64}
+  return
+}
+
+// -----
+
 // A kernel returning its result runs its items in order in one call.
 // CHECK-LABEL: func @returns() -> memref<10xf32>
 // CHECK: scf.for %{{.*}} = %c0 to %c10 step %c1

@@ -154,6 +154,27 @@ TEST(AttentionSpecFlops, CountsOnlyVisiblePairs) {
   EXPECT_DOUBLE_EQ(s.flops(), 2.0 * 7 * 16);
 }
 
+TEST(AttentionSpecFlops, ClosedFormMatchesPairCount) {
+  for (MaskSpec m : {MaskSpec{.causal = true, .qOffset = 5},
+                     MaskSpec{.windowLeft = 3, .windowRight = 2},
+                     MaskSpec{.causal = true, .windowLeft = 7, .dilation = 3},
+                     MaskSpec{.qOffset = 2, .windowLeft = 9, .windowRight = 4,
+                              .dilation = 2},
+                     MaskSpec{.causal = true, .windowLeft = 2,
+                              .globalTokens = 3}}) {
+    AttentionSpec s;
+    s.queryLen = 13;
+    s.kvLen = 21;
+    s.headDim = 4;
+    s.mask = m;
+    double pairs = 0;
+    for (int64_t q = 0; q < s.queryLen; ++q)
+      for (int64_t j = 0; j < s.kvLen; ++j)
+        pairs += m.allows(q + m.qOffset, j);
+    EXPECT_DOUBLE_EQ(s.flops(), 2.0 * pairs * 8);
+  }
+}
+
 TEST(MaskSpec, Semantics) {
   MaskSpec causal{.causal = true};
   EXPECT_TRUE(causal.allows(5, 5));

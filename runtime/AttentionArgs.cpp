@@ -1,0 +1,192 @@
+//===- AttentionArgs.cpp - validate a call's buffers against a kernel -----===//
+//
+// Everything the JIT code assumes about its memrefs is checked here, because
+// the generated code itself checks nothing: a wrong shape or a length past
+// Skv would read out of bounds instead of failing.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/AttentionArgs.h"
+#include "runtime/Errors.h"
+
+#include "llvm/ADT/STLExtras.h"
+
+#include <algorithm>
+
+using namespace mlir::attn;
+using namespace mlir::attn::rt;
+
+const BufferRef *AttentionArgs::get(ArgRole role) const {
+  return const_cast<AttentionArgs *>(this)->get(role);
+}
+
+BufferRef *AttentionArgs::get(ArgRole role) {
+  auto opt = [](std::optional<BufferRef> &b) { return b ? &*b : nullptr; };
+  switch (role) {
+  case ArgRole::Query:
+    return &query;
+  case ArgRole::Key:
+    return &key;
+  case ArgRole::Value:
+    return &value;
+  case ArgRole::Output:
+    return &output;
+  case ArgRole::BoolMask:
+    return opt(boolMask);
+  case ArgRole::Bias:
+    return opt(bias);
+  case ArgRole::KvLengths:
+    return opt(kvLengths);
+  case ArgRole::QSegmentIds:
+    return opt(qSegmentIds);
+  case ArgRole::KvSegmentIds:
+    return opt(kvSegmentIds);
+  case ArgRole::Lse:
+    return opt(lse);
+  }
+  return nullptr;
+}
+
+void AttentionArgs::set(ArgRole role, BufferRef buffer) {
+  switch (role) {
+  case ArgRole::Query:
+    query = std::move(buffer);
+    return;
+  case ArgRole::Key:
+    key = std::move(buffer);
+    return;
+  case ArgRole::Value:
+    value = std::move(buffer);
+    return;
+  case ArgRole::Output:
+    output = std::move(buffer);
+    return;
+  case ArgRole::BoolMask:
+    boolMask = std::move(buffer);
+    return;
+  case ArgRole::Bias:
+    bias = std::move(buffer);
+    return;
+  case ArgRole::KvLengths:
+    kvLengths = std::move(buffer);
+    return;
+  case ArgRole::QSegmentIds:
+    qSegmentIds = std::move(buffer);
+    return;
+  case ArgRole::KvSegmentIds:
+    kvSegmentIds = std::move(buffer);
+    return;
+  case ArgRole::Lse:
+    lse = std::move(buffer);
+    return;
+  }
+}
+
+namespace {
+
+constexpr ArgRole kAllRoles[] = {ArgRole::Query,       ArgRole::Key,
+                                 ArgRole::Value,       ArgRole::BoolMask,
+                                 ArgRole::Bias,        ArgRole::KvLengths,
+                                 ArgRole::QSegmentIds, ArgRole::KvSegmentIds,
+                                 ArgRole::Output,      ArgRole::Lse};
+
+/// A buffer written by several threads must not map two indices to one
+/// address. Sufficient test: sorted by stride, each dim's stride clears the
+/// extent of all smaller ones (size-1 dims never advance).
+bool elementsOverlap(llvm::ArrayRef<int64_t> shape,
+                     llvm::ArrayRef<int64_t> strides) {
+  llvm::SmallVector<size_t, 4> dims;
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] > 1)
+      dims.push_back(i);
+  llvm::sort(dims, [&](size_t a, size_t b) { return strides[a] < strides[b]; });
+  int64_t extent = 1; // elements spanned by the dims seen so far
+  for (size_t d : dims) {
+    if (strides[d] < extent)
+      return true;
+    extent = strides[d] * (shape[d] - 1) + extent;
+  }
+  return false;
+}
+
+llvm::Error checkBuffer(const ArgInfo &info, const BufferRef &buf,
+                        BufferRef &bound) {
+  const char *name = stringifyArgRole(info.role);
+  if (!buf.data)
+    return makeError(llvm::Twine(name) + ": null data pointer");
+  if (buf.dtype != info.dtype)
+    return makeError(llvm::Twine(name) + ": dtype " +
+                     stringifyDType(buf.dtype) + " but the kernel expects " +
+                     stringifyDType(info.dtype));
+  if (buf.shape.size() != info.shape.size())
+    return makeError(
+        llvm::Twine(name) + ": rank " + llvm::Twine(buf.shape.size()) + " " +
+        buf.shapeString() + " but the kernel expects rank " +
+        llvm::Twine(info.shape.size()) + " " + shapeString(info.shape));
+  if (!llvm::equal(buf.shape, info.shape))
+    return makeError(llvm::Twine(name) + ": shape " + buf.shapeString() +
+                     " but the kernel expects " + shapeString(info.shape));
+  if (!buf.strides.empty() && buf.strides.size() != buf.shape.size())
+    return makeError(llvm::Twine(name) + ": " +
+                     llvm::Twine(buf.strides.size()) + " strides for rank " +
+                     llvm::Twine(buf.shape.size()));
+  llvm::SmallVector<int64_t, 4> strides = buf.effectiveStrides();
+  for (auto [i, s] : llvm::enumerate(strides))
+    if (s < 0)
+      return makeError(llvm::Twine(name) + ": negative stride " +
+                       llvm::Twine(s) + " in dim " + llvm::Twine(i));
+  // The innermost stride is static 1 in the ABI; a size-1 dim never moves,
+  // so any stride there is equivalent and normalised.
+  if (info.unitInnerStride && !strides.empty() && strides.back() != 1) {
+    if (buf.shape.back() != 1)
+      return makeError(llvm::Twine(name) + ": innermost stride " +
+                       llvm::Twine(strides.back()) +
+                       " but the kernel needs 1 (contiguous rows)");
+    strides.back() = 1;
+  }
+  if (info.isOutput && elementsOverlap(buf.shape, strides))
+    return makeError(llvm::Twine(name) + ": strides " + shapeString(strides) +
+                     " make distinct elements share memory; an output "
+                     "needs one address per element");
+  bound = buf;
+  bound.strides = std::move(strides);
+  return llvm::Error::success();
+}
+
+llvm::Error checkKvLengths(const BufferRef &buf, int64_t kvLen) {
+  const auto *data = static_cast<const int32_t *>(buf.data);
+  for (int64_t b = 0; b < buf.shape[0]; ++b) {
+    int32_t len = data[b * buf.strides[0]];
+    if (len < 0 || len > kvLen)
+      return makeError("kv_lengths: value " + llvm::Twine(len) + " at batch " +
+                       llvm::Twine(b) +
+                       " is outside [0, Skv = " + llvm::Twine(kvLen) + "]");
+  }
+  return llvm::Error::success();
+}
+
+} // namespace
+
+llvm::Expected<llvm::SmallVector<BufferRef, 6>>
+mlir::attn::rt::bindArguments(const KernelSignature &sig,
+                              const AttentionArgs &args) {
+  for (ArgRole role : kAllRoles)
+    if (args.get(role) && !sig.has(role) && role != ArgRole::Query &&
+        role != ArgRole::Key && role != ArgRole::Value &&
+        role != ArgRole::Output)
+      return makeError(llvm::Twine(stringifyArgRole(role)) +
+                       ": given, but the kernel takes no such buffer");
+  llvm::SmallVector<BufferRef, 6> bound;
+  for (const ArgInfo &info : sig.args) {
+    const BufferRef *buf = args.get(info.role);
+    if (!buf)
+      return makeError(llvm::Twine(stringifyArgRole(info.role)) +
+                       ": missing; the kernel needs this buffer");
+    bound.emplace_back();
+    if (llvm::Error e = checkBuffer(info, *buf, bound.back()))
+      return std::move(e);
+    if (info.role == ArgRole::KvLengths)
+      if (llvm::Error e = checkKvLengths(bound.back(), sig.spec.kvLen))
+        return std::move(e);
+  }
+  return bound;
+}

@@ -1,0 +1,63 @@
+//===- JitCompiler.h - lower a kernel module and JIT it --------*- C++ -*-===//
+//
+// Turns a module holding the kernel ABI into host machine code with
+// mlir::ExecutionEngine: LLVM -O3 tuned for the host CPU
+// (JITTargetMachineBuilder::detectHost; without a host TargetMachine LLVM
+// vectorises nothing).
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_RUNTIME_JITCOMPILER_H
+#define ATTN_RUNTIME_JITCOMPILER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+
+namespace mlir {
+class ExecutionEngine;
+} // namespace mlir
+
+namespace mlir::attn::rt {
+
+/// Registers LLVM's native target (code generator and assembly printer),
+/// once per process. Safe to call from any thread.
+void initializeRuntimeOnce();
+
+/// The packed entry point: args[i] points to argument i (for a memref, to
+/// the descriptor pointer), args[n] to `begin`, args[n + 1] to `end`.
+using PackedKernelFn = void (*)(void **);
+
+/// JIT code for one kernel; owns the code's memory.
+struct CpuKernelCode {
+  std::unique_ptr<ExecutionEngine> engine;
+  PackedKernelFn entry = nullptr;
+  int64_t workItems = 0;
+
+  CpuKernelCode();
+  CpuKernelCode(CpuKernelCode &&);
+  CpuKernelCode &operator=(CpuKernelCode &&);
+  ~CpuKernelCode();
+};
+
+struct JitTimes {
+  double lowerMs = 0; ///< MLIR pass pipeline
+  double jitMs = 0;   ///< LLVM IR translation, -O3, machine code
+};
+
+/// Runs `lower` (which must end in the LLVM dialect) on `module`, then JITs
+/// it and resolves `_mlir_ciface_<name>` and `<name>_work_items`. Pass and
+/// translation failures come back as errors carrying the diagnostics.
+/// `cpu` (e.g. "x86-64-v3") replaces the host CPU and its features; empty:
+/// the host.
+llvm::Expected<CpuKernelCode>
+jitCompileKernel(ModuleOp module, llvm::StringRef name,
+                 llvm::function_ref<void(OpPassManager &)> lower,
+                 JitTimes &times, llvm::StringRef cpu = "");
+
+} // namespace mlir::attn::rt
+
+#endif

@@ -1,0 +1,77 @@
+//===- KernelSignature.cpp - kernel buffer lists --------------------------===//
+#include "runtime/KernelSignature.h"
+
+using namespace mlir::attn;
+using namespace mlir::attn::rt;
+
+const char *mlir::attn::rt::stringifyArgRole(ArgRole r) {
+  switch (r) {
+  case ArgRole::Query:
+    return "query";
+  case ArgRole::Key:
+    return "key";
+  case ArgRole::Value:
+    return "value";
+  case ArgRole::BoolMask:
+    return "bool_mask";
+  case ArgRole::Bias:
+    return "bias";
+  case ArgRole::KvLengths:
+    return "kv_lengths";
+  case ArgRole::QSegmentIds:
+    return "q_segment_ids";
+  case ArgRole::KvSegmentIds:
+    return "kv_segment_ids";
+  case ArgRole::Output:
+    return "output";
+  case ArgRole::Lse:
+    return "lse";
+  }
+  return "?";
+}
+
+const ArgInfo *KernelSignature::find(ArgRole role) const {
+  for (const ArgInfo &a : args)
+    if (a.role == role)
+      return &a;
+  return nullptr;
+}
+
+bool KernelSignature::isPlainSpec() const {
+  return !hasScoreMod && !hasMaskMod && !has(ArgRole::BoolMask) &&
+         !has(ArgRole::Bias) && !has(ArgRole::QSegmentIds);
+}
+
+DType mlir::attn::rt::dtypeOf(ElementType t) {
+  switch (t) {
+  case ElementType::F32:
+    return DType::F32;
+  case ElementType::F16:
+    return DType::F16;
+  case ElementType::BF16:
+    return DType::BF16;
+  }
+  return DType::F32;
+}
+
+KernelSignature mlir::attn::rt::signatureForSpec(const AttentionSpec &spec) {
+  KernelSignature sig;
+  sig.spec = spec;
+  DType t = dtypeOf(spec.dtype);
+  sig.args.push_back({ArgRole::Query, t, spec.queryShape()});
+  sig.args.push_back({ArgRole::Key, t, spec.keyShape()});
+  sig.args.push_back({ArgRole::Value, t, spec.valueShape()});
+  if (spec.withKvLengths)
+    sig.args.push_back({ArgRole::KvLengths,
+                        DType::I32,
+                        {spec.batch},
+                        /*unitInnerStride=*/false});
+  sig.args.push_back({ArgRole::Output, t, spec.outputShape(), true, true});
+  if (spec.returnLse)
+    sig.args.push_back({ArgRole::Lse,
+                        DType::F32,
+                        {spec.batch, spec.numHeads, spec.queryLen},
+                        /*unitInnerStride=*/false,
+                        /*isOutput=*/true});
+  return sig;
+}

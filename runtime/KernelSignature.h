@@ -1,0 +1,72 @@
+//===- KernelSignature.h - the buffers a compiled kernel takes -*- C++ -*-===//
+//
+// A kernel's ABI is `_mlir_ciface_attention(memref*..., begin, end)` with one
+// memref per buffer, in the operand order of attn.attention followed by its
+// results (see docs/runtime.md). KernelSignature lists those buffers with the
+// exact dtype and shape each must have, so that calls can be validated
+// before any JIT code touches memory.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_RUNTIME_KERNELSIGNATURE_H
+#define ATTN_RUNTIME_KERNELSIGNATURE_H
+
+#include "dialect/AttentionSpec.h"
+#include "runtime/Buffer.h"
+
+#include "llvm/ADT/SmallVector.h"
+
+namespace mlir::attn::rt {
+
+/// What a kernel buffer holds; the enumerator order is the ABI order.
+enum class ArgRole {
+  Query,
+  Key,
+  Value,
+  BoolMask,
+  Bias,
+  KvLengths,
+  QSegmentIds,
+  KvSegmentIds,
+  Output,
+  Lse,
+};
+
+/// "query", "kv_lengths", ... (the operand names of attn.attention).
+const char *stringifyArgRole(ArgRole r);
+
+struct ArgInfo {
+  ArgRole role;
+  DType dtype;
+  llvm::SmallVector<int64_t, 4> shape;
+  /// The ABI memref has a static innermost stride of 1.
+  bool unitInnerStride = true;
+  /// Written by the kernel.
+  bool isOutput = false;
+};
+
+struct KernelSignature {
+  /// Buffers in ABI order (the trailing begin/end indices are implicit).
+  llvm::SmallVector<ArgInfo, 6> args;
+  /// The op's shapes, dtype, layout, mask and attributes as a spec. Exact
+  /// when the op has no bool_mask, bias, segment ids or regions (see
+  /// `isPlainSpec`); otherwise those come on top of it.
+  AttentionSpec spec;
+  bool hasScoreMod = false;
+  bool hasMaskMod = false;
+
+  const ArgInfo *find(ArgRole role) const;
+  bool has(ArgRole role) const { return find(role) != nullptr; }
+  /// True when `spec` alone describes the computation.
+  bool isPlainSpec() const;
+};
+
+/// Element dtype of the spec's q/k/v/output buffers.
+DType dtypeOf(ElementType t);
+
+/// The signature of the kernel built for `spec` (q, k, v, [kv_lengths],
+/// out, [lse]).
+KernelSignature signatureForSpec(const AttentionSpec &spec);
+
+} // namespace mlir::attn::rt
+
+#endif

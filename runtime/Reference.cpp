@@ -1,0 +1,217 @@
+//===- Reference.cpp - float64 attention ----------------------------------===//
+//
+// Deliberately naive: one query row at a time, the whole score row
+// materialised, a two-pass softmax. Nothing here is shared with, or shaped
+// like, the flash kernels it checks.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/Reference.h"
+#include "runtime/Errors.h"
+#include "runtime/HalfFloat.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <thread>
+
+using namespace mlir::attn;
+using namespace mlir::attn::rt;
+
+double mlir::attn::rt::loadAsDouble(const BufferRef &buffer, int64_t offset) {
+  const char *base = static_cast<const char *>(buffer.data);
+  switch (buffer.dtype) {
+  case DType::F32: {
+    float f;
+    std::memcpy(&f, base + offset * 4, 4);
+    return f;
+  }
+  case DType::F16: {
+    uint16_t h;
+    std::memcpy(&h, base + offset * 2, 2);
+    return halfToFloat(h);
+  }
+  case DType::BF16: {
+    uint16_t h;
+    std::memcpy(&h, base + offset * 2, 2);
+    return bfloatToFloat(h);
+  }
+  case DType::I32: {
+    int32_t i;
+    std::memcpy(&i, base + offset * 4, 4);
+    return i;
+  }
+  case DType::I1:
+    return base[offset] != 0;
+  }
+  return 0;
+}
+
+namespace {
+
+/// Element offset of logical (b, h, s, d) in a q/k/v/output buffer.
+int64_t offsetOf(const BufferRef &buf, Layout layout, int64_t b, int64_t h,
+                 int64_t s, int64_t d) {
+  const auto &st = buf.strides;
+  if (layout == Layout::BSHD)
+    std::swap(h, s);
+  return b * st[0] + h * st[1] + s * st[2] + d * st[3];
+}
+
+/// Element offset of [b, h, q, j] in a mask/bias that broadcasts size-1
+/// dims.
+int64_t broadcastOffset(const BufferRef &buf, int64_t b, int64_t h, int64_t q,
+                        int64_t j) {
+  int64_t idx[4] = {b, h, q, j};
+  int64_t off = 0;
+  for (int i = 0; i < 4; ++i)
+    off += (buf.shape[i] == 1 ? 0 : idx[i]) * buf.strides[i];
+  return off;
+}
+
+/// Logical [B, H, S, D] contents of a q/k/v buffer as doubles: the inner
+/// loops then read plain arrays whatever the dtype, layout or strides.
+std::vector<double> toLogicalDoubles(const BufferRef &buf, Layout layout,
+                                     int64_t batch, int64_t heads, int64_t seq,
+                                     int64_t dim) {
+  std::vector<double> out(batch * heads * seq * dim);
+  size_t i = 0;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t s = 0; s < seq; ++s)
+        for (int64_t d = 0; d < dim; ++d)
+          out[i++] = loadAsDouble(buf, offsetOf(buf, layout, b, h, s, d));
+  return out;
+}
+
+struct Problem {
+  const AttentionSpec &spec;
+  std::vector<double> q, k, v; // logical [B, H, S, D]
+  const BufferRef *boolMask, *bias, *kvLengths, *qSeg, *kvSeg;
+  double scale;
+};
+
+/// Computes one query row (b, h, qi) into out[Dv] and returns its lse.
+double referenceRow(const Problem &p, int64_t b, int64_t h, int64_t qi,
+                    double *out, std::vector<double> &scores) {
+  const AttentionSpec &s = p.spec;
+  int64_t d = s.headDim, dv = s.effectiveValueDim();
+  int64_t hk = h / (s.numHeads / s.numKvHeads);
+  const double *qRow = &p.q[((b * s.numHeads + h) * s.queryLen + qi) * d];
+  const double *kHead = &p.k[(b * s.numKvHeads + hk) * s.kvLen * d];
+  const double *vHead = &p.v[(b * s.numKvHeads + hk) * s.kvLen * dv];
+  int64_t limit = s.kvLen;
+  if (p.kvLengths)
+    limit = std::min<int64_t>(
+        limit, static_cast<int64_t>(
+                   loadAsDouble(*p.kvLengths, b * p.kvLengths->strides[0])));
+  const double ninf = -std::numeric_limits<double>::infinity();
+  double maxScore = ninf;
+  for (int64_t j = 0; j < s.kvLen; ++j) {
+    bool visible = j < limit && s.mask.allows(qi + s.mask.qOffset, j);
+    if (visible && p.boolMask)
+      visible = loadAsDouble(*p.boolMask,
+                             broadcastOffset(*p.boolMask, b, h, qi, j)) != 0;
+    if (visible && p.qSeg)
+      visible = loadAsDouble(*p.qSeg, b * p.qSeg->strides[0] +
+                                          qi * p.qSeg->strides[1]) ==
+                loadAsDouble(*p.kvSeg,
+                             b * p.kvSeg->strides[0] + j * p.kvSeg->strides[1]);
+    if (!visible) {
+      scores[j] = ninf;
+      continue;
+    }
+    double dot = 0;
+    for (int64_t c = 0; c < d; ++c)
+      dot += qRow[c] * kHead[j * d + c];
+    double score = p.scale * dot;
+    if (p.bias)
+      score += loadAsDouble(*p.bias, broadcastOffset(*p.bias, b, h, qi, j));
+    if (s.softcap)
+      score = *s.softcap * std::tanh(score / *s.softcap);
+    scores[j] = score;
+    maxScore = std::max(maxScore, score);
+  }
+  std::fill(out, out + dv, 0.0);
+  if (maxScore == ninf)
+    return ninf;
+  double sum = 0;
+  for (int64_t j = 0; j < s.kvLen; ++j) {
+    if (scores[j] == ninf)
+      continue;
+    double w = std::exp(scores[j] - maxScore);
+    sum += w;
+    for (int64_t c = 0; c < dv; ++c)
+      out[c] += w * vHead[j * dv + c];
+  }
+  for (int64_t c = 0; c < dv; ++c)
+    out[c] /= sum;
+  return maxScore + std::log(sum);
+}
+
+} // namespace
+
+llvm::Expected<ReferenceResult>
+mlir::attn::rt::referenceAttention(const KernelSignature &sig,
+                                   const AttentionArgs &args,
+                                   unsigned numThreads) {
+  if (sig.hasScoreMod || sig.hasMaskMod)
+    return makeError("the reference cannot evaluate score_mod/mask_mod "
+                     "regions");
+  // Validate the inputs exactly as a kernel call would, outputs aside.
+  KernelSignature inputs = sig;
+  llvm::erase_if(inputs.args, [](const ArgInfo &a) { return a.isOutput; });
+  AttentionArgs inArgs = args;
+  inArgs.lse.reset();
+  auto bound = bindArguments(inputs, inArgs);
+  if (!bound)
+    return bound.takeError();
+  auto find = [&](ArgRole role) -> const BufferRef * {
+    for (auto [info, buf] : llvm::zip(inputs.args, *bound))
+      if (info.role == role)
+        return &buf;
+    return nullptr;
+  };
+
+  const AttentionSpec &s = sig.spec;
+  float scale =
+      s.scale ? *s.scale : 1.0f / std::sqrt(static_cast<float>(s.headDim));
+  int64_t dv = s.effectiveValueDim();
+  Problem p{s,
+            toLogicalDoubles(*find(ArgRole::Query), s.layout, s.batch,
+                             s.numHeads, s.queryLen, s.headDim),
+            toLogicalDoubles(*find(ArgRole::Key), s.layout, s.batch,
+                             s.numKvHeads, s.kvLen, s.headDim),
+            toLogicalDoubles(*find(ArgRole::Value), s.layout, s.batch,
+                             s.numKvHeads, s.kvLen, dv),
+            find(ArgRole::BoolMask),
+            find(ArgRole::Bias),
+            find(ArgRole::KvLengths),
+            find(ArgRole::QSegmentIds),
+            find(ArgRole::KvSegmentIds),
+            scale};
+
+  int64_t rows = s.batch * s.numHeads * s.queryLen;
+  ReferenceResult result;
+  result.output.assign(rows * dv, 0.0);
+  result.lse.assign(rows, 0.0);
+  if (numThreads == 0)
+    numThreads = std::max(1u, std::thread::hardware_concurrency());
+  numThreads = static_cast<unsigned>(
+      std::min<int64_t>(numThreads, std::max<int64_t>(1, rows)));
+  auto work = [&](unsigned t) {
+    std::vector<double> scores(s.kvLen);
+    for (int64_t r = t; r < rows; r += numThreads) {
+      int64_t qi = r % s.queryLen, h = (r / s.queryLen) % s.numHeads,
+              b = r / (s.queryLen * s.numHeads);
+      result.lse[r] = referenceRow(p, b, h, qi, &result.output[r * dv], scores);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < numThreads; ++t)
+    threads.emplace_back(work, t);
+  work(0);
+  for (std::thread &t : threads)
+    t.join();
+  return result;
+}

@@ -1,0 +1,121 @@
+//===- CacheKernels.h - compiled attn cache-op kernels ---------*- C++ -*-===//
+//
+// Builds a one-op kernel function around attn.cache_append or
+// attn.cache_attention, lowers it with the attn-to-cpu pipeline, JITs it,
+// and caches the result by its MLIR text and options. The ABI is the op's
+// memref operands in operand order, then (added by
+// attn-parallel-to-runtime) the work-item range:
+//
+//   func.func @cache_append(%key, %value, %key_cache, %value_cache,
+//                           %cache_lengths, %new_lengths[, %block_table])
+//   func.func @cache_attention(%query, %key_cache, %value_cache,
+//                              %cache_lengths[, %block_table], %output
+//                              [, %lse])
+//
+// Caller-facing buffers (key, value, query, output, lse) are
+// `strided<[?, ?, ?, 1], offset: ?>` so that strided views need no copy;
+// the cache's own buffers (pools, lengths, block tables) are always
+// row-major and use identity layouts.
+//
+// Callers validate buffers first (KvStepper does): the kernels trust them.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_RUNTIME_KVCACHE_CACHEKERNELS_H
+#define ATTN_RUNTIME_KVCACHE_CACHEKERNELS_H
+
+#include "runtime/Buffer.h"
+#include "runtime/JitCompiler.h"
+#include "runtime/Runtime.h"
+#include "runtime/ThreadPool.h"
+#include "runtime/kvcache/CacheReference.h"
+
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace mlir::attn::kv {
+
+/// Options of the attn-to-cpu pipeline for cache kernels (part of the
+/// kernel cache key).
+struct CacheKernelOptions {
+  int64_t tileRows = 64;   ///< query rows per work item
+  int64_t tileKv = 64;     ///< keys per KV tile; a multiple or divisor of
+                           ///< the page size
+  int64_t vectorWidth = 0; ///< f32 lanes; 0: the host's
+  int64_t kvSplits = 0;    ///< flash-decoding splits; 0: cost model
+  /// LLVM CPU to generate code for (e.g. "x86-64-v3"); empty: the host.
+  std::string cpu;
+  std::string key() const;
+};
+
+/// How a kernel sees one buffer.
+struct KernelBufferType {
+  rt::DType dtype;
+  llvm::SmallVector<int64_t, 4> shape;
+  bool strided; ///< dynamic strides and offset, unit inner stride
+};
+
+/// "memref<2x8x1x64xbf16, strided<[?, ?, ?, 1], offset: ?>>".
+std::string memrefType(const KernelBufferType &t);
+
+/// The kernel function for attn.cache_append over buffers of these types
+/// (order: key, value, key_cache, value_cache, cache_lengths, new_lengths,
+/// [block_table]).
+std::string appendKernelSource(llvm::ArrayRef<KernelBufferType> buffers);
+
+/// The kernel function for attn.cache_attention (order: query, key_cache,
+/// value_cache, cache_lengths, [block_table], output, [lse]).
+std::string attentionKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
+                                  bool paged, bool withLse,
+                                  const CacheAttentionOptions &options);
+
+/// One compiled kernel. Runs of one kernel are serialised: flash-decoding
+/// splits keep their partials in module-level scratch.
+class CacheKernel {
+public:
+  CacheKernel(std::string name, rt::CpuKernelCode code, rt::JitTimes times);
+  /// Runs over `buffers` (in ABI order; already validated) on `pool`.
+  void run(llvm::ArrayRef<rt::BufferRef> buffers, rt::ThreadPool &pool) const;
+  int64_t workItems() const { return code.workItems; }
+  const std::string &name() const { return fnName; }
+  const rt::JitTimes &compileTimes() const { return times; }
+
+private:
+  std::string fnName;
+  rt::CpuKernelCode code;
+  rt::JitTimes times;
+  mutable std::mutex runMutex;
+};
+
+using CacheKernelRef = std::shared_ptr<const CacheKernel>;
+
+/// A thread-safe cache of compiled cache-op kernels. Concurrent requests
+/// for one kernel compile it once; failures are not cached.
+class CacheKernels {
+public:
+  /// The kernel of function `name` in `source`, compiled with `options`
+  /// (split cost model planning for `parallelism` cores).
+  llvm::Expected<CacheKernelRef> get(llvm::StringRef name,
+                                     const std::string &source,
+                                     const CacheKernelOptions &options,
+                                     int64_t parallelism);
+
+  struct Stats {
+    int64_t compiles = 0;
+    int64_t hits = 0;
+  };
+  Stats stats() const;
+
+private:
+  struct Entry;
+  mutable std::mutex mutex;
+  std::unordered_map<std::string, std::shared_ptr<Entry>> entries;
+  Stats counts;
+};
+
+} // namespace mlir::attn::kv
+
+#endif

@@ -1,0 +1,249 @@
+//===- KvSteps.cpp - append and decode steps over a KV cache --------------===//
+#include "runtime/kvcache/KvSteps.h"
+#include "runtime/Errors.h"
+
+using namespace mlir::attn;
+using namespace mlir::attn::kv;
+using rt::BufferRef;
+using rt::DType;
+using rt::makeError;
+
+KvStepper::KvStepper(KvCache &cache, rt::Runtime &runtime, StepOptions options,
+                     std::shared_ptr<CacheKernels> kernels)
+    : kvCache(cache), runtime(runtime), options(options),
+      kernelCache(kernels ? std::move(kernels)
+                          : std::make_shared<CacheKernels>()),
+      countScratch(cache.maxSequences()) {}
+
+namespace {
+
+/// The compiled kernels read caller buffers with unit inner stride.
+llvm::Error checkInnerStride(const BufferRef &b, llvm::StringRef what,
+                             llvm::StringRef name) {
+  if (!b.strides.empty() && b.strides.back() != 1)
+    return makeError(what + ": " + name + " has innermost stride " +
+                     llvm::Twine(b.strides.back()) +
+                     ", the kernels need 1 (contiguous rows)");
+  return llvm::Error::success();
+}
+
+KernelBufferType typeOf(const BufferRef &b, bool strided) {
+  return {b.dtype, b.shape, strided};
+}
+
+/// Shapes of the batch's cache operands for a batch of `n`, known before
+/// prepareStep so that kernels compile before anything changes.
+void cacheTypes(const KvCache &c, int64_t n,
+                llvm::SmallVectorImpl<KernelBufferType> &out,
+                std::optional<KernelBufferType> &table) {
+  KernelBufferType k = typeOf(c.keyCache(), false),
+                   v = typeOf(c.valueCache(), false);
+  if (!c.isPaged()) {
+    k.shape[0] = n;
+    v.shape[0] = n;
+  } else {
+    int64_t maxPages = c.maxSequenceLength() / c.keyCache().shape[1];
+    table = KernelBufferType{DType::I32, {n, maxPages}, false};
+  }
+  out.push_back(k);
+  out.push_back(v);
+}
+
+} // namespace
+
+llvm::Expected<CacheKernelRef> KvStepper::appendKernel(const BufferRef &key,
+                                                       const BufferRef &value) {
+  int64_t n = key.shape[0];
+  AppendKey memo{n, key.shape[2]};
+  for (auto &[k, kernel] : appendKernels)
+    if (k == memo)
+      return kernel;
+  llvm::SmallVector<KernelBufferType, 7> types = {typeOf(key, true),
+                                                  typeOf(value, true)};
+  std::optional<KernelBufferType> table;
+  cacheTypes(kvCache, n, types, table);
+  types.push_back({DType::I32, {n}, false}); // cache_lengths
+  types.push_back({DType::I32, {n}, false}); // new_lengths
+  if (table)
+    types.push_back(*table);
+  auto kernel = kernelCache->get("cache_append", appendKernelSource(types),
+                                 options.compile, runtime.numThreads());
+  if (kernel)
+    appendKernels.push_back({memo, *kernel});
+  return kernel;
+}
+
+llvm::Expected<CacheKernelRef>
+KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
+                        const BufferRef *lse,
+                        const CacheAttentionOptions &attn) {
+  int64_t n = query.shape[0];
+  DecodeKey memo{n,         query.shape[1], query.shape[2], lse != nullptr,
+                 attn.mask, attn.scale,     attn.softcap};
+  for (auto &[k, kernel] : decodeKernels)
+    if (k == memo)
+      return kernel;
+  llvm::SmallVector<KernelBufferType, 7> types = {typeOf(query, true)};
+  std::optional<KernelBufferType> table;
+  cacheTypes(kvCache, n, types, table);
+  types.push_back({DType::I32, {n}, false}); // cache_lengths
+  if (table)
+    types.push_back(*table);
+  types.push_back(typeOf(output, true));
+  if (lse)
+    types.push_back(typeOf(*lse, true));
+  auto kernel = kernelCache->get(
+      "cache_attention",
+      attentionKernelSource(types, kvCache.isPaged(), lse != nullptr, attn),
+      options.compile, runtime.numThreads());
+  if (kernel)
+    decodeKernels.push_back({memo, *kernel});
+  return kernel;
+}
+
+llvm::Error KvStepper::checkAppendInputs(int64_t n, const BufferRef &key,
+                                         const BufferRef &value,
+                                         llvm::ArrayRef<int32_t> newLengths) {
+  const char *what = "appendStep";
+  const KvCache &c = kvCache;
+  int64_t snew = key.shape.size() == 4 ? key.shape[2] : 0;
+  if (llvm::Error e = checkBuffer(
+          key, what, "key", c.dtype(), {n, c.numKvHeads(), snew, c.headDim()},
+          "[B, Hkv, Snew, D] with the cache's Hkv, D and type"))
+    return e;
+  if (llvm::Error e =
+          checkBuffer(value, what, "value", c.dtype(),
+                      {n, c.numKvHeads(), snew, c.valueDim()},
+                      "[B, Hkv, Snew, Dv] with the cache's Hkv, Dv and type"))
+    return e;
+  if (llvm::Error e = checkInnerStride(key, what, "key"))
+    return e;
+  if (llvm::Error e = checkInnerStride(value, what, "value"))
+    return e;
+  if (!newLengths.empty() && static_cast<int64_t>(newLengths.size()) != n)
+    return makeError(llvm::Twine(what) + ": " + llvm::Twine(newLengths.size()) +
+                     " new lengths for " + llvm::Twine(n) + " sequences");
+  for (size_t i = 0; i < newLengths.size(); ++i)
+    if (newLengths[i] < 0 || newLengths[i] > snew)
+      return makeError(llvm::Twine(what) + ": newLengths[" + llvm::Twine(i) +
+                       "] = " + llvm::Twine(newLengths[i]) +
+                       " is outside [0, Snew = " + llvm::Twine(snew) + "]");
+  return llvm::Error::success();
+}
+
+llvm::Error KvStepper::appendStep(llvm::ArrayRef<SeqId> seqs,
+                                  const BufferRef &key, const BufferRef &value,
+                                  llvm::ArrayRef<int32_t> newLengths) {
+  int64_t n = static_cast<int64_t>(seqs.size());
+  if (n > kvCache.maxSequences())
+    return makeError("appendStep: a batch of " + llvm::Twine(n) +
+                     " sequences exceeds the cache's " +
+                     llvm::Twine(kvCache.maxSequences()) + " slots");
+  if (llvm::Error e = checkAppendInputs(n, key, value, newLengths))
+    return e;
+  llvm::ArrayRef<int32_t> counts = newLengths;
+  if (counts.empty()) {
+    std::fill_n(countScratch.begin(), n, static_cast<int32_t>(key.shape[2]));
+    counts = llvm::ArrayRef(countScratch).take_front(n);
+  }
+
+  // Compile before touching the cache: a compile error changes nothing.
+  CacheKernelRef kernel;
+  if (options.backend == StepBackend::Compiled && n > 0) {
+    auto k = appendKernel(key, value);
+    if (!k)
+      return k.takeError();
+    kernel = *k;
+  }
+
+  auto batch = kvCache.prepareStep(seqs, counts);
+  if (!batch)
+    return batch.takeError();
+  const KvBatch &b = **batch;
+  if (kernel) {
+    llvm::SmallVector<BufferRef, 7> buffers = {
+        key, value, b.keyCache, b.valueCache, b.lengthsBefore, b.newLengths};
+    if (b.blockTable)
+      buffers.push_back(*b.blockTable);
+    kernel->run(buffers, runtime.threadPool());
+  } else if (llvm::Error e = referenceCacheAppend(b.appendOperands(), key,
+                                                  value, &b.newLengths)) {
+    // Unreachable after the checks above; the reservation stays (harmless:
+    // capacity only), the lengths do not move.
+    return e;
+  }
+  return kvCache.commitStep(b);
+}
+
+llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
+                                  const BufferRef &query,
+                                  const BufferRef &output,
+                                  const CacheAttentionOptions &attn,
+                                  const BufferRef *lse) {
+  const char *what = "decodeStep";
+  const KvCache &c = kvCache;
+  int64_t n = static_cast<int64_t>(seqs.size());
+  CacheGeometry g;
+  g.batch = n;
+  g.numKvHeads = c.numKvHeads();
+  g.headDim = c.headDim();
+  g.valueDim = c.valueDim();
+  if (llvm::Error e = checkBuffer(query, what, "query", c.dtype(), query.shape,
+                                  "(the cache's element type)"))
+    return e;
+  auto hq = checkCacheQuery(g, query, attn, what);
+  if (!hq)
+    return hq.takeError();
+  int64_t sq = query.shape[2];
+  if (llvm::Error e = checkBuffer(output, what, "output", query.dtype,
+                                  {n, *hq, sq, g.valueDim}, "[B, Hq, Sq, Dv]"))
+    return e;
+  if (lse)
+    if (llvm::Error e = checkBuffer(*lse, what, "lse", DType::F32, {n, *hq, sq},
+                                    "[B, Hq, Sq]"))
+      return e;
+  for (auto [b, name] :
+       {std::pair{&query, "query"}, {&output, "output"}, {lse, "lse"}})
+    if (b)
+      if (llvm::Error e = checkInnerStride(*b, what, name))
+        return e;
+
+  CacheKernelRef kernel;
+  if (options.backend == StepBackend::Compiled && n > 0) {
+    auto k = decodeKernel(query, output, lse, attn);
+    if (!k)
+      return k.takeError();
+    kernel = *k;
+  }
+
+  auto batch = kvCache.prepareStep(seqs, 0);
+  if (!batch)
+    return batch.takeError();
+  const KvBatch &b = **batch;
+  if (kernel) {
+    llvm::SmallVector<BufferRef, 7> buffers = {query, b.keyCache, b.valueCache,
+                                               b.lengthsAfter};
+    if (b.blockTable)
+      buffers.push_back(*b.blockTable);
+    buffers.push_back(output);
+    if (lse)
+      buffers.push_back(*lse);
+    kernel->run(buffers, runtime.threadPool());
+    return llvm::Error::success();
+  }
+  auto ref = referenceCacheAttention(b.attentionOperands(), query, attn);
+  if (!ref)
+    return ref.takeError();
+  auto os = output.effectiveStrides();
+  for (int64_t i = 0; i < n * *hq * sq; ++i) {
+    int64_t q = i % sq, h = (i / sq) % *hq, bi = i / (sq * *hq);
+    for (int64_t d = 0; d < g.valueDim; ++d)
+      storeFromDouble(output, bi * os[0] + h * os[1] + q * os[2] + d * os[3],
+                      ref->output[i * g.valueDim + d]);
+    if (lse) {
+      auto ls = lse->effectiveStrides();
+      storeFromDouble(*lse, bi * ls[0] + h * ls[1] + q * ls[2], ref->lse[i]);
+    }
+  }
+  return llvm::Error::success();
+}

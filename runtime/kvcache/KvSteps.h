@@ -1,0 +1,109 @@
+//===- KvSteps.h - append and decode steps over a KV cache -----*- C++ -*-===//
+//
+// The serving-engine face of the KV caches: one call appends a step's K/V
+// rows for a ragged batch of sequences, another runs attention of the
+// step's queries against the cache. Both go through the attn cache ops:
+//
+//   rt::Runtime runtime;
+//   auto cache = cantFail(kv::PagedKvCache::create({.numPages = 4096,
+//       .pageSize = 16, .maxPagesPerSeq = 256, .maxSequences = 64,
+//       .numKvHeads = 8, .headDim = 128, .dtype = ElementType::BF16}));
+//   kv::SeqId a = cantFail(cache->addSequence()), b = ...;
+//   kv::KvStepper steps(*cache, runtime);
+//   steps.appendStep({a, b}, k, v);        // k, v: [2, 8, 1, 128] bf16
+//   steps.decodeStep({a, b}, q, out, {.mask = {.causal = true}});
+//                                          // q, out: [2, 32, 1, 128] bf16
+//
+// Kernels (one per op, shape and attributes) are compiled on first use
+// through the attn-to-cpu pipeline and cached; they run on the runtime's
+// thread pool. StepBackend::Reference runs the float64 reference instead,
+// with the same checks and bookkeeping.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_RUNTIME_KVCACHE_KVSTEPS_H
+#define ATTN_RUNTIME_KVCACHE_KVSTEPS_H
+
+#include "runtime/Runtime.h"
+#include "runtime/kvcache/CacheKernels.h"
+#include "runtime/kvcache/CacheReference.h"
+#include "runtime/kvcache/KvCache.h"
+
+#include <memory>
+
+namespace mlir::attn::kv {
+
+enum class StepBackend {
+  Compiled,  ///< JIT kernels of attn.cache_append / attn.cache_attention
+  Reference, ///< the float64 reference (tests, debugging)
+};
+
+struct StepOptions {
+  StepBackend backend = StepBackend::Compiled;
+  CacheKernelOptions compile;
+};
+
+class KvStepper {
+public:
+  /// `kernels` may be shared between steppers (and caches); null: a private
+  /// kernel cache.
+  KvStepper(KvCache &cache, rt::Runtime &runtime, StepOptions options = {},
+            std::shared_ptr<CacheKernels> kernels = nullptr);
+
+  /// Appends `key` [B, Hkv, Snew, D] and `value` [B, Hkv, Snew, Dv] (the
+  /// cache's element type) to `seqs`, then counts the rows in the lengths.
+  /// `newLengths` (one per sequence, each <= Snew) appends fewer rows to
+  /// some sequences (ragged chunked prefill); empty: all Snew rows. On an
+  /// error nothing changes.
+  llvm::Error appendStep(llvm::ArrayRef<SeqId> seqs, const rt::BufferRef &key,
+                         const rt::BufferRef &value,
+                         llvm::ArrayRef<int32_t> newLengths = {});
+
+  /// Attention of `query` [B, Hq, Sq, D] (the cache's element type) against
+  /// `seqs`, whose last Sq tokens the queries are (so append them first):
+  /// writes `output` [B, Hq, Sq, Dv] (query's type) and, if given, `lse`
+  /// [B, Hq, Sq] f32. Hq must be a multiple of Hkv (GQA). The cache does
+  /// not change.
+  llvm::Error decodeStep(llvm::ArrayRef<SeqId> seqs, const rt::BufferRef &query,
+                         const rt::BufferRef &output,
+                         const CacheAttentionOptions &options = {},
+                         const rt::BufferRef *lse = nullptr);
+
+  KvCache &cache() { return kvCache; }
+  CacheKernels &kernels() { return *kernelCache; }
+
+private:
+  /// What, besides the cache and the options, selects a kernel: looked up
+  /// without building MLIR text, so steady-state steps allocate nothing.
+  struct AppendKey {
+    int64_t batch, snew;
+    bool operator==(const AppendKey &) const = default;
+  };
+  struct DecodeKey {
+    int64_t batch, heads, queries;
+    bool withLse;
+    MaskSpec mask;
+    std::optional<float> scale, softcap;
+    bool operator==(const DecodeKey &) const = default;
+  };
+
+  llvm::Expected<CacheKernelRef> appendKernel(const rt::BufferRef &key,
+                                              const rt::BufferRef &value);
+  llvm::Expected<CacheKernelRef>
+  decodeKernel(const rt::BufferRef &query, const rt::BufferRef &output,
+               const rt::BufferRef *lse, const CacheAttentionOptions &attn);
+  llvm::Error checkAppendInputs(int64_t batch, const rt::BufferRef &key,
+                                const rt::BufferRef &value,
+                                llvm::ArrayRef<int32_t> newLengths);
+
+  KvCache &kvCache;
+  rt::Runtime &runtime;
+  StepOptions options;
+  std::shared_ptr<CacheKernels> kernelCache;
+  std::vector<int32_t> countScratch; ///< per-sequence append counts
+  std::vector<std::pair<AppendKey, CacheKernelRef>> appendKernels;
+  std::vector<std::pair<DecodeKey, CacheKernelRef>> decodeKernels;
+};
+
+} // namespace mlir::attn::kv
+
+#endif

@@ -1,0 +1,208 @@
+//===- KvCacheTestUtils.h - shared pieces of the KV-cache tests -*- C++ -*-===//
+#ifndef ATTN_TEST_UNIT_KVCACHETESTUTILS_H
+#define ATTN_TEST_UNIT_KVCACHETESTUTILS_H
+
+#include "runtime/HalfFloat.h"
+#include "runtime/Reference.h"
+#include "runtime/kvcache/CacheReference.h"
+#include "runtime/kvcache/ContiguousKvCache.h"
+#include "runtime/kvcache/KvSteps.h"
+#include "runtime/kvcache/PagedKvCache.h"
+
+#include "gtest/gtest.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace kv_test {
+
+namespace kv = mlir::attn::kv;
+namespace rt = mlir::attn::rt;
+using kv::SeqId;
+using mlir::attn::ElementType;
+
+/// One runtime (thread pool) per test process.
+inline rt::Runtime &sharedRuntime() {
+  static rt::Runtime runtime;
+  return runtime;
+}
+
+/// A stepper running the float64 reference.
+inline kv::KvStepper referenceStepper(kv::KvCache &cache) {
+  return kv::KvStepper(cache, sharedRuntime(),
+                       {kv::StepBackend::Reference, {}});
+}
+
+/// Fresh inputs every run; ATTN_TEST_SEED=N reproduces a failure.
+inline uint64_t testSeed() {
+  if (const char *env = std::getenv("ATTN_TEST_SEED"))
+    return std::strtoull(env, nullptr, 10);
+  return static_cast<uint64_t>(
+      std::chrono::system_clock::now().time_since_epoch().count());
+}
+
+inline bool ok(llvm::Error e) {
+  if (!e)
+    return true;
+  ADD_FAILURE() << llvm::toString(std::move(e));
+  return false;
+}
+
+template <typename T> T get(llvm::Expected<T> e) {
+  if (!e) {
+    ADD_FAILURE() << llvm::toString(e.takeError());
+    return T();
+  }
+  return std::move(*e);
+}
+
+/// The message of an expected error; fails the test on success.
+inline std::string errorOf(llvm::Error e) {
+  if (!e) {
+    ADD_FAILURE() << "expected an error, got success";
+    return "";
+  }
+  return llvm::toString(std::move(e));
+}
+
+template <typename T> std::string errorOf(llvm::Expected<T> e) {
+  if (e) {
+    ADD_FAILURE() << "expected an error, got success";
+    return "";
+  }
+  return llvm::toString(e.takeError());
+}
+
+/// An owned host tensor.
+struct HostTensor {
+  std::vector<uint8_t> bytes;
+  rt::BufferRef ref;
+
+  HostTensor() = default;
+  HostTensor(rt::DType dtype, llvm::ArrayRef<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    bytes.assign(n * rt::dtypeBytes(dtype), 0);
+    ref = rt::BufferRef::contiguous(bytes.data(), dtype, shape);
+  }
+  HostTensor(const HostTensor &o) : bytes(o.bytes), ref(o.ref) {
+    ref.data = bytes.data();
+  }
+  HostTensor &operator=(const HostTensor &o) {
+    bytes = o.bytes;
+    ref = o.ref;
+    ref.data = bytes.data();
+    return *this;
+  }
+  int64_t size() const { return ref.numElements(); }
+  double at(int64_t i) const { return rt::loadAsDouble(ref, i); }
+  void set(int64_t i, double v) { kv::storeFromDouble(ref, i, v); }
+  /// N(0, 1), rounded to the dtype.
+  void fillRandom(std::mt19937_64 &rng) {
+    std::normal_distribution<double> dist;
+    for (int64_t i = 0; i < size(); ++i)
+      set(i, dist(rng));
+  }
+  void fill(double v) {
+    for (int64_t i = 0; i < size(); ++i)
+      set(i, v);
+  }
+};
+
+inline rt::DType dtypeOf(ElementType t) {
+  switch (t) {
+  case ElementType::F32:
+    return rt::DType::F32;
+  case ElementType::F16:
+    return rt::DType::F16;
+  case ElementType::BF16:
+    return rt::DType::BF16;
+  }
+  return rt::DType::F32;
+}
+
+inline std::vector<uint8_t> bytesOf(const rt::BufferRef &b) {
+  const uint8_t *p = static_cast<const uint8_t *>(b.data);
+  return std::vector<uint8_t>(p, p + b.numElements() * rt::dtypeBytes(b.dtype));
+}
+
+inline std::vector<int32_t> intsOf(const rt::BufferRef &b) {
+  const int32_t *p = static_cast<const int32_t *>(b.data);
+  return std::vector<int32_t>(p, p + b.numElements());
+}
+
+/// Everything observable about a cache: a failing operation must leave it
+/// equal.
+struct CacheSnapshot {
+  std::vector<uint8_t> keys, values;
+  std::vector<int32_t> lengths, blockTable, freePages;
+  std::vector<SeqId> live;
+  std::vector<int64_t> capacities;
+  bool operator==(const CacheSnapshot &) const = default;
+
+  static CacheSnapshot of(const kv::KvCache &cache) {
+    CacheSnapshot s;
+    s.keys = bytesOf(cache.keyCache());
+    s.values = bytesOf(cache.valueCache());
+    s.lengths = intsOf(cache.lengths());
+    s.live = cache.sequences();
+    for (SeqId id : s.live)
+      s.capacities.push_back(cantFail(cache.capacity(id)));
+    if (auto *paged = llvm::dyn_cast_or_null<kv::PagedKvCache>(&cache)) {
+      s.blockTable = intsOf(paged->blockTable());
+      s.freePages.assign(paged->freePages().begin(), paged->freePages().end());
+    }
+    return s;
+  }
+};
+
+/// Expects `op` to fail with a message containing `expected` and to leave
+/// `cache` unchanged.
+template <typename Fn>
+void expectFailsUnchanged(kv::KvCache &cache, llvm::StringRef expected, Fn op) {
+  CacheSnapshot before = CacheSnapshot::of(cache);
+  std::string msg = errorOf(op());
+  EXPECT_NE(msg.find(expected.str()), std::string::npos)
+      << "message: " << msg << "\nexpected to contain: " << expected.str();
+  EXPECT_TRUE(CacheSnapshot::of(cache) == before)
+      << "the failing operation changed the cache (" << msg << ")";
+}
+
+inline std::unique_ptr<kv::PagedKvCache>
+makePaged(int64_t numPages, int64_t pageSize, int64_t maxPagesPerSeq,
+          int64_t maxSequences, int64_t hkv = 2, int64_t d = 8, int64_t dv = 0,
+          ElementType dtype = ElementType::F32) {
+  kv::PagedKvCacheConfig c;
+  c.numPages = numPages;
+  c.pageSize = pageSize;
+  c.maxPagesPerSeq = maxPagesPerSeq;
+  c.maxSequences = maxSequences;
+  c.numKvHeads = hkv;
+  c.headDim = d;
+  c.valueDim = dv;
+  c.dtype = dtype;
+  return cantFail(kv::PagedKvCache::create(c));
+}
+
+inline std::unique_ptr<kv::ContiguousKvCache>
+makeContiguous(int64_t maxBatch, int64_t maxSeqLen, int64_t hkv = 2,
+               int64_t d = 8, int64_t dv = 0,
+               ElementType dtype = ElementType::F32) {
+  kv::ContiguousKvCacheConfig c;
+  c.maxBatch = maxBatch;
+  c.maxSeqLen = maxSeqLen;
+  c.numKvHeads = hkv;
+  c.headDim = d;
+  c.valueDim = dv;
+  c.dtype = dtype;
+  return cantFail(kv::ContiguousKvCache::create(c));
+}
+
+} // namespace kv_test
+
+#endif

@@ -1,0 +1,229 @@
+//===- RuntimeJitTest.cpp - JIT, work items, kernel cache -----------------===//
+#include "RuntimeJitTest.h"
+#include "RuntimeTestUtils.h"
+
+#include "runtime/KernelBuilder.h"
+
+#include "gtest/gtest.h"
+
+#include <cstring>
+#include <thread>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::rt;
+using attn_test::errorOf;
+using attn_test::ok;
+
+namespace {
+
+/// y[i] += x[i] + 1 for the work items [begin, end): an item run twice or
+/// never shows up in y. x has a dynamic stride (the runtime passes the
+/// caller's).
+constexpr const char *kAccumulate = R"mlir(
+func.func @attention(%x: memref<1000xf32, strided<[?], offset: ?>>,
+                     %y: memref<1000xf32, strided<[?], offset: ?>>,
+                     %begin: index, %end: index)
+    attributes {llvm.emit_c_interface} {
+  %c1 = arith.constant 1 : index
+  %one = arith.constant 1.0 : f32
+  scf.for %i = %begin to %end step %c1 {
+    %a = memref.load %x[%i] : memref<1000xf32, strided<[?], offset: ?>>
+    %b = memref.load %y[%i] : memref<1000xf32, strided<[?], offset: ?>>
+    %c = arith.addf %a, %b : f32
+    %d = arith.addf %c, %one : f32
+    memref.store %d, %y[%i] : memref<1000xf32, strided<[?], offset: ?>>
+  }
+  return
+}
+func.func @attention_work_items() -> index
+    attributes {llvm.emit_c_interface} {
+  %n = arith.constant 1000 : index
+  return %n : index
+}
+)mlir";
+
+KernelSignature accumulateSignature() {
+  KernelSignature sig;
+  sig.args = {attn_test::vectorArg(ArgRole::Query, 1000, false, false),
+              attn_test::vectorArg(ArgRole::Output, 1000, false, true)};
+  return sig;
+}
+
+TEST(Jit, HandWrittenKernelRunsEveryItemOnce) {
+  auto ctx = attn_test::jitTestContext();
+  auto module = parseSourceString<ModuleOp>(kAccumulate, ctx.get());
+  ASSERT_TRUE(module);
+  Runtime runtime(RuntimeOptions{3});
+  auto kernel = runtime.compileModule(*module, accumulateSignature(),
+                                      attn_test::lowerWithUpstreamPasses);
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  EXPECT_EQ((*kernel)->workItems(), 1000);
+  EXPECT_GT((*kernel)->compileStats().jitMs, 0.0);
+
+  std::vector<float> x(2000), y(1000, 0.0f);
+  for (int i = 0; i < 1000; ++i)
+    x[2 * i] = float(i), x[2 * i + 1] = -1e9f; // odd slots must stay unread
+  AttentionArgs args;
+  args.query = BufferRef::contiguous(x.data(), DType::F32, {1000});
+  args.query.strides = {2};
+  args.output = BufferRef::contiguous(y.data(), DType::F32, {1000});
+  ASSERT_TRUE(ok((*kernel)->run(args)));
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_EQ(y[i], float(i) + 1.0f) << "item " << i;
+  // Again, on a one-thread pool: same ABI, no threads.
+  ThreadPool one(1);
+  ASSERT_TRUE(ok((*kernel)->run(args, one)));
+  EXPECT_EQ(y[999], 2.0f * (999.0f + 1.0f));
+}
+
+TEST(Jit, MissingWorkItemsFunctionIsAnError) {
+  std::string text = kAccumulate;
+  text = text.substr(0, text.find("func.func @attention_work_items"));
+  auto ctx = attn_test::jitTestContext();
+  auto module = parseSourceString<ModuleOp>(text, ctx.get());
+  ASSERT_TRUE(module);
+  Runtime runtime;
+  std::string e = errorOf(runtime.compileModule(
+      *module, accumulateSignature(), attn_test::lowerWithUpstreamPasses));
+  EXPECT_NE(e.find("cannot resolve attention_work_items"), std::string::npos)
+      << e;
+}
+
+TEST(Jit, PassFailureIsAnError) {
+  auto ctx = attn_test::jitTestContext();
+  auto module = parseSourceString<ModuleOp>(kAccumulate, ctx.get());
+  ASSERT_TRUE(module);
+  Runtime runtime;
+  // Leaves scf/memref ops that cannot be translated to LLVM IR.
+  std::string e = errorOf(runtime.compileModule(*module, accumulateSignature(),
+                                                [](OpPassManager &) {}));
+  EXPECT_NE(e.find("JIT compilation failed"), std::string::npos) << e;
+}
+
+//===----------------------------------------------------------------------===//
+// The kernel wrapper and its signature
+//===----------------------------------------------------------------------===//
+
+TEST(KernelBuilder, SignatureMatchesSpec) {
+  auto ctx = attn_test::jitTestContext();
+  AttentionSpec s;
+  s.batch = 2;
+  s.numHeads = 8;
+  s.numKvHeads = 2;
+  s.queryLen = 5;
+  s.kvLen = 9;
+  s.headDim = 80;
+  s.valueDim = 64;
+  s.dtype = ElementType::BF16;
+  s.layout = Layout::BSHD;
+  s.mask.causal = true;
+  s.mask.qOffset = 4;
+  s.softcap = 30.0f;
+  s.withKvLengths = true;
+  s.returnLse = true;
+  auto km = buildKernelModule(ctx.get(), s);
+  ASSERT_TRUE(static_cast<bool>(km)) << llvm::toString(km.takeError());
+  KernelSignature want = signatureForSpec(s);
+  const KernelSignature &got = km->signature;
+  EXPECT_EQ(got.spec, s);
+  ASSERT_EQ(got.args.size(), want.args.size());
+  for (auto [g, w] : llvm::zip(got.args, want.args)) {
+    EXPECT_EQ(g.role, w.role);
+    EXPECT_EQ(g.dtype, w.dtype);
+    EXPECT_EQ(g.shape, w.shape);
+    EXPECT_EQ(g.unitInnerStride, w.unitInnerStride);
+    EXPECT_EQ(g.isOutput, w.isOutput);
+  }
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  km->module->print(os);
+  EXPECT_NE(text.find("llvm.emit_c_interface"), std::string::npos);
+  EXPECT_NE(text.find("memref<2x9x2x80xbf16, strided<[?, ?, ?, 1], offset: "
+                      "?>>"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("memref<2xi32, strided<[?], offset: ?>>"),
+            std::string::npos);
+  EXPECT_NE(text.find("memref<2x8x5xf32, strided<[?, ?, ?], offset: ?>>"),
+            std::string::npos);
+  EXPECT_NE(text.find("materialize_in_destination"), std::string::npos);
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel cache
+//===----------------------------------------------------------------------===//
+
+AttentionSpec cacheSpec(int64_t kvLen) {
+  AttentionSpec s;
+  s.numHeads = 2;
+  s.queryLen = 8;
+  s.kvLen = kvLen;
+  s.numKvHeads = 1;
+  return s;
+}
+
+TEST(KernelCache, SameKeyCompilesOnce) {
+  Runtime runtime;
+  auto a = runtime.compile(cacheSpec(16));
+  auto b = runtime.compile(cacheSpec(16));
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->get(), b->get());
+  Runtime::CacheStats st = runtime.cacheStats();
+  EXPECT_EQ(st.compiles, 1);
+  EXPECT_EQ(st.hits, 1);
+  EXPECT_EQ(st.entries, 1);
+  EXPECT_GT((*a)->compileStats().totalMs(), 0.0);
+}
+
+TEST(KernelCache, ConcurrentRequestsCompileOnce) {
+  Runtime runtime;
+  std::vector<KernelRef> got(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      auto k = runtime.compile(cacheSpec(24));
+      if (k)
+        got[t] = *k;
+      else
+        llvm::consumeError(k.takeError());
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (const KernelRef &k : got) {
+    ASSERT_TRUE(k);
+    EXPECT_EQ(k.get(), got[0].get());
+  }
+  EXPECT_EQ(runtime.cacheStats().compiles, 1);
+  EXPECT_EQ(runtime.cacheStats().hits, 3);
+}
+
+TEST(KernelCache, OptionsAndExactScaleAreKeyed) {
+  Runtime runtime;
+  CompileOptions small;
+  small.tileKv = 16;
+  AttentionSpec s1 = cacheSpec(16), s2 = cacheSpec(16);
+  s1.scale = 0.1234567f;
+  s2.scale = 0.1234568f; // same 6-digit text as s1
+  auto a = runtime.compile(s1);
+  auto b = runtime.compile(s1, Target::Cpu, small);
+  auto c = runtime.compile(s2);
+  ASSERT_TRUE(a && b && c);
+  EXPECT_NE(a->get(), b->get());
+  EXPECT_NE(a->get(), c->get());
+  EXPECT_EQ(runtime.cacheStats().compiles, 3);
+}
+
+TEST(KernelCache, FailuresAreNotCached) {
+  Runtime runtime;
+  CompileOptions bad;
+  bad.tileKv = 24;
+  EXPECT_FALSE(
+      errorOf(runtime.compile(cacheSpec(16), Target::Cpu, bad)).empty());
+  EXPECT_FALSE(
+      errorOf(runtime.compile(cacheSpec(16), Target::Cpu, bad)).empty());
+  EXPECT_EQ(runtime.cacheStats().compiles, 2);
+  EXPECT_EQ(runtime.cacheStats().entries, 0);
+}
+
+} // namespace

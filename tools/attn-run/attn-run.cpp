@@ -1,0 +1,338 @@
+//===- attn-run.cpp - compile, run, check and time one attention ---------===//
+//
+//   attn-run [options] SPEC
+//
+// SPEC is an .mlir file holding one attn.attention in a function, or the
+// shorthand `gqa:b=1,hq=32,hkv=8,s=1024,d=128,causal`. Exit codes: 0 fine,
+// 1 compile/run failure or a failed --check, 2 bad command line or spec.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/Check.h"
+#include "runtime/HostBuffers.h"
+#include "runtime/KernelBuilder.h"
+#include "runtime/Reference.h"
+#include "runtime/Runtime.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <unistd.h>
+
+using namespace mlir::attn;
+using namespace mlir::attn::rt;
+
+namespace {
+
+const char *kUsage = R"(usage: attn-run [options] SPEC
+
+SPEC is an .mlir file with one attn.attention in a function, or the
+shorthand KIND:key=value,... (e.g. gqa:b=1,hq=32,hkv=8,s=1024,d=128,causal).
+
+options:
+  --target=cpu|cuda   where to run (default cpu)
+  --check             compare with the float64 reference; exit 1 past the
+                      dtype's tolerance
+  --seed=N            input seed (default: time-based, printed)
+  --bench             time the kernel: warm up, then the median of --runs
+  --runs=N            timed runs (default 10)
+  --warmup=N          untimed runs before timing (default 2)
+  --json              print one JSON object instead of text
+  --threads=N         threads (default: all hardware threads)
+  --tile-rows=N       query rows per work item (default 64)
+  --tile-kv=N         keys per KV tile (default 64)
+  --vector-width=N    f32 lanes per vector, 0: the host's (default 0)
+  --cpu=NAME          generate code for this LLVM CPU instead of the host
+                      (e.g. x86-64-v3 for AVX2); the host must support it
+)";
+
+struct Options {
+  std::string spec;
+  std::string target = "cpu";
+  std::string cpu;
+  bool check = false, bench = false, json = false;
+  std::optional<uint64_t> seed;
+  uint64_t runs = 10, warmup = 2, threads = 0;
+  int64_t tileRows = 64, tileKv = 64, vectorWidth = 0;
+};
+
+/// Parses argv; on error sets `error` to a one-line message naming the
+/// option. llvm::cl is not used: its global registry already holds LLVM's
+/// own options (e.g. --threads), which would collide.
+std::optional<Options> parseOptions(int argc, char **argv, std::string &error) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    llvm::StringRef arg = argv[i];
+    if (!arg.starts_with("-")) {
+      if (!o.spec.empty()) {
+        error = "more than one SPEC ('" + o.spec + "', '" + arg.str() + "')";
+        return std::nullopt;
+      }
+      o.spec = arg.str();
+      continue;
+    }
+    auto [name, value] = arg.ltrim('-').split('=');
+    bool hasValue = arg.contains('=');
+    auto number = [&](auto &field) {
+      if (!hasValue || value.getAsInteger(10, field)) {
+        error = "bad value '" + value.str() + "' for --" + name.str() +
+                " (expected an integer)";
+        return false;
+      }
+      return true;
+    };
+    auto flag = [&](bool &field) {
+      if (hasValue) {
+        error = "--" + name.str() + " takes no value";
+        return false;
+      }
+      field = true;
+      return true;
+    };
+    bool ok = true;
+    if (name == "help" || name == "h") {
+      llvm::outs() << kUsage;
+      std::exit(0);
+    } else if (name == "target") {
+      o.target = value.str();
+    } else if (name == "cpu") {
+      o.cpu = value.str();
+    } else if (name == "check") {
+      ok = flag(o.check);
+    } else if (name == "bench") {
+      ok = flag(o.bench);
+    } else if (name == "json") {
+      ok = flag(o.json);
+    } else if (name == "seed") {
+      uint64_t seed;
+      ok = number(seed);
+      o.seed = seed;
+    } else if (name == "runs") {
+      ok = number(o.runs);
+    } else if (name == "warmup") {
+      ok = number(o.warmup);
+    } else if (name == "threads") {
+      ok = number(o.threads);
+    } else if (name == "tile-rows") {
+      ok = number(o.tileRows);
+    } else if (name == "tile-kv") {
+      ok = number(o.tileKv);
+    } else if (name == "vector-width") {
+      ok = number(o.vectorWidth);
+    } else {
+      error = "unknown option '" + arg.str() + "' (see --help)";
+      return std::nullopt;
+    }
+    if (!ok)
+      return std::nullopt;
+  }
+  if (o.spec.empty()) {
+    error = "no SPEC given (see --help)";
+    return std::nullopt;
+  }
+  if (o.threads > 4096) {
+    error = "bad value for --threads (at most 4096)";
+    return std::nullopt;
+  }
+  return o;
+}
+
+int fail(int code, const llvm::Twine &message) {
+  llvm::errs() << "attn-run: error: " << message << "\n";
+  return code;
+}
+
+/// Total bytes of the kernel's buffers, or nullopt on int64 overflow.
+std::optional<int64_t> bufferBytes(const KernelSignature &sig) {
+  int64_t total = 0;
+  for (const ArgInfo &a : sig.args) {
+    int64_t n = dtypeBytes(a.dtype);
+    for (int64_t d : a.shape)
+      if (__builtin_mul_overflow(n, d, &n))
+        return std::nullopt;
+    if (__builtin_add_overflow(total, n, &total))
+      return std::nullopt;
+  }
+  return total;
+}
+
+double physicalMemoryBytes() {
+  return double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+struct Spec {
+  std::optional<AttentionSpec> shorthand;
+  std::string mlirText;
+  KernelSignature signature;
+};
+
+/// Parses SPEC; on failure prints the error and returns nullopt.
+std::optional<Spec> loadSpec(llvm::StringRef arg) {
+  Spec spec;
+  bool isFile = arg.ends_with(".mlir") || !arg.contains(':');
+  if (!isFile) {
+    std::string error;
+    spec.shorthand = parseSpecShorthand(arg, error);
+    if (!spec.shorthand) {
+      fail(2, "invalid spec: " + error);
+      return std::nullopt;
+    }
+    spec.signature = signatureForSpec(*spec.shorthand);
+    return spec;
+  }
+  auto file = llvm::MemoryBuffer::getFile(arg);
+  if (!file) {
+    fail(2, "cannot read '" + arg + "': " + file.getError().message() +
+                " (SPEC is an .mlir file or KIND:key=value,...)");
+    return std::nullopt;
+  }
+  spec.mlirText = (*file)->getBuffer().str();
+  // Parse here too, so that a malformed file is a spec error (exit 2)
+  // rather than a compile failure.
+  mlir::DialectRegistry registry;
+  registerRuntimeDialects(registry);
+  mlir::MLIRContext ctx(registry, mlir::MLIRContext::Threading::DISABLED);
+  ctx.printOpOnDiagnostic(false);
+  auto km = buildKernelModule(&ctx, spec.mlirText);
+  if (!km) {
+    fail(2, "invalid spec '" + arg + "': " + llvm::toString(km.takeError()));
+    return std::nullopt;
+  }
+  spec.signature = km->signature;
+  return spec;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string usageError;
+  std::optional<Options> opts = parseOptions(argc, argv, usageError);
+  if (!opts)
+    return fail(2, usageError);
+  std::optional<Target> target = parseTarget(opts->target);
+  if (!target)
+    return fail(2, "bad value '" + opts->target +
+                       "' for --target (expected cpu or cuda)");
+  std::optional<Spec> spec = loadSpec(opts->spec);
+  if (!spec)
+    return 2;
+  const AttentionSpec &shape = spec->signature.spec;
+  std::optional<int64_t> bytes = bufferBytes(spec->signature);
+  if (!bytes || double(*bytes) > 0.8 * physicalMemoryBytes())
+    return fail(2, "the spec's buffers need " +
+                       (bytes ? std::to_string(*bytes >> 20) + " MiB"
+                              : std::string("more than 2^63 bytes")) +
+                       ", more than this machine can hold");
+
+  CompileOptions options;
+  options.tileRows = opts->tileRows;
+  options.tileKv = opts->tileKv;
+  options.vectorWidth = opts->vectorWidth;
+  options.cpu = opts->cpu;
+  RuntimeOptions runtimeOptions;
+  runtimeOptions.numThreads = static_cast<unsigned>(opts->threads);
+  Runtime runtime(runtimeOptions);
+  llvm::Expected<KernelRef> kernel =
+      spec->shorthand ? runtime.compile(*spec->shorthand, *target, options)
+                      : runtime.compileMlir(spec->mlirText, *target, options);
+  if (!kernel)
+    return fail(1, llvm::toString(kernel.takeError()));
+  const CompileStats &cs = (*kernel)->compileStats();
+
+  uint64_t seed =
+      opts->seed
+          ? *opts->seed
+          : static_cast<uint64_t>(
+                std::chrono::system_clock::now().time_since_epoch().count());
+  FillOptions fill;
+  fill.seed = seed;
+  HostBuffers buffers((*kernel)->signature(), fill);
+  if (llvm::Error e = (*kernel)->run(buffers.args()))
+    return fail(1, llvm::toString(std::move(e)));
+
+  llvm::json::Object json;
+  json["spec"] = spec->shorthand ? shape.key() : opts->spec;
+  json["target"] = stringifyTarget(*target);
+  json["threads"] = int64_t(runtime.numThreads());
+  json["work_items"] = (*kernel)->workItems();
+  json["compile_ms"] = cs.totalMs();
+  json["seed"] = int64_t(seed);
+  llvm::raw_ostream &out = llvm::outs();
+  if (!opts->json)
+    out << "spec: " << (spec->shorthand ? shape.key() : opts->spec)
+        << "\ncompile: " << llvm::format("%.1f", cs.totalMs()) << " ms (build "
+        << llvm::format("%.1f", cs.buildMs) << ", lower "
+        << llvm::format("%.1f", cs.lowerMs) << ", jit "
+        << llvm::format("%.1f", cs.jitMs) << "), " << (*kernel)->workItems()
+        << " work items, " << runtime.numThreads() << " threads\n";
+
+  int status = 0;
+  if (opts->check) {
+    auto ref = referenceAttention((*kernel)->signature(), buffers.args());
+    if (!ref)
+      return fail(1, "--check: " + llvm::toString(ref.takeError()));
+    Tolerance tol = toleranceFor(dtypeOf(shape.dtype));
+    CheckReport report = checkAgainstReference((*kernel)->signature(),
+                                               buffers.args(), *ref, tol);
+    if (std::string stray = buffers.strayWrites(); !stray.empty()) {
+      report.passed = false;
+      report.firstFailure = stray;
+    }
+    status = report.passed ? 0 : 1;
+    json["check"] = llvm::json::Object{{"passed", report.passed},
+                                       {"max_abs_err", report.maxAbsError},
+                                       {"max_rel_err", report.maxRelError},
+                                       {"lse_err", report.maxLseError},
+                                       {"tolerance", tol.output},
+                                       {"lse_tolerance", tol.lse},
+                                       {"first_failure", report.firstFailure}};
+    if (!opts->json)
+      out << "check: seed " << seed << ": " << report.summary()
+          << " (tolerance " << llvm::format("%g", tol.output) << ", lse "
+          << llvm::format("%g", tol.lse) << ")\n";
+  }
+
+  if (opts->bench) {
+    for (uint64_t i = 0; i < opts->warmup; ++i)
+      if (llvm::Error e = (*kernel)->run(buffers.args()))
+        return fail(1, llvm::toString(std::move(e)));
+    std::vector<double> times;
+    for (uint64_t i = 0; i < std::max<uint64_t>(1, opts->runs); ++i) {
+      auto start = std::chrono::steady_clock::now();
+      if (llvm::Error e = (*kernel)->run(buffers.args()))
+        return fail(1, llvm::toString(std::move(e)));
+      times.push_back(std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - start)
+                          .count());
+    }
+    double ms = median(times);
+    double gflops = shape.flops() / (ms * 1e6);
+    double gbps = double(buffers.qkvoBytes()) / (ms * 1e6);
+    json["bench"] = llvm::json::Object{{"time_ms", ms},
+                                       {"gflops", gflops},
+                                       {"gbytes_per_s", gbps},
+                                       {"runs", int64_t(times.size())}};
+    if (!opts->json)
+      out << "bench: " << llvm::format("%.3f", ms) << " ms (median of "
+          << times.size() << "), " << llvm::format("%.1f", gflops)
+          << " GFLOP/s, " << llvm::format("%.2f", gbps)
+          << " GB/s (q+k+v+out), compile " << llvm::format("%.1f", cs.totalMs())
+          << " ms\n";
+  }
+  if (opts->json)
+    out << llvm::formatv("{0:2}", llvm::json::Value(std::move(json))) << "\n";
+  return status;
+}
