@@ -5,7 +5,7 @@
 
 include "mlir/Pass/PassBase.td"
 
-def AttnTileFlash : Pass<"attn-tile-flash", "func::FuncOp"> {
+def AttnTileFlash : Pass<"attn-tile-flash", "ModuleOp"> {
   let summary = "Lower attn.attention to the flash form: tiled loops with an "
                 "online softmax over tile-level ops";
   let description = [{
@@ -17,13 +17,21 @@ def AttnTileFlash : Pass<"attn-tile-flash", "func::FuncOp"> {
     matrix never exists. A work item holds all `Hq/Hkv` query heads of a GQA
     group, so each K/V tile is loaded once per group. The output is written
     in place when the result only feeds a
-    `bufferization.materialize_in_destination`.
+    `bufferization.materialize_in_destination`. When batch × K/V heads ×
+    query blocks would leave cores idle (decode-shaped attention: one query,
+    few heads), the KV range is split as in `attn-lower-cache-ops`
+    (flash-decoding, merged by the last split; scratch in module globals,
+    hence a module pass).
   }];
   let options = [
     Option<"tileRows", "tile-rows", "int64_t", /*default=*/"64",
            "target query rows per work item (heads of a group × queries)">,
     Option<"tileKv", "tile-kv", "int64_t", /*default=*/"64",
            "keys per KV tile (a multiple of 16)">,
+    Option<"kvSplits", "kv-splits", "int64_t", /*default=*/"0",
+           "KV splits per query block (0: cost model)">,
+    Option<"parallelism", "parallelism", "int64_t", /*default=*/"0",
+           "cores the cost model plans for (0: this host's)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

@@ -35,11 +35,13 @@ void mlir::attn::buildAttnToCpuPipeline(OpPassManager &pm,
       {opts.tileRows, opts.tileKv, opts.kvSplits, opts.parallelism}));
 
   // attn: flash tiling, mask-aware iteration, vector code for the tiles.
+  pm.addPass(createAttnTileFlash(
+      {opts.tileRows, opts.tileKv, opts.kvSplits, opts.parallelism}));
   OpPassManager &funcs = pm.nest<func::FuncOp>();
-  funcs.addPass(createAttnTileFlash({opts.tileRows, opts.tileKv}));
   funcs.addPass(createAttnMaskAwareIteration());
   // Two vectors per row of accumulators; leave registers for the loads.
-  int64_t microRows = opts.microRows > 0 ? opts.microRows : (width >= 16 ? 8 : 4);
+  int64_t microRows =
+      opts.microRows > 0 ? opts.microRows : (width >= 16 ? 8 : 4);
   funcs.addPass(createAttnVectorizeTiles({width, microRows}));
 
   // Whatever tensors remain (function boundaries, region bodies) become

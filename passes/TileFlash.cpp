@@ -15,6 +15,7 @@
 #include "mlir/IR/IRMapping.h"
 
 #include <limits>
+#include <thread>
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNTILEFLASH
@@ -28,9 +29,10 @@ namespace {
 
 class AttentionLowering {
 public:
-  AttentionLowering(AttentionOp op, int64_t tileRows, int64_t tileKv)
+  AttentionLowering(AttentionOp op, int64_t tileRows, int64_t tileKv,
+                    int64_t kvSplits, int64_t parallelism)
       : op(op), b(op.getLoc(), op), im{b}, tileRows(tileRows),
-        tileKv(tileKv) {}
+        tileKv(tileKv), kvSplits(kvSplits), parallelism(parallelism) {}
 
   LogicalResult run();
 
@@ -50,7 +52,7 @@ private:
   AttentionOp op;
   ImplicitLocOpBuilder b;
   IndexMath im;
-  int64_t tileRows, tileKv;
+  int64_t tileRows, tileKv, kvSplits, parallelism;
   FlashGeometry g{};
   Value boolMask, bias, qSeg, kvSeg;
   SmallVector<Operation *> toErase;
@@ -114,6 +116,8 @@ LogicalResult AttentionLowering::run() {
   if (failed(geometry))
     return op.emitOpError() << error;
   g = *geometry;
+  g.splits = kvSplits > 0 ? kvSplits
+                          : chooseKvSplits(g.workItems(), ks[2], parallelism);
 
   b.setInsertionPoint(op);
   FlashProblem p;
@@ -231,10 +235,14 @@ void AttentionLowering::customMasks(Value b0, Value hkv, Value q0, Value j0,
 struct TileFlashPass : attn::impl::AttnTileFlashBase<TileFlashPass> {
   using Base::Base;
   void runOnOperation() override {
+    int64_t threads = parallelism > 0
+                          ? parallelism
+                          : std::max(1u, std::thread::hardware_concurrency());
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) { ops.push_back(op); });
     for (AttentionOp op : ops)
-      if (failed(AttentionLowering(op, tileRows, tileKv).run()))
+      if (failed(AttentionLowering(op, tileRows, tileKv, kvSplits, threads)
+                     .run()))
         return signalPassFailure();
   }
 };

@@ -1,4 +1,4 @@
-// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(attn-tile-flash,attn-mask-aware-iteration,canonicalize))' | FileCheck %s
+// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-tile-flash{parallelism=2},func.func(attn-mask-aware-iteration,canonicalize))' | FileCheck %s
 
 // Causal: the KV loop stops after the tile holding the block's last query
 // (min with the tile count), and tile_mask only runs on partial tiles.

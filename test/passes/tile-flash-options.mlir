@@ -1,5 +1,5 @@
-// RUN: not attn-opt %s --pass-pipeline='builtin.module(func.func(attn-tile-flash{tile-kv=24}))' 2>&1 | FileCheck %s --check-prefix=KV
-// RUN: not attn-opt %s --pass-pipeline='builtin.module(func.func(attn-tile-flash{tile-rows=0}))' 2>&1 | FileCheck %s --check-prefix=ROWS
+// RUN: not attn-opt %s --pass-pipeline='builtin.module(attn-tile-flash{tile-kv=24})' 2>&1 | FileCheck %s --check-prefix=KV
+// RUN: not attn-opt %s --pass-pipeline='builtin.module(attn-tile-flash{tile-rows=0})' 2>&1 | FileCheck %s --check-prefix=ROWS
 
 // KV: error: 'attn.attention' op tile-kv must be a positive multiple of 16, got 24
 // ROWS: error: 'attn.attention' op tile-rows must be positive, got 0

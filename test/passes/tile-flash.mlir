@@ -1,5 +1,5 @@
-// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(attn-tile-flash))' | FileCheck %s
-// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(attn-tile-flash{tile-rows=16 tile-kv=32}))' | FileCheck %s --check-prefix=SMALL
+// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-tile-flash{parallelism=2})' | FileCheck %s
+// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-tile-flash{tile-rows=16 tile-kv=32 parallelism=2})' | FileCheck %s --check-prefix=SMALL
 
 // GQA 4:1, causal: one work item holds the 4 query heads of a K/V head, so
 // K and V are packed once per KV tile for the whole group; the online softmax
@@ -111,4 +111,21 @@ func.func @custom(%q: tensor<1x8x64x64xf32>, %k: tensor<1x8x64x64xf32>, %v: tens
       }
       : tensor<1x8x64x64xf32>, tensor<1x8x64x64xf32>, tensor<1x8x64x64xf32> -> tensor<1x8x64x64xf32>
   return %o : tensor<1x8x64x64xf32>
+}
+
+// -----
+
+// Decode-shaped attention (one query, one K/V head) would be one work item:
+// the KV range is split so every core gets work, and the last split merges.
+// CHECK-LABEL: func @decode_shaped
+// CHECK: scf.forall (%{{.*}}) in (8)
+// CHECK: memref.atomic_rmw addi
+// CHECK: attn.tile_combine
+// SMALL-LABEL: func @decode_shaped
+// SMALL: scf.forall (%{{.*}}) in (8)
+func.func @decode_shaped(%q: tensor<1x8x1x128xf32>, %k: tensor<1x1x8192x128xf32>,
+                         %v: tensor<1x1x8192x128xf32>) -> tensor<1x8x1x128xf32> {
+  %o = attn.attention %q, %k, %v
+      : tensor<1x8x1x128xf32>, tensor<1x1x8192x128xf32>, tensor<1x1x8192x128xf32> -> tensor<1x8x1x128xf32>
+  return %o : tensor<1x8x1x128xf32>
 }
