@@ -37,6 +37,10 @@ struct CpuPipelineOptions {
 /// (see attn-parallel-to-runtime).
 void buildAttnToCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &opts);
 
+/// The upstream half of attn-to-cpu: vector, scf, memref, math, arith,
+/// index, cf and func to the LLVM dialect.
+void buildLowerToLLVMPipeline(OpPassManager &pm);
+
 /// f32 lanes of the host's widest usable vector unit (16 with AVX-512F,
 /// else 8).
 int64_t hostVectorWidth();

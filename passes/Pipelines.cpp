@@ -60,7 +60,10 @@ void mlir::attn::buildAttnToCpuPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 
-  // Upstream lowering to the LLVM dialect.
+  buildLowerToLLVMPipeline(pm);
+}
+
+void mlir::attn::buildLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createConvertVectorToSCFPass(
       VectorTransferToSCFOptions().enableFullUnroll()));
   pm.addPass(createSCFToControlFlowPass());

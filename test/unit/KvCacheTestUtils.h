@@ -8,6 +8,7 @@
 #include "runtime/kvcache/ContiguousKvCache.h"
 #include "runtime/kvcache/KvSteps.h"
 #include "runtime/kvcache/PagedKvCache.h"
+#include "test/unit/RuntimeTestUtils.h"
 
 #include "gtest/gtest.h"
 
@@ -25,11 +26,11 @@ namespace rt = mlir::attn::rt;
 using kv::SeqId;
 using mlir::attn::ElementType;
 
-/// One runtime (thread pool) per test process.
-inline rt::Runtime &sharedRuntime() {
-  static rt::Runtime runtime;
-  return runtime;
-}
+// Shared with the runtime tests: one leaked runtime per process, the
+// seed rule and the error-message helpers.
+using attn_test::errorOf;
+using attn_test::sharedRuntime;
+using attn_test::testSeed;
 
 /// A stepper running the float64 reference.
 inline kv::KvStepper referenceStepper(kv::KvCache &cache) {
@@ -37,13 +38,6 @@ inline kv::KvStepper referenceStepper(kv::KvCache &cache) {
                        {kv::StepBackend::Reference, {}});
 }
 
-/// Fresh inputs every run; ATTN_TEST_SEED=N reproduces a failure.
-inline uint64_t testSeed() {
-  if (const char *env = std::getenv("ATTN_TEST_SEED"))
-    return std::strtoull(env, nullptr, 10);
-  return static_cast<uint64_t>(
-      std::chrono::system_clock::now().time_since_epoch().count());
-}
 
 inline bool ok(llvm::Error e) {
   if (!e)
@@ -60,22 +54,6 @@ template <typename T> T get(llvm::Expected<T> e) {
   return std::move(*e);
 }
 
-/// The message of an expected error; fails the test on success.
-inline std::string errorOf(llvm::Error e) {
-  if (!e) {
-    ADD_FAILURE() << "expected an error, got success";
-    return "";
-  }
-  return llvm::toString(std::move(e));
-}
-
-template <typename T> std::string errorOf(llvm::Expected<T> e) {
-  if (e) {
-    ADD_FAILURE() << "expected an error, got success";
-    return "";
-  }
-  return llvm::toString(e.takeError());
-}
 
 /// An owned host tensor.
 struct HostTensor {

@@ -27,23 +27,13 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "passes/Passes.h"
 
 namespace attn_test {
 
-/// scf/memref/vector/math/arith -> LLVM dialect with upstream passes.
+/// scf/memref/vector/math/arith -> LLVM dialect with upstream passes only.
 inline void lowerWithUpstreamPasses(mlir::OpPassManager &pm) {
-  using namespace mlir;
-  pm.addPass(createSCFToControlFlowPass());
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createConvertVectorToLLVMPass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createConvertIndexToLLVMPass());
-  pm.addPass(createConvertControlFlowToLLVMPass());
-  pm.addPass(createConvertFuncToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
+  mlir::attn::buildLowerToLLVMPipeline(pm);
 }
 
 /// A context able to parse and lower anything the runtime handles.
