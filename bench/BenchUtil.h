@@ -1,4 +1,5 @@
-//===- BenchUtil.h - timing and ceilings shared by the benchmarks -*- C++ -*-===//
+//===- BenchUtil.h - timing and ceilings shared by the benchmarks -*- C++
+//-*-===//
 #ifndef ATTN_BENCH_BENCHUTIL_H
 #define ATTN_BENCH_BENCHUTIL_H
 

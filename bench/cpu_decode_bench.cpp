@@ -1,4 +1,5 @@
-//===- cpu_decode_bench.cpp - decode over a paged KV cache vs copy bandwidth ===//
+//===- cpu_decode_bench.cpp - decode over a paged KV cache vs copy bandwidth
+//===//
 //
 // One run measures memcpy bandwidth (read + write, the ceiling for a
 // memory-bound kernel) and attn's compiled decode step (attn.cache_attention
@@ -61,8 +62,8 @@ struct Row {
   double ms, gbps;
 };
 
-llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch,
-                               int64_t len, ElementType dtype) {
+llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
+                               ElementType dtype) {
   std::mt19937 rng(7);
   kv::PagedKvCacheConfig cfg;
   cfg.pageSize = kPage;
@@ -88,7 +89,8 @@ llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch,
   auto k = randomBuffer(rows, dtype, rng), v = randomBuffer(rows, dtype, rng);
   rt::DType dt = toDType(dtype);
   if (llvm::Error e = steps.appendStep(
-          seqs, rt::BufferRef::contiguous(k.data(), dt, {batch, kHkv, len, kDim}),
+          seqs,
+          rt::BufferRef::contiguous(k.data(), dt, {batch, kHkv, len, kDim}),
           rt::BufferRef::contiguous(v.data(), dt, {batch, kHkv, len, kDim})))
     return std::move(e);
   auto q = randomBuffer(batch * kHq * kDim, dtype, rng);
@@ -127,13 +129,13 @@ int main(int argc, char **argv) {
               "causal, Sq=1\n",
               (long long)kHq, (long long)kHkv, (long long)kDim,
               (long long)kPage);
-  std::printf("%-6s %5s %7s %10s %9s %8s %12s\n", "dtype", "batch", "kv",
-              "ms", "GB/s", "/copy", "us/1k tokens");
+  std::printf("%-6s %5s %7s %10s %9s %8s %12s\n", "dtype", "batch", "kv", "ms",
+              "GB/s", "/copy", "us/1k tokens");
   struct Case {
     int64_t batch, len;
   };
-  std::vector<Case> cases = {{1, 4096}, {16, 4096}, {1, 1024}, {1, 16384},
-                             {1, 65536}};
+  std::vector<Case> cases = {
+      {1, 4096}, {16, 4096}, {1, 1024}, {1, 16384}, {1, 65536}};
   if (quick)
     cases = {{1, 256}, {4, 512}};
   for (ElementType dtype : {ElementType::F32, ElementType::BF16}) {

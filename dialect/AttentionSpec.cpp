@@ -192,8 +192,8 @@ mlir::attn::buildAttentionFunc(OpBuilder &builder, Location loc,
   if (spec.withKvLengths)
     inputs.push_back(tensor({spec.batch}, builder.getI32Type()));
   Type outTy = tensor(spec.outputShape(), elt);
-  Type lseTy = tensor({spec.batch, spec.numHeads, spec.queryLen},
-                      builder.getF32Type());
+  Type lseTy =
+      tensor({spec.batch, spec.numHeads, spec.queryLen}, builder.getF32Type());
   SmallVector<Type> results = {outTy};
   if (spec.returnLse)
     results.push_back(lseTy);

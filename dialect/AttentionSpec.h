@@ -30,12 +30,12 @@ int64_t elementBytes(ElementType t);
 
 struct AttentionSpec {
   int64_t batch = 1;
-  int64_t numHeads = 1;    ///< Hq
-  int64_t numKvHeads = 1;  ///< Hkv; Hq % Hkv == 0
-  int64_t queryLen = 1;    ///< Sq
-  int64_t kvLen = 1;       ///< Skv
-  int64_t headDim = 64;    ///< D
-  int64_t valueDim = 0;    ///< Dv; 0 means equal to headDim
+  int64_t numHeads = 1;   ///< Hq
+  int64_t numKvHeads = 1; ///< Hkv; Hq % Hkv == 0
+  int64_t queryLen = 1;   ///< Sq
+  int64_t kvLen = 1;      ///< Skv
+  int64_t headDim = 64;   ///< D
+  int64_t valueDim = 0;   ///< Dv; 0 means equal to headDim
   ElementType dtype = ElementType::F32;
   Layout layout = Layout::BHSD;
   MaskSpec mask;

@@ -46,4 +46,3 @@ LogicalResult MaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << globalTokens;
   return success();
 }
-

@@ -36,15 +36,14 @@ std::string shapeStr(ArrayRef<int64_t> shape) {
 LogicalResult checkShape(Operation *op, StringRef name, ShapedType type,
                          ArrayRef<int64_t> expected, StringRef meaning) {
   if (type.getRank() != static_cast<int64_t>(expected.size()))
-    return op->emitOpError() << name << " must have rank " << expected.size()
-                             << " " << meaning << ", got rank "
-                             << type.getRank();
+    return op->emitOpError()
+           << name << " must have rank " << expected.size() << " " << meaning
+           << ", got rank " << type.getRank();
   for (auto [got, want] : llvm::zip(type.getShape(), expected))
     if (!sizesAgree(got, want))
-      return op->emitOpError()
-             << name << " shape " << shapeStr(type.getShape())
-             << " does not match expected " << meaning << " = "
-             << shapeStr(expected);
+      return op->emitOpError() << name << " shape " << shapeStr(type.getShape())
+                               << " does not match expected " << meaning
+                               << " = " << shapeStr(expected);
   return success();
 }
 
@@ -65,8 +64,8 @@ LogicalResult checkScaleAndCap(Operation *op, std::optional<APFloat> scale,
     return op->emitOpError("scale must be finite");
   if (scale && scale->isZero())
     return op->emitOpError("scale must be nonzero");
-  if (softcap && (!softcap->isFinite() || softcap->isNegative() ||
-                  softcap->isZero()))
+  if (softcap &&
+      (!softcap->isFinite() || softcap->isNegative() || softcap->isZero()))
     return op->emitOpError("softcap must be finite and > 0");
   return success();
 }
@@ -85,18 +84,17 @@ SmallVector<int64_t, 4> toPhysical(ArrayRef<int64_t> logical, Layout layout) {
 }
 
 /// Broadcastable to `full`: same rank and each dim 1 or equal.
-LogicalResult checkBroadcastable(Operation *op, StringRef name,
-                                 ShapedType type, ArrayRef<int64_t> full) {
+LogicalResult checkBroadcastable(Operation *op, StringRef name, ShapedType type,
+                                 ArrayRef<int64_t> full) {
   if (type.getRank() != 4)
-    return op->emitOpError() << name << " must have rank 4 (broadcastable "
-                             << "to [B, Hq, Sq, Skv]), got rank "
-                             << type.getRank();
+    return op->emitOpError()
+           << name << " must have rank 4 (broadcastable "
+           << "to [B, Hq, Sq, Skv]), got rank " << type.getRank();
   for (auto [got, want] : llvm::zip(type.getShape(), full))
     if (got != 1 && !sizesAgree(got, want))
-      return op->emitOpError()
-             << name << " shape " << shapeStr(type.getShape())
-             << " is not broadcastable to [B, Hq, Sq, Skv] = "
-             << shapeStr(full);
+      return op->emitOpError() << name << " shape " << shapeStr(type.getShape())
+                               << " is not broadcastable to [B, Hq, Sq, Skv] = "
+                               << shapeStr(full);
   return success();
 }
 
@@ -111,17 +109,17 @@ LogicalResult checkRank4(Operation *op, StringRef name, ShapedType type,
 LogicalResult checkSameElementType(Operation *op, StringRef name, Type got,
                                    StringRef refName, Type ref) {
   if (got != ref)
-    return op->emitOpError() << name << " element type " << got
-                             << " differs from " << refName
-                             << " element type " << ref;
+    return op->emitOpError()
+           << name << " element type " << got << " differs from " << refName
+           << " element type " << ref;
   return success();
 }
 
 /// Shape checks shared by the two cache ops: the cache pair against batch
 /// size `b`, K/V heads `hkv`, head dims `d` / `dv`.
 LogicalResult checkCaches(Operation *op, ShapedType kc, ShapedType vc,
-                          Value blockTable, int64_t b, int64_t hkv,
-                          int64_t d, int64_t dv) {
+                          Value blockTable, int64_t b, int64_t hkv, int64_t d,
+                          int64_t dv) {
   if (failed(checkSameElementType(op, "value_cache", vc.getElementType(),
                                   "key_cache", kc.getElementType())))
     return failure();
@@ -153,9 +151,8 @@ LogicalResult checkCaches(Operation *op, ShapedType kc, ShapedType vc,
     return op->emitOpError() << "block_table must have rank 2 [B, max_pages],"
                              << " got rank " << bt.getRank();
   if (!sizesAgree(bt.getDimSize(0), b))
-    return op->emitOpError()
-           << "block_table has " << sizeStr(bt.getDimSize(0))
-           << " rows but the batch size is " << sizeStr(b);
+    return op->emitOpError() << "block_table has " << sizeStr(bt.getDimSize(0))
+                             << " rows but the batch size is " << sizeStr(b);
   return success();
 }
 
@@ -214,23 +211,23 @@ LogicalResult AttentionOp::verify() {
   auto v = toLogical(vTy.getShape(), layout);
   int64_t b = q[0], hq = q[1], sq = q[2], d = q[3];
   int64_t hkv = k[1], skv = k[2], dv = v[3];
-  StringRef kMeaning = layout == Layout::BHSD ? "[B, Hkv, Skv, D]"
-                                              : "[B, Skv, Hkv, D]";
-  StringRef vMeaning = layout == Layout::BHSD ? "[B, Hkv, Skv, Dv]"
-                                              : "[B, Skv, Hkv, Dv]";
-  StringRef oMeaning = layout == Layout::BHSD ? "[B, Hq, Sq, Dv]"
-                                              : "[B, Sq, Hq, Dv]";
+  StringRef kMeaning =
+      layout == Layout::BHSD ? "[B, Hkv, Skv, D]" : "[B, Skv, Hkv, D]";
+  StringRef vMeaning =
+      layout == Layout::BHSD ? "[B, Hkv, Skv, Dv]" : "[B, Skv, Hkv, Dv]";
+  StringRef oMeaning =
+      layout == Layout::BHSD ? "[B, Hq, Sq, Dv]" : "[B, Sq, Hq, Dv]";
   if (failed(checkShape(op, "key", kTy, toPhysical({b, hkv, skv, d}, layout),
                         kMeaning)) ||
-      failed(checkShape(op, "value", vTy,
-                        toPhysical({b, hkv, skv, dv}, layout), vMeaning)) ||
+      failed(checkShape(op, "value", vTy, toPhysical({b, hkv, skv, dv}, layout),
+                        vMeaning)) ||
       failed(checkHeadRatio(op, hq, hkv)) ||
-      failed(checkShape(op, "output", oTy,
-                        toPhysical({b, hq, sq, dv}, layout), oMeaning)))
+      failed(checkShape(op, "output", oTy, toPhysical({b, hq, sq, dv}, layout),
+                        oMeaning)))
     return failure();
   if (auto lse = getLse())
-    if (failed(checkShape(op, "lse", lse.getType(), {b, hq, sq},
-                          "[B, Hq, Sq]")))
+    if (failed(
+            checkShape(op, "lse", lse.getType(), {b, hq, sq}, "[B, Hq, Sq]")))
       return failure();
 
   SmallVector<int64_t, 4> full = {b, hq, sq, skv};
@@ -288,8 +285,8 @@ LogicalResult AttentionOp::verifyRegions() {
           {b.getF32Type(), idx, idx, idx, idx}, b.getF32Type(),
           "(score: f32, b: index, h: index, q_idx: index, kv_idx: index)")))
     return failure();
-  return verifyModRegion(*this, getMaskMod(), "mask_mod",
-                         {idx, idx, idx, idx}, b.getI1Type(),
+  return verifyModRegion(*this, getMaskMod(), "mask_mod", {idx, idx, idx, idx},
+                         b.getI1Type(),
                          "(b: index, h: index, q_idx: index, kv_idx: index)");
 }
 
@@ -310,9 +307,8 @@ LogicalResult CacheAppendOp::verify() {
           dv = vTy.getDimSize(3);
   if (failed(checkShape(op, "value", vTy, {b, hkv, snew, dv},
                         "[B, Hkv, Snew, Dv]")) ||
-      failed(checkCaches(op, getKeyCache().getType(),
-                         getValueCache().getType(), getBlockTable(), b, hkv,
-                         d, dv)) ||
+      failed(checkCaches(op, getKeyCache().getType(), getValueCache().getType(),
+                         getBlockTable(), b, hkv, d, dv)) ||
       failed(checkLengths(op, "cache_lengths", getCacheLengths(), b)) ||
       failed(checkLengths(op, "new_lengths", getNewLengths(), b)))
     return failure();
@@ -352,19 +348,19 @@ LogicalResult CacheAttentionOp::verify() {
       failed(checkSameElementType(op, "output", oTy.getElementType(), "query",
                                   qTy.getElementType())))
     return failure();
-  int64_t b = qTy.getDimSize(0), hq = qTy.getDimSize(1),
-          sq = qTy.getDimSize(2), d = qTy.getDimSize(3);
+  int64_t b = qTy.getDimSize(0), hq = qTy.getDimSize(1), sq = qTy.getDimSize(2),
+          d = qTy.getDimSize(3);
   int64_t hkv = isPaged() ? kcTy.getDimSize(2) : kcTy.getDimSize(1);
   int64_t dv = vcTy.getDimSize(3);
   if (failed(checkCaches(op, kcTy, vcTy, getBlockTable(), b, hkv, d, dv)) ||
       failed(checkHeadRatio(op, hq, hkv)) ||
-      failed(checkShape(op, "output", oTy, {b, hq, sq, dv},
-                        "[B, Hq, Sq, Dv]")) ||
+      failed(
+          checkShape(op, "output", oTy, {b, hq, sq, dv}, "[B, Hq, Sq, Dv]")) ||
       failed(checkLengths(op, "cache_lengths", getCacheLengths(), b)))
     return failure();
   if (auto lse = getLse())
-    if (failed(checkShape(op, "lse", lse.getType(), {b, hq, sq},
-                          "[B, Hq, Sq]")))
+    if (failed(
+            checkShape(op, "lse", lse.getType(), {b, hq, sq}, "[B, Hq, Sq]")))
       return failure();
   if (auto mask = getMask(); mask && mask->getQOffset() != 0)
     return emitOpError("mask q_offset must be 0: cache_attention places "

@@ -17,8 +17,8 @@ LogicalResult TilePackOp::verify() {
   if (getTranspose())
     std::swap(rows, cols);
   if (!fits(rows, dst.getDimSize(0)) || !fits(cols, dst.getDimSize(1)))
-    return emitOpError() << "source " << src << " does not fit in dest "
-                         << dst << (getTranspose() ? " (transposed)" : "");
+    return emitOpError() << "source " << src << " does not fit in dest " << dst
+                         << (getTranspose() ? " (transposed)" : "");
   return success();
 }
 
@@ -35,8 +35,7 @@ LogicalResult TileMatmulOp::verify() {
   if (k != bk || m != c.getDimSize(0) || bn != c.getDimSize(1))
     return emitOpError() << "shapes " << a << (getTransposeLhs() ? "ᵀ" : "")
                          << " · " << b << (getTransposeRhs() ? "ᵀ" : "")
-                         << " -> " << c
-                         << " do not form a matrix product";
+                         << " -> " << c << " do not form a matrix product";
   return success();
 }
 

@@ -29,8 +29,7 @@ namespace {
 constexpr int64_t kHq = 32, kHkv = 8, kDim = 128, kPage = 16;
 
 int fail(llvm::Error e) {
-  llvm::errs() << "attn-decode-loop: " << llvm::toString(std::move(e))
-               << "\n";
+  llvm::errs() << "attn-decode-loop: " << llvm::toString(std::move(e)) << "\n";
   return 1;
 }
 
@@ -86,8 +85,9 @@ int main(int argc, char **argv) {
     return llvm::SmallVector<int64_t, 4>{batch, kHkv, s, kDim};
   };
   if (llvm::Error e = stepper.appendStep(
-          seqs, rt::BufferRef::contiguous(kPrompt.data(), rt::DType::F32,
-                                          shape(longest)),
+          seqs,
+          rt::BufferRef::contiguous(kPrompt.data(), rt::DType::F32,
+                                    shape(longest)),
           rt::BufferRef::contiguous(vPrompt.data(), rt::DType::F32,
                                     shape(longest)),
           prompts))
@@ -97,8 +97,8 @@ int main(int argc, char **argv) {
   //    Kernels compile on their first use; step 0 is left out of the rates.
   kv::CacheAttentionOptions opts;
   opts.mask.causal = true;
-  std::vector<float> k(batch * kHkv * kDim), v(k.size()),
-      q(batch * kHq * kDim), out(q.size());
+  std::vector<float> k(batch * kHkv * kDim), v(k.size()), q(batch * kHq * kDim),
+      out(q.size());
   auto kRef = rt::BufferRef::contiguous(k.data(), rt::DType::F32, shape(1));
   auto vRef = rt::BufferRef::contiguous(v.data(), rt::DType::F32, shape(1));
   auto qRef = rt::BufferRef::contiguous(q.data(), rt::DType::F32,
@@ -118,9 +118,9 @@ int main(int argc, char **argv) {
       return fail(std::move(e));
     if (step == 0 && steps > 1)
       continue;
-    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                             t0)
-                   .count();
+    seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
     for (kv::SeqId id : seqs)
       kvBytes += double(llvm::cantFail((*cache)->length(id))) * kHkv * 2 *
                  kDim * sizeof(float);

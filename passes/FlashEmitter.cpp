@@ -26,8 +26,8 @@ using namespace mlir::attn;
 
 namespace {
 
-constexpr int64_t kPad = 16;    // tile widths are padded to whole vectors
-constexpr int64_t kRowPad = 8;  // query rows: half vectors suffice (decode)
+constexpr int64_t kPad = 16;   // tile widths are padded to whole vectors
+constexpr int64_t kRowPad = 8; // query rows: half vectors suffice (decode)
 
 int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -145,17 +145,17 @@ void Emitter::emit() {
     // Scratch for split partials: [B, Hq, S, Sq, Dvp] outputs, lse, and one
     // arrival counter per query block (zero between runs).
     Type f32 = b.getF32Type();
-    auto outTy = MemRefType::get(
-        {g.batch, g.heads, g.splits, g.qLen, g.dvPad}, f32);
+    auto outTy =
+        MemRefType::get({g.batch, g.heads, g.splits, g.qLen, g.dvPad}, f32);
     auto lseTy = MemRefType::get({g.batch, g.heads, g.splits, g.qLen}, f32);
     int64_t blocks = g.batch * g.kvHeads * g.qBlocks;
     auto cntTy = MemRefType::get({blocks}, b.getI32Type());
     auto makeGlobal = [&](StringRef stem, MemRefType ty, Attribute init) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(module.getBody());
-      auto glob = memref::GlobalOp::create(
-          b, stem, b.getStringAttr("private"), ty, init, /*constant=*/false,
-          b.getI64IntegerAttr(64));
+      auto glob = memref::GlobalOp::create(b, stem, b.getStringAttr("private"),
+                                           ty, init, /*constant=*/false,
+                                           b.getI64IntegerAttr(64));
       SymbolTable(module).insert(glob);
       return glob;
     };
@@ -169,9 +169,9 @@ void Emitter::emit() {
     partLse = memref::GetGlobalOp::create(b, lseTy, lseG.getSymName());
     counters = memref::GetGlobalOp::create(b, cntTy, cntG.getSymName());
   }
-  auto forall = scf::ForallOp::create(
-      b, ArrayRef<OpFoldResult>{idx(g.workItems())}, ValueRange(),
-      std::nullopt);
+  auto forall =
+      scf::ForallOp::create(b, ArrayRef<OpFoldResult>{idx(g.workItems())},
+                            ValueRange(), std::nullopt);
   forall->setAttr("attn.work_items", b.getI64IntegerAttr(g.workItems()));
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(forall.getBody());
@@ -269,8 +269,7 @@ void Emitter::emitItem(Value item) {
     Value h = im.add(im.mul(hkv, g.group), gi);
     Value r0 = im.mul(gi, g.tq);
     Value accRows = rankReducedView(b, accTile, {r0, idx(0)},
-                                    {idx(g.tq), idx(g.dvPad)},
-                                    {g.tq, g.dvPad});
+                                    {idx(g.tq), idx(g.dvPad)}, {g.tq, g.dvPad});
     Value maxRows = rankReducedView(b, rowMax, {r0}, {idx(g.tq)}, {g.tq});
     Value sumRows = rankReducedView(b, rowSum, {r0}, {idx(g.tq)}, {g.tq});
     Value dst, lseDst;
@@ -286,9 +285,9 @@ void Emitter::emitItem(Value item) {
                             {idx(1), idx(1), qValid, idx(g.valueDim)},
                             {ShapedType::kDynamic, g.valueDim});
       if (p.lse)
-        lseDst = rankReducedView(b, p.lse, {b0, h, q0},
-                                 {idx(1), idx(1), qValid},
-                                 {ShapedType::kDynamic});
+        lseDst =
+            rankReducedView(b, p.lse, {b0, h, q0}, {idx(1), idx(1), qValid},
+                            {ShapedType::kDynamic});
     }
     TileFinalizeOp::create(b, accRows, maxRows, sumRows, dst, lseDst);
   }
@@ -297,17 +296,17 @@ void Emitter::emitItem(Value item) {
 
   // The last split of this query block to arrive merges all partials.
   Value one = arith::ConstantOp::create(b, b.getI32IntegerAttr(1));
-  Value before = memref::AtomicRMWOp::create(
-      b, arith::AtomicRMWKind::addi, one, counters, ValueRange{block});
+  Value before = memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, one,
+                                             counters, ValueRange{block});
   Value last = arith::CmpIOp::create(
       b, arith::CmpIPredicate::eq, before,
       arith::ConstantOp::create(b, b.getI32IntegerAttr(g.splits - 1)));
   auto ifLast = scf::IfOp::create(b, last, /*withElseRegion=*/false);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifLast.thenBlock());
-  memref::StoreOp::create(
-      b, arith::ConstantOp::create(b, b.getI32IntegerAttr(0)), counters,
-      ValueRange{block});
+  memref::StoreOp::create(b,
+                          arith::ConstantOp::create(b, b.getI32IntegerAttr(0)),
+                          counters, ValueRange{block});
   auto mergeLoop = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
   b.setInsertionPointToStart(mergeLoop.getBody());
   Value h = im.add(im.mul(hkv, g.group), mergeLoop.getInductionVar());
@@ -328,8 +327,8 @@ void Emitter::emitItem(Value item) {
   TileCombineOp::create(b, parts, partsLse, dst, lseDst);
 }
 
-void Emitter::packKv(Value cache, Value tile, int64_t dim, Value b0,
-                     Value hkv, Value j0, Value valid) {
+void Emitter::packKv(Value cache, Value tile, int64_t dim, Value b0, Value hkv,
+                     Value j0, Value valid) {
   if (!p.blockTable) {
     Value src = rankReducedView(b, cache, {b0, hkv, j0, idx(0)},
                                 {idx(1), idx(1), valid, idx(dim)},
@@ -357,12 +356,11 @@ void Emitter::packKv(Value cache, Value tile, int64_t dim, Value b0,
   Value i = pages.getInductionVar();
   Value first = im.mul(i, ps);
   Value rows = im.max(im.c(0), im.min(im.c(ps), im.sub(valid, first)));
-  Value dst = rankReducedView(b, tile, {first, idx(0)}, {idx(ps), idx(dim)},
-                              {ps, dim});
-  Value slot = im.min(im.add(im.div(j0, ps), i),
-                      im.c(cast<MemRefType>(p.blockTable.getType())
-                               .getDimSize(1) -
-                           1));
+  Value dst =
+      rankReducedView(b, tile, {first, idx(0)}, {idx(ps), idx(dim)}, {ps, dim});
+  Value slot =
+      im.min(im.add(im.div(j0, ps), i),
+             im.c(cast<MemRefType>(p.blockTable.getType()).getDimSize(1) - 1));
   Value page = arith::IndexCastOp::create(
       b, b.getIndexType(),
       memref::LoadOp::create(b, p.blockTable, ValueRange{b0, slot}));
@@ -383,9 +381,9 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
 
   if (g.rowsPad <= kRowPad) {
     // Dot products for the real rows only; padding lanes are never read.
-    Value qRows = rankReducedView(b, qtTile, {idx(0), idx(0)},
-                                  {idx(g.rows), idx(g.headDim)},
-                                  {g.rows, g.headDim});
+    Value qRows =
+        rankReducedView(b, qtTile, {idx(0), idx(0)},
+                        {idx(g.rows), idx(g.headDim)}, {g.rows, g.headDim});
     Value sRows = rankReducedView(b, sTile, {idx(0), idx(0)},
                                   {idx(g.tk), idx(g.rows)}, {g.tk, g.rows});
     TileMatmulOp::create(b, kTile, qRows, sRows, /*accumulate=*/false,

@@ -1,4 +1,5 @@
-//===- FlashEmitter.h - the flash form shared by attention lowerings -*- C++ -*-===//
+//===- FlashEmitter.h - the flash form shared by attention lowerings -*- C++
+//-*-===//
 //
 // Emits the flash form of one attention problem on buffers: an scf.forall
 // over work items (batch × K/V head × query block × KV split), and inside
@@ -34,10 +35,10 @@ struct FlashGeometry {
 /// Picks tile sizes for the given problem sizes. `kvSplits` 0 asks the cost
 /// model. Fails with a reason in `error` for unsupported options.
 FailureOr<FlashGeometry>
-chooseFlashGeometry(int64_t batch, int64_t heads, int64_t kvHeads,
-                    int64_t qLen, int64_t headDim, int64_t valueDim,
-                    int64_t kvCapacity, int64_t pageSize, int64_t tileRows,
-                    int64_t tileKv, int64_t kvSplits, std::string &error);
+chooseFlashGeometry(int64_t batch, int64_t heads, int64_t kvHeads, int64_t qLen,
+                    int64_t headDim, int64_t valueDim, int64_t kvCapacity,
+                    int64_t pageSize, int64_t tileRows, int64_t tileKv,
+                    int64_t kvSplits, std::string &error);
 
 /// The KV-split count of the cost model: enough items for every core (with
 /// slack for uneven lengths) while each split keeps >= 512 keys.
@@ -62,16 +63,15 @@ struct FlashProblem {
   MaskAttr mask;
   /// Optional per-score steps on the key-major score tile, called inside
   /// the KV loop with (batch, K/V head, first query, first key, scores).
-  using ScoreHook =
-      std::function<void(ImplicitLocOpBuilder &, Value, Value, Value, Value,
-                         Value)>;
+  using ScoreHook = std::function<void(ImplicitLocOpBuilder &, Value, Value,
+                                       Value, Value, Value)>;
   ScoreHook scoreMods, customMasks;
 };
 
 /// Emits the whole problem at the builder's insertion point. Split-KV
 /// partials live in module-level scratch globals created in `module`.
-void emitFlash(ImplicitLocOpBuilder &b, ModuleOp module,
-               const FlashGeometry &g, const FlashProblem &p);
+void emitFlash(ImplicitLocOpBuilder &b, ModuleOp module, const FlashGeometry &g,
+               const FlashProblem &p);
 
 /// A rank-reduced view of `source` at `offsets` with `sizes` and the given
 /// result shape (size-1 leading dims dropped).

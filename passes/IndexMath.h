@@ -15,9 +15,7 @@ namespace mlir::attn {
 struct IndexMath {
   ImplicitLocOpBuilder &b;
 
-  Value c(int64_t v) const {
-    return arith::ConstantIndexOp::create(b, v);
-  }
+  Value c(int64_t v) const { return arith::ConstantIndexOp::create(b, v); }
   Value add(Value x, Value y) const { return arith::AddIOp::create(b, x, y); }
   Value add(Value x, int64_t y) const { return add(x, c(y)); }
   Value sub(Value x, Value y) const { return arith::SubIOp::create(b, x, y); }

@@ -100,9 +100,9 @@ LogicalResult convertKernel(func::FuncOp func, scf::ForallOp forall,
   // @<kernel>_work_items() -> index: how many items [0, N) the runtime
   // spreads over its threads.
   b.setInsertionPointAfter(func);
-  auto count = func::FuncOp::create(
-      b, loc, (func.getSymName() + "_work_items").str(),
-      b.getFunctionType({}, {index}));
+  auto count =
+      func::FuncOp::create(b, loc, (func.getSymName() + "_work_items").str(),
+                           b.getFunctionType({}, {index}));
   count->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = count.addEntryBlock();
   b.setInsertionPointToStart(entry);

@@ -80,17 +80,15 @@ void mlir::attn::buildLowerToLLVMPipeline(OpPassManager &pm) {
 }
 
 namespace {
-struct CpuPipelineCLOptions
-    : public PassPipelineOptions<CpuPipelineCLOptions> {
+struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
   Option<int64_t> tileRows{*this, "tile-rows",
                            llvm::cl::desc("query rows per work item"),
                            llvm::cl::init(64)};
-  Option<int64_t> tileKv{*this, "tile-kv",
-                         llvm::cl::desc("keys per KV tile"),
+  Option<int64_t> tileKv{*this, "tile-kv", llvm::cl::desc("keys per KV tile"),
                          llvm::cl::init(64)};
-  Option<int64_t> vectorWidth{
-      *this, "vector-width",
-      llvm::cl::desc("f32 lanes per vector (0: host)"), llvm::cl::init(0)};
+  Option<int64_t> vectorWidth{*this, "vector-width",
+                              llvm::cl::desc("f32 lanes per vector (0: host)"),
+                              llvm::cl::init(0)};
   Option<int64_t> kvSplits{
       *this, "kv-splits",
       llvm::cl::desc("cache attention KV splits (0: cost model)"),

@@ -31,8 +31,8 @@ class AttentionLowering {
 public:
   AttentionLowering(AttentionOp op, int64_t tileRows, int64_t tileKv,
                     int64_t kvSplits, int64_t parallelism)
-      : op(op), b(op.getLoc(), op), im{b}, tileRows(tileRows),
-        tileKv(tileKv), kvSplits(kvSplits), parallelism(parallelism) {}
+      : op(op), b(op.getLoc(), op), im{b}, tileRows(tileRows), tileKv(tileKv),
+        kvSplits(kvSplits), parallelism(parallelism) {}
 
   LogicalResult run();
 
@@ -72,7 +72,8 @@ Value AttentionLowering::inputBuffer(Value tensor, bool unitInner) {
   auto ty = cast<RankedTensorType>(tensor.getType());
   auto memTy = stridedMemRefType(b.getContext(), ty.getShape(),
                                  ty.getElementType(), unitInner);
-  return bufferization::ToBufferOp::create(b, memTy, tensor, /*read_only=*/true);
+  return bufferization::ToBufferOp::create(b, memTy, tensor,
+                                           /*read_only=*/true);
 }
 
 Value AttentionLowering::outputBuffer(Value result, bool unitInner) {
@@ -110,9 +111,9 @@ LogicalResult AttentionLowering::run() {
       return op.emitOpError("attn-tile-flash needs static shapes (compile "
                             "one kernel per shape; the runtime caches them)");
   std::string error;
-  auto geometry = chooseFlashGeometry(qs[0], qs[1], ks[1], qs[2], qs[3],
-                                      vs[3], ks[2], /*pageSize=*/0, tileRows,
-                                      tileKv, /*kvSplits=*/1, error);
+  auto geometry = chooseFlashGeometry(qs[0], qs[1], ks[1], qs[2], qs[3], vs[3],
+                                      ks[2], /*pageSize=*/0, tileRows, tileKv,
+                                      /*kvSplits=*/1, error);
   if (failed(geometry))
     return op.emitOpError() << error;
   g = *geometry;
@@ -241,8 +242,8 @@ struct TileFlashPass : attn::impl::AttnTileFlashBase<TileFlashPass> {
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) { ops.push_back(op); });
     for (AttentionOp op : ops)
-      if (failed(AttentionLowering(op, tileRows, tileKv, kvSplits, threads)
-                     .run()))
+      if (failed(
+              AttentionLowering(op, tileRows, tileKv, kvSplits, threads).run()))
         return signalPassFailure();
   }
 };

@@ -62,8 +62,7 @@ private:
                                     ArrayRef<bool>{col + width <= cols});
   }
   /// scf.for lb..ub step `step` with the body emitted by `body(iv)`.
-  template <typename Fn>
-  void loop(Value lb, Value ub, int64_t step, Fn body) {
+  template <typename Fn> void loop(Value lb, Value ub, int64_t step, Fn body) {
     auto f = scf::ForOp::create(b, lb, ub, im.c(step));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(f.getBody());
@@ -89,16 +88,15 @@ private:
   VectorType vecTy;
 };
 
-Value TileVectorizer::readRow(Value mem, Value row, int64_t col,
-                              int64_t cols) {
+Value TileVectorizer::readRow(Value mem, Value row, int64_t col, int64_t cols) {
   auto memTy = cast<MemRefType>(mem.getType());
   Type elt = memTy.getElementType();
   auto srcVecTy = VectorType::get({width}, elt);
   Value pad = arith::ConstantOp::create(b, b.getFloatAttr(elt, 0.0));
   bool inBounds = col + width <= cols;
-  Value v = vector::TransferReadOp::create(
-      b, srcVecTy, mem, ValueRange{row, im.c(col)}, pad,
-      ArrayRef<bool>{inBounds});
+  Value v = vector::TransferReadOp::create(b, srcVecTy, mem,
+                                           ValueRange{row, im.c(col)}, pad,
+                                           ArrayRef<bool>{inBounds});
   if (elt != f32)
     v = arith::ExtFOp::create(b, vecTy, v);
   return v;
@@ -168,12 +166,13 @@ void TileVectorizer::matmulBlock(TileMatmulOp op, Value m0, int64_t nRows,
         for (int64_t j = 0; j < vecs; ++j)
           bVecs.push_back(load(rhs, {k, colIdx[j]}));
         for (int64_t i = 0; i < nRows; ++i) {
-          Value a = memref::LoadOp::create(
-              b, lhs, lhsT ? ValueRange{k, rowIdx[i]} : ValueRange{rowIdx[i], k});
+          Value a = memref::LoadOp::create(b, lhs,
+                                           lhsT ? ValueRange{k, rowIdx[i]}
+                                                : ValueRange{rowIdx[i], k});
           Value aVec = vector::BroadcastOp::create(b, vecTy, a);
           for (int64_t j = 0; j < vecs; ++j)
-            next.push_back(vector::FMAOp::create(b, aVec, bVecs[j],
-                                                 accs[i * vecs + j]));
+            next.push_back(
+                vector::FMAOp::create(b, aVec, bVecs[j], accs[i * vecs + j]));
         }
         scf::YieldOp::create(b, next);
       });
@@ -200,8 +199,8 @@ void TileVectorizer::dotBlock(TileMatmulOp op, Value m0, int64_t nRows,
         auto read = [&](Value mem, Value row) -> Value {
           if (exact)
             return load(mem, {row, k});
-          return vector::TransferReadOp::create(b, vecTy, mem, ValueRange{row, k},
-                                                pad, ArrayRef<bool>{false});
+          return vector::TransferReadOp::create(
+              b, vecTy, mem, ValueRange{row, k}, pad, ArrayRef<bool>{false});
         };
         SmallVector<Value> qs, next;
         for (int64_t j = 0; j < nCols; ++j)
@@ -217,13 +216,12 @@ void TileVectorizer::dotBlock(TileMatmulOp op, Value m0, int64_t nRows,
   for (int64_t i = 0; i < nRows; ++i)
     for (int64_t j = 0; j < nCols; ++j) {
       // reassoc: a tree of adds, not 16 dependent ones.
-      Value dot = vector::ReductionOp::create(
-          b, vector::CombiningKind::ADD, kLoop.getResult(i * nCols + j),
-          arith::FastMathFlags::reassoc);
+      Value dot = vector::ReductionOp::create(b, vector::CombiningKind::ADD,
+                                              kLoop.getResult(i * nCols + j),
+                                              arith::FastMathFlags::reassoc);
       SmallVector<Value, 2> at = {rowIdx[i], im.c(j)};
       if (op.getAccumulate())
-        dot = arith::AddFOp::create(
-            b, memref::LoadOp::create(b, acc, at), dot);
+        dot = arith::AddFOp::create(b, memref::LoadOp::create(b, acc, at), dot);
       memref::StoreOp::create(b, dot, acc, at);
     }
 }
@@ -281,8 +279,8 @@ void TileVectorizer::lower(TileMaskOp op) {
     return arith::IndexCastOp::create(b, i32, idx);
   };
   auto splatI = [&](Value x) -> Value {
-    return vector::BroadcastOp::create(
-        b, VectorType::get({width}, x.getType()), x);
+    return vector::BroadcastOp::create(b, VectorType::get({width}, x.getType()),
+                                       x);
   };
   auto constI = [&](int64_t x) {
     return arith::ConstantOp::create(
@@ -329,7 +327,8 @@ void TileVectorizer::lower(TileMaskOp op) {
       if (m.windowRight >= 0)
         withLocal(cmp(P::sge, dist, constI(-m.windowRight)));
       if (m.dilation > 1)
-        withLocal(cmp(P::eq, arith::RemSIOp::create(b, dist, constI(m.dilation)),
+        withLocal(cmp(P::eq,
+                      arith::RemSIOp::create(b, dist, constI(m.dilation)),
                       constI(0)));
       if (local && m.globalTokens > 0)
         local = orV(local, orV(cmp(P::slt, j, constI(m.globalTokens)),
@@ -355,15 +354,14 @@ void TileVectorizer::lower(TileOnlineSoftmaxOp op) {
     auto maxLoop = scf::ForOp::create(
         b, im.c(0), im.c(keys), im.c(1), ValueRange{negInfVec},
         [&](OpBuilder &, Location, Value n, ValueRange it) {
-          scf::YieldOp::create(
-              b, ValueRange{arith::MaxNumFOp::create(b, it[0],
-                                                     load(s, {n, col}))});
+          scf::YieldOp::create(b, ValueRange{arith::MaxNumFOp::create(
+                                      b, it[0], load(s, {n, col}))});
         });
     Value oldMax = load(rowMax, {col});
     Value newMax = arith::MaxNumFOp::create(b, oldMax, maxLoop.getResult(0));
     // Rows that have seen nothing shift by 0: exp(-inf) is exactly 0.
-    Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, newMax,
-                                       negInfVec);
+    Value none =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, newMax, negInfVec);
     Value shift = arith::SelectOp::create(b, none, zeroVec, newMax);
     auto expLoop = scf::ForOp::create(
         b, im.c(0), im.c(keys), im.c(1), ValueRange{zeroVec},
@@ -371,7 +369,8 @@ void TileVectorizer::lower(TileOnlineSoftmaxOp op) {
           Value p = math::ExpOp::create(
               b, arith::SubFOp::create(b, load(s, {n, col}), shift));
           store(p, s, {n, col});
-          scf::YieldOp::create(b, ValueRange{arith::AddFOp::create(b, it[0], p)});
+          scf::YieldOp::create(b,
+                               ValueRange{arith::AddFOp::create(b, it[0], p)});
         });
     Value alpha =
         math::ExpOp::create(b, arith::SubFOp::create(b, oldMax, shift));
@@ -399,8 +398,8 @@ void TileVectorizer::lower(TileFinalizeOp op) {
   Value outRows = memref::DimOp::create(b, out, 0);
   loop(im.c(0), outRows, 1, [&](Value r) {
     Value sum = memref::LoadOp::create(b, op.getRowSum(), ValueRange{r});
-    Value empty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, sum,
-                                        scalar(0.0f));
+    Value empty =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, sum, scalar(0.0f));
     Value inv = arith::SelectOp::create(
         b, empty, scalar(0.0f), arith::DivFOp::create(b, scalar(1.0f), sum));
     Value invVec = vector::BroadcastOp::create(b, vecTy, inv);
@@ -480,7 +479,8 @@ void TileVectorizer::lower(TileCombineOp op) {
   });
 }
 
-struct VectorizeTilesPass : attn::impl::AttnVectorizeTilesBase<VectorizeTilesPass> {
+struct VectorizeTilesPass
+    : attn::impl::AttnVectorizeTilesBase<VectorizeTilesPass> {
   using Base::Base;
   void runOnOperation() override {
     int64_t width = vectorWidth > 0 ? vectorWidth : hostVectorWidth();
@@ -503,8 +503,8 @@ struct VectorizeTilesPass : attn::impl::AttnVectorizeTilesBase<VectorizeTilesPas
         opWidth = width / 2;
       if (lanes > 0 && (opWidth < 4 || lanes % opWidth != 0)) {
         op->emitOpError() << "lane dimension " << lanes
-                          << " must be a multiple of the vector width "
-                          << width << " or of half of it";
+                          << " must be a multiple of the vector width " << width
+                          << " or of half of it";
         return signalPassFailure();
       }
       TileVectorizer v(op, opWidth, microRows);
