@@ -17,9 +17,7 @@ namespace {
 
 class AttentionSpecTest : public ::testing::Test {
 protected:
-  AttentionSpecTest() {
-    ctx.loadDialect<AttnDialect, func::FuncDialect>();
-  }
+  AttentionSpecTest() { ctx.loadDialect<AttnDialect, func::FuncDialect>(); }
 
   /// Builds `spec` into a fresh module, verifies it, returns its text.
   std::string build(const AttentionSpec &spec) {
@@ -155,13 +153,13 @@ TEST(AttentionSpecFlops, CountsOnlyVisiblePairs) {
 }
 
 TEST(AttentionSpecFlops, ClosedFormMatchesPairCount) {
-  for (MaskSpec m : {MaskSpec{.causal = true, .qOffset = 5},
-                     MaskSpec{.windowLeft = 3, .windowRight = 2},
-                     MaskSpec{.causal = true, .windowLeft = 7, .dilation = 3},
-                     MaskSpec{.qOffset = 2, .windowLeft = 9, .windowRight = 4,
-                              .dilation = 2},
-                     MaskSpec{.causal = true, .windowLeft = 2,
-                              .globalTokens = 3}}) {
+  for (MaskSpec m :
+       {MaskSpec{.causal = true, .qOffset = 5},
+        MaskSpec{.windowLeft = 3, .windowRight = 2},
+        MaskSpec{.causal = true, .windowLeft = 7, .dilation = 3},
+        MaskSpec{
+            .qOffset = 2, .windowLeft = 9, .windowRight = 4, .dilation = 2},
+        MaskSpec{.causal = true, .windowLeft = 2, .globalTokens = 3}}) {
     AttentionSpec s;
     s.queryLen = 13;
     s.kvLen = 21;

@@ -38,7 +38,6 @@ inline kv::KvStepper referenceStepper(kv::KvCache &cache) {
                        {kv::StepBackend::Reference, {}});
 }
 
-
 inline bool ok(llvm::Error e) {
   if (!e)
     return true;
@@ -53,7 +52,6 @@ template <typename T> T get(llvm::Expected<T> e) {
   }
   return std::move(*e);
 }
-
 
 /// An owned host tensor.
 struct HostTensor {

@@ -40,10 +40,10 @@ TEST(SpecShorthand, KindsFixHeads) {
 }
 
 TEST(SpecShorthand, AllKeys) {
-  AttentionSpec s = parseOk(
-      "gqa:b=2,hq=28,hkv=4,s=77,d=80,dv=64,dtype=bf16,layout=bshd,"
-      "window=128:0,dilation=2,global=4,offset=3,scale=0.5,softcap=30,"
-      "ragged,lse");
+  AttentionSpec s =
+      parseOk("gqa:b=2,hq=28,hkv=4,s=77,d=80,dv=64,dtype=bf16,layout=bshd,"
+              "window=128:0,dilation=2,global=4,offset=3,scale=0.5,softcap=30,"
+              "ragged,lse");
   EXPECT_EQ(s.queryLen, 77);
   EXPECT_EQ(s.kvLen, 77);
   EXPECT_EQ(s.valueDim, 64);
@@ -71,9 +71,9 @@ TEST(SpecShorthand, ErrorsNameTheBadKey) {
             "bad value '12x' for key 'd': expected an integer");
   EXPECT_EQ(parseError("gqa:hq=32,hkv=8,dtype=f8"),
             "bad value 'f8' for key 'dtype': expected f32, f16 or bf16");
-  EXPECT_EQ(parseError("gqa:hq=32,hkv=8,heads=4").rfind("unknown key 'heads'",
-                                                         0),
-            0u);
+  EXPECT_EQ(
+      parseError("gqa:hq=32,hkv=8,heads=4").rfind("unknown key 'heads'", 0),
+      0u);
   EXPECT_EQ(parseError("gqa:hq=32,hkv=8,window=4"),
             "bad value '4' for key 'window': expected L:R (integers, -1 for "
             "unbounded)");
