@@ -129,23 +129,17 @@ llvm::Error Kernel::run(const AttentionArgs &args, ThreadPool &onPool) const {
     descriptorPtrs[i] = &d;
   }
   PackedKernelFn entry = code->entry;
+  // One call per chunk of items: attn-parallel-to-runtime hoists each
+  // item's scratch to the kernel's entry, so a long range uses no more
+  // stack than one item.
   onPool.parallelFor(code->workItems, /*chunk=*/0,
                      [&](int64_t begin, int64_t end) {
-                       int64_t item = 0, next = 0;
                        llvm::SmallVector<void *, 12> packed;
                        for (void *&p : descriptorPtrs)
                          packed.push_back(&p);
-                       packed.push_back(&item);
-                       packed.push_back(&next);
-                       // One call per item, not one per chunk: a kernel's
-                       // scratch is stack memory that may only be released
-                       // on return, so a long range could overflow the
-                       // stack. A call costs nanoseconds; an item, micro-
-                       // to milliseconds.
-                       for (item = begin; item < end; ++item) {
-                         next = item + 1;
-                         entry(packed.data());
-                       }
+                       packed.push_back(&begin);
+                       packed.push_back(&end);
+                       entry(packed.data());
                      });
   return llvm::Error::success();
 }
