@@ -126,3 +126,48 @@ llvm::Expected<CpuKernelCode> mlir::attn::rt::jitCompileKernel(
   times.jitMs = msSince(start);
   return code;
 }
+
+namespace {
+/// The C layout of StridedMemRefType<T, N> for N <= 4: sizes[N] then
+/// strides[N] right after the offset.
+struct MemRefDescriptor {
+  void *allocated;
+  void *aligned;
+  int64_t offset;
+  int64_t sizesAndStrides[8];
+};
+} // namespace
+
+void mlir::attn::rt::runKernelCode(const CpuKernelCode &code,
+                                   llvm::ArrayRef<BufferRef> buffers,
+                                   ThreadPool &pool) {
+  size_t n = buffers.size();
+  llvm::SmallVector<MemRefDescriptor, 8> descriptors(n);
+  llvm::SmallVector<void *, 8> descriptorPtrs(n);
+  for (size_t i = 0; i < n; ++i) {
+    const BufferRef &b = buffers[i];
+    MemRefDescriptor &d = descriptors[i];
+    d.allocated = d.aligned = b.data;
+    d.offset = 0;
+    auto strides = b.effectiveStrides();
+    size_t rank = b.shape.size();
+    for (size_t j = 0; j < rank; ++j) {
+      d.sizesAndStrides[j] = b.shape[j];
+      d.sizesAndStrides[rank + j] = strides[j];
+    }
+    descriptorPtrs[i] = &d;
+  }
+  PackedKernelFn entry = code.entry;
+  // One call per chunk of items: attn-parallel-to-runtime hoists each
+  // item's scratch to the kernel's entry, so a long range uses no more
+  // stack than one item.
+  pool.parallelFor(code.workItems, /*chunk=*/0,
+                   [&](int64_t begin, int64_t end) {
+                     llvm::SmallVector<void *, 12> packed;
+                     for (void *&p : descriptorPtrs)
+                       packed.push_back(&p);
+                     packed.push_back(&begin);
+                     packed.push_back(&end);
+                     entry(packed.data());
+                   });
+}

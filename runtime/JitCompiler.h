@@ -9,6 +9,9 @@
 #ifndef ATTN_RUNTIME_JITCOMPILER_H
 #define ATTN_RUNTIME_JITCOMPILER_H
 
+#include "runtime/Buffer.h"
+#include "runtime/ThreadPool.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
@@ -42,6 +45,11 @@ struct CpuKernelCode {
   CpuKernelCode &operator=(CpuKernelCode &&);
   ~CpuKernelCode();
 };
+
+/// Calls `code`'s entry over work items [0, workItems) on `pool`, one call
+/// per chunk, passing `buffers` (in ABI order) as memref descriptors.
+void runKernelCode(const CpuKernelCode &code, llvm::ArrayRef<BufferRef> buffers,
+                   ThreadPool &pool);
 
 struct JitTimes {
   double lowerMs = 0; ///< MLIR pass pipeline

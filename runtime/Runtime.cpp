@@ -74,15 +74,6 @@ std::string exactSpecKey(const AttentionSpec &spec) {
   return key;
 }
 
-/// The C layout of StridedMemRefType<T, N> for N <= 4: sizes[N] then
-/// strides[N] right after the offset.
-struct MemRefDescriptor {
-  void *allocated;
-  void *aligned;
-  int64_t offset;
-  int64_t sizesAndStrides[8];
-};
-
 } // namespace
 
 std::string CompileOptions::key() const {
@@ -113,34 +104,7 @@ llvm::Error Kernel::run(const AttentionArgs &args, ThreadPool &onPool) const {
   auto bound = bindArguments(sig, args);
   if (!bound)
     return bound.takeError();
-  size_t n = bound->size();
-  llvm::SmallVector<MemRefDescriptor, 6> descriptors(n);
-  llvm::SmallVector<void *, 6> descriptorPtrs(n);
-  for (size_t i = 0; i < n; ++i) {
-    const BufferRef &b = (*bound)[i];
-    MemRefDescriptor &d = descriptors[i];
-    d.allocated = d.aligned = b.data;
-    d.offset = 0;
-    size_t rank = b.shape.size();
-    for (size_t j = 0; j < rank; ++j) {
-      d.sizesAndStrides[j] = b.shape[j];
-      d.sizesAndStrides[rank + j] = b.strides[j];
-    }
-    descriptorPtrs[i] = &d;
-  }
-  PackedKernelFn entry = code->entry;
-  // One call per chunk of items: attn-parallel-to-runtime hoists each
-  // item's scratch to the kernel's entry, so a long range uses no more
-  // stack than one item.
-  onPool.parallelFor(code->workItems, /*chunk=*/0,
-                     [&](int64_t begin, int64_t end) {
-                       llvm::SmallVector<void *, 12> packed;
-                       for (void *&p : descriptorPtrs)
-                         packed.push_back(&p);
-                       packed.push_back(&begin);
-                       packed.push_back(&end);
-                       entry(packed.data());
-                     });
+  runKernelCode(*code, *bound, onPool);
   return llvm::Error::success();
 }
 

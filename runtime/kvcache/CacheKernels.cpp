@@ -85,14 +85,6 @@ const DialectRegistry &registry() {
   return *r;
 }
 
-/// StridedMemRefType<T, N> for N <= 4: sizes[N] then strides[N].
-struct MemRefDescriptor {
-  void *allocated;
-  void *aligned;
-  int64_t offset;
-  int64_t sizesAndStrides[8];
-};
-
 } // namespace
 
 std::string
@@ -160,33 +152,9 @@ CacheKernel::CacheKernel(std::string name, rt::CpuKernelCode code,
 
 void CacheKernel::run(llvm::ArrayRef<BufferRef> buffers,
                       rt::ThreadPool &pool) const {
-  size_t n = buffers.size();
-  llvm::SmallVector<MemRefDescriptor, 8> descriptors(n);
-  llvm::SmallVector<void *, 8> descriptorPtrs(n);
-  for (size_t i = 0; i < n; ++i) {
-    const BufferRef &b = buffers[i];
-    MemRefDescriptor &d = descriptors[i];
-    d.allocated = d.aligned = b.data;
-    d.offset = 0;
-    auto strides = b.effectiveStrides();
-    size_t rank = b.shape.size();
-    for (size_t j = 0; j < rank; ++j) {
-      d.sizesAndStrides[j] = b.shape[j];
-      d.sizesAndStrides[rank + j] = strides[j];
-    }
-    descriptorPtrs[i] = &d;
-  }
+  // Split-KV kernels keep partials in module globals: one run at a time.
   std::lock_guard<std::mutex> lock(runMutex);
-  rt::PackedKernelFn entry = code.entry;
-  pool.parallelFor(code.workItems, /*chunk=*/0,
-                   [&](int64_t begin, int64_t end) {
-                     llvm::SmallVector<void *, 12> packed;
-                     for (void *&p : descriptorPtrs)
-                       packed.push_back(&p);
-                     packed.push_back(&begin);
-                     packed.push_back(&end);
-                     entry(packed.data());
-                   });
+  rt::runKernelCode(code, buffers, pool);
 }
 
 struct CacheKernels::Entry {
