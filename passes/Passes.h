@@ -5,9 +5,13 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -45,7 +49,30 @@ void buildLowerToLLVMPipeline(OpPassManager &pm);
 /// else 8).
 int64_t hostVectorWidth();
 
-/// Registers the attn passes and the named pipelines (attn-to-cpu).
+/// Options of the `attn-to-nvvm` pipeline.
+struct NvvmPipelineOptions {
+  std::string chip = "sm_90";     ///< nvvm target chip (sm_80, sm_90, sm_90a)
+  std::string features = "+ptx80"; ///< PTX ISA version feature
+  /// gpu-module-to-binary format: "isa" (PTX, loadable by the driver's JIT;
+  /// needs no toolkit), "bin" (cubin, runs ptxas) or "fatbin".
+  std::string format = "isa";
+  std::string toolkit;  ///< CUDA toolkit for ptxas; empty: ATTN_CUDA_TOOLKIT
+  int64_t kvSplits = 0; ///< 0: cost model
+  int64_t numSms = 132; ///< SMs the split cost model plans for
+  int64_t optLevel = 3;
+};
+
+/// attn.attention -> host launches + gpu.module of kernels (attn-gpu-flash).
+void buildAttnToGpuKernelsPipeline(OpPassManager &pm,
+                                   const NvvmPipelineOptions &opts);
+/// gpu.module -> NVVM -> gpu.binary (PTX or cubin in its #gpu.object).
+void buildGpuToBinaryPipeline(OpPassManager &pm,
+                              const NvvmPipelineOptions &opts);
+/// Both halves: the `attn-to-nvvm` pipeline.
+void buildAttnToNvvmPipeline(OpPassManager &pm,
+                             const NvvmPipelineOptions &opts);
+
+/// Registers the attn passes and the named pipelines (attn-to-cpu, attn-to-nvvm).
 void registerAttnPassesAndPipelines();
 
 } // namespace mlir::attn

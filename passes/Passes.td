@@ -148,4 +148,51 @@ def AttnApproximateMath : Pass<"attn-approximate-math", "func::FuncOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def AttnGpuFlash : Pass<"attn-gpu-flash", "ModuleOp"> {
+  let summary = "Lower attn.attention to FlashAttention-2 GPU kernels "
+                "(tensor cores through NVVM mma.sync) and their launches";
+  let description = [{
+    Rewrites each kernel function that holds one `attn.attention` (on the
+    buffer ABI of the runtime's KernelBuilder, f16 or bf16) into
+    `gpu.launch_func` ops of kernels placed in `gpu.module @attn_gpu`:
+
+    * `@<func>_flash`: a thread block owns a tile of rows of one (batch,
+      KV head) group (rows are (query, head-in-group) pairs, so the query
+      heads of a GQA group share every K/V tile load) and a range of KV
+      tiles. K/V tiles stream through shared memory with asynchronous
+      16-byte copies (`cp.async`, double buffered), Q·Kᵀ and P·V run on
+      tensor cores (`ldmatrix` + `mma.sync.m16n8k16`, f32 accumulation),
+      the online-softmax state stays in registers, and the output is
+      written once. Fully masked KV tiles are skipped (causal, window,
+      ragged lengths); partially masked tiles evaluate the mask per
+      element. Warps of a block split either rows (prefill) or the keys of
+      a tile (decode-sized blocks), whose partial states merge through
+      shared memory.
+    * With a KV split (flash-decoding, chosen from the number of blocks vs
+      SMs unless `kv-splits` is set) each block writes a partial output and
+      log-sum-exp to scratch buffers allocated in the host function, and
+      `@<func>_combine` merges them.
+
+    The host function keeps its signature; launch operands are its
+    arguments (through `memref.cast` to static identity layouts: GPU
+    buffers must be dense), `memref.alloc` scratch buffers, and constants.
+    Grid, block and dynamic shared memory sizes are constants.
+  }];
+  let options = [
+    Option<"kvSplits", "kv-splits", "int64_t", /*default=*/"0",
+           "KV splits per (batch, KV head, row tile); 0: cost model">,
+    Option<"numSms", "num-sms", "int64_t", /*default=*/"132",
+           "streaming multiprocessors the split cost model plans for">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 #endif // ATTN_PASSES_TD

@@ -102,6 +102,28 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("matmul register-block rows (0: by vector width)"),
       llvm::cl::init(0)};
 };
+
+struct NvvmPipelineCLOptions
+    : public PassPipelineOptions<NvvmPipelineCLOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("GPU chip (sm_80, sm_90, sm_90a)"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> features{*this, "features",
+                               llvm::cl::desc("PTX feature (+ptx80)"),
+                               llvm::cl::init("+ptx80")};
+  Option<std::string> format{
+      *this, "format", llvm::cl::desc("isa (PTX), bin (cubin) or fatbin"),
+      llvm::cl::init("isa")};
+  Option<std::string> toolkit{
+      *this, "toolkit", llvm::cl::desc("CUDA toolkit path (for ptxas)"),
+      llvm::cl::init("")};
+  Option<int64_t> kvSplits{*this, "kv-splits",
+                           llvm::cl::desc("KV splits (0: cost model)"),
+                           llvm::cl::init(0)};
+  Option<int64_t> numSms{*this, "num-sms",
+                         llvm::cl::desc("SMs the split cost model plans for"),
+                         llvm::cl::init(132)};
+};
 } // namespace
 
 void mlir::attn::registerAttnPassesAndPipelines() {
@@ -119,5 +141,20 @@ void mlir::attn::registerAttnPassesAndPipelines() {
         opts.kvSplits = cl.kvSplits;
         opts.parallelism = cl.parallelism;
         buildAttnToCpuPipeline(pm, opts);
+      });
+  PassPipelineRegistration<NvvmPipelineCLOptions>(
+      "attn-to-nvvm",
+      "Lower attn ops to FlashAttention-2 GPU kernels (tensor cores, "
+      "cp.async staging, split-KV decode) and serialize them to PTX or a "
+      "cubin in a gpu.binary; the host function keeps the launches",
+      [](OpPassManager &pm, const NvvmPipelineCLOptions &cl) {
+        NvvmPipelineOptions opts;
+        opts.chip = cl.chip;
+        opts.features = cl.features;
+        opts.format = cl.format;
+        opts.toolkit = cl.toolkit;
+        opts.kvSplits = cl.kvSplits;
+        opts.numSms = cl.numSms;
+        buildAttnToNvvmPipeline(pm, opts);
       });
 }
