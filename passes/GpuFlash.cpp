@@ -1,4 +1,15 @@
 //===- GpuFlash.cpp - attn.attention -> FlashAttention-2 GPU kernels ------===//
+//
+// Turns each attn.attention of a kernel function (the runtime's buffer ABI:
+// operands read from function arguments through to_tensor, the result
+// materialized into an argument) into gpu.launch_func ops of kernels emitted
+// into `gpu.module @attn_gpu` (GpuFlashKernel.cpp). The host function keeps
+// only casts, scratch allocations and launches: the runtime reads those as
+// its launch plan.
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/AttnOps.h"
+#include "passes/GpuFlashKernel.h"
 #include "passes/Passes.h"
 
 namespace mlir::attn {
@@ -10,11 +21,217 @@ using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
-struct AttnGpuFlashPass : public attn::impl::AttnGpuFlashBase<AttnGpuFlashPass> {
+
+constexpr const char *kGpuModuleName = "attn_gpu";
+
+/// The buffer a tensor operand was read from, when it is a function
+/// argument (through bufferization.to_tensor).
+Value sourceArgument(Value tensor) {
+  auto toTensor = tensor.getDefiningOp<bufferization::ToTensorOp>();
+  if (!toTensor)
+    return {};
+  auto arg = dyn_cast<BlockArgument>(toTensor.getBuffer());
+  if (!arg || !isa<func::FuncOp>(arg.getOwner()->getParentOp()))
+    return {};
+  return arg;
+}
+
+gpu::GPUModuleOp getOrCreateGpuModule(ModuleOp module) {
+  if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>(kGpuModuleName))
+    return existing;
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToEnd(module.getBody());
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  b.getUnitAttr());
+  return gpu::GPUModuleOp::create(b, module.getLoc(), kGpuModuleName);
+}
+
+std::string uniqueName(gpu::GPUModuleOp gm, StringRef base) {
+  std::string name = base.str();
+  for (int i = 1; gm.lookupSymbol(name); ++i)
+    name = (base + "_" + Twine(i)).str();
+  return name;
+}
+
+class GpuAttentionLowering {
+public:
+  GpuAttentionLowering(AttentionOp op, int64_t kvSplits, int64_t numSms)
+      : op(op), kvSplits(kvSplits), numSms(numSms) {}
+  LogicalResult run();
+
+private:
+  LogicalResult checkSupported();
+  LogicalResult fillGeometry();
+  /// `arg` as the static, identity-layout memref type the kernel takes.
+  Value asKernelBuffer(OpBuilder &b, Value arg, MemRefType type);
+
+  AttentionOp op;
+  int64_t kvSplits, numSms;
+  GpuFlashGeometry g;
+};
+
+LogicalResult GpuAttentionLowering::checkSupported() {
+  auto unsupported = [&](StringRef what) {
+    return op.emitOpError("attn-gpu-flash does not support ")
+           << what << " yet (the CPU pipeline attn-to-cpu does)";
+  };
+  if (op.getBias())
+    return unsupported("a bias operand");
+  if (op.getBoolMask())
+    return unsupported("a boolean mask operand");
+  if (op.getQSegmentIds())
+    return unsupported("segment ids");
+  if (!op.getScoreMod().empty())
+    return unsupported("score_mod regions");
+  if (!op.getMaskMod().empty())
+    return unsupported("mask_mod regions");
+  if (op.getSoftcapAttr())
+    return unsupported("softcap");
+  if (op.getLse())
+    return unsupported("the lse result");
+  return success();
+}
+
+LogicalResult GpuAttentionLowering::fillGeometry() {
+  auto qs = op.getLogicalShape(op.getQuery());
+  auto ks = op.getLogicalShape(op.getKey());
+  auto vs = op.getLogicalShape(op.getValue());
+  for (int64_t d : llvm::concat<int64_t>(qs, ks, vs))
+    if (ShapedType::isDynamic(d))
+      return op.emitOpError("attn-gpu-flash needs static shapes (compile "
+                            "one kernel per shape; the runtime caches them)");
+  Type et = cast<ShapedType>(op.getQuery().getType()).getElementType();
+  if (!et.isBF16() && !et.isF16())
+    return op.emitOpError("attn-gpu-flash runs f16 and bf16 on tensor cores; "
+                          "element type ")
+           << et << " is not supported on the GPU";
+  if (vs[3] != qs[3])
+    return op.emitOpError("attn-gpu-flash needs equal q/k and v head dims");
+  g.batch = qs[0];
+  g.heads = qs[1];
+  g.qLen = qs[2];
+  g.headDim = qs[3];
+  g.kvHeads = ks[1];
+  g.kvLen = ks[2];
+  g.group = g.heads / g.kvHeads;
+  g.bshd = op.getLayoutOrDefault() == Layout::BSHD;
+  g.bf16 = et.isBF16();
+  g.hasKvLengths = static_cast<bool>(op.getKvLengths());
+  if (auto m = op.getMaskAttr())
+    g.mask = m.getSpec();
+  g.scale = op.getScaleOrDefault();
+  std::string why;
+  if (failed(checkGpuFlashSupport(g, why)))
+    return op.emitOpError("attn-gpu-flash: ") << why;
+  if (g.kvLen == 0 || g.qLen == 0)
+    return op.emitOpError("attn-gpu-flash needs non-empty sequences");
+  chooseGpuFlashGeometry(g, kvSplits, numSms);
+  return success();
+}
+
+Value GpuAttentionLowering::asKernelBuffer(OpBuilder &b, Value arg,
+                                           MemRefType type) {
+  if (arg.getType() == type)
+    return arg;
+  return memref::CastOp::create(b, op.getLoc(), type, arg);
+}
+
+LogicalResult GpuAttentionLowering::run() {
+  if (failed(checkSupported()) || failed(fillGeometry()))
+    return failure();
+
+  // The kernel ABI: operands from arguments, the result into an argument.
+  Value q = sourceArgument(op.getQuery()), k = sourceArgument(op.getKey()),
+        v = sourceArgument(op.getValue());
+  Value lengths = op.getKvLengths() ? sourceArgument(op.getKvLengths())
+                                    : Value();
+  Value out;
+  bufferization::MaterializeInDestinationOp materialize;
+  if (op.getOutput().hasOneUse()) {
+    materialize = dyn_cast<bufferization::MaterializeInDestinationOp>(
+        *op.getOutput().getUsers().begin());
+    if (materialize && isa<BlockArgument>(materialize.getDest()))
+      out = materialize.getDest();
+  }
+  if (!q || !k || !v || (op.getKvLengths() && !lengths) || !out)
+    return op.emitOpError(
+        "attn-gpu-flash needs the buffer kernel ABI: operands read from "
+        "function arguments through bufferization.to_tensor and the result "
+        "materialized into a function argument (as the runtime builds it)");
+
+  MLIRContext *ctx = op.getContext();
+  auto module = op->getParentOfType<ModuleOp>();
+  auto func = op->getParentOfType<func::FuncOp>();
+  gpu::GPUModuleOp gm = getOrCreateGpuModule(module);
+
+  OpBuilder kb(gm.getBodyRegion());
+  kb.setInsertionPointToEnd(gm.getBody());
+  std::string flashName = uniqueName(gm, (func.getSymName() + "_flash").str());
+  gpu::GPUFuncOp flash = emitFlashKernel(kb, op.getLoc(), g, flashName);
+  gpu::GPUFuncOp combine;
+  if (g.splits > 1) {
+    kb.setInsertionPointToEnd(gm.getBody());
+    combine = emitCombineKernel(
+        kb, op.getLoc(), g,
+        uniqueName(gm, (func.getSymName() + "_combine").str()));
+  }
+
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto idx = [&](int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, x);
+  };
+  SmallVector<Value> args = {asKernelBuffer(b, q, gpuQueryType(ctx, g)),
+                             asKernelBuffer(b, k, gpuKvType(ctx, g)),
+                             asKernelBuffer(b, v, gpuKvType(ctx, g))};
+  if (lengths)
+    args.push_back(asKernelBuffer(
+        b, lengths, MemRefType::get({g.batch}, b.getI32Type())));
+  Value outBuf = asKernelBuffer(b, out, gpuQueryType(ctx, g));
+  Value partOut, partLse;
+  if (g.splits > 1) {
+    partOut = memref::AllocOp::create(b, loc, gpuScratchOutType(ctx, g));
+    partLse = memref::AllocOp::create(b, loc, gpuScratchLseType(ctx, g));
+    args.append({partOut, partLse});
+  } else {
+    args.push_back(outBuf);
+  }
+  Value smem = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
+                                            g.sharedBytes());
+  gpu::LaunchFuncOp::create(
+      b, loc, flash,
+      gpu::KernelDim3{idx(g.rowBlocks() * g.splits), idx(g.kvHeads),
+                      idx(g.batch)},
+      gpu::KernelDim3{idx(g.threads()), idx(1), idx(1)}, smem, args);
+  if (combine)
+    gpu::LaunchFuncOp::create(
+        b, loc, combine,
+        gpu::KernelDim3{idx(g.rows()), idx(g.kvHeads), idx(g.batch)},
+        gpu::KernelDim3{idx(128), idx(1), idx(1)}, Value(),
+        ValueRange{partOut, partLse, outBuf});
+
+  SmallVector<Operation *> maybeDead;
+  for (Value operand : op->getOperands())
+    if (Operation *def = operand.getDefiningOp())
+      maybeDead.push_back(def);
+  materialize.erase();
+  op.erase();
+  for (Operation *def : maybeDead)
+    if (def->use_empty())
+      def->erase();
+  return success();
+}
+
+struct AttnGpuFlashPass
+    : public attn::impl::AttnGpuFlashBase<AttnGpuFlashPass> {
   using Base::Base;
   void runOnOperation() override {
-    getOperation().emitError("attn-gpu-flash: not built yet");
-    signalPassFailure();
+    SmallVector<AttentionOp> ops;
+    getOperation().walk([&](AttentionOp op) { ops.push_back(op); });
+    for (AttentionOp op : ops)
+      if (failed(GpuAttentionLowering(op, kvSplits, numSms).run()))
+        return signalPassFailure();
   }
 };
+
 } // namespace

@@ -1,0 +1,714 @@
+//===- GpuFlashKernel.cpp - FlashAttention-2 kernels as gpu.func ----------===//
+//
+// Emits the flash kernel at the level of warps and mma fragments: the
+// fragment layouts of mma.sync.m16n8k16 decide which thread holds which
+// score, so the kernel is written directly in terms of them (ldmatrix for
+// K and Vᵀ, score accumulators reused as the A operand of P·V) rather than
+// through vector.contract, which cannot express the register-resident P.
+//
+// Fragment facts used below (lane = thread % 32, PTX ISA "mma.m16n8k16"):
+//   A (16x16, row): a0a1 (row lane/4, k 2(lane%4)+{0,1}), a2a3 (row +8),
+//                   a4a5 (k +8), a6a7 (row +8, k +8)
+//   B (16x8, col):  b0b1 (k 2(lane%4)+{0,1}, n lane/4), b2b3 (k +8)
+//   C (16x8):       c0c1 (row lane/4, n 2(lane%4)+{0,1}), c2c3 (row +8)
+// ldmatrix gives lane l the pair (row l/4, cols 2(l%4)+{0,1}) of each 8x8
+// matrix (rows addressed by lanes 8i..8i+7 for matrix i), or with .trans the
+// pair (rows 2(l%4)+{0,1}, col l/4): K rows read plainly and V rows read
+// transposed are both B fragments.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/GpuFlashKernel.h"
+#include "passes/IndexMath.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+constexpr float kLog2e = 1.4426950408889634f;
+const float kNegInf = -std::numeric_limits<float>::infinity();
+} // namespace
+
+LogicalResult mlir::attn::checkGpuFlashSupport(const GpuFlashGeometry &g,
+                                               std::string &why) {
+  if (g.headDim % 16 != 0 || g.headDim < 16 || g.headDim > 128) {
+    why = "head dim " + std::to_string(g.headDim) +
+          " is not supported on the GPU (multiples of 16 up to 128)";
+    return failure();
+  }
+  if (g.heads % g.kvHeads != 0) {
+    why = "query heads must be a multiple of KV heads";
+    return failure();
+  }
+  if (g.mask.dilation < 1) {
+    why = "dilation must be positive";
+    return failure();
+  }
+  return success();
+}
+
+void mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g, int64_t kvSplits,
+                                        int64_t numSms) {
+  // Decode-sized groups fill one or two mma row tiles; the remaining warps
+  // of the block split each KV tile's keys instead of idling.
+  int64_t rows = g.rows();
+  g.rowWarps = rows <= 16 ? 1 : rows <= 32 ? 2 : 4;
+  g.keyWarps = 4 / g.rowWarps;
+  g.tileKv = 64;
+  g.stages = 2;
+  if (kvSplits > 0) {
+    g.splits = std::min(kvSplits, std::max<int64_t>(1, g.numKvTiles()));
+    return;
+  }
+  // Flash-decoding: when the blocks cannot fill the GPU (two blocks per SM),
+  // split the KV range, keeping at least 4 tiles per split so the partial
+  // outputs stay a small fraction of the traffic.
+  int64_t blocks = g.rowBlocks() * g.kvHeads * g.batch;
+  int64_t want = 2 * std::max<int64_t>(numSms, 1);
+  int64_t splits = 1;
+  if (blocks < want)
+    splits = (want + blocks - 1) / blocks;
+  splits = std::min(splits, std::max<int64_t>(1, g.numKvTiles() / 4));
+  g.splits = std::max<int64_t>(splits, 1);
+}
+
+static Type elemType(MLIRContext *ctx, const GpuFlashGeometry &g) {
+  return g.bf16 ? Type(BFloat16Type::get(ctx)) : Type(Float16Type::get(ctx));
+}
+
+MemRefType mlir::attn::gpuQueryType(MLIRContext *ctx,
+                                    const GpuFlashGeometry &g) {
+  SmallVector<int64_t> shape =
+      g.bshd ? SmallVector<int64_t>{g.batch, g.qLen, g.heads, g.headDim}
+             : SmallVector<int64_t>{g.batch, g.heads, g.qLen, g.headDim};
+  return MemRefType::get(shape, elemType(ctx, g));
+}
+
+MemRefType mlir::attn::gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g) {
+  SmallVector<int64_t> shape =
+      g.bshd ? SmallVector<int64_t>{g.batch, g.kvLen, g.kvHeads, g.headDim}
+             : SmallVector<int64_t>{g.batch, g.kvHeads, g.kvLen, g.headDim};
+  return MemRefType::get(shape, elemType(ctx, g));
+}
+
+MemRefType mlir::attn::gpuScratchOutType(MLIRContext *ctx,
+                                         const GpuFlashGeometry &g) {
+  return MemRefType::get({g.scratchRows(), g.headDim}, Float32Type::get(ctx));
+}
+
+MemRefType mlir::attn::gpuScratchLseType(MLIRContext *ctx,
+                                         const GpuFlashGeometry &g) {
+  return MemRefType::get({g.scratchRows()}, Float32Type::get(ctx));
+}
+
+namespace {
+
+/// Emits the body of one flash kernel.
+class FlashKernelEmitter {
+public:
+  FlashKernelEmitter(ImplicitLocOpBuilder &b, const GpuFlashGeometry &g)
+      : b(b), im{b}, g(g) {}
+
+  void emit(gpu::GPUFuncOp func);
+  void emitCombine(gpu::GPUFuncOp func);
+
+private:
+  // f32 helpers.
+  Value cf(float v) { return arith::ConstantOp::create(b, b.getF32FloatAttr(v)); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
+  // llvm.maxnum, not arith.maxnumf: the latter becomes a libdevice call.
+  Value fmax(Value x, Value y) { return LLVM::MaxNumOp::create(b, x, y); }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, c, x, y);
+  }
+  Value ex2(Value x) {
+    return LLVM::CallIntrinsicOp::create(b, b.getF32Type(),
+                                         b.getStringAttr(
+                                             "llvm.nvvm.ex2.approx.ftz.f"),
+                                         ValueRange{x})
+        .getResult(0);
+  }
+  Value lg2(Value x) {
+    return LLVM::CallIntrinsicOp::create(b, b.getF32Type(),
+                                         b.getStringAttr(
+                                             "llvm.nvvm.lg2.approx.ftz.f"),
+                                         ValueRange{x})
+        .getResult(0);
+  }
+  /// The exponent base a row subtracts: its max, or 0 while the row has
+  /// seen nothing (so that exp2(-inf - base) stays 0 instead of NaN).
+  Value safeMax(Value m) {
+    Value isInf =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, m, cf(kNegInf));
+    return select(isInf, cf(0), m);
+  }
+  Value shuffleXor(Value v, int32_t offset) {
+    return gpu::ShuffleOp::create(b, v, offset, 32, gpu::ShuffleMode::XOR)
+        .getShuffleResult();
+  }
+  /// Reduces over the 4 lanes holding one row of a C fragment.
+  Value quadReduce(Value v, bool isMax) {
+    for (int32_t off : {1, 2}) {
+      Value o = shuffleXor(v, off);
+      v = isMax ? fmax(v, o) : fadd(v, o);
+    }
+    return v;
+  }
+  Value i32ToIndex(Value v) {
+    return arith::IndexCastOp::create(b, b.getIndexType(), v);
+  }
+
+  /// Indices of element (batch, head, seq, d) of a q/k/v/out buffer.
+  SmallVector<Value> at(Value bIdx, Value h, Value s, Value d) {
+    if (g.bshd)
+      return {bIdx, s, h, d};
+    return {bIdx, h, s, d};
+  }
+  /// Two consecutive 16-bit elements as the i32 an mma operand takes.
+  Value loadPair(Value mem, ArrayRef<Value> idx) {
+    auto ty = VectorType::get({2}, elemType(b.getContext(), g));
+    Value v = vector::LoadOp::create(b, ty, mem, idx);
+    return LLVM::BitcastOp::create(b, b.getI32Type(), v);
+  }
+  Value packPair(Value lo, Value hi) {
+    Type et = elemType(b.getContext(), g);
+    Value a = arith::TruncFOp::create(b, et, lo);
+    Value c = arith::TruncFOp::create(b, et, hi);
+    Value v = vector::FromElementsOp::create(
+        b, VectorType::get({2}, et), ValueRange{a, c});
+    return LLVM::BitcastOp::create(b, b.getI32Type(), v);
+  }
+  /// 4 fragment registers of an ldmatrix.x4 at `idx` of `mem`.
+  SmallVector<Value, 4> ldmatrix4(Value mem, ArrayRef<Value> idx,
+                                  bool transpose) {
+    Type et = elemType(b.getContext(), g);
+    auto ty = VectorType::get({4, 2}, et);
+    Value frag = nvgpu::LdMatrixOp::create(b, ty, mem, idx, transpose, 4);
+    SmallVector<Value, 4> regs;
+    for (int64_t i = 0; i < 4; ++i) {
+      Value v = vector::ExtractOp::create(b, frag, ArrayRef<int64_t>{i});
+      regs.push_back(LLVM::BitcastOp::create(b, b.getI32Type(), v));
+    }
+    return regs;
+  }
+  /// c += a·b on one m16n8k16 tile; `c` holds 4 f32.
+  void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
+           SmallVectorImpl<Value> &c) {
+    auto f32 = b.getF32Type();
+    auto resTy = LLVM::LLVMStructType::getLiteral(b.getContext(),
+                                                  {f32, f32, f32, f32});
+    NVVM::MMATypes ptx = g.bf16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+    Value r = NVVM::MmaOp::create(
+        b, resTy, a, bFrag, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
+        std::nullopt, std::array<NVVM::MMATypes, 2>{ptx, ptx},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                       NVVM::MMALayout::col});
+    for (int64_t i = 0; i < 4; ++i)
+      c[i] = LLVM::ExtractValueOp::create(b, r, ArrayRef<int64_t>{i});
+  }
+
+  /// Whether query position `qpos` may see key `key` (MaskSpec::allows).
+  Value allows(Value qpos, Value key);
+  /// Issues the cp.async copies of KV tile `tile` into `stage` as one
+  /// group; returns its token.
+  Value loadTile(Value tile, Value stage);
+
+  ImplicitLocOpBuilder &b;
+  IndexMath im;
+  const GpuFlashGeometry &g;
+
+  // Kernel state shared by the phases.
+  Value q, k, v, kvLengths, out, partOut, partLse;
+  Value tid, lane, warp, rw, kw;
+  Value batch, kvHead, rowBlock, split;
+  Value kSmem, vSmem, oSmem, mSmem, lSmem;
+};
+
+Value FlashKernelEmitter::allows(Value qpos, Value key) {
+  const MaskSpec &m = g.mask;
+  Value ok = arith::ConstantOp::create(b, b.getBoolAttr(true));
+  auto both = [&](Value c) { ok = arith::AndIOp::create(b, ok, c); };
+  Value distance = im.sub(qpos, key);
+  Value structural = arith::ConstantOp::create(b, b.getBoolAttr(true));
+  auto bothS = [&](Value c) {
+    structural = arith::AndIOp::create(b, structural, c);
+  };
+  if (m.windowLeft >= 0)
+    bothS(im.le(distance, im.c(m.windowLeft)));
+  if (m.windowRight >= 0)
+    bothS(im.le(im.sub(key, qpos), im.c(m.windowRight)));
+  if (m.dilation > 1) {
+    Value r = arith::RemSIOp::create(b, distance, im.c(m.dilation));
+    bothS(arith::CmpIOp::create(b, arith::CmpIPredicate::eq, r, im.c(0)));
+  }
+  if (m.globalTokens > 0) {
+    Value global = arith::OrIOp::create(b, im.lt(key, im.c(m.globalTokens)),
+                                        im.lt(qpos, im.c(m.globalTokens)));
+    structural = arith::OrIOp::create(b, structural, global);
+  }
+  both(structural);
+  if (m.causal)
+    both(im.le(key, qpos));
+  return ok;
+}
+
+Value FlashKernelEmitter::loadTile(Value tile, Value stage) {
+  int64_t chunksPerRow = g.headDim / 8; // 16-byte copies
+  int64_t chunks = g.tileKv * chunksPerRow;
+  int64_t perThread = chunks / g.threads();
+  auto tokenTy = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+  SmallVector<Value> tokens;
+  Value keyBase = im.mul(tile, g.tileKv);
+  for (int64_t c = 0; c < perThread; ++c) {
+    Value e = im.add(tid, c * g.threads());
+    Value row = im.div(e, chunksPerRow);
+    Value col = im.mul(im.rem(e, chunksPerRow), 8);
+    // Rows past the end re-read the last key: always in bounds, and
+    // masked out of the scores.
+    Value key = im.min(im.add(keyBase, row), im.c(g.kvLen - 1));
+    SmallVector<Value> dst = {stage, row, col};
+    for (auto [src, smem] : {std::pair{k, kSmem}, std::pair{v, vSmem}})
+      tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
+          b, tokenTy, smem, dst, src, at(batch, kvHead, key, col),
+          b.getIndexAttr(8), /*srcElements=*/Value(), b.getUnitAttr()));
+  }
+  return nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenTy, tokens);
+}
+
+void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
+  MLIRContext *ctx = b.getContext();
+  Block &entry = func.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  unsigned argNo = 0;
+  q = entry.getArgument(argNo++);
+  k = entry.getArgument(argNo++);
+  v = entry.getArgument(argNo++);
+  if (g.hasKvLengths)
+    kvLengths = entry.getArgument(argNo++);
+  if (g.splits == 1) {
+    out = entry.getArgument(argNo++);
+  } else {
+    partOut = entry.getArgument(argNo++);
+    partLse = entry.getArgument(argNo++);
+  }
+
+  const int64_t D = g.headDim, R = g.rows(), G = g.group;
+  const int64_t warpKeys = g.warpKeys();
+  const int64_t kSteps = D / 16, sTiles = warpKeys / 8, oTiles = D / 8;
+
+  tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  lane = im.rem(tid, 32);
+  warp = im.div(tid, 32);
+  rw = im.div(warp, g.keyWarps);
+  kw = im.rem(warp, g.keyWarps);
+  Value bx = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  rowBlock = im.div(bx, g.splits);
+  split = im.rem(bx, g.splits);
+  kvHead = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  batch = gpu::BlockIdOp::create(b, gpu::Dimension::z);
+
+  // Shared memory: [stages][tileKv][D + pad] for K, then V; after the KV
+  // loop the same bytes hold the per-warp states being merged.
+  auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  Type et = elemType(ctx, g);
+  Value raw = gpu::DynamicSharedMemoryOp::create(
+      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), nullptr, wg));
+  auto tileTy = MemRefType::get({g.stages, g.tileKv, g.smemRowElems()}, et,
+                                nullptr, wg);
+  int64_t tileBytes = g.stages * g.tileKv * g.smemRowElems() * 2;
+  kSmem = memref::ViewOp::create(b, tileTy, raw, im.c(0), ValueRange{});
+  vSmem = memref::ViewOp::create(b, tileTy, raw, im.c(tileBytes), ValueRange{});
+  auto oTy = MemRefType::get({g.warps(), 16, D}, b.getF32Type(), nullptr, wg);
+  auto mlTy = MemRefType::get({g.warps(), 16}, b.getF32Type(), nullptr, wg);
+  int64_t oBytes = g.warps() * 16 * D * 4;
+  oSmem = memref::ViewOp::create(b, oTy, raw, im.c(0), ValueRange{});
+  mSmem = memref::ViewOp::create(b, mlTy, raw, im.c(oBytes), ValueRange{});
+  lSmem = memref::ViewOp::create(b, mlTy, raw,
+                                 im.c(oBytes + g.warps() * 16 * 4),
+                                 ValueRange{});
+
+  // Which rows and keys this block sees.
+  Value row0 = im.mul(rowBlock, g.blockRows());
+  Value len = im.c(g.kvLen);
+  if (kvLengths) {
+    Value l = i32ToIndex(memref::LoadOp::create(b, kvLengths, batch));
+    len = im.max(im.min(l, len), im.c(0));
+  }
+  const MaskSpec &mask = g.mask;
+  Value qOff = im.c(mask.qOffset);
+  Value qlo = im.add(im.div(row0, G), qOff);
+  Value qhi = im.add(
+      im.div(im.min(im.add(row0, g.blockRows() - 1), im.c(R - 1)), G), qOff);
+  Value hiKey = len;
+  if (mask.causal)
+    hiKey = im.min(hiKey, im.add(qhi, 1));
+  if (mask.windowRight >= 0 && mask.globalTokens == 0)
+    hiKey = im.min(hiKey, im.add(qhi, mask.windowRight + 1));
+  Value loKey = im.c(0);
+  if (mask.windowLeft >= 0 && mask.globalTokens == 0)
+    loKey = im.max(im.c(0), im.sub(qlo, im.c(mask.windowLeft)));
+  hiKey = im.max(hiKey, loKey);
+  Value tileLo = im.div(loKey, g.tileKv);
+  Value tileHi = im.ceilDiv(hiKey, g.tileKv);
+  Value perSplit = im.ceilDiv(im.sub(tileHi, tileLo), g.splits);
+  Value myLo = im.min(im.add(tileLo, arith::MulIOp::create(b, split, perSplit)), tileHi);
+  Value myHi = im.min(im.add(myLo, perSplit), tileHi);
+  Value numTiles = im.sub(myHi, myLo);
+
+  // This thread's two rows (lane/4 and lane/4 + 8 of the warp's 16).
+  Value warpRow0 = im.add(row0, im.mul(rw, 16));
+  Value rowLo = im.add(warpRow0, im.div(lane, 4));
+  Value rowHi = im.add(rowLo, 8);
+  auto rowHead = [&](Value row) {
+    Value r = im.min(row, im.c(R - 1));
+    return std::pair{im.add(im.mul(kvHead, G), im.rem(r, G)), im.div(r, G)};
+  };
+  auto [hLo, sLo] = rowHead(rowLo);
+  auto [hHi, sHi] = rowHead(rowHi);
+  Value qposLo = im.add(sLo, qOff), qposHi = im.add(sHi, qOff);
+
+  // Q stays in registers as A fragments for the whole KV loop.
+  Value colPair = im.mul(im.rem(lane, 4), 2);
+  SmallVector<SmallVector<Value, 4>> qFrag(kSteps);
+  for (int64_t kc = 0; kc < kSteps; ++kc) {
+    Value c0 = im.add(colPair, kc * 16), c1 = im.add(colPair, kc * 16 + 8);
+    qFrag[kc] = {loadPair(q, at(batch, hLo, sLo, c0)),
+                 loadPair(q, at(batch, hHi, sHi, c0)),
+                 loadPair(q, at(batch, hLo, sLo, c1)),
+                 loadPair(q, at(batch, hHi, sHi, c1))};
+  }
+
+  Value firstGroup = loadTile(myLo, im.c(0));
+
+  // Loop state: row max and partial sums for both rows, O fragments.
+  SmallVector<Value> init = {cf(kNegInf), cf(kNegInf), cf(0), cf(0)};
+  for (int64_t i = 0; i < oTiles * 4; ++i)
+    init.push_back(cf(0));
+  auto loop = scf::ForOp::create(b, im.c(0), numTiles, im.c(1), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value it = loop.getInductionVar();
+    SmallVector<Value> st(loop.getRegionIterArgs());
+    Value mLo = st[0], mHi = st[1], lLo = st[2], lHi = st[3];
+    SmallVector<SmallVector<Value>> o(oTiles);
+    for (int64_t t = 0; t < oTiles; ++t)
+      o[t].assign(st.begin() + 4 + 4 * t, st.begin() + 8 + 4 * t);
+
+    Value tile = im.add(myLo, it);
+    Value stage = im.rem(it, 2);
+    // Prefetch the next tile (the last iteration re-reads its own tile into
+    // the idle stage, keeping one group in flight so the wait is uniform).
+    Value next = im.add(myLo, im.min(im.add(it, 1), im.sub(numTiles, im.c(1))));
+    Value nextGroup = loadTile(next, im.rem(im.add(it, 1), 2));
+    // All but the newest group done: this tile has landed (for this
+    // thread's copies; the barrier makes everyone's visible).
+    nvgpu::DeviceAsyncWaitOp::create(b, nextGroup, b.getI32IntegerAttr(1));
+    gpu::BarrierOp::create(b);
+
+    // S = Q·Kᵀ over this warp's keys of the tile.
+    Value keyOff = im.mul(kw, warpKeys);
+    SmallVector<SmallVector<Value>> s(sTiles);
+    for (int64_t t = 0; t < sTiles; ++t)
+      s[t] = {cf(0), cf(0), cf(0), cf(0)};
+    Value m8 = im.div(lane, 8), l8 = im.rem(lane, 8);
+    for (int64_t kc = 0; kc < kSteps; ++kc) {
+      for (int64_t t = 0; t < sTiles; t += 2) {
+        // Matrices: (tile t, k lo), (t, k hi), (t+1, k lo), (t+1, k hi).
+        Value key = im.add(im.add(keyOff, im.mul(im.div(m8, 2), 8)),
+                           im.add(l8, im.c(t * 8)));
+        Value col = im.add(im.mul(im.rem(m8, 2), 8), im.c(kc * 16));
+        auto frag = ldmatrix4(kSmem, {stage, key, col}, /*transpose=*/false);
+        mma(qFrag[kc], {frag[0], frag[1]}, s[t]);
+        mma(qFrag[kc], {frag[2], frag[3]}, s[t + 1]);
+      }
+    }
+    Value scaleLog2 = cf(g.scale * kLog2e);
+    for (auto &tileS : s)
+      for (Value &x : tileS)
+        x = fmul(x, scaleLog2);
+
+    // Partially visible tiles evaluate the mask per score.
+    Value tileKey0 = im.mul(tile, g.tileKv);
+    Value tileEnd = im.add(tileKey0, im.c(g.tileKv));
+    Value full = im.le(tileEnd, len);
+    auto andFull = [&](Value c) { full = arith::AndIOp::create(b, full, c); };
+    if (mask.causal)
+      andFull(im.le(im.sub(tileEnd, im.c(1)), qlo));
+    if (mask.windowLeft >= 0)
+      andFull(im.le(im.sub(qhi, tileKey0), im.c(mask.windowLeft)));
+    if (mask.windowRight >= 0)
+      andFull(im.le(im.sub(im.sub(tileEnd, im.c(1)), qlo),
+                    im.c(mask.windowRight)));
+    if (mask.dilation > 1)
+      full = arith::ConstantOp::create(b, b.getBoolAttr(false));
+    SmallVector<Value> flat;
+    SmallVector<Type> flatTypes;
+    for (auto &tileS : s)
+      for (Value x : tileS) {
+        flat.push_back(x);
+        flatTypes.push_back(x.getType());
+      }
+    auto ifMask = scf::IfOp::create(b, flatTypes, full, /*withElse=*/true);
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(ifMask.thenBlock());
+      scf::YieldOp::create(b, flat);
+      b.setInsertionPointToStart(ifMask.elseBlock());
+      SmallVector<Value> masked;
+      Value ninf = cf(kNegInf);
+      for (int64_t t = 0; t < sTiles; ++t)
+        for (int64_t i = 0; i < 4; ++i) {
+          Value key = im.add(im.add(tileKey0, keyOff),
+                             im.add(colPair, im.c(t * 8 + (i % 2))));
+          Value qpos = i < 2 ? qposLo : qposHi;
+          Value keep = arith::AndIOp::create(b, im.lt(key, len),
+                                             allows(qpos, key));
+          masked.push_back(select(keep, flat[t * 4 + i], ninf));
+        }
+      scf::YieldOp::create(b, masked);
+    }
+    for (int64_t t = 0; t < sTiles; ++t)
+      for (int64_t i = 0; i < 4; ++i)
+        s[t][i] = ifMask.getResult(t * 4 + i);
+
+    // Online softmax (base 2) for the two rows.
+    Value mxLo = cf(kNegInf), mxHi = cf(kNegInf);
+    for (auto &tileS : s) {
+      mxLo = fmax(mxLo, fmax(tileS[0], tileS[1]));
+      mxHi = fmax(mxHi, fmax(tileS[2], tileS[3]));
+    }
+    Value newLo = fmax(mLo, quadReduce(mxLo, true));
+    Value newHi = fmax(mHi, quadReduce(mxHi, true));
+    Value baseLo = safeMax(newLo), baseHi = safeMax(newHi);
+    Value corrLo = ex2(fsub(mLo, baseLo)), corrHi = ex2(fsub(mHi, baseHi));
+    Value sumLo = cf(0), sumHi = cf(0);
+    for (auto &tileS : s) {
+      for (int64_t i = 0; i < 4; ++i) {
+        tileS[i] = ex2(fsub(tileS[i], i < 2 ? baseLo : baseHi));
+        if (i < 2)
+          sumLo = fadd(sumLo, tileS[i]);
+        else
+          sumHi = fadd(sumHi, tileS[i]);
+      }
+    }
+    lLo = fadd(fmul(lLo, corrLo), sumLo);
+    lHi = fadd(fmul(lHi, corrHi), sumHi);
+    for (auto &tileO : o)
+      for (int64_t i = 0; i < 4; ++i)
+        tileO[i] = fmul(tileO[i], i < 2 ? corrLo : corrHi);
+
+    // O += P·V: the score accumulators of key tiles 2kk, 2kk+1 are the A
+    // fragment of keys [16kk, 16kk + 16).
+    for (int64_t kk = 0; kk < sTiles / 2; ++kk) {
+      SmallVector<Value, 4> pFrag = {
+          packPair(s[2 * kk][0], s[2 * kk][1]),
+          packPair(s[2 * kk][2], s[2 * kk][3]),
+          packPair(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+          packPair(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      for (int64_t t = 0; t < oTiles; t += 2) {
+        // Matrices: (keys lo, d tile t), (keys hi, t), (lo, t+1), (hi, t+1).
+        Value key = im.add(im.add(keyOff, im.c(kk * 16)),
+                           im.add(im.mul(im.rem(m8, 2), 8), l8));
+        Value col = im.mul(im.add(im.div(m8, 2), im.c(t)), 8);
+        auto frag = ldmatrix4(vSmem, {stage, key, col}, /*transpose=*/true);
+        mma(pFrag, {frag[0], frag[1]}, o[t]);
+        mma(pFrag, {frag[2], frag[3]}, o[t + 1]);
+      }
+    }
+    // Every warp is done with this stage before the next iteration's copies
+    // overwrite it.
+    gpu::BarrierOp::create(b);
+
+    SmallVector<Value> yield = {newLo, newHi, lLo, lHi};
+    for (auto &tileO : o)
+      yield.append(tileO.begin(), tileO.end());
+    scf::YieldOp::create(b, yield);
+  }
+
+  // Drain the copies still in flight before the bytes are reused.
+  nvgpu::DeviceAsyncWaitOp::create(b, firstGroup, b.getI32IntegerAttr(0));
+  gpu::BarrierOp::create(b);
+
+  // Each warp parks its state in shared memory.
+  SmallVector<Value> res(loop.getResults());
+  Value mLo = res[0], mHi = res[1];
+  Value lLo = quadReduce(res[2], false), lHi = quadReduce(res[3], false);
+  Value r16 = im.div(lane, 4);
+  for (int64_t t = 0; t < oTiles; ++t)
+    for (int64_t i = 0; i < 4; ++i) {
+      Value row = i < 2 ? r16 : im.add(r16, 8);
+      Value col = im.add(colPair, im.c(t * 8 + (i % 2)));
+      memref::StoreOp::create(b, res[4 + 4 * t + i], oSmem,
+                              ValueRange{warp, row, col});
+    }
+  Value leader = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                       im.rem(lane, 4), im.c(0));
+  auto ifLeader = scf::IfOp::create(b, leader, /*withElse=*/false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifLeader.thenBlock());
+    memref::StoreOp::create(b, mLo, mSmem, ValueRange{warp, r16});
+    memref::StoreOp::create(b, mHi, mSmem, ValueRange{warp, im.add(r16, 8)});
+    memref::StoreOp::create(b, lLo, lSmem, ValueRange{warp, r16});
+    memref::StoreOp::create(b, lHi, lSmem, ValueRange{warp, im.add(r16, 8)});
+  }
+  gpu::BarrierOp::create(b);
+
+  // Merge the key warps of each row and write the block's rows once,
+  // consecutive threads on consecutive columns.
+  int64_t elems = g.blockRows() * D;
+  auto fin = scf::ForOp::create(b, tid, im.c(elems), im.c(g.threads()));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(fin.getBody());
+    Value e = fin.getInductionVar();
+    Value rowInBlock = im.div(e, D), d = im.rem(e, D);
+    Value rowWarp = im.div(rowInBlock, 16), r = im.rem(rowInBlock, 16);
+    Value firstWarp = im.mul(rowWarp, g.keyWarps);
+    SmallVector<Value> ms, ls, os;
+    Value m = cf(kNegInf);
+    for (int64_t w = 0; w < g.keyWarps; ++w) {
+      Value wi = im.add(firstWarp, im.c(w));
+      ms.push_back(memref::LoadOp::create(b, mSmem, ValueRange{wi, r}));
+      ls.push_back(memref::LoadOp::create(b, lSmem, ValueRange{wi, r}));
+      os.push_back(memref::LoadOp::create(b, oSmem, ValueRange{wi, r, d}));
+      m = fmax(m, ms.back());
+    }
+    Value base = safeMax(m);
+    Value l = cf(0), acc = cf(0);
+    for (int64_t w = 0; w < g.keyWarps; ++w) {
+      Value f = ex2(fsub(ms[w], base));
+      l = fadd(l, fmul(ls[w], f));
+      acc = fadd(acc, fmul(os[w], f));
+    }
+    Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l, cf(0));
+    Value safeL = select(seen, l, cf(1));
+    Value value = select(seen, arith::DivFOp::create(b, acc, safeL), cf(0));
+    Value row = im.add(row0, rowInBlock);
+    auto inRange = scf::IfOp::create(b, im.lt(row, im.c(R)), false);
+    b.setInsertionPointToStart(inRange.thenBlock());
+    if (g.splits == 1) {
+      Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
+      Value sIdx = im.div(row, G);
+      memref::StoreOp::create(b, arith::TruncFOp::create(b, et, value), out,
+                              at(batch, h, sIdx, d));
+    } else {
+      Value prow = im.add(
+          im.mul(im.add(im.mul(im.add(im.mul(batch, g.kvHeads), kvHead), R),
+                        row),
+                 g.splits),
+          split);
+      memref::StoreOp::create(b, value, partOut, ValueRange{prow, d});
+      auto first = scf::IfOp::create(
+          b,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, im.c(0)),
+          false);
+      b.setInsertionPointToStart(first.thenBlock());
+      Value lse = select(seen, fadd(base, lg2(safeL)), cf(kNegInf));
+      memref::StoreOp::create(b, lse, partLse, ValueRange{prow});
+    }
+  }
+  gpu::ReturnOp::create(b);
+}
+
+void FlashKernelEmitter::emitCombine(gpu::GPUFuncOp func) {
+  Block &entry = func.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  partOut = entry.getArgument(0);
+  partLse = entry.getArgument(1);
+  out = entry.getArgument(2);
+  const int64_t D = g.headDim, R = g.rows(), G = g.group, S = g.splits;
+  tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value row = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  kvHead = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  batch = gpu::BlockIdOp::create(b, gpu::Dimension::z);
+  Value first = im.mul(
+      im.add(im.mul(im.add(im.mul(batch, g.kvHeads), kvHead), R), row), S);
+  auto active = scf::IfOp::create(b, im.lt(tid, im.c(D)), false);
+  b.setInsertionPointToStart(active.thenBlock());
+  SmallVector<Value> lses;
+  Value m = cf(kNegInf);
+  for (int64_t s = 0; s < S; ++s) {
+    lses.push_back(
+        memref::LoadOp::create(b, partLse, ValueRange{im.add(first, s)}));
+    m = fmax(m, lses.back());
+  }
+  Value base = safeMax(m);
+  Value den = cf(0), num = cf(0);
+  for (int64_t s = 0; s < S; ++s) {
+    Value f = ex2(fsub(lses[s], base));
+    Value x = memref::LoadOp::create(b, partOut,
+                                     ValueRange{im.add(first, s), tid});
+    den = fadd(den, f);
+    num = fadd(num, fmul(f, x));
+  }
+  Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, den, cf(0));
+  Value value = select(
+      seen, arith::DivFOp::create(b, num, select(seen, den, cf(1))), cf(0));
+  Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
+  Value sIdx = im.div(row, G);
+  memref::StoreOp::create(
+      b, arith::TruncFOp::create(b, elemType(b.getContext(), g), value), out,
+      at(batch, h, sIdx, tid));
+  b.setInsertionPointAfter(active);
+  gpu::ReturnOp::create(b);
+}
+
+gpu::GPUFuncOp createKernelFunc(OpBuilder &b, Location loc, StringRef name,
+                                TypeRange params, int64_t threads) {
+  auto func = gpu::GPUFuncOp::create(b, loc, name,
+                                     b.getFunctionType(params, {}));
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  func.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  return func;
+}
+
+} // namespace
+
+gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
+                                           const GpuFlashGeometry &g,
+                                           StringRef name) {
+  MLIRContext *ctx = ob.getContext();
+  SmallVector<Type> params = {gpuQueryType(ctx, g), gpuKvType(ctx, g),
+                              gpuKvType(ctx, g)};
+  if (g.hasKvLengths)
+    params.push_back(MemRefType::get({g.batch}, ob.getI32Type()));
+  if (g.splits == 1) {
+    params.push_back(gpuQueryType(ctx, g));
+  } else {
+    params.push_back(gpuScratchOutType(ctx, g));
+    params.push_back(gpuScratchLseType(ctx, g));
+  }
+  auto func = createKernelFunc(ob, loc, name, params, g.threads());
+  ImplicitLocOpBuilder b(loc, ob);
+  FlashKernelEmitter(b, g).emit(func);
+  return func;
+}
+
+gpu::GPUFuncOp mlir::attn::emitCombineKernel(OpBuilder &ob, Location loc,
+                                             const GpuFlashGeometry &g,
+                                             StringRef name) {
+  MLIRContext *ctx = ob.getContext();
+  SmallVector<Type> params = {gpuScratchOutType(ctx, g),
+                              gpuScratchLseType(ctx, g), gpuQueryType(ctx, g)};
+  auto func = createKernelFunc(ob, loc, name, params, 128);
+  ImplicitLocOpBuilder b(loc, ob);
+  FlashKernelEmitter(b, g).emitCombine(func);
+  return func;
+}

@@ -1,0 +1,98 @@
+//===- GpuFlashKernel.h - FlashAttention-2 kernels as gpu.func -*- C++ -*-===//
+//
+// The geometry of one attention on the GPU and the emitters of its kernels
+// (the tiled flash kernel and the split-KV combine kernel). The pass in
+// GpuFlash.cpp decides the geometry and rewrites the host function; this
+// header is what the two share.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_PASSES_GPUFLASHKERNEL_H
+#define ATTN_PASSES_GPUFLASHKERNEL_H
+
+#include "dialect/MaskSpec.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+
+#include <string>
+
+namespace mlir::attn {
+
+/// How one attn.attention maps onto thread blocks and warps.
+///
+/// Rows of a (batch, KV head) group are (query, head-in-group) pairs,
+/// row r = s * group + g, so a block's K/V tile serves every query head of
+/// the group. A block has `rowWarps * keyWarps` warps (128 threads): each
+/// warp owns 16 rows (one mma.m16n8k16 M tile) and `keyWarps` warps share a
+/// row tile by splitting each KV tile's keys (decode-sized groups), merging
+/// their softmax states through shared memory at the end.
+struct GpuFlashGeometry {
+  int64_t batch = 0, heads = 0, kvHeads = 0, group = 0;
+  int64_t qLen = 0, kvLen = 0, headDim = 0;
+  bool bshd = false;       ///< layout of q/k/v/out
+  bool bf16 = true;        ///< else f16
+  bool hasKvLengths = false;
+  MaskSpec mask;
+  float scale = 1;
+
+  int64_t rowWarps = 4, keyWarps = 1;
+  int64_t tileKv = 64;   ///< keys per KV tile (shared by the block)
+  int64_t splits = 1;    ///< KV splits across blocks (flash-decoding)
+  int64_t stages = 2;    ///< K/V tiles in flight (cp.async double buffer)
+
+  static constexpr int64_t kWarpSize = 32;
+  static constexpr int64_t kRowsPerWarp = 16;
+  /// Shared-memory rows are padded by 8 elements (16 bytes) so that the 8
+  /// row addresses of an ldmatrix hit distinct banks.
+  static constexpr int64_t kRowPad = 8;
+
+  int64_t rows() const { return group * qLen; }
+  int64_t warps() const { return rowWarps * keyWarps; }
+  int64_t threads() const { return warps() * kWarpSize; }
+  int64_t blockRows() const { return rowWarps * kRowsPerWarp; }
+  int64_t warpKeys() const { return tileKv / keyWarps; }
+  int64_t rowBlocks() const {
+    return (rows() + blockRows() - 1) / blockRows();
+  }
+  int64_t numKvTiles() const { return (kvLen + tileKv - 1) / tileKv; }
+  int64_t smemRowElems() const { return headDim + kRowPad; }
+  int64_t stageBytes() const { return 2 * tileKv * smemRowElems() * 2; }
+  int64_t combineBytes() const {
+    return warps() * kRowsPerWarp * (headDim + 2) * 4;
+  }
+  int64_t sharedBytes() const {
+    return std::max(stages * stageBytes(), combineBytes());
+  }
+  /// Rows of the split scratch buffers.
+  int64_t scratchRows() const { return batch * kvHeads * rows() * splits; }
+};
+
+/// Checks what the kernels support; on failure `why` says what is missing.
+LogicalResult checkGpuFlashSupport(const GpuFlashGeometry &g,
+                                   std::string &why);
+
+/// Picks warps, tiles and KV splits for a problem already filled in `g`
+/// (shape, dtype, mask). `kvSplits` > 0 forces the split count.
+void chooseGpuFlashGeometry(GpuFlashGeometry &g, int64_t kvSplits,
+                            int64_t numSms);
+
+/// Kernel parameters, in order: q, k, v, [kv_lengths], out (splits == 1)
+/// or partial outputs [scratchRows, D] f32 and their base-2 log-sum-exp
+/// [scratchRows] f32 (splits > 1). Shapes are static; identity layouts.
+gpu::GPUFuncOp emitFlashKernel(OpBuilder &b, Location loc,
+                               const GpuFlashGeometry &g, StringRef name);
+
+/// Merges the split partials: parameters (partial outputs, lse, out);
+/// grid (rows, kvHeads, batch), 128 threads.
+gpu::GPUFuncOp emitCombineKernel(OpBuilder &b, Location loc,
+                                 const GpuFlashGeometry &g, StringRef name);
+
+/// Memref types of the kernel parameters.
+MemRefType gpuQueryType(MLIRContext *ctx, const GpuFlashGeometry &g);
+MemRefType gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g);
+MemRefType gpuScratchOutType(MLIRContext *ctx, const GpuFlashGeometry &g);
+MemRefType gpuScratchLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
+
+} // namespace mlir::attn
+
+#endif
