@@ -125,6 +125,18 @@ private:
   /// Packs keys [j0, j0 + valid) of (b0, hkv) from `cache` into `tile`.
   void packKv(Value cache, Value tile, int64_t dim, Value b0, Value hkv,
               Value j0, Value valid);
+  /// Rows [first, first + count) of K/V head `hkv` in page `page` of a
+  /// paged pool, as a [count, dim] view (unit inner stride).
+  Value pageRows(Value cache, OpFoldResult page, OpFoldResult first,
+                 OpFoldResult count, Value hkv, int64_t dim) {
+    if (p.headMajorPages)
+      return rankReducedView(b, cache, {page, hkv, first, idx(0)},
+                             {idx(1), idx(1), count, idx(dim)},
+                             {ShapedType::kDynamic, dim});
+    return rankReducedView(b, cache, {page, first, hkv, idx(0)},
+                           {idx(1), count, idx(1), idx(dim)},
+                           {ShapedType::kDynamic, dim});
+  }
   void fill(Value buffer, float value) {
     Value c = arith::ConstantOp::create(b, b.getF32FloatAttr(value));
     linalg::FillOp::create(b, c, buffer);
@@ -343,9 +355,7 @@ void Emitter::packKv(Value cache, Value tile, int64_t dim, Value b0, Value hkv,
         b, b.getIndexType(),
         memref::LoadOp::create(b, p.blockTable,
                                ValueRange{b0, im.div(j0, ps)}));
-    Value src = rankReducedView(b, cache, {page, im.rem(j0, ps), hkv, idx(0)},
-                                {idx(1), valid, idx(1), idx(dim)},
-                                {ShapedType::kDynamic, dim});
+    Value src = pageRows(cache, page, im.rem(j0, ps), valid, hkv, dim);
     TilePackOp::create(b, src, tile, FloatAttr(), /*transpose=*/false);
     return;
   }
@@ -366,9 +376,7 @@ void Emitter::packKv(Value cache, Value tile, int64_t dim, Value b0, Value hkv,
       memref::LoadOp::create(b, p.blockTable, ValueRange{b0, slot}));
   // A slot past the sequence may hold garbage: read page 0 (zero rows).
   page = arith::SelectOp::create(b, im.lt(im.c(0), rows), page, im.c(0));
-  Value src = rankReducedView(b, cache, {page, idx(0), hkv, idx(0)},
-                              {idx(1), rows, idx(1), idx(dim)},
-                              {ShapedType::kDynamic, dim});
+  Value src = pageRows(cache, page, idx(0), rows, hkv, dim);
   TilePackOp::create(b, src, dst, FloatAttr(), /*transpose=*/false);
 }
 

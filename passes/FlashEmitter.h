@@ -50,9 +50,12 @@ struct FlashProblem {
   /// stride); optional [B, Hq, Sq] f32 log-sum-exp.
   Value query, output, lse;
   /// Contiguous logical [B, Hkv, S, D] / [.., Dv]; or, with `blockTable`
-  /// ([B, max_pages] i32), page pools [P, page_size, Hkv, D] / [.., Dv].
+  /// ([B, max_pages] i32), page pools [P, page_size, Hkv, D] / [.., Dv]
+  /// (or [P, Hkv, page_size, D] with `headMajorPages`).
   Value key, value, blockTable;
   int64_t pageSize = 0;
+  /// Paged pools are head-major, [P, Hkv, page_size, D] (FlashInfer "HND").
+  bool headMajorPages = false;
   /// Optional [B] i32 valid keys per sequence.
   Value kvLengths;
   /// Queries are the last Sq tokens of each sequence (cache attention):

@@ -55,8 +55,9 @@ std::string uniqueName(gpu::GPUModuleOp gm, StringRef base) {
 
 class GpuAttentionLowering {
 public:
-  GpuAttentionLowering(AttentionOp op, int64_t kvSplits, int64_t numSms)
-      : op(op), kvSplits(kvSplits), numSms(numSms) {}
+  GpuAttentionLowering(AttentionOp op, GpuFlashOverrides overrides,
+                       int64_t numSms)
+      : op(op), overrides(overrides), numSms(numSms) {}
   LogicalResult run();
 
 private:
@@ -66,7 +67,8 @@ private:
   Value asKernelBuffer(OpBuilder &b, Value arg, MemRefType type);
 
   AttentionOp op;
-  int64_t kvSplits, numSms;
+  GpuFlashOverrides overrides;
+  int64_t numSms;
   GpuFlashGeometry g;
 };
 
@@ -125,7 +127,8 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
     return op.emitOpError("attn-gpu-flash: ") << why;
   if (g.kvLen == 0 || g.qLen == 0)
     return op.emitOpError("attn-gpu-flash needs non-empty sequences");
-  chooseGpuFlashGeometry(g, kvSplits, numSms);
+  if (failed(chooseGpuFlashGeometry(g, overrides, numSms, why)))
+    return op.emitOpError("attn-gpu-flash: ") << why;
   return success();
 }
 
@@ -229,7 +232,9 @@ struct AttnGpuFlashPass
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) { ops.push_back(op); });
     for (AttentionOp op : ops)
-      if (failed(GpuAttentionLowering(op, kvSplits, numSms).run()))
+      if (failed(GpuAttentionLowering(
+                     op, {kvSplits, tileKv, warpRowTiles}, numSms)
+                     .run()))
         return signalPassFailure();
   }
 };

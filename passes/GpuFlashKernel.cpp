@@ -24,6 +24,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -59,18 +60,35 @@ LogicalResult mlir::attn::checkGpuFlashSupport(const GpuFlashGeometry &g,
   return success();
 }
 
-void mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g, int64_t kvSplits,
-                                        int64_t numSms) {
+LogicalResult
+mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
+                                   const GpuFlashOverrides &overrides,
+                                   int64_t numSms, std::string &why) {
   // Decode-sized groups fill one or two mma row tiles; the remaining warps
   // of the block split each KV tile's keys instead of idling.
   int64_t rows = g.rows();
   g.rowWarps = rows <= 16 ? 1 : rows <= 32 ? 2 : 4;
   g.keyWarps = 4 / g.rowWarps;
-  g.tileKv = 64;
+  // Prefill: two m tiles per warp (128 rows per block) halve the K/V bytes
+  // per flop, both from L2 and from shared memory (ldmatrix).
+  g.warpRowTiles = overrides.warpRowTiles > 0 ? overrides.warpRowTiles
+                   : rows > 64                ? 2
+                                              : 1;
+  g.tileKv = overrides.tileKv > 0 ? overrides.tileKv : 64;
   g.stages = 2;
-  if (kvSplits > 0) {
-    g.splits = std::min(kvSplits, std::max<int64_t>(1, g.numKvTiles()));
-    return;
+  if (g.warpRowTiles > 2) {
+    why = "warp-row-tiles must be 1 or 2";
+    return failure();
+  }
+  if (g.tileKv % (16 * g.keyWarps) != 0 || g.tileKv > 128) {
+    why = "tile-kv " + std::to_string(g.tileKv) + " must be a multiple of " +
+          std::to_string(16 * g.keyWarps) + " (16 keys per key warp), at most 128";
+    return failure();
+  }
+  if (overrides.kvSplits > 0) {
+    g.splits =
+        std::min(overrides.kvSplits, std::max<int64_t>(1, g.numKvTiles()));
+    return success();
   }
   // Flash-decoding: when the blocks cannot fill the GPU (two blocks per SM),
   // split the KV range, keeping at least 4 tiles per split so the partial
@@ -82,6 +100,7 @@ void mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g, int64_t kvSplits,
     splits = (want + blocks - 1) / blocks;
   splits = std::min(splits, std::max<int64_t>(1, g.numKvTiles() / 4));
   g.splits = std::max<int64_t>(splits, 1);
+  return success();
 }
 
 static Type elemType(MLIRContext *ctx, const GpuFlashGeometry &g) {
@@ -178,19 +197,24 @@ private:
       return {bIdx, s, h, d};
     return {bIdx, h, s, d};
   }
-  /// Two consecutive 16-bit elements as the i32 an mma operand takes.
+  /// A vector<2xT> as the register type mma.sync takes for T: i32 for
+  /// bf16, vector<2xf16> itself for f16.
+  Value fragReg(Value pair) {
+    if (!g.bf16)
+      return pair;
+    return LLVM::BitcastOp::create(b, b.getI32Type(), pair);
+  }
+  /// Two consecutive 16-bit elements as one mma operand register.
   Value loadPair(Value mem, ArrayRef<Value> idx) {
     auto ty = VectorType::get({2}, elemType(b.getContext(), g));
-    Value v = vector::LoadOp::create(b, ty, mem, idx);
-    return LLVM::BitcastOp::create(b, b.getI32Type(), v);
+    return fragReg(vector::LoadOp::create(b, ty, mem, idx));
   }
   Value packPair(Value lo, Value hi) {
     Type et = elemType(b.getContext(), g);
     Value a = arith::TruncFOp::create(b, et, lo);
     Value c = arith::TruncFOp::create(b, et, hi);
-    Value v = vector::FromElementsOp::create(
-        b, VectorType::get({2}, et), ValueRange{a, c});
-    return LLVM::BitcastOp::create(b, b.getI32Type(), v);
+    return fragReg(vector::FromElementsOp::create(
+        b, VectorType::get({2}, et), ValueRange{a, c}));
   }
   /// 4 fragment registers of an ldmatrix.x4 at `idx` of `mem`.
   SmallVector<Value, 4> ldmatrix4(Value mem, ArrayRef<Value> idx,
@@ -200,8 +224,8 @@ private:
     Value frag = nvgpu::LdMatrixOp::create(b, ty, mem, idx, transpose, 4);
     SmallVector<Value, 4> regs;
     for (int64_t i = 0; i < 4; ++i) {
-      Value v = vector::ExtractOp::create(b, frag, ArrayRef<int64_t>{i});
-      regs.push_back(LLVM::BitcastOp::create(b, b.getI32Type(), v));
+      regs.push_back(
+          fragReg(vector::ExtractOp::create(b, frag, ArrayRef<int64_t>{i})));
     }
     return regs;
   }
@@ -269,12 +293,14 @@ Value FlashKernelEmitter::allows(Value qpos, Value key) {
 Value FlashKernelEmitter::loadTile(Value tile, Value stage) {
   int64_t chunksPerRow = g.headDim / 8; // 16-byte copies
   int64_t chunks = g.tileKv * chunksPerRow;
-  int64_t perThread = chunks / g.threads();
+  int64_t perThread = (chunks + g.threads() - 1) / g.threads();
   auto tokenTy = nvgpu::DeviceAsyncTokenType::get(b.getContext());
   SmallVector<Value> tokens;
   Value keyBase = im.mul(tile, g.tileKv);
   for (int64_t c = 0; c < perThread; ++c) {
-    Value e = im.add(tid, c * g.threads());
+    // Threads past the last chunk copy it again (same bytes, same place)
+    // rather than branching around the copy.
+    Value e = im.min(im.add(tid, c * g.threads()), im.c(chunks - 1));
     Value row = im.div(e, chunksPerRow);
     Value col = im.mul(im.rem(e, chunksPerRow), 8);
     // Rows past the end re-read the last key: always in bounds, and
@@ -307,7 +333,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   }
 
   const int64_t D = g.headDim, R = g.rows(), G = g.group;
-  const int64_t warpKeys = g.warpKeys();
+  const int64_t warpKeys = g.warpKeys(), MT = g.warpRowTiles;
+  const int64_t warpRows = g.warpRows();
   const int64_t kSteps = D / 16, sTiles = warpKeys / 8, oTiles = D / 8;
 
   tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
@@ -321,8 +348,9 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   kvHead = gpu::BlockIdOp::create(b, gpu::Dimension::y);
   batch = gpu::BlockIdOp::create(b, gpu::Dimension::z);
 
-  // Shared memory: [stages][tileKv][D + pad] for K, then V; after the KV
-  // loop the same bytes hold the per-warp states being merged.
+  // Shared memory: [stages][tileKv][D + pad] for K, then V, then (when Q is
+  // staged) [blockRows][D + pad] for Q; after the KV loop the same bytes
+  // hold the per-warp states being merged.
   auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   Type et = elemType(ctx, g);
   Value raw = gpu::DynamicSharedMemoryOp::create(
@@ -332,13 +360,19 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   int64_t tileBytes = g.stages * g.tileKv * g.smemRowElems() * 2;
   kSmem = memref::ViewOp::create(b, tileTy, raw, im.c(0), ValueRange{});
   vSmem = memref::ViewOp::create(b, tileTy, raw, im.c(tileBytes), ValueRange{});
-  auto oTy = MemRefType::get({g.warps(), 16, D}, b.getF32Type(), nullptr, wg);
-  auto mlTy = MemRefType::get({g.warps(), 16}, b.getF32Type(), nullptr, wg);
-  int64_t oBytes = g.warps() * 16 * D * 4;
+  Value qSmem;
+  if (g.qInShared())
+    qSmem = memref::ViewOp::create(
+        b, MemRefType::get({g.blockRows(), g.smemRowElems()}, et, nullptr, wg),
+        raw, im.c(2 * tileBytes), ValueRange{});
+  auto oTy =
+      MemRefType::get({g.warps(), warpRows, D}, b.getF32Type(), nullptr, wg);
+  auto mlTy = MemRefType::get({g.warps(), warpRows}, b.getF32Type(), nullptr, wg);
+  int64_t oBytes = g.warps() * warpRows * D * 4;
   oSmem = memref::ViewOp::create(b, oTy, raw, im.c(0), ValueRange{});
   mSmem = memref::ViewOp::create(b, mlTy, raw, im.c(oBytes), ValueRange{});
   lSmem = memref::ViewOp::create(b, mlTy, raw,
-                                 im.c(oBytes + g.warps() * 16 * 4),
+                                 im.c(oBytes + g.warps() * warpRows * 4),
                                  ValueRange{});
 
   // Which rows and keys this block sees.
@@ -365,38 +399,70 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   Value tileLo = im.div(loKey, g.tileKv);
   Value tileHi = im.ceilDiv(hiKey, g.tileKv);
   Value perSplit = im.ceilDiv(im.sub(tileHi, tileLo), g.splits);
-  Value myLo = im.min(im.add(tileLo, arith::MulIOp::create(b, split, perSplit)), tileHi);
+  Value myLo = im.min(
+      im.add(tileLo, arith::MulIOp::create(b, split, perSplit)), tileHi);
   Value myHi = im.min(im.add(myLo, perSplit), tileHi);
   Value numTiles = im.sub(myHi, myLo);
 
-  // This thread's two rows (lane/4 and lane/4 + 8 of the warp's 16).
-  Value warpRow0 = im.add(row0, im.mul(rw, 16));
-  Value rowLo = im.add(warpRow0, im.div(lane, 4));
-  Value rowHi = im.add(rowLo, 8);
+  // Row r of the group is query r / G of head kvHead * G + r % G.
   auto rowHead = [&](Value row) {
     Value r = im.min(row, im.c(R - 1));
     return std::pair{im.add(im.mul(kvHead, G), im.rem(r, G)), im.div(r, G)};
   };
-  auto [hLo, sLo] = rowHead(rowLo);
-  auto [hHi, sHi] = rowHead(rowHi);
-  Value qposLo = im.add(sLo, qOff), qposHi = im.add(sHi, qOff);
-
-  // Q stays in registers as A fragments for the whole KV loop.
+  // This thread's rows: lane/4 and lane/4 + 8 of each of its m tiles.
+  Value warpRow0 = im.add(row0, im.mul(rw, warpRows));
   Value colPair = im.mul(im.rem(lane, 4), 2);
+  SmallVector<Value> qpos; // [mt * 2 + half]
+  SmallVector<std::pair<Value, Value>> heads;
+  for (int64_t mt = 0; mt < MT; ++mt)
+    for (int64_t half = 0; half < 2; ++half) {
+      Value row =
+          im.add(warpRow0, im.add(im.div(lane, 4), im.c(mt * 16 + half * 8)));
+      heads.push_back(rowHead(row));
+      qpos.push_back(im.add(heads.back().second, qOff));
+    }
+
+  // Q: registers for the whole loop (one m tile), or staged in shared
+  // memory and re-read per k step (two m tiles would not fit registers).
+  auto tokenTy = nvgpu::DeviceAsyncTokenType::get(ctx);
   SmallVector<SmallVector<Value, 4>> qFrag(kSteps);
-  for (int64_t kc = 0; kc < kSteps; ++kc) {
-    Value c0 = im.add(colPair, kc * 16), c1 = im.add(colPair, kc * 16 + 8);
-    qFrag[kc] = {loadPair(q, at(batch, hLo, sLo, c0)),
-                 loadPair(q, at(batch, hHi, sHi, c0)),
-                 loadPair(q, at(batch, hLo, sLo, c1)),
-                 loadPair(q, at(batch, hHi, sHi, c1))};
+  if (g.qInShared()) {
+    int64_t chunksPerRow = D / 8;
+    int64_t chunks = g.blockRows() * chunksPerRow;
+    int64_t perThread = (chunks + g.threads() - 1) / g.threads();
+    SmallVector<Value> tokens;
+    for (int64_t c = 0; c < perThread; ++c) {
+      Value e = im.min(im.add(tid, c * g.threads()), im.c(chunks - 1));
+      Value row = im.div(e, chunksPerRow);
+      Value col = im.mul(im.rem(e, chunksPerRow), 8);
+      auto [h, sIdx] = rowHead(im.add(row0, row));
+      tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
+          b, tokenTy, qSmem, ValueRange{row, col}, q, at(batch, h, sIdx, col),
+          b.getIndexAttr(8), Value(), b.getUnitAttr()));
+    }
+    nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenTy, tokens);
+  } else {
+    auto [hLo, sLo] = heads[0];
+    auto [hHi, sHi] = heads[1];
+    for (int64_t kc = 0; kc < kSteps; ++kc) {
+      Value c0 = im.add(colPair, kc * 16), c1 = im.add(colPair, kc * 16 + 8);
+      qFrag[kc] = {loadPair(q, at(batch, hLo, sLo, c0)),
+                   loadPair(q, at(batch, hHi, sHi, c0)),
+                   loadPair(q, at(batch, hLo, sLo, c1)),
+                   loadPair(q, at(batch, hHi, sHi, c1))};
+    }
   }
 
   Value firstGroup = loadTile(myLo, im.c(0));
 
-  // Loop state: row max and partial sums for both rows, O fragments.
-  SmallVector<Value> init = {cf(kNegInf), cf(kNegInf), cf(0), cf(0)};
-  for (int64_t i = 0; i < oTiles * 4; ++i)
+  // Loop state: per (m tile, half) row max and partial sum, O fragments.
+  const int64_t halves = 2 * MT;
+  SmallVector<Value> init;
+  for (int64_t i = 0; i < halves; ++i)
+    init.push_back(cf(kNegInf));
+  for (int64_t i = 0; i < halves; ++i)
+    init.push_back(cf(0));
+  for (int64_t i = 0; i < MT * oTiles * 4; ++i)
     init.push_back(cf(0));
   auto loop = scf::ForOp::create(b, im.c(0), numTiles, im.c(1), init);
   {
@@ -404,10 +470,16 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     b.setInsertionPointToStart(loop.getBody());
     Value it = loop.getInductionVar();
     SmallVector<Value> st(loop.getRegionIterArgs());
-    Value mLo = st[0], mHi = st[1], lLo = st[2], lHi = st[3];
-    SmallVector<SmallVector<Value>> o(oTiles);
-    for (int64_t t = 0; t < oTiles; ++t)
-      o[t].assign(st.begin() + 4 + 4 * t, st.begin() + 8 + 4 * t);
+    SmallVector<Value> m(st.begin(), st.begin() + halves);
+    SmallVector<Value> l(st.begin() + halves, st.begin() + 2 * halves);
+    // o[mt][t] holds 4 f32.
+    SmallVector<SmallVector<SmallVector<Value>>> o(
+        MT, SmallVector<SmallVector<Value>>(oTiles));
+    for (int64_t mt = 0; mt < MT; ++mt)
+      for (int64_t t = 0; t < oTiles; ++t) {
+        auto first = st.begin() + 2 * halves + (mt * oTiles + t) * 4;
+        o[mt][t].assign(first, first + 4);
+      }
 
     Value tile = im.add(myLo, it);
     Value stage = im.rem(it, 2);
@@ -415,32 +487,44 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     // the idle stage, keeping one group in flight so the wait is uniform).
     Value next = im.add(myLo, im.min(im.add(it, 1), im.sub(numTiles, im.c(1))));
     Value nextGroup = loadTile(next, im.rem(im.add(it, 1), 2));
-    // All but the newest group done: this tile has landed (for this
-    // thread's copies; the barrier makes everyone's visible).
+    // All but the newest group done: this tile (and Q) have landed for this
+    // thread's copies; the barrier makes everyone's visible.
     nvgpu::DeviceAsyncWaitOp::create(b, nextGroup, b.getI32IntegerAttr(1));
     gpu::BarrierOp::create(b);
 
-    // S = Q·Kᵀ over this warp's keys of the tile.
+    // S = Q·Kᵀ over this warp's keys of the tile; s[mt][t] holds 4 f32.
     Value keyOff = im.mul(kw, warpKeys);
-    SmallVector<SmallVector<Value>> s(sTiles);
-    for (int64_t t = 0; t < sTiles; ++t)
-      s[t] = {cf(0), cf(0), cf(0), cf(0)};
+    SmallVector<SmallVector<SmallVector<Value>>> s(
+        MT, SmallVector<SmallVector<Value>>(sTiles));
+    for (auto &rowTile : s)
+      for (auto &tileS : rowTile)
+        tileS = {cf(0), cf(0), cf(0), cf(0)};
     Value m8 = im.div(lane, 8), l8 = im.rem(lane, 8);
     for (int64_t kc = 0; kc < kSteps; ++kc) {
+      SmallVector<SmallVector<Value, 4>> qa(MT);
+      for (int64_t mt = 0; mt < MT; ++mt) {
+        if (!g.qInShared()) {
+          qa[mt] = qFrag[kc];
+          continue;
+        }
+        // Matrices: (rows 0-7, k lo), (rows 8-15, k lo), (0-7, hi), (8-15, hi).
+        Value row = im.add(im.mul(rw, warpRows),
+                           im.add(im.rem(lane, 16), im.c(mt * 16)));
+        Value col = im.add(im.mul(im.div(lane, 16), 8), im.c(kc * 16));
+        qa[mt] = ldmatrix4(qSmem, {row, col}, /*transpose=*/false);
+      }
       for (int64_t t = 0; t < sTiles; t += 2) {
         // Matrices: (tile t, k lo), (t, k hi), (t+1, k lo), (t+1, k hi).
         Value key = im.add(im.add(keyOff, im.mul(im.div(m8, 2), 8)),
                            im.add(l8, im.c(t * 8)));
         Value col = im.add(im.mul(im.rem(m8, 2), 8), im.c(kc * 16));
         auto frag = ldmatrix4(kSmem, {stage, key, col}, /*transpose=*/false);
-        mma(qFrag[kc], {frag[0], frag[1]}, s[t]);
-        mma(qFrag[kc], {frag[2], frag[3]}, s[t + 1]);
+        for (int64_t mt = 0; mt < MT; ++mt) {
+          mma(qa[mt], {frag[0], frag[1]}, s[mt][t]);
+          mma(qa[mt], {frag[2], frag[3]}, s[mt][t + 1]);
+        }
       }
     }
-    Value scaleLog2 = cf(g.scale * kLog2e);
-    for (auto &tileS : s)
-      for (Value &x : tileS)
-        x = fmul(x, scaleLog2);
 
     // Partially visible tiles evaluate the mask per score.
     Value tileKey0 = im.mul(tile, g.tileKv);
@@ -458,11 +542,12 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       full = arith::ConstantOp::create(b, b.getBoolAttr(false));
     SmallVector<Value> flat;
     SmallVector<Type> flatTypes;
-    for (auto &tileS : s)
-      for (Value x : tileS) {
-        flat.push_back(x);
-        flatTypes.push_back(x.getType());
-      }
+    for (auto &rowTile : s)
+      for (auto &tileS : rowTile)
+        for (Value x : tileS) {
+          flat.push_back(x);
+          flatTypes.push_back(x.getType());
+        }
     auto ifMask = scf::IfOp::create(b, flatTypes, full, /*withElse=*/true);
     {
       OpBuilder::InsertionGuard g2(b);
@@ -471,72 +556,81 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       b.setInsertionPointToStart(ifMask.elseBlock());
       SmallVector<Value> masked;
       Value ninf = cf(kNegInf);
-      for (int64_t t = 0; t < sTiles; ++t)
-        for (int64_t i = 0; i < 4; ++i) {
-          Value key = im.add(im.add(tileKey0, keyOff),
-                             im.add(colPair, im.c(t * 8 + (i % 2))));
-          Value qpos = i < 2 ? qposLo : qposHi;
-          Value keep = arith::AndIOp::create(b, im.lt(key, len),
-                                             allows(qpos, key));
-          masked.push_back(select(keep, flat[t * 4 + i], ninf));
-        }
+      for (int64_t mt = 0; mt < MT; ++mt)
+        for (int64_t t = 0; t < sTiles; ++t)
+          for (int64_t i = 0; i < 4; ++i) {
+            Value key = im.add(im.add(tileKey0, keyOff),
+                               im.add(colPair, im.c(t * 8 + (i % 2))));
+            Value keep = arith::AndIOp::create(
+                b, im.lt(key, len), allows(qpos[mt * 2 + i / 2], key));
+            masked.push_back(
+                select(keep, flat[(mt * sTiles + t) * 4 + i], ninf));
+          }
       scf::YieldOp::create(b, masked);
     }
-    for (int64_t t = 0; t < sTiles; ++t)
-      for (int64_t i = 0; i < 4; ++i)
-        s[t][i] = ifMask.getResult(t * 4 + i);
+    for (int64_t mt = 0; mt < MT; ++mt)
+      for (int64_t t = 0; t < sTiles; ++t)
+        for (int64_t i = 0; i < 4; ++i)
+          s[mt][t][i] = ifMask.getResult((mt * sTiles + t) * 4 + i);
 
-    // Online softmax (base 2) for the two rows.
-    Value mxLo = cf(kNegInf), mxHi = cf(kNegInf);
-    for (auto &tileS : s) {
-      mxLo = fmax(mxLo, fmax(tileS[0], tileS[1]));
-      mxHi = fmax(mxHi, fmax(tileS[2], tileS[3]));
-    }
-    Value newLo = fmax(mLo, quadReduce(mxLo, true));
-    Value newHi = fmax(mHi, quadReduce(mxHi, true));
-    Value baseLo = safeMax(newLo), baseHi = safeMax(newHi);
-    Value corrLo = ex2(fsub(mLo, baseLo)), corrHi = ex2(fsub(mHi, baseHi));
-    Value sumLo = cf(0), sumHi = cf(0);
-    for (auto &tileS : s) {
-      for (int64_t i = 0; i < 4; ++i) {
-        tileS[i] = ex2(fsub(tileS[i], i < 2 ? baseLo : baseHi));
-        if (i < 2)
-          sumLo = fadd(sumLo, tileS[i]);
-        else
-          sumHi = fadd(sumHi, tileS[i]);
+    // Online softmax in base 2. The scale is positive, so the row max of
+    // the raw scores picks the same element; one FMA per score then gives
+    // s * scale * log2(e) - max.
+    Value scaleLog2 = cf(g.scale * kLog2e);
+    SmallVector<Value> newM(halves), corr(halves), sum(halves);
+    for (int64_t mt = 0; mt < MT; ++mt)
+      for (int64_t half = 0; half < 2; ++half) {
+        int64_t hI = mt * 2 + half;
+        Value mx = cf(kNegInf);
+        for (auto &tileS : s[mt])
+          mx = fmax(mx, fmax(tileS[2 * half], tileS[2 * half + 1]));
+        Value scaled = fmul(quadReduce(mx, true), scaleLog2);
+        newM[hI] = fmax(m[hI], scaled);
+        Value base = safeMax(newM[hI]);
+        corr[hI] = ex2(fsub(m[hI], base));
+        Value negBase = arith::NegFOp::create(b, base);
+        sum[hI] = cf(0);
+        for (auto &tileS : s[mt])
+          for (int64_t i = 2 * half; i < 2 * half + 2; ++i) {
+            tileS[i] = ex2(math::FmaOp::create(b, tileS[i], scaleLog2, negBase));
+            sum[hI] = fadd(sum[hI], tileS[i]);
+          }
+        l[hI] = fadd(fmul(l[hI], corr[hI]), sum[hI]);
+        for (auto &tileO : o[mt])
+          for (int64_t i = 2 * half; i < 2 * half + 2; ++i)
+            tileO[i] = fmul(tileO[i], corr[hI]);
       }
-    }
-    lLo = fadd(fmul(lLo, corrLo), sumLo);
-    lHi = fadd(fmul(lHi, corrHi), sumHi);
-    for (auto &tileO : o)
-      for (int64_t i = 0; i < 4; ++i)
-        tileO[i] = fmul(tileO[i], i < 2 ? corrLo : corrHi);
 
     // O += P·V: the score accumulators of key tiles 2kk, 2kk+1 are the A
     // fragment of keys [16kk, 16kk + 16).
     for (int64_t kk = 0; kk < sTiles / 2; ++kk) {
-      SmallVector<Value, 4> pFrag = {
-          packPair(s[2 * kk][0], s[2 * kk][1]),
-          packPair(s[2 * kk][2], s[2 * kk][3]),
-          packPair(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-          packPair(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      SmallVector<SmallVector<Value, 4>> pFrag;
+      for (int64_t mt = 0; mt < MT; ++mt) {
+        auto &lo = s[mt][2 * kk], &hi = s[mt][2 * kk + 1];
+        pFrag.push_back({packPair(lo[0], lo[1]), packPair(lo[2], lo[3]),
+                         packPair(hi[0], hi[1]), packPair(hi[2], hi[3])});
+      }
       for (int64_t t = 0; t < oTiles; t += 2) {
         // Matrices: (keys lo, d tile t), (keys hi, t), (lo, t+1), (hi, t+1).
         Value key = im.add(im.add(keyOff, im.c(kk * 16)),
                            im.add(im.mul(im.rem(m8, 2), 8), l8));
         Value col = im.mul(im.add(im.div(m8, 2), im.c(t)), 8);
         auto frag = ldmatrix4(vSmem, {stage, key, col}, /*transpose=*/true);
-        mma(pFrag, {frag[0], frag[1]}, o[t]);
-        mma(pFrag, {frag[2], frag[3]}, o[t + 1]);
+        for (int64_t mt = 0; mt < MT; ++mt) {
+          mma(pFrag[mt], {frag[0], frag[1]}, o[mt][t]);
+          mma(pFrag[mt], {frag[2], frag[3]}, o[mt][t + 1]);
+        }
       }
     }
     // Every warp is done with this stage before the next iteration's copies
     // overwrite it.
     gpu::BarrierOp::create(b);
 
-    SmallVector<Value> yield = {newLo, newHi, lLo, lHi};
-    for (auto &tileO : o)
-      yield.append(tileO.begin(), tileO.end());
+    SmallVector<Value> yield(newM);
+    yield.append(l.begin(), l.end());
+    for (auto &rowTile : o)
+      for (auto &tileO : rowTile)
+        yield.append(tileO.begin(), tileO.end());
     scf::YieldOp::create(b, yield);
   }
 
@@ -546,26 +640,29 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
 
   // Each warp parks its state in shared memory.
   SmallVector<Value> res(loop.getResults());
-  Value mLo = res[0], mHi = res[1];
-  Value lLo = quadReduce(res[2], false), lHi = quadReduce(res[3], false);
   Value r16 = im.div(lane, 4);
-  for (int64_t t = 0; t < oTiles; ++t)
-    for (int64_t i = 0; i < 4; ++i) {
-      Value row = i < 2 ? r16 : im.add(r16, 8);
-      Value col = im.add(colPair, im.c(t * 8 + (i % 2)));
-      memref::StoreOp::create(b, res[4 + 4 * t + i], oSmem,
-                              ValueRange{warp, row, col});
-    }
+  for (int64_t mt = 0; mt < MT; ++mt)
+    for (int64_t t = 0; t < oTiles; ++t)
+      for (int64_t i = 0; i < 4; ++i) {
+        Value row = im.add(r16, im.c(mt * 16 + (i / 2) * 8));
+        Value col = im.add(colPair, im.c(t * 8 + (i % 2)));
+        memref::StoreOp::create(b, res[2 * halves + (mt * oTiles + t) * 4 + i],
+                                oSmem, ValueRange{warp, row, col});
+      }
+  SmallVector<Value> lSum;
+  for (int64_t hI = 0; hI < halves; ++hI)
+    lSum.push_back(quadReduce(res[halves + hI], false));
   Value leader = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
                                        im.rem(lane, 4), im.c(0));
   auto ifLeader = scf::IfOp::create(b, leader, /*withElse=*/false);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifLeader.thenBlock());
-    memref::StoreOp::create(b, mLo, mSmem, ValueRange{warp, r16});
-    memref::StoreOp::create(b, mHi, mSmem, ValueRange{warp, im.add(r16, 8)});
-    memref::StoreOp::create(b, lLo, lSmem, ValueRange{warp, r16});
-    memref::StoreOp::create(b, lHi, lSmem, ValueRange{warp, im.add(r16, 8)});
+    for (int64_t hI = 0; hI < halves; ++hI) {
+      Value row = im.add(r16, im.c((hI / 2) * 16 + (hI % 2) * 8));
+      memref::StoreOp::create(b, res[hI], mSmem, ValueRange{warp, row});
+      memref::StoreOp::create(b, lSum[hI], lSmem, ValueRange{warp, row});
+    }
   }
   gpu::BarrierOp::create(b);
 
@@ -578,26 +675,28 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     b.setInsertionPointToStart(fin.getBody());
     Value e = fin.getInductionVar();
     Value rowInBlock = im.div(e, D), d = im.rem(e, D);
-    Value rowWarp = im.div(rowInBlock, 16), r = im.rem(rowInBlock, 16);
+    Value rowWarp = im.div(rowInBlock, warpRows);
+    Value r = im.rem(rowInBlock, warpRows);
     Value firstWarp = im.mul(rowWarp, g.keyWarps);
     SmallVector<Value> ms, ls, os;
-    Value m = cf(kNegInf);
+    Value mx = cf(kNegInf);
     for (int64_t w = 0; w < g.keyWarps; ++w) {
       Value wi = im.add(firstWarp, im.c(w));
       ms.push_back(memref::LoadOp::create(b, mSmem, ValueRange{wi, r}));
       ls.push_back(memref::LoadOp::create(b, lSmem, ValueRange{wi, r}));
       os.push_back(memref::LoadOp::create(b, oSmem, ValueRange{wi, r, d}));
-      m = fmax(m, ms.back());
+      mx = fmax(mx, ms.back());
     }
-    Value base = safeMax(m);
-    Value l = cf(0), acc = cf(0);
+    Value base = safeMax(mx);
+    Value lTot = cf(0), acc = cf(0);
     for (int64_t w = 0; w < g.keyWarps; ++w) {
       Value f = ex2(fsub(ms[w], base));
-      l = fadd(l, fmul(ls[w], f));
+      lTot = fadd(lTot, fmul(ls[w], f));
       acc = fadd(acc, fmul(os[w], f));
     }
-    Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l, cf(0));
-    Value safeL = select(seen, l, cf(1));
+    Value seen =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, lTot, cf(0));
+    Value safeL = select(seen, lTot, cf(1));
     Value value = select(seen, arith::DivFOp::create(b, acc, safeL), cf(0));
     Value row = im.add(row0, rowInBlock);
     auto inRange = scf::IfOp::create(b, im.lt(row, im.c(R)), false);
@@ -615,8 +714,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
           split);
       memref::StoreOp::create(b, value, partOut, ValueRange{prow, d});
       auto first = scf::IfOp::create(
-          b,
-          arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, im.c(0)),
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, im.c(0)),
           false);
       b.setInsertionPointToStart(first.thenBlock());
       Value lse = select(seen, fadd(base, lg2(safeL)), cf(kNegInf));

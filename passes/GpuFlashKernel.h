@@ -36,6 +36,7 @@ struct GpuFlashGeometry {
   float scale = 1;
 
   int64_t rowWarps = 4, keyWarps = 1;
+  int64_t warpRowTiles = 1; ///< 16-row mma tiles per warp
   int64_t tileKv = 64;   ///< keys per KV tile (shared by the block)
   int64_t splits = 1;    ///< KV splits across blocks (flash-decoding)
   int64_t stages = 2;    ///< K/V tiles in flight (cp.async double buffer)
@@ -49,7 +50,11 @@ struct GpuFlashGeometry {
   int64_t rows() const { return group * qLen; }
   int64_t warps() const { return rowWarps * keyWarps; }
   int64_t threads() const { return warps() * kWarpSize; }
-  int64_t blockRows() const { return rowWarps * kRowsPerWarp; }
+  int64_t warpRows() const { return warpRowTiles * kRowsPerWarp; }
+  int64_t blockRows() const { return rowWarps * warpRows(); }
+  /// With several m tiles per warp, Q fragments are re-read from shared
+  /// memory per k step instead of occupying registers for the whole loop.
+  bool qInShared() const { return warpRowTiles > 1; }
   int64_t warpKeys() const { return tileKv / keyWarps; }
   int64_t rowBlocks() const {
     return (rows() + blockRows() - 1) / blockRows();
@@ -57,11 +62,14 @@ struct GpuFlashGeometry {
   int64_t numKvTiles() const { return (kvLen + tileKv - 1) / tileKv; }
   int64_t smemRowElems() const { return headDim + kRowPad; }
   int64_t stageBytes() const { return 2 * tileKv * smemRowElems() * 2; }
+  int64_t qBytes() const {
+    return qInShared() ? blockRows() * smemRowElems() * 2 : 0;
+  }
   int64_t combineBytes() const {
-    return warps() * kRowsPerWarp * (headDim + 2) * 4;
+    return warps() * warpRows() * (headDim + 2) * 4;
   }
   int64_t sharedBytes() const {
-    return std::max(stages * stageBytes(), combineBytes());
+    return std::max(stages * stageBytes() + qBytes(), combineBytes());
   }
   /// Rows of the split scratch buffers.
   int64_t scratchRows() const { return batch * kvHeads * rows() * splits; }
@@ -71,10 +79,17 @@ struct GpuFlashGeometry {
 LogicalResult checkGpuFlashSupport(const GpuFlashGeometry &g,
                                    std::string &why);
 
+/// User overrides of the geometry (0: chosen from the shape).
+struct GpuFlashOverrides {
+  int64_t kvSplits = 0, tileKv = 0, warpRowTiles = 0;
+};
+
 /// Picks warps, tiles and KV splits for a problem already filled in `g`
-/// (shape, dtype, mask). `kvSplits` > 0 forces the split count.
-void chooseGpuFlashGeometry(GpuFlashGeometry &g, int64_t kvSplits,
-                            int64_t numSms);
+/// (shape, dtype, mask); fails (with `why`) on overrides the kernel cannot
+/// honour.
+LogicalResult chooseGpuFlashGeometry(GpuFlashGeometry &g,
+                                     const GpuFlashOverrides &overrides,
+                                     int64_t numSms, std::string &why);
 
 /// Kernel parameters, in order: q, k, v, [kv_lengths], out (splits == 1)
 /// or partial outputs [scratchRows, D] f32 and their base-2 log-sum-exp

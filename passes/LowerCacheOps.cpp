@@ -5,7 +5,8 @@
 // and, when batch × heads cannot keep every core busy, KV splits merged by
 // the last split to finish (flash-decoding). attn.cache_append becomes a
 // parallel loop over (sequence, K/V head) copying each new row, converted to
-// the cache's element type, to its slot (a page row for paged caches).
+// the cache's element type, to its slot (a page row for paged caches, in the
+// op's page layout: token-major NHD or head-major HND).
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnOps.h"
@@ -41,9 +42,10 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op, ModuleOp module,
   auto qTy = op.getQuery().getType();
   auto kcTy = op.getKeyCache().getType(), vcTy = op.getValueCache().getType();
   int64_t pageSize = 0, hkv, capacity;
+  bool hnd = op.getPageLayoutOrDefault() == PageLayout::HND;
   if (Value bt = op.getBlockTable()) {
-    pageSize = kcTy.getDimSize(1);
-    hkv = kcTy.getDimSize(2);
+    pageSize = kcTy.getDimSize(hnd ? 2 : 1);
+    hkv = kcTy.getDimSize(hnd ? 1 : 2);
     capacity = cast<MemRefType>(bt.getType()).getDimSize(1) * pageSize;
   } else {
     hkv = kcTy.getDimSize(1);
@@ -71,6 +73,7 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op, ModuleOp module,
   p.value = op.getValueCache();
   p.blockTable = op.getBlockTable();
   p.pageSize = pageSize;
+  p.headMajorPages = pageSize > 0 && hnd;
   p.kvLengths = op.getCacheLengths();
   p.queriesAtEnd = true;
   p.scale = op.getScaleOrDefault();
@@ -106,7 +109,8 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
           snew = kTy.getDimSize(2);
   auto kcTy = op.getKeyCache().getType();
   Value bt = op.getBlockTable();
-  int64_t pageSize = bt ? kcTy.getDimSize(1) : 0;
+  bool hnd = op.getPageLayoutOrDefault() == PageLayout::HND;
+  int64_t pageSize = bt ? kcTy.getDimSize(hnd ? 2 : 1) : 0;
   int64_t capacity =
       bt ? cast<MemRefType>(bt.getType()).getDimSize(1) * pageSize
          : kcTy.getDimSize(2);
@@ -140,7 +144,8 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
     Value page = arith::IndexCastOp::create(
         b, b.getIndexType(),
         memref::LoadOp::create(b, bt, ValueRange{b0, im.div(pos, pageSize)}));
-    slot = {page, im.rem(pos, pageSize), h};
+    slot = hnd ? SmallVector<Value>{page, h, im.rem(pos, pageSize)}
+               : SmallVector<Value>{page, im.rem(pos, pageSize), h};
   } else {
     slot = {b0, h, pos};
   }

@@ -28,7 +28,8 @@ using namespace mlir::attn;
 void mlir::attn::buildAttnToGpuKernelsPipeline(
     OpPassManager &pm, const NvvmPipelineOptions &opts) {
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(createAttnGpuFlash({opts.kvSplits, opts.numSms}));
+  pm.addPass(createAttnGpuFlash(
+      {opts.kvSplits, opts.numSms, opts.tileKv, opts.warpRowTiles}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

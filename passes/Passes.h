@@ -59,6 +59,8 @@ struct NvvmPipelineOptions {
   std::string toolkit;  ///< CUDA toolkit for ptxas; empty: ATTN_CUDA_TOOLKIT
   int64_t kvSplits = 0; ///< 0: cost model
   int64_t numSms = 132; ///< SMs the split cost model plans for
+  int64_t tileKv = 0;       ///< keys per KV tile; 0: 64
+  int64_t warpRowTiles = 0; ///< 16-row tiles per warp; 0: by shape
   int64_t optLevel = 3;
 };
 

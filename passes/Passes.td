@@ -183,6 +183,11 @@ def AttnGpuFlash : Pass<"attn-gpu-flash", "ModuleOp"> {
            "KV splits per (batch, KV head, row tile); 0: cost model">,
     Option<"numSms", "num-sms", "int64_t", /*default=*/"132",
            "streaming multiprocessors the split cost model plans for">,
+    Option<"tileKv", "tile-kv", "int64_t", /*default=*/"0",
+           "keys per KV tile (multiple of 16 per key warp); 0: 64">,
+    Option<"warpRowTiles", "warp-row-tiles", "int64_t", /*default=*/"0",
+           "16-row mma tiles per warp (1 or 2); 0: 2 for prefill-sized "
+           "groups, else 1">,
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::NVVM::NVVMDialect",
@@ -192,7 +197,8 @@ def AttnGpuFlash : Pass<"attn-gpu-flash", "ModuleOp"> {
                            "::mlir::vector::VectorDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
-                           "::mlir::func::FuncDialect"];
+                           "::mlir::func::FuncDialect",
+                           "::mlir::math::MathDialect"];
 }
 
 #endif // ATTN_PASSES_TD

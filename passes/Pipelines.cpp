@@ -123,6 +123,13 @@ struct NvvmPipelineCLOptions
   Option<int64_t> numSms{*this, "num-sms",
                          llvm::cl::desc("SMs the split cost model plans for"),
                          llvm::cl::init(132)};
+  Option<int64_t> tileKv{*this, "tile-kv",
+                         llvm::cl::desc("keys per KV tile (0: 64)"),
+                         llvm::cl::init(0)};
+  Option<int64_t> warpRowTiles{
+      *this, "warp-row-tiles",
+      llvm::cl::desc("16-row mma tiles per warp (0: by shape)"),
+      llvm::cl::init(0)};
 };
 } // namespace
 
@@ -155,6 +162,8 @@ void mlir::attn::registerAttnPassesAndPipelines() {
         opts.toolkit = cl.toolkit;
         opts.kvSplits = cl.kvSplits;
         opts.numSms = cl.numSms;
+        opts.tileKv = cl.tileKv;
+        opts.warpRowTiles = cl.warpRowTiles;
         buildAttnToNvvmPipeline(pm, opts);
       });
 }

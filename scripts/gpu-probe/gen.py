@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Compile attention shapes with attn-opt's attn-to-nvvm pipeline into PTX and
+a launch plan (JSON) that probe.py runs on a GPU through the CUDA driver.
+
+A development probe of the kernels themselves, independent of the C++
+runtime: gen.py runs here (no GPU needed), probe.py on the GPU machine.
+"""
+import json, os, re, subprocess, sys
+
+def spec_mlir(c):
+    B, Hq, Hkv, Sq, Skv, D = c["b"], c["hq"], c["hkv"], c["sq"], c["skv"], c["d"]
+    et = c.get("dtype", "bf16")
+    bshd = c.get("layout") == "bshd"
+    def shp(h, s):
+        return f"{B}x{s}x{h}x{D}" if bshd else f"{B}x{h}x{s}x{D}"
+    dyn = "strided<[?, ?, ?, 1], offset: ?>"
+    qt, kt, ot = shp(Hq, Sq), shp(Hkv, Skv), shp(Hq, Sq)
+    args = [f"%q: memref<{qt}x{et}, {dyn}>", f"%k: memref<{kt}x{et}, {dyn}>",
+            f"%v: memref<{kt}x{et}, {dyn}>"]
+    body = [f"  %qt = bufferization.to_tensor %q restrict : memref<{qt}x{et}, {dyn}> to tensor<{qt}x{et}>",
+            f"  %kt = bufferization.to_tensor %k restrict : memref<{kt}x{et}, {dyn}> to tensor<{kt}x{et}>",
+            f"  %vt = bufferization.to_tensor %v restrict : memref<{kt}x{et}, {dyn}> to tensor<{kt}x{et}>"]
+    operands = "%qt, %kt, %vt"
+    types = f"tensor<{qt}x{et}>, tensor<{kt}x{et}>, tensor<{kt}x{et}>"
+    if c.get("ragged"):
+        args.append(f"%len: memref<{B}xi32, strided<[?], offset: ?>>")
+        body.append(f"  %lt = bufferization.to_tensor %len restrict : memref<{B}xi32, strided<[?], offset: ?>> to tensor<{B}xi32>")
+        operands += f" kv_lengths(%lt : tensor<{B}xi32>)"
+    args.append(f"%o: memref<{ot}x{et}, {dyn}>")
+    attrs = []
+    mask = c.get("mask", {})
+    if mask:
+        attrs.append("mask = #attn.mask<" + ", ".join(f"{k} = {v}" for k, v in mask.items()) + ">")
+    if bshd:
+        attrs.append("layout = #attn.layout<bshd>")
+    attr = (" {" + ", ".join(attrs) + "}") if attrs else ""
+    types_str = types
+    body.append(f"  %r = attn.attention {operands}{attr} : {types_str} -> tensor<{ot}x{et}>")
+    body.append(f"  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<{ot}x{et}>, memref<{ot}x{et}, {dyn}>) -> ()")
+    return "func.func @attention(" + ", ".join(args) + ") {\n" + "\n".join(body) + "\n  return\n}\n"
+
+def extract_ptx(text):
+    i = text.index("gpu.binary @attn_gpu")
+    start = text.index('assembly = "', i) + len('assembly = "')
+    end = start
+    while text[end] != '"':
+        end += 2 if text[end] == "\\" else 1
+    raw = text[start:end]
+    return re.sub(r'\\([0-9A-Fa-f]{2})', lambda m: chr(int(m.group(1), 16)), raw).replace("\\\\", "\\")
+
+def launch_plan(text):
+    consts = dict(re.findall(r"(%[\w]+) = arith\.constant (-?\d+) : (?:index|i32)", text))
+    args = {}
+    sig = re.search(r"func\.func @attention\((.*?)\) \{", text).group(1)
+    for n, m in enumerate(re.finditer(r"(%arg\d+):", sig)):
+        args[m.group(1)] = ("arg", n)
+    for m in re.finditer(r"(%[\w]+) = memref\.cast (%arg\d+)", text):
+        args[m.group(1)] = args[m.group(2)]
+    for m in re.finditer(r"(%[\w]+) = memref\.alloc\(\) : memref<([\dx]+)x(f32|i32)>", text):
+        shape = [int(x) for x in m.group(2).split("x")]
+        args[m.group(1)] = ("scratch", shape, m.group(1))
+    plan = []
+    for m in re.finditer(r"gpu\.launch_func\s+@attn_gpu::@(\w+) blocks in \((.*?)\) threads in \((.*?)\)\s*(?:dynamic_shared_memory_size (%\w+))?\s*args\((.*?)\)\n", text):
+        name, grid, block, smem, operands = m.groups()
+        ops = [o.split(":")[0].strip() for o in operands.split(", %")]
+        ops = [o if o.startswith("%") else "%" + o for o in ops]
+        plan.append({"kernel": name,
+                     "grid": [int(consts[x.strip()]) for x in grid.split(",")],
+                     "block": [int(consts[x.strip()]) for x in block.split(",")],
+                     "smem": int(consts[smem]) if smem else 0,
+                     "args": [args[o] for o in ops]})
+    return plan
+
+def main():
+    attn_opt, out_dir, cases_file = sys.argv[1], sys.argv[2], sys.argv[3]
+    cases = json.load(open(cases_file))
+    os.makedirs(out_dir, exist_ok=True)
+    index = []
+    for c in cases:
+        src = spec_mlir(c)
+        opts = "format=isa"
+        for key, opt in (("kv_splits", "kv-splits"), ("tile_kv", "tile-kv"),
+                         ("warp_row_tiles", "warp-row-tiles")):
+            if key in c:
+                opts += f" {opt}={c[key]}"
+        res = subprocess.run([attn_opt, "-", f"--pass-pipeline=builtin.module(attn-to-nvvm{{{opts}}})"],
+                             input=src, capture_output=True, text=True)
+        if res.returncode != 0:
+            print("FAIL", c["name"], res.stderr[:2000])
+            sys.exit(1)
+        ptx = extract_ptx(res.stdout)
+        plan = launch_plan(res.stdout)
+        open(os.path.join(out_dir, c["name"] + ".ptx"), "w").write(ptx)
+        c = dict(c, plan=plan, ptx=c["name"] + ".ptx")
+        index.append(c)
+        print(c["name"], [(p["kernel"], p["grid"], p["smem"]) for p in plan])
+    json.dump(index, open(os.path.join(out_dir, "cases.json"), "w"), indent=1)
+
+if __name__ == "__main__":
+    main()

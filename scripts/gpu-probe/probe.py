@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Runs the PTX kernels gen.py produced on the GPU through the CUDA driver
+(ctypes), checks them against a float64 reference on fresh random inputs,
+and times them against PyTorch SDPA (FLASH / CUDNN backends) on the same
+inputs. Prints one line per case.
+
+Usage: probe.py DIR [--bench]
+"""
+import ctypes, json, math, os, sys, time
+import torch
+
+cuda = ctypes.CDLL("libcuda.so.1")
+
+def check(rc, what):
+    if rc != 0:
+        name = ctypes.c_char_p()
+        cuda.cuGetErrorName(rc, ctypes.byref(name))
+        raise RuntimeError(f"{what}: {name.value.decode() if name.value else rc}")
+
+torch.cuda.init()
+torch.empty(1, device="cuda")  # makes the primary context current
+TOL = {"bf16": 1.6e-2, "f16": 2e-3}
+DT = {"bf16": torch.bfloat16, "f16": torch.float16}
+
+def load_module(path):
+    data = open(path, "rb").read() + b"\0"
+    mod = ctypes.c_void_p()
+    check(cuda.cuModuleLoadData(ctypes.byref(mod), data), "cuModuleLoadData " + path)
+    return mod
+
+def get_function(mod, name, smem):
+    f = ctypes.c_void_p()
+    check(cuda.cuModuleGetFunction(ctypes.byref(f), mod, name.encode()), "cuModuleGetFunction " + name)
+    if smem > 48 * 1024:
+        check(cuda.cuFuncSetAttribute(f, 8, smem), "cuFuncSetAttribute")
+    return f
+
+def visible(c, lengths):
+    """[B, Sq, Skv] bool: which keys each query row may see."""
+    B, Sq, Skv = c["b"], c["sq"], c["skv"]
+    m = c.get("mask", {})
+    off = int(m.get("q_offset", 0))
+    i = torch.arange(Sq, device="cuda").view(Sq, 1) + off
+    j = torch.arange(Skv, device="cuda").view(1, Skv)
+    ok = torch.ones(Sq, Skv, dtype=torch.bool, device="cuda")
+    d = i - j
+    if "window_left" in m: ok &= d <= int(m["window_left"])
+    if "window_right" in m: ok &= -d <= int(m["window_right"])
+    if "dilation" in m: ok &= d % int(m["dilation"]) == 0
+    gt = int(m.get("global_tokens", 0))
+    if gt: ok |= (j < gt) | (i < gt)
+    if m.get("causal") == "true": ok &= j <= i
+    ok = ok.unsqueeze(0).expand(B, Sq, Skv).clone()
+    if lengths is not None:
+        ok &= j.unsqueeze(0) < lengths.view(B, 1, 1).long()
+    return ok
+
+def reference(c, q, k, v, lengths):
+    bshd = c.get("layout") == "bshd"
+    if bshd:
+        q, k, v = (x.transpose(1, 2) for x in (q, k, v))
+    G = c["hq"] // c["hkv"]
+    q, k, v = q.double(), k.double().repeat_interleave(G, 1), v.double().repeat_interleave(G, 1)
+    s = (q @ k.transpose(-1, -2)) / math.sqrt(c["d"])
+    vis = visible(c, lengths).unsqueeze(1)
+    s = s.masked_fill(~vis, float("-inf"))
+    p = torch.softmax(s, -1).nan_to_num(0.0)
+    o = p @ v
+    return o.transpose(1, 2) if bshd else o
+
+def make_inputs(c, gen):
+    B, Hq, Hkv, Sq, Skv, D = c["b"], c["hq"], c["hkv"], c["sq"], c["skv"], c["d"]
+    dt = DT[c.get("dtype", "bf16")]
+    bshd = c.get("layout") == "bshd"
+    def t(h, s):
+        shape = (B, s, h, D) if bshd else (B, h, s, D)
+        return torch.randn(shape, generator=gen, device="cuda", dtype=torch.float32).to(dt)
+    q, k, v = t(Hq, Sq), t(Hkv, Skv), t(Hkv, Skv)
+    lengths = None
+    if c.get("ragged"):
+        lengths = torch.randint(0, Skv + 1, (B,), generator=gen, device="cuda", dtype=torch.int32)
+        lengths[0] = 0
+        if B > 1: lengths[1] = 1
+        if B > 2: lengths[2] = Skv
+    out = torch.full((B, Sq, Hq, D) if bshd else (B, Hq, Sq, D), float("nan"), device="cuda", dtype=dt)
+    return q, k, v, lengths, out
+
+class Launcher:
+    def __init__(self, d, c, buffers):
+        self.mod = load_module(os.path.join(d, c["ptx"]))
+        self.steps = []
+        self.keep = []
+        scratch = {}  # one device buffer per memref.alloc, shared by launches
+        for p in c["plan"]:
+            f = get_function(self.mod, p["kernel"], p["smem"])
+            ptrs = []
+            for a in p["args"]:
+                if a[0] == "arg":
+                    ptrs.append(ctypes.c_void_p(buffers[a[1]].data_ptr()))
+                else:
+                    if a[2] not in scratch:
+                        scratch[a[2]] = torch.empty(a[1], device="cuda", dtype=torch.float32)
+                    t = scratch[a[2]]
+                    self.keep.append(t)
+                    ptrs.append(ctypes.c_void_p(t.data_ptr()))
+            params = (ctypes.c_void_p * len(ptrs))(*[ctypes.cast(ctypes.byref(x), ctypes.c_void_p) for x in ptrs])
+            self.keep += [ptrs, params]
+            self.steps.append((f, p["grid"], p["block"], p["smem"], params))
+
+    def __call__(self):
+        stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+        for f, g, bl, smem, params in self.steps:
+            check(cuda.cuLaunchKernel(f, g[0], g[1], g[2], bl[0], bl[1], bl[2], smem, stream, params, None), "cuLaunchKernel")
+
+def bench(fn, reps=20):
+    fn(); torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record(); fn(); e.record(); e.synchronize()
+        times.append(s.elapsed_time(e))
+    times.sort()
+    return times[len(times) // 2]
+
+def peers(c, q, k, v):
+    from torch.nn.attention import sdpa_kernel, SDPBackend
+    import torch.nn.functional as F
+    causal = c.get("mask", {}).get("causal") == "true" and c["sq"] == c["skv"]
+    gqa = c["hq"] != c["hkv"]
+    res = {}
+    for name, be in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+        try:
+            with sdpa_kernel(be):
+                fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=gqa)
+                res[name] = bench(fn)
+        except Exception as e:
+            res[name] = None
+    return res
+
+def main():
+    d = sys.argv[1]
+    do_bench = "--bench" in sys.argv
+    cases = json.load(open(os.path.join(d, "cases.json")))
+    gen = torch.Generator(device="cuda")
+    gen.manual_seed(int(time.time()))
+    fails = 0
+    for c in cases:
+        if c.get("bench_only") and not do_bench:
+            continue
+        try:
+            q, k, v, lengths, out = make_inputs(c, gen)
+            buffers = [q, k, v] + ([lengths] if lengths is not None else []) + [out]
+            run = Launcher(d, c, buffers)
+            run(); torch.cuda.synchronize()
+            line = c["name"]
+            if not c.get("bench_only"):
+                ref = reference(c, q, k, v, lengths)
+                err = (out.double() - ref).abs().max().item()
+                scale = max(ref.abs().max().item(), 1e-30)
+                rel = err / scale if ref.abs().max().item() > 0 else err
+                ok = not math.isnan(err) and not torch.isnan(out).any().item() and rel <= TOL[c.get("dtype", "bf16")]
+                fails += not ok
+                line += f"  rel err {rel:.2e}  {'PASS' if ok else 'FAIL'}"
+            if c.get("bench"):
+                ms = bench(run)
+                B, Hq, Hkv, Sq, Skv, D = c["b"], c["hq"], c["hkv"], c["sq"], c["skv"], c["d"]
+                vis = Sq * Skv if c.get("mask", {}).get("causal") != "true" else Sq * (Sq + 1) // 2 + Sq * (Skv - Sq)
+                flops = 4 * B * Hq * vis * D
+                bytes_ = 2 * (2 * B * Hq * Sq * D + 2 * B * Hkv * Skv * D)
+                p = peers(c, q, k, v) if c.get("layout") != "bshd" else {}
+                fl = lambda ms_: f"{flops / ms_ / 1e9:.0f} TF/s {bytes_ / ms_ / 1e9:.2f} TB/s" if ms_ else "n/a"
+                line += f"  attn {ms:.3f} ms ({fl(ms)})"
+                for n, t in p.items():
+                    line += f"  {n} {t:.3f} ms ({fl(t)}) ratio {t / ms:.2f}" if t else f"  {n} n/a"
+            print(line, flush=True)
+        except Exception as e:
+            fails += 1
+            print(c["name"], "ERROR", e, flush=True)
+    print(f"probe: {fails} failures")
+    return 1 if fails else 0
+
+if __name__ == "__main__":
+    sys.exit(main())
