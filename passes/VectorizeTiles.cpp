@@ -30,9 +30,11 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 class TileVectorizer {
 public:
-  TileVectorizer(Operation *op, int64_t width, int64_t microRows)
+  TileVectorizer(Operation *op, int64_t width, int64_t microRows,
+                 int64_t fullWidth)
       : b(op->getLoc(), op), im{b}, width(width), microRows(microRows),
-        f32(b.getF32Type()), vecTy(VectorType::get({width}, f32)) {}
+        fullWidth(fullWidth), f32(b.getF32Type()),
+        vecTy(VectorType::get({width}, f32)) {}
 
   void lower(TilePackOp op);
   void lower(TileMatmulOp op);
@@ -81,9 +83,18 @@ private:
     return cast<MemRefType>(mem.getType()).getDimSize(0);
   }
 
+  /// Sums each of `accs` (vectors of `width` lanes) across its lanes: one
+  /// vector whose lane i is the sum of accs[i], built by a shuffle-and-add
+  /// tree (log2(width) levels, no per-vector horizontal reductions).
+  Value sumAcross(ArrayRef<Value> accs);
+  /// The online softmax of a narrow key-major tile ([keys, R], R < the full
+  /// vector width) on flat full-width vectors (width / R keys each);
+  /// false when the tile does not allow it.
+  bool lowerFlatSoftmax(TileOnlineSoftmaxOp op);
+
   ImplicitLocOpBuilder b;
   IndexMath im;
-  int64_t width, microRows;
+  int64_t width, microRows, fullWidth;
   Type f32;
   VectorType vecTy;
 };
@@ -213,6 +224,23 @@ void TileVectorizer::dotBlock(TileMatmulOp op, Value m0, int64_t nRows,
         }
         scf::YieldOp::create(b, next);
       });
+  if (nRows * nCols <= width) {
+    // One shuffle-and-add tree for all nRows × nCols dot products, then one
+    // short vector store per row.
+    Value sums = sumAcross(SmallVector<Value>(kLoop.getResults()));
+    auto rowTy = VectorType::get({nCols}, f32);
+    for (int64_t i = 0; i < nRows; ++i) {
+      Value row = vector::ExtractStridedSliceOp::create(
+          b, sums, ArrayRef<int64_t>{i * nCols}, ArrayRef<int64_t>{nCols},
+          ArrayRef<int64_t>{1});
+      SmallVector<Value, 2> at = {rowIdx[i], im.c(0)};
+      if (op.getAccumulate())
+        row = arith::AddFOp::create(b, vector::LoadOp::create(b, rowTy, acc, at),
+                                    row);
+      vector::StoreOp::create(b, row, acc, at);
+    }
+    return;
+  }
   for (int64_t i = 0; i < nRows; ++i)
     for (int64_t j = 0; j < nCols; ++j) {
       // reassoc: a tree of adds, not 16 dependent ones.
@@ -224,6 +252,68 @@ void TileVectorizer::dotBlock(TileMatmulOp op, Value m0, int64_t nRows,
         dot = arith::AddFOp::create(b, memref::LoadOp::create(b, acc, at), dot);
       memref::StoreOp::create(b, dot, acc, at);
     }
+}
+
+Value TileVectorizer::sumAcross(ArrayRef<Value> accs) {
+  // Pad to a power of two with zero vectors.
+  int64_t count = llvm::PowerOf2Ceil(accs.size());
+  SmallVector<Value> vecs(accs);
+  while (static_cast<int64_t>(vecs.size()) < count)
+    vecs.push_back(splat(0.0f));
+  // Every vector is a row of segments of equal length, each the partial
+  // sums of one accumulator (`owners`). Pairing x and y halves each
+  // segment: lo takes the first half of every segment of x then of y, hi
+  // the second halves, and lo + hi has twice the segments.
+  SmallVector<SmallVector<int64_t>> owners;
+  for (int64_t i = 0; i < count; ++i)
+    owners.push_back({i});
+  int64_t n = width; // lanes per vector
+  while (vecs.size() > 1) {
+    int64_t segs = owners[0].size(), len = n / segs;
+    SmallVector<Value> nextVecs;
+    SmallVector<SmallVector<int64_t>> nextOwners;
+    for (size_t v = 0; v + 1 < vecs.size(); v += 2) {
+      SmallVector<int64_t> lo, hi, own;
+      for (int64_t s = 0; s < segs; ++s)
+        for (int64_t side = 0; side < 2; ++side) {
+          for (int64_t i = 0; i < len / 2; ++i) {
+            lo.push_back(side * n + s * len + i);
+            hi.push_back(side * n + s * len + len / 2 + i);
+          }
+          own.push_back(owners[v + side][s]);
+        }
+      Value a = vector::ShuffleOp::create(b, vecs[v], vecs[v + 1], lo);
+      Value c = vector::ShuffleOp::create(b, vecs[v], vecs[v + 1], hi);
+      nextVecs.push_back(arith::AddFOp::create(b, a, c));
+      nextOwners.push_back(own);
+    }
+    vecs = nextVecs;
+    owners = nextOwners;
+  }
+  Value v = vecs[0];
+  SmallVector<int64_t> own = owners[0];
+  // Fewer accumulators than lanes: fold the remaining segments in place.
+  while (static_cast<int64_t>(own.size()) < n) {
+    int64_t len = n / own.size();
+    SmallVector<int64_t> lo, hi;
+    for (size_t s = 0; s < own.size(); ++s)
+      for (int64_t i = 0; i < len / 2; ++i) {
+        lo.push_back(s * len + i);
+        hi.push_back(s * len + len / 2 + i);
+      }
+    v = arith::AddFOp::create(b, vector::ShuffleOp::create(b, v, v, lo),
+                              vector::ShuffleOp::create(b, v, v, hi));
+    n /= 2;
+  }
+  // Lane i holds owner own[i]: put owner o at lane o.
+  SmallVector<int64_t> perm(n);
+  for (int64_t i = 0; i < n; ++i)
+    perm[own[i]] = i;
+  bool identity = llvm::all_of(llvm::seq<int64_t>(0, n),
+                               [&](int64_t i) { return perm[i] == i; });
+  if (!identity)
+    v = vector::ShuffleOp::create(b, v, v, perm);
+  return v;
 }
 
 void TileVectorizer::lower(TileMatmulOp op) {
@@ -239,12 +329,17 @@ void TileVectorizer::lower(TileMatmulOp op) {
       dotBlock(op, im.c(mainRows), m % blockRows, n);
     return;
   }
-  int64_t mainRows = m - m % microRows, block = 2 * width;
-  int64_t mainCols = n - n % block;
+  int64_t mainRows = m - m % microRows;
   auto columns = [&](Value m0, int64_t nRows) {
+    // Up to 16 accumulators: few rows (decode) take wider column blocks, so
+    // each broadcast of the left-hand side feeds more FMAs.
+    int64_t vecs = std::clamp<int64_t>(16 / nRows, 2,
+                                       std::max<int64_t>(2, n / width));
+    int64_t block = vecs * width;
+    int64_t mainCols = n - n % block;
     if (mainCols > 0)
       loop(im.c(0), im.c(mainCols), block,
-           [&](Value n0) { matmulBlock(op, m0, nRows, n0, 2); });
+           [&](Value n0) { matmulBlock(op, m0, nRows, n0, vecs); });
     for (int64_t c = mainCols; c < n; c += width)
       matmulBlock(op, m0, nRows, im.c(c), 1);
   };
@@ -342,7 +437,97 @@ void TileVectorizer::lower(TileMaskOp op) {
   });
 }
 
+bool TileVectorizer::lowerFlatSoftmax(TileOnlineSoftmaxOp op) {
+  Value s = op.getScores(), acc = op.getAcc();
+  auto sTy = cast<MemRefType>(s.getType());
+  int64_t keys = sTy.getDimSize(0), r = sTy.getDimSize(1), w = fullWidth;
+  auto rowTy = cast<MemRefType>(op.getRowMax().getType());
+  if (r >= w || w % r != 0 || (keys * r) % w != 0 ||
+      !sTy.getLayout().isIdentity() || rowTy.getDimSize(0) != r ||
+      !rowTy.getLayout().isIdentity() ||
+      !cast<MemRefType>(op.getRowSum().getType()).getLayout().isIdentity() ||
+      cols(acc) % w != 0)
+    return false;
+  // Lane l of a flat vector is row l % r of key l / r: the tile is
+  // width / r keys per vector, every row's lanes r apart.
+  auto wTy = VectorType::get({w}, f32), rTy = VectorType::get({r}, f32);
+  auto constW = [&](float v) -> Value {
+    return arith::ConstantOp::create(b, wTy, DenseElementsAttr::get(wTy, v));
+  };
+  auto constR = [&](float v) -> Value {
+    return arith::ConstantOp::create(b, rTy, DenseElementsAttr::get(rTy, v));
+  };
+  // Folds a flat vector to its r rows (halves added or maxed).
+  auto fold = [&](Value v, bool isMax) {
+    for (int64_t len = w; len > r; len /= 2) {
+      auto half = [&](int64_t at) -> Value {
+        return vector::ExtractStridedSliceOp::create(
+            b, v, ArrayRef<int64_t>{at}, ArrayRef<int64_t>{len / 2},
+            ArrayRef<int64_t>{1});
+      };
+      Value lo = half(0), hi = half(len / 2);
+      v = isMax ? Value(arith::MaxNumFOp::create(b, lo, hi))
+                : Value(arith::AddFOp::create(b, lo, hi));
+    }
+    return v;
+  };
+  Value flat = memref::CollapseShapeOp::create(
+      b, s, ArrayRef<ReassociationIndices>{{0, 1}});
+  Value total = im.c(keys * r);
+  auto loadW = [&](Value i) -> Value {
+    return vector::LoadOp::create(b, wTy, flat, ValueRange{i});
+  };
+  auto maxLoop = scf::ForOp::create(
+      b, im.c(0), total, im.c(w), ValueRange{constW(kNegInf)},
+      [&](OpBuilder &, Location, Value i, ValueRange it) {
+        scf::YieldOp::create(
+            b, ValueRange{arith::MaxNumFOp::create(b, it[0], loadW(i))});
+      });
+  Value zero = im.c(0);
+  Value oldMax = vector::LoadOp::create(b, rTy, op.getRowMax(), zero);
+  Value newMax =
+      arith::MaxNumFOp::create(b, oldMax, fold(maxLoop.getResult(0), true));
+  // Rows that have seen nothing shift by 0: exp(-inf) is exactly 0.
+  Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, newMax,
+                                     constR(kNegInf));
+  Value shift = arith::SelectOp::create(b, none, constR(0.0f), newMax);
+  SmallVector<int64_t> spread(w);
+  for (int64_t l = 0; l < w; ++l)
+    spread[l] = l % r;
+  Value shiftW = vector::ShuffleOp::create(b, shift, shift, spread);
+  auto expLoop = scf::ForOp::create(
+      b, im.c(0), total, im.c(w), ValueRange{constW(0.0f)},
+      [&](OpBuilder &, Location, Value i, ValueRange it) {
+        Value p =
+            math::ExpOp::create(b, arith::SubFOp::create(b, loadW(i), shiftW));
+        vector::StoreOp::create(b, p, flat, ValueRange{i});
+        scf::YieldOp::create(b, ValueRange{arith::AddFOp::create(b, it[0], p)});
+      });
+  Value alpha = math::ExpOp::create(b, arith::SubFOp::create(b, oldMax, shift));
+  Value sum = arith::AddFOp::create(
+      b,
+      arith::MulFOp::create(
+          b, vector::LoadOp::create(b, rTy, op.getRowSum(), zero), alpha),
+      fold(expLoop.getResult(0), false));
+  vector::StoreOp::create(b, sum, op.getRowSum(), zero);
+  vector::StoreOp::create(b, newMax, op.getRowMax(), zero);
+  for (int64_t l = 0; l < rows(acc); ++l) {
+    Value a = vector::BroadcastOp::create(
+        b, wTy, vector::ExtractOp::create(b, alpha, ArrayRef<int64_t>{l}));
+    Value row = im.c(l);
+    for (int64_t d = 0; d < cols(acc); d += w) {
+      Value at = im.c(d);
+      Value v = vector::LoadOp::create(b, wTy, acc, ValueRange{row, at});
+      vector::StoreOp::create(b, arith::MulFOp::create(b, v, a), acc,
+                              ValueRange{row, at});
+    }
+  }
+  return true;
+}
+
 void TileVectorizer::lower(TileOnlineSoftmaxOp op) {
+  if (lowerFlatSoftmax(op))
+    return;
   // Key-major scores: each lane is one query row, so the running max and
   // sum are plain vector ops down the tile's rows (no horizontal reduction).
   Value s = op.getScores(), acc = op.getAcc();
@@ -507,7 +692,7 @@ struct VectorizeTilesPass
                           << " or of half of it";
         return signalPassFailure();
       }
-      TileVectorizer v(op, opWidth, microRows);
+      TileVectorizer v(op, opWidth, microRows, width);
       llvm::TypeSwitch<Operation *>(op)
           .Case<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
                 TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp>(

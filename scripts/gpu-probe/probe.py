@@ -161,6 +161,13 @@ def main():
                 ok = not math.isnan(err) and not torch.isnan(out).any().item() and rel <= TOL[c.get("dtype", "bf16")]
                 fails += not ok
                 line += f"  rel err {rel:.2e}  {'PASS' if ok else 'FAIL'}"
+                if not ok:
+                    # Which rows are wrong: (batch, head, query) by error.
+                    o = out.double() if c.get("layout") != "bshd" else out.double().transpose(1, 2)
+                    r = ref if c.get("layout") != "bshd" else ref.transpose(1, 2)
+                    row_err = (o - r).abs().amax(-1).nan_to_num(1e9)
+                    bad = (row_err > TOL[c.get("dtype", "bf16")] * scale).nonzero().tolist()
+                    line += f"\n    {len(bad)} bad rows of {row_err.numel()}; first: {bad[:12]}"
             if c.get("bench"):
                 ms = bench(run)
                 B, Hq, Hkv, Sq, Skv, D = c["b"], c["hq"], c["hkv"], c["sq"], c["skv"], c["d"]
