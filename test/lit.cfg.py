@@ -1,5 +1,6 @@
 # -*- Python -*-
 import os
+import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -13,6 +14,8 @@ config.excludes = ["CMakeLists.txt", "lit.cfg.py", "unit", "Inputs"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%cuda_toolkit", config.cuda_toolkit))
+config.substitutions.append(("%attn_src", os.path.dirname(config.test_source_root)))
+config.substitutions.append(("%python", sys.executable))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 # FileCheck, not, count: Debian ships them in the LLVM tools dir, not on PATH.

@@ -5,7 +5,13 @@ a launch plan (JSON) that probe.py runs on a GPU through the CUDA driver.
 A development probe of the kernels themselves, independent of the C++
 runtime: gen.py runs here (no GPU needed), probe.py on the GPU machine.
 """
-import json, os, re, subprocess, sys
+import importlib.util, json, os, re, subprocess, sys
+
+_spec = importlib.util.spec_from_file_location(
+    "extract_ptx", os.path.join(os.path.dirname(__file__), "..", "extract-ptx.py"))
+_mod = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_mod)
+extract_ptx = _mod.extract_ptx
 
 def spec_mlir(c):
     B, Hq, Hkv, Sq, Skv, D = c["b"], c["hq"], c["hkv"], c["sq"], c["skv"], c["d"]
@@ -38,15 +44,6 @@ def spec_mlir(c):
     body.append(f"  %r = attn.attention {operands}{attr} : {types_str} -> tensor<{ot}x{et}>")
     body.append(f"  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<{ot}x{et}>, memref<{ot}x{et}, {dyn}>) -> ()")
     return "func.func @attention(" + ", ".join(args) + ") {\n" + "\n".join(body) + "\n  return\n}\n"
-
-def extract_ptx(text):
-    i = text.index("gpu.binary @attn_gpu")
-    start = text.index('assembly = "', i) + len('assembly = "')
-    end = start
-    while text[end] != '"':
-        end += 2 if text[end] == "\\" else 1
-    raw = text[start:end]
-    return re.sub(r'\\([0-9A-Fa-f]{2})', lambda m: chr(int(m.group(1), 16)), raw).replace("\\\\", "\\")
 
 def launch_plan(text):
     consts = dict(re.findall(r"(%[\w]+) = arith\.constant (-?\d+) : (?:index|i32)", text))

@@ -1,0 +1,74 @@
+// RUN: attn-opt %s -split-input-file -verify-diagnostics --attn-gpu-flash
+// RUN: not attn-opt %s -split-input-file --attn-gpu-flash='tile-kv=40' 2>&1 | FileCheck %s --check-prefix=TILE
+// RUN: not attn-opt %s -split-input-file --attn-gpu-flash='warp-row-tiles=2' 2>&1 | FileCheck %s --check-prefix=WINDOW
+
+func.func @f32(%q: memref<1x2x8x64xf32>, %k: memref<1x2x8x64xf32>, %v: memref<1x2x8x64xf32>, %o: memref<1x2x8x64xf32>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x2x8x64xf32> to tensor<1x2x8x64xf32>
+  %kt = bufferization.to_tensor %k restrict : memref<1x2x8x64xf32> to tensor<1x2x8x64xf32>
+  %vt = bufferization.to_tensor %v restrict : memref<1x2x8x64xf32> to tensor<1x2x8x64xf32>
+  // expected-error @+1 {{attn-gpu-flash runs f16 and bf16 on tensor cores; element type 'f32' is not supported on the GPU}}
+  %r = attn.attention %qt, %kt, %vt : tensor<1x2x8x64xf32>, tensor<1x2x8x64xf32>, tensor<1x2x8x64xf32> -> tensor<1x2x8x64xf32>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x2x8x64xf32>, memref<1x2x8x64xf32>) -> ()
+  return
+}
+
+// -----
+
+func.func @head_dim_72(%q: memref<1x2x8x72xbf16>, %k: memref<1x2x8x72xbf16>, %v: memref<1x2x8x72xbf16>, %o: memref<1x2x8x72xbf16>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x2x8x72xbf16> to tensor<1x2x8x72xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x2x8x72xbf16> to tensor<1x2x8x72xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x2x8x72xbf16> to tensor<1x2x8x72xbf16>
+  // expected-error @+1 {{head dim 72 is not supported on the GPU (multiples of 16 up to 128)}}
+  %r = attn.attention %qt, %kt, %vt : tensor<1x2x8x72xbf16>, tensor<1x2x8x72xbf16>, tensor<1x2x8x72xbf16> -> tensor<1x2x8x72xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x2x8x72xbf16>, memref<1x2x8x72xbf16>) -> ()
+  return
+}
+
+// -----
+
+func.func @bias(%q: memref<1x2x8x64xbf16>, %k: memref<1x2x8x64xbf16>, %v: memref<1x2x8x64xbf16>, %b: memref<1x2x8x8xf32>, %o: memref<1x2x8x64xbf16>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
+  %bt = bufferization.to_tensor %b restrict : memref<1x2x8x8xf32> to tensor<1x2x8x8xf32>
+  // expected-error @+1 {{attn-gpu-flash does not support a bias operand yet (the CPU pipeline attn-to-cpu does)}}
+  %r = attn.attention %qt, %kt, %vt bias(%bt : tensor<1x2x8x8xf32>) : tensor<1x2x8x64xbf16>, tensor<1x2x8x64xbf16>, tensor<1x2x8x64xbf16> -> tensor<1x2x8x64xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x2x8x64xbf16>, memref<1x2x8x64xbf16>) -> ()
+  return
+}
+
+// -----
+
+func.func @softcap(%q: memref<1x2x8x64xbf16>, %k: memref<1x2x8x64xbf16>, %v: memref<1x2x8x64xbf16>, %o: memref<1x2x8x64xbf16>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
+  // expected-error @+1 {{attn-gpu-flash does not support softcap yet}}
+  %r = attn.attention %qt, %kt, %vt {softcap = 30.0 : f32} : tensor<1x2x8x64xbf16>, tensor<1x2x8x64xbf16>, tensor<1x2x8x64xbf16> -> tensor<1x2x8x64xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x2x8x64xbf16>, memref<1x2x8x64xbf16>) -> ()
+  return
+}
+
+// -----
+
+// Tensor functions (not the runtime's buffer ABI) have nowhere to launch from.
+func.func @tensor_abi(%q: tensor<1x2x8x64xbf16>, %k: tensor<1x2x8x64xbf16>, %v: tensor<1x2x8x64xbf16>) -> tensor<1x2x8x64xbf16> {
+  // expected-error @+1 {{attn-gpu-flash needs the buffer kernel ABI}}
+  %r = attn.attention %q, %k, %v : tensor<1x2x8x64xbf16>, tensor<1x2x8x64xbf16>, tensor<1x2x8x64xbf16> -> tensor<1x2x8x64xbf16>
+  return %r : tensor<1x2x8x64xbf16>
+}
+
+// -----
+
+func.func @window_two_m_tiles_default_ok(%q: memref<1x2x300x64xbf16>, %k: memref<1x2x300x64xbf16>, %v: memref<1x2x300x64xbf16>, %o: memref<1x2x300x64xbf16>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x2x300x64xbf16> to tensor<1x2x300x64xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x2x300x64xbf16> to tensor<1x2x300x64xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x2x300x64xbf16> to tensor<1x2x300x64xbf16>
+  %r = attn.attention %qt, %kt, %vt {mask = #attn.mask<causal = true, window_left = 16>} : tensor<1x2x300x64xbf16>, tensor<1x2x300x64xbf16>, tensor<1x2x300x64xbf16> -> tensor<1x2x300x64xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x2x300x64xbf16>, memref<1x2x300x64xbf16>) -> ()
+  return
+}
+
+// Options the kernel cannot honour are errors at the op.
+// TILE: error: 'attn.attention' op attn-gpu-flash: tile-kv 40 must be a multiple of 16 (16 keys per key warp), at most 128
+// WINDOW: error: 'attn.attention' op attn-gpu-flash: warp-row-tiles=2 with a sliding window is disabled

@@ -1,0 +1,92 @@
+// RUN: attn-opt %s -split-input-file --attn-gpu-flash --canonicalize | FileCheck %s
+// RUN: attn-opt %s -split-input-file --attn-gpu-flash='warp-row-tiles=1 tile-kv=64 kv-splits=2' --canonicalize | FileCheck %s --check-prefix=OPTS
+
+// Prefill, GQA 4:1, causal, bf16: the host function keeps casts to dense
+// buffers and one launch; a block owns 128 rows (2 m tiles x 4 warps) of a KV
+// head's group, Q is staged in shared memory, K/V tiles of 32 keys stream
+// through two cp.async stages, and both matmuls are mma.sync on bf16.
+// CHECK-LABEL: func.func @gqa_causal
+// CHECK: memref.cast %{{.*}} : memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to memref<1x8x100x128xbf16>
+// CHECK: gpu.launch_func @attn_gpu::@gqa_causal_flash blocks in (%c4, %c2, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c69632_i32 args(
+// CHECK-NOT: attn.attention
+// CHECK: gpu.module @attn_gpu
+// CHECK: gpu.func @gqa_causal_flash(%{{.*}}: memref<1x8x100x128xbf16>, %{{.*}}: memref<1x2x100x128xbf16>, %{{.*}}: memref<1x2x100x128xbf16>, %{{.*}}: memref<1x8x100x128xbf16>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK: gpu.dynamic_shared_memory
+// CHECK: nvgpu.device_async_copy {{.*}} 8 {bypassL1} : memref<1x8x100x128xbf16> to memref<128x136xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.device_async_copy {{.*}} 8 {bypassL1} : memref<1x2x100x128xbf16> to memref<2x32x136xbf16, #gpu.address_space<workgroup>>
+// CHECK: scf.for
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// CHECK: gpu.barrier
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<128x136xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<2x32x136xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: scf.if
+// CHECK: arith.select
+// CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<2x32x136xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK: nvvm.mma.sync
+// CHECK: gpu.barrier
+// CHECK: scf.yield
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// CHECK: memref.store {{.*}} : memref<4x32x128xf32, #gpu.address_space<workgroup>>
+// CHECK: arith.truncf {{.*}} : f32 to bf16
+// CHECK: memref.store {{.*}} : memref<1x8x100x128xbf16>
+// OPTS-LABEL: func.func @gqa_causal
+// OPTS: gpu.launch_func @attn_gpu::@gqa_causal_flash blocks in (%c14, %c2, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c69632_i32
+// OPTS: gpu.launch_func @attn_gpu::@gqa_causal_combine blocks in (%c400, %c2, %c1) threads in (%c128, %c1, %c1)
+
+func.func @gqa_causal(%q: memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %k: memref<1x2x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %v: memref<1x2x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %o: memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x8x100x128xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x2x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x2x100x128xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x2x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x2x100x128xbf16>
+  %r = attn.attention %qt, %kt, %vt {mask = #attn.mask<causal = true>} : tensor<1x8x100x128xbf16>, tensor<1x2x100x128xbf16>, tensor<1x2x100x128xbf16> -> tensor<1x8x100x128xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x8x100x128xbf16>, memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+// Decode, GQA 4:1, ragged lengths: 4 rows per KV head fill one m tile, so the
+// 4 warps split each 64-key tile (16 keys each) and merge through shared
+// memory; 4 blocks cannot fill 132 SMs, so the KV range is split (flash-
+// decoding) into partials in scratch buffers that a combine kernel merges.
+// CHECK-LABEL: func.func @decode_split
+// CHECK-DAG: %[[PO:.*]] = memref.alloc() : memref<{{[0-9]+}}x128xf32>
+// CHECK-DAG: %[[PL:.*]] = memref.alloc() : memref<{{[0-9]+}}xf32>
+// CHECK: gpu.launch_func @attn_gpu::@decode_split_flash blocks in (%{{.*}}, %c2, %c2) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c69632_i32 args({{.*}}, %{{.*}} : memref<2xi32>, %[[PO]] : {{.*}}, %[[PL]] : {{.*}})
+// CHECK: gpu.launch_func @attn_gpu::@decode_split_combine blocks in (%c4, %c2, %c2) threads in (%c128, %c1, %c1) args(%[[PO]] : {{.*}}, %[[PL]] : {{.*}}, %{{.*}} : memref<2x8x1x128xbf16>)
+// CHECK: gpu.func @decode_split_flash
+// CHECK: memref.load %{{.*}}[%block_id_z] : memref<2xi32>
+// CHECK: llvm.call_intrinsic "llvm.nvvm.lg2.approx.ftz.f"
+// CHECK: gpu.func @decode_split_combine
+// CHECK: memref.store {{.*}} : memref<2x8x1x128xbf16>
+// OPTS-LABEL: func.func @decode_split
+// OPTS: gpu.launch_func @attn_gpu::@decode_split_flash blocks in (%c2, %c2, %c2)
+
+func.func @decode_split(%q: memref<2x8x1x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %k: memref<2x2x4096x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %v: memref<2x2x4096x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %len: memref<2xi32, strided<[?], offset: ?>>, %o: memref<2x8x1x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) {
+  %qt = bufferization.to_tensor %q restrict : memref<2x8x1x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<2x8x1x128xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<2x2x4096x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<2x2x4096x128xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<2x2x4096x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<2x2x4096x128xbf16>
+  %lt = bufferization.to_tensor %len restrict : memref<2xi32, strided<[?], offset: ?>> to tensor<2xi32>
+  %r = attn.attention %qt, %kt, %vt kv_lengths(%lt : tensor<2xi32>) : tensor<2x8x1x128xbf16>, tensor<2x2x4096x128xbf16>, tensor<2x2x4096x128xbf16> -> tensor<2x8x1x128xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<2x8x1x128xbf16>, memref<2x8x1x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+// f16 in BSHD: mma operands are vector<2xf16> (bf16 goes through i32), and
+// q/k/v are indexed [b, s, h, d].
+// CHECK-LABEL: func.func @f16_bshd
+// CHECK: gpu.func @f16_bshd_flash
+// CHECK: nvgpu.device_async_copy %{{.*}}[%block_id_z, %{{.*}}, %block_id_y, %{{.*}}]
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
+
+func.func @f16_bshd(%q: memref<1x33x4x64xf16, strided<[?, ?, ?, 1], offset: ?>>, %k: memref<1x65x4x64xf16, strided<[?, ?, ?, 1], offset: ?>>, %v: memref<1x65x4x64xf16, strided<[?, ?, ?, 1], offset: ?>>, %o: memref<1x33x4x64xf16, strided<[?, ?, ?, 1], offset: ?>>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x33x4x64xf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x33x4x64xf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x65x4x64xf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x65x4x64xf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x65x4x64xf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x65x4x64xf16>
+  %r = attn.attention %qt, %kt, %vt {layout = #attn.layout<bshd>} : tensor<1x33x4x64xf16>, tensor<1x65x4x64xf16>, tensor<1x65x4x64xf16> -> tensor<1x33x4x64xf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x33x4x64xf16>, memref<1x33x4x64xf16, strided<[?, ?, ?, 1], offset: ?>>) -> ()
+  return
+}
