@@ -28,8 +28,10 @@ namespace {
 
 constexpr int64_t kPad = 16;   // tile widths are padded to whole vectors
 constexpr int64_t kRowPad = 8; // query rows: half vectors suffice (decode)
+constexpr int64_t kMinRows = 4; // ... and quarter vectors up to 4 rows
 
 int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+bool disableInPlace() { return getenv("XP_NOINPLACE"); }
 
 } // namespace
 
@@ -87,7 +89,7 @@ FailureOr<FlashGeometry> mlir::attn::chooseFlashGeometry(
   g.group = heads / kvHeads;
   g.tq = std::clamp<int64_t>(tileRows / g.group, 1, qLen);
   g.rows = g.group * g.tq;
-  g.rowsPad = roundUp(g.rows, kRowPad);
+  g.rowsPad = g.rows <= kMinRows && !getenv("XP_NOR4") ? kMinRows : roundUp(g.rows, kRowPad);
   g.tk = std::min(tileKv, roundUp(kvCapacity, kPad));
   if (pageSize > 0) {
     // A KV tile is whole pages, or a whole fraction of one page.
@@ -127,16 +129,27 @@ private:
               Value j0, Value valid);
   /// Rows [first, first + count) of K/V head `hkv` in page `page` of a
   /// paged pool, as a [count, dim] view (unit inner stride).
+  /// `staticRows` gives the view a static row count (`count` must be it).
   Value pageRows(Value cache, OpFoldResult page, OpFoldResult first,
-                 OpFoldResult count, Value hkv, int64_t dim) {
+                 OpFoldResult count, Value hkv, int64_t dim,
+                 int64_t staticRows = ShapedType::kDynamic) {
     if (p.headMajorPages)
       return rankReducedView(b, cache, {page, hkv, first, idx(0)},
                              {idx(1), idx(1), count, idx(dim)},
-                             {ShapedType::kDynamic, dim});
+                             {staticRows, dim});
     return rankReducedView(b, cache, {page, first, hkv, idx(0)},
                            {idx(1), count, idx(1), idx(dim)},
-                           {ShapedType::kDynamic, dim});
+                           {staticRows, dim});
   }
+  /// Calls `fn(rows, first, n)` for the cache rows of the full KV tile at
+  /// key j0 of (b0, hkv), in pieces of `n` keys that are one strided view
+  /// each (`rows`, [n, dim], the cache's element type): the whole tile for
+  /// a contiguous cache or a tile inside one page, else a loop over its
+  /// pages. `first` is the piece's first key within the tile.
+  void forEachKvPiece(Value cache, int64_t dim, Value b0, Value hkv, Value j0,
+                      function_ref<void(Value, Value, int64_t)> fn);
+  /// K/V tiles are read in place (no f32 pack) when the tile is full.
+  bool readsInPlace() const;
   void fill(Value buffer, float value) {
     Value c = arith::ConstantOp::create(b, b.getF32FloatAttr(value));
     linalg::FillOp::create(b, c, buffer);
@@ -380,23 +393,93 @@ void Emitter::packKv(Value cache, Value tile, int64_t dim, Value b0, Value hkv,
   TilePackOp::create(b, src, dst, FloatAttr(), /*transpose=*/false);
 }
 
+bool Emitter::readsInPlace() const {
+  // Decode-shaped items (dot-product scores) only: a K/V element is used
+  // once per item, so a pack is a copy the matmuls could have read.
+  // Prefill reuses each packed row across many query rows.
+  return g.rowsPad <= kRowPad && g.headDim % kPad == 0 &&
+         g.valueDim % kPad == 0 && !disableInPlace();
+}
+
+void Emitter::forEachKvPiece(Value cache, int64_t dim, Value b0, Value hkv,
+                             Value j0,
+                             function_ref<void(Value, Value, int64_t)> fn) {
+  if (!p.blockTable) {
+    fn(rankReducedView(b, cache, {b0, hkv, j0, idx(0)},
+                       {idx(1), idx(1), idx(g.tk), idx(dim)}, {g.tk, dim}),
+       im.c(0), g.tk);
+    return;
+  }
+  int64_t ps = p.pageSize;
+  auto pageAt = [&](Value slot) -> Value {
+    return arith::IndexCastOp::create(
+        b, b.getIndexType(),
+        memref::LoadOp::create(b, p.blockTable, ValueRange{b0, slot}));
+  };
+  if (ps >= g.tk) {
+    Value page = pageAt(im.div(j0, ps));
+    fn(pageRows(cache, page, im.rem(j0, ps), idx(g.tk), hkv, dim, g.tk),
+       im.c(0), g.tk);
+    return;
+  }
+  auto pages = scf::ForOp::create(b, im.c(0), im.c(g.tk / ps), im.c(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(pages.getBody());
+  Value i = pages.getInductionVar();
+  Value page = pageAt(im.add(im.div(j0, ps), i));
+  fn(pageRows(cache, page, idx(0), idx(ps), hkv, dim, ps), im.mul(i, ps), ps);
+}
+
 void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                          Value kvLimit) {
   Value j0 = im.mul(t, g.tk);
   Value kvValid = im.min(im.c(g.tk), im.sub(kvLimit, j0));
-  packKv(p.key, kTile, g.headDim, b0, hkv, j0, kvValid);
-  packKv(p.value, vTile, g.valueDim, b0, hkv, j0, kvValid);
+  // `inPlace(direct, packed)`: direct() on full tiles, packed() on the
+  // last, partial one (zero rows past the keys) or always.
+  bool direct = readsInPlace();
+  auto inPlace = [&](function_ref<void()> directFn,
+                     function_ref<void()> packedFn) {
+    if (!direct)
+      return packedFn();
+    Value full = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, kvValid,
+                                       im.c(g.tk));
+    auto ifFull = scf::IfOp::create(b, full, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifFull.thenBlock());
+    directFn();
+    b.setInsertionPointToStart(ifFull.elseBlock());
+    packedFn();
+  };
 
   if (g.rowsPad <= kRowPad) {
     // Dot products for the real rows only; padding lanes are never read.
     Value qRows =
         rankReducedView(b, qtTile, {idx(0), idx(0)},
                         {idx(g.rows), idx(g.headDim)}, {g.rows, g.headDim});
-    Value sRows = rankReducedView(b, sTile, {idx(0), idx(0)},
-                                  {idx(g.tk), idx(g.rows)}, {g.tk, g.rows});
-    TileMatmulOp::create(b, kTile, qRows, sRows, /*accumulate=*/false,
-                         /*transpose_lhs=*/false, /*transpose_rhs=*/true);
+    inPlace(
+        [&] {
+          forEachKvPiece(p.key, g.headDim, b0, hkv, j0,
+                         [&](Value rows, Value first, int64_t n) {
+                           Value s = rankReducedView(
+                               b, sTile, {first, idx(0)},
+                               {idx(n), idx(g.rows)}, {n, g.rows});
+                           TileMatmulOp::create(b, rows, qRows, s,
+                                                /*accumulate=*/false,
+                                                /*transpose_lhs=*/false,
+                                                /*transpose_rhs=*/true);
+                         });
+        },
+        [&] {
+          packKv(p.key, kTile, g.headDim, b0, hkv, j0, kvValid);
+          Value sRows =
+              rankReducedView(b, sTile, {idx(0), idx(0)},
+                              {idx(g.tk), idx(g.rows)}, {g.tk, g.rows});
+          TileMatmulOp::create(b, kTile, qRows, sRows, /*accumulate=*/false,
+                               /*transpose_lhs=*/false,
+                               /*transpose_rhs=*/true);
+        });
   } else {
+    packKv(p.key, kTile, g.headDim, b0, hkv, j0, kvValid);
     TileMatmulOp::create(b, kTile, qtTile, sTile, /*accumulate=*/false,
                          /*transpose_lhs=*/false, /*transpose_rhs=*/false);
   }
@@ -417,8 +500,24 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                             {idx(g.tk), idx(g.rows)}, {g.tk, g.rows});
   }
   TileOnlineSoftmaxOp::create(b, sTile, accRows, rowMax, rowSum);
-  TileMatmulOp::create(b, probs, vTile, accRows, /*accumulate=*/true,
-                       /*transpose_lhs=*/true, /*transpose_rhs=*/false);
+  inPlace(
+      [&] {
+        forEachKvPiece(p.value, g.valueDim, b0, hkv, j0,
+                       [&](Value rows, Value first, int64_t n) {
+                         Value pn = rankReducedView(
+                             b, probs, {first, idx(0)}, {idx(n), idx(g.rows)},
+                             {n, g.rows});
+                         TileMatmulOp::create(b, pn, rows, accRows,
+                                              /*accumulate=*/true,
+                                              /*transpose_lhs=*/true,
+                                              /*transpose_rhs=*/false);
+                       });
+      },
+      [&] {
+        packKv(p.value, vTile, g.valueDim, b0, hkv, j0, kvValid);
+        TileMatmulOp::create(b, probs, vTile, accRows, /*accumulate=*/true,
+                             /*transpose_lhs=*/true, /*transpose_rhs=*/false);
+      });
 }
 
 } // namespace

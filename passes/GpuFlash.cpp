@@ -233,7 +233,7 @@ struct AttnGpuFlashPass
     getOperation().walk([&](AttentionOp op) { ops.push_back(op); });
     for (AttentionOp op : ops)
       if (failed(GpuAttentionLowering(
-                     op, {kvSplits, tileKv, warpRowTiles}, numSms)
+                     op, {kvSplits, tileKv, warpRowTiles, stages}, numSms)
                      .run()))
         return signalPassFailure();
   }

@@ -82,7 +82,11 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
   // (ptxas spills); 32-key tiles fit and measured as fast.
   int64_t defaultTileKv = g.warpRowTiles == 2 && g.headDim > 80 ? 32 : 64;
   g.tileKv = overrides.tileKv > 0 ? overrides.tileKv : defaultTileKv;
-  g.stages = 2;
+  g.stages = overrides.stages > 0 ? overrides.stages : 2;
+  if (g.stages > 4) {
+    why = "stages must be between 1 and 4";
+    return failure();
+  }
   if (g.warpRowTiles > 2) {
     why = "warp-row-tiles must be 1 or 2";
     return failure();
@@ -355,7 +359,9 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   rw = im.div(warp, g.keyWarps);
   kw = im.rem(warp, g.keyWarps);
   Value bx = gpu::BlockIdOp::create(b, gpu::Dimension::x);
-  rowBlock = im.div(bx, g.splits);
+  // Causal row blocks near the end see the most keys: schedule them first
+  // so the short ones fill the tail of the grid.
+  rowBlock = im.sub(im.c(g.rowBlocks() - 1), im.div(bx, g.splits));
   split = im.rem(bx, g.splits);
   kvHead = gpu::BlockIdOp::create(b, gpu::Dimension::y);
   batch = gpu::BlockIdOp::create(b, gpu::Dimension::z);
@@ -465,7 +471,20 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     }
   }
 
-  Value firstGroup = loadTile(myLo, im.c(0));
+  // Prologue: the first `stages - 1` tiles in flight. Indices past the
+  // block's range re-read its last tile (uniform group counting; a block
+  // without tiles reads tile myLo, which is in bounds).
+  const int64_t S = g.stages;
+  auto clampedTile = [&](Value i) {
+    return im.add(myLo,
+                  im.max(im.min(i, im.sub(numTiles, im.c(1))), im.c(0)));
+  };
+  Value firstGroup;
+  for (int64_t j = 0; j < S - 1; ++j) {
+    Value group = loadTile(clampedTile(im.c(j)), im.c(j));
+    if (!firstGroup)
+      firstGroup = group;
+  }
 
   // Loop state: per (m tile, half) row max and partial sum, O fragments.
   const int64_t halves = 2 * MT;
@@ -494,14 +513,14 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       }
 
     Value tile = im.add(myLo, it);
-    Value stage = im.rem(it, 2);
-    // Prefetch the next tile (the last iteration re-reads its own tile into
-    // the idle stage, keeping one group in flight so the wait is uniform).
-    Value next = im.add(myLo, im.min(im.add(it, 1), im.sub(numTiles, im.c(1))));
-    Value nextGroup = loadTile(next, im.rem(im.add(it, 1), 2));
-    // All but the newest group done: this tile (and Q) have landed for this
-    // thread's copies; the barrier makes everyone's visible.
-    nvgpu::DeviceAsyncWaitOp::create(b, nextGroup, b.getI32IntegerAttr(1));
+    Value stage = im.rem(it, S);
+    // Prefetch tile it + S - 1 into the stage read by iteration it - 1
+    // (every warp left it at that iteration's closing barrier).
+    Value ahead = im.add(it, im.c(S - 1));
+    Value newest = loadTile(clampedTile(ahead), im.rem(ahead, S));
+    // All but the newest S - 1 groups done: this tile (and Q) have landed
+    // for this thread's copies; the barrier makes everyone's visible.
+    nvgpu::DeviceAsyncWaitOp::create(b, newest, b.getI32IntegerAttr(S - 1));
     gpu::BarrierOp::create(b);
 
     // S = Q·Kᵀ over this warp's keys of the tile; s[mt][t] holds 4 f32.
@@ -647,7 +666,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   }
 
   // Drain the copies still in flight before the bytes are reused.
-  nvgpu::DeviceAsyncWaitOp::create(b, firstGroup, b.getI32IntegerAttr(0));
+  if (firstGroup) // one stage: every group was waited for in the loop
+    nvgpu::DeviceAsyncWaitOp::create(b, firstGroup, b.getI32IntegerAttr(0));
   gpu::BarrierOp::create(b);
 
   // Each warp parks its state in shared memory.

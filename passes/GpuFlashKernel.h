@@ -81,7 +81,7 @@ LogicalResult checkGpuFlashSupport(const GpuFlashGeometry &g,
 
 /// User overrides of the geometry (0: chosen from the shape).
 struct GpuFlashOverrides {
-  int64_t kvSplits = 0, tileKv = 0, warpRowTiles = 0;
+  int64_t kvSplits = 0, tileKv = 0, warpRowTiles = 0, stages = 0;
 };
 
 /// Picks warps, tiles and KV splits for a problem already filled in `g`

@@ -61,6 +61,7 @@ struct NvvmPipelineOptions {
   int64_t numSms = 132; ///< SMs the split cost model plans for
   int64_t tileKv = 0;       ///< keys per KV tile; 0: 64
   int64_t warpRowTiles = 0; ///< 16-row tiles per warp; 0: by shape
+  int64_t stages = 0;       ///< K/V tiles in flight; 0: 2
   int64_t optLevel = 3;
 };
 

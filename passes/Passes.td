@@ -188,6 +188,8 @@ def AttnGpuFlash : Pass<"attn-gpu-flash", "ModuleOp"> {
     Option<"warpRowTiles", "warp-row-tiles", "int64_t", /*default=*/"0",
            "16-row mma tiles per warp (1 or 2); 0: 2 for prefill-sized "
            "groups, else 1">,
+    Option<"stages", "stages", "int64_t", /*default=*/"0",
+           "K/V tiles in flight in shared memory (1-4); 0: 2">,
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::NVVM::NVVMDialect",

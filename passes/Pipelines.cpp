@@ -130,6 +130,9 @@ struct NvvmPipelineCLOptions
       *this, "warp-row-tiles",
       llvm::cl::desc("16-row mma tiles per warp (0: by shape)"),
       llvm::cl::init(0)};
+  Option<int64_t> stages{*this, "stages",
+                         llvm::cl::desc("K/V tiles in flight (0: 2)"),
+                         llvm::cl::init(0)};
 };
 } // namespace
 
@@ -164,6 +167,7 @@ void mlir::attn::registerAttnPassesAndPipelines() {
         opts.numSms = cl.numSms;
         opts.tileKv = cl.tileKv;
         opts.warpRowTiles = cl.warpRowTiles;
+        opts.stages = cl.stages;
         buildAttnToNvvmPipeline(pm, opts);
       });
 }

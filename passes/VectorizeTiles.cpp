@@ -55,6 +55,22 @@ private:
   Value load(Value mem, ValueRange idx) {
     return vector::LoadOp::create(b, vecTy, mem, idx);
   }
+  /// `width` elements of `mem` (f32, f16 or bf16) at `idx`, as f32.
+  Value loadF32(Value mem, ValueRange idx) {
+    Type elt = cast<MemRefType>(mem.getType()).getElementType();
+    if (elt == f32)
+      return load(mem, idx);
+    Value v =
+        vector::LoadOp::create(b, VectorType::get({width}, elt), mem, idx);
+    return arith::ExtFOp::create(b, vecTy, v);
+  }
+  /// One element of `mem` at `idx`, as f32.
+  Value loadScalarF32(Value mem, ValueRange idx) {
+    Value v = memref::LoadOp::create(b, mem, idx);
+    if (v.getType() != f32)
+      v = arith::ExtFOp::create(b, f32, v);
+    return v;
+  }
   void store(Value v, Value mem, ValueRange idx) {
     vector::StoreOp::create(b, v, mem, idx);
   }
@@ -175,11 +191,10 @@ void TileVectorizer::matmulBlock(TileMatmulOp op, Value m0, int64_t nRows,
       [&](OpBuilder &, Location, Value k, ValueRange accs) {
         SmallVector<Value> bVecs, next;
         for (int64_t j = 0; j < vecs; ++j)
-          bVecs.push_back(load(rhs, {k, colIdx[j]}));
+          bVecs.push_back(loadF32(rhs, {k, colIdx[j]}));
         for (int64_t i = 0; i < nRows; ++i) {
-          Value a = memref::LoadOp::create(b, lhs,
-                                           lhsT ? ValueRange{k, rowIdx[i]}
-                                                : ValueRange{rowIdx[i], k});
+          Value a = loadScalarF32(lhs, lhsT ? ValueRange{k, rowIdx[i]}
+                                            : ValueRange{rowIdx[i], k});
           Value aVec = vector::BroadcastOp::create(b, vecTy, a);
           for (int64_t j = 0; j < vecs; ++j)
             next.push_back(
@@ -209,9 +224,15 @@ void TileVectorizer::dotBlock(TileMatmulOp op, Value m0, int64_t nRows,
         bool exact = depth % width == 0;
         auto read = [&](Value mem, Value row) -> Value {
           if (exact)
-            return load(mem, {row, k});
-          return vector::TransferReadOp::create(
-              b, vecTy, mem, ValueRange{row, k}, pad, ArrayRef<bool>{false});
+            return loadF32(mem, {row, k});
+          Type elt = cast<MemRefType>(mem.getType()).getElementType();
+          Value eltPad = elt == f32 ? pad
+                                    : arith::ConstantOp::create(
+                                          b, b.getFloatAttr(elt, 0.0));
+          Value v = vector::TransferReadOp::create(
+              b, VectorType::get({width}, elt), mem, ValueRange{row, k}, eltPad,
+              ArrayRef<bool>{false});
+          return elt == f32 ? v : arith::ExtFOp::create(b, vecTy, v);
         };
         SmallVector<Value> qs, next;
         for (int64_t j = 0; j < nCols; ++j)
@@ -224,7 +245,7 @@ void TileVectorizer::dotBlock(TileMatmulOp op, Value m0, int64_t nRows,
         }
         scf::YieldOp::create(b, next);
       });
-  if (nRows * nCols <= width) {
+  if (nRows * nCols <= width && !getenv("XP_NOTREE")) {
     // One shuffle-and-add tree for all nRows × nCols dot products, then one
     // short vector store per row.
     Value sums = sumAcross(SmallVector<Value>(kLoop.getResults()));
@@ -333,7 +354,7 @@ void TileVectorizer::lower(TileMatmulOp op) {
   auto columns = [&](Value m0, int64_t nRows) {
     // Up to 16 accumulators: few rows (decode) take wider column blocks, so
     // each broadcast of the left-hand side feeds more FMAs.
-    int64_t vecs = std::clamp<int64_t>(16 / nRows, 2,
+    int64_t vecs = getenv("XP_NOWIDE") ? 2 : std::clamp<int64_t>(16 / nRows, 2,
                                        std::max<int64_t>(2, n / width));
     int64_t block = vecs * width;
     int64_t mainCols = n - n % block;
@@ -526,7 +547,7 @@ bool TileVectorizer::lowerFlatSoftmax(TileOnlineSoftmaxOp op) {
 }
 
 void TileVectorizer::lower(TileOnlineSoftmaxOp op) {
-  if (lowerFlatSoftmax(op))
+  if (!getenv("XP_NOFLAT") && lowerFlatSoftmax(op))
     return;
   // Key-major scores: each lane is one query row, so the running max and
   // sum are plain vector ops down the tile's rows (no horizontal reduction).
@@ -683,13 +704,14 @@ struct VectorizeTilesPass
       // Lane-per-row ops use half vectors when a query block has fewer rows
       // than a full vector (small GQA groups in decode): less padding work.
       int64_t lanes = laneDim(op);
+      // (Quarter vectors for the 4 rows of a small group.)
       int64_t opWidth = width;
-      if (lanes > 0 && lanes % width != 0)
-        opWidth = width / 2;
+      while (lanes > 0 && lanes % opWidth != 0 && opWidth > 4)
+        opWidth /= 2;
       if (lanes > 0 && (opWidth < 4 || lanes % opWidth != 0)) {
         op->emitOpError() << "lane dimension " << lanes
                           << " must be a multiple of the vector width " << width
-                          << " or of half of it";
+                          << " or of a fraction of it of at least 4 lanes";
         return signalPassFailure();
       }
       TileVectorizer v(op, opWidth, microRows, width);

@@ -77,7 +77,7 @@ def main():
         src = spec_mlir(c)
         opts = "format=isa"
         for key, opt in (("kv_splits", "kv-splits"), ("tile_kv", "tile-kv"),
-                         ("warp_row_tiles", "warp-row-tiles")):
+                         ("warp_row_tiles", "warp-row-tiles"), ("stages", "stages")):
             if key in c:
                 opts += f" {opt}={c[key]}"
         res = subprocess.run([attn_opt, "-", f"--pass-pipeline=builtin.module(attn-to-nvvm{{{opts}}})"],
