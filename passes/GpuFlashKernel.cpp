@@ -670,9 +670,66 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     nvgpu::DeviceAsyncWaitOp::create(b, firstGroup, b.getI32IntegerAttr(0));
   gpu::BarrierOp::create(b);
 
-  // Each warp parks its state in shared memory.
   SmallVector<Value> res(loop.getResults());
   Value r16 = im.div(lane, 4);
+  if (g.keyWarps == 1) {
+    // Each row lives in one warp: normalize in registers and store the
+    // fragments' column pairs directly (no merge through shared memory).
+    for (int64_t hI = 0; hI < halves; ++hI) {
+      int64_t mt = hI / 2, half = hI % 2;
+      Value lTot = quadReduce(res[halves + hI], false);
+      Value seen =
+          arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, lTot, cf(0));
+      Value inv = select(
+          seen, arith::DivFOp::create(b, cf(1), select(seen, lTot, cf(1))),
+          cf(0));
+      Value row = im.add(warpRow0, im.add(r16, im.c(mt * 16 + half * 8)));
+      auto inRange = scf::IfOp::create(b, im.lt(row, im.c(R)), false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(inRange.thenBlock());
+      Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
+      Value sIdx = im.div(row, G);
+      Value prow;
+      if (g.splits > 1)
+        prow = im.add(
+            im.mul(im.add(im.mul(im.add(im.mul(batch, g.kvHeads), kvHead), R),
+                          row),
+                   g.splits),
+            split);
+      for (int64_t t = 0; t < oTiles; ++t) {
+        int64_t first = 2 * halves + (mt * oTiles + t) * 4 + half * 2;
+        Value x0 = fmul(res[first], inv), x1 = fmul(res[first + 1], inv);
+        Value col = im.add(colPair, im.c(t * 8));
+        if (g.splits == 1) {
+          Value pair = vector::FromElementsOp::create(
+              b, VectorType::get({2}, et),
+              ValueRange{arith::TruncFOp::create(b, et, x0),
+                         arith::TruncFOp::create(b, et, x1)});
+          vector::StoreOp::create(b, pair, out, at(batch, h, sIdx, col));
+        } else {
+          Value pair = vector::FromElementsOp::create(
+              b, VectorType::get({2}, b.getF32Type()), ValueRange{x0, x1});
+          vector::StoreOp::create(b, pair, partOut, ValueRange{prow, col});
+        }
+      }
+      if (g.splits > 1) {
+        auto lead = scf::IfOp::create(
+            b,
+            arith::CmpIOp::create(b, arith::CmpIPredicate::eq, im.rem(lane, 4),
+                                  im.c(0)),
+            false);
+        b.setInsertionPointToStart(lead.thenBlock());
+        Value lse =
+            select(seen, fadd(safeMax(res[hI]), lg2(select(seen, lTot, cf(1)))),
+                   cf(kNegInf));
+        memref::StoreOp::create(b, lse, partLse, ValueRange{prow});
+      }
+    }
+    gpu::ReturnOp::create(b);
+    return;
+  }
+
+  // Each warp parks its state in shared memory.
   for (int64_t mt = 0; mt < MT; ++mt)
     for (int64_t t = 0; t < oTiles; ++t)
       for (int64_t i = 0; i < 4; ++i) {
