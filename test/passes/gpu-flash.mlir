@@ -3,27 +3,27 @@
 
 // Prefill, GQA 4:1, causal, bf16: the host function keeps casts to dense
 // buffers and one launch; a block owns 128 rows (2 m tiles x 4 warps) of a KV
-// head's group, Q is staged in shared memory, K/V tiles of 32 keys stream
+// head's group, Q is staged in shared memory, K/V tiles of 64 keys stream
 // through two cp.async stages, and both matmuls are mma.sync on bf16.
 // CHECK-LABEL: func.func @gqa_causal
 // CHECK: memref.cast %{{.*}} : memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to memref<1x8x100x128xbf16>
-// CHECK: gpu.launch_func @attn_gpu::@gqa_causal_flash blocks in (%c4, %c2, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c69632_i32 args(
+// CHECK: gpu.launch_func @attn_gpu::@gqa_causal_flash blocks in (%c4, %c2, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c104448_i32 args(
 // CHECK-NOT: attn.attention
 // CHECK: gpu.module @attn_gpu
 // CHECK: gpu.func @gqa_causal_flash(%{{.*}}: memref<1x8x100x128xbf16>, %{{.*}}: memref<1x2x100x128xbf16>, %{{.*}}: memref<1x2x100x128xbf16>, %{{.*}}: memref<1x8x100x128xbf16>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // CHECK: gpu.dynamic_shared_memory
 // CHECK: nvgpu.device_async_copy {{.*}} 8 {bypassL1} : memref<1x8x100x128xbf16> to memref<128x136xbf16, #gpu.address_space<workgroup>>
-// CHECK: nvgpu.device_async_copy {{.*}} 8 {bypassL1} : memref<1x2x100x128xbf16> to memref<2x32x136xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.device_async_copy {{.*}} 8 {bypassL1} : memref<1x2x100x128xbf16> to memref<2x64x136xbf16, #gpu.address_space<workgroup>>
 // CHECK: scf.for
 // CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
 // CHECK: gpu.barrier
 // CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<128x136xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
-// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<2x32x136xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<2x64x136xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 // CHECK: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK: scf.if
 // CHECK: arith.select
 // CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
-// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<2x32x136xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true} : memref<2x64x136xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 // CHECK: nvvm.mma.sync
 // CHECK: gpu.barrier
 // CHECK: scf.yield
