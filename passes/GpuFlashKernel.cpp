@@ -108,15 +108,18 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
         std::min(overrides.kvSplits, std::max<int64_t>(1, g.numKvTiles()));
     return success();
   }
-  // Flash-decoding: when the blocks cannot fill the GPU (two blocks per SM),
-  // split the KV range, keeping at least 4 tiles per split so the partial
-  // outputs stay a small fraction of the traffic.
+  // Flash-decoding: when the blocks cannot fill the GPU for a few waves
+  // (three blocks fit an SM), split the KV range. Each split costs its rows'
+  // partial outputs (written, then read by the combine kernel): keep that
+  // under ~5% of the K/V bytes, and keep at least 4 tiles per split.
   int64_t blocks = g.rowBlocks() * g.kvHeads * g.batch;
-  int64_t want = 2 * std::max<int64_t>(numSms, 1);
+  int64_t want = 4 * std::max<int64_t>(numSms, 1);
   int64_t splits = 1;
   if (blocks < want)
     splits = (want + blocks - 1) / blocks;
-  splits = std::min(splits, std::max<int64_t>(1, g.numKvTiles() / 4));
+  int64_t trafficCap = g.kvLen / (40 * std::max<int64_t>(g.rows(), 1));
+  splits = std::min({splits, std::max<int64_t>(1, g.numKvTiles() / 4),
+                     std::max<int64_t>(1, trafficCap)});
   g.splits = std::max<int64_t>(splits, 1);
   return success();
 }

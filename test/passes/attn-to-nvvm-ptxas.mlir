@@ -3,15 +3,42 @@
 // RUN: %cuda_toolkit/bin/ptxas -arch=sm_90 -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: attn-opt %s --pass-pipeline='builtin.module(attn-to-nvvm{format=bin toolkit=%cuda_toolkit})' | FileCheck %s --check-prefix=CUBIN
 
-// ptxas on the generated PTX: the prefill kernel (two m tiles per warp, the
-// register-heaviest configuration) and the decode kernel fit in registers
-// with no local-memory spills.
-// PTXAS: Compiling entry function 'prefill_flash' for 'sm_90'
-// PTXAS: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// PTXAS: Used {{[0-9]+}} registers
+// ptxas on the generated PTX. Decode kernels and the non-causal prefill
+// kernel fit in registers; the causal prefill kernel (two m tiles of 16 rows
+// per warp, 64-key tiles, d = 128: 255 registers) spills a few bytes, which
+// measured faster on the H100 than 32-key tiles without spills (316 vs 261
+// TF/s): the check bounds the spill at 16 bytes.
+// PTXAS-DAG: Compiling entry function 'decode_flash' for 'sm_90'
+// PTXAS-DAG: Compiling entry function 'decode_combine' for 'sm_90'
+// PTXAS-DAG: Compiling entry function 'prefill_full_flash' for 'sm_90'
+// PTXAS-DAG: Compiling entry function 'prefill_flash' for 'sm_90'
+// PTXAS-LABEL: Function properties for prefill_flash
+// PTXAS-NEXT: {{[0-9]+}} bytes stack frame, {{[0-9]|1[0-6]}} bytes spill stores, {{[0-9]|1[0-6]}} bytes spill loads
+// PTXAS-LABEL: Function properties for prefill_full_flash
+// PTXAS-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// PTXAS-LABEL: Function properties for decode_flash
+// PTXAS-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 
 // A cubin (format=bin runs ptxas through gpu-module-to-binary).
 // CUBIN: gpu.binary @attn_gpu  [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">, properties = {{.*}}, bin = "\7FELF
+
+func.func @decode(%q: memref<64x32x1x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %k: memref<64x8x4096x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %v: memref<64x8x4096x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %o: memref<64x32x1x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) {
+  %qt = bufferization.to_tensor %q restrict : memref<64x32x1x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<64x32x1x128xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<64x8x4096x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<64x8x4096x128xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<64x8x4096x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<64x8x4096x128xbf16>
+  %r = attn.attention %qt, %kt, %vt : tensor<64x32x1x128xbf16>, tensor<64x8x4096x128xbf16>, tensor<64x8x4096x128xbf16> -> tensor<64x32x1x128xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<64x32x1x128xbf16>, memref<64x32x1x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) -> ()
+  return
+}
+
+func.func @prefill_full(%q: memref<2x32x512x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %k: memref<2x8x512x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %v: memref<2x8x512x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %o: memref<2x32x512x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) {
+  %qt = bufferization.to_tensor %q restrict : memref<2x32x512x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<2x32x512x128xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<2x8x512x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<2x8x512x128xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<2x8x512x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<2x8x512x128xbf16>
+  %r = attn.attention %qt, %kt, %vt : tensor<2x32x512x128xbf16>, tensor<2x8x512x128xbf16>, tensor<2x8x512x128xbf16> -> tensor<2x32x512x128xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<2x32x512x128xbf16>, memref<2x32x512x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) -> ()
+  return
+}
 
 func.func @prefill(%q: memref<2x32x512x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %k: memref<2x8x512x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %v: memref<2x8x512x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %o: memref<2x32x512x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) {
   %qt = bufferization.to_tensor %q restrict : memref<2x32x512x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<2x32x512x128xbf16>
