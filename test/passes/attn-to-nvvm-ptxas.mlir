@@ -8,10 +8,6 @@
 // per warp, 64-key tiles, d = 128: 255 registers) spills a few bytes, which
 // measured faster on the H100 than 32-key tiles without spills (316 vs 261
 // TF/s): the check bounds the spill at 16 bytes.
-// PTXAS-DAG: Compiling entry function 'decode_flash' for 'sm_90'
-// PTXAS-DAG: Compiling entry function 'decode_combine' for 'sm_90'
-// PTXAS-DAG: Compiling entry function 'prefill_full_flash' for 'sm_90'
-// PTXAS-DAG: Compiling entry function 'prefill_flash' for 'sm_90'
 // PTXAS-LABEL: Function properties for prefill_flash
 // PTXAS-NEXT: {{[0-9]+}} bytes stack frame, {{[0-9]|1[0-6]}} bytes spill stores, {{[0-9]|1[0-6]}} bytes spill loads
 // PTXAS-LABEL: Function properties for prefill_full_flash
