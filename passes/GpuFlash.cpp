@@ -53,6 +53,63 @@ std::string uniqueName(gpu::GPUModuleOp gm, StringRef base) {
   return name;
 }
 
+/// `arg` as the static, identity-layout memref type the kernel takes (a
+/// cast the runtime checks: GPU buffers must be dense).
+Value asKernelBuffer(OpBuilder &b, Operation *op, Value arg, MemRefType type) {
+  if (arg.getType() == type)
+    return arg;
+  return memref::CastOp::create(b, op->getLoc(), type, arg);
+}
+
+/// Emits the kernels of `g` into @attn_gpu and, at `b`, their launches:
+/// the flash kernel over (row blocks x splits, KV heads, batch) reading
+/// `inputs` (q, k, v, [lengths], [block table]), then with splits the
+/// combine kernel writing `out`.
+void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
+                  SmallVector<Value> inputs, Value out) {
+  MLIRContext *ctx = op->getContext();
+  Location loc = op->getLoc();
+  auto module = op->getParentOfType<ModuleOp>();
+  auto func = op->getParentOfType<func::FuncOp>();
+  gpu::GPUModuleOp gm = getOrCreateGpuModule(module);
+  OpBuilder kb(gm.getBodyRegion());
+  kb.setInsertionPointToEnd(gm.getBody());
+  gpu::GPUFuncOp flash = emitFlashKernel(
+      kb, loc, g, uniqueName(gm, (func.getSymName() + "_flash").str()));
+  gpu::GPUFuncOp combine;
+  if (g.splits > 1) {
+    kb.setInsertionPointToEnd(gm.getBody());
+    combine = emitCombineKernel(
+        kb, loc, g, uniqueName(gm, (func.getSymName() + "_combine").str()));
+  }
+
+  auto idx = [&](int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, x);
+  };
+  SmallVector<Value> args = std::move(inputs);
+  Value partOut, partLse;
+  if (g.splits > 1) {
+    partOut = memref::AllocOp::create(b, loc, gpuScratchOutType(ctx, g));
+    partLse = memref::AllocOp::create(b, loc, gpuScratchLseType(ctx, g));
+    args.append({partOut, partLse});
+  } else {
+    args.push_back(out);
+  }
+  Value smem = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
+                                            g.sharedBytes());
+  gpu::LaunchFuncOp::create(
+      b, loc, flash,
+      gpu::KernelDim3{idx(g.rowBlocks() * g.splits), idx(g.kvHeads),
+                      idx(g.batch)},
+      gpu::KernelDim3{idx(g.threads()), idx(1), idx(1)}, smem, args);
+  if (combine)
+    gpu::LaunchFuncOp::create(
+        b, loc, combine,
+        gpu::KernelDim3{idx(g.rows()), idx(g.kvHeads), idx(g.batch)},
+        gpu::KernelDim3{idx(128), idx(1), idx(1)}, Value(),
+        ValueRange{partOut, partLse, out});
+}
+
 class GpuAttentionLowering {
 public:
   GpuAttentionLowering(AttentionOp op, GpuFlashOverrides overrides,
@@ -63,8 +120,6 @@ public:
 private:
   LogicalResult checkSupported();
   LogicalResult fillGeometry();
-  /// `arg` as the static, identity-layout memref type the kernel takes.
-  Value asKernelBuffer(OpBuilder &b, Value arg, MemRefType type);
 
   AttentionOp op;
   GpuFlashOverrides overrides;
@@ -132,12 +187,6 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   return success();
 }
 
-Value GpuAttentionLowering::asKernelBuffer(OpBuilder &b, Value arg,
-                                           MemRefType type) {
-  if (arg.getType() == type)
-    return arg;
-  return memref::CastOp::create(b, op.getLoc(), type, arg);
-}
 
 LogicalResult GpuAttentionLowering::run() {
   if (failed(checkSupported()) || failed(fillGeometry()))
@@ -162,56 +211,16 @@ LogicalResult GpuAttentionLowering::run() {
         "function arguments through bufferization.to_tensor and the result "
         "materialized into a function argument (as the runtime builds it)");
 
-  MLIRContext *ctx = op.getContext();
-  auto module = op->getParentOfType<ModuleOp>();
-  auto func = op->getParentOfType<func::FuncOp>();
-  gpu::GPUModuleOp gm = getOrCreateGpuModule(module);
-
-  OpBuilder kb(gm.getBodyRegion());
-  kb.setInsertionPointToEnd(gm.getBody());
-  std::string flashName = uniqueName(gm, (func.getSymName() + "_flash").str());
-  gpu::GPUFuncOp flash = emitFlashKernel(kb, op.getLoc(), g, flashName);
-  gpu::GPUFuncOp combine;
-  if (g.splits > 1) {
-    kb.setInsertionPointToEnd(gm.getBody());
-    combine = emitCombineKernel(
-        kb, op.getLoc(), g,
-        uniqueName(gm, (func.getSymName() + "_combine").str()));
-  }
-
   OpBuilder b(op);
-  Location loc = op.getLoc();
-  auto idx = [&](int64_t x) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, x);
-  };
-  SmallVector<Value> args = {asKernelBuffer(b, q, gpuQueryType(ctx, g)),
-                             asKernelBuffer(b, k, gpuKvType(ctx, g)),
-                             asKernelBuffer(b, v, gpuKvType(ctx, g))};
+  MLIRContext *ctx = op.getContext();
+  SmallVector<Value> inputs = {asKernelBuffer(b, op, q, gpuQueryType(ctx, g)),
+                               asKernelBuffer(b, op, k, gpuKvType(ctx, g)),
+                               asKernelBuffer(b, op, v, gpuKvType(ctx, g))};
   if (lengths)
-    args.push_back(asKernelBuffer(
-        b, lengths, MemRefType::get({g.batch}, b.getI32Type())));
-  Value outBuf = asKernelBuffer(b, out, gpuQueryType(ctx, g));
-  Value partOut, partLse;
-  if (g.splits > 1) {
-    partOut = memref::AllocOp::create(b, loc, gpuScratchOutType(ctx, g));
-    partLse = memref::AllocOp::create(b, loc, gpuScratchLseType(ctx, g));
-    args.append({partOut, partLse});
-  } else {
-    args.push_back(outBuf);
-  }
-  Value smem = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
-                                            g.sharedBytes());
-  gpu::LaunchFuncOp::create(
-      b, loc, flash,
-      gpu::KernelDim3{idx(g.rowBlocks() * g.splits), idx(g.kvHeads),
-                      idx(g.batch)},
-      gpu::KernelDim3{idx(g.threads()), idx(1), idx(1)}, smem, args);
-  if (combine)
-    gpu::LaunchFuncOp::create(
-        b, loc, combine,
-        gpu::KernelDim3{idx(g.rows()), idx(g.kvHeads), idx(g.batch)},
-        gpu::KernelDim3{idx(128), idx(1), idx(1)}, Value(),
-        ValueRange{partOut, partLse, outBuf});
+    inputs.push_back(asKernelBuffer(
+        b, op, lengths, MemRefType::get({g.batch}, b.getI32Type())));
+  emitLaunches(b, op, g, inputs,
+               asKernelBuffer(b, op, out, gpuQueryType(ctx, g)));
 
   SmallVector<Operation *> maybeDead;
   for (Value operand : op->getOperands())
@@ -225,16 +234,91 @@ LogicalResult GpuAttentionLowering::run() {
   return success();
 }
 
+/// attn.cache_attention over a contiguous or paged cache: the same kernel,
+/// K/V rows addressed through the cache layout, queries end-aligned.
+LogicalResult lowerCacheAttention(CacheAttentionOp op,
+                                  const GpuFlashOverrides &overrides,
+                                  int64_t numSms) {
+  auto unsupported = [&](StringRef what) {
+    return op.emitOpError("attn-gpu-flash does not support ")
+           << what << " yet (the CPU pipeline attn-to-cpu does)";
+  };
+  if (op.getSoftcapAttr())
+    return unsupported("softcap");
+  if (op.getLse())
+    return unsupported("the lse result");
+  auto qTy = cast<MemRefType>(op.getQuery().getType());
+  auto kTy = cast<MemRefType>(op.getKeyCache().getType());
+  Type et = qTy.getElementType();
+  if ((!et.isBF16() && !et.isF16()) || kTy.getElementType() != et)
+    return op.emitOpError("attn-gpu-flash runs f16 and bf16 on tensor "
+                          "cores, with the cache in the query's type; got ")
+           << et << " queries and a " << kTy.getElementType() << " cache";
+  if (!qTy.hasStaticShape() || !kTy.hasStaticShape())
+    return op.emitOpError("attn-gpu-flash needs static shapes");
+  GpuFlashGeometry g;
+  auto qs = qTy.getShape(), ks = kTy.getShape();
+  g.batch = qs[0];
+  g.heads = qs[1];
+  g.qLen = qs[2];
+  g.headDim = qs[3];
+  g.bf16 = et.isBF16();
+  g.hasKvLengths = true;
+  g.endAlignedQueries = true;
+  if (Value bt = op.getBlockTable()) {
+    auto btTy = cast<MemRefType>(bt.getType());
+    bool hnd = op.getPageLayoutOrDefault() == PageLayout::HND;
+    g.kvForm = hnd ? GpuKvForm::PagedHND : GpuKvForm::PagedNHD;
+    g.numPages = ks[0];
+    g.pageSize = hnd ? ks[2] : ks[1];
+    g.kvHeads = hnd ? ks[1] : ks[2];
+    g.pagesPerSeq = btTy.getShape()[1];
+    g.kvLen = g.pagesPerSeq * g.pageSize;
+  } else {
+    g.kvForm = GpuKvForm::Contiguous;
+    g.kvHeads = ks[1];
+    g.kvLen = ks[2];
+  }
+  g.group = g.heads / std::max<int64_t>(g.kvHeads, 1);
+  if (auto m = op.getMaskAttr())
+    g.mask = m.getSpec();
+  g.scale = op.getScaleOrDefault();
+  std::string why;
+  if (failed(checkGpuFlashSupport(g, why)) ||
+      failed(chooseGpuFlashGeometry(g, overrides, numSms, why)))
+    return op.emitOpError("attn-gpu-flash: ") << why;
+
+  OpBuilder b(op);
+  MLIRContext *ctx = op.getContext();
+  SmallVector<Value> inputs = {
+      asKernelBuffer(b, op, op.getQuery(), gpuQueryType(ctx, g)),
+      asKernelBuffer(b, op, op.getKeyCache(), gpuKvType(ctx, g)),
+      asKernelBuffer(b, op, op.getValueCache(), gpuKvType(ctx, g)),
+      asKernelBuffer(b, op, op.getCacheLengths(),
+                     MemRefType::get({g.batch}, b.getI32Type()))};
+  if (g.paged())
+    inputs.push_back(
+        asKernelBuffer(b, op, op.getBlockTable(), gpuBlockTableType(ctx, g)));
+  emitLaunches(b, op, g, inputs,
+               asKernelBuffer(b, op, op.getOutput(), gpuQueryType(ctx, g)));
+  op.erase();
+  return success();
+}
+
 struct AttnGpuFlashPass
     : public attn::impl::AttnGpuFlashBase<AttnGpuFlashPass> {
   using Base::Base;
   void runOnOperation() override {
+    GpuFlashOverrides overrides{kvSplits, tileKv, warpRowTiles, stages};
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) { ops.push_back(op); });
     for (AttentionOp op : ops)
-      if (failed(GpuAttentionLowering(
-                     op, {kvSplits, tileKv, warpRowTiles, stages}, numSms)
-                     .run()))
+      if (failed(GpuAttentionLowering(op, overrides, numSms).run()))
+        return signalPassFailure();
+    SmallVector<CacheAttentionOp> cacheOps;
+    getOperation().walk([&](CacheAttentionOp op) { cacheOps.push_back(op); });
+    for (CacheAttentionOp op : cacheOps)
+      if (failed(lowerCacheAttention(op, overrides, numSms)))
         return signalPassFailure();
   }
 };

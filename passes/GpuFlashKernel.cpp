@@ -137,10 +137,28 @@ MemRefType mlir::attn::gpuQueryType(MLIRContext *ctx,
 }
 
 MemRefType mlir::attn::gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g) {
-  SmallVector<int64_t> shape =
-      g.bshd ? SmallVector<int64_t>{g.batch, g.kvLen, g.kvHeads, g.headDim}
-             : SmallVector<int64_t>{g.batch, g.kvHeads, g.kvLen, g.headDim};
+  SmallVector<int64_t> shape;
+  switch (g.kvForm) {
+  case GpuKvForm::Dense:
+    shape = g.bshd ? SmallVector<int64_t>{g.batch, g.kvLen, g.kvHeads, g.headDim}
+                   : SmallVector<int64_t>{g.batch, g.kvHeads, g.kvLen, g.headDim};
+    break;
+  case GpuKvForm::Contiguous:
+    shape = {g.batch, g.kvHeads, g.kvLen, g.headDim};
+    break;
+  case GpuKvForm::PagedNHD:
+    shape = {g.numPages, g.pageSize, g.kvHeads, g.headDim};
+    break;
+  case GpuKvForm::PagedHND:
+    shape = {g.numPages, g.kvHeads, g.pageSize, g.headDim};
+    break;
+  }
   return MemRefType::get(shape, elemType(ctx, g));
+}
+
+MemRefType mlir::attn::gpuBlockTableType(MLIRContext *ctx,
+                                         const GpuFlashGeometry &g) {
+  return MemRefType::get({g.batch, g.pagesPerSeq}, IntegerType::get(ctx, 32));
 }
 
 MemRefType mlir::attn::gpuScratchOutType(MLIRContext *ctx,
@@ -271,13 +289,16 @@ private:
   /// Issues the cp.async copies of KV tile `tile` into `stage` as one
   /// group; returns its token.
   Value loadTile(Value tile, Value stage);
+  /// Indices of element `col` of key row `key` in the K/V memrefs.
+  SmallVector<Value> kvIndices(Value key, Value col);
 
   ImplicitLocOpBuilder &b;
   IndexMath im;
   const GpuFlashGeometry &g;
 
   // Kernel state shared by the phases.
-  Value q, k, v, kvLengths, out, partOut, partLse;
+  Value q, k, v, kvLengths, blockTable, out, partOut, partLse;
+  Value len; ///< this block's sequence length (keys that exist)
   Value tid, lane, warp, rw, kw;
   Value batch, kvHead, rowBlock, split;
   Value kSmem, vSmem, oSmem, mSmem, lSmem;
@@ -311,6 +332,31 @@ Value FlashKernelEmitter::allows(Value qpos, Value key) {
   return ok;
 }
 
+SmallVector<Value> FlashKernelEmitter::kvIndices(Value key, Value col) {
+  switch (g.kvForm) {
+  case GpuKvForm::Dense:
+    return at(batch, kvHead, key, col);
+  case GpuKvForm::Contiguous:
+    return {batch, kvHead, key, col};
+  case GpuKvForm::PagedNHD:
+  case GpuKvForm::PagedHND:
+    break;
+  }
+  // Keys past the sequence would read block-table entries that name no
+  // page: stay on the sequence's last key (or its first page when empty),
+  // and keep the page id inside the pool whatever the table says.
+  Value last = im.max(im.sub(len, im.c(1)), im.c(0));
+  Value k0 = im.min(key, last);
+  Value entry = memref::LoadOp::create(
+      b, blockTable, ValueRange{batch, im.div(k0, g.pageSize)});
+  Value page =
+      im.max(im.min(i32ToIndex(entry), im.c(g.numPages - 1)), im.c(0));
+  Value slot = im.rem(k0, g.pageSize);
+  if (g.kvForm == GpuKvForm::PagedNHD)
+    return {page, slot, kvHead, col};
+  return {page, kvHead, slot, col};
+}
+
 Value FlashKernelEmitter::loadTile(Value tile, Value stage) {
   int64_t chunksPerRow = g.headDim / 8; // 16-byte copies
   int64_t chunks = g.tileKv * chunksPerRow;
@@ -327,11 +373,12 @@ Value FlashKernelEmitter::loadTile(Value tile, Value stage) {
     // Rows past the end re-read the last key: always in bounds, and
     // masked out of the scores.
     Value key = im.min(im.add(keyBase, row), im.c(g.kvLen - 1));
+    SmallVector<Value> src = kvIndices(key, col);
     SmallVector<Value> dst = {stage, row, col};
-    for (auto [src, smem] : {std::pair{k, kSmem}, std::pair{v, vSmem}})
+    for (auto [mem, smem] : {std::pair{k, kSmem}, std::pair{v, vSmem}})
       tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
-          b, tokenTy, smem, dst, src, at(batch, kvHead, key, col),
-          b.getIndexAttr(8), /*srcElements=*/Value(), b.getUnitAttr()));
+          b, tokenTy, smem, dst, mem, src, b.getIndexAttr(8),
+          /*srcElements=*/Value(), b.getUnitAttr()));
   }
   return nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenTy, tokens);
 }
@@ -346,6 +393,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   v = entry.getArgument(argNo++);
   if (g.hasKvLengths)
     kvLengths = entry.getArgument(argNo++);
+  if (g.paged())
+    blockTable = entry.getArgument(argNo++);
   if (g.splits == 1) {
     out = entry.getArgument(argNo++);
   } else {
@@ -400,13 +449,15 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
 
   // Which rows and keys this block sees.
   Value row0 = im.mul(rowBlock, g.blockRows());
-  Value len = im.c(g.kvLen);
+  len = im.c(g.kvLen);
   if (kvLengths) {
     Value l = i32ToIndex(memref::LoadOp::create(b, kvLengths, batch));
     len = im.max(im.min(l, len), im.c(0));
   }
   const MaskSpec &mask = g.mask;
-  Value qOff = im.c(mask.qOffset);
+  // Cache attention: the queries are the sequence's last Sq tokens.
+  Value qOff = g.endAlignedQueries ? im.sub(len, im.c(g.qLen))
+                                   : im.c(mask.qOffset);
   Value qlo = im.add(im.div(row0, G), qOff);
   Value qhi = im.add(
       im.div(im.min(im.add(row0, g.blockRows() - 1), im.c(R - 1)), G), qOff);
@@ -917,6 +968,8 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
                               gpuKvType(ctx, g)};
   if (g.hasKvLengths)
     params.push_back(MemRefType::get({g.batch}, ob.getI32Type()));
+  if (g.paged())
+    params.push_back(gpuBlockTableType(ctx, g));
   if (g.splits == 1) {
     params.push_back(gpuQueryType(ctx, g));
   } else {

@@ -26,8 +26,23 @@ namespace mlir::attn {
 /// warp owns 16 rows (one mma.m16n8k16 M tile) and `keyWarps` warps share a
 /// row tile by splitting each KV tile's keys (decode-sized groups), merging
 /// their softmax states through shared memory at the end.
+/// Where K/V rows come from: the attention's own tensors, or a KV cache
+/// (attn.cache_attention): contiguous [B, Hkv, Smax, D] or pages
+/// [P, page, Hkv, D] (NHD) / [P, Hkv, page, D] (HND) through a block table.
+enum class GpuKvForm { Dense, Contiguous, PagedNHD, PagedHND };
+
 struct GpuFlashGeometry {
   int64_t batch = 0, heads = 0, kvHeads = 0, group = 0;
+  GpuKvForm kvForm = GpuKvForm::Dense;
+  int64_t numPages = 0, pageSize = 0, pagesPerSeq = 0; ///< paged caches
+  /// Queries are the last Sq tokens of each sequence (cache attention):
+  /// query s sits at kv_lengths[b] - Sq + s.
+  bool endAlignedQueries = false;
+  bool paged() const {
+    return kvForm == GpuKvForm::PagedNHD || kvForm == GpuKvForm::PagedHND;
+  }
+  /// kvLen: keys a sequence can hold (the tensor length, or the cache
+  /// capacity: Smax, or pagesPerSeq * pageSize).
   int64_t qLen = 0, kvLen = 0, headDim = 0;
   bool bshd = false;       ///< layout of q/k/v/out
   bool bf16 = true;        ///< else f16
@@ -91,7 +106,8 @@ LogicalResult chooseGpuFlashGeometry(GpuFlashGeometry &g,
                                      const GpuFlashOverrides &overrides,
                                      int64_t numSms, std::string &why);
 
-/// Kernel parameters, in order: q, k, v, [kv_lengths], out (splits == 1)
+/// Kernel parameters, in order: q, k, v, [kv_lengths], [block_table
+/// (paged)], out (splits == 1)
 /// or partial outputs [scratchRows, D] f32 and their base-2 log-sum-exp
 /// [scratchRows] f32 (splits > 1). Shapes are static; identity layouts.
 gpu::GPUFuncOp emitFlashKernel(OpBuilder &b, Location loc,
@@ -105,6 +121,7 @@ gpu::GPUFuncOp emitCombineKernel(OpBuilder &b, Location loc,
 /// Memref types of the kernel parameters.
 MemRefType gpuQueryType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g);
+MemRefType gpuBlockTableType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuScratchOutType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuScratchLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
 

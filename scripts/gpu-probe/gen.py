@@ -13,7 +13,40 @@ _mod = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mod)
 extract_ptx = _mod.extract_ptx
 
+def cache_spec_mlir(c):
+    """attn.cache_attention over a contiguous ("cache": "contiguous") or paged
+    ("cache": "nhd" / "hnd", "page", "pages", "max_pages") cache."""
+    B, Hq, Hkv, Sq, D = c["b"], c["hq"], c["hkv"], c["sq"], c["d"]
+    et = c.get("dtype", "bf16")
+    form = c["cache"]
+    q = f"memref<{B}x{Hq}x{Sq}x{D}x{et}>"
+    if form == "contiguous":
+        kv = f"memref<{B}x{Hkv}x{c['smax']}x{D}x{et}>"
+    elif form == "nhd":
+        kv = f"memref<{c['pages']}x{c['page']}x{Hkv}x{D}x{et}>"
+    else:
+        kv = f"memref<{c['pages']}x{Hkv}x{c['page']}x{D}x{et}>"
+    args = [f"%q: {q}", f"%kc: {kv}", f"%vc: {kv}", f"%len: memref<{B}xi32>"]
+    bt = ""
+    if form != "contiguous":
+        btt = f"memref<{B}x{c['max_pages']}xi32>"
+        args.append(f"%bt: {btt}")
+        bt = f" block_table(%bt : {btt})"
+    args.append(f"%o: {q}")
+    attrs = []
+    mask = c.get("mask", {})
+    if mask:
+        attrs.append("mask = #attn.mask<" + ", ".join(f"{k} = {v}" for k, v in mask.items()) + ">")
+    if form == "hnd":
+        attrs.append("page_layout = #attn.page_layout<hnd>")
+    attr = (" {" + ", ".join(attrs) + "}") if attrs else ""
+    return ("func.func @attention(" + ", ".join(args) + ") {\n"
+            f"  attn.cache_attention %q, %kc, %vc lengths(%len){bt} outs(%o){attr} : {q}, {kv}, {kv}, memref<{B}xi32> -> {q}\n"
+            "  return\n}\n")
+
 def spec_mlir(c):
+    if "cache" in c:
+        return cache_spec_mlir(c)
     B, Hq, Hkv, Sq, Skv, D = c["b"], c["hq"], c["hkv"], c["sq"], c["skv"], c["d"]
     et = c.get("dtype", "bf16")
     bshd = c.get("layout") == "bshd"

@@ -85,6 +85,66 @@ def make_inputs(c, gen):
     out = torch.full((B, Sq, Hq, D) if bshd else (B, Hq, Sq, D), float("nan"), device="cuda", dtype=dt)
     return q, k, v, lengths, out
 
+def make_cache_inputs(c, gen):
+    """A cache holding ragged sequences: contiguous [B, Hkv, Smax, D] or a
+    page pool with a shuffled block table (unused entries -1)."""
+    B, Hq, Hkv, Sq, D = c["b"], c["hq"], c["hkv"], c["sq"], c["d"]
+    dt = DT[c.get("dtype", "bf16")]
+    form = c["cache"]
+    cap = c["smax"] if form == "contiguous" else c["max_pages"] * c["page"]
+    lengths = torch.randint(Sq, cap + 1, (B,), generator=gen, device="cuda", dtype=torch.int32)
+    lengths[0] = Sq  # a sequence holding only its queries
+    if B > 1: lengths[1] = cap
+    rnd = lambda *shape: torch.randn(shape, generator=gen, device="cuda").to(dt)
+    q = rnd(B, Hq, Sq, D)
+    if form == "contiguous":
+        kc, vc = rnd(B, Hkv, cap, D), rnd(B, Hkv, cap, D)
+        bt = None
+    else:
+        P, page = c["pages"], c["page"]
+        shape = (P, page, Hkv, D) if form == "nhd" else (P, Hkv, page, D)
+        kc, vc = rnd(*shape), rnd(*shape)
+        need = [(int(l) + page - 1) // page for l in lengths.tolist()]
+        assert sum(need) <= P, "pool too small"
+        perm = torch.randperm(P, generator=gen, device="cuda").tolist()
+        bt = torch.full((B, c["max_pages"]), -1, dtype=torch.int32, device="cuda")
+        at = 0
+        for bi, n in enumerate(need):
+            bt[bi, :n] = torch.tensor(perm[at:at + n], dtype=torch.int32)
+            at += n
+    out = torch.full((B, Hq, Sq, D), float("nan"), device="cuda", dtype=dt)
+    return q, kc, vc, lengths, bt, out
+
+def cache_reference(c, q, kc, vc, lengths, bt):
+    B, Hq, Hkv, Sq, D = c["b"], c["hq"], c["hkv"], c["sq"], c["d"]
+    G = Hq // Hkv
+    m = c.get("mask", {})
+    out = torch.zeros(B, Hq, Sq, D, dtype=torch.float64, device="cuda")
+    for b in range(B):
+        L = int(lengths[b])
+        if c["cache"] == "contiguous":
+            k, v = kc[b, :, :L], vc[b, :, :L]
+        else:
+            page = c["page"]
+            keys = torch.arange(L, device="cuda")
+            pages = bt[b, keys // page].long()
+            slots = keys % page
+            if c["cache"] == "nhd":
+                k, v = kc[pages, slots].transpose(0, 1), vc[pages, slots].transpose(0, 1)
+            else:
+                k, v = kc[pages, :, slots].transpose(0, 1), vc[pages, :, slots].transpose(0, 1)
+        k = k.double().repeat_interleave(G, 0)
+        v = v.double().repeat_interleave(G, 0)
+        s = (q[b].double() @ k.transpose(-1, -2)) / math.sqrt(D)
+        i = torch.arange(Sq, device="cuda").view(Sq, 1) + (L - Sq)
+        j = torch.arange(L, device="cuda").view(1, L)
+        ok = torch.ones(Sq, L, dtype=torch.bool, device="cuda")
+        if "window_left" in m: ok &= (i - j) <= int(m["window_left"])
+        if m.get("causal") == "true": ok &= j <= i
+        s = s.masked_fill(~ok, float("-inf"))
+        out[b] = (torch.softmax(s, -1).nan_to_num(0.0) @ v)
+    return out
+
 class Launcher:
     def __init__(self, d, c, buffers):
         self.mod = load_module(os.path.join(d, c["ptx"]))
@@ -148,13 +208,18 @@ def main():
         if c.get("bench_only") and not do_bench:
             continue
         try:
-            q, k, v, lengths, out = make_inputs(c, gen)
-            buffers = [q, k, v] + ([lengths] if lengths is not None else []) + [out]
+            if "cache" in c:
+                q, k, v, lengths, bt, out = make_cache_inputs(c, gen)
+                buffers = [q, k, v, lengths] + ([bt] if bt is not None else []) + [out]
+            else:
+                q, k, v, lengths, out = make_inputs(c, gen)
+                bt = None
+                buffers = [q, k, v] + ([lengths] if lengths is not None else []) + [out]
             run = Launcher(d, c, buffers)
             run(); torch.cuda.synchronize()
             line = c["name"]
             if not c.get("bench_only"):
-                ref = reference(c, q, k, v, lengths)
+                ref = cache_reference(c, q, k, v, lengths, bt) if "cache" in c else reference(c, q, k, v, lengths)
                 err = (out.double() - ref).abs().max().item()
                 scale = max(ref.abs().max().item(), 1e-30)
                 rel = err / scale if ref.abs().max().item() > 0 else err
@@ -170,11 +235,15 @@ def main():
                     line += f"\n    {len(bad)} bad rows of {row_err.numel()}; first: {bad[:12]}"
             if c.get("bench"):
                 ms = bench(run)
-                B, Hq, Hkv, Sq, Skv, D = c["b"], c["hq"], c["hkv"], c["sq"], c["skv"], c["d"]
+                B, Hq, Hkv, Sq, D = c["b"], c["hq"], c["hkv"], c["sq"], c["d"]
+                Skv = c.get("skv", 0)
                 vis = Sq * Skv if c.get("mask", {}).get("causal") != "true" else Sq * (Sq + 1) // 2 + Sq * (Skv - Sq)
                 flops = 4 * B * Hq * vis * D
                 bytes_ = 2 * (2 * B * Hq * Sq * D + 2 * B * Hkv * Skv * D)
-                p = peers(c, q, k, v) if c.get("layout") != "bshd" else {}
+                if "cache" in c:
+                    kv_rows = int(lengths.long().sum())
+                    bytes_ = 2 * (2 * B * Hq * Sq * D + 2 * kv_rows * Hkv * D)
+                p = peers(c, q, k, v) if c.get("layout") != "bshd" and "cache" not in c else {}
                 fl = lambda ms_: f"{flops / ms_ / 1e9:.0f} TF/s {bytes_ / ms_ / 1e9:.2f} TB/s" if ms_ else "n/a"
                 line += f"  attn {ms:.3f} ms ({fl(ms)})"
                 for n, t in p.items():

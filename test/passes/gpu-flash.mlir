@@ -93,3 +93,41 @@ func.func @f16_bshd(%q: memref<1x33x4x64xf16, strided<[?, ?, ?, 1], offset: ?>>,
   bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x33x4x64xf16>, memref<1x33x4x64xf16, strided<[?, ?, ?, 1], offset: ?>>) -> ()
   return
 }
+
+// -----
+
+// Paged decode (NHD pages [P, page, Hkv, D]): each 16-byte K/V copy looks
+// its page up in the block table (clamped to the pool), queries sit at the
+// end of their sequences (position kv_lengths[b] - Sq + s).
+// CHECK-LABEL: func.func @paged_nhd
+// CHECK: gpu.launch_func @attn_gpu::@paged_nhd_flash {{.*}} args(%{{.*}} : memref<3x32x1x128xbf16>, %{{.*}} : memref<600x16x8x128xbf16>, %{{.*}} : memref<600x16x8x128xbf16>, %{{.*}} : memref<3xi32>, %{{.*}} : memref<3x200xi32>,
+// CHECK: gpu.func @paged_nhd_flash
+// CHECK: %[[PAGE:.*]] = memref.load %{{.*}}[%block_id_z, %{{.*}}] : memref<3x200xi32>
+// CHECK: arith.index_cast %[[PAGE]]
+// CHECK: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %{{.*}}, %block_id_y, %{{.*}}], {{.*}} : memref<600x16x8x128xbf16>
+func.func @paged_nhd(%q: memref<3x32x1x128xbf16>, %kc: memref<600x16x8x128xbf16>, %vc: memref<600x16x8x128xbf16>, %len: memref<3xi32>, %bt: memref<3x200xi32>, %o: memref<3x32x1x128xbf16>) {
+  attn.cache_attention %q, %kc, %vc lengths(%len) block_table(%bt : memref<3x200xi32>) outs(%o) {mask = #attn.mask<causal = true>} : memref<3x32x1x128xbf16>, memref<600x16x8x128xbf16>, memref<600x16x8x128xbf16>, memref<3xi32> -> memref<3x32x1x128xbf16>
+  return
+}
+
+// -----
+
+// Head-major pages [P, Hkv, page, D] and a 4-token chunk.
+// CHECK-LABEL: func.func @paged_hnd
+// CHECK: gpu.func @paged_hnd_flash
+// CHECK: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %block_id_y, %{{.*}}, %{{.*}}], {{.*}} : memref<64x2x32x64xbf16>
+func.func @paged_hnd(%q: memref<2x8x4x64xbf16>, %kc: memref<64x2x32x64xbf16>, %vc: memref<64x2x32x64xbf16>, %len: memref<2xi32>, %bt: memref<2x16xi32>, %o: memref<2x8x4x64xbf16>) {
+  attn.cache_attention %q, %kc, %vc lengths(%len) block_table(%bt : memref<2x16xi32>) outs(%o) {mask = #attn.mask<causal = true>, page_layout = #attn.page_layout<hnd>} : memref<2x8x4x64xbf16>, memref<64x2x32x64xbf16>, memref<64x2x32x64xbf16>, memref<2xi32> -> memref<2x8x4x64xbf16>
+  return
+}
+
+// -----
+
+// Contiguous cache [B, Hkv, Smax, D].
+// CHECK-LABEL: func.func @contiguous_cache
+// CHECK: gpu.func @contiguous_cache_flash
+// CHECK: nvgpu.device_async_copy %{{.*}}[%block_id_z, %block_id_y, %{{.*}}, %{{.*}}], {{.*}} : memref<2x8x1024x128xbf16>
+func.func @contiguous_cache(%q: memref<2x8x1x128xbf16>, %kc: memref<2x8x1024x128xbf16>, %vc: memref<2x8x1024x128xbf16>, %len: memref<2xi32>, %o: memref<2x8x1x128xbf16>) {
+  attn.cache_attention %q, %kc, %vc lengths(%len) outs(%o) : memref<2x8x1x128xbf16>, memref<2x8x1024x128xbf16>, memref<2x8x1024x128xbf16>, memref<2xi32> -> memref<2x8x1x128xbf16>
+  return
+}
