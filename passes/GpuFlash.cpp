@@ -10,7 +10,10 @@
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnOps.h"
 #include "passes/GpuFlashKernel.h"
+#include "passes/IndexMath.h"
 #include "passes/Passes.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNGPUFLASH
@@ -305,6 +308,139 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
   return success();
 }
 
+/// attn.cache_append: one thread per 16-byte chunk of a new K/V row copies
+/// it (converting f32 input to the cache type) to its cache position.
+/// Grid (Snew, Hkv, B), D / 8 threads (rounded up to a warp).
+LogicalResult lowerCacheAppend(CacheAppendOp op) {
+  auto kTy = cast<MemRefType>(op.getKey().getType());
+  auto vTy = cast<MemRefType>(op.getValue().getType());
+  auto kcTy = cast<MemRefType>(op.getKeyCache().getType());
+  auto vcTy = cast<MemRefType>(op.getValueCache().getType());
+  for (MemRefType t : {kTy, vTy, kcTy, vcTy})
+    if (!t.hasStaticShape())
+      return op.emitOpError("attn-gpu-flash needs static shapes");
+  Type ct = kcTy.getElementType();
+  if (vcTy.getElementType() != ct ||
+      (kTy.getElementType() != ct && !kTy.getElementType().isF32()) ||
+      vTy.getElementType() != kTy.getElementType())
+    return op.emitOpError("attn-gpu-flash appends rows of the cache's type "
+                          "or f32 (converted); got ")
+           << kTy.getElementType() << " rows for a " << ct << " cache";
+  int64_t B = kTy.getShape()[0], Hkv = kTy.getShape()[1],
+          Snew = kTy.getShape()[2], D = kTy.getShape()[3];
+  if (vTy.getShape()[3] != D || D % 8 != 0)
+    return op.emitOpError("attn-gpu-flash appends rows whose head dim is a "
+                          "multiple of 8, equal for K and V");
+  bool paged = static_cast<bool>(op.getBlockTable());
+  bool hnd = op.getPageLayout() == PageLayout::HND;
+  int64_t pageSize = 0, numPages = 0;
+  if (paged) {
+    numPages = kcTy.getShape()[0];
+    pageSize = hnd ? kcTy.getShape()[2] : kcTy.getShape()[1];
+  }
+
+  MLIRContext *ctx = op.getContext();
+  auto dense = [](MemRefType t) {
+    return MemRefType::get(t.getShape(), t.getElementType());
+  };
+  SmallVector<Type> params = {dense(kTy), dense(vTy), dense(kcTy), dense(vcTy),
+                              MemRefType::get({B}, IntegerType::get(ctx, 32))};
+  if (op.getNewLengths())
+    params.push_back(MemRefType::get({B}, IntegerType::get(ctx, 32)));
+  if (paged)
+    params.push_back(dense(cast<MemRefType>(op.getBlockTable().getType())));
+
+  auto module = op->getParentOfType<ModuleOp>();
+  auto func = op->getParentOfType<func::FuncOp>();
+  gpu::GPUModuleOp gm = getOrCreateGpuModule(module);
+  OpBuilder kb(gm.getBodyRegion());
+  kb.setInsertionPointToEnd(gm.getBody());
+  int64_t chunks = D / 8;
+  int64_t threads = std::max<int64_t>(32, (chunks + 31) / 32 * 32);
+  auto kernel = gpu::GPUFuncOp::create(
+      kb, op.getLoc(), uniqueName(gm, (func.getSymName() + "_append").str()),
+      kb.getFunctionType(params, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), kb.getUnitAttr());
+  kernel.setKnownBlockSizeAttr(
+      kb.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  {
+    Block &entry = kernel.getBody().front();
+    ImplicitLocOpBuilder b(op.getLoc(), kb);
+    b.setInsertionPointToStart(&entry);
+    IndexMath im{b};
+    unsigned argNo = 0;
+    Value k = entry.getArgument(argNo++), v = entry.getArgument(argNo++);
+    Value kc = entry.getArgument(argNo++), vc = entry.getArgument(argNo++);
+    Value lens = entry.getArgument(argNo++);
+    Value newLens = op.getNewLengths() ? entry.getArgument(argNo++) : Value();
+    Value table = paged ? entry.getArgument(argNo++) : Value();
+    Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+    Value row = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+    Value head = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+    Value batch = gpu::BlockIdOp::create(b, gpu::Dimension::z);
+    auto load = [&](Value mem, Value i) {
+      return arith::IndexCastOp::create(
+          b, b.getIndexType(), memref::LoadOp::create(b, mem, i));
+    };
+    Value valid = im.lt(tid, im.c(chunks));
+    if (newLens)
+      valid = arith::AndIOp::create(b, valid, im.lt(row, load(newLens, batch)));
+    auto ifValid = scf::IfOp::create(b, valid, false);
+    b.setInsertionPointToStart(ifValid.thenBlock());
+    Value pos = im.add(load(lens, batch), row);
+    Value col = im.mul(tid, 8);
+    SmallVector<Value> dst;
+    if (!paged) {
+      dst = {batch, head, pos, col};
+    } else {
+      Value page = memref::LoadOp::create(
+          b, table, ValueRange{batch, im.div(pos, pageSize)});
+      Value p = im.max(
+          im.min(arith::IndexCastOp::create(b, b.getIndexType(), page),
+                 im.c(numPages - 1)),
+          im.c(0));
+      Value slot = im.rem(pos, pageSize);
+      dst = hnd ? SmallVector<Value>{p, head, slot, col}
+                : SmallVector<Value>{p, slot, head, col};
+    }
+    SmallVector<Value> src = {batch, head, row, col};
+    for (auto [from, to] : {std::pair{k, kc}, std::pair{v, vc}}) {
+      Type inT = cast<MemRefType>(from.getType()).getElementType();
+      Value x = vector::LoadOp::create(b, VectorType::get({8}, inT), from, src);
+      if (inT != ct)
+        x = arith::TruncFOp::create(b, VectorType::get({8}, ct), x);
+      vector::StoreOp::create(b, x, to, dst);
+    }
+    b.setInsertionPointToEnd(&entry);
+    gpu::ReturnOp::create(b);
+  }
+
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto idx = [&](int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, x);
+  };
+  SmallVector<Value> args = {
+      asKernelBuffer(b, op, op.getKey(), cast<MemRefType>(params[0])),
+      asKernelBuffer(b, op, op.getValue(), cast<MemRefType>(params[1])),
+      asKernelBuffer(b, op, op.getKeyCache(), cast<MemRefType>(params[2])),
+      asKernelBuffer(b, op, op.getValueCache(), cast<MemRefType>(params[3])),
+      asKernelBuffer(b, op, op.getCacheLengths(), cast<MemRefType>(params[4]))};
+  unsigned next = 5;
+  if (op.getNewLengths())
+    args.push_back(asKernelBuffer(b, op, op.getNewLengths(),
+                                  cast<MemRefType>(params[next++])));
+  if (paged)
+    args.push_back(asKernelBuffer(b, op, op.getBlockTable(),
+                                  cast<MemRefType>(params[next++])));
+  gpu::LaunchFuncOp::create(b, loc, kernel,
+                            gpu::KernelDim3{idx(Snew), idx(Hkv), idx(B)},
+                            gpu::KernelDim3{idx(threads), idx(1), idx(1)},
+                            Value(), args);
+  op.erase();
+  return success();
+}
+
 struct AttnGpuFlashPass
     : public attn::impl::AttnGpuFlashBase<AttnGpuFlashPass> {
   using Base::Base;
@@ -319,6 +455,11 @@ struct AttnGpuFlashPass
     getOperation().walk([&](CacheAttentionOp op) { cacheOps.push_back(op); });
     for (CacheAttentionOp op : cacheOps)
       if (failed(lowerCacheAttention(op, overrides, numSms)))
+        return signalPassFailure();
+    SmallVector<CacheAppendOp> appends;
+    getOperation().walk([&](CacheAppendOp op) { appends.push_back(op); });
+    for (CacheAppendOp op : appends)
+      if (failed(lowerCacheAppend(op)))
         return signalPassFailure();
   }
 };

@@ -44,7 +44,35 @@ def cache_spec_mlir(c):
             f"  attn.cache_attention %q, %kc, %vc lengths(%len){bt} outs(%o){attr} : {q}, {kv}, {kv}, memref<{B}xi32> -> {q}\n"
             "  return\n}\n")
 
+def append_spec_mlir(c):
+    """attn.cache_append of Snew rows (dtype "in_dtype") into a cache."""
+    B, Hkv, Sn, D = c["b"], c["hkv"], c["snew"], c["d"]
+    et, it = c.get("dtype", "bf16"), c.get("in_dtype", c.get("dtype", "bf16"))
+    form = c["append"]
+    new = f"memref<{B}x{Hkv}x{Sn}x{D}x{it}>"
+    if form == "contiguous":
+        kv = f"memref<{B}x{Hkv}x{c['smax']}x{D}x{et}>"
+    elif form == "nhd":
+        kv = f"memref<{c['pages']}x{c['page']}x{Hkv}x{D}x{et}>"
+    else:
+        kv = f"memref<{c['pages']}x{Hkv}x{c['page']}x{D}x{et}>"
+    args = [f"%k: {new}", f"%v: {new}", f"%kc: {kv}", f"%vc: {kv}", f"%len: memref<{B}xi32>"]
+    extra = ""
+    if c.get("ragged_new"):
+        args.append(f"%nl: memref<{B}xi32>")
+        extra += f" new_lengths(%nl : memref<{B}xi32>)"
+    if form != "contiguous":
+        btt = f"memref<{B}x{c['max_pages']}xi32>"
+        args.append(f"%bt: {btt}")
+        extra += f" block_table(%bt : {btt})"
+    attr = " {page_layout = #attn.page_layout<hnd>}" if form == "hnd" else ""
+    return ("func.func @attention(" + ", ".join(args) + ") {\n"
+            f"  attn.cache_append %k, %v into %kc, %vc lengths(%len){extra}{attr} : {new}, {new} into {kv}, {kv}, memref<{B}xi32>\n"
+            "  return\n}\n")
+
 def spec_mlir(c):
+    if "append" in c:
+        return append_spec_mlir(c)
     if "cache" in c:
         return cache_spec_mlir(c)
     B, Hq, Hkv, Sq, Skv, D = c["b"], c["hq"], c["hkv"], c["sq"], c["skv"], c["d"]

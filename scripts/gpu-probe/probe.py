@@ -145,6 +145,56 @@ def cache_reference(c, q, kc, vc, lengths, bt):
         out[b] = (torch.softmax(s, -1).nan_to_num(0.0) @ v)
     return out
 
+def check_append(d, c, gen):
+    """Appends Snew rows into a cache; the new rows must land at
+    lengths[b] ... (converted to the cache type), everything else unchanged."""
+    B, Hkv, Sn, D = c["b"], c["hkv"], c["snew"], c["d"]
+    et = DT[c.get("dtype", "bf16")]
+    it = {"f32": torch.float32, **DT}[c.get("in_dtype", c.get("dtype", "bf16"))]
+    form = c["append"]
+    cap = c["smax"] if form == "contiguous" else c["max_pages"] * c["page"]
+    k = torch.randn(B, Hkv, Sn, D, generator=gen, device="cuda").to(it)
+    v = torch.randn(B, Hkv, Sn, D, generator=gen, device="cuda").to(it)
+    lengths = torch.randint(0, cap - Sn + 1, (B,), generator=gen, device="cuda", dtype=torch.int32)
+    lengths[0] = 0
+    newl = torch.randint(0, Sn + 1, (B,), generator=gen, device="cuda", dtype=torch.int32) if c.get("ragged_new") else None
+    if form == "contiguous":
+        shape = (B, Hkv, cap, D)
+    elif form == "nhd":
+        shape = (c["pages"], c["page"], Hkv, D)
+    else:
+        shape = (c["pages"], Hkv, c["page"], D)
+    kc = torch.randn(shape, generator=gen, device="cuda").to(et)
+    vc = torch.randn(shape, generator=gen, device="cuda").to(et)
+    bt = None
+    if form != "contiguous":
+        perm = torch.randperm(c["pages"], generator=gen, device="cuda").tolist()
+        bt = torch.full((B, c["max_pages"]), -1, dtype=torch.int32, device="cuda")
+        at = 0
+        for b in range(B):
+            n = (int(lengths[b]) + Sn + c["page"] - 1) // c["page"]
+            bt[b, :n] = torch.tensor(perm[at:at + n], dtype=torch.int32)
+            at += n
+    want_k, want_v = kc.clone(), vc.clone()
+    for b in range(B):
+        n = Sn if newl is None else int(newl[b])
+        for s in range(n):
+            pos = int(lengths[b]) + s
+            for dst, src in ((want_k, k), (want_v, v)):
+                if form == "contiguous":
+                    dst[b, :, pos] = src[b, :, s].to(et)
+                else:
+                    pg, slot = int(bt[b, pos // c["page"]]), pos % c["page"]
+                    if form == "nhd":
+                        dst[pg, slot] = src[b, :, s].to(et)
+                    else:
+                        dst[pg, :, slot] = src[b, :, s].to(et)
+    buffers = [k, v, kc, vc, lengths] + ([newl] if newl is not None else []) + ([bt] if bt is not None else [])
+    Launcher(d, c, buffers)()
+    torch.cuda.synchronize()
+    ok = torch.equal(kc, want_k) and torch.equal(vc, want_v)
+    return f"{c['name']}  {'exact PASS' if ok else 'FAIL'}", ok
+
 class Launcher:
     def __init__(self, d, c, buffers):
         self.mod = load_module(os.path.join(d, c["ptx"]))
@@ -208,6 +258,11 @@ def main():
         if c.get("bench_only") and not do_bench:
             continue
         try:
+            if "append" in c:
+                line, ok = check_append(d, c, gen)
+                fails += not ok
+                print(line, flush=True)
+                continue
             if "cache" in c:
                 q, k, v, lengths, bt, out = make_cache_inputs(c, gen)
                 buffers = [q, k, v, lengths] + ([bt] if bt is not None else []) + [out]

@@ -131,3 +131,22 @@ func.func @contiguous_cache(%q: memref<2x8x1x128xbf16>, %kc: memref<2x8x1024x128
   attn.cache_attention %q, %kc, %vc lengths(%len) outs(%o) : memref<2x8x1x128xbf16>, memref<2x8x1024x128xbf16>, memref<2x8x1024x128xbf16>, memref<2xi32> -> memref<2x8x1x128xbf16>
   return
 }
+
+// -----
+
+// Appending a ragged batch of f32 rows to a bf16 paged cache: one thread per
+// 16-byte chunk of a row, grid (Snew, Hkv, B); rows past new_lengths[b] are
+// skipped, the page comes from the block table.
+// CHECK-LABEL: func.func @append_paged
+// CHECK: gpu.launch_func @attn_gpu::@append_paged_append blocks in (%c5, %c2, %c4) threads in (%c32, %c1, %c1)
+// CHECK: gpu.func @append_paged_append
+// CHECK: memref.load %{{.*}}[%block_id_z] : memref<4xi32>
+// CHECK: scf.if
+// CHECK: memref.load %{{.*}} : memref<4x20xi32>
+// CHECK: vector.load {{.*}} : memref<4x2x5x80xf32>, vector<8xf32>
+// CHECK: arith.truncf {{.*}} : vector<8xf32> to vector<8xbf16>
+// CHECK: vector.store {{.*}} : memref<100x16x2x80xbf16>, vector<8xbf16>
+func.func @append_paged(%k: memref<4x2x5x80xf32>, %v: memref<4x2x5x80xf32>, %kc: memref<100x16x2x80xbf16>, %vc: memref<100x16x2x80xbf16>, %len: memref<4xi32>, %nl: memref<4xi32>, %bt: memref<4x20xi32>) {
+  attn.cache_append %k, %v into %kc, %vc lengths(%len) new_lengths(%nl : memref<4xi32>) block_table(%bt : memref<4x20xi32>) : memref<4x2x5x80xf32>, memref<4x2x5x80xf32> into memref<100x16x2x80xbf16>, memref<100x16x2x80xbf16>, memref<4xi32>
+  return
+}
