@@ -1,6 +1,14 @@
 // RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-to-nvvm)' | FileCheck %s
 // RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-to-nvvm)' -o %t.mlir
 // RUN: %python %attn_src/scripts/extract-ptx.py < %t.mlir | FileCheck %s --check-prefix=PTX
+// The same kernels target sm_80 (Ampere: mma.sync, ldmatrix and cp.async all
+// exist there) and sm_90a.
+// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-to-nvvm{chip=sm_80 features=+ptx70})' | FileCheck %s --check-prefix=SM80
+// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-to-nvvm{chip=sm_90a})' | FileCheck %s --check-prefix=SM90A
+// SM80: #nvvm.target<O = 3, chip = "sm_80", features = "+ptx70">
+// SM80-SAME: .target sm_80
+// SM80-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// SM90A: .target sm_90a
 
 // The whole attn-to-nvvm pipeline without a GPU: the kernels become PTX for
 // sm_90 inside gpu.binary (the default format "isa" needs no toolkit), the
