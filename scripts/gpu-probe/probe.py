@@ -247,9 +247,25 @@ def peers(c, q, k, v):
             res[name] = None
     return res
 
+def ceilings():
+    """Device-to-device copy (bytes read + written) and a bf16 8192^3 matmul,
+    timed like the kernels."""
+    n = 1 << 30
+    a = torch.empty(n, dtype=torch.uint8, device="cuda")
+    b = torch.empty_like(a)
+    ms = bench(lambda: b.copy_(a))
+    x = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    y = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    mm = bench(lambda: x @ y)
+    del a, b, x, y
+    return 2 * n / ms / 1e9, 2 * 8192 ** 3 / mm / 1e9
+
 def main():
     d = sys.argv[1]
     do_bench = "--bench" in sys.argv
+    if do_bench:
+        copy_tbps, mm_tflops = ceilings()
+        print(f"ceilings: D2D copy {copy_tbps:.2f} TB/s, bf16 8192^3 matmul {mm_tflops:.0f} TF/s", flush=True)
     cases = json.load(open(os.path.join(d, "cases.json")))
     gen = torch.Generator(device="cuda")
     gen.manual_seed(int(time.time()))
