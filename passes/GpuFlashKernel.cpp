@@ -79,7 +79,10 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
   // registers (a few bytes of spill in the causal variant) and beat 32-key
   // tiles by 17% (causal) / 5% (full) on the H100 (half the barriers and
   // softmax bookkeeping per key).
-  g.tileKv = overrides.tileKv > 0 ? overrides.tileKv : 64;
+  // Decode-sized groups: 128-key tiles (32 or 64 keys per key warp) halve
+  // the per-tile barriers and bookkeeping; +2-3% on the H100 decode shapes.
+  int64_t defaultTileKv = g.keyWarps > 1 ? 128 : 64;
+  g.tileKv = overrides.tileKv > 0 ? overrides.tileKv : defaultTileKv;
   g.stages = overrides.stages > 0 ? overrides.stages : 2;
   if (g.stages > 4) {
     why = "stages must be between 1 and 4";
@@ -117,7 +120,9 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
   int64_t splits = 1;
   if (blocks < want)
     splits = (want + blocks - 1) / blocks;
-  int64_t trafficCap = g.kvLen / (40 * std::max<int64_t>(g.rows(), 1));
+  // (Measured: MQA b64 kv4096, 32 rows per KV head, ran 1.80 TB/s
+  // unsplit and 1.65 with 3 splits; GQA 4 rows per head gains from 2.)
+  int64_t trafficCap = g.kvLen / (160 * std::max<int64_t>(g.rows(), 1));
   splits = std::min({splits, std::max<int64_t>(1, g.numKvTiles() / 4),
                      std::max<int64_t>(1, trafficCap)});
   g.splits = std::max<int64_t>(splits, 1);

@@ -48,13 +48,13 @@ func.func @gqa_causal(%q: memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset:
 // -----
 
 // Decode, GQA 4:1, ragged lengths: 4 rows per KV head fill one m tile, so the
-// 4 warps split each 64-key tile (16 keys each) and merge through shared
+// 4 warps split each 128-key tile (32 keys each) and merge through shared
 // memory; 4 blocks cannot fill 132 SMs, so the KV range is split (flash-
 // decoding) into partials in scratch buffers that a combine kernel merges.
 // CHECK-LABEL: func.func @decode_split
 // CHECK-DAG: %[[PO:.*]] = memref.alloc() : memref<{{[0-9]+}}x128xf32>
 // CHECK-DAG: %[[PL:.*]] = memref.alloc() : memref<{{[0-9]+}}xf32>
-// CHECK: gpu.launch_func @attn_gpu::@decode_split_flash blocks in (%{{.*}}, %c2, %c2) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c69632_i32 args({{.*}}, %{{.*}} : memref<2xi32>, %[[PO]] : {{.*}}, %[[PL]] : {{.*}})
+// CHECK: gpu.launch_func @attn_gpu::@decode_split_flash blocks in (%{{.*}}, %c2, %c2) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c139264_i32 args({{.*}}, %{{.*}} : memref<2xi32>, %[[PO]] : {{.*}}, %[[PL]] : {{.*}})
 // CHECK: gpu.launch_func @attn_gpu::@decode_split_combine blocks in (%c4, %c2, %c2) threads in (%c128, %c1, %c1) args(%[[PO]] : {{.*}}, %[[PL]] : {{.*}}, %{{.*}} : memref<2x8x1x128xbf16>)
 // CHECK: gpu.func @decode_split_flash
 // CHECK: memref.load %{{.*}}[%block_id_z] : memref<2xi32>
