@@ -1,6 +1,7 @@
 // RUN: attn-opt %s -split-input-file -verify-diagnostics --attn-gpu-flash
 // RUN: not attn-opt %s -split-input-file --attn-gpu-flash='tile-kv=40' 2>&1 | FileCheck %s --check-prefix=TILE
 // RUN: not attn-opt %s -split-input-file --attn-gpu-flash='warp-row-tiles=2' 2>&1 | FileCheck %s --check-prefix=DECODE
+// RUN: not attn-opt %s -split-input-file --attn-gpu-flash='stages=4 tile-kv=128' 2>&1 | FileCheck %s --check-prefix=SMEM
 
 func.func @f32(%q: memref<1x2x8x64xf32>, %k: memref<1x2x8x64xf32>, %v: memref<1x2x8x64xf32>, %o: memref<1x2x8x64xf32>) {
   %qt = bufferization.to_tensor %q restrict : memref<1x2x8x64xf32> to tensor<1x2x8x64xf32>
@@ -71,6 +72,7 @@ func.func @window_ok(%q: memref<1x2x300x64xbf16>, %k: memref<1x2x300x64xbf16>, %
 
 // Options the kernel cannot honour are errors at the op.
 // TILE: error: 'attn.attention' op attn-gpu-flash: tile-kv 40 must be a multiple of 16 (16 keys per key warp), at most 128
+// SMEM: error: 'attn.attention' op attn-gpu-flash: the tiles need {{[0-9]+}} bytes of shared memory per block; the limit is 232448 (sm_90)
 // DECODE: error: 'attn.attention' op attn-gpu-flash: warp-row-tiles=2 needs more than 32 rows per KV head group
 
 // -----
@@ -82,5 +84,16 @@ func.func @decode_rows(%q: memref<1x4x1x64xbf16>, %k: memref<1x1x300x64xbf16>, %
   %vt = bufferization.to_tensor %v restrict : memref<1x1x300x64xbf16> to tensor<1x1x300x64xbf16>
   %r = attn.attention %qt, %kt, %vt : tensor<1x4x1x64xbf16>, tensor<1x1x300x64xbf16>, tensor<1x1x300x64xbf16> -> tensor<1x4x1x64xbf16>
   bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x4x1x64xbf16>, memref<1x4x1x64xbf16>) -> ()
+  return
+}
+
+// -----
+
+func.func @decode_d128(%q: memref<1x4x1x128xbf16>, %k: memref<1x1x300x128xbf16>, %v: memref<1x1x300x128xbf16>, %o: memref<1x4x1x128xbf16>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x4x1x128xbf16> to tensor<1x4x1x128xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x1x300x128xbf16> to tensor<1x1x300x128xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x1x300x128xbf16> to tensor<1x1x300x128xbf16>
+  %r = attn.attention %qt, %kt, %vt : tensor<1x4x1x128xbf16>, tensor<1x1x300x128xbf16>, tensor<1x1x300x128xbf16> -> tensor<1x4x1x128xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x4x1x128xbf16>, memref<1x4x1x128xbf16>) -> ()
   return
 }
