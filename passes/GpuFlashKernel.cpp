@@ -189,6 +189,27 @@ MemRefType mlir::attn::gpuScratchLseType(MLIRContext *ctx,
 
 namespace {
 
+/// Per-thread mma accumulators: [m tile][n tile][4 f32].
+using Fragments = SmallVector<SmallVector<SmallVector<Value>>>;
+
+/// The fragments as one value list (scf.if / scf.yield operands).
+SmallVector<Value> flatten(const Fragments &f) {
+  SmallVector<Value> out;
+  for (auto &rowTile : f)
+    for (auto &tile : rowTile)
+      out.append(tile.begin(), tile.end());
+  return out;
+}
+
+/// Overwrites `f` with `values` laid out as flatten() produces them.
+void unflatten(Fragments &f, ValueRange values) {
+  auto it = values.begin();
+  for (auto &rowTile : f)
+    for (auto &tile : rowTile)
+      for (Value &x : tile)
+        x = *it++;
+}
+
 /// Emits the body of one flash kernel.
 class FlashKernelEmitter {
 public:
@@ -576,8 +597,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     SmallVector<Value> m(st.begin(), st.begin() + halves);
     SmallVector<Value> l(st.begin() + halves, st.begin() + 2 * halves);
     // o[mt][t] holds 4 f32.
-    SmallVector<SmallVector<SmallVector<Value>>> o(
-        MT, SmallVector<SmallVector<Value>>(oTiles));
+    Fragments o(MT, SmallVector<SmallVector<Value>>(oTiles));
     for (int64_t mt = 0; mt < MT; ++mt)
       for (int64_t t = 0; t < oTiles; ++t) {
         auto first = st.begin() + 2 * halves + (mt * oTiles + t) * 4;
@@ -597,8 +617,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
 
     // S = Q·Kᵀ over this warp's keys of the tile; s[mt][t] holds 4 f32.
     Value keyOff = im.mul(kw, warpKeys);
-    SmallVector<SmallVector<SmallVector<Value>>> s(
-        MT, SmallVector<SmallVector<Value>>(sTiles));
+    Fragments s(MT, SmallVector<SmallVector<Value>>(sTiles));
     for (auto &rowTile : s)
       for (auto &tileS : rowTile)
         tileS = {cf(0), cf(0), cf(0), cf(0)};
@@ -643,14 +662,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
                     im.c(mask.windowRight)));
     if (mask.dilation > 1)
       full = arith::ConstantOp::create(b, b.getBoolAttr(false));
-    SmallVector<Value> flat;
-    SmallVector<Type> flatTypes;
-    for (auto &rowTile : s)
-      for (auto &tileS : rowTile)
-        for (Value x : tileS) {
-          flat.push_back(x);
-          flatTypes.push_back(x.getType());
-        }
+    SmallVector<Value> flat = flatten(s);
+    SmallVector<Type> flatTypes(flat.size(), b.getF32Type());
     auto ifMask = scf::IfOp::create(b, flatTypes, full, /*withElse=*/true);
     {
       OpBuilder::InsertionGuard g2(b);
@@ -671,10 +684,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
           }
       scf::YieldOp::create(b, masked);
     }
-    for (int64_t mt = 0; mt < MT; ++mt)
-      for (int64_t t = 0; t < sTiles; ++t)
-        for (int64_t i = 0; i < 4; ++i)
-          s[mt][t][i] = ifMask.getResult((mt * sTiles + t) * 4 + i);
+    unflatten(s, ifMask.getResults());
 
     // Online softmax in base 2. The scale is positive, so the row max of
     // the raw scores picks the same element; one FMA per score then gives
@@ -713,14 +723,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     Value warpRaised = NVVM::VoteSyncOp::create(
         b, b.getI1Type(), fullMask, anyRaised,
         NVVM::VoteSyncKindAttr::get(ctx, NVVM::VoteSyncKind::any));
-    SmallVector<Value> oFlat;
-    SmallVector<Type> oTypes;
-    for (auto &rowTile : o)
-      for (auto &tileO : rowTile)
-        for (Value x : tileO) {
-          oFlat.push_back(x);
-          oTypes.push_back(x.getType());
-        }
+    SmallVector<Value> oFlat = flatten(o);
+    SmallVector<Type> oTypes(oFlat.size(), b.getF32Type());
     auto ifRescale = scf::IfOp::create(b, oTypes, warpRaised, true);
     {
       OpBuilder::InsertionGuard g2(b);
@@ -735,10 +739,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       b.setInsertionPointToStart(ifRescale.elseBlock());
       scf::YieldOp::create(b, oFlat);
     }
-    for (int64_t mt = 0; mt < MT; ++mt)
-      for (int64_t t = 0; t < oTiles; ++t)
-        for (int64_t i = 0; i < 4; ++i)
-          o[mt][t][i] = ifRescale.getResult((mt * oTiles + t) * 4 + i);
+    unflatten(o, ifRescale.getResults());
 
     // O += P·V: the score accumulators of key tiles 2kk, 2kk+1 are the A
     // fragment of keys [16kk, 16kk + 16).
@@ -767,9 +768,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
 
     SmallVector<Value> yield(newM);
     yield.append(l.begin(), l.end());
-    for (auto &rowTile : o)
-      for (auto &tileO : rowTile)
-        yield.append(tileO.begin(), tileO.end());
+    llvm::append_range(yield, flatten(o));
     scf::YieldOp::create(b, yield);
   }
 
