@@ -3,11 +3,13 @@
 # link interfaces. Swap those for static LLVM component archives so the
 # tools need only libc, libm, libz and libzstd at run time (the GPU machine
 # has no LLVM). "all" components would drag in BOLT, Exegesis and the
-# dylib itself, hence the explicit list.
+# dylib itself, hence the explicit list. Back ends: the host's (X86, the
+# CPU JIT) and NVPTX (PTX for the CUDA backend) only; every other target
+# would add tens of MB to binaries carried to the GPU machine.
 set(LLVM_LINK_LLVM_DYLIB OFF)
 llvm_map_components_to_libnames(ATTN_STATIC_LLVM_LIBS
-  AllTargetsAsmParsers AllTargetsCodeGens AllTargetsDescs AllTargetsInfos
-  AllTargetsDisassemblers
+  X86AsmParser X86CodeGen X86Desc X86Info X86Disassembler
+  NVPTXCodeGen NVPTXDesc NVPTXInfo
   Analysis AsmParser AsmPrinter BitReader BitWriter CodeGen Core Coroutines
   ExecutionEngine FrontendOffloading FrontendOpenMP InstCombine IPO IRReader
   JITLink Linker MC MCParser Object Option OrcJIT OrcShared
@@ -47,4 +49,15 @@ foreach(t ${MLIR_EXPORTED_TARGETS} ${attn_imported})
     list(APPEND libs ${ATTN_STATIC_LLVM_LIBS})
   endif()
   set_target_properties(${t} PROPERTIES INTERFACE_LINK_LIBRARIES "${libs}")
+endforeach()
+
+# The dropped back ends' initializers, referenced by MLIR's ROCDL and XeVM
+# targets: no-op stand-ins (AttnStaticTargetStubs.c).
+add_library(AttnStaticTargetStubs STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/AttnStaticTargetStubs.c)
+foreach(t MLIRROCDLTarget MLIRXeVMTarget)
+  if(TARGET ${t})
+    set_property(TARGET ${t} APPEND PROPERTY
+      INTERFACE_LINK_LIBRARIES AttnStaticTargetStubs)
+  endif()
 endforeach()

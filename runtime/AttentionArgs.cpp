@@ -184,7 +184,10 @@ mlir::attn::rt::bindArguments(const KernelSignature &sig,
     bound.emplace_back();
     if (llvm::Error e = checkBuffer(info, *buf, bound.back()))
       return std::move(e);
-    if (info.role == ArgRole::KvLengths)
+    // Device-resident lengths are checked by the CUDA backend, which can
+    // read them.
+    if (info.role == ArgRole::KvLengths &&
+        bound.back().space == MemorySpace::Host)
       if (llvm::Error e = checkKvLengths(bound.back(), sig.spec.kvLen))
         return std::move(e);
   }

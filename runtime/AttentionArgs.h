@@ -28,7 +28,8 @@ struct AttentionArgs {
 /// error names the buffer and the mismatch: a missing or unexpected
 /// buffer, null data, wrong dtype, rank or shape, innermost stride != 1,
 /// negative strides, an output whose elements overlap, or kv_lengths
-/// values outside [0, Skv].
+/// values outside [0, Skv] (host buffers only: device-resident lengths are
+/// checked by the CUDA backend).
 llvm::Expected<llvm::SmallVector<BufferRef, 6>>
 bindArguments(const KernelSignature &sig, const AttentionArgs &args);
 

@@ -66,6 +66,30 @@ BufferRef BufferRef::contiguous(void *data, DType dtype,
   return b;
 }
 
+BufferRef BufferRef::device(uint64_t devicePtr, DType dtype,
+                            llvm::ArrayRef<int64_t> shape) {
+  BufferRef b =
+      contiguous(reinterpret_cast<void *>(uintptr_t(devicePtr)), dtype, shape);
+  b.space = MemorySpace::Device;
+  return b;
+}
+
+const char *mlir::attn::rt::stringifyMemorySpace(MemorySpace s) {
+  return s == MemorySpace::Host ? "host" : "device";
+}
+
+bool BufferRef::isDense() const {
+  if (strides.empty())
+    return true;
+  if (strides.size() != shape.size())
+    return false;
+  llvm::SmallVector<int64_t, 4> dense = rowMajorStrides(shape);
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] != 1 && strides[i] != dense[i])
+      return false;
+  return true;
+}
+
 llvm::SmallVector<int64_t, 4> BufferRef::effectiveStrides() const {
   return strides.empty() ? rowMajorStrides(shape) : strides;
 }

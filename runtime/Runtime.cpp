@@ -1,6 +1,7 @@
 //===- Runtime.cpp - kernel cache, compile and launch ---------------------===//
 #include "runtime/Runtime.h"
 #include "runtime/Errors.h"
+#include "runtime/GpuKernel.h"
 #include "runtime/JitCompiler.h"
 #include "runtime/KernelBuilder.h"
 
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 
 using namespace mlir;
@@ -58,6 +60,31 @@ llvm::Error validateOptions(const CompileOptions &o) {
   return llvm::Error::success();
 }
 
+llvm::Error validateGpuOptions(const CompileOptions &o) {
+  if (o.gpuFormat != "isa" && o.gpuFormat != "bin" && o.gpuFormat != "fatbin")
+    return makeError("gpu format must be isa, bin or fatbin, got '" +
+                     o.gpuFormat + "'");
+  if (o.gpuKvSplits < 0)
+    return makeError("gpu kv-splits must be >= 0, got " +
+                     llvm::Twine(o.gpuKvSplits));
+  if (!o.gpuChip.empty() && !llvm::StringRef(o.gpuChip).starts_with("sm_"))
+    return makeError("gpu chip must look like sm_90, got '" + o.gpuChip + "'");
+  return llvm::Error::success();
+}
+
+NvvmPipelineOptions nvvmOptions(const CompileOptions &o) {
+  NvvmPipelineOptions p;
+  if (!o.gpuChip.empty())
+    p.chip = o.gpuChip;
+  p.format = o.gpuFormat;
+  p.kvSplits = o.gpuKvSplits;
+  // The toolkit supplies libdevice (and ptxas for "bin"); the GPU machine
+  // may keep it elsewhere than the build machine did.
+  if (const char *env = std::getenv("ATTN_CUDA_TOOLKIT"); env && *env)
+    p.toolkit = env;
+  return p;
+}
+
 /// AttentionSpec::key() prints floats with 6 digits; the cache must not
 /// merge specs whose scale or softcap differ beyond that.
 std::string exactSpecKey(const AttentionSpec &spec) {
@@ -83,6 +110,11 @@ std::string CompileOptions::key() const {
          (cpu.empty() ? "" : ",cpu=" + cpu);
 }
 
+std::string CompileOptions::gpuKey() const {
+  return "chip=" + (gpuChip.empty() ? nvvmOptions(*this).chip : gpuChip) +
+         ",format=" + gpuFormat + ",kv-splits=" + std::to_string(gpuKvSplits);
+}
+
 //===----------------------------------------------------------------------===//
 // Kernel
 //===----------------------------------------------------------------------===//
@@ -92,15 +124,65 @@ Kernel::Kernel(KernelSignature sig, std::unique_ptr<CpuKernelCode> code,
     : sig(std::move(sig)), code(std::move(code)), stats(stats),
       pool(std::move(pool)) {}
 
+Kernel::Kernel(KernelSignature sig, std::unique_ptr<GpuKernelCode> code,
+               CompileStats stats)
+    : sig(std::move(sig)), tgt(Target::Cuda), gpuCode(std::move(code)),
+      stats(stats) {}
+
 Kernel::~Kernel() = default;
 
-int64_t Kernel::workItems() const { return code->workItems; }
+int64_t Kernel::workItems() const {
+  return gpuCode ? gpuCode->totalBlocks() : code->workItems;
+}
 
 llvm::Error Kernel::run(const AttentionArgs &args) const {
+  if (gpuCode)
+    return runGpuKernel(*gpuCode, sig, args);
   return run(args, *pool);
 }
 
+llvm::Error Kernel::enqueue(const AttentionArgs &args,
+                            const EnqueueOptions &options) const {
+  if (!gpuCode)
+    return makeError("enqueue: a CPU kernel runs synchronously; use run");
+  GpuEnqueueOptions o;
+  o.stream = options.stream;
+  o.checkKvLengths = options.checkKvLengths;
+  return enqueueGpuKernel(*gpuCode, sig, args, o);
+}
+
+llvm::Error Kernel::load() const {
+  if (!gpuCode)
+    return llvm::Error::success();
+  return loadGpuKernel(*gpuCode);
+}
+
+llvm::Expected<std::vector<double>>
+Kernel::timeOnDevice(const AttentionArgs &args, int warmup, int runs) const {
+  if (!gpuCode)
+    return makeError("timeOnDevice: not a CUDA kernel");
+  return timeGpuKernel(*gpuCode, sig, args, warmup, runs);
+}
+
+llvm::StringRef Kernel::gpuBinary() const {
+  return gpuCode ? llvm::StringRef(gpuCode->binary) : llvm::StringRef();
+}
+
+std::string Kernel::gpuLaunchPlan() const {
+  return gpuCode ? gpuCode->planString() : std::string();
+}
+
 llvm::Error Kernel::run(const AttentionArgs &args, ThreadPool &onPool) const {
+  if (gpuCode)
+    return runGpuKernel(*gpuCode, sig, args);
+  for (ArgRole role :
+       {ArgRole::Query, ArgRole::Key, ArgRole::Value, ArgRole::BoolMask,
+        ArgRole::Bias, ArgRole::KvLengths, ArgRole::QSegmentIds,
+        ArgRole::KvSegmentIds, ArgRole::Output, ArgRole::Lse})
+    if (const BufferRef *b = args.get(role);
+        b && b->space == MemorySpace::Device)
+      return makeError(llvm::Twine(stringifyArgRole(role)) +
+                       ": device memory, but the kernel runs on the CPU");
   auto bound = bindArguments(sig, args);
   if (!bound)
     return bound.takeError();
@@ -178,6 +260,34 @@ Runtime::compileModule(ModuleOp module, KernelSignature sig,
 }
 
 llvm::Expected<KernelRef>
+Runtime::compileGpuModule(ModuleOp module, KernelSignature sig,
+                          llvm::function_ref<void(OpPassManager &)> lower) {
+  CompileStats stats;
+  auto code = compileGpuKernel(module, kKernelName, sig, lower, stats.lowerMs);
+  if (!code)
+    return code.takeError();
+  return KernelRef(new Kernel(std::move(sig),
+                              std::make_unique<GpuKernelCode>(std::move(*code)),
+                              stats));
+}
+
+llvm::Expected<KernelRef> Runtime::lowerForGpu(KernelModule &km,
+                                               const CompileOptions &opts,
+                                               double buildMs) {
+  NvvmPipelineOptions pipeline = nvvmOptions(opts);
+  CompileStats stats;
+  stats.buildMs = buildMs;
+  auto code = compileGpuKernel(
+      *km.module, kKernelName, km.signature,
+      [&](OpPassManager &pm) { buildAttnToNvvmPipeline(pm, pipeline); },
+      stats.lowerMs);
+  if (!code)
+    return code.takeError();
+  return KernelRef(new Kernel(
+      km.signature, std::make_unique<GpuKernelCode>(std::move(*code)), stats));
+}
+
+llvm::Expected<KernelRef>
 Runtime::jitKernel(ModuleOp module, KernelSignature sig,
                    llvm::function_ref<void(OpPassManager &)> lower,
                    llvm::StringRef cpu, double buildMs) {
@@ -210,13 +320,14 @@ llvm::Expected<KernelRef> Runtime::lowerAndJit(KernelModule &km,
 llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
                                            Target target,
                                            const CompileOptions &options) {
-  if (target == Target::Cuda)
-    return makeError("no CUDA backend in this build");
   if (std::string err = spec.validate(); !err.empty())
     return makeError("invalid attention spec: " + err);
-  if (llvm::Error e = validateOptions(options))
+  bool cuda = target == Target::Cuda;
+  if (llvm::Error e =
+          cuda ? validateGpuOptions(options) : validateOptions(options))
     return std::move(e);
-  std::string key = "cpu|" + options.key() + "|" + exactSpecKey(spec);
+  std::string key = cuda ? "cuda|" + options.gpuKey() : "cpu|" + options.key();
+  key += "|" + exactSpecKey(spec);
   return lookupOrCompile(key, [&]() -> llvm::Expected<KernelRef> {
     initializeRuntimeOnce();
     auto start = std::chrono::steady_clock::now();
@@ -224,6 +335,8 @@ llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
     auto km = buildKernelModule(ctx.get(), spec);
     if (!km)
       return km.takeError();
+    if (cuda)
+      return lowerForGpu(*km, options, msSince(start));
     return lowerAndJit(*km, options, msSince(start));
   });
 }
@@ -231,9 +344,9 @@ llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
 llvm::Expected<KernelRef> Runtime::compileMlir(llvm::StringRef mlirText,
                                                Target target,
                                                const CompileOptions &options) {
-  if (target == Target::Cuda)
-    return makeError("no CUDA backend in this build");
-  if (llvm::Error e = validateOptions(options))
+  bool cuda = target == Target::Cuda;
+  if (llvm::Error e =
+          cuda ? validateGpuOptions(options) : validateOptions(options))
     return std::move(e);
   initializeRuntimeOnce();
   auto start = std::chrono::steady_clock::now();
@@ -247,8 +360,12 @@ llvm::Expected<KernelRef> Runtime::compileMlir(llvm::StringRef mlirText,
   std::string text;
   llvm::raw_string_ostream os(text);
   km->module->print(os);
-  std::string key = "cpu|" + options.key() + "|mlir:" + text;
+  std::string key =
+      (cuda ? "cuda|" + options.gpuKey() : "cpu|" + options.key()) +
+      "|mlir:" + text;
   return lookupOrCompile(key, [&]() -> llvm::Expected<KernelRef> {
+    if (cuda)
+      return lowerForGpu(*km, options, buildMs);
     return lowerAndJit(*km, options, buildMs);
   });
 }

@@ -14,6 +14,12 @@
 // Every failure (invalid spec, malformed MLIR, unavailable target, a buffer
 // that does not match the kernel) is an llvm::Error naming the problem.
 //
+// The target is one argument: `runtime.compile(spec, Target::Cuda)` runs the
+// attn-to-nvvm pipeline and keeps the PTX (no GPU needed to compile); the
+// kernel loads on the device at first run, where a machine without one
+// gets "no CUDA device: ...". CUDA kernels take device buffers
+// (BufferRef::device) in place, or host buffers staged through copies.
+//
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_RUNTIME_RUNTIME_H
 #define ATTN_RUNTIME_RUNTIME_H
@@ -31,6 +37,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace mlir {
 class OpPassManager;
@@ -40,6 +47,7 @@ class ModuleOp;
 namespace mlir::attn::rt {
 
 struct CpuKernelCode;
+struct GpuKernelCode;
 struct KernelModule;
 
 /// Options of the lowering (the attn-to-cpu pipeline); part of the cache key.
@@ -51,7 +59,27 @@ struct CompileOptions {
   /// "x86-64-v3" to run AVX2 code on an AVX-512 machine). The host must
   /// support it. Empty: the host CPU and all its features.
   std::string cpu;
-  std::string key() const;
+
+  // Target::Cuda (the attn-to-nvvm pipeline); the fields above are CPU only.
+  /// NVVM chip ("sm_80", "sm_90", "sm_90a"); empty: the pipeline's default.
+  std::string gpuChip;
+  /// "isa" (PTX, JIT-compiled by the driver at load; needs no toolkit),
+  /// "bin" (cubin through ptxas) or "fatbin".
+  std::string gpuFormat = "isa";
+  /// Flash-decoding KV splits; 0: the pass's cost model.
+  int64_t gpuKvSplits = 0;
+
+  std::string key() const;    ///< cache key of the CPU fields
+  std::string gpuKey() const; ///< cache key of the CUDA fields
+};
+
+/// How Kernel::enqueue queues a CUDA call.
+struct EnqueueOptions {
+  /// CUstream to queue on; null: the kernel's own stream.
+  void *stream = nullptr;
+  /// Copy device-resident kv_lengths to the host and range-check them (a
+  /// small synchronous copy). Turn off only for buffers checked before.
+  bool checkKvLengths = true;
 };
 
 struct CompileStats {
@@ -62,29 +90,58 @@ struct CompileStats {
 };
 
 /// A compiled kernel. Immutable and safe to run from several threads (runs
-/// on one runtime's pool are serialised by the pool).
+/// on one runtime's pool are serialised by the pool; runs of one CUDA
+/// kernel are serialised by the kernel, whose scratch buffers they share).
 class Kernel {
 public:
   ~Kernel();
   const KernelSignature &signature() const { return sig; }
-  Target target() const { return Target::Cpu; }
+  Target target() const { return tgt; }
   const CompileStats &compileStats() const { return stats; }
-  /// Independent work items the kernel splits into.
+  /// Independent work items the kernel splits into (CUDA: thread blocks
+  /// over all launches).
   int64_t workItems() const;
 
-  /// Validates `args` against the signature and runs the kernel on the
-  /// compiling runtime's thread pool.
+  /// Validates `args` against the signature and runs the kernel, returning
+  /// when it is done. CPU: on the compiling runtime's thread pool, host
+  /// buffers only. CUDA: on the kernel's stream; device buffers are used in
+  /// place, host buffers are staged through device copies (uploaded, and
+  /// outputs copied back); loads the module on first use.
   llvm::Error run(const AttentionArgs &args) const;
-  /// Same, on `pool`.
+  /// Same, on `pool` (CPU; a CUDA kernel ignores it).
   llvm::Error run(const AttentionArgs &args, ThreadPool &pool) const;
+  /// CUDA only: validates and queues the call on a stream without waiting
+  /// (device buffers only). Calls of one kernel on different streams are
+  /// ordered after one another (they share scratch).
+  llvm::Error enqueue(const AttentionArgs &args,
+                      const EnqueueOptions &options = {}) const;
+  /// CUDA only: loads the module now (otherwise at first run); the place
+  /// where "no CUDA device: ..." shows up.
+  llvm::Error load() const;
+  /// CUDA only: copies `args` (host or device buffers) to fresh device
+  /// buffers once, then times `runs` calls on the kernel's stream with CUDA
+  /// events after `warmup` untimed ones; milliseconds per call.
+  llvm::Expected<std::vector<double>> timeOnDevice(const AttentionArgs &args,
+                                                   int warmup, int runs) const;
+
+  /// CUDA only: the gpu.binary payload (PTX text for format "isa", cubin
+  /// bytes for "bin"); empty for CPU kernels.
+  llvm::StringRef gpuBinary() const;
+  /// CUDA only: the launches, e.g. "attention_flash grid (8, 4, 1) block
+  /// (128, 1, 1) smem 49152"; empty for CPU kernels.
+  std::string gpuLaunchPlan() const;
 
 private:
   friend class Runtime;
   Kernel(KernelSignature sig, std::unique_ptr<CpuKernelCode> code,
          CompileStats stats, std::shared_ptr<ThreadPool> pool);
+  Kernel(KernelSignature sig, std::unique_ptr<GpuKernelCode> code,
+         CompileStats stats);
 
   KernelSignature sig;
+  Target tgt = Target::Cpu;
   std::unique_ptr<CpuKernelCode> code;
+  std::unique_ptr<GpuKernelCode> gpuCode;
   CompileStats stats;
   std::shared_ptr<ThreadPool> pool;
 };
@@ -118,6 +175,13 @@ public:
   compileModule(ModuleOp module, KernelSignature sig,
                 llvm::function_ref<void(OpPassManager &)> lower,
                 llvm::StringRef cpu = "");
+  /// Not cached: the CUDA counterpart. `lower` must leave `module` in the
+  /// launch-plan form of runtime/GpuKernel.h (host @attention of constants,
+  /// casts, scratch allocs and gpu.launch_func; a gpu.binary), e.g. by
+  /// ending in buildGpuToBinaryPipeline (hand-written GPU modules, tests).
+  llvm::Expected<KernelRef>
+  compileGpuModule(ModuleOp module, KernelSignature sig,
+                   llvm::function_ref<void(OpPassManager &)> lower);
 
   unsigned numThreads() const { return pool->numThreads(); }
   ThreadPool &threadPool() { return *pool; }
@@ -138,6 +202,8 @@ private:
             llvm::StringRef cpu, double buildMs);
   llvm::Expected<KernelRef>
   lowerAndJit(KernelModule &km, const CompileOptions &opts, double buildMs);
+  llvm::Expected<KernelRef>
+  lowerForGpu(KernelModule &km, const CompileOptions &opts, double buildMs);
   llvm::Expected<KernelRef>
   lookupOrCompile(const std::string &key,
                   llvm::function_ref<llvm::Expected<KernelRef>()> compileFn);

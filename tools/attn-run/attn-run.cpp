@@ -37,7 +37,10 @@ SPEC is an .mlir file with one attn.attention in a function, or the
 shorthand KIND:key=value,... (e.g. gqa:b=1,hq=32,hkv=8,s=1024,d=128,causal).
 
 options:
-  --target=cpu|cuda   where to run (default cpu)
+  --target=cpu|cuda   where to run (default cpu); cuda compiles PTX with the
+                      attn-to-nvvm pipeline, runs on device 0 (host buffers
+                      staged through device copies; --bench times device
+                      copies with CUDA events)
   --check             compare with the float64 reference; exit 1 past the
                       dtype's tolerance
   --seed=N            input seed (default: time-based, printed)
@@ -49,6 +52,7 @@ options:
   --tile-rows=N       query rows per work item (default 64)
   --tile-kv=N         keys per KV tile (default 64)
   --vector-width=N    f32 lanes per vector, 0: the host's (default 0)
+  --dump-binary=FILE  (cuda) write the kernel's PTX (or cubin) to FILE
   --cpu=NAME          generate code for this LLVM CPU instead of the host
                       (e.g. x86-64-v3 for AVX2); the host must support it
 )";
@@ -57,6 +61,7 @@ struct Options {
   std::string spec;
   std::string target = "cpu";
   std::string cpu;
+  std::string dumpBinary;
   bool check = false, bench = false, json = false;
   std::optional<uint64_t> seed;
   uint64_t runs = 10, warmup = 2, threads = 0;
@@ -118,6 +123,8 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &error) {
       ok = number(o.runs);
     } else if (name == "warmup") {
       ok = number(o.warmup);
+    } else if (name == "dump-binary") {
+      o.dumpBinary = value.str();
     } else if (name == "threads") {
       ok = number(o.threads);
     } else if (name == "tile-rows") {
@@ -251,6 +258,14 @@ int main(int argc, char **argv) {
   if (!kernel)
     return fail(1, llvm::toString(kernel.takeError()));
   const CompileStats &cs = (*kernel)->compileStats();
+  if (!opts->dumpBinary.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream file(opts->dumpBinary, ec);
+    if (ec)
+      return fail(2,
+                  "cannot write '" + opts->dumpBinary + "': " + ec.message());
+    file << (*kernel)->gpuBinary();
+  }
 
   uint64_t seed =
       opts->seed
@@ -260,14 +275,14 @@ int main(int argc, char **argv) {
   FillOptions fill;
   fill.seed = seed;
   HostBuffers buffers((*kernel)->signature(), fill);
-  if (llvm::Error e = (*kernel)->run(buffers.args()))
-    return fail(1, llvm::toString(std::move(e)));
 
   llvm::json::Object json;
   json["spec"] = spec->shorthand ? shape.key() : opts->spec;
   json["target"] = stringifyTarget(*target);
   json["threads"] = int64_t(runtime.numThreads());
   json["work_items"] = (*kernel)->workItems();
+  if (*target == Target::Cuda)
+    json["launches"] = (*kernel)->gpuLaunchPlan();
   json["compile_ms"] = cs.totalMs();
   json["seed"] = int64_t(seed);
   llvm::raw_ostream &out = llvm::outs();
@@ -276,8 +291,18 @@ int main(int argc, char **argv) {
         << "\ncompile: " << llvm::format("%.1f", cs.totalMs()) << " ms (build "
         << llvm::format("%.1f", cs.buildMs) << ", lower "
         << llvm::format("%.1f", cs.lowerMs) << ", jit "
-        << llvm::format("%.1f", cs.jitMs) << "), " << (*kernel)->workItems()
-        << " work items, " << runtime.numThreads() << " threads\n";
+        << llvm::format("%.1f", cs.jitMs) << "), "
+        << (*target == Target::Cuda
+                ? (*kernel)->gpuLaunchPlan() + " (PTX/cubin " +
+                      std::to_string((*kernel)->gpuBinary().size()) +
+                      " bytes)\n"
+                : std::to_string((*kernel)->workItems()) + " work items, " +
+                      std::to_string(runtime.numThreads()) + " threads\n");
+
+  if (!opts->json)
+    out.flush(); // the compile line, even if running fails
+  if (llvm::Error e = (*kernel)->run(buffers.args()))
+    return fail(1, llvm::toString(std::move(e)));
 
   int status = 0;
   if (opts->check) {
@@ -306,17 +331,28 @@ int main(int argc, char **argv) {
   }
 
   if (opts->bench) {
-    for (uint64_t i = 0; i < opts->warmup; ++i)
-      if (llvm::Error e = (*kernel)->run(buffers.args()))
-        return fail(1, llvm::toString(std::move(e)));
     std::vector<double> times;
-    for (uint64_t i = 0; i < std::max<uint64_t>(1, opts->runs); ++i) {
-      auto start = std::chrono::steady_clock::now();
-      if (llvm::Error e = (*kernel)->run(buffers.args()))
-        return fail(1, llvm::toString(std::move(e)));
-      times.push_back(std::chrono::duration<double, std::milli>(
-                          std::chrono::steady_clock::now() - start)
-                          .count());
+    if (*target == Target::Cuda) {
+      // Device copies of the inputs, timed with CUDA events: staging
+      // copies are not the kernel's time.
+      auto t = (*kernel)->timeOnDevice(
+          buffers.args(), int(opts->warmup),
+          int(std::max<uint64_t>(1, std::min<uint64_t>(opts->runs, 100000))));
+      if (!t)
+        return fail(1, llvm::toString(t.takeError()));
+      times = std::move(*t);
+    } else {
+      for (uint64_t i = 0; i < opts->warmup; ++i)
+        if (llvm::Error e = (*kernel)->run(buffers.args()))
+          return fail(1, llvm::toString(std::move(e)));
+      for (uint64_t i = 0; i < std::max<uint64_t>(1, opts->runs); ++i) {
+        auto start = std::chrono::steady_clock::now();
+        if (llvm::Error e = (*kernel)->run(buffers.args()))
+          return fail(1, llvm::toString(std::move(e)));
+        times.push_back(std::chrono::duration<double, std::milli>(
+                            std::chrono::steady_clock::now() - start)
+                            .count());
+      }
     }
     double ms = median(times);
     double gflops = shape.flops() / (ms * 1e6);

@@ -1,0 +1,308 @@
+//===- GpuBench.cpp - attn CUDA kernels on the issue's shapes -------------===//
+#include "bench/GpuBench.h"
+
+#include "runtime/Runtime.h"
+#include "runtime/cuda/CudaDriver.h"
+
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace mlir::attn;
+using namespace mlir::attn::rt;
+
+namespace {
+
+const char *kUsage = R"(usage: attn-bench-gpu [options]
+
+Times attn's CUDA kernels on the benchmark shapes (bf16) and prints one JSON
+line per case (see bench/GpuBench.h).
+
+options:
+  --runs=N      timed runs per case, median reported (default 20)
+  --warmup=N    untimed runs first (default 5)
+  --case=NAME   only this case (repeatable); --list prints the names
+  --list        print the case names and shapes, then exit
+  --no-copy     skip the device-to-device copy ceiling
+)";
+
+struct BenchCase {
+  const char *name;
+  const char *kind; ///< "prefill" or "decode"
+  AttentionSpec spec;
+};
+
+AttentionSpec shape(int64_t b, int64_t hq, int64_t hkv, int64_t sq, int64_t skv,
+                    bool causal) {
+  AttentionSpec s;
+  s.batch = b;
+  s.numHeads = hq;
+  s.numKvHeads = hkv;
+  s.queryLen = sq;
+  s.kvLen = skv;
+  s.headDim = 128;
+  s.dtype = ElementType::BF16;
+  s.mask.causal = causal;
+  return s;
+}
+
+/// The issue's shapes; bench/gpu_peers.py uses the same names.
+std::vector<BenchCase> benchCases() {
+  return {
+      {"prefill_causal_b4_s4096_h32_d128", "prefill",
+       shape(4, 32, 32, 4096, 4096, true)},
+      {"prefill_full_b4_s4096_h32_d128", "prefill",
+       shape(4, 32, 32, 4096, 4096, false)},
+      {"prefill_gqa_causal_b4_s4096_hq32_hkv8_d128", "prefill",
+       shape(4, 32, 8, 4096, 4096, true)},
+      {"decode_b64_kv4096_hq32_hkv32", "decode",
+       shape(64, 32, 32, 1, 4096, false)},
+      {"decode_b64_kv4096_hq32_hkv8", "decode",
+       shape(64, 32, 8, 1, 4096, false)},
+      {"decode_b64_kv4096_hq32_hkv1", "decode",
+       shape(64, 32, 1, 1, 4096, false)},
+      {"decode_b8_kv32768_hq32_hkv8", "decode",
+       shape(8, 32, 8, 1, 32768, false)},
+  };
+}
+
+void emit(llvm::json::Object o) {
+  llvm::outs() << llvm::json::Value(std::move(o)) << "\n";
+  llvm::outs().flush();
+}
+
+void emitError(const char *impl, const std::string &name,
+               const std::string &message) {
+  emit(llvm::json::Object{{"impl", impl}, {"case", name}, {"error", message}});
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/// Random bf16 in about [-2, 2): a 1 Mi-element host block from xorshift,
+/// tiled over the device buffer with a rotating offset (timing does not
+/// care about repetition; a full-size host fill would dominate the run).
+llvm::Error fillRandom(cuda::Driver &driver, cuda::DevicePtr dst,
+                       size_t elements, uint64_t seed) {
+  const size_t block = 1 << 20;
+  std::vector<uint16_t> host(block + 4096);
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (uint16_t &h : host) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    float f = float(int32_t(x >> 40) - (1 << 23)) / float(1 << 22);
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    h = uint16_t((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+  }
+  for (size_t done = 0, i = 0; done < elements; ++i) {
+    size_t n = std::min(block, elements - done);
+    size_t offset = (i * 977) % 4096;
+    if (llvm::Error e =
+            driver.copyToDevice(dst + done * 2, host.data() + offset, n * 2))
+      return e;
+    done += n;
+  }
+  return llvm::Error::success();
+}
+
+struct Timing {
+  double ms;
+  int runs;
+};
+
+/// Median of `runs` event-timed calls of `fn` (which queues on `stream`).
+llvm::Expected<Timing> timeOnStream(cuda::Driver &driver, void *stream,
+                                    int warmup, int runs,
+                                    const std::function<llvm::Error()> &fn) {
+  for (int i = 0; i < warmup; ++i)
+    if (llvm::Error e = fn())
+      return std::move(e);
+  std::vector<cuda::Event> starts, ends;
+  for (int i = 0; i < runs; ++i) {
+    auto s = cuda::Event::create(driver), e = cuda::Event::create(driver);
+    if (!s)
+      return s.takeError();
+    if (!e)
+      return e.takeError();
+    starts.push_back(std::move(*s));
+    ends.push_back(std::move(*e));
+  }
+  for (int i = 0; i < runs; ++i) {
+    if (llvm::Error e = starts[i].record(stream))
+      return std::move(e);
+    if (llvm::Error e = fn())
+      return std::move(e);
+    if (llvm::Error e = ends[i].record(stream))
+      return std::move(e);
+  }
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    auto t = ends[i].msSince(starts[i]);
+    if (!t)
+      return t.takeError();
+    ms.push_back(*t);
+  }
+  return Timing{median(ms), runs};
+}
+
+void benchCopy(cuda::Driver &driver, void *stream, int warmup, int runs) {
+  const size_t bytes = size_t(1) << 30;
+  auto src = cuda::DeviceBuffer::create(driver, bytes);
+  auto dst = cuda::DeviceBuffer::create(driver, bytes);
+  if (!src || !dst) {
+    std::string m = !src ? llvm::toString(src.takeError())
+                         : llvm::toString(dst.takeError());
+    if (!src && !dst)
+      llvm::consumeError(dst.takeError());
+    return emitError("attn-d2d", "ceiling_d2d_copy", m);
+  }
+  if (llvm::Error e = driver.memsetD8(src->get(), 1, bytes, stream))
+    return emitError("attn-d2d", "ceiling_d2d_copy",
+                     llvm::toString(std::move(e)));
+  auto t = timeOnStream(driver, stream, warmup, runs, [&] {
+    return driver.copyDeviceToDevice(dst->get(), src->get(), bytes, stream);
+  });
+  if (!t)
+    return emitError("attn-d2d", "ceiling_d2d_copy",
+                     llvm::toString(t.takeError()));
+  emit(llvm::json::Object{{"impl", "attn-d2d"},
+                          {"case", "ceiling_d2d_copy"},
+                          {"kind", "ceiling"},
+                          {"ms", t->ms},
+                          {"bytes", double(2 * bytes)},
+                          {"tbps", 2.0 * double(bytes) / (t->ms * 1e9)}});
+}
+
+void benchCase(Runtime &runtime, cuda::Driver &driver, void *stream,
+               const BenchCase &c, int warmup, int runs, uint64_t seed) {
+  auto kernel = runtime.compile(c.spec, Target::Cuda);
+  if (!kernel)
+    return emitError("attn", c.name, llvm::toString(kernel.takeError()));
+  const KernelSignature &sig = (*kernel)->signature();
+  std::vector<cuda::DeviceBuffer> buffers;
+  AttentionArgs args;
+  int64_t qkvo = 0;
+  for (const ArgInfo &info : sig.args) {
+    int64_t elements = 1;
+    for (int64_t d : info.shape)
+      elements *= d;
+    size_t bytes = size_t(elements * dtypeBytes(info.dtype));
+    auto buf = cuda::DeviceBuffer::create(driver, bytes);
+    if (!buf)
+      return emitError("attn", c.name,
+                       std::string(stringifyArgRole(info.role)) + ": " +
+                           llvm::toString(buf.takeError()));
+    llvm::Error e = llvm::Error::success();
+    if (info.dtype == DType::BF16 && !info.isOutput)
+      e = fillRandom(driver, buf->get(), size_t(elements), seed++);
+    else
+      e = driver.memsetD8(buf->get(), 0, bytes, nullptr);
+    if (e)
+      return emitError("attn", c.name, llvm::toString(std::move(e)));
+    if (info.role == ArgRole::Query || info.role == ArgRole::Key ||
+        info.role == ArgRole::Value || info.role == ArgRole::Output)
+      qkvo += int64_t(bytes);
+    args.set(info.role, BufferRef::device(buf->get(), info.dtype, info.shape));
+    buffers.push_back(std::move(*buf));
+  }
+  if (llvm::Error e = driver.synchronize())
+    return emitError("attn", c.name, llvm::toString(std::move(e)));
+  // One checked, synchronous call (loads the module), then the timed ones.
+  if (llvm::Error e = (*kernel)->run(args))
+    return emitError("attn", c.name, llvm::toString(std::move(e)));
+  EnqueueOptions eo;
+  eo.stream = stream;
+  eo.checkKvLengths = false;
+  auto t = timeOnStream(driver, stream, warmup, runs,
+                        [&] { return (*kernel)->enqueue(args, eo); });
+  if (!t)
+    return emitError("attn", c.name, llvm::toString(t.takeError()));
+  double flops = c.spec.flops();
+  emit(llvm::json::Object{{"impl", "attn"},
+                          {"case", c.name},
+                          {"kind", c.kind},
+                          {"spec", c.spec.key()},
+                          {"ms", t->ms},
+                          {"runs", int64_t(t->runs)},
+                          {"flops", flops},
+                          {"bytes", double(qkvo)},
+                          {"tflops", flops / (t->ms * 1e9)},
+                          {"tbps", double(qkvo) / (t->ms * 1e9)},
+                          {"compile_ms", (*kernel)->compileStats().totalMs()},
+                          {"plan", (*kernel)->gpuLaunchPlan()}});
+}
+
+} // namespace
+
+int attn::bench::gpuBenchMain(int argc, char **argv) {
+  int runs = 20, warmup = 5;
+  bool copy = true;
+  std::vector<std::string> only;
+  std::vector<BenchCase> cases = benchCases();
+  for (int i = 1; i < argc; ++i) {
+    llvm::StringRef arg = argv[i];
+    auto [name, value] = arg.split('=');
+    if (name == "--runs" && !value.getAsInteger(10, runs) && runs > 0)
+      continue;
+    if (name == "--warmup" && !value.getAsInteger(10, warmup) && warmup >= 0)
+      continue;
+    if (name == "--case" && !value.empty()) {
+      only.push_back(value.str());
+      continue;
+    }
+    if (arg == "--no-copy") {
+      copy = false;
+      continue;
+    }
+    if (arg == "--list") {
+      for (const BenchCase &c : cases)
+        llvm::outs() << c.name << " " << c.spec.key() << "\n";
+      return 0;
+    }
+    if (arg == "--help" || arg == "-h") {
+      llvm::outs() << kUsage;
+      return 0;
+    }
+    llvm::errs() << "attn-bench-gpu: error: bad argument '" << arg
+                 << "' (see --help)\n";
+    return 2;
+  }
+  auto driver = cuda::Driver::get();
+  if (!driver) {
+    emitError("attn", "device", llvm::toString(driver.takeError()));
+    return 1;
+  }
+  emit(llvm::json::Object{{"impl", "attn"},
+                          {"case", "device"},
+                          {"device", (*driver)->deviceName()},
+                          {"sm", int64_t((*driver)->computeCapability())},
+                          {"sms", int64_t((*driver)->multiprocessorCount())}});
+  auto stream = cuda::Stream::create(**driver);
+  if (!stream) {
+    emitError("attn", "device", llvm::toString(stream.takeError()));
+    return 1;
+  }
+  if (copy)
+    benchCopy(**driver, stream->get(), warmup, runs);
+  Runtime runtime(RuntimeOptions{1});
+  uint64_t seed = 1;
+  for (const BenchCase &c : cases) {
+    if (!only.empty() &&
+        std::find(only.begin(), only.end(), c.name) == only.end())
+      continue;
+    benchCase(runtime, **driver, stream->get(), c, warmup, runs, seed);
+    seed += 16;
+  }
+  return 0;
+}

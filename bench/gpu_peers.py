@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Peers and ceilings for attn's GPU benchmark, measured with PyTorch.
+
+Prints one JSON line per measurement, with the case names of
+bench/GpuBench.cpp (attn-bench-gpu):
+
+  {"impl": "FLASH", "case": "prefill_causal_b4_s4096_h32_d128", "ms": ...,
+   "tflops": ..., "tbps": ...}
+  {"impl": "ceiling", "case": "ceiling_matmul_bf16_8192", "tflops": ...}
+  {"impl": "ceiling", "case": "ceiling_d2d_copy", "tbps": ...}
+
+Peers: torch SDPA with the FLASH_ATTENTION and CUDNN_ATTENTION backends
+(torch.nn.attention.sdpa_kernel; enable_gqa=True for GQA) and FlexAttention
+under torch.compile. Timing: triton.testing.do_bench, median (CUDA events).
+TFLOP/s count the same flops as AttentionSpec::flops() (visible positions,
+causal = s(s+1)/2 per head); TB/s count q + k + v + out bytes. A failing
+peer prints {"impl": ..., "case": ..., "error": ...} and the rest go on.
+
+usage: python3 bench/gpu_peers.py [--case NAME]... [--skip flex]...
+"""
+import argparse
+import json
+import sys
+import traceback
+
+CASES = [
+    # name, kind, b, hq, hkv, sq, skv, causal
+    ("prefill_causal_b4_s4096_h32_d128", "prefill", 4, 32, 32, 4096, 4096, True),
+    ("prefill_full_b4_s4096_h32_d128", "prefill", 4, 32, 32, 4096, 4096, False),
+    ("prefill_gqa_causal_b4_s4096_hq32_hkv8_d128", "prefill", 4, 32, 8, 4096, 4096, True),
+    ("decode_b64_kv4096_hq32_hkv32", "decode", 64, 32, 32, 1, 4096, False),
+    ("decode_b64_kv4096_hq32_hkv8", "decode", 64, 32, 8, 1, 4096, False),
+    ("decode_b64_kv4096_hq32_hkv1", "decode", 64, 32, 1, 1, 4096, False),
+    ("decode_b8_kv32768_hq32_hkv8", "decode", 8, 32, 8, 1, 32768, False),
+]
+D = 128
+
+
+def emit(obj):
+    print(json.dumps(obj), flush=True)
+
+
+def flops(b, hq, sq, skv, causal):
+    if causal:
+        # AttentionSpec::flops(): keys j <= i for query i (q_offset 0).
+        visible = sum(min(i + 1, skv) for i in range(sq))
+    else:
+        visible = sq * skv
+    return 2.0 * visible * (D + D) * b * hq
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--case", action="append", default=[])
+    ap.add_argument("--skip", action="append", default=[],
+                    help="flash, cudnn, flex or ceilings")
+    args = ap.parse_args()
+
+    import torch
+    import torch.nn.functional as F
+    from triton.testing import do_bench
+
+    dev = torch.device("cuda")
+    emit({"impl": "torch", "case": "device",
+          "device": torch.cuda.get_device_name(0),
+          "torch": torch.__version__})
+
+    def bench(fn):
+        fn()
+        torch.cuda.synchronize()
+        return do_bench(fn, warmup=25, rep=100, return_mode="median")
+
+    if "ceilings" not in args.skip:
+        try:
+            # 1 GiB, as attn-bench-gpu's copy; bytes read + written.
+            src = torch.ones(1 << 30, dtype=torch.uint8, device=dev)
+            dst = torch.empty_like(src)
+            ms = bench(lambda: dst.copy_(src))
+            emit({"impl": "ceiling", "case": "ceiling_d2d_copy", "ms": ms,
+                  "tbps": 2.0 * src.numel() / (ms * 1e9)})
+            del src, dst
+        except Exception as e:  # noqa: BLE001
+            emit({"impl": "ceiling", "case": "ceiling_d2d_copy", "error": repr(e)})
+        try:
+            m = 8192
+            a = torch.randn(m, m, dtype=torch.bfloat16, device=dev)
+            b = torch.randn(m, m, dtype=torch.bfloat16, device=dev)
+            ms = bench(lambda: a @ b)
+            emit({"impl": "ceiling", "case": "ceiling_matmul_bf16_8192", "ms": ms,
+                  "tflops": 2.0 * m ** 3 / (ms * 1e9)})
+            del a, b
+        except Exception as e:  # noqa: BLE001
+            emit({"impl": "ceiling", "case": "ceiling_matmul_bf16_8192",
+                  "error": repr(e)})
+
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    flex_attention = create_block_mask = None
+    if "flex" not in args.skip:
+        try:
+            from torch.nn.attention.flex_attention import (create_block_mask,
+                                                           flex_attention)
+            flex_attention = torch.compile(flex_attention, dynamic=False)
+        except Exception as e:  # noqa: BLE001
+            emit({"impl": "Flex", "case": "import", "error": repr(e)})
+
+    for name, kind, b, hq, hkv, sq, skv, causal in CASES:
+        if args.case and name not in args.case:
+            continue
+        gen = torch.Generator(device=dev).manual_seed(0)
+        q = torch.randn(b, hq, sq, D, dtype=torch.bfloat16, device=dev, generator=gen)
+        k = torch.randn(b, hkv, skv, D, dtype=torch.bfloat16, device=dev, generator=gen)
+        v = torch.randn(b, hkv, skv, D, dtype=torch.bfloat16, device=dev, generator=gen)
+        fl = flops(b, hq, sq, skv, causal)
+        nbytes = 2 * (2 * q.numel() + k.numel() + v.numel())
+        gqa = hq != hkv
+
+        def record(impl, fn):
+            try:
+                ms = bench(fn)
+                emit({"impl": impl, "case": name, "kind": kind, "ms": ms,
+                      "flops": fl, "bytes": nbytes,
+                      "tflops": fl / (ms * 1e9), "tbps": nbytes / (ms * 1e9)})
+            except Exception as e:  # noqa: BLE001
+                msg = "".join(traceback.format_exception_only(type(e), e)).strip()
+                emit({"impl": impl, "case": name, "error": msg[-400:]})
+
+        for impl, backend in (("FLASH", SDPBackend.FLASH_ATTENTION),
+                              ("CUDNN", SDPBackend.CUDNN_ATTENTION)):
+            if impl.lower() in args.skip:
+                continue
+
+            def run(backend=backend):
+                with sdpa_kernel(backend):
+                    return F.scaled_dot_product_attention(
+                        q, k, v, is_causal=causal, enable_gqa=gqa)
+            record(impl, run)
+
+        if flex_attention is not None:
+            try:
+                block_mask = None
+                if causal:
+                    def causal_mask(b_, h_, qi, kj):
+                        return qi >= kj
+                    block_mask = create_block_mask(causal_mask, None, None, sq,
+                                                   skv, device=dev)
+                record("Flex", lambda: flex_attention(
+                    q, k, v, block_mask=block_mask, enable_gqa=gqa))
+            except Exception as e:  # noqa: BLE001
+                emit({"impl": "Flex", "case": name, "error": repr(e)[-400:]})
+        del q, k, v
+        torch.cuda.empty_cache()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,603 @@
+//===- GpuKernel.cpp - CUDA kernels: launch plan, load, run ---------------===//
+#include "runtime/GpuKernel.h"
+#include "runtime/DiagnosticCapture.h"
+#include "runtime/Errors.h"
+#include "runtime/cuda/CudaDriver.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/Format.h"
+
+#include <chrono>
+#include <cstring>
+#include <optional>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::rt;
+
+//===----------------------------------------------------------------------===//
+// Launch plan
+//===----------------------------------------------------------------------===//
+
+struct GpuKernelCode::DeviceState {
+  cuda::Driver *driver = nullptr;
+  void *module = nullptr;
+  std::vector<void *> functions; // one per launch
+  std::vector<cuda::DeviceBuffer> scratch;
+  std::optional<cuda::Stream> stream;
+  std::optional<cuda::Event> lastUse; // after the last queued launches
+  void *lastStream = nullptr;
+  bool used = false;
+
+  ~DeviceState() {
+    // Calls queued with enqueue may still run: let them finish first.
+    if (stream)
+      llvm::consumeError(stream->synchronize());
+    if (module)
+      llvm::consumeError(driver->unloadModule(module));
+  }
+};
+
+GpuKernelCode::GpuKernelCode() = default;
+GpuKernelCode::GpuKernelCode(GpuKernelCode &&other)
+    : binary(std::move(other.binary)), format(std::move(other.format)),
+      chip(std::move(other.chip)), scratchBytes(std::move(other.scratchBytes)),
+      launches(std::move(other.launches)), device(std::move(other.device)) {}
+GpuKernelCode::~GpuKernelCode() = default;
+
+int64_t GpuKernelCode::totalBlocks() const {
+  int64_t total = 0;
+  for (const GpuLaunch &l : launches)
+    total += int64_t(l.grid[0]) * l.grid[1] * l.grid[2];
+  return total;
+}
+
+std::string GpuKernelCode::planString() const {
+  std::string s;
+  for (const GpuLaunch &l : launches) {
+    if (!s.empty())
+      s += "; ";
+    s += l.kernel + " grid (" + std::to_string(l.grid[0]) + ", " +
+         std::to_string(l.grid[1]) + ", " + std::to_string(l.grid[2]) +
+         ") block (" + std::to_string(l.block[0]) + ", " +
+         std::to_string(l.block[1]) + ", " + std::to_string(l.block[2]) +
+         ") smem " + std::to_string(l.sharedBytes);
+  }
+  return s;
+}
+
+namespace {
+
+std::string opName(Operation *op) { return op->getName().getStringRef().str(); }
+
+llvm::Error planError(const llvm::Twine &message) {
+  return makeError("the lowered kernel is not a launch plan: " + message);
+}
+
+/// A constant launch dimension that fits a CUDA launch.
+llvm::Expected<unsigned> launchDim(Value v, const char *what) {
+  if (!v)
+    return 1u;
+  std::optional<int64_t> c = getConstantIntValue(v);
+  if (!c)
+    return planError(llvm::Twine(what) + " is not a constant");
+  if (*c < 1 || *c > int64_t(UINT32_MAX))
+    return planError(llvm::Twine(what) + " " + llvm::Twine(*c) +
+                     " is out of range");
+  return unsigned(*c);
+}
+
+bool isStaticIdentity(MemRefType t) {
+  return t.hasStaticShape() && t.getLayout().isIdentity();
+}
+
+} // namespace
+
+llvm::Expected<GpuKernelCode>
+mlir::attn::rt::extractGpuKernel(ModuleOp module, llvm::StringRef funcName,
+                                 const KernelSignature &sig) {
+  auto func = module.lookupSymbol<func::FuncOp>(funcName);
+  if (!func || func.isExternal())
+    return planError("no function @" + funcName);
+  if (func.getNumArguments() != sig.args.size())
+    return planError("@" + funcName + " takes " +
+                     llvm::Twine(func.getNumArguments()) +
+                     " arguments, the signature has " +
+                     llvm::Twine(sig.args.size()) + " buffers");
+  if (!func.getBody().hasOneBlock())
+    return planError("@" + funcName + " has control flow");
+
+  GpuKernelCode code;
+  llvm::DenseMap<Value, GpuParam> known;
+  for (BlockArgument arg : func.getArguments())
+    known[arg] = {GpuParam::Kind::Buffer, arg.getArgNumber(), 0};
+  std::string binaryName;
+
+  for (Operation &op : func.getBody().front()) {
+    if (auto c = dyn_cast<arith::ConstantOp>(op)) {
+      Attribute value = c.getValue();
+      if (auto i = dyn_cast<IntegerAttr>(value)) {
+        Type t = i.getType();
+        unsigned width = t.isIndex() ? 64 : t.getIntOrFloatBitWidth();
+        if (width > 64)
+          return planError("constant wider than 64 bits");
+        // The driver reads each parameter's size from the kernel; the
+        // 8-byte slot holds the value zero-extended (little-endian).
+        known[c] = {width > 32 ? GpuParam::Kind::I64 : GpuParam::Kind::I32, 0,
+                    i.getValue().getZExtValue()};
+        continue;
+      }
+      if (auto f = dyn_cast<FloatAttr>(value); f && f.getType().isF32()) {
+        float v = f.getValue().convertToFloat();
+        uint32_t bits;
+        std::memcpy(&bits, &v, 4);
+        known[c] = {GpuParam::Kind::I32, 0, bits};
+        continue;
+      }
+      return planError("a constant that is neither an integer nor f32");
+    }
+    if (auto castOp = dyn_cast<memref::CastOp>(op)) {
+      auto it = known.find(castOp.getSource());
+      if (it == known.end() || (it->second.kind != GpuParam::Kind::Buffer &&
+                                it->second.kind != GpuParam::Kind::Scratch))
+        return planError("memref.cast of something other than a buffer");
+      auto to = dyn_cast<MemRefType>(castOp.getType());
+      if (!to)
+        return planError("memref.cast to an unranked memref");
+      if (!isStaticIdentity(to))
+        return planError("memref.cast to a non-static or strided type");
+      if (it->second.kind == GpuParam::Kind::Buffer) {
+        const ArgInfo &info = sig.args[it->second.index];
+        if (to.getShape() != ArrayRef<int64_t>(info.shape))
+          return planError(
+              llvm::Twine("memref.cast of ") + stringifyArgRole(info.role) +
+              " changes its shape to " + shapeString(to.getShape()));
+      }
+      known[castOp] = it->second;
+      continue;
+    }
+    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      MemRefType t = alloc.getType();
+      if (!t.hasStaticShape() || !alloc.getDynamicSizes().empty())
+        return planError("scratch buffers must have a static shape");
+      int64_t bits = t.getElementTypeBitWidth();
+      int64_t bytes = (t.getNumElements() * bits + 7) / 8;
+      known[alloc] = {GpuParam::Kind::Scratch,
+                      int64_t(code.scratchBytes.size()), 0};
+      code.scratchBytes.push_back(std::max<int64_t>(bytes, 1));
+      continue;
+    }
+    if (isa<memref::DeallocOp>(op))
+      continue; // scratch lives as long as the kernel
+    if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
+      if (!launch.getAsyncDependencies().empty() || launch.getAsyncToken())
+        return planError("asynchronous gpu.launch_func");
+      if (launch.hasClusterSize())
+        return planError("gpu.launch_func with a cluster size");
+      GpuLaunch l;
+      l.kernel = launch.getKernelName().str();
+      std::string moduleName = launch.getKernelModuleName().str();
+      if (binaryName.empty())
+        binaryName = moduleName;
+      else if (binaryName != moduleName)
+        return planError("launches of kernels from two modules (@" +
+                         binaryName + ", @" + moduleName + ")");
+      Value dims[6] = {launch.getGridSizeX(),  launch.getGridSizeY(),
+                       launch.getGridSizeZ(),  launch.getBlockSizeX(),
+                       launch.getBlockSizeY(), launch.getBlockSizeZ()};
+      const char *names[6] = {"grid x",  "grid y",  "grid z",
+                              "block x", "block y", "block z"};
+      for (int i = 0; i < 6; ++i) {
+        auto d = launchDim(dims[i], names[i]);
+        if (!d)
+          return d.takeError();
+        (i < 3 ? l.grid[i] : l.block[i - 3]) = *d;
+      }
+      if (Value smem = launch.getDynamicSharedMemorySize()) {
+        std::optional<int64_t> c = getConstantIntValue(smem);
+        if (!c || *c < 0 || *c > int64_t(UINT32_MAX))
+          return planError("dynamic shared memory size is not a constant");
+        l.sharedBytes = unsigned(*c);
+      }
+      for (Value operand : launch.getKernelOperands()) {
+        auto it = known.find(operand);
+        if (it == known.end())
+          return planError("a kernel operand of @" + l.kernel +
+                           " is not a buffer, scratch buffer or constant");
+        l.params.push_back(it->second);
+      }
+      code.launches.push_back(std::move(l));
+      continue;
+    }
+    if (isa<func::ReturnOp>(op))
+      break;
+    return planError("unsupported operation '" + opName(&op) +
+                     "' in the host code of @" + funcName);
+  }
+  if (code.launches.empty())
+    return planError("@" + funcName + " launches no kernel");
+
+  auto binary = module.lookupSymbol<gpu::BinaryOp>(binaryName);
+  if (!binary)
+    return planError("no gpu.binary @" + binaryName +
+                     " (did gpu-module-to-binary run?)");
+  for (Attribute a : binary.getObjects()) {
+    auto object = dyn_cast<gpu::ObjectAttr>(a);
+    if (!object)
+      continue;
+    auto target = dyn_cast<NVVM::NVVMTargetAttr>(object.getTarget());
+    if (!target)
+      continue;
+    switch (object.getFormat()) {
+    case gpu::CompilationTarget::Assembly:
+      code.format = "isa";
+      break;
+    case gpu::CompilationTarget::Binary:
+      code.format = "bin";
+      break;
+    case gpu::CompilationTarget::Fatbin:
+      code.format = "fatbin";
+      break;
+    default:
+      continue; // offload (LLVM bitcode): not loadable
+    }
+    code.binary = object.getObject().getValue().str();
+    code.chip = target.getChip().str();
+    break;
+  }
+  if (code.binary.empty())
+    return planError("gpu.binary @" + binaryName +
+                     " holds no NVVM PTX, cubin or fatbin object");
+  return code;
+}
+
+llvm::Expected<GpuKernelCode> mlir::attn::rt::compileGpuKernel(
+    ModuleOp module, llvm::StringRef funcName, const KernelSignature &sig,
+    llvm::function_ref<void(OpPassManager &)> lower, double &lowerMs) {
+  MLIRContext *ctx = module.getContext();
+  DiagnosticCapture diags(ctx);
+  auto start = std::chrono::steady_clock::now();
+  PassManager pm(ctx);
+  lower(pm);
+  if (failed(pm.run(module)))
+    return diags.takeError("lowering failed");
+  lowerMs = std::chrono::duration<double, std::milli>(
+                std::chrono::steady_clock::now() - start)
+                .count();
+  return extractGpuKernel(module, funcName, sig);
+}
+
+//===----------------------------------------------------------------------===//
+// Device side
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+std::string hex(uint64_t v) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << llvm::format_hex(v, 2);
+  return s;
+}
+
+int64_t byteSize(const BufferRef &b) {
+  return b.numElements() * dtypeBytes(b.dtype);
+}
+
+/// Checks the buffers for a CUDA kernel; fills `bound` (ABI order).
+llvm::Error bindForGpu(const KernelSignature &sig, const AttentionArgs &args,
+                       llvm::SmallVector<BufferRef, 6> &bound) {
+  auto b = bindArguments(sig, args);
+  if (!b)
+    return b.takeError();
+  bound = std::move(*b);
+  for (auto [info, buf] : llvm::zip(sig.args, bound))
+    if (!buf.isDense())
+      return makeError(llvm::Twine(stringifyArgRole(info.role)) + ": strides " +
+                       shapeString(buf.strides) + " are not dense row-major " +
+                       shapeString(rowMajorStrides(buf.shape)) +
+                       "; CUDA kernels need dense row-major buffers");
+  return llvm::Error::success();
+}
+
+/// Device buffers must be device memory of this context, large enough.
+llvm::Error checkDeviceBuffer(cuda::Driver &driver, const ArgInfo &info,
+                              const BufferRef &buf) {
+  const char *name = stringifyArgRole(info.role);
+  uint64_t ptr = buf.devicePtr();
+  if (!driver.isDevicePointer(ptr))
+    return makeError(llvm::Twine(name) + ": " + hex(ptr) +
+                     " is not CUDA device memory (host buffers must be "
+                     "marked MemorySpace::Host)");
+  // Tiles move as 16-byte vectors (cp.async); a misaligned address would
+  // be a sticky launch failure that ends the CUDA context.
+  uint64_t align = info.role == ArgRole::KvLengths || info.role == ArgRole::Lse
+                       ? uint64_t(dtypeBytes(buf.dtype))
+                       : 16;
+  if (ptr % align)
+    return makeError(llvm::Twine(name) + ": " + hex(ptr) + " is not " +
+                     llvm::Twine(align) + "-byte aligned");
+  auto range = driver.allocationOf(ptr);
+  if (!range)
+    return makeError(llvm::Twine(name) + ": " +
+                     llvm::toString(range.takeError()));
+  uint64_t end = range->first + range->second;
+  if (ptr + uint64_t(byteSize(buf)) > end)
+    return makeError(llvm::Twine(name) + ": needs " +
+                     llvm::Twine(byteSize(buf)) + " bytes from " + hex(ptr) +
+                     ", but its device allocation ends " +
+                     llvm::Twine(end - ptr) + " bytes after it");
+  return llvm::Error::success();
+}
+
+llvm::Error checkDeviceKvLengths(cuda::Driver &driver, const BufferRef &buf,
+                                 int64_t kvLen, void *stream) {
+  std::vector<int32_t> lengths(buf.shape[0]);
+  if (llvm::Error e =
+          driver.copyToHostAsync(lengths.data(), buf.devicePtr(),
+                                 lengths.size() * sizeof(int32_t), stream))
+    return e;
+  if (llvm::Error e = driver.synchronizeStream(stream))
+    return e;
+  for (size_t b = 0; b < lengths.size(); ++b)
+    if (lengths[b] < 0 || lengths[b] > kvLen)
+      return makeError("kv_lengths: value " + llvm::Twine(lengths[b]) +
+                       " at batch " + llvm::Twine(b) +
+                       " is outside [0, Skv = " + llvm::Twine(kvLen) + "]");
+  return llvm::Error::success();
+}
+
+/// Queues the launches with the buffers' device addresses.
+llvm::Error launchAll(GpuKernelCode &code, llvm::ArrayRef<uint64_t> buffers,
+                      void *stream) {
+  GpuKernelCode::DeviceState &st = *code.device;
+  cuda::Driver &driver = *st.driver;
+  // Scratch is shared by all calls of this kernel: order this call after
+  // the previous one when it went to another stream.
+  if (st.used && st.lastStream != stream)
+    if (llvm::Error e = driver.streamWaitEvent(stream, st.lastUse->get()))
+      return e;
+  for (auto [i, launch] : llvm::enumerate(code.launches)) {
+    std::vector<uint64_t> storage(launch.params.size());
+    std::vector<void *> params(launch.params.size());
+    for (auto [j, p] : llvm::enumerate(launch.params)) {
+      switch (p.kind) {
+      case GpuParam::Kind::Buffer:
+        storage[j] = buffers[p.index];
+        break;
+      case GpuParam::Kind::Scratch:
+        storage[j] = st.scratch[p.index].get();
+        break;
+      case GpuParam::Kind::I32:
+      case GpuParam::Kind::I64:
+        // Little-endian: a 4-byte parameter reads the low half.
+        storage[j] = p.bits;
+        break;
+      }
+      params[j] = &storage[j];
+    }
+    if (llvm::Error e =
+            driver.launch(st.functions[i], launch.grid, launch.block,
+                          launch.sharedBytes, params.data(), stream))
+      return makeError("launching " + launch.kernel + ": " +
+                       llvm::toString(std::move(e)));
+  }
+  if (llvm::Error e = st.lastUse->record(stream))
+    return e;
+  st.lastStream = stream;
+  st.used = true;
+  return llvm::Error::success();
+}
+
+llvm::Error loadLocked(GpuKernelCode &code) {
+  if (code.device)
+    return llvm::Error::success();
+  auto driver = cuda::Driver::get();
+  if (!driver)
+    return driver.takeError();
+  auto st = std::make_unique<GpuKernelCode::DeviceState>();
+  st->driver = *driver;
+  auto module = st->driver->loadModule(code.binary);
+  if (!module)
+    return makeError("loading the kernel (" + code.format + " for " +
+                     code.chip + ") on " + st->driver->deviceName() + " (sm_" +
+                     llvm::Twine(st->driver->computeCapability()) +
+                     "): " + llvm::toString(module.takeError()));
+  st->module = *module;
+  for (const GpuLaunch &l : code.launches) {
+    auto fn = st->driver->function(st->module, l.kernel);
+    if (!fn)
+      return makeError("kernel " + l.kernel + ": " +
+                       llvm::toString(fn.takeError()));
+    if (l.sharedBytes > 48 * 1024) {
+      if (int64_t(l.sharedBytes) > st->driver->maxSharedBytesOptin())
+        return makeError("kernel " + l.kernel + " needs " +
+                         llvm::Twine(l.sharedBytes) +
+                         " bytes of dynamic shared memory; the device "
+                         "allows " +
+                         llvm::Twine(st->driver->maxSharedBytesOptin()));
+      if (llvm::Error e =
+              st->driver->setMaxDynamicSharedBytes(*fn, l.sharedBytes))
+        return makeError("kernel " + l.kernel + ": " +
+                         llvm::toString(std::move(e)));
+    }
+    st->functions.push_back(*fn);
+  }
+  for (int64_t bytes : code.scratchBytes) {
+    auto buf = cuda::DeviceBuffer::create(*st->driver, size_t(bytes));
+    if (!buf)
+      return makeError("scratch of " + llvm::Twine(bytes) +
+                       " bytes: " + llvm::toString(buf.takeError()));
+    st->scratch.push_back(std::move(*buf));
+  }
+  auto stream = cuda::Stream::create(*st->driver);
+  if (!stream)
+    return stream.takeError();
+  st->stream.emplace(std::move(*stream));
+  auto event = cuda::Event::create(*st->driver);
+  if (!event)
+    return event.takeError();
+  st->lastUse.emplace(std::move(*event));
+  code.device = std::move(st);
+  return llvm::Error::success();
+}
+
+} // namespace
+
+llvm::Error mlir::attn::rt::loadGpuKernel(GpuKernelCode &code) {
+  std::lock_guard<std::mutex> lock(code.mutex);
+  return loadLocked(code);
+}
+
+llvm::Error mlir::attn::rt::enqueueGpuKernel(GpuKernelCode &code,
+                                             const KernelSignature &sig,
+                                             const AttentionArgs &args,
+                                             const GpuEnqueueOptions &options) {
+  llvm::SmallVector<BufferRef, 6> bound;
+  if (llvm::Error e = bindForGpu(sig, args, bound))
+    return e;
+  std::lock_guard<std::mutex> lock(code.mutex);
+  if (llvm::Error e = loadLocked(code))
+    return e;
+  GpuKernelCode::DeviceState &st = *code.device;
+  void *stream = options.stream ? options.stream : st.stream->get();
+  std::vector<uint64_t> ptrs;
+  for (auto [info, buf] : llvm::zip(sig.args, bound)) {
+    if (buf.space != MemorySpace::Device)
+      return makeError(llvm::Twine(stringifyArgRole(info.role)) +
+                       ": host memory; a queued CUDA call takes device "
+                       "buffers only (Kernel::run stages host buffers)");
+    if (llvm::Error e = checkDeviceBuffer(*st.driver, info, buf))
+      return e;
+    if (info.role == ArgRole::KvLengths && options.checkKvLengths)
+      if (llvm::Error e =
+              checkDeviceKvLengths(*st.driver, buf, sig.spec.kvLen, stream))
+        return e;
+    ptrs.push_back(buf.devicePtr());
+  }
+  return launchAll(code, ptrs, stream);
+}
+
+llvm::Error mlir::attn::rt::runGpuKernel(GpuKernelCode &code,
+                                         const KernelSignature &sig,
+                                         const AttentionArgs &args) {
+  llvm::SmallVector<BufferRef, 6> bound;
+  if (llvm::Error e = bindForGpu(sig, args, bound))
+    return e;
+  std::lock_guard<std::mutex> lock(code.mutex);
+  if (llvm::Error e = loadLocked(code))
+    return e;
+  GpuKernelCode::DeviceState &st = *code.device;
+  cuda::Driver &driver = *st.driver;
+  void *stream = st.stream->get();
+  std::vector<uint64_t> ptrs;
+  std::vector<cuda::DeviceBuffer> staged;
+  staged.reserve(bound.size());
+  // Host buffers to copy back after the kernel: (host, device, bytes).
+  std::vector<std::tuple<void *, uint64_t, size_t>> copyBack;
+  for (auto [info, buf] : llvm::zip(sig.args, bound)) {
+    size_t bytes = size_t(byteSize(buf));
+    if (buf.space == MemorySpace::Device) {
+      if (llvm::Error e = checkDeviceBuffer(driver, info, buf))
+        return e;
+      if (info.role == ArgRole::KvLengths)
+        if (llvm::Error e =
+                checkDeviceKvLengths(driver, buf, sig.spec.kvLen, stream))
+          return e;
+      ptrs.push_back(buf.devicePtr());
+      continue;
+    }
+    // Host memory: stage it. Outputs are uploaded too, so that elements
+    // the kernel fails to write keep the caller's values (tests pre-fill
+    // NaN).
+    auto dev = cuda::DeviceBuffer::create(driver, std::max<size_t>(bytes, 1));
+    if (!dev)
+      return makeError(llvm::Twine(stringifyArgRole(info.role)) + ": staging " +
+                       llvm::Twine(bytes) +
+                       " bytes: " + llvm::toString(dev.takeError()));
+    if (llvm::Error e =
+            driver.copyToDeviceAsync(dev->get(), buf.data, bytes, stream))
+      return e;
+    ptrs.push_back(dev->get());
+    if (info.isOutput)
+      copyBack.emplace_back(buf.data, dev->get(), bytes);
+    staged.push_back(std::move(*dev));
+  }
+  if (llvm::Error e = launchAll(code, ptrs, stream))
+    return e;
+  for (auto [host, dev, bytes] : copyBack)
+    if (llvm::Error e = driver.copyToHostAsync(host, dev, bytes, stream))
+      return e;
+  if (llvm::Error e = driver.synchronizeStream(stream))
+    return makeError("running " + code.planString() + ": " +
+                     llvm::toString(std::move(e)));
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::vector<double>>
+mlir::attn::rt::timeGpuKernel(GpuKernelCode &code, const KernelSignature &sig,
+                              const AttentionArgs &args, int warmup, int runs) {
+  llvm::SmallVector<BufferRef, 6> bound;
+  if (llvm::Error e = bindForGpu(sig, args, bound))
+    return std::move(e);
+  if (llvm::Error e = loadGpuKernel(code))
+    return std::move(e);
+  cuda::Driver &driver = *code.device->driver;
+  std::vector<cuda::DeviceBuffer> copies;
+  AttentionArgs deviceArgs;
+  for (auto [info, buf] : llvm::zip(sig.args, bound)) {
+    size_t bytes = size_t(byteSize(buf));
+    auto dev = cuda::DeviceBuffer::create(driver, std::max<size_t>(bytes, 1));
+    if (!dev)
+      return dev.takeError();
+    llvm::Error e = buf.space == MemorySpace::Host
+                        ? driver.copyToDevice(dev->get(), buf.data, bytes)
+                        : driver.copyDeviceToDevice(dev->get(), buf.devicePtr(),
+                                                    bytes, nullptr);
+    if (e)
+      return std::move(e);
+    deviceArgs.set(info.role,
+                   BufferRef::device(dev->get(), buf.dtype, buf.shape));
+    copies.push_back(std::move(*dev));
+  }
+  if (llvm::Error e = driver.synchronize())
+    return std::move(e);
+  // One checked call first (device kv_lengths range-checked), then the
+  // rest of the warm-up and the timed calls without that small copy.
+  GpuEnqueueOptions options;
+  for (int i = 0; i < std::max(warmup, 1); ++i) {
+    if (llvm::Error e = enqueueGpuKernel(code, sig, deviceArgs, options))
+      return std::move(e);
+    options.checkKvLengths = false;
+  }
+  void *stream = code.device->stream->get();
+  std::vector<cuda::Event> events;
+  for (int i = 0; i < 2 * runs; ++i) {
+    auto ev = cuda::Event::create(driver);
+    if (!ev)
+      return ev.takeError();
+    events.push_back(std::move(*ev));
+  }
+  for (int i = 0; i < runs; ++i) {
+    if (llvm::Error e = events[2 * i].record(stream))
+      return std::move(e);
+    if (llvm::Error e = enqueueGpuKernel(code, sig, deviceArgs, options))
+      return std::move(e);
+    if (llvm::Error e = events[2 * i + 1].record(stream))
+      return std::move(e);
+  }
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    auto t = events[2 * i + 1].msSince(events[2 * i]);
+    if (!t)
+      return t.takeError();
+    ms.push_back(*t);
+  }
+  return ms;
+}

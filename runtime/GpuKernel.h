@@ -1,0 +1,132 @@
+//===- GpuKernel.h - CUDA kernels: launch plan, load, run ------*- C++ -*-===//
+//
+// The CUDA backend of the runtime. After the attn-to-nvvm pipeline the
+// kernel module holds
+//
+//   func.func @attention(<the KernelBuilder ABI memrefs>) {
+//     arith.constant ...                          (index / i32 / i64 / f32)
+//     memref.cast %arg : <strided> to <static identity>
+//     memref.alloc() : memref<static>             (device scratch)
+//     gpu.launch_func @attn_gpu::@k blocks in (...) threads in (...)
+//         [dynamic_shared_memory_size %c] args(...)   (one or more, in order)
+//     return
+//   }
+//   gpu.binary @attn_gpu [#gpu.object<#nvvm.target<...>, "PTX or cubin">]
+//
+// extractGpuKernel reads that straight-line host code as a launch plan;
+// nothing of it is compiled for the host. The binary is loaded with the
+// CUDA driver (runtime/cuda) on first use, so compiling needs no GPU and a
+// machine without one reports "no CUDA device: ..." at load/run time.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_RUNTIME_GPUKERNEL_H
+#define ATTN_RUNTIME_GPUKERNEL_H
+
+#include "runtime/AttentionArgs.h"
+#include "runtime/KernelSignature.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/Support/Error.h"
+
+#include <array>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace mlir::attn::rt {
+
+/// One kernel parameter of a launch.
+struct GpuParam {
+  enum class Kind {
+    Buffer,  ///< device pointer of kernel buffer `index` (ABI order)
+    Scratch, ///< device pointer of scratch buffer `index`
+    I32,     ///< 32-bit scalar (i32 or f32 bits) in `bits`
+    I64,     ///< 64-bit scalar (i64 or index) in `bits`
+  };
+  Kind kind;
+  int64_t index = 0;
+  uint64_t bits = 0;
+};
+
+struct GpuLaunch {
+  std::string kernel; ///< function name in the binary
+  std::array<unsigned, 3> grid{1, 1, 1};
+  std::array<unsigned, 3> block{1, 1, 1};
+  unsigned sharedBytes = 0; ///< dynamic shared memory
+  std::vector<GpuParam> params;
+};
+
+/// What a CUDA kernel is: the binary and its launch plan. Device state
+/// (module, functions, scratch, stream) is created on first use.
+struct GpuKernelCode {
+  std::string binary; ///< PTX text ("isa") or cubin/fatbin bytes
+  std::string format; ///< "isa", "bin" or "fatbin"
+  std::string chip;   ///< e.g. "sm_90"
+  std::vector<int64_t> scratchBytes;
+  std::vector<GpuLaunch> launches;
+
+  GpuKernelCode();
+  GpuKernelCode(GpuKernelCode &&);
+  ~GpuKernelCode();
+
+  /// Total thread blocks over all launches.
+  int64_t totalBlocks() const;
+  /// "k1 grid (a, b, c) block (x, y, z) smem N; k2 ..." for messages.
+  std::string planString() const;
+
+  struct DeviceState;
+  std::unique_ptr<DeviceState> device; ///< null until loaded
+  std::mutex mutex;                    ///< guards `device` and runs
+};
+
+/// Reads the launch plan and binary of a module lowered by the
+/// attn-to-nvvm pipeline (or any module obeying the contract above).
+/// `sig` gives the expected buffers.
+llvm::Expected<GpuKernelCode> extractGpuKernel(ModuleOp module,
+                                               llvm::StringRef funcName,
+                                               const KernelSignature &sig);
+
+/// Runs `lower` on `module`, then extracts the kernel.
+llvm::Expected<GpuKernelCode> compileGpuKernel(
+    ModuleOp module, llvm::StringRef funcName, const KernelSignature &sig,
+    llvm::function_ref<void(OpPassManager &)> lower, double &lowerMs);
+
+/// Options of one queued call.
+struct GpuEnqueueOptions {
+  /// CUstream to queue on; null: the kernel's own stream.
+  void *stream = nullptr;
+  /// Copy device-resident kv_lengths to the host and range-check them
+  /// (one small synchronous copy). Benchmarks that validated the same
+  /// buffer once may turn it off.
+  bool checkKvLengths = true;
+};
+
+/// Loads the binary (once); "no CUDA device: ..." without a GPU.
+llvm::Error loadGpuKernel(GpuKernelCode &code);
+
+/// Validates `args` and queues the launches. Device buffers are used in
+/// place; host buffers are not allowed here (use runGpuKernel).
+llvm::Error enqueueGpuKernel(GpuKernelCode &code, const KernelSignature &sig,
+                             const AttentionArgs &args,
+                             const GpuEnqueueOptions &options);
+
+/// Synchronous call: device buffers in place, host buffers staged through
+/// device copies (inputs and outputs uploaded, outputs copied back); waits
+/// for the kernel and reports its errors.
+llvm::Error runGpuKernel(GpuKernelCode &code, const KernelSignature &sig,
+                         const AttentionArgs &args);
+
+/// Copies the buffers of `args` (host or device) into fresh device buffers
+/// once, then times `runs` queued calls on the kernel's stream with CUDA
+/// events after `warmup` untimed ones; milliseconds per call.
+llvm::Expected<std::vector<double>> timeGpuKernel(GpuKernelCode &code,
+                                                  const KernelSignature &sig,
+                                                  const AttentionArgs &args,
+                                                  int warmup, int runs);
+
+} // namespace mlir::attn::rt
+
+#endif

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs ON THE GPU MACHINE, from the repository root, with .device-carry/
+# carried (built here by scripts/gpu-bundle.sh):
+#
+#   run(command="scripts/gpu-check.sh", carry=[".device-carry"])
+#
+# 1. unpacks the static binaries (that machine has no LLVM/MLIR);
+# 2. runs the GPU GoogleTests (driver layer, then the runtime's CUDA backend:
+#    numerics against the float64 reference on fresh random inputs);
+# 3. runs attn's GPU benchmark (attn-gpu-tests --bench, CUDA events);
+# 4. measures the peers and ceilings with PyTorch (bench/gpu_peers.py);
+# 5. prints the comparison table (bench/gpu_table.py).
+#
+# Each step has its own time limit and a failing step does not stop the
+# others; a summary of exit codes ends the output and the script fails if
+# any step did. Raw outputs go to $OUT (the device tool brings it back) or a
+# temporary folder. Environment: ATTN_GPU_CHECK_SKIP="tests bench peers"
+# (any subset), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
+# (extra attn-bench-gpu options, e.g. --runs=50), ATTN_PEERS_ARGS.
+set -u
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+CARRY="${ATTN_CARRY:-$ROOT/.device-carry}"
+RESULTS="${OUT:-$(mktemp -d /tmp/attn-gpu-results.XXXXXX)}"
+BIN="$(mktemp -d /tmp/attn-gpu-bin.XXXXXX)"
+SKIP=" ${ATTN_GPU_CHECK_SKIP:-} "
+summary=()
+failed=0
+
+step() { # step NAME SECONDS CMD...: run with a time limit, record the status
+  local name="$1" limit="$2"
+  shift 2
+  echo "=== $name"
+  local start=$SECONDS
+  timeout --kill-after=10 "$limit" "$@"
+  local rc=$?
+  [ $rc -eq 124 ] && echo "=== $name: timed out after ${limit}s"
+  summary+=("$(printf '%-8s exit %3d  %4ds' "$name" "$rc" $((SECONDS - start)))")
+  [ $rc -ne 0 ] && failed=1
+  return 0
+}
+
+echo "=== unpack ($CARRY -> $BIN)"
+if ! ls "$CARRY"/*.xz > /dev/null 2>&1; then
+  echo "gpu-check: no $CARRY/*.xz; run scripts/gpu-bundle.sh here and carry .device-carry" >&2
+  exit 1
+fi
+[ -f "$CARRY/MANIFEST" ] && head -2 "$CARRY/MANIFEST"
+for f in "$CARRY"/*.xz; do
+  xz -dc "$f" > "$BIN/$(basename "$f" .xz)" || { echo "gpu-check: bad $f" >&2; exit 1; }
+done
+chmod +x "$BIN"/attn-* 2> /dev/null
+export LD_LIBRARY_PATH="$BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm \
+  --format=csv,noheader 2>&1 | head -4
+
+if [[ "$SKIP" != *" tests "* ]]; then
+  step driver 60 "$BIN/attn-cuda-tests" --gtest_brief=1
+  step tests 240 bash -c "'$BIN/attn-gpu-tests' --gtest_brief=1 \
+    ${ATTN_GPU_TEST_FILTER:+--gtest_filter='$ATTN_GPU_TEST_FILTER'} 2>&1 |
+    tee '$RESULTS/gpu-tests.log' | grep -v -e '^\[  *SKIPPED' -e ': Skipped\$' | tail -80;
+    exit \${PIPESTATUS[0]}"
+fi
+if [[ "$SKIP" != *" bench "* ]]; then
+  step bench 150 bash -c "'$BIN/attn-gpu-tests' --bench ${ATTN_BENCH_ARGS:-} \
+    > '$RESULTS/attn-bench.jsonl' 2> '$RESULTS/attn-bench.err';
+    rc=\$?; cat '$RESULTS/attn-bench.jsonl'; tail -5 '$RESULTS/attn-bench.err'; exit \$rc"
+fi
+if [[ "$SKIP" != *" peers "* ]]; then
+  step peers 240 bash -c "python3 bench/gpu_peers.py ${ATTN_PEERS_ARGS:-} \
+    > '$RESULTS/peers.jsonl' 2> '$RESULTS/peers.err';
+    rc=\$?; cat '$RESULTS/peers.jsonl'; tail -5 '$RESULTS/peers.err'; exit \$rc"
+fi
+echo "=== table (attn vs peers on the same device, same call)"
+python3 bench/gpu_table.py "$RESULTS/attn-bench.jsonl" "$RESULTS/peers.jsonl" |
+  tee "$RESULTS/table.txt"
+echo "=== summary (raw outputs in $RESULTS)"
+printf '%s\n' "${summary[@]}"
+exit $failed
