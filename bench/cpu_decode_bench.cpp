@@ -3,9 +3,14 @@
 //
 // One run measures memcpy bandwidth (read + write, the ceiling for a
 // memory-bound kernel) and attn's compiled decode step (attn.cache_attention
-// over a paged cache, GQA hq=32 hkv=8 d=128) for f32 and bf16 storage,
-// batch 1 and 16 at 4k keys, and batch 1 at 1k..64k keys (cost must grow
-// linearly). Bytes counted: the K and V rows read, plus q and output.
+// over a paged cache, GQA hq=32 hkv=8 d=128) for f32 and bf16 storage, both
+// page layouts (nhd [P, page, Hkv, D], the default, and head-major hnd
+// [P, Hkv, page, D]), batch 1 and 16 at 4k keys, and batch 1 at 1k..64k keys
+// (cost must grow linearly). Bytes counted: the K and V rows read, plus q
+// and output. memcpy (read + write) and a read-only stream are measured
+// again right before every case's timed runs; /copy and /read are ratios to
+// those neighbours (robust to load that drifts while the benchmark runs on
+// a shared machine).
 //
 //===----------------------------------------------------------------------===//
 #include "bench/BenchUtil.h"
@@ -16,7 +21,10 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
+#include <functional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -29,13 +37,43 @@ static llvm::cl::opt<unsigned> threads("bench-threads",
                                        llvm::cl::init(0));
 static llvm::cl::opt<int> reps("bench-reps", llvm::cl::desc("timed runs"),
                                llvm::cl::init(20));
+static llvm::cl::list<std::string>
+    layouts("layout",
+            llvm::cl::desc("page layouts to run (nhd, hnd; "
+                           "default both)"),
+            llvm::cl::CommaSeparated);
+static llvm::cl::list<std::string>
+    dtypes("dtype",
+           llvm::cl::desc("storage types to run (f32, bf16; "
+                          "default both)"),
+           llvm::cl::CommaSeparated);
+static llvm::cl::opt<int> pageSize("page-size", llvm::cl::desc("rows per page"),
+                                   llvm::cl::init(16));
+static llvm::cl::opt<int> kvSplits("kv-splits",
+                                   llvm::cl::desc("KV splits (0: cost model)"),
+                                   llvm::cl::init(0));
+static llvm::cl::opt<int> tileKv("tile-kv", llvm::cl::desc("keys per KV tile"),
+                                 llvm::cl::init(64));
+static llvm::cl::opt<bool> cpuTime(
+    "cpu-time",
+    llvm::cl::desc("time by the least process CPU time of the runs instead "
+                   "of the median wall time (with --bench-threads=1: the "
+                   "kernel's own time, for A/B comparisons on a shared "
+                   "machine)"),
+    llvm::cl::init(false));
+static llvm::cl::list<int64_t>
+    lengths("kv",
+            llvm::cl::desc("KV lengths to run at batch 1 (default "
+                           "4096,1024,16384,65536; batch 16 at 4096 "
+                           "with the default)"),
+            llvm::cl::CommaSeparated);
 static llvm::cl::opt<bool> quick("quick",
                                  llvm::cl::desc("small sizes (smoke test)"),
                                  llvm::cl::init(false));
 
 namespace {
 
-constexpr int64_t kHq = 32, kHkv = 8, kDim = 128, kPage = 16;
+constexpr int64_t kHq = 32, kHkv = 8, kDim = 128;
 
 /// Random elements of `dtype` as raw bytes (f32, or bf16 as uint16).
 std::vector<uint16_t> randomBuffer(int64_t n, ElementType dtype,
@@ -60,14 +98,65 @@ rt::DType toDType(ElementType t) {
 
 struct Row {
   double ms, gbps;
+  double copy; ///< memcpy GB/s measured right before the timed runs
+  double read; ///< read-only GB/s measured right before the timed runs
 };
 
+/// Read-only bandwidth (GB/s) of `threads` threads summing disjoint parts
+/// of a `bytes` buffer: what a kernel that only reads could reach.
+double readGBps(int64_t bytes, int threads) {
+  static std::vector<uint64_t> buf;
+  buf.assign(bytes / 8, 1);
+  std::vector<uint64_t> sums(threads * 8);
+  auto read = [&] {
+    std::vector<std::thread> pool;
+    int64_t chunk = int64_t(buf.size()) / threads;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        const uint64_t *p = buf.data() + t * chunk;
+        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int64_t i = 0; i + 4 <= chunk; i += 4) {
+          s0 += p[i];
+          s1 += p[i + 1];
+          s2 += p[i + 2];
+          s3 += p[i + 3];
+        }
+        sums[t * 8] = s0 + s1 + s2 + s3;
+      });
+    for (auto &th : pool)
+      th.join();
+  };
+  double ms = bench::medianMs(read, 7);
+  return double(bytes) / ms / 1e6;
+}
+
+double cpuNowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/// Least process CPU time in ms of `fn` over `reps` runs (2 warm-ups): the
+/// least disturbed run when other jobs share the cores and caches.
+double minCpuMs(const std::function<void()> &fn, int reps) {
+  fn();
+  fn();
+  std::vector<double> times;
+  for (int i = 0; i < reps; ++i) {
+    double t0 = cpuNowMs();
+    fn();
+    times.push_back(cpuNowMs() - t0);
+  }
+  return *std::min_element(times.begin(), times.end());
+}
+
 llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
-                               ElementType dtype) {
+                               ElementType dtype, PageLayout layout) {
   std::mt19937 rng(7);
   kv::PagedKvCacheConfig cfg;
-  cfg.pageSize = kPage;
-  cfg.maxPagesPerSeq = len / kPage;
+  cfg.pageSize = pageSize;
+  cfg.pageLayout = layout;
+  cfg.maxPagesPerSeq = (len + pageSize - 1) / pageSize;
   cfg.numPages = batch * cfg.maxPagesPerSeq;
   cfg.maxSequences = batch;
   cfg.numKvHeads = kHkv;
@@ -83,7 +172,10 @@ llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
       return id.takeError();
     seqs.push_back(*id);
   }
-  kv::KvStepper steps(**cache, runtime);
+  kv::StepOptions so;
+  so.compile.kvSplits = kvSplits;
+  so.compile.tileKv = tileKv;
+  kv::KvStepper steps(**cache, runtime, so);
   // Fill the cache with `len` rows per sequence (one prefill append).
   int64_t rows = batch * kHkv * len * kDim;
   auto k = randomBuffer(rows, dtype, rng), v = randomBuffer(rows, dtype, rng);
@@ -100,18 +192,19 @@ llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
   kv::CacheAttentionOptions opts;
   opts.mask.causal = true;
   llvm::Error runError = llvm::Error::success();
-  double ms = bench::medianMs(
-      [&] {
-        if (llvm::Error e = steps.decodeStep(seqs, qRef, oRef, opts))
-          runError = std::move(e);
-      },
-      reps);
+  auto step = [&] {
+    if (llvm::Error e = steps.decodeStep(seqs, qRef, oRef, opts))
+      runError = std::move(e);
+  };
+  double copy = bench::copyGBps(int64_t(256) << 20, runtime.numThreads());
+  double read = readGBps(int64_t(256) << 20, runtime.numThreads());
+  double ms = cpuTime ? minCpuMs(step, reps) : bench::medianMs(step, reps);
   if (runError)
     return std::move(runError);
   double elt = dtype == ElementType::F32 ? 4 : 2;
   double bytes = double(batch) * len * kHkv * 2 * kDim * elt +
                  2.0 * batch * kHq * kDim * elt;
-  return Row{ms, bytes / ms / 1e6};
+  return Row{ms, bytes / ms / 1e6, copy, read};
 }
 
 } // namespace
@@ -125,12 +218,13 @@ int main(int argc, char **argv) {
   rt::Runtime runtime(ro);
   std::printf("threads %u; memcpy 256 MiB: %.1f GB/s (read + write)\n",
               nThreads, copy);
-  std::printf("decode GQA hq=%lld hkv=%lld d=%lld, paged cache (page %lld), "
+  std::printf("decode GQA hq=%lld hkv=%lld d=%lld, paged cache (page %d), "
               "causal, Sq=1\n",
               (long long)kHq, (long long)kHkv, (long long)kDim,
-              (long long)kPage);
-  std::printf("%-6s %5s %7s %10s %9s %8s %12s\n", "dtype", "batch", "kv", "ms",
-              "GB/s", "/copy", "us/1k tokens");
+              pageSize.getValue());
+  std::printf("%-6s %-6s %5s %7s %10s %9s %8s %8s %8s %8s %12s\n", "layout",
+              "dtype", "batch", "kv", "ms", "GB/s", "copy", "/copy", "read",
+              "/read", "us/1k tokens");
   struct Case {
     int64_t batch, len;
   };
@@ -138,19 +232,60 @@ int main(int argc, char **argv) {
       {1, 4096}, {16, 4096}, {1, 1024}, {1, 16384}, {1, 65536}};
   if (quick)
     cases = {{1, 256}, {4, 512}};
-  for (ElementType dtype : {ElementType::F32, ElementType::BF16}) {
-    for (const Case &c : cases) {
-      auto row = decodeCase(runtime, c.batch, c.len, dtype);
-      if (!row) {
-        llvm::errs() << "decode b=" << c.batch << " kv=" << c.len << ": "
-                     << llvm::toString(row.takeError()) << "\n";
-        return 1;
+  if (!lengths.empty()) {
+    cases.clear();
+    for (int64_t len : lengths)
+      cases.push_back({1, len});
+  }
+  std::vector<PageLayout> layoutList;
+  for (const std::string &l : layouts.empty()
+                                  ? std::vector<std::string>{"nhd", "hnd"}
+                                  : std::vector<std::string>(layouts)) {
+    auto parsed = symbolizePageLayout(l);
+    if (!parsed) {
+      llvm::errs() << "unknown --layout " << l << " (nhd, hnd)\n";
+      return 1;
+    }
+    layoutList.push_back(*parsed);
+  }
+  std::vector<ElementType> typeList;
+  for (const std::string &t : dtypes.empty()
+                                  ? std::vector<std::string>{"f32", "bf16"}
+                                  : std::vector<std::string>(dtypes)) {
+    auto parsed = parseElementType(t);
+    if (!parsed) {
+      llvm::errs() << "unknown --dtype " << t << "\n";
+      return 1;
+    }
+    typeList.push_back(*parsed);
+  }
+  struct Result {
+    PageLayout layout;
+    ElementType dtype;
+    Case c;
+    Row row;
+  };
+  std::vector<Result> results;
+  for (ElementType dtype : typeList) {
+    for (PageLayout layout : layoutList) {
+      for (const Case &c : cases) {
+        auto row = decodeCase(runtime, c.batch, c.len, dtype, layout);
+        if (!row) {
+          llvm::errs() << "decode b=" << c.batch << " kv=" << c.len << ": "
+                       << llvm::toString(row.takeError()) << "\n";
+          return 1;
+        }
+        results.push_back({layout, dtype, c, *row});
       }
-      std::printf("%-6s %5lld %7lld %10.3f %9.2f %8.2f %12.2f\n",
-                  stringifyElementType(dtype), (long long)c.batch,
-                  (long long)c.len, row->ms, row->gbps, row->gbps / copy,
-                  1000.0 * row->ms / (c.batch * c.len / 1000.0));
     }
   }
+  for (const Result &r : results)
+    std::printf("%-6s %-6s %5lld %7lld %10.3f %9.2f %8.1f %8.2f %8.1f %8.2f "
+                "%12.2f\n",
+                stringifyPageLayout(r.layout).str().c_str(),
+                stringifyElementType(r.dtype), (long long)r.c.batch,
+                (long long)r.c.len, r.row.ms, r.row.gbps, r.row.copy,
+                r.row.gbps / r.row.copy, r.row.read, r.row.gbps / r.row.read,
+                1000.0 * r.row.ms / (r.c.batch * r.c.len / 1000.0));
   return 0;
 }

@@ -21,6 +21,30 @@ def Attn_LayoutAttr : EnumAttr<Attn_Dialect, Attn_Layout, "layout"> {
   let assemblyFormat = "`<` $value `>`";
 }
 
+def Attn_PageLayoutNHD : I32EnumAttrCase<"NHD", 0, "nhd">;
+def Attn_PageLayoutHND : I32EnumAttrCase<"HND", 1, "hnd">;
+def Attn_PageLayout : I32EnumAttr<"PageLayout",
+    "memory order of one page of a paged KV cache",
+    [Attn_PageLayoutNHD, Attn_PageLayoutHND]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+}
+def Attn_PageLayoutAttr : EnumAttr<Attn_Dialect, Attn_PageLayout,
+                                   "page_layout"> {
+  let summary = "paged KV-cache page layout: nhd = [P, page_size, Hkv, D] "
+                "(vLLM, the default), hnd = [P, Hkv, page_size, D] "
+                "(FlashInfer, head-major)";
+  let description = [{
+    How the rows of one page of a paged K/V pool are ordered. `nhd` (the
+    default when the attribute is absent) interleaves the K/V heads of each
+    token: `[P, page_size, Hkv, D]`, so one token's rows are contiguous and
+    one head's rows are `Hkv * D` elements apart. `hnd` stores each head's
+    rows of a page together: `[P, Hkv, page_size, D]`, so attention over
+    one K/V head reads `page_size * D` contiguous elements per page.
+  }];
+  let assemblyFormat = "`<` $value `>`";
+}
+
 def Attn_MaskAttr : AttrDef<Attn_Dialect, "Mask"> {
   let mnemonic = "mask";
   let summary = "structured attention mask";

@@ -118,11 +118,14 @@ LogicalResult checkSameElementType(Operation *op, StringRef name, Type got,
 /// Shape checks shared by the two cache ops: the cache pair against batch
 /// size `b`, K/V heads `hkv`, head dims `d` / `dv`.
 LogicalResult checkCaches(Operation *op, ShapedType kc, ShapedType vc,
-                          Value blockTable, int64_t b, int64_t hkv, int64_t d,
-                          int64_t dv) {
+                          Value blockTable, std::optional<PageLayout> layout,
+                          int64_t b, int64_t hkv, int64_t d, int64_t dv) {
   if (failed(checkSameElementType(op, "value_cache", vc.getElementType(),
                                   "key_cache", kc.getElementType())))
     return failure();
+  if (layout && !blockTable)
+    return op->emitOpError("page_layout applies only to paged caches (with "
+                           "a block_table)");
   if (!blockTable) {
     const char *meaning = "[B, Hkv, Smax, D] (contiguous cache)";
     if (failed(checkRank4(op, "key_cache", kc, meaning)) ||
@@ -136,15 +139,24 @@ LogicalResult checkCaches(Operation *op, ShapedType kc, ShapedType vc,
       return failure();
     return success();
   }
-  const char *meaning = "[P, page_size, Hkv, D] (paged cache)";
+  bool hnd = layout == PageLayout::HND;
+  const char *meaning = hnd ? "[P, Hkv, page_size, D] (paged cache, hnd)"
+                            : "[P, page_size, Hkv, D] (paged cache)";
   if (failed(checkRank4(op, "key_cache", kc, meaning)) ||
       failed(checkRank4(op, "value_cache", vc, meaning)))
     return failure();
-  int64_t pages = kc.getDimSize(0), pageSize = kc.getDimSize(1);
-  if (failed(checkShape(op, "key_cache", kc, {pages, pageSize, hkv, d},
-                        "[P, page_size, Hkv, D]")) ||
-      failed(checkShape(op, "value_cache", vc, {pages, pageSize, hkv, dv},
-                        "[P, page_size, Hkv, Dv]")))
+  int64_t pages = kc.getDimSize(0), pageSize = kc.getDimSize(hnd ? 2 : 1);
+  if (hnd) {
+    if (failed(checkShape(op, "key_cache", kc, {pages, hkv, pageSize, d},
+                          "[P, Hkv, page_size, D] (hnd)")) ||
+        failed(checkShape(op, "value_cache", vc, {pages, hkv, pageSize, dv},
+                          "[P, Hkv, page_size, Dv] (hnd)")))
+      return failure();
+  } else if (failed(checkShape(op, "key_cache", kc, {pages, pageSize, hkv, d},
+                               "[P, page_size, Hkv, D]")) ||
+             failed(checkShape(op, "value_cache", vc,
+                               {pages, pageSize, hkv, dv},
+                               "[P, page_size, Hkv, Dv]")))
     return failure();
   auto bt = cast<ShapedType>(blockTable.getType());
   if (bt.getRank() != 2)
@@ -308,7 +320,7 @@ LogicalResult CacheAppendOp::verify() {
   if (failed(checkShape(op, "value", vTy, {b, hkv, snew, dv},
                         "[B, Hkv, Snew, Dv]")) ||
       failed(checkCaches(op, getKeyCache().getType(), getValueCache().getType(),
-                         getBlockTable(), b, hkv, d, dv)) ||
+                         getBlockTable(), getPageLayout(), b, hkv, d, dv)) ||
       failed(checkLengths(op, "cache_lengths", getCacheLengths(), b)) ||
       failed(checkLengths(op, "new_lengths", getNewLengths(), b)))
     return failure();
@@ -335,7 +347,8 @@ float CacheAttentionOp::getScaleOrDefault() {
 }
 
 static constexpr const char *kCacheForms =
-    "(contiguous [B, Hkv, Smax, D] or paged [P, page_size, Hkv, D])";
+    "(contiguous [B, Hkv, Smax, D], paged [P, page_size, Hkv, D] or hnd "
+    "paged [P, Hkv, page_size, D])";
 
 LogicalResult CacheAttentionOp::verify() {
   Operation *op = getOperation();
@@ -350,9 +363,11 @@ LogicalResult CacheAttentionOp::verify() {
     return failure();
   int64_t b = qTy.getDimSize(0), hq = qTy.getDimSize(1), sq = qTy.getDimSize(2),
           d = qTy.getDimSize(3);
-  int64_t hkv = isPaged() ? kcTy.getDimSize(2) : kcTy.getDimSize(1);
+  bool nhdPaged = isPaged() && getPageLayoutOrDefault() == PageLayout::NHD;
+  int64_t hkv = kcTy.getDimSize(nhdPaged ? 2 : 1);
   int64_t dv = vcTy.getDimSize(3);
-  if (failed(checkCaches(op, kcTy, vcTy, getBlockTable(), b, hkv, d, dv)) ||
+  if (failed(checkCaches(op, kcTy, vcTy, getBlockTable(), getPageLayout(), b,
+                         hkv, d, dv)) ||
       failed(checkHeadRatio(op, hq, hkv)) ||
       failed(
           checkShape(op, "output", oTy, {b, hq, sq, dv}, "[B, Hq, Sq, Dv]")) ||

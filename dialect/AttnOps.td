@@ -149,6 +149,11 @@ def Attn_CacheAppendOp : Attn_Op<"cache_append", [AttrSizedOperandSegments]> {
     style of vLLM: `key_cache` `[P, page_size, Hkv, D]`,
     `value_cache` `[P, page_size, Hkv, Dv]`; position `s` of sequence `b`
     lives in page `block_table[b, s / page_size]` at row `s % page_size`.
+    `page_layout = #attn.page_layout<hnd>` selects head-major pages
+    instead, in the style of FlashInfer: `[P, Hkv, page_size, D]` /
+    `[P, Hkv, page_size, Dv]` (each K/V head's rows of a page contiguous,
+    which attention over one head streams); `#attn.page_layout<nhd>` is the
+    default. The attribute is only valid with `block_table`.
 
     Writing past the capacity (`Smax`, or `max_pages * page_size`) is
     undefined here; the runtime checks capacity before it runs this op.
@@ -168,7 +173,8 @@ def Attn_CacheAppendOp : Attn_Op<"cache_append", [AttrSizedOperandSegments]> {
     Arg<Attn_FloatMemRef, "value cache", [MemWrite]>:$value_cache,
     Arg<Attn_I32MemRef, "lengths before the append", [MemRead]>:$cache_lengths,
     Arg<Optional<Attn_I32MemRef>, "valid new rows", [MemRead]>:$new_lengths,
-    Arg<Optional<Attn_I32MemRef>, "page ids", [MemRead]>:$block_table);
+    Arg<Optional<Attn_I32MemRef>, "page ids", [MemRead]>:$block_table,
+    OptionalAttr<Attn_PageLayoutAttr>:$page_layout);
   let assemblyFormat = [{
     $key `,` $value `into` $key_cache `,` $value_cache
     `lengths` `(` $cache_lengths `)`
@@ -180,6 +186,10 @@ def Attn_CacheAppendOp : Attn_Op<"cache_append", [AttrSizedOperandSegments]> {
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     bool isPaged() { return static_cast<bool>(getBlockTable()); }
+    /// The page layout, NHD when the attribute is absent.
+    ::mlir::attn::PageLayout getPageLayoutOrDefault() {
+      return getPageLayout().value_or(::mlir::attn::PageLayout::NHD);
+    }
   }];
 }
 
@@ -190,8 +200,9 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
   let description = [{
     Attention of `query` `[B, Hq, Sq, D]` against the first
     `cache_lengths[b]` rows of each sequence in a contiguous or paged cache
-    (same cache forms as `attn.cache_append`). The `Sq` queries are the
-    *last* `Sq` tokens of each sequence: query `q` of sequence `b` sits at
+    (same cache forms and `page_layout` as `attn.cache_append`). The `Sq`
+    queries are the *last* `Sq` tokens of each sequence: query `q` of
+    sequence `b` sits at
     absolute position `cache_lengths[b] - Sq + q`, which is what causal and
     window masks are measured against, so one op covers decode (`Sq` = 1
     to a few) and chunked prefill continuing a cached prefix. The mask's
@@ -207,6 +218,15 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
         : memref<8x32x1x128xf32>, memref<8x8x4096x128xf32>,
           memref<8x8x4096x128xf32>, memref<8xi32> -> memref<8x32x1x128xf32>
     ```
+
+    Over a head-major paged cache (`[P, Hkv, page_size, D]`):
+    ```mlir
+    attn.cache_attention %q, %kc, %vc lengths(%len)
+        block_table(%bt : memref<8x256xi32>) outs(%o)
+        {page_layout = #attn.page_layout<hnd>}
+        : memref<8x32x1x128xbf16>, memref<2048x8x16x128xbf16>,
+          memref<2048x8x16x128xbf16>, memref<8xi32> -> memref<8x32x1x128xbf16>
+    ```
   }];
   let arguments = (ins
     Arg<Attn_FloatMemRef, "queries", [MemRead]>:$query,
@@ -218,7 +238,8 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
     Arg<Optional<MemRefOf<[F32]>>, "log-sum-exp", [MemWrite]>:$lse,
     OptionalAttr<F32Attr>:$scale,
     OptionalAttr<F32Attr>:$softcap,
-    OptionalAttr<Attn_MaskAttr>:$mask);
+    OptionalAttr<Attn_MaskAttr>:$mask,
+    OptionalAttr<Attn_PageLayoutAttr>:$page_layout);
   let assemblyFormat = [{
     $query `,` $key_cache `,` $value_cache `lengths` `(` $cache_lengths `)`
     (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
@@ -230,6 +251,10 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
   let extraClassDeclaration = [{
     bool isPaged() { return static_cast<bool>(getBlockTable()); }
     float getScaleOrDefault();
+    /// The page layout, NHD when the attribute is absent.
+    ::mlir::attn::PageLayout getPageLayoutOrDefault() {
+      return getPageLayout().value_or(::mlir::attn::PageLayout::NHD);
+    }
   }];
 }
 

@@ -45,13 +45,15 @@ def Attn_TileMatmulOp : Attn_Op<"tile_matmul"> {
     with `A = lhs`, or `A = lhsᵀ` (`lhs` is `[K, M]`) with `transpose_lhs`,
     and `B = rhs`, or `B = rhsᵀ` (`rhs` is `[N, K]`) with `transpose_rhs`
     (dot products along K: what a few query rows of a decode step want).
-    All shapes are static. The flash form computes the key-major score tile
+    All shapes are static. `lhs` and `rhs` may be f16 or bf16 (converted to
+    f32 as they are read) and strided with unit inner stride: a decode step
+    reads full K/V tiles straight from the cache this way. The flash form computes the key-major score tile
     `Sᵀ = K · Qᵀ` (so the softmax runs down columns, one query per lane)
     and `acc += P · V` with `P = Sᵀᵀ` through `transpose_lhs`.
   }];
   let arguments = (ins
-    Arg<Attn_F32Tile, "", [MemRead]>:$lhs,
-    Arg<Attn_F32Tile, "", [MemRead]>:$rhs,
+    Arg<MemRefRankOf<[F32, F16, BF16], [2]>, "", [MemRead]>:$lhs,
+    Arg<MemRefRankOf<[F32, F16, BF16], [2]>, "", [MemRead]>:$rhs,
     Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$acc,
     UnitAttr:$accumulate,
     UnitAttr:$transpose_lhs,

@@ -26,12 +26,11 @@ using namespace mlir::attn;
 
 namespace {
 
-constexpr int64_t kPad = 16;   // tile widths are padded to whole vectors
-constexpr int64_t kRowPad = 8; // query rows: half vectors suffice (decode)
+constexpr int64_t kPad = 16;    // tile widths are padded to whole vectors
+constexpr int64_t kRowPad = 8;  // query rows: half vectors suffice (decode)
 constexpr int64_t kMinRows = 4; // ... and quarter vectors up to 4 rows
 
 int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-bool disableInPlace() { return getenv("XP_NOINPLACE"); }
 
 } // namespace
 
@@ -89,7 +88,7 @@ FailureOr<FlashGeometry> mlir::attn::chooseFlashGeometry(
   g.group = heads / kvHeads;
   g.tq = std::clamp<int64_t>(tileRows / g.group, 1, qLen);
   g.rows = g.group * g.tq;
-  g.rowsPad = g.rows <= kMinRows && !getenv("XP_NOR4") ? kMinRows : roundUp(g.rows, kRowPad);
+  g.rowsPad = g.rows <= kMinRows ? kMinRows : roundUp(g.rows, kRowPad);
   g.tk = std::min(tileKv, roundUp(kvCapacity, kPad));
   if (pageSize > 0) {
     // A KV tile is whole pages, or a whole fraction of one page.
@@ -398,7 +397,7 @@ bool Emitter::readsInPlace() const {
   // once per item, so a pack is a copy the matmuls could have read.
   // Prefill reuses each packed row across many query rows.
   return g.rowsPad <= kRowPad && g.headDim % kPad == 0 &&
-         g.valueDim % kPad == 0 && !disableInPlace();
+         g.valueDim % kPad == 0;
 }
 
 void Emitter::forEachKvPiece(Value cache, int64_t dim, Value b0, Value hkv,
@@ -437,12 +436,16 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
   // `inPlace(direct, packed)`: direct() on full tiles, packed() on the
   // last, partial one (zero rows past the keys) or always.
   bool direct = readsInPlace();
+  if (!direct) {
+    packKv(p.key, kTile, g.headDim, b0, hkv, j0, kvValid);
+    packKv(p.value, vTile, g.valueDim, b0, hkv, j0, kvValid);
+  }
   auto inPlace = [&](function_ref<void()> directFn,
                      function_ref<void()> packedFn) {
     if (!direct)
       return packedFn();
-    Value full = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, kvValid,
-                                       im.c(g.tk));
+    Value full =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, kvValid, im.c(g.tk));
     auto ifFull = scf::IfOp::create(b, full, /*withElseRegion=*/true);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifFull.thenBlock());
@@ -460,9 +463,9 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
         [&] {
           forEachKvPiece(p.key, g.headDim, b0, hkv, j0,
                          [&](Value rows, Value first, int64_t n) {
-                           Value s = rankReducedView(
-                               b, sTile, {first, idx(0)},
-                               {idx(n), idx(g.rows)}, {n, g.rows});
+                           Value s = rankReducedView(b, sTile, {first, idx(0)},
+                                                     {idx(n), idx(g.rows)},
+                                                     {n, g.rows});
                            TileMatmulOp::create(b, rows, qRows, s,
                                                 /*accumulate=*/false,
                                                 /*transpose_lhs=*/false,
@@ -470,7 +473,8 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                          });
         },
         [&] {
-          packKv(p.key, kTile, g.headDim, b0, hkv, j0, kvValid);
+          if (direct)
+            packKv(p.key, kTile, g.headDim, b0, hkv, j0, kvValid);
           Value sRows =
               rankReducedView(b, sTile, {idx(0), idx(0)},
                               {idx(g.tk), idx(g.rows)}, {g.tk, g.rows});
@@ -479,7 +483,6 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                                /*transpose_rhs=*/true);
         });
   } else {
-    packKv(p.key, kTile, g.headDim, b0, hkv, j0, kvValid);
     TileMatmulOp::create(b, kTile, qtTile, sTile, /*accumulate=*/false,
                          /*transpose_lhs=*/false, /*transpose_rhs=*/false);
   }
@@ -504,9 +507,9 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
       [&] {
         forEachKvPiece(p.value, g.valueDim, b0, hkv, j0,
                        [&](Value rows, Value first, int64_t n) {
-                         Value pn = rankReducedView(
-                             b, probs, {first, idx(0)}, {idx(n), idx(g.rows)},
-                             {n, g.rows});
+                         Value pn = rankReducedView(b, probs, {first, idx(0)},
+                                                    {idx(n), idx(g.rows)},
+                                                    {n, g.rows});
                          TileMatmulOp::create(b, pn, rows, accRows,
                                               /*accumulate=*/true,
                                               /*transpose_lhs=*/true,
@@ -514,7 +517,8 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                        });
       },
       [&] {
-        packKv(p.value, vTile, g.valueDim, b0, hkv, j0, kvValid);
+        if (direct)
+          packKv(p.value, vTile, g.valueDim, b0, hkv, j0, kvValid);
         TileMatmulOp::create(b, probs, vTile, accRows, /*accumulate=*/true,
                              /*transpose_lhs=*/true, /*transpose_rhs=*/false);
       });

@@ -226,9 +226,10 @@ void TileVectorizer::dotBlock(TileMatmulOp op, Value m0, int64_t nRows,
           if (exact)
             return loadF32(mem, {row, k});
           Type elt = cast<MemRefType>(mem.getType()).getElementType();
-          Value eltPad = elt == f32 ? pad
-                                    : arith::ConstantOp::create(
-                                          b, b.getFloatAttr(elt, 0.0));
+          Value eltPad =
+              elt == f32
+                  ? pad
+                  : arith::ConstantOp::create(b, b.getFloatAttr(elt, 0.0));
           Value v = vector::TransferReadOp::create(
               b, VectorType::get({width}, elt), mem, ValueRange{row, k}, eltPad,
               ArrayRef<bool>{false});
@@ -245,7 +246,7 @@ void TileVectorizer::dotBlock(TileMatmulOp op, Value m0, int64_t nRows,
         }
         scf::YieldOp::create(b, next);
       });
-  if (nRows * nCols <= width && !getenv("XP_NOTREE")) {
+  if (nRows * nCols <= width) {
     // One shuffle-and-add tree for all nRows × nCols dot products, then one
     // short vector store per row.
     Value sums = sumAcross(SmallVector<Value>(kLoop.getResults()));
@@ -256,8 +257,8 @@ void TileVectorizer::dotBlock(TileMatmulOp op, Value m0, int64_t nRows,
           ArrayRef<int64_t>{1});
       SmallVector<Value, 2> at = {rowIdx[i], im.c(0)};
       if (op.getAccumulate())
-        row = arith::AddFOp::create(b, vector::LoadOp::create(b, rowTy, acc, at),
-                                    row);
+        row = arith::AddFOp::create(
+            b, vector::LoadOp::create(b, rowTy, acc, at), row);
       vector::StoreOp::create(b, row, acc, at);
     }
     return;
@@ -352,10 +353,13 @@ void TileVectorizer::lower(TileMatmulOp op) {
   }
   int64_t mainRows = m - m % microRows;
   auto columns = [&](Value m0, int64_t nRows) {
-    // Up to 16 accumulators: few rows (decode) take wider column blocks, so
-    // each broadcast of the left-hand side feeds more FMAs.
-    int64_t vecs = getenv("XP_NOWIDE") ? 2 : std::clamp<int64_t>(16 / nRows, 2,
-                                       std::max<int64_t>(2, n / width));
+    // Blocks fewer rows than micro-rows (the rows of a decode step) take
+    // wider column blocks where registers allow (AVX-512: 32), up to 16
+    // accumulators, so each broadcast of the left-hand side feeds more FMAs.
+    int64_t vecs = 2;
+    if (nRows < microRows && fullWidth >= 16)
+      vecs =
+          std::clamp<int64_t>(16 / nRows, 2, std::max<int64_t>(2, n / width));
     int64_t block = vecs * width;
     int64_t mainCols = n - n % block;
     if (mainCols > 0)
@@ -547,7 +551,7 @@ bool TileVectorizer::lowerFlatSoftmax(TileOnlineSoftmaxOp op) {
 }
 
 void TileVectorizer::lower(TileOnlineSoftmaxOp op) {
-  if (!getenv("XP_NOFLAT") && lowerFlatSoftmax(op))
+  if (lowerFlatSoftmax(op))
     return;
   // Key-major scores: each lane is one query row, so the running max and
   // sum are plain vector ops down the tile's rows (no horizontal reduction).

@@ -88,7 +88,8 @@ const DialectRegistry &registry() {
 } // namespace
 
 std::string
-mlir::attn::kv::appendKernelSource(llvm::ArrayRef<KernelBufferType> b) {
+mlir::attn::kv::appendKernelSource(llvm::ArrayRef<KernelBufferType> b,
+                                   PageLayout layout) {
   Params p;
   const char *names[] = {"key",         "value",         "key_cache",
                          "value_cache", "cache_lengths", "new_lengths",
@@ -100,17 +101,19 @@ mlir::attn::kv::appendKernelSource(llvm::ArrayRef<KernelBufferType> b) {
   s += "  attn.cache_append %key, %value into %key_cache, %value_cache "
        "lengths(%cache_lengths) new_lengths(%new_lengths : " +
        p.types[5] + ")";
-  if (b.size() > 6)
+  if (b.size() > 6) {
     s += " block_table(%block_table : " + p.types[6] + ")";
+    if (layout == PageLayout::HND)
+      s += " {page_layout = #attn.page_layout<hnd>}";
+  }
   s += " : " + p.types[0] + ", " + p.types[1] + " into " + p.types[2] + ", " +
        p.types[3] + ", " + p.types[4] + "\n  return\n}\n";
   return s;
 }
 
-std::string
-mlir::attn::kv::attentionKernelSource(llvm::ArrayRef<KernelBufferType> b,
-                                      bool paged, bool withLse,
-                                      const CacheAttentionOptions &o) {
+std::string mlir::attn::kv::attentionKernelSource(
+    llvm::ArrayRef<KernelBufferType> b, bool paged, bool withLse,
+    const CacheAttentionOptions &o, PageLayout layout) {
   Params p;
   llvm::SmallVector<const char *, 7> names = {"query", "key_cache",
                                               "value_cache", "cache_lengths"};
@@ -139,6 +142,8 @@ mlir::attn::kv::attentionKernelSource(llvm::ArrayRef<KernelBufferType> b,
     attrs.push_back("scale = " + f32Attr(*o.scale));
   if (o.softcap)
     attrs.push_back("softcap = " + f32Attr(*o.softcap));
+  if (paged && layout == PageLayout::HND)
+    attrs.push_back("page_layout = #attn.page_layout<hnd>");
   if (!attrs.empty())
     s += " {" + llvm::join(attrs, ", ") + "}";
   s += " : " + p.types[0] + ", " + p.types[1] + ", " + p.types[2] + ", " +

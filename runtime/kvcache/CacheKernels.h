@@ -63,14 +63,16 @@ std::string memrefType(const KernelBufferType &t);
 
 /// The kernel function for attn.cache_append over buffers of these types
 /// (order: key, value, key_cache, value_cache, cache_lengths, new_lengths,
-/// [block_table]).
-std::string appendKernelSource(llvm::ArrayRef<KernelBufferType> buffers);
+/// [block_table]); `layout` is the pools' page layout when paged.
+std::string appendKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
+                               PageLayout layout = PageLayout::NHD);
 
 /// The kernel function for attn.cache_attention (order: query, key_cache,
 /// value_cache, cache_lengths, [block_table], output, [lse]).
 std::string attentionKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
                                   bool paged, bool withLse,
-                                  const CacheAttentionOptions &options);
+                                  const CacheAttentionOptions &options,
+                                  PageLayout layout = PageLayout::NHD);
 
 /// One compiled kernel. Runs of one kernel are serialised: flash-decoding
 /// splits keep their partials in module-level scratch.

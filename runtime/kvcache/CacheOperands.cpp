@@ -10,6 +10,12 @@ using rt::BufferRef;
 using rt::DType;
 using rt::makeError;
 
+std::string mlir::attn::kv::pagedShapeMeaning(PageLayout layout,
+                                              llvm::StringRef dim) {
+  return layout == PageLayout::HND ? "[P, Hkv, page_size, " + dim.str() + "]"
+                                   : "[P, page_size, Hkv, " + dim.str() + "]";
+}
+
 bool mlir::attn::kv::isFloatDType(DType t) {
   return t == DType::F32 || t == DType::F16 || t == DType::BF16;
 }
@@ -45,18 +51,21 @@ llvm::Expected<CacheAccess> CacheAccess::get(const CacheOperands &ops,
   CacheAccess a(ops, what.str());
   CacheGeometry &g = a.g;
   const BufferRef &kc = ops.keyCache, &vc = ops.valueCache;
+  bool hnd = ops.isPaged() && ops.pageLayout == PageLayout::HND;
   if (kc.shape.size() != 4 || vc.shape.size() != 4)
     return makeError(what + ": key_cache and value_cache must have rank 4 " +
-                     (ops.isPaged() ? "[P, page_size, Hkv, D] (paged)"
-                                    : "[B, Hkv, Smax, D] (contiguous)") +
+                     (ops.isPaged()
+                          ? pagedShapeMeaning(ops.pageLayout) + " (paged)"
+                          : std::string("[B, Hkv, Smax, D] (contiguous)")) +
                      ", got " + kc.shapeString() + " and " + vc.shapeString());
   g.dtype = kc.dtype;
   g.headDim = kc.shape[3];
   g.valueDim = vc.shape[3];
   if (ops.isPaged()) {
     g.numPages = kc.shape[0];
-    g.pageSize = kc.shape[1];
-    g.numKvHeads = kc.shape[2];
+    g.pageSize = kc.shape[hnd ? 2 : 1];
+    g.numKvHeads = kc.shape[hnd ? 1 : 2];
+    g.pageLayout = ops.pageLayout;
     const BufferRef &bt = *ops.blockTable;
     if (bt.shape.size() != 2)
       return makeError(what +
@@ -66,15 +75,18 @@ llvm::Expected<CacheAccess> CacheAccess::get(const CacheOperands &ops,
     g.batch = bt.shape[0];
     g.maxPages = bt.shape[1];
     g.capacity = g.maxPages * g.pageSize;
+    auto pool = [&](int64_t dim) -> llvm::SmallVector<int64_t, 4> {
+      if (hnd)
+        return {g.numPages, g.numKvHeads, g.pageSize, dim};
+      return {g.numPages, g.pageSize, g.numKvHeads, dim};
+    };
     if (llvm::Error e =
-            checkBuffer(kc, what, "key_cache", std::nullopt,
-                        {g.numPages, g.pageSize, g.numKvHeads, g.headDim},
-                        "[P, page_size, Hkv, D]"))
+            checkBuffer(kc, what, "key_cache", std::nullopt, pool(g.headDim),
+                        pagedShapeMeaning(ops.pageLayout)))
       return std::move(e);
     if (llvm::Error e =
-            checkBuffer(vc, what, "value_cache", g.dtype,
-                        {g.numPages, g.pageSize, g.numKvHeads, g.valueDim},
-                        "[P, page_size, Hkv, Dv]"))
+            checkBuffer(vc, what, "value_cache", g.dtype, pool(g.valueDim),
+                        pagedShapeMeaning(ops.pageLayout, "Dv")))
       return std::move(e);
     if (llvm::Error e = checkBuffer(bt, what, "block_table", DType::I32,
                                     {g.batch, g.maxPages}, "[B, max_pages]"))
@@ -150,5 +162,8 @@ int64_t CacheAccess::rowOffset(llvm::ArrayRef<int64_t> st, int64_t b, int64_t s,
                                int64_t h) const {
   if (!ops.isPaged())
     return b * st[0] + h * st[1] + s * st[2];
+  if (g.pageLayout == PageLayout::HND)
+    return page(b, s / g.pageSize) * st[0] + h * st[1] +
+           (s % g.pageSize) * st[2];
   return page(b, s / g.pageSize) * st[0] + (s % g.pageSize) * st[1] + h * st[2];
 }

@@ -11,6 +11,7 @@
 #ifndef ATTN_RUNTIME_KVCACHE_CACHEOPERANDS_H
 #define ATTN_RUNTIME_KVCACHE_CACHEOPERANDS_H
 
+#include "dialect/AttnAttrs.h"
 #include "runtime/Buffer.h"
 
 #include "llvm/Support/Error.h"
@@ -22,12 +23,15 @@ namespace mlir::attn::kv {
 
 struct CacheOperands {
   /// Contiguous: [B, Hkv, Smax, D] / [B, Hkv, Smax, Dv].
-  /// Paged: [P, page_size, Hkv, D] / [P, page_size, Hkv, Dv].
+  /// Paged: [P, page_size, Hkv, D] / [P, page_size, Hkv, Dv] (NHD), or
+  /// [P, Hkv, page_size, D] / [P, Hkv, page_size, Dv] (HND).
   rt::BufferRef keyCache, valueCache;
   /// [B] i32.
   rt::BufferRef lengths;
   /// [B, max_pages] i32; present exactly when the cache is paged.
   std::optional<rt::BufferRef> blockTable;
+  /// Page layout of a paged cache (attn.cache_* `page_layout`).
+  PageLayout pageLayout = PageLayout::NHD;
 
   bool isPaged() const { return blockTable.has_value(); }
 };
@@ -38,9 +42,10 @@ struct CacheGeometry {
   int64_t numKvHeads = 0;
   int64_t headDim = 0;
   int64_t valueDim = 0;
-  int64_t pageSize = 0; ///< 0: contiguous
-  int64_t numPages = 0; ///< paged only
-  int64_t maxPages = 0; ///< block-table columns, paged only
+  int64_t pageSize = 0;                    ///< 0: contiguous
+  PageLayout pageLayout = PageLayout::NHD; ///< paged only
+  int64_t numPages = 0;                    ///< paged only
+  int64_t maxPages = 0;                    ///< block-table columns, paged only
   int64_t capacity = 0; ///< rows per sequence: Smax or max_pages * page_size
   rt::DType dtype = rt::DType::F32;
 };
@@ -87,6 +92,9 @@ private:
   llvm::SmallVector<int64_t, 4> kStrides, vStrides, tableStrides;
   int64_t lengthStride = 1;
 };
+
+/// "[P, page_size, Hkv, D]" or "[P, Hkv, page_size, D]" (`dim` "D" or "Dv").
+std::string pagedShapeMeaning(PageLayout layout, llvm::StringRef dim = "D");
 
 /// Checks that `buf` has exactly `shape` (`meaning` names its dims in the
 /// error), non-null data, non-negative strides, and `dtype` (nullopt: any

@@ -30,11 +30,11 @@ mlir::attn::kv::checkedBytes(llvm::ArrayRef<int64_t> shape, rt::DType dtype,
 }
 
 CacheOperands KvBatch::appendOperands() const {
-  return {keyCache, valueCache, lengthsBefore, blockTable};
+  return {keyCache, valueCache, lengthsBefore, blockTable, pageLayout};
 }
 
 CacheOperands KvBatch::attentionOperands() const {
-  return {keyCache, valueCache, lengthsAfter, blockTable};
+  return {keyCache, valueCache, lengthsAfter, blockTable, pageLayout};
 }
 
 KvCache::KvCache(Kind kind, const KvDims &dims, int64_t maxSequences,

@@ -75,6 +75,8 @@ struct KvBatch {
   /// past a sequence's pages hold 0 (a valid page id, so a kernel that
   /// fetches one page ahead cannot fault).
   std::optional<rt::BufferRef> blockTable;
+  /// Paged only: the pools' page layout.
+  PageLayout pageLayout = PageLayout::NHD;
 
   int64_t size() const { return static_cast<int64_t>(sequences.size()); }
   /// Operands of attn.cache_append (lengths before the step).

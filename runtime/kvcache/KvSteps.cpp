@@ -1,6 +1,7 @@
 //===- KvSteps.cpp - append and decode steps over a KV cache --------------===//
 #include "runtime/kvcache/KvSteps.h"
 #include "runtime/Errors.h"
+#include "runtime/kvcache/PagedKvCache.h"
 
 using namespace mlir::attn;
 using namespace mlir::attn::kv;
@@ -42,7 +43,7 @@ void cacheTypes(const KvCache &c, int64_t n,
     k.shape[0] = n;
     v.shape[0] = n;
   } else {
-    int64_t maxPages = c.maxSequenceLength() / c.keyCache().shape[1];
+    int64_t maxPages = llvm::cast<PagedKvCache>(c).maxPagesPerSeq();
     table = KernelBufferType{DType::I32, {n, maxPages}, false};
   }
   out.push_back(k);
@@ -50,6 +51,12 @@ void cacheTypes(const KvCache &c, int64_t n,
 }
 
 } // namespace
+
+PageLayout KvStepper::pageLayout() const {
+  if (auto *paged = llvm::dyn_cast<PagedKvCache>(&kvCache))
+    return paged->pageLayout();
+  return PageLayout::NHD;
+}
 
 llvm::Expected<CacheKernelRef> KvStepper::appendKernel(const BufferRef &key,
                                                        const BufferRef &value) {
@@ -66,8 +73,9 @@ llvm::Expected<CacheKernelRef> KvStepper::appendKernel(const BufferRef &key,
   types.push_back({DType::I32, {n}, false}); // new_lengths
   if (table)
     types.push_back(*table);
-  auto kernel = kernelCache->get("cache_append", appendKernelSource(types),
-                                 options.compile, runtime.numThreads());
+  auto kernel =
+      kernelCache->get("cache_append", appendKernelSource(types, pageLayout()),
+                       options.compile, runtime.numThreads());
   if (kernel)
     appendKernels.push_back({memo, *kernel});
   return kernel;
@@ -92,10 +100,11 @@ KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
   types.push_back(typeOf(output, true));
   if (lse)
     types.push_back(typeOf(*lse, true));
-  auto kernel = kernelCache->get(
-      "cache_attention",
-      attentionKernelSource(types, kvCache.isPaged(), lse != nullptr, attn),
-      options.compile, runtime.numThreads());
+  auto kernel = kernelCache->get("cache_attention",
+                                 attentionKernelSource(types, kvCache.isPaged(),
+                                                       lse != nullptr, attn,
+                                                       pageLayout()),
+                                 options.compile, runtime.numThreads());
   if (kernel)
     decodeKernels.push_back({memo, *kernel});
   return kernel;

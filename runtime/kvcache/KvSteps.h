@@ -91,6 +91,7 @@ private:
   llvm::Expected<CacheKernelRef>
   decodeKernel(const rt::BufferRef &query, const rt::BufferRef &output,
                const rt::BufferRef *lse, const CacheAttentionOptions &attn);
+  PageLayout pageLayout() const;
   llvm::Error checkAppendInputs(int64_t batch, const rt::BufferRef &key,
                                 const rt::BufferRef &value,
                                 llvm::ArrayRef<int32_t> newLengths);

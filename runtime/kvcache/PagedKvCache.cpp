@@ -31,10 +31,18 @@ PagedKvCache::create(const PagedKvCacheConfig &c) {
     return std::move(e);
   int64_t dv = c.valueDim ? c.valueDim : c.headDim;
   rt::DType dtype = rt::dtypeOf(c.dtype);
+  if (c.pageLayout != PageLayout::NHD && c.pageLayout != PageLayout::HND)
+    return makeError("PagedKvCache: unknown page layout " +
+                     llvm::Twine(static_cast<int>(c.pageLayout)));
+  bool hnd = c.pageLayout == PageLayout::HND;
   llvm::SmallVector<int64_t, 4> kShape = {c.numPages, c.pageSize, c.numKvHeads,
                                           c.headDim};
   llvm::SmallVector<int64_t, 4> vShape = {c.numPages, c.pageSize, c.numKvHeads,
                                           dv};
+  if (hnd) {
+    std::swap(kShape[1], kShape[2]);
+    std::swap(vShape[1], vShape[2]);
+  }
   auto k = allocatePool(c.allocator, kShape, dtype, "PagedKvCache key pool");
   if (!k)
     return k.takeError();
@@ -56,7 +64,7 @@ PagedKvCache::PagedKvCache(const PagedKvCacheConfig &c,
                      c.valueDim ? c.valueDim : c.headDim, c.dtype},
               c.maxSequences, c.maxPagesPerSeq * c.pageSize, std::move(keyMem),
               std::move(valueMem), std::move(keyRef), std::move(valueRef)),
-      pageRows(c.pageSize), maxPages(c.maxPagesPerSeq),
+      pageRows(c.pageSize), maxPages(c.maxPagesPerSeq), layout(c.pageLayout),
       pages(static_cast<int32_t>(c.numPages)),
       table(c.maxSequences * c.maxPagesPerSeq, 0), pageCount(c.maxSequences, 0),
       batchTable(c.maxSequences * c.maxPagesPerSeq, 0) {}
@@ -121,6 +129,7 @@ void PagedKvCache::fillBatchViews(KvBatch &batch) {
   for (int64_t i = 0; i < n; ++i)
     std::copy_n(row(batch.sequences[i].slot), maxPages,
                 &batchTable[i * maxPages]);
+  batch.pageLayout = layout;
   batch.keyCache = keyCache();
   batch.valueCache = valueCache();
   batch.blockTable = rt::BufferRef::contiguous(batchTable.data(),

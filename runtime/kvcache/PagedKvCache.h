@@ -1,8 +1,10 @@
 //===- PagedKvCache.h - a vLLM-style paged KV cache ------------*- C++ -*-===//
 //
-// K and V live in page pools [numPages, pageSize, Hkv, D] / [..., Dv];
-// position s of a sequence is row s % pageSize of page
-// blockTable[seq, s / pageSize]. Sequences grow a page at a time from a
+// K and V live in page pools [numPages, pageSize, Hkv, D] / [..., Dv]
+// (layout NHD, vLLM's, the default) or [numPages, Hkv, pageSize, D] /
+// [..., Dv] (HND, FlashInfer's: each head's rows of a page contiguous, which
+// decode streams faster); position s of a sequence is row s % pageSize of
+// page blockTable[seq, s / pageSize]. Sequences grow a page at a time from a
 // shared free list and give pages back on truncate and free, so memory
 // follows the tokens actually cached rather than each sequence's maximum.
 //
@@ -24,6 +26,8 @@ struct PagedKvCacheConfig {
   int64_t headDim = 64;
   int64_t valueDim = 0; ///< 0: headDim
   ElementType dtype = ElementType::F32;
+  /// NHD: pools [P, pageSize, Hkv, D]; HND: [P, Hkv, pageSize, D].
+  PageLayout pageLayout = PageLayout::NHD;
   KvAllocator *allocator = nullptr; ///< null: host memory
 };
 
@@ -37,6 +41,7 @@ public:
 
   int64_t numPages() const { return pages.numPages(); }
   int64_t pageSize() const { return pageRows; }
+  PageLayout pageLayout() const { return layout; }
   int64_t maxPagesPerSeq() const { return maxPages; }
   int64_t numFreePages() const { return pages.numFree(); }
   /// Free pages; back() is handed out next.
@@ -44,7 +49,8 @@ public:
   /// The pages of `id`, in position order.
   llvm::Expected<llvm::ArrayRef<int32_t>> pagesOf(SeqId id) const;
 
-  /// Pools: key [numPages, pageSize, Hkv, D], value [..., Dv].
+  /// Pools: key [numPages, pageSize, Hkv, D], value [..., Dv] (NHD), or
+  /// key [numPages, Hkv, pageSize, D], value [..., Dv] (HND).
   /// blockTable(): [maxSequences, maxPagesPerSeq] i32 by slot, columns past
   /// a sequence's pages 0.
   rt::BufferRef blockTable() const;
@@ -67,6 +73,7 @@ private:
   int32_t *row(int32_t slot) { return &table[slot * maxPages]; }
 
   int64_t pageRows, maxPages;
+  PageLayout layout;
   PageAllocator pages;
   std::vector<int32_t> table;      ///< [maxSequences, maxPages]
   std::vector<int32_t> pageCount;  ///< per slot

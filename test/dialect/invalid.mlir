@@ -357,7 +357,64 @@ func.func @decode_lse(%q: memref<4x32x1x128xf32>, %kc: memref<4x8x64x128xf32>, %
 // -----
 
 func.func @decode_paged_rank(%q: memref<4x32x1x128xf32>, %kc: memref<256x16x128xf32>, %vc: memref<256x16x128xf32>, %l: memref<4xi32>, %bt: memref<4x16xi32>, %o: memref<4x32x1x128xf32>) {
-  // expected-error @+1 {{key_cache must have rank 4 (contiguous [B, Hkv, Smax, D] or paged [P, page_size, Hkv, D]), got rank 3}}
+  // expected-error @+1 {{key_cache must have rank 4 (contiguous [B, Hkv, Smax, D], paged [P, page_size, Hkv, D] or hnd paged [P, Hkv, page_size, D]), got rank 3}}
   attn.cache_attention %q, %kc, %vc lengths(%l) block_table(%bt : memref<4x16xi32>) outs(%o) : memref<4x32x1x128xf32>, memref<256x16x128xf32>, memref<256x16x128xf32>, memref<4xi32> -> memref<4x32x1x128xf32>
+  return
+}
+
+// -----
+
+func.func @hnd_not_paged(%k: memref<4x8x1x128xf32>, %v: memref<4x8x1x128xf32>, %kc: memref<4x8x64x128xf32>, %vc: memref<4x8x64x128xf32>, %l: memref<4xi32>) {
+  // expected-error @+1 {{page_layout applies only to paged caches (with a block_table)}}
+  attn.cache_append %k, %v into %kc, %vc lengths(%l) {page_layout = #attn.page_layout<hnd>} : memref<4x8x1x128xf32>, memref<4x8x1x128xf32> into memref<4x8x64x128xf32>, memref<4x8x64x128xf32>, memref<4xi32>
+  return
+}
+
+// -----
+
+func.func @hnd_append_heads(%k: memref<4x8x1x128xbf16>, %v: memref<4x8x1x128xbf16>, %kc: memref<256x16x8x128xbf16>, %vc: memref<256x16x8x128xbf16>, %l: memref<4xi32>, %bt: memref<4x16xi32>) {
+  // expected-error @+1 {{key_cache shape [256, 16, 8, 128] does not match expected [P, Hkv, page_size, D] (hnd) = [256, 8, 8, 128]}}
+  attn.cache_append %k, %v into %kc, %vc lengths(%l) block_table(%bt : memref<4x16xi32>) {page_layout = #attn.page_layout<hnd>} : memref<4x8x1x128xbf16>, memref<4x8x1x128xbf16> into memref<256x16x8x128xbf16>, memref<256x16x8x128xbf16>, memref<4xi32>
+  return
+}
+
+// -----
+
+func.func @hnd_value_pool(%k: memref<4x8x1x128xbf16>, %v: memref<4x8x1x64xbf16>, %kc: memref<256x8x16x128xbf16>, %vc: memref<256x8x32x64xbf16>, %l: memref<4xi32>, %bt: memref<4x16xi32>) {
+  // expected-error @+1 {{value_cache shape [256, 8, 32, 64] does not match expected [P, Hkv, page_size, Dv] (hnd) = [256, 8, 16, 64]}}
+  attn.cache_append %k, %v into %kc, %vc lengths(%l) block_table(%bt : memref<4x16xi32>) {page_layout = #attn.page_layout<hnd>} : memref<4x8x1x128xbf16>, memref<4x8x1x64xbf16> into memref<256x8x16x128xbf16>, memref<256x8x32x64xbf16>, memref<4xi32>
+  return
+}
+
+// -----
+
+func.func @hnd_decode_not_paged(%q: memref<4x32x1x128xf32>, %kc: memref<4x8x64x128xf32>, %vc: memref<4x8x64x128xf32>, %l: memref<4xi32>, %o: memref<4x32x1x128xf32>) {
+  // expected-error @+1 {{page_layout applies only to paged caches (with a block_table)}}
+  attn.cache_attention %q, %kc, %vc lengths(%l) outs(%o) {page_layout = #attn.page_layout<hnd>} : memref<4x32x1x128xf32>, memref<4x8x64x128xf32>, memref<4x8x64x128xf32>, memref<4xi32> -> memref<4x32x1x128xf32>
+  return
+}
+
+// -----
+
+func.func @hnd_decode_heads(%q: memref<4x32x1x128xf32>, %kc: memref<256x5x16x128xf32>, %vc: memref<256x5x16x128xf32>, %l: memref<4xi32>, %bt: memref<4x16xi32>, %o: memref<4x32x1x128xf32>) {
+  // expected-error @+1 {{query heads (32) must be a multiple of key/value heads (5)}}
+  attn.cache_attention %q, %kc, %vc lengths(%l) block_table(%bt : memref<4x16xi32>) outs(%o) {page_layout = #attn.page_layout<hnd>} : memref<4x32x1x128xf32>, memref<256x5x16x128xf32>, memref<256x5x16x128xf32>, memref<4xi32> -> memref<4x32x1x128xf32>
+  return
+}
+
+// -----
+
+func.func @hnd_decode_rank(%q: memref<4x32x1x128xf32>, %kc: memref<256x8x128xf32>, %vc: memref<256x8x128xf32>, %l: memref<4xi32>, %bt: memref<4x16xi32>, %o: memref<4x32x1x128xf32>) {
+  // expected-error @+1 {{key_cache must have rank 4}}
+  attn.cache_attention %q, %kc, %vc lengths(%l) block_table(%bt : memref<4x16xi32>) outs(%o) {page_layout = #attn.page_layout<hnd>} : memref<4x32x1x128xf32>, memref<256x8x128xf32>, memref<256x8x128xf32>, memref<4xi32> -> memref<4x32x1x128xf32>
+  return
+}
+
+// -----
+
+func.func @bad_page_layout(%q: memref<4x32x1x128xf32>, %kc: memref<256x8x16x128xf32>, %vc: memref<256x8x16x128xf32>, %l: memref<4xi32>, %bt: memref<4x16xi32>, %o: memref<4x32x1x128xf32>) {
+  // expected-error @+2 {{expected ::mlir::attn::PageLayout to be one of: nhd, hnd}}
+  // expected-error @+1 {{failed to parse}}
+  attn.cache_attention %q, %kc, %vc lengths(%l) block_table(%bt : memref<4x16xi32>) outs(%o) {page_layout = #attn.page_layout<hdn>} : memref<4x32x1x128xf32>, memref<256x8x16x128xf32>, memref<256x8x16x128xf32>, memref<4xi32> -> memref<4x32x1x128xf32>
   return
 }

@@ -120,3 +120,30 @@ func.func @paged_cache(%k: memref<16x8x1x128xbf16>, %v: memref<16x8x1x128xbf16>,
         memref<16xi32> -> memref<16x32x1x128xbf16>
   return
 }
+
+// Head-major pages: [P, Hkv, page_size, D]; nhd is the default and prints
+// like any other attribute value.
+// CHECK-LABEL: func @hnd_paged_cache
+// CHECK: attn.cache_append {{.*}} block_table(%{{.*}} : memref<16x64xi32>) {page_layout = #attn.page_layout<hnd>}
+// CHECK-SAME: into memref<1024x8x16x128xbf16>
+// CHECK: attn.cache_attention {{.*}} block_table(%{{.*}} : memref<16x64xi32>) outs(%{{.*}}) {mask = #attn.mask<causal = true>, page_layout = #attn.page_layout<hnd>}
+// CHECK: attn.cache_attention {{.*}} {page_layout = #attn.page_layout<nhd>}
+func.func @hnd_paged_cache(%k: memref<16x8x1x128xbf16>, %v: memref<16x8x1x128xbf16>,
+                           %kc: memref<1024x8x16x128xbf16>, %vc: memref<1024x8x16x128xbf16>,
+                           %len: memref<16xi32>, %bt: memref<16x64xi32>,
+                           %q: memref<16x32x1x128xbf16>, %o: memref<16x32x1x128xbf16>,
+                           %nkc: memref<1024x16x8x128xbf16>, %nvc: memref<1024x16x8x128xbf16>) {
+  attn.cache_append %k, %v into %kc, %vc lengths(%len) block_table(%bt : memref<16x64xi32>)
+      {page_layout = #attn.page_layout<hnd>}
+      : memref<16x8x1x128xbf16>, memref<16x8x1x128xbf16>
+        into memref<1024x8x16x128xbf16>, memref<1024x8x16x128xbf16>, memref<16xi32>
+  attn.cache_attention %q, %kc, %vc lengths(%len) block_table(%bt : memref<16x64xi32>) outs(%o)
+      {mask = #attn.mask<causal = true>, page_layout = #attn.page_layout<hnd>}
+      : memref<16x32x1x128xbf16>, memref<1024x8x16x128xbf16>, memref<1024x8x16x128xbf16>,
+        memref<16xi32> -> memref<16x32x1x128xbf16>
+  attn.cache_attention %q, %nkc, %nvc lengths(%len) block_table(%bt : memref<16x64xi32>) outs(%o)
+      {page_layout = #attn.page_layout<nhd>}
+      : memref<16x32x1x128xbf16>, memref<1024x16x8x128xbf16>, memref<1024x16x8x128xbf16>,
+        memref<16xi32> -> memref<16x32x1x128xbf16>
+  return
+}

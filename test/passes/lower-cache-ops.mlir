@@ -65,3 +65,77 @@ func.func @paged_append(%k: memref<4x8x2x128xf32>, %v: memref<4x8x2x128xf32>,
         into memref<256x16x8x128xbf16>, memref<256x16x8x128xbf16>, memref<4xi32>
   return
 }
+
+// -----
+
+// Head-major pages ([P, Hkv, page_size, D]): a full 64-key tile is read in
+// place, one [16, 128] view per page of the K/V head (rows contiguous, no
+// f32 pack), bf16 converted inside the matmuls; the partial last tile is
+// packed page by page and padded with zeros. Decode rows (a GQA group of 4)
+// fill a [64, 4] score tile exactly.
+// CHECK-LABEL: func @hnd_decode
+// CHECK: scf.forall (%{{.*}}) in (32)
+// CHECK: %[[S:.*]] = memref.alloca() : memref<64x4xf32>
+// CHECK: scf.for
+// CHECK: %[[FULL:.*]] = arith.cmpi eq, %{{.*}}, %c64
+// CHECK: scf.if %[[FULL]] {
+// CHECK: scf.for
+// CHECK: memref.load %{{.*}} : memref<4x256xi32>
+// CHECK: %[[K:.*]] = memref.subview %arg1[%{{.*}}, %{{.*}}, 0, 0] [1, 1, 16, 128] [1, 1, 1, 1] : memref<1024x8x16x128xbf16> to memref<16x128xbf16, strided<[128, 1], offset: ?>>
+// CHECK: attn.tile_matmul %[[K]], %{{.*}} into %{{.*}} {transpose_rhs} : memref<16x128xbf16, strided<[128, 1], offset: ?>>, memref<4x128xf32, strided<[128, 1]>> into memref<16x4xf32, strided<[4, 1], offset: ?>>
+// CHECK: } else {
+// CHECK: memref.subview %arg1[%{{.*}}, %{{.*}}, 0, 0] [1, 1, %{{.*}}, 128] [1, 1, 1, 1] : memref<1024x8x16x128xbf16> to memref<?x128xbf16, strided<[128, 1], offset: ?>>
+// CHECK: attn.tile_pack
+// CHECK: attn.tile_matmul
+// CHECK: attn.tile_mask %[[S]]
+// CHECK: attn.tile_online_softmax %[[S]]
+// CHECK: scf.if %{{.*}} {
+// CHECK: %[[V:.*]] = memref.subview %arg2[%{{.*}}, %{{.*}}, 0, 0] [1, 1, 16, 128]
+// CHECK: attn.tile_matmul %{{.*}}, %[[V]] into %{{.*}} {accumulate, transpose_lhs} : memref<16x4xf32, strided<[4, 1], offset: ?>>, memref<16x128xbf16, strided<[128, 1], offset: ?>> into memref<4x128xf32>
+// CHECK: } else {
+// CHECK: attn.tile_pack
+// CHECK: } {attn.kv_tile_loop = 64 : i64}
+func.func @hnd_decode(%q: memref<4x32x1x128xbf16>, %kc: memref<1024x8x16x128xbf16>,
+                      %vc: memref<1024x8x16x128xbf16>, %len: memref<4xi32>,
+                      %bt: memref<4x256xi32>, %o: memref<4x32x1x128xbf16>) {
+  attn.cache_attention %q, %kc, %vc lengths(%len) block_table(%bt : memref<4x256xi32>) outs(%o)
+      {mask = #attn.mask<causal = true>, page_layout = #attn.page_layout<hnd>}
+      : memref<4x32x1x128xbf16>, memref<1024x8x16x128xbf16>, memref<1024x8x16x128xbf16>,
+        memref<4xi32> -> memref<4x32x1x128xbf16>
+  return
+}
+
+// -----
+
+// Pages larger than the KV tile: a full tile is one view inside its page.
+// CHECK-LABEL: func @hnd_big_pages
+// CHECK: scf.if
+// CHECK: memref.subview %arg1[%{{.*}}, %{{.*}}, %{{.*}}, 0] [1, 1, 64, 128] [1, 1, 1, 1] : memref<64x2x256x128xf32> to memref<64x128xf32, strided<[128, 1], offset: ?>>
+// CHECK: attn.tile_matmul {{.*}} : memref<64x128xf32, strided<[128, 1], offset: ?>>, memref<4x128xf32, strided<[128, 1]>> into memref<64x4xf32, strided<[4, 1], offset: ?>>
+func.func @hnd_big_pages(%q: memref<2x8x1x128xf32>, %kc: memref<64x2x256x128xf32>,
+                         %vc: memref<64x2x256x128xf32>, %len: memref<2xi32>,
+                         %bt: memref<2x8xi32>, %o: memref<2x8x1x128xf32>) {
+  attn.cache_attention %q, %kc, %vc lengths(%len) block_table(%bt : memref<2x8xi32>) outs(%o)
+      {page_layout = #attn.page_layout<hnd>}
+      : memref<2x8x1x128xf32>, memref<64x2x256x128xf32>, memref<64x2x256x128xf32>,
+        memref<2xi32> -> memref<2x8x1x128xf32>
+  return
+}
+
+// -----
+
+// Append into head-major pages: row (page, h, pos % page_size).
+// CHECK-LABEL: func @hnd_append
+// CHECK: %[[PAGE:.*]] = memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<4x64xi32>
+// CHECK: %[[P:.*]] = arith.index_cast %[[PAGE]]
+// CHECK: %[[ROW:.*]] = arith.remui
+// CHECK: vector.transfer_write %{{.*}}, %arg2[%[[P]], %[[H:.*]], %[[ROW]], %{{.*}}] {{.*}} : vector<16xbf16>, memref<256x8x16x128xbf16>
+func.func @hnd_append(%k: memref<4x8x2x128xf32>, %v: memref<4x8x2x128xf32>,
+                      %kc: memref<256x8x16x128xbf16>, %vc: memref<256x8x16x128xbf16>,
+                      %len: memref<4xi32>, %n: memref<4xi32>, %bt: memref<4x64xi32>) {
+  attn.cache_append %k, %v into %kc, %vc lengths(%len) new_lengths(%n : memref<4xi32>)
+      block_table(%bt : memref<4x64xi32>) {page_layout = #attn.page_layout<hnd>}
+      : memref<4x8x2x128xf32>, memref<4x8x2x128xf32>
+        into memref<256x8x16x128xbf16>, memref<256x8x16x128xbf16>, memref<4xi32>
+  return
+}

@@ -85,10 +85,9 @@ TEST_F(KvCachePagedErrors, OutOfPages) {
                        [&] { return cache->reserve(b, 13); });
   // c's third page would fit alone, a's third too, but not both: all or
   // nothing.
-  expectFailsUnchanged(*cache, "out of pages: 2 sequences need 2 more pages",
-                       [&] {
-                         return cache->prepareStep({c, a}, {9, 4}).takeError();
-                       });
+  expectFailsUnchanged(
+      *cache, "out of pages: 2 sequences need 2 more pages",
+      [&] { return cache->prepareStep({c, a}, {9, 4}).takeError(); });
   expectFailsUnchanged(*cache, "only 1 of 6 are free",
                        [&] { return cache->extend(a, 8); });
 }
@@ -103,9 +102,7 @@ TEST_P(KvCacheErrors, FreedSequence) {
            {"truncate", [&] { return cache->truncate(freed, 0); }},
            {"freeSequence", [&] { return cache->freeSequence(freed); }},
            {"prepareStep",
-            [&] {
-              return cache->prepareStep({a, freed}, 1).takeError();
-            }},
+            [&] { return cache->prepareStep({a, freed}, 1).takeError(); }},
        }) {
     SCOPED_TRACE(name);
     expectFailsUnchanged(*cache, std::string(name) + ": sequence 2#0 was freed",
@@ -216,9 +213,8 @@ TEST_P(KvCacheErrors, DecodeInputMismatch) {
   HostTensor q3(rt::DType::F32, {2, 3, 1, kD}),
       qHalf(rt::DType::F16, {2, 4, 1, kD}),
       oWrong(rt::DType::F32, {2, 4, 1, kD}), lse(rt::DType::F32, {2, 4, 2});
-  expectFailsUnchanged(*cache, "query heads (3) must be a multiple", [&] {
-    return steps.decodeStep({a, b}, q3.ref, o.ref);
-  });
+  expectFailsUnchanged(*cache, "query heads (3) must be a multiple",
+                       [&] { return steps.decodeStep({a, b}, q3.ref, o.ref); });
   expectFailsUnchanged(*cache, "query has element type f16, expected f32", [&] {
     return steps.decodeStep({a, b}, qHalf.ref, o.ref);
   });
@@ -301,6 +297,35 @@ TEST_P(KvCacheErrors, RawOperandsPastCapacity) {
   expectFailsUnchanged(*cache, "needs 17 rows but the cache holds 16", [&] {
     return kv::referenceCacheAppend(ops, k.ref, v.ref);
   });
+}
+
+/// Pools are checked against the layout the operands claim: an NHD value
+/// pool next to an HND key pool is a shape error naming the HND shape, and an
+/// unknown layout is refused at create.
+TEST(KvCacheLayoutErrors, PoolShapesFollowTheLayout) {
+  auto hnd = makePaged(/*numPages=*/6, /*pageSize=*/4, /*maxPagesPerSeq=*/3,
+                       /*maxSequences=*/2, /*hkv=*/2, /*d=*/8, 0,
+                       ElementType::F32, PageLayout::HND);
+  auto nhd = makePaged(6, 4, 3, 2, 2, 8);
+  EXPECT_EQ(hnd->keyCache().shape, (llvm::SmallVector<int64_t, 4>{6, 2, 4, 8}));
+  EXPECT_EQ(nhd->keyCache().shape, (llvm::SmallVector<int64_t, 4>{6, 4, 2, 8}));
+  SeqId a = get(hnd->addSequence());
+  ASSERT_TRUE(ok(hnd->extend(a, 5)));
+  kv::CacheOperands ops = get(hnd->prepareStep({a}, 0))->attentionOperands();
+  EXPECT_EQ(ops.pageLayout, PageLayout::HND);
+  ops.valueCache = nhd->valueCache();
+  HostTensor q(rt::DType::F32, {1, 2, 1, 8});
+  EXPECT_EQ(errorOf(kv::referenceCacheAttention(ops, q.ref).takeError()),
+            "cache_attention: value_cache has shape [6, 4, 2, 8], expected "
+            "[6, 2, 4, 8] [P, Hkv, page_size, Dv]");
+
+  kv::PagedKvCacheConfig c;
+  c.numPages = 4;
+  c.maxPagesPerSeq = 2;
+  c.maxSequences = 1;
+  c.pageLayout = static_cast<PageLayout>(7);
+  EXPECT_EQ(errorOf(kv::PagedKvCache::create(c).takeError()),
+            "PagedKvCache: unknown page layout 7");
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, KvCacheErrors, ::testing::Bool(),

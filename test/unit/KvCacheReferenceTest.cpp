@@ -55,6 +55,9 @@ double cachedKey(kv::KvCache &c, SeqId id, int64_t pos, int64_t h, int64_t ch) {
   auto st = kc.effectiveStrides();
   if (auto *p = llvm::dyn_cast<kv::PagedKvCache>(&c)) {
     int32_t page = cantFail(p->pagesOf(id))[pos / p->pageSize()];
+    if (p->pageLayout() == PageLayout::HND) // [P, Hkv, page_size, D]
+      return rt::loadAsDouble(kc, page * st[0] + h * st[1] +
+                                      (pos % p->pageSize()) * st[2] + ch);
     return rt::loadAsDouble(kc, page * st[0] + (pos % p->pageSize()) * st[1] +
                                     h * st[2] + ch);
   }
@@ -67,6 +70,9 @@ double cachedValue(kv::KvCache &c, SeqId id, int64_t pos, int64_t h,
   auto st = vc.effectiveStrides();
   if (auto *p = llvm::dyn_cast<kv::PagedKvCache>(&c)) {
     int32_t page = cantFail(p->pagesOf(id))[pos / p->pageSize()];
+    if (p->pageLayout() == PageLayout::HND) // [P, Hkv, page_size, D]
+      return rt::loadAsDouble(vc, page * st[0] + h * st[1] +
+                                      (pos % p->pageSize()) * st[2] + ch);
     return rt::loadAsDouble(vc, page * st[0] + (pos % p->pageSize()) * st[1] +
                                     h * st[2] + ch);
   }
@@ -93,13 +99,15 @@ struct AppendCase {
   bool paged;
   int64_t pageSize; ///< paged only
   ElementType dtype;
+  PageLayout layout = PageLayout::NHD;
 };
 
 /// Short names in test listings (gtest prints unknown params as bytes).
 void PrintTo(const AppendCase &c, std::ostream *os) {
   *os << (c.paged ? "paged, page size " + std::to_string(c.pageSize)
                   : std::string("contiguous"))
-      << ", " << mlir::attn::stringifyElementType(c.dtype);
+      << ", " << mlir::attn::stringifyElementType(c.dtype) << ", "
+      << mlir::attn::stringifyPageLayout(c.layout).str();
 }
 
 class KvCacheAppend : public ::testing::TestWithParam<AppendCase> {};
@@ -116,7 +124,7 @@ TEST_P(KvCacheAppend, RowsLandWhereTheCacheSays) {
   std::unique_ptr<kv::KvCache> c;
   if (p.paged)
     c = makePaged(4 * maxLen / p.pageSize, p.pageSize, maxLen / p.pageSize, 4,
-                  hkv, d, dv, p.dtype);
+                  hkv, d, dv, p.dtype, p.layout);
   else
     c = makeContiguous(4, maxLen, hkv, d, dv, p.dtype);
   std::vector<SeqId> ids;
@@ -166,11 +174,15 @@ INSTANTIATE_TEST_SUITE_P(
                       AppendCase{true, 1, ElementType::F32},
                       AppendCase{true, 4, ElementType::BF16},
                       AppendCase{false, 0, ElementType::F32},
-                      AppendCase{false, 0, ElementType::F16}),
+                      AppendCase{false, 0, ElementType::F16},
+                      AppendCase{true, 16, ElementType::F32, PageLayout::HND},
+                      AppendCase{true, 1, ElementType::F16, PageLayout::HND},
+                      AppendCase{true, 4, ElementType::BF16, PageLayout::HND}),
     [](const auto &info) {
       const AppendCase &p = info.param;
       return (p.paged ? "Paged" + std::to_string(p.pageSize) : "Contiguous") +
-             std::string("_") + mlir::attn::stringifyElementType(p.dtype);
+             std::string("_") + mlir::attn::stringifyElementType(p.dtype) +
+             (p.layout == PageLayout::HND ? "_hnd" : "");
     });
 
 TEST(KvCacheReference, AppendConvertsToTheCacheType) {
@@ -237,6 +249,7 @@ struct DecodeCase {
   const char *name;
   int64_t hq, hkv, sq;
   kv::CacheAttentionOptions options;
+  PageLayout layout = PageLayout::NHD;
 };
 
 void PrintTo(const DecodeCase &c, std::ostream *os) { *os << c.name; }
@@ -254,7 +267,8 @@ TEST_P(KvCacheDecodeReference, PagedEqualsContiguousAttention) {
   if (p.sq > 1)
     lengths = {0, 3, 16, 37, 5, 64}; // the queries are within the sequence
   int64_t n = lengths.size();
-  auto paged = makePaged(64, 16, 4, n, p.hkv, d, dv);
+  auto paged =
+      makePaged(64, 16, 4, n, p.hkv, d, dv, ElementType::F32, p.layout);
   auto contiguous = makeContiguous(n, 64, p.hkv, d, dv);
   std::vector<SeqId> pIds, cIds;
   for (int64_t i = 0; i < n; ++i) {
@@ -348,14 +362,16 @@ kv::CacheAttentionOptions globalDilated() {
 
 INSTANTIATE_TEST_SUITE_P(
     Masks, KvCacheDecodeReference,
-    ::testing::Values(DecodeCase{"GqaDecodeNoMask", 8, 2, 1, {}},
-                      DecodeCase{"GqaDecodeCausal", 8, 2, 1, causal()},
-                      DecodeCase{"MqaDecodeWindow", 4, 1, 1, causal(6)},
-                      DecodeCase{"MhaChunkCausal", 2, 2, 3, causal()},
-                      DecodeCase{"GqaChunkWindow", 6, 3, 3, causal(4)},
-                      DecodeCase{"GqaChunkSoftcap", 4, 2, 3, softcapped()},
-                      DecodeCase{"GqaChunkGlobalDilated", 4, 2, 3,
-                                 globalDilated()}),
+    ::testing::Values(
+        DecodeCase{"GqaDecodeNoMask", 8, 2, 1, {}},
+        DecodeCase{"GqaDecodeCausal", 8, 2, 1, causal()},
+        DecodeCase{"MqaDecodeWindow", 4, 1, 1, causal(6)},
+        DecodeCase{"MhaChunkCausal", 2, 2, 3, causal()},
+        DecodeCase{"GqaChunkWindow", 6, 3, 3, causal(4)},
+        DecodeCase{"GqaChunkSoftcap", 4, 2, 3, softcapped()},
+        DecodeCase{"GqaChunkGlobalDilated", 4, 2, 3, globalDilated()},
+        DecodeCase{"HndGqaDecodeCausal", 8, 2, 1, causal(), PageLayout::HND},
+        DecodeCase{"HndGqaChunkWindow", 6, 3, 3, causal(4), PageLayout::HND}),
     [](const auto &info) { return std::string(info.param.name); });
 
 } // namespace

@@ -56,6 +56,10 @@ struct StepCase {
   int64_t hq, hkv, d, sq;
   kv::CacheAttentionOptions options;
   int64_t kvSplits = 0; ///< 0: the cost model (no splits at this size)
+  PageLayout layout = PageLayout::NHD;
+  /// Rows per sequence; > 96 adds long prefills, so that decode reads full
+  /// KV tiles (in place, no pack) as well as partial ones.
+  int64_t maxLen = 96;
 };
 
 /// Short names in test listings (gtest prints unknown params as bytes).
@@ -71,11 +75,11 @@ TEST_P(KvCacheSteps, CompiledMatchesReference) {
   uint64_t seed = testSeed();
   SCOPED_TRACE("ATTN_TEST_SEED=" + std::to_string(seed));
   std::mt19937_64 rng(seed);
-  const int64_t n = 4, maxLen = 96, dv = p.d;
+  const int64_t n = 4, maxLen = p.maxLen, dv = p.d;
   auto make = [&]() -> std::unique_ptr<kv::KvCache> {
     if (p.paged)
       return makePaged(n * maxLen / p.pageSize, p.pageSize, maxLen / p.pageSize,
-                       n, p.hkv, p.d, dv, p.dtype);
+                       n, p.hkv, p.d, dv, p.dtype, p.layout);
     return makeContiguous(n, maxLen, p.hkv, p.d, dv, p.dtype);
   };
   auto compiledCache = make(), referenceCache = make();
@@ -131,6 +135,20 @@ TEST_P(KvCacheSteps, CompiledMatchesReference) {
   // One kernel per shape (append of 20 rows, of 1 row, decode): the decode
   // loop reused them.
   EXPECT_EQ(compiled.kernels().stats().compiles, 3);
+  if (maxLen <= 96)
+    return;
+  // Long sequences: several full 64-key tiles (read in place) and a partial
+  // last one, one sequence still empty after the first chunk.
+  append(100, {100, 37, 100, 0});
+  decode();
+  append(100, {100, 100, 0, 100});
+  decode();
+  for (int step = 0; step < 2; ++step) {
+    append(1, {});
+    decode();
+  }
+  EXPECT_EQ(intsOf(compiledCache->lengths()),
+            (std::vector<int32_t>{206, 144, 146, 143}));
 }
 
 kv::CacheAttentionOptions causal(int64_t windowLeft = -1) {
@@ -172,7 +190,39 @@ INSTANTIATE_TEST_SUITE_P(
         StepCase{"PagedSplitsGqaF32", true, 16, ElementType::F32, 8, 2, 64, 1,
                  causal(), 3},
         StepCase{"ContiguousSplitsWindowBf16", false, 0, ElementType::BF16, 4,
-                 1, 32, 1, causal(30), 4}),
+                 1, 32, 1, causal(30), 4},
+        // Head-major pages ([P, Hkv, page_size, D]).
+        StepCase{"HndGqaF32", true, 16, ElementType::F32, 8, 2, 64, 1, causal(),
+                 0, PageLayout::HND, 256},
+        StepCase{"HndPage128Bf16", true, 128, ElementType::BF16, 8, 2, 64, 1,
+                 causal(), 0, PageLayout::HND, 256},
+        StepCase{"HndPage1Bf16", true, 1, ElementType::BF16, 4, 2, 32, 1,
+                 causal(), 0, PageLayout::HND},
+        StepCase{"HndChunkSoftcapF16", true, 16, ElementType::F16, 4, 2, 32, 2,
+                 softcapped(), 0, PageLayout::HND, 256},
+        StepCase{"HndSplitsWindowF32", true, 16, ElementType::F32, 8, 2, 64, 1,
+                 causal(70), 3, PageLayout::HND, 256},
+        StepCase{"HndMhaF32", true, 32, ElementType::F32, 2, 2, 32, 1, causal(),
+                 0, PageLayout::HND, 256},
+        StepCase{"HndMqaGroup8Bf16",
+                 true,
+                 16,
+                 ElementType::BF16,
+                 8,
+                 1,
+                 128,
+                 1,
+                 {},
+                 0,
+                 PageLayout::HND,
+                 256},
+        // The NHD layout and contiguous caches over full tiles too.
+        StepCase{"NhdLongGqaBf16", true, 16, ElementType::BF16, 8, 2, 64, 1,
+                 causal(), 0, PageLayout::NHD, 256},
+        StepCase{"NhdLongSplitsF32", true, 64, ElementType::F32, 4, 1, 64, 3,
+                 causal(), 2, PageLayout::NHD, 256},
+        StepCase{"ContiguousLongGqaF32", false, 0, ElementType::F32, 8, 2, 128,
+                 1, causal(), 0, PageLayout::NHD, 256}),
     [](const auto &info) { return std::string(info.param.name); });
 
 /// The serving loop of docs/kv-cache.md, as written there.

@@ -25,6 +25,7 @@ namespace kv = mlir::attn::kv;
 namespace rt = mlir::attn::rt;
 using kv::SeqId;
 using mlir::attn::ElementType;
+using mlir::attn::PageLayout;
 
 // Shared with the runtime tests: one leaked runtime per process, the
 // seed rule and the error-message helpers.
@@ -152,8 +153,10 @@ void expectFailsUnchanged(kv::KvCache &cache, llvm::StringRef expected, Fn op) {
 inline std::unique_ptr<kv::PagedKvCache>
 makePaged(int64_t numPages, int64_t pageSize, int64_t maxPagesPerSeq,
           int64_t maxSequences, int64_t hkv = 2, int64_t d = 8, int64_t dv = 0,
-          ElementType dtype = ElementType::F32) {
+          ElementType dtype = ElementType::F32,
+          PageLayout layout = PageLayout::NHD) {
   kv::PagedKvCacheConfig c;
+  c.pageLayout = layout;
   c.numPages = numPages;
   c.pageSize = pageSize;
   c.maxPagesPerSeq = maxPagesPerSeq;
