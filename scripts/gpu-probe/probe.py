@@ -222,13 +222,19 @@ class Launcher:
         for f, g, bl, smem, params in self.steps:
             check(cuda.cuLaunchKernel(f, g[0], g[1], g[2], bl[0], bl[1], bl[2], smem, stream, params, None), "cuLaunchKernel")
 
-def bench(fn, reps=20):
+def bench(fn, reps=10, batch=10):
+    """Median over `reps` of the mean time of `batch` back-to-back calls:
+    the host enqueues ahead of the GPU, so Python's per-launch overhead does
+    not show up in kernels longer than a few microseconds."""
     fn(); torch.cuda.synchronize()
     times = []
     for _ in range(reps):
         s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record(); fn(); e.record(); e.synchronize()
-        times.append(s.elapsed_time(e))
+        s.record()
+        for _ in range(batch):
+            fn()
+        e.record(); e.synchronize()
+        times.append(s.elapsed_time(e) / batch)
     times.sort()
     return times[len(times) // 2]
 

@@ -42,9 +42,9 @@ func.func @prefill(%q: memref<2x32x512x128xbf16, strided<[?, ?, ?, 1], offset: ?
 // -----
 
 // CHECK-LABEL: func.func @decode
-// 512 blocks would be 1.3 waves on 132 SMs: the KV range splits in two.
-// CHECK: gpu.launch_func @attn_gpu::@decode_flash blocks in (%c2, %c8, %c64) threads in (%c128, %c1, %c1)
-// CHECK: gpu.launch_func @attn_gpu::@decode_combine blocks in (%c4, %c8, %c64) threads in (%c128, %c1, %c1)
+// 512 blocks (almost 4 per SM) need no KV split.
+// CHECK: gpu.launch_func @attn_gpu::@decode_flash blocks in (%c1, %c8, %c64) threads in (%c128, %c1, %c1)
+// CHECK-NOT: decode_combine
 // CHECK: gpu.binary @attn_gpu
 // CHECK-NOT: __nv_
 
