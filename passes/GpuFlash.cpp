@@ -145,8 +145,6 @@ LogicalResult GpuAttentionLowering::checkSupported() {
     return unsupported("score_mod regions");
   if (!op.getMaskMod().empty())
     return unsupported("mask_mod regions");
-  if (op.getSoftcapAttr())
-    return unsupported("softcap");
   if (op.getLse())
     return unsupported("the lse result");
   return success();
@@ -180,6 +178,8 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   if (auto m = op.getMaskAttr())
     g.mask = m.getSpec();
   g.scale = op.getScaleOrDefault();
+  if (auto cap = op.getSoftcapAttr())
+    g.softcap = cap.getValueAsDouble();
   std::string why;
   if (failed(checkGpuFlashSupport(g, why)))
     return op.emitOpError("attn-gpu-flash: ") << why;
@@ -246,8 +246,6 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
     return op.emitOpError("attn-gpu-flash does not support ")
            << what << " yet (the CPU pipeline attn-to-cpu does)";
   };
-  if (op.getSoftcapAttr())
-    return unsupported("softcap");
   if (op.getLse())
     return unsupported("the lse result");
   auto qTy = cast<MemRefType>(op.getQuery().getType());
@@ -286,6 +284,8 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
   if (auto m = op.getMaskAttr())
     g.mask = m.getSpec();
   g.scale = op.getScaleOrDefault();
+  if (auto cap = op.getSoftcapAttr())
+    g.softcap = cap.getValueAsDouble();
   std::string why;
   if (failed(checkGpuFlashSupport(g, why)) ||
       failed(chooseGpuFlashGeometry(g, overrides, numSms, why)))

@@ -650,6 +650,23 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       }
     }
 
+    // Softcapping (Gemma 2): s = softcap * tanh(scale * s / softcap), so the
+    // scores below are already scaled. tanh.approx (sm_75+) through the
+    // generic intrinsic with afn: no libdevice.
+    if (g.softcap > 0) {
+      Value inner = cf(g.scale / g.softcap), outer = cf(g.softcap);
+      auto afn = LLVM::FastmathFlagsAttr::get(ctx, LLVM::FastmathFlags::afn);
+      for (auto &rowTile : s)
+        for (auto &tileS : rowTile)
+          for (Value &x : tileS)
+            x = fmul(LLVM::CallIntrinsicOp::create(
+                         b, TypeRange{b.getF32Type()},
+                         b.getStringAttr("llvm.tanh.f32"),
+                         ValueRange{fmul(x, inner)}, afn)
+                         .getResult(0),
+                     outer);
+    }
+
     // Partially visible tiles evaluate the mask per score.
     Value tileKey0 = im.mul(tile, g.tileKv);
     Value tileEnd = im.add(tileKey0, im.c(g.tileKv));
@@ -695,7 +712,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     // 256 are exact enough in f32 sums and bf16 P): after the first tiles
     // the accumulator rescale, as many FMULs as MMAs, is skipped for the
     // whole warp.
-    Value scaleLog2 = cf(g.scale * kLog2e);
+    Value scaleLog2 = cf((g.softcap > 0 ? 1.0f : g.scale) * kLog2e);
     SmallVector<Value> newM(halves), corr(halves), sum(halves);
     Value anyRaised = arith::ConstantOp::create(b, b.getBoolAttr(false));
     for (int64_t mt = 0; mt < MT; ++mt)

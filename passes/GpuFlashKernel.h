@@ -49,6 +49,7 @@ struct GpuFlashGeometry {
   bool hasKvLengths = false;
   MaskSpec mask;
   float scale = 1;
+  float softcap = 0; ///< > 0: logits become softcap * tanh(logit / softcap)
 
   int64_t rowWarps = 4, keyWarps = 1;
   int64_t warpRowTiles = 1; ///< 16-row mma tiles per warp

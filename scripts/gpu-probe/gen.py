@@ -39,6 +39,8 @@ def cache_spec_mlir(c):
         attrs.append("mask = #attn.mask<" + ", ".join(f"{k} = {v}" for k, v in mask.items()) + ">")
     if form == "hnd":
         attrs.append("page_layout = #attn.page_layout<hnd>")
+    if "softcap" in c:
+        attrs.append(f"softcap = {float(c['softcap'])} : f32")
     attr = (" {" + ", ".join(attrs) + "}") if attrs else ""
     return ("func.func @attention(" + ", ".join(args) + ") {\n"
             f"  attn.cache_attention %q, %kc, %vc lengths(%len){bt} outs(%o){attr} : {q}, {kv}, {kv}, memref<{B}xi32> -> {q}\n"
@@ -100,6 +102,8 @@ def spec_mlir(c):
         attrs.append("mask = #attn.mask<" + ", ".join(f"{k} = {v}" for k, v in mask.items()) + ">")
     if bshd:
         attrs.append("layout = #attn.layout<bshd>")
+    if "softcap" in c:
+        attrs.append(f"softcap = {float(c['softcap'])} : f32")
     attr = (" {" + ", ".join(attrs) + "}") if attrs else ""
     types_str = types
     body.append(f"  %r = attn.attention {operands}{attr} : {types_str} -> tensor<{ot}x{et}>")

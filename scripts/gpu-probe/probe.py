@@ -62,6 +62,8 @@ def reference(c, q, k, v, lengths):
     G = c["hq"] // c["hkv"]
     q, k, v = q.double(), k.double().repeat_interleave(G, 1), v.double().repeat_interleave(G, 1)
     s = (q @ k.transpose(-1, -2)) / math.sqrt(c["d"])
+    if "softcap" in c:
+        s = c["softcap"] * torch.tanh(s / c["softcap"])
     vis = visible(c, lengths).unsqueeze(1)
     s = s.masked_fill(~vis, float("-inf"))
     p = torch.softmax(s, -1).nan_to_num(0.0)
@@ -136,6 +138,8 @@ def cache_reference(c, q, kc, vc, lengths, bt):
         k = k.double().repeat_interleave(G, 0)
         v = v.double().repeat_interleave(G, 0)
         s = (q[b].double() @ k.transpose(-1, -2)) / math.sqrt(D)
+        if "softcap" in c:
+            s = c["softcap"] * torch.tanh(s / c["softcap"])
         i = torch.arange(Sq, device="cuda").view(Sq, 1) + (L - Sq)
         j = torch.arange(L, device="cuda").view(1, L)
         ok = torch.ones(Sq, L, dtype=torch.bool, device="cuda")

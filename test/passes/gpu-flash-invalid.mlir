@@ -40,18 +40,6 @@ func.func @bias(%q: memref<1x2x8x64xbf16>, %k: memref<1x2x8x64xbf16>, %v: memref
 
 // -----
 
-func.func @softcap(%q: memref<1x2x8x64xbf16>, %k: memref<1x2x8x64xbf16>, %v: memref<1x2x8x64xbf16>, %o: memref<1x2x8x64xbf16>) {
-  %qt = bufferization.to_tensor %q restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
-  %kt = bufferization.to_tensor %k restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
-  %vt = bufferization.to_tensor %v restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
-  // expected-error @+1 {{attn-gpu-flash does not support softcap yet}}
-  %r = attn.attention %qt, %kt, %vt {softcap = 30.0 : f32} : tensor<1x2x8x64xbf16>, tensor<1x2x8x64xbf16>, tensor<1x2x8x64xbf16> -> tensor<1x2x8x64xbf16>
-  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x2x8x64xbf16>, memref<1x2x8x64xbf16>) -> ()
-  return
-}
-
-// -----
-
 // Tensor functions (not the runtime's buffer ABI) have nowhere to launch from.
 func.func @tensor_abi(%q: tensor<1x2x8x64xbf16>, %k: tensor<1x2x8x64xbf16>, %v: tensor<1x2x8x64xbf16>) -> tensor<1x2x8x64xbf16> {
   // expected-error @+1 {{attn-gpu-flash needs the buffer kernel ABI}}

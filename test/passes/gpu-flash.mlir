@@ -150,3 +150,20 @@ func.func @append_paged(%k: memref<4x2x5x80xf32>, %v: memref<4x2x5x80xf32>, %kc:
   attn.cache_append %k, %v into %kc, %vc lengths(%len) new_lengths(%nl : memref<4xi32>) block_table(%bt : memref<4x20xi32>) : memref<4x2x5x80xf32>, memref<4x2x5x80xf32> into memref<100x16x2x80xbf16>, memref<100x16x2x80xbf16>, memref<4xi32>
   return
 }
+
+// -----
+
+// Softcap (Gemma 2): tanh.approx through the generic intrinsic, before the
+// mask; the exponent then uses log2(e) alone (the scale went into tanh).
+// CHECK-LABEL: func.func @softcap
+// CHECK: gpu.func @softcap_flash
+// CHECK: llvm.call_intrinsic "llvm.tanh.f32"({{.*}}) {fastmathFlags = #llvm.fastmath<afn>}
+// CHECK: scf.if
+func.func @softcap(%q: memref<1x4x40x64xbf16, strided<[?, ?, ?, 1], offset: ?>>, %k: memref<1x4x40x64xbf16, strided<[?, ?, ?, 1], offset: ?>>, %v: memref<1x4x40x64xbf16, strided<[?, ?, ?, 1], offset: ?>>, %o: memref<1x4x40x64xbf16, strided<[?, ?, ?, 1], offset: ?>>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x4x40x64xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x4x40x64xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x4x40x64xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x4x40x64xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x4x40x64xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x4x40x64xbf16>
+  %r = attn.attention %qt, %kt, %vt {mask = #attn.mask<causal = true>, softcap = 30.0 : f32} : tensor<1x4x40x64xbf16>, tensor<1x4x40x64xbf16>, tensor<1x4x40x64xbf16> -> tensor<1x4x40x64xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x4x40x64xbf16>, memref<1x4x40x64xbf16, strided<[?, ?, ?, 1], offset: ?>>) -> ()
+  return
+}
