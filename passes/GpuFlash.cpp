@@ -67,9 +67,9 @@ Value asKernelBuffer(OpBuilder &b, Operation *op, Value arg, MemRefType type) {
 /// Emits the kernels of `g` into @attn_gpu and, at `b`, their launches:
 /// the flash kernel over (row blocks x splits, KV heads, batch) reading
 /// `inputs` (q, k, v, [lengths], [block table]), then with splits the
-/// combine kernel writing `out`.
+/// combine kernel writing `out` (and `lse` when given).
 void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
-                  SmallVector<Value> inputs, Value out) {
+                  SmallVector<Value> inputs, Value out, Value lse) {
   MLIRContext *ctx = op->getContext();
   Location loc = op->getLoc();
   auto module = op->getParentOfType<ModuleOp>();
@@ -97,6 +97,8 @@ void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
     args.append({partOut, partLse});
   } else {
     args.push_back(out);
+    if (lse)
+      args.push_back(lse);
   }
   Value smem = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
                                             g.sharedBytes());
@@ -110,7 +112,8 @@ void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
         b, loc, combine,
         gpu::KernelDim3{idx(g.rows()), idx(g.kvHeads), idx(g.batch)},
         gpu::KernelDim3{idx(128), idx(1), idx(1)}, Value(),
-        ValueRange{partOut, partLse, out});
+        lse ? SmallVector<Value>{partOut, partLse, out, lse}
+            : SmallVector<Value>{partOut, partLse, out});
 }
 
 class GpuAttentionLowering {
@@ -145,8 +148,6 @@ LogicalResult GpuAttentionLowering::checkSupported() {
     return unsupported("score_mod regions");
   if (!op.getMaskMod().empty())
     return unsupported("mask_mod regions");
-  if (op.getLse())
-    return unsupported("the lse result");
   return success();
 }
 
@@ -175,6 +176,7 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   g.bshd = op.getLayoutOrDefault() == Layout::BSHD;
   g.bf16 = et.isBF16();
   g.hasKvLengths = static_cast<bool>(op.getKvLengths());
+  g.hasLse = static_cast<bool>(op.getLse());
   if (auto m = op.getMaskAttr())
     g.mask = m.getSpec();
   g.scale = op.getScaleOrDefault();
@@ -200,14 +202,22 @@ LogicalResult GpuAttentionLowering::run() {
         v = sourceArgument(op.getValue());
   Value lengths = op.getKvLengths() ? sourceArgument(op.getKvLengths())
                                     : Value();
-  Value out;
-  bufferization::MaterializeInDestinationOp materialize;
-  if (op.getOutput().hasOneUse()) {
-    materialize = dyn_cast<bufferization::MaterializeInDestinationOp>(
-        *op.getOutput().getUsers().begin());
-    if (materialize && isa<BlockArgument>(materialize.getDest()))
-      out = materialize.getDest();
-  }
+  // Each result must be materialized into a function argument.
+  SmallVector<bufferization::MaterializeInDestinationOp> materializations;
+  auto destination = [&](Value result) -> Value {
+    if (!result || !result.hasOneUse())
+      return {};
+    auto mat = dyn_cast<bufferization::MaterializeInDestinationOp>(
+        *result.getUsers().begin());
+    if (!mat || !isa<BlockArgument>(mat.getDest()))
+      return {};
+    materializations.push_back(mat);
+    return mat.getDest();
+  };
+  Value out = destination(op.getOutput());
+  Value lseDest = destination(op.getLse());
+  if (op.getLse() && !lseDest)
+    out = Value();
   if (!q || !k || !v || (op.getKvLengths() && !lengths) || !out)
     return op.emitOpError(
         "attn-gpu-flash needs the buffer kernel ABI: operands read from "
@@ -222,14 +232,17 @@ LogicalResult GpuAttentionLowering::run() {
   if (lengths)
     inputs.push_back(asKernelBuffer(
         b, op, lengths, MemRefType::get({g.batch}, b.getI32Type())));
+  Value lseBuf =
+      lseDest ? asKernelBuffer(b, op, lseDest, gpuLseType(ctx, g)) : Value();
   emitLaunches(b, op, g, inputs,
-               asKernelBuffer(b, op, out, gpuQueryType(ctx, g)));
+               asKernelBuffer(b, op, out, gpuQueryType(ctx, g)), lseBuf);
 
   SmallVector<Operation *> maybeDead;
   for (Value operand : op->getOperands())
     if (Operation *def = operand.getDefiningOp())
       maybeDead.push_back(def);
-  materialize.erase();
+  for (auto mat : materializations)
+    mat.erase();
   op.erase();
   for (Operation *def : maybeDead)
     if (def->use_empty())
@@ -246,8 +259,6 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
     return op.emitOpError("attn-gpu-flash does not support ")
            << what << " yet (the CPU pipeline attn-to-cpu does)";
   };
-  if (op.getLse())
-    return unsupported("the lse result");
   auto qTy = cast<MemRefType>(op.getQuery().getType());
   auto kTy = cast<MemRefType>(op.getKeyCache().getType());
   Type et = qTy.getElementType();
@@ -265,6 +276,7 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
   g.headDim = qs[3];
   g.bf16 = et.isBF16();
   g.hasKvLengths = true;
+  g.hasLse = static_cast<bool>(op.getLse());
   g.endAlignedQueries = true;
   if (Value bt = op.getBlockTable()) {
     auto btTy = cast<MemRefType>(bt.getType());
@@ -302,8 +314,12 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
   if (g.paged())
     inputs.push_back(
         asKernelBuffer(b, op, op.getBlockTable(), gpuBlockTableType(ctx, g)));
+  Value lse = op.getLse() ? asKernelBuffer(b, op, op.getLse(),
+                                            gpuLseType(ctx, g))
+                          : Value();
   emitLaunches(b, op, g, inputs,
-               asKernelBuffer(b, op, op.getOutput(), gpuQueryType(ctx, g)));
+               asKernelBuffer(b, op, op.getOutput(), gpuQueryType(ctx, g)),
+               lse);
   op.erase();
   return success();
 }

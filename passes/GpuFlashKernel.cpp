@@ -174,6 +174,11 @@ MemRefType mlir::attn::gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g) {
   return MemRefType::get(shape, elemType(ctx, g));
 }
 
+MemRefType mlir::attn::gpuLseType(MLIRContext *ctx,
+                                  const GpuFlashGeometry &g) {
+  return MemRefType::get({g.batch, g.heads, g.qLen}, Float32Type::get(ctx));
+}
+
 MemRefType mlir::attn::gpuBlockTableType(MLIRContext *ctx,
                                          const GpuFlashGeometry &g) {
   return MemRefType::get({g.batch, g.pagesPerSeq}, IntegerType::get(ctx, 32));
@@ -252,6 +257,12 @@ private:
     Value isInf =
         arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, m, cf(kNegInf));
     return select(isInf, cf(0), m);
+  }
+  /// The natural-log log-sum-exp of a row from its base-2 running max and
+  /// sum (-inf for a row that saw nothing).
+  Value naturalLse(Value seen, Value base, Value l) {
+    Value log2Lse = fadd(base, lg2(select(seen, l, cf(1))));
+    return select(seen, fmul(log2Lse, cf(0.69314718055994531f)), cf(kNegInf));
   }
   Value shuffleXor(Value v, int32_t offset) {
     return gpu::ShuffleOp::create(b, v, offset, 32, gpu::ShuffleMode::XOR)
@@ -336,7 +347,7 @@ private:
   const GpuFlashGeometry &g;
 
   // Kernel state shared by the phases.
-  Value q, k, v, kvLengths, blockTable, out, partOut, partLse;
+  Value q, k, v, kvLengths, blockTable, out, lseOut, partOut, partLse;
   Value len; ///< this block's sequence length (keys that exist)
   Value tid, lane, warp, rw, kw;
   Value batch, kvHead, rowBlock, split;
@@ -436,6 +447,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     blockTable = entry.getArgument(argNo++);
   if (g.splits == 1) {
     out = entry.getArgument(argNo++);
+    if (g.hasLse)
+      lseOut = entry.getArgument(argNo++);
   } else {
     partOut = entry.getArgument(argNo++);
     partLse = entry.getArgument(argNo++);
@@ -838,17 +851,22 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
           vector::StoreOp::create(b, pair, partOut, ValueRange{prow, col});
         }
       }
-      if (g.splits > 1) {
+      if (g.splits > 1 || g.hasLse) {
         auto lead = scf::IfOp::create(
             b,
             arith::CmpIOp::create(b, arith::CmpIPredicate::eq, im.rem(lane, 4),
                                   im.c(0)),
             false);
         b.setInsertionPointToStart(lead.thenBlock());
-        Value lse =
-            select(seen, fadd(safeMax(res[hI]), lg2(select(seen, lTot, cf(1)))),
-                   cf(kNegInf));
-        memref::StoreOp::create(b, lse, partLse, ValueRange{prow});
+        if (g.splits > 1) {
+          Value lse = select(
+              seen, fadd(safeMax(res[hI]), lg2(select(seen, lTot, cf(1)))),
+              cf(kNegInf));
+          memref::StoreOp::create(b, lse, partLse, ValueRange{prow});
+        } else {
+          memref::StoreOp::create(b, naturalLse(seen, safeMax(res[hI]), lTot),
+                                  lseOut, ValueRange{batch, h, sIdx});
+        }
       }
     }
     gpu::ReturnOp::create(b);
@@ -921,6 +939,14 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       Value sIdx = im.div(row, G);
       memref::StoreOp::create(b, arith::TruncFOp::create(b, et, value), out,
                               at(batch, h, sIdx, d));
+      if (g.hasLse) {
+        auto first = scf::IfOp::create(
+            b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, im.c(0)),
+            false);
+        b.setInsertionPointToStart(first.thenBlock());
+        memref::StoreOp::create(b, naturalLse(seen, base, lTot), lseOut,
+                                ValueRange{batch, h, sIdx});
+      }
     } else {
       Value prow = im.add(
           im.mul(im.add(im.mul(im.add(im.mul(batch, g.kvHeads), kvHead), R),
@@ -945,6 +971,8 @@ void FlashKernelEmitter::emitCombine(gpu::GPUFuncOp func) {
   partOut = entry.getArgument(0);
   partLse = entry.getArgument(1);
   out = entry.getArgument(2);
+  if (g.hasLse)
+    lseOut = entry.getArgument(3);
   const int64_t D = g.headDim, R = g.rows(), G = g.group, S = g.splits;
   tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value row = gpu::BlockIdOp::create(b, gpu::Dimension::x);
@@ -978,6 +1006,14 @@ void FlashKernelEmitter::emitCombine(gpu::GPUFuncOp func) {
   memref::StoreOp::create(
       b, arith::TruncFOp::create(b, elemType(b.getContext(), g), value), out,
       at(batch, h, sIdx, tid));
+  if (g.hasLse) {
+    auto firstThread = scf::IfOp::create(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, im.c(0)),
+        false);
+    b.setInsertionPointToStart(firstThread.thenBlock());
+    memref::StoreOp::create(b, naturalLse(seen, base, den), lseOut,
+                            ValueRange{batch, h, sIdx});
+  }
   b.setInsertionPointAfter(active);
   gpu::ReturnOp::create(b);
 }
@@ -1006,6 +1042,8 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
     params.push_back(gpuBlockTableType(ctx, g));
   if (g.splits == 1) {
     params.push_back(gpuQueryType(ctx, g));
+    if (g.hasLse)
+      params.push_back(gpuLseType(ctx, g));
   } else {
     params.push_back(gpuScratchOutType(ctx, g));
     params.push_back(gpuScratchLseType(ctx, g));
@@ -1022,6 +1060,8 @@ gpu::GPUFuncOp mlir::attn::emitCombineKernel(OpBuilder &ob, Location loc,
   MLIRContext *ctx = ob.getContext();
   SmallVector<Type> params = {gpuScratchOutType(ctx, g),
                               gpuScratchLseType(ctx, g), gpuQueryType(ctx, g)};
+  if (g.hasLse)
+    params.push_back(gpuLseType(ctx, g));
   auto func = createKernelFunc(ob, loc, name, params, 128);
   ImplicitLocOpBuilder b(loc, ob);
   FlashKernelEmitter(b, g).emitCombine(func);

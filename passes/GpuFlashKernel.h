@@ -47,6 +47,7 @@ struct GpuFlashGeometry {
   bool bshd = false;       ///< layout of q/k/v/out
   bool bf16 = true;        ///< else f16
   bool hasKvLengths = false;
+  bool hasLse = false; ///< also write the natural-log lse [B, Hq, Sq] (f32)
   MaskSpec mask;
   float scale = 1;
   float softcap = 0; ///< > 0: logits become softcap * tanh(logit / softcap)
@@ -108,13 +109,14 @@ LogicalResult chooseGpuFlashGeometry(GpuFlashGeometry &g,
                                      int64_t numSms, std::string &why);
 
 /// Kernel parameters, in order: q, k, v, [kv_lengths], [block_table
-/// (paged)], out (splits == 1)
+/// (paged)], out and [lse] (splits == 1)
 /// or partial outputs [scratchRows, D] f32 and their base-2 log-sum-exp
 /// [scratchRows] f32 (splits > 1). Shapes are static; identity layouts.
 gpu::GPUFuncOp emitFlashKernel(OpBuilder &b, Location loc,
                                const GpuFlashGeometry &g, StringRef name);
 
-/// Merges the split partials: parameters (partial outputs, lse, out);
+/// Merges the split partials: parameters (partial outputs, partial lse,
+/// out, [lse]);
 /// grid (rows, kvHeads, batch), 128 threads.
 gpu::GPUFuncOp emitCombineKernel(OpBuilder &b, Location loc,
                                  const GpuFlashGeometry &g, StringRef name);
@@ -123,6 +125,7 @@ gpu::GPUFuncOp emitCombineKernel(OpBuilder &b, Location loc,
 MemRefType gpuQueryType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuBlockTableType(MLIRContext *ctx, const GpuFlashGeometry &g);
+MemRefType gpuLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuScratchOutType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuScratchLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
 

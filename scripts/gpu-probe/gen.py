@@ -33,6 +33,11 @@ def cache_spec_mlir(c):
         args.append(f"%bt: {btt}")
         bt = f" block_table(%bt : {btt})"
     args.append(f"%o: {q}")
+    outs = "%o"
+    if c.get("lse"):
+        lt = f"memref<{B}x{Hq}x{Sq}xf32>"
+        args.append(f"%l: {lt}")
+        outs = f"%o, %l : {lt}"
     attrs = []
     mask = c.get("mask", {})
     if mask:
@@ -43,7 +48,7 @@ def cache_spec_mlir(c):
         attrs.append(f"softcap = {float(c['softcap'])} : f32")
     attr = (" {" + ", ".join(attrs) + "}") if attrs else ""
     return ("func.func @attention(" + ", ".join(args) + ") {\n"
-            f"  attn.cache_attention %q, %kc, %vc lengths(%len){bt} outs(%o){attr} : {q}, {kv}, {kv}, memref<{B}xi32> -> {q}\n"
+            f"  attn.cache_attention %q, %kc, %vc lengths(%len){bt} outs({outs}){attr} : {q}, {kv}, {kv}, memref<{B}xi32> -> {q}\n"
             "  return\n}\n")
 
 def append_spec_mlir(c):
@@ -96,6 +101,9 @@ def spec_mlir(c):
         body.append(f"  %lt = bufferization.to_tensor %len restrict : memref<{B}xi32, strided<[?], offset: ?>> to tensor<{B}xi32>")
         operands += f" kv_lengths(%lt : tensor<{B}xi32>)"
     args.append(f"%o: memref<{ot}x{et}, {dyn}>")
+    lt = f"{B}x{Hq}x{Sq}xf32"
+    if c.get("lse"):
+        args.append(f"%l: memref<{lt}, strided<[?, ?, ?], offset: ?>>")
     attrs = []
     mask = c.get("mask", {})
     if mask:
@@ -106,7 +114,11 @@ def spec_mlir(c):
         attrs.append(f"softcap = {float(c['softcap'])} : f32")
     attr = (" {" + ", ".join(attrs) + "}") if attrs else ""
     types_str = types
-    body.append(f"  %r = attn.attention {operands}{attr} : {types_str} -> tensor<{ot}x{et}>")
+    if c.get("lse"):
+        body.append(f"  %r, %rl = attn.attention {operands}{attr} : {types_str} -> tensor<{ot}x{et}>, tensor<{lt}>")
+        body.append(f"  bufferization.materialize_in_destination %rl in restrict writable %l : (tensor<{lt}>, memref<{lt}, strided<[?, ?, ?], offset: ?>>) -> ()")
+    else:
+        body.append(f"  %r = attn.attention {operands}{attr} : {types_str} -> tensor<{ot}x{et}>")
     body.append(f"  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<{ot}x{et}>, memref<{ot}x{et}, {dyn}>) -> ()")
     return "func.func @attention(" + ", ".join(args) + ") {\n" + "\n".join(body) + "\n  return\n}\n"
 

@@ -68,6 +68,7 @@ def reference(c, q, k, v, lengths):
     s = s.masked_fill(~vis, float("-inf"))
     p = torch.softmax(s, -1).nan_to_num(0.0)
     o = p @ v
+    reference.lse = torch.logsumexp(s, -1)  # [B, Hq, Sq], -inf where nothing is seen
     return o.transpose(1, 2) if bshd else o
 
 def make_inputs(c, gen):
@@ -122,6 +123,7 @@ def cache_reference(c, q, kc, vc, lengths, bt):
     G = Hq // Hkv
     m = c.get("mask", {})
     out = torch.zeros(B, Hq, Sq, D, dtype=torch.float64, device="cuda")
+    lses = []
     for b in range(B):
         L = int(lengths[b])
         if c["cache"] == "contiguous":
@@ -147,6 +149,8 @@ def cache_reference(c, q, kc, vc, lengths, bt):
         if m.get("causal") == "true": ok &= j <= i
         s = s.masked_fill(~ok, float("-inf"))
         out[b] = (torch.softmax(s, -1).nan_to_num(0.0) @ v)
+        lses.append(torch.logsumexp(s, -1))
+    cache_reference.lse = torch.stack(lses)
     return out
 
 def check_append(d, c, gen):
@@ -292,10 +296,18 @@ def main():
             if "cache" in c:
                 q, k, v, lengths, bt, out = make_cache_inputs(c, gen)
                 buffers = [q, k, v, lengths] + ([bt] if bt is not None else []) + [out]
+                lse = None
+                if c.get("lse"):
+                    lse = torch.full((c["b"], c["hq"], c["sq"]), float("nan"), device="cuda")
+                    buffers.append(lse)
             else:
                 q, k, v, lengths, out = make_inputs(c, gen)
                 bt = None
                 buffers = [q, k, v] + ([lengths] if lengths is not None else []) + [out]
+                lse = None
+                if c.get("lse"):
+                    lse = torch.full((c["b"], c["hq"], c["sq"]), float("nan"), device="cuda")
+                    buffers.append(lse)
             run = Launcher(d, c, buffers)
             run(); torch.cuda.synchronize()
             line = c["name"]
@@ -306,6 +318,14 @@ def main():
                 rel = err / scale if ref.abs().max().item() > 0 else err
                 ok = not math.isnan(err) and not torch.isnan(out).any().item() and rel <= TOL[c.get("dtype", "bf16")]
                 fails += not ok
+                if lse is not None:
+                    want = (cache_reference.lse if "cache" in c else reference.lse)
+                    finite = torch.isfinite(want)
+                    lse_err = (lse.double()[finite] - want[finite]).abs().max().item() if finite.any() else 0.0
+                    lse_ok = (torch.isinf(lse[~finite]).all().item() and not math.isnan(lse_err)
+                              and lse_err <= 1e-2 and not torch.isnan(lse).any().item())
+                    ok = ok and lse_ok
+                    line += f"  lse err {lse_err:.1e}"
                 line += f"  rel err {rel:.2e}  {'PASS' if ok else 'FAIL'}"
                 if not ok:
                     # Which rows are wrong: (batch, head, query) by error.

@@ -167,3 +167,23 @@ func.func @softcap(%q: memref<1x4x40x64xbf16, strided<[?, ?, ?, 1], offset: ?>>,
   bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x4x40x64xbf16>, memref<1x4x40x64xbf16, strided<[?, ?, ?, 1], offset: ?>>) -> ()
   return
 }
+
+// -----
+
+// The lse result: each row's natural-log log-sum-exp, written by the
+// combine kernel when the KV range is split.
+// CHECK-LABEL: func.func @with_lse
+// CHECK: gpu.launch_func @attn_gpu::@with_lse_combine {{.*}} args({{.*}}, %{{.*}} : memref<1x8x1xf32>)
+// CHECK: gpu.func @with_lse_combine
+// CHECK: llvm.call_intrinsic "llvm.nvvm.lg2.approx.ftz.f"
+// CHECK: arith.mulf %{{.*}}, %cst{{.*}} : f32
+// CHECK: memref.store %{{.*}}, %{{.*}}[%block_id_z, %{{.*}}, %{{.*}}] : memref<1x8x1xf32>
+func.func @with_lse(%q: memref<1x8x1x64xbf16, strided<[?, ?, ?, 1], offset: ?>>, %k: memref<1x2x4096x64xbf16, strided<[?, ?, ?, 1], offset: ?>>, %v: memref<1x2x4096x64xbf16, strided<[?, ?, ?, 1], offset: ?>>, %o: memref<1x8x1x64xbf16, strided<[?, ?, ?, 1], offset: ?>>, %l: memref<1x8x1xf32, strided<[?, ?, ?], offset: ?>>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x8x1x64xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x8x1x64xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x2x4096x64xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x2x4096x64xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x2x4096x64xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x2x4096x64xbf16>
+  %r, %rl = attn.attention %qt, %kt, %vt : tensor<1x8x1x64xbf16>, tensor<1x2x4096x64xbf16>, tensor<1x2x4096x64xbf16> -> tensor<1x8x1x64xbf16>, tensor<1x8x1xf32>
+  bufferization.materialize_in_destination %rl in restrict writable %l : (tensor<1x8x1xf32>, memref<1x8x1xf32, strided<[?, ?, ?], offset: ?>>) -> ()
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x8x1x64xbf16>, memref<1x8x1x64xbf16, strided<[?, ?, ?, 1], offset: ?>>) -> ()
+  return
+}
