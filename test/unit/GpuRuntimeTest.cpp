@@ -499,6 +499,19 @@ std::vector<Case> gpuCases() {
     s.mask.qOffset = 32768 - 4;
     add("decode_causal_sq4_kv32768_d64_f16", s);
   }
+  // The lse result and softcapping: prefill (rows stored from registers),
+  // split decode (combine kernel) with empty rows.
+  {
+    AttentionSpec s = make(2, 8, 2, 200, 200, 128, bf16, /*lse=*/true);
+    s.mask.causal = true;
+    s.softcap = 20.0f;
+    add("lse_softcap_causal_s200_d128_bf16", s);
+  }
+  {
+    AttentionSpec s = make(3, 32, 8, 1, 5000, 128, bf16, /*lse=*/true);
+    s.withKvLengths = true;
+    add("decode_lse_split_ragged_bf16", s, {5000, 0, 1777});
+  }
   return cases;
 }
 
