@@ -138,8 +138,6 @@ LogicalResult GpuAttentionLowering::checkSupported() {
     return op.emitOpError("attn-gpu-flash does not support ")
            << what << " yet (the CPU pipeline attn-to-cpu does)";
   };
-  if (op.getBias())
-    return unsupported("a bias operand");
   if (op.getBoolMask())
     return unsupported("a boolean mask operand");
   if (op.getQSegmentIds())
@@ -177,6 +175,13 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   g.bf16 = et.isBF16();
   g.hasKvLengths = static_cast<bool>(op.getKvLengths());
   g.hasLse = static_cast<bool>(op.getLse());
+  if (Value bias = op.getBias()) {
+    auto bt = cast<ShapedType>(bias.getType());
+    if (!bt.hasStaticShape())
+      return op.emitOpError("attn-gpu-flash needs a static bias shape");
+    g.biasShape.assign(bt.getShape().begin(), bt.getShape().end());
+    g.biasType = bt.getElementType();
+  }
   if (auto m = op.getMaskAttr())
     g.mask = m.getSpec();
   g.scale = op.getScaleOrDefault();
@@ -202,6 +207,7 @@ LogicalResult GpuAttentionLowering::run() {
         v = sourceArgument(op.getValue());
   Value lengths = op.getKvLengths() ? sourceArgument(op.getKvLengths())
                                     : Value();
+  Value biasArg = op.getBias() ? sourceArgument(op.getBias()) : Value();
   // Each result must be materialized into a function argument.
   SmallVector<bufferization::MaterializeInDestinationOp> materializations;
   auto destination = [&](Value result) -> Value {
@@ -218,7 +224,8 @@ LogicalResult GpuAttentionLowering::run() {
   Value lseDest = destination(op.getLse());
   if (op.getLse() && !lseDest)
     out = Value();
-  if (!q || !k || !v || (op.getKvLengths() && !lengths) || !out)
+  if (!q || !k || !v || (op.getKvLengths() && !lengths) ||
+      (op.getBias() && !biasArg) || !out)
     return op.emitOpError(
         "attn-gpu-flash needs the buffer kernel ABI: operands read from "
         "function arguments through bufferization.to_tensor and the result "
@@ -229,6 +236,9 @@ LogicalResult GpuAttentionLowering::run() {
   SmallVector<Value> inputs = {asKernelBuffer(b, op, q, gpuQueryType(ctx, g)),
                                asKernelBuffer(b, op, k, gpuKvType(ctx, g)),
                                asKernelBuffer(b, op, v, gpuKvType(ctx, g))};
+  if (biasArg)
+    inputs.push_back(asKernelBuffer(
+        b, op, biasArg, MemRefType::get(g.biasShape, g.biasType)));
   if (lengths)
     inputs.push_back(asKernelBuffer(
         b, op, lengths, MemRefType::get({g.batch}, b.getI32Type())));

@@ -347,7 +347,7 @@ private:
   const GpuFlashGeometry &g;
 
   // Kernel state shared by the phases.
-  Value q, k, v, kvLengths, blockTable, out, lseOut, partOut, partLse;
+  Value q, k, v, bias, kvLengths, blockTable, out, lseOut, partOut, partLse;
   Value len; ///< this block's sequence length (keys that exist)
   Value tid, lane, warp, rw, kw;
   Value batch, kvHead, rowBlock, split;
@@ -441,6 +441,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   q = entry.getArgument(argNo++);
   k = entry.getArgument(argNo++);
   v = entry.getArgument(argNo++);
+  if (g.hasBias())
+    bias = entry.getArgument(argNo++);
   if (g.hasKvLengths)
     kvLengths = entry.getArgument(argNo++);
   if (g.paged())
@@ -663,11 +665,38 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       }
     }
 
+    // Additive bias (ALiBi, relative positions): s = scale * s + bias, one
+    // scalar load per score (size-1 dims broadcast; keys past the end read
+    // the last key, masked below).
+    Value tileKeyBase = im.add(im.mul(tile, g.tileKv), im.mul(kw, warpKeys));
+    if (g.hasBias()) {
+      Value scaleC = cf(g.scale);
+      auto pick = [&](int64_t dim, Value i) {
+        return g.biasShape[dim] == 1 ? im.c(0) : i;
+      };
+      for (int64_t mt = 0; mt < MT; ++mt)
+        for (int64_t t = 0; t < sTiles; ++t)
+          for (int64_t i = 0; i < 4; ++i) {
+            auto [h, sIdx] = heads[mt * 2 + i / 2];
+            Value key = im.min(
+                im.add(tileKeyBase, im.add(colPair, im.c(t * 8 + (i % 2)))),
+                im.c(g.kvLen - 1));
+            Value x = memref::LoadOp::create(
+                b, bias,
+                ValueRange{pick(0, batch), pick(1, h), pick(2, sIdx),
+                           pick(3, key)});
+            if (!x.getType().isF32())
+              x = arith::ExtFOp::create(b, b.getF32Type(), x);
+            s[mt][t][i] = math::FmaOp::create(b, s[mt][t][i], scaleC, x);
+          }
+    }
+
     // Softcapping (Gemma 2): s = softcap * tanh(scale * s / softcap), so the
     // scores below are already scaled. tanh.approx (sm_75+) through the
     // generic intrinsic with afn: no libdevice.
     if (g.softcap > 0) {
-      Value inner = cf(g.scale / g.softcap), outer = cf(g.softcap);
+      Value inner = cf((g.hasBias() ? 1.0f : g.scale) / g.softcap),
+            outer = cf(g.softcap);
       auto afn = LLVM::FastmathFlagsAttr::get(ctx, LLVM::FastmathFlags::afn);
       for (auto &rowTile : s)
         for (auto &tileS : rowTile)
@@ -725,7 +754,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     // 256 are exact enough in f32 sums and bf16 P): after the first tiles
     // the accumulator rescale, as many FMULs as MMAs, is skipped for the
     // whole warp.
-    Value scaleLog2 = cf((g.softcap > 0 ? 1.0f : g.scale) * kLog2e);
+    Value scaleLog2 = cf((g.prescaled() ? 1.0f : g.scale) * kLog2e);
     SmallVector<Value> newM(halves), corr(halves), sum(halves);
     Value anyRaised = arith::ConstantOp::create(b, b.getBoolAttr(false));
     for (int64_t mt = 0; mt < MT; ++mt)
@@ -1036,6 +1065,8 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
   MLIRContext *ctx = ob.getContext();
   SmallVector<Type> params = {gpuQueryType(ctx, g), gpuKvType(ctx, g),
                               gpuKvType(ctx, g)};
+  if (g.hasBias())
+    params.push_back(MemRefType::get(g.biasShape, g.biasType));
   if (g.hasKvLengths)
     params.push_back(MemRefType::get({g.batch}, ob.getI32Type()));
   if (g.paged())

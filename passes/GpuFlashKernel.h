@@ -48,6 +48,13 @@ struct GpuFlashGeometry {
   bool bf16 = true;        ///< else f16
   bool hasKvLengths = false;
   bool hasLse = false; ///< also write the natural-log lse [B, Hq, Sq] (f32)
+  /// Additive bias broadcastable to [B, Hq, Sq, Skv] (empty: none), and its
+  /// element type.
+  SmallVector<int64_t, 4> biasShape;
+  Type biasType;
+  bool hasBias() const { return !biasShape.empty(); }
+  /// Scores are scaled before the exponent (bias or softcap present).
+  bool prescaled() const { return hasBias() || softcap > 0; }
   MaskSpec mask;
   float scale = 1;
   float softcap = 0; ///< > 0: logits become softcap * tanh(logit / softcap)
@@ -108,7 +115,7 @@ LogicalResult chooseGpuFlashGeometry(GpuFlashGeometry &g,
                                      const GpuFlashOverrides &overrides,
                                      int64_t numSms, std::string &why);
 
-/// Kernel parameters, in order: q, k, v, [kv_lengths], [block_table
+/// Kernel parameters, in order: q, k, v, [bias], [kv_lengths], [block_table
 /// (paged)], out and [lse] (splits == 1)
 /// or partial outputs [scratchRows, D] f32 and their base-2 log-sum-exp
 /// [scratchRows] f32 (splits > 1). Shapes are static; identity layouts.

@@ -96,6 +96,11 @@ def spec_mlir(c):
             f"  %vt = bufferization.to_tensor %v restrict : memref<{kt}x{et}, {dyn}> to tensor<{kt}x{et}>"]
     operands = "%qt, %kt, %vt"
     types = f"tensor<{qt}x{et}>, tensor<{kt}x{et}>, tensor<{kt}x{et}>"
+    if "bias" in c:  # broadcastable [B, Hq, Sq, Skv] shape, f32
+        bs = "x".join(str(x) for x in c["bias"]) + "xf32"
+        args.append(f"%bias: memref<{bs}, strided<[?, ?, ?, ?], offset: ?>>")
+        body.append(f"  %bt = bufferization.to_tensor %bias restrict : memref<{bs}, strided<[?, ?, ?, ?], offset: ?>> to tensor<{bs}>")
+        operands += f" bias(%bt : tensor<{bs}>)"
     if c.get("ragged"):
         args.append(f"%len: memref<{B}xi32, strided<[?], offset: ?>>")
         body.append(f"  %lt = bufferization.to_tensor %len restrict : memref<{B}xi32, strided<[?], offset: ?>> to tensor<{B}xi32>")

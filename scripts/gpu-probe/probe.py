@@ -55,13 +55,15 @@ def visible(c, lengths):
         ok &= j.unsqueeze(0) < lengths.view(B, 1, 1).long()
     return ok
 
-def reference(c, q, k, v, lengths):
+def reference(c, q, k, v, lengths, bias=None):
     bshd = c.get("layout") == "bshd"
     if bshd:
         q, k, v = (x.transpose(1, 2) for x in (q, k, v))
     G = c["hq"] // c["hkv"]
     q, k, v = q.double(), k.double().repeat_interleave(G, 1), v.double().repeat_interleave(G, 1)
     s = (q @ k.transpose(-1, -2)) / math.sqrt(c["d"])
+    if bias is not None:
+        s = s + bias.double()
     if "softcap" in c:
         s = c["softcap"] * torch.tanh(s / c["softcap"])
     vis = visible(c, lengths).unsqueeze(1)
@@ -303,7 +305,8 @@ def main():
             else:
                 q, k, v, lengths, out = make_inputs(c, gen)
                 bt = None
-                buffers = [q, k, v] + ([lengths] if lengths is not None else []) + [out]
+                bias = torch.randn(c["bias"], generator=gen, device="cuda") if "bias" in c else None
+                buffers = [q, k, v] + ([bias] if bias is not None else []) + ([lengths] if lengths is not None else []) + [out]
                 lse = None
                 if c.get("lse"):
                     lse = torch.full((c["b"], c["hq"], c["sq"]), float("nan"), device="cuda")
@@ -312,7 +315,7 @@ def main():
             run(); torch.cuda.synchronize()
             line = c["name"]
             if not c.get("bench_only"):
-                ref = cache_reference(c, q, k, v, lengths, bt) if "cache" in c else reference(c, q, k, v, lengths)
+                ref = cache_reference(c, q, k, v, lengths, bt) if "cache" in c else reference(c, q, k, v, lengths, bias)
                 err = (out.double() - ref).abs().max().item()
                 scale = max(ref.abs().max().item(), 1e-30)
                 rel = err / scale if ref.abs().max().item() > 0 else err

@@ -27,19 +27,6 @@ func.func @head_dim_72(%q: memref<1x2x8x72xbf16>, %k: memref<1x2x8x72xbf16>, %v:
 
 // -----
 
-func.func @bias(%q: memref<1x2x8x64xbf16>, %k: memref<1x2x8x64xbf16>, %v: memref<1x2x8x64xbf16>, %b: memref<1x2x8x8xf32>, %o: memref<1x2x8x64xbf16>) {
-  %qt = bufferization.to_tensor %q restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
-  %kt = bufferization.to_tensor %k restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
-  %vt = bufferization.to_tensor %v restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
-  %bt = bufferization.to_tensor %b restrict : memref<1x2x8x8xf32> to tensor<1x2x8x8xf32>
-  // expected-error @+1 {{attn-gpu-flash does not support a bias operand yet (the CPU pipeline attn-to-cpu does)}}
-  %r = attn.attention %qt, %kt, %vt bias(%bt : tensor<1x2x8x8xf32>) : tensor<1x2x8x64xbf16>, tensor<1x2x8x64xbf16>, tensor<1x2x8x64xbf16> -> tensor<1x2x8x64xbf16>
-  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x2x8x64xbf16>, memref<1x2x8x64xbf16>) -> ()
-  return
-}
-
-// -----
-
 // Tensor functions (not the runtime's buffer ABI) have nowhere to launch from.
 func.func @tensor_abi(%q: tensor<1x2x8x64xbf16>, %k: tensor<1x2x8x64xbf16>, %v: tensor<1x2x8x64xbf16>) -> tensor<1x2x8x64xbf16> {
   // expected-error @+1 {{attn-gpu-flash needs the buffer kernel ABI}}

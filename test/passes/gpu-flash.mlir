@@ -187,3 +187,22 @@ func.func @with_lse(%q: memref<1x8x1x64xbf16, strided<[?, ?, ?, 1], offset: ?>>,
   bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x8x1x64xbf16>, memref<1x8x1x64xbf16, strided<[?, ?, ?, 1], offset: ?>>) -> ()
   return
 }
+
+// -----
+
+// An additive bias broadcast over queries: one load per score, fused into
+// s * scale + bias (size-1 dims index 0).
+// CHECK-LABEL: func.func @with_bias
+// CHECK: gpu.launch_func @attn_gpu::@with_bias_flash {{.*}} args(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : memref<1x4x1x90xf32>,
+// CHECK: gpu.func @with_bias_flash
+// CHECK: %[[B:.*]] = memref.load %{{.*}}[%c0, %{{.*}}, %c0, %{{.*}}] : memref<1x4x1x90xf32>
+// CHECK: math.fma %{{.*}}, %{{.*}}, %[[B]] : f32
+func.func @with_bias(%q: memref<1x4x70x64xbf16, strided<[?, ?, ?, 1], offset: ?>>, %k: memref<1x4x90x64xbf16, strided<[?, ?, ?, 1], offset: ?>>, %v: memref<1x4x90x64xbf16, strided<[?, ?, ?, 1], offset: ?>>, %bias: memref<1x4x1x90xf32, strided<[?, ?, ?, ?], offset: ?>>, %o: memref<1x4x70x64xbf16, strided<[?, ?, ?, 1], offset: ?>>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x4x70x64xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x4x70x64xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x4x90x64xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x4x90x64xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x4x90x64xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x4x90x64xbf16>
+  %bt = bufferization.to_tensor %bias restrict : memref<1x4x1x90xf32, strided<[?, ?, ?, ?], offset: ?>> to tensor<1x4x1x90xf32>
+  %r = attn.attention %qt, %kt, %vt bias(%bt : tensor<1x4x1x90xf32>) : tensor<1x4x70x64xbf16>, tensor<1x4x90x64xbf16>, tensor<1x4x90x64xbf16> -> tensor<1x4x70x64xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x4x70x64xbf16>, memref<1x4x70x64xbf16, strided<[?, ?, ?, 1], offset: ?>>) -> ()
+  return
+}
