@@ -540,6 +540,74 @@ llvm::Error mlir::attn::rt::runGpuKernel(GpuKernelCode &code,
   return llvm::Error::success();
 }
 
+llvm::Error
+mlir::attn::rt::runGpuKernelBuffers(GpuKernelCode &code,
+                                    llvm::ArrayRef<BufferRef> buffers,
+                                    llvm::ArrayRef<GpuBufferUse> uses) {
+  if (buffers.size() != uses.size())
+    return makeError("runGpuKernelBuffers: " + llvm::Twine(buffers.size()) +
+                     " buffers, " + llvm::Twine(uses.size()) + " uses");
+  for (auto [buf, use] : llvm::zip(buffers, uses))
+    if (!buf.isDense())
+      return makeError(llvm::Twine(use.name) + ": strides " +
+                       shapeString(buf.strides) + " are not dense row-major " +
+                       shapeString(rowMajorStrides(buf.shape)) +
+                       "; CUDA kernels need dense row-major buffers");
+  std::lock_guard<std::mutex> lock(code.mutex);
+  if (llvm::Error e = loadLocked(code))
+    return e;
+  GpuKernelCode::DeviceState &st = *code.device;
+  cuda::Driver &driver = *st.driver;
+  void *stream = st.stream->get();
+  std::vector<uint64_t> ptrs;
+  std::vector<cuda::DeviceBuffer> staged;
+  staged.reserve(buffers.size());
+  std::vector<std::tuple<void *, uint64_t, size_t>> copyBack;
+  for (auto [buf, use] : llvm::zip(buffers, uses)) {
+    size_t bytes = size_t(byteSize(buf));
+    if (buf.space == MemorySpace::Device) {
+      uint64_t ptr = buf.devicePtr();
+      if (!driver.isDevicePointer(ptr))
+        return makeError(llvm::Twine(use.name) + ": " + hex(ptr) +
+                         " is not CUDA device memory");
+      if (ptr % 16)
+        return makeError(llvm::Twine(use.name) + ": " + hex(ptr) +
+                         " is not 16-byte aligned");
+      auto range = driver.allocationOf(ptr);
+      if (!range)
+        return makeError(llvm::Twine(use.name) + ": " +
+                         llvm::toString(range.takeError()));
+      if (ptr + bytes > range->first + range->second)
+        return makeError(llvm::Twine(use.name) + ": needs " +
+                         llvm::Twine(bytes) + " bytes from " + hex(ptr) +
+                         ", past the end of its device allocation");
+      ptrs.push_back(ptr);
+      continue;
+    }
+    auto dev = cuda::DeviceBuffer::create(driver, std::max<size_t>(bytes, 1));
+    if (!dev)
+      return makeError(llvm::Twine(use.name) + ": staging " +
+                       llvm::Twine(bytes) +
+                       " bytes: " + llvm::toString(dev.takeError()));
+    if (llvm::Error e =
+            driver.copyToDeviceAsync(dev->get(), buf.data, bytes, stream))
+      return e;
+    ptrs.push_back(dev->get());
+    if (use.isOutput)
+      copyBack.emplace_back(buf.data, dev->get(), bytes);
+    staged.push_back(std::move(*dev));
+  }
+  if (llvm::Error e = launchAll(code, ptrs, stream))
+    return e;
+  for (auto [host, dev, bytes] : copyBack)
+    if (llvm::Error e = driver.copyToHostAsync(host, dev, bytes, stream))
+      return e;
+  if (llvm::Error e = driver.synchronizeStream(stream))
+    return makeError("running " + code.planString() + ": " +
+                     llvm::toString(std::move(e)));
+  return llvm::Error::success();
+}
+
 llvm::Expected<std::vector<double>>
 mlir::attn::rt::timeGpuKernel(GpuKernelCode &code, const KernelSignature &sig,
                               const AttentionArgs &args, int warmup, int runs) {

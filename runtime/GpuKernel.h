@@ -119,6 +119,20 @@ llvm::Error enqueueGpuKernel(GpuKernelCode &code, const KernelSignature &sig,
 llvm::Error runGpuKernel(GpuKernelCode &code, const KernelSignature &sig,
                          const AttentionArgs &args);
 
+/// One buffer of a kernel run by position (kernels whose ABI is not
+/// attn.attention's, e.g. the KV-cache ops).
+struct GpuBufferUse {
+  const char *name; ///< for messages
+  bool isOutput;    ///< host buffers are copied back after the run
+};
+
+/// runGpuKernel for buffers given in ABI order (no signature roles): dense
+/// row-major buffers; device ones in place (16-byte aligned, inside their
+/// allocation), host ones staged. Waits for the kernel.
+llvm::Error runGpuKernelBuffers(GpuKernelCode &code,
+                                llvm::ArrayRef<BufferRef> buffers,
+                                llvm::ArrayRef<GpuBufferUse> uses);
+
 /// Copies the buffers of `args` (host or device) into fresh device buffers
 /// once, then times `runs` queued calls on the kernel's stream with CUDA
 /// events after `warmup` untimed ones; milliseconds per call.

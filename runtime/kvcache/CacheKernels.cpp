@@ -9,6 +9,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 
+#include <cstdlib>
 #include <cstring>
 
 using namespace mlir;
@@ -227,6 +228,88 @@ CacheKernels::get(llvm::StringRef name, const std::string &source,
       entries.erase(it);
   }
   return rt::makeError(name + ": " + entry->error);
+}
+
+GpuCacheKernel::GpuCacheKernel(std::string name,
+                               std::unique_ptr<rt::GpuKernelCode> code)
+    : fnName(std::move(name)), code(std::move(code)) {}
+
+GpuCacheKernel::~GpuCacheKernel() = default;
+
+llvm::Error GpuCacheKernel::run(llvm::ArrayRef<BufferRef> buffers,
+                                llvm::ArrayRef<rt::GpuBufferUse> uses) const {
+  return rt::runGpuKernelBuffers(*code, buffers, uses);
+}
+
+std::string GpuCacheKernel::launchPlan() const { return code->planString(); }
+
+struct CacheKernels::GpuEntry {
+  std::once_flag once;
+  GpuCacheKernelRef kernel;
+  std::string error;
+};
+
+llvm::Expected<GpuCacheKernelRef>
+CacheKernels::getCuda(llvm::StringRef name, const std::string &source,
+                      llvm::ArrayRef<KernelBufferType> buffers,
+                      const rt::CompileOptions &options) {
+  std::string key = "cuda|" + options.gpuKey() + "\n" + source;
+  std::shared_ptr<GpuEntry> entry;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto [it, inserted] = gpuEntries.try_emplace(key);
+    if (inserted)
+      it->second = std::make_shared<GpuEntry>();
+    entry = it->second;
+    ++(inserted ? counts.compiles : counts.hits);
+  }
+  std::call_once(entry->once, [&] {
+    rt::initializeRuntimeOnce();
+    MLIRContext ctx(registry(), MLIRContext::Threading::DISABLED);
+    ctx.loadAllAvailableDialects();
+    OwningOpRef<ModuleOp> module;
+    {
+      rt::DiagnosticCapture diags(&ctx);
+      module = parseSourceString<ModuleOp>(source, ParserConfig(&ctx));
+      if (!module) {
+        entry->error = llvm::toString(
+            diags.takeError("internal error: malformed cache kernel"));
+        return;
+      }
+    }
+    // The launch plan only needs each buffer's shape (and a name).
+    rt::KernelSignature sig;
+    for (const KernelBufferType &t : buffers)
+      sig.args.push_back({rt::ArgRole::Query, t.dtype, t.shape,
+                          /*unitInnerStride=*/true, /*isOutput=*/false});
+    NvvmPipelineOptions pipeline;
+    if (!options.gpuChip.empty())
+      pipeline.chip = options.gpuChip;
+    pipeline.format = options.gpuFormat;
+    pipeline.kvSplits = options.gpuKvSplits;
+    if (const char *env = std::getenv("ATTN_CUDA_TOOLKIT"); env && *env)
+      pipeline.toolkit = env;
+    double lowerMs = 0;
+    auto code = rt::compileGpuKernel(
+        *module, name, sig,
+        [&](OpPassManager &pm) { buildAttnToNvvmPipeline(pm, pipeline); },
+        lowerMs);
+    if (!code) {
+      entry->error = llvm::toString(code.takeError());
+      return;
+    }
+    entry->kernel = std::make_shared<GpuCacheKernel>(
+        name.str(), std::make_unique<rt::GpuKernelCode>(std::move(*code)));
+  });
+  if (entry->kernel)
+    return entry->kernel;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = gpuEntries.find(key);
+    if (it != gpuEntries.end() && it->second == entry)
+      gpuEntries.erase(it);
+  }
+  return rt::makeError(name + " (cuda): " + entry->error);
 }
 
 CacheKernels::Stats CacheKernels::stats() const {

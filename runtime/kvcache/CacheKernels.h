@@ -24,6 +24,7 @@
 #define ATTN_RUNTIME_KVCACHE_CACHEKERNELS_H
 
 #include "runtime/Buffer.h"
+#include "runtime/GpuKernel.h"
 #include "runtime/JitCompiler.h"
 #include "runtime/Runtime.h"
 #include "runtime/ThreadPool.h"
@@ -94,6 +95,27 @@ private:
 
 using CacheKernelRef = std::shared_ptr<const CacheKernel>;
 
+/// One cache-op kernel compiled for Target::Cuda (the attn-to-nvvm
+/// pipeline; f16/bf16 caches). Loads on the device at first run.
+class GpuCacheKernel {
+public:
+  GpuCacheKernel(std::string name, std::unique_ptr<rt::GpuKernelCode> code);
+  ~GpuCacheKernel();
+  /// Runs over `buffers` (ABI order, already validated; device buffers in
+  /// place, host ones staged) and waits. "no CUDA device: ..." without one.
+  llvm::Error run(llvm::ArrayRef<rt::BufferRef> buffers,
+                  llvm::ArrayRef<rt::GpuBufferUse> uses) const;
+  const std::string &name() const { return fnName; }
+  /// The launches, e.g. "cache_append_... grid (...) block (...)".
+  std::string launchPlan() const;
+
+private:
+  std::string fnName;
+  std::unique_ptr<rt::GpuKernelCode> code;
+};
+
+using GpuCacheKernelRef = std::shared_ptr<const GpuCacheKernel>;
+
 /// A thread-safe cache of compiled cache-op kernels. Concurrent requests
 /// for one kernel compile it once; failures are not cached.
 class CacheKernels {
@@ -105,6 +127,14 @@ public:
                                      const CacheKernelOptions &options,
                                      int64_t parallelism);
 
+  /// The same for Target::Cuda: `source` lowered by attn-to-nvvm with
+  /// `options`' GPU fields; `buffers` are the kernel's buffer types in ABI
+  /// order. Cached apart from CPU kernels (the key includes the target).
+  llvm::Expected<GpuCacheKernelRef>
+  getCuda(llvm::StringRef name, const std::string &source,
+          llvm::ArrayRef<KernelBufferType> buffers,
+          const rt::CompileOptions &options);
+
   struct Stats {
     int64_t compiles = 0;
     int64_t hits = 0;
@@ -113,8 +143,10 @@ public:
 
 private:
   struct Entry;
+  struct GpuEntry;
   mutable std::mutex mutex;
   std::unordered_map<std::string, std::shared_ptr<Entry>> entries;
+  std::unordered_map<std::string, std::shared_ptr<GpuEntry>> gpuEntries;
   Stats counts;
 };
 

@@ -18,18 +18,22 @@ ContiguousKvCache::create(const ContiguousKvCacheConfig &c) {
     return std::move(e);
   int64_t dv = c.valueDim ? c.valueDim : c.headDim;
   rt::DType dtype = rt::dtypeOf(c.dtype);
+  if (llvm::Error e = checkMemorySpace("ContiguousKvCache", c.memory, dtype))
+    return std::move(e);
   llvm::SmallVector<int64_t, 4> kShape = {c.maxBatch, c.numKvHeads, c.maxSeqLen,
                                           c.headDim};
   llvm::SmallVector<int64_t, 4> vShape = {c.maxBatch, c.numKvHeads, c.maxSeqLen,
                                           dv};
-  auto k = allocatePool(c.allocator, kShape, dtype, "ContiguousKvCache keys");
+  auto k = allocatePool(c.allocator, c.memory, kShape, dtype,
+                        "ContiguousKvCache keys");
   if (!k)
     return k.takeError();
-  auto v = allocatePool(c.allocator, vShape, dtype, "ContiguousKvCache values");
+  auto v = allocatePool(c.allocator, c.memory, vShape, dtype,
+                        "ContiguousKvCache values");
   if (!v)
     return v.takeError();
-  auto kRef = rt::BufferRef::contiguous((*k)->data(), dtype, kShape);
-  auto vRef = rt::BufferRef::contiguous((*v)->data(), dtype, vShape);
+  auto kRef = poolRef(**k, dtype, kShape);
+  auto vRef = poolRef(**v, dtype, vShape);
   return std::unique_ptr<ContiguousKvCache>(new ContiguousKvCache(
       Kind::Contiguous, KvDims{c.numKvHeads, c.headDim, dv, c.dtype},
       c.maxBatch, c.maxSeqLen, std::move(*k), std::move(*v), std::move(kRef),

@@ -24,7 +24,11 @@ struct ContiguousKvCacheConfig {
   int64_t headDim = 64;
   int64_t valueDim = 0; ///< 0: headDim
   ElementType dtype = ElementType::F32;
-  KvAllocator *allocator = nullptr; ///< null: host memory
+  /// Where the K/V pools live (the bookkeeping is always on the host).
+  /// Device: CUDA memory, f16/bf16 only; "no CUDA device: ..." without a
+  /// GPU. Steps then run the CUDA cache kernels (KvSteps.h).
+  rt::MemorySpace memory = rt::MemorySpace::Host;
+  KvAllocator *allocator = nullptr; ///< null: by `memory`
 };
 
 class ContiguousKvCache final : public KvCache {

@@ -248,3 +248,8 @@ llvm::Error KvCache::commitStep(const KvBatch &b) {
   bumpEpoch();
   return llvm::Error::success();
 }
+
+void KvCache::readPools(void *keys, void *values) const {
+  keyMem->read(0, keys, keyMem->bytes());
+  valueMem->read(0, values, valueMem->bytes());
+}

@@ -140,6 +140,12 @@ public:
   rt::BufferRef lengths() const;
   KvMemory &keyMemory() { return *keyMem; }
   KvMemory &valueMemory() { return *valueMem; }
+  /// Where the pools live (Device: CUDA memory, see the configs' `memory`).
+  rt::MemorySpace memorySpace() const { return keyRef.space; }
+  /// Copies the whole key and value pools (keyCache() / valueCache() shapes,
+  /// row-major) into host memory of their byte sizes, from either memory
+  /// space: how device caches are checked against the float64 reference.
+  void readPools(void *keys, void *values) const;
 
   /// Prepares a step appending newTokens[i] rows to sequences[i] (a single
   /// value: the same for all): reserves room for them, all or nothing, and

@@ -18,12 +18,35 @@ llvm::Error mlir::attn::kv::checkSizes(
 }
 
 llvm::Expected<std::unique_ptr<KvMemory>>
-mlir::attn::kv::allocatePool(KvAllocator *allocator,
+mlir::attn::kv::allocatePool(KvAllocator *allocator, rt::MemorySpace memory,
                              llvm::ArrayRef<int64_t> shape, rt::DType dtype,
                              llvm::StringRef what) {
   auto bytes = checkedBytes(shape, dtype, what);
   if (!bytes)
     return bytes.takeError();
-  KvAllocator &a = allocator ? *allocator : HostAllocator::get();
-  return a.allocate(*bytes);
+  KvAllocator *a = allocator;
+  if (!a && memory == rt::MemorySpace::Device)
+    a = &CudaAllocator::get();
+  if (!a)
+    a = &HostAllocator::get();
+  return a->allocate(*bytes);
+}
+
+llvm::Error mlir::attn::kv::checkMemorySpace(llvm::StringRef what,
+                                             rt::MemorySpace memory,
+                                             rt::DType dtype) {
+  if (memory == rt::MemorySpace::Device && dtype != rt::DType::F16 &&
+      dtype != rt::DType::BF16)
+    return rt::makeError(what + ": a device-memory cache must be f16 or bf16 " +
+                         "(the GPU cache kernels' types), got " +
+                         rt::stringifyDType(dtype));
+  return llvm::Error::success();
+}
+
+rt::BufferRef mlir::attn::kv::poolRef(KvMemory &memory, rt::DType dtype,
+                                      llvm::ArrayRef<int64_t> shape) {
+  rt::BufferRef ref = rt::BufferRef::contiguous(memory.data(), dtype, shape);
+  if (!memory.hostAccessible())
+    ref.space = rt::MemorySpace::Device;
+  return ref;
 }

@@ -12,11 +12,22 @@ llvm::Error
 checkSizes(llvm::StringRef what,
            llvm::ArrayRef<std::pair<llvm::StringRef, int64_t>> sizes);
 
-/// Allocates one zeroed pool of `shape` elements of `dtype` (host memory
-/// when `allocator` is null).
+/// Checks that a cache of `dtype` may live in `memory`: device caches need
+/// f16 or bf16 (the GPU cache kernels' types).
+llvm::Error checkMemorySpace(llvm::StringRef what, rt::MemorySpace memory,
+                             rt::DType dtype);
+
+/// Allocates one zeroed pool of `shape` elements of `dtype` (when
+/// `allocator` is null: host memory, or CUDA device memory for
+/// MemorySpace::Device).
 llvm::Expected<std::unique_ptr<KvMemory>>
-allocatePool(KvAllocator *allocator, llvm::ArrayRef<int64_t> shape,
-             rt::DType dtype, llvm::StringRef what);
+allocatePool(KvAllocator *allocator, rt::MemorySpace memory,
+             llvm::ArrayRef<int64_t> shape, rt::DType dtype,
+             llvm::StringRef what);
+
+/// The row-major BufferRef of a pool, in the memory space it lives in.
+rt::BufferRef poolRef(KvMemory &memory, rt::DType dtype,
+                      llvm::ArrayRef<int64_t> shape);
 
 } // namespace mlir::attn::kv
 

@@ -52,14 +52,46 @@ void cacheTypes(const KvCache &c, int64_t n,
 
 } // namespace
 
+bool KvStepper::onDevice() const {
+  return kvCache.keyCache().space == rt::MemorySpace::Device;
+}
+
+llvm::Expected<KvStepper::StepKernel>
+KvStepper::compileKernel(llvm::StringRef name, const std::string &source,
+                         llvm::ArrayRef<KernelBufferType> types) {
+  StepKernel k;
+  if (onDevice()) {
+    auto gpu = kernelCache->getCuda(name, source, types, options.gpu);
+    if (!gpu)
+      return gpu.takeError();
+    k.gpu = *gpu;
+    return k;
+  }
+  auto cpu =
+      kernelCache->get(name, source, options.compile, runtime.numThreads());
+  if (!cpu)
+    return cpu.takeError();
+  k.cpu = *cpu;
+  return k;
+}
+
+llvm::Error KvStepper::runKernel(const StepKernel &kernel,
+                                 llvm::ArrayRef<BufferRef> buffers,
+                                 llvm::ArrayRef<rt::GpuBufferUse> uses) {
+  if (kernel.gpu)
+    return kernel.gpu->run(buffers, uses);
+  kernel.cpu->run(buffers, runtime.threadPool());
+  return llvm::Error::success();
+}
+
 PageLayout KvStepper::pageLayout() const {
   if (auto *paged = llvm::dyn_cast<PagedKvCache>(&kvCache))
     return paged->pageLayout();
   return PageLayout::NHD;
 }
 
-llvm::Expected<CacheKernelRef> KvStepper::appendKernel(const BufferRef &key,
-                                                       const BufferRef &value) {
+llvm::Expected<KvStepper::StepKernel>
+KvStepper::appendKernel(const BufferRef &key, const BufferRef &value) {
   int64_t n = key.shape[0];
   AppendKey memo{n, key.shape[2]};
   for (auto &[k, kernel] : appendKernels)
@@ -73,15 +105,14 @@ llvm::Expected<CacheKernelRef> KvStepper::appendKernel(const BufferRef &key,
   types.push_back({DType::I32, {n}, false}); // new_lengths
   if (table)
     types.push_back(*table);
-  auto kernel =
-      kernelCache->get("cache_append", appendKernelSource(types, pageLayout()),
-                       options.compile, runtime.numThreads());
+  auto kernel = compileKernel("cache_append",
+                              appendKernelSource(types, pageLayout()), types);
   if (kernel)
     appendKernels.push_back({memo, *kernel});
   return kernel;
 }
 
-llvm::Expected<CacheKernelRef>
+llvm::Expected<KvStepper::StepKernel>
 KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
                         const BufferRef *lse,
                         const CacheAttentionOptions &attn) {
@@ -100,14 +131,21 @@ KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
   types.push_back(typeOf(output, true));
   if (lse)
     types.push_back(typeOf(*lse, true));
-  auto kernel = kernelCache->get("cache_attention",
-                                 attentionKernelSource(types, kvCache.isPaged(),
-                                                       lse != nullptr, attn,
-                                                       pageLayout()),
-                                 options.compile, runtime.numThreads());
+  auto kernel =
+      compileKernel("cache_attention",
+                    attentionKernelSource(types, kvCache.isPaged(),
+                                          lse != nullptr, attn, pageLayout()),
+                    types);
   if (kernel)
     decodeKernels.push_back({memo, *kernel});
   return kernel;
+}
+
+llvm::Error KvStepper::checkBackend(llvm::StringRef what) const {
+  if (onDevice() && options.backend == StepBackend::Reference)
+    return makeError(what + ": the float64 reference backend needs a cache "
+                            "in host memory; this one is in device memory");
+  return llvm::Error::success();
 }
 
 llvm::Error KvStepper::checkAppendInputs(int64_t n, const BufferRef &key,
@@ -156,8 +194,10 @@ llvm::Error KvStepper::appendStep(llvm::ArrayRef<SeqId> seqs,
     counts = llvm::ArrayRef(countScratch).take_front(n);
   }
 
+  if (llvm::Error e = checkBackend("appendStep"))
+    return e;
   // Compile before touching the cache: a compile error changes nothing.
-  CacheKernelRef kernel;
+  StepKernel kernel;
   if (options.backend == StepBackend::Compiled && n > 0) {
     auto k = appendKernel(key, value);
     if (!k)
@@ -174,7 +214,14 @@ llvm::Error KvStepper::appendStep(llvm::ArrayRef<SeqId> seqs,
         key, value, b.keyCache, b.valueCache, b.lengthsBefore, b.newLengths};
     if (b.blockTable)
       buffers.push_back(*b.blockTable);
-    kernel->run(buffers, runtime.threadPool());
+    static const rt::GpuBufferUse uses[] = {
+        {"key", false},        {"value", false},         {"key_cache", true},
+        {"value_cache", true}, {"cache_lengths", false}, {"new_lengths", false},
+        {"block_table", false}};
+    // A failed run leaves the lengths (and so the visible rows) unchanged.
+    if (llvm::Error e = runKernel(
+            kernel, buffers, llvm::ArrayRef(uses).take_front(buffers.size())))
+      return e;
   } else if (llvm::Error e = referenceCacheAppend(b.appendOperands(), key,
                                                   value, &b.newLengths)) {
     // Unreachable after the checks above; the reservation stays (harmless:
@@ -217,7 +264,9 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
       if (llvm::Error e = checkInnerStride(*b, what, name))
         return e;
 
-  CacheKernelRef kernel;
+  if (llvm::Error e = checkBackend(what))
+    return e;
+  StepKernel kernel;
   if (options.backend == StepBackend::Compiled && n > 0) {
     auto k = decodeKernel(query, output, lse, attn);
     if (!k)
@@ -235,10 +284,18 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
     if (b.blockTable)
       buffers.push_back(*b.blockTable);
     buffers.push_back(output);
-    if (lse)
+    llvm::SmallVector<rt::GpuBufferUse, 7> uses = {{"query", false},
+                                                   {"key_cache", false},
+                                                   {"value_cache", false},
+                                                   {"cache_lengths", false}};
+    if (b.blockTable)
+      uses.push_back({"block_table", false});
+    uses.push_back({"output", true});
+    if (lse) {
       buffers.push_back(*lse);
-    kernel->run(buffers, runtime.threadPool());
-    return llvm::Error::success();
+      uses.push_back({"lse", true});
+    }
+    return runKernel(kernel, buffers, uses);
   }
   auto ref = referenceCacheAttention(b.attentionOperands(), query, attn);
   if (!ref)

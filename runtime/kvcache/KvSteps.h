@@ -19,6 +19,13 @@
 // thread pool. StepBackend::Reference runs the float64 reference instead,
 // with the same checks and bookkeeping.
 //
+// A cache whose pools live in device memory (config.memory =
+// MemorySpace::Device) runs the same ops compiled for Target::Cuda (the
+// attn-to-nvvm pipeline, `StepOptions::gpu`): the pools are used in place,
+// the step's small host arrays (lengths, block table) and host q / new K/V /
+// output buffers are staged through device copies. Device caches have no
+// reference backend (the float64 reference reads host memory).
+//
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_RUNTIME_KVCACHE_KVSTEPS_H
 #define ATTN_RUNTIME_KVCACHE_KVSTEPS_H
@@ -40,6 +47,8 @@ enum class StepBackend {
 struct StepOptions {
   StepBackend backend = StepBackend::Compiled;
   CacheKernelOptions compile;
+  /// Target::Cuda options (chip, format, splits) for device-memory caches.
+  rt::CompileOptions gpu;
 };
 
 class KvStepper {
@@ -69,6 +78,8 @@ public:
                          const rt::BufferRef *lse = nullptr);
 
   KvCache &cache() { return kvCache; }
+  /// True when the cache's pools are in device memory (CUDA kernels).
+  bool onDevice() const;
   CacheKernels &kernels() { return *kernelCache; }
 
 private:
@@ -86,12 +97,27 @@ private:
     bool operator==(const DecodeKey &) const = default;
   };
 
-  llvm::Expected<CacheKernelRef> appendKernel(const rt::BufferRef &key,
-                                              const rt::BufferRef &value);
-  llvm::Expected<CacheKernelRef>
-  decodeKernel(const rt::BufferRef &query, const rt::BufferRef &output,
-               const rt::BufferRef *lse, const CacheAttentionOptions &attn);
+  /// A kernel of either target (exactly one is set).
+  struct StepKernel {
+    CacheKernelRef cpu;
+    GpuCacheKernelRef gpu;
+    explicit operator bool() const { return cpu || gpu; }
+  };
+  llvm::Expected<StepKernel> compileKernel(llvm::StringRef name,
+                                           const std::string &source,
+                                           llvm::ArrayRef<KernelBufferType>);
+  llvm::Error runKernel(const StepKernel &kernel,
+                        llvm::ArrayRef<rt::BufferRef> buffers,
+                        llvm::ArrayRef<rt::GpuBufferUse> uses);
+
+  llvm::Expected<StepKernel> appendKernel(const rt::BufferRef &key,
+                                          const rt::BufferRef &value);
+  llvm::Expected<StepKernel> decodeKernel(const rt::BufferRef &query,
+                                          const rt::BufferRef &output,
+                                          const rt::BufferRef *lse,
+                                          const CacheAttentionOptions &attn);
   PageLayout pageLayout() const;
+  llvm::Error checkBackend(llvm::StringRef what) const;
   llvm::Error checkAppendInputs(int64_t batch, const rt::BufferRef &key,
                                 const rt::BufferRef &value,
                                 llvm::ArrayRef<int32_t> newLengths);
@@ -101,8 +127,8 @@ private:
   StepOptions options;
   std::shared_ptr<CacheKernels> kernelCache;
   std::vector<int32_t> countScratch; ///< per-sequence append counts
-  std::vector<std::pair<AppendKey, CacheKernelRef>> appendKernels;
-  std::vector<std::pair<DecodeKey, CacheKernelRef>> decodeKernels;
+  std::vector<std::pair<AppendKey, StepKernel>> appendKernels;
+  std::vector<std::pair<DecodeKey, StepKernel>> decodeKernels;
 };
 
 } // namespace mlir::attn::kv

@@ -1,6 +1,7 @@
 //===- KvStorage.cpp - host memory for KV caches --------------------------===//
 #include "runtime/kvcache/KvStorage.h"
 #include "runtime/Errors.h"
+#include "runtime/cuda/CudaDriver.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -57,5 +58,63 @@ HostAllocator::allocate(int64_t bytes) {
 
 HostAllocator &HostAllocator::get() {
   static HostAllocator allocator;
+  return allocator;
+}
+
+namespace {
+
+class CudaMemory final : public KvMemory {
+public:
+  CudaMemory(cuda::DeviceBuffer buffer, int64_t size)
+      : buffer(std::move(buffer)), size(size) {}
+  void *data() override {
+    return reinterpret_cast<void *>(static_cast<uintptr_t>(buffer.get()));
+  }
+  int64_t bytes() const override { return size; }
+  bool hostAccessible() const override { return false; }
+  void read(int64_t offset, void *dst, int64_t n) const override {
+    // The driver was loaded when the buffer was made; a failing copy is a
+    // lost context, which no caller could recover from.
+    cuda::Driver *driver = llvm::cantFail(cuda::Driver::get());
+    if (llvm::Error e = driver->copyToHost(dst, buffer.get() + offset, n))
+      llvm::report_fatal_error(std::move(e));
+  }
+  void write(int64_t offset, const void *src, int64_t n) override {
+    cuda::Driver *driver = llvm::cantFail(cuda::Driver::get());
+    if (llvm::Error e = driver->copyToDevice(buffer.get() + offset, src, n))
+      llvm::report_fatal_error(std::move(e));
+  }
+
+private:
+  cuda::DeviceBuffer buffer;
+  int64_t size;
+};
+
+} // namespace
+
+llvm::Expected<std::unique_ptr<KvMemory>>
+CudaAllocator::allocate(int64_t bytes) {
+  if (bytes < 0)
+    return rt::makeError("cannot allocate " + llvm::Twine(bytes) + " bytes");
+  auto driver = cuda::Driver::get();
+  if (!driver)
+    return driver.takeError();
+  // 256-byte multiples keep every pool 16-byte aligned for vector loads.
+  size_t rounded =
+      static_cast<size_t>((std::max<int64_t>(bytes, 1) + 255) / 256 * 256);
+  auto buffer = cuda::DeviceBuffer::create(**driver, rounded);
+  if (!buffer)
+    return rt::makeError("allocating " + llvm::Twine(bytes) +
+                         " bytes of device memory for a KV cache: " +
+                         llvm::toString(buffer.takeError()));
+  if (llvm::Error e = (*driver)->memsetD8(buffer->get(), 0, rounded, nullptr))
+    return std::move(e);
+  if (llvm::Error e = (*driver)->synchronize())
+    return std::move(e);
+  return std::make_unique<CudaMemory>(std::move(*buffer), bytes);
+}
+
+CudaAllocator &CudaAllocator::get() {
+  static CudaAllocator allocator;
   return allocator;
 }

@@ -48,6 +48,16 @@ public:
   static HostAllocator &get();
 };
 
+/// CUDA device memory (device 0's primary context, through the run-time
+/// loaded driver), zeroed. Without a GPU or driver, allocate() returns the
+/// driver's "no CUDA device: ..." error. `data()` is the CUdeviceptr;
+/// read/write are synchronous copies.
+class CudaAllocator final : public KvAllocator {
+public:
+  llvm::Expected<std::unique_ptr<KvMemory>> allocate(int64_t bytes) override;
+  static CudaAllocator &get();
+};
+
 } // namespace mlir::attn::kv
 
 #endif

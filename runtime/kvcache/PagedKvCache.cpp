@@ -31,6 +31,8 @@ PagedKvCache::create(const PagedKvCacheConfig &c) {
     return std::move(e);
   int64_t dv = c.valueDim ? c.valueDim : c.headDim;
   rt::DType dtype = rt::dtypeOf(c.dtype);
+  if (llvm::Error e = checkMemorySpace("PagedKvCache", c.memory, dtype))
+    return std::move(e);
   if (c.pageLayout != PageLayout::NHD && c.pageLayout != PageLayout::HND)
     return makeError("PagedKvCache: unknown page layout " +
                      llvm::Twine(static_cast<int>(c.pageLayout)));
@@ -43,14 +45,16 @@ PagedKvCache::create(const PagedKvCacheConfig &c) {
     std::swap(kShape[1], kShape[2]);
     std::swap(vShape[1], vShape[2]);
   }
-  auto k = allocatePool(c.allocator, kShape, dtype, "PagedKvCache key pool");
+  auto k = allocatePool(c.allocator, c.memory, kShape, dtype,
+                        "PagedKvCache key pool");
   if (!k)
     return k.takeError();
-  auto v = allocatePool(c.allocator, vShape, dtype, "PagedKvCache value pool");
+  auto v = allocatePool(c.allocator, c.memory, vShape, dtype,
+                        "PagedKvCache value pool");
   if (!v)
     return v.takeError();
-  auto kRef = rt::BufferRef::contiguous((*k)->data(), dtype, kShape);
-  auto vRef = rt::BufferRef::contiguous((*v)->data(), dtype, vShape);
+  auto kRef = poolRef(**k, dtype, kShape);
+  auto vRef = poolRef(**v, dtype, vShape);
   return std::unique_ptr<PagedKvCache>(new PagedKvCache(
       c, std::move(*k), std::move(*v), std::move(kRef), std::move(vRef)));
 }

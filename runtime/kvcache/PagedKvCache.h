@@ -28,7 +28,11 @@ struct PagedKvCacheConfig {
   ElementType dtype = ElementType::F32;
   /// NHD: pools [P, pageSize, Hkv, D]; HND: [P, Hkv, pageSize, D].
   PageLayout pageLayout = PageLayout::NHD;
-  KvAllocator *allocator = nullptr; ///< null: host memory
+  /// Where the K/V pools live (the bookkeeping is always on the host).
+  /// Device: CUDA memory, f16/bf16 only; "no CUDA device: ..." without a
+  /// GPU. Steps then run the CUDA cache kernels (KvSteps.h).
+  rt::MemorySpace memory = rt::MemorySpace::Host;
+  KvAllocator *allocator = nullptr; ///< null: by `memory`
 };
 
 class PagedKvCache final : public KvCache {

@@ -36,7 +36,7 @@ using attn_test::testSeed;
 /// A stepper running the float64 reference.
 inline kv::KvStepper referenceStepper(kv::KvCache &cache) {
   return kv::KvStepper(cache, sharedRuntime(),
-                       {kv::StepBackend::Reference, {}});
+                       {kv::StepBackend::Reference, {}, {}});
 }
 
 inline bool ok(llvm::Error e) {
@@ -124,8 +124,13 @@ struct CacheSnapshot {
 
   static CacheSnapshot of(const kv::KvCache &cache) {
     CacheSnapshot s;
-    s.keys = bytesOf(cache.keyCache());
-    s.values = bytesOf(cache.valueCache());
+    // Through readPools, so that device caches compare too.
+    auto bytes = [](const rt::BufferRef &b) {
+      return static_cast<size_t>(b.numElements() * rt::dtypeBytes(b.dtype));
+    };
+    s.keys.resize(bytes(cache.keyCache()));
+    s.values.resize(bytes(cache.valueCache()));
+    cache.readPools(s.keys.data(), s.values.data());
     s.lengths = intsOf(cache.lengths());
     s.live = cache.sequences();
     for (SeqId id : s.live)
