@@ -100,13 +100,13 @@ void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
     if (lse)
       args.push_back(lse);
   }
-  Value smem = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
-                                            g.sharedBytes());
-  gpu::LaunchFuncOp::create(
-      b, loc, flash,
-      gpu::KernelDim3{idx(g.rowBlocks() * g.splits), idx(g.kvHeads),
-                      idx(g.batch)},
-      gpu::KernelDim3{idx(g.threads()), idx(1), idx(1)}, smem, args);
+  Value smem =
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), g.sharedBytes());
+  gpu::LaunchFuncOp::create(b, loc, flash,
+                            gpu::KernelDim3{idx(g.rowBlocks() * g.splits),
+                                            idx(g.kvHeads), idx(g.batch)},
+                            gpu::KernelDim3{idx(g.threads()), idx(1), idx(1)},
+                            smem, args);
   if (combine)
     gpu::LaunchFuncOp::create(
         b, loc, combine,
@@ -197,7 +197,6 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   return success();
 }
 
-
 LogicalResult GpuAttentionLowering::run() {
   if (failed(checkSupported()) || failed(fillGeometry()))
     return failure();
@@ -205,8 +204,8 @@ LogicalResult GpuAttentionLowering::run() {
   // The kernel ABI: operands from arguments, the result into an argument.
   Value q = sourceArgument(op.getQuery()), k = sourceArgument(op.getKey()),
         v = sourceArgument(op.getValue());
-  Value lengths = op.getKvLengths() ? sourceArgument(op.getKvLengths())
-                                    : Value();
+  Value lengths =
+      op.getKvLengths() ? sourceArgument(op.getKvLengths()) : Value();
   Value biasArg = op.getBias() ? sourceArgument(op.getBias()) : Value();
   // Each result must be materialized into a function argument.
   SmallVector<bufferization::MaterializeInDestinationOp> materializations;
@@ -237,8 +236,8 @@ LogicalResult GpuAttentionLowering::run() {
                                asKernelBuffer(b, op, k, gpuKvType(ctx, g)),
                                asKernelBuffer(b, op, v, gpuKvType(ctx, g))};
   if (biasArg)
-    inputs.push_back(asKernelBuffer(
-        b, op, biasArg, MemRefType::get(g.biasShape, g.biasType)));
+    inputs.push_back(asKernelBuffer(b, op, biasArg,
+                                    MemRefType::get(g.biasShape, g.biasType)));
   if (lengths)
     inputs.push_back(asKernelBuffer(
         b, op, lengths, MemRefType::get({g.batch}, b.getI32Type())));
@@ -324,9 +323,9 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
   if (g.paged())
     inputs.push_back(
         asKernelBuffer(b, op, op.getBlockTable(), gpuBlockTableType(ctx, g)));
-  Value lse = op.getLse() ? asKernelBuffer(b, op, op.getLse(),
-                                            gpuLseType(ctx, g))
-                          : Value();
+  Value lse = op.getLse()
+                  ? asKernelBuffer(b, op, op.getLse(), gpuLseType(ctx, g))
+                  : Value();
   emitLaunches(b, op, g, inputs,
                asKernelBuffer(b, op, op.getOutput(), gpuQueryType(ctx, g)),
                lse);
@@ -405,8 +404,8 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
     Value head = gpu::BlockIdOp::create(b, gpu::Dimension::y);
     Value batch = gpu::BlockIdOp::create(b, gpu::Dimension::z);
     auto load = [&](Value mem, Value i) {
-      return arith::IndexCastOp::create(
-          b, b.getIndexType(), memref::LoadOp::create(b, mem, i));
+      return arith::IndexCastOp::create(b, b.getIndexType(),
+                                        memref::LoadOp::create(b, mem, i));
     };
     Value valid = im.lt(tid, im.c(chunks));
     if (newLens)
@@ -421,10 +420,10 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
     } else {
       Value page = memref::LoadOp::create(
           b, table, ValueRange{batch, im.div(pos, pageSize)});
-      Value p = im.max(
-          im.min(arith::IndexCastOp::create(b, b.getIndexType(), page),
-                 im.c(numPages - 1)),
-          im.c(0));
+      Value p =
+          im.max(im.min(arith::IndexCastOp::create(b, b.getIndexType(), page),
+                        im.c(numPages - 1)),
+                 im.c(0));
       Value slot = im.rem(pos, pageSize);
       dst = hnd ? SmallVector<Value>{p, head, slot, col}
                 : SmallVector<Value>{p, slot, head, col};
@@ -459,10 +458,9 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
   if (paged)
     args.push_back(asKernelBuffer(b, op, op.getBlockTable(),
                                   cast<MemRefType>(params[next++])));
-  gpu::LaunchFuncOp::create(b, loc, kernel,
-                            gpu::KernelDim3{idx(Snew), idx(Hkv), idx(B)},
-                            gpu::KernelDim3{idx(threads), idx(1), idx(1)},
-                            Value(), args);
+  gpu::LaunchFuncOp::create(
+      b, loc, kernel, gpu::KernelDim3{idx(Snew), idx(Hkv), idx(B)},
+      gpu::KernelDim3{idx(threads), idx(1), idx(1)}, Value(), args);
   op.erase();
   return success();
 }

@@ -107,13 +107,15 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
   }
   if (g.tileKv % (16 * g.keyWarps) != 0 || g.tileKv > 128) {
     why = "tile-kv " + std::to_string(g.tileKv) + " must be a multiple of " +
-          std::to_string(16 * g.keyWarps) + " (16 keys per key warp), at most 128";
+          std::to_string(16 * g.keyWarps) +
+          " (16 keys per key warp), at most 128";
     return failure();
   }
   if (g.sharedBytes() > kMaxSharedBytes) {
     why = "the tiles need " + std::to_string(g.sharedBytes()) +
           " bytes of shared memory per block; the limit is " +
-          std::to_string(kMaxSharedBytes) + " (sm_90); use fewer stages or "
+          std::to_string(kMaxSharedBytes) +
+          " (sm_90); use fewer stages or "
           "smaller tile-kv";
     return failure();
   }
@@ -158,8 +160,9 @@ MemRefType mlir::attn::gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g) {
   SmallVector<int64_t> shape;
   switch (g.kvForm) {
   case GpuKvForm::Dense:
-    shape = g.bshd ? SmallVector<int64_t>{g.batch, g.kvLen, g.kvHeads, g.headDim}
-                   : SmallVector<int64_t>{g.batch, g.kvHeads, g.kvLen, g.headDim};
+    shape = g.bshd
+                ? SmallVector<int64_t>{g.batch, g.kvLen, g.kvHeads, g.headDim}
+                : SmallVector<int64_t>{g.batch, g.kvHeads, g.kvLen, g.headDim};
     break;
   case GpuKvForm::Contiguous:
     shape = {g.batch, g.kvHeads, g.kvLen, g.headDim};
@@ -174,8 +177,7 @@ MemRefType mlir::attn::gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g) {
   return MemRefType::get(shape, elemType(ctx, g));
 }
 
-MemRefType mlir::attn::gpuLseType(MLIRContext *ctx,
-                                  const GpuFlashGeometry &g) {
+MemRefType mlir::attn::gpuLseType(MLIRContext *ctx, const GpuFlashGeometry &g) {
   return MemRefType::get({g.batch, g.heads, g.qLen}, Float32Type::get(ctx));
 }
 
@@ -228,7 +230,9 @@ public:
 
 private:
   // f32 helpers.
-  Value cf(float v) { return arith::ConstantOp::create(b, b.getF32FloatAttr(v)); }
+  Value cf(float v) {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
+  }
   Value fadd(Value x, Value y) { return arith::AddFOp::create(b, x, y); }
   Value fmul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
   Value fsub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
@@ -238,17 +242,15 @@ private:
     return arith::SelectOp::create(b, c, x, y);
   }
   Value ex2(Value x) {
-    return LLVM::CallIntrinsicOp::create(b, b.getF32Type(),
-                                         b.getStringAttr(
-                                             "llvm.nvvm.ex2.approx.ftz.f"),
-                                         ValueRange{x})
+    return LLVM::CallIntrinsicOp::create(
+               b, b.getF32Type(), b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f"),
+               ValueRange{x})
         .getResult(0);
   }
   Value lg2(Value x) {
-    return LLVM::CallIntrinsicOp::create(b, b.getF32Type(),
-                                         b.getStringAttr(
-                                             "llvm.nvvm.lg2.approx.ftz.f"),
-                                         ValueRange{x})
+    return LLVM::CallIntrinsicOp::create(
+               b, b.getF32Type(), b.getStringAttr("llvm.nvvm.lg2.approx.ftz.f"),
+               ValueRange{x})
         .getResult(0);
   }
   /// The exponent base a row subtracts: its max, or 0 while the row has
@@ -302,8 +304,8 @@ private:
     Type et = elemType(b.getContext(), g);
     Value a = arith::TruncFOp::create(b, et, lo);
     Value c = arith::TruncFOp::create(b, et, hi);
-    return fragReg(vector::FromElementsOp::create(
-        b, VectorType::get({2}, et), ValueRange{a, c}));
+    return fragReg(vector::FromElementsOp::create(b, VectorType::get({2}, et),
+                                                  ValueRange{a, c}));
   }
   /// 4 fragment registers of an ldmatrix.x4 at `idx` of `mem`.
   SmallVector<Value, 4> ldmatrix4(Value mem, ArrayRef<Value> idx,
@@ -322,8 +324,8 @@ private:
   void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
            SmallVectorImpl<Value> &c) {
     auto f32 = b.getF32Type();
-    auto resTy = LLVM::LLVMStructType::getLiteral(b.getContext(),
-                                                  {f32, f32, f32, f32});
+    auto resTy =
+        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
     NVVM::MMATypes ptx = g.bf16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
     Value r = NVVM::MmaOp::create(
         b, resTy, a, bFrag, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
@@ -399,8 +401,7 @@ SmallVector<Value> FlashKernelEmitter::kvIndices(Value key, Value col) {
   Value k0 = im.min(key, last);
   Value entry = memref::LoadOp::create(
       b, blockTable, ValueRange{batch, im.div(k0, g.pageSize)});
-  Value page =
-      im.max(im.min(i32ToIndex(entry), im.c(g.numPages - 1)), im.c(0));
+  Value page = im.max(im.min(i32ToIndex(entry), im.c(g.numPages - 1)), im.c(0));
   Value slot = im.rem(k0, g.pageSize);
   if (g.kvForm == GpuKvForm::PagedNHD)
     return {page, slot, kvHead, col};
@@ -481,8 +482,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   Type et = elemType(ctx, g);
   Value raw = gpu::DynamicSharedMemoryOp::create(
       b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), nullptr, wg));
-  auto tileTy = MemRefType::get({g.stages, g.tileKv, g.smemRowElems()}, et,
-                                nullptr, wg);
+  auto tileTy =
+      MemRefType::get({g.stages, g.tileKv, g.smemRowElems()}, et, nullptr, wg);
   int64_t tileBytes = g.stages * g.tileKv * g.smemRowElems() * 2;
   kSmem = memref::ViewOp::create(b, tileTy, raw, im.c(0), ValueRange{});
   vSmem = memref::ViewOp::create(b, tileTy, raw, im.c(tileBytes), ValueRange{});
@@ -493,13 +494,13 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
         raw, im.c(2 * tileBytes), ValueRange{});
   auto oTy =
       MemRefType::get({g.warps(), warpRows, D}, b.getF32Type(), nullptr, wg);
-  auto mlTy = MemRefType::get({g.warps(), warpRows}, b.getF32Type(), nullptr, wg);
+  auto mlTy =
+      MemRefType::get({g.warps(), warpRows}, b.getF32Type(), nullptr, wg);
   int64_t oBytes = g.warps() * warpRows * D * 4;
   oSmem = memref::ViewOp::create(b, oTy, raw, im.c(0), ValueRange{});
   mSmem = memref::ViewOp::create(b, mlTy, raw, im.c(oBytes), ValueRange{});
-  lSmem = memref::ViewOp::create(b, mlTy, raw,
-                                 im.c(oBytes + g.warps() * warpRows * 4),
-                                 ValueRange{});
+  lSmem = memref::ViewOp::create(
+      b, mlTy, raw, im.c(oBytes + g.warps() * warpRows * 4), ValueRange{});
 
   // Which rows and keys this block sees.
   Value row0 = im.mul(rowBlock, g.blockRows());
@@ -510,8 +511,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   }
   const MaskSpec &mask = g.mask;
   // Cache attention: the queries are the sequence's last Sq tokens.
-  Value qOff = g.endAlignedQueries ? im.sub(len, im.c(g.qLen))
-                                   : im.c(mask.qOffset);
+  Value qOff =
+      g.endAlignedQueries ? im.sub(len, im.c(g.qLen)) : im.c(mask.qOffset);
   Value qlo = im.add(im.div(row0, G), qOff);
   Value qhi = im.add(
       im.div(im.min(im.add(row0, g.blockRows() - 1), im.c(R - 1)), G), qOff);
@@ -527,8 +528,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   Value tileLo = im.div(loKey, g.tileKv);
   Value tileHi = im.ceilDiv(hiKey, g.tileKv);
   Value perSplit = im.ceilDiv(im.sub(tileHi, tileLo), g.splits);
-  Value myLo = im.min(
-      im.add(tileLo, arith::MulIOp::create(b, split, perSplit)), tileHi);
+  Value myLo =
+      im.min(im.add(tileLo, arith::MulIOp::create(b, split, perSplit)), tileHi);
   Value myHi = im.min(im.add(myLo, perSplit), tileHi);
   Value numTiles = im.sub(myHi, myLo);
 
@@ -586,8 +587,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   // without tiles reads tile myLo, which is in bounds).
   const int64_t S = g.stages;
   auto clampedTile = [&](Value i) {
-    return im.add(myLo,
-                  im.max(im.min(i, im.sub(numTiles, im.c(1))), im.c(0)));
+    return im.add(myLo, im.max(im.min(i, im.sub(numTiles, im.c(1))), im.c(0)));
   };
   Value firstGroup;
   for (int64_t j = 0; j < S - 1; ++j) {
@@ -681,10 +681,10 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
             Value key = im.min(
                 im.add(tileKeyBase, im.add(colPair, im.c(t * 8 + (i % 2)))),
                 im.c(g.kvLen - 1));
-            Value x = memref::LoadOp::create(
-                b, bias,
-                ValueRange{pick(0, batch), pick(1, h), pick(2, sIdx),
-                           pick(3, key)});
+            Value x =
+                memref::LoadOp::create(b, bias,
+                                       ValueRange{pick(0, batch), pick(1, h),
+                                                  pick(2, sIdx), pick(3, key)});
             if (!x.getType().isF32())
               x = arith::ExtFOp::create(b, b.getF32Type(), x);
             s[mt][t][i] = math::FmaOp::create(b, s[mt][t][i], scaleC, x);
@@ -701,12 +701,12 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       for (auto &rowTile : s)
         for (auto &tileS : rowTile)
           for (Value &x : tileS)
-            x = fmul(LLVM::CallIntrinsicOp::create(
-                         b, TypeRange{b.getF32Type()},
-                         b.getStringAttr("llvm.tanh.f32"),
-                         ValueRange{fmul(x, inner)}, afn)
-                         .getResult(0),
-                     outer);
+            x = fmul(
+                LLVM::CallIntrinsicOp::create(b, TypeRange{b.getF32Type()},
+                                              b.getStringAttr("llvm.tanh.f32"),
+                                              ValueRange{fmul(x, inner)}, afn)
+                    .getResult(0),
+                outer);
     }
 
     // Partially visible tiles evaluate the mask per score.
@@ -719,8 +719,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     if (mask.windowLeft >= 0)
       andFull(im.le(im.sub(qhi, tileKey0), im.c(mask.windowLeft)));
     if (mask.windowRight >= 0)
-      andFull(im.le(im.sub(im.sub(tileEnd, im.c(1)), qlo),
-                    im.c(mask.windowRight)));
+      andFull(
+          im.le(im.sub(im.sub(tileEnd, im.c(1)), qlo), im.c(mask.windowRight)));
     if (mask.dilation > 1)
       full = arith::ConstantOp::create(b, b.getBoolAttr(false));
     SmallVector<Value> flat = flatten(s);
@@ -775,7 +775,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
         sum[hI] = cf(0);
         for (auto &tileS : s[mt])
           for (int64_t i = 2 * half; i < 2 * half + 2; ++i) {
-            tileS[i] = ex2(math::FmaOp::create(b, tileS[i], scaleLog2, negBase));
+            tileS[i] =
+                ex2(math::FmaOp::create(b, tileS[i], scaleLog2, negBase));
             sum[hI] = fadd(sum[hI], tileS[i]);
           }
         l[hI] = fadd(fmul(l[hI], corr[hI]), sum[hI]);
@@ -794,8 +795,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       for (int64_t mt = 0; mt < MT; ++mt)
         for (int64_t t = 0; t < oTiles; ++t)
           for (int64_t i = 0; i < 4; ++i)
-            scaled.push_back(fmul(oFlat[(mt * oTiles + t) * 4 + i],
-                                  corr[mt * 2 + i / 2]));
+            scaled.push_back(
+                fmul(oFlat[(mt * oTiles + t) * 4 + i], corr[mt * 2 + i / 2]));
       scf::YieldOp::create(b, scaled);
       b.setInsertionPointToStart(ifRescale.elseBlock());
       scf::YieldOp::create(b, oFlat);
@@ -881,11 +882,11 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
         }
       }
       if (g.splits > 1 || g.hasLse) {
-        auto lead = scf::IfOp::create(
-            b,
-            arith::CmpIOp::create(b, arith::CmpIPredicate::eq, im.rem(lane, 4),
-                                  im.c(0)),
-            false);
+        auto lead =
+            scf::IfOp::create(b,
+                              arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                                    im.rem(lane, 4), im.c(0)),
+                              false);
         b.setInsertionPointToStart(lead.thenBlock());
         if (g.splits > 1) {
           Value lse = select(
@@ -978,9 +979,9 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       }
     } else {
       Value prow = im.add(
-          im.mul(im.add(im.mul(im.add(im.mul(batch, g.kvHeads), kvHead), R),
-                        row),
-                 g.splits),
+          im.mul(
+              im.add(im.mul(im.add(im.mul(batch, g.kvHeads), kvHead), R), row),
+              g.splits),
           split);
       memref::StoreOp::create(b, value, partOut, ValueRange{prow, d});
       auto first = scf::IfOp::create(
@@ -1022,8 +1023,8 @@ void FlashKernelEmitter::emitCombine(gpu::GPUFuncOp func) {
   Value den = cf(0), num = cf(0);
   for (int64_t s = 0; s < S; ++s) {
     Value f = ex2(fsub(lses[s], base));
-    Value x = memref::LoadOp::create(b, partOut,
-                                     ValueRange{im.add(first, s), tid});
+    Value x =
+        memref::LoadOp::create(b, partOut, ValueRange{im.add(first, s), tid});
     den = fadd(den, f);
     num = fadd(num, fmul(f, x));
   }
@@ -1049,8 +1050,8 @@ void FlashKernelEmitter::emitCombine(gpu::GPUFuncOp func) {
 
 gpu::GPUFuncOp createKernelFunc(OpBuilder &b, Location loc, StringRef name,
                                 TypeRange params, int64_t threads) {
-  auto func = gpu::GPUFuncOp::create(b, loc, name,
-                                     b.getFunctionType(params, {}));
+  auto func =
+      gpu::GPUFuncOp::create(b, loc, name, b.getFunctionType(params, {}));
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));

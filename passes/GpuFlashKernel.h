@@ -44,8 +44,8 @@ struct GpuFlashGeometry {
   /// kvLen: keys a sequence can hold (the tensor length, or the cache
   /// capacity: Smax, or pagesPerSeq * pageSize).
   int64_t qLen = 0, kvLen = 0, headDim = 0;
-  bool bshd = false;       ///< layout of q/k/v/out
-  bool bf16 = true;        ///< else f16
+  bool bshd = false; ///< layout of q/k/v/out
+  bool bf16 = true;  ///< else f16
   bool hasKvLengths = false;
   bool hasLse = false; ///< also write the natural-log lse [B, Hq, Sq] (f32)
   /// Additive bias broadcastable to [B, Hq, Sq, Skv] (empty: none), and its
@@ -61,9 +61,9 @@ struct GpuFlashGeometry {
 
   int64_t rowWarps = 4, keyWarps = 1;
   int64_t warpRowTiles = 1; ///< 16-row mma tiles per warp
-  int64_t tileKv = 64;   ///< keys per KV tile (shared by the block)
-  int64_t splits = 1;    ///< KV splits across blocks (flash-decoding)
-  int64_t stages = 2;    ///< K/V tiles in flight (cp.async double buffer)
+  int64_t tileKv = 64;      ///< keys per KV tile (shared by the block)
+  int64_t splits = 1;       ///< KV splits across blocks (flash-decoding)
+  int64_t stages = 2;       ///< K/V tiles in flight (cp.async double buffer)
 
   static constexpr int64_t kWarpSize = 32;
   static constexpr int64_t kRowsPerWarp = 16;
@@ -80,9 +80,7 @@ struct GpuFlashGeometry {
   /// memory per k step instead of occupying registers for the whole loop.
   bool qInShared() const { return warpRowTiles > 1; }
   int64_t warpKeys() const { return tileKv / keyWarps; }
-  int64_t rowBlocks() const {
-    return (rows() + blockRows() - 1) / blockRows();
-  }
+  int64_t rowBlocks() const { return (rows() + blockRows() - 1) / blockRows(); }
   int64_t numKvTiles() const { return (kvLen + tileKv - 1) / tileKv; }
   int64_t smemRowElems() const { return headDim + kRowPad; }
   int64_t stageBytes() const { return 2 * tileKv * smemRowElems() * 2; }
@@ -100,8 +98,7 @@ struct GpuFlashGeometry {
 };
 
 /// Checks what the kernels support; on failure `why` says what is missing.
-LogicalResult checkGpuFlashSupport(const GpuFlashGeometry &g,
-                                   std::string &why);
+LogicalResult checkGpuFlashSupport(const GpuFlashGeometry &g, std::string &why);
 
 /// User overrides of the geometry (0: chosen from the shape).
 struct GpuFlashOverrides {

@@ -28,8 +28,8 @@ using namespace mlir::attn;
 void mlir::attn::buildAttnToGpuKernelsPipeline(
     OpPassManager &pm, const NvvmPipelineOptions &opts) {
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(createAttnGpuFlash(
-      {opts.kvSplits, opts.numSms, opts.tileKv, opts.warpRowTiles, opts.stages}));
+  pm.addPass(createAttnGpuFlash({opts.kvSplits, opts.numSms, opts.tileKv,
+                                 opts.warpRowTiles, opts.stages}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

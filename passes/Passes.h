@@ -51,7 +51,7 @@ int64_t hostVectorWidth();
 
 /// Options of the `attn-to-nvvm` pipeline.
 struct NvvmPipelineOptions {
-  std::string chip = "sm_90";     ///< nvvm target chip (sm_80, sm_90, sm_90a)
+  std::string chip = "sm_90";      ///< nvvm target chip (sm_80, sm_90, sm_90a)
   std::string features = "+ptx80"; ///< PTX ISA version feature
   /// gpu-module-to-binary format: "isa" (PTX, loadable by the driver's JIT;
   /// needs no toolkit), "bin" (cubin, runs ptxas) or "fatbin".
@@ -59,7 +59,7 @@ struct NvvmPipelineOptions {
   std::string toolkit;  ///< CUDA toolkit for ptxas; empty: ATTN_CUDA_TOOLKIT
   int64_t kvSplits = 0; ///< 0: cost model
   int64_t numSms = 132; ///< SMs the split cost model plans for
-  int64_t tileKv = 0;       ///< keys per KV tile; 0: 64
+  int64_t tileKv = 0;   ///< keys per KV tile; 0: 64
   int64_t warpRowTiles = 0; ///< 16-row tiles per warp; 0: by shape
   int64_t stages = 0;       ///< K/V tiles in flight; 0: 2
   int64_t optLevel = 3;
@@ -75,7 +75,8 @@ void buildGpuToBinaryPipeline(OpPassManager &pm,
 void buildAttnToNvvmPipeline(OpPassManager &pm,
                              const NvvmPipelineOptions &opts);
 
-/// Registers the attn passes and the named pipelines (attn-to-cpu, attn-to-nvvm).
+/// Registers the attn passes and the named pipelines (attn-to-cpu,
+/// attn-to-nvvm).
 void registerAttnPassesAndPipelines();
 
 } // namespace mlir::attn

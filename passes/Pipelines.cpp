@@ -111,12 +111,12 @@ struct NvvmPipelineCLOptions
   Option<std::string> features{*this, "features",
                                llvm::cl::desc("PTX feature (+ptx80)"),
                                llvm::cl::init("+ptx80")};
-  Option<std::string> format{
-      *this, "format", llvm::cl::desc("isa (PTX), bin (cubin) or fatbin"),
-      llvm::cl::init("isa")};
-  Option<std::string> toolkit{
-      *this, "toolkit", llvm::cl::desc("CUDA toolkit path (for ptxas)"),
-      llvm::cl::init("")};
+  Option<std::string> format{*this, "format",
+                             llvm::cl::desc("isa (PTX), bin (cubin) or fatbin"),
+                             llvm::cl::init("isa")};
+  Option<std::string> toolkit{*this, "toolkit",
+                              llvm::cl::desc("CUDA toolkit path (for ptxas)"),
+                              llvm::cl::init("")};
   Option<int64_t> kvSplits{*this, "kv-splits",
                            llvm::cl::desc("KV splits (0: cost model)"),
                            llvm::cl::init(0)};
