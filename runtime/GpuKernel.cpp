@@ -306,20 +306,15 @@ llvm::Error bindForGpu(const KernelSignature &sig, const AttentionArgs &args,
   return llvm::Error::success();
 }
 
-/// Device buffers must be device memory of this context, large enough.
-llvm::Error checkDeviceBuffer(cuda::Driver &driver, const ArgInfo &info,
-                              const BufferRef &buf) {
-  const char *name = stringifyArgRole(info.role);
+/// Device buffers must be device memory of this context, `align`-byte
+/// aligned and inside their allocation.
+llvm::Error checkDeviceBuffer(cuda::Driver &driver, llvm::StringRef name,
+                              uint64_t align, const BufferRef &buf) {
   uint64_t ptr = buf.devicePtr();
   if (!driver.isDevicePointer(ptr))
     return makeError(llvm::Twine(name) + ": " + hex(ptr) +
                      " is not CUDA device memory (host buffers must be "
                      "marked MemorySpace::Host)");
-  // Tiles move as 16-byte vectors (cp.async); a misaligned address would
-  // be a sticky launch failure that ends the CUDA context.
-  uint64_t align = info.role == ArgRole::KvLengths || info.role == ArgRole::Lse
-                       ? uint64_t(dtypeBytes(buf.dtype))
-                       : 16;
   if (ptr % align)
     return makeError(llvm::Twine(name) + ": " + hex(ptr) + " is not " +
                      llvm::Twine(align) + "-byte aligned");
@@ -334,6 +329,16 @@ llvm::Error checkDeviceBuffer(cuda::Driver &driver, const ArgInfo &info,
                      ", but its device allocation ends " +
                      llvm::Twine(end - ptr) + " bytes after it");
   return llvm::Error::success();
+}
+
+llvm::Error checkDeviceBuffer(cuda::Driver &driver, const ArgInfo &info,
+                              const BufferRef &buf) {
+  // Tiles move as 16-byte vectors (cp.async); a misaligned address would
+  // be a sticky launch failure that ends the CUDA context.
+  uint64_t align = info.role == ArgRole::KvLengths || info.role == ArgRole::Lse
+                       ? uint64_t(dtypeBytes(buf.dtype))
+                       : 16;
+  return checkDeviceBuffer(driver, stringifyArgRole(info.role), align, buf);
 }
 
 llvm::Error checkDeviceKvLengths(cuda::Driver &driver, const BufferRef &buf,
@@ -484,48 +489,44 @@ llvm::Error mlir::attn::rt::enqueueGpuKernel(GpuKernelCode &code,
   return launchAll(code, ptrs, stream);
 }
 
-llvm::Error mlir::attn::rt::runGpuKernel(GpuKernelCode &code,
-                                         const KernelSignature &sig,
-                                         const AttentionArgs &args) {
-  llvm::SmallVector<BufferRef, 6> bound;
-  if (llvm::Error e = bindForGpu(sig, args, bound))
-    return e;
-  std::lock_guard<std::mutex> lock(code.mutex);
-  if (llvm::Error e = loadLocked(code))
-    return e;
+namespace {
+/// Runs the loaded `code` (lock held) on `buffers` in ABI order: device
+/// buffers in place once `checkDevice(i, buffer)` accepts them, host ones
+/// staged through fresh device buffers (outputs uploaded too, so elements
+/// the kernel does not write keep the caller's values, and copied back).
+/// Waits for the kernel.
+llvm::Error runStagedLocked(
+    GpuKernelCode &code, llvm::ArrayRef<BufferRef> buffers,
+    llvm::ArrayRef<GpuBufferUse> uses,
+    llvm::function_ref<llvm::Error(size_t, const BufferRef &, void *)>
+        checkDevice) {
   GpuKernelCode::DeviceState &st = *code.device;
   cuda::Driver &driver = *st.driver;
   void *stream = st.stream->get();
   std::vector<uint64_t> ptrs;
   std::vector<cuda::DeviceBuffer> staged;
-  staged.reserve(bound.size());
+  staged.reserve(buffers.size());
   // Host buffers to copy back after the kernel: (host, device, bytes).
   std::vector<std::tuple<void *, uint64_t, size_t>> copyBack;
-  for (auto [info, buf] : llvm::zip(sig.args, bound)) {
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    const BufferRef &buf = buffers[i];
     size_t bytes = size_t(byteSize(buf));
     if (buf.space == MemorySpace::Device) {
-      if (llvm::Error e = checkDeviceBuffer(driver, info, buf))
+      if (llvm::Error e = checkDevice(i, buf, stream))
         return e;
-      if (info.role == ArgRole::KvLengths)
-        if (llvm::Error e =
-                checkDeviceKvLengths(driver, buf, sig.spec.kvLen, stream))
-          return e;
       ptrs.push_back(buf.devicePtr());
       continue;
     }
-    // Host memory: stage it. Outputs are uploaded too, so that elements
-    // the kernel fails to write keep the caller's values (tests pre-fill
-    // NaN).
     auto dev = cuda::DeviceBuffer::create(driver, std::max<size_t>(bytes, 1));
     if (!dev)
-      return makeError(llvm::Twine(stringifyArgRole(info.role)) + ": staging " +
+      return makeError(llvm::Twine(uses[i].name) + ": staging " +
                        llvm::Twine(bytes) +
                        " bytes: " + llvm::toString(dev.takeError()));
     if (llvm::Error e =
             driver.copyToDeviceAsync(dev->get(), buf.data, bytes, stream))
       return e;
     ptrs.push_back(dev->get());
-    if (info.isOutput)
+    if (uses[i].isOutput)
       copyBack.emplace_back(buf.data, dev->get(), bytes);
     staged.push_back(std::move(*dev));
   }
@@ -538,6 +539,32 @@ llvm::Error mlir::attn::rt::runGpuKernel(GpuKernelCode &code,
     return makeError("running " + code.planString() + ": " +
                      llvm::toString(std::move(e)));
   return llvm::Error::success();
+}
+} // namespace
+
+llvm::Error mlir::attn::rt::runGpuKernel(GpuKernelCode &code,
+                                         const KernelSignature &sig,
+                                         const AttentionArgs &args) {
+  llvm::SmallVector<BufferRef, 6> bound;
+  if (llvm::Error e = bindForGpu(sig, args, bound))
+    return e;
+  llvm::SmallVector<GpuBufferUse, 6> uses;
+  for (const ArgInfo &info : sig.args)
+    uses.push_back({stringifyArgRole(info.role), info.isOutput});
+  std::lock_guard<std::mutex> lock(code.mutex);
+  if (llvm::Error e = loadLocked(code))
+    return e;
+  cuda::Driver &driver = *code.device->driver;
+  return runStagedLocked(
+      code, bound, uses,
+      [&](size_t i, const BufferRef &buf, void *stream) -> llvm::Error {
+        const ArgInfo &info = sig.args[i];
+        if (llvm::Error e = checkDeviceBuffer(driver, info, buf))
+          return e;
+        if (info.role == ArgRole::KvLengths)
+          return checkDeviceKvLengths(driver, buf, sig.spec.kvLen, stream);
+        return llvm::Error::success();
+      });
 }
 
 llvm::Error
@@ -556,56 +583,11 @@ mlir::attn::rt::runGpuKernelBuffers(GpuKernelCode &code,
   std::lock_guard<std::mutex> lock(code.mutex);
   if (llvm::Error e = loadLocked(code))
     return e;
-  GpuKernelCode::DeviceState &st = *code.device;
-  cuda::Driver &driver = *st.driver;
-  void *stream = st.stream->get();
-  std::vector<uint64_t> ptrs;
-  std::vector<cuda::DeviceBuffer> staged;
-  staged.reserve(buffers.size());
-  std::vector<std::tuple<void *, uint64_t, size_t>> copyBack;
-  for (auto [buf, use] : llvm::zip(buffers, uses)) {
-    size_t bytes = size_t(byteSize(buf));
-    if (buf.space == MemorySpace::Device) {
-      uint64_t ptr = buf.devicePtr();
-      if (!driver.isDevicePointer(ptr))
-        return makeError(llvm::Twine(use.name) + ": " + hex(ptr) +
-                         " is not CUDA device memory");
-      if (ptr % 16)
-        return makeError(llvm::Twine(use.name) + ": " + hex(ptr) +
-                         " is not 16-byte aligned");
-      auto range = driver.allocationOf(ptr);
-      if (!range)
-        return makeError(llvm::Twine(use.name) + ": " +
-                         llvm::toString(range.takeError()));
-      if (ptr + bytes > range->first + range->second)
-        return makeError(llvm::Twine(use.name) + ": needs " +
-                         llvm::Twine(bytes) + " bytes from " + hex(ptr) +
-                         ", past the end of its device allocation");
-      ptrs.push_back(ptr);
-      continue;
-    }
-    auto dev = cuda::DeviceBuffer::create(driver, std::max<size_t>(bytes, 1));
-    if (!dev)
-      return makeError(llvm::Twine(use.name) + ": staging " +
-                       llvm::Twine(bytes) +
-                       " bytes: " + llvm::toString(dev.takeError()));
-    if (llvm::Error e =
-            driver.copyToDeviceAsync(dev->get(), buf.data, bytes, stream))
-      return e;
-    ptrs.push_back(dev->get());
-    if (use.isOutput)
-      copyBack.emplace_back(buf.data, dev->get(), bytes);
-    staged.push_back(std::move(*dev));
-  }
-  if (llvm::Error e = launchAll(code, ptrs, stream))
-    return e;
-  for (auto [host, dev, bytes] : copyBack)
-    if (llvm::Error e = driver.copyToHostAsync(host, dev, bytes, stream))
-      return e;
-  if (llvm::Error e = driver.synchronizeStream(stream))
-    return makeError("running " + code.planString() + ": " +
-                     llvm::toString(std::move(e)));
-  return llvm::Error::success();
+  cuda::Driver &driver = *code.device->driver;
+  return runStagedLocked(
+      code, buffers, uses, [&](size_t i, const BufferRef &buf, void *) {
+        return checkDeviceBuffer(driver, uses[i].name, 16, buf);
+      });
 }
 
 llvm::Expected<std::vector<double>>

@@ -169,6 +169,21 @@ struct CacheKernels::Entry {
   std::string error;
 };
 
+namespace {
+/// Parses a generated kernel's text; on failure `error` says why.
+OwningOpRef<ModuleOp> parseKernelSource(MLIRContext &ctx,
+                                        const std::string &source,
+                                        std::string &error) {
+  rt::DiagnosticCapture diags(&ctx);
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(source, ParserConfig(&ctx));
+  if (!module)
+    error = llvm::toString(
+        diags.takeError("internal error: malformed cache kernel"));
+  return module;
+}
+} // namespace
+
 llvm::Expected<CacheKernelRef>
 CacheKernels::get(llvm::StringRef name, const std::string &source,
                   const CacheKernelOptions &options, int64_t parallelism) {
@@ -190,16 +205,9 @@ CacheKernels::get(llvm::StringRef name, const std::string &source,
     rt::initializeRuntimeOnce();
     MLIRContext ctx(registry(), MLIRContext::Threading::DISABLED);
     ctx.loadAllAvailableDialects();
-    OwningOpRef<ModuleOp> module;
-    {
-      rt::DiagnosticCapture diags(&ctx);
-      module = parseSourceString<ModuleOp>(source, ParserConfig(&ctx));
-      if (!module) {
-        entry->error = llvm::toString(
-            diags.takeError("internal error: malformed cache kernel"));
-        return;
-      }
-    }
+    OwningOpRef<ModuleOp> module = parseKernelSource(ctx, source, entry->error);
+    if (!module)
+      return;
     CpuPipelineOptions pipeline;
     pipeline.tileRows = options.tileRows;
     pipeline.tileKv = options.tileKv;
@@ -267,16 +275,9 @@ CacheKernels::getCuda(llvm::StringRef name, const std::string &source,
     rt::initializeRuntimeOnce();
     MLIRContext ctx(registry(), MLIRContext::Threading::DISABLED);
     ctx.loadAllAvailableDialects();
-    OwningOpRef<ModuleOp> module;
-    {
-      rt::DiagnosticCapture diags(&ctx);
-      module = parseSourceString<ModuleOp>(source, ParserConfig(&ctx));
-      if (!module) {
-        entry->error = llvm::toString(
-            diags.takeError("internal error: malformed cache kernel"));
-        return;
-      }
-    }
+    OwningOpRef<ModuleOp> module = parseKernelSource(ctx, source, entry->error);
+    if (!module)
+      return;
     // The launch plan only needs each buffer's shape (and a name).
     rt::KernelSignature sig;
     for (const KernelBufferType &t : buffers)
