@@ -470,6 +470,16 @@ struct AttnGpuFlashPass
   using Base::Base;
   void runOnOperation() override {
     GpuFlashOverrides overrides{kvSplits, tileKv, warpRowTiles, stages};
+    if (mma == "auto")
+      overrides.mma = GpuMmaKind::Auto;
+    else if (mma == "wgmma")
+      overrides.mma = GpuMmaKind::Wgmma;
+    else if (mma != "sync") {
+      getOperation().emitError("attn-gpu-flash: mma must be sync, wgmma or "
+                               "auto, got '")
+          << mma << "'";
+      return signalPassFailure();
+    }
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) { ops.push_back(op); });
     for (AttentionOp op : ops)

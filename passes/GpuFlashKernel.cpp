@@ -105,6 +105,21 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
           "(decode-sized groups split keys across warps instead)";
     return failure();
   }
+  // wgmma: one warpgroup of 4 row warps owning two 64-row M tiles (the
+  // prefill geometry), 64-element column blocks, and a score tile small
+  // enough for registers (S and O of both M tiles stay resident).
+  std::string noWgmma;
+  if (g.warpRowTiles != 2 || g.keyWarps != 1 || g.rowWarps != 4)
+    noWgmma = "a block of 128 rows (prefill-sized groups)";
+  else if (g.headDim % GpuFlashGeometry::kSwizzleElems != 0)
+    noWgmma = "a head dim that is a multiple of 64";
+  else if (g.tileKv != 32 && g.tileKv != 64)
+    noWgmma = "tile-kv 32 or 64";
+  if (overrides.mma == GpuMmaKind::Wgmma && !noWgmma.empty()) {
+    why = "mma=wgmma needs " + noWgmma;
+    return failure();
+  }
+  g.wgmma = overrides.mma != GpuMmaKind::Sync && noWgmma.empty();
   if (g.tileKv % (16 * g.keyWarps) != 0 || g.tileKv > 128) {
     why = "tile-kv " + std::to_string(g.tileKv) + " must be a multiple of " +
           std::to_string(16 * g.keyWarps) +
@@ -343,6 +358,36 @@ private:
   Value loadTile(Value tile, Value stage);
   /// Indices of element `col` of key row `key` in the K/V memrefs.
   SmallVector<Value> kvIndices(Value key, Value col);
+  /// Where the 8-element chunk starting at column `col` of shared row `row`
+  /// sits in the 128-byte-swizzled layout: its 64-column block and its
+  /// column inside the block (16-byte chunk index XOR row % 8, the pattern
+  /// wgmma's 128B swizzle mode reads).
+  std::pair<Value, Value> swizzledColumn(Value row, Value col) {
+    const int64_t sw = GpuFlashGeometry::kSwizzleElems;
+    Value chunk = im.div(im.rem(col, sw), 8);
+    Value swz = arith::XOrIOp::create(b, chunk, im.rem(row, 8));
+    return {im.div(col, sw), im.mul(swz, 8)};
+  }
+
+  // wgmma (sm_90a). Accumulators are lists of f32 in the fragment order of
+  // wgmma.m64nNk16: element 4t + i is element i of n tile t in the
+  // mma.m16n8 C layout, for the 16 rows of this thread's warp.
+  /// A shared-memory matrix descriptor: start address, leading and stride
+  /// byte offsets, 128-byte swizzle.
+  Value wgmmaDescriptor(Value addr, int64_t leadingBytes, int64_t strideBytes);
+  /// acc = A·B (+ acc unless `accumulate` is false) for one k16 step; A
+  /// from the descriptor `aDesc` or, when `aRegs` is non-empty, the 4
+  /// registers of an m16k16 A fragment per warp; B from `bDesc`, read
+  /// MN-major when `transposeB`.
+  void wgmma(SmallVectorImpl<Value> &acc, Value aDesc, ArrayRef<Value> aRegs,
+             Value bDesc, bool transposeB, bool accumulate);
+  /// Orders the warpgroup's register writes before the next wgmma.
+  void wgmmaFence() { NVVM::WgmmaFenceAlignedOp::create(b); }
+  /// Commits the issued wgmma and waits for them; the accumulators come
+  /// back through the wait so no read of them can move above it.
+  void wgmmaCommitAndWait(SmallVectorImpl<Value> &acc);
+  /// Rewrites `values` through an empty volatile asm (after the wait).
+  void fenceRegisters(SmallVectorImpl<Value> &values, StringRef text);
 
   ImplicitLocOpBuilder &b;
   IndexMath im;
@@ -354,6 +399,7 @@ private:
   Value tid, lane, warp, rw, kw;
   Value batch, kvHead, rowBlock, split;
   Value kSmem, vSmem, oSmem, mSmem, lSmem;
+  Value smemBase; ///< wgmma: shared-window address of the aligned K tiles
 };
 
 Value FlashKernelEmitter::allows(Value qpos, Value key) {
@@ -426,12 +472,122 @@ Value FlashKernelEmitter::loadTile(Value tile, Value stage) {
     Value key = im.min(im.add(keyBase, row), im.c(g.kvLen - 1));
     SmallVector<Value> src = kvIndices(key, col);
     SmallVector<Value> dst = {stage, row, col};
+    if (g.wgmma) {
+      auto [block, swizzled] = swizzledColumn(row, col);
+      dst = {stage, block, row, swizzled};
+    }
     for (auto [mem, smem] : {std::pair{k, kSmem}, std::pair{v, vSmem}})
       tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
           b, tokenTy, smem, dst, mem, src, b.getIndexAttr(8),
           /*srcElements=*/Value(), b.getUnitAttr()));
   }
   return nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenTy, tokens);
+}
+
+Value FlashKernelEmitter::wgmmaDescriptor(Value addr, int64_t leadingBytes,
+                                          int64_t strideBytes) {
+  auto i64 = b.getI64Type();
+  auto c64 = [&](int64_t v) {
+    return arith::ConstantIntOp::create(b, i64, v).getResult();
+  };
+  Value a = arith::IndexCastUIOp::create(b, i64, addr);
+  Value start =
+      arith::AndIOp::create(b, arith::ShRUIOp::create(b, a, c64(4)), c64(0x3FFF));
+  // Bits 16-29: leading byte offset >> 4; 32-45: stride byte offset >> 4;
+  // 62-63: layout type 1 = 128-byte swizzle.
+  int64_t fields = ((leadingBytes >> 4) << 16) | ((strideBytes >> 4) << 32) |
+                   (int64_t(1) << 62);
+  return arith::OrIOp::create(b, start, c64(fields));
+}
+
+void FlashKernelEmitter::wgmma(SmallVectorImpl<Value> &acc, Value aDesc,
+                               ArrayRef<Value> aRegs, Value bDesc,
+                               bool transposeB, bool accumulate) {
+  const int64_t n = acc.size();
+  std::string et = g.bf16 ? "bf16" : "f16";
+  std::string text = "{\n.reg .pred p;\nsetp.ne.b32 p, " +
+                     std::to_string(accumulate ? 1 : 0) +
+                     ", 0;\nwgmma.mma_async.sync.aligned.m64n" +
+                     std::to_string(2 * n) + "k16.f32." + et + "." + et + " {";
+  std::string constraints;
+  for (int64_t i = 0; i < n; ++i) {
+    text += (i ? ", $" : "$") + std::to_string(i);
+    constraints += "=f,";
+  }
+  for (int64_t i = 0; i < n; ++i)
+    constraints += std::to_string(i) + ",";
+  SmallVector<Value> operands(acc.begin(), acc.end());
+  int64_t next = 2 * n;
+  if (aRegs.empty()) {
+    text += "}, $" + std::to_string(next++);
+    constraints += "l,";
+    operands.push_back(aDesc);
+  } else {
+    text += "}, {";
+    for (auto [i, r] : llvm::enumerate(aRegs)) {
+      text += (i ? ", $" : "$") + std::to_string(next++);
+      constraints += "r,";
+      operands.push_back(LLVM::BitcastOp::create(b, b.getI32Type(), r));
+    }
+    text += "}";
+  }
+  text += ", $" + std::to_string(next++) + ", p, 1, 1";
+  constraints += "l";
+  operands.push_back(bDesc);
+  if (aRegs.empty())
+    text += ", 0";
+  text += std::string(", ") + (transposeB ? "1" : "0") + ";\n}\n";
+  SmallVector<Type> f32s(n, b.getF32Type());
+  auto resTy = LLVM::LLVMStructType::getLiteral(b.getContext(), f32s);
+  auto op = LLVM::InlineAsmOp::create(
+      b, resTy, operands, text, constraints, /*has_side_effects=*/true,
+      /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
+      ArrayAttr());
+  for (int64_t i = 0; i < n; ++i)
+    acc[i] =
+        LLVM::ExtractValueOp::create(b, op.getResult(0), ArrayRef<int64_t>{i});
+}
+
+void FlashKernelEmitter::fenceRegisters(SmallVectorImpl<Value> &values,
+                                        StringRef text) {
+  // Chunks keep the operand lists short; volatile asm keeps their order.
+  constexpr size_t kChunk = 64;
+  for (size_t first = 0; first < values.size() || first == 0;
+       first += kChunk) {
+    size_t n = std::min(kChunk, values.size() - first);
+    SmallVector<Type> types;
+    std::string constraints;
+    for (size_t i = 0; i < n; ++i) {
+      Type t = values[first + i].getType();
+      types.push_back(t);
+      constraints += t.isF32() ? "=f," : "=r,";
+    }
+    for (size_t i = 0; i < n; ++i)
+      constraints += std::to_string(i) + ",";
+    if (!constraints.empty())
+      constraints.pop_back();
+    Type resTy = n == 0 ? Type()
+                        : Type(LLVM::LLVMStructType::getLiteral(
+                              b.getContext(), types));
+    auto op = LLVM::InlineAsmOp::create(
+        b, resTy,
+        ValueRange(ArrayRef<Value>(values).slice(first, n)),
+        first == 0 ? text : StringRef(), constraints, /*has_side_effects=*/true,
+        /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+        LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
+        ArrayAttr());
+    for (size_t i = 0; i < n; ++i)
+      values[first + i] = LLVM::ExtractValueOp::create(
+          b, op.getResult(0), ArrayRef<int64_t>{int64_t(i)});
+    if (n == 0)
+      break;
+  }
+}
+
+void FlashKernelEmitter::wgmmaCommitAndWait(SmallVectorImpl<Value> &acc) {
+  fenceRegisters(acc, "wgmma.commit_group.sync.aligned;\n"
+                      "wgmma.wait_group.sync.aligned 0;");
 }
 
 void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
@@ -482,16 +638,38 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   Type et = elemType(ctx, g);
   Value raw = gpu::DynamicSharedMemoryOp::create(
       b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), nullptr, wg));
-  auto tileTy =
-      MemRefType::get({g.stages, g.tileKv, g.smemRowElems()}, et, nullptr, wg);
   int64_t tileBytes = g.stages * g.tileKv * g.smemRowElems() * 2;
-  kSmem = memref::ViewOp::create(b, tileTy, raw, im.c(0), ValueRange{});
-  vSmem = memref::ViewOp::create(b, tileTy, raw, im.c(tileBytes), ValueRange{});
   Value qSmem;
-  if (g.qInShared())
+  if (g.wgmma) {
+    // Swizzle atoms must start 1024-byte aligned in the shared window; the
+    // dynamic allocation is only 16-byte aligned, so skip to the next atom
+    // (sharedBytes() reserves the slack).
+    Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, raw);
+    Value pad = im.rem(im.sub(im.c(GpuFlashGeometry::kSwizzleAtomBytes),
+                              im.rem(base, GpuFlashGeometry::kSwizzleAtomBytes)),
+                       GpuFlashGeometry::kSwizzleAtomBytes);
+    smemBase = im.add(base, pad);
+    const int64_t cb = g.colBlocks(), sw = GpuFlashGeometry::kSwizzleElems;
+    auto tileTy =
+        MemRefType::get({g.stages, cb, g.tileKv, sw}, et, nullptr, wg);
+    kSmem = memref::ViewOp::create(b, tileTy, raw, pad, ValueRange{});
+    vSmem = memref::ViewOp::create(b, tileTy, raw, im.add(pad, im.c(tileBytes)),
+                                   ValueRange{});
     qSmem = memref::ViewOp::create(
-        b, MemRefType::get({g.blockRows(), g.smemRowElems()}, et, nullptr, wg),
-        raw, im.c(2 * tileBytes), ValueRange{});
+        b, MemRefType::get({cb, g.blockRows(), sw}, et, nullptr, wg), raw,
+        im.add(pad, im.c(2 * tileBytes)), ValueRange{});
+  } else {
+    auto tileTy = MemRefType::get({g.stages, g.tileKv, g.smemRowElems()}, et,
+                                  nullptr, wg);
+    kSmem = memref::ViewOp::create(b, tileTy, raw, im.c(0), ValueRange{});
+    vSmem =
+        memref::ViewOp::create(b, tileTy, raw, im.c(tileBytes), ValueRange{});
+    if (g.qInShared())
+      qSmem = memref::ViewOp::create(
+          b,
+          MemRefType::get({g.blockRows(), g.smemRowElems()}, et, nullptr, wg),
+          raw, im.c(2 * tileBytes), ValueRange{});
+  }
   auto oTy =
       MemRefType::get({g.warps(), warpRows, D}, b.getF32Type(), nullptr, wg);
   auto mlTy =
@@ -539,15 +717,23 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     return std::pair{im.add(im.mul(kvHead, G), im.rem(r, G)), im.div(r, G)};
   };
   // This thread's rows: lane/4 and lane/4 + 8 of each of its m tiles.
+  // mma.sync: warp w owns rows [w * warpRows, (w + 1) * warpRows), m tile
+  // by m tile; wgmma: M tile mt is rows [64 mt, 64 mt + 64) of the block,
+  // of which warp w of the warpgroup holds [16 w, 16 w + 16).
   Value warpRow0 = im.add(row0, im.mul(rw, warpRows));
+  auto threadRow = [&](int64_t mt, int64_t half) {
+    Value inTile = im.add(im.div(lane, 4), im.c(half * 8));
+    if (g.wgmma)
+      return im.add(im.add(row0, im.c(mt * 64)),
+                    im.add(im.mul(warp, 16), inTile));
+    return im.add(warpRow0, im.add(inTile, im.c(mt * 16)));
+  };
   Value colPair = im.mul(im.rem(lane, 4), 2);
   SmallVector<Value> qpos; // [mt * 2 + half]
   SmallVector<std::pair<Value, Value>> heads;
   for (int64_t mt = 0; mt < MT; ++mt)
     for (int64_t half = 0; half < 2; ++half) {
-      Value row =
-          im.add(warpRow0, im.add(im.div(lane, 4), im.c(mt * 16 + half * 8)));
-      heads.push_back(rowHead(row));
+      heads.push_back(rowHead(threadRow(mt, half)));
       qpos.push_back(im.add(heads.back().second, qOff));
     }
 
@@ -565,8 +751,13 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       Value row = im.div(e, chunksPerRow);
       Value col = im.mul(im.rem(e, chunksPerRow), 8);
       auto [h, sIdx] = rowHead(im.add(row0, row));
+      SmallVector<Value> dst = {row, col};
+      if (g.wgmma) {
+        auto [block, swizzled] = swizzledColumn(row, col);
+        dst = {block, row, swizzled};
+      }
       tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
-          b, tokenTy, qSmem, ValueRange{row, col}, q, at(batch, h, sIdx, col),
+          b, tokenTy, qSmem, dst, q, at(batch, h, sIdx, col),
           b.getIndexAttr(8), Value(), b.getUnitAttr()));
     }
     nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenTy, tokens);
@@ -630,6 +821,12 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     // All but the newest S - 1 groups done: this tile (and Q) have landed
     // for this thread's copies; the barrier makes everyone's visible.
     nvgpu::DeviceAsyncWaitOp::create(b, newest, b.getI32IntegerAttr(S - 1));
+    if (g.wgmma) {
+      // The tensor cores read shared memory through the async proxy: order
+      // this thread's landed copies before it, then the barrier.
+      SmallVector<Value> none;
+      fenceRegisters(none, "fence.proxy.async.shared::cta;");
+    }
     gpu::BarrierOp::create(b);
 
     // S = Q·Kᵀ over this warp's keys of the tile; s[mt][t] holds 4 f32.
@@ -639,7 +836,42 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       for (auto &tileS : rowTile)
         tileS = {cf(0), cf(0), cf(0), cf(0)};
     Value m8 = im.div(lane, 8), l8 = im.rem(lane, 8);
-    for (int64_t kc = 0; kc < kSteps; ++kc) {
+    if (g.wgmma) {
+      // K-major operands, 128-byte swizzle: 8-row groups 1024 bytes apart
+      // (stride offset); a k16 step is 32 bytes into the 128-byte row of
+      // its 64-column block.
+      const int64_t atom = GpuFlashGeometry::kSwizzleAtomBytes;
+      const int64_t blockBytesK = g.tileKv * 128, blockBytesQ = g.blockRows() * 128;
+      Value kBase = im.add(smemBase, im.mul(stage, g.colBlocks() * blockBytesK));
+      Value qBase = im.add(smemBase, im.c(2 * g.stages * g.colBlocks() * blockBytesK));
+      SmallVector<SmallVector<Value>> acc(MT);
+      Value undef = LLVM::UndefOp::create(b, b.getF32Type());
+      for (auto &a : acc)
+        a.assign(sTiles * 4, undef);
+      SmallVector<Value> none;
+      fenceRegisters(none, "wgmma.fence.sync.aligned;");
+      for (int64_t kc = 0; kc < kSteps; ++kc) {
+        int64_t colOff = (kc % 4) * 32;
+        Value bDesc = wgmmaDescriptor(
+            im.add(kBase, im.c((kc / 4) * blockBytesK + colOff)), 16, atom);
+        for (int64_t mt = 0; mt < MT; ++mt) {
+          Value aDesc = wgmmaDescriptor(
+              im.add(qBase, im.c((kc / 4) * blockBytesQ + mt * 64 * 128 + colOff)),
+              16, atom);
+          wgmma(acc[mt], aDesc, {}, bDesc, /*transposeB=*/false,
+                /*accumulate=*/kc > 0);
+        }
+      }
+      SmallVector<Value> all;
+      for (auto &a : acc)
+        all.append(a.begin(), a.end());
+      wgmmaCommitAndWait(all);
+      for (int64_t mt = 0; mt < MT; ++mt)
+        for (int64_t t = 0; t < sTiles; ++t)
+          s[mt][t].assign(all.begin() + (mt * sTiles + t) * 4,
+                          all.begin() + (mt * sTiles + t) * 4 + 4);
+    }
+    for (int64_t kc = 0; kc < (g.wgmma ? 0 : kSteps); ++kc) {
       SmallVector<SmallVector<Value, 4>> qa(MT);
       for (int64_t mt = 0; mt < MT; ++mt) {
         if (!g.qInShared()) {
@@ -805,7 +1037,45 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
 
     // O += P·V: the score accumulators of key tiles 2kk, 2kk+1 are the A
     // fragment of keys [16kk, 16kk + 16).
-    for (int64_t kk = 0; kk < sTiles / 2; ++kk) {
+    if (g.wgmma) {
+      // V is the B operand read N-major (d contiguous): 64-column blocks
+      // tileKv * 128 bytes apart (leading offset), 8-key groups 1024 bytes
+      // apart (stride offset); a k16 step is 16 key rows = 2048 bytes.
+      const int64_t blockBytes = g.tileKv * 128;
+      Value vBase = im.add(smemBase, im.c(g.stages * g.colBlocks() * blockBytes));
+      vBase = im.add(vBase, im.mul(stage, g.colBlocks() * blockBytes));
+      SmallVector<Value> regs = flatten(o);
+      const int64_t oCount = regs.size();
+      for (int64_t kk = 0; kk < sTiles / 2; ++kk)
+        for (int64_t mt = 0; mt < MT; ++mt) {
+          auto &lo = s[mt][2 * kk], &hi = s[mt][2 * kk + 1];
+          for (Value x : {packPair(lo[0], lo[1]), packPair(lo[2], lo[3]),
+                          packPair(hi[0], hi[1]), packPair(hi[2], hi[3])})
+            regs.push_back(LLVM::BitcastOp::create(b, b.getI32Type(), x));
+        }
+      // P and the rescaled O were written by ordinary instructions.
+      fenceRegisters(regs, "wgmma.fence.sync.aligned;");
+      SmallVector<SmallVector<Value>> acc(MT);
+      for (int64_t mt = 0; mt < MT; ++mt)
+        acc[mt].assign(regs.begin() + mt * oTiles * 4,
+                       regs.begin() + (mt + 1) * oTiles * 4);
+      for (int64_t kk = 0; kk < sTiles / 2; ++kk) {
+        Value bDesc = wgmmaDescriptor(im.add(vBase, im.c(kk * 2048)),
+                                      blockBytes,
+                                      GpuFlashGeometry::kSwizzleAtomBytes);
+        for (int64_t mt = 0; mt < MT; ++mt) {
+          auto first = regs.begin() + oCount + (kk * MT + mt) * 4;
+          wgmma(acc[mt], Value(), SmallVector<Value>(first, first + 4), bDesc,
+                /*transposeB=*/true, /*accumulate=*/true);
+        }
+      }
+      SmallVector<Value> all;
+      for (auto &a : acc)
+        all.append(a.begin(), a.end());
+      wgmmaCommitAndWait(all);
+      unflatten(o, all);
+    }
+    for (int64_t kk = 0; kk < (g.wgmma ? 0 : sTiles / 2); ++kk) {
       SmallVector<SmallVector<Value, 4>> pFrag;
       for (int64_t mt = 0; mt < MT; ++mt) {
         auto &lo = s[mt][2 * kk], &hi = s[mt][2 * kk + 1];
@@ -852,7 +1122,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       Value inv = select(
           seen, arith::DivFOp::create(b, cf(1), select(seen, lTot, cf(1))),
           cf(0));
-      Value row = im.add(warpRow0, im.add(r16, im.c(mt * 16 + half * 8)));
+      Value row = threadRow(mt, half);
       auto inRange = scf::IfOp::create(b, im.lt(row, im.c(R)), false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(inRange.thenBlock());

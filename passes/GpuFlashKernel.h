@@ -64,12 +64,22 @@ struct GpuFlashGeometry {
   int64_t tileKv = 64;      ///< keys per KV tile (shared by the block)
   int64_t splits = 1;       ///< KV splits across blocks (flash-decoding)
   int64_t stages = 2;       ///< K/V tiles in flight (cp.async double buffer)
+  /// Hopper (sm_90a) prefill: the block is one warpgroup whose two 64-row
+  /// halves run Q·Kᵀ (A and B from shared memory) and P·V (P from
+  /// registers, V from shared memory) as asynchronous wgmma; K, V and Q
+  /// sit in shared memory in the 128-byte-swizzled layout the wgmma
+  /// descriptors name, instead of the padded rows ldmatrix reads.
+  bool wgmma = false;
 
   static constexpr int64_t kWarpSize = 32;
   static constexpr int64_t kRowsPerWarp = 16;
   /// Shared-memory rows are padded by 8 elements (16 bytes) so that the 8
   /// row addresses of an ldmatrix hit distinct banks.
   static constexpr int64_t kRowPad = 8;
+  /// wgmma operands: 64-element (128-byte) column blocks, 8-row swizzle
+  /// atoms of 1024 bytes that must start 1024-byte aligned.
+  static constexpr int64_t kSwizzleElems = 64;
+  static constexpr int64_t kSwizzleAtomBytes = 1024;
 
   int64_t rows() const { return group * qLen; }
   int64_t warps() const { return rowWarps * keyWarps; }
@@ -82,7 +92,8 @@ struct GpuFlashGeometry {
   int64_t warpKeys() const { return tileKv / keyWarps; }
   int64_t rowBlocks() const { return (rows() + blockRows() - 1) / blockRows(); }
   int64_t numKvTiles() const { return (kvLen + tileKv - 1) / tileKv; }
-  int64_t smemRowElems() const { return headDim + kRowPad; }
+  int64_t smemRowElems() const { return wgmma ? headDim : headDim + kRowPad; }
+  int64_t colBlocks() const { return headDim / kSwizzleElems; }
   int64_t stageBytes() const { return 2 * tileKv * smemRowElems() * 2; }
   int64_t qBytes() const {
     return qInShared() ? blockRows() * smemRowElems() * 2 : 0;
@@ -91,7 +102,9 @@ struct GpuFlashGeometry {
     return warps() * warpRows() * (headDim + 2) * 4;
   }
   int64_t sharedBytes() const {
-    return std::max(stages * stageBytes() + qBytes(), combineBytes());
+    // wgmma: slack to align the dynamic shared memory to a swizzle atom.
+    return std::max(stages * stageBytes() + qBytes(), combineBytes()) +
+           (wgmma ? kSwizzleAtomBytes : 0);
   }
   /// Rows of the split scratch buffers.
   int64_t scratchRows() const { return batch * kvHeads * rows() * splits; }
@@ -100,9 +113,17 @@ struct GpuFlashGeometry {
 /// Checks what the kernels support; on failure `why` says what is missing.
 LogicalResult checkGpuFlashSupport(const GpuFlashGeometry &g, std::string &why);
 
+/// Which tensor-core instructions the kernels use.
+enum class GpuMmaKind {
+  Auto, ///< wgmma where the chip has it and the geometry allows, else sync
+  Sync, ///< mma.sync (sm_80+)
+  Wgmma ///< wgmma (sm_90a); an error where the geometry cannot use it
+};
+
 /// User overrides of the geometry (0: chosen from the shape).
 struct GpuFlashOverrides {
   int64_t kvSplits = 0, tileKv = 0, warpRowTiles = 0, stages = 0;
+  GpuMmaKind mma = GpuMmaKind::Sync;
 };
 
 /// Picks warps, tiles and KV splits for a problem already filled in `g`

@@ -28,8 +28,12 @@ using namespace mlir::attn;
 void mlir::attn::buildAttnToGpuKernelsPipeline(
     OpPassManager &pm, const NvvmPipelineOptions &opts) {
   pm.addPass(createCanonicalizerPass());
+  // wgmma exists only on the arch-specific sm_90a target.
+  std::string mma = opts.mma;
+  if (mma == "auto" && opts.chip != "sm_90a")
+    mma = "sync";
   pm.addPass(createAttnGpuFlash({opts.kvSplits, opts.numSms, opts.tileKv,
-                                 opts.warpRowTiles, opts.stages}));
+                                 opts.warpRowTiles, opts.stages, mma}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

@@ -62,6 +62,9 @@ struct NvvmPipelineOptions {
   int64_t tileKv = 0;   ///< keys per KV tile; 0: 64
   int64_t warpRowTiles = 0; ///< 16-row tiles per warp; 0: by shape
   int64_t stages = 0;       ///< K/V tiles in flight; 0: 2
+  /// Tensor-core instructions: "auto" (wgmma on sm_90a where the shape
+  /// allows, else mma.sync), "sync" or "wgmma".
+  std::string mma = "auto";
   int64_t optLevel = 3;
 };
 

@@ -190,6 +190,10 @@ def AttnGpuFlash : Pass<"attn-gpu-flash", "ModuleOp"> {
            "groups, else 1">,
     Option<"stages", "stages", "int64_t", /*default=*/"0",
            "K/V tiles in flight in shared memory (1-4); 0: 2">,
+    Option<"mma", "mma", "std::string", /*default=*/"\"sync\"",
+           "tensor-core instructions: sync (mma.sync, sm_80+), wgmma "
+           "(warpgroup MMA, sm_90a; an error where the shape cannot use it) "
+           "or auto (wgmma where the shape allows, else sync)">,
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::NVVM::NVVMDialect",

@@ -133,6 +133,11 @@ struct NvvmPipelineCLOptions
   Option<int64_t> stages{*this, "stages",
                          llvm::cl::desc("K/V tiles in flight (0: 2)"),
                          llvm::cl::init(0)};
+  Option<std::string> mma{
+      *this, "mma",
+      llvm::cl::desc("tensor-core instructions: auto (wgmma on sm_90a where "
+                     "the shape allows), sync or wgmma"),
+      llvm::cl::init("auto")};
 };
 } // namespace
 
@@ -168,6 +173,7 @@ void mlir::attn::registerAttnPassesAndPipelines() {
         opts.tileKv = cl.tileKv;
         opts.warpRowTiles = cl.warpRowTiles;
         opts.stages = cl.stages;
+        opts.mma = cl.mma;
         buildAttnToNvvmPipeline(pm, opts);
       });
 }

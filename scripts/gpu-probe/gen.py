@@ -152,6 +152,9 @@ def launch_plan(text):
 
 def main():
     attn_opt, out_dir, cases_file = sys.argv[1], sys.argv[2], sys.argv[3]
+    # --chip=sm_90a (all cases; a case's own "chip" wins): with the default
+    # mma=auto, sm_90a selects the wgmma kernels where the shape allows.
+    chip = next((a.split("=", 1)[1] for a in sys.argv[4:] if a.startswith("--chip=")), None)
     cases = json.load(open(cases_file))
     os.makedirs(out_dir, exist_ok=True)
     index = []
@@ -159,9 +162,12 @@ def main():
         src = spec_mlir(c)
         opts = "format=isa"
         for key, opt in (("kv_splits", "kv-splits"), ("tile_kv", "tile-kv"),
-                         ("warp_row_tiles", "warp-row-tiles"), ("stages", "stages")):
+                         ("warp_row_tiles", "warp-row-tiles"), ("stages", "stages"),
+                         ("mma", "mma")):
             if key in c:
                 opts += f" {opt}={c[key]}"
+        if c.get("chip", chip):
+            opts += f" chip={c.get('chip', chip)}"
         res = subprocess.run([attn_opt, "-", f"--pass-pipeline=builtin.module(attn-to-nvvm{{{opts}}})"],
                              input=src, capture_output=True, text=True)
         if res.returncode != 0:
