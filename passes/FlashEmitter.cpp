@@ -19,6 +19,8 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/SymbolTable.h"
 
+#include <cstdlib>
+#include <cstdio>
 #include <limits>
 
 using namespace mlir;
@@ -115,7 +117,10 @@ class Emitter {
 public:
   Emitter(ImplicitLocOpBuilder &b, ModuleOp module, const FlashGeometry &g,
           const FlashProblem &p)
-      : b(b), im{b}, module(module), g(g), p(p) {}
+      : b(b), im{b}, module(module), g(g), p(p) {
+    if (const char *e = std::getenv("ATTN_PF"))
+      std::sscanf(e, "%d,%d,%d", &pfMode, &pfDist, &pfLocality);
+  }
 
   void emit();
 
@@ -149,6 +154,12 @@ private:
                       function_ref<void(Value, Value, int64_t)> fn);
   /// K/V tiles are read in place (no f32 pack) when the tile is full.
   bool readsInPlace() const;
+  /// Software prefetch of the `n` rows of keys [jn, jn + n) (within one
+  /// page) of K/V head `hkv` in a paged pool, one prefetch per cache line,
+  /// the page looked up through the block table (page 0 past the keys).
+  void prefetchRows(Value cache, int64_t dim, Value b0, Value hkv, Value jn,
+                    int64_t n, Value kvLimit);
+  int pfMode = 1, pfDist = 1, pfLocality = 3;
   void fill(Value buffer, float value) {
     Value c = arith::ConstantOp::create(b, b.getF32FloatAttr(value));
     linalg::FillOp::create(b, c, buffer);
@@ -429,6 +440,32 @@ void Emitter::forEachKvPiece(Value cache, int64_t dim, Value b0, Value hkv,
   fn(pageRows(cache, page, idx(0), idx(ps), hkv, dim, ps), im.mul(i, ps), ps);
 }
 
+void Emitter::prefetchRows(Value cache, int64_t dim, Value b0, Value hkv,
+                           Value jn, int64_t n, Value kvLimit) {
+  int64_t ps = p.pageSize;
+  int64_t slots = cast<MemRefType>(p.blockTable.getType()).getDimSize(1);
+  Value slot = im.min(im.div(jn, ps), im.c(slots - 1));
+  Value page = arith::IndexCastOp::create(
+      b, b.getIndexType(),
+      memref::LoadOp::create(b, p.blockTable, ValueRange{b0, slot}));
+  // A slot past the sequence may hold garbage: prefetch page 0 instead.
+  page = arith::SelectOp::create(b, im.lt(jn, kvLimit), page, im.c(0));
+  Value row0 = n < ps ? im.rem(jn, ps) : im.c(0);
+  Type elt = cast<MemRefType>(cache.getType()).getElementType();
+  int64_t perLine = std::max<int64_t>(1, 512 / elt.getIntOrFloatBitWidth());
+  auto rows = scf::ForOp::create(b, im.c(0), im.c(n), im.c(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(rows.getBody());
+  Value r = im.add(row0, rows.getInductionVar());
+  for (int64_t c = 0; c < dim; c += perLine) {
+    SmallVector<Value, 4> at =
+        p.headMajorPages ? SmallVector<Value, 4>{page, hkv, r, im.c(c)}
+                         : SmallVector<Value, 4>{page, r, hkv, im.c(c)};
+    memref::PrefetchOp::create(b, cache, at, /*isWrite=*/false, pfLocality,
+                               /*isDataCache=*/true);
+  }
+}
+
 void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                          Value kvLimit) {
   Value j0 = im.mul(t, g.tk);
@@ -463,6 +500,14 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
         [&] {
           forEachKvPiece(p.key, g.headDim, b0, hkv, j0,
                          [&](Value rows, Value first, int64_t n) {
+                           if (p.blockTable && pfMode == 1)
+                             prefetchRows(p.key, g.headDim, b0, hkv,
+                                          im.add(im.add(j0, first),
+                                                 pfDist * g.tk),
+                                          n, kvLimit);
+                           if (p.blockTable && pfMode == 2)
+                             prefetchRows(p.value, g.valueDim, b0, hkv,
+                                          im.add(j0, first), n, kvLimit);
                            Value s = rankReducedView(b, sTile, {first, idx(0)},
                                                      {idx(n), idx(g.rows)},
                                                      {n, g.rows});
@@ -507,6 +552,15 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
       [&] {
         forEachKvPiece(p.value, g.valueDim, b0, hkv, j0,
                        [&](Value rows, Value first, int64_t n) {
+                         if (p.blockTable && pfMode == 1)
+                           prefetchRows(p.value, g.valueDim, b0, hkv,
+                                        im.add(im.add(j0, first),
+                                               pfDist * g.tk),
+                                        n, kvLimit);
+                         if (p.blockTable && pfMode == 2)
+                           prefetchRows(p.key, g.headDim, b0, hkv,
+                                        im.add(im.add(j0, first), g.tk), n,
+                                        kvLimit);
                          Value pn = rankReducedView(b, probs, {first, idx(0)},
                                                     {idx(n), idx(g.rows)},
                                                     {n, g.rows});

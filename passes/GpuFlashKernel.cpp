@@ -383,11 +383,14 @@ private:
              Value bDesc, bool transposeB, bool accumulate);
   /// Orders the warpgroup's register writes before the next wgmma.
   void wgmmaFence() { NVVM::WgmmaFenceAlignedOp::create(b); }
-  /// Commits the issued wgmma and waits for them; the accumulators come
-  /// back through the wait so no read of them can move above it.
-  void wgmmaCommitAndWait(SmallVectorImpl<Value> &acc);
+  /// Closes the wgmma issued since the last commit into one group.
+  void wgmmaCommit();
+  /// Waits until at most `pending` groups are in flight; `acc` (the
+  /// accumulators of the groups that are done) comes back through the
+  /// wait so no read of them can move above it.
+  void wgmmaWait(int64_t pending, SmallVectorImpl<Value> &acc);
   /// Rewrites `values` through an empty volatile asm (after the wait).
-  void fenceRegisters(SmallVectorImpl<Value> &values, StringRef text);
+  void fenceRegisters(SmallVectorImpl<Value> &values, const std::string &text);
 
   ImplicitLocOpBuilder &b;
   IndexMath im;
@@ -550,7 +553,7 @@ void FlashKernelEmitter::wgmma(SmallVectorImpl<Value> &acc, Value aDesc,
 }
 
 void FlashKernelEmitter::fenceRegisters(SmallVectorImpl<Value> &values,
-                                        StringRef text) {
+                                        const std::string &text) {
   // Chunks keep the operand lists short; volatile asm keeps their order.
   constexpr size_t kChunk = 64;
   for (size_t first = 0; first < values.size() || first == 0;
@@ -573,7 +576,7 @@ void FlashKernelEmitter::fenceRegisters(SmallVectorImpl<Value> &values,
     auto op = LLVM::InlineAsmOp::create(
         b, resTy,
         ValueRange(ArrayRef<Value>(values).slice(first, n)),
-        first == 0 ? text : StringRef(), constraints, /*has_side_effects=*/true,
+        first == 0 ? text : std::string(), constraints, /*has_side_effects=*/true,
         /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
         LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
         ArrayAttr());
@@ -585,9 +588,15 @@ void FlashKernelEmitter::fenceRegisters(SmallVectorImpl<Value> &values,
   }
 }
 
-void FlashKernelEmitter::wgmmaCommitAndWait(SmallVectorImpl<Value> &acc) {
-  fenceRegisters(acc, "wgmma.commit_group.sync.aligned;\n"
-                      "wgmma.wait_group.sync.aligned 0;");
+void FlashKernelEmitter::wgmmaCommit() {
+  SmallVector<Value> none;
+  fenceRegisters(none, "wgmma.commit_group.sync.aligned;");
+}
+
+void FlashKernelEmitter::wgmmaWait(int64_t pending,
+                                   SmallVectorImpl<Value> &acc) {
+  fenceRegisters(acc, "wgmma.wait_group.sync.aligned " +
+                          std::to_string(pending) + ";");
 }
 
 void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
@@ -832,10 +841,157 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     // S = Q·Kᵀ over this warp's keys of the tile; s[mt][t] holds 4 f32.
     Value keyOff = im.mul(kw, warpKeys);
     Fragments s(MT, SmallVector<SmallVector<Value>>(sTiles));
+    Value tileKeyBase = im.add(im.mul(tile, g.tileKv), im.mul(kw, warpKeys));
+    // Partially visible tiles evaluate the mask per score.
+    Value tileKey0 = im.mul(tile, g.tileKv);
+    Value tileEnd = im.add(tileKey0, im.c(g.tileKv));
+    Value full = im.le(tileEnd, len);
+    auto andFull = [&](Value c) { full = arith::AndIOp::create(b, full, c); };
+    if (mask.causal)
+      andFull(im.le(im.sub(tileEnd, im.c(1)), qlo));
+    if (mask.windowLeft >= 0)
+      andFull(im.le(im.sub(qhi, tileKey0), im.c(mask.windowLeft)));
+    if (mask.windowRight >= 0)
+      andFull(
+          im.le(im.sub(im.sub(tileEnd, im.c(1)), qlo), im.c(mask.windowRight)));
+    if (mask.dilation > 1)
+      full = arith::ConstantOp::create(b, b.getBoolAttr(false));
+    Value scaleLog2 = cf((g.prescaled() ? 1.0f : g.scale) * kLog2e);
+    SmallVector<Value> newM(halves), corr(halves), sum(halves);
+    // Scores of m tiles [mtLo, mtHi) -> probabilities (bias, softcap,
+    // mask, online softmax), their O accumulators rescaled.
+    auto scoresToProbabilities = [&](int64_t mtLo, int64_t mtHi) {
+      // Additive bias (ALiBi, relative positions): s = scale * s + bias, one
+      // scalar load per score (size-1 dims broadcast; keys past the end read
+      // the last key, masked below).
+      if (g.hasBias()) {
+        Value scaleC = cf(g.scale);
+        auto pick = [&](int64_t dim, Value i) {
+          return g.biasShape[dim] == 1 ? im.c(0) : i;
+        };
+        for (int64_t mt = mtLo; mt < mtHi; ++mt)
+          for (int64_t t = 0; t < sTiles; ++t)
+            for (int64_t i = 0; i < 4; ++i) {
+              auto [h, sIdx] = heads[mt * 2 + i / 2];
+              Value key = im.min(
+                  im.add(tileKeyBase, im.add(colPair, im.c(t * 8 + (i % 2)))),
+                  im.c(g.kvLen - 1));
+              Value x =
+                  memref::LoadOp::create(b, bias,
+                                         ValueRange{pick(0, batch), pick(1, h),
+                                                    pick(2, sIdx), pick(3, key)});
+              if (!x.getType().isF32())
+                x = arith::ExtFOp::create(b, b.getF32Type(), x);
+              s[mt][t][i] = math::FmaOp::create(b, s[mt][t][i], scaleC, x);
+            }
+      }
+
+      // Softcapping (Gemma 2): s = softcap * tanh(scale * s / softcap), so the
+      // scores below are already scaled. tanh.approx (sm_75+) through the
+      // generic intrinsic with afn: no libdevice.
+      if (g.softcap > 0) {
+        Value inner = cf((g.hasBias() ? 1.0f : g.scale) / g.softcap),
+              outer = cf(g.softcap);
+        auto afn = LLVM::FastmathFlagsAttr::get(ctx, LLVM::FastmathFlags::afn);
+        for (int64_t mt = mtLo; mt < mtHi; ++mt)
+          for (auto &tileS : s[mt])
+            for (Value &x : tileS)
+              x = fmul(
+                  LLVM::CallIntrinsicOp::create(b, TypeRange{b.getF32Type()},
+                                                b.getStringAttr("llvm.tanh.f32"),
+                                                ValueRange{fmul(x, inner)}, afn)
+                      .getResult(0),
+                  outer);
+      }
+
+      // Partially visible tiles evaluate the mask per score.
+      Fragments part(s.begin() + mtLo, s.begin() + mtHi);
+      SmallVector<Value> flat = flatten(part);
+      SmallVector<Type> flatTypes(flat.size(), b.getF32Type());
+      auto ifMask = scf::IfOp::create(b, flatTypes, full, /*withElse=*/true);
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(ifMask.thenBlock());
+        scf::YieldOp::create(b, flat);
+        b.setInsertionPointToStart(ifMask.elseBlock());
+        SmallVector<Value> masked;
+        Value ninf = cf(kNegInf);
+        for (int64_t mt = mtLo; mt < mtHi; ++mt)
+          for (int64_t t = 0; t < sTiles; ++t)
+            for (int64_t i = 0; i < 4; ++i) {
+              Value key = im.add(im.add(tileKey0, keyOff),
+                                 im.add(colPair, im.c(t * 8 + (i % 2))));
+              Value keep = arith::AndIOp::create(
+                  b, im.lt(key, len), allows(qpos[mt * 2 + i / 2], key));
+              masked.push_back(
+                  select(keep, flat[((mt - mtLo) * sTiles + t) * 4 + i], ninf));
+            }
+        scf::YieldOp::create(b, masked);
+      }
+      unflatten(part, ifMask.getResults());
+      std::copy(part.begin(), part.end(), s.begin() + mtLo);
+
+      // Online softmax in base 2. The scale is positive, so the row max of
+      // the raw scores picks the same element; one FMA per score then gives
+      // s * scale * log2(e) - max. The running max is only raised when a
+      // score exceeds it by more than 2^kLazyRescaleLog2 (probabilities up to
+      // 256 are exact enough in f32 sums and bf16 P): after the first tiles
+      // the accumulator rescale, as many FMULs as MMAs, is skipped for the
+      // whole warp.
+      Value anyRaised = arith::ConstantOp::create(b, b.getBoolAttr(false));
+      for (int64_t mt = mtLo; mt < mtHi; ++mt)
+        for (int64_t half = 0; half < 2; ++half) {
+          int64_t hI = mt * 2 + half;
+          Value mx = cf(kNegInf);
+          for (auto &tileS : s[mt])
+            mx = fmax(mx, fmax(tileS[2 * half], tileS[2 * half + 1]));
+          Value scaled = fmul(quadReduce(mx, true), scaleLog2);
+          Value raise =
+              arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, scaled,
+                                    fadd(m[hI], cf(kLazyRescaleLog2)));
+          anyRaised = arith::OrIOp::create(b, anyRaised, raise);
+          newM[hI] = select(raise, scaled, m[hI]);
+          Value base = safeMax(newM[hI]);
+          corr[hI] = ex2(fsub(m[hI], base));
+          Value negBase = arith::NegFOp::create(b, base);
+          sum[hI] = cf(0);
+          for (auto &tileS : s[mt])
+            for (int64_t i = 2 * half; i < 2 * half + 2; ++i) {
+              tileS[i] =
+                  ex2(math::FmaOp::create(b, tileS[i], scaleLog2, negBase));
+              sum[hI] = fadd(sum[hI], tileS[i]);
+            }
+          l[hI] = fadd(fmul(l[hI], corr[hI]), sum[hI]);
+        }
+      Value fullMask = arith::ConstantIntOp::create(b, b.getI32Type(), -1);
+      Value warpRaised = NVVM::VoteSyncOp::create(
+          b, b.getI1Type(), fullMask, anyRaised,
+          NVVM::VoteSyncKindAttr::get(ctx, NVVM::VoteSyncKind::any));
+      Fragments oPart(o.begin() + mtLo, o.begin() + mtHi);
+      SmallVector<Value> oFlat = flatten(oPart);
+      SmallVector<Type> oTypes(oFlat.size(), b.getF32Type());
+      auto ifRescale = scf::IfOp::create(b, oTypes, warpRaised, true);
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(ifRescale.thenBlock());
+        SmallVector<Value> scaled;
+        for (int64_t mt = mtLo; mt < mtHi; ++mt)
+          for (int64_t t = 0; t < oTiles; ++t)
+            for (int64_t i = 0; i < 4; ++i)
+              scaled.push_back(fmul(oFlat[((mt - mtLo) * oTiles + t) * 4 + i],
+                                    corr[mt * 2 + i / 2]));
+        scf::YieldOp::create(b, scaled);
+        b.setInsertionPointToStart(ifRescale.elseBlock());
+        scf::YieldOp::create(b, oFlat);
+      }
+      unflatten(oPart, ifRescale.getResults());
+      std::copy(oPart.begin(), oPart.end(), o.begin() + mtLo);
+    };
     for (auto &rowTile : s)
       for (auto &tileS : rowTile)
         tileS = {cf(0), cf(0), cf(0), cf(0)};
     Value m8 = im.div(lane, 8), l8 = im.rem(lane, 8);
+    SmallVector<SmallVector<Value>> sPending; // wgmma: S in flight per m tile
     if (g.wgmma) {
       // K-major operands, 128-byte swizzle: 8-row groups 1024 bytes apart
       // (stride offset); a k16 step is 32 bytes into the 128-byte row of
@@ -850,26 +1006,23 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
         a.assign(sTiles * 4, undef);
       SmallVector<Value> none;
       fenceRegisters(none, "wgmma.fence.sync.aligned;");
-      for (int64_t kc = 0; kc < kSteps; ++kc) {
-        int64_t colOff = (kc % 4) * 32;
-        Value bDesc = wgmmaDescriptor(
-            im.add(kBase, im.c((kc / 4) * blockBytesK + colOff)), 16, atom);
-        for (int64_t mt = 0; mt < MT; ++mt) {
+      // One commit group per M tile: the softmax of tile 0 overlaps the
+      // tensor cores' work on tile 1 (and tile 1's softmax tile 0's P·V).
+      for (int64_t mt = 0; mt < MT; ++mt) {
+        for (int64_t kc = 0; kc < kSteps; ++kc) {
+          int64_t colOff = (kc % 4) * 32;
+          Value bDesc = wgmmaDescriptor(
+              im.add(kBase, im.c((kc / 4) * blockBytesK + colOff)), 16, atom);
           Value aDesc = wgmmaDescriptor(
-              im.add(qBase, im.c((kc / 4) * blockBytesQ + mt * 64 * 128 + colOff)),
+              im.add(qBase,
+                     im.c((kc / 4) * blockBytesQ + mt * 64 * 128 + colOff)),
               16, atom);
           wgmma(acc[mt], aDesc, {}, bDesc, /*transposeB=*/false,
                 /*accumulate=*/kc > 0);
         }
+        wgmmaCommit();
       }
-      SmallVector<Value> all;
-      for (auto &a : acc)
-        all.append(a.begin(), a.end());
-      wgmmaCommitAndWait(all);
-      for (int64_t mt = 0; mt < MT; ++mt)
-        for (int64_t t = 0; t < sTiles; ++t)
-          s[mt][t].assign(all.begin() + (mt * sTiles + t) * 4,
-                          all.begin() + (mt * sTiles + t) * 4 + 4);
+      sPending = std::move(acc);
     }
     for (int64_t kc = 0; kc < (g.wgmma ? 0 : kSteps); ++kc) {
       SmallVector<SmallVector<Value, 4>> qa(MT);
@@ -897,143 +1050,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       }
     }
 
-    // Additive bias (ALiBi, relative positions): s = scale * s + bias, one
-    // scalar load per score (size-1 dims broadcast; keys past the end read
-    // the last key, masked below).
-    Value tileKeyBase = im.add(im.mul(tile, g.tileKv), im.mul(kw, warpKeys));
-    if (g.hasBias()) {
-      Value scaleC = cf(g.scale);
-      auto pick = [&](int64_t dim, Value i) {
-        return g.biasShape[dim] == 1 ? im.c(0) : i;
-      };
-      for (int64_t mt = 0; mt < MT; ++mt)
-        for (int64_t t = 0; t < sTiles; ++t)
-          for (int64_t i = 0; i < 4; ++i) {
-            auto [h, sIdx] = heads[mt * 2 + i / 2];
-            Value key = im.min(
-                im.add(tileKeyBase, im.add(colPair, im.c(t * 8 + (i % 2)))),
-                im.c(g.kvLen - 1));
-            Value x =
-                memref::LoadOp::create(b, bias,
-                                       ValueRange{pick(0, batch), pick(1, h),
-                                                  pick(2, sIdx), pick(3, key)});
-            if (!x.getType().isF32())
-              x = arith::ExtFOp::create(b, b.getF32Type(), x);
-            s[mt][t][i] = math::FmaOp::create(b, s[mt][t][i], scaleC, x);
-          }
-    }
-
-    // Softcapping (Gemma 2): s = softcap * tanh(scale * s / softcap), so the
-    // scores below are already scaled. tanh.approx (sm_75+) through the
-    // generic intrinsic with afn: no libdevice.
-    if (g.softcap > 0) {
-      Value inner = cf((g.hasBias() ? 1.0f : g.scale) / g.softcap),
-            outer = cf(g.softcap);
-      auto afn = LLVM::FastmathFlagsAttr::get(ctx, LLVM::FastmathFlags::afn);
-      for (auto &rowTile : s)
-        for (auto &tileS : rowTile)
-          for (Value &x : tileS)
-            x = fmul(
-                LLVM::CallIntrinsicOp::create(b, TypeRange{b.getF32Type()},
-                                              b.getStringAttr("llvm.tanh.f32"),
-                                              ValueRange{fmul(x, inner)}, afn)
-                    .getResult(0),
-                outer);
-    }
-
-    // Partially visible tiles evaluate the mask per score.
-    Value tileKey0 = im.mul(tile, g.tileKv);
-    Value tileEnd = im.add(tileKey0, im.c(g.tileKv));
-    Value full = im.le(tileEnd, len);
-    auto andFull = [&](Value c) { full = arith::AndIOp::create(b, full, c); };
-    if (mask.causal)
-      andFull(im.le(im.sub(tileEnd, im.c(1)), qlo));
-    if (mask.windowLeft >= 0)
-      andFull(im.le(im.sub(qhi, tileKey0), im.c(mask.windowLeft)));
-    if (mask.windowRight >= 0)
-      andFull(
-          im.le(im.sub(im.sub(tileEnd, im.c(1)), qlo), im.c(mask.windowRight)));
-    if (mask.dilation > 1)
-      full = arith::ConstantOp::create(b, b.getBoolAttr(false));
-    SmallVector<Value> flat = flatten(s);
-    SmallVector<Type> flatTypes(flat.size(), b.getF32Type());
-    auto ifMask = scf::IfOp::create(b, flatTypes, full, /*withElse=*/true);
-    {
-      OpBuilder::InsertionGuard g2(b);
-      b.setInsertionPointToStart(ifMask.thenBlock());
-      scf::YieldOp::create(b, flat);
-      b.setInsertionPointToStart(ifMask.elseBlock());
-      SmallVector<Value> masked;
-      Value ninf = cf(kNegInf);
-      for (int64_t mt = 0; mt < MT; ++mt)
-        for (int64_t t = 0; t < sTiles; ++t)
-          for (int64_t i = 0; i < 4; ++i) {
-            Value key = im.add(im.add(tileKey0, keyOff),
-                               im.add(colPair, im.c(t * 8 + (i % 2))));
-            Value keep = arith::AndIOp::create(
-                b, im.lt(key, len), allows(qpos[mt * 2 + i / 2], key));
-            masked.push_back(
-                select(keep, flat[(mt * sTiles + t) * 4 + i], ninf));
-          }
-      scf::YieldOp::create(b, masked);
-    }
-    unflatten(s, ifMask.getResults());
-
-    // Online softmax in base 2. The scale is positive, so the row max of
-    // the raw scores picks the same element; one FMA per score then gives
-    // s * scale * log2(e) - max. The running max is only raised when a
-    // score exceeds it by more than 2^kLazyRescaleLog2 (probabilities up to
-    // 256 are exact enough in f32 sums and bf16 P): after the first tiles
-    // the accumulator rescale, as many FMULs as MMAs, is skipped for the
-    // whole warp.
-    Value scaleLog2 = cf((g.prescaled() ? 1.0f : g.scale) * kLog2e);
-    SmallVector<Value> newM(halves), corr(halves), sum(halves);
-    Value anyRaised = arith::ConstantOp::create(b, b.getBoolAttr(false));
-    for (int64_t mt = 0; mt < MT; ++mt)
-      for (int64_t half = 0; half < 2; ++half) {
-        int64_t hI = mt * 2 + half;
-        Value mx = cf(kNegInf);
-        for (auto &tileS : s[mt])
-          mx = fmax(mx, fmax(tileS[2 * half], tileS[2 * half + 1]));
-        Value scaled = fmul(quadReduce(mx, true), scaleLog2);
-        Value raise =
-            arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, scaled,
-                                  fadd(m[hI], cf(kLazyRescaleLog2)));
-        anyRaised = arith::OrIOp::create(b, anyRaised, raise);
-        newM[hI] = select(raise, scaled, m[hI]);
-        Value base = safeMax(newM[hI]);
-        corr[hI] = ex2(fsub(m[hI], base));
-        Value negBase = arith::NegFOp::create(b, base);
-        sum[hI] = cf(0);
-        for (auto &tileS : s[mt])
-          for (int64_t i = 2 * half; i < 2 * half + 2; ++i) {
-            tileS[i] =
-                ex2(math::FmaOp::create(b, tileS[i], scaleLog2, negBase));
-            sum[hI] = fadd(sum[hI], tileS[i]);
-          }
-        l[hI] = fadd(fmul(l[hI], corr[hI]), sum[hI]);
-      }
-    Value fullMask = arith::ConstantIntOp::create(b, b.getI32Type(), -1);
-    Value warpRaised = NVVM::VoteSyncOp::create(
-        b, b.getI1Type(), fullMask, anyRaised,
-        NVVM::VoteSyncKindAttr::get(ctx, NVVM::VoteSyncKind::any));
-    SmallVector<Value> oFlat = flatten(o);
-    SmallVector<Type> oTypes(oFlat.size(), b.getF32Type());
-    auto ifRescale = scf::IfOp::create(b, oTypes, warpRaised, true);
-    {
-      OpBuilder::InsertionGuard g2(b);
-      b.setInsertionPointToStart(ifRescale.thenBlock());
-      SmallVector<Value> scaled;
-      for (int64_t mt = 0; mt < MT; ++mt)
-        for (int64_t t = 0; t < oTiles; ++t)
-          for (int64_t i = 0; i < 4; ++i)
-            scaled.push_back(
-                fmul(oFlat[(mt * oTiles + t) * 4 + i], corr[mt * 2 + i / 2]));
-      scf::YieldOp::create(b, scaled);
-      b.setInsertionPointToStart(ifRescale.elseBlock());
-      scf::YieldOp::create(b, oFlat);
-    }
-    unflatten(o, ifRescale.getResults());
+    if (!g.wgmma)
+      scoresToProbabilities(0, MT);
 
     // O += P·V: the score accumulators of key tiles 2kk, 2kk+1 are the A
     // fragment of keys [16kk, 16kk + 16).
@@ -1042,37 +1060,44 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       // tileKv * 128 bytes apart (leading offset), 8-key groups 1024 bytes
       // apart (stride offset); a k16 step is 16 key rows = 2048 bytes.
       const int64_t blockBytes = g.tileKv * 128;
-      Value vBase = im.add(smemBase, im.c(g.stages * g.colBlocks() * blockBytes));
+      Value vBase =
+          im.add(smemBase, im.c(g.stages * g.colBlocks() * blockBytes));
       vBase = im.add(vBase, im.mul(stage, g.colBlocks() * blockBytes));
-      SmallVector<Value> regs = flatten(o);
-      const int64_t oCount = regs.size();
-      for (int64_t kk = 0; kk < sTiles / 2; ++kk)
-        for (int64_t mt = 0; mt < MT; ++mt) {
+      for (int64_t mt = 0; mt < MT; ++mt) {
+        // Oldest pending group: S of this m tile (later S tiles and the
+        // earlier tiles' P·V may still run).
+        wgmmaWait(MT - 1, sPending[mt]);
+        for (int64_t t = 0; t < sTiles; ++t)
+          s[mt][t].assign(sPending[mt].begin() + t * 4,
+                          sPending[mt].begin() + t * 4 + 4);
+        scoresToProbabilities(mt, mt + 1);
+        SmallVector<Value> regs;
+        for (auto &tileO : o[mt])
+          regs.append(tileO.begin(), tileO.end());
+        const int64_t oCount = regs.size();
+        for (int64_t kk = 0; kk < sTiles / 2; ++kk) {
           auto &lo = s[mt][2 * kk], &hi = s[mt][2 * kk + 1];
           for (Value x : {packPair(lo[0], lo[1]), packPair(lo[2], lo[3]),
                           packPair(hi[0], hi[1]), packPair(hi[2], hi[3])})
             regs.push_back(LLVM::BitcastOp::create(b, b.getI32Type(), x));
         }
-      // P and the rescaled O were written by ordinary instructions.
-      fenceRegisters(regs, "wgmma.fence.sync.aligned;");
-      SmallVector<SmallVector<Value>> acc(MT);
-      for (int64_t mt = 0; mt < MT; ++mt)
-        acc[mt].assign(regs.begin() + mt * oTiles * 4,
-                       regs.begin() + (mt + 1) * oTiles * 4);
-      for (int64_t kk = 0; kk < sTiles / 2; ++kk) {
-        Value bDesc = wgmmaDescriptor(im.add(vBase, im.c(kk * 2048)),
-                                      blockBytes,
-                                      GpuFlashGeometry::kSwizzleAtomBytes);
-        for (int64_t mt = 0; mt < MT; ++mt) {
-          auto first = regs.begin() + oCount + (kk * MT + mt) * 4;
-          wgmma(acc[mt], Value(), SmallVector<Value>(first, first + 4), bDesc,
+        // P and the rescaled O were written by ordinary instructions.
+        fenceRegisters(regs, "wgmma.fence.sync.aligned;");
+        SmallVector<Value> acc(regs.begin(), regs.begin() + oCount);
+        for (int64_t kk = 0; kk < sTiles / 2; ++kk) {
+          Value bDesc = wgmmaDescriptor(im.add(vBase, im.c(kk * 2048)),
+                                        blockBytes,
+                                        GpuFlashGeometry::kSwizzleAtomBytes);
+          auto first = regs.begin() + oCount + kk * 4;
+          wgmma(acc, Value(), SmallVector<Value>(first, first + 4), bDesc,
                 /*transposeB=*/true, /*accumulate=*/true);
         }
+        wgmmaCommit();
+        for (int64_t t = 0; t < oTiles; ++t)
+          o[mt][t].assign(acc.begin() + t * 4, acc.begin() + t * 4 + 4);
       }
-      SmallVector<Value> all;
-      for (auto &a : acc)
-        all.append(a.begin(), a.end());
-      wgmmaCommitAndWait(all);
+      SmallVector<Value> all = flatten(o);
+      wgmmaWait(0, all);
       unflatten(o, all);
     }
     for (int64_t kk = 0; kk < (g.wgmma ? 0 : sTiles / 2); ++kk) {
