@@ -4,6 +4,7 @@
 #include "runtime/GpuKernel.h"
 #include "runtime/JitCompiler.h"
 #include "runtime/KernelBuilder.h"
+#include "runtime/cuda/CudaDriver.h"
 
 #include "passes/Passes.h"
 
@@ -72,10 +73,25 @@ llvm::Error validateGpuOptions(const CompileOptions &o) {
   return llvm::Error::success();
 }
 
+/// The chip to compile for when the options name none: sm_90a (wgmma) on a
+/// Hopper device, whose arch-specific code runs only there; otherwise the
+/// pipeline's portable default.
+std::string defaultGpuChip() {
+  static const std::string chip = [] {
+    auto driver = cuda::Driver::get();
+    if (!driver) {
+      llvm::consumeError(driver.takeError());
+      return NvvmPipelineOptions().chip;
+    }
+    return (*driver)->computeCapability() == 90 ? std::string("sm_90a")
+                                                : NvvmPipelineOptions().chip;
+  }();
+  return chip;
+}
+
 NvvmPipelineOptions nvvmOptions(const CompileOptions &o) {
   NvvmPipelineOptions p;
-  if (!o.gpuChip.empty())
-    p.chip = o.gpuChip;
+  p.chip = o.gpuChip.empty() ? defaultGpuChip() : o.gpuChip;
   p.format = o.gpuFormat;
   p.kvSplits = o.gpuKvSplits;
   // The toolkit supplies libdevice (and ptxas for "bin"); the GPU machine
@@ -111,7 +127,7 @@ std::string CompileOptions::key() const {
 }
 
 std::string CompileOptions::gpuKey() const {
-  return "chip=" + (gpuChip.empty() ? nvvmOptions(*this).chip : gpuChip) +
+  return "chip=" + nvvmOptions(*this).chip +
          ",format=" + gpuFormat + ",kv-splits=" + std::to_string(gpuKvSplits);
 }
 

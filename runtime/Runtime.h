@@ -61,7 +61,8 @@ struct CompileOptions {
   std::string cpu;
 
   // Target::Cuda (the attn-to-nvvm pipeline); the fields above are CPU only.
-  /// NVVM chip ("sm_80", "sm_90", "sm_90a"); empty: the pipeline's default.
+  /// NVVM chip ("sm_80", "sm_90", "sm_90a"); empty: sm_90a (wgmma
+  /// kernels) when device 0 is a Hopper GPU, else sm_90.
   std::string gpuChip;
   /// "isa" (PTX, JIT-compiled by the driver at load; needs no toolkit),
   /// "bin" (cubin through ptxas) or "fatbin".

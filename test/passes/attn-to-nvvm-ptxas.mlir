@@ -2,6 +2,17 @@
 // RUN: attn-opt %s --pass-pipeline='builtin.module(attn-to-nvvm)' | %python %attn_src/scripts/extract-ptx.py > %t.ptx
 // RUN: %cuda_toolkit/bin/ptxas -arch=sm_90 -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: attn-opt %s --pass-pipeline='builtin.module(attn-to-nvvm{format=bin toolkit=%cuda_toolkit})' | FileCheck %s --check-prefix=CUBIN
+// RUN: attn-opt %s --pass-pipeline='builtin.module(attn-to-nvvm{chip=sm_90a})' | %python %attn_src/scripts/extract-ptx.py > %t90a.ptx
+// RUN: %cuda_toolkit/bin/ptxas -arch=sm_90a -v %t90a.ptx -o %t90a.cubin 2>&1 | FileCheck %s --check-prefix=WGMMA --implicit-check-not=warning
+
+// sm_90a (wgmma prefill): ptxas keeps the asynchronous wgmma chains (no
+// "wgmma serialized" warning: no accumulator is touched between issue and
+// wait); the causal kernel, holding the second M tile's scores in flight
+// during the first one's softmax, spills at most 32 bytes.
+// WGMMA-LABEL: Function properties for prefill_flash
+// WGMMA-NEXT: {{[0-9]+}} bytes stack frame, {{[0-9]|[12][0-9]|3[0-2]}} bytes spill stores, {{[0-9]|[12][0-9]|3[0-2]}} bytes spill loads
+// WGMMA-LABEL: Function properties for prefill_full_flash
+// WGMMA-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 
 // ptxas on the generated PTX. Decode kernels and the non-causal prefill
 // kernel fit in registers; the causal prefill kernel (two m tiles of 16 rows

@@ -8,7 +8,19 @@
 // SM80: #nvvm.target<O = 3, chip = "sm_80", features = "+ptx70">
 // SM80-SAME: .target sm_80
 // SM80-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-to-nvvm{chip=sm_90a mma=sync})' | FileCheck %s --check-prefix=SM90S --implicit-check-not=wgmma
+// On sm_90a the prefill kernels are warpgroup MMA (wgmma) over swizzled
+// shared-memory tiles: Q·Kᵀ from two descriptors, P·V with P in registers;
+// mma=sync keeps mma.sync there.
 // SM90A: .target sm_90a
+// SM90A-SAME: fence.proxy.async.shared::cta
+// SM90A-SAME: wgmma.fence.sync.aligned
+// SM90A-SAME: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
+// SM90A-SAME: wgmma.commit_group.sync.aligned
+// SM90A-SAME: wgmma.wait_group.sync.aligned 1
+// SM90A-SAME: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// SM90S: .target sm_90a
+// SM90S-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 
 // The whole attn-to-nvvm pipeline without a GPU: the kernels become PTX for
 // sm_90 inside gpu.binary (the default format "isa" needs no toolkit), the

@@ -1,0 +1,106 @@
+// RUN: attn-opt %s -split-input-file -verify-diagnostics --attn-gpu-flash='mma=wgmma' --canonicalize | FileCheck %s
+// RUN: attn-opt %s -split-input-file --attn-gpu-flash='mma=auto' --canonicalize | FileCheck %s --check-prefix=AUTO
+// RUN: not attn-opt %s -split-input-file --attn-gpu-flash='mma=tensor' 2>&1 | FileCheck %s --check-prefix=BADOPT
+
+// Hopper prefill (GQA 4:1, causal, bf16, d = 128): the block is one
+// warpgroup, its 128 rows two M tiles of 64. K and V tiles (64 keys) and Q
+// are copied with cp.async into 128-byte-swizzled 64-column blocks (16-byte
+// chunk index XOR row % 8) behind a 1024-byte alignment of the dynamic
+// shared memory: 2 stages x (K + V) x 16 KiB + Q 32 KiB + 1 KiB slack.
+// CHECK-LABEL: func.func @gqa_causal
+// CHECK: gpu.launch_func @attn_gpu::@gqa_causal_flash blocks in (%c4, %c2, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c99328_i32
+// CHECK: gpu.func @gqa_causal_flash
+// CHECK: memref.extract_aligned_pointer_as_index
+// CHECK: memref.view {{.*}} to memref<2x2x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<2x128x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: arith.xori
+// CHECK: nvgpu.device_async_copy {{.*}} to memref<2x128x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: scf.for
+// The tensor cores read shared memory through the async proxy.
+// CHECK: nvgpu.device_async_wait
+// CHECK-NEXT: llvm.inline_asm has_side_effects {{.*}}"fence.proxy.async.shared::cta;"
+// CHECK-NEXT: gpu.barrier
+// Q·Kᵀ: A (Q) and B (K) from shared-memory descriptors, K-major (no
+// transpose), the first k step overwrites the accumulators (p = 0); one
+// commit group per M tile.
+// CHECK: "wgmma.fence.sync.aligned;"
+// CHECK: setp.ne.b32 p, 0, 0;\0Awgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {$0, {{.*}}, $31}, $64, $65, p, 1, 1, 0, 0;
+// CHECK: setp.ne.b32 p, 1, 0;\0Awgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
+// CHECK: "wgmma.commit_group.sync.aligned;"
+// CHECK: "wgmma.commit_group.sync.aligned;"
+// The first M tile's scores are waited for while the second's still run.
+// CHECK: "wgmma.wait_group.sync.aligned 1;"
+// CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
+// P·V: P from registers (4 per thread and k step), V N-major (transposed B).
+// CHECK: "wgmma.fence.sync.aligned;"
+// CHECK: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {$0, {{.*}}, $63}, {$128, $129, $130, $131}, $132, p, 1, 1, 1;
+// CHECK: "wgmma.wait_group.sync.aligned 1;"
+// CHECK: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// CHECK: "wgmma.wait_group.sync.aligned 0;"
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: gpu.return
+// AUTO-LABEL: func.func @gqa_causal
+// AUTO: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
+
+func.func @gqa_causal(%q: memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %k: memref<1x2x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %v: memref<1x2x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %o: memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x8x100x128xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x2x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x2x100x128xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x2x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x2x100x128xbf16>
+  %r = attn.attention %qt, %kt, %vt {mask = #attn.mask<causal = true>} : tensor<1x8x100x128xbf16>, tensor<1x2x100x128xbf16>, tensor<1x2x100x128xbf16> -> tensor<1x8x100x128xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x8x100x128xbf16>, memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+// f16 and d = 64 (one 64-column block, m64n64 for both matmuls).
+// CHECK-LABEL: func.func @mha_f16_d64
+// CHECK: memref.view {{.*}} to memref<2x1x64x64xf16, #gpu.address_space<workgroup>>
+// CHECK: wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {$0, {{.*}}, $31}, $64, $65, p, 1, 1, 0, 0;
+// CHECK: wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {$0, {{.*}}, $31}, {$64, $65, $66, $67}, $68, p, 1, 1, 1;
+
+func.func @mha_f16_d64(%q: memref<1x2x200x64xf16>, %k: memref<1x2x200x64xf16>, %v: memref<1x2x200x64xf16>, %o: memref<1x2x200x64xf16>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x2x200x64xf16> to tensor<1x2x200x64xf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x2x200x64xf16> to tensor<1x2x200x64xf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x2x200x64xf16> to tensor<1x2x200x64xf16>
+  %r = attn.attention %qt, %kt, %vt : tensor<1x2x200x64xf16>, tensor<1x2x200x64xf16>, tensor<1x2x200x64xf16> -> tensor<1x2x200x64xf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x2x200x64xf16>, memref<1x2x200x64xf16>) -> ()
+  return
+}
+
+// -----
+
+// A head dim that is not a multiple of 64: mma=auto keeps mma.sync, an
+// explicit mma=wgmma is an error that says why.
+// AUTO-LABEL: func.func @d80
+// AUTO-NOT: wgmma
+// AUTO: nvvm.mma.sync
+
+func.func @d80(%q: memref<1x2x200x80xbf16>, %k: memref<1x2x200x80xbf16>, %v: memref<1x2x200x80xbf16>, %o: memref<1x2x200x80xbf16>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x2x200x80xbf16> to tensor<1x2x200x80xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x2x200x80xbf16> to tensor<1x2x200x80xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x2x200x80xbf16> to tensor<1x2x200x80xbf16>
+  // expected-error @+1 {{mma=wgmma needs a head dim that is a multiple of 64}}
+  %r = attn.attention %qt, %kt, %vt : tensor<1x2x200x80xbf16>, tensor<1x2x200x80xbf16>, tensor<1x2x200x80xbf16> -> tensor<1x2x200x80xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x2x200x80xbf16>, memref<1x2x200x80xbf16>) -> ()
+  return
+}
+
+// -----
+
+// Decode-sized groups (4 rows per KV head) split keys across warps: no
+// warpgroup-wide M tile; auto keeps mma.sync.
+// AUTO-LABEL: func.func @decode
+// AUTO-NOT: wgmma
+// AUTO: nvvm.mma.sync
+// BADOPT: error: attn-gpu-flash: mma must be sync, wgmma or auto, got 'tensor'
+
+func.func @decode(%q: memref<2x8x1x128xbf16>, %k: memref<2x2x512x128xbf16>, %v: memref<2x2x512x128xbf16>, %o: memref<2x8x1x128xbf16>) {
+  %qt = bufferization.to_tensor %q restrict : memref<2x8x1x128xbf16> to tensor<2x8x1x128xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<2x2x512x128xbf16> to tensor<2x2x512x128xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<2x2x512x128xbf16> to tensor<2x2x512x128xbf16>
+  // expected-error @+1 {{mma=wgmma needs a block of 128 rows (prefill-sized groups)}}
+  %r = attn.attention %qt, %kt, %vt : tensor<2x8x1x128xbf16>, tensor<2x2x512x128xbf16>, tensor<2x2x512x128xbf16> -> tensor<2x8x1x128xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<2x8x1x128xbf16>, memref<2x8x1x128xbf16>) -> ()
+  return
+}
