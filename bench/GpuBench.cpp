@@ -184,11 +184,14 @@ void benchCopy(cuda::Driver &driver, void *stream, int warmup, int runs) {
                           {"tbps", 2.0 * double(bytes) / (t->ms * 1e9)}});
 }
 
+/// Times one case compiled with `options`, reported as implementation
+/// `impl`.
 void benchCase(Runtime &runtime, cuda::Driver &driver, void *stream,
-               const BenchCase &c, int warmup, int runs, uint64_t seed) {
-  auto kernel = runtime.compile(c.spec, Target::Cuda);
+               const BenchCase &c, int warmup, int runs, uint64_t seed,
+               const char *impl, const CompileOptions &options) {
+  auto kernel = runtime.compile(c.spec, Target::Cuda, options);
   if (!kernel)
-    return emitError("attn", c.name, llvm::toString(kernel.takeError()));
+    return emitError(impl, c.name, llvm::toString(kernel.takeError()));
   const KernelSignature &sig = (*kernel)->signature();
   std::vector<cuda::DeviceBuffer> buffers;
   AttentionArgs args;
@@ -200,7 +203,7 @@ void benchCase(Runtime &runtime, cuda::Driver &driver, void *stream,
     size_t bytes = size_t(elements * dtypeBytes(info.dtype));
     auto buf = cuda::DeviceBuffer::create(driver, bytes);
     if (!buf)
-      return emitError("attn", c.name,
+      return emitError(impl, c.name,
                        std::string(stringifyArgRole(info.role)) + ": " +
                            llvm::toString(buf.takeError()));
     llvm::Error e = llvm::Error::success();
@@ -209,7 +212,7 @@ void benchCase(Runtime &runtime, cuda::Driver &driver, void *stream,
     else
       e = driver.memsetD8(buf->get(), 0, bytes, nullptr);
     if (e)
-      return emitError("attn", c.name, llvm::toString(std::move(e)));
+      return emitError(impl, c.name, llvm::toString(std::move(e)));
     if (info.role == ArgRole::Query || info.role == ArgRole::Key ||
         info.role == ArgRole::Value || info.role == ArgRole::Output)
       qkvo += int64_t(bytes);
@@ -217,30 +220,32 @@ void benchCase(Runtime &runtime, cuda::Driver &driver, void *stream,
     buffers.push_back(std::move(*buf));
   }
   if (llvm::Error e = driver.synchronize())
-    return emitError("attn", c.name, llvm::toString(std::move(e)));
+    return emitError(impl, c.name, llvm::toString(std::move(e)));
   // One checked, synchronous call (loads the module), then the timed ones.
   if (llvm::Error e = (*kernel)->run(args))
-    return emitError("attn", c.name, llvm::toString(std::move(e)));
+    return emitError(impl, c.name, llvm::toString(std::move(e)));
   EnqueueOptions eo;
   eo.stream = stream;
   eo.checkKvLengths = false;
   auto t = timeOnStream(driver, stream, warmup, runs,
                         [&] { return (*kernel)->enqueue(args, eo); });
   if (!t)
-    return emitError("attn", c.name, llvm::toString(t.takeError()));
+    return emitError(impl, c.name, llvm::toString(t.takeError()));
   double flops = c.spec.flops();
-  emit(llvm::json::Object{{"impl", "attn"},
-                          {"case", c.name},
-                          {"kind", c.kind},
-                          {"spec", c.spec.key()},
-                          {"ms", t->ms},
-                          {"runs", int64_t(t->runs)},
-                          {"flops", flops},
-                          {"bytes", double(qkvo)},
-                          {"tflops", flops / (t->ms * 1e9)},
-                          {"tbps", double(qkvo) / (t->ms * 1e9)},
-                          {"compile_ms", (*kernel)->compileStats().totalMs()},
-                          {"plan", (*kernel)->gpuLaunchPlan()}});
+  emit(llvm::json::Object{
+      {"impl", impl},
+      {"case", c.name},
+      {"kind", c.kind},
+      {"spec", c.spec.key()},
+      {"ms", t->ms},
+      {"runs", int64_t(t->runs)},
+      {"flops", flops},
+      {"bytes", double(qkvo)},
+      {"tflops", flops / (t->ms * 1e9)},
+      {"tbps", double(qkvo) / (t->ms * 1e9)},
+      {"chip", options.gpuChip.empty() ? "default" : options.gpuChip},
+      {"compile_ms", (*kernel)->compileStats().totalMs()},
+      {"plan", (*kernel)->gpuLaunchPlan()}});
 }
 
 } // namespace
@@ -301,7 +306,17 @@ int attn::bench::gpuBenchMain(int argc, char **argv) {
     if (!only.empty() &&
         std::find(only.begin(), only.end(), c.name) == only.end())
       continue;
-    benchCase(runtime, **driver, stream->get(), c, warmup, runs, seed);
+    // The default chip (sm_90a on an H100: wgmma prefill) and, for
+    // prefill, the portable mma.sync kernels for comparison.
+    benchCase(runtime, **driver, stream->get(), c, warmup, runs, seed, "attn",
+              CompileOptions());
+    if (std::string(c.kind) == "prefill" &&
+        (*driver)->computeCapability() == 90) {
+      CompileOptions sync;
+      sync.gpuChip = "sm_90";
+      benchCase(runtime, **driver, stream->get(), c, warmup, runs, seed,
+                "attn-mma.sync", sync);
+    }
     seed += 16;
   }
   return 0;

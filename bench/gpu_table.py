@@ -66,8 +66,11 @@ def main(argv):
         c = r.get("case", "")
         if (c.startswith("prefill") or c.startswith("decode")) and c not in cases:
             cases.append(c)
-    header = ["case", "unit", "attn"] + PEERS + \
-        [f"attn/{p}" for p in PEERS] + ["attn/ceiling"]
+    # attn's portable mma.sync kernels, timed next to the default (wgmma on
+    # an H100) for prefill.
+    sync = any(k[0] == "attn-mma.sync" for k in by)
+    header = ["case", "unit", "attn"] + (["mma.sync"] if sync else []) + \
+        PEERS + [f"attn/{p}" for p in PEERS] + ["attn/ceiling"]
     table = []
     for c in cases:
         prefill = c.startswith("prefill")
@@ -78,6 +81,8 @@ def main(argv):
         vals = [by.get((p, c), {}).get(key) for p in PEERS]
         ratios = [a / v if a and v else None for v in vals]
         row = [c, unit, fmt(a, 1 if prefill else 2)] + \
+            ([fmt(by.get(("attn-mma.sync", c), {}).get(key), 1)]
+             if sync else []) + \
             [fmt(v, 1 if prefill else 2) for v in vals] + \
             [fmt(x) for x in ratios] + [fmt(a / ceil if a and ceil else None)]
         table.append(row)

@@ -494,8 +494,8 @@ Value FlashKernelEmitter::wgmmaDescriptor(Value addr, int64_t leadingBytes,
     return arith::ConstantIntOp::create(b, i64, v).getResult();
   };
   Value a = arith::IndexCastUIOp::create(b, i64, addr);
-  Value start =
-      arith::AndIOp::create(b, arith::ShRUIOp::create(b, a, c64(4)), c64(0x3FFF));
+  Value start = arith::AndIOp::create(b, arith::ShRUIOp::create(b, a, c64(4)),
+                                      c64(0x3FFF));
   // Bits 16-29: leading byte offset >> 4; 32-45: stride byte offset >> 4;
   // 62-63: layout type 1 = 128-byte swizzle.
   int64_t fields = ((leadingBytes >> 4) << 16) | ((strideBytes >> 4) << 32) |
@@ -556,8 +556,7 @@ void FlashKernelEmitter::fenceRegisters(SmallVectorImpl<Value> &values,
                                         const std::string &text) {
   // Chunks keep the operand lists short; volatile asm keeps their order.
   constexpr size_t kChunk = 64;
-  for (size_t first = 0; first < values.size() || first == 0;
-       first += kChunk) {
+  for (size_t first = 0; first < values.size() || first == 0; first += kChunk) {
     size_t n = std::min(kChunk, values.size() - first);
     SmallVector<Type> types;
     std::string constraints;
@@ -570,13 +569,13 @@ void FlashKernelEmitter::fenceRegisters(SmallVectorImpl<Value> &values,
       constraints += std::to_string(i) + ",";
     if (!constraints.empty())
       constraints.pop_back();
-    Type resTy = n == 0 ? Type()
-                        : Type(LLVM::LLVMStructType::getLiteral(
-                              b.getContext(), types));
+    Type resTy =
+        n == 0 ? Type()
+               : Type(LLVM::LLVMStructType::getLiteral(b.getContext(), types));
     auto op = LLVM::InlineAsmOp::create(
-        b, resTy,
-        ValueRange(ArrayRef<Value>(values).slice(first, n)),
-        first == 0 ? text : std::string(), constraints, /*has_side_effects=*/true,
+        b, resTy, ValueRange(ArrayRef<Value>(values).slice(first, n)),
+        first == 0 ? text : std::string(), constraints,
+        /*has_side_effects=*/true,
         /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
         LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
         ArrayAttr());
@@ -654,9 +653,10 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     // dynamic allocation is only 16-byte aligned, so skip to the next atom
     // (sharedBytes() reserves the slack).
     Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, raw);
-    Value pad = im.rem(im.sub(im.c(GpuFlashGeometry::kSwizzleAtomBytes),
-                              im.rem(base, GpuFlashGeometry::kSwizzleAtomBytes)),
-                       GpuFlashGeometry::kSwizzleAtomBytes);
+    Value pad =
+        im.rem(im.sub(im.c(GpuFlashGeometry::kSwizzleAtomBytes),
+                      im.rem(base, GpuFlashGeometry::kSwizzleAtomBytes)),
+               GpuFlashGeometry::kSwizzleAtomBytes);
     smemBase = im.add(base, pad);
     const int64_t cb = g.colBlocks(), sw = GpuFlashGeometry::kSwizzleElems;
     auto tileTy =
@@ -766,8 +766,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
         dst = {block, row, swizzled};
       }
       tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
-          b, tokenTy, qSmem, dst, q, at(batch, h, sIdx, col),
-          b.getIndexAttr(8), Value(), b.getUnitAttr()));
+          b, tokenTy, qSmem, dst, q, at(batch, h, sIdx, col), b.getIndexAttr(8),
+          Value(), b.getUnitAttr()));
     }
     nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenTy, tokens);
   } else {
@@ -876,10 +876,10 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
               Value key = im.min(
                   im.add(tileKeyBase, im.add(colPair, im.c(t * 8 + (i % 2)))),
                   im.c(g.kvLen - 1));
-              Value x =
-                  memref::LoadOp::create(b, bias,
-                                         ValueRange{pick(0, batch), pick(1, h),
-                                                    pick(2, sIdx), pick(3, key)});
+              Value x = memref::LoadOp::create(
+                  b, bias,
+                  ValueRange{pick(0, batch), pick(1, h), pick(2, sIdx),
+                             pick(3, key)});
               if (!x.getType().isF32())
                 x = arith::ExtFOp::create(b, b.getF32Type(), x);
               s[mt][t][i] = math::FmaOp::create(b, s[mt][t][i], scaleC, x);
@@ -896,12 +896,12 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
         for (int64_t mt = mtLo; mt < mtHi; ++mt)
           for (auto &tileS : s[mt])
             for (Value &x : tileS)
-              x = fmul(
-                  LLVM::CallIntrinsicOp::create(b, TypeRange{b.getF32Type()},
-                                                b.getStringAttr("llvm.tanh.f32"),
-                                                ValueRange{fmul(x, inner)}, afn)
-                      .getResult(0),
-                  outer);
+              x = fmul(LLVM::CallIntrinsicOp::create(
+                           b, TypeRange{b.getF32Type()},
+                           b.getStringAttr("llvm.tanh.f32"),
+                           ValueRange{fmul(x, inner)}, afn)
+                           .getResult(0),
+                       outer);
       }
 
       // Partially visible tiles evaluate the mask per score.
@@ -997,9 +997,12 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       // (stride offset); a k16 step is 32 bytes into the 128-byte row of
       // its 64-column block.
       const int64_t atom = GpuFlashGeometry::kSwizzleAtomBytes;
-      const int64_t blockBytesK = g.tileKv * 128, blockBytesQ = g.blockRows() * 128;
-      Value kBase = im.add(smemBase, im.mul(stage, g.colBlocks() * blockBytesK));
-      Value qBase = im.add(smemBase, im.c(2 * g.stages * g.colBlocks() * blockBytesK));
+      const int64_t blockBytesK = g.tileKv * 128,
+                    blockBytesQ = g.blockRows() * 128;
+      Value kBase =
+          im.add(smemBase, im.mul(stage, g.colBlocks() * blockBytesK));
+      Value qBase =
+          im.add(smemBase, im.c(2 * g.stages * g.colBlocks() * blockBytesK));
       SmallVector<SmallVector<Value>> acc(MT);
       Value undef = LLVM::UndefOp::create(b, b.getF32Type());
       for (auto &a : acc)
@@ -1013,10 +1016,10 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
           int64_t colOff = (kc % 4) * 32;
           Value bDesc = wgmmaDescriptor(
               im.add(kBase, im.c((kc / 4) * blockBytesK + colOff)), 16, atom);
-          Value aDesc = wgmmaDescriptor(
-              im.add(qBase,
-                     im.c((kc / 4) * blockBytesQ + mt * 64 * 128 + colOff)),
-              16, atom);
+          Value aDesc =
+              wgmmaDescriptor(im.add(qBase, im.c((kc / 4) * blockBytesQ +
+                                                 mt * 64 * 128 + colOff)),
+                              16, atom);
           wgmma(acc[mt], aDesc, {}, bDesc, /*transposeB=*/false,
                 /*accumulate=*/kc > 0);
         }
@@ -1085,9 +1088,9 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
         fenceRegisters(regs, "wgmma.fence.sync.aligned;");
         SmallVector<Value> acc(regs.begin(), regs.begin() + oCount);
         for (int64_t kk = 0; kk < sTiles / 2; ++kk) {
-          Value bDesc = wgmmaDescriptor(im.add(vBase, im.c(kk * 2048)),
-                                        blockBytes,
-                                        GpuFlashGeometry::kSwizzleAtomBytes);
+          Value bDesc =
+              wgmmaDescriptor(im.add(vBase, im.c(kk * 2048)), blockBytes,
+                              GpuFlashGeometry::kSwizzleAtomBytes);
           auto first = regs.begin() + oCount + kk * 4;
           wgmma(acc, Value(), SmallVector<Value>(first, first + 4), bDesc,
                 /*transposeB=*/true, /*accumulate=*/true);

@@ -127,8 +127,8 @@ std::string CompileOptions::key() const {
 }
 
 std::string CompileOptions::gpuKey() const {
-  return "chip=" + nvvmOptions(*this).chip +
-         ",format=" + gpuFormat + ",kv-splits=" + std::to_string(gpuKvSplits);
+  return "chip=" + nvvmOptions(*this).chip + ",format=" + gpuFormat +
+         ",kv-splits=" + std::to_string(gpuKvSplits);
 }
 
 //===----------------------------------------------------------------------===//
