@@ -470,6 +470,7 @@ struct AttnGpuFlashPass
   using Base::Base;
   void runOnOperation() override {
     GpuFlashOverrides overrides{kvSplits, tileKv, warpRowTiles, stages};
+    overrides.keyWarps = keyWarps;
     if (mma == "auto")
       overrides.mma = GpuMmaKind::Auto;
     else if (mma == "wgmma")

@@ -72,6 +72,16 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
   int64_t rows = g.rows();
   g.rowWarps = rows <= 16 ? 1 : rows <= 32 ? 2 : 4;
   g.keyWarps = 4 / g.rowWarps;
+  // key-warps tunes decode-sized groups; prefill blocks are row-parallel.
+  if (overrides.keyWarps > 0) {
+    if (overrides.keyWarps != 1 && overrides.keyWarps != 2 &&
+        overrides.keyWarps != 4) {
+      why = "key-warps must be 1, 2 or 4";
+      return failure();
+    }
+    if (rows <= 32)
+      g.keyWarps = overrides.keyWarps;
+  }
   // Prefill: two m tiles per warp (128 rows per block) halve the K/V bytes
   // per flop, both from L2 and from shared memory (ldmatrix).
   g.warpRowTiles = overrides.warpRowTiles > 0 ? overrides.warpRowTiles

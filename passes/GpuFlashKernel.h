@@ -124,6 +124,9 @@ enum class GpuMmaKind {
 struct GpuFlashOverrides {
   int64_t kvSplits = 0, tileKv = 0, warpRowTiles = 0, stages = 0;
   GpuMmaKind mma = GpuMmaKind::Sync;
+  /// Warps splitting each KV tile's keys in decode-sized groups (0: fill
+  /// a 4-warp block).
+  int64_t keyWarps = 0;
 };
 
 /// Picks warps, tiles and KV splits for a problem already filled in `g`

@@ -65,6 +65,7 @@ struct NvvmPipelineOptions {
   /// Tensor-core instructions: "auto" (wgmma on sm_90a where the shape
   /// allows, else mma.sync), "sync" or "wgmma".
   std::string mma = "auto";
+  int64_t keyWarps = 0; ///< decode key-splitting warps; 0: by shape
   int64_t optLevel = 3;
 };
 

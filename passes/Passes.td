@@ -190,6 +190,9 @@ def AttnGpuFlash : Pass<"attn-gpu-flash", "ModuleOp"> {
            "groups, else 1">,
     Option<"stages", "stages", "int64_t", /*default=*/"0",
            "K/V tiles in flight in shared memory (1-4); 0: 2">,
+    Option<"keyWarps", "key-warps", "int64_t", /*default=*/"0",
+           "decode-sized groups (<= 32 rows): warps splitting each KV "
+           "tile's keys, 1, 2 or 4 (0: 4 / row warps)">,
     Option<"mma", "mma", "std::string", /*default=*/"\"sync\"",
            "tensor-core instructions: sync (mma.sync, sm_80+), wgmma "
            "(warpgroup MMA, sm_90a; an error where the shape cannot use it) "

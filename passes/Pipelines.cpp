@@ -133,6 +133,10 @@ struct NvvmPipelineCLOptions
   Option<int64_t> stages{*this, "stages",
                          llvm::cl::desc("K/V tiles in flight (0: 2)"),
                          llvm::cl::init(0)};
+  Option<int64_t> keyWarps{
+      *this, "key-warps",
+      llvm::cl::desc("decode key-splitting warps (0: by shape)"),
+      llvm::cl::init(0)};
   Option<std::string> mma{
       *this, "mma",
       llvm::cl::desc("tensor-core instructions: auto (wgmma on sm_90a where "
@@ -174,6 +178,7 @@ void mlir::attn::registerAttnPassesAndPipelines() {
         opts.warpRowTiles = cl.warpRowTiles;
         opts.stages = cl.stages;
         opts.mma = cl.mma;
+        opts.keyWarps = cl.keyWarps;
         buildAttnToNvvmPipeline(pm, opts);
       });
 }

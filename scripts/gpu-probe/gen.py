@@ -163,7 +163,7 @@ def main():
         opts = "format=isa"
         for key, opt in (("kv_splits", "kv-splits"), ("tile_kv", "tile-kv"),
                          ("warp_row_tiles", "warp-row-tiles"), ("stages", "stages"),
-                         ("mma", "mma")):
+                         ("mma", "mma"), ("key_warps", "key-warps")):
             if key in c:
                 opts += f" {opt}={c[key]}"
         if c.get("chip", chip):

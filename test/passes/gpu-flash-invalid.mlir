@@ -2,6 +2,8 @@
 // RUN: not attn-opt %s -split-input-file --attn-gpu-flash='tile-kv=40' 2>&1 | FileCheck %s --check-prefix=TILE
 // RUN: not attn-opt %s -split-input-file --attn-gpu-flash='warp-row-tiles=2' 2>&1 | FileCheck %s --check-prefix=DECODE
 // RUN: not attn-opt %s -split-input-file --attn-gpu-flash='stages=4 tile-kv=128' 2>&1 | FileCheck %s --check-prefix=SMEM
+// RUN: not attn-opt %s -split-input-file --attn-gpu-flash='key-warps=3' 2>&1 | FileCheck %s --check-prefix=KEYWARPS
+// KEYWARPS: error: 'attn.attention' op attn-gpu-flash: key-warps must be 1, 2 or 4
 
 func.func @f32(%q: memref<1x2x8x64xf32>, %k: memref<1x2x8x64xf32>, %v: memref<1x2x8x64xf32>, %o: memref<1x2x8x64xf32>) {
   %qt = bufferization.to_tensor %q restrict : memref<1x2x8x64xf32> to tensor<1x2x8x64xf32>

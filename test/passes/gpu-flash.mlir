@@ -1,5 +1,6 @@
 // RUN: attn-opt %s -split-input-file --attn-gpu-flash --canonicalize | FileCheck %s
 // RUN: attn-opt %s -split-input-file --attn-gpu-flash='warp-row-tiles=1 tile-kv=64 kv-splits=2' --canonicalize | FileCheck %s --check-prefix=OPTS
+// RUN: attn-opt %s -split-input-file --attn-gpu-flash='key-warps=2' --canonicalize | FileCheck %s --check-prefix=KW2
 
 // Prefill, GQA 4:1, causal, bf16: the host function keeps casts to dense
 // buffers and one launch; a block owns 128 rows (2 m tiles x 4 warps) of a KV
@@ -63,6 +64,10 @@ func.func @gqa_causal(%q: memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset:
 // CHECK: llvm.call_intrinsic "llvm.nvvm.lg2.approx.ftz.f"
 // CHECK: gpu.func @decode_split_combine
 // CHECK: memref.store {{.*}} : memref<2x8x1x128xbf16>
+// key-warps=2: the 4-row group's block is one row warp and two key warps
+// (64 threads), 64-key tiles (32 keys per warp).
+// KW2-LABEL: func.func @decode_split
+// KW2: gpu.launch_func @attn_gpu::@decode_split_flash blocks in (%{{.*}}, %c2, %c2) threads in (%c64, %c1, %c1)
 // OPTS-LABEL: func.func @decode_split
 // OPTS: gpu.launch_func @attn_gpu::@decode_split_flash blocks in (%c2, %c2, %c2)
 

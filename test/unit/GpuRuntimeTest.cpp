@@ -158,28 +158,33 @@ TEST(GpuCompile, NoDeviceIsAnErrorAtRunNotACrash) {
   EXPECT_EQ(e.rfind("no CUDA device: ", 0), 0u) << e;
 }
 
-/// The attn-to-nvvm pipeline on an f16/bf16 spec: tensor-core PTX.
-/// Meaningful once attn-gpu-flash lands; skips while it is a stub.
+/// The attn-to-nvvm pipeline on an f16/bf16 prefill spec: tensor-core PTX,
+/// mma.sync for sm_90 and warpgroup MMA for sm_90a.
 TEST(GpuCompile, SpecGivesTensorCorePtx) {
-  for (ElementType t : {f16, bf16}) {
-    AttentionSpec spec = make(1, 8, 2, 100, 100, 128, t);
-    spec.mask.causal = true;
-    auto kernel = sharedRuntime().compile(spec, Target::Cuda);
-    if (!kernel) {
-      std::string e = llvm::toString(kernel.takeError());
-      if (e.find(kPassMissing) != std::string::npos)
-        GTEST_SKIP() << "attn-gpu-flash is not built yet: " << e;
-      FAIL() << e;
+  for (auto [chip, instruction] : {std::pair{"sm_90", "mma.sync.aligned"},
+                                   std::pair{"sm_90a", "wgmma.mma_async"}})
+    for (ElementType t : {f16, bf16}) {
+      AttentionSpec spec = make(1, 8, 2, 100, 100, 128, t);
+      spec.mask.causal = true;
+      CompileOptions options;
+      options.gpuChip = chip;
+      auto kernel = sharedRuntime().compile(spec, Target::Cuda, options);
+      if (!kernel) {
+        std::string e = llvm::toString(kernel.takeError());
+        if (e.find(kPassMissing) != std::string::npos)
+          GTEST_SKIP() << "attn-gpu-flash is not built yet: " << e;
+        FAIL() << e;
+      }
+      EXPECT_EQ((*kernel)->target(), Target::Cuda);
+      EXPECT_TRUE((*kernel)->gpuBinary().contains(instruction))
+          << "no " << instruction << " in the " << chip << " PTX of "
+          << spec.key();
+      // An unresolved device function (e.g. libdevice's __nv_expf when no
+      // libdevice was linked) would only fail when the driver loads it.
+      EXPECT_FALSE((*kernel)->gpuBinary().contains(".extern .func"))
+          << "the PTX of " << spec.key() << " calls an undefined function";
+      EXPECT_FALSE((*kernel)->gpuLaunchPlan().empty());
     }
-    EXPECT_EQ((*kernel)->target(), Target::Cuda);
-    EXPECT_TRUE((*kernel)->gpuBinary().contains("mma.sync"))
-        << "no mma.sync in the PTX of " << spec.key();
-    // An unresolved device function (e.g. libdevice's __nv_expf when no
-    // libdevice was linked) would only fail when the driver loads it.
-    EXPECT_FALSE((*kernel)->gpuBinary().contains(".extern .func"))
-        << "the PTX of " << spec.key() << " calls an undefined function";
-    EXPECT_FALSE((*kernel)->gpuLaunchPlan().empty());
-  }
 }
 
 TEST(GpuCompile, F32SpecIsRejected) {
@@ -515,11 +520,12 @@ std::vector<Case> gpuCases() {
   return cases;
 }
 
-class GpuNumerics : public ::testing::TestWithParam<Case> {};
-
-TEST_P(GpuNumerics, MatchesReference) {
-  const Case &c = GetParam();
-  auto kernel = sharedRuntime().compile(c.spec, Target::Cuda);
+/// Compiles `c` for `chip` (empty: the runtime's default) and, on a device,
+/// checks it against the float64 reference.
+void checkCase(const Case &c, const std::string &chip) {
+  CompileOptions options;
+  options.gpuChip = chip;
+  auto kernel = sharedRuntime().compile(c.spec, Target::Cuda, options);
   if (!kernel) {
     std::string e = llvm::toString(kernel.takeError());
     if (e.find(kPassMissing) != std::string::npos)
@@ -531,7 +537,30 @@ TEST_P(GpuNumerics, MatchesReference) {
   runAndCheck(*kernel, testSeed(), c.kvLengths);
 }
 
+// The portable kernels (mma.sync, sm_90 PTX: any device from sm_90 up).
+class GpuNumerics : public ::testing::TestWithParam<Case> {};
+
+TEST_P(GpuNumerics, MatchesReference) { checkCase(GetParam(), "sm_90"); }
+
 INSTANTIATE_TEST_SUITE_P(Matrix, GpuNumerics, ::testing::ValuesIn(gpuCases()),
+                         [](const auto &info) { return info.param.name; });
+
+// sm_90a: prefill-sized groups with head dims 64 and 128 run the wgmma
+// kernels, the rest the same mma.sync kernels; arch-specific code only
+// loads on a compute capability 9.0 device.
+class GpuNumericsSm90a : public ::testing::TestWithParam<Case> {};
+
+TEST_P(GpuNumericsSm90a, MatchesReference) {
+  if (auto driver = cuda::Driver::get();
+      driver && (*driver)->computeCapability() != 90)
+    GTEST_SKIP() << "sm_90a code needs a compute capability 9.0 device";
+  else if (!driver)
+    llvm::consumeError(driver.takeError());
+  checkCase(GetParam(), "sm_90a");
+}
+
+INSTANTIATE_TEST_SUITE_P(Matrix, GpuNumericsSm90a,
+                         ::testing::ValuesIn(gpuCases()),
                          [](const auto &info) { return info.param.name; });
 
 } // namespace
