@@ -100,6 +100,29 @@ void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
     if (lse)
       args.push_back(lse);
   }
+  if (g.tma) {
+    // The K and V tensor maps: 128-byte buffers the runtime fills per
+    // launch (cuTensorMapEncodeTiled with the buffer's address) from the
+    // `attn.tensor_map` description.
+    GpuTensorMapSpec spec = gpuKvTensorMap(g);
+    for (Value source : {args[1], args[2]}) {
+      if (auto cast = source.getDefiningOp<memref::CastOp>())
+        source = cast.getSource();
+      auto map = memref::AllocOp::create(b, loc, gpuTensorMapType(ctx));
+      map->setAttr(
+          "attn.tensor_map",
+          b.getDictionaryAttr({
+              b.getNamedAttr("source",
+                             b.getI64IntegerAttr(
+                                 cast<BlockArgument>(source).getArgNumber())),
+              b.getNamedAttr("dims", b.getDenseI64ArrayAttr(spec.dims)),
+              b.getNamedAttr("strides", b.getDenseI64ArrayAttr(spec.strides)),
+              b.getNamedAttr("box", b.getDenseI64ArrayAttr(spec.box)),
+              b.getNamedAttr("swizzle", b.getI64IntegerAttr(spec.swizzle)),
+          }));
+      args.push_back(map);
+    }
+  }
   Value smem =
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), g.sharedBytes());
   gpu::LaunchFuncOp::create(b, loc, flash,
@@ -471,6 +494,7 @@ struct AttnGpuFlashPass
   void runOnOperation() override {
     GpuFlashOverrides overrides{kvSplits, tileKv, warpRowTiles, stages};
     overrides.keyWarps = keyWarps;
+    overrides.tma = tma;
     if (mma == "auto")
       overrides.mma = GpuMmaKind::Auto;
     else if (mma == "wgmma")

@@ -130,6 +130,9 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
     return failure();
   }
   g.wgmma = overrides.mma != GpuMmaKind::Sync && noWgmma.empty();
+  // Caches keep cp.async: a tile of a paged cache spans pages reached
+  // through the block table.
+  g.tma = g.wgmma && overrides.tma && g.kvForm == GpuKvForm::Dense;
   if (g.tileKv % (16 * g.keyWarps) != 0 || g.tileKv > 128) {
     why = "tile-kv " + std::to_string(g.tileKv) + " must be a multiple of " +
           std::to_string(16 * g.keyWarps) +
@@ -219,6 +222,29 @@ MemRefType mlir::attn::gpuScratchOutType(MLIRContext *ctx,
 MemRefType mlir::attn::gpuScratchLseType(MLIRContext *ctx,
                                          const GpuFlashGeometry &g) {
   return MemRefType::get({g.scratchRows()}, Float32Type::get(ctx));
+}
+
+MemRefType mlir::attn::gpuTensorMapType(MLIRContext *ctx) {
+  return MemRefType::get({16}, IntegerType::get(ctx, 64));
+}
+
+GpuTensorMapSpec mlir::attn::gpuKvTensorMap(const GpuFlashGeometry &g) {
+  const int64_t D = g.headDim, S = g.kvLen, H = g.kvHeads, B = g.batch;
+  // Dims in memory order (strides grow): bhsd (D, S, Hkv, B), bshd
+  // (D, Hkv, S, B). A box is 64 columns of tileKv keys of one head either
+  // way: tileKv rows of 128 bytes in shared memory.
+  GpuTensorMapSpec m;
+  const int64_t cols = GpuFlashGeometry::kSwizzleElems;
+  if (g.bshd) {
+    m.dims = {D, H, S, B};
+    m.strides = {D * 2, H * D * 2, S * H * D * 2};
+    m.box = {cols, 1, g.tileKv, 1};
+  } else {
+    m.dims = {D, S, H, B};
+    m.strides = {D * 2, S * D * 2, H * S * D * 2};
+    m.box = {cols, g.tileKv, 1, 1};
+  }
+  return m;
 }
 
 namespace {
@@ -399,6 +425,17 @@ private:
   /// accumulators of the groups that are done) comes back through the
   /// wait so no read of them can move above it.
   void wgmmaWait(int64_t pending, SmallVectorImpl<Value> &acc);
+  /// One volatile inline PTX statement; `result` null for none.
+  Value inlinePtx(Type result, const std::string &text,
+                  const std::string &constraints, ValueRange operands);
+  Value i32(Value index) {
+    return arith::IndexCastUIOp::create(b, b.getI32Type(), index);
+  }
+  /// TMA: thread 0 arms `stage`'s mbarrier with the tile's bytes and issues
+  /// the bulk tensor copies of K and V tile `tile` into it.
+  void loadTileTma(Value tile, Value stage);
+  /// TMA: spins until `stage`'s mbarrier completes phase `parity`.
+  void waitTileTma(Value stage, Value parity);
   /// Rewrites `values` through an empty volatile asm (after the wait).
   void fenceRegisters(SmallVectorImpl<Value> &values, const std::string &text);
 
@@ -413,6 +450,8 @@ private:
   Value batch, kvHead, rowBlock, split;
   Value kSmem, vSmem, oSmem, mSmem, lSmem;
   Value smemBase; ///< wgmma: shared-window address of the aligned K tiles
+  Value tensorMapK, tensorMapV; ///< TMA: generic addresses of the maps
+  Value barrierBase; ///< TMA: shared address of stage 0's mbarrier (i32)
 };
 
 Value FlashKernelEmitter::allows(Value qpos, Value key) {
@@ -495,6 +534,71 @@ Value FlashKernelEmitter::loadTile(Value tile, Value stage) {
           /*srcElements=*/Value(), b.getUnitAttr()));
   }
   return nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenTy, tokens);
+}
+
+Value FlashKernelEmitter::inlinePtx(Type result, const std::string &text,
+                                    const std::string &constraints,
+                                    ValueRange operands) {
+  auto op = LLVM::InlineAsmOp::create(
+      b, result, operands, text, constraints, /*has_side_effects=*/true,
+      /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
+      ArrayAttr());
+  return result ? op.getResult(0) : Value();
+}
+
+void FlashKernelEmitter::loadTileTma(Value tile, Value stage) {
+  const int64_t cb = g.colBlocks();
+  const int64_t blockBytes = g.tileKv * GpuFlashGeometry::kSwizzleElems * 2;
+  const int64_t tileBytes = g.stages * cb * blockBytes;
+  Value isLeader =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, im.c(0));
+  auto leader = scf::IfOp::create(b, isLeader, /*withElse=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(leader.thenBlock());
+  Value bar = arith::AddIOp::create(b, barrierBase, i32(im.mul(stage, 8)));
+  Value bytes =
+      arith::ConstantIntOp::create(b, b.getI32Type(), 2 * cb * blockBytes);
+  inlinePtx(Type(), "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;",
+            "r,r", ValueRange{bar, bytes});
+  Value key0 = i32(im.mul(tile, g.tileKv));
+  Value head = i32(kvHead), seq = i32(batch);
+  // Coordinates in the map's dim order (gpuKvTensorMap).
+  Value c1 = g.bshd ? head : key0, c2 = g.bshd ? key0 : head;
+  for (auto [map, base] :
+       {std::pair{tensorMapK, int64_t(0)}, std::pair{tensorMapV, tileBytes}})
+    for (int64_t c = 0; c < cb; ++c) {
+      Value dst = i32(im.add(smemBase, im.add(im.mul(stage, cb * blockBytes),
+                                              im.c(base + c * blockBytes))));
+      Value col = arith::ConstantIntOp::create(
+          b, b.getI32Type(), c * GpuFlashGeometry::kSwizzleElems);
+      inlinePtx(Type(),
+                "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier:"
+                ":complete_tx::bytes [$0], [$1, {$2, $3, $4, $5}], [$6];",
+                "r,l,r,r,r,r,r", ValueRange{dst, map, col, c1, c2, seq, bar});
+    }
+}
+
+void FlashKernelEmitter::waitTileTma(Value stage, Value parity) {
+  Value bar = arith::AddIOp::create(b, barrierBase, i32(im.mul(stage, 8)));
+  auto loop = scf::WhileOp::create(b, TypeRange{}, ValueRange{});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    Block *before = b.createBlock(&loop.getBefore());
+    b.setInsertionPointToStart(before);
+    Value done = inlinePtx(
+        b.getI32Type(),
+        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [$1], "
+        "$2;\nselp.u32 $0, 1, 0, p;\n}",
+        "=r,r,r", ValueRange{bar, parity});
+    Value pending = arith::CmpIOp::create(
+        b, arith::CmpIPredicate::eq, done,
+        arith::ConstantIntOp::create(b, b.getI32Type(), 0));
+    scf::ConditionOp::create(b, pending, ValueRange{});
+    Block *after = b.createBlock(&loop.getAfter());
+    b.setInsertionPointToStart(after);
+    scf::YieldOp::create(b, ValueRange{});
+  }
 }
 
 Value FlashKernelEmitter::wgmmaDescriptor(Value addr, int64_t leadingBytes,
@@ -630,6 +734,15 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     partOut = entry.getArgument(argNo++);
     partLse = entry.getArgument(argNo++);
   }
+  if (g.tma) {
+    auto address = [&](Value map) -> Value {
+      return arith::IndexCastUIOp::create(
+          b, b.getI64Type(),
+          memref::ExtractAlignedPointerAsIndexOp::create(b, map));
+    };
+    tensorMapK = address(entry.getArgument(argNo++));
+    tensorMapV = address(entry.getArgument(argNo++));
+  }
 
   const int64_t D = g.headDim, R = g.rows(), G = g.group;
   const int64_t warpKeys = g.warpKeys(), MT = g.warpRowTiles;
@@ -677,6 +790,27 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     qSmem = memref::ViewOp::create(
         b, MemRefType::get({cb, g.blockRows(), sw}, et, nullptr, wg), raw,
         im.add(pad, im.c(2 * tileBytes)), ValueRange{});
+    if (g.tma) {
+      // One mbarrier per stage (arrival count 1: the issuing thread), made
+      // visible to the copy engine and the block before the first copy.
+      barrierBase = i32(im.add(smemBase, im.c(2 * tileBytes + g.qBytes())));
+      auto leader = scf::IfOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, im.c(0)),
+          /*withElse=*/false);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(leader.thenBlock());
+        for (int64_t s = 0; s < g.stages; ++s)
+          inlinePtx(
+              Type(), "mbarrier.init.shared::cta.b64 [$0], 1;", "r",
+              ValueRange{arith::AddIOp::create(
+                  b, barrierBase,
+                  arith::ConstantIntOp::create(b, b.getI32Type(), 8 * s))});
+        inlinePtx(Type(), "fence.mbarrier_init.release.cluster;", "",
+                  ValueRange{});
+      }
+      gpu::BarrierOp::create(b);
+    }
   } else {
     auto tileTy = MemRefType::get({g.stages, g.tileKv, g.smemRowElems()}, et,
                                   nullptr, wg);
@@ -760,6 +894,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   // memory and re-read per k step (two m tiles would not fit registers).
   auto tokenTy = nvgpu::DeviceAsyncTokenType::get(ctx);
   SmallVector<SmallVector<Value, 4>> qFrag(kSteps);
+  Value qGroup;
   if (g.qInShared()) {
     int64_t chunksPerRow = D / 8;
     int64_t chunks = g.blockRows() * chunksPerRow;
@@ -779,7 +914,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
           b, tokenTy, qSmem, dst, q, at(batch, h, sIdx, col), b.getIndexAttr(8),
           Value(), b.getUnitAttr()));
     }
-    nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenTy, tokens);
+    qGroup = nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenTy, tokens);
   } else {
     auto [hLo, sLo] = heads[0];
     auto [hHi, sHi] = heads[1];
@@ -800,10 +935,27 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     return im.add(myLo, im.max(im.min(i, im.sub(numTiles, im.c(1))), im.c(0)));
   };
   Value firstGroup;
-  for (int64_t j = 0; j < S - 1; ++j) {
-    Value group = loadTile(clampedTile(im.c(j)), im.c(j));
-    if (!firstGroup)
-      firstGroup = group;
+  // TMA: only tiles the block owns are copied, so every armed mbarrier
+  // phase is waited for and no copy is in flight when the block exits.
+  auto ifOwned = [&](Value i, auto body) {
+    auto owned = scf::IfOp::create(b, im.lt(i, numTiles), /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(owned.thenBlock());
+    body();
+  };
+  if (g.tma) {
+    // Q (cp.async) landed and is visible to the tensor cores.
+    nvgpu::DeviceAsyncWaitOp::create(b, qGroup, b.getI32IntegerAttr(0));
+    inlinePtx(Type(), "fence.proxy.async.shared::cta;", "", ValueRange{});
+    gpu::BarrierOp::create(b);
+    for (int64_t j = 0; j < S - 1; ++j)
+      ifOwned(im.c(j), [&] { loadTileTma(im.add(myLo, im.c(j)), im.c(j)); });
+  } else {
+    for (int64_t j = 0; j < S - 1; ++j) {
+      Value group = loadTile(clampedTile(im.c(j)), im.c(j));
+      if (!firstGroup)
+        firstGroup = group;
+    }
   }
 
   // Loop state: per (m tile, half) row max and partial sum, O fragments.
@@ -836,17 +988,24 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     // Prefetch tile it + S - 1 into the stage read by iteration it - 1
     // (every warp left it at that iteration's closing barrier).
     Value ahead = im.add(it, im.c(S - 1));
-    Value newest = loadTile(clampedTile(ahead), im.rem(ahead, S));
-    // All but the newest S - 1 groups done: this tile (and Q) have landed
-    // for this thread's copies; the barrier makes everyone's visible.
-    nvgpu::DeviceAsyncWaitOp::create(b, newest, b.getI32IntegerAttr(S - 1));
-    if (g.wgmma) {
-      // The tensor cores read shared memory through the async proxy: order
-      // this thread's landed copies before it, then the barrier.
-      SmallVector<Value> none;
-      fenceRegisters(none, "fence.proxy.async.shared::cta;");
+    if (g.tma) {
+      ifOwned(ahead,
+              [&] { loadTileTma(im.add(myLo, ahead), im.rem(ahead, S)); });
+      // Use u = it / S of this stage completes mbarrier phase u; every
+      // thread waits itself (the copy engine's writes need no barrier).
+      waitTileTma(stage, i32(im.rem(im.div(it, S), 2)));
+    } else {
+      Value newest = loadTile(clampedTile(ahead), im.rem(ahead, S));
+      // All but the newest S - 1 groups done: this tile (and Q) have landed
+      // for this thread's copies; the barrier makes everyone's visible.
+      nvgpu::DeviceAsyncWaitOp::create(b, newest, b.getI32IntegerAttr(S - 1));
+      if (g.wgmma) {
+        // The tensor cores read shared memory through the async proxy:
+        // order this thread's landed copies before it, then the barrier.
+        inlinePtx(Type(), "fence.proxy.async.shared::cta;", "", ValueRange{});
+      }
+      gpu::BarrierOp::create(b);
     }
-    gpu::BarrierOp::create(b);
 
     // S = Q·Kᵀ over this warp's keys of the tile; s[mt][t] holds 4 f32.
     Value keyOff = im.mul(kw, warpKeys);
@@ -1388,6 +1547,8 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
     params.push_back(gpuScratchOutType(ctx, g));
     params.push_back(gpuScratchLseType(ctx, g));
   }
+  if (g.tma)
+    params.append({gpuTensorMapType(ctx), gpuTensorMapType(ctx)});
   auto func = createKernelFunc(ob, loc, name, params, g.threads());
   ImplicitLocOpBuilder b(loc, ob);
   FlashKernelEmitter(b, g).emit(func);

@@ -70,6 +70,11 @@ struct GpuFlashGeometry {
   /// sit in shared memory in the 128-byte-swizzled layout the wgmma
   /// descriptors name, instead of the padded rows ldmatrix reads.
   bool wgmma = false;
+  /// With wgmma over dense K/V: tiles arrive by the bulk tensor copy engine
+  /// (TMA, `cp.async.bulk.tensor` issued by one thread, completing on an
+  /// mbarrier per stage) from tensor maps the runtime encodes per launch
+  /// (two extra kernel parameters), instead of per-thread cp.async.
+  bool tma = false;
 
   static constexpr int64_t kWarpSize = 32;
   static constexpr int64_t kRowsPerWarp = 16;
@@ -98,12 +103,15 @@ struct GpuFlashGeometry {
   int64_t qBytes() const {
     return qInShared() ? blockRows() * smemRowElems() * 2 : 0;
   }
+  /// TMA: one 8-byte mbarrier per stage, after the tiles and Q.
+  int64_t barrierBytes() const { return tma ? 8 * stages : 0; }
   int64_t combineBytes() const {
     return warps() * warpRows() * (headDim + 2) * 4;
   }
   int64_t sharedBytes() const {
     // wgmma: slack to align the dynamic shared memory to a swizzle atom.
-    return std::max(stages * stageBytes() + qBytes(), combineBytes()) +
+    return std::max(stages * stageBytes() + qBytes() + barrierBytes(),
+                    combineBytes()) +
            (wgmma ? kSwizzleAtomBytes : 0);
   }
   /// Rows of the split scratch buffers.
@@ -127,6 +135,8 @@ struct GpuFlashOverrides {
   /// Warps splitting each KV tile's keys in decode-sized groups (0: fill
   /// a 4-warp block).
   int64_t keyWarps = 0;
+  /// wgmma kernels over dense K/V load tiles with TMA (else cp.async).
+  bool tma = true;
 };
 
 /// Picks warps, tiles and KV splits for a problem already filled in `g`
@@ -139,7 +149,8 @@ LogicalResult chooseGpuFlashGeometry(GpuFlashGeometry &g,
 /// Kernel parameters, in order: q, k, v, [bias], [kv_lengths], [block_table
 /// (paged)], out and [lse] (splits == 1)
 /// or partial outputs [scratchRows, D] f32 and their base-2 log-sum-exp
-/// [scratchRows] f32 (splits > 1). Shapes are static; identity layouts.
+/// [scratchRows] f32 (splits > 1), then with TMA the K and V tensor maps
+/// (memref<16xi64>, 128 bytes each). Shapes are static; identity layouts.
 gpu::GPUFuncOp emitFlashKernel(OpBuilder &b, Location loc,
                                const GpuFlashGeometry &g, StringRef name);
 
@@ -156,6 +167,18 @@ MemRefType gpuBlockTableType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuScratchOutType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuScratchLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
+/// A CUtensorMap (128 bytes) in global memory.
+MemRefType gpuTensorMapType(MLIRContext *ctx);
+
+/// How the runtime encodes the tensor map of K or V (dense layouts): dims
+/// innermost first ((D, S, Hkv, B) for bhsd, (D, Hkv, S, B) for bshd), byte
+/// strides of dims 1-3, the box of one TMA copy (64 columns x tileKv keys
+/// of one head) and the 128-byte swizzle.
+struct GpuTensorMapSpec {
+  SmallVector<int64_t, 4> dims, strides, box;
+  int64_t swizzle = 128;
+};
+GpuTensorMapSpec gpuKvTensorMap(const GpuFlashGeometry &g);
 
 } // namespace mlir::attn
 

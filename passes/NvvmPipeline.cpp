@@ -32,9 +32,9 @@ void mlir::attn::buildAttnToGpuKernelsPipeline(
   std::string mma = opts.mma;
   if (mma == "auto" && opts.chip != "sm_90a")
     mma = "sync";
-  pm.addPass(
-      createAttnGpuFlash({opts.kvSplits, opts.numSms, opts.tileKv,
-                          opts.warpRowTiles, opts.stages, opts.keyWarps, mma}));
+  pm.addPass(createAttnGpuFlash({opts.kvSplits, opts.numSms, opts.tileKv,
+                                 opts.warpRowTiles, opts.stages, opts.keyWarps,
+                                 opts.tma, mma}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

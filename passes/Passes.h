@@ -66,6 +66,7 @@ struct NvvmPipelineOptions {
   /// allows, else mma.sync), "sync" or "wgmma".
   std::string mma = "auto";
   int64_t keyWarps = 0; ///< decode key-splitting warps; 0: by shape
+  bool tma = true;      ///< wgmma kernels: K/V tiles by TMA
   int64_t optLevel = 3;
 };
 

@@ -193,6 +193,10 @@ def AttnGpuFlash : Pass<"attn-gpu-flash", "ModuleOp"> {
     Option<"keyWarps", "key-warps", "int64_t", /*default=*/"0",
            "decode-sized groups (<= 32 rows): warps splitting each KV "
            "tile's keys, 1, 2 or 4 (0: 4 / row warps)">,
+    Option<"tma", "tma", "bool", /*default=*/"true",
+           "wgmma kernels over dense K/V load tiles with the bulk tensor "
+           "copy engine (tensor maps the runtime encodes per launch); false: "
+           "cp.async">,
     Option<"mma", "mma", "std::string", /*default=*/"\"sync\"",
            "tensor-core instructions: sync (mma.sync, sm_80+), wgmma "
            "(warpgroup MMA, sm_90a; an error where the shape cannot use it) "

@@ -137,6 +137,10 @@ struct NvvmPipelineCLOptions
       *this, "key-warps",
       llvm::cl::desc("decode key-splitting warps (0: by shape)"),
       llvm::cl::init(0)};
+  Option<bool> tma{*this, "tma",
+                   llvm::cl::desc("wgmma kernels: K/V tiles by the bulk "
+                                  "tensor copy engine (else cp.async)"),
+                   llvm::cl::init(true)};
   Option<std::string> mma{
       *this, "mma",
       llvm::cl::desc("tensor-core instructions: auto (wgmma on sm_90a where "
@@ -179,6 +183,7 @@ void mlir::attn::registerAttnPassesAndPipelines() {
         opts.stages = cl.stages;
         opts.mma = cl.mma;
         opts.keyWarps = cl.keyWarps;
+        opts.tma = cl.tma;
         buildAttnToNvvmPipeline(pm, opts);
       });
 }

@@ -30,6 +30,10 @@ struct GpuKernelCode::DeviceState {
   void *module = nullptr;
   std::vector<void *> functions; // one per launch
   std::vector<cuda::DeviceBuffer> scratch;
+  /// Per tensor map: the bytes last uploaded and the source address they
+  /// encode (0: none yet).
+  std::vector<cuda::TensorMap> tensorMapBytes;
+  std::vector<uint64_t> tensorMapAddress;
   std::optional<cuda::Stream> stream;
   std::optional<cuda::Event> lastUse; // after the last queued launches
   void *lastStream = nullptr;
@@ -48,7 +52,9 @@ GpuKernelCode::GpuKernelCode() = default;
 GpuKernelCode::GpuKernelCode(GpuKernelCode &&other)
     : binary(std::move(other.binary)), format(std::move(other.format)),
       chip(std::move(other.chip)), scratchBytes(std::move(other.scratchBytes)),
-      launches(std::move(other.launches)), device(std::move(other.device)) {}
+      launches(std::move(other.launches)),
+      tensorMaps(std::move(other.tensorMaps)), device(std::move(other.device)) {
+}
 GpuKernelCode::~GpuKernelCode() = default;
 
 int64_t GpuKernelCode::totalBlocks() const {
@@ -95,6 +101,135 @@ llvm::Expected<unsigned> launchDim(Value v, const char *what) {
 
 bool isStaticIdentity(MemRefType t) {
   return t.hasStaticShape() && t.getLayout().isIdentity();
+}
+
+/// Reads `memref.alloc() {attn.tensor_map = {...}} : memref<16xi64>` (see
+/// GpuTensorMap) into `map` (all but `scratch`).
+llvm::Error parseTensorMap(memref::AllocOp alloc, Attribute attr,
+                           func::FuncOp func, const KernelSignature &sig,
+                           GpuTensorMap &map) {
+  auto fail = [](const llvm::Twine &m) {
+    return planError("attn.tensor_map: " + m);
+  };
+  auto dict = dyn_cast<DictionaryAttr>(attr);
+  if (!dict)
+    return fail("not a dictionary");
+  MemRefType t = alloc.getType();
+  if (t.getRank() != 1 || t.getShape()[0] != 16 ||
+      !t.getElementType().isInteger(64) || !t.getLayout().isIdentity() ||
+      t.getMemorySpace()) {
+    std::string type;
+    llvm::raw_string_ostream os(type);
+    os << t;
+    return fail("a tensor map is memref<16xi64> (128 bytes), not " + type);
+  }
+  for (NamedAttribute a : dict)
+    if (!llvm::is_contained({"source", "dims", "strides", "box", "swizzle"},
+                            a.getName().strref()))
+      return fail("unknown key '" + a.getName().strref() + "'");
+  auto integer = [&](llvm::StringRef key) -> std::optional<int64_t> {
+    if (auto i = dict.getAs<IntegerAttr>(key))
+      return i.getValue().getSExtValue();
+    return std::nullopt;
+  };
+  std::optional<int64_t> source = integer("source");
+  if (!source)
+    return fail("no integer 'source' (the host argument it describes)");
+  if (*source < 0 || *source >= int64_t(func.getNumArguments()))
+    return fail("source " + llvm::Twine(*source) +
+                " is not a kernel buffer (@" + func.getSymName() + " takes " +
+                llvm::Twine(func.getNumArguments()) + ")");
+  const ArgInfo &info = sig.args[*source];
+  map.source = *source;
+  map.role = stringifyArgRole(info.role);
+  if (info.dtype == DType::BF16)
+    map.dataType = cuda::kTensorMapBFloat16;
+  else if (info.dtype == DType::F16)
+    map.dataType = cuda::kTensorMapFloat16;
+  else
+    return fail("source " + llvm::Twine(*source) + " (" + map.role + ") is " +
+                stringifyDType(info.dtype) + "; tensor maps take f16 or bf16");
+  int64_t elementBytes = dtypeBytes(info.dtype);
+
+  auto array = [&](llvm::StringRef key) -> std::optional<ArrayRef<int64_t>> {
+    if (auto a = dict.getAs<DenseI64ArrayAttr>(key))
+      return a.asArrayRef();
+    return std::nullopt;
+  };
+  auto dims = array("dims"), strides = array("strides"), box = array("box");
+  if (!dims || !strides || !box)
+    return fail(llvm::Twine("no '") +
+                (!dims      ? "dims"
+                 : !strides ? "strides"
+                            : "box") +
+                "' (array<i64: ...>)");
+  size_t rank = dims->size();
+  if (rank < 1 || rank > 5)
+    return fail("rank " + llvm::Twine(rank) + " is not 1 to 5");
+  if (strides->size() != rank - 1 || box->size() != rank)
+    return fail("rank " + llvm::Twine(rank) + " needs " +
+                llvm::Twine(rank - 1) + " strides and " + llvm::Twine(rank) +
+                " box sizes, not " + llvm::Twine(strides->size()) + " and " +
+                llvm::Twine(box->size()));
+  // The map must stay inside the source buffer: its last element.
+  int64_t sourceBytes = elementBytes;
+  for (int64_t d : info.shape)
+    sourceBytes *= d;
+  uint64_t extent = uint64_t(elementBytes);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t d = (*dims)[i];
+    if (d < 1 || d > (int64_t(1) << 32))
+      return fail("dims entry " + llvm::Twine(d) + " is not 1 to 2^32");
+    int64_t b = (*box)[i];
+    // A box may reach past the tensor's end (those elements read as zero).
+    if (b < 1 || b > 256)
+      return fail("box entry " + llvm::Twine(b) + " is not 1 to 256");
+    int64_t stride = elementBytes;
+    if (i > 0) {
+      stride = (*strides)[i - 1];
+      if (stride <= 0 || stride % 16 || stride >= (int64_t(1) << 40))
+        return fail("stride " + llvm::Twine(stride) + " (dim " +
+                    llvm::Twine(i) +
+                    ") is not a positive multiple of 16 bytes below 2^40");
+    }
+    extent += uint64_t(d - 1) * uint64_t(stride);
+    map.dims.push_back(uint64_t(d));
+    map.box.push_back(uint32_t(b));
+    if (i > 0)
+      map.strides.push_back(uint64_t(stride));
+  }
+  if (extent > uint64_t(sourceBytes))
+    return fail("describes " + llvm::Twine(extent) + " bytes of " + map.role +
+                ", which holds " + llvm::Twine(sourceBytes));
+  int64_t innerBytes = (*box)[0] * elementBytes;
+  if (innerBytes % 16)
+    return fail("the inner box dimension is " + llvm::Twine(innerBytes) +
+                " bytes, not a multiple of 16");
+  std::optional<int64_t> swizzle = integer("swizzle");
+  if (!swizzle)
+    return fail("no integer 'swizzle' (0, 32, 64 or 128 bytes)");
+  switch (*swizzle) {
+  case 0:
+    map.swizzle = 0;
+    break;
+  case 32:
+    map.swizzle = 1;
+    break;
+  case 64:
+    map.swizzle = 2;
+    break;
+  case 128:
+    map.swizzle = 3;
+    break;
+  default:
+    return fail("swizzle " + llvm::Twine(*swizzle) +
+                " is not 0, 32, 64 or 128 bytes");
+  }
+  if (*swizzle && innerBytes > *swizzle)
+    return fail("the inner box dimension is " + llvm::Twine(innerBytes) +
+                " bytes, more than the " + llvm::Twine(*swizzle) +
+                "-byte swizzle span");
+  return llvm::Error::success();
 }
 
 } // namespace
@@ -168,6 +303,13 @@ mlir::attn::rt::extractGpuKernel(ModuleOp module, llvm::StringRef funcName,
         return planError("scratch buffers must have a static shape");
       int64_t bits = t.getElementTypeBitWidth();
       int64_t bytes = (t.getNumElements() * bits + 7) / 8;
+      if (Attribute attr = alloc->getAttr("attn.tensor_map")) {
+        GpuTensorMap map;
+        if (llvm::Error e = parseTensorMap(alloc, attr, func, sig, map))
+          return std::move(e);
+        map.scratch = int64_t(code.scratchBytes.size());
+        code.tensorMaps.push_back(std::move(map));
+      }
       known[alloc] = {GpuParam::Kind::Scratch,
                       int64_t(code.scratchBytes.size()), 0};
       code.scratchBytes.push_back(std::max<int64_t>(bytes, 1));
@@ -368,6 +510,26 @@ llvm::Error launchAll(GpuKernelCode &code, llvm::ArrayRef<uint64_t> buffers,
   if (st.used && st.lastStream != stream)
     if (llvm::Error e = driver.streamWaitEvent(stream, st.lastUse->get()))
       return e;
+  // Tensor maps over buffers whose address changed since the last upload:
+  // encode, then upload in stream order (after the previous call, before
+  // these launches). The host bytes stay in the device state; the driver
+  // stages pageable host-to-device copies before returning anyway.
+  for (auto [i, map] : llvm::enumerate(code.tensorMaps)) {
+    uint64_t address = buffers[map.source];
+    if (st.tensorMapAddress[i] == address)
+      continue;
+    auto bytes = driver.encodeTensorMap(map.describe(address));
+    if (!bytes)
+      return makeError("encoding the tensor map of " + map.role + ": " +
+                       llvm::toString(bytes.takeError()));
+    st.tensorMapBytes[i] = *bytes;
+    if (llvm::Error e = driver.copyToDeviceAsync(
+            st.scratch[map.scratch].get(), st.tensorMapBytes[i].data(),
+            sizeof(cuda::TensorMap), stream))
+      return makeError("uploading the tensor map of " + map.role + ": " +
+                       llvm::toString(std::move(e)));
+    st.tensorMapAddress[i] = address;
+  }
   for (auto [i, launch] : llvm::enumerate(code.launches)) {
     std::vector<uint64_t> storage(launch.params.size());
     std::vector<void *> params(launch.params.size());
@@ -434,6 +596,11 @@ llvm::Error loadLocked(GpuKernelCode &code) {
     }
     st->functions.push_back(*fn);
   }
+  if (!code.tensorMaps.empty() && !st->driver->hasTensorMaps())
+    return makeError("the CUDA driver has no cuTensorMapEncodeTiled (TMA "
+                     "needs CUDA 12+)");
+  st->tensorMapBytes.resize(code.tensorMaps.size());
+  st->tensorMapAddress.assign(code.tensorMaps.size(), 0);
   for (int64_t bytes : code.scratchBytes) {
     auto buf = cuda::DeviceBuffer::create(*st->driver, size_t(bytes));
     if (!buf)

@@ -7,6 +7,8 @@
 //     arith.constant ...                          (index / i32 / i64 / f32)
 //     memref.cast %arg : <strided> to <static identity>
 //     memref.alloc() : memref<static>             (device scratch)
+//     memref.alloc() {attn.tensor_map = {...}} : memref<16xi64>
+//                                                 (a CUtensorMap in scratch)
 //     gpu.launch_func @attn_gpu::@k blocks in (...) threads in (...)
 //         [dynamic_shared_memory_size %c] args(...)   (one or more, in order)
 //     return
@@ -24,6 +26,7 @@
 
 #include "runtime/AttentionArgs.h"
 #include "runtime/KernelSignature.h"
+#include "runtime/cuda/CudaDriver.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
@@ -51,6 +54,35 @@ struct GpuParam {
   uint64_t bits = 0;
 };
 
+/// A scratch buffer that holds a CUtensorMap (128 bytes) over a kernel
+/// buffer, encoded and uploaded before the launches whenever the buffer's
+/// address changes. From
+///   memref.alloc() {attn.tensor_map = {source = 1 : i64,
+///       dims = array<i64: ...>, strides = array<i64: ...>,
+///       box = array<i64: ...>, swizzle = 128 : i64}} : memref<16xi64>
+struct GpuTensorMap {
+  int64_t scratch = 0;           ///< scratch buffer index
+  int64_t source = 0;            ///< kernel buffer (ABI order)
+  std::string role;              ///< the source's name, for messages
+  int dataType = 0;              ///< CUtensorMapDataType
+  std::vector<uint64_t> dims;    ///< innermost first
+  std::vector<uint64_t> strides; ///< bytes, dims 1..rank-1
+  std::vector<uint32_t> box;
+  int swizzle = 0; ///< CUtensorMapSwizzle
+
+  /// What the driver encodes for the source buffer at `address`.
+  cuda::TensorMapDesc describe(uint64_t address) const {
+    cuda::TensorMapDesc desc;
+    desc.dataType = dataType;
+    desc.address = address;
+    desc.dims = dims;
+    desc.strides = strides;
+    desc.box = box;
+    desc.swizzle = swizzle;
+    return desc;
+  }
+};
+
 struct GpuLaunch {
   std::string kernel; ///< function name in the binary
   std::array<unsigned, 3> grid{1, 1, 1};
@@ -67,6 +99,7 @@ struct GpuKernelCode {
   std::string chip;   ///< e.g. "sm_90"
   std::vector<int64_t> scratchBytes;
   std::vector<GpuLaunch> launches;
+  std::vector<GpuTensorMap> tensorMaps;
 
   GpuKernelCode();
   GpuKernelCode(GpuKernelCode &&);

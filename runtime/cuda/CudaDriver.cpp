@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <mutex>
 #include <vector>
 
@@ -66,6 +67,11 @@ struct Driver::Api {
   CUresult (*eventRecord)(CUevent, CUstream);
   CUresult (*eventSynchronize)(CUevent);
   CUresult (*eventElapsedTime)(float *, CUevent, CUevent);
+  // Optional (null when the driver lacks it).
+  CUresult (*tensorMapEncodeTiled)(void *, int, unsigned, void *,
+                                   const uint64_t *, const uint64_t *,
+                                   const uint32_t *, const uint32_t *, int, int,
+                                   int, int);
 };
 
 namespace {
@@ -128,6 +134,10 @@ llvm::Expected<Driver::Api> loadApi() {
   bind(api.eventElapsedTime, "cuEventElapsedTime_v2", "cuEventElapsedTime");
   if (!missing.empty())
     return noDevice("libcuda.so.1 lacks " + missing);
+  // Optional entry points: their users report their absence.
+  api.tensorMapEncodeTiled =
+      reinterpret_cast<decltype(api.tensorMapEncodeTiled)>(
+          dlsym(lib, "cuTensorMapEncodeTiled"));
   return api;
 }
 
@@ -328,6 +338,38 @@ llvm::Error Driver::setMaxDynamicSharedBytes(void *function, unsigned bytes) {
 
 llvm::Error Driver::synchronize() {
   return check(api->ctxSynchronize(), "cuCtxSynchronize");
+}
+
+bool Driver::hasTensorMaps() const {
+  return api->tensorMapEncodeTiled != nullptr;
+}
+
+llvm::Expected<TensorMap> Driver::encodeTensorMap(const TensorMapDesc &desc) {
+  if (!api->tensorMapEncodeTiled)
+    return llvm::createStringError(
+        "the CUDA driver has no cuTensorMapEncodeTiled (TMA needs CUDA 12+)");
+  size_t rank = desc.dims.size();
+  if (rank < 1 || rank > 5 || desc.box.size() != rank ||
+      desc.strides.size() != rank - 1)
+    return llvm::createStringError("tensor map: rank " + llvm::Twine(rank) +
+                                   " with " + llvm::Twine(desc.strides.size()) +
+                                   " strides and " +
+                                   llvm::Twine(desc.box.size()) + " box sizes");
+  // CUtensorMap is a 64-byte aligned 128-byte struct.
+  alignas(64) TensorMap map{};
+  const uint32_t elementStrides[5] = {1, 1, 1, 1, 1};
+  uint64_t strides[5] = {0, 0, 0, 0, 0}; // never a null pointer at rank 1
+  std::copy(desc.strides.begin(), desc.strides.end(), strides);
+  if (llvm::Error e =
+          check(api->tensorMapEncodeTiled(
+                    map.data(), desc.dataType, unsigned(rank),
+                    reinterpret_cast<void *>(desc.address), desc.dims.data(),
+                    strides, desc.box.data(), elementStrides,
+                    /*interleave NONE*/ 0, desc.swizzle, desc.l2Promotion,
+                    /*oobFill NONE*/ 0),
+                "cuTensorMapEncodeTiled"))
+    return std::move(e);
+  return map;
 }
 
 llvm::Expected<void *> Driver::createStream() {

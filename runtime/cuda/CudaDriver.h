@@ -9,6 +9,7 @@
 #ifndef ATTN_RUNTIME_CUDA_CUDADRIVER_H
 #define ATTN_RUNTIME_CUDA_CUDADRIVER_H
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -21,6 +22,28 @@
 namespace mlir::attn::cuda {
 
 using DevicePtr = uint64_t;
+
+/// The 128 bytes of a CUtensorMap (TMA descriptor), as the driver encodes
+/// them; the kernel reads them from global (or constant/param) memory.
+using TensorMap = std::array<uint64_t, 16>;
+
+/// CUtensorMapDataType values used here.
+constexpr int kTensorMapFloat16 = 6;  // CU_TENSOR_MAP_DATA_TYPE_FLOAT16
+constexpr int kTensorMapBFloat16 = 9; // CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+
+/// A tiled tensor map over `address`: `dims` innermost first (rank 1-5),
+/// `strides` in bytes for dims 1..rank-1, `box` per dim; element strides
+/// 1, no interleave, out-of-bounds elements read as zero. `swizzle` and
+/// `l2Promotion` are CUtensorMapSwizzle / CUtensorMapL2promotion values.
+struct TensorMapDesc {
+  int dataType = kTensorMapBFloat16;
+  DevicePtr address = 0;
+  llvm::ArrayRef<uint64_t> dims;
+  llvm::ArrayRef<uint64_t> strides;
+  llvm::ArrayRef<uint32_t> box;
+  int swizzle = 0;
+  int l2Promotion = 3; // CU_TENSOR_MAP_L2_PROMOTION_L2_256B
+};
 
 /// One process-wide driver bound to device 0's primary context.
 class Driver {
@@ -76,6 +99,11 @@ public:
   int maxSharedBytesOptin() const { return sharedOptin; }
   int multiprocessorCount() const { return numSms; }
   llvm::Error synchronize();
+
+  /// cuTensorMapEncodeTiled (CUDA 12+; bound optionally: an older driver
+  /// loads, and this returns an error saying so).
+  llvm::Expected<TensorMap> encodeTensorMap(const TensorMapDesc &desc);
+  bool hasTensorMaps() const;
 
   // Streams and events: opaque CUstream / CUevent handles.
   /// A non-blocking stream (no implicit sync with the legacy stream).

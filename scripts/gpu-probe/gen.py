@@ -138,6 +138,18 @@ def launch_plan(text):
     for m in re.finditer(r"(%[\w]+) = memref\.alloc\(\) : memref<([\dx]+)x(f32|i32)>", text):
         shape = [int(x) for x in m.group(2).split("x")]
         args[m.group(1)] = ("scratch", shape, m.group(1))
+    # A CUtensorMap in scratch: memref.alloc() {attn.tensor_map = {source =
+    # N : i64, dims = array<i64: ...>, strides = array<i64: ...>, box =
+    # array<i64: ...>, swizzle = S : i64}} : memref<16xi64> (keys in any order).
+    for m in re.finditer(r"(%[\w]+) = memref\.alloc\(\) \{[^\n]*?attn\.tensor_map = \{([^{}]*)\}[^\n]*? : memref<16xi64>", text):
+        body = m.group(2)
+        tm = {k: [int(x) for x in v.split(",")] if v.strip() else []
+              for k, v in re.findall(r"(\w+) = array<i64(?::([-\d,\s]*))?>", body)}
+        tm.update({k: int(v) for k, v in re.findall(r"(\w+) = (-?\d+)(?: : i64)?(?=,|$)", body.strip())})
+        missing = {"source", "dims", "strides", "box", "swizzle"} - tm.keys()
+        if missing:
+            raise ValueError(f"attn.tensor_map of {m.group(1)} lacks {sorted(missing)}: {body}")
+        args[m.group(1)] = {"tensor_map": {k: tm[k] for k in ("source", "dims", "strides", "box", "swizzle")}}
     plan = []
     for m in re.finditer(r"gpu\.launch_func\s+@attn_gpu::@(\w+) blocks in \((.*?)\) threads in \((.*?)\)\s*(?:dynamic_shared_memory_size (%\w+))?\s*args\((.*?)\)\n", text):
         name, grid, block, smem, operands = m.groups()
@@ -163,7 +175,7 @@ def main():
         opts = "format=isa"
         for key, opt in (("kv_splits", "kv-splits"), ("tile_kv", "tile-kv"),
                          ("warp_row_tiles", "warp-row-tiles"), ("stages", "stages"),
-                         ("mma", "mma"), ("key_warps", "key-warps")):
+                         ("mma", "mma"), ("key_warps", "key-warps"), ("tma", "tma")):
             if key in c:
                 opts += f" {opt}={c[key]}"
         if c.get("chip", chip):

@@ -205,6 +205,35 @@ def check_append(d, c, gen):
     ok = torch.equal(kc, want_k) and torch.equal(vc, want_v)
     return f"{c['name']}  {'exact PASS' if ok else 'FAIL'}", ok
 
+# CUtensorMapDataType by source dtype; CUtensorMapSwizzle by span in bytes.
+TMAP_DT = {torch.bfloat16: 9, torch.float16: 6}
+TMAP_SWIZZLE = {0: 0, 32: 1, 64: 2, 128: 3}
+
+def encode_tensor_map(tensor, tm):
+    """The 128 bytes of a tiled CUtensorMap over `tensor` (gen.py's
+    {"source", "dims", "strides", "box", "swizzle"}): element strides 1, no
+    interleave, L2 promotion 256B, out-of-bounds elements read as zero."""
+    if tensor.dtype not in TMAP_DT:
+        raise ValueError(f"tensor map over a {tensor.dtype} buffer (f16/bf16 only)")
+    if not hasattr(cuda, "cuTensorMapEncodeTiled"):
+        raise RuntimeError("the CUDA driver has no cuTensorMapEncodeTiled (TMA needs CUDA 12+)")
+    dims, strides, box = tm["dims"], tm["strides"], tm["box"]
+    rank = len(dims)
+    raw = ctypes.create_string_buffer(128 + 64)  # CUtensorMap: 64-byte aligned
+    addr = (ctypes.addressof(raw) + 63) & ~63
+    enc = cuda.cuTensorMapEncodeTiled
+    enc.restype = ctypes.c_int
+    enc.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p,
+                    ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64),
+                    ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint32),
+                    ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    check(enc(addr, TMAP_DT[tensor.dtype], rank, tensor.data_ptr(),
+              (ctypes.c_uint64 * rank)(*dims), (ctypes.c_uint64 * max(rank - 1, 1))(*strides),
+              (ctypes.c_uint32 * rank)(*box), (ctypes.c_uint32 * rank)(*[1] * rank),
+              0, TMAP_SWIZZLE[tm["swizzle"]], 3, 0),
+          f"cuTensorMapEncodeTiled (source {tm['source']}, dims {dims}, strides {strides}, box {box})")
+    return ctypes.string_at(addr, 128)
+
 class Launcher:
     def __init__(self, d, c, buffers):
         self.mod = load_module(os.path.join(d, c["ptx"]))
@@ -215,7 +244,19 @@ class Launcher:
             f = get_function(self.mod, p["kernel"], p["smem"])
             ptrs = []
             for a in p["args"]:
-                if a[0] == "arg":
+                if isinstance(a, dict) and "tensor_map" in a:
+                    # A CUtensorMap over kernel buffer `source` (the buffers
+                    # are in ABI order = host argument order), in a 16 x i64
+                    # device tensor; identical maps share one.
+                    tm = a["tensor_map"]
+                    key = json.dumps(tm, sort_keys=True)
+                    if key not in scratch:
+                        raw = encode_tensor_map(buffers[tm["source"]], tm)
+                        scratch[key] = torch.frombuffer(bytearray(raw), dtype=torch.int64).to("cuda")
+                    t = scratch[key]
+                    self.keep.append(t)
+                    ptrs.append(ctypes.c_void_p(t.data_ptr()))
+                elif a[0] == "arg":
                     ptrs.append(ctypes.c_void_p(buffers[a[1]].data_ptr()))
                 else:
                     if a[2] not in scratch:

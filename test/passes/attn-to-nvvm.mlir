@@ -10,10 +10,14 @@
 // SM80-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-to-nvvm{chip=sm_90a mma=sync})' | FileCheck %s --check-prefix=SM90S --implicit-check-not=wgmma
 // On sm_90a the prefill kernels are warpgroup MMA (wgmma) over swizzled
-// shared-memory tiles: Q·Kᵀ from two descriptors, P·V with P in registers;
-// mma=sync keeps mma.sync there.
+// shared-memory tiles that the bulk tensor copy engine fills (mbarrier per
+// stage): Q·Kᵀ from two descriptors, P·V with P in registers; mma=sync
+// keeps mma.sync there.
 // SM90A: .target sm_90a
+// SM90A-SAME: mbarrier.init.shared::cta.b64
 // SM90A-SAME: fence.proxy.async.shared::cta
+// SM90A-SAME: cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
+// SM90A-SAME: mbarrier.try_wait.parity.shared::cta.b64
 // SM90A-SAME: wgmma.fence.sync.aligned
 // SM90A-SAME: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
 // SM90A-SAME: wgmma.commit_group.sync.aligned

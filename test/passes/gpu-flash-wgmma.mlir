@@ -1,25 +1,38 @@
 // RUN: attn-opt %s -split-input-file -verify-diagnostics --attn-gpu-flash='mma=wgmma' --canonicalize | FileCheck %s
+// RUN: attn-opt %s -split-input-file -verify-diagnostics --attn-gpu-flash='mma=wgmma tma=false' --canonicalize | FileCheck %s --check-prefix=CPASYNC
 // RUN: attn-opt %s -split-input-file --attn-gpu-flash='mma=auto' --canonicalize | FileCheck %s --check-prefix=AUTO
 // RUN: not attn-opt %s -split-input-file --attn-gpu-flash='mma=tensor' 2>&1 | FileCheck %s --check-prefix=BADOPT
 
 // Hopper prefill (GQA 4:1, causal, bf16, d = 128): the block is one
-// warpgroup, its 128 rows two M tiles of 64. K and V tiles (64 keys) and Q
-// are copied with cp.async into 128-byte-swizzled 64-column blocks (16-byte
-// chunk index XOR row % 8) behind a 1024-byte alignment of the dynamic
-// shared memory: 2 stages x (K + V) x 16 KiB + Q 32 KiB + 1 KiB slack.
+// warpgroup, its 128 rows two M tiles of 64. K and V tiles (64 keys) sit in
+// 128-byte-swizzled 64-column blocks behind a 1024-byte alignment of the
+// dynamic shared memory: 2 stages x (K + V) x 16 KiB + Q 32 KiB + 2
+// mbarriers + 1 KiB slack.
+// By default the tiles come from the bulk tensor copy engine: the host
+// function allocates one tensor map per K and V (4-d: D, S, Hkv, B; box 64
+// columns x 64 keys; 128-byte swizzle) for the runtime to encode, thread 0
+// arms a stage's mbarrier with the tile's 32 KiB and issues 2 x 2 copies,
+// and every thread waits on the mbarrier's phase.
 // CHECK-LABEL: func.func @gqa_causal
-// CHECK: gpu.launch_func @attn_gpu::@gqa_causal_flash blocks in (%c4, %c2, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c99328_i32
-// CHECK: gpu.func @gqa_causal_flash
+// CHECK: %[[TMK:.*]] = memref.alloc() {attn.tensor_map = {box = array<i64: 64, 64, 1, 1>, dims = array<i64: 128, 100, 2, 1>, source = 1 : i64, strides = array<i64: 256, 25600, 51200>, swizzle = 128 : i64}} : memref<16xi64>
+// CHECK: %[[TMV:.*]] = memref.alloc() {attn.tensor_map = {{.*}}source = 2 : i64{{.*}}} : memref<16xi64>
+// CHECK: gpu.launch_func @attn_gpu::@gqa_causal_flash blocks in (%c4, %c2, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c99344_i32 args({{.*}}, %[[TMK]] : memref<16xi64>, %[[TMV]] : memref<16xi64>)
+// CHECK: gpu.func @gqa_causal_flash({{.*}}, %{{.*}}: memref<16xi64>, %{{.*}}: memref<16xi64>)
 // CHECK: memref.extract_aligned_pointer_as_index
-// CHECK: memref.view {{.*}} to memref<2x2x64x64xbf16, #gpu.address_space<workgroup>>
-// CHECK: memref.view {{.*}} to memref<2x128x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: "mbarrier.init.shared::cta.b64 [$0], 1;"
+// CHECK: "fence.mbarrier_init.release.cluster;"
+// CHECK: gpu.barrier
+// Q still arrives by cp.async (once per block), into the swizzled layout.
 // CHECK: arith.xori
 // CHECK: nvgpu.device_async_copy {{.*}} to memref<2x128x64xbf16, #gpu.address_space<workgroup>>
-// CHECK: scf.for
-// The tensor cores read shared memory through the async proxy.
 // CHECK: nvgpu.device_async_wait
-// CHECK-NEXT: llvm.inline_asm has_side_effects {{.*}}"fence.proxy.async.shared::cta;"
-// CHECK-NEXT: gpu.barrier
+// CHECK: "fence.proxy.async.shared::cta;"
+// CHECK: "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;"
+// CHECK: "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3, $4, $5}], [$6];"
+// CHECK: scf.for
+// CHECK: "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
+// CHECK: scf.while
+// CHECK: mbarrier.try_wait.parity.shared::cta.b64
 // Q·Kᵀ: A (Q) and B (K) from shared-memory descriptors, K-major (no
 // transpose), the first k step overwrites the accumulators (p = 0); one
 // commit group per M tile.
@@ -39,6 +52,21 @@
 // CHECK: "wgmma.wait_group.sync.aligned 0;"
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: gpu.return
+// tma=false: K and V by per-thread cp.async into the same swizzled layout
+// (16-byte chunk index XOR row % 8), made visible to the tensor cores by a
+// proxy fence before the barrier.
+// CPASYNC-LABEL: func.func @gqa_causal
+// CPASYNC-NOT: attn.tensor_map
+// CPASYNC: dynamic_shared_memory_size %c99328_i32
+// CPASYNC: memref.view {{.*}} to memref<2x2x64x64xbf16, #gpu.address_space<workgroup>>
+// CPASYNC: arith.xori
+// CPASYNC: nvgpu.device_async_copy {{.*}} to memref<2x2x64x64xbf16, #gpu.address_space<workgroup>>
+// CPASYNC: scf.for
+// CPASYNC: nvgpu.device_async_wait
+// CPASYNC-NEXT: llvm.inline_asm has_side_effects {{.*}}"fence.proxy.async.shared::cta;"
+// CPASYNC-NEXT: gpu.barrier
+// CPASYNC-NOT: cp.async.bulk.tensor
+// CPASYNC: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
 // AUTO-LABEL: func.func @gqa_causal
 // AUTO: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
 
@@ -55,7 +83,7 @@ func.func @gqa_causal(%q: memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset:
 
 // f16 and d = 64 (one 64-column block, m64n64 for both matmuls).
 // CHECK-LABEL: func.func @mha_f16_d64
-// CHECK: memref.view {{.*}} to memref<2x1x64x64xf16, #gpu.address_space<workgroup>>
+// CHECK: attn.tensor_map = {box = array<i64: 64, 64, 1, 1>, dims = array<i64: 64, 200, 2, 1>, source = 1 : i64, strides = array<i64: 128, 25600, 51200>
 // CHECK: wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {$0, {{.*}}, $31}, $64, $65, p, 1, 1, 0, 0;
 // CHECK: wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {$0, {{.*}}, $31}, {$64, $65, $66, $67}, $68, p, 1, 1, 1;
 

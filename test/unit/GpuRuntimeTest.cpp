@@ -22,6 +22,7 @@
 #include "passes/Passes.h"
 #include "runtime/Check.h"
 #include "runtime/Errors.h"
+#include "runtime/GpuKernel.h"
 #include "runtime/HostBuffers.h"
 #include "runtime/KernelBuilder.h"
 #include "runtime/Reference.h"
@@ -562,5 +563,233 @@ TEST_P(GpuNumericsSm90a, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Matrix, GpuNumericsSm90a,
                          ::testing::ValuesIn(gpuCases()),
                          [](const auto &info) { return info.param.name; });
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Tensor maps (TMA) in the launch plan: parsing and its errors (no GPU)
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Key [1, 2, 128, 64] bf16 and a 32 x i32 output.
+KernelSignature tensorMapSignature() {
+  KernelSignature sig;
+  sig.args = {{ArgRole::Key, DType::BF16, {1, 2, 128, 64}, true, false},
+              {ArgRole::Output, DType::I32, {32}, true, true}};
+  return sig;
+}
+
+/// A valid map over the whole key, rows of 64 x 64 elements.
+constexpr const char *kKeyMap =
+    "source = 0 : i64, dims = array<i64: 64, 128, 2, 1>, strides = "
+    "array<i64: 128, 16384, 32768>, box = array<i64: 64, 64, 1, 1>, swizzle "
+    "= 128 : i64";
+
+/// Reads the plan of tensorMapGpuModule(attrs, type) with a stand-in binary.
+llvm::Expected<GpuKernelCode>
+tensorMapPlan(const std::string &attrs,
+              const std::string &type = "memref<16xi64>") {
+  DialectRegistry registry;
+  registerRuntimeDialects(registry);
+  MLIRContext ctx(registry, MLIRContext::Threading::DISABLED);
+  ctx.printOpOnDiagnostic(false);
+  auto module = parseSourceString<ModuleOp>(
+      attn_test::tensorMapGpuModule(attrs, type, /*binary=*/true), &ctx);
+  if (!module)
+    return makeError("the tensor-map module does not parse");
+  return extractGpuKernel(*module, "attention", tensorMapSignature());
+}
+
+std::string tensorMapError(const std::string &attrs,
+                           const std::string &type = "memref<16xi64>") {
+  return errorOf(tensorMapPlan(attrs, type));
+}
+
+TEST(GpuTensorMap, AllocBecomesScratchAndRecord) {
+  auto code = tensorMapPlan(kKeyMap);
+  ASSERT_TRUE(static_cast<bool>(code)) << llvm::toString(code.takeError());
+  ASSERT_EQ(code->scratchBytes, std::vector<int64_t>{128});
+  ASSERT_EQ(code->launches.size(), 1u);
+  const GpuLaunch &l = code->launches[0];
+  ASSERT_EQ(l.params.size(), 3u);
+  EXPECT_EQ(l.params[0].kind, GpuParam::Kind::Scratch);
+  EXPECT_EQ(l.params[0].index, 0);
+  EXPECT_EQ(l.params[1].kind, GpuParam::Kind::Buffer);
+  ASSERT_EQ(code->tensorMaps.size(), 1u);
+  const GpuTensorMap &m = code->tensorMaps[0];
+  EXPECT_EQ(m.scratch, 0);
+  EXPECT_EQ(m.source, 0);
+  EXPECT_EQ(m.role, "key");
+  EXPECT_EQ(m.dataType, 9); // CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+  EXPECT_EQ(m.dims, (std::vector<uint64_t>{64, 128, 2, 1}));
+  EXPECT_EQ(m.strides, (std::vector<uint64_t>{128, 16384, 32768}));
+  EXPECT_EQ(m.box, (std::vector<uint32_t>{64, 64, 1, 1}));
+  EXPECT_EQ(m.swizzle, 3); // CU_TENSOR_MAP_SWIZZLE_128B
+}
+
+TEST(GpuTensorMap, SwizzleValues) {
+  const std::pair<int, int> cases[] = {{0, 0}, {32, 1}, {64, 2}};
+  for (auto [bytes, value] : cases) {
+    // A 16-element (32-byte) inner box fits every swizzle span.
+    std::string attrs = "source = 0 : i64, dims = array<i64: 64, 256>, "
+                        "strides = array<i64: 128>, box = array<i64: 16, "
+                        "8>, swizzle = " +
+                        std::to_string(bytes) + " : i64";
+    auto code = tensorMapPlan(attrs);
+    ASSERT_TRUE(static_cast<bool>(code)) << llvm::toString(code.takeError());
+    EXPECT_EQ(code->tensorMaps[0].swizzle, value) << bytes;
+  }
+}
+
+TEST(GpuTensorMap, ThroughTheNvvmPipeline) {
+  DialectRegistry registry;
+  registerRuntimeDialects(registry);
+  MLIRContext ctx(registry, MLIRContext::Threading::DISABLED);
+  ctx.printOpOnDiagnostic(false);
+  auto module =
+      parseSourceString<ModuleOp>(attn_test::tensorMapGpuModule(kKeyMap), &ctx);
+  ASSERT_TRUE(module);
+  auto kernel = sharedRuntime().compileGpuModule(
+      *module, tensorMapSignature(),
+      [](OpPassManager &pm) { buildGpuToBinaryPipeline(pm, {}); });
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  EXPECT_TRUE((*kernel)->gpuBinary().contains(".entry read_map"));
+  EXPECT_EQ((*kernel)->gpuLaunchPlan(),
+            "read_map grid (1, 1, 1) block (1, 1, 1) smem 0");
+}
+
+#define EXPECT_PLAN_ERROR(error, text)                                         \
+  do {                                                                         \
+    std::string e_ = (error);                                                  \
+    EXPECT_NE(e_.find("not a launch plan: attn.tensor_map: "),                 \
+              std::string::npos)                                               \
+        << e_;                                                                 \
+    EXPECT_NE(e_.find(text), std::string::npos) << e_;                         \
+  } while (0)
+
+TEST(GpuTensorMap, MissingSource) {
+  EXPECT_PLAN_ERROR(tensorMapError("dims = array<i64: 64, 128, 2, 1>, strides "
+                                   "= array<i64: 128, 16384, 32768>, box = "
+                                   "array<i64: 64, 64, 1, 1>, swizzle = 128 : "
+                                   "i64"),
+                    "no integer 'source'");
+}
+
+TEST(GpuTensorMap, SourceNotABuffer) {
+  std::string attrs = kKeyMap;
+  attrs.replace(attrs.find("source = 0"), 10, "source = 7");
+  EXPECT_PLAN_ERROR(tensorMapError(attrs),
+                    "source 7 is not a kernel buffer (@attention takes 2)");
+}
+
+TEST(GpuTensorMap, SourceNotHalfPrecision) {
+  std::string attrs = kKeyMap;
+  attrs.replace(attrs.find("source = 0"), 10, "source = 1");
+  EXPECT_PLAN_ERROR(tensorMapError(attrs),
+                    "source 1 (output) is i32; tensor maps take f16 or bf16");
+}
+
+TEST(GpuTensorMap, StrideNotAMultipleOf16) {
+  EXPECT_PLAN_ERROR(
+      tensorMapError("source = 0 : i64, dims = array<i64: 64, 128>, strides "
+                     "= array<i64: 120>, box = array<i64: 64, 64>, swizzle = "
+                     "128 : i64"),
+      "stride 120 (dim 1) is not a positive multiple of 16 bytes");
+}
+
+TEST(GpuTensorMap, RankSix) {
+  EXPECT_PLAN_ERROR(
+      tensorMapError("source = 0 : i64, dims = array<i64: 64, 2, 2, 2, 2, "
+                     "2>, strides = array<i64: 128, 256, 512, 1024, 2048>, "
+                     "box = array<i64: 64, 1, 1, 1, 1, 1>, swizzle = 128 : "
+                     "i64"),
+      "rank 6 is not 1 to 5");
+}
+
+TEST(GpuTensorMap, InconsistentSizes) {
+  EXPECT_PLAN_ERROR(
+      tensorMapError("source = 0 : i64, dims = array<i64: 64, 128>, strides "
+                     "= array<i64: 128, 16384>, box = array<i64: 64, 64>, "
+                     "swizzle = 128 : i64"),
+      "rank 2 needs 1 strides and 2 box sizes, not 2 and 2");
+}
+
+TEST(GpuTensorMap, BoxOutOfRange) {
+  EXPECT_PLAN_ERROR(
+      tensorMapError("source = 0 : i64, dims = array<i64: 64, 16384>, "
+                     "strides = array<i64: 128>, box = array<i64: 64, 512>, "
+                     "swizzle = 128 : i64"),
+      "box entry 512 is not 1 to 256");
+}
+
+TEST(GpuTensorMap, LargerThanItsSource) {
+  EXPECT_PLAN_ERROR(
+      tensorMapError("source = 0 : i64, dims = array<i64: 64, 512>, strides "
+                     "= array<i64: 128>, box = array<i64: 64, 64>, swizzle = "
+                     "128 : i64"),
+      "describes 65536 bytes of key, which holds 32768");
+}
+
+TEST(GpuTensorMap, BadSwizzle) {
+  std::string attrs = kKeyMap;
+  attrs.replace(attrs.find("swizzle = 128"), 13, "swizzle = 96");
+  EXPECT_PLAN_ERROR(tensorMapError(attrs),
+                    "swizzle 96 is not 0, 32, 64 or 128");
+  attrs = kKeyMap;
+  attrs.replace(attrs.find("swizzle = 128"), 13, "swizzle = 64");
+  EXPECT_PLAN_ERROR(tensorMapError(attrs),
+                    "inner box dimension is 128 bytes, more than the 64-byte "
+                    "swizzle span");
+}
+
+TEST(GpuTensorMap, WrongMemrefType) {
+  EXPECT_PLAN_ERROR(tensorMapError(kKeyMap, "memref<32xi32>"),
+                    "a tensor map is memref<16xi64> (128 bytes), not "
+                    "memref<32xi32>");
+}
+
+TEST(GpuTensorMap, UnknownKey) {
+  EXPECT_PLAN_ERROR(tensorMapError(std::string(kKeyMap) + ", interleave = 0"),
+                    "unknown key 'interleave'");
+}
+
+#undef EXPECT_PLAN_ERROR
+
+/// On a device: @read_map copies the uploaded map to its output; it must
+/// be what the driver encodes for the key's address, re-encoded when the
+/// address changes and kept when it does not.
+TEST(GpuTensorMap, UploadedMapMatchesTheDriver) {
+  SKIP_WITHOUT_DEVICE();
+  cuda::Driver &driver = **cuda::Driver::get();
+  DialectRegistry registry;
+  registerRuntimeDialects(registry);
+  MLIRContext ctx(registry, MLIRContext::Threading::DISABLED);
+  ctx.printOpOnDiagnostic(false);
+  auto module =
+      parseSourceString<ModuleOp>(attn_test::tensorMapGpuModule(kKeyMap), &ctx);
+  ASSERT_TRUE(module);
+  KernelSignature sig = tensorMapSignature();
+  double ms = 0;
+  auto code = compileGpuKernel(
+      *module, "attention", sig,
+      [](OpPassManager &pm) { buildGpuToBinaryPipeline(pm, {}); }, ms);
+  ASSERT_TRUE(static_cast<bool>(code)) << llvm::toString(code.takeError());
+  auto keyA = cuda::DeviceBuffer::create(driver, 32768);
+  auto keyB = cuda::DeviceBuffer::create(driver, 32768);
+  ASSERT_TRUE(static_cast<bool>(keyA) && static_cast<bool>(keyB));
+  const GpuTensorMap &m = code->tensorMaps[0];
+  GpuBufferUse uses[] = {{"key", false}, {"output", true}};
+  for (uint64_t key : {keyA->get(), keyB->get(), keyB->get(), keyA->get()}) {
+    cuda::TensorMap got{};
+    BufferRef buffers[] = {
+        BufferRef::device(key, DType::BF16, sig.args[0].shape),
+        BufferRef::contiguous(got.data(), DType::I32, {32})};
+    ASSERT_TRUE(ok(runGpuKernelBuffers(*code, buffers, uses)));
+    auto want = driver.encodeTensorMap(m.describe(key));
+    ASSERT_TRUE(static_cast<bool>(want)) << llvm::toString(want.takeError());
+    EXPECT_EQ(got, *want) << "key at " << key;
+  }
+}
 
 } // namespace

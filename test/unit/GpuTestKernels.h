@@ -198,6 +198,70 @@ module attributes {gpu.container_module} {
   return text;
 }
 
+/// A host function in launch-plan form with one tensor-map scratch buffer
+/// (`memref.alloc() {attn.tensor_map = {<attrs>}} : <type>`) over its key
+/// (1x2x128x64 bf16), and a kernel @read_map that copies the map's 16
+/// words, as 32 i32 halves (low first), to its output memref<32xi32>. With
+/// `binary`, the gpu.module is replaced by a stand-in gpu.binary (the plan
+/// reader needs no real code; `type` may then be any memref).
+inline std::string
+tensorMapGpuModule(const std::string &attrs,
+                   const std::string &type = "memref<16xi64>",
+                   bool binary = false) {
+  std::string kT = "memref<1x2x128x64xbf16";
+  std::string strided = ", strided<[?, ?, ?, 1], offset: ?>>";
+  std::string oT = "memref<32xi32";
+  std::string text = R"(
+module attributes {gpu.container_module} {
+  func.func @attention(%ka: )" +
+                     kT + strided + ", %oa: " + oT +
+                     R"(, strided<[?], offset: ?>>) {
+    %c1 = arith.constant 1 : index
+    %k = memref.cast %ka : )" +
+                     kT + strided + " to " + kT + R"(>
+    %o = memref.cast %oa : )" +
+                     oT + ", strided<[?], offset: ?>> to " + oT + R"(>
+    %tm = memref.alloc() {attn.tensor_map = {)" +
+                     attrs + "}} : " + type + R"(
+    gpu.launch_func @attn_gpu::@read_map blocks in (%c1, %c1, %c1)
+        threads in (%c1, %c1, %c1)
+        args(%tm : )" +
+                     type + ", %k : " + kT + ">, %o : " + oT + R"(>)
+    return
+  }
+)";
+  if (binary)
+    return text +
+           R"(  gpu.binary @attn_gpu [#gpu.object<#nvvm.target<chip = "sm_90">, assembly = "// stand-in">]
+}
+)";
+  return text + R"(  gpu.module @attn_gpu {
+    gpu.func @read_map(%tm: )" +
+         type + ", %k: " + kT + ">, %o: " + oT + R"(>) kernel {
+      %c0 = arith.constant 0 : index
+      %c1 = arith.constant 1 : index
+      %c16 = arith.constant 16 : index
+      %c32 = arith.constant 32 : i64
+      scf.for %i = %c0 to %c16 step %c1 {
+        %w = memref.load %tm[%i] : )" +
+         type + R"(
+        %lo = arith.trunci %w : i64 to i32
+        %s = arith.shrui %w, %c32 : i64
+        %hi = arith.trunci %s : i64 to i32
+        %j = arith.addi %i, %i : index
+        %j1 = arith.addi %j, %c1 : index
+        memref.store %lo, %o[%j] : )" +
+         oT + R"(>
+        memref.store %hi, %o[%j1] : )" +
+         oT + R"(>
+      }
+      gpu.return
+    }
+  }
+}
+)";
+}
+
 } // namespace attn_test
 
 #endif
