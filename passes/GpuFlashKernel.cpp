@@ -115,21 +115,33 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
           "(decode-sized groups split keys across warps instead)";
     return failure();
   }
-  // wgmma: one warpgroup of 4 row warps owning two 64-row M tiles (the
-  // prefill geometry), 64-element column blocks, and a score tile small
-  // enough for registers (S and O of both M tiles stay resident).
+  // wgmma: row-parallel blocks of 128 rows (prefill-sized groups) and
+  // 64-element column blocks. Either one warpgroup whose threads hold two
+  // 64-row M tiles (the default; 32- or 64-key tiles keep S and O of both
+  // in registers) or, with warp-row-tiles=1, two warpgroups of one M tile
+  // each (8 warps; 64- or 128-key tiles).
   std::string noWgmma;
-  if (g.warpRowTiles != 2 || g.keyWarps != 1 || g.rowWarps != 4)
+  bool twoGroups = g.warpRowTiles == 1;
+  int64_t wgmmaTileKv = overrides.tileKv > 0 ? overrides.tileKv
+                        : twoGroups          ? 128
+                                             : 64;
+  if (rows <= 64 || g.keyWarps != 1 || g.rowWarps != 4)
     noWgmma = "a block of 128 rows (prefill-sized groups)";
   else if (g.headDim % GpuFlashGeometry::kSwizzleElems != 0)
     noWgmma = "a head dim that is a multiple of 64";
-  else if (g.tileKv != 32 && g.tileKv != 64)
-    noWgmma = "tile-kv 32 or 64";
+  else if (twoGroups ? (wgmmaTileKv != 64 && wgmmaTileKv != 128)
+                     : (wgmmaTileKv != 32 && wgmmaTileKv != 64))
+    noWgmma = twoGroups ? "tile-kv 64 or 128 with warp-row-tiles=1"
+                        : "tile-kv 32 or 64";
   if (overrides.mma == GpuMmaKind::Wgmma && !noWgmma.empty()) {
     why = "mma=wgmma needs " + noWgmma;
     return failure();
   }
   g.wgmma = overrides.mma != GpuMmaKind::Sync && noWgmma.empty();
+  if (g.wgmma && twoGroups) {
+    g.rowWarps = 8;
+    g.tileKv = wgmmaTileKv;
+  }
   // Caches keep cp.async: a tile of a paged cache spans pages reached
   // through the block table.
   g.tma = g.wgmma && overrides.tma && g.kvForm == GpuKvForm::Dense;
@@ -874,11 +886,16 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   // by m tile; wgmma: M tile mt is rows [64 mt, 64 mt + 64) of the block,
   // of which warp w of the warpgroup holds [16 w, 16 w + 16).
   Value warpRow0 = im.add(row0, im.mul(rw, warpRows));
+  // wgmma: the block's 64-row M tile that m tile `mt` of this thread's
+  // warpgroup is.
+  auto mTile = [&](int64_t mt) {
+    return im.add(im.mul(im.div(warp, 4), MT), im.c(mt));
+  };
   auto threadRow = [&](int64_t mt, int64_t half) {
     Value inTile = im.add(im.div(lane, 4), im.c(half * 8));
     if (g.wgmma)
-      return im.add(im.add(row0, im.c(mt * 64)),
-                    im.add(im.mul(warp, 16), inTile));
+      return im.add(im.add(row0, im.mul(mTile(mt), 64)),
+                    im.add(im.mul(im.rem(warp, 4), 16), inTile));
     return im.add(warpRow0, im.add(inTile, im.c(mt * 16)));
   };
   Value colPair = im.mul(im.rem(lane, 4), 2);
@@ -1185,10 +1202,10 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
           int64_t colOff = (kc % 4) * 32;
           Value bDesc = wgmmaDescriptor(
               im.add(kBase, im.c((kc / 4) * blockBytesK + colOff)), 16, atom);
-          Value aDesc =
-              wgmmaDescriptor(im.add(qBase, im.c((kc / 4) * blockBytesQ +
-                                                 mt * 64 * 128 + colOff)),
-                              16, atom);
+          Value aDesc = wgmmaDescriptor(
+              im.add(im.add(qBase, im.mul(mTile(mt), 64 * 128)),
+                     im.c((kc / 4) * blockBytesQ + colOff)),
+              16, atom);
           wgmma(acc[mt], aDesc, {}, bDesc, /*transposeB=*/false,
                 /*accumulate=*/kc > 0);
         }

@@ -93,7 +93,7 @@ struct GpuFlashGeometry {
   int64_t blockRows() const { return rowWarps * warpRows(); }
   /// With several m tiles per warp, Q fragments are re-read from shared
   /// memory per k step instead of occupying registers for the whole loop.
-  bool qInShared() const { return warpRowTiles > 1; }
+  bool qInShared() const { return warpRowTiles > 1 || wgmma; }
   int64_t warpKeys() const { return tileKv / keyWarps; }
   int64_t rowBlocks() const { return (rows() + blockRows() - 1) / blockRows(); }
   int64_t numKvTiles() const { return (kvLen + tileKv - 1) / tileKv; }

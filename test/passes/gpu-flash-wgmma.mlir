@@ -1,6 +1,7 @@
 // RUN: attn-opt %s -split-input-file -verify-diagnostics --attn-gpu-flash='mma=wgmma' --canonicalize | FileCheck %s
 // RUN: attn-opt %s -split-input-file -verify-diagnostics --attn-gpu-flash='mma=wgmma tma=false' --canonicalize | FileCheck %s --check-prefix=CPASYNC
 // RUN: attn-opt %s -split-input-file --attn-gpu-flash='mma=auto' --canonicalize | FileCheck %s --check-prefix=AUTO
+// RUN: attn-opt %s -split-input-file --attn-gpu-flash='mma=auto warp-row-tiles=1' --canonicalize | FileCheck %s --check-prefix=TWOWG
 // RUN: not attn-opt %s -split-input-file --attn-gpu-flash='mma=tensor' 2>&1 | FileCheck %s --check-prefix=BADOPT
 
 // Hopper prefill (GQA 4:1, causal, bf16, d = 128): the block is one
@@ -69,6 +70,15 @@
 // CPASYNC: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
 // AUTO-LABEL: func.func @gqa_causal
 // AUTO: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
+// warp-row-tiles=1: two warpgroups (256 threads) of one 64-row M tile each,
+// 128-key tiles: Q·Kᵀ is m64n128k16, the TMA box 128 keys, 160 KiB of
+// shared memory (2 stages x (K + V) x 32 KiB + Q 32 KiB + barriers + slack).
+// TWOWG-LABEL: func.func @gqa_causal
+// TWOWG: attn.tensor_map = {box = array<i64: 64, 128, 1, 1>
+// TWOWG: gpu.launch_func @attn_gpu::@gqa_causal_flash blocks in (%c4, %c2, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c164880_i32
+// TWOWG: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {$0, {{.*}}, $63}, $128, $129, p, 1, 1, 0, 0;
+// TWOWG: "wgmma.wait_group.sync.aligned 0;"
+// TWOWG: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {$0, {{.*}}, $63}, {$128, $129, $130, $131}, $132, p, 1, 1, 1;
 
 func.func @gqa_causal(%q: memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %k: memref<1x2x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %v: memref<1x2x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %o: memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) {
   %qt = bufferization.to_tensor %q restrict : memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x8x100x128xbf16>
