@@ -6,11 +6,11 @@
 // over a paged cache, GQA hq=32 hkv=8 d=128) for f32 and bf16 storage, both
 // page layouts (nhd [P, page, Hkv, D], the default, and head-major hnd
 // [P, Hkv, page, D]), batch 1 and 16 at 4k keys, and batch 1 at 1k..64k keys
-// (cost must grow linearly). Bytes counted: the K and V rows read, plus q
-// and output. memcpy (read + write) and a read-only stream are measured
-// again right before every case's timed runs; /copy and /read are ratios to
-// those neighbours (robust to load that drifts while the benchmark runs on
-// a shared machine).
+// (cost must grow linearly); `--kv` (with `--batch`) picks other cases. Bytes
+// counted: the K and V rows read, plus q and output. memcpy (read + write) and
+// a read-only stream are measured again right before every case's timed runs;
+// /copy and /read are ratios to those neighbours (robust to load that drifts
+// while the benchmark runs on a shared machine).
 //
 //===----------------------------------------------------------------------===//
 #include "bench/BenchUtil.h"
@@ -66,6 +66,9 @@ static llvm::cl::list<int64_t>
             llvm::cl::desc("KV lengths to run at batch 1 (default "
                            "4096,1024,16384,65536; batch 16 at 4096 "
                            "with the default)"),
+            llvm::cl::CommaSeparated);
+static llvm::cl::list<int64_t>
+    batches("batch", llvm::cl::desc("batch sizes to run with --kv (default 1)"),
             llvm::cl::CommaSeparated);
 static llvm::cl::opt<bool> quick("quick",
                                  llvm::cl::desc("small sizes (smoke test)"),
@@ -234,8 +237,12 @@ int main(int argc, char **argv) {
     cases = {{1, 256}, {4, 512}};
   if (!lengths.empty()) {
     cases.clear();
-    for (int64_t len : lengths)
-      cases.push_back({1, len});
+    std::vector<int64_t> bs(batches.begin(), batches.end());
+    if (bs.empty())
+      bs = {1};
+    for (int64_t bsz : bs)
+      for (int64_t len : lengths)
+        cases.push_back({bsz, len});
   }
   std::vector<PageLayout> layoutList;
   for (const std::string &l : layouts.empty()

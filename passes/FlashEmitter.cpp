@@ -7,7 +7,9 @@
 // soft-cap, masks, an online-softmax step and acc += P·V. With several KV
 // splits each item normalizes into a scratch partial and the last item of a
 // query block to finish (an atomic counter) merges the partials, so the
-// kernel stays one parallel loop.
+// kernel stays one parallel loop. Decode items read full K/V tiles of a
+// paged cache in place and prefetch the next tile's rows (block table looked
+// up one tile ahead) while they compute on the current one.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/FlashEmitter.h"
@@ -19,8 +21,6 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/SymbolTable.h"
 
-#include <cstdlib>
-#include <cstdio>
 #include <limits>
 
 using namespace mlir;
@@ -31,6 +31,12 @@ namespace {
 constexpr int64_t kPad = 16;    // tile widths are padded to whole vectors
 constexpr int64_t kRowPad = 8;  // query rows: half vectors suffice (decode)
 constexpr int64_t kMinRows = 4; // ... and quarter vectors up to 4 rows
+// Paged decode prefetches the next KV tile's rows into L2 (llvm.prefetch
+// locality 2: x86 prefetcht1). One tile ahead (64 keys: 32 KiB of K plus
+// 32 KiB of V in f32) fits L2 next to the tile being read; locality 3
+// (L1) and 0 (non-temporal) were slower than no prefetch at b16, and
+// prefetching only the first line(s) of each row did not help.
+constexpr unsigned kPrefetchLocality = 2;
 
 int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -117,10 +123,7 @@ class Emitter {
 public:
   Emitter(ImplicitLocOpBuilder &b, ModuleOp module, const FlashGeometry &g,
           const FlashProblem &p)
-      : b(b), im{b}, module(module), g(g), p(p) {
-    if (const char *e = std::getenv("ATTN_PF"))
-      std::sscanf(e, "%d,%d,%d", &pfMode, &pfDist, &pfLocality);
-  }
+      : b(b), im{b}, module(module), g(g), p(p) {}
 
   void emit();
 
@@ -159,7 +162,14 @@ private:
   /// the page looked up through the block table (page 0 past the keys).
   void prefetchRows(Value cache, int64_t dim, Value b0, Value hkv, Value jn,
                     int64_t n, Value kvLimit);
-  int pfMode = 1, pfDist = 1, pfLocality = 3;
+  /// For the piece at key `first` of the tile at `j0` (paged caches read
+  /// in place): prefetches the rows at the same place one tile later.
+  void prefetchNextTile(Value cache, int64_t dim, Value b0, Value hkv, Value j0,
+                        Value first, int64_t n, Value kvLimit) {
+    if (p.blockTable)
+      prefetchRows(cache, dim, b0, hkv, im.add(im.add(j0, first), g.tk), n,
+                   kvLimit);
+  }
   void fill(Value buffer, float value) {
     Value c = arith::ConstantOp::create(b, b.getF32FloatAttr(value));
     linalg::FillOp::create(b, c, buffer);
@@ -461,8 +471,8 @@ void Emitter::prefetchRows(Value cache, int64_t dim, Value b0, Value hkv,
     SmallVector<Value, 4> at =
         p.headMajorPages ? SmallVector<Value, 4>{page, hkv, r, im.c(c)}
                          : SmallVector<Value, 4>{page, r, hkv, im.c(c)};
-    memref::PrefetchOp::create(b, cache, at, /*isWrite=*/false, pfLocality,
-                               /*isDataCache=*/true);
+    memref::PrefetchOp::create(b, cache, at, /*isWrite=*/false,
+                               kPrefetchLocality, /*isDataCache=*/true);
   }
 }
 
@@ -500,14 +510,8 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
         [&] {
           forEachKvPiece(p.key, g.headDim, b0, hkv, j0,
                          [&](Value rows, Value first, int64_t n) {
-                           if (p.blockTable && pfMode == 1)
-                             prefetchRows(p.key, g.headDim, b0, hkv,
-                                          im.add(im.add(j0, first),
-                                                 pfDist * g.tk),
-                                          n, kvLimit);
-                           if (p.blockTable && pfMode == 2)
-                             prefetchRows(p.value, g.valueDim, b0, hkv,
-                                          im.add(j0, first), n, kvLimit);
+                           prefetchNextTile(p.key, g.headDim, b0, hkv, j0,
+                                            first, n, kvLimit);
                            Value s = rankReducedView(b, sTile, {first, idx(0)},
                                                      {idx(n), idx(g.rows)},
                                                      {n, g.rows});
@@ -552,15 +556,8 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
       [&] {
         forEachKvPiece(p.value, g.valueDim, b0, hkv, j0,
                        [&](Value rows, Value first, int64_t n) {
-                         if (p.blockTable && pfMode == 1)
-                           prefetchRows(p.value, g.valueDim, b0, hkv,
-                                        im.add(im.add(j0, first),
-                                               pfDist * g.tk),
-                                        n, kvLimit);
-                         if (p.blockTable && pfMode == 2)
-                           prefetchRows(p.key, g.headDim, b0, hkv,
-                                        im.add(im.add(j0, first), g.tk), n,
-                                        kvLimit);
+                         prefetchNextTile(p.value, g.valueDim, b0, hkv, j0,
+                                          first, n, kvLimit);
                          Value pn = rankReducedView(b, probs, {first, idx(0)},
                                                     {idx(n), idx(g.rows)},
                                                     {n, g.rows});

@@ -1,6 +1,7 @@
 // RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-lower-cache-ops{kv-splits=1})' | FileCheck %s
 // RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-lower-cache-ops{kv-splits=4})' | FileCheck %s --check-prefix=SPLIT
 // RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-lower-cache-ops{parallelism=64})' | FileCheck %s --check-prefix=AUTO
+// RUN: attn-opt %s -split-input-file --attn-to-cpu="vector-width=16" | FileCheck %s --check-prefix=LLVM
 
 // Decode over a paged cache: the flash form with K/V tiles packed page by
 // page through the block table, queries placed at the end of each sequence.
@@ -137,5 +138,57 @@ func.func @hnd_append(%k: memref<4x8x2x128xf32>, %v: memref<4x8x2x128xf32>,
       block_table(%bt : memref<4x64xi32>) {page_layout = #attn.page_layout<hnd>}
       : memref<4x8x2x128xf32>, memref<4x8x2x128xf32>
         into memref<256x8x16x128xbf16>, memref<256x8x16x128xbf16>, memref<4xi32>
+  return
+}
+
+// -----
+
+// Software prefetch of the next KV tile (token-major pages, f32): while a
+// full tile is read in place page by page, each page piece first looks up
+// the page one tile (64 keys) later in the block table (slot clamped to the
+// table, page 0 past the sequence's keys) and prefetches that page's 16 rows
+// of this K/V head into L2, one prefetch per 64-byte line (8 per 128-f32 row);
+// K pieces prefetch K, V pieces prefetch V.
+// CHECK-LABEL: func @nhd_decode_prefetch
+// CHECK: %[[LIMIT:.*]] = arith.maxsi %c0{{.*}}, %{{.*}} : index
+// CHECK: scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK: %[[J0:.*]] = arith.muli %[[T]], %c64{{.*}} : index
+// CHECK: scf.if %{{.*}} {
+// CHECK: scf.for %[[I:.*]] = %{{.*}} to %c4{{.*}} step %{{.*}} {
+// CHECK: %[[KSUB:.*]] = memref.subview %arg1[%{{.*}}, 0, %[[H:.*]], 0] [1, 16, 1, 128]
+// CHECK: %[[FIRST:.*]] = arith.muli %[[I]], %c16{{.*}} : index
+// CHECK: %[[J:.*]] = arith.addi %[[J0]], %[[FIRST]] : index
+// CHECK: %[[JN:.*]] = arith.addi %[[J]], %c64{{.*}} : index
+// CHECK: %[[SLOT:.*]] = arith.divui %[[JN]], %c16{{.*}} : index
+// CHECK: %[[SLOTC:.*]] = arith.minsi %[[SLOT]], %c255 : index
+// CHECK: %[[NEXT:.*]] = memref.load %arg4[%{{.*}}, %[[SLOTC]]] : memref<2x256xi32>
+// CHECK: %[[NEXTI:.*]] = arith.index_cast %[[NEXT]] : i32 to index
+// CHECK: %[[VALID:.*]] = arith.cmpi slt, %[[JN]], %[[LIMIT]] : index
+// CHECK: %[[PAGE:.*]] = arith.select %[[VALID]], %[[NEXTI]], %c0{{.*}} : index
+// CHECK: scf.for %[[R:.*]] = %{{.*}} to %c16{{.*}} step %{{.*}} {
+// CHECK: %[[ROW:.*]] = arith.addi %{{.*}}, %[[R]] : index
+// CHECK: memref.prefetch %arg1[%[[PAGE]], %[[ROW]], %[[H]], %c0{{.*}}], read, locality<2>, data : memref<512x16x8x128xf32>
+// CHECK-COUNT-7: memref.prefetch %arg1[%[[PAGE]], %[[ROW]], %[[H]], %c{{[0-9]+}}{{.*}}], read, locality<2>, data
+// CHECK-NOT: memref.prefetch
+// CHECK: }
+// CHECK: attn.tile_matmul %[[KSUB]]
+// CHECK: attn.tile_online_softmax
+// CHECK: scf.if %{{.*}} {
+// CHECK: memref.load %arg4[%{{.*}}, %{{.*}}] : memref<2x256xi32>
+// CHECK-COUNT-8: memref.prefetch %arg2[
+// CHECK: attn.tile_matmul
+// CHECK: } else {
+// CHECK-NOT: memref.prefetch
+// CHECK: } {attn.kv_tile_loop = 64 : i64}
+// Through the whole CPU pipeline they stay x86 prefetcht1 (hint 2).
+// LLVM-LABEL: llvm.func @nhd_decode_prefetch
+// LLVM: "llvm.intr.prefetch"(%{{.*}}) <{cache = 1 : i32, hint = 2 : i32, rw = 0 : i32}> : (!llvm.ptr) -> ()
+func.func @nhd_decode_prefetch(%q: memref<2x32x1x128xf32>, %kc: memref<512x16x8x128xf32>,
+                               %vc: memref<512x16x8x128xf32>, %len: memref<2xi32>,
+                               %bt: memref<2x256xi32>, %o: memref<2x32x1x128xf32>) {
+  attn.cache_attention %q, %kc, %vc lengths(%len) block_table(%bt : memref<2x256xi32>) outs(%o)
+      {mask = #attn.mask<causal = true>}
+      : memref<2x32x1x128xf32>, memref<512x16x8x128xf32>, memref<512x16x8x128xf32>,
+        memref<2xi32> -> memref<2x32x1x128xf32>
   return
 }
