@@ -157,18 +157,30 @@ private:
 };
 
 LogicalResult GpuAttentionLowering::checkSupported() {
-  auto unsupported = [&](StringRef what) {
-    return op.emitOpError("attn-gpu-flash does not support ")
-           << what << " yet (the CPU pipeline attn-to-cpu does)";
-  };
-  if (op.getBoolMask())
-    return unsupported("a boolean mask operand");
-  if (op.getQSegmentIds())
-    return unsupported("segment ids");
-  if (!op.getScoreMod().empty())
-    return unsupported("score_mod regions");
-  if (!op.getMaskMod().empty())
-    return unsupported("mask_mod regions");
+  // score_mod / mask_mod are inlined into the kernel: values they use from
+  // outside must be constants (cloned along); anything else lives on the
+  // host.
+  for (Region *region : {&op.getScoreMod(), &op.getMaskMod()}) {
+    if (region->empty())
+      continue;
+    WalkResult r = region->walk([&](Operation *inner) {
+      for (Value operand : inner->getOperands()) {
+        if (region->isAncestor(operand.getParentRegion()))
+          continue;
+        Operation *def = operand.getDefiningOp();
+        if (def && def->hasTrait<OpTrait::ConstantLike>())
+          continue;
+        inner->emitOpError("uses a value defined outside its ")
+            << (region == &op.getScoreMod() ? "score_mod" : "mask_mod")
+            << " region that is not a constant; attn-gpu-flash inlines the "
+               "region into the GPU kernel, where only constants can follow";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (r.wasInterrupted())
+      return failure();
+  }
   return success();
 }
 
@@ -205,6 +217,17 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
     g.biasShape.assign(bt.getShape().begin(), bt.getShape().end());
     g.biasType = bt.getElementType();
   }
+  if (Value m = op.getBoolMask()) {
+    auto mt = cast<ShapedType>(m.getType());
+    if (!mt.hasStaticShape())
+      return op.emitOpError("attn-gpu-flash needs a static bool_mask shape");
+    g.boolMaskShape.assign(mt.getShape().begin(), mt.getShape().end());
+  }
+  g.hasSegments = static_cast<bool>(op.getQSegmentIds());
+  if (!op.getScoreMod().empty())
+    g.scoreMod = &op.getScoreMod();
+  if (!op.getMaskMod().empty())
+    g.maskMod = &op.getMaskMod();
   if (auto m = op.getMaskAttr())
     g.mask = m.getSpec();
   g.scale = op.getScaleOrDefault();
@@ -230,6 +253,11 @@ LogicalResult GpuAttentionLowering::run() {
   Value lengths =
       op.getKvLengths() ? sourceArgument(op.getKvLengths()) : Value();
   Value biasArg = op.getBias() ? sourceArgument(op.getBias()) : Value();
+  Value maskArg = op.getBoolMask() ? sourceArgument(op.getBoolMask()) : Value();
+  Value qSegArg =
+      op.getQSegmentIds() ? sourceArgument(op.getQSegmentIds()) : Value();
+  Value kvSegArg =
+      op.getKvSegmentIds() ? sourceArgument(op.getKvSegmentIds()) : Value();
   // Each result must be materialized into a function argument.
   SmallVector<bufferization::MaterializeInDestinationOp> materializations;
   auto destination = [&](Value result) -> Value {
@@ -247,7 +275,8 @@ LogicalResult GpuAttentionLowering::run() {
   if (op.getLse() && !lseDest)
     out = Value();
   if (!q || !k || !v || (op.getKvLengths() && !lengths) ||
-      (op.getBias() && !biasArg) || !out)
+      (op.getBias() && !biasArg) || (op.getBoolMask() && !maskArg) ||
+      (op.getQSegmentIds() && (!qSegArg || !kvSegArg)) || !out)
     return op.emitOpError(
         "attn-gpu-flash needs the buffer kernel ABI: operands read from "
         "function arguments through bufferization.to_tensor and the result "
@@ -261,6 +290,15 @@ LogicalResult GpuAttentionLowering::run() {
   if (biasArg)
     inputs.push_back(asKernelBuffer(b, op, biasArg,
                                     MemRefType::get(g.biasShape, g.biasType)));
+  if (maskArg)
+    inputs.push_back(asKernelBuffer(
+        b, op, maskArg, MemRefType::get(g.boolMaskShape, b.getI1Type())));
+  if (qSegArg) {
+    inputs.push_back(asKernelBuffer(
+        b, op, qSegArg, MemRefType::get({g.batch, g.qLen}, b.getI32Type())));
+    inputs.push_back(asKernelBuffer(
+        b, op, kvSegArg, MemRefType::get({g.batch, g.kvLen}, b.getI32Type())));
+  }
   if (lengths)
     inputs.push_back(asKernelBuffer(
         b, op, lengths, MemRefType::get({g.batch}, b.getI32Type())));

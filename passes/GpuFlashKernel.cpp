@@ -29,6 +29,7 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <cmath>
@@ -401,6 +402,12 @@ private:
 
   /// Whether query position `qpos` may see key `key` (MaskSpec::allows).
   Value allows(Value qpos, Value key);
+  /// The data-dependent masks (bool mask, segment ids, mask_mod) of query
+  /// `sIdx` of head `h` and key `key` (in bounds).
+  Value customAllows(Value h, Value sIdx, Value key);
+  /// Clones `region`'s block here with its arguments bound to `args` (and
+  /// the constants it captures cloned first); returns the yielded value.
+  Value inlineModifier(Region &region, ValueRange args);
   /// Issues the cp.async copies of KV tile `tile` into `stage` as one
   /// group; returns its token.
   Value loadTile(Value tile, Value stage);
@@ -457,6 +464,7 @@ private:
 
   // Kernel state shared by the phases.
   Value q, k, v, bias, kvLengths, blockTable, out, lseOut, partOut, partLse;
+  Value boolMask, qSegments, kvSegments;
   Value len; ///< this block's sequence length (keys that exist)
   Value tid, lane, warp, rw, kw;
   Value batch, kvHead, rowBlock, split;
@@ -465,6 +473,41 @@ private:
   Value tensorMapK, tensorMapV; ///< TMA: generic addresses of the maps
   Value barrierBase; ///< TMA: shared address of stage 0's mbarrier (i32)
 };
+
+Value FlashKernelEmitter::inlineModifier(Region &region, ValueRange args) {
+  IRMapping map;
+  Block &block = region.front();
+  map.map(block.getArguments(), args);
+  region.walk([&](Operation *inner) {
+    for (Value operand : inner->getOperands())
+      if (!region.isAncestor(operand.getParentRegion()) &&
+          !map.contains(operand))
+        map.map(operand, b.clone(*operand.getDefiningOp())->getResult(0));
+  });
+  for (Operation &inner : block.without_terminator())
+    b.clone(inner, map);
+  return map.lookup(block.getTerminator()->getOperand(0));
+}
+
+Value FlashKernelEmitter::customAllows(Value h, Value sIdx, Value key) {
+  Value ok = arith::ConstantOp::create(b, b.getBoolAttr(true));
+  auto both = [&](Value c) { ok = arith::AndIOp::create(b, ok, c); };
+  if (boolMask) {
+    SmallVector<Value> idx = {batch, h, sIdx, key};
+    for (auto [i, extent] : llvm::enumerate(g.boolMaskShape))
+      if (extent == 1)
+        idx[i] = im.c(0);
+    both(memref::LoadOp::create(b, boolMask, idx));
+  }
+  if (qSegments) {
+    Value a = memref::LoadOp::create(b, qSegments, ValueRange{batch, sIdx});
+    Value c = memref::LoadOp::create(b, kvSegments, ValueRange{batch, key});
+    both(arith::CmpIOp::create(b, arith::CmpIPredicate::eq, a, c));
+  }
+  if (g.maskMod)
+    both(inlineModifier(*g.maskMod, {batch, h, sIdx, key}));
+  return ok;
+}
 
 Value FlashKernelEmitter::allows(Value qpos, Value key) {
   const MaskSpec &m = g.mask;
@@ -734,6 +777,12 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   v = entry.getArgument(argNo++);
   if (g.hasBias())
     bias = entry.getArgument(argNo++);
+  if (g.hasBoolMask())
+    boolMask = entry.getArgument(argNo++);
+  if (g.hasSegments) {
+    qSegments = entry.getArgument(argNo++);
+    kvSegments = entry.getArgument(argNo++);
+  }
   if (g.hasKvLengths)
     kvLengths = entry.getArgument(argNo++);
   if (g.paged())
@@ -1040,7 +1089,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     if (mask.windowRight >= 0)
       andFull(
           im.le(im.sub(im.sub(tileEnd, im.c(1)), qlo), im.c(mask.windowRight)));
-    if (mask.dilation > 1)
+    if (mask.dilation > 1 || g.hasCustomMask())
       full = arith::ConstantOp::create(b, b.getBoolAttr(false));
     Value scaleLog2 = cf((g.prescaled() ? 1.0f : g.scale) * kLog2e);
     SmallVector<Value> newM(halves), corr(halves), sum(halves);
@@ -1072,11 +1121,31 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
             }
       }
 
+      // score_mod (FlexAttention): the region, inlined per score, maps the
+      // scaled (and biased) logit of (batch, query head, query, key).
+      if (g.scoreMod) {
+        Value scaleC = cf(g.scale);
+        for (int64_t mt = mtLo; mt < mtHi; ++mt)
+          for (int64_t t = 0; t < sTiles; ++t)
+            for (int64_t i = 0; i < 4; ++i) {
+              auto [h, sIdx] = heads[mt * 2 + i / 2];
+              Value key = im.min(
+                  im.add(tileKeyBase, im.add(colPair, im.c(t * 8 + (i % 2)))),
+                  im.c(g.kvLen - 1));
+              Value x = s[mt][t][i];
+              if (!g.hasBias())
+                x = fmul(x, scaleC);
+              s[mt][t][i] =
+                  inlineModifier(*g.scoreMod, {x, batch, h, sIdx, key});
+            }
+      }
+
       // Softcapping (Gemma 2): s = softcap * tanh(scale * s / softcap), so the
       // scores below are already scaled. tanh.approx (sm_75+) through the
       // generic intrinsic with afn: no libdevice.
       if (g.softcap > 0) {
-        Value inner = cf((g.hasBias() ? 1.0f : g.scale) / g.softcap),
+        Value inner =
+                  cf((g.hasBias() || g.scoreMod ? 1.0f : g.scale) / g.softcap),
               outer = cf(g.softcap);
         auto afn = LLVM::FastmathFlagsAttr::get(ctx, LLVM::FastmathFlags::afn);
         for (int64_t mt = mtLo; mt < mtHi; ++mt)
@@ -1109,6 +1178,12 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
                                  im.add(colPair, im.c(t * 8 + (i % 2))));
               Value keep = arith::AndIOp::create(
                   b, im.lt(key, len), allows(qpos[mt * 2 + i / 2], key));
+              if (g.hasCustomMask()) {
+                auto [h, sIdx] = heads[mt * 2 + i / 2];
+                keep = arith::AndIOp::create(
+                    b, keep,
+                    customAllows(h, sIdx, im.min(key, im.c(g.kvLen - 1))));
+              }
               masked.push_back(
                   select(keep, flat[((mt - mtLo) * sTiles + t) * 4 + i], ninf));
             }
@@ -1202,10 +1277,10 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
           int64_t colOff = (kc % 4) * 32;
           Value bDesc = wgmmaDescriptor(
               im.add(kBase, im.c((kc / 4) * blockBytesK + colOff)), 16, atom);
-          Value aDesc = wgmmaDescriptor(
-              im.add(im.add(qBase, im.mul(mTile(mt), 64 * 128)),
-                     im.c((kc / 4) * blockBytesQ + colOff)),
-              16, atom);
+          Value aDesc =
+              wgmmaDescriptor(im.add(im.add(qBase, im.mul(mTile(mt), 64 * 128)),
+                                     im.c((kc / 4) * blockBytesQ + colOff)),
+                              16, atom);
           wgmma(acc[mt], aDesc, {}, bDesc, /*transposeB=*/false,
                 /*accumulate=*/kc > 0);
         }
@@ -1552,6 +1627,11 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
                               gpuKvType(ctx, g)};
   if (g.hasBias())
     params.push_back(MemRefType::get(g.biasShape, g.biasType));
+  if (g.hasBoolMask())
+    params.push_back(MemRefType::get(g.boolMaskShape, ob.getI1Type()));
+  if (g.hasSegments)
+    params.append({MemRefType::get({g.batch, g.qLen}, ob.getI32Type()),
+                   MemRefType::get({g.batch, g.kvLen}, ob.getI32Type())});
   if (g.hasKvLengths)
     params.push_back(MemRefType::get({g.batch}, ob.getI32Type()));
   if (g.paged())

@@ -53,8 +53,18 @@ struct GpuFlashGeometry {
   SmallVector<int64_t, 4> biasShape;
   Type biasType;
   bool hasBias() const { return !biasShape.empty(); }
-  /// Scores are scaled before the exponent (bias or softcap present).
-  bool prescaled() const { return hasBias() || softcap > 0; }
+  /// Boolean mask broadcastable to [B, Hq, Sq, Skv] (i1; empty: none).
+  SmallVector<int64_t, 4> boolMaskShape;
+  bool hasBoolMask() const { return !boolMaskShape.empty(); }
+  /// Segment ids [B, Sq] and [B, Skv] (i32): a query sees its segment.
+  bool hasSegments = false;
+  /// FlexAttention-style regions of the op, inlined per score (null: none);
+  /// they capture nothing but constants (checked by the pass).
+  Region *scoreMod = nullptr, *maskMod = nullptr;
+  /// Masks that depend on data: every tile evaluates them per score.
+  bool hasCustomMask() const { return hasBoolMask() || hasSegments || maskMod; }
+  /// Scores are scaled before the exponent (bias, score_mod or softcap).
+  bool prescaled() const { return hasBias() || scoreMod || softcap > 0; }
   MaskSpec mask;
   float scale = 1;
   float softcap = 0; ///< > 0: logits become softcap * tanh(logit / softcap)
@@ -146,7 +156,8 @@ LogicalResult chooseGpuFlashGeometry(GpuFlashGeometry &g,
                                      const GpuFlashOverrides &overrides,
                                      int64_t numSms, std::string &why);
 
-/// Kernel parameters, in order: q, k, v, [bias], [kv_lengths], [block_table
+/// Kernel parameters, in order: q, k, v, [bias], [bool_mask], [q and kv
+/// segment ids], [kv_lengths], [block_table
 /// (paged)], out and [lse] (splits == 1)
 /// or partial outputs [scratchRows, D] f32 and their base-2 log-sum-exp
 /// [scratchRows] f32 (splits > 1), then with TMA the K and V tensor maps

@@ -33,6 +33,7 @@
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/FileSystem.h"
 
+#include <cmath>
 #include <cstring>
 
 using namespace mlir;
@@ -791,5 +792,123 @@ TEST(GpuTensorMap, UploadedMapMatchesTheDriver) {
     EXPECT_EQ(got, *want) << "key at " << key;
   }
 }
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Data-dependent masks and modifier regions (compileMlir), both chips
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Compiles `text` for the GPU (`chip`), runs it on fresh random inputs
+/// and checks it against the float64 reference for `refSig` (default: the
+/// kernel's own signature, which carries bool_mask and segment ids).
+void checkMlirOnGpu(const std::string &text, const std::string &chip,
+                    std::optional<KernelSignature> refSig = std::nullopt) {
+  if (chip == "sm_90a") {
+    if (auto driver = cuda::Driver::get();
+        driver && (*driver)->computeCapability() != 90)
+      GTEST_SKIP() << "sm_90a code needs a compute capability 9.0 device";
+    else if (!driver)
+      llvm::consumeError(driver.takeError());
+  }
+  CompileOptions options;
+  options.gpuChip = chip;
+  auto kernel = sharedRuntime().compileMlir(text, Target::Cuda, options);
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  SKIP_WITHOUT_DEVICE();
+  uint64_t seed = testSeed();
+  FillOptions fill;
+  fill.seed = seed;
+  HostBuffers buffers((*kernel)->signature(), fill);
+  ASSERT_TRUE(ok((*kernel)->run(buffers.args())));
+  const KernelSignature &sig = (*kernel)->signature();
+  auto ref = referenceAttention(refSig ? *refSig : sig, buffers.args());
+  ASSERT_TRUE(static_cast<bool>(ref)) << llvm::toString(ref.takeError());
+  CheckReport report = checkAgainstReference(
+      sig, buffers.args(), *ref, toleranceFor(dtypeOf(sig.spec.dtype)));
+  EXPECT_TRUE(report.passed) << chip << ", seed " << seed << ": "
+                             << report.summary() << " " << report.firstFailure;
+  EXPECT_EQ(buffers.strayWrites(), "");
+}
+
+class GpuCustomMasks : public ::testing::TestWithParam<const char *> {};
+
+// GQA 4:1, d = 128, 130 queries (520 rows: prefill blocks, wgmma on
+// sm_90a), a per-batch mask broadcast over heads, ragged lengths.
+TEST_P(GpuCustomMasks, BoolMaskAndLengthsBf16) {
+  checkMlirOnGpu(R"mlir(
+func.func @f(%q: tensor<2x8x130x128xbf16>, %k: tensor<2x2x200x128xbf16>,
+             %v: tensor<2x2x200x128xbf16>, %m: tensor<2x1x130x200xi1>,
+             %len: tensor<2xi32>)
+    -> (tensor<2x8x130x128xbf16>, tensor<2x8x130xf32>) {
+  %o, %lse = attn.attention %q, %k, %v bool_mask(%m : tensor<2x1x130x200xi1>)
+      kv_lengths(%len : tensor<2xi32>)
+      : tensor<2x8x130x128xbf16>, tensor<2x2x200x128xbf16>,
+        tensor<2x2x200x128xbf16>
+      -> tensor<2x8x130x128xbf16>, tensor<2x8x130xf32>
+  return %o, %lse : tensor<2x8x130x128xbf16>, tensor<2x8x130xf32>
+}
+)mlir",
+                 GetParam());
+}
+
+// Packed sequences: segment ids with a causal mask, bshd, f16, d = 64.
+TEST_P(GpuCustomMasks, SegmentIdsCausalBshdF16) {
+  checkMlirOnGpu(R"mlir(
+func.func @f(%q: tensor<2x150x4x64xf16>, %k: tensor<2x150x2x64xf16>,
+             %v: tensor<2x150x2x64xf16>, %qs: tensor<2x150xi32>,
+             %ks: tensor<2x150xi32>) -> tensor<2x150x4x64xf16> {
+  %o = attn.attention %q, %k, %v
+      segment_ids(%qs, %ks : tensor<2x150xi32>, tensor<2x150xi32>)
+      {layout = #attn.layout<bshd>, mask = #attn.mask<causal = true>}
+      : tensor<2x150x4x64xf16>, tensor<2x150x2x64xf16>, tensor<2x150x2x64xf16>
+      -> tensor<2x150x4x64xf16>
+  return %o : tensor<2x150x4x64xf16>
+}
+)mlir",
+                 GetParam());
+}
+
+// score_mod scaling by a captured constant = scale 0.5 / sqrt(D); mask_mod
+// `kv <= q` = causal. Reference: the equivalent plain spec.
+TEST_P(GpuCustomMasks, ScoreModAndMaskModBf16) {
+  std::string text = R"mlir(
+func.func @f(%q: tensor<1x8x100x128xbf16>, %k: tensor<1x2x100x128xbf16>,
+             %v: tensor<1x2x100x128xbf16>)
+    -> (tensor<1x8x100x128xbf16>, tensor<1x8x100xf32>) {
+  %half = arith.constant 0.5 : f32
+  %o, %lse = attn.attention %q, %k, %v score_mod {
+    ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+      %r = arith.mulf %s, %half : f32
+      attn.yield %r : f32
+    } mask_mod {
+    ^bb0(%b: index, %h: index, %i: index, %j: index):
+      %c = arith.cmpi ule, %j, %i : index
+      attn.yield %c : i1
+    } : tensor<1x8x100x128xbf16>, tensor<1x2x100x128xbf16>,
+        tensor<1x2x100x128xbf16>
+      -> tensor<1x8x100x128xbf16>, tensor<1x8x100xf32>
+  return %o, %lse : tensor<1x8x100x128xbf16>, tensor<1x8x100xf32>
+}
+)mlir";
+  AttentionSpec s;
+  s.numHeads = 8;
+  s.numKvHeads = 2;
+  s.queryLen = s.kvLen = 100;
+  s.headDim = 128;
+  s.dtype = ElementType::BF16;
+  s.scale = 0.5f / std::sqrt(128.0f);
+  s.mask.causal = true;
+  s.returnLse = true;
+  checkMlirOnGpu(text, GetParam(), signatureForSpec(s));
+}
+
+INSTANTIATE_TEST_SUITE_P(Chips, GpuCustomMasks,
+                         ::testing::Values("sm_90", "sm_90a"),
+                         [](const auto &info) {
+                           return std::string(info.param);
+                         });
 
 } // namespace
