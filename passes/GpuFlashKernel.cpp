@@ -1096,6 +1096,20 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     // Scores of m tiles [mtLo, mtHi) -> probabilities (bias, softcap,
     // mask, online softmax), their O accumulators rescaled.
     auto scoresToProbabilities = [&](int64_t mtLo, int64_t mtHi) {
+      // Visits each score of m tiles [mtLo, mtHi) with its query head,
+      // query and key (keys past the end clamped to the last one; they are
+      // masked below).
+      auto forEachScore = [&](auto body) {
+        for (int64_t mt = mtLo; mt < mtHi; ++mt)
+          for (int64_t t = 0; t < sTiles; ++t)
+            for (int64_t i = 0; i < 4; ++i) {
+              auto [h, sIdx] = heads[mt * 2 + i / 2];
+              Value key = im.min(
+                  im.add(tileKeyBase, im.add(colPair, im.c(t * 8 + (i % 2)))),
+                  im.c(g.kvLen - 1));
+              body(s[mt][t][i], h, sIdx, key);
+            }
+      };
       // Additive bias (ALiBi, relative positions): s = scale * s + bias, one
       // scalar load per score (size-1 dims broadcast; keys past the end read
       // the last key, masked below).
@@ -1104,40 +1118,25 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
         auto pick = [&](int64_t dim, Value i) {
           return g.biasShape[dim] == 1 ? im.c(0) : i;
         };
-        for (int64_t mt = mtLo; mt < mtHi; ++mt)
-          for (int64_t t = 0; t < sTiles; ++t)
-            for (int64_t i = 0; i < 4; ++i) {
-              auto [h, sIdx] = heads[mt * 2 + i / 2];
-              Value key = im.min(
-                  im.add(tileKeyBase, im.add(colPair, im.c(t * 8 + (i % 2)))),
-                  im.c(g.kvLen - 1));
-              Value x = memref::LoadOp::create(
-                  b, bias,
-                  ValueRange{pick(0, batch), pick(1, h), pick(2, sIdx),
-                             pick(3, key)});
-              if (!x.getType().isF32())
-                x = arith::ExtFOp::create(b, b.getF32Type(), x);
-              s[mt][t][i] = math::FmaOp::create(b, s[mt][t][i], scaleC, x);
-            }
+        forEachScore([&](Value &score, Value h, Value sIdx, Value key) {
+          Value x =
+              memref::LoadOp::create(b, bias,
+                                     ValueRange{pick(0, batch), pick(1, h),
+                                                pick(2, sIdx), pick(3, key)});
+          if (!x.getType().isF32())
+            x = arith::ExtFOp::create(b, b.getF32Type(), x);
+          score = math::FmaOp::create(b, score, scaleC, x);
+        });
       }
 
       // score_mod (FlexAttention): the region, inlined per score, maps the
       // scaled (and biased) logit of (batch, query head, query, key).
       if (g.scoreMod) {
         Value scaleC = cf(g.scale);
-        for (int64_t mt = mtLo; mt < mtHi; ++mt)
-          for (int64_t t = 0; t < sTiles; ++t)
-            for (int64_t i = 0; i < 4; ++i) {
-              auto [h, sIdx] = heads[mt * 2 + i / 2];
-              Value key = im.min(
-                  im.add(tileKeyBase, im.add(colPair, im.c(t * 8 + (i % 2)))),
-                  im.c(g.kvLen - 1));
-              Value x = s[mt][t][i];
-              if (!g.hasBias())
-                x = fmul(x, scaleC);
-              s[mt][t][i] =
-                  inlineModifier(*g.scoreMod, {x, batch, h, sIdx, key});
-            }
+        forEachScore([&](Value &score, Value h, Value sIdx, Value key) {
+          Value x = g.hasBias() ? score : fmul(score, scaleC);
+          score = inlineModifier(*g.scoreMod, {x, batch, h, sIdx, key});
+        });
       }
 
       // Softcapping (Gemma 2): s = softcap * tanh(scale * s / softcap), so the
