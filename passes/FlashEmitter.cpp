@@ -152,8 +152,11 @@ private:
   /// key j0 of (b0, hkv), in pieces of `n` keys that are one strided view
   /// each (`rows`, [n, dim], the cache's element type): the whole tile for
   /// a contiguous cache or a tile inside one page, else a loop over its
-  /// pages. `first` is the piece's first key within the tile.
+  /// pages. `first` is the piece's first key within the tile. Before each
+  /// piece of a paged cache, the rows one tile later are prefetched
+  /// (`kvLimit`: the sequence's keys).
   void forEachKvPiece(Value cache, int64_t dim, Value b0, Value hkv, Value j0,
+                      Value kvLimit,
                       function_ref<void(Value, Value, int64_t)> fn);
   /// K/V tiles are read in place (no f32 pack) when the tile is full.
   bool readsInPlace() const;
@@ -422,8 +425,12 @@ bool Emitter::readsInPlace() const {
 }
 
 void Emitter::forEachKvPiece(Value cache, int64_t dim, Value b0, Value hkv,
-                             Value j0,
-                             function_ref<void(Value, Value, int64_t)> fn) {
+                             Value j0, Value kvLimit,
+                             function_ref<void(Value, Value, int64_t)> piece) {
+  auto fn = [&](Value rows, Value first, int64_t n) {
+    prefetchNextTile(cache, dim, b0, hkv, j0, first, n, kvLimit);
+    piece(rows, first, n);
+  };
   if (!p.blockTable) {
     fn(rankReducedView(b, cache, {b0, hkv, j0, idx(0)},
                        {idx(1), idx(1), idx(g.tk), idx(dim)}, {g.tk, dim}),
@@ -508,10 +515,8 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                         {idx(g.rows), idx(g.headDim)}, {g.rows, g.headDim});
     inPlace(
         [&] {
-          forEachKvPiece(p.key, g.headDim, b0, hkv, j0,
+          forEachKvPiece(p.key, g.headDim, b0, hkv, j0, kvLimit,
                          [&](Value rows, Value first, int64_t n) {
-                           prefetchNextTile(p.key, g.headDim, b0, hkv, j0,
-                                            first, n, kvLimit);
                            Value s = rankReducedView(b, sTile, {first, idx(0)},
                                                      {idx(n), idx(g.rows)},
                                                      {n, g.rows});
@@ -554,10 +559,8 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
   TileOnlineSoftmaxOp::create(b, sTile, accRows, rowMax, rowSum);
   inPlace(
       [&] {
-        forEachKvPiece(p.value, g.valueDim, b0, hkv, j0,
+        forEachKvPiece(p.value, g.valueDim, b0, hkv, j0, kvLimit,
                        [&](Value rows, Value first, int64_t n) {
-                         prefetchNextTile(p.value, g.valueDim, b0, hkv, j0,
-                                          first, n, kvLimit);
                          Value pn = rankReducedView(b, probs, {first, idx(0)},
                                                     {idx(n), idx(g.rows)},
                                                     {n, g.rows});

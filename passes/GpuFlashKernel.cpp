@@ -455,7 +455,8 @@ private:
   void loadTileTma(Value tile, Value stage);
   /// TMA: spins until `stage`'s mbarrier completes phase `parity`.
   void waitTileTma(Value stage, Value parity);
-  /// Rewrites `values` through an empty volatile asm (after the wait).
+  /// Emits the PTX statement `text` with `values` rewritten through it (and
+  /// through empty volatile asm in chunks), so no use of them moves above.
   void fenceRegisters(SmallVectorImpl<Value> &values, const std::string &text);
 
   ImplicitLocOpBuilder &b;
@@ -710,55 +711,42 @@ void FlashKernelEmitter::wgmma(SmallVectorImpl<Value> &acc, Value aDesc,
     text += ", 0";
   text += std::string(", ") + (transposeB ? "1" : "0") + ";\n}\n";
   SmallVector<Type> f32s(n, b.getF32Type());
-  auto resTy = LLVM::LLVMStructType::getLiteral(b.getContext(), f32s);
-  auto op = LLVM::InlineAsmOp::create(
-      b, resTy, operands, text, constraints, /*has_side_effects=*/true,
-      /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
-      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
-      ArrayAttr());
+  Value results =
+      inlinePtx(LLVM::LLVMStructType::getLiteral(b.getContext(), f32s), text,
+                constraints, operands);
   for (int64_t i = 0; i < n; ++i)
-    acc[i] =
-        LLVM::ExtractValueOp::create(b, op.getResult(0), ArrayRef<int64_t>{i});
+    acc[i] = LLVM::ExtractValueOp::create(b, results, ArrayRef<int64_t>{i});
 }
 
 void FlashKernelEmitter::fenceRegisters(SmallVectorImpl<Value> &values,
                                         const std::string &text) {
-  // Chunks keep the operand lists short; volatile asm keeps their order.
+  // The statement carries the first chunk of registers; chunks keep the
+  // operand lists short, and volatile asm keeps their order.
+  if (values.empty())
+    inlinePtx(Type(), text, "", ValueRange{});
   constexpr size_t kChunk = 64;
-  for (size_t first = 0; first < values.size() || first == 0; first += kChunk) {
+  for (size_t first = 0; first < values.size(); first += kChunk) {
     size_t n = std::min(kChunk, values.size() - first);
     SmallVector<Type> types;
-    std::string constraints;
+    std::string outs, ins;
     for (size_t i = 0; i < n; ++i) {
       Type t = values[first + i].getType();
       types.push_back(t);
-      constraints += t.isF32() ? "=f," : "=r,";
+      outs += t.isF32() ? "=f," : "=r,";
+      ins += (i ? "," : "") + std::to_string(i);
     }
-    for (size_t i = 0; i < n; ++i)
-      constraints += std::to_string(i) + ",";
-    if (!constraints.empty())
-      constraints.pop_back();
-    Type resTy =
-        n == 0 ? Type()
-               : Type(LLVM::LLVMStructType::getLiteral(b.getContext(), types));
-    auto op = LLVM::InlineAsmOp::create(
-        b, resTy, ValueRange(ArrayRef<Value>(values).slice(first, n)),
-        first == 0 ? text : std::string(), constraints,
-        /*has_side_effects=*/true,
-        /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
-        LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
-        ArrayAttr());
+    Value results =
+        inlinePtx(LLVM::LLVMStructType::getLiteral(b.getContext(), types),
+                  first == 0 ? text : std::string(), outs + ins,
+                  ArrayRef<Value>(values).slice(first, n));
     for (size_t i = 0; i < n; ++i)
       values[first + i] = LLVM::ExtractValueOp::create(
-          b, op.getResult(0), ArrayRef<int64_t>{int64_t(i)});
-    if (n == 0)
-      break;
+          b, results, ArrayRef<int64_t>{int64_t(i)});
   }
 }
 
 void FlashKernelEmitter::wgmmaCommit() {
-  SmallVector<Value> none;
-  fenceRegisters(none, "wgmma.commit_group.sync.aligned;");
+  inlinePtx(Type(), "wgmma.commit_group.sync.aligned;", "", ValueRange{});
 }
 
 void FlashKernelEmitter::wgmmaWait(int64_t pending,
@@ -1267,8 +1255,7 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
       Value undef = LLVM::UndefOp::create(b, b.getF32Type());
       for (auto &a : acc)
         a.assign(sTiles * 4, undef);
-      SmallVector<Value> none;
-      fenceRegisters(none, "wgmma.fence.sync.aligned;");
+      inlinePtx(Type(), "wgmma.fence.sync.aligned;", "", ValueRange{});
       // One commit group per M tile: the softmax of tile 0 overlaps the
       // tensor cores' work on tile 1 (and tile 1's softmax tile 0's P·V).
       for (int64_t mt = 0; mt < MT; ++mt) {

@@ -13,6 +13,15 @@ _mod = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mod)
 extract_ptx = _mod.extract_ptx
 
+def cache_type(c, form, B, Hkv, D, et):
+    """The memref type of a K or V cache: contiguous [B, Hkv, smax, D] or
+    pages [pages, page, Hkv, D] (nhd) / [pages, Hkv, page, D] (hnd)."""
+    if form == "contiguous":
+        return f"memref<{B}x{Hkv}x{c['smax']}x{D}x{et}>"
+    if form == "nhd":
+        return f"memref<{c['pages']}x{c['page']}x{Hkv}x{D}x{et}>"
+    return f"memref<{c['pages']}x{Hkv}x{c['page']}x{D}x{et}>"
+
 def cache_spec_mlir(c):
     """attn.cache_attention over a contiguous ("cache": "contiguous") or paged
     ("cache": "nhd" / "hnd", "page", "pages", "max_pages") cache."""
@@ -20,12 +29,7 @@ def cache_spec_mlir(c):
     et = c.get("dtype", "bf16")
     form = c["cache"]
     q = f"memref<{B}x{Hq}x{Sq}x{D}x{et}>"
-    if form == "contiguous":
-        kv = f"memref<{B}x{Hkv}x{c['smax']}x{D}x{et}>"
-    elif form == "nhd":
-        kv = f"memref<{c['pages']}x{c['page']}x{Hkv}x{D}x{et}>"
-    else:
-        kv = f"memref<{c['pages']}x{Hkv}x{c['page']}x{D}x{et}>"
+    kv = cache_type(c, form, B, Hkv, D, et)
     args = [f"%q: {q}", f"%kc: {kv}", f"%vc: {kv}", f"%len: memref<{B}xi32>"]
     bt = ""
     if form != "contiguous":
@@ -57,12 +61,7 @@ def append_spec_mlir(c):
     et, it = c.get("dtype", "bf16"), c.get("in_dtype", c.get("dtype", "bf16"))
     form = c["append"]
     new = f"memref<{B}x{Hkv}x{Sn}x{D}x{it}>"
-    if form == "contiguous":
-        kv = f"memref<{B}x{Hkv}x{c['smax']}x{D}x{et}>"
-    elif form == "nhd":
-        kv = f"memref<{c['pages']}x{c['page']}x{Hkv}x{D}x{et}>"
-    else:
-        kv = f"memref<{c['pages']}x{Hkv}x{c['page']}x{D}x{et}>"
+    kv = cache_type(c, form, B, Hkv, D, et)
     args = [f"%k: {new}", f"%v: {new}", f"%kc: {kv}", f"%vc: {kv}", f"%len: memref<{B}xi32>"]
     extra = ""
     if c.get("ragged_new"):

@@ -522,6 +522,20 @@ std::vector<Case> gpuCases() {
   return cases;
 }
 
+constexpr const char *kNeedsSm90a =
+    "sm_90a code needs a compute capability 9.0 device";
+
+/// True when a device is present that cannot load sm_90a (arch-specific)
+/// code; without a device the compile path still runs.
+bool deviceLacksSm90a() {
+  auto driver = cuda::Driver::get();
+  if (!driver) {
+    llvm::consumeError(driver.takeError());
+    return false;
+  }
+  return (*driver)->computeCapability() != 90;
+}
+
 /// Compiles `c` for `chip` (empty: the runtime's default) and, on a device,
 /// checks it against the float64 reference.
 void checkCase(const Case &c, const std::string &chip) {
@@ -553,11 +567,8 @@ INSTANTIATE_TEST_SUITE_P(Matrix, GpuNumerics, ::testing::ValuesIn(gpuCases()),
 class GpuNumericsSm90a : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GpuNumericsSm90a, MatchesReference) {
-  if (auto driver = cuda::Driver::get();
-      driver && (*driver)->computeCapability() != 90)
-    GTEST_SKIP() << "sm_90a code needs a compute capability 9.0 device";
-  else if (!driver)
-    llvm::consumeError(driver.takeError());
+  if (deviceLacksSm90a())
+    GTEST_SKIP() << kNeedsSm90a;
   checkCase(GetParam(), "sm_90a");
 }
 
@@ -806,13 +817,8 @@ namespace {
 /// kernel's own signature, which carries bool_mask and segment ids).
 void checkMlirOnGpu(const std::string &text, const std::string &chip,
                     std::optional<KernelSignature> refSig = std::nullopt) {
-  if (chip == "sm_90a") {
-    if (auto driver = cuda::Driver::get();
-        driver && (*driver)->computeCapability() != 90)
-      GTEST_SKIP() << "sm_90a code needs a compute capability 9.0 device";
-    else if (!driver)
-      llvm::consumeError(driver.takeError());
-  }
+  if (chip == "sm_90a" && deviceLacksSm90a())
+    GTEST_SKIP() << kNeedsSm90a;
   CompileOptions options;
   options.gpuChip = chip;
   auto kernel = sharedRuntime().compileMlir(text, Target::Cuda, options);
