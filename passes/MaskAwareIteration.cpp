@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnOps.h"
 #include "passes/IndexMath.h"
+#include "passes/MaskBuilder.h"
 #include "passes/Passes.h"
 
 namespace mlir::attn {
@@ -33,16 +34,8 @@ void guardPartialTiles(TileMaskOp mask, int64_t tk, Value qLo, Value qHi,
   IndexMath im{b};
   Value j0 = mask.getKvStart();
   Value jLast = im.add(j0, tk - 1);
-  Value full = im.le(im.add(j0, tk), mask.getKvLimit());
-  auto both = [&](Value c) { full = arith::AndIOp::create(b, full, c); };
-  if (m.causal)
-    both(im.le(jLast, qLo));
-  if (m.windowRight >= 0)
-    both(im.le(jLast, im.add(qLo, m.windowRight)));
-  if (m.windowLeft >= 0)
-    both(im.ge(j0, im.sub(qHi, im.c(m.windowLeft))));
-  if (m.dilation > 1)
-    full = arith::ConstantOp::create(b, b.getBoolAttr(false));
+  Value full = MaskBuilder(b, m).fullyVisible(
+      im.le(im.add(j0, tk), mask.getKvLimit()), qLo, qHi, j0, jLast);
   Value partial = arith::XOrIOp::create(
       b, full, arith::ConstantOp::create(b, b.getBoolAttr(true)));
   auto guard = scf::IfOp::create(b, partial, /*withElseRegion=*/false);
@@ -72,14 +65,13 @@ void processLoop(scf::ForOp loop) {
   Value lo = loop.getLowerBound(), hi = loop.getUpperBound();
   Value origHi = hi;
   bool bounded = false;
-  if (m.causal || m.windowRight >= 0) {
-    int64_t ahead = m.causal ? 0 : m.windowRight; // verified: causal => <= 0
-    hi = im.min(hi, im.add(im.div(im.add(qHi, ahead), tk), 1));
+  MaskBuilder::KeyRange keys = MaskBuilder(b, m).visibleKeys(qLo, qHi);
+  if (keys.last) {
+    hi = im.min(hi, im.add(im.div(keys.last, tk), 1));
     bounded = true;
   }
-  if (m.windowLeft >= 0) {
-    Value first = im.max(im.c(0), im.sub(qLo, im.c(m.windowLeft)));
-    lo = im.max(lo, im.div(first, tk));
+  if (keys.first) {
+    lo = im.max(lo, im.div(keys.first, tk));
     bounded = true;
   }
   if (m.globalTokens > 0 && bounded) {

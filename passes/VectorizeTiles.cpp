@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnOps.h"
 #include "passes/IndexMath.h"
+#include "passes/MaskBuilder.h"
 #include "passes/Passes.h"
 
 #include "llvm/ADT/TypeSwitch.h"
@@ -406,11 +407,6 @@ void TileVectorizer::lower(TileMaskOp op) {
     return arith::ConstantOp::create(
         b, i32Vec, DenseElementsAttr::get(i32Vec, static_cast<int32_t>(x)));
   };
-  auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, p, x, y);
-  };
-  auto andV = [&](Value x, Value y) { return arith::AndIOp::create(b, x, y); };
-  auto orV = [&](Value x, Value y) { return arith::OrIOp::create(b, x, y); };
   SmallVector<int32_t> lanes(width);
   for (int64_t l = 0; l < width; ++l)
     lanes[l] = l;
@@ -421,6 +417,7 @@ void TileVectorizer::lower(TileMaskOp op) {
   Value negInf = splat(kNegInf);
   int64_t tq = op.getRowsPerHead();
   using P = arith::CmpIPredicate;
+  MaskBuilder masks(b, m);
   // Query positions of each column vector, computed once per tile.
   SmallVector<Value> positions;
   Value base = splatI(toI32(im.add(op.getQStart(), m.qOffset)));
@@ -434,27 +431,7 @@ void TileVectorizer::lower(TileMaskOp op) {
     Value j = splatI(jScalar);
     Value inRange = splatI(arith::CmpIOp::create(b, P::slt, jScalar, limit));
     for (auto [idx, i] : llvm::enumerate(positions)) {
-      Value keep = inRange;
-      if (m.causal)
-        keep = andV(keep, cmp(P::sle, j, i));
-      Value dist = arith::SubIOp::create(b, i, j);
-      Value local;
-      auto withLocal = [&](Value cond) {
-        local = local ? andV(local, cond) : cond;
-      };
-      if (m.windowLeft >= 0)
-        withLocal(cmp(P::sle, dist, constI(m.windowLeft)));
-      if (m.windowRight >= 0)
-        withLocal(cmp(P::sge, dist, constI(-m.windowRight)));
-      if (m.dilation > 1)
-        withLocal(cmp(P::eq,
-                      arith::RemSIOp::create(b, dist, constI(m.dilation)),
-                      constI(0)));
-      if (local && m.globalTokens > 0)
-        local = orV(local, orV(cmp(P::slt, j, constI(m.globalTokens)),
-                               cmp(P::slt, i, constI(m.globalTokens))));
-      if (local)
-        keep = andV(keep, local);
+      Value keep = masks.allows(i, j, inRange);
       Value c = im.c(idx * width);
       Value v = load(s, {n, c});
       store(arith::SelectOp::create(b, keep, v, negInf), s, {n, c});

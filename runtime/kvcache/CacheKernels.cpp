@@ -5,9 +5,13 @@
 
 #include "passes/Passes.h"
 
+#include "dialect/AttnOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Verifier.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -40,41 +44,65 @@ std::string mlir::attn::kv::memrefType(const KernelBufferType &t) {
 
 namespace {
 
-/// `%name: type` parameters and the types alone, in order.
-struct Params {
-  std::string decl;
-  llvm::SmallVector<std::string, 8> types;
-  void add(llvm::StringRef name, const KernelBufferType &t) {
-    types.push_back(memrefType(t));
-    decl += (decl.empty() ? "%" : ", %") + name.str() + ": " + types.back();
+Type elementType(MLIRContext *ctx, rt::DType t) {
+  Builder b(ctx);
+  switch (t) {
+  case rt::DType::F32:
+    return b.getF32Type();
+  case rt::DType::F16:
+    return b.getF16Type();
+  case rt::DType::BF16:
+    return b.getBF16Type();
+  case rt::DType::I32:
+    return b.getI32Type();
+  case rt::DType::I1:
+    return b.getI1Type();
   }
-};
+  llvm_unreachable("unknown dtype");
+}
 
-/// Exact float attribute text: the bit pattern, so that the kernel sees
-/// the f32 the caller gave.
-std::string f32Attr(float f) {
+MemRefType memrefOf(MLIRContext *ctx, const KernelBufferType &t) {
+  Type elt = elementType(ctx, t.dtype);
+  if (!t.strided)
+    return MemRefType::get(t.shape, elt);
+  llvm::SmallVector<int64_t, 4> strides(t.shape.size(), ShapedType::kDynamic);
+  strides.back() = 1;
+  return MemRefType::get(
+      t.shape, elt, StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
+}
+
+/// The key text of a float: its bit pattern, so that two scales that
+/// differ in the last bit are two kernels.
+std::string floatKey(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, 4);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%08X : f32", bits);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08X", bits);
   return buf;
 }
 
-std::string maskAttr(const MaskSpec &m) {
-  llvm::SmallVector<std::string, 6> parts;
-  if (m.causal)
-    parts.push_back("causal = true");
-  if (m.windowLeft != -1)
-    parts.push_back("window_left = " + std::to_string(m.windowLeft));
-  if (m.windowRight != -1)
-    parts.push_back("window_right = " + std::to_string(m.windowRight));
-  if (m.dilation != 1)
-    parts.push_back("dilation = " + std::to_string(m.dilation));
-  if (m.globalTokens != 0)
-    parts.push_back("global_tokens = " + std::to_string(m.globalTokens));
-  if (parts.empty())
-    return "";
-  return "#attn.mask<" + llvm::join(parts, ", ") + ">";
+/// `func.func @name(<buffers>) attributes {llvm.emit_c_interface}` with its
+/// entry block's arguments; the builder is left before its return.
+llvm::SmallVector<Value, 8> kernelFunc(OpBuilder &b, Location loc,
+                                       llvm::StringRef name,
+                                       llvm::ArrayRef<KernelBufferType> bufs) {
+  llvm::SmallVector<Type, 8> types;
+  for (const KernelBufferType &t : bufs)
+    types.push_back(memrefOf(b.getContext(), t));
+  auto func = func::FuncOp::create(b, loc, name, b.getFunctionType(types, {}));
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *body = func.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  func::ReturnOp::create(b, loc);
+  b.setInsertionPointToStart(body);
+  return llvm::SmallVector<Value, 8>(body->getArguments());
+}
+
+std::string typesKey(llvm::ArrayRef<KernelBufferType> bufs) {
+  std::string key;
+  for (const KernelBufferType &t : bufs)
+    key += memrefType(t) + ";";
+  return key;
 }
 
 const DialectRegistry &registry() {
@@ -88,68 +116,60 @@ const DialectRegistry &registry() {
 
 } // namespace
 
-std::string
+KernelSource
 mlir::attn::kv::appendKernelSource(llvm::ArrayRef<KernelBufferType> b,
                                    PageLayout layout) {
-  Params p;
-  const char *names[] = {"key",         "value",         "key_cache",
-                         "value_cache", "cache_lengths", "new_lengths",
-                         "block_table"};
-  for (size_t i = 0; i < b.size(); ++i)
-    p.add(names[i], b[i]);
-  std::string s = "func.func @cache_append(" + p.decl +
-                  ") attributes {llvm.emit_c_interface} {\n";
-  s += "  attn.cache_append %key, %value into %key_cache, %value_cache "
-       "lengths(%cache_lengths) new_lengths(%new_lengths : " +
-       p.types[5] + ")";
-  if (b.size() > 6) {
-    s += " block_table(%block_table : " + p.types[6] + ")";
-    if (layout == PageLayout::HND)
-      s += " {page_layout = #attn.page_layout<hnd>}";
-  }
-  s += " : " + p.types[0] + ", " + p.types[1] + " into " + p.types[2] + ", " +
-       p.types[3] + ", " + p.types[4] + "\n  return\n}\n";
-  return s;
+  KernelSource src;
+  bool paged = b.size() > 6;
+  bool hnd = paged && layout == PageLayout::HND;
+  src.key = "cache_append(" + typesKey(b) + (hnd ? ")hnd" : ")");
+  llvm::SmallVector<KernelBufferType, 7> bufs(b);
+  src.build = [bufs, paged, hnd](OpBuilder &ob, Location loc) {
+    auto args = kernelFunc(ob, loc, "cache_append", bufs);
+    PageLayoutAttr pageLayout;
+    if (hnd)
+      pageLayout = PageLayoutAttr::get(ob.getContext(), PageLayout::HND);
+    CacheAppendOp::create(ob, loc, args[0], args[1], args[2], args[3], args[4],
+                          args[5], paged ? args[6] : Value(), pageLayout);
+  };
+  return src;
 }
 
-std::string mlir::attn::kv::attentionKernelSource(
+KernelSource mlir::attn::kv::attentionKernelSource(
     llvm::ArrayRef<KernelBufferType> b, bool paged, bool withLse,
     const CacheAttentionOptions &o, PageLayout layout) {
-  Params p;
-  llvm::SmallVector<const char *, 7> names = {"query", "key_cache",
-                                              "value_cache", "cache_lengths"};
-  if (paged)
-    names.push_back("block_table");
-  names.push_back("output");
-  if (withLse)
-    names.push_back("lse");
-  for (size_t i = 0; i < b.size(); ++i)
-    p.add(names[i], b[i]);
-  size_t out = paged ? 5 : 4;
-  std::string s = "func.func @cache_attention(" + p.decl +
-                  ") attributes {llvm.emit_c_interface} {\n";
-  s += "  attn.cache_attention %query, %key_cache, %value_cache "
-       "lengths(%cache_lengths)";
-  if (paged)
-    s += " block_table(%block_table : " + p.types[4] + ")";
-  s += " outs(%output";
-  if (withLse)
-    s += ", %lse : " + p.types[out + 1];
-  s += ")";
-  llvm::SmallVector<std::string, 3> attrs;
-  if (std::string m = maskAttr(o.mask); !m.empty())
-    attrs.push_back("mask = " + m);
+  KernelSource src;
+  bool hnd = paged && layout == PageLayout::HND;
+  const MaskSpec &m = o.mask;
+  src.key =
+      "cache_attention(" + typesKey(b) + ")" + (hnd ? "hnd" : "") + "mask(" +
+      std::to_string(m.causal) + "," + std::to_string(m.qOffset) + "," +
+      std::to_string(m.windowLeft) + "," + std::to_string(m.windowRight) + "," +
+      std::to_string(m.dilation) + "," + std::to_string(m.globalTokens) + ")";
   if (o.scale)
-    attrs.push_back("scale = " + f32Attr(*o.scale));
+    src.key += "scale(" + floatKey(*o.scale) + ")";
   if (o.softcap)
-    attrs.push_back("softcap = " + f32Attr(*o.softcap));
-  if (paged && layout == PageLayout::HND)
-    attrs.push_back("page_layout = #attn.page_layout<hnd>");
-  if (!attrs.empty())
-    s += " {" + llvm::join(attrs, ", ") + "}";
-  s += " : " + p.types[0] + ", " + p.types[1] + ", " + p.types[2] + ", " +
-       p.types[3] + " -> " + p.types[out] + "\n  return\n}\n";
-  return s;
+    src.key += "softcap(" + floatKey(*o.softcap) + ")";
+  llvm::SmallVector<KernelBufferType, 7> bufs(b);
+  src.build = [bufs, paged, withLse, hnd, o](OpBuilder &ob, Location loc) {
+    auto args = kernelFunc(ob, loc, "cache_attention", bufs);
+    MLIRContext *ctx = ob.getContext();
+    size_t out = paged ? 5 : 4;
+    auto f32 = [&](std::optional<float> f) {
+      return f ? ob.getF32FloatAttr(*f) : FloatAttr();
+    };
+    MaskAttr mask;
+    if (!o.mask.isTrivial() || o.mask.globalTokens != 0)
+      mask = MaskAttr::get(ctx, o.mask);
+    PageLayoutAttr pageLayout;
+    if (hnd)
+      pageLayout = PageLayoutAttr::get(ctx, PageLayout::HND);
+    CacheAttentionOp::create(ob, loc, args[0], args[1], args[2], args[3],
+                             paged ? args[4] : Value(), args[out],
+                             withLse ? args[out + 1] : Value(), f32(o.scale),
+                             f32(o.softcap), mask, pageLayout);
+  };
+  return src;
 }
 
 CacheKernel::CacheKernel(std::string name, rt::CpuKernelCode code,
@@ -170,26 +190,31 @@ struct CacheKernels::Entry {
 };
 
 namespace {
-/// Parses a generated kernel's text; on failure `error` says why.
-OwningOpRef<ModuleOp> parseKernelSource(MLIRContext &ctx,
-                                        const std::string &source,
+/// Builds `source` into a fresh module; on failure `error` says why.
+OwningOpRef<ModuleOp> buildKernelModule(MLIRContext &ctx,
+                                        const KernelSource &source,
                                         std::string &error) {
   rt::DiagnosticCapture diags(&ctx);
-  OwningOpRef<ModuleOp> module =
-      parseSourceString<ModuleOp>(source, ParserConfig(&ctx));
-  if (!module)
-    error = llvm::toString(
-        diags.takeError("internal error: malformed cache kernel"));
+  OpBuilder b(&ctx);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  source.build(b, loc);
+  if (failed(verify(*module))) {
+    error =
+        llvm::toString(diags.takeError("internal error: invalid cache kernel"));
+    return nullptr;
+  }
   return module;
 }
 } // namespace
 
 llvm::Expected<CacheKernelRef>
-CacheKernels::get(llvm::StringRef name, const std::string &source,
+CacheKernels::get(llvm::StringRef name, const KernelSource &source,
                   const CacheKernelOptions &options, int64_t parallelism) {
   std::string key = options.key() +
                     ",parallelism=" + std::to_string(parallelism) + "\n" +
-                    source;
+                    source.key;
   std::shared_ptr<Entry> entry;
   bool fresh;
   {
@@ -205,7 +230,7 @@ CacheKernels::get(llvm::StringRef name, const std::string &source,
     rt::initializeRuntimeOnce();
     MLIRContext ctx(registry(), MLIRContext::Threading::DISABLED);
     ctx.loadAllAvailableDialects();
-    OwningOpRef<ModuleOp> module = parseKernelSource(ctx, source, entry->error);
+    OwningOpRef<ModuleOp> module = buildKernelModule(ctx, source, entry->error);
     if (!module)
       return;
     CpuPipelineOptions pipeline;
@@ -258,10 +283,10 @@ struct CacheKernels::GpuEntry {
 };
 
 llvm::Expected<GpuCacheKernelRef>
-CacheKernels::getCuda(llvm::StringRef name, const std::string &source,
+CacheKernels::getCuda(llvm::StringRef name, const KernelSource &source,
                       llvm::ArrayRef<KernelBufferType> buffers,
                       const rt::CompileOptions &options) {
-  std::string key = "cuda|" + options.gpuKey() + "\n" + source;
+  std::string key = "cuda|" + options.gpuKey() + "\n" + source.key;
   std::shared_ptr<GpuEntry> entry;
   {
     std::lock_guard<std::mutex> lock(mutex);
@@ -275,7 +300,7 @@ CacheKernels::getCuda(llvm::StringRef name, const std::string &source,
     rt::initializeRuntimeOnce();
     MLIRContext ctx(registry(), MLIRContext::Threading::DISABLED);
     ctx.loadAllAvailableDialects();
-    OwningOpRef<ModuleOp> module = parseKernelSource(ctx, source, entry->error);
+    OwningOpRef<ModuleOp> module = buildKernelModule(ctx, source, entry->error);
     if (!module)
       return;
     // The launch plan only needs each buffer's shape (and a name).

@@ -2,7 +2,8 @@
 //
 // Builds a one-op kernel function around attn.cache_append or
 // attn.cache_attention, lowers it with the attn-to-cpu pipeline, JITs it,
-// and caches the result by its MLIR text and options. The ABI is the op's
+// and caches the result by its key (op, buffer types, attributes) and
+// options. The ABI is the op's
 // memref operands in operand order, then (added by
 // attn-parallel-to-runtime) the work-item range:
 //
@@ -30,8 +31,11 @@
 #include "runtime/ThreadPool.h"
 #include "runtime/kvcache/CacheReference.h"
 
+#include "mlir/IR/Builders.h"
+
 #include "llvm/Support/Error.h"
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -62,18 +66,28 @@ struct KernelBufferType {
 /// "memref<2x8x1x64xbf16, strided<[?, ?, ?, 1], offset: ?>>".
 std::string memrefType(const KernelBufferType &t);
 
+/// A cache-op kernel function, built through OpBuilder (never printed and
+/// re-parsed). `key` names it in the kernel cache: the op, every buffer
+/// type and attribute.
+struct KernelSource {
+  std::string key;
+  /// Builds the `func.func` at the builder's insertion point (a module
+  /// body whose context has the attn, func and memref dialects loaded).
+  std::function<void(OpBuilder &, Location)> build;
+};
+
 /// The kernel function for attn.cache_append over buffers of these types
 /// (order: key, value, key_cache, value_cache, cache_lengths, new_lengths,
 /// [block_table]); `layout` is the pools' page layout when paged.
-std::string appendKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
-                               PageLayout layout = PageLayout::NHD);
+KernelSource appendKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
+                                PageLayout layout = PageLayout::NHD);
 
 /// The kernel function for attn.cache_attention (order: query, key_cache,
 /// value_cache, cache_lengths, [block_table], output, [lse]).
-std::string attentionKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
-                                  bool paged, bool withLse,
-                                  const CacheAttentionOptions &options,
-                                  PageLayout layout = PageLayout::NHD);
+KernelSource attentionKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
+                                   bool paged, bool withLse,
+                                   const CacheAttentionOptions &options,
+                                   PageLayout layout = PageLayout::NHD);
 
 /// One compiled kernel. Runs of one kernel are serialised: flash-decoding
 /// splits keep their partials in module-level scratch.
@@ -123,7 +137,7 @@ public:
   /// The kernel of function `name` in `source`, compiled with `options`
   /// (split cost model planning for `parallelism` cores).
   llvm::Expected<CacheKernelRef> get(llvm::StringRef name,
-                                     const std::string &source,
+                                     const KernelSource &source,
                                      const CacheKernelOptions &options,
                                      int64_t parallelism);
 
@@ -131,7 +145,7 @@ public:
   /// `options`' GPU fields; `buffers` are the kernel's buffer types in ABI
   /// order. Cached apart from CPU kernels (the key includes the target).
   llvm::Expected<GpuCacheKernelRef>
-  getCuda(llvm::StringRef name, const std::string &source,
+  getCuda(llvm::StringRef name, const KernelSource &source,
           llvm::ArrayRef<KernelBufferType> buffers,
           const rt::CompileOptions &options);
 

@@ -57,7 +57,7 @@ bool KvStepper::onDevice() const {
 }
 
 llvm::Expected<KvStepper::StepKernel>
-KvStepper::compileKernel(llvm::StringRef name, const std::string &source,
+KvStepper::compileKernel(llvm::StringRef name, const KernelSource &source,
                          llvm::ArrayRef<KernelBufferType> types) {
   StepKernel k;
   if (onDevice()) {

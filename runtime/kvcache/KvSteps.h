@@ -104,7 +104,7 @@ private:
     explicit operator bool() const { return cpu || gpu; }
   };
   llvm::Expected<StepKernel> compileKernel(llvm::StringRef name,
-                                           const std::string &source,
+                                           const KernelSource &source,
                                            llvm::ArrayRef<KernelBufferType>);
   llvm::Error runKernel(const StepKernel &kernel,
                         llvm::ArrayRef<rt::BufferRef> buffers,
