@@ -22,7 +22,8 @@ constexpr int64_t kBatch = 3, kHq = 8, kHkv = 2, kDim = 64, kPrompt = 37;
 const int32_t kPromptLens[kBatch] = {37, 5, 20};
 
 int fail(llvm::Error e) {
-  std::fprintf(stderr, "gqa-decode: %s\n", llvm::toString(std::move(e)).c_str());
+  std::fprintf(stderr, "gqa-decode: %s\n",
+               llvm::toString(std::move(e)).c_str());
   return 1;
 }
 
@@ -73,12 +74,14 @@ int main() {
                      q = randomRows(kBatch * kHq * kDim, rng),
                      out(q.size(), NAN);
   if (llvm::Error e = steps.appendStep(
-          seqs, rt::BufferRef::contiguous(kp.data(), rt::DType::F32, promptShape),
+          seqs,
+          rt::BufferRef::contiguous(kp.data(), rt::DType::F32, promptShape),
           rt::BufferRef::contiguous(vp.data(), rt::DType::F32, promptShape),
           kPromptLens))
     return fail(std::move(e));
   if (llvm::Error e = steps.appendStep(
-          seqs, rt::BufferRef::contiguous(kt.data(), rt::DType::F32, tokenShape),
+          seqs,
+          rt::BufferRef::contiguous(kt.data(), rt::DType::F32, tokenShape),
           rt::BufferRef::contiguous(vt.data(), rt::DType::F32, tokenShape)))
     return fail(std::move(e));
   const int64_t qShape[] = {kBatch, kHq, 1, kDim};
