@@ -22,12 +22,13 @@ set(ATTN_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/attn)
 
 # Installed binaries keep finding the MLIR/LLVM shared libraries they were
 # linked against (Debian's live outside the loader's default path).
-set_target_properties(attn-opt attn-run PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
-install(TARGETS attn-opt attn-run RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+set_target_properties(attn-opt attn-run attn-convert PROPERTIES
+  INSTALL_RPATH_USE_LINK_PATH ON)
+install(TARGETS attn-opt attn-run attn-convert RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # Headers are included by their path from the repository root
 # ("runtime/Runtime.h"), so they keep that layout under include/attn.
-install(DIRECTORY dialect passes runtime
+install(DIRECTORY common dialect passes runtime
   DESTINATION ${ATTN_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.h")
 install(DIRECTORY ${PROJECT_BINARY_DIR}/dialect ${PROJECT_BINARY_DIR}/passes
@@ -45,7 +46,7 @@ endif()
 set(ATTN_EXPORTED_CXX_TARGETS "")
 if(NOT ATTN_STATIC_TOOLS)
   foreach(pair AttnDialect:Dialect AttnPasses:Passes AttnRuntime:Runtime
-               AttnKvCache:KvCache AttnCuda:Cuda)
+               AttnKvCache:KvCache AttnCuda:Cuda AttnConvert:Convert)
     string(REPLACE ":" ";" pair "${pair}")
     list(GET pair 0 target)
     list(GET pair 1 name)

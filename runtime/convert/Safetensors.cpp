@@ -276,7 +276,9 @@ Expected<File> mlir::attn::st::parse(StringRef bytes, StringRef source) {
   return file;
 }
 
-Expected<std::string> mlir::attn::st::serialize(const File &file) {
+/// The length prefix and padded JSON header of `file` (everything before
+/// the data), after checking names and sizes.
+static Expected<std::string> headerOf(const File &file) {
   llvm::json::Object root;
   if (!file.metadata.empty()) {
     llvm::json::Object meta;
@@ -310,10 +312,15 @@ Expected<std::string> mlir::attn::st::serialize(const File &file) {
   header.append((8 - header.size() % 8) % 8, ' ');
   std::string out(8, '\0');
   endian::write64le(out.data(), header.size());
-  out += header;
-  out.reserve(out.size() + at);
+  return out + header;
+}
+
+Expected<std::string> mlir::attn::st::serialize(const File &file) {
+  Expected<std::string> out = headerOf(file);
+  if (!out)
+    return out.takeError();
   for (const Tensor &t : file.tensors)
-    out.append(reinterpret_cast<const char *>(t.data.data()), t.data.size());
+    out->append(reinterpret_cast<const char *>(t.data.data()), t.data.size());
   return out;
 }
 
@@ -326,13 +333,16 @@ Expected<File> mlir::attn::st::readFile(StringRef path) {
 }
 
 Error mlir::attn::st::writeFile(const File &file, StringRef path) {
-  Expected<std::string> image = serialize(file);
-  if (!image)
-    return image.takeError();
+  // Streamed: no second copy of the tensors in memory.
+  Expected<std::string> header = headerOf(file);
+  if (!header)
+    return header.takeError();
   // writeToOutput writes a temporary next to `path` and renames it into
   // place only when everything was written.
   Error e = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
-    os << *image;
+    os << *header;
+    for (const Tensor &t : file.tensors)
+      os.write(reinterpret_cast<const char *>(t.data.data()), t.data.size());
     return Error::success();
   });
   if (e)
