@@ -1,16 +1,17 @@
 //===- cpu_decode_bench.cpp - decode over a paged KV cache vs copy bandwidth
 //===//
 //
-// One run measures memcpy bandwidth (read + write, the ceiling for a
-// memory-bound kernel) and attn's compiled decode step (attn.cache_attention
+// One run measures the read-only stream (the ceiling of a decode step, which
+// only reads), memcpy bandwidth (read + write) and attn's compiled decode
+// step (attn.cache_attention
 // over a paged cache, GQA hq=32 hkv=8 d=128) for f32 and bf16 storage, both
 // page layouts (nhd [P, page, Hkv, D], the default, and head-major hnd
 // [P, Hkv, page, D]), batch 1 and 16 at 4k keys, and batch 1 at 1k..64k keys
 // (cost must grow linearly); `--kv` (with `--batch`) picks other cases. Bytes
-// counted: the K and V rows read, plus q and output. memcpy (read + write) and
-// a read-only stream are measured again right before every case's timed runs;
-// /copy and /read are ratios to those neighbours (robust to load that drifts
-// while the benchmark runs on a shared machine).
+// counted: the K and V rows read, plus q and output. The read-only stream and
+// memcpy are measured again right before every case's timed runs; /read (the
+// primary ratio) and /copy are ratios to those neighbours (robust to load
+// that drifts while the benchmark runs on a shared machine).
 //
 //===----------------------------------------------------------------------===//
 #include "bench/BenchUtil.h"
@@ -23,8 +24,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
-#include <functional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -105,54 +104,6 @@ struct Row {
   double read; ///< read-only GB/s measured right before the timed runs
 };
 
-/// Read-only bandwidth (GB/s) of `threads` threads summing disjoint parts
-/// of a `bytes` buffer: what a kernel that only reads could reach.
-double readGBps(int64_t bytes, int threads) {
-  static std::vector<uint64_t> buf;
-  buf.assign(bytes / 8, 1);
-  std::vector<uint64_t> sums(threads * 8);
-  auto read = [&] {
-    std::vector<std::thread> pool;
-    int64_t chunk = int64_t(buf.size()) / threads;
-    for (int t = 0; t < threads; ++t)
-      pool.emplace_back([&, t] {
-        const uint64_t *p = buf.data() + t * chunk;
-        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (int64_t i = 0; i + 4 <= chunk; i += 4) {
-          s0 += p[i];
-          s1 += p[i + 1];
-          s2 += p[i + 2];
-          s3 += p[i + 3];
-        }
-        sums[t * 8] = s0 + s1 + s2 + s3;
-      });
-    for (auto &th : pool)
-      th.join();
-  };
-  double ms = bench::medianMs(read, 7);
-  return double(bytes) / ms / 1e6;
-}
-
-double cpuNowMs() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/// Least process CPU time in ms of `fn` over `reps` runs (2 warm-ups): the
-/// least disturbed run when other jobs share the cores and caches.
-double minCpuMs(const std::function<void()> &fn, int reps) {
-  fn();
-  fn();
-  std::vector<double> times;
-  for (int i = 0; i < reps; ++i) {
-    double t0 = cpuNowMs();
-    fn();
-    times.push_back(cpuNowMs() - t0);
-  }
-  return *std::min_element(times.begin(), times.end());
-}
-
 llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
                                ElementType dtype, PageLayout layout) {
   std::mt19937 rng(7);
@@ -200,8 +151,9 @@ llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
       runError = std::move(e);
   };
   double copy = bench::copyGBps(int64_t(256) << 20, runtime.numThreads());
-  double read = readGBps(int64_t(256) << 20, runtime.numThreads());
-  double ms = cpuTime ? minCpuMs(step, reps) : bench::medianMs(step, reps);
+  double read = bench::readGBps(int64_t(256) << 20, runtime.numThreads());
+  double ms =
+      cpuTime ? bench::minCpuMs(step, reps) : bench::medianMs(step, reps);
   if (runError)
     return std::move(runError);
   double elt = dtype == ElementType::F32 ? 4 : 2;
@@ -215,19 +167,21 @@ llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
 int main(int argc, char **argv) {
   llvm::cl::ParseCommandLineOptions(argc, argv, "attn CPU decode benchmark\n");
   unsigned nThreads = threads ? threads : std::thread::hardware_concurrency();
+  double read = bench::readGBps(int64_t(256) << 20, nThreads);
   double copy = bench::copyGBps(int64_t(256) << 20, nThreads);
   rt::RuntimeOptions ro;
   ro.numThreads = nThreads;
   rt::Runtime runtime(ro);
-  std::printf("threads %u; memcpy 256 MiB: %.1f GB/s (read + write)\n",
-              nThreads, copy);
+  std::printf("threads %u; read-only stream 256 MiB: %.1f GB/s; memcpy 256 "
+              "MiB: %.1f GB/s (read + write)\n",
+              nThreads, read, copy);
   std::printf("decode GQA hq=%lld hkv=%lld d=%lld, paged cache (page %d), "
               "causal, Sq=1\n",
               (long long)kHq, (long long)kHkv, (long long)kDim,
               pageSize.getValue());
   std::printf("%-6s %-6s %5s %7s %10s %9s %8s %8s %8s %8s %12s\n", "layout",
-              "dtype", "batch", "kv", "ms", "GB/s", "copy", "/copy", "read",
-              "/read", "us/1k tokens");
+              "dtype", "batch", "kv", "ms", "GB/s", "read", "/read", "copy",
+              "/copy", "us/1k tokens");
   struct Case {
     int64_t batch, len;
   };
@@ -291,8 +245,8 @@ int main(int argc, char **argv) {
                 "%12.2f\n",
                 stringifyPageLayout(r.layout).str().c_str(),
                 stringifyElementType(r.dtype), (long long)r.c.batch,
-                (long long)r.c.len, r.row.ms, r.row.gbps, r.row.copy,
-                r.row.gbps / r.row.copy, r.row.read, r.row.gbps / r.row.read,
+                (long long)r.c.len, r.row.ms, r.row.gbps, r.row.read,
+                r.row.gbps / r.row.read, r.row.copy, r.row.gbps / r.row.copy,
                 1000.0 * r.row.ms / (r.c.batch * r.c.len / 1000.0));
   return 0;
 }

@@ -1,9 +1,13 @@
 //===- cpu_prefill_bench.cpp - attn prefill vs sgemm and GEMM-softmax-GEMM ===//
 //
-// One run measures, on the same threads: the OpenBLAS sgemm rate (the
-// ceiling), attn's compiled kernel, and the attention a C++ user would write
-// with OpenBLAS (per head: S = Q Kᵀ, mask, softmax, O = P V; heads spread
-// over the threads, each sgemm single-threaded). Prints one table.
+// One run measures, on the same threads: two ceilings, attn's compiled
+// kernel, and the attention a C++ user would write with OpenBLAS (per head:
+// S = Q Kᵀ, mask, softmax, O = P V; heads spread over the threads, each
+// sgemm single-threaded). The ceilings: OpenBLAS sgemm with the kernels of
+// the CPU's vector ISA (the benchmark re-executes itself with the right
+// OPENBLAS_CORETYPE when OpenBLAS picks older ones), and the machine's peak
+// FMA rate (register-only FMA chains, no library). Prints one table, or
+// JSON with --json.
 //
 //===----------------------------------------------------------------------===//
 #include "bench/BenchUtil.h"
@@ -11,6 +15,8 @@
 #include "runtime/Runtime.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cblas.h>
@@ -32,6 +38,27 @@ static llvm::cl::opt<int> reps("bench-reps", llvm::cl::desc("timed runs"),
                                llvm::cl::init(7));
 static llvm::cl::list<std::string>
     shapes("shape", llvm::cl::desc("spec shorthand (repeatable)"));
+static llvm::cl::opt<bool> cpuTime(
+    "cpu-time",
+    llvm::cl::desc("time attn and the ceilings by the least process CPU "
+                   "time of the runs (per thread) instead of the median wall "
+                   "time (with --bench-threads=1: the kernels' own time, for "
+                   "A/B on a shared machine)"),
+    llvm::cl::init(false));
+static llvm::cl::opt<bool>
+    baseline("baseline",
+             llvm::cl::desc("also time the OpenBLAS GEMM-softmax-GEMM "
+                            "(and check attn against it)"),
+             llvm::cl::init(true));
+static llvm::cl::opt<int64_t>
+    tileRows("tile-rows", llvm::cl::desc("query rows per work item"),
+             llvm::cl::init(rt::CompileOptions().tileRows));
+static llvm::cl::opt<int64_t>
+    tileKv("tile-kv", llvm::cl::desc("keys per KV tile"),
+           llvm::cl::init(rt::CompileOptions().tileKv));
+static llvm::cl::opt<bool> json("json",
+                                llvm::cl::desc("print JSON instead of a table"),
+                                llvm::cl::init(false));
 
 namespace {
 
@@ -87,7 +114,41 @@ double gemmSoftmaxGemm(const AttentionSpec &s, const float *q, const float *k,
 
 } // namespace
 
+namespace {
+
+struct Result {
+  std::string shape;
+  double ms, gflops, baseMs, maxDiff, compileMs;
+};
+
+void printJson(unsigned nThreads, double sgemm, double peak,
+               const std::vector<Result> &results) {
+  llvm::json::Array rows;
+  for (const Result &r : results) {
+    llvm::json::Object row{
+        {"shape", r.shape},           {"attn_ms", r.ms},
+        {"gflops", r.gflops},         {"of_sgemm", r.gflops / sgemm},
+        {"of_peak", r.gflops / peak}, {"compile_ms", r.compileMs}};
+    if (r.baseMs > 0) {
+      row["gemm_softmax_gemm_ms"] = r.baseMs;
+      row["max_diff"] = r.maxDiff;
+    }
+    rows.push_back(std::move(row));
+  }
+  llvm::json::Object out{{"threads", nThreads},
+                         {"blas", bench::blasCoreReport()},
+                         {"sgemm_gflops", sgemm},
+                         {"fma_peak_gflops", peak},
+                         {"fma_isa", bench::isaName(bench::cpuVectorIsa())},
+                         {"shapes", std::move(rows)}};
+  llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(out)))
+               << "\n";
+}
+
+} // namespace
+
 int main(int argc, char **argv) {
+  bench::useBestBlasCore(argv);
   llvm::cl::ParseCommandLineOptions(argc, argv, "attn CPU prefill benchmark\n");
   unsigned nThreads = threads ? threads : std::thread::hardware_concurrency();
   std::vector<std::string> specs(shapes.begin(), shapes.end());
@@ -95,16 +156,22 @@ int main(int argc, char **argv) {
     specs = {"mha:b=8,hq=12,s=1024,d=64,causal",
              "gqa:b=1,hq=32,hkv=8,s=4096,d=128,causal"};
 
-  double sgemm = bench::sgemmGflops(2048, nThreads);
+  double sgemm = bench::sgemmGflops(2048, nThreads, cpuTime);
+  double peak = bench::fmaPeakGflops(nThreads, cpuTime);
   rt::RuntimeOptions ro;
   ro.numThreads = nThreads;
   rt::Runtime runtime(ro);
-  std::printf("threads %u; OpenBLAS sgemm 2048^3: %.1f GFLOP/s\n", nThreads,
-              sgemm);
-  std::printf("%-44s %9s %9s %7s %10s %8s %8s %8s\n", "shape", "attn ms",
-              "GFLOP/s", "/sgemm", "gemm-sm ms", "speedup", "compile",
-              "maxdiff");
+  if (!json) {
+    std::printf("threads %u; %s\n", nThreads, bench::blasCoreReport().c_str());
+    std::printf("ceilings: OpenBLAS sgemm 2048^3 %.1f GFLOP/s; peak FMA "
+                "(%s, registers only) %.1f GFLOP/s\n",
+                sgemm, bench::isaName(bench::cpuVectorIsa()), peak);
+    std::printf("%-44s %9s %9s %7s %7s %10s %8s %8s %8s\n", "shape", "attn ms",
+                "GFLOP/s", "/sgemm", "/peak", "gemm-sm ms", "speedup",
+                "compile", "maxdiff");
+  }
   int status = 0;
+  std::vector<Result> results;
   for (const std::string &text : specs) {
     std::string error;
     auto spec = parseSpecShorthand(text, error);
@@ -112,7 +179,10 @@ int main(int argc, char **argv) {
       llvm::errs() << "bad shape '" << text << "': " << error << "\n";
       return 2;
     }
-    auto kernel = runtime.compile(*spec);
+    rt::CompileOptions co;
+    co.tileRows = tileRows;
+    co.tileKv = tileKv;
+    auto kernel = runtime.compile(*spec, rt::Target::Cpu, co);
     if (!kernel) {
       llvm::errs() << text << ": " << llvm::toString(kernel.takeError())
                    << "\n";
@@ -123,12 +193,12 @@ int main(int argc, char **argv) {
     rt::HostBuffers buffers((*kernel)->signature(), fill);
     const rt::AttentionArgs &args = buffers.args();
     llvm::Error runError = llvm::Error::success();
-    double ms = bench::medianMs(
-        [&] {
-          if (llvm::Error e = (*kernel)->run(args))
-            runError = std::move(e);
-        },
-        reps);
+    auto run = [&] {
+      if (llvm::Error e = (*kernel)->run(args))
+        runError = std::move(e);
+    };
+    double ms =
+        cpuTime ? bench::minCpuMs(run, reps) : bench::medianMs(run, reps);
     if (runError) {
       llvm::errs() << text << ": " << llvm::toString(std::move(runError))
                    << "\n";
@@ -140,7 +210,7 @@ int main(int argc, char **argv) {
     bool plain = spec->dtype == ElementType::F32 &&
                  spec->layout == Layout::BHSD && !spec->softcap &&
                  !spec->withKvLengths;
-    if (plain) {
+    if (plain && baseline) {
       std::vector<float> base(args.output.numElements());
       baseMs = gemmSoftmaxGemm(*spec, static_cast<float *>(args.query.data),
                                static_cast<float *>(args.key.data),
@@ -152,10 +222,15 @@ int main(int argc, char **argv) {
       if (!(maxDiff < 1e-3))
         status = 1; // the two must agree; NaN fails too
     }
-    std::printf("%-44s %9.2f %9.1f %7.2f %10.2f %8.2f %7.0fms %8.1e\n",
-                text.c_str(), ms, gflops, gflops / sgemm, baseMs,
-                baseMs > 0 ? baseMs / ms : 0.0,
-                (*kernel)->compileStats().totalMs(), maxDiff);
+    Result r{text,   ms,      gflops,
+             baseMs, maxDiff, (*kernel)->compileStats().totalMs()};
+    results.push_back(r);
+    if (!json)
+      std::printf("%-44s %9.2f %9.1f %7.2f %7.2f %10.2f %8.2f %7.0fms %8.1e\n",
+                  text.c_str(), ms, gflops, gflops / sgemm, gflops / peak,
+                  baseMs, baseMs > 0 ? baseMs / ms : 0.0, r.compileMs, maxDiff);
   }
+  if (json)
+    printJson(nThreads, sgemm, peak, results);
   return status;
 }

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Runs on the lent GPU machine's 16-core CPU (through the `device` tool):
-# attn's CPU kernels (statically linked attn-run / attn-decode-loop carried
-# in .device-carry/) next to PyTorch's CPU SDPA on the same shapes, threads
-# and machine. Prints one table. Prepare the carry folder here with
-#   ATTN_BUILD=build-static ATTN_CMAKE_ARGS=-DATTN_STATIC_TOOLS=ON ... (see
-#   docs/performance.md), then xz the two binaries into .device-carry/.
+# Runs on the lent GPU machine's CPU (through the `device` tool): attn's CPU
+# benchmarks (statically linked attn-bench-cpu-prefill / attn-bench-cpu-decode
+# carried in .device-carry/) next to PyTorch's CPU SDPA on the same shapes,
+# threads and machine, with the same ceilings as here: OpenBLAS sgemm with
+# the CPU's own kernels (the benchmark re-executes itself with the right
+# OPENBLAS_CORETYPE when OpenBLAS falls back to older ones) and the peak FMA
+# rate (register-only loop). Prepare the carry folder here with
+#   ATTN_BUNDLE_TARGETS="attn-bench-cpu-prefill attn-bench-cpu-decode" \
+#     scripts/gpu-bundle.sh          (see docs/performance.md)
 set -euo pipefail
 carry=.device-carry
 work=$(mktemp -d)
-for tool in attn-run attn-decode-loop; do
+# The decode benchmark is optional (the carry limit may hold only one).
+for tool in attn-bench-cpu-prefill attn-bench-cpu-decode; do
+  [ -f "$carry/$tool.xz" ] || continue
   xz -dc "$carry/$tool.xz" > "$work/$tool"
   chmod +x "$work/$tool"
 done
@@ -17,19 +22,27 @@ if [ -f "$carry/libz3.so.4.xz" ]; then
   xz -dc "$carry/libz3.so.4.xz" > "$work/libz3.so.4"
   export LD_LIBRARY_PATH="$work${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
-lscpu | grep -E "Model name|^CPU\(s\)" || true
+lscpu | grep -E "Model name|^CPU\(s\)|^CPU family|^Model:|Flags" | cut -c1-400 || true
+threads_list=(2 "$(nproc)")
 
 shapes=("mha:b=8,hq=12,s=1024,d=64,causal"
         "gqa:b=1,hq=32,hkv=8,s=4096,d=128,causal"
         "gqa:b=1,hq=32,hkv=8,sq=1,skv=4096,d=128"
         "gqa:b=16,hq=32,hkv=8,sq=1,skv=4096,d=128")
 
-python3 - "$work" "${shapes[@]}" <<'PY'
-import json, subprocess, sys, time
+for threads in "${threads_list[@]}"; do
+  args=()
+  for s in "${shapes[@]}"; do args+=("--shape=$s"); done
+  "$work/attn-bench-cpu-prefill" --bench-threads="$threads" --bench-reps=5 \
+    --baseline=false --json "${args[@]}" > "$work/attn-$threads.json"
+done
+
+python3 - "$work" "${threads_list[@]}" <<'PY'
+import json, sys, time
 import torch
 import torch.nn.functional as F
 
-work, shapes = sys.argv[1], sys.argv[2:]
+work, threads_list = sys.argv[1], [int(t) for t in sys.argv[2:]]
 
 def parse(spec):
     kind, rest = spec.split(":")
@@ -39,8 +52,14 @@ def parse(spec):
     s = int(kv.get("s", 1)); sq, skv = int(kv.get("sq", s)), int(kv.get("skv", s))
     return b, hq, hkv, sq, skv, int(kv["d"]), "causal" in kv
 
-def torch_ms(spec, threads):
-    torch.set_num_threads(threads)
+def median_ms(fn, reps=5):
+    for _ in range(2): fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter(); fn(); times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2] * 1e3
+
+def torch_ms(spec):
     b, hq, hkv, sq, skv, d, causal = parse(spec)
     q = torch.randn(b, hq, sq, d); k = torch.randn(b, hkv, skv, d); v = torch.randn(b, hkv, skv, d)
     # Bottom-right causal (queries at the end), as attn's cache decode; for
@@ -48,29 +67,31 @@ def torch_ms(spec, threads):
     mask = None
     if causal and sq != skv:
         mask = torch.ones(sq, skv, dtype=torch.bool).tril(skv - sq)
-    def run():
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-            is_causal=causal and mask is None, enable_gqa=hq != hkv)
-    for _ in range(2): run()
-    times = []
-    for _ in range(5):
-        t0 = time.perf_counter(); run(); times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2] * 1e3
+    return median_ms(lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+        is_causal=causal and mask is None, enable_gqa=hq != hkv))
 
-def attn_ms(spec, threads):
-    out = subprocess.run([f"{work}/attn-run", spec, "--bench", "--json", "--runs=5",
-                          f"--threads={threads}"], capture_output=True, text=True)
-    if out.returncode != 0:
-        return float("nan"), out.stderr.strip()[:120]
-    j = json.loads(out.stdout)
-    return j["bench"]["time_ms"] if "bench" in j else float("nan"), ""
+def torch_sgemm_gflops(n=2048):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n ** 3 / median_ms(lambda: a @ b) / 1e6
 
 print(f"torch {torch.__version__}")
-print(f"{'shape':44} {'thr':>3} {'attn ms':>9} {'torch ms':>9} {'speedup':>8}")
-for spec in shapes:
-    for threads in (2, 16):
-        a, err = attn_ms(spec, threads)
-        t = torch_ms(spec, threads)
-        print(f"{spec:44} {threads:3d} {a:9.3f} {t:9.3f} {t / a:8.2f} {err}", flush=True)
+for threads in threads_list:
+    torch.set_num_threads(threads)
+    j = json.load(open(f"{work}/attn-{threads}.json"))
+    print(f"threads {threads}: {j['blas']}")
+    print(f"  ceilings: OpenBLAS sgemm {j['sgemm_gflops']:.1f} GFLOP/s, peak FMA "
+          f"({j['fma_isa']}) {j['fma_peak_gflops']:.1f} GFLOP/s; "
+          f"torch.mm 2048^3 {torch_sgemm_gflops():.1f} GFLOP/s")
+    print(f"{'shape':44} {'thr':>3} {'attn ms':>9} {'GFLOP/s':>8} {'/sgemm':>7} "
+          f"{'/peak':>6} {'torch ms':>9} {'vs torch':>8}")
+    for row in j["shapes"]:
+        t = torch_ms(row["shape"])
+        print(f"{row['shape']:44} {threads:3d} {row['attn_ms']:9.3f} {row['gflops']:8.1f} "
+              f"{row['of_sgemm']:7.2f} {row['of_peak']:6.2f} {t:9.3f} {t / row['attn_ms']:8.2f}",
+              flush=True)
 PY
-"$work/attn-decode-loop" 64 16
+[ -x "$work/attn-bench-cpu-decode" ] || exit 0
+for threads in "${threads_list[@]}"; do
+  "$work/attn-bench-cpu-decode" --bench-threads="$threads" --kv=4096 --batch=1,16
+  "$work/attn-bench-cpu-decode" --bench-threads="$threads" --kv=65536 --batch=1
+done

@@ -23,7 +23,9 @@ ATTN_CMAKE_ARGS="-DATTN_STATIC_TOOLS=ON ${ATTN_CMAKE_ARGS:-}"
 CARRY="$ATTN_ROOT/.device-carry"
 LIMIT_MB="${ATTN_CARRY_LIMIT_MB:-60}"
 
-targets=(attn-gpu-tests attn-cuda-tests)
+# ATTN_BUNDLE_TARGETS picks other binaries (the CPU peer check's:
+# "attn-bench-cpu-prefill attn-bench-cpu-decode", scripts/cpu-peer-check.sh).
+read -ra targets <<< "${ATTN_BUNDLE_TARGETS:-attn-gpu-tests attn-cuda-tests}"
 [ "${ATTN_BUNDLE_ATTN_RUN:-0}" = 1 ] && targets+=(attn-run)
 
 attn_install_packages
@@ -52,7 +54,7 @@ for t in "${targets[@]}"; do
   [ -n "$src" ] || { echo "gpu-bundle: $t not built" >&2; exit 1; }
   pack "$src" "$t"
 done
-z3="$(ldd "$(find "$ATTN_BUILD" -name attn-gpu-tests -type f | head -1)" |
+z3="$(ldd "$(find "$ATTN_BUILD" -name "${targets[0]}" -type f | head -1)" |
   awk '/libz3/ {print $3}')"
 [ -n "$z3" ] && pack "$z3" libz3.so.4
 {

@@ -24,6 +24,11 @@ llvm_config.use_default_substitutions()
 
 tool_dirs = [config.attn_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["attn-opt", "attn-run", "attn-convert", "mlir-opt"], tool_dirs)
+# The CPU benchmarks (built where OpenBLAS is found: the prefill one).
+for bench in ["attn-bench-cpu-prefill", "attn-bench-cpu-decode"]:
+    if os.path.exists(os.path.join(config.attn_tools_dir, bench)):
+        config.available_features.add(bench)
+        llvm_config.add_tool_substitutions([bench], tool_dirs)
 
 if os.path.exists(os.path.join(config.cuda_toolkit, "bin", "ptxas")):
     config.available_features.add("ptxas")
