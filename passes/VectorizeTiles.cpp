@@ -532,40 +532,64 @@ void TileVectorizer::lower(TileOnlineSoftmaxOp op) {
     return;
   // Key-major scores: each lane is one query row, so the running max and
   // sum are plain vector ops down the tile's rows (no horizontal reduction).
+  // One loop down the keys carries every column vector: the max loop at
+  // least 4 independent chains (keys unrolled when there are fewer
+  // columns), the exp loop one exp per column per key; the order of each
+  // column's max and sum is the same as one loop per column.
   Value s = op.getScores(), acc = op.getAcc();
   Value rowMax = op.getRowMax(), rowSum = op.getRowSum();
   int64_t keys = rows(s), dv = cols(acc);
+  int64_t nc = cols(s) / width;
+  int64_t unroll = 1;
+  while (unroll * nc < 4 && keys % (2 * unroll) == 0)
+    unroll *= 2;
   Value negInfVec = splat(kNegInf), zeroVec = splat(0.0f);
-  for (int64_t c = 0; c < cols(s); c += width) {
-    Value col = im.c(c);
-    auto maxLoop = scf::ForOp::create(
-        b, im.c(0), im.c(keys), im.c(1), ValueRange{negInfVec},
-        [&](OpBuilder &, Location, Value n, ValueRange it) {
-          scf::YieldOp::create(b, ValueRange{arith::MaxNumFOp::create(
-                                      b, it[0], load(s, {n, col}))});
-        });
-    Value oldMax = load(rowMax, {col});
-    Value newMax = arith::MaxNumFOp::create(b, oldMax, maxLoop.getResult(0));
+  auto maxLoop = scf::ForOp::create(
+      b, im.c(0), im.c(keys), im.c(unroll),
+      SmallVector<Value>(nc * unroll, negInfVec),
+      [&](OpBuilder &, Location, Value n, ValueRange it) {
+        SmallVector<Value> next;
+        for (int64_t u = 0; u < unroll; ++u)
+          for (int64_t ci = 0; ci < nc; ++ci)
+            next.push_back(arith::MaxNumFOp::create(
+                b, it[u * nc + ci], load(s, {im.add(n, u), im.c(ci * width)})));
+        scf::YieldOp::create(b, next);
+      });
+  SmallVector<Value> oldMax, newMax, shift;
+  for (int64_t ci = 0; ci < nc; ++ci) {
+    Value m = maxLoop.getResult(ci);
+    for (int64_t u = 1; u < unroll; ++u)
+      m = arith::MaxNumFOp::create(b, m, maxLoop.getResult(u * nc + ci));
+    oldMax.push_back(load(rowMax, {im.c(ci * width)}));
+    newMax.push_back(arith::MaxNumFOp::create(b, oldMax.back(), m));
     // Rows that have seen nothing shift by 0: exp(-inf) is exactly 0.
-    Value none =
-        arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, newMax, negInfVec);
-    Value shift = arith::SelectOp::create(b, none, zeroVec, newMax);
-    auto expLoop = scf::ForOp::create(
-        b, im.c(0), im.c(keys), im.c(1), ValueRange{zeroVec},
-        [&](OpBuilder &, Location, Value n, ValueRange it) {
+    Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ,
+                                       newMax.back(), negInfVec);
+    shift.push_back(arith::SelectOp::create(b, none, zeroVec, newMax.back()));
+  }
+  auto expLoop = scf::ForOp::create(
+      b, im.c(0), im.c(keys), im.c(1), SmallVector<Value>(nc, zeroVec),
+      [&](OpBuilder &, Location, Value n, ValueRange it) {
+        SmallVector<Value> next;
+        for (int64_t ci = 0; ci < nc; ++ci) {
+          Value col = im.c(ci * width);
           Value p = math::ExpOp::create(
-              b, arith::SubFOp::create(b, load(s, {n, col}), shift));
+              b, arith::SubFOp::create(b, load(s, {n, col}), shift[ci]));
           store(p, s, {n, col});
-          scf::YieldOp::create(b,
-                               ValueRange{arith::AddFOp::create(b, it[0], p)});
-        });
+          next.push_back(arith::AddFOp::create(b, it[ci], p));
+        }
+        scf::YieldOp::create(b, next);
+      });
+  for (int64_t ci = 0; ci < nc; ++ci) {
+    int64_t c = ci * width;
+    Value col = im.c(c);
     Value alpha =
-        math::ExpOp::create(b, arith::SubFOp::create(b, oldMax, shift));
+        math::ExpOp::create(b, arith::SubFOp::create(b, oldMax[ci], shift[ci]));
     Value sum = arith::AddFOp::create(
         b, arith::MulFOp::create(b, load(rowSum, {col}), alpha),
-        expLoop.getResult(0));
+        expLoop.getResult(ci));
     store(sum, rowSum, {col});
-    store(newMax, rowMax, {col});
+    store(newMax[ci], rowMax, {col});
     for (int64_t l = 0; l < width && c + l < rows(acc); ++l) {
       Value a = vector::BroadcastOp::create(
           b, vecTy, vector::ExtractOp::create(b, alpha, ArrayRef<int64_t>{l}));

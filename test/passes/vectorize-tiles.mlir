@@ -30,9 +30,12 @@ func.func @matmul(%a: memref<12x64xf32>, %b: memref<64x32xf32>, %c: memref<12x32
 // running max and the sum of exp are vector ops down the tile (no horizontal
 // reduction); alpha = exp(old - new) rescales the sum and, lane by lane, the
 // accumulator rows. Rows that saw nothing shift by 0 so exp(-inf) gives 0.
+// The max loop runs at least 4 independent chains (here: 4 keys a step for
+// the one column vector), so it is not bound by the latency of one max.
 // CHECK-LABEL: func @online_softmax
-// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<8xf32>)
-// CHECK: arith.maxnumf %{{.*}} : vector<8xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c16 step %c4 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-4: arith.maxnumf %{{.*}} : vector<8xf32>
+// CHECK: scf.yield
 // CHECK: %[[NONE:.*]] = arith.cmpf oeq, %{{.*}} : vector<8xf32>
 // CHECK: %[[SHIFT:.*]] = arith.select %[[NONE]]
 // CHECK: scf.for {{.*}} -> (vector<8xf32>)
@@ -44,6 +47,20 @@ func.func @matmul(%a: memref<12x64xf32>, %b: memref<64x32xf32>, %c: memref<12x32
 // CHECK-NOT: vector.reduction
 func.func @online_softmax(%s: memref<16x8xf32>, %acc: memref<8x32xf32>, %m: memref<8xf32>, %l: memref<8xf32>) {
   attn.tile_online_softmax %s, %acc, %m, %l : memref<16x8xf32>, memref<8x32xf32>, memref<8xf32>, memref<8xf32>
+  return
+}
+
+// -----
+
+// Several column vectors share one loop down the keys: two keys a step ×
+// two columns of max chains, then one exp per column per key (a sum each).
+// CHECK-LABEL: func @online_softmax_columns
+// CHECK: scf.for %{{.*}} = %c0 to %c16 step %c2 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: scf.for %{{.*}} = %c0 to %c16 step %c1 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-2: math.exp
+// CHECK: scf.yield
+func.func @online_softmax_columns(%s: memref<16x16xf32>, %acc: memref<16x32xf32>, %m: memref<16xf32>, %l: memref<16xf32>) {
+  attn.tile_online_softmax %s, %acc, %m, %l : memref<16x16xf32>, memref<16x32xf32>, memref<16xf32>, memref<16xf32>
   return
 }
 
