@@ -289,7 +289,7 @@ static Expected<std::string> headerOf(const File &file) {
   llvm::StringSet<> names;
   uint64_t at = 0;
   for (const Tensor &t : file.tensors) {
-    if (t.name.empty() || t.name == "__metadata__")
+    if (t.name == "__metadata__")
       return fail("serialize", "invalid tensor name '" + t.name + "'");
     if (!names.insert(t.name).second)
       return fail("serialize", "duplicate tensor name '" + t.name + "'");

@@ -83,8 +83,8 @@ struct File {
 llvm::Expected<File> parse(llvm::StringRef bytes, llvm::StringRef source);
 /// The file image: tensors in `file.tensors` order, the header padded with
 /// spaces to a multiple of 8 bytes (as the Python writer does) so that the
-/// buffer is 8-byte aligned. Fails on duplicate or empty names and on data
-/// whose size does not match dtype x shape.
+/// buffer is 8-byte aligned. Fails on duplicate names, the name "__metadata__"
+/// and on data whose size does not match dtype x shape.
 llvm::Expected<std::string> serialize(const File &file);
 
 llvm::Expected<File> readFile(llvm::StringRef path);
