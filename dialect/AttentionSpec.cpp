@@ -1,8 +1,11 @@
 //===- AttentionSpec.cpp - build attn.attention from a plain spec ---------===//
 #include "dialect/AttentionSpec.h"
+#include "dialect/Limits.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <cmath>
+#include <limits>
 #include <sstream>
 
 using namespace mlir;
@@ -49,21 +52,34 @@ Type mlir::attn::getElementType(MLIRContext *ctx, ElementType t) {
 
 std::string AttentionSpec::validate() const {
   std::ostringstream os;
-  auto positive = [&](const char *name, int64_t v) {
-    if (v <= 0 && os.tellp() == 0)
-      os << name << " must be > 0, got " << v;
+  // Zero batch, heads or lengths are valid: an empty output, or (Skv = 0)
+  // rows that see nothing.
+  auto inRange = [&](const char *name, int64_t v, int64_t lo, int64_t hi) {
+    if ((v < lo || v > hi) && os.tellp() == 0)
+      os << name << " must be in [" << lo << ", " << hi << "], got " << v;
   };
-  positive("batch", batch);
-  positive("heads", numHeads);
-  positive("kv heads", numKvHeads);
-  positive("query length", queryLen);
-  positive("kv length", kvLen);
-  positive("head dim", headDim);
+  inRange("batch", batch, 0, limits::kMaxDim);
+  inRange("heads", numHeads, 0, limits::kMaxDim);
+  inRange("kv heads", numKvHeads, 1, limits::kMaxDim);
+  inRange("query length", queryLen, 0, limits::kMaxDim);
+  inRange("kv length", kvLen, 0, limits::kMaxDim);
+  inRange("head dim", headDim, 1, limits::kMaxHeadDim);
+  inRange("value dim", valueDim, 0, limits::kMaxHeadDim);
+  inRange("query heads per kv head", numKvHeads > 0 ? numHeads / numKvHeads : 0,
+          0, limits::kMaxGroup);
+  int64_t lastPosition;
+  if (__builtin_add_overflow(mask.qOffset, queryLen, &lastPosition))
+    lastPosition = std::numeric_limits<int64_t>::max();
+  inRange("mask offset + query length", lastPosition, 0, limits::kMaxMaskParam);
   if (os.tellp() != 0)
     return os.str();
-  if (valueDim < 0)
-    return "value dim must be >= 0 (0: same as head dim), got " +
-           std::to_string(valueDim);
+  for (const auto &shape : {queryShape(), keyShape(), valueShape()}) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      if (__builtin_mul_overflow(n, d, &n) || n > limits::kMaxElements)
+        return "more than " + std::to_string(limits::kMaxElements) +
+               " elements in one tensor";
+  }
   if (numHeads % numKvHeads != 0)
     return "query heads (" + std::to_string(numHeads) +
            ") must be a multiple of kv heads (" + std::to_string(numKvHeads) +
@@ -78,8 +94,16 @@ std::string AttentionSpec::validate() const {
     return "dilation must be >= 1";
   if (mask.globalTokens < 0)
     return "global tokens must be >= 0";
+  for (int64_t v : {mask.qOffset, mask.windowLeft, mask.windowRight,
+                    mask.dilation, mask.globalTokens})
+    if (v > limits::kMaxMaskParam)
+      return "mask parameters must be at most " +
+             std::to_string(limits::kMaxMaskParam) + ", got " +
+             std::to_string(v);
   if (scale && !std::isfinite(*scale))
     return "scale must be finite";
+  if (scale && (*scale == 0 || std::fabs(*scale) > limits::kMaxScale))
+    return "scale must be nonzero with magnitude at most 65536";
   if (softcap && (!std::isfinite(*softcap) || *softcap <= 0))
     return "softcap must be finite and > 0";
   return "";

@@ -1,6 +1,7 @@
 //===- AttnAttrs.cpp - attn attributes ------------------------------------===//
 #include "dialect/AttnAttrs.h"
 #include "dialect/AttnDialect.h"
+#include "dialect/Limits.h"
 
 #include "mlir/IR/Builders.h"
 
@@ -44,5 +45,14 @@ LogicalResult MaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (globalTokens < 0)
     return emitError() << "mask global_tokens must be >= 0, got "
                        << globalTokens;
+  // Positions, distances and these bounds are i32 in the CPU mask code.
+  for (auto [name, v] : {std::pair{"q_offset", qOffset},
+                         {"window_left", windowLeft},
+                         {"window_right", windowRight},
+                         {"dilation", dilation},
+                         {"global_tokens", globalTokens}})
+    if (v > limits::kMaxMaskParam)
+      return emitError() << "mask " << name << " " << v
+                         << " exceeds the limit of " << limits::kMaxMaskParam;
   return success();
 }

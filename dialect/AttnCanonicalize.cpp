@@ -24,9 +24,10 @@ MaskAttr simplifyMask(MaskAttr mask, int64_t sq, int64_t skv) {
   int64_t dilation = mask.getDilation(), global = mask.getGlobalTokens();
 
   // Largest i - j and j - i over all pairs, when the lengths are known.
+  // (The verifier bounds sq, skv and offset by 2^31 - 1: no overflow.)
   bool known = !ShapedType::isDynamic(sq) && !ShapedType::isDynamic(skv);
-  int64_t maxBack = sq - 1 + offset;
-  int64_t maxAhead = skv - 1 - offset;
+  int64_t maxBack = known ? sq - 1 + offset : 0;
+  int64_t maxAhead = known ? skv - 1 - offset : 0;
   if (known && left >= 0 && left >= maxBack)
     left = -1;
   if (known && right >= 0 && right >= maxAhead)

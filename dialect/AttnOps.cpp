@@ -1,5 +1,6 @@
 //===- AttnOps.cpp - attn operations: verifiers and helpers ---------------===//
 #include "dialect/AttnOps.h"
+#include "dialect/Limits.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -58,12 +59,81 @@ LogicalResult checkHeadRatio(Operation *op, int64_t hq, int64_t hkv) {
   return success();
 }
 
+/// Every static dim within limits::kMaxDim and the element count within
+/// limits::kMaxElements (see dialect/Limits.h for why).
+LogicalResult checkSizeLimits(Operation *op, StringRef name, ShapedType type) {
+  int64_t elements = 1;
+  for (int64_t d : type.getShape()) {
+    if (ShapedType::isDynamic(d))
+      continue;
+    if (d > limits::kMaxDim)
+      return op->emitOpError()
+             << name << " dim " << d << " exceeds the limit of "
+             << limits::kMaxDim << " (positions and lengths are i32)";
+    if (__builtin_mul_overflow(elements, d, &elements) ||
+        elements > limits::kMaxElements)
+      return op->emitOpError()
+             << name << " shape " << shapeStr(type.getShape())
+             << " has more than " << limits::kMaxElements << " elements";
+  }
+  return success();
+}
+
+/// checkSizeLimits for every shaped operand and result of `op`, named by
+/// operand index when no better name is known.
+LogicalResult checkAllSizeLimits(Operation *op) {
+  for (OpOperand &o : op->getOpOperands())
+    if (auto t = dyn_cast<ShapedType>(o.get().getType()))
+      if (failed(checkSizeLimits(
+              op, "operand #" + std::to_string(o.getOperandNumber()), t)))
+        return failure();
+  for (OpResult r : op->getResults())
+    if (auto t = dyn_cast<ShapedType>(r.getType()))
+      if (failed(checkSizeLimits(
+              op, "result #" + std::to_string(r.getResultNumber()), t)))
+        return failure();
+  return success();
+}
+
+/// Head dims and the GQA group within limits (static sizes only).
+LogicalResult checkHeadLimits(Operation *op, int64_t hq, int64_t hkv, int64_t d,
+                              int64_t dv) {
+  for (auto [name, v] : {std::pair{"head dim D", d}, {"value head dim Dv", dv}})
+    if (!ShapedType::isDynamic(v) && (v < 1 || v > limits::kMaxHeadDim))
+      return op->emitOpError() << name << " must be in [1, "
+                               << limits::kMaxHeadDim << "], got " << v;
+  if (!ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hkv) && hkv > 0 &&
+      hq / hkv > limits::kMaxGroup)
+    return op->emitOpError()
+           << "query heads per key/value head (" << hq << " / " << hkv
+           << ") exceed the limit of " << limits::kMaxGroup;
+  return success();
+}
+
+/// The largest query position, q_offset + Sq, within i32 lanes.
+LogicalResult checkQueryPositions(Operation *op, std::optional<MaskAttr> mask,
+                                  int64_t sq) {
+  if (!mask || ShapedType::isDynamic(sq))
+    return success();
+  if (mask->getQOffset() + sq > limits::kMaxMaskParam)
+    return op->emitOpError()
+           << "mask q_offset + Sq (" << mask->getQOffset() << " + " << sq
+           << ") exceeds the limit of " << limits::kMaxMaskParam
+           << " (query positions are i32)";
+  return success();
+}
+
 LogicalResult checkScaleAndCap(Operation *op, std::optional<APFloat> scale,
                                std::optional<APFloat> softcap) {
   if (scale && !scale->isFinite())
     return op->emitOpError("scale must be finite");
   if (scale && scale->isZero())
     return op->emitOpError("scale must be nonzero");
+  if (scale && std::fabs(scale->convertToDouble()) > limits::kMaxScale)
+    return op->emitOpError() << "scale magnitude must be at most "
+                             << static_cast<int64_t>(limits::kMaxScale)
+                             << " (got " << scale->convertToDouble()
+                             << "): larger scales overflow ordinary logits";
   if (softcap &&
       (!softcap->isFinite() || softcap->isNegative() || softcap->isZero()))
     return op->emitOpError("softcap must be finite and > 0");
@@ -158,10 +228,19 @@ LogicalResult checkCaches(Operation *op, ShapedType kc, ShapedType vc,
                                {pages, pageSize, hkv, dv},
                                "[P, page_size, Hkv, Dv]")))
     return failure();
+  if (pageSize == 0)
+    return op->emitOpError("page_size must be at least 1");
   auto bt = cast<ShapedType>(blockTable.getType());
   if (bt.getRank() != 2)
     return op->emitOpError() << "block_table must have rank 2 [B, max_pages],"
                              << " got rank " << bt.getRank();
+  int64_t maxPages = bt.getDimSize(1);
+  if (!ShapedType::isDynamic(pageSize) && !ShapedType::isDynamic(maxPages) &&
+      maxPages * pageSize > limits::kMaxDim)
+    return op->emitOpError()
+           << "max_pages * page_size (" << maxPages << " * " << pageSize
+           << ") exceeds the limit of " << limits::kMaxDim
+           << " positions per sequence (positions are i32)";
   if (!sizesAgree(bt.getDimSize(0), b))
     return op->emitOpError() << "block_table has " << sizeStr(bt.getDimSize(0))
                              << " rows but the batch size is " << sizeStr(b);
@@ -207,7 +286,8 @@ LogicalResult AttentionOp::verify() {
                                                 : "[B, S, H, D] (bshd layout)";
   if (failed(checkRank4(op, "query", qTy, qkvMeaning)) ||
       failed(checkRank4(op, "key", kTy, qkvMeaning)) ||
-      failed(checkRank4(op, "value", vTy, qkvMeaning)))
+      failed(checkRank4(op, "value", vTy, qkvMeaning)) ||
+      failed(checkAllSizeLimits(op)))
     return failure();
   Type elt = qTy.getElementType();
   if (failed(checkSameElementType(op, "key", kTy.getElementType(), "query",
@@ -234,6 +314,8 @@ LogicalResult AttentionOp::verify() {
       failed(checkShape(op, "value", vTy, toPhysical({b, hkv, skv, dv}, layout),
                         vMeaning)) ||
       failed(checkHeadRatio(op, hq, hkv)) ||
+      failed(checkHeadLimits(op, hq, hkv, d, dv)) ||
+      failed(checkQueryPositions(op, getMask(), sq)) ||
       failed(checkShape(op, "output", oTy, toPhysical({b, hq, sq, dv}, layout),
                         oMeaning)))
     return failure();
@@ -312,13 +394,15 @@ LogicalResult CacheAppendOp::verify() {
   if (failed(checkRank4(op, "key", kTy, "[B, Hkv, Snew, D]")) ||
       failed(checkRank4(op, "value", vTy, "[B, Hkv, Snew, Dv]")) ||
       failed(checkSameElementType(op, "value", vTy.getElementType(), "key",
-                                  kTy.getElementType())))
+                                  kTy.getElementType())) ||
+      failed(checkAllSizeLimits(op)))
     return failure();
   int64_t b = kTy.getDimSize(0), hkv = kTy.getDimSize(1),
           snew = kTy.getDimSize(2), d = kTy.getDimSize(3),
           dv = vTy.getDimSize(3);
   if (failed(checkShape(op, "value", vTy, {b, hkv, snew, dv},
                         "[B, Hkv, Snew, Dv]")) ||
+      failed(checkHeadLimits(op, hkv, hkv, d, dv)) ||
       failed(checkCaches(op, getKeyCache().getType(), getValueCache().getType(),
                          getBlockTable(), getPageLayout(), b, hkv, d, dv)) ||
       failed(checkLengths(op, "cache_lengths", getCacheLengths(), b)) ||
@@ -359,7 +443,8 @@ LogicalResult CacheAttentionOp::verify() {
       failed(checkRank4(op, "key_cache", kcTy, kCacheForms)) ||
       failed(checkRank4(op, "value_cache", vcTy, kCacheForms)) ||
       failed(checkSameElementType(op, "output", oTy.getElementType(), "query",
-                                  qTy.getElementType())))
+                                  qTy.getElementType())) ||
+      failed(checkAllSizeLimits(op)))
     return failure();
   int64_t b = qTy.getDimSize(0), hq = qTy.getDimSize(1), sq = qTy.getDimSize(2),
           d = qTy.getDimSize(3);
@@ -369,6 +454,7 @@ LogicalResult CacheAttentionOp::verify() {
   if (failed(checkCaches(op, kcTy, vcTy, getBlockTable(), getPageLayout(), b,
                          hkv, d, dv)) ||
       failed(checkHeadRatio(op, hq, hkv)) ||
+      failed(checkHeadLimits(op, hq, hkv, d, dv)) ||
       failed(
           checkShape(op, "output", oTy, {b, hq, sq, dv}, "[B, Hq, Sq, Dv]")) ||
       failed(checkLengths(op, "cache_lengths", getCacheLengths(), b)))

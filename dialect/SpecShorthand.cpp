@@ -44,6 +44,14 @@ mlir::attn::parseSpecShorthand(StringRef text, std::string &error) {
               "': " + why.str();
       return std::nullopt;
     };
+    // A switch: `key` alone, or key=true/false/1/0.
+    auto flag = [&](bool &field) {
+      StringRef v = value.trim();
+      if (hasValue && v != "1" && v != "true" && v != "0" && v != "false")
+        return false;
+      field = !hasValue || v == "1" || v == "true";
+      return true;
+    };
     auto intKey = [&](int64_t &field) -> bool {
       return hasValue && parseInt(value, field);
     };
@@ -92,11 +100,8 @@ mlir::attn::parseSpecShorthand(StringRef text, std::string &error) {
       else
         return bad("expected bhsd or bshd");
     } else if (key == "causal") {
-      if (hasValue && value.trim() != "1" && value.trim() != "true" &&
-          value.trim() != "0" && value.trim() != "false")
+      if (!flag(spec.mask.causal))
         return bad("expected no value, true/false or 1/0");
-      spec.mask.causal =
-          !hasValue || value.trim() == "1" || value.trim() == "true";
     } else if (key == "offset") {
       if (!intKey(spec.mask.qOffset))
         return bad("expected an integer");
@@ -122,9 +127,11 @@ mlir::attn::parseSpecShorthand(StringRef text, std::string &error) {
         return bad("expected a number");
       spec.softcap = f;
     } else if (key == "ragged") {
-      spec.withKvLengths = true;
+      if (!flag(spec.withKvLengths))
+        return bad("expected no value, true/false or 1/0");
     } else if (key == "lse") {
-      spec.returnLse = true;
+      if (!flag(spec.returnLse))
+        return bad("expected no value, true/false or 1/0");
     } else {
       error = "unknown key '" + key.str() +
               "' (expected b, hq, hkv, sq, skv, s, d, dv, dtype, layout, "

@@ -67,6 +67,8 @@ Value mlir::attn::rankReducedView(ImplicitLocOpBuilder &b, Value source,
 int64_t mlir::attn::chooseKvSplits(int64_t baseItems, int64_t kvCapacity,
                                    int64_t parallelism) {
   constexpr int64_t kMinKeysPerSplit = 512;
+  if (baseItems <= 0) // an empty output: nothing to split
+    return 1;
   int64_t wanted = (4 * parallelism + baseItems - 1) / baseItems;
   int64_t most = std::max<int64_t>(1, kvCapacity / kMinKeysPerSplit);
   return std::clamp<int64_t>(wanted, 1, most);
@@ -93,11 +95,14 @@ FailureOr<FlashGeometry> mlir::attn::chooseFlashGeometry(
   g.headDim = headDim;
   g.valueDim = valueDim;
   g.kvCapacity = kvCapacity;
+  // Zero batch, heads or queries: no work items. Zero keys: one (empty)
+  // tile width, no KV tiles, rows that see nothing.
   g.group = heads / kvHeads;
-  g.tq = std::clamp<int64_t>(tileRows / g.group, 1, qLen);
+  g.tq = std::clamp<int64_t>(tileRows / std::max<int64_t>(g.group, 1), 1,
+                             std::max<int64_t>(qLen, 1));
   g.rows = g.group * g.tq;
   g.rowsPad = g.rows <= kMinRows ? kMinRows : roundUp(g.rows, kRowPad);
-  g.tk = std::min(tileKv, roundUp(kvCapacity, kPad));
+  g.tk = std::max(kPad, std::min(tileKv, roundUp(kvCapacity, kPad)));
   if (pageSize > 0) {
     // A KV tile is whole pages, or a whole fraction of one page.
     if (pageSize <= g.tk && g.tk % pageSize != 0) {
@@ -112,7 +117,7 @@ FailureOr<FlashGeometry> mlir::attn::chooseFlashGeometry(
     }
   }
   g.dvPad = roundUp(valueDim, kPad);
-  g.qBlocks = (qLen + g.tq - 1) / g.tq;
+  g.qBlocks = g.group == 0 ? 0 : (qLen + g.tq - 1) / g.tq;
   g.splits = kvSplits > 0 ? kvSplits : 1;
   return g;
 }
@@ -221,6 +226,10 @@ void Emitter::emit() {
       scf::ForallOp::create(b, ArrayRef<OpFoldResult>{idx(g.workItems())},
                             ValueRange(), std::nullopt);
   forall->setAttr("attn.work_items", b.getI64IntegerAttr(g.workItems()));
+  // An empty output: no items, and no body (whose views of zero-sized
+  // buffers would not verify).
+  if (g.workItems() == 0)
+    return;
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(forall.getBody());
   // Scratch lives on the stack of whoever runs the item; the scope releases

@@ -15,6 +15,8 @@
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
+#include <limits>
+
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNGPUFLASH
 #include "passes/Passes.h.inc"
@@ -139,6 +141,27 @@ void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
             : SmallVector<Value>{partOut, partLse, out});
 }
 
+/// CUDA launches need a non-empty grid of at most 2^31 - 1 blocks in x and
+/// 65535 in y and z. Zero sizes (an empty batch, no heads, no queries or
+/// keys, an empty page pool) are rejected here with the reason; the CPU
+/// pipeline runs them as no-ops. Call before anything divides by a size.
+LogicalResult checkGpuSizes(Operation *op, ArrayRef<int64_t> sizes,
+                            StringRef names) {
+  if (llvm::is_contained(sizes, 0))
+    return op->emitOpError()
+           << "attn-gpu-flash needs non-empty sizes (" << names
+           << "); zero-sized problems run on the CPU pipeline (attn-to-cpu)";
+  return success();
+}
+
+LogicalResult checkGrid(Operation *op, int64_t x, int64_t y, int64_t z) {
+  if (x > std::numeric_limits<int32_t>::max() || y > 65535 || z > 65535)
+    return op->emitOpError()
+           << "attn-gpu-flash: grid (" << x << ", " << y << ", " << z
+           << ") exceeds CUDA's limits (2^31 - 1, 65535, 65535)";
+  return success();
+}
+
 class GpuAttentionLowering {
 public:
   GpuAttentionLowering(AttentionOp op, GpuFlashOverrides overrides,
@@ -234,13 +257,14 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   if (auto cap = op.getSoftcapAttr())
     g.softcap = cap.getValueAsDouble();
   std::string why;
+  if (failed(checkGpuSizes(op, {g.batch, g.heads, g.qLen, g.kvLen},
+                           "batch, query heads, Sq, Skv")))
+    return failure();
   if (failed(checkGpuFlashSupport(g, why)))
     return op.emitOpError("attn-gpu-flash: ") << why;
-  if (g.kvLen == 0 || g.qLen == 0)
-    return op.emitOpError("attn-gpu-flash needs non-empty sequences");
   if (failed(chooseGpuFlashGeometry(g, overrides, numSms, why)))
     return op.emitOpError("attn-gpu-flash: ") << why;
-  return success();
+  return checkGrid(op, g.rowBlocks() * g.splits, g.kvHeads, g.batch);
 }
 
 LogicalResult GpuAttentionLowering::run() {
@@ -368,10 +392,16 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
   g.scale = op.getScaleOrDefault();
   if (auto cap = op.getSoftcapAttr())
     g.softcap = cap.getValueAsDouble();
+  if (failed(checkGpuSizes(
+          op, {g.batch, g.heads, g.qLen, g.kvHeads, g.kvLen, ks[0]},
+          "batch, query heads, Sq, K/V heads, cache capacity, pages")))
+    return failure();
   std::string why;
   if (failed(checkGpuFlashSupport(g, why)) ||
       failed(chooseGpuFlashGeometry(g, overrides, numSms, why)))
     return op.emitOpError("attn-gpu-flash: ") << why;
+  if (failed(checkGrid(op, g.rowBlocks() * g.splits, g.kvHeads, g.batch)))
+    return failure();
 
   OpBuilder b(op);
   MLIRContext *ctx = op.getContext();
@@ -424,6 +454,10 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
     numPages = kcTy.getShape()[0];
     pageSize = hnd ? kcTy.getShape()[2] : kcTy.getShape()[1];
   }
+  if (failed(checkGpuSizes(op, {B, Hkv, Snew, paged ? numPages : 1},
+                           "batch, K/V heads, Snew, pages")) ||
+      failed(checkGrid(op, Snew, Hkv, B)))
+    return failure();
 
   MLIRContext *ctx = op.getContext();
   auto dense = [](MemRefType t) {

@@ -188,7 +188,9 @@ static Value inlineRegion(ImplicitLocOpBuilder &b, Region &region,
   map.map(block.getArguments(), args);
   for (Operation &inner : block.without_terminator())
     b.clone(inner, map);
-  return map.lookup(cast<YieldOp>(block.getTerminator()).getValue());
+  // The yielded value may come from outside the block (a constant the
+  // canonicalizer hoisted, a captured value) or be a block argument.
+  return map.lookupOrDefault(cast<YieldOp>(block.getTerminator()).getValue());
 }
 
 void AttentionLowering::scoreMods(Value b0, Value hkv, Value q0, Value j0,

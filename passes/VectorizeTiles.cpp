@@ -695,6 +695,13 @@ struct VectorizeTilesPass
   using Base::Base;
   void runOnOperation() override {
     int64_t width = vectorWidth > 0 ? vectorWidth : hostVectorWidth();
+    // The flash emitter pads tile widths to 16 elements: a vector must
+    // divide that (wider ones read past the padding: NaN, wrong results).
+    if (width != 4 && width != 8 && width != 16) {
+      getOperation().emitError()
+          << "vector-width must be 4, 8 or 16 (0: the host's), got " << width;
+      return signalPassFailure();
+    }
     if (microRows <= 0) {
       getOperation().emitError("micro-rows must be positive");
       return signalPassFailure();

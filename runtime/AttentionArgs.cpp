@@ -94,6 +94,8 @@ constexpr ArgRole kAllRoles[] = {ArgRole::Query,       ArgRole::Key,
 /// extent of all smaller ones (size-1 dims never advance).
 bool elementsOverlap(llvm::ArrayRef<int64_t> shape,
                      llvm::ArrayRef<int64_t> strides) {
+  if (llvm::is_contained(shape, 0))
+    return false; // no elements at all
   llvm::SmallVector<size_t, 4> dims;
   for (size_t i = 0; i < shape.size(); ++i)
     if (shape[i] > 1)
@@ -164,7 +166,46 @@ llvm::Error checkKvLengths(const BufferRef &buf, int64_t kvLen) {
   return llvm::Error::success();
 }
 
+/// [first byte, one past the last byte) of `b`; empty for no elements.
+std::pair<uintptr_t, uintptr_t> byteRange(const BufferRef &b) {
+  auto strides = b.effectiveStrides();
+  int64_t last = 0;
+  for (auto [size, stride] : llvm::zip(b.shape, strides)) {
+    if (size == 0)
+      return {0, 0};
+    last += (size - 1) * stride;
+  }
+  auto lo = reinterpret_cast<uintptr_t>(b.data);
+  int64_t esize = dtypeBytes(b.dtype);
+  return {lo, lo + uintptr_t((last + 1) * esize)};
+}
+
 } // namespace
+
+llvm::Error mlir::attn::rt::checkDisjoint(llvm::ArrayRef<BufferUse> uses,
+                                          llvm::StringRef what) {
+  for (size_t i = 0; i < uses.size(); ++i) {
+    if (!uses[i].buffer || !uses[i].written)
+      continue;
+    auto [lo, hi] = byteRange(*uses[i].buffer);
+    if (lo == hi)
+      continue;
+    for (size_t j = 0; j < uses.size(); ++j) {
+      if (j == i || !uses[j].buffer ||
+          uses[j].buffer->space != uses[i].buffer->space ||
+          (uses[j].written && j < i))
+        continue;
+      auto [olo, ohi] = byteRange(*uses[j].buffer);
+      if (olo < hi && lo < ohi)
+        return makeError((what.empty() ? "" : what + ": ") +
+                         llvm::Twine(uses[i].name) + " overlaps " +
+                         uses[j].name + " in memory; " + uses[i].name +
+                         " is written by the kernel and must not alias "
+                         "another buffer");
+    }
+  }
+  return llvm::Error::success();
+}
 
 llvm::Expected<llvm::SmallVector<BufferRef, 6>>
 mlir::attn::rt::bindArguments(const KernelSignature &sig,
@@ -191,5 +232,10 @@ mlir::attn::rt::bindArguments(const KernelSignature &sig,
       if (llvm::Error e = checkKvLengths(bound.back(), sig.spec.kvLen))
         return std::move(e);
   }
+  llvm::SmallVector<BufferUse, 10> uses;
+  for (auto [info, buf] : llvm::zip(sig.args, bound))
+    uses.push_back({stringifyArgRole(info.role), &buf, info.isOutput});
+  if (llvm::Error e = checkDisjoint(uses))
+    return std::move(e);
   return bound;
 }

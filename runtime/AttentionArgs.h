@@ -27,11 +27,28 @@ struct AttentionArgs {
 /// Checks `args` against `sig` and returns the buffers in ABI order. The
 /// error names the buffer and the mismatch: a missing or unexpected
 /// buffer, null data, wrong dtype, rank or shape, innermost stride != 1,
-/// negative strides, an output whose elements overlap, or kv_lengths
+/// negative strides, an output whose elements overlap, an output whose
+/// memory overlaps another buffer (checkDisjoint), or kv_lengths
 /// values outside [0, Skv] (host buffers only: device-resident lengths are
 /// checked by the CUDA backend).
 llvm::Expected<llvm::SmallVector<BufferRef, 6>>
 bindArguments(const KernelSignature &sig, const AttentionArgs &args);
+
+/// One buffer of a call, for checkDisjoint.
+struct BufferUse {
+  const char *name;
+  const BufferRef *buffer; ///< null: absent (skipped)
+  bool written;
+};
+
+/// Fails, naming both buffers (prefixed by `what` when non-empty), when the
+/// memory range of a written buffer (its first to its last element's byte)
+/// overlaps the range of any other buffer in the same memory space: the
+/// kernels read inputs while writing outputs, so an alias is a wrong
+/// result, not an error they could see. Buffers without elements never
+/// overlap. Conservative for interleaved strided views of one allocation.
+llvm::Error checkDisjoint(llvm::ArrayRef<BufferUse> uses,
+                          llvm::StringRef what = "");
 
 } // namespace mlir::attn::rt
 

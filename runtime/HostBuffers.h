@@ -5,7 +5,9 @@
 // element the kernel never writes cannot pass a check. Optional row padding
 // gives every buffer non-trivial strides; padding and guard zones around
 // every buffer are NaN too, and are verified untouched afterwards, as are
-// the inputs (a stray write shows up there, not as heap corruption).
+// the inputs (a stray write shows up there, not as heap corruption). Each
+// buffer is held once: inputs are verified through block hashes, outputs
+// against the NaN pattern.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_RUNTIME_HOSTBUFFERS_H
@@ -49,6 +51,11 @@ public:
   std::string strayWrites() const;
   /// Bytes of q + k + v + output: what one kernel call must move.
   int64_t qkvoBytes() const;
+  /// An upper bound on the host memory HostBuffers(sig, options) takes
+  /// (every buffer once, with its padding and guards); int64 max when that
+  /// overflows.
+  static int64_t bytesFor(const KernelSignature &sig,
+                          const FillOptions &options);
 
 private:
   struct Storage;

@@ -2,6 +2,7 @@
 #include "runtime/JitCompiler.h"
 #include "runtime/DiagnosticCapture.h"
 #include "runtime/SoftFloatSymbols.h"
+#include "runtime/Target.h"
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -61,6 +62,11 @@ llvm::Expected<CpuKernelCode> mlir::attn::rt::jitCompileKernel(
     llvm::function_ref<void(OpPassManager &)> lower, JitTimes &times,
     llvm::StringRef cpu) {
   initializeRuntimeOnce();
+  // LLVM aborts the process on a CPU it does not know or one without
+  // 64-bit mode; those must come back as errors.
+  if (!cpu.empty())
+    if (llvm::Error e = validateCpuName(cpu))
+      return std::move(e);
   MLIRContext *ctx = module.getContext();
   DiagnosticCapture diags(ctx);
 

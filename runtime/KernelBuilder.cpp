@@ -1,6 +1,7 @@
 //===- KernelBuilder.cpp - wrap attn.attention into the kernel ABI --------===//
 #include "runtime/KernelBuilder.h"
 #include "runtime/DiagnosticCapture.h"
+#include "runtime/RegionInterpreter.h"
 
 #include "dialect/AttnDialect.h"
 
@@ -151,6 +152,7 @@ llvm::Expected<KernelSignature> mlir::attn::rt::signatureForOp(AttentionOp op) {
   sig.spec = specOfOp(op);
   sig.hasScoreMod = !op.getScoreMod().empty();
   sig.hasMaskMod = !op.getMaskMod().empty();
+  attachRegionPrograms(op, sig);
   return sig;
 }
 

@@ -15,7 +15,12 @@
 
 #include "llvm/ADT/SmallVector.h"
 
+#include <memory>
+#include <string>
+
 namespace mlir::attn::rt {
+
+class RegionProgram;
 
 /// What a kernel buffer holds; the enumerator order is the ABI order.
 enum class ArgRole {
@@ -53,6 +58,10 @@ struct KernelSignature {
   AttentionSpec spec;
   bool hasScoreMod = false;
   bool hasMaskMod = false;
+  /// The regions as programs for the float64 reference (RegionInterpreter.h);
+  /// null when absent or not interpretable (`regionError` says why).
+  std::shared_ptr<const RegionProgram> scoreModProgram, maskModProgram;
+  std::string regionError;
 
   const ArgInfo *find(ArgRole role) const;
   bool has(ArgRole role) const { return find(role) != nullptr; }

@@ -8,6 +8,7 @@
 #include "runtime/Reference.h"
 #include "runtime/Errors.h"
 #include "runtime/HalfFloat.h"
+#include "runtime/RegionInterpreter.h"
 
 #include <algorithm>
 #include <cmath>
@@ -89,6 +90,7 @@ struct Problem {
   std::vector<double> q, k, v; // logical [B, H, S, D]
   const BufferRef *boolMask, *bias, *kvLengths, *qSeg, *kvSeg;
   double scale;
+  const RegionProgram *scoreMod, *maskMod;
 };
 
 /// Computes one query row (b, h, qi) into out[Dv] and returns its lse.
@@ -117,6 +119,10 @@ double referenceRow(const Problem &p, int64_t b, int64_t h, int64_t qi,
                                           qi * p.qSeg->strides[1]) ==
                 loadAsDouble(*p.kvSeg,
                              b * p.kvSeg->strides[0] + j * p.kvSeg->strides[1]);
+    // mask_mod sees the query index (not its position) and the query head.
+    if (visible && p.maskMod)
+      visible =
+          p.maskMod->run({double(b), double(h), double(qi), double(j)}) != 0;
     if (!visible) {
       scores[j] = ninf;
       continue;
@@ -127,6 +133,9 @@ double referenceRow(const Problem &p, int64_t b, int64_t h, int64_t qi,
     double score = p.scale * dot;
     if (p.bias)
       score += loadAsDouble(*p.bias, broadcastOffset(*p.bias, b, h, qi, j));
+    if (p.scoreMod)
+      score =
+          p.scoreMod->run({score, double(b), double(h), double(qi), double(j)});
     if (s.softcap)
       score = *s.softcap * std::tanh(score / *s.softcap);
     scores[j] = score;
@@ -155,9 +164,12 @@ llvm::Expected<ReferenceResult>
 mlir::attn::rt::referenceAttention(const KernelSignature &sig,
                                    const AttentionArgs &args,
                                    unsigned numThreads) {
-  if (sig.hasScoreMod || sig.hasMaskMod)
-    return makeError("the reference cannot evaluate score_mod/mask_mod "
-                     "regions");
+  if (!sig.regionError.empty())
+    return makeError(sig.regionError);
+  if ((sig.hasScoreMod && !sig.scoreModProgram) ||
+      (sig.hasMaskMod && !sig.maskModProgram))
+    return makeError("the reference has no program for the score_mod/mask_mod "
+                     "regions (signatureForOp compiles them)");
   // Validate the inputs exactly as a kernel call would, outputs aside.
   KernelSignature inputs = sig;
   llvm::erase_if(inputs.args, [](const ArgInfo &a) { return a.isOutput; });
@@ -189,7 +201,9 @@ mlir::attn::rt::referenceAttention(const KernelSignature &sig,
             find(ArgRole::KvLengths),
             find(ArgRole::QSegmentIds),
             find(ArgRole::KvSegmentIds),
-            scale};
+            scale,
+            sig.scoreModProgram.get(),
+            sig.maskModProgram.get()};
 
   int64_t rows = s.batch * s.numHeads * s.queryLen;
   ReferenceResult result;
@@ -214,4 +228,21 @@ mlir::attn::rt::referenceAttention(const KernelSignature &sig,
   for (std::thread &t : threads)
     t.join();
   return result;
+}
+
+int64_t mlir::attn::rt::referenceBytes(const KernelSignature &sig) {
+  int64_t total = 0;
+  for (const ArgInfo &a : sig.args) {
+    if (a.role != ArgRole::Query && a.role != ArgRole::Key &&
+        a.role != ArgRole::Value && a.role != ArgRole::Output &&
+        a.role != ArgRole::Lse)
+      continue;
+    int64_t n = sizeof(double);
+    for (int64_t d : a.shape)
+      if (__builtin_mul_overflow(n, d, &n))
+        return std::numeric_limits<int64_t>::max();
+    if (__builtin_add_overflow(total, n, &total))
+      return std::numeric_limits<int64_t>::max();
+  }
+  return total;
 }

@@ -7,9 +7,11 @@
 //
 //   s = scale * q·k              scale defaults to 1/sqrt(D), as an f32
 //   s = s + bias[b, h, q, j]     when a bias is given
+//   s = score_mod(s, b, h, q, j)   when the op has one (interpreted)
 //   s = cap * tanh(s / cap)      when softcap is set
 //   s = -inf unless the structured mask allows (q + q_offset, j), j <
-//       kv_lengths[b], bool_mask[b, h, q, j], and the segment ids agree
+//       kv_lengths[b], bool_mask[b, h, q, j], the segment ids agree and
+//       mask_mod(b, h, q, j) holds
 //   out = softmax(s) · V         rows with nothing visible give 0
 //   lse = log(sum exp(s))        -inf for those rows
 //
@@ -34,12 +36,18 @@ struct ReferenceResult {
 };
 
 /// Computes the reference for the kernel described by `sig` from the input
-/// buffers of `args` (output and lse buffers are ignored). Fails on
-/// invalid inputs and on score_mod/mask_mod regions, which the reference
-/// cannot evaluate. Rows are spread over `numThreads` threads (0: all).
+/// buffers of `args` (output and lse buffers are ignored). score_mod and
+/// mask_mod regions run through their interpreted programs
+/// (RegionInterpreter.h). Fails on invalid inputs and on regions using ops
+/// the interpreter does not know. Rows are spread over `numThreads`
+/// threads (0: all).
 llvm::Expected<ReferenceResult> referenceAttention(const KernelSignature &sig,
                                                    const AttentionArgs &args,
                                                    unsigned numThreads = 0);
+
+/// An upper bound on the memory referenceAttention(sig, ...) allocates:
+/// q, k, v and the output as doubles, plus the lse; int64 max on overflow.
+int64_t referenceBytes(const KernelSignature &sig);
 
 /// Reads element `offset` (in elements) of `buffer` as a double.
 double loadAsDouble(const BufferRef &buffer, int64_t offset);

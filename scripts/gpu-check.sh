@@ -15,7 +15,7 @@
 # others; a summary of exit codes ends the output and the script fails if
 # any step did. Raw outputs go to $OUT (the device tool brings it back) or a
 # temporary folder. Environment: ATTN_GPU_CHECK_SKIP="tests bench peers"
-# (any subset), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
+# (any subset; also "sanitizer"), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
 # (extra attn-bench-gpu options, e.g. --runs=50), ATTN_PEERS_ARGS.
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,6 +60,21 @@ if [[ "$SKIP" != *" tests "* ]]; then
     ${ATTN_GPU_TEST_FILTER:+--gtest_filter='$ATTN_GPU_TEST_FILTER'} 2>&1 |
     tee '$RESULTS/gpu-tests.log' | grep -v -e '^\[  *SKIPPED' -e ': Skipped\$' | tail -80;
     exit \${PIPESTATUS[0]}"
+fi
+# compute-sanitizer over every kernel family the GPU tests launch (dense
+# mma.sync and wgmma/TMA prefill, split-KV decode + combine, paged decode,
+# custom masks, bias): memcheck (out-of-bounds, misaligned accesses) and
+# racecheck (shared-memory hazards). ATTN_SANITIZER_FILTER narrows it.
+if [[ "$SKIP" != *" sanitizer "* ]]; then
+  cs="$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)"
+  sfilter="${ATTN_SANITIZER_FILTER:-GpuNumerics*:GpuNumericsSm90a*:GpuCustomMasks*:GpuNaive*}"
+  for tool in memcheck racecheck; do
+    step "$tool" 560 bash -c "'$cs' --tool $tool --error-exitcode 1 \
+      '$BIN/attn-gpu-tests' --gtest_brief=1 --gtest_filter='$sfilter' \
+      > '$RESULTS/sanitizer-$tool.log' 2>&1; rc=\$?;
+      grep -E '(ERROR SUMMARY|RACECHECK SUMMARY|Invalid|Race|PASSED|FAILED)' \
+        '$RESULTS/sanitizer-$tool.log' | tail -20; exit \$rc"
+  done
 fi
 if [[ "$SKIP" != *" bench "* ]]; then
   step bench 150 bash -c "'$BIN/attn-gpu-tests' --bench ${ATTN_BENCH_ARGS:-} \

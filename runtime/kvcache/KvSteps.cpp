@@ -1,5 +1,6 @@
 //===- KvSteps.cpp - append and decode steps over a KV cache --------------===//
 #include "runtime/kvcache/KvSteps.h"
+#include "runtime/AttentionArgs.h"
 #include "runtime/Errors.h"
 #include "runtime/kvcache/PagedKvCache.h"
 
@@ -278,6 +279,14 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
   if (!batch)
     return batch.takeError();
   const KvBatch &b = **batch;
+  if (llvm::Error e = rt::checkDisjoint({{"output", &output, true},
+                                         {"lse", lse, true},
+                                         {"query", &query, false},
+                                         {"the key cache", &b.keyCache, false},
+                                         {"the value cache", &b.valueCache,
+                                          false}},
+                                        what))
+    return e;
   if (kernel) {
     llvm::SmallVector<BufferRef, 7> buffers = {query, b.keyCache, b.valueCache,
                                                b.lengthsAfter};

@@ -124,10 +124,40 @@ TEST(AttentionSpecValidate, Rules) {
     mutate(s);
     return s.validate();
   };
-  EXPECT_EQ(with([](AttentionSpec &s) { s.batch = 0; }),
-            "batch must be > 0, got 0");
+  // Zero sizes are valid (an empty output, or rows that see nothing).
+  EXPECT_EQ(with([](AttentionSpec &s) { s.batch = 0; }), "");
+  EXPECT_EQ(with([](AttentionSpec &s) { s.kvLen = 0; }), "");
+  EXPECT_EQ(with([](AttentionSpec &s) { s.batch = -1; }),
+            "batch must be in [0, 2147483647], got -1");
+  EXPECT_EQ(with([](AttentionSpec &s) { s.numKvHeads = 0; }),
+            "kv heads must be in [1, 2147483647], got 0");
   EXPECT_EQ(with([](AttentionSpec &s) { s.headDim = -1; }),
-            "head dim must be > 0, got -1");
+            "head dim must be in [1, 1024], got -1");
+  EXPECT_EQ(with([](AttentionSpec &s) { s.headDim = 2048; }),
+            "head dim must be in [1, 1024], got 2048");
+  EXPECT_EQ(with([](AttentionSpec &s) { s.kvLen = int64_t(1) << 31; }),
+            "kv length must be in [0, 2147483647], got 2147483648");
+  EXPECT_EQ(with([](AttentionSpec &s) {
+              s.numHeads = 512;
+              s.numKvHeads = 1;
+            }),
+            "query heads per kv head must be in [0, 256], got 512");
+  EXPECT_EQ(with([](AttentionSpec &s) {
+              s.mask.qOffset = INT64_MAX;
+              s.mask.causal = true;
+            }),
+            "mask offset + query length must be in [0, 2147483647], got "
+            "9223372036854775807");
+  EXPECT_EQ(with([](AttentionSpec &s) { s.mask.globalTokens = 1ll << 31; }),
+            "mask parameters must be at most 2147483647, got 2147483648");
+  EXPECT_EQ(with([](AttentionSpec &s) {
+              s.batch = 1 << 20;
+              s.numHeads = s.numKvHeads = 1 << 10;
+              s.queryLen = s.kvLen = 1 << 10;
+            }),
+            "more than 1099511627776 elements in one tensor");
+  EXPECT_EQ(with([](AttentionSpec &s) { s.scale = 1e30f; }),
+            "scale must be nonzero with magnitude at most 65536");
   EXPECT_EQ(with([](AttentionSpec &s) { s.mask.dilation = 0; }),
             "dilation must be >= 1");
   EXPECT_EQ(with([](AttentionSpec &s) {

@@ -85,9 +85,10 @@ TEST_F(KvCachePagedErrors, OutOfPages) {
                        [&] { return cache->reserve(b, 13); });
   // c's third page would fit alone, a's third too, but not both: all or
   // nothing.
-  expectFailsUnchanged(
-      *cache, "out of pages: 2 sequences need 2 more pages",
-      [&] { return cache->prepareStep({c, a}, {9, 4}).takeError(); });
+  expectFailsUnchanged(*cache, "out of pages: 2 sequences need 2 more pages",
+                       [&] {
+                         return cache->prepareStep({c, a}, {9, 4}).takeError();
+                       });
   expectFailsUnchanged(*cache, "only 1 of 6 are free",
                        [&] { return cache->extend(a, 8); });
 }
@@ -102,7 +103,9 @@ TEST_P(KvCacheErrors, FreedSequence) {
            {"truncate", [&] { return cache->truncate(freed, 0); }},
            {"freeSequence", [&] { return cache->freeSequence(freed); }},
            {"prepareStep",
-            [&] { return cache->prepareStep({a, freed}, 1).takeError(); }},
+            [&] {
+              return cache->prepareStep({a, freed}, 1).takeError();
+            }},
        }) {
     SCOPED_TRACE(name);
     expectFailsUnchanged(*cache, std::string(name) + ": sequence 2#0 was freed",
@@ -213,8 +216,9 @@ TEST_P(KvCacheErrors, DecodeInputMismatch) {
   HostTensor q3(rt::DType::F32, {2, 3, 1, kD}),
       qHalf(rt::DType::F16, {2, 4, 1, kD}),
       oWrong(rt::DType::F32, {2, 4, 1, kD}), lse(rt::DType::F32, {2, 4, 2});
-  expectFailsUnchanged(*cache, "query heads (3) must be a multiple",
-                       [&] { return steps.decodeStep({a, b}, q3.ref, o.ref); });
+  expectFailsUnchanged(*cache, "query heads (3) must be a multiple", [&] {
+    return steps.decodeStep({a, b}, q3.ref, o.ref);
+  });
   expectFailsUnchanged(*cache, "query has element type f16, expected f32", [&] {
     return steps.decodeStep({a, b}, qHalf.ref, o.ref);
   });
@@ -232,6 +236,19 @@ TEST_P(KvCacheErrors, DecodeInputMismatch) {
   expectFailsUnchanged(*cache, "was freed", [&] {
     return steps.decodeStep({a, freed}, q.ref, o.ref);
   });
+  // An output inside the key pool would corrupt the cache it reads.
+  rt::BufferRef inPool = o.ref;
+  inPool.data = cache->keyCache().data;
+  expectFailsUnchanged(
+      *cache, "decodeStep: output overlaps the key cache in memory", [&] {
+        return steps.decodeStep({a, b}, q.ref, inPool);
+      });
+  rt::BufferRef onQuery = o.ref;
+  onQuery.data = q.ref.data;
+  expectFailsUnchanged(*cache, "decodeStep: output overlaps query in memory",
+                       [&] {
+                         return steps.decodeStep({a, b}, q.ref, onQuery);
+                       });
 }
 
 TEST_F(KvCachePagedErrors, BadPageIdInUserBlockTable) {

@@ -285,7 +285,8 @@ TEST(RuntimeCompileErrors, ReferenceRejectsRegions) {
   sig.hasScoreMod = true;
   HostBuffers buffers(sig, FillOptions{});
   std::string e = errorOf(referenceAttention(sig, buffers.args()));
-  EXPECT_EQ(e, "the reference cannot evaluate score_mod/mask_mod regions");
+  EXPECT_EQ(e, "the reference has no program for the score_mod/mask_mod "
+               "regions (signatureForOp compiles them)");
 }
 
 } // namespace

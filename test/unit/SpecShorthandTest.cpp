@@ -89,3 +89,20 @@ TEST(SpecShorthand, ErrorsNameTheBadKey) {
 }
 
 } // namespace
+
+namespace {
+// Switches take no value or true/false/1/0; once any value switched them on.
+TEST(SpecShorthand, SwitchesTakeBooleans) {
+  AttentionSpec s = parseOk("mha:h=2,s=8,d=16,ragged=0,lse=false,causal=0");
+  EXPECT_FALSE(s.withKvLengths);
+  EXPECT_FALSE(s.returnLse);
+  EXPECT_FALSE(s.mask.causal);
+  s = parseOk("mha:h=2,s=8,d=16,ragged=1,lse=true,causal");
+  EXPECT_TRUE(s.withKvLengths);
+  EXPECT_TRUE(s.returnLse);
+  EXPECT_TRUE(s.mask.causal);
+  std::string e = parseError("mha:h=2,s=8,d=16,lse=no");
+  EXPECT_EQ(e, "bad value 'no' for key 'lse': expected no value, true/false "
+               "or 1/0");
+}
+} // namespace

@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <unistd.h>
 
 using namespace mlir::attn;
@@ -54,7 +55,8 @@ options:
   --vector-width=N    f32 lanes per vector, 0: the host's (default 0)
   --dump-binary=FILE  (cuda) write the kernel's PTX (or cubin) to FILE
   --cpu=NAME          generate code for this LLVM CPU instead of the host
-                      (e.g. x86-64-v3 for AVX2); the host must support it
+                      (e.g. x86-64-v3 for AVX2; native: the host); the host
+                      must support it
 )";
 
 struct Options {
@@ -108,7 +110,8 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &error) {
     } else if (name == "target") {
       o.target = value.str();
     } else if (name == "cpu") {
-      o.cpu = value.str();
+      // `native` (as in clang's -march=native) is the host: no override.
+      o.cpu = value == "native" ? "" : value.str();
     } else if (name == "check") {
       ok = flag(o.check);
     } else if (name == "bench") {
@@ -156,17 +159,16 @@ int fail(int code, const llvm::Twine &message) {
   return code;
 }
 
-/// Total bytes of the kernel's buffers, or nullopt on int64 overflow.
-std::optional<int64_t> bufferBytes(const KernelSignature &sig) {
-  int64_t total = 0;
-  for (const ArgInfo &a : sig.args) {
-    int64_t n = dtypeBytes(a.dtype);
-    for (int64_t d : a.shape)
-      if (__builtin_mul_overflow(n, d, &n))
-        return std::nullopt;
-    if (__builtin_add_overflow(total, n, &total))
-      return std::nullopt;
-  }
+/// Host bytes a run takes: the buffers (held once, with guards) and, with
+/// --check, the float64 reference; nullopt on int64 overflow.
+std::optional<int64_t> runBytes(const KernelSignature &sig, bool check) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  int64_t buffers = HostBuffers::bytesFor(sig, FillOptions{});
+  int64_t reference = check ? referenceBytes(sig) : 0;
+  int64_t total;
+  if (buffers == kMax || reference == kMax ||
+      __builtin_add_overflow(buffers, reference, &total))
+    return std::nullopt;
   return total;
 }
 
@@ -237,9 +239,11 @@ int main(int argc, char **argv) {
   if (!spec)
     return 2;
   const AttentionSpec &shape = spec->signature.spec;
-  std::optional<int64_t> bytes = bufferBytes(spec->signature);
+  std::optional<int64_t> bytes = runBytes(spec->signature, opts->check);
   if (!bytes || double(*bytes) > 0.8 * physicalMemoryBytes())
-    return fail(2, "the spec's buffers need " +
+    return fail(2, std::string("the spec's buffers") +
+                       (opts->check ? " and the float64 reference" : "") +
+                       " need " +
                        (bytes ? std::to_string(*bytes >> 20) + " MiB"
                               : std::string("more than 2^63 bytes")) +
                        ", more than this machine can hold");
