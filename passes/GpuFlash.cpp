@@ -3,7 +3,7 @@
 // Turns each attn.attention of a kernel function (the runtime's buffer ABI:
 // operands read from function arguments through to_tensor, the result
 // materialized into an argument) into gpu.launch_func ops of kernels emitted
-// into `gpu.module @attn_gpu` (GpuFlashKernel.cpp). The host function keeps
+// into `gpu.module @attn_gpu` (passes/gpu/). The host function keeps
 // only casts, scratch allocations and launches: the runtime reads those as
 // its launch plan.
 //
@@ -424,9 +424,8 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
   return success();
 }
 
-/// attn.cache_append: one thread per 16-byte chunk of a new K/V row copies
-/// it (converting f32 input to the cache type) to its cache position.
-/// Grid (Snew, Hkv, B), D / 8 threads (rounded up to a warp).
+/// attn.cache_append: the append kernel (gpu/AppendKernel.cpp) over grid
+/// (Snew, Hkv, B).
 LogicalResult lowerCacheAppend(CacheAppendOp op) {
   auto kTy = cast<MemRefType>(op.getKey().getType());
   auto vTy = cast<MemRefType>(op.getValue().getType());
@@ -447,14 +446,16 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
   if (vTy.getShape()[3] != D || D % 8 != 0)
     return op.emitOpError("attn-gpu-flash appends rows whose head dim is a "
                           "multiple of 8, equal for K and V");
-  bool paged = static_cast<bool>(op.getBlockTable());
-  bool hnd = op.getPageLayout() == PageLayout::HND;
-  int64_t pageSize = 0, numPages = 0;
-  if (paged) {
-    numPages = kcTy.getShape()[0];
-    pageSize = hnd ? kcTy.getShape()[2] : kcTy.getShape()[1];
+  GpuAppendGeometry geom;
+  geom.headDim = D;
+  geom.hasNewLengths = static_cast<bool>(op.getNewLengths());
+  geom.paged = static_cast<bool>(op.getBlockTable());
+  geom.hnd = op.getPageLayout() == PageLayout::HND;
+  if (geom.paged) {
+    geom.numPages = kcTy.getShape()[0];
+    geom.pageSize = geom.hnd ? kcTy.getShape()[2] : kcTy.getShape()[1];
   }
-  if (failed(checkGpuSizes(op, {B, Hkv, Snew, paged ? numPages : 1},
+  if (failed(checkGpuSizes(op, {B, Hkv, Snew, geom.paged ? geom.numPages : 1},
                            "batch, K/V heads, Snew, pages")) ||
       failed(checkGrid(op, Snew, Hkv, B)))
     return failure();
@@ -467,7 +468,7 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
                               MemRefType::get({B}, IntegerType::get(ctx, 32))};
   if (op.getNewLengths())
     params.push_back(MemRefType::get({B}, IntegerType::get(ctx, 32)));
-  if (paged)
+  if (geom.paged)
     params.push_back(dense(cast<MemRefType>(op.getBlockTable().getType())));
 
   auto module = op->getParentOfType<ModuleOp>();
@@ -475,65 +476,9 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
   gpu::GPUModuleOp gm = getOrCreateGpuModule(module);
   OpBuilder kb(gm.getBodyRegion());
   kb.setInsertionPointToEnd(gm.getBody());
-  int64_t chunks = D / 8;
-  int64_t threads = std::max<int64_t>(32, (chunks + 31) / 32 * 32);
-  auto kernel = gpu::GPUFuncOp::create(
-      kb, op.getLoc(), uniqueName(gm, (func.getSymName() + "_append").str()),
-      kb.getFunctionType(params, {}));
-  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), kb.getUnitAttr());
-  kernel.setKnownBlockSizeAttr(
-      kb.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
-  {
-    Block &entry = kernel.getBody().front();
-    ImplicitLocOpBuilder b(op.getLoc(), kb);
-    b.setInsertionPointToStart(&entry);
-    IndexMath im{b};
-    unsigned argNo = 0;
-    Value k = entry.getArgument(argNo++), v = entry.getArgument(argNo++);
-    Value kc = entry.getArgument(argNo++), vc = entry.getArgument(argNo++);
-    Value lens = entry.getArgument(argNo++);
-    Value newLens = op.getNewLengths() ? entry.getArgument(argNo++) : Value();
-    Value table = paged ? entry.getArgument(argNo++) : Value();
-    Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-    Value row = gpu::BlockIdOp::create(b, gpu::Dimension::x);
-    Value head = gpu::BlockIdOp::create(b, gpu::Dimension::y);
-    Value batch = gpu::BlockIdOp::create(b, gpu::Dimension::z);
-    auto load = [&](Value mem, Value i) {
-      return arith::IndexCastOp::create(b, b.getIndexType(),
-                                        memref::LoadOp::create(b, mem, i));
-    };
-    Value valid = im.lt(tid, im.c(chunks));
-    if (newLens)
-      valid = arith::AndIOp::create(b, valid, im.lt(row, load(newLens, batch)));
-    auto ifValid = scf::IfOp::create(b, valid, false);
-    b.setInsertionPointToStart(ifValid.thenBlock());
-    Value pos = im.add(load(lens, batch), row);
-    Value col = im.mul(tid, 8);
-    SmallVector<Value> dst;
-    if (!paged) {
-      dst = {batch, head, pos, col};
-    } else {
-      Value page = memref::LoadOp::create(
-          b, table, ValueRange{batch, im.div(pos, pageSize)});
-      Value p =
-          im.max(im.min(arith::IndexCastOp::create(b, b.getIndexType(), page),
-                        im.c(numPages - 1)),
-                 im.c(0));
-      Value slot = im.rem(pos, pageSize);
-      dst = hnd ? SmallVector<Value>{p, head, slot, col}
-                : SmallVector<Value>{p, slot, head, col};
-    }
-    SmallVector<Value> src = {batch, head, row, col};
-    for (auto [from, to] : {std::pair{k, kc}, std::pair{v, vc}}) {
-      Type inT = cast<MemRefType>(from.getType()).getElementType();
-      Value x = vector::LoadOp::create(b, VectorType::get({8}, inT), from, src);
-      if (inT != ct)
-        x = arith::TruncFOp::create(b, VectorType::get({8}, ct), x);
-      vector::StoreOp::create(b, x, to, dst);
-    }
-    b.setInsertionPointToEnd(&entry);
-    gpu::ReturnOp::create(b);
-  }
+  gpu::GPUFuncOp kernel =
+      emitAppendKernel(kb, op.getLoc(), geom, params,
+                       uniqueName(gm, (func.getSymName() + "_append").str()));
 
   OpBuilder b(op);
   Location loc = op.getLoc();
@@ -550,12 +495,12 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
   if (op.getNewLengths())
     args.push_back(asKernelBuffer(b, op, op.getNewLengths(),
                                   cast<MemRefType>(params[next++])));
-  if (paged)
+  if (geom.paged)
     args.push_back(asKernelBuffer(b, op, op.getBlockTable(),
                                   cast<MemRefType>(params[next++])));
   gpu::LaunchFuncOp::create(
       b, loc, kernel, gpu::KernelDim3{idx(Snew), idx(Hkv), idx(B)},
-      gpu::KernelDim3{idx(threads), idx(1), idx(1)}, Value(), args);
+      gpu::KernelDim3{idx(geom.threads()), idx(1), idx(1)}, Value(), args);
   op.erase();
   return success();
 }

@@ -1,9 +1,10 @@
 //===- GpuFlashKernel.h - FlashAttention-2 kernels as gpu.func -*- C++ -*-===//
 //
 // The geometry of one attention on the GPU and the emitters of its kernels
-// (the tiled flash kernel and the split-KV combine kernel). The pass in
-// GpuFlash.cpp decides the geometry and rewrites the host function; this
-// header is what the two share.
+// (the tiled flash kernel, the split-KV combine kernel, the KV-cache append
+// kernel; implemented under passes/gpu/). The pass in GpuFlash.cpp decides
+// the geometry and rewrites the host function; this header is what the two
+// share.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_PASSES_GPUFLASHKERNEL_H
@@ -170,6 +171,27 @@ gpu::GPUFuncOp emitFlashKernel(OpBuilder &b, Location loc,
 /// grid (rows, kvHeads, batch), 128 threads.
 gpu::GPUFuncOp emitCombineKernel(OpBuilder &b, Location loc,
                                  const GpuFlashGeometry &g, StringRef name);
+
+/// attn.cache_append: one thread per 16-byte chunk of a new K/V row copies
+/// it (f32 input converted to the cache type) to its cache position.
+struct GpuAppendGeometry {
+  int64_t headDim = 0;
+  bool hasNewLengths = false;
+  bool paged = false, hnd = false; ///< paged cache, [P, Hkv, page, D]
+  int64_t pageSize = 0, numPages = 0;
+  int64_t chunks() const { return headDim / 8; }
+  /// One thread per chunk, rounded up to a warp.
+  int64_t threads() const {
+    return std::max<int64_t>(32, (chunks() + 31) / 32 * 32);
+  }
+};
+
+/// The append kernel; parameters `params`: new keys and values
+/// [B, Hkv, Snew, D], the two caches, the cache lengths [B] (i32), [new
+/// lengths [B] (i32)], [the block table (paged)]. Grid (Snew, Hkv, B).
+gpu::GPUFuncOp emitAppendKernel(OpBuilder &b, Location loc,
+                                const GpuAppendGeometry &a, TypeRange params,
+                                StringRef name);
 
 /// Memref types of the kernel parameters.
 MemRefType gpuQueryType(MLIRContext *ctx, const GpuFlashGeometry &g);

@@ -32,8 +32,10 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 using namespace mlir;
@@ -100,6 +102,18 @@ llvm::Expected<KernelRef> compileNaive(const AttentionSpec &spec,
       [&](OpPassManager &pm) { buildGpuToBinaryPipeline(pm, opts); });
 }
 
+/// With ATTN_PTX_SNAPSHOT=DIR, writes `ptx` to DIR/NAME.ptx (read by
+/// scripts/ptx-snapshot.sh, which diffs the generated code across changes).
+void savePtxSnapshot(const std::string &name, llvm::StringRef ptx) {
+  const char *dir = std::getenv("ATTN_PTX_SNAPSHOT");
+  if (!dir)
+    return;
+  std::error_code ec;
+  llvm::raw_fd_ostream os(std::string(dir) + "/" + name + ".ptx", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  os << ptx;
+}
+
 /// Runs `kernel` on fresh host buffers (staged) and checks the result.
 void runAndCheck(const KernelRef &kernel, uint64_t seed,
                  llvm::ArrayRef<int32_t> kvLengths = {}) {
@@ -136,6 +150,16 @@ TEST(GpuCompile, HandWrittenModuleGivesPtxAndPlan) {
             "row_lse grid (2, 1, 1) block (128, 1, 1) smem 0; "
             "row_out grid (2, 1, 1) block (128, 1, 1) smem 65536");
   EXPECT_EQ((*kernel)->workItems(), 4);
+  savePtxSnapshot("naive_f16", ptx);
+}
+
+/// The hand-written kernel for a second shape and dtype (ATTN_PTX_SNAPSHOT:
+/// its PTX is saved).
+TEST(GpuTestKernels, NaiveBf16CompilesToPtx) {
+  auto kernel = compileNaive(make(2, 3, 3, 17, 130, 128, bf16));
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  EXPECT_TRUE((*kernel)->gpuBinary().contains(".entry row_out"));
+  savePtxSnapshot("naive_bf16", (*kernel)->gpuBinary());
 }
 
 TEST(GpuCompile, CubinThroughPtxas) {
@@ -669,6 +693,7 @@ TEST(GpuTensorMap, ThroughTheNvvmPipeline) {
   EXPECT_TRUE((*kernel)->gpuBinary().contains(".entry read_map"));
   EXPECT_EQ((*kernel)->gpuLaunchPlan(),
             "read_map grid (1, 1, 1) block (1, 1, 1) smem 0");
+  savePtxSnapshot("tensor_map", (*kernel)->gpuBinary());
 }
 
 #define EXPECT_PLAN_ERROR(error, text)                                         \

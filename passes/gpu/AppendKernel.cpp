@@ -1,0 +1,78 @@
+//===- AppendKernel.cpp - the KV-cache append kernel ----------------------===//
+//
+// attn.cache_append: one thread per 16-byte chunk of a new K/V row copies
+// it (converting f32 input to the cache type) to its cache position, a
+// contiguous [B, Hkv, Smax, D] cache or a page of a paged one reached
+// through the block table. Grid (Snew, Hkv, B).
+//
+//===----------------------------------------------------------------------===//
+#include "passes/GpuFlashKernel.h"
+#include "passes/gpu/KernelBuilder.h"
+
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+gpu::GPUFuncOp mlir::attn::emitAppendKernel(OpBuilder &kb, Location loc,
+                                            const GpuAppendGeometry &a,
+                                            TypeRange params, StringRef name) {
+  const int64_t chunks = a.chunks(), pageSize = a.pageSize,
+                numPages = a.numPages;
+  const bool paged = a.paged, hnd = a.hnd;
+  Type ct = cast<MemRefType>(params[2]).getElementType();
+  auto kernel =
+      gpu_kernels::createKernelFunc(kb, loc, name, params, a.threads());
+  Block &entry = kernel.getBody().front();
+  ImplicitLocOpBuilder b(loc, kb);
+  b.setInsertionPointToStart(&entry);
+  IndexMath im{b};
+  unsigned argNo = 0;
+  Value k = entry.getArgument(argNo++), v = entry.getArgument(argNo++);
+  Value kc = entry.getArgument(argNo++), vc = entry.getArgument(argNo++);
+  Value lens = entry.getArgument(argNo++);
+  Value newLens = a.hasNewLengths ? entry.getArgument(argNo++) : Value();
+  Value table = paged ? entry.getArgument(argNo++) : Value();
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value row = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  Value head = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  Value batch = gpu::BlockIdOp::create(b, gpu::Dimension::z);
+  auto load = [&](Value mem, Value i) {
+    return arith::IndexCastOp::create(b, b.getIndexType(),
+                                      memref::LoadOp::create(b, mem, i));
+  };
+  Value valid = im.lt(tid, im.c(chunks));
+  if (newLens)
+    valid = arith::AndIOp::create(b, valid, im.lt(row, load(newLens, batch)));
+  auto ifValid = scf::IfOp::create(b, valid, false);
+  b.setInsertionPointToStart(ifValid.thenBlock());
+  Value pos = im.add(load(lens, batch), row);
+  Value col = im.mul(tid, 8);
+  SmallVector<Value> dst;
+  if (!paged) {
+    dst = {batch, head, pos, col};
+  } else {
+    Value page = memref::LoadOp::create(
+        b, table, ValueRange{batch, im.div(pos, pageSize)});
+    Value p =
+        im.max(im.min(arith::IndexCastOp::create(b, b.getIndexType(), page),
+                      im.c(numPages - 1)),
+               im.c(0));
+    Value slot = im.rem(pos, pageSize);
+    dst = hnd ? SmallVector<Value>{p, head, slot, col}
+              : SmallVector<Value>{p, slot, head, col};
+  }
+  SmallVector<Value> src = {batch, head, row, col};
+  for (auto [from, to] : {std::pair{k, kc}, std::pair{v, vc}}) {
+    Type inT = cast<MemRefType>(from.getType()).getElementType();
+    Value x = vector::LoadOp::create(b, VectorType::get({8}, inT), from, src);
+    if (inT != ct)
+      x = arith::TruncFOp::create(b, VectorType::get({8}, ct), x);
+    vector::StoreOp::create(b, x, to, dst);
+  }
+  b.setInsertionPointToEnd(&entry);
+  gpu::ReturnOp::create(b);
+  return kernel;
+}

@@ -1,0 +1,178 @@
+//===- Epilogue.cpp - normalize and store the rows of a flash kernel ------===//
+//
+// After the KV loop each thread holds its rows' running max, partial sums
+// and O fragments. With one key warp per row they are normalized and
+// stored from registers; with several, the warps park their states in
+// shared memory and the block merges them (a log-sum-exp weighted sum) and
+// writes each row once. With KV splits the rows go to the scratch buffers
+// the combine kernel reads (partial outputs and base-2 log-sum-exp).
+//
+//===----------------------------------------------------------------------===//
+#include "passes/gpu/FlashKernel.h"
+
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::gpu_kernels;
+
+void FlashKernelEmitter::storeRows(ArrayRef<Value> res) {
+  const int64_t R = g.rows(), G = g.group, oTiles = g.headDim / 8;
+  const int64_t halves = 2 * g.warpRowTiles;
+  Type et = elemType(b.getContext(), g);
+  // Each row lives in one warp: normalize in registers and store the
+  // fragments' column pairs directly (no merge through shared memory).
+  for (int64_t hI = 0; hI < halves; ++hI) {
+    int64_t mt = hI / 2, half = hI % 2;
+    Value lTot = quadReduce(res[halves + hI], false);
+    Value seen =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, lTot, cf(0));
+    Value inv =
+        select(seen, arith::DivFOp::create(b, cf(1), select(seen, lTot, cf(1))),
+               cf(0));
+    Value row = threadRow(mt, half);
+    auto inRange = scf::IfOp::create(b, im.lt(row, im.c(R)), false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(inRange.thenBlock());
+    Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
+    Value sIdx = im.div(row, G);
+    Value prow;
+    if (g.splits > 1)
+      prow = im.add(
+          im.mul(
+              im.add(im.mul(im.add(im.mul(batch, g.kvHeads), kvHead), R), row),
+              g.splits),
+          split);
+    for (int64_t t = 0; t < oTiles; ++t) {
+      int64_t first = 2 * halves + (mt * oTiles + t) * 4 + half * 2;
+      Value x0 = fmul(res[first], inv), x1 = fmul(res[first + 1], inv);
+      Value col = im.add(colPair, im.c(t * 8));
+      if (g.splits == 1) {
+        Value pair = vector::FromElementsOp::create(
+            b, VectorType::get({2}, et),
+            ValueRange{arith::TruncFOp::create(b, et, x0),
+                       arith::TruncFOp::create(b, et, x1)});
+        vector::StoreOp::create(b, pair, out, at(batch, h, sIdx, col));
+      } else {
+        Value pair = vector::FromElementsOp::create(
+            b, VectorType::get({2}, b.getF32Type()), ValueRange{x0, x1});
+        vector::StoreOp::create(b, pair, partOut, ValueRange{prow, col});
+      }
+    }
+    if (g.splits > 1 || g.hasLse) {
+      auto lead =
+          scf::IfOp::create(b,
+                            arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                                  im.rem(lane, 4), im.c(0)),
+                            false);
+      b.setInsertionPointToStart(lead.thenBlock());
+      if (g.splits > 1) {
+        Value lse =
+            select(seen, fadd(safeMax(res[hI]), lg2(select(seen, lTot, cf(1)))),
+                   cf(kNegInf));
+        memref::StoreOp::create(b, lse, partLse, ValueRange{prow});
+      } else {
+        memref::StoreOp::create(b, naturalLse(seen, safeMax(res[hI]), lTot),
+                                lseOut, ValueRange{batch, h, sIdx});
+      }
+    }
+  }
+}
+
+void FlashKernelEmitter::mergeKeyWarps(ArrayRef<Value> res, Value r16) {
+  const int64_t D = g.headDim, R = g.rows(), G = g.group, oTiles = D / 8;
+  const int64_t MT = g.warpRowTiles, halves = 2 * MT;
+  const int64_t warpRows = g.warpRows();
+  Type et = elemType(b.getContext(), g);
+  // Each warp parks its state in shared memory.
+  for (int64_t mt = 0; mt < MT; ++mt)
+    for (int64_t t = 0; t < oTiles; ++t)
+      for (int64_t i = 0; i < 4; ++i) {
+        Value row = im.add(r16, im.c(mt * 16 + (i / 2) * 8));
+        Value col = im.add(colPair, im.c(t * 8 + (i % 2)));
+        memref::StoreOp::create(b, res[2 * halves + (mt * oTiles + t) * 4 + i],
+                                oSmem, ValueRange{warp, row, col});
+      }
+  SmallVector<Value> lSum;
+  for (int64_t hI = 0; hI < halves; ++hI)
+    lSum.push_back(quadReduce(res[halves + hI], false));
+  Value leader = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                       im.rem(lane, 4), im.c(0));
+  auto ifLeader = scf::IfOp::create(b, leader, /*withElse=*/false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifLeader.thenBlock());
+    for (int64_t hI = 0; hI < halves; ++hI) {
+      Value row = im.add(r16, im.c((hI / 2) * 16 + (hI % 2) * 8));
+      memref::StoreOp::create(b, res[hI], mSmem, ValueRange{warp, row});
+      memref::StoreOp::create(b, lSum[hI], lSmem, ValueRange{warp, row});
+    }
+  }
+  gpu::BarrierOp::create(b);
+
+  // Merge the key warps of each row and write the block's rows once,
+  // consecutive threads on consecutive columns.
+  int64_t elems = g.blockRows() * D;
+  auto fin = scf::ForOp::create(b, tid, im.c(elems), im.c(g.threads()));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(fin.getBody());
+    Value e = fin.getInductionVar();
+    Value rowInBlock = im.div(e, D), d = im.rem(e, D);
+    Value rowWarp = im.div(rowInBlock, warpRows);
+    Value r = im.rem(rowInBlock, warpRows);
+    Value firstWarp = im.mul(rowWarp, g.keyWarps);
+    SmallVector<Value> ms, ls, os;
+    Value mx = cf(kNegInf);
+    for (int64_t w = 0; w < g.keyWarps; ++w) {
+      Value wi = im.add(firstWarp, im.c(w));
+      ms.push_back(memref::LoadOp::create(b, mSmem, ValueRange{wi, r}));
+      ls.push_back(memref::LoadOp::create(b, lSmem, ValueRange{wi, r}));
+      os.push_back(memref::LoadOp::create(b, oSmem, ValueRange{wi, r, d}));
+      mx = fmax(mx, ms.back());
+    }
+    Value base = safeMax(mx);
+    Value lTot = cf(0), acc = cf(0);
+    for (int64_t w = 0; w < g.keyWarps; ++w) {
+      Value f = ex2(fsub(ms[w], base));
+      lTot = fadd(lTot, fmul(ls[w], f));
+      acc = fadd(acc, fmul(os[w], f));
+    }
+    Value seen =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, lTot, cf(0));
+    Value safeL = select(seen, lTot, cf(1));
+    Value value = select(seen, arith::DivFOp::create(b, acc, safeL), cf(0));
+    Value row = im.add(row0, rowInBlock);
+    auto inRange = scf::IfOp::create(b, im.lt(row, im.c(R)), false);
+    b.setInsertionPointToStart(inRange.thenBlock());
+    if (g.splits == 1) {
+      Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
+      Value sIdx = im.div(row, G);
+      memref::StoreOp::create(b, arith::TruncFOp::create(b, et, value), out,
+                              at(batch, h, sIdx, d));
+      if (g.hasLse) {
+        auto first = scf::IfOp::create(
+            b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, im.c(0)),
+            false);
+        b.setInsertionPointToStart(first.thenBlock());
+        memref::StoreOp::create(b, naturalLse(seen, base, lTot), lseOut,
+                                ValueRange{batch, h, sIdx});
+      }
+    } else {
+      Value prow = im.add(
+          im.mul(
+              im.add(im.mul(im.add(im.mul(batch, g.kvHeads), kvHead), R), row),
+              g.splits),
+          split);
+      memref::StoreOp::create(b, value, partOut, ValueRange{prow, d});
+      auto first = scf::IfOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, im.c(0)),
+          false);
+      b.setInsertionPointToStart(first.thenBlock());
+      Value lse = select(seen, fadd(base, lg2(safeL)), cf(kNegInf));
+      memref::StoreOp::create(b, lse, partLse, ValueRange{prow});
+    }
+  }
+}

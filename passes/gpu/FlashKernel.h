@@ -1,0 +1,208 @@
+//===- FlashKernel.h - the flash kernel emitter, phase by phase -*- C++ -*-===//
+//
+// The flash kernel is emitted phase by phase; each phase is a member of
+// FlashKernelEmitter, defined in the file of the instructions it uses:
+//
+//   FlashKernel.cpp   driver: arguments, shared-memory plan, the block's
+//                     rows and keys, the KV loop
+//   TileLoads.cpp     cp.async: Q, the K/V tiles, the prologue
+//   Tma.cpp           TMA and mbarriers (wgmma over dense K/V)
+//   MmaSync.cpp       ldmatrix + mma.sync: S = Q·Kᵀ and O += P·V
+//   Wgmma.cpp         wgmma: S = Q·Kᵀ and O += P·V
+//   Softmax.cpp       scores -> probabilities: bias, score_mod, softcap,
+//                     masks, online softmax, O rescale
+//   Epilogue.cpp      normalize and store the rows; merge key warps
+//
+// Internal to passes/gpu/.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_PASSES_GPU_FLASHKERNEL_H
+#define ATTN_PASSES_GPU_FLASHKERNEL_H
+
+#include "passes/gpu/KernelBuilder.h"
+
+namespace mlir::attn::gpu_kernels {
+
+/// The state of one iteration of the KV loop (one tile of keys).
+struct KvStep {
+  Value tile, stage;
+  /// Loop-carried: per (m tile, half) row max and partial sum; O fragments
+  /// o[mt][t] (4 f32 each).
+  SmallVector<Value> m, l;
+  Fragments o;
+  /// Scores s[mt][t] (4 f32 each) of this warp's keys of the tile.
+  Fragments s;
+  /// wgmma: the scores of each m tile while their group is in flight.
+  SmallVector<SmallVector<Value>> sPending;
+  Value keyOff;      ///< first key of this warp in the tile
+  Value tileKeyBase; ///< first key of this warp (absolute)
+  Value tileKey0;    ///< first key of the tile (absolute)
+  Value full;        ///< the tile is visible to every row of the block
+  Value scaleLog2;   ///< scale * log2(e) (1 * log2(e) when prescaled)
+  /// Per (m tile, half): the raised max, the O correction, the tile's sum.
+  SmallVector<Value> newM, corr, sum;
+  Value m8, l8; ///< lane / 8, lane % 8 (ldmatrix row addressing)
+};
+
+/// Emits the body of one flash kernel.
+class FlashKernelEmitter : public KernelBuilder {
+public:
+  using KernelBuilder::KernelBuilder;
+  void emit(gpu::GPUFuncOp func);
+
+private:
+  // FlashKernel.cpp: the driver.
+  void bindArguments(Block &entry);
+  void bindThreadIds();
+  void planSharedMemory();
+  void chooseKeyRange();
+  void mapThreadRows();
+  /// The KV loop; returns its results (m, l, O of each row half).
+  SmallVector<Value> emitKvLoop();
+  void emitKvStep(KvStep &st);
+  /// Rows of the group: row r is query r / G of head kvHead * G + r % G.
+  std::pair<Value, Value> rowHead(Value row);
+  /// wgmma: the block's 64-row M tile that m tile `mt` of this thread's
+  /// warpgroup is.
+  Value mTile(int64_t mt);
+  /// Row `lane / 4 + 8 half` of m tile `mt` of this thread.
+  Value threadRow(int64_t mt, int64_t half);
+
+  // TileLoads.cpp: cp.async.
+  /// Q into registers (one m tile) or shared memory (re-read per k step).
+  void loadQ();
+  /// The first `stages - 1` tiles in flight.
+  void emitPrologue();
+  /// Tile index `i` of this block, clamped into its range.
+  Value clampedTile(Value i);
+  /// Issues the cp.async copies of KV tile `tile` into `stage` as one
+  /// group; returns its token.
+  Value loadTile(Value tile, Value stage);
+  /// Indices of element `col` of key row `key` in the K/V memrefs.
+  SmallVector<Value> kvIndices(Value key, Value col);
+  /// Where the 8-element chunk starting at column `col` of shared row `row`
+  /// sits in the 128-byte-swizzled layout: its 64-column block and its
+  /// column inside the block (16-byte chunk index XOR row % 8, the pattern
+  /// wgmma's 128B swizzle mode reads).
+  std::pair<Value, Value> swizzledColumn(Value row, Value col);
+  /// Waits for the tile of step `st` (and prefetches the one S - 1 ahead).
+  void awaitTile(KvStep &st, Value it);
+
+  // Tma.cpp: TMA and mbarriers.
+  /// One mbarrier per stage, initialized by thread 0.
+  void initTmaBarriers();
+  /// Runs `body` where tile `i` of the block exists (TMA copies only tiles
+  /// the block owns, so every armed phase is waited for).
+  void ifOwned(Value i, function_ref<void()> body);
+  /// Thread 0 arms `stage`'s mbarrier with the tile's bytes and issues the
+  /// bulk tensor copies of K and V tile `tile` into it.
+  void loadTileTma(Value tile, Value stage);
+  /// Spins until `stage`'s mbarrier completes phase `parity`.
+  void waitTileTma(Value stage, Value parity);
+  /// Orders this thread's generic-proxy shared writes before the async
+  /// proxy (tensor cores, TMA) reads them.
+  void fenceProxyAsync();
+  /// One volatile inline PTX statement; `result` null for none.
+  Value inlinePtx(Type result, const std::string &text,
+                  const std::string &constraints, ValueRange operands);
+
+  // MmaSync.cpp.
+  /// 4 fragment registers of an ldmatrix.x4 at `idx` of `mem`.
+  SmallVector<Value, 4> ldmatrix4(Value mem, ArrayRef<Value> idx,
+                                  bool transpose);
+  /// c += a·b on one m16n8k16 tile; `c` holds 4 f32.
+  void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, SmallVectorImpl<Value> &c);
+  void scoresOnMmaSync(KvStep &st);
+  void pvOnMmaSync(KvStep &st);
+
+  // Wgmma.cpp. Accumulators are lists of f32 in the fragment order of
+  // wgmma.m64nNk16: element 4t + i is element i of n tile t in the
+  // mma.m16n8 C layout, for the 16 rows of this thread's warp.
+  /// A shared-memory matrix descriptor: start address, leading and stride
+  /// byte offsets, 128-byte swizzle.
+  Value wgmmaDescriptor(Value addr, int64_t leadingBytes, int64_t strideBytes);
+  /// acc = A·B (+ acc unless `accumulate` is false) for one k16 step; A
+  /// from the descriptor `aDesc` or, when `aRegs` is non-empty, the 4
+  /// registers of an m16k16 A fragment per warp; B from `bDesc`, read
+  /// MN-major when `transposeB`.
+  void wgmma(SmallVectorImpl<Value> &acc, Value aDesc, ArrayRef<Value> aRegs,
+             Value bDesc, bool transposeB, bool accumulate);
+  /// Closes the wgmma issued since the last commit into one group.
+  void wgmmaCommit();
+  /// Waits until at most `pending` groups are in flight; `acc` (the
+  /// accumulators of the groups that are done) comes back through the
+  /// wait so no read of them can move above it.
+  void wgmmaWait(int64_t pending, SmallVectorImpl<Value> &acc);
+  /// Emits the PTX statement `text` with `values` rewritten through it (and
+  /// through empty volatile asm in chunks), so no use of them moves above.
+  void fenceRegisters(SmallVectorImpl<Value> &values, const std::string &text);
+  /// Issues S = Q·Kᵀ of each m tile as one commit group (st.sPending).
+  void scoresOnWgmma(KvStep &st);
+  /// Per m tile: waits for its S, turns it into P, issues O += P·V.
+  void pvOnWgmma(KvStep &st);
+
+  // Softmax.cpp: scores -> probabilities.
+  /// Whether every score of the tile is visible (st.full).
+  Value tileFullyVisible(KvStep &st);
+  /// Bias, score_mod, softcap, masks and the online softmax of m tiles
+  /// [mtLo, mtHi): s becomes P, O is rescaled.
+  void scoresToProbabilities(KvStep &st, int64_t mtLo, int64_t mtHi);
+  /// Calls `body(score, head, query, key)` for each score of m tiles
+  /// [mtLo, mtHi) (keys past the end clamped to the last one).
+  void forEachScore(KvStep &st, int64_t mtLo, int64_t mtHi,
+                    function_ref<void(Value &, Value, Value, Value)> body);
+  void applyBias(KvStep &st, int64_t mtLo, int64_t mtHi);
+  void applyScoreMod(KvStep &st, int64_t mtLo, int64_t mtHi);
+  void applySoftcap(KvStep &st, int64_t mtLo, int64_t mtHi);
+  void applyMask(KvStep &st, int64_t mtLo, int64_t mtHi);
+  void onlineSoftmax(KvStep &st, int64_t mtLo, int64_t mtHi);
+  /// Whether query position `qpos` may see key `key` (MaskSpec::allows).
+  Value allows(Value qpos, Value key);
+  /// The data-dependent masks (bool mask, segment ids, mask_mod) of query
+  /// `sIdx` of head `h` and key `key` (in bounds).
+  Value customAllows(Value h, Value sIdx, Value key);
+  /// Clones `region`'s block here with its arguments bound to `args` (and
+  /// the constants it captures cloned first); returns the yielded value.
+  Value inlineModifier(Region &region, ValueRange args);
+
+  // Epilogue.cpp.
+  /// One key warp per row: normalize in registers, store the fragments.
+  void storeRows(ArrayRef<Value> res);
+  /// Several key warps per row: merge their states through shared memory.
+  void mergeKeyWarps(ArrayRef<Value> res, Value r16);
+
+  // Kernel arguments.
+  Value q, k, v, bias, kvLengths, blockTable, out, lseOut, partOut, partLse;
+  Value boolMask, qSegments, kvSegments;
+  Value tensorMapK, tensorMapV; ///< TMA: generic addresses of the maps
+
+  // Thread and block.
+  Value tid, lane, warp, rw, kw;
+  Value batch, kvHead, rowBlock, split;
+
+  // Shared memory.
+  Value raw;
+  Value kSmem, vSmem, qSmem, oSmem, mSmem, lSmem;
+  Value smemBase;    ///< wgmma: shared-window address of the aligned K tiles
+  Value barrierBase; ///< TMA: shared address of stage 0's mbarrier (i32)
+
+  // The block's rows and keys.
+  Value row0;           ///< first row of the block
+  Value len;            ///< this block's sequence length (keys that exist)
+  Value qOff;           ///< position of query 0
+  Value qlo, qhi;       ///< first and last query position of the block
+  Value myLo, numTiles; ///< this block's KV tiles: [myLo, myLo + numTiles)
+  Value warpRow0, colPair;
+  /// Per (m tile, half) of this thread: query position, (head, query).
+  SmallVector<Value> qpos;
+  SmallVector<std::pair<Value, Value>> heads;
+
+  // Q and the copies in flight.
+  SmallVector<SmallVector<Value, 4>> qFrag; ///< [k step]: Q in registers
+  Value qGroup;                             ///< cp.async group of Q (shared)
+  Value firstGroup; ///< cp.async: the prologue's first group
+};
+
+} // namespace mlir::attn::gpu_kernels
+
+#endif

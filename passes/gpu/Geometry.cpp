@@ -1,0 +1,233 @@
+//===- Geometry.cpp - how one attention maps onto the GPU ----------------===//
+//
+// What the flash kernels support, the choice of warps, tiles, stages and
+// KV splits for a shape, and the memref types of the kernel parameters.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/GpuFlashKernel.h"
+#include "passes/gpu/KernelBuilder.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+/// Dynamic shared memory a block may use on sm_90 (227 KiB).
+constexpr int64_t kMaxSharedBytes = 232448;
+} // namespace
+
+LogicalResult mlir::attn::checkGpuFlashSupport(const GpuFlashGeometry &g,
+                                               std::string &why) {
+  if (g.headDim % 16 != 0 || g.headDim < 16 || g.headDim > 128) {
+    why = "head dim " + std::to_string(g.headDim) +
+          " is not supported on the GPU (multiples of 16 up to 128)";
+    return failure();
+  }
+  if (g.heads % g.kvHeads != 0) {
+    why = "query heads must be a multiple of KV heads";
+    return failure();
+  }
+  if (g.mask.dilation < 1) {
+    why = "dilation must be positive";
+    return failure();
+  }
+  return success();
+}
+
+LogicalResult
+mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
+                                   const GpuFlashOverrides &overrides,
+                                   int64_t numSms, std::string &why) {
+  // Decode-sized groups fill one or two mma row tiles; the remaining warps
+  // of the block split each KV tile's keys instead of idling.
+  int64_t rows = g.rows();
+  g.rowWarps = rows <= 16 ? 1 : rows <= 32 ? 2 : 4;
+  g.keyWarps = 4 / g.rowWarps;
+  // key-warps tunes decode-sized groups; prefill blocks are row-parallel.
+  if (overrides.keyWarps > 0) {
+    if (overrides.keyWarps != 1 && overrides.keyWarps != 2 &&
+        overrides.keyWarps != 4) {
+      why = "key-warps must be 1, 2 or 4";
+      return failure();
+    }
+    if (rows <= 32)
+      g.keyWarps = overrides.keyWarps;
+  }
+  // Prefill: two m tiles per warp (128 rows per block) halve the K/V bytes
+  // per flop, both from L2 and from shared memory (ldmatrix).
+  g.warpRowTiles = overrides.warpRowTiles > 0 ? overrides.warpRowTiles
+                   : rows > 64                ? 2
+                                              : 1;
+  // 64-key tiles: with lazy rescaling, two m tiles of d = 128 fit in 255
+  // registers (a few bytes of spill in the causal variant) and beat 32-key
+  // tiles by 17% (causal) / 5% (full) on the H100 (half the barriers and
+  // softmax bookkeeping per key).
+  // Decode-sized groups: 128-key tiles (32 or 64 keys per key warp) halve
+  // the per-tile barriers and bookkeeping; +2-3% on the H100 decode shapes.
+  // (Only with 4 key warps: MQA's 32 rows per head, 2 key warps, measured
+  // 1.80 TB/s with 64-key tiles and 1.63 with 128.)
+  int64_t defaultTileKv = g.keyWarps == 4 ? 128 : 64;
+  g.tileKv = overrides.tileKv > 0 ? overrides.tileKv : defaultTileKv;
+  g.stages = overrides.stages > 0 ? overrides.stages : 2;
+  if (g.stages > 4) {
+    why = "stages must be between 1 and 4";
+    return failure();
+  }
+  if (g.warpRowTiles > 2) {
+    why = "warp-row-tiles must be 1 or 2";
+    return failure();
+  }
+  // Two m tiles per warp are only built (and measured) with one key warp,
+  // i.e. row-parallel blocks: an earlier version that merged two-m-tile
+  // warps through shared memory gave wrong rows on the H100 (GQA 7:1 with
+  // a sliding window) and that path was never root-caused.
+  if (g.warpRowTiles == 2 && g.keyWarps != 1) {
+    why = "warp-row-tiles=2 needs more than 32 rows per KV head group "
+          "(decode-sized groups split keys across warps instead)";
+    return failure();
+  }
+  // wgmma: row-parallel blocks of 128 rows (prefill-sized groups) and
+  // 64-element column blocks. Either one warpgroup whose threads hold two
+  // 64-row M tiles (the default; 32- or 64-key tiles keep S and O of both
+  // in registers) or, with warp-row-tiles=1, two warpgroups of one M tile
+  // each (8 warps; 64- or 128-key tiles).
+  std::string noWgmma;
+  bool twoGroups = g.warpRowTiles == 1;
+  int64_t wgmmaTileKv = overrides.tileKv > 0 ? overrides.tileKv
+                        : twoGroups          ? 128
+                                             : 64;
+  if (rows <= 64 || g.keyWarps != 1 || g.rowWarps != 4)
+    noWgmma = "a block of 128 rows (prefill-sized groups)";
+  else if (g.headDim % GpuFlashGeometry::kSwizzleElems != 0)
+    noWgmma = "a head dim that is a multiple of 64";
+  else if (twoGroups ? (wgmmaTileKv != 64 && wgmmaTileKv != 128)
+                     : (wgmmaTileKv != 32 && wgmmaTileKv != 64))
+    noWgmma = twoGroups ? "tile-kv 64 or 128 with warp-row-tiles=1"
+                        : "tile-kv 32 or 64";
+  if (overrides.mma == GpuMmaKind::Wgmma && !noWgmma.empty()) {
+    why = "mma=wgmma needs " + noWgmma;
+    return failure();
+  }
+  g.wgmma = overrides.mma != GpuMmaKind::Sync && noWgmma.empty();
+  if (g.wgmma && twoGroups) {
+    g.rowWarps = 8;
+    g.tileKv = wgmmaTileKv;
+  }
+  // Caches keep cp.async: a tile of a paged cache spans pages reached
+  // through the block table.
+  g.tma = g.wgmma && overrides.tma && g.kvForm == GpuKvForm::Dense;
+  if (g.tileKv % (16 * g.keyWarps) != 0 || g.tileKv > 128) {
+    why = "tile-kv " + std::to_string(g.tileKv) + " must be a multiple of " +
+          std::to_string(16 * g.keyWarps) +
+          " (16 keys per key warp), at most 128";
+    return failure();
+  }
+  if (g.sharedBytes() > kMaxSharedBytes) {
+    why = "the tiles need " + std::to_string(g.sharedBytes()) +
+          " bytes of shared memory per block; the limit is " +
+          std::to_string(kMaxSharedBytes) +
+          " (sm_90); use fewer stages or "
+          "smaller tile-kv";
+    return failure();
+  }
+  if (overrides.kvSplits > 0) {
+    g.splits =
+        std::min(overrides.kvSplits, std::max<int64_t>(1, g.numKvTiles()));
+    return success();
+  }
+  // Flash-decoding: when fewer than two blocks per SM exist, split the KV
+  // range (aiming at ~8 blocks per SM). Each split costs its rows' partial
+  // outputs (written, then read by the combine kernel), so the split count
+  // is capped where that traffic would pass ~3% of the K/V bytes, and each
+  // split keeps at least 4 tiles. Measured on the H100 (C++ bench timing):
+  // GQA b64 kv4096 (512 blocks) is best unsplit (2.84 vs 2.79 TB/s with 2),
+  // MQA b64 (64 blocks, 32 rows per KV head) best with 2 (2.19 vs 2.07
+  // unsplit, 2.09 with 4), GQA b8 kv32768 with 16 (2.82 vs 2.71 with 5).
+  int64_t blocks = g.rowBlocks() * g.kvHeads * g.batch;
+  int64_t sms = std::max<int64_t>(numSms, 1);
+  int64_t splits = 1;
+  if (blocks < 2 * sms)
+    splits = (8 * sms + blocks - 1) / blocks;
+  int64_t trafficCap = g.kvLen / (64 * std::max<int64_t>(g.rows(), 1));
+  splits = std::min({splits, std::max<int64_t>(1, g.numKvTiles() / 4),
+                     std::max<int64_t>(1, trafficCap)});
+  g.splits = std::max<int64_t>(splits, 1);
+  return success();
+}
+
+Type mlir::attn::gpu_kernels::elemType(MLIRContext *ctx,
+                                       const GpuFlashGeometry &g) {
+  return g.bf16 ? Type(BFloat16Type::get(ctx)) : Type(Float16Type::get(ctx));
+}
+
+using gpu_kernels::elemType;
+
+MemRefType mlir::attn::gpuQueryType(MLIRContext *ctx,
+                                    const GpuFlashGeometry &g) {
+  SmallVector<int64_t> shape =
+      g.bshd ? SmallVector<int64_t>{g.batch, g.qLen, g.heads, g.headDim}
+             : SmallVector<int64_t>{g.batch, g.heads, g.qLen, g.headDim};
+  return MemRefType::get(shape, elemType(ctx, g));
+}
+
+MemRefType mlir::attn::gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g) {
+  SmallVector<int64_t> shape;
+  switch (g.kvForm) {
+  case GpuKvForm::Dense:
+    shape = g.bshd
+                ? SmallVector<int64_t>{g.batch, g.kvLen, g.kvHeads, g.headDim}
+                : SmallVector<int64_t>{g.batch, g.kvHeads, g.kvLen, g.headDim};
+    break;
+  case GpuKvForm::Contiguous:
+    shape = {g.batch, g.kvHeads, g.kvLen, g.headDim};
+    break;
+  case GpuKvForm::PagedNHD:
+    shape = {g.numPages, g.pageSize, g.kvHeads, g.headDim};
+    break;
+  case GpuKvForm::PagedHND:
+    shape = {g.numPages, g.kvHeads, g.pageSize, g.headDim};
+    break;
+  }
+  return MemRefType::get(shape, elemType(ctx, g));
+}
+
+MemRefType mlir::attn::gpuLseType(MLIRContext *ctx, const GpuFlashGeometry &g) {
+  return MemRefType::get({g.batch, g.heads, g.qLen}, Float32Type::get(ctx));
+}
+
+MemRefType mlir::attn::gpuBlockTableType(MLIRContext *ctx,
+                                         const GpuFlashGeometry &g) {
+  return MemRefType::get({g.batch, g.pagesPerSeq}, IntegerType::get(ctx, 32));
+}
+
+MemRefType mlir::attn::gpuScratchOutType(MLIRContext *ctx,
+                                         const GpuFlashGeometry &g) {
+  return MemRefType::get({g.scratchRows(), g.headDim}, Float32Type::get(ctx));
+}
+
+MemRefType mlir::attn::gpuScratchLseType(MLIRContext *ctx,
+                                         const GpuFlashGeometry &g) {
+  return MemRefType::get({g.scratchRows()}, Float32Type::get(ctx));
+}
+
+MemRefType mlir::attn::gpuTensorMapType(MLIRContext *ctx) {
+  return MemRefType::get({16}, IntegerType::get(ctx, 64));
+}
+
+GpuTensorMapSpec mlir::attn::gpuKvTensorMap(const GpuFlashGeometry &g) {
+  const int64_t D = g.headDim, S = g.kvLen, H = g.kvHeads, B = g.batch;
+  // Dims in memory order (strides grow): bhsd (D, S, Hkv, B), bshd
+  // (D, Hkv, S, B). A box is 64 columns of tileKv keys of one head either
+  // way: tileKv rows of 128 bytes in shared memory.
+  GpuTensorMapSpec m;
+  const int64_t cols = GpuFlashGeometry::kSwizzleElems;
+  if (g.bshd) {
+    m.dims = {D, H, S, B};
+    m.strides = {D * 2, H * D * 2, S * H * D * 2};
+    m.box = {cols, 1, g.tileKv, 1};
+  } else {
+    m.dims = {D, S, H, B};
+    m.strides = {D * 2, S * D * 2, H * S * D * 2};
+    m.box = {cols, g.tileKv, 1, 1};
+  }
+  return m;
+}

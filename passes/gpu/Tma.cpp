@@ -1,0 +1,112 @@
+//===- Tma.cpp - TMA tile loads and their mbarriers -----------------------===//
+//
+// With wgmma over dense K/V, one thread per block issues the bulk tensor
+// copies (cp.async.bulk.tensor) of a K/V tile from the tensor maps the
+// runtime encodes per launch; each stage has an mbarrier that the copies
+// complete, and every thread waits on its phase.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/gpu/FlashKernel.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::gpu_kernels;
+
+Value FlashKernelEmitter::inlinePtx(Type result, const std::string &text,
+                                    const std::string &constraints,
+                                    ValueRange operands) {
+  auto op = LLVM::InlineAsmOp::create(
+      b, result, operands, text, constraints, /*has_side_effects=*/true,
+      /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
+      ArrayAttr());
+  return result ? op.getResult(0) : Value();
+}
+
+void FlashKernelEmitter::fenceProxyAsync() {
+  inlinePtx(Type(), "fence.proxy.async.shared::cta;", "", ValueRange{});
+}
+
+void FlashKernelEmitter::initTmaBarriers() {
+  // One mbarrier per stage (arrival count 1: the issuing thread), made
+  // visible to the copy engine and the block before the first copy.
+  int64_t tileBytes = g.stages * g.tileKv * g.smemRowElems() * 2;
+  barrierBase = i32(im.add(smemBase, im.c(2 * tileBytes + g.qBytes())));
+  auto leader = scf::IfOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, im.c(0)),
+      /*withElse=*/false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(leader.thenBlock());
+    for (int64_t s = 0; s < g.stages; ++s)
+      inlinePtx(Type(), "mbarrier.init.shared::cta.b64 [$0], 1;", "r",
+                ValueRange{arith::AddIOp::create(
+                    b, barrierBase,
+                    arith::ConstantIntOp::create(b, b.getI32Type(), 8 * s))});
+    inlinePtx(Type(), "fence.mbarrier_init.release.cluster;", "", ValueRange{});
+  }
+  gpu::BarrierOp::create(b);
+}
+
+void FlashKernelEmitter::ifOwned(Value i, function_ref<void()> body) {
+  auto owned = scf::IfOp::create(b, im.lt(i, numTiles), /*withElse=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(owned.thenBlock());
+  body();
+}
+
+void FlashKernelEmitter::loadTileTma(Value tile, Value stage) {
+  const int64_t cb = g.colBlocks();
+  const int64_t blockBytes = g.tileKv * GpuFlashGeometry::kSwizzleElems * 2;
+  const int64_t tileBytes = g.stages * cb * blockBytes;
+  Value isLeader =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, im.c(0));
+  auto leader = scf::IfOp::create(b, isLeader, /*withElse=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(leader.thenBlock());
+  Value bar = arith::AddIOp::create(b, barrierBase, i32(im.mul(stage, 8)));
+  Value bytes =
+      arith::ConstantIntOp::create(b, b.getI32Type(), 2 * cb * blockBytes);
+  inlinePtx(Type(), "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;",
+            "r,r", ValueRange{bar, bytes});
+  Value key0 = i32(im.mul(tile, g.tileKv));
+  Value head = i32(kvHead), seq = i32(batch);
+  // Coordinates in the map's dim order (gpuKvTensorMap).
+  Value c1 = g.bshd ? head : key0, c2 = g.bshd ? key0 : head;
+  for (auto [map, base] :
+       {std::pair{tensorMapK, int64_t(0)}, std::pair{tensorMapV, tileBytes}})
+    for (int64_t c = 0; c < cb; ++c) {
+      Value dst = i32(im.add(smemBase, im.add(im.mul(stage, cb * blockBytes),
+                                              im.c(base + c * blockBytes))));
+      Value col = arith::ConstantIntOp::create(
+          b, b.getI32Type(), c * GpuFlashGeometry::kSwizzleElems);
+      inlinePtx(Type(),
+                "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier:"
+                ":complete_tx::bytes [$0], [$1, {$2, $3, $4, $5}], [$6];",
+                "r,l,r,r,r,r,r", ValueRange{dst, map, col, c1, c2, seq, bar});
+    }
+}
+
+void FlashKernelEmitter::waitTileTma(Value stage, Value parity) {
+  Value bar = arith::AddIOp::create(b, barrierBase, i32(im.mul(stage, 8)));
+  auto loop = scf::WhileOp::create(b, TypeRange{}, ValueRange{});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    Block *before = b.createBlock(&loop.getBefore());
+    b.setInsertionPointToStart(before);
+    Value done = inlinePtx(
+        b.getI32Type(),
+        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [$1], "
+        "$2;\nselp.u32 $0, 1, 0, p;\n}",
+        "=r,r,r", ValueRange{bar, parity});
+    Value pending = arith::CmpIOp::create(
+        b, arith::CmpIPredicate::eq, done,
+        arith::ConstantIntOp::create(b, b.getI32Type(), 0));
+    scf::ConditionOp::create(b, pending, ValueRange{});
+    Block *after = b.createBlock(&loop.getAfter());
+    b.setInsertionPointToStart(after);
+    scf::YieldOp::create(b, ValueRange{});
+  }
+}
