@@ -108,8 +108,10 @@ def main():
     for sub in ("test/passes", "test/tools"):
         for name in sorted(os.listdir(os.path.join(ROOT, sub))):
             path = os.path.join(ROOT, sub, name)
+            if not name.endswith(".mlir") or not os.path.isfile(path):
+                continue
             text = open(path).read()
-            if not name.endswith(".mlir") or not re.search(
+            if not re.search(
                     r"attn-gpu-flash|attn-to-nvvm", text):
                 continue
             for tag, cmd in lit_runs(path, attn_opt, toolkit):
