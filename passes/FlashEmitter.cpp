@@ -18,8 +18,6 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/SymbolTable.h"
 
 #include <limits>
 
@@ -37,6 +35,10 @@ constexpr int64_t kMinRows = 4; // ... and quarter vectors up to 4 rows
 // (L1) and 0 (non-temporal) were slower than no prefetch at b16, and
 // prefetching only the first line(s) of each row did not help.
 constexpr unsigned kPrefetchLocality = 2;
+
+// One cache line per split arrival counter: no false sharing between the
+// counters of neighbouring query blocks.
+constexpr int64_t kCounterBytes = 64;
 
 int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -122,17 +124,24 @@ FailureOr<FlashGeometry> mlir::attn::chooseFlashGeometry(
   return g;
 }
 
+int64_t mlir::attn::splitScratchBytesPerItem(const FlashGeometry &g) {
+  return kCounterBytes + roundUp(g.rowsPad * 4, 64) + g.rowsPad * g.dvPad * 4;
+}
+
 namespace {
 
 class Emitter {
 public:
-  Emitter(ImplicitLocOpBuilder &b, ModuleOp module, const FlashGeometry &g,
+  Emitter(ImplicitLocOpBuilder &b, const FlashGeometry &g,
           const FlashProblem &p)
-      : b(b), im{b}, module(module), g(g), p(p) {}
+      : b(b), im{b}, g(g), p(p) {}
 
   void emit();
 
 private:
+  /// Per-call scratch for split partials and arrival counters (see
+  /// FlashEmitter.h); sets partOut, partLse and counters.
+  Value allocSplitScratch(Value items);
   void emitItem(Value item);
   void emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                   Value kvLimit);
@@ -186,7 +195,6 @@ private:
 
   ImplicitLocOpBuilder &b;
   IndexMath im;
-  ModuleOp module;
   const FlashGeometry &g;
   const FlashProblem &p;
   Value qtTile, kTile, vTile, sTile, accTile, rowMax, rowSum;
@@ -194,34 +202,10 @@ private:
 };
 
 void Emitter::emit() {
-  if (g.splits > 1) {
-    // Scratch for split partials: [B, Hq, S, Sq, Dvp] outputs, lse, and one
-    // arrival counter per query block (zero between runs).
-    Type f32 = b.getF32Type();
-    auto outTy =
-        MemRefType::get({g.batch, g.heads, g.splits, g.qLen, g.dvPad}, f32);
-    auto lseTy = MemRefType::get({g.batch, g.heads, g.splits, g.qLen}, f32);
-    int64_t blocks = g.batch * g.kvHeads * g.qBlocks;
-    auto cntTy = MemRefType::get({blocks}, b.getI32Type());
-    auto makeGlobal = [&](StringRef stem, MemRefType ty, Attribute init) {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(module.getBody());
-      auto glob = memref::GlobalOp::create(b, stem, b.getStringAttr("private"),
-                                           ty, init, /*constant=*/false,
-                                           b.getI64IntegerAttr(64));
-      SymbolTable(module).insert(glob);
-      return glob;
-    };
-    auto outG = makeGlobal("__attn_split_out", outTy, b.getUnitAttr());
-    auto lseG = makeGlobal("__attn_split_lse", lseTy, b.getUnitAttr());
-    auto cntG = makeGlobal(
-        "__attn_split_arrivals", cntTy,
-        DenseElementsAttr::get(RankedTensorType::get({blocks}, b.getI32Type()),
-                               b.getI32IntegerAttr(0).getValue()));
-    partOut = memref::GetGlobalOp::create(b, outTy, outG.getSymName());
-    partLse = memref::GetGlobalOp::create(b, lseTy, lseG.getSymName());
-    counters = memref::GetGlobalOp::create(b, cntTy, cntG.getSymName());
-  }
+  Value items = im.c(g.workItems());
+  Value scratch;
+  if (g.splits > 1)
+    scratch = allocSplitScratch(items);
   auto forall =
       scf::ForallOp::create(b, ArrayRef<OpFoldResult>{idx(g.workItems())},
                             ValueRange(), std::nullopt);
@@ -238,6 +222,44 @@ void Emitter::emit() {
   b.createBlock(&scope.getBodyRegion());
   emitItem(forall.getInductionVar(0));
   memref::AllocaScopeReturnOp::create(b, ValueRange());
+  if (scratch) {
+    b.setInsertionPointAfter(forall);
+    memref::DeallocOp::create(b, scratch)
+        ->setAttr(kSplitScratchAttr, b.getUnitAttr());
+  }
+}
+
+Value Emitter::allocSplitScratch(Value items) {
+  // Item-major, so the bytes scale with the item count and nothing depends
+  // on the sizes beyond it: [items] arrival counters (one cache line each,
+  // indexed by query block < items), [items, rowsPad] partial lse,
+  // [items, rowsPad, dvPad] partial outputs.
+  Type f32 = b.getF32Type();
+  int64_t lseBytes = roundUp(g.rowsPad * 4, 64);
+  Value bytes = im.mul(items, splitScratchBytesPerItem(g));
+  auto scratch = memref::AllocOp::create(
+      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type()),
+      ValueRange{bytes}, b.getI64IntegerAttr(64));
+  scratch->setAttr(kSplitScratchAttr,
+                   b.getI64IntegerAttr(splitScratchBytesPerItem(g)));
+  auto view = [&](Value offset, ArrayRef<int64_t> inner, Type elt) -> Value {
+    SmallVector<int64_t> shape = {ShapedType::kDynamic};
+    shape.append(inner.begin(), inner.end());
+    return memref::ViewOp::create(b, MemRefType::get(shape, elt), scratch,
+                                  offset, ValueRange{items});
+  };
+  counters = view(im.c(0), {kCounterBytes / 4}, b.getI32Type());
+  Value lseAt = im.mul(items, kCounterBytes);
+  partLse = view(lseAt, {lseBytes / 4}, f32);
+  partOut =
+      view(im.add(lseAt, im.mul(items, lseBytes)), {g.rowsPad, g.dvPad}, f32);
+  // Counters start at zero; a kernel handed to the runtime gets zeroed
+  // scratch from it instead (attn-parallel-to-runtime drops this fill).
+  linalg::FillOp::create(
+      b, arith::ConstantOp::create(b, b.getI32IntegerAttr(0)).getResult(),
+      counters)
+      ->setAttr(kSplitScratchAttr, b.getUnitAttr());
+  return scratch;
 }
 
 void Emitter::emitItem(Value item) {
@@ -331,11 +353,10 @@ void Emitter::emitItem(Value item) {
     Value sumRows = rankReducedView(b, rowSum, {r0}, {idx(g.tq)}, {g.tq});
     Value dst, lseDst;
     if (g.splits > 1) {
-      dst = rankReducedView(b, partOut, {b0, h, split, q0, idx(0)},
-                            {idx(1), idx(1), idx(1), qValid, idx(g.valueDim)},
+      dst = rankReducedView(b, partOut, {item, r0, idx(0)},
+                            {idx(1), qValid, idx(g.valueDim)},
                             {ShapedType::kDynamic, g.valueDim});
-      lseDst = rankReducedView(b, partLse, {b0, h, split, q0},
-                               {idx(1), idx(1), idx(1), qValid},
+      lseDst = rankReducedView(b, partLse, {item, r0}, {idx(1), qValid},
                                {ShapedType::kDynamic});
     } else {
       dst = rankReducedView(b, p.output, {b0, h, q0, idx(0)},
@@ -353,27 +374,26 @@ void Emitter::emitItem(Value item) {
 
   // The last split of this query block to arrive merges all partials.
   Value one = arith::ConstantOp::create(b, b.getI32IntegerAttr(1));
-  Value before = memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, one,
-                                             counters, ValueRange{block});
+  Value before = memref::AtomicRMWOp::create(
+      b, arith::AtomicRMWKind::addi, one, counters, ValueRange{block, im.c(0)});
   Value last = arith::CmpIOp::create(
       b, arith::CmpIPredicate::eq, before,
       arith::ConstantOp::create(b, b.getI32IntegerAttr(g.splits - 1)));
   auto ifLast = scf::IfOp::create(b, last, /*withElseRegion=*/false);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifLast.thenBlock());
-  memref::StoreOp::create(b,
-                          arith::ConstantOp::create(b, b.getI32IntegerAttr(0)),
-                          counters, ValueRange{block});
   auto mergeLoop = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
   b.setInsertionPointToStart(mergeLoop.getBody());
-  Value h = im.add(im.mul(hkv, g.group), mergeLoop.getInductionVar());
-  Value parts =
-      rankReducedView(b, partOut, {b0, h, idx(0), q0, idx(0)},
-                      {idx(1), idx(1), idx(g.splits), qValid, idx(g.valueDim)},
-                      {g.splits, ShapedType::kDynamic, g.valueDim});
-  Value partsLse = rankReducedView(b, partLse, {b0, h, idx(0), q0},
-                                   {idx(1), idx(1), idx(g.splits), qValid},
-                                   {g.splits, ShapedType::kDynamic});
+  Value gi = mergeLoop.getInductionVar();
+  Value h = im.add(im.mul(hkv, g.group), gi);
+  Value r0 = im.mul(gi, g.tq);
+  Value first = im.mul(block, g.splits); // the block's split 0
+  Value parts = rankReducedView(b, partOut, {first, r0, idx(0)},
+                                {idx(g.splits), qValid, idx(g.valueDim)},
+                                {g.splits, ShapedType::kDynamic, g.valueDim});
+  Value partsLse =
+      rankReducedView(b, partLse, {first, r0}, {idx(g.splits), qValid},
+                      {g.splits, ShapedType::kDynamic});
   Value dst = rankReducedView(b, p.output, {b0, h, q0, idx(0)},
                               {idx(1), idx(1), qValid, idx(g.valueDim)},
                               {ShapedType::kDynamic, g.valueDim});
@@ -589,7 +609,7 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
 
 } // namespace
 
-void mlir::attn::emitFlash(ImplicitLocOpBuilder &b, ModuleOp module,
-                           const FlashGeometry &g, const FlashProblem &p) {
-  Emitter(b, module, g, p).emit();
+void mlir::attn::emitFlash(ImplicitLocOpBuilder &b, const FlashGeometry &g,
+                           const FlashProblem &p) {
+  Emitter(b, g, p).emit();
 }

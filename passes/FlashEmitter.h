@@ -71,9 +71,21 @@ struct FlashProblem {
   ScoreHook scoreMods, customMasks;
 };
 
-/// Emits the whole problem at the builder's insertion point. Split-KV
-/// partials live in module-level scratch globals created in `module`.
-void emitFlash(ImplicitLocOpBuilder &b, ModuleOp module, const FlashGeometry &g,
+/// Marks the split-KV scratch of one flash problem: its `memref.alloc`
+/// (valued with the bytes per work item), the zero fill of its arrival
+/// counters and its `memref.dealloc` (unit). attn-parallel-to-runtime
+/// turns the allocation into a kernel argument that the runtime allocates,
+/// zeroed, per call, so concurrent runs of one kernel share nothing.
+inline constexpr const char *kSplitScratchAttr = "attn.split_scratch";
+
+/// Bytes of split-KV scratch per work item (the whole scratch is work
+/// items × this).
+int64_t splitScratchBytesPerItem(const FlashGeometry &g);
+
+/// Emits the whole problem at the builder's insertion point. With KV
+/// splits, the partials and arrival counters live in one per-call scratch
+/// allocation (see kSplitScratchAttr).
+void emitFlash(ImplicitLocOpBuilder &b, const FlashGeometry &g,
                const FlashProblem &p);
 
 /// A rank-reduced view of `source` at `offsets` with `sizes` and the given

@@ -32,9 +32,9 @@ bool allStatic(ArrayRef<Value> values) {
   });
 }
 
-LogicalResult lowerCacheAttention(CacheAttentionOp op, ModuleOp module,
-                                  int64_t tileRows, int64_t tileKv,
-                                  int64_t kvSplits, int64_t parallelism) {
+LogicalResult lowerCacheAttention(CacheAttentionOp op, int64_t tileRows,
+                                  int64_t tileKv, int64_t kvSplits,
+                                  int64_t parallelism) {
   if (!allStatic({op.getQuery(), op.getKeyCache(), op.getValueCache(),
                   op.getBlockTable(), op.getOutput()}))
     return op.emitOpError("attn-lower-cache-ops needs static shapes (the "
@@ -79,7 +79,7 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op, ModuleOp module,
   p.scale = op.getScaleOrDefault();
   p.softcap = op.getSoftcapAttr();
   p.mask = op.getMaskAttr();
-  emitFlash(b, module, *g, p);
+  emitFlash(b, *g, p);
   op->erase();
   return success();
 }
@@ -189,8 +189,8 @@ struct LowerCacheOpsPass
     for (Operation *op : ops) {
       LogicalResult result =
           isa<CacheAttentionOp>(op)
-              ? lowerCacheAttention(cast<CacheAttentionOp>(op), module,
-                                    tileRows, tileKv, kvSplits, threads)
+              ? lowerCacheAttention(cast<CacheAttentionOp>(op), tileRows,
+                                    tileKv, kvSplits, threads)
               : lowerCacheAppend(cast<CacheAppendOp>(op));
       if (failed(result))
         return signalPassFailure();

@@ -1,4 +1,5 @@
 //===- ParallelToRuntime.cpp - work-item loops -> runtime-driven ranges ---===//
+#include "passes/FlashEmitter.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/SymbolTable.h"
@@ -63,6 +64,57 @@ void runInOrder(scf::ForallOp forall) {
   moveBody(forall, scf::ForOp::create(b, loc, zero, count, one));
 }
 
+/// `@<name>() -> index` returning `value`, after `after`.
+func::FuncOp constantFunc(OpBuilder &b, func::FuncOp after, StringRef name,
+                          int64_t value) {
+  OpBuilder::InsertionGuard guard(b);
+  Location loc = after.getLoc();
+  b.setInsertionPointAfter(after);
+  auto fn = func::FuncOp::create(b, loc, name,
+                                 b.getFunctionType({}, {b.getIndexType()}));
+  fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  b.setInsertionPointToStart(fn.addEntryBlock());
+  func::ReturnOp::create(
+      b, loc, ValueRange{arith::ConstantIndexOp::create(b, loc, value)});
+  return fn;
+}
+
+/// A kernel whose items run on the runtime's threads cannot allocate its
+/// split-KV scratch itself (each call covers some items only): the
+/// allocation becomes a trailing `memref<?xi8>` argument, which the runtime
+/// allocates zeroed per run with work items × the returned bytes per item
+/// (0: no scratch argument), and its counter fill and dealloc go.
+FailureOr<int64_t> takeSplitScratch(func::FuncOp func) {
+  SmallVector<memref::AllocOp> allocs;
+  SmallVector<Operation *> helpers;
+  func.walk([&](Operation *op) {
+    if (!op->hasAttr(kSplitScratchAttr))
+      return;
+    if (auto alloc = dyn_cast<memref::AllocOp>(op))
+      allocs.push_back(alloc);
+    else
+      helpers.push_back(op);
+  });
+  if (allocs.empty())
+    return 0;
+  if (allocs.size() > 1)
+    return func.emitOpError("a kernel handed to the runtime holds ")
+           << allocs.size() << " split-KV scratch allocations; expected one";
+  memref::AllocOp alloc = allocs.front();
+  auto perItem = dyn_cast<IntegerAttr>(alloc->getAttr(kSplitScratchAttr));
+  if (!perItem || alloc->getParentOp() != func)
+    return alloc.emitOpError("split-KV scratch must sit in the function "
+                             "body and carry its bytes per work item");
+  for (Operation *op : helpers)
+    op->erase();
+  unsigned n = func.getNumArguments();
+  if (failed(func.insertArgument(n, alloc.getType(), {}, alloc.getLoc())))
+    return func.emitOpError("could not add the scratch argument");
+  alloc.getResult().replaceAllUsesWith(func.getArgument(n));
+  alloc.erase();
+  return perItem.getInt();
+}
+
 LogicalResult convertKernel(func::FuncOp func, scf::ForallOp forall,
                             SymbolTable &symbols) {
   if (!forall.getOutputs().empty() || forall.getRank() != 1)
@@ -87,6 +139,9 @@ LogicalResult convertKernel(func::FuncOp func, scf::ForallOp forall,
     runInOrder(forall);
     return success();
   }
+  FailureOr<int64_t> scratchPerItem = takeSplitScratch(func);
+  if (failed(scratchPerItem))
+    return failure();
   unsigned n = func.getNumArguments();
   if (failed(func.insertArgument(n, index, {}, loc)) ||
       failed(func.insertArgument(n + 1, index, {}, loc)))
@@ -99,16 +154,12 @@ LogicalResult convertKernel(func::FuncOp func, scf::ForallOp forall,
 
   // @<kernel>_work_items() -> index: how many items [0, N) the runtime
   // spreads over its threads.
-  b.setInsertionPointAfter(func);
-  auto count =
-      func::FuncOp::create(b, loc, (func.getSymName() + "_work_items").str(),
-                           b.getFunctionType({}, {index}));
-  count->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  Block *entry = count.addEntryBlock();
-  b.setInsertionPointToStart(entry);
-  func::ReturnOp::create(
-      b, loc, ValueRange{arith::ConstantIndexOp::create(b, loc, items)});
-  symbols.insert(count);
+  symbols.insert(
+      constantFunc(b, func, (func.getSymName() + "_work_items").str(), items));
+  if (*scratchPerItem > 0)
+    symbols.insert(constantFunc(
+        b, func, (func.getSymName() + "_scratch_bytes_per_item").str(),
+        *scratchPerItem));
   return success();
 }
 

@@ -142,7 +142,7 @@ LogicalResult AttentionLowering::run() {
   if (boolMask || qSeg || !op.getMaskMod().empty())
     p.customMasks = [&](ImplicitLocOpBuilder &, Value b0, Value hkv, Value q0,
                         Value j0, Value s) { customMasks(b0, hkv, q0, j0, s); };
-  emitFlash(b, op->getParentOfType<ModuleOp>(), g, p);
+  emitFlash(b, g, p);
 
   for (Operation *dead : toErase)
     dead->erase();

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 using namespace mlir;
@@ -129,6 +130,17 @@ llvm::Expected<CpuKernelCode> mlir::attn::rt::jitCompileKernel(
   if (code.workItems < 0)
     return makeError("the kernel reports " + llvm::Twine(code.workItems) +
                      " work items");
+  if (auto scratch =
+          code.engine->lookup((name + "_scratch_bytes_per_item").str())) {
+    code.scratchBytesPerItem = reinterpret_cast<int64_t (*)()>(*scratch)();
+    if (code.scratchBytesPerItem < 0)
+      return makeError("the kernel asks for " +
+                       llvm::Twine(code.scratchBytesPerItem) +
+                       " scratch bytes per work item");
+  } else {
+    // No split-KV scratch: the kernel takes no scratch argument.
+    llvm::consumeError(scratch.takeError());
+  }
   times.jitMs = msSince(start);
   return code;
 }
@@ -144,9 +156,9 @@ struct MemRefDescriptor {
 };
 } // namespace
 
-void mlir::attn::rt::runKernelCode(const CpuKernelCode &code,
-                                   llvm::ArrayRef<BufferRef> buffers,
-                                   ThreadPool &pool) {
+llvm::Error mlir::attn::rt::runKernelCode(const CpuKernelCode &code,
+                                          llvm::ArrayRef<BufferRef> buffers,
+                                          ThreadPool &pool) {
   size_t n = buffers.size();
   llvm::SmallVector<MemRefDescriptor, 8> descriptors(n);
   llvm::SmallVector<void *, 8> descriptorPtrs(n);
@@ -163,6 +175,21 @@ void mlir::attn::rt::runKernelCode(const CpuKernelCode &code,
     }
     descriptorPtrs[i] = &d;
   }
+  // This run's split-KV scratch, zeroed (the arrival counters start at 0).
+  std::unique_ptr<void, decltype(&std::free)> scratch(nullptr, &std::free);
+  MemRefDescriptor scratchDesc{};
+  if (code.scratchBytesPerItem > 0) {
+    int64_t bytes = code.workItems * code.scratchBytesPerItem;
+    scratch.reset(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    if (!scratch)
+      return makeError("cannot allocate " + llvm::Twine(bytes) +
+                       " bytes of split-KV scratch");
+    std::memset(scratch.get(), 0, bytes);
+    scratchDesc.allocated = scratchDesc.aligned = scratch.get();
+    scratchDesc.sizesAndStrides[0] = bytes;
+    scratchDesc.sizesAndStrides[1] = 1;
+    descriptorPtrs.push_back(&scratchDesc);
+  }
   PackedKernelFn entry = code.entry;
   // One call per chunk of items: attn-parallel-to-runtime hoists each
   // item's scratch to the kernel's entry, so a long range uses no more
@@ -176,4 +203,5 @@ void mlir::attn::rt::runKernelCode(const CpuKernelCode &code,
                      packed.push_back(&end);
                      entry(packed.data());
                    });
+  return llvm::Error::success();
 }

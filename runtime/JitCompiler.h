@@ -39,6 +39,11 @@ struct CpuKernelCode {
   std::unique_ptr<ExecutionEngine> engine;
   PackedKernelFn entry = nullptr;
   int64_t workItems = 0;
+  /// Split-KV scratch bytes per work item (`<name>_scratch_bytes_per_item`);
+  /// 0: the kernel takes no scratch argument. Otherwise each run passes a
+  /// fresh zeroed `memref<?xi8>` of workItems × this after the buffers, so
+  /// runs of one kernel share no memory and may overlap freely.
+  int64_t scratchBytesPerItem = 0;
 
   CpuKernelCode();
   CpuKernelCode(CpuKernelCode &&);
@@ -47,9 +52,12 @@ struct CpuKernelCode {
 };
 
 /// Calls `code`'s entry over work items [0, workItems) on `pool`, one call
-/// per chunk, passing `buffers` (in ABI order) as memref descriptors.
-void runKernelCode(const CpuKernelCode &code, llvm::ArrayRef<BufferRef> buffers,
-                   ThreadPool &pool);
+/// per chunk, passing `buffers` (in ABI order) as memref descriptors and
+/// this run's own scratch. Safe to call concurrently (with distinct pools,
+/// or one pool, which then runs the calls one after another).
+/// Fails only when the scratch cannot be allocated.
+llvm::Error runKernelCode(const CpuKernelCode &code,
+                          llvm::ArrayRef<BufferRef> buffers, ThreadPool &pool);
 
 struct JitTimes {
   double lowerMs = 0; ///< MLIR pass pipeline
@@ -57,7 +65,8 @@ struct JitTimes {
 };
 
 /// Runs `lower` (which must end in the LLVM dialect) on `module`, then JITs
-/// it and resolves `_mlir_ciface_<name>` and `<name>_work_items`. Pass and
+/// it and resolves `_mlir_ciface_<name>`, `<name>_work_items` and, when
+/// present, `<name>_scratch_bytes_per_item`. Pass and
 /// translation failures come back as errors carrying the diagnostics.
 /// `cpu` (e.g. "x86-64-v3") replaces the host CPU and its features; empty:
 /// the host.

@@ -202,8 +202,7 @@ llvm::Error Kernel::run(const AttentionArgs &args, ThreadPool &onPool) const {
   auto bound = bindArguments(sig, args);
   if (!bound)
     return bound.takeError();
-  runKernelCode(*code, *bound, onPool);
-  return llvm::Error::success();
+  return runKernelCode(*code, *bound, onPool);
 }
 
 //===----------------------------------------------------------------------===//

@@ -90,9 +90,11 @@ struct CompileStats {
   double totalMs() const { return buildMs + lowerMs + jitMs; }
 };
 
-/// A compiled kernel. Immutable and safe to run from several threads (runs
-/// on one runtime's pool are serialised by the pool; runs of one CUDA
-/// kernel are serialised by the kernel, whose scratch buffers they share).
+/// A compiled kernel. Immutable and safe to run from any number of threads
+/// at once: a CPU run gets its own split-KV scratch (runs on one pool take
+/// turns on it; give each caller thread a pool to overlap them); runs of
+/// one CUDA kernel are serialised by the kernel, whose scratch buffers
+/// they share.
 class Kernel {
 public:
   ~Kernel();

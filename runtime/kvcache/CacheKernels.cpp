@@ -176,11 +176,9 @@ CacheKernel::CacheKernel(std::string name, rt::CpuKernelCode code,
                          rt::JitTimes times)
     : fnName(std::move(name)), code(std::move(code)), times(times) {}
 
-void CacheKernel::run(llvm::ArrayRef<BufferRef> buffers,
-                      rt::ThreadPool &pool) const {
-  // Split-KV kernels keep partials in module globals: one run at a time.
-  std::lock_guard<std::mutex> lock(runMutex);
-  rt::runKernelCode(code, buffers, pool);
+llvm::Error CacheKernel::run(llvm::ArrayRef<BufferRef> buffers,
+                             rt::ThreadPool &pool) const {
+  return rt::runKernelCode(code, buffers, pool);
 }
 
 struct CacheKernels::Entry {

@@ -89,13 +89,14 @@ KernelSource attentionKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
                                    const CacheAttentionOptions &options,
                                    PageLayout layout = PageLayout::NHD);
 
-/// One compiled kernel. Runs of one kernel are serialised: flash-decoding
-/// splits keep their partials in module-level scratch.
+/// One compiled kernel; runs may overlap (each gets its own split-KV
+/// scratch).
 class CacheKernel {
 public:
   CacheKernel(std::string name, rt::CpuKernelCode code, rt::JitTimes times);
   /// Runs over `buffers` (in ABI order; already validated) on `pool`.
-  void run(llvm::ArrayRef<rt::BufferRef> buffers, rt::ThreadPool &pool) const;
+  llvm::Error run(llvm::ArrayRef<rt::BufferRef> buffers,
+                  rt::ThreadPool &pool) const;
   int64_t workItems() const { return code.workItems; }
   const std::string &name() const { return fnName; }
   const rt::JitTimes &compileTimes() const { return times; }
@@ -104,7 +105,6 @@ private:
   std::string fnName;
   rt::CpuKernelCode code;
   rt::JitTimes times;
-  mutable std::mutex runMutex;
 };
 
 using CacheKernelRef = std::shared_ptr<const CacheKernel>;

@@ -81,8 +81,7 @@ llvm::Error KvStepper::runKernel(const StepKernel &kernel,
                                  llvm::ArrayRef<rt::GpuBufferUse> uses) {
   if (kernel.gpu)
     return kernel.gpu->run(buffers, uses);
-  kernel.cpu->run(buffers, runtime.threadPool());
-  return llvm::Error::success();
+  return kernel.cpu->run(buffers, runtime.threadPool());
 }
 
 PageLayout KvStepper::pageLayout() const {

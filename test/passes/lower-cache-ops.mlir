@@ -18,12 +18,16 @@
 // CHECK: } {attn.kv_tile_loop = 64 : i64}
 // CHECK: attn.tile_finalize
 // CHECK-NOT: attn.tile_combine
-// With KV splits, partials go to module scratch and the last split to
-// arrive merges them.
-// SPLIT: memref.global "private" @__attn_split_arrivals{{.*}} : memref<32xi32> = dense<0>
-// SPLIT: memref.global "private" @__attn_split_lse{{.*}} : memref<4x32x4x1xf32>
-// SPLIT: memref.global "private" @__attn_split_out{{.*}} : memref<4x32x4x1x128xf32>
+// With KV splits, partials go to per-call scratch (item-major: a counter
+// line, 4 padded rows of lse and of 128 outputs per item = 2176 bytes) and
+// the last split to arrive merges them.
+// SPLIT-NOT: memref.global
 // SPLIT-LABEL: func @paged_decode
+// SPLIT: %[[S:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64, attn.split_scratch = 2176 : i64} : memref<?xi8>
+// SPLIT: %[[CNT:.*]] = memref.view %[[S]][%{{.*}}][%{{.*}}] : memref<?xi8> to memref<?x16xi32>
+// SPLIT: memref.view %[[S]]{{.*}} to memref<?x16xf32>
+// SPLIT: memref.view %[[S]]{{.*}} to memref<?x4x128xf32>
+// SPLIT: linalg.fill {attn.split_scratch} ins(%{{.*}} : i32) outs(%[[CNT]]
 // SPLIT: scf.forall (%{{.*}}) in (128)
 // SPLIT: arith.ceildivsi
 // SPLIT: attn.tile_finalize
@@ -31,6 +35,7 @@
 // SPLIT: %[[LAST:.*]] = arith.cmpi eq, %[[OLD]], %c3
 // SPLIT: scf.if %[[LAST]] {
 // SPLIT: attn.tile_combine
+// SPLIT: memref.dealloc %[[S]] {attn.split_scratch}
 // The cost model splits when batch × heads leaves cores idle: 64 cores want
 // 256 items, and 4096 keys allow 8 splits of 512.
 // AUTO: scf.forall (%{{.*}}) in (256)

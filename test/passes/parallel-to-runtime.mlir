@@ -92,3 +92,34 @@ func.func @callee(%out: memref<10xf32>) {
   } {attn.work_items = 10 : i64}
   return
 }
+
+// -----
+
+// Split-KV scratch becomes a trailing argument that the runtime allocates,
+// zeroed, per run (items × the exported bytes per item): its allocation,
+// counter fill and dealloc go, so concurrent runs share no memory.
+// CHECK-LABEL: func @split_scratch
+// CHECK-SAME: (%{{.*}}: memref<4xi32>, %[[S:.*]]: memref<?xi8>, %{{.*}}: index, %{{.*}}: index)
+// CHECK-NOT: memref.alloc(
+// CHECK-NOT: linalg.fill
+// CHECK: memref.view %[[S]]
+// CHECK-NOT: memref.dealloc
+// CHECK: func.func @split_scratch_scratch_bytes_per_item() -> index attributes {llvm.emit_c_interface}
+// CHECK: %[[B:.*]] = arith.constant 64 : index
+// CHECK: return %[[B]]
+// CHECK: func.func @split_scratch_work_items() -> index
+func.func @split_scratch(%out: memref<4xi32>) {
+  %c0 = arith.constant 0 : index
+  %z = arith.constant 0 : i32
+  %items = arith.constant 4 : index
+  %bytes = arith.constant 256 : index
+  %s = memref.alloc(%bytes) {alignment = 64 : i64, attn.split_scratch = 64 : i64} : memref<?xi8>
+  %cnt = memref.view %s[%c0][%items] : memref<?xi8> to memref<?x16xi32>
+  linalg.fill {attn.split_scratch} ins(%z : i32) outs(%cnt : memref<?x16xi32>)
+  scf.forall (%i) in (4) {
+    %x = memref.load %cnt[%i, %c0] : memref<?x16xi32>
+    memref.store %x, %out[%i] : memref<4xi32>
+  } {attn.work_items = 4 : i64}
+  memref.dealloc %s {attn.split_scratch} : memref<?xi8>
+  return
+}
