@@ -1,6 +1,8 @@
 //===- AttnTileOps.cpp - verifiers of the tile-level ops ------------------===//
 #include "dialect/AttnOps.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -8,6 +10,9 @@ namespace {
 bool fits(int64_t inner, int64_t outer) {
   return ShapedType::isDynamic(inner) || ShapedType::isDynamic(outer) ||
          inner <= outer;
+}
+bool same(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
 } // namespace
 
@@ -47,5 +52,50 @@ LogicalResult TileOnlineSoftmaxOp::verify() {
     return emitOpError() << "scores columns, row_max and row_sum must count "
                             "the same query rows ("
                          << rows << "), acc at most as many";
+  return success();
+}
+
+LogicalResult TileSoftcapOp::verify() {
+  float cap = getCap().convertToFloat();
+  if (!(cap > 0.0f) || std::isinf(cap))
+    return emitOpError() << "cap must be positive and finite, got " << cap;
+  return success();
+}
+
+LogicalResult TileMaskOp::verify() {
+  if (getRowsPerHead() < 1)
+    return emitOpError() << "rows_per_head must be >= 1, got "
+                         << getRowsPerHead();
+  return success();
+}
+
+LogicalResult TileFinalizeOp::verify() {
+  auto acc = getAcc().getType(), out = getOutput().getType();
+  int64_t rows = acc.getDimSize(0);
+  if (!same(getRowMax().getType().getDimSize(0), rows) ||
+      !same(getRowSum().getType().getDimSize(0), rows))
+    return emitOpError() << "row_max and row_sum must count the rows of acc ("
+                         << rows << ")";
+  if (!fits(out.getDimSize(0), rows) ||
+      !fits(out.getDimSize(1), acc.getDimSize(1)))
+    return emitOpError() << "output " << out << " does not fit in acc " << acc;
+  if (getLse() && !same(getLse().getType().getDimSize(0), out.getDimSize(0)))
+    return emitOpError() << "lse must count the rows of output";
+  return success();
+}
+
+LogicalResult TileCombineOp::verify() {
+  auto parts = getParts().getType(), lse = getPartLse().getType();
+  auto out = getOutput().getType();
+  if (!same(lse.getDimSize(0), parts.getDimSize(0)) ||
+      !same(lse.getDimSize(1), parts.getDimSize(1)))
+    return emitOpError() << "part_lse " << lse << " must be [splits, rows] of "
+                         << parts;
+  if (!fits(out.getDimSize(0), parts.getDimSize(1)) ||
+      !fits(out.getDimSize(1), parts.getDimSize(2)))
+    return emitOpError() << "output " << out << " does not fit in the parts "
+                         << parts;
+  if (getLse() && !same(getLse().getType().getDimSize(0), out.getDimSize(0)))
+    return emitOpError() << "lse must count the rows of output";
   return success();
 }

@@ -70,6 +70,7 @@ def Attn_TileSoftcapOp : Attn_Op<"tile_softcap"> {
   let arguments = (ins Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$scores,
                        F32Attr:$cap);
   let assemblyFormat = "$scores attr-dict `:` type($scores)";
+  let hasVerifier = 1;
 }
 
 def Attn_TileMaskOp : Attn_Op<"tile_mask"> {
@@ -90,6 +91,7 @@ def Attn_TileMaskOp : Attn_Op<"tile_mask"> {
     $scores `q` `(` $q_start `)` `kv` `(` $kv_start `)` `limit` `(` $kv_limit `)`
     attr-dict `:` type($scores)
   }];
+  let hasVerifier = 1;
 }
 
 def Attn_TileOnlineSoftmaxOp : Attn_Op<"tile_online_softmax"> {
@@ -135,6 +137,7 @@ def Attn_TileFinalizeOp : Attn_Op<"tile_finalize"> {
     attr-dict `:` type($acc) `,` type($row_max) `,` type($row_sum) `into`
     type($output)
   }];
+  let hasVerifier = 1;
 }
 
 def Attn_TileCombineOp : Attn_Op<"tile_combine"> {
@@ -156,6 +159,7 @@ def Attn_TileCombineOp : Attn_Op<"tile_combine"> {
     $parts `,` $part_lse `into` $output (`lse` `(` $lse^ `:` type($lse) `)`)?
     attr-dict `:` type($parts) `,` type($part_lse) `into` type($output)
   }];
+  let hasVerifier = 1;
 }
 
 #endif // ATTN_TILE_OPS_TD

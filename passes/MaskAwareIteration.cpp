@@ -14,6 +14,10 @@
 #include "passes/MaskBuilder.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNMASKAWAREITERATION
 #include "passes/Passes.h.inc"

@@ -2,6 +2,11 @@
 #include "passes/FlashEmitter.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
 #include "mlir/IR/SymbolTable.h"
 
 namespace mlir::attn {

@@ -1,0 +1,143 @@
+// RUN: attn-opt %s -split-input-file -verify-diagnostics
+
+func.func @pack_too_big(%k: memref<40x64xbf16>, %t: memref<32x64xf32>) {
+  // expected-error @+1 {{source 'memref<40x64xbf16>' does not fit in dest 'memref<32x64xf32>'}}
+  attn.tile_pack %k into %t : memref<40x64xbf16> into memref<32x64xf32>
+  return
+}
+
+// -----
+
+func.func @pack_transposed(%q: memref<4x64xf32>, %t: memref<4x64xf32>) {
+  // expected-error @+1 {{does not fit in dest 'memref<4x64xf32>' (transposed)}}
+  attn.tile_pack %q into %t {transpose} : memref<4x64xf32> into memref<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @pack_dest_f16(%k: memref<32x64xf32>, %t: memref<32x64xf16>) {
+  // expected-error @+1 {{operand #1 must be 2D memref of 32-bit float values}}
+  attn.tile_pack %k into %t : memref<32x64xf32> into memref<32x64xf16>
+  return
+}
+
+// -----
+
+func.func @matmul_dynamic(%a: memref<?x64xf32>, %b: memref<64x8xf32>, %c: memref<32x8xf32>) {
+  // expected-error @+1 {{tiles must have static shapes}}
+  attn.tile_matmul %a, %b into %c : memref<?x64xf32>, memref<64x8xf32> into memref<32x8xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_shapes(%a: memref<32x64xf32>, %b: memref<32x8xf32>, %c: memref<32x8xf32>) {
+  // expected-error @+1 {{do not form a matrix product}}
+  attn.tile_matmul %a, %b into %c : memref<32x64xf32>, memref<32x8xf32> into memref<32x8xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_transpose_rhs(%a: memref<32x64xf32>, %b: memref<64x8xf32>, %c: memref<32x8xf32>) {
+  // expected-error @+1 {{shapes 'memref<32x64xf32>' · 'memref<64x8xf32>'ᵀ -> 'memref<32x8xf32>' do not form a matrix product}}
+  attn.tile_matmul %a, %b into %c {transpose_rhs} : memref<32x64xf32>, memref<64x8xf32> into memref<32x8xf32>
+  return
+}
+
+// -----
+
+func.func @softcap_zero(%s: memref<32x8xf32>) {
+  // expected-error @+1 {{cap must be positive and finite, got 0}}
+  attn.tile_softcap %s {cap = 0.0 : f32} : memref<32x8xf32>
+  return
+}
+
+// -----
+
+func.func @mask_rows(%s: memref<32x8xf32>, %i: index) {
+  // expected-error @+1 {{rows_per_head must be >= 1, got 0}}
+  attn.tile_mask %s q(%i) kv(%i) limit(%i) {rows_per_head = 0 : i64} : memref<32x8xf32>
+  return
+}
+
+// -----
+
+func.func @mask_bad_mask(%s: memref<32x8xf32>, %i: index) {
+  // expected-error @+1 {{mask dilation must be >= 1, got 0}}
+  attn.tile_mask %s q(%i) kv(%i) limit(%i) {mask = #attn.mask<dilation = 0>, rows_per_head = 1 : i64} : memref<32x8xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_rows(%s: memref<32x8xf32>, %acc: memref<8x64xf32>, %m: memref<4xf32>, %l: memref<8xf32>) {
+  // expected-error @+1 {{scores columns, row_max and row_sum must count the same query rows (8), acc at most as many}}
+  attn.tile_online_softmax %s, %acc, %m, %l : memref<32x8xf32>, memref<8x64xf32>, memref<4xf32>, memref<8xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_acc(%s: memref<32x8xf32>, %acc: memref<16x64xf32>, %m: memref<8xf32>, %l: memref<8xf32>) {
+  // expected-error @+1 {{acc at most as many}}
+  attn.tile_online_softmax %s, %acc, %m, %l : memref<32x8xf32>, memref<16x64xf32>, memref<8xf32>, memref<8xf32>
+  return
+}
+
+// -----
+
+func.func @finalize_rows(%acc: memref<8x64xf32>, %m: memref<4xf32>, %l: memref<8xf32>, %o: memref<8x64xf32>) {
+  // expected-error @+1 {{row_max and row_sum must count the rows of acc (8)}}
+  attn.tile_finalize %acc, %m, %l into %o : memref<8x64xf32>, memref<4xf32>, memref<8xf32> into memref<8x64xf32>
+  return
+}
+
+// -----
+
+func.func @finalize_output(%acc: memref<8x64xf32>, %m: memref<8xf32>, %l: memref<8xf32>, %o: memref<8x80xf32>) {
+  // expected-error @+1 {{output 'memref<8x80xf32>' does not fit in acc 'memref<8x64xf32>'}}
+  attn.tile_finalize %acc, %m, %l into %o : memref<8x64xf32>, memref<8xf32>, memref<8xf32> into memref<8x80xf32>
+  return
+}
+
+// -----
+
+func.func @finalize_lse(%acc: memref<8x64xf32>, %m: memref<8xf32>, %l: memref<8xf32>, %o: memref<5x64xf32>, %lse: memref<8xf32>) {
+  // expected-error @+1 {{lse must count the rows of output}}
+  attn.tile_finalize %acc, %m, %l into %o lse(%lse : memref<8xf32>) : memref<8x64xf32>, memref<8xf32>, memref<8xf32> into memref<5x64xf32>
+  return
+}
+
+// -----
+
+func.func @finalize_output_int(%acc: memref<8x64xf32>, %m: memref<8xf32>, %l: memref<8xf32>, %o: memref<8x64xi32>) {
+  // expected-error @+1 {{operand #3 must be 2D memref of 32-bit float or 16-bit float or bfloat16 type values}}
+  attn.tile_finalize %acc, %m, %l into %o : memref<8x64xf32>, memref<8xf32>, memref<8xf32> into memref<8x64xi32>
+  return
+}
+
+// -----
+
+func.func @combine_lse(%p: memref<4x8x64xf32>, %pl: memref<2x8xf32>, %o: memref<8x64xf16>) {
+  // expected-error @+1 {{part_lse 'memref<2x8xf32>' must be [splits, rows] of 'memref<4x8x64xf32>'}}
+  attn.tile_combine %p, %pl into %o : memref<4x8x64xf32>, memref<2x8xf32> into memref<8x64xf16>
+  return
+}
+
+// -----
+
+func.func @combine_output(%p: memref<4x8x64xf32>, %pl: memref<4x8xf32>, %o: memref<9x64xf16>) {
+  // expected-error @+1 {{output 'memref<9x64xf16>' does not fit in the parts 'memref<4x8x64xf32>'}}
+  attn.tile_combine %p, %pl into %o : memref<4x8x64xf32>, memref<4x8xf32> into memref<9x64xf16>
+  return
+}
+
+// -----
+
+func.func @combine_out_lse(%p: memref<4x8x64xf32>, %pl: memref<4x8xf32>, %o: memref<8x64xf16>, %lse: memref<4xf32>) {
+  // expected-error @+1 {{lse must count the rows of output}}
+  attn.tile_combine %p, %pl into %o lse(%lse : memref<4xf32>) : memref<4x8x64xf32>, memref<4x8xf32> into memref<8x64xf16>
+  return
+}

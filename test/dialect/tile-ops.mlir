@@ -1,0 +1,59 @@
+// RUN: attn-opt %s | attn-opt | FileCheck %s
+// RUN: attn-opt %s --mlir-print-op-generic | attn-opt | FileCheck %s
+
+// Every tile-level op of the flash form round-trips, with and without its
+// optional attributes and operands.
+
+// CHECK-LABEL: func @pack
+// CHECK: attn.tile_pack %{{.*}} into %{{.*}} : memref<20x64xbf16, strided<[?, 1], offset: ?>> into memref<32x64xf32>
+// CHECK: attn.tile_pack %{{.*}} into %{{.*}} {scale = 1.250000e-01 : f32, transpose} : memref<4x64xf16> into memref<64x8xf32>
+func.func @pack(%k: memref<20x64xbf16, strided<[?, 1], offset: ?>>, %q: memref<4x64xf16>,
+                %kt: memref<32x64xf32>, %qt: memref<64x8xf32>) {
+  attn.tile_pack %k into %kt : memref<20x64xbf16, strided<[?, 1], offset: ?>> into memref<32x64xf32>
+  attn.tile_pack %q into %qt {scale = 0.125 : f32, transpose} : memref<4x64xf16> into memref<64x8xf32>
+  return
+}
+
+// CHECK-LABEL: func @matmul
+// CHECK: attn.tile_matmul %{{.*}}, %{{.*}} into %{{.*}} : memref<32x64xf32>, memref<64x8xf32> into memref<32x8xf32>
+// CHECK: attn.tile_matmul %{{.*}}, %{{.*}} into %{{.*}} {accumulate, transpose_lhs} : memref<32x8xf32>, memref<32x64xbf16> into memref<8x64xf32>
+// CHECK: attn.tile_matmul %{{.*}}, %{{.*}} into %{{.*}} {transpose_rhs} : memref<32x64xbf16>, memref<4x64xf32> into memref<32x4xf32>
+func.func @matmul(%k: memref<32x64xf32>, %qt: memref<64x8xf32>, %s: memref<32x8xf32>,
+                  %v: memref<32x64xbf16>, %acc: memref<8x64xf32>,
+                  %q: memref<4x64xf32>, %s4: memref<32x4xf32>) {
+  attn.tile_matmul %k, %qt into %s : memref<32x64xf32>, memref<64x8xf32> into memref<32x8xf32>
+  attn.tile_matmul %s, %v into %acc {accumulate, transpose_lhs} : memref<32x8xf32>, memref<32x64xbf16> into memref<8x64xf32>
+  attn.tile_matmul %v, %q into %s4 {transpose_rhs} : memref<32x64xbf16>, memref<4x64xf32> into memref<32x4xf32>
+  return
+}
+
+// CHECK-LABEL: func @scores
+// CHECK: attn.tile_softcap %{{.*}} {cap = 3.000000e+01 : f32} : memref<32x8xf32>
+// CHECK: attn.tile_mask %{{.*}} q(%{{.*}}) kv(%{{.*}}) limit(%{{.*}}) {rows_per_head = 2 : i64} : memref<32x8xf32>
+// CHECK: attn.tile_mask %{{.*}} q(%{{.*}}) kv(%{{.*}}) limit(%{{.*}}) {mask = #attn.mask<causal = true, window_left = 15>, rows_per_head = 8 : i64} : memref<32x8xf32>
+// CHECK: attn.tile_online_softmax %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : memref<32x8xf32>, memref<4x64xf32>, memref<8xf32>, memref<8xf32>
+func.func @scores(%s: memref<32x8xf32>, %q0: index, %k0: index, %lim: index,
+                  %acc: memref<4x64xf32>, %m: memref<8xf32>, %l: memref<8xf32>) {
+  attn.tile_softcap %s {cap = 30.0 : f32} : memref<32x8xf32>
+  attn.tile_mask %s q(%q0) kv(%k0) limit(%lim) {rows_per_head = 2 : i64} : memref<32x8xf32>
+  attn.tile_mask %s q(%q0) kv(%k0) limit(%lim)
+      {mask = #attn.mask<causal = true, window_left = 15>, rows_per_head = 8 : i64} : memref<32x8xf32>
+  attn.tile_online_softmax %s, %acc, %m, %l : memref<32x8xf32>, memref<4x64xf32>, memref<8xf32>, memref<8xf32>
+  return
+}
+
+// CHECK-LABEL: func @finish
+// CHECK: attn.tile_finalize %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}} : memref<8x64xf32>, memref<8xf32>, memref<8xf32> into memref<5x64xbf16, strided<[?, 1], offset: ?>>
+// CHECK: attn.tile_finalize %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}} lse(%{{.*}} : memref<8xf32>) : memref<8x64xf32>, memref<8xf32>, memref<8xf32> into memref<8x64xf32>
+// CHECK: attn.tile_combine %{{.*}}, %{{.*}} into %{{.*}} : memref<4x8x64xf32>, memref<4x8xf32> into memref<8x64xf16>
+// CHECK: attn.tile_combine %{{.*}}, %{{.*}} into %{{.*}} lse(%{{.*}} : memref<8xf32>) : memref<4x8x64xf32>, memref<4x8xf32> into memref<8x64xf16>
+func.func @finish(%acc: memref<8x64xf32>, %m: memref<8xf32>, %l: memref<8xf32>,
+                  %o: memref<5x64xbf16, strided<[?, 1], offset: ?>>, %o32: memref<8x64xf32>,
+                  %lse: memref<8xf32>, %parts: memref<4x8x64xf32>, %plse: memref<4x8xf32>,
+                  %o16: memref<8x64xf16>) {
+  attn.tile_finalize %acc, %m, %l into %o : memref<8x64xf32>, memref<8xf32>, memref<8xf32> into memref<5x64xbf16, strided<[?, 1], offset: ?>>
+  attn.tile_finalize %acc, %m, %l into %o32 lse(%lse : memref<8xf32>) : memref<8x64xf32>, memref<8xf32>, memref<8xf32> into memref<8x64xf32>
+  attn.tile_combine %parts, %plse into %o16 : memref<4x8x64xf32>, memref<4x8xf32> into memref<8x64xf16>
+  attn.tile_combine %parts, %plse into %o16 lse(%lse : memref<8xf32>) : memref<4x8x64xf32>, memref<4x8xf32> into memref<8x64xf16>
+  return
+}
