@@ -14,6 +14,9 @@
 #   attn-cuda-tests  the driver-layer tests (no MLIR inside, ~0.3 MB)
 #   libz3.so.4       Debian's static LLVMSupport links libz3 dynamically
 #   attn-run         only with ATTN_BUNDLE_ATTN_RUN=1 (another ~22 MB xz)
+#   libattn.so       the C API, self-contained, for the Python package
+#                    (python/, from the working tree); ATTN_BUNDLE_PYTHON=0
+#                    leaves it out (it and attn-run do not fit together)
 #
 # The bench scripts (bench/gpu_peers.py, bench/gpu_table.py) come with the
 # working tree. Prints the sizes; fails above ATTN_CARRY_LIMIT_MB (60).
@@ -27,10 +30,14 @@ LIMIT_MB="${ATTN_CARRY_LIMIT_MB:-60}"
 # "attn-bench-cpu-prefill attn-bench-cpu-decode", scripts/cpu-peer-check.sh).
 read -ra targets <<< "${ATTN_BUNDLE_TARGETS:-attn-gpu-tests attn-cuda-tests}"
 [ "${ATTN_BUNDLE_ATTN_RUN:-0}" = 1 ] && targets+=(attn-run)
+python_lib=0
+[ "${ATTN_BUNDLE_PYTHON:-${ATTN_BUNDLE_TARGETS:+0}}" != 0 ] && python_lib=1
 
 attn_install_packages
 attn_configure
 cmake --build "$ATTN_BUILD" --target "${targets[@]}" -- ${ATTN_NINJA_ARGS:-}
+[ $python_lib = 1 ] &&
+  cmake --build "$ATTN_BUILD" --target attn_c -- ${ATTN_NINJA_ARGS:-}
 
 rm -rf "$CARRY"
 mkdir -p "$CARRY"
@@ -54,6 +61,10 @@ for t in "${targets[@]}"; do
   [ -n "$src" ] || { echo "gpu-bundle: $t not built" >&2; exit 1; }
   pack "$src" "$t"
 done
+if [ $python_lib = 1 ]; then
+  strip --strip-unneeded -o "$tmp/libattn.so.stripped" "$ATTN_BUILD/lib/libattn.so"
+  pack "$tmp/libattn.so.stripped" libattn.so
+fi
 z3="$(ldd "$(find "$ATTN_BUILD" -name "${targets[0]}" -type f | head -1)" |
   awk '/libz3/ {print $3}')"
 [ -n "$z3" ] && pack "$z3" libz3.so.4

@@ -9,13 +9,16 @@
 #    numerics against the float64 reference on fresh random inputs);
 # 3. runs attn's GPU benchmark (attn-gpu-tests --bench, CUDA events);
 # 4. measures the peers and ceilings with PyTorch (bench/gpu_peers.py);
-# 5. prints the comparison table (bench/gpu_table.py).
+# 5. prints the comparison table (bench/gpu_table.py);
+# 6. the Python package on CUDA tensors (when libattn.so is carried): pytest
+#    (python/tests, CPU and CUDA), attn.attention vs SDPA timing and per-call
+#    overhead (bench/python_overhead.py), the seed-004 example.
 #
 # Each step has its own time limit and a failing step does not stop the
 # others; a summary of exit codes ends the output and the script fails if
 # any step did. Raw outputs go to $OUT (the device tool brings it back) or a
 # temporary folder. Environment: ATTN_GPU_CHECK_SKIP="tests bench peers"
-# (any subset; also "sanitizer"), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
+# (any subset; also "sanitizer" and "python"), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
 # (extra attn-bench-gpu options, e.g. --runs=50), ATTN_PEERS_ARGS.
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -85,6 +88,15 @@ if [[ "$SKIP" != *" peers "* ]]; then
   step peers 240 bash -c "python3 bench/gpu_peers.py ${ATTN_PEERS_ARGS:-} \
     > '$RESULTS/peers.jsonl' 2> '$RESULTS/peers.err';
     rc=\$?; cat '$RESULTS/peers.jsonl'; tail -5 '$RESULTS/peers.err'; exit \$rc"
+fi
+if [[ "$SKIP" != *" python "* ]] && [ -f "$BIN/libattn.so" ]; then
+  export ATTN_LIBRARY="$BIN/libattn.so" PYTHONPATH="$ROOT/python"
+  step pytest 300 bash -c "ATTN_TEST_DEVICES=cpu,cuda python3 -m pytest -q \
+    -p no:cacheprovider python/tests 2>&1 | tee '$RESULTS/pytest.log' | tail -30;
+    exit \${PIPESTATUS[0]}"
+  step pybench 180 bash -c "python3 bench/python_overhead.py \
+    > '$RESULTS/python-overhead.jsonl'; rc=\$?; cat '$RESULTS/python-overhead.jsonl'; exit \$rc"
+  step example 120 python3 examples/python/mha_seed004.py --device cuda --tokens 1024
 fi
 echo "=== table (attn vs peers on the same device, same call)"
 python3 bench/gpu_table.py "$RESULTS/attn-bench.jsonl" "$RESULTS/peers.jsonl" |
