@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/gpu/FlashKernel.h"
 
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
@@ -26,7 +27,9 @@ Value FlashKernelEmitter::inlinePtx(Type result, const std::string &text,
 }
 
 void FlashKernelEmitter::fenceProxyAsync() {
-  inlinePtx(Type(), "fence.proxy.async.shared::cta;", "", ValueRange{});
+  NVVM::FenceProxyOp::create(
+      b, NVVM::ProxyKind::async_shared,
+      NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
 }
 
 void FlashKernelEmitter::initTmaBarriers() {
@@ -45,7 +48,7 @@ void FlashKernelEmitter::initTmaBarriers() {
                 ValueRange{arith::AddIOp::create(
                     b, barrierBase,
                     arith::ConstantIntOp::create(b, b.getI32Type(), 8 * s))});
-    inlinePtx(Type(), "fence.mbarrier_init.release.cluster;", "", ValueRange{});
+    NVVM::FenceMbarrierInitOp::create(b);
   }
   gpu::BarrierOp::create(b);
 }

@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 #include "passes/gpu/FlashKernel.h"
 
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::gpu_kernels;
@@ -102,7 +104,7 @@ void FlashKernelEmitter::fenceRegisters(SmallVectorImpl<Value> &values,
 }
 
 void FlashKernelEmitter::wgmmaCommit() {
-  inlinePtx(Type(), "wgmma.commit_group.sync.aligned;", "", ValueRange{});
+  NVVM::WgmmaGroupSyncAlignedOp::create(b);
 }
 
 void FlashKernelEmitter::wgmmaWait(int64_t pending,
@@ -126,7 +128,7 @@ void FlashKernelEmitter::scoresOnWgmma(KvStep &st) {
   Value undef = LLVM::UndefOp::create(b, b.getF32Type());
   for (auto &a : acc)
     a.assign(sTiles * 4, undef);
-  inlinePtx(Type(), "wgmma.fence.sync.aligned;", "", ValueRange{});
+  NVVM::WgmmaFenceAlignedOp::create(b);
   // One commit group per M tile: the softmax of tile 0 overlaps the
   // tensor cores' work on tile 1 (and tile 1's softmax tile 0's P·V).
   for (int64_t mt = 0; mt < MT; ++mt) {

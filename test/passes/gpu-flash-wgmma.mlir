@@ -21,13 +21,13 @@
 // CHECK: gpu.func @gqa_causal_flash({{.*}}, %{{.*}}: memref<16xi64>, %{{.*}}: memref<16xi64>)
 // CHECK: memref.extract_aligned_pointer_as_index
 // CHECK: "mbarrier.init.shared::cta.b64 [$0], 1;"
-// CHECK: "fence.mbarrier_init.release.cluster;"
+// CHECK: nvvm.fence.mbarrier.init
 // CHECK: gpu.barrier
 // Q still arrives by cp.async (once per block), into the swizzled layout.
 // CHECK: arith.xori
 // CHECK: nvgpu.device_async_copy {{.*}} to memref<2x128x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: nvgpu.device_async_wait
-// CHECK: "fence.proxy.async.shared::cta;"
+// CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // CHECK: "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;"
 // CHECK: "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3, $4, $5}], [$6];"
 // CHECK: scf.for
@@ -37,11 +37,11 @@
 // Q·Kᵀ: A (Q) and B (K) from shared-memory descriptors, K-major (no
 // transpose), the first k step overwrites the accumulators (p = 0); one
 // commit group per M tile.
-// CHECK: "wgmma.fence.sync.aligned;"
+// CHECK: nvvm.wgmma.fence.aligned
 // CHECK: setp.ne.b32 p, 0, 0;\0Awgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {$0, {{.*}}, $31}, $64, $65, p, 1, 1, 0, 0;
 // CHECK: setp.ne.b32 p, 1, 0;\0Awgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
-// CHECK: "wgmma.commit_group.sync.aligned;"
-// CHECK: "wgmma.commit_group.sync.aligned;"
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
 // The first M tile's scores are waited for while the second's still run.
 // CHECK: "wgmma.wait_group.sync.aligned 1;"
 // CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
@@ -64,7 +64,7 @@
 // CPASYNC: nvgpu.device_async_copy {{.*}} to memref<2x2x64x64xbf16, #gpu.address_space<workgroup>>
 // CPASYNC: scf.for
 // CPASYNC: nvgpu.device_async_wait
-// CPASYNC-NEXT: llvm.inline_asm has_side_effects {{.*}}"fence.proxy.async.shared::cta;"
+// CPASYNC-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // CPASYNC-NEXT: gpu.barrier
 // CPASYNC-NOT: cp.async.bulk.tensor
 // CPASYNC: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
