@@ -4,10 +4,20 @@
 #include "runtime/SoftFloatSymbols.h"
 #include "runtime/Target.h"
 
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "runtime/Errors.h"
+
 #include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
 
 #include <atomic>
 #include <chrono>
@@ -28,13 +38,13 @@ CpuKernelCode::CpuKernelCode(CpuKernelCode &&) = default;
 CpuKernelCode &CpuKernelCode::operator=(CpuKernelCode &&) = default;
 
 CpuKernelCode::~CpuKernelCode() {
-  // ~ExecutionEngine runs the JIT's deinitializers, which compiles a small
-  // LLVM module. During static destruction (a Runtime held in a static),
-  // LLVM's lazily created statics may already be gone: that showed up as
-  // crashes, hangs and "scalar-to-vector conversion failed" at exit. The
-  // process is ending, so leak the engine instead.
+  // ~LLJIT ends the JIT session (deinitializers, memory). During static
+  // destruction (a Runtime held in a static), LLVM's lazily created statics
+  // may already be gone: with ExecutionEngine that showed up as crashes,
+  // hangs and "scalar-to-vector conversion failed" at exit. The process is
+  // ending, so leak the JIT instead.
   if (processExiting.load())
-    (void)engine.release();
+    (void)jit.release();
 }
 
 void mlir::attn::rt::initializeRuntimeOnce() {
@@ -58,10 +68,69 @@ double msSince(std::chrono::steady_clock::time_point start) {
 
 } // namespace
 
-llvm::Expected<CpuKernelCode> mlir::attn::rt::jitCompileKernel(
-    ModuleOp module, llvm::StringRef name,
-    llvm::function_ref<void(OpPassManager &)> lower, JitTimes &times,
-    llvm::StringRef cpu) {
+namespace {
+
+/// Adds `void _mlir_<fn>(void **args)`, which loads each argument of `fn`
+/// from args[i] and calls it: one entry point for any number of buffers
+/// (what ExecutionEngine::lookupPacked used to give us).
+llvm::Error addPackedWrapper(llvm::Module &m, llvm::StringRef fnName) {
+  llvm::Function *fn = m.getFunction(fnName);
+  if (!fn || fn->isDeclaration())
+    return makeError("cannot resolve " + llvm::Twine(fnName) +
+                     " in the compiled kernel (is the function marked "
+                     "llvm.emit_c_interface?)");
+  llvm::LLVMContext &ctx = m.getContext();
+  auto *ptrTy = llvm::PointerType::getUnqual(ctx);
+  auto *wrapperTy =
+      llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptrTy}, false);
+  auto *wrapper = llvm::Function::Create(
+      wrapperTy, llvm::GlobalValue::ExternalLinkage, "_mlir_" + fnName, m);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", wrapper));
+  llvm::Value *args = wrapper->getArg(0);
+  llvm::SmallVector<llvm::Value *, 12> callArgs;
+  for (auto [i, param] : llvm::enumerate(fn->args())) {
+    llvm::Value *slot = b.CreateConstGEP1_64(ptrTy, args, i);
+    llvm::Value *argPtr = b.CreateLoad(ptrTy, slot);
+    callArgs.push_back(b.CreateLoad(param.getType(), argPtr));
+  }
+  llvm::Value *result = b.CreateCall(fn, callArgs);
+  if (!fn->getReturnType()->isVoidTy()) {
+    llvm::Value *slot = b.CreateConstGEP1_64(ptrTy, args, fn->arg_size());
+    b.CreateStore(result, b.CreateLoad(ptrTy, slot));
+  }
+  b.CreateRetVoid();
+  return llvm::Error::success();
+}
+
+/// The host code generator, or `cpu`'s (its own features, not the host's).
+/// PIC, small code model: the object is linked wherever the JIT maps it,
+/// possibly in another process (the disk cache).
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+createTargetMachine(llvm::StringRef cpu, llvm::CodeGenOptLevel level) {
+  auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!tmBuilder)
+    return tmBuilder.takeError();
+  tmBuilder->setCodeGenOptLevel(level);
+  tmBuilder->setRelocationModel(llvm::Reloc::PIC_);
+  tmBuilder->setCodeModel(llvm::CodeModel::Small);
+  if (!cpu.empty()) {
+    tmBuilder->setCPU(cpu.str());
+    tmBuilder->getFeatures() = llvm::SubtargetFeatures();
+  }
+  auto tm = tmBuilder->createTargetMachine();
+  if (!tm)
+    return makeError("cannot create a target machine for CPU '" +
+                     tmBuilder->getCPU() +
+                     "': " + llvm::toString(tm.takeError()));
+  return std::move(*tm);
+}
+
+} // namespace
+
+llvm::Expected<std::string>
+mlir::attn::rt::compileKernelObject(ModuleOp module, llvm::StringRef name,
+                                    llvm::function_ref<void(OpPassManager &)> lower,
+                                    JitTimes &times, llvm::StringRef cpu) {
   initializeRuntimeOnce();
   // LLVM aborts the process on a CPU it does not know or one without
   // 64-bit mode; those must come back as errors.
@@ -79,60 +148,85 @@ llvm::Expected<CpuKernelCode> mlir::attn::rt::jitCompileKernel(
   times.lowerMs = msSince(start);
 
   start = std::chrono::steady_clock::now();
-  auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!tmBuilder)
-    return tmBuilder.takeError();
-  tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-  if (!cpu.empty()) {
-    // That CPU's own features, not the host's: code for an older CPU.
-    tmBuilder->setCPU(cpu.str());
-    tmBuilder->getFeatures() = llvm::SubtargetFeatures();
-  }
-  auto tm = tmBuilder->createTargetMachine();
+  auto tm = createTargetMachine(cpu, llvm::CodeGenOptLevel::Aggressive);
   if (!tm)
-    return makeError("cannot create a target machine for CPU '" +
-                     tmBuilder->getCPU() +
-                     "': " + llvm::toString(tm.takeError()));
-  // The transformer runs -O3 with the host's TTI (vector widths, FMA).
-  std::function<llvm::Error(llvm::Module *)> optimize =
-      makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0, tm->get());
-  ExecutionEngineOptions options;
-  options.transformer = optimize;
-  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  // Perf/GDB listeners cost compile time and nothing here consumes them.
-  options.enableGDBNotificationListener = false;
-  options.enablePerfNotificationListener = false;
-  auto engine = ExecutionEngine::create(module, options, std::move(*tm));
-  if (!engine)
-    return diags.takeError("JIT compilation failed: " +
-                           llvm::toString(engine.takeError()));
-  (*engine)->registerSymbols(softFloatSymbols);
-  (*engine)->initialize();
+    return tm.takeError();
+  llvm::LLVMContext llvmCtx;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, llvmCtx, "attn_kernel");
+  if (!llvmModule)
+    return diags.takeError("JIT compilation failed: cannot translate the "
+                           "kernel to LLVM IR");
+  llvmModule->setDataLayout((*tm)->createDataLayout());
+  llvmModule->setTargetTriple((*tm)->getTargetTriple());
+  if (llvm::Error e = addPackedWrapper(*llvmModule, ("_mlir_ciface_" + name).str()))
+    return std::move(e);
+  // -O3 with the target's TTI (vector widths, FMA).
+  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
+                                            tm->get());
+  if (llvm::Error e = optimize(llvmModule.get()))
+    return makeError("JIT compilation failed: " + llvm::toString(std::move(e)));
+  times.optMs = msSince(start);
+
+  auto codegenStart = std::chrono::steady_clock::now();
+  llvm::SmallVector<char, 0> object;
+  llvm::raw_svector_ostream os(object);
+  llvm::legacy::PassManager codegen;
+  if ((*tm)->addPassesToEmitFile(codegen, os, nullptr,
+                                 llvm::CodeGenFileType::ObjectFile))
+    return makeError("JIT compilation failed: the target cannot emit objects");
+  codegen.run(*llvmModule);
+  times.codegenMs = msSince(codegenStart);
+  times.jitMs = msSince(start);
+  return std::string(object.data(), object.size());
+}
+
+llvm::Expected<CpuKernelCode>
+mlir::attn::rt::loadKernelObject(llvm::StringRef object, llvm::StringRef name) {
+  initializeRuntimeOnce();
+  auto jit = llvm::orc::LLJITBuilder().create();
+  if (!jit)
+    return makeError("JIT compilation failed: " +
+                     llvm::toString(jit.takeError()));
+  llvm::orc::LLJIT &j = **jit;
+  const llvm::DataLayout &dl = j.getDataLayout();
+  // libc/libm (memcpy, expf, ...) from the process, the f16/bf16 helpers
+  // from SoftFloatSymbols.
+  auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      dl.getGlobalPrefix());
+  if (!process)
+    return makeError("JIT compilation failed: " +
+                     llvm::toString(process.takeError()));
+  j.getMainJITDylib().addGenerator(std::move(*process));
+  llvm::orc::MangleAndInterner interner(j.getExecutionSession(), dl);
+  if (llvm::Error e = j.getMainJITDylib().define(
+          llvm::orc::absoluteSymbols(softFloatSymbols(interner))))
+    return makeError("JIT compilation failed: " + llvm::toString(std::move(e)));
+  if (llvm::Error e = j.addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(
+          object, "attn_kernel.o")))
+    return makeError("JIT compilation failed: " + llvm::toString(std::move(e)));
 
   CpuKernelCode code;
-  code.engine = std::move(*engine);
-  std::string ciface = ("_mlir_ciface_" + name).str();
-  auto entry = code.engine->lookupPacked(ciface);
+  std::string packed = ("_mlir__mlir_ciface_" + name).str();
+  auto entry = j.lookup(packed);
   if (!entry)
-    return makeError("cannot resolve " + llvm::Twine(ciface) +
-                     " in the compiled kernel (is the function marked "
-                     "llvm.emit_c_interface?): " +
+    return makeError("JIT compilation failed: cannot resolve " +
+                     llvm::Twine(packed) + ": " +
                      llvm::toString(entry.takeError()));
-  code.entry = *entry;
+  code.entry = entry->toPtr<PackedKernelFn>();
   std::string countName = (name + "_work_items").str();
-  auto count = code.engine->lookup(countName);
+  auto count = j.lookup(countName);
   if (!count)
     return makeError("cannot resolve " + llvm::Twine(countName) +
                      " in the compiled kernel (did attn-parallel-to-runtime "
                      "run?): " +
                      llvm::toString(count.takeError()));
-  code.workItems = reinterpret_cast<int64_t (*)()>(*count)();
+  code.workItems = count->toPtr<int64_t (*)()>()();
   if (code.workItems < 0)
     return makeError("the kernel reports " + llvm::Twine(code.workItems) +
                      " work items");
-  if (auto scratch =
-          code.engine->lookup((name + "_scratch_bytes_per_item").str())) {
-    code.scratchBytesPerItem = reinterpret_cast<int64_t (*)()>(*scratch)();
+  if (auto scratch = j.lookup((name + "_scratch_bytes_per_item").str())) {
+    code.scratchBytesPerItem = scratch->toPtr<int64_t (*)()>()();
     if (code.scratchBytesPerItem < 0)
       return makeError("the kernel asks for " +
                        llvm::Twine(code.scratchBytesPerItem) +
@@ -141,7 +235,21 @@ llvm::Expected<CpuKernelCode> mlir::attn::rt::jitCompileKernel(
     // No split-KV scratch: the kernel takes no scratch argument.
     llvm::consumeError(scratch.takeError());
   }
-  times.jitMs = msSince(start);
+  code.jit = std::move(*jit);
+  code.object = object.str();
+  return code;
+}
+
+llvm::Expected<CpuKernelCode> mlir::attn::rt::jitCompileKernel(
+    ModuleOp module, llvm::StringRef name,
+    llvm::function_ref<void(OpPassManager &)> lower, JitTimes &times,
+    llvm::StringRef cpu) {
+  auto object = compileKernelObject(module, name, lower, times, cpu);
+  if (!object)
+    return object.takeError();
+  auto start = std::chrono::steady_clock::now();
+  auto code = loadKernelObject(*object, name);
+  times.jitMs += msSince(start);
   return code;
 }
 

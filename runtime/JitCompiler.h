@@ -19,10 +19,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
-namespace mlir {
-class ExecutionEngine;
-} // namespace mlir
+namespace llvm::orc {
+class LLJIT;
+} // namespace llvm::orc
 
 namespace mlir::attn::rt {
 
@@ -36,7 +37,9 @@ using PackedKernelFn = void (*)(void **);
 
 /// JIT code for one kernel; owns the code's memory.
 struct CpuKernelCode {
-  std::unique_ptr<ExecutionEngine> engine;
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  /// The relocatable object the JIT linked (what the disk cache stores).
+  std::string object;
   PackedKernelFn entry = nullptr;
   int64_t workItems = 0;
   /// Split-KV scratch bytes per work item (`<name>_scratch_bytes_per_item`);
@@ -60,11 +63,28 @@ llvm::Error runKernelCode(const CpuKernelCode &code,
                           llvm::ArrayRef<BufferRef> buffers, ThreadPool &pool);
 
 struct JitTimes {
-  double lowerMs = 0; ///< MLIR pass pipeline
-  double jitMs = 0;   ///< LLVM IR translation, -O3, machine code
+  double lowerMs = 0;   ///< MLIR pass pipeline
+  double jitMs = 0;     ///< LLVM IR translation, -O3, machine code, link
+  double optMs = 0;     ///< of jitMs: translation + LLVM IR -O3
+  double codegenMs = 0; ///< of jitMs: instruction selection to object code
 };
 
-/// Runs `lower` (which must end in the LLVM dialect) on `module`, then JITs
+/// Runs `lower` (which must end in the LLVM dialect) on `module`, then
+/// translates it to LLVM IR, adds the packed entry `_mlir__mlir_ciface_<name>`,
+/// optimises it (-O3) and emits a relocatable object for the host CPU (or
+/// `cpu`). The object depends on nothing of this process: it can be stored
+/// and loaded by loadKernelObject in another one.
+llvm::Expected<std::string>
+compileKernelObject(ModuleOp module, llvm::StringRef name,
+                    llvm::function_ref<void(OpPassManager &)> lower,
+                    JitTimes &times, llvm::StringRef cpu = "");
+
+/// Links `object` (from compileKernelObject) into a fresh LLJIT, with libc
+/// and the soft-float helpers, and resolves the kernel's entry points.
+llvm::Expected<CpuKernelCode> loadKernelObject(llvm::StringRef object,
+                                               llvm::StringRef name);
+
+/// compileKernelObject + loadKernelObject: runs `lower` on `module`, then JITs
 /// it and resolves `_mlir_ciface_<name>`, `<name>_work_items` and, when
 /// present, `<name>_scratch_bytes_per_item`. Pass and
 /// translation failures come back as errors carrying the diagnostics.

@@ -1,5 +1,6 @@
 //===- Runtime.cpp - kernel cache, compile and launch ---------------------===//
 #include "runtime/Runtime.h"
+#include "runtime/DiskCache.h"
 #include "runtime/Errors.h"
 #include "runtime/GpuKernel.h"
 #include "runtime/JitCompiler.h"
@@ -218,12 +219,15 @@ struct Runtime::CacheEntry {
 };
 
 Runtime::Runtime(RuntimeOptions options)
-    : pool(std::make_shared<ThreadPool>(options.numThreads)) {}
+    : pool(std::make_shared<ThreadPool>(options.numThreads)) {
+  if (auto dir = DiskCache::resolveDir(options.cacheDir))
+    disk = std::make_unique<DiskCache>(*dir, options.cacheMaxBytes);
+}
 
 Runtime::~Runtime() = default;
 
 llvm::Expected<KernelRef> Runtime::lookupOrCompile(
-    const std::string &key,
+    const std::string &key, llvm::function_ref<KernelSignature()> signature,
     llvm::function_ref<llvm::Expected<KernelRef>()> compileFn) {
   std::shared_ptr<CacheEntry> entry;
   bool owner = false;
@@ -244,8 +248,7 @@ llvm::Expected<KernelRef> Runtime::lookupOrCompile(
     return entry->kernel;
   }
 
-  ++compiles;
-  llvm::Expected<KernelRef> result = compileFn();
+  llvm::Expected<KernelRef> result = loadOrCompile(key, signature, compileFn);
   {
     std::lock_guard<std::mutex> lock(entry->mutex);
     if (result)
@@ -343,7 +346,8 @@ llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
     return std::move(e);
   std::string key = cuda ? "cuda|" + options.gpuKey() : "cpu|" + options.key();
   key += "|" + exactSpecKey(spec);
-  return lookupOrCompile(key, [&]() -> llvm::Expected<KernelRef> {
+  auto signature = [&] { return signatureForSpec(spec); };
+  return lookupOrCompile(key, signature, [&]() -> llvm::Expected<KernelRef> {
     initializeRuntimeOnce();
     auto start = std::chrono::steady_clock::now();
     auto ctx = newContext();
@@ -378,7 +382,8 @@ llvm::Expected<KernelRef> Runtime::compileMlir(llvm::StringRef mlirText,
   std::string key =
       (cuda ? "cuda|" + options.gpuKey() : "cpu|" + options.key()) +
       "|mlir:" + text;
-  return lookupOrCompile(key, [&]() -> llvm::Expected<KernelRef> {
+  auto signature = [&] { return km->signature; };
+  return lookupOrCompile(key, signature, [&]() -> llvm::Expected<KernelRef> {
     if (cuda)
       return lowerForGpu(*km, options, buildMs);
     return lowerAndJit(*km, options, buildMs);
@@ -387,7 +392,8 @@ llvm::Expected<KernelRef> Runtime::compileMlir(llvm::StringRef mlirText,
 
 Runtime::CacheStats Runtime::cacheStats() const {
   std::lock_guard<std::mutex> lock(cacheMutex);
-  return {hits.load(), compiles.load(), static_cast<int64_t>(cache.size())};
+  return {hits.load(), compiles.load(), static_cast<int64_t>(cache.size()),
+          diskHits.load()};
 }
 
 void Runtime::clearCache() {

@@ -35,6 +35,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,6 +47,7 @@ class ModuleOp;
 
 namespace mlir::attn::rt {
 
+class DiskCache;
 struct CpuKernelCode;
 struct GpuKernelCode;
 struct KernelModule;
@@ -87,6 +89,11 @@ struct CompileStats {
   double buildMs = 0; ///< spec/MLIR -> kernel module
   double lowerMs = 0; ///< pass pipeline
   double jitMs = 0;   ///< LLVM -O3 + machine code
+  /// Loaded from the disk cache: the fields above are those of the compile
+  /// that stored it, and `loadMs` what this process spent (read, check,
+  /// link).
+  bool fromDisk = false;
+  double loadMs = 0;
   double totalMs() const { return buildMs + lowerMs + jitMs; }
 };
 
@@ -152,8 +159,17 @@ private:
 using KernelRef = std::shared_ptr<const Kernel>;
 
 struct RuntimeOptions {
+  /// `RuntimeOptions{4}`: four threads, the other fields as below.
+  RuntimeOptions(unsigned numThreads = 0) : numThreads(numThreads) {}
+
   /// Threads running kernels, the caller included; 0: hardware threads.
   unsigned numThreads = 0;
+  /// Persistent kernel cache directory (runtime/DiskCache.h). Unset: the
+  /// environment variable ATTN_CACHE_DIR, else $XDG_CACHE_HOME/attn or
+  /// ~/.cache/attn. Empty or "off" (here or in the variable) disables it.
+  std::optional<std::string> cacheDir;
+  /// Size bound of that directory; least recently used entries go first.
+  uint64_t cacheMaxBytes = uint64_t(1) << 30;
 };
 
 /// Compiles and caches kernels; owns the thread pool they run on.
@@ -190,12 +206,16 @@ public:
   ThreadPool &threadPool() { return *pool; }
 
   struct CacheStats {
-    int64_t hits = 0;
+    int64_t hits = 0;     ///< found in memory
     int64_t compiles = 0; ///< kernels actually compiled (misses)
-    int64_t entries = 0;
+    int64_t entries = 0;  ///< in memory
+    int64_t diskHits = 0; ///< loaded from the disk cache, not compiled
   };
   CacheStats cacheStats() const;
+  /// Empties the in-memory cache (the disk cache stays).
   void clearCache();
+  /// The disk cache directory; empty when disabled.
+  std::string diskCacheDir() const;
 
 private:
   struct CacheEntry;
@@ -209,12 +229,23 @@ private:
   lowerForGpu(KernelModule &km, const CompileOptions &opts, double buildMs);
   llvm::Expected<KernelRef>
   lookupOrCompile(const std::string &key,
+                  llvm::function_ref<KernelSignature()> signature,
                   llvm::function_ref<llvm::Expected<KernelRef>()> compileFn);
+  // The disk cache (KernelStore.cpp): a miss in memory looks there before
+  // compiling, and stores what it compiled.
+  llvm::Expected<KernelRef>
+  loadOrCompile(const std::string &key,
+                llvm::function_ref<KernelSignature()> signature,
+                llvm::function_ref<llvm::Expected<KernelRef>()> compileFn);
+  KernelRef loadFromDisk(const std::string &key,
+                         llvm::function_ref<KernelSignature()> signature);
+  void storeOnDisk(const std::string &key, const Kernel &kernel);
 
   std::shared_ptr<ThreadPool> pool;
   mutable std::mutex cacheMutex;
   std::unordered_map<std::string, std::shared_ptr<CacheEntry>> cache;
-  std::atomic<int64_t> hits{0}, compiles{0};
+  std::atomic<int64_t> hits{0}, compiles{0}, diskHits{0};
+  std::unique_ptr<DiskCache> disk; ///< null: disabled
 };
 
 } // namespace mlir::attn::rt

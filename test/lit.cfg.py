@@ -21,6 +21,9 @@ llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 # FileCheck, not, count: Debian ships them in the LLVM tools dir, not on PATH.
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.use_default_substitutions()
+# No disk kernel cache unless a test names one (ATTN_CACHE_DIR=%t...): runs
+# must not depend on what an earlier run left in ~/.cache/attn.
+config.environment["ATTN_CACHE_DIR"] = "off"
 
 tool_dirs = [config.attn_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["attn-opt", "attn-run", "attn-convert", "mlir-opt"], tool_dirs)

@@ -61,7 +61,7 @@ class ArgInfo(ctypes.Structure):
 
 class CacheStats(ctypes.Structure):
     _fields_ = [("hits", ctypes.c_int64), ("compiles", ctypes.c_int64),
-                ("entries", ctypes.c_int64)]
+                ("entries", ctypes.c_int64), ("disk_hits", ctypes.c_int64)]
 
 
 class KvCacheConfig(ctypes.Structure):
@@ -161,9 +161,9 @@ def _load():
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = argtypes
-    if lib.attn_api_version() != 1:
+    if lib.attn_api_version() != 2:
         raise ImportError(f"attn: {path} has C API version "
-                          f"{lib.attn_api_version()}, this package needs 1")
+                          f"{lib.attn_api_version()}, this package needs 2")
     return lib
 
 

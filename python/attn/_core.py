@@ -40,11 +40,13 @@ class Runtime:
         return n.value
 
     def cache_stats(self):
-        """{'hits', 'compiles', 'entries'} of the runtime's kernel cache."""
+        """{'hits', 'compiles', 'entries', 'disk_hits'} of the kernel cache
+        (memory hits, compiles, entries in memory, loads from the disk cache)."""
         s = _capi.CacheStats()
         _capi.check(_capi.lib.attn_runtime_cache_stats(self._handle,
                                                        ctypes.byref(s)))
-        return {"hits": s.hits, "compiles": s.compiles, "entries": s.entries}
+        return {"hits": s.hits, "compiles": s.compiles, "entries": s.entries,
+                "disk_hits": s.disk_hits}
 
     def clear_cache(self):
         with self._lock:

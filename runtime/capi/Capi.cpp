@@ -201,7 +201,7 @@ attn_status attn_runtime_cache_stats(const attn_runtime *runtime,
   ATTN_CHECK_ARG(runtime, "attn_runtime_cache_stats");
   ATTN_CHECK_ARG(out, "attn_runtime_cache_stats");
   rt::Runtime::CacheStats stats = runtime->runtime->cacheStats();
-  *out = {stats.hits, stats.compiles, stats.entries};
+  *out = {stats.hits, stats.compiles, stats.entries, stats.diskHits};
   return ok();
 }
 

@@ -36,7 +36,7 @@
 extern "C" {
 #endif
 
-#define ATTN_C_API_VERSION 1
+#define ATTN_C_API_VERSION 2
 #define ATTN_EXPORT __attribute__((visibility("default")))
 /* Most dims a buffer may have. */
 #define ATTN_MAX_RANK 8
@@ -118,8 +118,11 @@ typedef struct attn_arg_info {
   int64_t shape[ATTN_MAX_RANK];
 } attn_arg_info;
 
+/* hits: found in memory; compiles: compiled (misses); entries: in memory;
+ * disk_hits: loaded from the disk cache (ATTN_CACHE_DIR). Version 2 added
+ * disk_hits. */
 typedef struct attn_cache_stats {
-  int64_t hits, compiles, entries;
+  int64_t hits, compiles, entries, disk_hits;
 } attn_cache_stats;
 
 typedef struct attn_runtime attn_runtime;

@@ -2,6 +2,7 @@
 #include "runtime/kvcache/CacheKernels.h"
 #include "runtime/DiagnosticCapture.h"
 #include "runtime/KernelBuilder.h"
+#include "runtime/KernelStore.h"
 
 #include "passes/Passes.h"
 
@@ -181,6 +182,23 @@ llvm::Error CacheKernel::run(llvm::ArrayRef<BufferRef> buffers,
   return rt::runKernelCode(code, buffers, pool);
 }
 
+CacheKernels::CacheKernels()
+    : CacheKernels(std::nullopt, rt::DiskCache::kDefaultMaxBytes) {}
+
+CacheKernels::CacheKernels(std::optional<std::string> cacheDir,
+                           uint64_t maxBytes) {
+  if (auto dir = rt::DiskCache::resolveDir(cacheDir))
+    disk = std::make_unique<rt::DiskCache>(*dir, maxBytes);
+}
+
+CacheKernels::~CacheKernels() = default;
+
+namespace {
+// Payload kinds of the disk cache next to the Runtime's 1 (CPU) and 2 (CUDA).
+constexpr uint32_t kCpuCacheKernelKind = 3;
+constexpr uint32_t kCudaCacheKernelKind = 4;
+} // namespace
+
 struct CacheKernels::Entry {
   std::once_flag once;
   CacheKernelRef kernel;
@@ -226,6 +244,25 @@ CacheKernels::get(llvm::StringRef name, const KernelSource &source,
   }
   std::call_once(entry->once, [&] {
     rt::initializeRuntimeOnce();
+    std::string diskKey = rt::diskCacheKey("kv-cpu|" + name.str() + "|" + key);
+    uint32_t kind = 0;
+    std::optional<std::string> payload;
+    if (disk)
+      payload = disk->load(diskKey, kind);
+    if (payload && kind == kCpuCacheKernelKind) {
+      rt::PayloadReader r(*payload);
+      rt::JitTimes stored;
+      stored.lowerMs = r.f64();
+      stored.jitMs = r.f64();
+      if (std::optional<rt::CpuKernelCode> code = rt::readCpuCode(r, name)) {
+        entry->kernel = std::make_shared<CacheKernel>(
+            name.str(), std::move(*code), stored);
+        std::lock_guard<std::mutex> lock(mutex);
+        --counts.compiles;
+        ++counts.diskHits;
+        return;
+      }
+    }
     MLIRContext ctx(registry(), MLIRContext::Threading::DISABLED);
     ctx.loadAllAvailableDialects();
     OwningOpRef<ModuleOp> module = buildKernelModule(ctx, source, entry->error);
@@ -245,6 +282,13 @@ CacheKernels::get(llvm::StringRef name, const KernelSource &source,
     if (!code) {
       entry->error = llvm::toString(code.takeError());
       return;
+    }
+    if (disk) {
+      rt::PayloadWriter w;
+      w.f64(times.lowerMs);
+      w.f64(times.jitMs);
+      rt::writeCpuCode(w, *code);
+      (void)disk->store(diskKey, kCpuCacheKernelKind, w.take());
     }
     entry->kernel =
         std::make_shared<CacheKernel>(name.str(), std::move(*code), times);
@@ -296,6 +340,23 @@ CacheKernels::getCuda(llvm::StringRef name, const KernelSource &source,
   }
   std::call_once(entry->once, [&] {
     rt::initializeRuntimeOnce();
+    std::string diskKey = rt::diskCacheKey("kv-" + name.str() + "|" + key);
+    uint32_t kind = 0;
+    std::optional<std::string> payload;
+    if (disk)
+      payload = disk->load(diskKey, kind);
+    if (payload && kind == kCudaCacheKernelKind) {
+      rt::PayloadReader r(*payload);
+      auto code = std::make_unique<rt::GpuKernelCode>();
+      if (rt::readGpuCode(r, *code, buffers.size())) {
+        entry->kernel =
+            std::make_shared<GpuCacheKernel>(name.str(), std::move(code));
+        std::lock_guard<std::mutex> lock(mutex);
+        --counts.compiles;
+        ++counts.diskHits;
+        return;
+      }
+    }
     MLIRContext ctx(registry(), MLIRContext::Threading::DISABLED);
     ctx.loadAllAvailableDialects();
     OwningOpRef<ModuleOp> module = buildKernelModule(ctx, source, entry->error);
@@ -321,6 +382,11 @@ CacheKernels::getCuda(llvm::StringRef name, const KernelSource &source,
     if (!code) {
       entry->error = llvm::toString(code.takeError());
       return;
+    }
+    if (disk) {
+      rt::PayloadWriter w;
+      rt::writeGpuCode(w, *code);
+      (void)disk->store(diskKey, kCudaCacheKernelKind, w.take());
     }
     entry->kernel = std::make_shared<GpuCacheKernel>(
         name.str(), std::make_unique<rt::GpuKernelCode>(std::move(*code)));

@@ -25,6 +25,7 @@
 #define ATTN_RUNTIME_KVCACHE_CACHEKERNELS_H
 
 #include "runtime/Buffer.h"
+#include "runtime/DiskCache.h"
 #include "runtime/GpuKernel.h"
 #include "runtime/JitCompiler.h"
 #include "runtime/Runtime.h"
@@ -38,6 +39,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -134,6 +136,14 @@ using GpuCacheKernelRef = std::shared_ptr<const GpuCacheKernel>;
 /// for one kernel compile it once; failures are not cached.
 class CacheKernels {
 public:
+  /// With the disk kernel cache of $ATTN_CACHE_DIR (as RuntimeOptions
+  /// without a cacheDir): compiled kernels are stored there and loaded by
+  /// later processes.
+  CacheKernels();
+  /// With the disk cache in `cacheDir` (empty or "off": none).
+  CacheKernels(std::optional<std::string> cacheDir, uint64_t maxBytes);
+  ~CacheKernels();
+
   /// The kernel of function `name` in `source`, compiled with `options`
   /// (split cost model planning for `parallelism` cores).
   llvm::Expected<CacheKernelRef> get(llvm::StringRef name,
@@ -152,6 +162,7 @@ public:
   struct Stats {
     int64_t compiles = 0;
     int64_t hits = 0;
+    int64_t diskHits = 0; ///< loaded from the disk cache (not compiles)
   };
   Stats stats() const;
 
@@ -162,6 +173,7 @@ private:
   std::unordered_map<std::string, std::shared_ptr<Entry>> entries;
   std::unordered_map<std::string, std::shared_ptr<GpuEntry>> gpuEntries;
   Stats counts;
+  std::unique_ptr<rt::DiskCache> disk; ///< null: none
 };
 
 } // namespace mlir::attn::kv
