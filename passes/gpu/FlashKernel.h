@@ -99,6 +99,9 @@ private:
   void loadTileTma(Value tile, Value stage);
   /// Spins until `stage`'s mbarrier completes phase `parity`.
   void waitTileTma(Value stage, Value parity);
+  /// An i32 shared-window address as the shared (3) pointer the NVVM
+  /// mbarrier ops take.
+  Value sharedPtr(Value addr);
   /// Orders this thread's generic-proxy shared writes before the async
   /// proxy (tensor cores, TMA) reads them.
   void fenceProxyAsync();

@@ -26,6 +26,11 @@ Value FlashKernelEmitter::inlinePtx(Type result, const std::string &text,
   return result ? op.getResult(0) : Value();
 }
 
+Value FlashKernelEmitter::sharedPtr(Value addr) {
+  return LLVM::IntToPtrOp::create(
+      b, LLVM::LLVMPointerType::get(b.getContext(), /*addressSpace=*/3), addr);
+}
+
 void FlashKernelEmitter::fenceProxyAsync() {
   NVVM::FenceProxyOp::create(
       b, NVVM::ProxyKind::async_shared,
@@ -43,11 +48,14 @@ void FlashKernelEmitter::initTmaBarriers() {
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(leader.thenBlock());
+    Value one = arith::ConstantIntOp::create(b, b.getI32Type(), 1);
     for (int64_t s = 0; s < g.stages; ++s)
-      inlinePtx(Type(), "mbarrier.init.shared::cta.b64 [$0], 1;", "r",
-                ValueRange{arith::AddIOp::create(
-                    b, barrierBase,
-                    arith::ConstantIntOp::create(b, b.getI32Type(), 8 * s))});
+      NVVM::MBarrierInitOp::create(
+          b,
+          sharedPtr(arith::AddIOp::create(
+              b, barrierBase,
+              arith::ConstantIntOp::create(b, b.getI32Type(), 8 * s))),
+          one, /*predicate=*/Value());
     NVVM::FenceMbarrierInitOp::create(b);
   }
   gpu::BarrierOp::create(b);
@@ -72,8 +80,10 @@ void FlashKernelEmitter::loadTileTma(Value tile, Value stage) {
   Value bar = arith::AddIOp::create(b, barrierBase, i32(im.mul(stage, 8)));
   Value bytes =
       arith::ConstantIntOp::create(b, b.getI32Type(), 2 * cb * blockBytes);
-  inlinePtx(Type(), "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;",
-            "r,r", ValueRange{bar, bytes});
+  Value barPtr = sharedPtr(bar);
+  NVVM::MBarrierArriveExpectTxOp::create(b, Type(), barPtr, bytes,
+                                         NVVM::MemScopeKind::CTA,
+                                         /*relaxed=*/false, Value());
   Value key0 = i32(im.mul(tile, g.tileKv));
   Value head = i32(kvHead), seq = i32(batch);
   // Coordinates in the map's dim order (gpuKvTensorMap).
@@ -99,14 +109,10 @@ void FlashKernelEmitter::waitTileTma(Value stage, Value parity) {
     OpBuilder::InsertionGuard guard(b);
     Block *before = b.createBlock(&loop.getBefore());
     b.setInsertionPointToStart(before);
-    Value done = inlinePtx(
-        b.getI32Type(),
-        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [$1], "
-        "$2;\nselp.u32 $0, 1, 0, p;\n}",
-        "=r,r,r", ValueRange{bar, parity});
-    Value pending = arith::CmpIOp::create(
-        b, arith::CmpIPredicate::eq, done,
-        arith::ConstantIntOp::create(b, b.getI32Type(), 0));
+    Value done = NVVM::MBarrierTryWaitOp::create(
+        b, b.getI1Type(), sharedPtr(bar), parity, /*ticks=*/Value());
+    Value pending = arith::XOrIOp::create(
+        b, done, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
     scf::ConditionOp::create(b, pending, ValueRange{});
     Block *after = b.createBlock(&loop.getAfter());
     b.setInsertionPointToStart(after);

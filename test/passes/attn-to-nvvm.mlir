@@ -14,10 +14,10 @@
 // stage): Q·Kᵀ from two descriptors, P·V with P in registers; mma=sync
 // keeps mma.sync there.
 // SM90A: .target sm_90a
-// SM90A-SAME: mbarrier.init.shared::cta.b64
+// SM90A-SAME: mbarrier.init.shared.b64
 // SM90A-SAME: fence.proxy.async.shared::cta
 // SM90A-SAME: cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
-// SM90A-SAME: mbarrier.try_wait.parity.shared::cta.b64
+// SM90A-SAME: mbarrier.try_wait.parity.shared.b64
 // SM90A-SAME: wgmma.fence.sync.aligned
 // SM90A-SAME: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
 // SM90A-SAME: wgmma.commit_group.sync.aligned

@@ -20,7 +20,7 @@
 // CHECK: gpu.launch_func @attn_gpu::@gqa_causal_flash blocks in (%c4, %c2, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c99344_i32 args({{.*}}, %[[TMK]] : memref<16xi64>, %[[TMV]] : memref<16xi64>)
 // CHECK: gpu.func @gqa_causal_flash({{.*}}, %{{.*}}: memref<16xi64>, %{{.*}}: memref<16xi64>)
 // CHECK: memref.extract_aligned_pointer_as_index
-// CHECK: "mbarrier.init.shared::cta.b64 [$0], 1;"
+// CHECK: nvvm.mbarrier.init %{{.*}}, %c1_i32 : !llvm.ptr<3>, i32
 // CHECK: nvvm.fence.mbarrier.init
 // CHECK: gpu.barrier
 // Q still arrives by cp.async (once per block), into the swizzled layout.
@@ -28,12 +28,12 @@
 // CHECK: nvgpu.device_async_copy {{.*}} to memref<2x128x64xbf16, #gpu.address_space<workgroup>>
 // CHECK: nvgpu.device_async_wait
 // CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
-// CHECK: "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;"
+// CHECK: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c32768_i32 : !llvm.ptr<3>, i32
 // CHECK: "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3, $4, $5}], [$6];"
 // CHECK: scf.for
 // CHECK: "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
 // CHECK: scf.while
-// CHECK: mbarrier.try_wait.parity.shared::cta.b64
+// CHECK: nvvm.mbarrier.try_wait %{{.*}}, %{{.*}} : !llvm.ptr<3>, i32 -> i1
 // Q·Kᵀ: A (Q) and B (K) from shared-memory descriptors, K-major (no
 // transpose), the first k step overwrites the accumulators (p = 0); one
 // commit group per M tile.
