@@ -58,13 +58,10 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
                    : rows > 64                ? 2
                                               : 1;
   // 64-key tiles: with lazy rescaling, two m tiles of d = 128 fit in 255
-  // registers (a few bytes of spill in the causal variant) and beat 32-key
-  // tiles by 17% (causal) / 5% (full) on the H100 (half the barriers and
-  // softmax bookkeeping per key).
-  // Decode-sized groups: 128-key tiles (32 or 64 keys per key warp) halve
-  // the per-tile barriers and bookkeeping; +2-3% on the H100 decode shapes.
-  // (Only with 4 key warps: MQA's 32 rows per head, 2 key warps, measured
-  // 1.80 TB/s with 64-key tiles and 1.63 with 128.)
+  // registers and halve the barriers and softmax bookkeeping per key of
+  // 32-key tiles. Decode-sized groups with 4 key warps: 128-key tiles (32
+  // keys per key warp) halve them again; with 2 key warps 64-key tiles were
+  // faster. Measurements: docs/performance-notes.md, "GPU tile sizes".
   int64_t defaultTileKv = g.keyWarps == 4 ? 128 : 64;
   g.tileKv = overrides.tileKv > 0 ? overrides.tileKv : defaultTileKv;
   g.stages = overrides.stages > 0 ? overrides.stages : 2;
@@ -76,10 +73,10 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
     why = "warp-row-tiles must be 1 or 2";
     return failure();
   }
-  // Two m tiles per warp are only built (and measured) with one key warp,
-  // i.e. row-parallel blocks: an earlier version that merged two-m-tile
-  // warps through shared memory gave wrong rows on the H100 (GQA 7:1 with
-  // a sliding window) and that path was never root-caused.
+  // Two m tiles per warp are only built with one key warp, i.e.
+  // row-parallel blocks: merging two-m-tile warps through shared memory
+  // once gave wrong rows and was never root-caused (see
+  // docs/performance-notes.md, "GPU tile sizes").
   if (g.warpRowTiles == 2 && g.keyWarps != 1) {
     why = "warp-row-tiles=2 needs more than 32 rows per KV head group "
           "(decode-sized groups split keys across warps instead)";
@@ -138,10 +135,8 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
   // range (aiming at ~8 blocks per SM). Each split costs its rows' partial
   // outputs (written, then read by the combine kernel), so the split count
   // is capped where that traffic would pass ~3% of the K/V bytes, and each
-  // split keeps at least 4 tiles. Measured on the H100 (C++ bench timing):
-  // GQA b64 kv4096 (512 blocks) is best unsplit (2.84 vs 2.79 TB/s with 2),
-  // MQA b64 (64 blocks, 32 rows per KV head) best with 2 (2.19 vs 2.07
-  // unsplit, 2.09 with 4), GQA b8 kv32768 with 16 (2.82 vs 2.71 with 5).
+  // split keeps at least 4 tiles (measurements: docs/performance-notes.md,
+  // "GPU split-KV").
   int64_t blocks = g.rowBlocks() * g.kvHeads * g.batch;
   int64_t sms = std::max<int64_t>(numSms, 1);
   int64_t splits = 1;
