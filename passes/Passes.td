@@ -5,6 +5,62 @@
 
 include "mlir/Pass/PassBase.td"
 
+def AttnRaiseAttention : Pass<"attn-raise-attention", "func::FuncOp"> {
+  let summary = "Raise naive attention in linalg/tensor/arith/math to "
+                "attn.attention";
+  let description = [{
+    Recognises attention written as upstream ops on tensors, as front ends
+    (TOSA through `tosa-to-linalg-pipeline`, torch-style linalg) emit it:
+    a `Q·Kᵀ` contraction (`linalg.batch_matmul`, `linalg.matmul`, generic
+    contractions, `K` transposed through indexing maps or
+    `linalg.transpose`), an optional constant scale on the scores or
+    folded into `Q`, masks, a softmax over the keys and a `P·V`
+    contraction; and replaces it by one `attn.attention`.
+
+    Every op between the two contractions is read as one scalar
+    expression over the score matrix (elementwise generics and named ops,
+    `linalg.reduce` / generic reductions, `linalg.broadcast`,
+    `linalg.transpose`, unit-dim reshapes), so the forms below match
+    however they are split into ops:
+    - softmax: `linalg.softmax` over the last dim, `exp(x - max x) / sum`
+      (stable) or `exp(x) / sum` (unstable), divided or multiplied by the
+      reciprocal;
+    - scale: `s * c` or `s / c` directly on the scores (c a constant, e.g.
+      `1/sqrt(d)`), or `Q * c` / `Q / c`; the op gets an explicit `scale`;
+    - causal masks: `select(cond, -inf, s)` / `select(cond, s, -inf)` with
+      `cond` computed from indices or read from a constant buffer, or an
+      added constant/index triangle of `-inf`, `<= -1e9` or the lowest
+      float. Such static masks are evaluated at every (query, key) pair
+      and raised only when they mask exactly `key > query + q_offset`
+      (`#attn.mask<causal = true, q_offset = ...>`);
+    - tensor masks: a select whose condition reads one non-constant tensor
+      becomes `bool_mask` (negated where the tensor marks masked pairs);
+      an added non-constant tensor becomes `bias`; both are reshaped to
+      rank 4 with broadcast dims of size 1;
+    - Q/K/V: rank-4 `[B, H, S, D]` (or `[B, S, H, D]` under a head-split
+      transpose: layout `bshd`), rank-3 `[B*H, S, D]` from a collapse of
+      the heads, or rank-3 `[N, S, D]` (one head); K/V heads repeated
+      `repeat_interleave`-style (broadcast of a new dim right after the
+      K/V head dim, then merged) give `Hkv < Hq`.
+
+    Anything else is left untouched: a softmax over another dim, a mask
+    that is not causal at some pair, a non-constant scale, a scale applied
+    after a mask or bias, mixed element types, K/V repeated in an order
+    (`repeat`/tile) that attn's head mapping does not express. With
+    `report`, every contraction that was not raised gets a remark saying
+    why. The naive ops are erased when nothing else uses them (weights
+    that are also returned keep their computation).
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "emit a remark for every contraction that is not raised">,
+  ];
+  let dependentDialects = [
+    "::mlir::attn::AttnDialect", "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def AttnTileFlash : Pass<"attn-tile-flash", "ModuleOp"> {
   let summary = "Lower attn.attention to the flash form: tiled loops with an "
                 "online softmax over tile-level ops";

@@ -1,0 +1,227 @@
+//===- Masks.cpp - masks and biases of raised attention -------------------===//
+//
+// Static masks (indices, constant buffers) are evaluated at every (query,
+// key) pair and raised only when they are a causal mask exactly; tensor
+// masks and biases become attn.attention's bool_mask / bias operands,
+// reshaped to rank 4 (broadcast dims of size 1).
+//
+//===----------------------------------------------------------------------===//
+#include "passes/raise/Masks.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+#include "mlir/IR/Matchers.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::raise;
+
+/// Pairs checked exhaustively at most (a 2048 x 2048 score matrix).
+static constexpr int64_t kMaxCheckedPairs = int64_t(1) << 22;
+
+LogicalResult mlir::attn::raise::classifyMasks(const Logits &logits,
+                                               ArrayRef<int64_t> scoresShape,
+                                               Type elt, MaskPlan &plan,
+                                               std::string &why) {
+  unsigned rank = scoresShape.size();
+  SmallVector<std::pair<Expr *, bool>> statics;
+  SmallVector<Expr *> staticAdds;
+  for (auto [cond, maskedWhenTrue] : logits.selects) {
+    if (isStaticPattern(cond, rank)) {
+      statics.push_back({cond, maskedWhenTrue});
+      continue;
+    }
+    if (plan.boolCond) {
+      why = "more than one tensor mask";
+      return failure();
+    }
+    plan.boolCond = cond;
+    plan.maskedWhenTrue = maskedWhenTrue;
+  }
+  for (Expr *add : logits.additive) {
+    if (isStaticPattern(add, rank)) {
+      staticAdds.push_back(add);
+    } else if (add->kind == Expr::Leaf && !plan.bias) {
+      plan.bias = add;
+    } else {
+      why = "an additive term that is neither a mask pattern nor one bias "
+            "tensor";
+      return failure();
+    }
+  }
+  if (statics.empty() && staticAdds.empty())
+    return success();
+
+  int64_t sq = scoresShape[rank - 2], skv = scoresShape[rank - 1];
+  if (sq * skv > kMaxCheckedPairs) {
+    why = "a mask pattern too large to check pair by pair";
+    return failure();
+  }
+  // masked(i, j) must be `j > i + offset` for one offset >= 0.
+  SmallVector<int64_t> point(rank, 0);
+  std::optional<int64_t> offset;
+  bool any = false;
+  for (int64_t i = 0; i < sq; ++i) {
+    point[rank - 2] = i;
+    for (int64_t j = 0; j < skv; ++j) {
+      point[rank - 1] = j;
+      bool masked = false;
+      for (auto [cond, maskedWhenTrue] : statics) {
+        std::optional<double> c = evaluate(cond, point);
+        if (!c || std::isnan(*c)) {
+          why = "a mask condition that cannot be evaluated";
+          return failure();
+        }
+        masked |= (*c != 0) == maskedWhenTrue;
+      }
+      for (Expr *add : staticAdds) {
+        std::optional<double> v = evaluate(add, point);
+        if (!v || (*v != 0 && !isMaskingValue(*v, elt))) {
+          why = "an additive constant that is neither 0 nor a masking value "
+                "(-inf, <= -1e9)";
+          return failure();
+        }
+        masked |= *v != 0;
+      }
+      any |= masked;
+      if (i == 0 && !offset && masked)
+        offset = j - 1;
+      int64_t off = offset.value_or(skv);
+      if (masked != (j > i + off)) {
+        why = "a mask that is not causal (masked exactly where key > query "
+              "+ offset)";
+        return failure();
+      }
+    }
+  }
+  if (any && (!offset || *offset < 0)) {
+    why = "a causal mask whose first query sees no key";
+    return failure();
+  }
+  if (any) {
+    plan.mask.causal = true;
+    plan.mask.qOffset = *offset;
+  }
+  return success();
+}
+
+FailureOr<Value> mlir::attn::raise::maskOperand(OpBuilder &b, Location loc,
+                                                const Expr *leaf,
+                                                ArrayRef<int64_t> scoresShape,
+                                                int64_t heads) {
+  auto type = dyn_cast<RankedTensorType>(leaf->tensor.getType());
+  if (!type || !type.hasStaticShape())
+    return failure();
+  unsigned rank = scoresShape.size();
+  SmallVector<int64_t> canonical(rank, 1);
+  int64_t prev = -1;
+  for (auto [r, e] : llvm::enumerate(leaf->access.getResults())) {
+    if (auto d = dyn_cast<AffineDimExpr>(e)) {
+      int64_t c = d.getPosition();
+      if (c <= prev || type.getDimSize(r) != scoresShape[c])
+        return failure();
+      prev = c;
+      canonical[c] = type.getDimSize(r);
+    } else if (!isa<AffineConstantExpr>(e) || type.getDimSize(r) != 1) {
+      return failure();
+    }
+  }
+  // [N, Sq, Skv] with N = B * H: split N back into (B, H).
+  SmallVector<int64_t> target = canonical;
+  if (rank == 3) {
+    if (canonical[0] == 1)
+      target.insert(target.begin(), 1);
+    else {
+      target[0] = canonical[0] / heads;
+      target.insert(target.begin() + 1, heads);
+    }
+  }
+  SmallVector<int64_t> nonUnit;
+  for (int64_t s : type.getShape())
+    if (s != 1)
+      nonUnit.push_back(s);
+  if (nonUnit.empty())
+    return failure();
+  Value v = leaf->tensor;
+  auto flat = RankedTensorType::get(nonUnit, type.getElementType());
+  if (type.getRank() != flat.getRank()) {
+    auto re = getReassociationIndicesForReshape(type, flat);
+    if (!re)
+      return failure();
+    v = tensor::CollapseShapeOp::create(b, loc, flat, v, *re);
+  }
+  auto full = RankedTensorType::get(target, type.getElementType());
+  if (full != flat) {
+    auto re = getReassociationIndicesForReshape(flat, full);
+    if (!re)
+      return failure();
+    v = tensor::ExpandShapeOp::create(b, loc, full, v, *re);
+  }
+  return v;
+}
+
+/// Re-emits `e` (ops of one leaf and constants) in a generic's body.
+static Value emitScalar(OpBuilder &b, Location loc, const Expr *e,
+                        Type expected, Value leafArg) {
+  if (e->kind == Expr::Leaf)
+    return leafArg;
+  if (e->kind == Expr::Const) {
+    if (isa<FloatType>(expected))
+      return arith::ConstantOp::create(b, loc,
+                                       b.getFloatAttr(expected, e->value));
+    return arith::ConstantOp::create(
+        b, loc,
+        b.getIntegerAttr(expected, static_cast<int64_t>(e->value)));
+  }
+  IRMapping mapping;
+  for (auto [k, arg] : llvm::enumerate(e->args)) {
+    Value operand = e->op->getOperand(k);
+    mapping.map(operand,
+                emitScalar(b, loc, arg, operand.getType(), leafArg));
+  }
+  return b.clone(*e->op, mapping)->getResult(0);
+}
+
+static bool onlyLeafAndConsts(const Expr *e) {
+  if (e->kind == Expr::Index || e->kind == Expr::Scores ||
+      e->kind == Expr::RowMax || e->kind == Expr::RowSum)
+    return false;
+  return llvm::all_of(e->args, onlyLeafAndConsts);
+}
+
+FailureOr<Value> mlir::attn::raise::boolMaskOperand(
+    OpBuilder &b, Location loc, const MaskPlan &plan,
+    ArrayRef<int64_t> scoresShape, int64_t heads) {
+  SmallVector<const Expr *> leaves;
+  collectLeaves(plan.boolCond, leaves);
+  if (leaves.size() != 1 || !onlyLeafAndConsts(plan.boolCond))
+    return failure();
+  FailureOr<Value> leaf = maskOperand(b, loc, leaves[0], scoresShape, heads);
+  if (failed(leaf))
+    return failure();
+  auto type = cast<RankedTensorType>(leaf->getType());
+  if (plan.boolCond == leaves[0] && type.getElementType().isInteger(1) &&
+      !plan.maskedWhenTrue)
+    return *leaf;
+  // keep = !cond (masked_fill(mask, -inf)) or cond, as an i1 tensor.
+  auto boolType = RankedTensorType::get(type.getShape(), b.getI1Type());
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(), b.getI1Type());
+  AffineMap id = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> iters(type.getRank(),
+                                         utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, boolType, ValueRange{*leaf}, ValueRange{init},
+      ArrayRef<AffineMap>{id, id}, iters,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value c = emitScalar(nb, nloc, plan.boolCond, nb.getI1Type(), args[0]);
+        if (plan.maskedWhenTrue) {
+          Value t = arith::ConstantOp::create(nb, nloc, nb.getBoolAttr(true));
+          c = arith::XOrIOp::create(nb, nloc, c, t);
+        }
+        linalg::YieldOp::create(nb, nloc, c);
+      });
+  return generic->getResult(0);
+}
