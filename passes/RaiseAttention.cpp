@@ -45,6 +45,8 @@ struct Candidate {
   MaskPlan masks;
   SmallVector<int64_t> scoresShape;
   std::string form; ///< softmax form, for the op's attn.raised attribute
+  /// Owns the expressions `logits` and `masks` point into.
+  std::unique_ptr<ExprBuilder> exprs;
 };
 
 /// The one contraction of the same shape as `p` that `p` is computed from
@@ -131,7 +133,8 @@ FailureOr<Candidate> matchCandidate(Operation *op, std::string &why) {
   if (!scoresType.hasStaticShape())
     return why = "dynamic shapes", failure();
 
-  ExprBuilder eb(scores, rank);
+  c.exprs = std::make_unique<ExprBuilder>(scores, rank);
+  ExprBuilder &eb = *c.exprs;
   Expr *logits;
   if (auto softmax = pv->lhs.getDefiningOp<linalg::SoftmaxOp>()) {
     if (softmax.getDimension() != rank - 1)

@@ -10,7 +10,6 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/Matchers.h"
 
 #include <cmath>
@@ -108,6 +107,32 @@ LogicalResult mlir::attn::raise::classifyMasks(const Logits &logits,
   return success();
 }
 
+/// Reassociation grouping `wide`'s dims into `narrow`'s (no unit dims in
+/// `narrow`; products must match group by group), for unit-dim inserts
+/// and drops and splitting a flattened batch*heads dim.
+static std::optional<SmallVector<ReassociationIndices>>
+groupDims(ArrayRef<int64_t> wide, ArrayRef<int64_t> narrow) {
+  SmallVector<ReassociationIndices> groups;
+  size_t w = 0;
+  for (int64_t size : narrow) {
+    ReassociationIndices group;
+    int64_t prod = 1;
+    while (w < wide.size() && (group.empty() || prod < size)) {
+      group.push_back(w);
+      prod *= wide[w++];
+    }
+    if (prod != size)
+      return std::nullopt;
+    groups.push_back(group);
+  }
+  for (; w < wide.size(); ++w) {
+    if (wide[w] != 1 || groups.empty())
+      return std::nullopt;
+    groups.back().push_back(w);
+  }
+  return groups;
+}
+
 FailureOr<Value> mlir::attn::raise::maskOperand(OpBuilder &b, Location loc,
                                                 const Expr *leaf,
                                                 ArrayRef<int64_t> scoresShape,
@@ -146,16 +171,18 @@ FailureOr<Value> mlir::attn::raise::maskOperand(OpBuilder &b, Location loc,
   if (nonUnit.empty())
     return failure();
   Value v = leaf->tensor;
+  auto full = RankedTensorType::get(target, type.getElementType());
+  if (full == type)
+    return v;
   auto flat = RankedTensorType::get(nonUnit, type.getElementType());
-  if (type.getRank() != flat.getRank()) {
-    auto re = getReassociationIndicesForReshape(type, flat);
+  if (type != flat) {
+    auto re = groupDims(type.getShape(), nonUnit);
     if (!re)
       return failure();
     v = tensor::CollapseShapeOp::create(b, loc, flat, v, *re);
   }
-  auto full = RankedTensorType::get(target, type.getElementType());
   if (full != flat) {
-    auto re = getReassociationIndicesForReshape(flat, full);
+    auto re = groupDims(target, nonUnit);
     if (!re)
       return failure();
     v = tensor::ExpandShapeOp::create(b, loc, full, v, *re);
