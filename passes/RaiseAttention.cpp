@@ -178,21 +178,54 @@ FailureOr<Candidate> matchCandidate(Operation *op, std::string &why) {
   return c;
 }
 
+/// The user chain of a head merge that `out` in BSHD already is: a
+/// transpose [0, 2, 1, 3] of the result, after an expand of [B*H] into
+/// [B, H] for rank-3 results.
+static SmallVector<Operation *> headMergeUsers(Value result) {
+  SmallVector<Operation *> chain;
+  if (!result.hasOneUse())
+    return {};
+  Operation *user = *result.getUsers().begin();
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(user)) {
+    if (expand.getResultType().getRank() != 4 ||
+        expand.getReassociationIndices()[0].size() != 2 ||
+        !expand->hasOneUse())
+      return {};
+    chain.push_back(expand);
+    user = *expand->getUsers().begin();
+  } else if (cast<RankedTensorType>(result.getType()).getRank() != 4) {
+    return {};
+  }
+  auto tr = dyn_cast<linalg::TransposeOp>(user);
+  if (!tr || tr.getPermutation() != ArrayRef<int64_t>{0, 2, 1, 3})
+    return {};
+  chain.push_back(tr);
+  return chain;
+}
+
 /// Replaces the P·V result by `out` ([B, Hq, Sq, Dv] or, `bshd`,
-/// [B, Sq, Hq, Dv]), reusing a user's transpose back to BSHD when there
-/// is one (the head merge).
+/// [B, Sq, Hq, Dv]), absorbing the users' head merge transpose when there
+/// is one.
 void replaceOutput(OpBuilder &b, Location loc, const Candidate &c, Value out,
                    bool bshd) {
   Value result = c.pv.op->getResult(0);
   auto type = cast<RankedTensorType>(result.getType());
   auto outType = cast<RankedTensorType>(out.getType());
-  if (bshd && result.hasOneUse())
-    if (auto tr = dyn_cast<linalg::TransposeOp>(*result.getUsers().begin());
-        tr && tr.getPermutation() == ArrayRef<int64_t>{0, 2, 1, 3}) {
-      tr->getResult(0).replaceAllUsesWith(out);
+  if (bshd) {
+    SmallVector<Operation *> merge = headMergeUsers(result);
+    if (!merge.empty()) {
+      merge.back()->getResult(0).replaceAllUsesWith(out);
+      for (Operation *op : llvm::reverse(merge)) {
+        SmallVector<Value> operands(op->getOperands());
+        op->erase();
+        for (Value v : operands)
+          if (Operation *def = v.getDefiningOp();
+              def && def != c.pv.op && !llvm::is_contained(merge, def) &&
+              isOpTriviallyDead(def))
+            def->erase();
+      }
       return;
     }
-  if (bshd) {
     SmallVector<int64_t> shape = {outType.getDimSize(0),
                                   outType.getDimSize(2),
                                   outType.getDimSize(1),
