@@ -32,6 +32,9 @@ int64_t mlir::attn::hostVectorWidth() {
 void mlir::attn::buildAttnToCpuPipeline(OpPassManager &pm,
                                         const CpuPipelineOptions &opts) {
   int64_t width = opts.vectorWidth > 0 ? opts.vectorWidth : hostVectorWidth();
+  // Naive attention in linalg becomes attn.attention first; a no-op (one
+  // walk over linalg contractions) for IR without that pattern.
+  pm.addNestedPass<func::FuncOp>(createAttnRaiseAttention());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createAttnLowerCacheOps(
       {opts.tileRows, opts.tileKv, opts.kvSplits, opts.parallelism}));

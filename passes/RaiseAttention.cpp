@@ -16,12 +16,12 @@
 #include "dialect/AttnDialect.h"
 #include "dialect/AttnOps.h"
 
+#include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/SetVector.h"
@@ -70,7 +70,7 @@ Operation *findScores(Value p, std::string &why) {
   }
   if (found.size() != 1) {
     why = found.empty() ? "its lhs is not computed from a Q·Kᵀ "
-                                          "contraction of the same shape"
+                          "contraction of the same shape"
                         : "the weights come from several contractions";
     return nullptr;
   }
@@ -98,8 +98,8 @@ LogicalResult checkShapes(const Candidate &c, std::string &why) {
   if (k.size(s) != v.size(s) || q.size(s + 1) != k.size(s + 1) ||
       q.size(0) != k.size(0) || q.size(0) != v.size(0))
     return why = "Q, K and V sizes do not form attention", failure();
-  if (q.is4d() && (k.size(1) * k.group != q.size(1) ||
-                   v.size(1) * v.group != q.size(1)))
+  if (q.is4d() &&
+      (k.size(1) * k.group != q.size(1) || v.size(1) * v.group != q.size(1)))
     return why = "query heads are not K/V heads times the repetition",
            failure();
   if (k.scale != 1.0 || v.scale != 1.0)
@@ -188,8 +188,7 @@ static SmallVector<Operation *> headMergeUsers(Value result) {
   Operation *user = *result.getUsers().begin();
   if (auto expand = dyn_cast<tensor::ExpandShapeOp>(user)) {
     if (expand.getResultType().getRank() != 4 ||
-        expand.getReassociationIndices()[0].size() != 2 ||
-        !expand->hasOneUse())
+        expand.getReassociationIndices()[0].size() != 2 || !expand->hasOneUse())
       return {};
     chain.push_back(expand);
     user = *expand->getUsers().begin();
@@ -226,10 +225,8 @@ void replaceOutput(OpBuilder &b, Location loc, const Candidate &c, Value out,
       }
       return;
     }
-    SmallVector<int64_t> shape = {outType.getDimSize(0),
-                                  outType.getDimSize(2),
-                                  outType.getDimSize(1),
-                                  outType.getDimSize(3)};
+    SmallVector<int64_t> shape = {outType.getDimSize(0), outType.getDimSize(2),
+                                  outType.getDimSize(1), outType.getDimSize(3)};
     Value init =
         tensor::EmptyOp::create(b, loc, shape, outType.getElementType());
     out = linalg::TransposeOp::create(b, loc, out, init,
@@ -238,8 +235,7 @@ void replaceOutput(OpBuilder &b, Location loc, const Candidate &c, Value out,
   }
   if (type.getRank() == 3)
     out = tensor::CollapseShapeOp::create(
-        b, loc, type, out,
-        ArrayRef<ReassociationIndices>{{0, 1}, {2}, {3}});
+        b, loc, type, out, ArrayRef<ReassociationIndices>{{0, 1}, {2}, {3}});
   result.replaceAllUsesWith(out);
 }
 
@@ -264,22 +260,22 @@ LogicalResult rewrite(Candidate &c, std::string &why) {
   auto is = [](const Operand &o, ArrayRef<int64_t> p) {
     return o.is4d() && ArrayRef<int64_t>(o.perm) == p;
   };
-  bool bshd = is(c.q, {0, 2, 1, 3}) && is(c.k, {0, 2, 1, 3}) &&
-              is(c.v, {0, 2, 1, 3});
+  bool bshd =
+      is(c.q, {0, 2, 1, 3}) && is(c.k, {0, 2, 1, 3}) && is(c.v, {0, 2, 1, 3});
   int64_t heads = c.q.is4d() ? c.q.size(1) : 1;
   Value q = materialize(b, loc, c.q, bshd);
   Value k = materialize(b, loc, c.k, bshd);
   Value v = materialize(b, loc, c.v, bshd);
   Value boolMask, bias;
   if (c.masks.boolCond) {
-    FailureOr<Value> m =
-        boolMaskOperand(b, loc, c.masks, c.scoresShape, heads);
+    FailureOr<Value> m = boolMaskOperand(b, loc, c.masks, c.scoresShape, heads);
     if (failed(m))
       return why = "a tensor mask that cannot be reshaped to rank 4", undo();
     boolMask = *m;
   }
   if (c.masks.bias) {
-    FailureOr<Value> m = maskOperand(b, loc, c.masks.bias, c.scoresShape, heads);
+    FailureOr<Value> m =
+        maskOperand(b, loc, c.masks.bias, c.scoresShape, heads);
     if (failed(m))
       return why = "a bias that cannot be reshaped to rank 4", undo();
     bias = *m;

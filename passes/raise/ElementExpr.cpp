@@ -98,7 +98,8 @@ static FailureOr<AffineMap> throughReshape(Operation *op, AffineMap access) {
   } else {
     auto collapse = cast<tensor::CollapseShapeOp>(op);
     ArrayRef<int64_t> shape = collapse.getSrcType().getShape();
-    for (auto [k, group] : llvm::enumerate(collapse.getReassociationIndices())) {
+    for (auto [k, group] :
+         llvm::enumerate(collapse.getReassociationIndices())) {
       int nonUnit = 0;
       for (int64_t d : group)
         nonUnit += shape[d] != 1;
@@ -215,7 +216,7 @@ Expr *ExprBuilder::buildLinalg(linalg::LinalgOp op, unsigned resultNo,
   if (!combine || combine->getNumOperands() != 2 ||
       !isa<arith::AddFOp, arith::MaximumFOp, arith::MaxNumFOp>(combine))
     return fail("a reduction that is neither a sum nor a max");
-  Value other = combine->getOperand(0) == outArg ? combine->getOperand(1)
+  Value other = combine->getOperand(0) == outArg   ? combine->getOperand(1)
                 : combine->getOperand(1) == outArg ? combine->getOperand(0)
                                                    : Value();
   if (!other)

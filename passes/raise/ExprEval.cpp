@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "passes/raise/Raise.h"
 
+#include "dialect/ArithCompare.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Matchers.h"
@@ -63,50 +65,12 @@ static std::optional<double> element(Value tensor, ArrayRef<int64_t> idx) {
     flat = 0;
   Type elt = type.getElementType();
   if (isa<FloatType>(elt))
-    return APFloat(*(dense.getValues<APFloat>().begin() + flat)).convertToDouble();
+    return APFloat(*(dense.getValues<APFloat>().begin() + flat))
+        .convertToDouble();
   if (auto it = dyn_cast<IntegerType>(elt)) {
     APInt v = *(dense.getValues<APInt>().begin() + flat);
     return it.getWidth() == 1 ? static_cast<double>(v.getBoolValue())
                               : static_cast<double>(v.getSExtValue());
-  }
-  return std::nullopt;
-}
-
-static std::optional<double> evalCmpF(arith::CmpFPredicate p, double a,
-                                      double b) {
-  using P = arith::CmpFPredicate;
-  bool unordered = std::isnan(a) || std::isnan(b);
-  switch (p) {
-  case P::OEQ: return !unordered && a == b;
-  case P::OGT: return !unordered && a > b;
-  case P::OGE: return !unordered && a >= b;
-  case P::OLT: return !unordered && a < b;
-  case P::OLE: return !unordered && a <= b;
-  case P::ONE: return !unordered && a != b;
-  case P::UEQ: return unordered || a == b;
-  case P::UGT: return unordered || a > b;
-  case P::UGE: return unordered || a >= b;
-  case P::ULT: return unordered || a < b;
-  case P::ULE: return unordered || a <= b;
-  case P::UNE: return unordered || a != b;
-  default: return std::nullopt;
-  }
-}
-
-static std::optional<double> evalCmpI(arith::CmpIPredicate p, double a,
-                                      double b) {
-  using P = arith::CmpIPredicate;
-  // Indices and i1 values are non-negative, so signed and unsigned agree.
-  if ((a < 0 || b < 0) && (p == P::ult || p == P::ule || p == P::ugt ||
-                           p == P::uge))
-    return std::nullopt;
-  switch (p) {
-  case P::eq: return a == b;
-  case P::ne: return a != b;
-  case P::slt: case P::ult: return a < b;
-  case P::sle: case P::ule: return a <= b;
-  case P::sgt: case P::ugt: return a > b;
-  case P::sge: case P::uge: return a >= b;
   }
   return std::nullopt;
 }
@@ -155,20 +119,25 @@ std::optional<double> mlir::attn::raise::evaluate(const Expr *e,
           arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtUIOp>(op))
     return a[0];
   if (isa<arith::ExtSIOp>(op))
-    return op->getOperand(0).getType().isInteger(1) && a[0] != 0 ? -1.0
-                                                                 : a[0];
+    return op->getOperand(0).getType().isInteger(1) && a[0] != 0 ? -1.0 : a[0];
   if (isa<arith::XOrIOp, arith::AndIOp, arith::OrIOp>(op)) {
     // Only as boolean logic: integer bit tricks are not mask shapes.
     if (!op->getResult(0).getType().isInteger(1))
       return std::nullopt;
     bool x = a[0] != 0, y = a[1] != 0;
-    return isa<arith::XOrIOp>(op) ? x != y
+    return isa<arith::XOrIOp>(op)   ? x != y
            : isa<arith::AndIOp>(op) ? (x && y)
-                                     : (x || y);
+                                    : (x || y);
   }
   if (auto c = dyn_cast<arith::CmpFOp>(op))
-    return evalCmpF(c.getPredicate(), a[0], a[1]);
-  if (auto c = dyn_cast<arith::CmpIOp>(op))
-    return evalCmpI(c.getPredicate(), a[0], a[1]);
+    return cmpF(c.getPredicate(), a[0], a[1]) ? 1.0 : 0.0;
+  if (auto c = dyn_cast<arith::CmpIOp>(op)) {
+    Type t = c.getLhs().getType();
+    unsigned width = t.isIndex() ? 64 : t.getIntOrFloatBitWidth();
+    return cmpI(c.getPredicate(), static_cast<int64_t>(a[0]),
+                static_cast<int64_t>(a[1]), width)
+               ? 1.0
+               : 0.0;
+  }
   return std::nullopt;
 }

@@ -200,14 +200,12 @@ static Value emitScalar(OpBuilder &b, Location loc, const Expr *e,
       return arith::ConstantOp::create(b, loc,
                                        b.getFloatAttr(expected, e->value));
     return arith::ConstantOp::create(
-        b, loc,
-        b.getIntegerAttr(expected, static_cast<int64_t>(e->value)));
+        b, loc, b.getIntegerAttr(expected, static_cast<int64_t>(e->value)));
   }
   IRMapping mapping;
   for (auto [k, arg] : llvm::enumerate(e->args)) {
     Value operand = e->op->getOperand(k);
-    mapping.map(operand,
-                emitScalar(b, loc, arg, operand.getType(), leafArg));
+    mapping.map(operand, emitScalar(b, loc, arg, operand.getType(), leafArg));
   }
   return b.clone(*e->op, mapping)->getResult(0);
 }

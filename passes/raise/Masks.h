@@ -17,9 +17,8 @@ struct MaskPlan {
 
 /// Sorts the masks of `logits` into static patterns (checked at every
 /// pair: causal exactly or failure), one tensor mask and one bias.
-LogicalResult classifyMasks(const Logits &logits,
-                            ArrayRef<int64_t> scoresShape, Type elt,
-                            MaskPlan &plan, std::string &why);
+LogicalResult classifyMasks(const Logits &logits, ArrayRef<int64_t> scoresShape,
+                            Type elt, MaskPlan &plan, std::string &why);
 
 /// `leaf` reshaped to rank 4, broadcastable to [B, H, Sq, Skv]; `heads`
 /// splits a flattened batch*heads dim (rank-3 scores).
@@ -29,8 +28,7 @@ FailureOr<Value> maskOperand(OpBuilder &b, Location loc, const Expr *leaf,
 /// The i1 keep-mask of `plan.boolCond` (true where attending is allowed).
 FailureOr<Value> boolMaskOperand(OpBuilder &b, Location loc,
                                  const MaskPlan &plan,
-                                 ArrayRef<int64_t> scoresShape,
-                                 int64_t heads);
+                                 ArrayRef<int64_t> scoresShape, int64_t heads);
 
 } // namespace mlir::attn::raise
 

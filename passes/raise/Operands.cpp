@@ -151,9 +151,10 @@ mlir::attn::raise::resolveOperand(Value v, SmallVector<int64_t, 4> perm,
   bool repeated = false;
   if (auto collapse = v.getDefiningOp<tensor::CollapseShapeOp>()) {
     ReassociationIndices g = groupOf(collapse, perm[headDim]);
-    bool others = llvm::all_of(llvm::seq<size_t>(0, perm.size()), [&](size_t l) {
-      return l == headDim || groupOf(collapse, perm[l]).size() == 1;
-    });
+    bool others =
+        llvm::all_of(llvm::seq<size_t>(0, perm.size()), [&](size_t l) {
+          return l == headDim || groupOf(collapse, perm[l]).size() == 1;
+        });
     unsigned maxGroup = perm.size() == 3 ? 3 : 2;
     if (others && g.size() >= 2 && g.size() <= maxGroup) {
       SmallVector<int64_t, 4> next;
@@ -197,8 +198,7 @@ mlir::attn::raise::resolveOperand(Value v, SmallVector<int64_t, 4> perm,
         if (auto d = dyn_cast<AffineDimExpr>(e))
           srcDimOfLoop[d.getPosition()] = i;
         else if (!isa<AffineConstantExpr>(e))
-          return why = "K/V repetition through a non-broadcast map",
-                 failure();
+          return why = "K/V repetition through a non-broadcast map", failure();
       }
       if (srcDimOfLoop[gDim] != -1)
         return why = "K/V repetition that reads the group dim", failure();
@@ -218,8 +218,7 @@ mlir::attn::raise::resolveOperand(Value v, SmallVector<int64_t, 4> perm,
         for (auto [k, group] :
              llvm::enumerate(expand.getReassociationIndices()))
           for (int64_t d : group)
-            if (expand.getResultType().getDimSize(d) != 1 ||
-                group.size() == 1)
+            if (expand.getResultType().getDimSize(d) != 1 || group.size() == 1)
               srcOf[d] = k;
         for (int64_t &p : next) {
           if (srcOf[p] < 0)
@@ -260,7 +259,8 @@ Value mlir::attn::raise::materialize(OpBuilder &b, Location loc,
       SmallVector<int64_t> shape;
       for (int64_t p : want)
         shape.push_back(type.getDimSize(p));
-      Value init = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
+      Value init =
+          tensor::EmptyOp::create(b, loc, shape, type.getElementType());
       v = linalg::TransposeOp::create(b, loc, v, init, want)->getResult(0);
       type = cast<RankedTensorType>(v.getType());
     }

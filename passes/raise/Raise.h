@@ -94,7 +94,6 @@ void collectLeaves(const Expr *e, SmallVectorImpl<const Expr *> &leaves);
 
 } // namespace mlir::attn::raise
 
-
 namespace mlir::attn::raise {
 
 /// A batched matmul `out[b..., m, n] = sum_k lhs[b..., m, k] rhs[b..., k, n]`

@@ -18,8 +18,7 @@ static bool isConst(const Expr *e, double v) {
   return e->kind == Expr::Const && e->value == v;
 }
 
-Expr *mlir::attn::raise::matchSoftmax(Expr *p, bool &stable,
-                                      std::string &why) {
+Expr *mlir::attn::raise::matchSoftmax(Expr *p, bool &stable, std::string &why) {
   stable = false;
   // p = e / sum(e) or e * (1 / sum(e)).
   Expr *num = nullptr, *den = nullptr;

@@ -148,8 +148,9 @@ void checkRaised(llvm::StringRef naive, const Problem &p,
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(form, expectForm.str());
   auto kernel = sharedRuntime().compileMlir(text);
-  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError())
-                                         << "\n" << text;
+  ASSERT_TRUE(static_cast<bool>(kernel))
+      << llvm::toString(kernel.takeError()) << "\n"
+      << text;
   uint64_t seed = testSeed();
   SCOPED_TRACE("seed " + std::to_string(seed) +
                " (rerun with ATTN_TEST_SEED=" + std::to_string(seed) + ")");
@@ -166,10 +167,13 @@ void checkRaised(llvm::StringRef naive, const Problem &p,
     return llvm::SmallVector<int64_t, 4>{};
   };
   AttentionArgs args;
-  args.query = BufferRef::contiguous(q.data(), DType::F32, shapeOf(ArgRole::Query));
+  args.query =
+      BufferRef::contiguous(q.data(), DType::F32, shapeOf(ArgRole::Query));
   args.key = BufferRef::contiguous(k.data(), DType::F32, shapeOf(ArgRole::Key));
-  args.value = BufferRef::contiguous(v.data(), DType::F32, shapeOf(ArgRole::Value));
-  args.output = BufferRef::contiguous(out.data(), DType::F32, shapeOf(ArgRole::Output));
+  args.value =
+      BufferRef::contiguous(v.data(), DType::F32, shapeOf(ArgRole::Value));
+  args.output =
+      BufferRef::contiguous(out.data(), DType::F32, shapeOf(ArgRole::Output));
   ASSERT_TRUE(ok((*kernel)->run(args)));
   std::vector<double> ref = naiveReference(q, k, v, p.b, p.hq, p.hkv, p.sq,
                                            p.skv, p.d, p.scale, p.masked);
