@@ -102,6 +102,8 @@ LogicalResult checkShapes(const Candidate &c, std::string &why) {
       (k.size(1) * k.group != q.size(1) || v.size(1) * v.group != q.size(1)))
     return why = "query heads are not K/V heads times the repetition",
            failure();
+  if (q.group != 1)
+    return why = "the queries are a repetition of fewer heads", failure();
   if (k.scale != 1.0 || v.scale != 1.0)
     return why = "internal: scale on K or V", failure();
   Type elt = getElementTypeOrSelf(q.src.getType());
