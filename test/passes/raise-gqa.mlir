@@ -22,6 +22,8 @@
 !k5 = tensor<2x2x2x45x40xf32>
 !k1 = tensor<2x1x45x40xf32>
 !k15 = tensor<2x1x4x45x40xf32>
+!k2q = tensor<2x2x37x40xf32>
+!k5q = tensor<2x2x2x37x40xf32>
 
 // CHECK-LABEL: func.func @gqa_broadcast(
 // CHECK-SAME: %[[Q:[^:]*]]: tensor<2x4x37x40xf32>, %[[K:[^:]*]]: tensor<2x2x45x40xf32>, %[[V:[^:]*]]: tensor<2x2x45x40xf32>)
@@ -336,6 +338,69 @@ func.func @mixed_repetition(%q: !qt, %k: !k2, %v: !k2) -> !qt {
   %sz = linalg.fill ins(%zero : f32) outs(%se : !st) -> !st
   %s = linalg.generic {indexing_maps = [#q, #k, #s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
       ins(%q, %kr : !qt, !kt) outs(%sz : !st) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> !st
+  %c = arith.constant 6.32455532 : f32
+  %ss = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s : !st) outs(%se : !st) {
+  ^bb0(%a: f32, %o: f32):
+    %y = arith.divf %a, %c : f32
+    linalg.yield %y : f32
+  } -> !st
+  %mi = linalg.fill ins(%ninf : f32) outs(%re : !rt) -> !rt
+  %mx = linalg.reduce ins(%ss : !st) outs(%mi : !rt) dimensions = [3]
+    (%in: f32, %init: f32) {
+      %x = arith.maximumf %in, %init : f32
+      linalg.yield %x : f32
+    }
+  %mb = linalg.broadcast ins(%mx : !rt) outs(%se : !st) dimensions = [3]
+  %d = linalg.sub ins(%ss, %mb : !st, !st) outs(%se : !st) -> !st
+  %e = linalg.exp ins(%d : !st) outs(%se : !st) -> !st
+  %si = linalg.fill ins(%zero : f32) outs(%re : !rt) -> !rt
+  %sum = linalg.reduce ins(%e : !st) outs(%si : !rt) dimensions = [3]
+    (%in: f32, %init: f32) {
+      %x = arith.addf %in, %init : f32
+      linalg.yield %x : f32
+    }
+  %sb = linalg.broadcast ins(%sum : !rt) outs(%se : !st) dimensions = [3]
+  %pr = linalg.div ins(%e, %sb : !st, !st) outs(%se : !st) -> !st
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : !qt) -> !qt
+  %out = linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%pr, %vr : !st, !kt) outs(%oz : !qt) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> !qt
+  return %out : !qt
+}
+
+// Query heads repeated like K/V: the output would be per repeated head.
+// CHECK-LABEL: func.func @queries_repeated(
+// CHECK-NOT: attn.attention
+// CHECK: linalg.broadcast
+// WHY: remark: attn-raise-attention: not raised: the queries are a repetition of fewer heads
+func.func @queries_repeated(%q: !k2q, %k: !k2, %v: !k2) -> !qt {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %se = tensor.empty() : !st
+  %re = tensor.empty() : !rt
+  %oe = tensor.empty() : !qt
+  %qre = tensor.empty() : !k5q
+  %qrb = linalg.broadcast ins(%q : !k2q) outs(%qre : !k5q) dimensions = [2]
+  %qr = tensor.collapse_shape %qrb [[0], [1, 2], [3], [4]] : !k5q into !qt
+  %kre = tensor.empty() : !k5
+  %krb = linalg.broadcast ins(%k : !k2) outs(%kre : !k5) dimensions = [2]
+  %kr = tensor.collapse_shape %krb [[0], [1, 2], [3], [4]] : !k5 into !kt
+  %vre = tensor.empty() : !k5
+  %vrb = linalg.broadcast ins(%v : !k2) outs(%vre : !k5) dimensions = [2]
+  %vr = tensor.collapse_shape %vrb [[0], [1, 2], [3], [4]] : !k5 into !kt
+  %sz = linalg.fill ins(%zero : f32) outs(%se : !st) -> !st
+  %s = linalg.generic {indexing_maps = [#q, #k, #s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%qr, %kr : !qt, !kt) outs(%sz : !st) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
     %m = arith.mulf %a, %b : f32
     %r = arith.addf %acc, %m : f32
