@@ -89,6 +89,8 @@ SmallVector<int64_t, 4> logicalPerm(unsigned rank, bool swapLast) {
 
 LogicalResult checkShapes(const Candidate &c, std::string &why) {
   const Operand &q = c.q, &k = c.k, &v = c.v;
+  if (q.group != 1)
+    return why = "the queries are a repetition of fewer heads", failure();
   if (q.is4d() != k.is4d() || q.is4d() != v.is4d())
     return why = "Q, K and V do not all carry heads", failure();
   if (k.group != v.group || k.size(0) != v.size(0) ||
@@ -102,8 +104,6 @@ LogicalResult checkShapes(const Candidate &c, std::string &why) {
       (k.size(1) * k.group != q.size(1) || v.size(1) * v.group != q.size(1)))
     return why = "query heads are not K/V heads times the repetition",
            failure();
-  if (q.group != 1)
-    return why = "the queries are a repetition of fewer heads", failure();
   if (k.scale != 1.0 || v.scale != 1.0)
     return why = "internal: scale on K or V", failure();
   Type elt = getElementTypeOrSelf(q.src.getType());
