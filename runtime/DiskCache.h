@@ -35,7 +35,7 @@ namespace mlir::attn::rt {
 class DiskCache {
 public:
   /// Bumped whenever the framing or any payload encoding changes.
-  static constexpr uint32_t kFormatVersion = 1;
+  static constexpr uint32_t kFormatVersion = 2;
   static constexpr uint64_t kDefaultMaxBytes = uint64_t(1) << 30;
 
   DiskCache(std::string dir, uint64_t maxBytes = kDefaultMaxBytes);

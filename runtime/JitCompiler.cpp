@@ -15,6 +15,7 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
@@ -47,11 +48,31 @@ CpuKernelCode::~CpuKernelCode() {
     (void)jit.release();
 }
 
+namespace {
+/// The post-RA list scheduler was the largest codegen cost of the big
+/// kernels (gqa d128 causal prefill: 1.25 of 2.3 s of codegen; the
+/// scheduling models of Zen and recent Intel cores enable it) and changed
+/// nothing in their speed on an out-of-order core (docs/performance.md,
+/// "Compile latency"). LLVM decides it per subtarget, with no per-
+/// TargetMachine switch, so this sets the `-post-RA-scheduler=false`
+/// option of the process, unless a command line gave it.
+void disablePostRaScheduler() {
+  auto &options = llvm::cl::getRegisteredOptions();
+  auto it = options.find("post-RA-scheduler");
+  if (it == options.end() || it->second->getNumOccurrences() > 0)
+    return;
+  // An occurrence (not just a value): the pass honours the option only
+  // when it was "given".
+  (void)it->second->addOccurrence(1, "post-RA-scheduler", "false");
+}
+} // namespace
+
 void mlir::attn::rt::initializeRuntimeOnce() {
   static std::once_flag once;
   std::call_once(once, [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
+    disablePostRaScheduler();
     // Registered on first use, i.e. after any static Runtime that triggers
     // it was constructed: it runs before that Runtime is destroyed.
     std::atexit([] { processExiting.store(true); });

@@ -70,6 +70,8 @@ void writeStats(PayloadWriter &w, const CompileStats &s) {
   w.f64(s.buildMs);
   w.f64(s.lowerMs);
   w.f64(s.jitMs);
+  w.f64(s.optMs);
+  w.f64(s.codegenMs);
 }
 
 CompileStats readStats(PayloadReader &r) {
@@ -77,6 +79,8 @@ CompileStats readStats(PayloadReader &r) {
   s.buildMs = r.f64();
   s.lowerMs = r.f64();
   s.jitMs = r.f64();
+  s.optMs = r.f64();
+  s.codegenMs = r.f64();
   return s;
 }
 

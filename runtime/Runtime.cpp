@@ -317,6 +317,8 @@ Runtime::jitKernel(ModuleOp module, KernelSignature sig,
   stats.buildMs = buildMs;
   stats.lowerMs = times.lowerMs;
   stats.jitMs = times.jitMs;
+  stats.optMs = times.optMs;
+  stats.codegenMs = times.codegenMs;
   return KernelRef(new Kernel(std::move(sig),
                               std::make_unique<CpuKernelCode>(std::move(*code)),
                               stats, pool));

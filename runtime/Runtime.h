@@ -89,6 +89,8 @@ struct CompileStats {
   double buildMs = 0; ///< spec/MLIR -> kernel module
   double lowerMs = 0; ///< pass pipeline
   double jitMs = 0;   ///< LLVM -O3 + machine code
+  double optMs = 0;     ///< of jitMs: LLVM IR translation + -O3 (CPU)
+  double codegenMs = 0; ///< of jitMs: instruction selection to object (CPU)
   /// Loaded from the disk cache: the fields above are those of the compile
   /// that stored it, and `loadMs` what this process spent (read, check,
   /// link).

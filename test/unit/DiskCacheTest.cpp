@@ -283,7 +283,7 @@ TEST(DiskCache, CorruptPayloadWithValidChecksumIsRecompiled) {
     uint64_t keyLen;
     std::memcpy(&keyLen, &b[16], 8);
     size_t payload = 24 + keyLen + 8;
-    b[payload + 3 * 8 + 8 + 4] ^= 1; // first buffer's dtype
+    b[payload + 5 * 8 + 8 + 4] ^= 1; // first buffer's dtype, after 5 stats
     reseal(b);
   });
 }

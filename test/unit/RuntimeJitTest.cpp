@@ -2,7 +2,10 @@
 #include "RuntimeJitTest.h"
 #include "RuntimeTestUtils.h"
 
+#include "runtime/JitCompiler.h"
 #include "runtime/KernelBuilder.h"
+
+#include "llvm/Support/CommandLine.h"
 
 #include "gtest/gtest.h"
 
@@ -104,6 +107,18 @@ TEST(Jit, PassFailureIsAnError) {
 //===----------------------------------------------------------------------===//
 // The kernel wrapper and its signature
 //===----------------------------------------------------------------------===//
+
+TEST(Jit, PostRaSchedulerIsOffUnlessGiven) {
+  // The compile-latency cut (docs/performance.md): the runtime turns the
+  // post-RA scheduler off once per process.
+  initializeRuntimeOnce();
+  auto &options = llvm::cl::getRegisteredOptions();
+  auto it = options.find("post-RA-scheduler");
+  ASSERT_NE(it, options.end()) << "LLVM no longer has the option";
+  auto *opt = static_cast<llvm::cl::opt<bool> *>(it->second);
+  EXPECT_GT(opt->getPosition(), 0u) << "the pass ignores an unset option";
+  EXPECT_FALSE(opt->getValue());
+}
 
 TEST(KernelBuilder, SignatureMatchesSpec) {
   auto ctx = attn_test::jitTestContext();
