@@ -95,9 +95,20 @@ size_t dirBytes(const std::string &dir) {
   return total;
 }
 
-/// One measurement of `spec` on `target`; false (with a message) on error.
+bool measureIn(const std::string &dir, const AttentionSpec &spec,
+               Target target, Row &row);
+
+/// One measurement of `spec` on `target` in a fresh directory, removed
+/// afterwards; false (with a message) on error.
 bool measure(const AttentionSpec &spec, Target target, Row &row) {
   std::string dir = freshDir();
+  bool ok = measureIn(dir, spec, target, row);
+  (void)llvm::sys::fs::remove_directories(dir);
+  return ok;
+}
+
+bool measureIn(const std::string &dir, const AttentionSpec &spec,
+               Target target, Row &row) {
   RuntimeOptions options(1);
   options.cacheDir = dir;
   auto start = std::chrono::steady_clock::now();
@@ -137,7 +148,6 @@ bool measure(const AttentionSpec &spec, Target target, Row &row) {
     }
   }
   row.memoryUs = median(hits);
-  (void)llvm::sys::fs::remove_directories(dir);
   return true;
 }
 
