@@ -13,6 +13,7 @@
 #include "mlir/IR/Matchers.h"
 
 #include <cmath>
+#include <vector>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -20,6 +21,45 @@ using namespace mlir::attn::raise;
 
 /// Pairs checked exhaustively at most (a 2048 x 2048 score matrix).
 static constexpr int64_t kMaxCheckedPairs = int64_t(1) << 22;
+
+/// Finds the causal mask (query offset, optional look-back window) that
+/// masks exactly the pairs of `masked` ([sq, skv] row-major); fails when
+/// none does. All-visible leaves `spec` trivial.
+static LogicalResult fitCausalWindow(ArrayRef<char> masked, int64_t sq,
+                                     int64_t skv, MaskSpec &spec,
+                                     std::string &why) {
+  if (llvm::none_of(masked, [](char m) { return m != 0; }))
+    return success();
+  // Row 0 sees keys [lo, off]; the first row whose window starts after
+  // key 0 gives the window width. Then every pair is checked.
+  int64_t off = -1, left = -1;
+  while (off + 1 < skv && !masked[off + 1])
+    ++off;
+  if (off < 0) {
+    why = "a causal mask whose first query sees no key";
+    return failure();
+  }
+  for (int64_t i = 0; i < sq && left < 0; ++i)
+    if (masked[i * skv])
+      for (int64_t j = 0; j < skv; ++j)
+        if (!masked[i * skv + j]) {
+          left = i + off - j;
+          break;
+        }
+  for (int64_t i = 0; i < sq; ++i)
+    for (int64_t j = 0; j < skv; ++j) {
+      bool want = j > i + off || (left >= 0 && i + off - j > left);
+      if ((masked[i * skv + j] != 0) != want) {
+        why = "a mask that is not causal (masked exactly where key > query "
+              "+ offset, or outside a look-back window)";
+        return failure();
+      }
+    }
+  spec.causal = true;
+  spec.qOffset = off;
+  spec.windowLeft = left;
+  return success();
+}
 
 LogicalResult mlir::attn::raise::classifyMasks(const Logits &logits,
                                                ArrayRef<int64_t> scoresShape,
@@ -59,22 +99,20 @@ LogicalResult mlir::attn::raise::classifyMasks(const Logits &logits,
     why = "a mask pattern too large to check pair by pair";
     return failure();
   }
-  // masked(i, j) must be `j > i + offset` for one offset >= 0.
+  std::vector<char> masked(sq * skv, 0);
   SmallVector<int64_t> point(rank, 0);
-  std::optional<int64_t> offset;
-  bool any = false;
   for (int64_t i = 0; i < sq; ++i) {
     point[rank - 2] = i;
     for (int64_t j = 0; j < skv; ++j) {
       point[rank - 1] = j;
-      bool masked = false;
+      char &m = masked[i * skv + j];
       for (auto [cond, maskedWhenTrue] : statics) {
         std::optional<double> c = evaluate(cond, point);
         if (!c || std::isnan(*c)) {
           why = "a mask condition that cannot be evaluated";
           return failure();
         }
-        masked |= (*c != 0) == maskedWhenTrue;
+        m |= (*c != 0) == maskedWhenTrue;
       }
       for (Expr *add : staticAdds) {
         std::optional<double> v = evaluate(add, point);
@@ -83,28 +121,11 @@ LogicalResult mlir::attn::raise::classifyMasks(const Logits &logits,
                 "(-inf, <= -1e9)";
           return failure();
         }
-        masked |= *v != 0;
-      }
-      any |= masked;
-      if (i == 0 && !offset && masked)
-        offset = j - 1;
-      int64_t off = offset.value_or(skv);
-      if (masked != (j > i + off)) {
-        why = "a mask that is not causal (masked exactly where key > query "
-              "+ offset)";
-        return failure();
+        m |= *v != 0;
       }
     }
   }
-  if (any && (!offset || *offset < 0)) {
-    why = "a causal mask whose first query sees no key";
-    return failure();
-  }
-  if (any) {
-    plan.mask.causal = true;
-    plan.mask.qOffset = *offset;
-  }
-  return success();
+  return fitCausalWindow(masked, sq, skv, plan.mask, why);
 }
 
 /// Reassociation grouping `wide`'s dims into `narrow`'s (no unit dims in
