@@ -45,7 +45,7 @@ endif()
 
 set(ATTN_EXPORTED_CXX_TARGETS "")
 if(NOT ATTN_STATIC_TOOLS)
-  foreach(pair AttnDialect:Dialect AttnPasses:Passes AttnRuntime:Runtime
+  foreach(pair AttnDialect:Dialect AttnPtxDialect:PtxDialect AttnPasses:Passes AttnRuntime:Runtime
                AttnKvCache:KvCache AttnCuda:Cuda AttnConvert:Convert)
     string(REPLACE ":" ";" pair "${pair}")
     list(GET pair 0 target)

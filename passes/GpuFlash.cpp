@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnOps.h"
+#include "dialect/ptx/PtxDialect.h"
 #include "passes/GpuFlashKernel.h"
 #include "passes/IndexMath.h"
 #include "passes/Passes.h"

@@ -260,6 +260,7 @@ def AttnGpuFlash : Pass<"attn-gpu-flash", "ModuleOp"> {
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::NVVM::NVVMDialect",
+                           "::mlir::attn::ptx::AttnPtxDialect",
                            "::mlir::nvgpu::NVGPUDialect",
                            "::mlir::LLVM::LLVMDialect",
                            "::mlir::memref::MemRefDialect",

@@ -105,9 +105,6 @@ private:
   /// Orders this thread's generic-proxy shared writes before the async
   /// proxy (tensor cores, TMA) reads them.
   void fenceProxyAsync();
-  /// One volatile inline PTX statement; `result` null for none.
-  Value inlinePtx(Type result, const std::string &text,
-                  const std::string &constraints, ValueRange operands);
 
   // MmaSync.cpp.
   /// 4 fragment registers of an ldmatrix.x4 at `idx` of `mem`.
@@ -136,9 +133,11 @@ private:
   /// accumulators of the groups that are done) comes back through the
   /// wait so no read of them can move above it.
   void wgmmaWait(int64_t pending, SmallVectorImpl<Value> &acc);
-  /// Emits the PTX statement `text` with `values` rewritten through it (and
-  /// through empty volatile asm in chunks), so no use of them moves above.
-  void fenceRegisters(SmallVectorImpl<Value> &values, const std::string &text);
+  /// Rewrites `values` through `first` (attn_ptx.wgmma_wait_group or
+  /// wgmma_fence on the first 64 registers) and attn_ptx.pin (the rest, 64
+  /// at a time), so no use of them moves above the instruction.
+  void pinRegisters(SmallVectorImpl<Value> &values,
+                    function_ref<Value(Value)> first);
   /// Issues S = Q·Kᵀ of each m tile as one commit group (st.sPending).
   void scoresOnWgmma(KvStep &st);
   /// Per m tile: waits for its S, turns it into P, issues O += P·V.

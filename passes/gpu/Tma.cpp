@@ -8,23 +8,14 @@
 //===----------------------------------------------------------------------===//
 #include "passes/gpu/FlashKernel.h"
 
+#include "dialect/ptx/PtxDialect.h"
+
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::gpu_kernels;
-
-Value FlashKernelEmitter::inlinePtx(Type result, const std::string &text,
-                                    const std::string &constraints,
-                                    ValueRange operands) {
-  auto op = LLVM::InlineAsmOp::create(
-      b, result, operands, text, constraints, /*has_side_effects=*/true,
-      /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
-      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
-      ArrayAttr());
-  return result ? op.getResult(0) : Value();
-}
 
 Value FlashKernelEmitter::sharedPtr(Value addr) {
   return LLVM::IntToPtrOp::create(
@@ -95,10 +86,7 @@ void FlashKernelEmitter::loadTileTma(Value tile, Value stage) {
                                               im.c(base + c * blockBytes))));
       Value col = arith::ConstantIntOp::create(
           b, b.getI32Type(), c * GpuFlashGeometry::kSwizzleElems);
-      inlinePtx(Type(),
-                "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier:"
-                ":complete_tx::bytes [$0], [$1, {$2, $3, $4, $5}], [$6];",
-                "r,l,r,r,r,r,r", ValueRange{dst, map, col, c1, c2, seq, bar});
+      ptx::TmaLoad4dOp::create(b, dst, map, ValueRange{col, c1, c2, seq}, bar);
     }
 }
 

@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 #include "passes/gpu/FlashKernel.h"
 
+#include "dialect/ptx/PtxDialect.h"
+
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
 using namespace mlir;
@@ -31,75 +33,68 @@ Value FlashKernelEmitter::wgmmaDescriptor(Value addr, int64_t leadingBytes,
   return arith::OrIOp::create(b, start, c64(fields));
 }
 
+namespace {
+/// `values` as one LLVM struct: the register list the attn_ptx and NVVM
+/// wgmma ops take and return.
+Value packStruct(ImplicitLocOpBuilder &b, ArrayRef<Value> values) {
+  SmallVector<Type> types;
+  for (Value v : values)
+    types.push_back(v.getType());
+  Value s = LLVM::UndefOp::create(
+      b, LLVM::LLVMStructType::getLiteral(b.getContext(), types));
+  for (auto [i, v] : llvm::enumerate(values))
+    s = LLVM::InsertValueOp::create(b, s, v, ArrayRef<int64_t>{int64_t(i)});
+  return s;
+}
+
+void unpackStruct(ImplicitLocOpBuilder &b, Value s,
+                  MutableArrayRef<Value> values) {
+  for (auto [i, v] : llvm::enumerate(values))
+    v = LLVM::ExtractValueOp::create(b, s, ArrayRef<int64_t>{int64_t(i)});
+}
+} // namespace
+
 void FlashKernelEmitter::wgmma(SmallVectorImpl<Value> &acc, Value aDesc,
                                ArrayRef<Value> aRegs, Value bDesc,
                                bool transposeB, bool accumulate) {
-  const int64_t n = acc.size();
-  std::string et = g.bf16 ? "bf16" : "f16";
-  std::string text = "{\n.reg .pred p;\nsetp.ne.b32 p, " +
-                     std::to_string(accumulate ? 1 : 0) +
-                     ", 0;\nwgmma.mma_async.sync.aligned.m64n" +
-                     std::to_string(2 * n) + "k16.f32." + et + "." + et + " {";
-  std::string constraints;
-  for (int64_t i = 0; i < n; ++i) {
-    text += (i ? ", $" : "$") + std::to_string(i);
-    constraints += "=f,";
-  }
-  for (int64_t i = 0; i < n; ++i)
-    constraints += std::to_string(i) + ",";
-  SmallVector<Value> operands(acc.begin(), acc.end());
-  int64_t next = 2 * n;
+  const int64_t n = 2 * acc.size();
+  Value in = packStruct(b, acc), out;
   if (aRegs.empty()) {
-    text += "}, $" + std::to_string(next++);
-    constraints += "l,";
-    operands.push_back(aDesc);
+    // Both operands in shared memory: the NVVM op (same PTX as before).
+    auto et = g.bf16 ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
+    out = NVVM::WgmmaMmaAsyncOp::create(
+        b, in.getType(), in, aDesc, bDesc,
+        NVVM::MMAShapeAttr::get(b.getContext(), 64, n, 16), et, et,
+        NVVM::WGMMATypes::f32,
+        accumulate ? NVVM::WGMMAScaleOut::one : NVVM::WGMMAScaleOut::zero,
+        NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
+        NVVM::MMALayout::row,
+        transposeB ? NVVM::MMALayout::row : NVVM::MMALayout::col,
+        NVVM::MMAIntOverflowAttr());
   } else {
-    text += "}, {";
-    for (auto [i, r] : llvm::enumerate(aRegs)) {
-      text += (i ? ", $" : "$") + std::to_string(next++);
-      constraints += "r,";
-      operands.push_back(LLVM::BitcastOp::create(b, b.getI32Type(), r));
-    }
-    text += "}";
+    SmallVector<Value> a;
+    for (Value r : aRegs)
+      a.push_back(LLVM::BitcastOp::create(b, b.getI32Type(), r));
+    auto op = ptx::WgmmaRegAOp::create(b, in.getType(), in, a, bDesc, n,
+                                       g.bf16 ? "bf16" : "f16");
+    op.setAccumulate(accumulate);
+    op.setTransposeB(transposeB);
+    out = op;
   }
-  text += ", $" + std::to_string(next++) + ", p, 1, 1";
-  constraints += "l";
-  operands.push_back(bDesc);
-  if (aRegs.empty())
-    text += ", 0";
-  text += std::string(", ") + (transposeB ? "1" : "0") + ";\n}\n";
-  SmallVector<Type> f32s(n, b.getF32Type());
-  Value results =
-      inlinePtx(LLVM::LLVMStructType::getLiteral(b.getContext(), f32s), text,
-                constraints, operands);
-  for (int64_t i = 0; i < n; ++i)
-    acc[i] = LLVM::ExtractValueOp::create(b, results, ArrayRef<int64_t>{i});
+  unpackStruct(b, out, acc);
 }
 
-void FlashKernelEmitter::fenceRegisters(SmallVectorImpl<Value> &values,
-                                        const std::string &text) {
-  // The statement carries the first chunk of registers; chunks keep the
-  // operand lists short, and volatile asm keeps their order.
-  if (values.empty())
-    inlinePtx(Type(), text, "", ValueRange{});
+void FlashKernelEmitter::pinRegisters(SmallVectorImpl<Value> &values,
+                                      function_ref<Value(Value)> first) {
+  // Chunks keep the operand lists short; the asm statements are volatile,
+  // so the pins stay after the first one.
   constexpr size_t kChunk = 64;
-  for (size_t first = 0; first < values.size(); first += kChunk) {
-    size_t n = std::min(kChunk, values.size() - first);
-    SmallVector<Type> types;
-    std::string outs, ins;
-    for (size_t i = 0; i < n; ++i) {
-      Type t = values[first + i].getType();
-      types.push_back(t);
-      outs += t.isF32() ? "=f," : "=r,";
-      ins += (i ? "," : "") + std::to_string(i);
-    }
-    Value results =
-        inlinePtx(LLVM::LLVMStructType::getLiteral(b.getContext(), types),
-                  first == 0 ? text : std::string(), outs + ins,
-                  ArrayRef<Value>(values).slice(first, n));
-    for (size_t i = 0; i < n; ++i)
-      values[first + i] = LLVM::ExtractValueOp::create(
-          b, results, ArrayRef<int64_t>{int64_t(i)});
+  for (size_t lo = 0; lo < values.size(); lo += kChunk) {
+    auto chunk = MutableArrayRef<Value>(values).slice(
+        lo, std::min(kChunk, values.size() - lo));
+    Value s = packStruct(b, chunk);
+    unpackStruct(b, lo == 0 ? first(s) : ptx::PinOp::create(b, s.getType(), s).getRes(),
+                 chunk);
   }
 }
 
@@ -109,8 +104,9 @@ void FlashKernelEmitter::wgmmaCommit() {
 
 void FlashKernelEmitter::wgmmaWait(int64_t pending,
                                    SmallVectorImpl<Value> &acc) {
-  fenceRegisters(acc, "wgmma.wait_group.sync.aligned " +
-                          std::to_string(pending) + ";");
+  pinRegisters(acc, [&](Value s) -> Value {
+    return ptx::WgmmaWaitGroupOp::create(b, s.getType(), pending, s);
+  });
 }
 
 void FlashKernelEmitter::scoresOnWgmma(KvStep &st) {
@@ -176,7 +172,9 @@ void FlashKernelEmitter::pvOnWgmma(KvStep &st) {
         regs.push_back(LLVM::BitcastOp::create(b, b.getI32Type(), x));
     }
     // P and the rescaled O were written by ordinary instructions.
-    fenceRegisters(regs, "wgmma.fence.sync.aligned;");
+    pinRegisters(regs, [&](Value s) -> Value {
+      return ptx::WgmmaFenceOp::create(b, s.getType(), s);
+    });
     SmallVector<Value> acc(regs.begin(), regs.begin() + oCount);
     for (int64_t kk = 0; kk < sTiles / 2; ++kk) {
       Value bDesc = wgmmaDescriptor(im.add(vBase, im.c(kk * 2048)), blockBytes,

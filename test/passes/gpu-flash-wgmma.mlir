@@ -29,28 +29,29 @@
 // CHECK: nvgpu.device_async_wait
 // CHECK: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // CHECK: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c32768_i32 : !llvm.ptr<3>, i32
-// CHECK: "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3, $4, $5}], [$6];"
+// CHECK: attn_ptx.tma_load_4d %{{.*}}, %{{.*}}, [%c0_i32, %{{.*}}, %{{.*}}, %{{.*}}], %{{.*}}
 // CHECK: scf.for
-// CHECK: "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
+// CHECK: attn_ptx.tma_load_4d
 // CHECK: scf.while
 // CHECK: nvvm.mbarrier.try_wait %{{.*}}, %{{.*}} : !llvm.ptr<3>, i32 -> i1
 // Q·Kᵀ: A (Q) and B (K) from shared-memory descriptors, K-major (no
 // transpose), the first k step overwrites the accumulators (p = 0); one
 // commit group per M tile.
 // CHECK: nvvm.wgmma.fence.aligned
-// CHECK: setp.ne.b32 p, 0, 0;\0Awgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {$0, {{.*}}, $31}, $64, $65, p, 1, 1, 0, 0;
-// CHECK: setp.ne.b32 p, 1, 0;\0Awgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
+// CHECK: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !llvm.struct<(f32, {{.*}})> -> !llvm.struct
+// CHECK: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
 // CHECK: nvvm.wgmma.commit.group.sync.aligned
 // CHECK: nvvm.wgmma.commit.group.sync.aligned
 // The first M tile's scores are waited for while the second's still run.
-// CHECK: "wgmma.wait_group.sync.aligned 1;"
+// CHECK: attn_ptx.wgmma_wait_group 1, %{{.*}} : !llvm.struct<(f32,
 // CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
 // P·V: P from registers (4 per thread and k step), V N-major (transposed B).
-// CHECK: "wgmma.fence.sync.aligned;"
-// CHECK: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {$0, {{.*}}, $63}, {$128, $129, $130, $131}, $132, p, 1, 1, 1;
-// CHECK: "wgmma.wait_group.sync.aligned 1;"
-// CHECK: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
-// CHECK: "wgmma.wait_group.sync.aligned 0;"
+// CHECK: attn_ptx.wgmma_fence %{{.*}} : !llvm.struct<(f32,
+// CHECK: attn_ptx.pin
+// CHECK: attn_ptx.wgmma_reg_a %{{.*}}, [%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}], %{{.*}} {accumulate, elem = "bf16", n = 128 : i64, transpose_b}
+// CHECK: attn_ptx.wgmma_wait_group 1
+// CHECK: attn_ptx.wgmma_reg_a
+// CHECK: attn_ptx.wgmma_wait_group 0
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: gpu.return
 // tma=false: K and V by per-thread cp.async into the same swizzled layout
@@ -66,19 +67,19 @@
 // CPASYNC: nvgpu.device_async_wait
 // CPASYNC-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
 // CPASYNC-NEXT: gpu.barrier
-// CPASYNC-NOT: cp.async.bulk.tensor
-// CPASYNC: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
+// CPASYNC-NOT: attn_ptx.tma_load_4d
+// CPASYNC: nvvm.wgmma.mma_async {{.*}}<m = 64, n = 64, k = 16>
 // AUTO-LABEL: func.func @gqa_causal
-// AUTO: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
+// AUTO: nvvm.wgmma.mma_async {{.*}}<m = 64, n = 64, k = 16>
 // warp-row-tiles=1: two warpgroups (256 threads) of one 64-row M tile each,
 // 128-key tiles: Q·Kᵀ is m64n128k16, the TMA box 128 keys, 160 KiB of
 // shared memory (2 stages x (K + V) x 32 KiB + Q 32 KiB + barriers + slack).
 // TWOWG-LABEL: func.func @gqa_causal
 // TWOWG: attn.tensor_map = {box = array<i64: 64, 128, 1, 1>
 // TWOWG: gpu.launch_func @attn_gpu::@gqa_causal_flash blocks in (%c4, %c2, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c164880_i32
-// TWOWG: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {$0, {{.*}}, $63}, $128, $129, p, 1, 1, 0, 0;
-// TWOWG: "wgmma.wait_group.sync.aligned 0;"
-// TWOWG: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {$0, {{.*}}, $63}, {$128, $129, $130, $131}, $132, p, 1, 1, 1;
+// TWOWG: nvvm.wgmma.mma_async {{.*}}<m = 64, n = 128, k = 16>, D[<f32>, <zero>]
+// TWOWG: attn_ptx.wgmma_wait_group 0
+// TWOWG: attn_ptx.wgmma_reg_a {{.*}} {accumulate, elem = "bf16", n = 128 : i64, transpose_b}
 
 func.func @gqa_causal(%q: memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %k: memref<1x2x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %v: memref<1x2x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %o: memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) {
   %qt = bufferization.to_tensor %q restrict : memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<1x8x100x128xbf16>
@@ -94,8 +95,8 @@ func.func @gqa_causal(%q: memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset:
 // f16 and d = 64 (one 64-column block, m64n64 for both matmuls).
 // CHECK-LABEL: func.func @mha_f16_d64
 // CHECK: attn.tensor_map = {box = array<i64: 64, 64, 1, 1>, dims = array<i64: 64, 200, 2, 1>, source = 1 : i64, strides = array<i64: 128, 25600, 51200>
-// CHECK: wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {$0, {{.*}}, $31}, $64, $65, p, 1, 1, 0, 0;
-// CHECK: wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {$0, {{.*}}, $31}, {$64, $65, $66, $67}, $68, p, 1, 1, 1;
+// CHECK: nvvm.wgmma.mma_async {{.*}}<m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<f16>, <one>, <row>], B[<f16>, <one>, <col>]
+// CHECK: attn_ptx.wgmma_reg_a {{.*}} {accumulate, elem = "f16", n = 64 : i64, transpose_b}
 
 func.func @mha_f16_d64(%q: memref<1x2x200x64xf16>, %k: memref<1x2x200x64xf16>, %v: memref<1x2x200x64xf16>, %o: memref<1x2x200x64xf16>) {
   %qt = bufferization.to_tensor %q restrict : memref<1x2x200x64xf16> to tensor<1x2x200x64xf16>
