@@ -1,4 +1,4 @@
-// RUN: attn-opt %s --attn-to-cpu | FileCheck %s
+// RUN: attn-opt %s --attn-to-cpu="vector-width=16" | FileCheck %s
 // RUN: attn-opt %s --attn-to-cpu="vector-width=8 tile-kv=32" | FileCheck %s --check-prefix=AVX2
 
 // The whole CPU pipeline reaches the LLVM dialect: FMAs on vectors, no
