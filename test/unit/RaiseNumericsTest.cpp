@@ -190,11 +190,12 @@ void checkRaised(llvm::StringRef naive, const Problem &p,
 
 } // namespace
 
-// Seed 002's ScaledDotProductAttention: torch.bmm(q, k.transpose(1, 2)) /
-// sqrt(dim), a causal mask by masked_fill (iota/compare + select), softmax,
-// bmm with v. B = 3, S = 77, D = 40.
-TEST(RaiseNumerics, Seed002CausalBmm) {
-  const char *naive = R"mlir(
+/// Seed 002's ScaledDotProductAttention as front ends emit it, B = 3,
+/// S = 77, D = 40: torch.bmm(q, k.transpose(1, 2)) / sqrt(dim), the scores
+/// masked by masked_fill where `maskLines` (linalg.index %i, %j in scope)
+/// set %future, softmax, bmm with v.
+static std::string seed002Sdpa(llvm::StringRef maskLines) {
+  return std::string(R"mlir(
 func.func @sdpa(%q: tensor<3x77x40xf32>, %k: tensor<3x77x40xf32>,
                 %v: tensor<3x77x40xf32>) -> tensor<3x77x40xf32> {
   %zero = arith.constant 0.0 : f32
@@ -213,8 +214,7 @@ func.func @sdpa(%q: tensor<3x77x40xf32>, %k: tensor<3x77x40xf32>,
   ^bb0(%a: f32, %o: f32):
     %i = linalg.index 1 : index
     %j = linalg.index 2 : index
-    %future = arith.cmpi ugt, %j, %i : index
-    %d = arith.divf %a, %sqrt : f32
+)mlir") + maskLines.str() + R"mlir(    %d = arith.divf %a, %sqrt : f32
     %y = arith.select %future, %ninf, %d : f32
     linalg.yield %y : f32
   } -> tensor<3x77x77xf32>
@@ -227,7 +227,13 @@ func.func @sdpa(%q: tensor<3x77x40xf32>, %k: tensor<3x77x40xf32>,
   return %o : tensor<3x77x40xf32>
 }
 )mlir";
-  checkRaised(naive,
+}
+
+// Seed 002 with its causal mask by masked_fill (iota/compare + select).
+TEST(RaiseNumerics, Seed002CausalBmm) {
+  checkRaised(seed002Sdpa(R"mlir(
+    %future = arith.cmpi ugt, %j, %i : index
+)mlir"),
               {3, 1, 1, 77, 77, 40, 1.0 / std::sqrt(40.0),
                [](int64_t i, int64_t j) { return j > i; }},
               "linalg.softmax");
@@ -236,44 +242,13 @@ func.func @sdpa(%q: tensor<3x77x40xf32>, %k: tensor<3x77x40xf32>,
 // The same with a causal sliding window of 9 keys behind the query
 // (Longformer-style, seed 002's text): raised to window_left = 9.
 TEST(RaiseNumerics, Seed002SlidingWindowBmm) {
-  const char *naive = R"mlir(
-func.func @sdpa(%q: tensor<3x77x40xf32>, %k: tensor<3x77x40xf32>,
-                %v: tensor<3x77x40xf32>) -> tensor<3x77x40xf32> {
-  %zero = arith.constant 0.0 : f32
-  %ninf = arith.constant 0xFF800000 : f32
-  %sqrt = arith.constant 6.32455532 : f32
-  %kte = tensor.empty() : tensor<3x40x77xf32>
-  %kt = linalg.transpose ins(%k : tensor<3x77x40xf32>)
-      outs(%kte : tensor<3x40x77xf32>) permutation = [0, 2, 1]
-  %se = tensor.empty() : tensor<3x77x77xf32>
-  %sz = linalg.fill ins(%zero : f32) outs(%se : tensor<3x77x77xf32>) -> tensor<3x77x77xf32>
-  %s = linalg.batch_matmul ins(%q, %kt : tensor<3x77x40xf32>, tensor<3x40x77xf32>)
-      outs(%sz : tensor<3x77x77xf32>) -> tensor<3x77x77xf32>
-  %ms = linalg.generic {indexing_maps = [affine_map<(b, i, j) -> (b, i, j)>, affine_map<(b, i, j) -> (b, i, j)>],
-                        iterator_types = ["parallel", "parallel", "parallel"]}
-      ins(%s : tensor<3x77x77xf32>) outs(%se : tensor<3x77x77xf32>) {
-  ^bb0(%a: f32, %o: f32):
-    %i = linalg.index 1 : index
-    %j = linalg.index 2 : index
+  checkRaised(seed002Sdpa(R"mlir(
     %ahead = arith.cmpi ugt, %j, %i : index
     %dist = arith.subi %i, %j : index
     %c9 = arith.constant 9 : index
     %far = arith.cmpi sgt, %dist, %c9 : index
     %future = arith.ori %ahead, %far : i1
-    %d = arith.divf %a, %sqrt : f32
-    %y = arith.select %future, %ninf, %d : f32
-    linalg.yield %y : f32
-  } -> tensor<3x77x77xf32>
-  %p = linalg.softmax dimension(2) ins(%ms : tensor<3x77x77xf32>)
-      outs(%se : tensor<3x77x77xf32>) -> tensor<3x77x77xf32>
-  %oe = tensor.empty() : tensor<3x77x40xf32>
-  %oz = linalg.fill ins(%zero : f32) outs(%oe : tensor<3x77x40xf32>) -> tensor<3x77x40xf32>
-  %o = linalg.batch_matmul ins(%p, %v : tensor<3x77x77xf32>, tensor<3x77x40xf32>)
-      outs(%oz : tensor<3x77x40xf32>) -> tensor<3x77x40xf32>
-  return %o : tensor<3x77x40xf32>
-}
-)mlir";
-  checkRaised(naive,
+)mlir"),
               {3, 1, 1, 77, 77, 40, 1.0 / std::sqrt(40.0),
                [](int64_t i, int64_t j) { return j > i || i - j > 9; }},
               "linalg.softmax");
