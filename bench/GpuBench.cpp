@@ -1,5 +1,6 @@
 //===- GpuBench.cpp - attn CUDA kernels on the issue's shapes -------------===//
 #include "bench/GpuBench.h"
+#include "bench/BenchJson.h"
 
 #include "runtime/Runtime.h"
 #include "runtime/cuda/CudaDriver.h"
@@ -72,10 +73,7 @@ std::vector<BenchCase> benchCases() {
   };
 }
 
-void emit(llvm::json::Object o) {
-  llvm::outs() << llvm::json::Value(std::move(o)) << "\n";
-  llvm::outs().flush();
-}
+void emit(llvm::json::Object o) { attn::bench::emitJsonLine(std::move(o)); }
 
 void emitError(const char *impl, const std::string &name,
                const std::string &message) {
@@ -237,6 +235,7 @@ void benchCase(Runtime &runtime, cuda::Driver &driver, void *stream,
       {"case", c.name},
       {"kind", c.kind},
       {"spec", c.spec.key()},
+      {"shape", attn::bench::shapeJson(c.spec)},
       {"ms", t->ms},
       {"runs", int64_t(t->runs)},
       {"flops", flops},
@@ -302,10 +301,15 @@ int attn::bench::gpuBenchMain(int argc, char **argv) {
     benchCopy(**driver, stream->get(), warmup, runs);
   Runtime runtime(RuntimeOptions{1});
   uint64_t seed = 1;
+  auto selected = [&](const BenchCase &c) {
+    return only.empty() ||
+           std::find(only.begin(), only.end(), c.name) != only.end();
+  };
+  Progress progress(int(std::count_if(cases.begin(), cases.end(), selected)));
   for (const BenchCase &c : cases) {
-    if (!only.empty() &&
-        std::find(only.begin(), only.end(), c.name) == only.end())
+    if (!selected(c))
       continue;
+    progress.next(c.name);
     // The default chip (sm_90a on an H100: wgmma prefill) and, for
     // prefill, the portable mma.sync kernels for comparison.
     benchCase(runtime, **driver, stream->get(), c, warmup, runs, seed, "attn",

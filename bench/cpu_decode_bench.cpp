@@ -11,15 +11,18 @@
 // counted: the K and V rows read, plus q and output. The read-only stream and
 // memcpy are measured again right before every case's timed runs; /read (the
 // primary ratio) and /copy are ratios to those neighbours (robust to load
-// that drifts while the benchmark runs on a shared machine).
+// that drifts while the benchmark runs on a shared machine). --json prints
+// JSON lines (bench/benchschema.py) instead of the table; progress on stderr.
 //
 //===----------------------------------------------------------------------===//
+#include "bench/BenchJson.h"
 #include "bench/BenchUtil.h"
 #include "runtime/HalfFloat.h"
 #include "runtime/kvcache/KvSteps.h"
 #include "runtime/kvcache/PagedKvCache.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
@@ -69,6 +72,11 @@ static llvm::cl::list<int64_t>
 static llvm::cl::list<int64_t>
     batches("batch", llvm::cl::desc("batch sizes to run with --kv (default 1)"),
             llvm::cl::CommaSeparated);
+static llvm::cl::opt<bool>
+    json("json",
+         llvm::cl::desc("print JSON lines (bench/benchschema.py) instead of "
+                        "a table"),
+         llvm::cl::init(false));
 static llvm::cl::opt<bool> quick("quick",
                                  llvm::cl::desc("small sizes (smoke test)"),
                                  llvm::cl::init(false));
@@ -164,14 +172,40 @@ llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
 
 } // namespace
 
-int main(int argc, char **argv) {
-  llvm::cl::ParseCommandLineOptions(argc, argv, "attn CPU decode benchmark\n");
-  unsigned nThreads = threads ? threads : std::thread::hardware_concurrency();
-  double read = bench::readGBps(int64_t(256) << 20, nThreads);
-  double copy = bench::copyGBps(int64_t(256) << 20, nThreads);
-  rt::RuntimeOptions ro;
-  ro.numThreads = nThreads;
-  rt::Runtime runtime(ro);
+namespace {
+
+struct Case {
+  int64_t batch, len;
+};
+
+struct Result {
+  PageLayout layout;
+  ElementType dtype;
+  Case c;
+  Row row;
+};
+
+/// The attention one decode step computes, for its FLOPs and "shape".
+AttentionSpec decodeSpec(const Result &r) {
+  AttentionSpec s;
+  s.batch = r.c.batch;
+  s.numHeads = kHq;
+  s.numKvHeads = kHkv;
+  s.queryLen = 1;
+  s.kvLen = r.c.len;
+  s.headDim = kDim;
+  s.dtype = r.dtype;
+  s.mask.causal = true;
+  s.mask.qOffset = r.c.len - 1; // the query sits at the end of its sequence
+  return s;
+}
+
+double usPer1kTokens(const Result &r) {
+  return 1000.0 * r.row.ms / (r.c.batch * r.c.len / 1000.0);
+}
+
+void printTable(unsigned nThreads, double read, double copy,
+                const std::vector<Result> &results) {
   std::printf("threads %u; read-only stream 256 MiB: %.1f GB/s; memcpy 256 "
               "MiB: %.1f GB/s (read + write)\n",
               nThreads, read, copy);
@@ -182,9 +216,71 @@ int main(int argc, char **argv) {
   std::printf("%-6s %-6s %5s %7s %10s %9s %8s %8s %8s %8s %12s\n", "layout",
               "dtype", "batch", "kv", "ms", "GB/s", "read", "/read", "copy",
               "/copy", "us/1k tokens");
-  struct Case {
-    int64_t batch, len;
-  };
+  for (const Result &r : results)
+    std::printf("%-6s %-6s %5lld %7lld %10.3f %9.2f %8.1f %8.2f %8.1f %8.2f "
+                "%12.2f\n",
+                stringifyPageLayout(r.layout).str().c_str(),
+                stringifyElementType(r.dtype), (long long)r.c.batch,
+                (long long)r.c.len, r.row.ms, r.row.gbps, r.row.read,
+                r.row.gbps / r.row.read, r.row.copy, r.row.gbps / r.row.copy,
+                usPer1kTokens(r));
+}
+
+/// The machine, its two streams, and per case attn plus the read-only
+/// stream and memcpy measured right before it (same case name).
+void emitJson(unsigned nThreads, double read, double copy,
+              const std::vector<Result> &results) {
+  bench::emitJsonLine({{"impl", "attn"},
+                       {"case", "device"},
+                       {"device", bench::cpuDeviceName(nThreads)},
+                       {"threads", nThreads}});
+  bench::emitJsonLine({{"impl", "ceiling"},
+                       {"case", "ceiling_read_stream"},
+                       {"kind", "ceiling"},
+                       {"label", "read-only stream 256 MiB"},
+                       {"gbps", read}});
+  bench::emitJsonLine({{"impl", "ceiling"},
+                       {"case", "ceiling_memcpy"},
+                       {"kind", "ceiling"},
+                       {"label", "memcpy 256 MiB (read + write)"},
+                       {"gbps", copy}});
+  for (const Result &r : results) {
+    std::string layout = stringifyPageLayout(r.layout).str();
+    std::string name =
+        llvm::formatv("decode_{0}_{1}_b{2}_kv{3}", layout,
+                      stringifyElementType(r.dtype), r.c.batch, r.c.len);
+    AttentionSpec spec = decodeSpec(r);
+    bench::emitJsonLine({{"impl", "attn"},
+                         {"case", name},
+                         {"kind", "decode"},
+                         {"ms", r.row.ms},
+                         {"shape", bench::shapeJson(spec)},
+                         {"flops", spec.flops()},
+                         {"bytes", r.row.gbps * r.row.ms * 1e6},
+                         {"gbps", r.row.gbps},
+                         {"of_read", r.row.gbps / r.row.read},
+                         {"of_copy", r.row.gbps / r.row.copy},
+                         {"us_per_1k_tokens", usPer1kTokens(r)},
+                         {"layout", layout},
+                         {"page_size", pageSize.getValue()},
+                         {"threads", nThreads}});
+    bench::emitJsonLine(
+        {{"impl", "read-stream"}, {"case", name}, {"gbps", r.row.read}});
+    bench::emitJsonLine(
+        {{"impl", "memcpy"}, {"case", name}, {"gbps", r.row.copy}});
+  }
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::cl::ParseCommandLineOptions(argc, argv, "attn CPU decode benchmark\n");
+  unsigned nThreads = threads ? threads : std::thread::hardware_concurrency();
+  double read = bench::readGBps(int64_t(256) << 20, nThreads);
+  double copy = bench::copyGBps(int64_t(256) << 20, nThreads);
+  rt::RuntimeOptions ro;
+  ro.numThreads = nThreads;
+  rt::Runtime runtime(ro);
   std::vector<Case> cases = {
       {1, 4096}, {16, 4096}, {1, 1024}, {1, 16384}, {1, 65536}};
   if (quick)
@@ -220,16 +316,16 @@ int main(int argc, char **argv) {
     }
     typeList.push_back(*parsed);
   }
-  struct Result {
-    PageLayout layout;
-    ElementType dtype;
-    Case c;
-    Row row;
-  };
   std::vector<Result> results;
+  bench::Progress progress(
+      int(typeList.size() * layoutList.size() * cases.size()));
   for (ElementType dtype : typeList) {
     for (PageLayout layout : layoutList) {
       for (const Case &c : cases) {
+        progress.next(llvm::formatv("decode {0} {1} b={2} kv={3}",
+                                    stringifyPageLayout(layout),
+                                    stringifyElementType(dtype), c.batch, c.len)
+                          .str());
         auto row = decodeCase(runtime, c.batch, c.len, dtype, layout);
         if (!row) {
           llvm::errs() << "decode b=" << c.batch << " kv=" << c.len << ": "
@@ -240,13 +336,9 @@ int main(int argc, char **argv) {
       }
     }
   }
-  for (const Result &r : results)
-    std::printf("%-6s %-6s %5lld %7lld %10.3f %9.2f %8.1f %8.2f %8.1f %8.2f "
-                "%12.2f\n",
-                stringifyPageLayout(r.layout).str().c_str(),
-                stringifyElementType(r.dtype), (long long)r.c.batch,
-                (long long)r.c.len, r.row.ms, r.row.gbps, r.row.read,
-                r.row.gbps / r.row.read, r.row.copy, r.row.gbps / r.row.copy,
-                1000.0 * r.row.ms / (r.c.batch * r.c.len / 1000.0));
+  if (json)
+    emitJson(nThreads, read, copy, results);
+  else
+    printTable(nThreads, read, copy, results);
   return 0;
 }

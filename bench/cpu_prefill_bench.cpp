@@ -7,9 +7,10 @@
 // the CPU's vector ISA (the benchmark re-executes itself with the right
 // OPENBLAS_CORETYPE when OpenBLAS picks older ones), and the machine's peak
 // FMA rate (register-only FMA chains, no library). Prints one table, or
-// JSON with --json.
+// JSON lines with --json (bench/benchschema.py); progress on stderr.
 //
 //===----------------------------------------------------------------------===//
+#include "bench/BenchJson.h"
 #include "bench/BenchUtil.h"
 #include "runtime/HostBuffers.h"
 #include "runtime/Runtime.h"
@@ -56,9 +57,11 @@ static llvm::cl::opt<int64_t>
 static llvm::cl::opt<int64_t>
     tileKv("tile-kv", llvm::cl::desc("keys per KV tile"),
            llvm::cl::init(rt::CompileOptions().tileKv));
-static llvm::cl::opt<bool> json("json",
-                                llvm::cl::desc("print JSON instead of a table"),
-                                llvm::cl::init(false));
+static llvm::cl::opt<bool>
+    json("json",
+         llvm::cl::desc("print JSON lines (bench/benchschema.py) instead of "
+                        "a table"),
+         llvm::cl::init(false));
 
 namespace {
 
@@ -116,33 +119,57 @@ double gemmSoftmaxGemm(const AttentionSpec &s, const float *q, const float *k,
 
 namespace {
 
-struct Result {
-  std::string shape;
-  double ms, gflops, baseMs, maxDiff, compileMs;
-};
-
-void printJson(unsigned nThreads, double sgemm, double peak,
-               const std::vector<Result> &results) {
-  llvm::json::Array rows;
-  for (const Result &r : results) {
-    llvm::json::Object row{
-        {"shape", r.shape},           {"attn_ms", r.ms},
-        {"gflops", r.gflops},         {"of_sgemm", r.gflops / sgemm},
-        {"of_peak", r.gflops / peak}, {"compile_ms", r.compileMs}};
-    if (r.baseMs > 0) {
-      row["gemm_softmax_gemm_ms"] = r.baseMs;
-      row["max_diff"] = r.maxDiff;
-    }
-    rows.push_back(std::move(row));
+/// The --json lines of one shape (bench/benchschema.py): attn and, when it
+/// ran, the OpenBLAS GEMM-softmax-GEMM.
+void emitShapeJson(const std::string &text, const AttentionSpec &spec,
+                   unsigned nThreads, double ms, double sgemm, double peak,
+                   double compileMs, double baseMs, double maxDiff) {
+  auto record = [&](const char *impl, double t) {
+    return llvm::json::Object{
+        {"impl", impl},
+        {"case", text},
+        {"kind", spec.queryLen == 1 ? "decode" : "prefill"},
+        {"ms", t},
+        {"shape", bench::shapeJson(spec)},
+        {"flops", spec.flops()},
+        {"gflops", spec.flops() / t / 1e6},
+        {"threads", nThreads}};
+  };
+  double gflops = spec.flops() / ms / 1e6;
+  llvm::json::Object ours = record("attn", ms);
+  ours["of_sgemm"] = gflops / sgemm;
+  ours["of_peak"] = gflops / peak;
+  ours["compile_ms"] = compileMs;
+  bench::emitJsonLine(std::move(ours));
+  if (baseMs > 0) {
+    llvm::json::Object base = record("gemm-softmax-gemm", baseMs);
+    base["max_diff"] = maxDiff;
+    bench::emitJsonLine(std::move(base));
   }
-  llvm::json::Object out{{"threads", nThreads},
-                         {"blas", bench::blasCoreReport()},
-                         {"sgemm_gflops", sgemm},
-                         {"fma_peak_gflops", peak},
-                         {"fma_isa", bench::isaName(bench::cpuVectorIsa())},
-                         {"shapes", std::move(rows)}};
-  llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(out)))
-               << "\n";
+}
+
+/// The --json lines of the machine and its two ceilings.
+void emitCeilingsJson(unsigned nThreads, double sgemm, double peak) {
+  const char *isa = bench::isaName(bench::cpuVectorIsa());
+  bench::emitJsonLine({{"impl", "attn"},
+                       {"case", "device"},
+                       {"device", bench::cpuDeviceName(nThreads)},
+                       {"threads", nThreads},
+                       {"blas", bench::blasCoreReport()},
+                       {"fma_isa", isa}});
+  bench::emitJsonLine(
+      {{"impl", "ceiling"},
+       {"case", "ceiling_peak_fma"},
+       {"kind", "ceiling"},
+       {"label", llvm::formatv("peak FMA ({0}, registers only)", isa).str()},
+       {"gflops", peak},
+       {"threads", nThreads}});
+  bench::emitJsonLine({{"impl", "ceiling"},
+                       {"case", "ceiling_sgemm_2048"},
+                       {"kind", "ceiling"},
+                       {"label", "OpenBLAS sgemm 2048^3"},
+                       {"gflops", sgemm},
+                       {"threads", nThreads}});
 }
 
 } // namespace
@@ -156,12 +183,16 @@ int main(int argc, char **argv) {
     specs = {"mha:b=8,hq=12,s=1024,d=64,causal",
              "gqa:b=1,hq=32,hkv=8,s=4096,d=128,causal"};
 
+  bench::Progress progress(int(specs.size()) + 1);
+  progress.next("ceilings (OpenBLAS sgemm, peak FMA)");
   double sgemm = bench::sgemmGflops(2048, nThreads, cpuTime);
   double peak = bench::fmaPeakGflops(nThreads, cpuTime);
   rt::RuntimeOptions ro;
   ro.numThreads = nThreads;
   rt::Runtime runtime(ro);
-  if (!json) {
+  if (json) {
+    emitCeilingsJson(nThreads, sgemm, peak);
+  } else {
     std::printf("threads %u; %s\n", nThreads, bench::blasCoreReport().c_str());
     std::printf("ceilings: OpenBLAS sgemm 2048^3 %.1f GFLOP/s; peak FMA "
                 "(%s, registers only) %.1f GFLOP/s\n",
@@ -171,8 +202,8 @@ int main(int argc, char **argv) {
                 "compile", "maxdiff");
   }
   int status = 0;
-  std::vector<Result> results;
   for (const std::string &text : specs) {
+    progress.next(text);
     std::string error;
     auto spec = parseSpecShorthand(text, error);
     if (!spec) {
@@ -222,15 +253,14 @@ int main(int argc, char **argv) {
       if (!(maxDiff < 1e-3))
         status = 1; // the two must agree; NaN fails too
     }
-    Result r{text,   ms,      gflops,
-             baseMs, maxDiff, (*kernel)->compileStats().totalMs()};
-    results.push_back(r);
-    if (!json)
+    double compileMs = (*kernel)->compileStats().totalMs();
+    if (json)
+      emitShapeJson(text, *spec, nThreads, ms, sgemm, peak, compileMs, baseMs,
+                    maxDiff);
+    else
       std::printf("%-44s %9.2f %9.1f %7.2f %7.2f %10.2f %8.2f %7.0fms %8.1e\n",
                   text.c_str(), ms, gflops, gflops / sgemm, gflops / peak,
-                  baseMs, baseMs > 0 ? baseMs / ms : 0.0, r.compileMs, maxDiff);
+                  baseMs, baseMs > 0 ? baseMs / ms : 0.0, compileMs, maxDiff);
   }
-  if (json)
-    printJson(nThreads, sgemm, peak, results);
   return status;
 }

@@ -12,16 +12,22 @@ bench/GpuBench.cpp (attn-bench-gpu):
 Peers: torch SDPA with the FLASH_ATTENTION and CUDNN_ATTENTION backends
 (torch.nn.attention.sdpa_kernel; enable_gqa=True for GQA) and FlexAttention
 under torch.compile. Timing: triton.testing.do_bench, median (CUDA events).
-TFLOP/s count the same flops as AttentionSpec::flops() (visible positions,
-causal = s(s+1)/2 per head); TB/s count q + k + v + out bytes. A failing
-peer prints {"impl": ..., "case": ..., "error": ...} and the rest go on.
+FLOPs and bytes come from benchschema.work(shape), the same count as
+AttentionSpec::flops() (visible positions, causal = s(s+1)/2 per head) and
+q + k + v + out bytes; each line carries the case's "shape" (the schema of
+bench/benchschema.py, which bench/plot.py reads). A failing peer prints
+{"impl": ..., "case": ..., "error": ...} and the rest go on. Progress (case
+n of N, elapsed) goes to stderr.
 
 usage: python3 bench/gpu_peers.py [--case NAME]... [--skip flex]...
 """
 import argparse
 import json
 import sys
+import time
 import traceback
+
+from benchschema import shape as case_shape, work
 
 CASES = [
     # name, kind, b, hq, hkv, sq, skv, causal
@@ -40,13 +46,9 @@ def emit(obj):
     print(json.dumps(obj), flush=True)
 
 
-def flops(b, hq, sq, skv, causal):
-    if causal:
-        # AttentionSpec::flops(): keys j <= i for query i (q_offset 0).
-        visible = sum(min(i + 1, skv) for i in range(sq))
-    else:
-        visible = sq * skv
-    return 2.0 * visible * (D + D) * b * hq
+def progress(n, total, what, start):
+    print(f"[{n}/{total}] {what} (elapsed {time.monotonic() - start:.1f} s)",
+          file=sys.stderr, flush=True)
 
 
 def main():
@@ -70,7 +72,11 @@ def main():
         torch.cuda.synchronize()
         return do_bench(fn, warmup=25, rep=100, return_mode="median")
 
+    cases = [c for c in CASES if not args.case or c[0] in args.case]
+    steps = len(cases) + ("ceilings" not in args.skip)
+    start = time.monotonic()
     if "ceilings" not in args.skip:
+        progress(1, steps, "ceilings (D2D copy, bf16 matmul)", start)
         try:
             # 1 GiB, as attn-bench-gpu's copy; bytes read + written.
             src = torch.ones(1 << 30, dtype=torch.uint8, device=dev)
@@ -103,22 +109,22 @@ def main():
         except Exception as e:  # noqa: BLE001
             emit({"impl": "Flex", "case": "import", "error": repr(e)})
 
-    for name, kind, b, hq, hkv, sq, skv, causal in CASES:
-        if args.case and name not in args.case:
-            continue
+    for n, (name, kind, b, hq, hkv, sq, skv, causal) in enumerate(
+            cases, steps - len(cases) + 1):
+        progress(n, steps, name, start)
         gen = torch.Generator(device=dev).manual_seed(0)
         q = torch.randn(b, hq, sq, D, dtype=torch.bfloat16, device=dev, generator=gen)
         k = torch.randn(b, hkv, skv, D, dtype=torch.bfloat16, device=dev, generator=gen)
         v = torch.randn(b, hkv, skv, D, dtype=torch.bfloat16, device=dev, generator=gen)
-        fl = flops(b, hq, sq, skv, causal)
-        nbytes = 2 * (2 * q.numel() + k.numel() + v.numel())
+        shape = case_shape(b, hq, hkv, sq, skv, D, dtype="bf16", causal=causal)
+        fl, nbytes = work(shape)
         gqa = hq != hkv
 
         def record(impl, fn):
             try:
                 ms = bench(fn)
                 emit({"impl": impl, "case": name, "kind": kind, "ms": ms,
-                      "flops": fl, "bytes": nbytes,
+                      "shape": shape, "flops": fl, "bytes": nbytes,
                       "tflops": fl / (ms * 1e9), "tbps": nbytes / (ms * 1e9)})
             except Exception as e:  # noqa: BLE001
                 msg = "".join(traceback.format_exception_only(type(e), e)).strip()

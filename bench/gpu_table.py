@@ -10,27 +10,11 @@ each peer's, attn / peer (above 1: attn is faster) and attn / ceiling
 (bf16 8192^3 matmul TFLOP/s for prefill, device-to-device copy TB/s for
 decode; both measured in the same device call).
 """
-import json
 import sys
 
+from benchschema import load
+
 PEERS = ["FLASH", "CUDNN", "Flex"]
-
-
-def load(path):
-    rows = []
-    try:
-        with open(path) as f:
-            for line in f:
-                line = line.strip()
-                if not line.startswith("{"):
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    pass
-    except OSError as e:
-        print(f"gpu_table: cannot read {path}: {e}", file=sys.stderr)
-    return rows
 
 
 def main(argv):

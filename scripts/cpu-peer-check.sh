@@ -77,17 +77,21 @@ def torch_sgemm_gflops(n=2048):
 print(f"torch {torch.__version__}")
 for threads in threads_list:
     torch.set_num_threads(threads)
-    j = json.load(open(f"{work}/attn-{threads}.json"))
-    print(f"threads {threads}: {j['blas']}")
-    print(f"  ceilings: OpenBLAS sgemm {j['sgemm_gflops']:.1f} GFLOP/s, peak FMA "
-          f"({j['fma_isa']}) {j['fma_peak_gflops']:.1f} GFLOP/s; "
+    # JSON lines (bench/benchschema.py): device, ceilings, one per shape.
+    lines = [json.loads(l) for l in open(f"{work}/attn-{threads}.json")
+             if l.startswith("{")]
+    by = {r["case"]: r for r in lines if r["impl"] in ("attn", "ceiling")}
+    dev = by["device"]
+    print(f"threads {threads}: {dev['blas']}")
+    print(f"  ceilings: OpenBLAS sgemm {by['ceiling_sgemm_2048']['gflops']:.1f} GFLOP/s, "
+          f"peak FMA ({dev['fma_isa']}) {by['ceiling_peak_fma']['gflops']:.1f} GFLOP/s; "
           f"torch.mm 2048^3 {torch_sgemm_gflops():.1f} GFLOP/s")
     print(f"{'shape':44} {'thr':>3} {'attn ms':>9} {'GFLOP/s':>8} {'/sgemm':>7} "
           f"{'/peak':>6} {'torch ms':>9} {'vs torch':>8}")
-    for row in j["shapes"]:
-        t = torch_ms(row["shape"])
-        print(f"{row['shape']:44} {threads:3d} {row['attn_ms']:9.3f} {row['gflops']:8.1f} "
-              f"{row['of_sgemm']:7.2f} {row['of_peak']:6.2f} {t:9.3f} {t / row['attn_ms']:8.2f}",
+    for row in (r for r in lines if r["impl"] == "attn" and "ms" in r):
+        t = torch_ms(row["case"])
+        print(f"{row['case']:44} {threads:3d} {row['ms']:9.3f} {row['gflops']:8.1f} "
+              f"{row['of_sgemm']:7.2f} {row['of_peak']:6.2f} {t:9.3f} {t / row['ms']:8.2f}",
               flush=True)
 PY
 [ -x "$work/attn-bench-cpu-decode" ] || exit 0
