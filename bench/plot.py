@@ -38,6 +38,7 @@ ATTN = "attn"
 KINDS = ("prefill", "decode")
 # prefill is compared by FLOP/s, decode (memory-bound) by bytes/s.
 METRIC = {"prefill": "flops", "decode": "bytes"}
+_warned = set()  # (impl, case) whose own flops disagree, reported once
 
 
 def measurements(records):
@@ -53,7 +54,9 @@ def measurements(records):
             flops, nbytes = benchschema.work(r["shape"])
             own = r.get("flops")
             if isinstance(own, (int, float)) and \
-                    abs(own - flops) > 1e-6 * max(flops, 1.0):
+                    abs(own - flops) > 1e-6 * max(flops, 1.0) and \
+                    (r["impl"], r["case"]) not in _warned:
+                _warned.add((r["impl"], r["case"]))
                 print(f"plot: {r['impl']} {r['case']}: the benchmark counts "
                       f"{own:.6g} flops, the shape gives {flops:.6g}",
                       file=sys.stderr)

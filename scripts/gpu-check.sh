@@ -9,16 +9,22 @@
 #    numerics against the float64 reference on fresh random inputs);
 # 3. runs attn's GPU benchmark (attn-gpu-tests --bench, CUDA events);
 # 4. measures the peers and ceilings with PyTorch (bench/gpu_peers.py);
-# 5. prints the comparison table (bench/gpu_table.py);
-# 6. the Python package on CUDA tensors (when libattn.so is carried): pytest
-#    (python/tests, CPU and CUDA), attn.attention vs SDPA timing and per-call
-#    overhead (bench/python_overhead.py), the seed-004 example.
+# 5. prints the comparison table (bench/gpu_table.py) and draws the charts
+#    (bench/plot.py: $OUT/img/compare-TAG.png, roofline-TAG.png, TAG from the
+#    GPU's name, e.g. h200; copy them to docs/img/, or regenerate them there
+#    with `scripts/plot-benchmarks.sh --gpu DIR` from the two .jsonl files);
+# 6. the Python package on CUDA tensors (when libattn.so is carried): what
+#    the tests will find (python/tests/gpu_env.py: torch, its GPU, the GPU
+#    attn sees, the torch.compile op), pytest (python/tests, CPU and CUDA;
+#    a CUDA case that cannot run fails instead of skipping), attn.attention
+#    vs SDPA timing and per-call overhead (bench/python_overhead.py), the
+#    seed-004 example.
 #
 # Each step has its own time limit and a failing step does not stop the
 # others; a summary of exit codes ends the output and the script fails if
 # any step did. Raw outputs go to $OUT (the device tool brings it back) or a
 # temporary folder. Environment: ATTN_GPU_CHECK_SKIP="tests bench peers"
-# (any subset; also "sanitizer" and "python"), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
+# (any subset; also "sanitizer", "python" and "plot"), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
 # (extra attn-bench-gpu options, e.g. --runs=50), ATTN_PEERS_ARGS.
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,7 +39,7 @@ failed=0
 step() { # step NAME SECONDS CMD...: run with a time limit, record the status
   local name="$1" limit="$2"
   shift 2
-  echo "=== $name"
+  echo "=== $name (at ${SECONDS}s)"
   local start=$SECONDS
   timeout --kill-after=10 "$limit" "$@"
   local rc=$?
@@ -80,20 +86,34 @@ if [[ "$SKIP" != *" sanitizer "* ]]; then
   done
 fi
 if [[ "$SKIP" != *" bench "* ]]; then
+  # Progress (case n of N, elapsed) goes to stderr: shown live, kept in .err.
   step bench 150 bash -c "'$BIN/attn-gpu-tests' --bench ${ATTN_BENCH_ARGS:-} \
-    > '$RESULTS/attn-bench.jsonl' 2> '$RESULTS/attn-bench.err';
-    rc=\$?; cat '$RESULTS/attn-bench.jsonl'; tail -5 '$RESULTS/attn-bench.err'; exit \$rc"
+    > '$RESULTS/attn-bench.jsonl' 2> >(tee '$RESULTS/attn-bench.err' >&2);
+    rc=\$?; cat '$RESULTS/attn-bench.jsonl'; exit \$rc"
 fi
 if [[ "$SKIP" != *" peers "* ]]; then
   step peers 240 bash -c "python3 bench/gpu_peers.py ${ATTN_PEERS_ARGS:-} \
-    > '$RESULTS/peers.jsonl' 2> '$RESULTS/peers.err';
-    rc=\$?; cat '$RESULTS/peers.jsonl'; tail -5 '$RESULTS/peers.err'; exit \$rc"
+    > '$RESULTS/peers.jsonl' 2> >(tee '$RESULTS/peers.err' |
+      grep --line-buffered '^\[' >&2);
+    rc=\$?; cat '$RESULTS/peers.jsonl'; [ \$rc -ne 0 ] && tail -5 '$RESULTS/peers.err';
+    exit \$rc"
 fi
 if [[ "$SKIP" != *" python "* ]] && [ -f "$BIN/libattn.so" ]; then
-  export ATTN_LIBRARY="$BIN/libattn.so" PYTHONPATH="$ROOT/python"
-  step pytest 300 bash -c "ATTN_TEST_DEVICES=cpu,cuda python3 -m pytest -q \
-    -p no:cacheprovider python/tests 2>&1 | tee '$RESULTS/pytest.log' | tail -30;
-    exit \${PIPESTATUS[0]}"
+  # No disk cache: the steps above may have filled ~/.cache/attn, and the
+  # tests count compiles (as under ctest).
+  export ATTN_LIBRARY="$BIN/libattn.so" PYTHONPATH="$ROOT/python" ATTN_CACHE_DIR=off
+  step pyenv 60 python3 python/tests/gpu_env.py
+  # -rfEs: one line per failure, error and skip with its reason; the full
+  # tracebacks are in pytest.log (it comes back in $OUT).
+  step pytest 300 bash -c "ATTN_TEST_DEVICES=cpu,cuda ATTN_TEST_REQUIRE_CUDA=1 \
+    python3 -m pytest -q -rfEs --tb=short -p no:cacheprovider python/tests \
+    > '$RESULTS/pytest.log' 2>&1; rc=\$?;
+    sed -n '/short test summary/,\$p' '$RESULTS/pytest.log' | cut -c1-300 | tail -60;
+    [ \$rc -ne 0 ] && echo 'pytest: exit '\$rc'; tracebacks: $RESULTS/pytest.log' &&
+      { echo 'distinct failure messages (count, message):';
+        grep '^E  ' '$RESULTS/pytest.log' | cut -c1-300 | sort | uniq -c |
+          sort -rn | head -25; };
+    tail -1 '$RESULTS/pytest.log'; exit \$rc"
   step pybench 180 bash -c "python3 bench/python_overhead.py \
     > '$RESULTS/python-overhead.jsonl'; rc=\$?; cat '$RESULTS/python-overhead.jsonl'; exit \$rc"
   step example 120 python3 examples/python/mha_seed004.py --device cuda --tokens 1024
@@ -101,6 +121,13 @@ fi
 echo "=== table (attn vs peers on the same device, same call)"
 python3 bench/gpu_table.py "$RESULTS/attn-bench.jsonl" "$RESULTS/peers.jsonl" |
   tee "$RESULTS/table.txt"
+if [[ "$SKIP" != *" plot "* ]]; then
+  # h200, h100, ... from "NVIDIA H200"; ATTN_PLOT_TAG overrides.
+  tag="${ATTN_PLOT_TAG:-$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null |
+    head -1 | awk '{print tolower($2)}')}"
+  step plot 120 python3 bench/plot.py --out-dir "$RESULTS/img" --tag "${tag:-gpu}" \
+    "$RESULTS/attn-bench.jsonl" "$RESULTS/peers.jsonl"
+fi
 echo "=== summary (raw outputs in $RESULTS)"
 printf '%s\n' "${summary[@]}"
 exit $failed

@@ -97,7 +97,7 @@ def test_chart_labels_and_roofline(tmp_path):
 
 def test_flops_mismatch_is_reported(capsys):
     rows = gpu_records()
-    rows[4] = dict(rows[4], flops=rows[4]["flops"] * 2)
+    rows[4] = dict(rows[4], case="prefill_wrong", flops=rows[4]["flops"] * 2)
     plot.measurements(rows)
     assert "the benchmark counts" in capsys.readouterr().err
 

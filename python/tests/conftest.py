@@ -2,6 +2,8 @@
 reference.
 
 ATTN_TEST_DEVICES: "cpu" (default), "cuda", or "cpu,cuda" (the GPU script).
+ATTN_TEST_REQUIRE_CUDA=1 (the GPU script): a CUDA case that cannot run
+fails, saying why, instead of being skipped.
 """
 import os
 
@@ -16,6 +18,7 @@ except ImportError:  # the NumPy tests still run
     torch = None
 
 DEVICES = os.environ.get("ATTN_TEST_DEVICES", "cpu").split(",")
+REQUIRE_CUDA = os.environ.get("ATTN_TEST_REQUIRE_CUDA", "") == "1"
 
 # |got - ref| <= atol + rtol |ref| against float64 on the rounded inputs
 # (runtime/Check.cpp's rule per dtype).
@@ -33,10 +36,22 @@ def _skip_unusable(request):
     callspec = getattr(request.node, "callspec", None)
     device = callspec.params.get("device") if callspec else None
     if device == "cuda":
-        if torch is None or not torch.cuda.is_available():
-            pytest.skip("no PyTorch CUDA")
-        if not attn.cuda_available():
-            pytest.skip("attn sees no CUDA device")
+        why = cuda_unusable()
+        if why:
+            (pytest.fail if REQUIRE_CUDA else pytest.skip)(why)
+
+
+def cuda_unusable():
+    """Why CUDA tensors cannot be tested here ("" when they can)."""
+    if torch is None:
+        return "no PyTorch (import torch failed)"
+    if not torch.cuda.is_available():
+        return (f"torch {torch.__version__} sees no GPU "
+                f"(torch.version.cuda={torch.version.cuda})")
+    ok, why = attn._capi.cuda_available()
+    if not ok:
+        return f"attn sees no CUDA device: {why}"
+    return ""
 
 
 def to_f64(x):

@@ -100,9 +100,13 @@ def test_missing_gpu_is_runtime_error():
                           target="cuda")  # compiling needs no GPU
     q = make((1, 2, 64, 64), "float16", "cpu", "numpy", 1)
     k = make((1, 1, 64, 64), "float16", "cpu", "numpy", 2)
-    raises(RuntimeError, r"no CUDA device", kernel, q, k, k)
-    raises(RuntimeError, r"no CUDA device", attn.PagedKvCache, 4, 16, 2, 2, 1,
-           64, dtype="bfloat16", device="cuda")
+    # the message says why (no driver library, no device, ...)
+    raises(RuntimeError, r"no CUDA device: \S", kernel, q, k, k)
+    raises(RuntimeError, r"no CUDA device: \S", attn.PagedKvCache, 4, 16, 2,
+           2, 1, 64, dtype="bfloat16", device="cuda")
+    raises(RuntimeError, r"no CUDA device: \S", attn.ContiguousKvCache, 2, 8,
+           1, 64, dtype="float16", device="cuda")
+    assert not attn.cuda_available()
 
 
 @needs_torch
