@@ -227,6 +227,10 @@ def roofline_chart(records, path, title=""):
     for p in points:
         if p[0] not in impls:
             impls.append(p[0])
+    cases = []
+    for p in points:
+        if p[0] == ATTN and p[1] not in cases:
+            cases.append(p[1])
     markers = "os^Dv<>pP*X"
     for n, impl in enumerate(impls):
         mine = [p for p in points if p[0] == impl]
@@ -234,18 +238,24 @@ def roofline_chart(records, path, title=""):
                    marker=markers[n % len(markers)], s=36, zorder=3,
                    color="black" if impl == ATTN else f"C{(n + 5) % 10}",
                    label=impl)
-        if impl == ATTN:
+        if impl == ATTN:  # numbers, explained in the box: names overlap
             for p in mine:
-                ax.annotate(_label(p[1], "").replace("\n", " ")[:40],
-                            (p[2], p[3] / scale), fontsize=6,
-                            xytext=(4, -8), textcoords="offset points")
+                ax.annotate(str(cases.index(p[1]) + 1), (p[2], p[3] / scale),
+                            fontsize=7, xytext=(5, -3),
+                            textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
+    ax.set_ylim(top=max(ys) * 4 / scale)  # room for the box of case names
     ax.set_xlabel("arithmetic intensity (FLOPs / byte of q, k, v, out)")
     ax.set_ylabel(f"achieved {unit}")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7, loc="lower right")
+    if cases:
+        ax.text(0.01, 0.99, "\n".join(
+            f"{n}: {c.replace('_', ' ')}" for n, c in enumerate(cases, 1)),
+            transform=ax.transAxes, fontsize=6, va="top", ha="left",
+            bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
     ax.set_title(f"roofline: {title or device_name(records)}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
