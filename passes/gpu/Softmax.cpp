@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/gpu/FlashKernel.h"
+#include "passes/MaskBuilder.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -63,49 +64,20 @@ Value FlashKernelEmitter::customAllows(Value h, Value sIdx, Value key) {
 }
 
 Value FlashKernelEmitter::allows(Value qpos, Value key) {
-  const MaskSpec &m = g.mask;
-  Value ok = arith::ConstantOp::create(b, b.getBoolAttr(true));
-  auto both = [&](Value c) { ok = arith::AndIOp::create(b, ok, c); };
-  Value distance = im.sub(qpos, key);
-  Value structural = arith::ConstantOp::create(b, b.getBoolAttr(true));
-  auto bothS = [&](Value c) {
-    structural = arith::AndIOp::create(b, structural, c);
-  };
-  if (m.windowLeft >= 0)
-    bothS(im.le(distance, im.c(m.windowLeft)));
-  if (m.windowRight >= 0)
-    bothS(im.le(im.sub(key, qpos), im.c(m.windowRight)));
-  if (m.dilation > 1) {
-    Value r = arith::RemSIOp::create(b, distance, im.c(m.dilation));
-    bothS(arith::CmpIOp::create(b, arith::CmpIPredicate::eq, r, im.c(0)));
-  }
-  if (m.globalTokens > 0) {
-    Value global = arith::OrIOp::create(b, im.lt(key, im.c(m.globalTokens)),
-                                        im.lt(qpos, im.c(m.globalTokens)));
-    structural = arith::OrIOp::create(b, structural, global);
-  }
-  both(structural);
-  if (m.causal)
-    both(im.le(key, qpos));
-  return ok;
+  if (Value keep = MaskBuilder(b, g.mask).allows(qpos, key))
+    return keep;
+  return arith::ConstantOp::create(b, b.getBoolAttr(true));
 }
 
 Value FlashKernelEmitter::tileFullyVisible(KvStep &st) {
-  // Partially visible tiles evaluate the mask per score.
-  const MaskSpec &mask = g.mask;
+  // Partially visible tiles evaluate the mask per score; custom masks are
+  // never known to be fully visible.
+  if (g.hasCustomMask())
+    return arith::ConstantOp::create(b, b.getBoolAttr(false));
   Value tileEnd = im.add(st.tileKey0, im.c(g.tileKv));
-  Value full = im.le(tileEnd, len);
-  auto andFull = [&](Value c) { full = arith::AndIOp::create(b, full, c); };
-  if (mask.causal)
-    andFull(im.le(im.sub(tileEnd, im.c(1)), qlo));
-  if (mask.windowLeft >= 0)
-    andFull(im.le(im.sub(qhi, st.tileKey0), im.c(mask.windowLeft)));
-  if (mask.windowRight >= 0)
-    andFull(
-        im.le(im.sub(im.sub(tileEnd, im.c(1)), qlo), im.c(mask.windowRight)));
-  if (mask.dilation > 1 || g.hasCustomMask())
-    full = arith::ConstantOp::create(b, b.getBoolAttr(false));
-  return full;
+  return MaskBuilder(b, g.mask)
+      .fullyVisible(im.le(tileEnd, len), qlo, qhi, st.tileKey0,
+                    im.sub(tileEnd, im.c(1)));
 }
 
 void FlashKernelEmitter::scoresToProbabilities(KvStep &st, int64_t mtLo,
