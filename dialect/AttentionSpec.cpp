@@ -137,6 +137,8 @@ std::string AttentionSpec::key() const {
     os << ",ragged";
   if (returnLse)
     os << ",lse";
+  if (withSinks)
+    os << ",sinks";
   return os.str();
 }
 
@@ -215,6 +217,8 @@ mlir::attn::buildAttentionFunc(OpBuilder &builder, Location loc,
                               tensor(spec.valueShape(), elt)};
   if (spec.withKvLengths)
     inputs.push_back(tensor({spec.batch}, builder.getI32Type()));
+  if (spec.withSinks)
+    inputs.push_back(tensor({spec.numHeads}, builder.getF32Type()));
   Type outTy = tensor(spec.outputShape(), elt);
   Type lseTy =
       tensor({spec.batch, spec.numHeads, spec.queryLen}, builder.getF32Type());
@@ -230,10 +234,11 @@ mlir::attn::buildAttentionFunc(OpBuilder &builder, Location loc,
 
   auto args = body->getArguments();
   Value kvLengths = spec.withKvLengths ? args[3] : Value();
+  Value sinks = spec.withSinks ? args.back() : Value();
   auto op = AttentionOp::create(
       builder, loc, outTy, spec.returnLse ? lseTy : Type(), args[0], args[1],
       args[2], /*bool_mask=*/Value(), /*bias=*/Value(), kvLengths,
-      /*q_segment_ids=*/Value(), /*kv_segment_ids=*/Value(),
+      /*q_segment_ids=*/Value(), /*kv_segment_ids=*/Value(), sinks,
       spec.scale ? builder.getF32FloatAttr(*spec.scale) : FloatAttr(),
       spec.softcap ? builder.getF32FloatAttr(*spec.softcap) : FloatAttr(),
       spec.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, spec.mask),

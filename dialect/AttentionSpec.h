@@ -43,6 +43,7 @@ struct AttentionSpec {
   std::optional<float> softcap; ///< absent: no soft-capping
   bool withKvLengths = false;   ///< ragged batch: a [B] i32 operand
   bool returnLse = false;       ///< also return the [B, Hq, Sq] f32 lse
+  bool withSinks = false;       ///< attention sinks: a [Hq] f32 operand
 
   bool operator==(const AttentionSpec &) const = default;
 
@@ -64,7 +65,8 @@ struct AttentionSpec {
 /// Builds the MLIR element type for `t`.
 Type getElementType(MLIRContext *ctx, ElementType t);
 
-/// Creates `func.func @name(q, k, v[, kv_lengths]) -> (out[, lse])` holding
+/// Creates `func.func @name(q, k, v[, kv_lengths][, sinks]) -> (out[, lse])`
+/// holding
 /// one attn.attention for `spec`, at the builder's insertion point.
 /// Fails (with a diagnostic at `loc`) when `spec.validate()` does.
 FailureOr<func::FuncOp> buildAttentionFunc(OpBuilder &builder, Location loc,
@@ -73,7 +75,7 @@ FailureOr<func::FuncOp> buildAttentionFunc(OpBuilder &builder, Location loc,
 
 /// Parses the shorthand `KIND:key=value,...` (KIND: mha|mqa|gqa; keys b, hq,
 /// hkv, sq, skv, s, d, dv, dtype, layout, causal, offset, window=L:R,
-/// dilation, global, scale, softcap, ragged, lse). On failure returns
+/// dilation, global, scale, softcap, ragged, lse, sinks). On failure returns
 /// nullopt and sets `error` to a one-line message naming the bad key.
 std::optional<AttentionSpec> parseSpecShorthand(llvm::StringRef text,
                                                 std::string &error);

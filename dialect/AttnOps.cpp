@@ -254,6 +254,17 @@ LogicalResult checkLengths(Operation *op, StringRef name, Value lengths,
   return checkShape(op, name, cast<ShapedType>(lengths.getType()), {b}, "[B]");
 }
 
+/// The optional sink logits: one f32 per query head.
+LogicalResult checkSinks(Operation *op, Value sinks, int64_t hq) {
+  if (!sinks)
+    return success();
+  auto ty = cast<ShapedType>(sinks.getType());
+  if (!ty.getElementType().isF32())
+    return op->emitOpError() << "sinks element type must be f32 (one logit "
+                             << "per query head), got " << ty.getElementType();
+  return checkShape(op, "sinks", ty, {hq}, "[Hq]");
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -331,7 +342,8 @@ LogicalResult AttentionOp::verify() {
   if (auto bias = getBias())
     if (failed(checkBroadcastable(op, "bias", bias.getType(), full)))
       return failure();
-  if (failed(checkLengths(op, "kv_lengths", getKvLengths(), b)))
+  if (failed(checkLengths(op, "kv_lengths", getKvLengths(), b)) ||
+      failed(checkSinks(op, getSinks(), hq)))
     return failure();
   if (static_cast<bool>(getQSegmentIds()) !=
       static_cast<bool>(getKvSegmentIds()))
@@ -457,7 +469,8 @@ LogicalResult CacheAttentionOp::verify() {
       failed(checkHeadLimits(op, hq, hkv, d, dv)) ||
       failed(
           checkShape(op, "output", oTy, {b, hq, sq, dv}, "[B, Hq, Sq, Dv]")) ||
-      failed(checkLengths(op, "cache_lengths", getCacheLengths(), b)))
+      failed(checkLengths(op, "cache_lengths", getCacheLengths(), b)) ||
+      failed(checkSinks(op, getSinks(), hq)))
     return failure();
   if (auto lse = getLse())
     if (failed(

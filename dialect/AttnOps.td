@@ -60,6 +60,14 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     - `segment_ids(q_ids, kv_ids)` `[B, Sq]` and `[B, Skv]` i32: a query
       only attends to keys of its own segment (packed sequences).
 
+    Attention sinks (gpt-oss): the optional `sinks` operand `[Hq]` f32
+    holds one learnable logit per query head that joins every row's softmax
+    denominator but carries no value:
+    `out = sum_j exp(s_j - m) v_j / (exp(sink_h - m) + sum_j exp(s_j - m))`
+    with `m` the maximum over the row's logits and the sink. It is not
+    scaled, modified, capped or masked; the lse includes it; a row that
+    sees no key gives 0 and `lse = sink_h`.
+
     Optional regions, in the spirit of FlexAttention:
     - `score_mod` `^bb0(%score: f32, %b: index, %h: index, %q: index,
       %kv: index)` yields the modified f32 logit (ALiBi, relative bias, ...);
@@ -86,6 +94,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     Optional<Attn_I32Tensor>:$kv_lengths,
     Optional<Attn_I32Tensor>:$q_segment_ids,
     Optional<Attn_I32Tensor>:$kv_segment_ids,
+    Optional<Attn_FloatTensor>:$sinks,
     OptionalAttr<F32Attr>:$scale,
     OptionalAttr<F32Attr>:$softcap,
     OptionalAttr<Attn_MaskAttr>:$mask,
@@ -102,6 +111,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     (`kv_lengths` `(` $kv_lengths^ `:` type($kv_lengths) `)`)?
     (`segment_ids` `(` $q_segment_ids^ `,` $kv_segment_ids `:`
         type($q_segment_ids) `,` type($kv_segment_ids) `)`)?
+    (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
     (`score_mod` $score_mod^)?
     (`mask_mod` $mask_mod^)?
     attr-dict `:` type($query) `,` type($key) `,` type($value)
@@ -210,7 +220,8 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
     `cache_lengths` may differ per sequence, including 0.
 
     Results are written to `output` `[B, Hq, Sq, Dv]` and, if given, the f32
-    log-sum-exp `lse` `[B, Hq, Sq]`. GQA follows `attn.attention`.
+    log-sum-exp `lse` `[B, Hq, Sq]`. GQA and the optional per-query-head
+    `sinks` `[Hq]` f32 logits follow `attn.attention`.
 
     ```mlir
     attn.cache_attention %q, %kc, %vc lengths(%len) outs(%o)
@@ -234,6 +245,7 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
     Arg<Attn_FloatMemRef, "value cache", [MemRead]>:$value_cache,
     Arg<Attn_I32MemRef, "lengths including the queries", [MemRead]>:$cache_lengths,
     Arg<Optional<Attn_I32MemRef>, "page ids", [MemRead]>:$block_table,
+    Arg<Optional<Attn_FloatMemRef>, "sink logits", [MemRead]>:$sinks,
     Arg<Attn_FloatMemRef, "output", [MemWrite]>:$output,
     Arg<Optional<MemRefOf<[F32]>>, "log-sum-exp", [MemWrite]>:$lse,
     OptionalAttr<F32Attr>:$scale,
@@ -243,6 +255,7 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
   let assemblyFormat = [{
     $query `,` $key_cache `,` $value_cache `lengths` `(` $cache_lengths `)`
     (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
+    (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
     `outs` `(` $output (`,` $lse^ `:` type($lse))? `)`
     attr-dict `:` type($query) `,` type($key_cache) `,` type($value_cache)
     `,` type($cache_lengths) `->` type($output)

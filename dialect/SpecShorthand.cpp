@@ -132,11 +132,14 @@ mlir::attn::parseSpecShorthand(StringRef text, std::string &error) {
     } else if (key == "lse") {
       if (!flag(spec.returnLse))
         return bad("expected no value, true/false or 1/0");
+    } else if (key == "sinks") {
+      if (!flag(spec.withSinks))
+        return bad("expected no value, true/false or 1/0");
     } else {
       error = "unknown key '" + key.str() +
               "' (expected b, hq, hkv, sq, skv, s, d, dv, dtype, layout, "
               "causal, offset, window, dilation, global, scale, softcap, "
-              "ragged, lse)";
+              "ragged, lse, sinks)";
       return std::nullopt;
     }
   }

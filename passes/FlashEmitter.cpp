@@ -143,6 +143,10 @@ private:
   /// FlashEmitter.h); sets partOut, partLse and counters.
   Value allocSplitScratch(Value items);
   void emitItem(Value item);
+  /// Rows of split 0 start as if they had seen one key of logit sinks[h]
+  /// and value 0 (max = sink, sum = 1): the online softmax, finalize and
+  /// split merge then count the sink once in every denominator and lse.
+  void startRowsAtSinks(Value hkv, Value split);
   void emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                   Value kvLimit);
   /// Packs keys [j0, j0 + valid) of (b0, hkv) from `cache` into `tile`.
@@ -321,6 +325,8 @@ void Emitter::emitItem(Value item) {
   fill(accTile, 0.0f);
   fill(rowSum, 0.0f);
   fill(rowMax, -std::numeric_limits<float>::infinity());
+  if (p.sinks)
+    startRowsAtSinks(hkv, split);
 
   // This split's share of the tiles that exist: [tBegin, tEnd).
   Value tiles = im.ceilDiv(kvLimit, g.tk);
@@ -402,6 +408,26 @@ void Emitter::emitItem(Value item) {
     lseDst = rankReducedView(b, p.lse, {b0, h, q0}, {idx(1), idx(1), qValid},
                              {ShapedType::kDynamic});
   TileCombineOp::create(b, parts, partsLse, dst, lseDst);
+}
+
+void Emitter::startRowsAtSinks(Value hkv, Value split) {
+  OpBuilder::InsertionGuard guard(b);
+  if (g.splits > 1) {
+    Value first =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, split, im.c(0));
+    auto ifFirst = scf::IfOp::create(b, first, /*withElseRegion=*/false);
+    b.setInsertionPointToStart(ifFirst.thenBlock());
+  }
+  auto heads = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
+  b.setInsertionPointToStart(heads.getBody());
+  Value gi = heads.getInductionVar();
+  Value h = im.add(im.mul(hkv, g.group), gi);
+  Value sink = memref::LoadOp::create(b, p.sinks, ValueRange{h});
+  Value r0 = im.mul(gi, g.tq);
+  Value maxRows = rankReducedView(b, rowMax, {r0}, {idx(g.tq)}, {g.tq});
+  Value sumRows = rankReducedView(b, rowSum, {r0}, {idx(g.tq)}, {g.tq});
+  linalg::FillOp::create(b, sink, maxRows);
+  fill(sumRows, 1.0f);
 }
 
 void Emitter::packKv(Value cache, Value tile, int64_t dim, Value b0, Value hkv,

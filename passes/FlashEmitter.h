@@ -58,6 +58,8 @@ struct FlashProblem {
   bool headMajorPages = false;
   /// Optional [B] i32 valid keys per sequence.
   Value kvLengths;
+  /// Optional [Hq] f32 attention-sink logits (one per query head).
+  Value sinks;
   /// Queries are the last Sq tokens of each sequence (cache attention):
   /// query q sits at position kvLength - Sq + q.
   bool queriesAtEnd = false;

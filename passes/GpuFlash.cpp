@@ -221,6 +221,9 @@ LogicalResult GpuAttentionLowering::checkSupported() {
 }
 
 LogicalResult GpuAttentionLowering::fillGeometry() {
+  if (op.getSinks())
+    return op.emitOpError("attn-gpu-flash does not support attention sinks "
+                          "yet (the CPU pipeline attn-to-cpu does)");
   auto qs = op.getLogicalShape(op.getQuery());
   auto ks = op.getLogicalShape(op.getKey());
   auto vs = op.getLogicalShape(op.getValue());
@@ -366,6 +369,8 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
     return op.emitOpError("attn-gpu-flash does not support ")
            << what << " yet (the CPU pipeline attn-to-cpu does)";
   };
+  if (op.getSinks())
+    return unsupported("attention sinks");
   auto qTy = cast<MemRefType>(op.getQuery().getType());
   auto kTy = cast<MemRefType>(op.getKeyCache().getType());
   Type et = qTy.getElementType();

@@ -82,6 +82,7 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op, int64_t tileRows,
   p.pageSize = pageSize;
   p.headMajorPages = pageSize > 0 && hnd;
   p.kvLengths = op.getCacheLengths();
+  p.sinks = op.getSinks();
   p.queriesAtEnd = true;
   p.scale = op.getScaleOrDefault();
   p.softcap = op.getSoftcapAttr();

@@ -291,7 +291,8 @@ LogicalResult rewrite(Candidate &c, std::string &why) {
   double scale = c.logits.scale * c.q.scale;
   auto op = AttentionOp::create(
       b, loc, outType, Type(), q, k, v, boolMask, bias, Value(), Value(),
-      Value(), b.getF32FloatAttr(static_cast<float>(scale)), FloatAttr(),
+      Value(), /*sinks=*/Value(), b.getF32FloatAttr(static_cast<float>(scale)),
+      FloatAttr(),
       c.masks.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, c.masks.mask),
       bshd ? LayoutAttr::get(ctx, Layout::BSHD) : LayoutAttr());
   op->setAttr("attn.raised", b.getStringAttr(c.form));

@@ -139,6 +139,7 @@ LogicalResult AttentionLowering::run() {
   bias = inputBuffer(op.getBias(), false);
   qSeg = inputBuffer(op.getQSegmentIds(), false);
   kvSeg = inputBuffer(op.getKvSegmentIds(), false);
+  p.sinks = inputBuffer(op.getSinks(), false);
   p.output = logical(outputBuffer(op.getOutput(), true));
   if (Value l = op.getLse())
     p.lse = outputBuffer(l, false);

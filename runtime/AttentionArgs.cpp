@@ -40,6 +40,8 @@ BufferRef *AttentionArgs::get(ArgRole role) {
     return opt(qSegmentIds);
   case ArgRole::KvSegmentIds:
     return opt(kvSegmentIds);
+  case ArgRole::Sinks:
+    return opt(sinks);
   case ArgRole::Lse:
     return opt(lse);
   }
@@ -75,6 +77,9 @@ void AttentionArgs::set(ArgRole role, BufferRef buffer) {
   case ArgRole::KvSegmentIds:
     kvSegmentIds = std::move(buffer);
     return;
+  case ArgRole::Sinks:
+    sinks = std::move(buffer);
+    return;
   case ArgRole::Lse:
     lse = std::move(buffer);
     return;
@@ -83,11 +88,11 @@ void AttentionArgs::set(ArgRole role, BufferRef buffer) {
 
 namespace {
 
-constexpr ArgRole kAllRoles[] = {ArgRole::Query,       ArgRole::Key,
-                                 ArgRole::Value,       ArgRole::BoolMask,
-                                 ArgRole::Bias,        ArgRole::KvLengths,
-                                 ArgRole::QSegmentIds, ArgRole::KvSegmentIds,
-                                 ArgRole::Output,      ArgRole::Lse};
+constexpr ArgRole kAllRoles[] = {
+    ArgRole::Query,       ArgRole::Key,          ArgRole::Value,
+    ArgRole::BoolMask,    ArgRole::Bias,         ArgRole::KvLengths,
+    ArgRole::QSegmentIds, ArgRole::KvSegmentIds, ArgRole::Sinks,
+    ArgRole::Output,      ArgRole::Lse};
 
 /// A buffer written by several threads must not map two indices to one
 /// address. Sufficient test: sorted by stride, each dim's stride clears the

@@ -12,12 +12,12 @@ namespace mlir::attn::rt {
 /// Caller-owned buffers, by role. Shapes are physical (the kernel's
 /// layout); bool_mask and bias are [B, Hq, Sq, Skv] with size-1 dims where
 /// the kernel's operand broadcasts; kv_lengths is [B] i32; lse is
-/// [B, Hq, Sq] f32. Which optional buffers are required is the kernel's
-/// signature.
+/// [B, Hq, Sq] f32; sinks is [Hq] f32. Which optional buffers are required is
+/// the kernel's signature.
 struct AttentionArgs {
   BufferRef query, key, value, output;
   std::optional<BufferRef> boolMask, bias, kvLengths, qSegmentIds, kvSegmentIds,
-      lse;
+      sinks, lse;
 
   const BufferRef *get(ArgRole role) const;
   BufferRef *get(ArgRole role);

@@ -54,13 +54,15 @@ SmallVector<std::pair<ArgRole, Value>> operandRoles(AttentionOp op) {
   add(ArgRole::KvLengths, op.getKvLengths());
   add(ArgRole::QSegmentIds, op.getQSegmentIds());
   add(ArgRole::KvSegmentIds, op.getKvSegmentIds());
+  add(ArgRole::Sinks, op.getSinks());
   return roles;
 }
 
 /// Lengths and lse are not row-major tiles: the ABI leaves all their
 /// strides dynamic (a column of a bigger table is a valid lengths vector).
 bool hasUnitInnerStride(ArgRole role) {
-  return role != ArgRole::KvLengths && role != ArgRole::Lse;
+  return role != ArgRole::KvLengths && role != ArgRole::Lse &&
+         role != ArgRole::Sinks;
 }
 
 std::optional<DType> dtypeOfType(Type t) {
@@ -134,6 +136,7 @@ AttentionSpec specOfOp(AttentionOp op) {
     spec.softcap = c->convertToFloat();
   spec.withKvLengths = static_cast<bool>(op.getKvLengths());
   spec.returnLse = static_cast<bool>(op.getLse());
+  spec.withSinks = static_cast<bool>(op.getSinks());
   return spec;
 }
 

@@ -22,6 +22,8 @@ const char *mlir::attn::rt::stringifyArgRole(ArgRole r) {
     return "q_segment_ids";
   case ArgRole::KvSegmentIds:
     return "kv_segment_ids";
+  case ArgRole::Sinks:
+    return "sinks";
   case ArgRole::Output:
     return "output";
   case ArgRole::Lse:
@@ -65,6 +67,11 @@ KernelSignature mlir::attn::rt::signatureForSpec(const AttentionSpec &spec) {
     sig.args.push_back({ArgRole::KvLengths,
                         DType::I32,
                         {spec.batch},
+                        /*unitInnerStride=*/false});
+  if (spec.withSinks)
+    sig.args.push_back({ArgRole::Sinks,
+                        DType::F32,
+                        {spec.numHeads},
                         /*unitInnerStride=*/false});
   sig.args.push_back({ArgRole::Output, t, spec.outputShape(), true, true});
   if (spec.returnLse)

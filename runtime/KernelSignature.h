@@ -22,7 +22,8 @@ namespace mlir::attn::rt {
 
 class RegionProgram;
 
-/// What a kernel buffer holds; the enumerator order is the ABI order.
+/// What a kernel buffer holds; the enumerator order is the ABI order
+/// (except Sinks, see there).
 enum class ArgRole {
   Query,
   Key,
@@ -34,6 +35,9 @@ enum class ArgRole {
   KvSegmentIds,
   Output,
   Lse,
+  /// After Lse so that the C API's attn_arg_role values stay stable; in
+  /// the ABI the sinks come after the segment ids (operand order).
+  Sinks,
 };
 
 /// "query", "kv_lengths", ... (the operand names of attn.attention).
@@ -73,7 +77,7 @@ struct KernelSignature {
 DType dtypeOf(ElementType t);
 
 /// The signature of the kernel built for `spec` (q, k, v, [kv_lengths],
-/// out, [lse]).
+/// [sinks], out, [lse]).
 KernelSignature signatureForSpec(const AttentionSpec &spec);
 
 } // namespace mlir::attn::rt

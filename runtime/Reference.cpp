@@ -88,7 +88,7 @@ std::vector<double> toLogicalDoubles(const BufferRef &buf, Layout layout,
 struct Problem {
   const AttentionSpec &spec;
   std::vector<double> q, k, v; // logical [B, H, S, D]
-  const BufferRef *boolMask, *bias, *kvLengths, *qSeg, *kvSeg;
+  const BufferRef *boolMask, *bias, *kvLengths, *qSeg, *kvSeg, *sinks;
   double scale;
   const RegionProgram *scoreMod, *maskMod;
 };
@@ -142,9 +142,13 @@ double referenceRow(const Problem &p, int64_t b, int64_t h, int64_t qi,
     maxScore = std::max(maxScore, score);
   }
   std::fill(out, out + dv, 0.0);
+  // A sink is one more logit in the denominator with no value row.
+  double sink =
+      p.sinks ? loadAsDouble(*p.sinks, h * p.sinks->strides[0]) : ninf;
+  maxScore = std::max(maxScore, sink);
   if (maxScore == ninf)
     return ninf;
-  double sum = 0;
+  double sum = sink == ninf ? 0 : std::exp(sink - maxScore);
   for (int64_t j = 0; j < s.kvLen; ++j) {
     if (scores[j] == ninf)
       continue;
@@ -201,6 +205,7 @@ mlir::attn::rt::referenceAttention(const KernelSignature &sig,
             find(ArgRole::KvLengths),
             find(ArgRole::QSegmentIds),
             find(ArgRole::KvSegmentIds),
+            find(ArgRole::Sinks),
             scale,
             sig.scoreModProgram.get(),
             sig.maskModProgram.get()};

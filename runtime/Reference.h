@@ -14,6 +14,8 @@
 //       mask_mod(b, h, q, j) holds
 //   out = softmax(s) · V         rows with nothing visible give 0
 //   lse = log(sum exp(s))        -inf for those rows
+//   with sinks: sinks[h] joins the softmax denominator (and the lse) as a
+//   logit without a value row
 //
 // with query head h reading K/V head h / (Hq / Hkv).
 //

@@ -195,7 +195,7 @@ llvm::Error Kernel::run(const AttentionArgs &args, ThreadPool &onPool) const {
   for (ArgRole role :
        {ArgRole::Query, ArgRole::Key, ArgRole::Value, ArgRole::BoolMask,
         ArgRole::Bias, ArgRole::KvLengths, ArgRole::QSegmentIds,
-        ArgRole::KvSegmentIds, ArgRole::Output, ArgRole::Lse})
+        ArgRole::KvSegmentIds, ArgRole::Sinks, ArgRole::Output, ArgRole::Lse})
     if (const BufferRef *b = args.get(role);
         b && b->space == MemorySpace::Device)
       return makeError(llvm::Twine(stringifyArgRole(role)) +

@@ -26,7 +26,7 @@ KV_CONTIGUOUS, KV_PAGED = 0, 1
 DTYPE_NAMES = {F32: "float32", F16: "float16", BF16: "bfloat16", I32: "int32",
                I1: "bool"}
 ROLE_NAMES = ["query", "key", "value", "bool_mask", "bias", "kv_lengths",
-              "q_segment_ids", "kv_segment_ids", "output", "lse"]
+              "q_segment_ids", "kv_segment_ids", "output", "lse", "sinks"]
 
 _i64p = ctypes.POINTER(ctypes.c_int64)
 

@@ -327,6 +327,7 @@ attn_status attn_kernel_enqueue(const attn_kernel *kernel,
 } // extern "C"
 
 static_assert(static_cast<int>(rt::ArgRole::Lse) == ATTN_ARG_LSE &&
+                  static_cast<int>(rt::ArgRole::Sinks) == ATTN_ARG_SINKS &&
                   static_cast<int>(rt::ArgRole::Output) == ATTN_ARG_OUTPUT &&
                   static_cast<int>(rt::ArgRole::KvLengths) ==
                       ATTN_ARG_KV_LENGTHS,

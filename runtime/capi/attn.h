@@ -108,6 +108,7 @@ typedef enum attn_arg_role {
   ATTN_ARG_KV_SEGMENT_IDS,
   ATTN_ARG_OUTPUT,
   ATTN_ARG_LSE,
+  ATTN_ARG_SINKS, /* [Hq] f32; passed between kv_segment_ids and output */
 } attn_arg_role;
 
 typedef struct attn_arg_info {

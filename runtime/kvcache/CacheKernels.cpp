@@ -138,7 +138,7 @@ mlir::attn::kv::appendKernelSource(llvm::ArrayRef<KernelBufferType> b,
 
 KernelSource mlir::attn::kv::attentionKernelSource(
     llvm::ArrayRef<KernelBufferType> b, bool paged, bool withLse,
-    const CacheAttentionOptions &o, PageLayout layout) {
+    const CacheAttentionOptions &o, PageLayout layout, bool withSinks) {
   KernelSource src;
   bool hnd = paged && layout == PageLayout::HND;
   const MaskSpec &m = o.mask;
@@ -151,11 +151,14 @@ KernelSource mlir::attn::kv::attentionKernelSource(
     src.key += "scale(" + floatKey(*o.scale) + ")";
   if (o.softcap)
     src.key += "softcap(" + floatKey(*o.softcap) + ")";
+  if (withSinks)
+    src.key += "sinks";
   llvm::SmallVector<KernelBufferType, 7> bufs(b);
-  src.build = [bufs, paged, withLse, hnd, o](OpBuilder &ob, Location loc) {
+  src.build = [bufs, paged, withLse, hnd, o, withSinks](OpBuilder &ob,
+                                                        Location loc) {
     auto args = kernelFunc(ob, loc, "cache_attention", bufs);
     MLIRContext *ctx = ob.getContext();
-    size_t out = paged ? 5 : 4;
+    size_t sinks = paged ? 5 : 4, out = sinks + withSinks;
     auto f32 = [&](std::optional<float> f) {
       return f ? ob.getF32FloatAttr(*f) : FloatAttr();
     };
@@ -166,7 +169,8 @@ KernelSource mlir::attn::kv::attentionKernelSource(
     if (hnd)
       pageLayout = PageLayoutAttr::get(ctx, PageLayout::HND);
     CacheAttentionOp::create(ob, loc, args[0], args[1], args[2], args[3],
-                             paged ? args[4] : Value(), args[out],
+                             paged ? args[4] : Value(),
+                             withSinks ? args[sinks] : Value(), args[out],
                              withLse ? args[out + 1] : Value(), f32(o.scale),
                              f32(o.softcap), mask, pageLayout);
   };

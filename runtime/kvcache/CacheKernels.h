@@ -10,8 +10,8 @@
 //   func.func @cache_append(%key, %value, %key_cache, %value_cache,
 //                           %cache_lengths, %new_lengths[, %block_table])
 //   func.func @cache_attention(%query, %key_cache, %value_cache,
-//                              %cache_lengths[, %block_table], %output
-//                              [, %lse])
+//                              %cache_lengths[, %block_table][, %sinks],
+//                              %output[, %lse])
 //
 // Caller-facing buffers (key, value, query, output, lse) are
 // `strided<[?, ?, ?, 1], offset: ?>` so that strided views need no copy;
@@ -85,11 +85,12 @@ KernelSource appendKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
                                 PageLayout layout = PageLayout::NHD);
 
 /// The kernel function for attn.cache_attention (order: query, key_cache,
-/// value_cache, cache_lengths, [block_table], output, [lse]).
+/// value_cache, cache_lengths, [block_table], [sinks], output, [lse]).
 KernelSource attentionKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
                                    bool paged, bool withLse,
                                    const CacheAttentionOptions &options,
-                                   PageLayout layout = PageLayout::NHD);
+                                   PageLayout layout = PageLayout::NHD,
+                                   bool withSinks = false);
 
 /// One compiled kernel; runs may overlap (each gets its own split-KV
 /// scratch).

@@ -139,10 +139,9 @@ mlir::attn::kv::checkCacheQuery(const CacheGeometry &g, const BufferRef &query,
   return hq;
 }
 
-llvm::Expected<rt::ReferenceResult>
-mlir::attn::kv::referenceCacheAttention(const CacheOperands &cache,
-                                        const BufferRef &query,
-                                        const CacheAttentionOptions &o) {
+llvm::Expected<rt::ReferenceResult> mlir::attn::kv::referenceCacheAttention(
+    const CacheOperands &cache, const BufferRef &query,
+    const CacheAttentionOptions &o, const BufferRef *sinks) {
   const char *what = "cache_attention";
   auto access = CacheAccess::get(cache, what);
   if (!access)
@@ -152,6 +151,10 @@ mlir::attn::kv::referenceCacheAttention(const CacheOperands &cache,
   if (!hqOr)
     return hqOr.takeError();
   int64_t hq = *hqOr, sq = query.shape[2], d = g.headDim, dv = g.valueDim;
+  if (sinks)
+    if (llvm::Error e =
+            checkBuffer(*sinks, what, "sinks", DType::F32, {hq}, "[Hq]"))
+      return std::move(e);
   llvm::SmallVector<int64_t, 16> rows(g.batch);
   for (int64_t b = 0; b < g.batch; ++b)
     rows[b] = access->length(b);
@@ -178,7 +181,11 @@ mlir::attn::kv::referenceCacheAttention(const CacheOperands &cache,
         for (int64_t c = 0; c < d; ++c)
           qRow[c] = loadAsDouble(query,
                                  b * qs[0] + h * qs[1] + q * qs[2] + c * qs[3]);
-        double maxScore = ninf;
+        // The sink: a logit in the denominator without a value row.
+        double sink =
+            sinks ? loadAsDouble(*sinks, h * sinks->effectiveStrides()[0])
+                  : ninf;
+        double maxScore = sink;
         for (int64_t j = 0; j < len; ++j) {
           scores[j] = ninf;
           if (!o.mask.allows(pos, j))
@@ -195,7 +202,8 @@ mlir::attn::kv::referenceCacheAttention(const CacheOperands &cache,
         }
         if (maxScore == ninf)
           continue; // nothing visible: output 0, lse -inf
-        double *out = &result.output[r * dv], sum = 0;
+        double *out = &result.output[r * dv];
+        double sum = sink == ninf ? 0 : std::exp(sink - maxScore);
         for (int64_t j = 0; j < len; ++j) {
           if (scores[j] == ninf)
             continue;

@@ -46,9 +46,12 @@ llvm::Error referenceCacheAppend(const CacheOperands &cache,
 
 /// attn.cache_attention of `query` [B, Hq, Sq, D] against `cache` (whose
 /// lengths include the queries). Output is logical [B, Hq, Sq, Dv].
+/// `sinks` ([Hq] f32, optional): attention-sink logits that join every
+/// row's softmax denominator and lse without a value row.
 llvm::Expected<rt::ReferenceResult>
 referenceCacheAttention(const CacheOperands &cache, const rt::BufferRef &query,
-                        const CacheAttentionOptions &options = {});
+                        const CacheAttentionOptions &options = {},
+                        const rt::BufferRef *sinks = nullptr);
 
 /// Checks the query against the cache and options the way the op verifier
 /// does; returns Hq.

@@ -114,11 +114,17 @@ KvStepper::appendKernel(const BufferRef &key, const BufferRef &value) {
 
 llvm::Expected<KvStepper::StepKernel>
 KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
-                        const BufferRef *lse,
+                        const BufferRef *lse, const BufferRef *sinks,
                         const CacheAttentionOptions &attn) {
   int64_t n = query.shape[0];
-  DecodeKey memo{n,         query.shape[1], query.shape[2], lse != nullptr,
-                 attn.mask, attn.scale,     attn.softcap};
+  DecodeKey memo{n,
+                 query.shape[1],
+                 query.shape[2],
+                 lse != nullptr,
+                 sinks != nullptr,
+                 attn.mask,
+                 attn.scale,
+                 attn.softcap};
   for (auto &[k, kernel] : decodeKernels)
     if (k == memo)
       return kernel;
@@ -128,14 +134,16 @@ KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
   types.push_back({DType::I32, {n}, false}); // cache_lengths
   if (table)
     types.push_back(*table);
+  if (sinks)
+    types.push_back(typeOf(*sinks, false));
   types.push_back(typeOf(output, true));
   if (lse)
     types.push_back(typeOf(*lse, true));
-  auto kernel =
-      compileKernel("cache_attention",
-                    attentionKernelSource(types, kvCache.isPaged(),
-                                          lse != nullptr, attn, pageLayout()),
-                    types);
+  auto kernel = compileKernel(
+      "cache_attention",
+      attentionKernelSource(types, kvCache.isPaged(), lse != nullptr, attn,
+                            pageLayout(), sinks != nullptr),
+      types);
   if (kernel)
     decodeKernels.push_back({memo, *kernel});
   return kernel;
@@ -235,7 +243,8 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
                                   const BufferRef &query,
                                   const BufferRef &output,
                                   const CacheAttentionOptions &attn,
-                                  const BufferRef *lse) {
+                                  const BufferRef *lse,
+                                  const BufferRef *sinks) {
   const char *what = "decodeStep";
   const KvCache &c = kvCache;
   int64_t n = static_cast<int64_t>(seqs.size());
@@ -258,6 +267,10 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
     if (llvm::Error e = checkBuffer(*lse, what, "lse", DType::F32, {n, *hq, sq},
                                     "[B, Hq, Sq]"))
       return e;
+  if (sinks)
+    if (llvm::Error e =
+            checkBuffer(*sinks, what, "sinks", DType::F32, {*hq}, "[Hq]"))
+      return e;
   for (auto [b, name] :
        {std::pair{&query, "query"}, {&output, "output"}, {lse, "lse"}})
     if (b)
@@ -268,7 +281,7 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
     return e;
   StepKernel kernel;
   if (options.backend == StepBackend::Compiled && n > 0) {
-    auto k = decodeKernel(query, output, lse, attn);
+    auto k = decodeKernel(query, output, lse, sinks, attn);
     if (!k)
       return k.takeError();
     kernel = *k;
@@ -278,13 +291,14 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
   if (!batch)
     return batch.takeError();
   const KvBatch &b = **batch;
-  if (llvm::Error e = rt::checkDisjoint({{"output", &output, true},
-                                         {"lse", lse, true},
-                                         {"query", &query, false},
-                                         {"the key cache", &b.keyCache, false},
-                                         {"the value cache", &b.valueCache,
-                                          false}},
-                                        what))
+  if (llvm::Error e =
+          rt::checkDisjoint({{"output", &output, true},
+                             {"lse", lse, true},
+                             {"query", &query, false},
+                             {"sinks", sinks, false},
+                             {"the key cache", &b.keyCache, false},
+                             {"the value cache", &b.valueCache, false}},
+                            what))
     return e;
   if (kernel) {
     llvm::SmallVector<BufferRef, 7> buffers = {query, b.keyCache, b.valueCache,
@@ -298,6 +312,10 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
                                                    {"cache_lengths", false}};
     if (b.blockTable)
       uses.push_back({"block_table", false});
+    if (sinks) {
+      buffers.insert(buffers.end() - 1, *sinks);
+      uses.push_back({"sinks", false});
+    }
     uses.push_back({"output", true});
     if (lse) {
       buffers.push_back(*lse);
@@ -305,7 +323,7 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
     }
     return runKernel(kernel, buffers, uses);
   }
-  auto ref = referenceCacheAttention(b.attentionOperands(), query, attn);
+  auto ref = referenceCacheAttention(b.attentionOperands(), query, attn, sinks);
   if (!ref)
     return ref.takeError();
   auto os = output.effectiveStrides();

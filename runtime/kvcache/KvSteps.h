@@ -70,12 +70,14 @@ public:
   /// Attention of `query` [B, Hq, Sq, D] (the cache's element type) against
   /// `seqs`, whose last Sq tokens the queries are (so append them first):
   /// writes `output` [B, Hq, Sq, Dv] (query's type) and, if given, `lse`
-  /// [B, Hq, Sq] f32. Hq must be a multiple of Hkv (GQA). The cache does
-  /// not change.
+  /// [B, Hq, Sq] f32. Hq must be a multiple of Hkv (GQA). `sinks`, if
+  /// given, is [Hq] f32 attention-sink logits (attn.cache_attention). The
+  /// cache does not change.
   llvm::Error decodeStep(llvm::ArrayRef<SeqId> seqs, const rt::BufferRef &query,
                          const rt::BufferRef &output,
                          const CacheAttentionOptions &options = {},
-                         const rt::BufferRef *lse = nullptr);
+                         const rt::BufferRef *lse = nullptr,
+                         const rt::BufferRef *sinks = nullptr);
 
   KvCache &cache() { return kvCache; }
   /// True when the cache's pools are in device memory (CUDA kernels).
@@ -91,7 +93,7 @@ private:
   };
   struct DecodeKey {
     int64_t batch, heads, queries;
-    bool withLse;
+    bool withLse, withSinks;
     MaskSpec mask;
     std::optional<float> scale, softcap;
     bool operator==(const DecodeKey &) const = default;
@@ -115,6 +117,7 @@ private:
   llvm::Expected<StepKernel> decodeKernel(const rt::BufferRef &query,
                                           const rt::BufferRef &output,
                                           const rt::BufferRef *lse,
+                                          const rt::BufferRef *sinks,
                                           const CacheAttentionOptions &attn);
   PageLayout pageLayout() const;
   llvm::Error checkBackend(llvm::StringRef what) const;

@@ -60,6 +60,8 @@ struct StepCase {
   /// Rows per sequence; > 96 adds long prefills, so that decode reads full
   /// KV tiles (in place, no pack) as well as partial ones.
   int64_t maxLen = 96;
+  int64_t dv = 0;     ///< 0: d
+  bool sinks = false; ///< random [Hq] attention-sink logits
 };
 
 /// Short names in test listings (gtest prints unknown params as bytes).
@@ -75,7 +77,7 @@ TEST_P(KvCacheSteps, CompiledMatchesReference) {
   uint64_t seed = testSeed();
   SCOPED_TRACE("ATTN_TEST_SEED=" + std::to_string(seed));
   std::mt19937_64 rng(seed);
-  const int64_t n = 4, maxLen = p.maxLen, dv = p.d;
+  const int64_t n = 4, maxLen = p.maxLen, dv = p.dv ? p.dv : p.d;
   auto make = [&]() -> std::unique_ptr<kv::KvCache> {
     if (p.paged)
       return makePaged(n * maxLen / p.pageSize, p.pageSize, maxLen / p.pageSize,
@@ -93,6 +95,9 @@ TEST_P(KvCacheSteps, CompiledMatchesReference) {
   kv::KvStepper compiled(*compiledCache, sharedRuntime(), options);
   kv::KvStepper reference = referenceStepper(*referenceCache);
   rt::DType t = dtypeOf(p.dtype);
+  HostTensor sinkLogits(rt::DType::F32, {p.hq});
+  sinkLogits.fillRandom(rng);
+  const rt::BufferRef *sinks = p.sinks ? &sinkLogits.ref : nullptr;
 
   auto append = [&](int64_t snew, std::vector<int32_t> counts) {
     HostTensor k(t, {n, p.hkv, snew, p.d}), v(t, {n, p.hkv, snew, dv});
@@ -112,10 +117,10 @@ TEST_P(KvCacheSteps, CompiledMatchesReference) {
     Decoded want = got;
     got.out.fill(std::nan("")); // every element must be written
     got.lse.fill(std::nan(""));
-    ASSERT_TRUE(ok(
-        compiled.decodeStep(ids, q.ref, got.out.ref, p.options, &got.lse.ref)));
+    ASSERT_TRUE(ok(compiled.decodeStep(ids, q.ref, got.out.ref, p.options,
+                                       &got.lse.ref, sinks)));
     ASSERT_TRUE(ok(reference.decodeStep(ids, q.ref, want.out.ref, p.options,
-                                        &want.lse.ref)));
+                                        &want.lse.ref, sinks)));
     expectClose(got, want, t);
   };
 
@@ -222,7 +227,19 @@ INSTANTIATE_TEST_SUITE_P(
         StepCase{"NhdLongSplitsF32", true, 64, ElementType::F32, 4, 1, 64, 3,
                  causal(), 2, PageLayout::NHD, 256},
         StepCase{"ContiguousLongGqaF32", false, 0, ElementType::F32, 8, 2, 128,
-                 1, causal(), 0, PageLayout::NHD, 256}),
+                 1, causal(), 0, PageLayout::NHD, 256},
+        // Attention sinks (gpt-oss): with sliding windows, KV splits (the
+        // sink counts once over all splits), GQA 1:1 / 4:1 / 7:1, D != Dv.
+        StepCase{"SinksPagedWindowGqa4F32", true, 16, ElementType::F32, 8, 2,
+                 64, 1, causal(100), 0, PageLayout::NHD, 256, 48, true},
+        StepCase{"SinksPagedSplitsGqa7Bf16", true, 16, ElementType::BF16, 7, 1,
+                 64, 1, causal(), 3, PageLayout::NHD, 256, 0, true},
+        StepCase{"SinksHndWindowSplitsF32", true, 16, ElementType::F32, 4, 1,
+                 32, 1, causal(60), 4, PageLayout::HND, 256, 0, true},
+        StepCase{"SinksContiguousMhaChunkBf16", false, 0, ElementType::BF16, 2,
+                 2, 32, 3, causal(40), 0, PageLayout::NHD, 256, 16, true},
+        StepCase{"SinksContiguousSplitsGqa4F32", false, 0, ElementType::F32, 8,
+                 2, 32, 1, causal(), 3, PageLayout::NHD, 96, 0, true}),
     [](const auto &info) { return std::string(info.param.name); });
 
 /// The serving loop of docs/kv-cache.md, as written there.

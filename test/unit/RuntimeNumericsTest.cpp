@@ -308,6 +308,58 @@ std::vector<Case> longCases() {
   return cases;
 }
 
+/// Attention sinks (gpt-oss: [Hq] f32 logits in every row's denominator):
+/// sliding windows, GQA 1:1 / 4:1 / 7:1, D != Dv, ragged lengths with an
+/// empty row (out 0, lse = the sink), and decode shapes whose KV range is
+/// split (the sink must count once, not once per split).
+std::vector<Case> sinkCases() {
+  std::vector<Case> cases;
+  auto add = [&](const char *name, AttentionSpec s, int64_t dv,
+                 double std = 1.0, std::vector<int32_t> lengths = {}) {
+    s.withSinks = true;
+    s.valueDim = dv == s.headDim ? 0 : dv;
+    Case c = plain(s);
+    c.name = std::string("sinks_") + name + "_" + baseName(s);
+    c.inputStd = std;
+    c.kvLengths = std::move(lengths);
+    cases.push_back(c);
+  };
+  for (ElementType t : {f32, bf16}) {
+    AttentionSpec s = make(2, 8, 2, 77, 93, 40, t, bhsd);
+    s.mask.causal = true;
+    s.mask.qOffset = 16;
+    s.mask.windowLeft = 17;
+    add("window", s, 24);
+  }
+  {
+    AttentionSpec s = make(1, 7, 1, 65, 130, 64, bf16, bhsd);
+    s.mask.causal = true;
+    s.mask.qOffset = 65;
+    add("causal", s, 80);
+  }
+  add("full_std3", make(1, 3, 3, 50, 71, 48, f32, bshd), 48, /*std=*/3.0);
+  {
+    AttentionSpec s = make(3, 4, 1, 33, 70, 32, f32, bhsd);
+    s.withKvLengths = true;
+    s.mask.windowLeft = 9;
+    s.mask.windowRight = 3;
+    add("ragged_window", s, 32, 1.0, {0, 70, 41});
+  }
+  for (ElementType t : {f32, bf16}) {
+    AttentionSpec s = make(1, 8, 2, 1, 3001, 64, t, bhsd);
+    s.withKvLengths = true;
+    add("decode_splits", s, 64, 1.0, {2999});
+  }
+  {
+    AttentionSpec s = make(1, 7, 1, 1, 2500, 128, f32, bhsd);
+    s.mask.causal = true;
+    s.mask.qOffset = 2499;
+    s.mask.windowLeft = 700;
+    add("decode_window", s, 64);
+  }
+  return cases;
+}
+
 class Numerics : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Numerics, MatchesReference) {
@@ -349,6 +401,8 @@ INSTANTIATE_TEST_SUITE_P(Edges, Numerics, ::testing::ValuesIn(edgeCases()),
 INSTANTIATE_TEST_SUITE_P(Long, Numerics, ::testing::ValuesIn(longCases()),
                          caseName);
 INSTANTIATE_TEST_SUITE_P(Avx2, Numerics, ::testing::ValuesIn(avx2Cases()),
+                         caseName);
+INSTANTIATE_TEST_SUITE_P(Sinks, Numerics, ::testing::ValuesIn(sinkCases()),
                          caseName);
 
 /// Work items are independent, so the thread count cannot change a bit.
