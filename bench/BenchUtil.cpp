@@ -132,7 +132,14 @@ double fmaPeakGflops(int threads, bool cpuTime) {
   return flops / best / 1e9;
 }
 
-double copyGBps(int64_t bytes, int threads) {
+/// ms of one `fn` run: median wall time, or with `cpuTime` the least process
+/// CPU time per thread (what the CPU-time kernel timings compare with).
+static double streamMs(const std::function<void()> &fn, int threads,
+                       bool cpuTime) {
+  return cpuTime ? minCpuMs(fn, 7) / threads : medianMs(fn, 7);
+}
+
+double copyGBps(int64_t bytes, int threads, bool cpuTime) {
   std::vector<char> src(bytes, 1), dst(bytes, 2);
   auto copy = [&] {
     std::vector<std::thread> pool;
@@ -144,11 +151,11 @@ double copyGBps(int64_t bytes, int threads) {
     for (auto &th : pool)
       th.join();
   };
-  double ms = medianMs(copy, 7);
+  double ms = streamMs(copy, threads, cpuTime);
   return 2.0 * double(bytes) / ms / 1e6;
 }
 
-double readGBps(int64_t bytes, int threads) {
+double readGBps(int64_t bytes, int threads, bool cpuTime) {
   static std::vector<uint64_t> buf;
   buf.assign(bytes / 8, 1);
   std::vector<uint64_t> sums(threads * 8);
@@ -170,7 +177,7 @@ double readGBps(int64_t bytes, int threads) {
     for (auto &th : pool)
       th.join();
   };
-  double ms = medianMs(read, 7);
+  double ms = streamMs(read, threads, cpuTime);
   return double(bytes) / ms / 1e6;
 }
 

@@ -46,12 +46,13 @@ double sgemmGflops(int n, int threads, bool cpuTime = false);
 double fmaPeakGflops(int threads, bool cpuTime = false);
 
 /// memcpy bandwidth (GB/s, bytes read + written) of `bytes`-sized buffers
-/// copied by `threads` threads.
-double copyGBps(int64_t bytes, int threads);
+/// copied by `threads` threads. `cpuTime` as for sgemmGflops.
+double copyGBps(int64_t bytes, int threads, bool cpuTime = false);
 
 /// Read-only bandwidth (GB/s) of `threads` threads summing disjoint parts
 /// of a `bytes` buffer: the ceiling of a kernel that only reads (decode).
-double readGBps(int64_t bytes, int threads);
+/// `cpuTime` as for sgemmGflops.
+double readGBps(int64_t bytes, int threads, bool cpuTime = false);
 
 /// Pins OpenBLAS to `threads` threads (1 inside our own parallel loops).
 void setBlasThreads(int threads);

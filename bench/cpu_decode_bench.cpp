@@ -59,9 +59,9 @@ static llvm::cl::opt<int> tileKv("tile-kv", llvm::cl::desc("keys per KV tile"),
 static llvm::cl::opt<bool> cpuTime(
     "cpu-time",
     llvm::cl::desc("time by the least process CPU time of the runs instead "
-                   "of the median wall time (with --bench-threads=1: the "
-                   "kernel's own time, for A/B comparisons on a shared "
-                   "machine)"),
+                   "of the median wall time, the kernel and the read/copy "
+                   "streams alike (with --bench-threads=1: their own time, "
+                   "for A/B comparisons on a shared machine)"),
     llvm::cl::init(false));
 static llvm::cl::list<int64_t>
     lengths("kv",
@@ -158,8 +158,10 @@ llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
     if (llvm::Error e = steps.decodeStep(seqs, qRef, oRef, opts))
       runError = std::move(e);
   };
-  double copy = bench::copyGBps(int64_t(256) << 20, runtime.numThreads());
-  double read = bench::readGBps(int64_t(256) << 20, runtime.numThreads());
+  double copy =
+      bench::copyGBps(int64_t(256) << 20, runtime.numThreads(), cpuTime);
+  double read =
+      bench::readGBps(int64_t(256) << 20, runtime.numThreads(), cpuTime);
   double ms =
       cpuTime ? bench::minCpuMs(step, reps) : bench::medianMs(step, reps);
   if (runError)
@@ -276,8 +278,8 @@ void emitJson(unsigned nThreads, double read, double copy,
 int main(int argc, char **argv) {
   llvm::cl::ParseCommandLineOptions(argc, argv, "attn CPU decode benchmark\n");
   unsigned nThreads = threads ? threads : std::thread::hardware_concurrency();
-  double read = bench::readGBps(int64_t(256) << 20, nThreads);
-  double copy = bench::copyGBps(int64_t(256) << 20, nThreads);
+  double read = bench::readGBps(int64_t(256) << 20, nThreads, cpuTime);
+  double copy = bench::copyGBps(int64_t(256) << 20, nThreads, cpuTime);
   rt::RuntimeOptions ro;
   ro.numThreads = nThreads;
   rt::Runtime runtime(ro);

@@ -2,7 +2,7 @@
 """PNG charts of the benchmarks' JSON lines (bench/benchschema.py).
 
 usage: python3 bench/plot.py [--out-dir DIR] [--tag NAME] [--title TEXT]
-                             FILE.jsonl...
+                             [--note TEXT] FILE.jsonl...
 
 Writes, for one machine (all FILEs are measurements of the same machine):
 
@@ -284,8 +284,13 @@ def main(argv=None):
     ap.add_argument("--tag", default="cpu",
                     help="machine name in the file names (cpu, h200, ...)")
     ap.add_argument("--title", default="", help="default: the device lines")
+    ap.add_argument("--note", default="",
+                    help="appended to the title (date, load, options)")
     args = ap.parse_args(argv)
     records = [r for p in args.files for r in benchschema.load(p)]
+    title = args.title or device_name(records)
+    if args.note:
+        title += f" ({args.note})"
     for r in records:
         if "error" in r:
             print(f"plot: skipped {r.get('impl')} {r.get('case')}: "
@@ -294,8 +299,8 @@ def main(argv=None):
     paths = [os.path.join(args.out_dir, f"{name}-{args.tag}.png")
              for name in ("compare", "roofline")]
     try:
-        compare_chart(records, paths[0], args.title)
-        roofline_chart(records, paths[1], args.title)
+        compare_chart(records, paths[0], title)
+        roofline_chart(records, paths[1], title)
     except ValueError as e:
         print(f"plot: {e} ({', '.join(args.files)})", file=sys.stderr)
         return 1

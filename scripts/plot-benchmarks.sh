@@ -14,7 +14,9 @@
 # run it on a quiet machine (it prints the load average first). The JSON
 # lines are kept next to the charts' inputs in $ATTN_BUILD/bench-json/.
 # Environment: ATTN_BENCH_THREADS (default: all cores), ATTN_PLOT_DIR
-# (default docs/img), ATTN_PREFILL_ARGS / ATTN_DECODE_ARGS (extra options).
+# (default docs/img), ATTN_PREFILL_ARGS / ATTN_DECODE_ARGS (extra options),
+# ATTN_PLOT_NOTE (the GPU charts' title note; default the files' date).
+# The conditions (date, load, options) go into the CPU charts' titles.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 set -euo pipefail
 out="${ATTN_PLOT_DIR:-$ATTN_ROOT/docs/img}"
@@ -24,6 +26,7 @@ py=/usr/bin/python3
 if [ "${1:-}" = "--gpu" ]; then
   dir="${2:?usage: $0 --gpu DIR [TAG]}"
   exec "$py" "$ATTN_ROOT/bench/plot.py" --out-dir "$out" --tag "${3:-h200}" \
+    --note "${ATTN_PLOT_NOTE:-$(date -u -r "$dir/peers.jsonl" +%F)}" \
     "$dir/attn-bench.jsonl" "$dir/peers.jsonl"
 fi
 
@@ -34,12 +37,18 @@ cmake --build "$ATTN_BUILD" --target attn-bench-cpu-prefill attn-bench-cpu-decod
 json="$ATTN_BUILD/bench-json"
 mkdir -p "$json"
 threads="${ATTN_BENCH_THREADS:-$(nproc)}"
+before="$(cut -d' ' -f1 /proc/loadavg)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $threads threads"
 # ATTN_CACHE_DIR=off: the benchmarks compile every kernel (and leave no cache).
 ATTN_CACHE_DIR=off "$ATTN_BUILD/bin/attn-bench-cpu-prefill" \
   --bench-threads="$threads" --json ${ATTN_PREFILL_ARGS:-} > "$json/cpu-prefill.jsonl"
 ATTN_CACHE_DIR=off "$ATTN_BUILD/bin/attn-bench-cpu-decode" \
   --bench-threads="$threads" --json ${ATTN_DECODE_ARGS:-} > "$json/cpu-decode.jsonl"
+after="$(cut -d' ' -f1 /proc/loadavg)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$py" "$ATTN_ROOT/bench/plot.py" --out-dir "$out" --tag cpu \
+# The conditions go into the charts' titles.
+note="$(date -u '+%F %H:%M UTC'), load $before -> $after"
+opts="$(echo "${ATTN_PREFILL_ARGS:-} ${ATTN_DECODE_ARGS:-}" | xargs)"
+[ -n "$opts" ] && note+=", $opts"
+"$py" "$ATTN_ROOT/bench/plot.py" --out-dir "$out" --tag cpu --note "$note" \
   "$json/cpu-prefill.jsonl" "$json/cpu-decode.jsonl"
