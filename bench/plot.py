@@ -256,7 +256,8 @@ def roofline_chart(records, path, title=""):
             f"{n}: {c.replace('_', ' ')}" for n, c in enumerate(cases, 1)),
             transform=ax.transAxes, fontsize=6, va="top", ha="left",
             bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
-    ax.set_title(f"roofline: {title or device_name(records)}", fontsize=10)
+    ax.set_title("\n".join(textwrap.wrap(
+        f"roofline: {title or device_name(records)}", 95)), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
