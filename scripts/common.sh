@@ -6,8 +6,11 @@ ATTN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ATTN_BUILD="${ATTN_BUILD:-$ATTN_ROOT/build}"
 LLVM_PREFIX=/usr/lib/llvm-22
 
+# libclang-rt-22-dev: clang-22's sanitizer and libFuzzer runtimes (the
+# sanitizer job in scripts/test.sh, scripts/fuzz.sh); only recommended by
+# clang-22, so an install without recommends lacks it.
 ATTN_PACKAGES=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
-  llvm-22-tools clang-22 lld-22 libzstd-dev libgtest-dev libopenblas-dev
+  llvm-22-tools clang-22 libclang-rt-22-dev lld-22 libzstd-dev libgtest-dev libopenblas-dev
   libbenchmark-dev python3
   python3-numpy python3-pytest python3-torch python3-matplotlib python3-build
   python3-wheel python3-setuptools python3-venv)

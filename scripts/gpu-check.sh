@@ -70,19 +70,61 @@ if [[ "$SKIP" != *" tests "* ]]; then
     tee '$RESULTS/gpu-tests.log' | grep -v -e '^\[  *SKIPPED' -e ': Skipped\$' | tail -80;
     exit \${PIPESTATUS[0]}"
 fi
-# compute-sanitizer over every kernel family the GPU tests launch (dense
-# mma.sync and wgmma/TMA prefill, split-KV decode + combine, paged decode,
-# custom masks, bias): memcheck (out-of-bounds, misaligned accesses) and
-# racecheck (shared-memory hazards). ATTN_SANITIZER_FILTER narrows it.
+# compute-sanitizer (memcheck: out-of-bounds and misaligned accesses;
+# racecheck: shared-memory hazards) over one small case of every kernel
+# family: mma.sync prefill (d 64/80/128, bshd, causal + offset, sliding
+# window, lse + softcap), unsplit decode, split-KV decode + combine (ragged,
+# empty rows, lse), wgmma + TMA prefill (sm_90a, d 64/128, causal), the
+# custom-mask paths (bool mask + lengths, segment ids, score_mod/mask_mod,
+# both chips) and the hand-written naive kernel; with attn-kvcache-tests in
+# the carry also cache_append + paged/contiguous decode. Parameterised
+# tests are named Prefix/Suite.Test/case. A step fails on a sanitizer
+# error, a failed test, or when no test ran (skipped without a device).
+# ATTN_SANITIZER_FILTER replaces the attn-gpu-tests filter.
+sanitize_cases=(
+  Matrix/GpuNumerics.MatchesReference/mha_s65_d64_f16
+  Matrix/GpuNumerics.MatchesReference/gqa7_s63_d80_f16
+  Matrix/GpuNumerics.MatchesReference/mha_bshd_s128_d128_f16
+  Matrix/GpuNumerics.MatchesReference/causal_offset_d64_bf16
+  Matrix/GpuNumerics.MatchesReference/sliding_window_d80_f16
+  Matrix/GpuNumerics.MatchesReference/lse_softcap_causal_s200_d128_bf16
+  Matrix/GpuNumerics.MatchesReference/decode_mha_sq3_kv65_d64_f16
+  Matrix/GpuNumerics.MatchesReference/decode_mqa32_sq4_ragged_f16
+  Matrix/GpuNumerics.MatchesReference/decode_lse_split_ragged_bf16
+  Matrix/GpuNumericsSm90a.MatchesReference/mha_s65_d64_f16
+  Matrix/GpuNumericsSm90a.MatchesReference/mha_bshd_s128_d128_f16
+  Matrix/GpuNumericsSm90a.MatchesReference/causal_s300_d128_f16
+  Matrix/GpuNumericsSm90a.MatchesReference/lse_softcap_causal_s200_d128_bf16
+  "Chips/GpuCustomMasks.*"
+  "GpuNaive.*"
+)
+sanitize() { # sanitize TOOL LOG BINARY FILTER: one compute-sanitizer run
+  local tool="$1" log="$2" bin="$3" filter="$4"
+  ATTN_CACHE_DIR=off "$cs" --tool "$tool" --error-exitcode 1 "$bin" \
+    --gtest_brief=1 --gtest_filter="$filter" > "$log" 2>&1
+  local rc=$?
+  grep -E '(ERROR SUMMARY|RACECHECK SUMMARY|Invalid|Race|hazard|PASSED|FAILED|SKIPPED \])' \
+    "$log" | tail -20
+  local ran
+  ran=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) tests?.*/\1/p' "$log" | tail -1)
+  local skipped
+  skipped=$(sed -nE 's/^\[  SKIPPED \] ([0-9]+) tests?.*/\1/p' "$log" | tail -1)
+  echo "$tool $(basename "$bin"): exit $rc, ${ran:-0} passed, ${skipped:-0} skipped"
+  [ "${ran:-0}" -eq 0 ] && rc=1 # nothing ran (no device, or a stale filter)
+  return $rc
+}
 if [[ "$SKIP" != *" sanitizer "* ]]; then
   cs="$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)"
-  sfilter="${ATTN_SANITIZER_FILTER:-GpuNumerics*:GpuNumericsSm90a*:GpuCustomMasks*:GpuNaive*}"
+  sfilter="${ATTN_SANITIZER_FILTER:-$(IFS=:; echo "${sanitize_cases[*]}")}"
+  export cs
+  export -f sanitize
   for tool in memcheck racecheck; do
-    step "$tool" 560 bash -c "'$cs' --tool $tool --error-exitcode 1 \
-      '$BIN/attn-gpu-tests' --gtest_brief=1 --gtest_filter='$sfilter' \
-      > '$RESULTS/sanitizer-$tool.log' 2>&1; rc=\$?;
-      grep -E '(ERROR SUMMARY|RACECHECK SUMMARY|Invalid|Race|PASSED|FAILED)' \
-        '$RESULTS/sanitizer-$tool.log' | tail -20; exit \$rc"
+    kv=":"
+    [ -x "$BIN/attn-kvcache-tests" ] && kv="sanitize $tool \
+      '$RESULTS/sanitizer-$tool-kvcache.log' '$BIN/attn-kvcache-tests' \
+      'Caches/KvCacheDeviceSteps.MatchesReference/*' || rc=1"
+    step "$tool" 85 bash -c "rc=0; sanitize $tool '$RESULTS/sanitizer-$tool.log' \
+      '$BIN/attn-gpu-tests' '$sfilter' || rc=1; $kv; exit \$rc"
   done
 fi
 if [[ "$SKIP" != *" bench "* ]]; then
