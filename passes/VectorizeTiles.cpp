@@ -451,7 +451,8 @@ bool TileVectorizer::lowerFlatSoftmax(TileOnlineSoftmaxOp op) {
   auto sTy = cast<MemRefType>(s.getType());
   int64_t keys = sTy.getDimSize(0), r = sTy.getDimSize(1), w = fullWidth;
   auto rowTy = cast<MemRefType>(op.getRowMax().getType());
-  if (r >= w || w % r != 0 || (keys * r) % w != 0 ||
+  // r = 0 (an empty tile, legal IR) takes the column path: no division.
+  if (r < 1 || r >= w || w % r != 0 || (keys * r) % w != 0 ||
       !sTy.getLayout().isIdentity() || rowTy.getDimSize(0) != r ||
       !rowTy.getLayout().isIdentity() ||
       !cast<MemRefType>(op.getRowSum().getType()).getLayout().isIdentity() ||

@@ -66,6 +66,19 @@ func.func @online_softmax_columns(%s: memref<16x16xf32>, %acc: memref<16x32xf32>
 
 // -----
 
+// An empty tile (no query rows; legal IR) lowers to nothing. Found by the
+// mutant campaign: the flat-vector check divided by the row count (SIGFPE).
+// CHECK-LABEL: func @online_softmax_empty
+// CHECK-NEXT: return
+// W16-LABEL: func @online_softmax_empty
+// W16-NEXT: return
+func.func @online_softmax_empty(%s: memref<16x0xf32>, %acc: memref<0x32xf32>, %m: memref<0xf32>, %l: memref<0xf32>) {
+  attn.tile_online_softmax %s, %acc, %m, %l : memref<16x0xf32>, memref<0x32xf32>, memref<0xf32>, memref<0xf32>
+  return
+}
+
+// -----
+
 // Masks are evaluated on i32 position vectors (one query per lane, one key
 // per tile row); -inf replaces masked scores.
 // CHECK-LABEL: func @mask
