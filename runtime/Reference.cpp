@@ -99,9 +99,12 @@ double referenceRow(const Problem &p, int64_t b, int64_t h, int64_t qi,
   const AttentionSpec &s = p.spec;
   int64_t d = s.headDim, dv = s.effectiveValueDim();
   int64_t hk = h / (s.numHeads / s.numKvHeads);
-  const double *qRow = &p.q[((b * s.numHeads + h) * s.queryLen + qi) * d];
-  const double *kHead = &p.k[(b * s.numKvHeads + hk) * s.kvLen * d];
-  const double *vHead = &p.v[(b * s.numKvHeads + hk) * s.kvLen * dv];
+  // data() + offset, not &v[offset]: with Skv = 0 the K/V vectors are
+  // empty and indexing them is undefined (UBSan: reference to null).
+  const double *qRow =
+      p.q.data() + ((b * s.numHeads + h) * s.queryLen + qi) * d;
+  const double *kHead = p.k.data() + (b * s.numKvHeads + hk) * s.kvLen * d;
+  const double *vHead = p.v.data() + (b * s.numKvHeads + hk) * s.kvLen * dv;
   int64_t limit = s.kvLen;
   if (p.kvLengths)
     limit = std::min<int64_t>(
