@@ -1,5 +1,6 @@
 //===- AttnTileOps.cpp - verifiers of the tile-level ops ------------------===//
 #include "dialect/AttnOps.h"
+#include "dialect/Limits.h"
 
 #include <cmath>
 
@@ -14,9 +15,21 @@ bool fits(int64_t inner, int64_t outer) {
 bool same(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
+/// Every tile op: no static operand dim past limits::kMaxTileDim.
+LogicalResult verifyTileSizes(Operation *op) {
+  for (Value v : op->getOperands())
+    if (auto ty = dyn_cast<MemRefType>(v.getType()))
+      for (int64_t d : ty.getShape())
+        if (!ShapedType::isDynamic(d) && d > limits::kMaxTileDim)
+          return op->emitOpError()
+                 << "tile " << ty << " has a dim past " << limits::kMaxTileDim;
+  return success();
+}
 } // namespace
 
 LogicalResult TilePackOp::verify() {
+  if (failed(verifyTileSizes(*this)))
+    return failure();
   auto src = getSource().getType(), dst = getDest().getType();
   int64_t rows = src.getDimSize(0), cols = src.getDimSize(1);
   if (getTranspose())
@@ -28,6 +41,8 @@ LogicalResult TilePackOp::verify() {
 }
 
 LogicalResult TileMatmulOp::verify() {
+  if (failed(verifyTileSizes(*this)))
+    return failure();
   auto a = getLhs().getType(), b = getRhs().getType(), c = getAcc().getType();
   if (!a.hasStaticShape() || !b.hasStaticShape() || !c.hasStaticShape())
     return emitOpError("tiles must have static shapes");
@@ -45,6 +60,8 @@ LogicalResult TileMatmulOp::verify() {
 }
 
 LogicalResult TileOnlineSoftmaxOp::verify() {
+  if (failed(verifyTileSizes(*this)))
+    return failure();
   int64_t rows = getScores().getType().getDimSize(1); // key-major scores
   if (getAcc().getType().getDimSize(0) > rows ||
       getRowMax().getType().getDimSize(0) != rows ||
@@ -56,6 +73,8 @@ LogicalResult TileOnlineSoftmaxOp::verify() {
 }
 
 LogicalResult TileSoftcapOp::verify() {
+  if (failed(verifyTileSizes(*this)))
+    return failure();
   float cap = getCap().convertToFloat();
   if (!(cap > 0.0f) || std::isinf(cap))
     return emitOpError() << "cap must be positive and finite, got " << cap;
@@ -63,6 +82,8 @@ LogicalResult TileSoftcapOp::verify() {
 }
 
 LogicalResult TileMaskOp::verify() {
+  if (failed(verifyTileSizes(*this)))
+    return failure();
   if (getRowsPerHead() < 1)
     return emitOpError() << "rows_per_head must be >= 1, got "
                          << getRowsPerHead();
@@ -70,6 +91,8 @@ LogicalResult TileMaskOp::verify() {
 }
 
 LogicalResult TileFinalizeOp::verify() {
+  if (failed(verifyTileSizes(*this)))
+    return failure();
   auto acc = getAcc().getType(), out = getOutput().getType();
   int64_t rows = acc.getDimSize(0);
   if (!same(getRowMax().getType().getDimSize(0), rows) ||
@@ -85,6 +108,8 @@ LogicalResult TileFinalizeOp::verify() {
 }
 
 LogicalResult TileCombineOp::verify() {
+  if (failed(verifyTileSizes(*this)))
+    return failure();
   auto parts = getParts().getType(), lse = getPartLse().getType();
   auto out = getOutput().getType();
   if (!same(lse.getDimSize(0), parts.getDimSize(0)) ||
