@@ -34,7 +34,7 @@ inline constexpr int64_t kMaxGroup = 256;
 /// unrolls tile columns, so a 2^31-column tile never finished compiling.
 /// The tiler's tiles stay far below: rows <= tile-rows or one GQA group,
 /// columns <= tile-kv or the padded head dim.
-inline constexpr int64_t kMaxTileDim = 4096;
+inline constexpr int64_t kMaxTileDim = 1024;
 /// window_left, window_right, dilation, global_tokens, q_offset, and
 /// q_offset + Sq (the largest query position): i32 lanes.
 inline constexpr int64_t kMaxMaskParam = std::numeric_limits<int32_t>::max();

@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/FlashEmitter.h"
+#include "dialect/Limits.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -80,13 +81,16 @@ FailureOr<FlashGeometry> mlir::attn::chooseFlashGeometry(
     int64_t batch, int64_t heads, int64_t kvHeads, int64_t qLen,
     int64_t headDim, int64_t valueDim, int64_t kvCapacity, int64_t pageSize,
     int64_t tileRows, int64_t tileKv, int64_t kvSplits, std::string &error) {
-  if (tileKv <= 0 || tileKv % kPad != 0) {
+  // Tiles stay within the tile ops' verifier limit (limits::kMaxTileDim).
+  const std::string most = std::to_string(limits::kMaxTileDim);
+  if (tileKv <= 0 || tileKv % kPad != 0 || tileKv > limits::kMaxTileDim) {
     error = "tile-kv must be a positive multiple of " + std::to_string(kPad) +
-            ", got " + std::to_string(tileKv);
+            " up to " + most + ", got " + std::to_string(tileKv);
     return failure();
   }
-  if (tileRows <= 0) {
-    error = "tile-rows must be positive, got " + std::to_string(tileRows);
+  if (tileRows <= 0 || tileRows > limits::kMaxTileDim) {
+    error = "tile-rows must be in [1, " + most + "], got " +
+            std::to_string(tileRows);
     return failure();
   }
   FlashGeometry g;

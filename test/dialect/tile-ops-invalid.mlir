@@ -147,7 +147,7 @@ func.func @combine_out_lse(%p: memref<4x8x64xf32>, %pl: memref<4x8xf32>, %o: mem
 // Tiles past limits::kMaxTileDim: the vectorizer unrolls tile columns, and
 // these two (from the mutant campaign) never finished compiling.
 func.func @finalize_huge(%acc: memref<4x4294967296xf32>, %m: memref<4xf32>, %l: memref<4xf32>, %o: memref<?x4294967296xf16>) {
-  // expected-error @+1 {{tile 'memref<4x4294967296xf32>' has a dim past 4096}}
+  // expected-error @+1 {{tile 'memref<4x4294967296xf32>' has a dim past 1024}}
   attn.tile_finalize %acc, %m, %l into %o : memref<4x4294967296xf32>, memref<4xf32>, memref<4xf32> into memref<?x4294967296xf16>
   return
 }
@@ -155,7 +155,7 @@ func.func @finalize_huge(%acc: memref<4x4294967296xf32>, %m: memref<4xf32>, %l: 
 // -----
 
 func.func @pack_huge(%k: memref<32x2147483648xf32>, %t: memref<32x2147483648xf32>) {
-  // expected-error @+1 {{tile 'memref<32x2147483648xf32>' has a dim past 4096}}
+  // expected-error @+1 {{tile 'memref<32x2147483648xf32>' has a dim past 1024}}
   attn.tile_pack %k into %t : memref<32x2147483648xf32> into memref<32x2147483648xf32>
   return
 }
@@ -163,7 +163,7 @@ func.func @pack_huge(%k: memref<32x2147483648xf32>, %t: memref<32x2147483648xf32
 // -----
 
 // The largest tile accepted.
-func.func @softcap_largest(%s: memref<16x4096xf32>) {
-  attn.tile_softcap %s {cap = 30.0 : f32} : memref<16x4096xf32>
+func.func @softcap_largest(%s: memref<16x1024xf32>) {
+  attn.tile_softcap %s {cap = 30.0 : f32} : memref<16x1024xf32>
   return
 }

@@ -47,7 +47,7 @@
 // CUDA-NEXT: exit=1
 
 // RUN: bash -c "attn-run 'mha:h=2,s=8,d=64' --tile-kv=24 2>&1; echo exit=\$?" | FileCheck %s --check-prefix=LOWERING
-// LOWERING: attn-run: error: lowering failed: {{.*}}tile-kv must be a positive multiple of 16, got 24
+// LOWERING: attn-run: error: lowering failed: {{.*}}tile-kv must be a positive multiple of 16 up to 1024, got 24
 // LOWERING-NEXT: exit=1
 
 // Not MLIR: makes this file a malformed spec for the MALFORMED run above.
