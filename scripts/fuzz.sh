@@ -5,7 +5,8 @@
 #   scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]
 #
 # The seed corpus is every example and every `// -----` piece of the lit
-# tests; the corpus grows in $ATTN_FUZZ_BUILD/corpus between runs. Crashes,
+# tests, and test/fuzz/regressions (inputs that once crashed the target);
+# the corpus grows in $ATTN_FUZZ_BUILD/corpus between runs. Crashes,
 # hangs (> 30 s per input) and sanitizer reports land in
 # $ATTN_FUZZ_BUILD/findings and make the script fail. One process (no
 # -jobs: libFuzzer would fork a child logging to ./fuzz-0.log), at the
@@ -32,6 +33,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 log="$ATTN_FUZZ_BUILD/fuzz.log"
 set +e
 nice -n 19 "$ATTN_FUZZ_BUILD/bin/attn-fuzz" "$corpus" "$seeds" \
+  "$ATTN_ROOT/test/fuzz/regressions" \
   -dict="$ATTN_ROOT/test/fuzz/attn.dict" -max_total_time="$seconds" \
   -timeout=30 -rss_limit_mb=4096 -max_len=8192 \
   -print_final_stats=1 -artifact_prefix="$findings/" "$@" 2>&1 | tee "$log" |
