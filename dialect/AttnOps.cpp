@@ -482,5 +482,35 @@ LogicalResult CacheAttentionOp::verify() {
   return checkScaleAndCap(op, getScale(), getSoftcap());
 }
 
+//===----------------------------------------------------------------------===//
+// MergeStatesOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MergeStatesOp::verify() {
+  Operation *op = getOperation();
+  auto sTy = getStates().getType(), lTy = getStateLse().getType();
+  auto oTy = getOutput().getType();
+  if (sTy.getRank() != 5)
+    return emitOpError() << "states must have rank 5 [N, B, H, S, Dv], got "
+                         << "rank " << sTy.getRank();
+  if (failed(checkSameElementType(op, "output", oTy.getElementType(), "states",
+                                  sTy.getElementType())) ||
+      failed(checkAllSizeLimits(op)))
+    return failure();
+  auto s = sTy.getShape();
+  if (failed(checkShape(op, "state_lse", lTy, {s[0], s[1], s[2], s[3]},
+                        "[N, B, H, S]")) ||
+      failed(checkShape(op, "output", oTy, {s[1], s[2], s[3], s[4]},
+                        "[B, H, S, Dv]")))
+    return failure();
+  if (auto lse = getLse())
+    if (failed(checkShape(op, "lse", lse.getType(), {s[1], s[2], s[3]},
+                          "[B, H, S]")))
+      return failure();
+  if (s[0] == 0)
+    return emitOpError("needs at least one state (N >= 1)");
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "dialect/AttnOps.cpp.inc"

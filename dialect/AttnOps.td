@@ -271,6 +271,40 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
   }];
 }
 
+def Attn_MergeStatesOp : Attn_Op<"merge_states"> {
+  let summary = "merge partial attention states by their log-sum-exps";
+  let description = [{
+    Merges `N` partial attention results of the same query rows, each over
+    a disjoint set of keys (KV splits, a shared prefix and a per-sequence
+    suffix in cascade attention), in the style of FlashInfer's
+    `merge_states` and FlashAttention-3's `flash_attn_combine`.
+    `states` `[N, B, H, S, Dv]` holds the normalized partial outputs and
+    `state_lse` `[N, B, H, S]` (f32) their log-sum-exps. For every row:
+    `m = max_i lse_i`, `w_i = exp(lse_i - m)`,
+    `output = sum_i w_i * out_i / sum_i w_i` and, if given,
+    `lse = m + log(sum_i w_i)`. A state with `lse = -inf` (it saw no key)
+    contributes nothing; a row whose states are all empty gives 0 and
+    `-inf`. `states` and `output` share one element type; the merge runs
+    in f32.
+
+    ```mlir
+    attn.merge_states %states, %state_lse into %out, %lse : memref<2x64x32x1x128xf32>
+        : memref<2x64x32x1x128xf32>, memref<2x64x32x1xf32>
+          into memref<64x32x1x128xf32>
+    ```
+  }];
+  let arguments = (ins
+    Arg<Attn_FloatMemRef, "partial outputs", [MemRead]>:$states,
+    Arg<MemRefOf<[F32]>, "their log-sum-exps", [MemRead]>:$state_lse,
+    Arg<Attn_FloatMemRef, "merged output", [MemWrite]>:$output,
+    Arg<Optional<MemRefOf<[F32]>>, "merged log-sum-exp", [MemWrite]>:$lse);
+  let assemblyFormat = [{
+    $states `,` $state_lse `into` $output (`,` $lse^ `:` type($lse))?
+    attr-dict `:` type($states) `,` type($state_lse) `into` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
 include "dialect/AttnTileOps.td"
 
 #endif // ATTN_OPS_TD

@@ -143,15 +143,15 @@ def Attn_TileFinalizeOp : Attn_Op<"tile_finalize"> {
 def Attn_TileCombineOp : Attn_Op<"tile_combine"> {
   let summary = "merge the partial results of KV splits (flash-decoding)";
   let description = [{
-    `parts` `[S, rows, cols]` holds S normalized partial outputs of the same
-    rows, each over a disjoint KV range, and `part_lse` `[S, rows]` their
+    `parts` `[S, rows, cols]` (f32, f16 or bf16, read as f32) holds S
+    normalized partial outputs of the same rows, each over a disjoint KV range, and `part_lse` `[S, rows]` their
     log-sum-exp. For every row of `output`: `m = max_s part_lse[s, r]`,
     `w_s = exp(part_lse[s, r] - m)`,
     `output[r, :] = sum_s w_s * parts[s, r, :] / sum_s w_s` (0 when every
     part is empty, `m = -inf`), and `lse[r] = m + log(sum_s w_s)`.
   }];
   let arguments = (ins
-    Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$parts,
+    Arg<MemRefRankOf<[F32, F16, BF16], [3]>, "", [MemRead]>:$parts,
     Arg<MemRefRankOf<[F32], [2]>, "", [MemRead]>:$part_lse,
     Arg<MemRefRankOf<[F32, F16, BF16], [2]>, "", [MemWrite]>:$output,
     Arg<Optional<Attn_F32Row>, "", [MemWrite]>:$lse);

@@ -6,12 +6,14 @@
 // the last split to finish (flash-decoding). attn.cache_append becomes a
 // parallel loop over (sequence, K/V head) copying each new row, converted to
 // the cache's element type, to its slot (a page row for paged caches, in the
-// op's page layout: token-major NHD or head-major HND).
+// op's page layout: token-major NHD or head-major HND). attn.merge_states
+// becomes a parallel loop of attn.tile_combine (MergeStates.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnOps.h"
 #include "passes/FlashEmitter.h"
 #include "passes/IndexMath.h"
+#include "passes/MergeStates.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -191,7 +193,7 @@ struct LowerCacheOpsPass
                           : std::max(1u, std::thread::hardware_concurrency());
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
-      if (isa<CacheAttentionOp, CacheAppendOp>(op))
+      if (isa<CacheAttentionOp, CacheAppendOp, MergeStatesOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -199,7 +201,8 @@ struct LowerCacheOpsPass
           isa<CacheAttentionOp>(op)
               ? lowerCacheAttention(cast<CacheAttentionOp>(op), tileRows,
                                     tileKv, kvSplits, threads)
-              : lowerCacheAppend(cast<CacheAppendOp>(op));
+          : isa<MergeStatesOp>(op) ? lowerMergeStates(cast<MergeStatesOp>(op))
+                                   : lowerCacheAppend(cast<CacheAppendOp>(op));
       if (failed(result))
         return signalPassFailure();
     }

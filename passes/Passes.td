@@ -116,6 +116,9 @@ def AttnLowerCacheOps : Pass<"attn-lower-cache-ops", "ModuleOp"> {
     `attn.cache_append` becomes a parallel loop over (sequence, K/V head)
     copying the new rows, converted to the cache's element type, to their
     slots; rows past the cache's capacity are dropped.
+
+    `attn.merge_states` becomes a parallel loop over (batch, head), each
+    item one `attn.tile_combine` of its rows (the split merge above).
   }];
   let options = [
     Option<"tileRows", "tile-rows", "int64_t", /*default=*/"64",

@@ -644,10 +644,16 @@ void TileVectorizer::lower(TileCombineOp op) {
   Value out = op.getOutput(), lse = op.getLse();
   auto outTy = cast<MemRefType>(out.getType());
   Type elt = outTy.getElementType();
-  int64_t splits = cast<MemRefType>(parts.getType()).getDimSize(0);
+  auto partsTy = cast<MemRefType>(parts.getType());
+  int64_t splits = partsTy.getDimSize(0);
   int64_t outCols = outTy.getDimSize(1);
   Value outRows = memref::DimOp::create(b, out, 0);
-  Value pad = scalar(0.0f);
+  // f16/bf16 parts (attn.merge_states) are read in their type, merged in f32.
+  Type partElt = partsTy.getElementType();
+  auto partVecTy = VectorType::get({width}, partElt);
+  Value pad = partElt == f32
+                  ? scalar(0.0f)
+                  : arith::ConstantOp::create(b, b.getFloatAttr(partElt, 0.0));
   loop(im.c(0), outRows, 1, [&](Value r) {
     auto maxLoop = scf::ForOp::create(
         b, im.c(0), im.c(splits), im.c(1), ValueRange{scalar(kNegInf)},
@@ -672,8 +678,10 @@ void TileVectorizer::lower(TileCombineOp op) {
           SmallVector<Value> next = {arith::AddFOp::create(b, it[0], w)};
           for (int64_t c = 0, i = 1; c < outCols; c += width, ++i) {
             Value v = vector::TransferReadOp::create(
-                b, vecTy, parts, ValueRange{sp, r, im.c(c)}, pad,
+                b, partVecTy, parts, ValueRange{sp, r, im.c(c)}, pad,
                 ArrayRef<bool>{c + width <= outCols});
+            if (partElt != f32)
+              v = arith::ExtFOp::create(b, vecTy, v);
             next.push_back(vector::FMAOp::create(b, wVec, v, it[i]));
           }
           scf::YieldOp::create(b, next);

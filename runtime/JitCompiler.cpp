@@ -275,13 +275,15 @@ llvm::Expected<CpuKernelCode> mlir::attn::rt::jitCompileKernel(
 }
 
 namespace {
-/// The C layout of StridedMemRefType<T, N> for N <= 4: sizes[N] then
-/// strides[N] right after the offset.
+/// The C layout of StridedMemRefType<T, N> for N <= kMaxRank: sizes[N]
+/// then strides[N] right after the offset. Rank 5: attn.merge_states'
+/// [N, B, H, S, Dv] states.
+constexpr size_t kMaxRank = 5;
 struct MemRefDescriptor {
   void *allocated;
   void *aligned;
   int64_t offset;
-  int64_t sizesAndStrides[8];
+  int64_t sizesAndStrides[2 * kMaxRank];
 };
 } // namespace
 
@@ -298,6 +300,10 @@ llvm::Error mlir::attn::rt::runKernelCode(const CpuKernelCode &code,
     d.offset = 0;
     auto strides = b.effectiveStrides();
     size_t rank = b.shape.size();
+    if (rank > kMaxRank)
+      return makeError("internal error: kernel buffer " + llvm::Twine(i) +
+                       " has rank " + llvm::Twine(rank) + " (at most " +
+                       llvm::Twine(kMaxRank) + " supported)");
     for (size_t j = 0; j < rank; ++j) {
       d.sizesAndStrides[j] = b.shape[j];
       d.sizesAndStrides[rank + j] = strides[j];

@@ -177,6 +177,20 @@ KernelSource mlir::attn::kv::attentionKernelSource(
   return src;
 }
 
+KernelSource
+mlir::attn::kv::mergeStatesKernelSource(llvm::ArrayRef<KernelBufferType> b,
+                                        bool withLse) {
+  KernelSource src;
+  src.key = "merge_states(" + typesKey(b) + ")";
+  llvm::SmallVector<KernelBufferType, 4> bufs(b);
+  src.build = [bufs, withLse](OpBuilder &ob, Location loc) {
+    auto args = kernelFunc(ob, loc, "merge_states", bufs);
+    MergeStatesOp::create(ob, loc, args[0], args[1], args[2],
+                          withLse ? args[3] : Value());
+  };
+  return src;
+}
+
 CacheKernel::CacheKernel(std::string name, rt::CpuKernelCode code,
                          rt::JitTimes times)
     : fnName(std::move(name)), code(std::move(code)), times(times) {}

@@ -92,6 +92,11 @@ KernelSource attentionKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
                                    PageLayout layout = PageLayout::NHD,
                                    bool withSinks = false);
 
+/// The kernel function for attn.merge_states (order: states, state_lse,
+/// output, [lse]).
+KernelSource mergeStatesKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
+                                     bool withLse);
+
 /// One compiled kernel; runs may overlap (each gets its own split-KV
 /// scratch).
 class CacheKernel {

@@ -22,30 +22,9 @@ struct Decoded {
   HostTensor out, lse;
 };
 
-/// Max normwise relative error of `got` against `want`, and max lse error;
-/// NaN anywhere fails.
+/// Normwise output error and lse error of `got` against `want`.
 void expectClose(const Decoded &got, const Decoded &want, rt::DType dtype) {
-  rt::Tolerance tol = rt::toleranceFor(dtype);
-  double maxRef = 0, maxErr = 0;
-  for (int64_t i = 0; i < want.out.size(); ++i)
-    maxRef = std::max(maxRef, std::abs(want.out.at(i)));
-  for (int64_t i = 0; i < got.out.size(); ++i) {
-    ASSERT_TRUE(std::isfinite(got.out.at(i))) << "output[" << i << "]";
-    maxErr = std::max(maxErr, std::abs(got.out.at(i) - want.out.at(i)));
-  }
-  if (maxRef == 0)
-    EXPECT_EQ(maxErr, 0) << "every row is empty: exact zeros expected";
-  else
-    EXPECT_LE(maxErr / maxRef, tol.output) << "normwise relative error";
-  for (int64_t i = 0; i < want.lse.size(); ++i) {
-    double w = want.lse.at(i), g = got.lse.at(i);
-    if (std::isinf(w)) {
-      EXPECT_EQ(g, w) << "lse[" << i << "]";
-      continue;
-    }
-    EXPECT_LE(std::abs(g - w) / std::max(1.0, std::abs(w)), tol.lse)
-        << "lse[" << i << "]";
-  }
+  expectCloseTo(got.out, want.out, &got.lse, &want.lse, dtype);
 }
 
 struct StepCase {

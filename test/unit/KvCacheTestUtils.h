@@ -2,6 +2,7 @@
 #ifndef ATTN_TEST_UNIT_KVCACHETESTUTILS_H
 #define ATTN_TEST_UNIT_KVCACHETESTUTILS_H
 
+#include "runtime/Check.h"
 #include "runtime/HalfFloat.h"
 #include "runtime/Reference.h"
 #include "runtime/kvcache/CacheReference.h"
@@ -13,6 +14,7 @@
 #include "gtest/gtest.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -185,6 +187,34 @@ makeContiguous(int64_t maxBatch, int64_t maxSeqLen, int64_t hkv = 2,
   c.valueDim = dv;
   c.dtype = dtype;
   return cantFail(kv::ContiguousKvCache::create(c));
+}
+
+/// Normwise relative output error (runtime/Check.h's rule: an all-zero
+/// reference demands zeros) and lse error of `out`/`lse` against the
+/// wanted tensors; NaN fails. `lse` may be null.
+inline void expectCloseTo(const HostTensor &out, const HostTensor &wantOut,
+                          const HostTensor *lse, const HostTensor *wantLse,
+                          rt::DType dtype) {
+  rt::Tolerance tol = rt::toleranceFor(dtype);
+  double maxRef = 0, maxErr = 0;
+  for (int64_t i = 0; i < out.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(out.at(i))) << "output[" << i << "]";
+    maxRef = std::max(maxRef, std::abs(wantOut.at(i)));
+    maxErr = std::max(maxErr, std::abs(out.at(i) - wantOut.at(i)));
+  }
+  EXPECT_LE(maxErr, tol.output * maxRef) << "normwise output error";
+  if (!lse)
+    return;
+  for (int64_t i = 0; i < lse->size(); ++i) {
+    double g = lse->at(i), w = wantLse->at(i);
+    ASSERT_FALSE(std::isnan(g)) << "lse[" << i << "]";
+    if (std::isinf(w)) {
+      EXPECT_EQ(g, w) << "lse[" << i << "]";
+      continue;
+    }
+    EXPECT_LE(std::abs(g - w) / std::max(1.0, std::abs(w)), tol.lse)
+        << "lse[" << i << "]";
+  }
 }
 
 } // namespace kv_test
