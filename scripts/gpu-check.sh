@@ -165,8 +165,8 @@ fi
 echo "=== table (attn vs peers on the same device, same call)"
 python3 bench/gpu_table.py "$RESULTS/attn-bench.jsonl" "$RESULTS/peers.jsonl" |
   tee "$RESULTS/table.txt"
-if [[ "$SKIP" != *" plot "* ]]; then
-  # h200, h100, ... from "NVIDIA H200"; ATTN_PLOT_TAG overrides.
+if [[ "$SKIP" != *" plot "* ]] && [ -s "$RESULTS/attn-bench.jsonl" ]; then
+  # (nothing to draw when the bench step was skipped) h200, h100, ... from "NVIDIA H200"; ATTN_PLOT_TAG overrides.
   tag="${ATTN_PLOT_TAG:-$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null |
     head -1 | awk '{print tolower($2)}')}"
   step plot 120 python3 bench/plot.py --out-dir "$RESULTS/img" --tag "${tag:-gpu}" \
