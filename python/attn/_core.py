@@ -166,13 +166,20 @@ class Kernel:
         return (out, described["lse"].tensor) if "lse" in described else out
 
 
+_CU_STREAM_LEGACY = 0x1  # cuda.h's CU_STREAM_LEGACY
+
+
 def _cuda_stream(described):
     """torch's current stream when every buffer is a CUDA tensor."""
     if not all(d.kind == "torch" and d.memory == _capi.DEVICE
                for d in described.values()):
         return None
     import torch
-    return ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+    handle = torch.cuda.current_stream().cuda_stream
+    # torch's default stream is the legacy NULL stream (handle 0), but a NULL
+    # stream tells attn_kernel_enqueue to use the kernel's own stream, which
+    # is not ordered with torch's work: name the legacy stream explicitly.
+    return ctypes.c_void_p(handle or _CU_STREAM_LEGACY)
 
 
 def _run(kernel, described):

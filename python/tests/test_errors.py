@@ -149,3 +149,22 @@ def test_kv_cache_errors():
            1, 16)
     raises(ValueError, r"^page_layout", attn.PagedKvCache, 4, 4, 2, 2, 1, 16,
            page_layout="x")
+
+
+def test_torch_default_stream_is_named_not_null(monkeypatch):
+    """torch's default stream is the legacy NULL stream; NULL would make the
+    C API use the kernel's own, unordered stream, so attn must pass
+    CU_STREAM_LEGACY (0x1) instead, and a real stream handle unchanged."""
+    torch = pytest.importorskip("torch")
+    import types
+    from attn import _capi, _core
+
+    described = {"query": types.SimpleNamespace(kind="torch",
+                                                memory=_capi.DEVICE)}
+    for handle, expected in [(0, 0x1), (0x7f00dead, 0x7f00dead)]:
+        monkeypatch.setattr(
+            torch.cuda, "current_stream",
+            lambda h=handle: types.SimpleNamespace(cuda_stream=h))
+        assert _core._cuda_stream(described).value == expected
+    host = {"query": types.SimpleNamespace(kind="numpy", memory=0)}
+    assert _core._cuda_stream(host) is None

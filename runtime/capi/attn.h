@@ -172,8 +172,10 @@ ATTN_EXPORT attn_status attn_kernel_compile_ms(const attn_kernel *kernel,
  * CUDA: device buffers in place, host buffers staged). */
 ATTN_EXPORT attn_status attn_kernel_run(const attn_kernel *kernel,
                                         const attn_args *args);
-/* CUDA only: queues on `stream` (a CUstream; NULL: the kernel's own)
- * without waiting; device buffers only. */
+/* CUDA only: queues on `stream` (a CUstream; NULL: the kernel's own
+ * stream, NOT the legacy default stream, so unordered with other work:
+ * pass CU_STREAM_LEGACY, (void *)0x1, for that) without waiting; device
+ * buffers only. */
 ATTN_EXPORT attn_status attn_kernel_enqueue(const attn_kernel *kernel,
                                             const attn_args *args,
                                             void *stream);
