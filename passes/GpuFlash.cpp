@@ -530,16 +530,7 @@ struct AttnGpuFlashPass
     GpuFlashOverrides overrides{kvSplits, tileKv, warpRowTiles, stages};
     overrides.keyWarps = keyWarps;
     overrides.tma = tma;
-    if (mma == "auto")
-      overrides.mma = GpuMmaKind::Auto;
-    else if (mma == "wgmma")
-      overrides.mma = GpuMmaKind::Wgmma;
-    else if (mma != "sync") {
-      getOperation().emitError("attn-gpu-flash: mma must be sync, wgmma or "
-                               "auto, got '")
-          << mma << "'";
-      return signalPassFailure();
-    }
+    overrides.mma = mma;
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) { ops.push_back(op); });
     for (AttentionOp op : ops)

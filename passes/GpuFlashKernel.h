@@ -11,6 +11,7 @@
 #define ATTN_PASSES_GPUFLASHKERNEL_H
 
 #include "dialect/MaskSpec.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
@@ -131,13 +132,6 @@ struct GpuFlashGeometry {
 
 /// Checks what the kernels support; on failure `why` says what is missing.
 LogicalResult checkGpuFlashSupport(const GpuFlashGeometry &g, std::string &why);
-
-/// Which tensor-core instructions the kernels use.
-enum class GpuMmaKind {
-  Auto, ///< wgmma where the chip has it and the geometry allows, else sync
-  Sync, ///< mma.sync (sm_80+)
-  Wgmma ///< wgmma (sm_90a); an error where the geometry cannot use it
-};
 
 /// User overrides of the geometry (0: chosen from the shape).
 struct GpuFlashOverrides {

@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 
+#include "llvm/ADT/StringSwitch.h"
+
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -19,6 +21,7 @@
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringSwitch.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -27,13 +30,34 @@ using namespace mlir::attn;
 #define ATTN_CUDA_TOOLKIT_DEFAULT "/usr/local/cuda"
 #endif
 
+StringRef mlir::attn::gpuBinaryFormatName(GpuBinaryFormat format) {
+  switch (format) {
+  case GpuBinaryFormat::Isa:
+    return "isa";
+  case GpuBinaryFormat::Bin:
+    return "bin";
+  case GpuBinaryFormat::Fatbin:
+    return "fatbin";
+  }
+  llvm_unreachable("unknown GpuBinaryFormat");
+}
+
+std::optional<GpuBinaryFormat>
+mlir::attn::parseGpuBinaryFormat(StringRef name) {
+  return llvm::StringSwitch<std::optional<GpuBinaryFormat>>(name)
+      .Case("isa", GpuBinaryFormat::Isa)
+      .Case("bin", GpuBinaryFormat::Bin)
+      .Case("fatbin", GpuBinaryFormat::Fatbin)
+      .Default(std::nullopt);
+}
+
 void mlir::attn::buildAttnToGpuKernelsPipeline(
     OpPassManager &pm, const NvvmPipelineOptions &opts) {
   pm.addPass(createCanonicalizerPass());
   // wgmma exists only on the arch-specific sm_90a target.
-  std::string mma = opts.mma;
-  if (mma == "auto" && opts.chip != "sm_90a")
-    mma = "sync";
+  GpuMmaKind mma = opts.mma;
+  if (mma == GpuMmaKind::Auto && opts.chip != "sm_90a")
+    mma = GpuMmaKind::Sync;
   pm.addPass(createAttnGpuFlash({opts.kvSplits, opts.numSms, opts.tileKv,
                                  opts.warpRowTiles, opts.stages, opts.keyWarps,
                                  opts.tma, mma}));
@@ -65,8 +89,9 @@ void mlir::attn::buildGpuToBinaryPipeline(OpPassManager &pm,
 
   GpuModuleToBinaryPassOptions binary;
   binary.toolkitPath =
-      opts.toolkit.empty() ? ATTN_CUDA_TOOLKIT_DEFAULT : opts.toolkit;
-  binary.compilationTarget = opts.format;
+      opts.toolkit.empty() ? std::string(ATTN_CUDA_TOOLKIT_DEFAULT)
+                           : std::string(opts.toolkit);
+  binary.compilationTarget = gpuBinaryFormatName(opts.format).str();
   pm.addPass(createGpuModuleToBinaryPass(binary));
 }
 

@@ -4,8 +4,28 @@
 
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
 
 namespace mlir::attn {
+
+/// Which tensor-core instructions the GPU kernels use.
+enum class GpuMmaKind {
+  Auto, ///< wgmma where the chip has it and the geometry allows, else sync
+  Sync, ///< mma.sync (sm_80+)
+  Wgmma ///< wgmma (sm_90a); an error where the geometry cannot use it
+};
+
+/// What gpu-module-to-binary puts in the #gpu.object.
+enum class GpuBinaryFormat {
+  Isa,   ///< PTX, loaded through the driver's JIT; needs no toolkit
+  Bin,   ///< cubin (runs ptxas)
+  Fatbin ///< fatbin (ptxas + fatbinary)
+};
+
+/// gpu-module-to-binary's name for `format` ("isa", "bin", "fatbin").
+StringRef gpuBinaryFormatName(GpuBinaryFormat format);
+/// The format named `name`, or nullopt.
+std::optional<GpuBinaryFormat> parseGpuBinaryFormat(StringRef name);
 
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
@@ -13,14 +33,30 @@ namespace mlir::attn {
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
-/// Options of the `attn-to-cpu` pipeline.
-struct CpuPipelineOptions {
-  int64_t tileRows = 64;   ///< query rows per work item
-  int64_t tileKv = 64;     ///< keys per KV tile
-  int64_t vectorWidth = 0; ///< f32 lanes; 0: host (8 for AVX2, 16 AVX-512)
-  int64_t microRows = 0;   ///< matmul register-block rows; 0: by width
-  int64_t kvSplits = 0;    ///< cache attention KV splits; 0: cost model
-  int64_t parallelism = 0; ///< cores the split cost model plans for; 0: host
+/// Options of the `attn-to-cpu` pipeline, for C++ callers and the command
+/// line alike (each default stated once, here).
+struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
+  Option<int64_t> tileRows{*this, "tile-rows",
+                           llvm::cl::desc("query rows per work item"),
+                           llvm::cl::init(64)};
+  Option<int64_t> tileKv{*this, "tile-kv", llvm::cl::desc("keys per KV tile"),
+                         llvm::cl::init(64)};
+  Option<int64_t> vectorWidth{
+      *this, "vector-width",
+      llvm::cl::desc("f32 lanes per vector (0: host, 8 AVX2 / 16 AVX-512)"),
+      llvm::cl::init(0)};
+  Option<int64_t> kvSplits{
+      *this, "kv-splits",
+      llvm::cl::desc("cache attention KV splits (0: cost model)"),
+      llvm::cl::init(0)};
+  Option<int64_t> parallelism{
+      *this, "parallelism",
+      llvm::cl::desc("cores the split cost model plans for (0: host)"),
+      llvm::cl::init(0)};
+  Option<int64_t> microRows{
+      *this, "micro-rows",
+      llvm::cl::desc("matmul register-block rows (0: by vector width)"),
+      llvm::cl::init(0)};
 };
 
 /// attn (tensors or buffers) -> LLVM dialect for the host CPU. The kernel
@@ -36,25 +72,61 @@ void buildLowerToLLVMPipeline(OpPassManager &pm);
 /// else 8).
 int64_t hostVectorWidth();
 
-/// Options of the `attn-to-nvvm` pipeline.
-struct NvvmPipelineOptions {
-  std::string chip = "sm_90";      ///< nvvm target chip (sm_80, sm_90, sm_90a)
-  std::string features = "+ptx80"; ///< PTX ISA version feature
-  /// gpu-module-to-binary format: "isa" (PTX, loadable by the driver's JIT;
-  /// needs no toolkit), "bin" (cubin, runs ptxas) or "fatbin".
-  std::string format = "isa";
-  std::string toolkit;  ///< CUDA toolkit for ptxas; empty: ATTN_CUDA_TOOLKIT
-  int64_t kvSplits = 0; ///< 0: cost model
-  int64_t numSms = 132; ///< SMs the split cost model plans for
-  int64_t tileKv = 0;   ///< keys per KV tile; 0: 64
-  int64_t warpRowTiles = 0; ///< 16-row tiles per warp; 0: by shape
-  int64_t stages = 0;       ///< K/V tiles in flight; 0: 2
-  /// Tensor-core instructions: "auto" (wgmma on sm_90a where the shape
-  /// allows, else mma.sync), "sync" or "wgmma".
-  std::string mma = "auto";
-  int64_t keyWarps = 0; ///< decode key-splitting warps; 0: by shape
-  bool tma = true;      ///< wgmma kernels: K/V tiles by TMA
-  int64_t optLevel = 3;
+/// Options of the `attn-to-nvvm` pipeline, for C++ callers and the command
+/// line alike.
+struct NvvmPipelineOptions : PassPipelineOptions<NvvmPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("GPU chip (sm_80, sm_90, sm_90a)"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> features{*this, "features",
+                               llvm::cl::desc("PTX ISA version feature"),
+                               llvm::cl::init("+ptx80")};
+  Option<GpuBinaryFormat> format{
+      *this, "format", llvm::cl::desc("what the gpu.binary holds"),
+      llvm::cl::init(GpuBinaryFormat::Isa),
+      llvm::cl::values(
+          clEnumValN(GpuBinaryFormat::Isa, "isa", "PTX (driver JIT)"),
+          clEnumValN(GpuBinaryFormat::Bin, "bin", "cubin (ptxas)"),
+          clEnumValN(GpuBinaryFormat::Fatbin, "fatbin", "fatbin"))};
+  Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit for ptxas (empty: ATTN_CUDA_TOOLKIT)"),
+      llvm::cl::init("")};
+  Option<int64_t> kvSplits{*this, "kv-splits",
+                           llvm::cl::desc("KV splits (0: cost model)"),
+                           llvm::cl::init(0)};
+  Option<int64_t> numSms{*this, "num-sms",
+                         llvm::cl::desc("SMs the split cost model plans for"),
+                         llvm::cl::init(132)};
+  Option<int64_t> tileKv{*this, "tile-kv",
+                         llvm::cl::desc("keys per KV tile (0: 64)"),
+                         llvm::cl::init(0)};
+  Option<int64_t> warpRowTiles{
+      *this, "warp-row-tiles",
+      llvm::cl::desc("16-row mma tiles per warp (0: by shape)"),
+      llvm::cl::init(0)};
+  Option<int64_t> stages{*this, "stages",
+                         llvm::cl::desc("K/V tiles in flight (0: 2)"),
+                         llvm::cl::init(0)};
+  Option<int64_t> keyWarps{
+      *this, "key-warps",
+      llvm::cl::desc("decode key-splitting warps (0: by shape)"),
+      llvm::cl::init(0)};
+  Option<bool> tma{*this, "tma",
+                   llvm::cl::desc("wgmma kernels: K/V tiles by the bulk "
+                                  "tensor copy engine (else cp.async)"),
+                   llvm::cl::init(true)};
+  Option<GpuMmaKind> mma{
+      *this, "mma", llvm::cl::desc("tensor-core instructions"),
+      llvm::cl::init(GpuMmaKind::Auto),
+      llvm::cl::values(
+          clEnumValN(GpuMmaKind::Auto, "auto",
+                     "wgmma on sm_90a where the shape allows, else sync"),
+          clEnumValN(GpuMmaKind::Sync, "sync", "mma.sync (sm_80+)"),
+          clEnumValN(GpuMmaKind::Wgmma, "wgmma", "wgmma (sm_90a)"))};
+  Option<int64_t> optLevel{*this, "opt-level",
+                           llvm::cl::desc("NVVM optimization level"),
+                           llvm::cl::init(3)};
 };
 
 /// attn.attention -> host launches + gpu.module of kernels (attn-gpu-flash).

@@ -256,10 +256,17 @@ def AttnGpuFlash : Pass<"attn-gpu-flash", "ModuleOp"> {
            "wgmma kernels over dense K/V load tiles with the bulk tensor "
            "copy engine (tensor maps the runtime encodes per launch); false: "
            "cp.async">,
-    Option<"mma", "mma", "std::string", /*default=*/"\"sync\"",
-           "tensor-core instructions: sync (mma.sync, sm_80+), wgmma "
-           "(warpgroup MMA, sm_90a; an error where the shape cannot use it) "
-           "or auto (wgmma where the shape allows, else sync)">,
+    Option<"mma", "mma", "mlir::attn::GpuMmaKind",
+           /*default=*/"mlir::attn::GpuMmaKind::Sync",
+           "tensor-core instructions (the pass knows no chip, so the "
+           "portable mma.sync is its default; attn-to-nvvm picks by chip)",
+           [{::llvm::cl::values(
+             clEnumValN(mlir::attn::GpuMmaKind::Sync, "sync",
+                        "mma.sync (sm_80+)"),
+             clEnumValN(mlir::attn::GpuMmaKind::Wgmma, "wgmma",
+                        "wgmma (sm_90a)"),
+             clEnumValN(mlir::attn::GpuMmaKind::Auto, "auto",
+                        "wgmma where the shape allows, else sync"))}]>,
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::NVVM::NVVMDialect",

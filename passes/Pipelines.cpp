@@ -84,111 +84,17 @@ void mlir::attn::buildLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
-namespace {
-struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
-  Option<int64_t> tileRows{*this, "tile-rows",
-                           llvm::cl::desc("query rows per work item"),
-                           llvm::cl::init(64)};
-  Option<int64_t> tileKv{*this, "tile-kv", llvm::cl::desc("keys per KV tile"),
-                         llvm::cl::init(64)};
-  Option<int64_t> vectorWidth{*this, "vector-width",
-                              llvm::cl::desc("f32 lanes per vector (0: host)"),
-                              llvm::cl::init(0)};
-  Option<int64_t> kvSplits{
-      *this, "kv-splits",
-      llvm::cl::desc("cache attention KV splits (0: cost model)"),
-      llvm::cl::init(0)};
-  Option<int64_t> parallelism{
-      *this, "parallelism",
-      llvm::cl::desc("cores the split cost model plans for (0: host)"),
-      llvm::cl::init(0)};
-  Option<int64_t> microRows{
-      *this, "micro-rows",
-      llvm::cl::desc("matmul register-block rows (0: by vector width)"),
-      llvm::cl::init(0)};
-};
-
-struct NvvmPipelineCLOptions
-    : public PassPipelineOptions<NvvmPipelineCLOptions> {
-  Option<std::string> chip{*this, "chip",
-                           llvm::cl::desc("GPU chip (sm_80, sm_90, sm_90a)"),
-                           llvm::cl::init("sm_90")};
-  Option<std::string> features{*this, "features",
-                               llvm::cl::desc("PTX feature (+ptx80)"),
-                               llvm::cl::init("+ptx80")};
-  Option<std::string> format{*this, "format",
-                             llvm::cl::desc("isa (PTX), bin (cubin) or fatbin"),
-                             llvm::cl::init("isa")};
-  Option<std::string> toolkit{*this, "toolkit",
-                              llvm::cl::desc("CUDA toolkit path (for ptxas)"),
-                              llvm::cl::init("")};
-  Option<int64_t> kvSplits{*this, "kv-splits",
-                           llvm::cl::desc("KV splits (0: cost model)"),
-                           llvm::cl::init(0)};
-  Option<int64_t> numSms{*this, "num-sms",
-                         llvm::cl::desc("SMs the split cost model plans for"),
-                         llvm::cl::init(132)};
-  Option<int64_t> tileKv{*this, "tile-kv",
-                         llvm::cl::desc("keys per KV tile (0: 64)"),
-                         llvm::cl::init(0)};
-  Option<int64_t> warpRowTiles{
-      *this, "warp-row-tiles",
-      llvm::cl::desc("16-row mma tiles per warp (0: by shape)"),
-      llvm::cl::init(0)};
-  Option<int64_t> stages{*this, "stages",
-                         llvm::cl::desc("K/V tiles in flight (0: 2)"),
-                         llvm::cl::init(0)};
-  Option<int64_t> keyWarps{
-      *this, "key-warps",
-      llvm::cl::desc("decode key-splitting warps (0: by shape)"),
-      llvm::cl::init(0)};
-  Option<bool> tma{*this, "tma",
-                   llvm::cl::desc("wgmma kernels: K/V tiles by the bulk "
-                                  "tensor copy engine (else cp.async)"),
-                   llvm::cl::init(true)};
-  Option<std::string> mma{
-      *this, "mma",
-      llvm::cl::desc("tensor-core instructions: auto (wgmma on sm_90a where "
-                     "the shape allows), sync or wgmma"),
-      llvm::cl::init("auto")};
-};
-} // namespace
-
 void mlir::attn::registerAttnPassesAndPipelines() {
   registerAttnPasses();
-  PassPipelineRegistration<CpuPipelineCLOptions>(
+  PassPipelineRegistration<CpuPipelineOptions>(
       "attn-to-cpu",
       "Lower attn ops to LLVM dialect for the host CPU (flash tiling, mask-"
       "aware iteration, vectorization, runtime work-item parallelism)",
-      [](OpPassManager &pm, const CpuPipelineCLOptions &cl) {
-        CpuPipelineOptions opts;
-        opts.tileRows = cl.tileRows;
-        opts.tileKv = cl.tileKv;
-        opts.vectorWidth = cl.vectorWidth;
-        opts.microRows = cl.microRows;
-        opts.kvSplits = cl.kvSplits;
-        opts.parallelism = cl.parallelism;
-        buildAttnToCpuPipeline(pm, opts);
-      });
-  PassPipelineRegistration<NvvmPipelineCLOptions>(
+      buildAttnToCpuPipeline);
+  PassPipelineRegistration<NvvmPipelineOptions>(
       "attn-to-nvvm",
       "Lower attn ops to FlashAttention-2 GPU kernels (tensor cores, "
       "cp.async staging, split-KV decode) and serialize them to PTX or a "
       "cubin in a gpu.binary; the host function keeps the launches",
-      [](OpPassManager &pm, const NvvmPipelineCLOptions &cl) {
-        NvvmPipelineOptions opts;
-        opts.chip = cl.chip;
-        opts.features = cl.features;
-        opts.format = cl.format;
-        opts.toolkit = cl.toolkit;
-        opts.kvSplits = cl.kvSplits;
-        opts.numSms = cl.numSms;
-        opts.tileKv = cl.tileKv;
-        opts.warpRowTiles = cl.warpRowTiles;
-        opts.stages = cl.stages;
-        opts.mma = cl.mma;
-        opts.keyWarps = cl.keyWarps;
-        opts.tma = cl.tma;
-        buildAttnToNvvmPipeline(pm, opts);
-      });
+      buildAttnToNvvmPipeline);
 }

@@ -63,7 +63,7 @@ llvm::Error validateOptions(const CompileOptions &o) {
 }
 
 llvm::Error validateGpuOptions(const CompileOptions &o) {
-  if (o.gpuFormat != "isa" && o.gpuFormat != "bin" && o.gpuFormat != "fatbin")
+  if (!parseGpuBinaryFormat(o.gpuFormat))
     return makeError("gpu format must be isa, bin or fatbin, got '" +
                      o.gpuFormat + "'");
   if (o.gpuKvSplits < 0)
@@ -82,24 +82,28 @@ std::string defaultGpuChip() {
     auto driver = cuda::Driver::get();
     if (!driver) {
       llvm::consumeError(driver.takeError());
-      return NvvmPipelineOptions().chip;
+      return std::string(NvvmPipelineOptions().chip);
     }
-    return (*driver)->computeCapability() == 90 ? std::string("sm_90a")
-                                                : NvvmPipelineOptions().chip;
+    return (*driver)->computeCapability() == 90
+               ? std::string("sm_90a")
+               : std::string(NvvmPipelineOptions().chip);
   }();
   return chip;
 }
 
-NvvmPipelineOptions nvvmOptions(const CompileOptions &o) {
-  NvvmPipelineOptions p;
-  p.chip = o.gpuChip.empty() ? defaultGpuChip() : o.gpuChip;
-  p.format = o.gpuFormat;
+std::string resolvedGpuChip(const CompileOptions &o) {
+  return o.gpuChip.empty() ? defaultGpuChip() : o.gpuChip;
+}
+
+/// `o` (validated) as attn-to-nvvm options.
+void fillNvvmOptions(const CompileOptions &o, NvvmPipelineOptions &p) {
+  p.chip = resolvedGpuChip(o);
+  p.format = *parseGpuBinaryFormat(o.gpuFormat);
   p.kvSplits = o.gpuKvSplits;
   // The toolkit supplies libdevice (and ptxas for "bin"); the GPU machine
   // may keep it elsewhere than the build machine did.
   if (const char *env = std::getenv("ATTN_CUDA_TOOLKIT"); env && *env)
     p.toolkit = env;
-  return p;
 }
 
 /// AttentionSpec::key() prints floats with 6 digits; the cache must not
@@ -128,7 +132,7 @@ std::string CompileOptions::key() const {
 }
 
 std::string CompileOptions::gpuKey() const {
-  return "chip=" + nvvmOptions(*this).chip + ",format=" + gpuFormat +
+  return "chip=" + resolvedGpuChip(*this) + ",format=" + gpuFormat +
          ",kv-splits=" + std::to_string(gpuKvSplits);
 }
 
@@ -292,7 +296,8 @@ Runtime::compileGpuModule(ModuleOp module, KernelSignature sig,
 llvm::Expected<KernelRef> Runtime::lowerForGpu(KernelModule &km,
                                                const CompileOptions &opts,
                                                double buildMs) {
-  NvvmPipelineOptions pipeline = nvvmOptions(opts);
+  NvvmPipelineOptions pipeline;
+  fillNvvmOptions(opts, pipeline);
   CompileStats stats;
   stats.buildMs = buildMs;
   auto code = compileGpuKernel(

@@ -388,7 +388,14 @@ CacheKernels::getCuda(llvm::StringRef name, const KernelSource &source,
     NvvmPipelineOptions pipeline;
     if (!options.gpuChip.empty())
       pipeline.chip = options.gpuChip;
-    pipeline.format = options.gpuFormat;
+    std::optional<GpuBinaryFormat> format =
+        parseGpuBinaryFormat(options.gpuFormat);
+    if (!format) {
+      entry->error = "gpu format must be isa, bin or fatbin, got '" +
+                     options.gpuFormat + "'";
+      return;
+    }
+    pipeline.format = *format;
     pipeline.kvSplits = options.gpuKvSplits;
     if (const char *env = std::getenv("ATTN_CUDA_TOOLKIT"); env && *env)
       pipeline.toolkit = env;

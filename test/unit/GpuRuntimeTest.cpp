@@ -85,8 +85,9 @@ cuda::Driver *device(std::string &why) {
 
 /// Compiles the hand-written naive kernel for `spec` through the upstream
 /// GPU -> NVVM -> binary pipeline.
-llvm::Expected<KernelRef> compileNaive(const AttentionSpec &spec,
-                                       const std::string &format = "isa") {
+llvm::Expected<KernelRef>
+compileNaive(const AttentionSpec &spec,
+             GpuBinaryFormat format = GpuBinaryFormat::Isa) {
   DialectRegistry registry;
   registerRuntimeDialects(registry);
   MLIRContext ctx(registry, MLIRContext::Threading::DISABLED);
@@ -165,7 +166,7 @@ TEST(GpuTestKernels, NaiveBf16CompilesToPtx) {
 TEST(GpuCompile, CubinThroughPtxas) {
   if (!llvm::sys::fs::exists(ATTN_TEST_CUDA_TOOLKIT "/bin/ptxas"))
     GTEST_SKIP() << "no ptxas under " ATTN_TEST_CUDA_TOOLKIT;
-  auto kernel = compileNaive(make(1, 1, 1, 3, 5, 64, bf16), "bin");
+  auto kernel = compileNaive(make(1, 1, 1, 3, 5, 64, bf16), GpuBinaryFormat::Bin);
   ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
   EXPECT_TRUE((*kernel)->gpuBinary().starts_with("\x7f"
                                                  "ELF"));
