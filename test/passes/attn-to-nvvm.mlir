@@ -9,6 +9,14 @@
 // SM80-SAME: .target sm_80
 // SM80-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-to-nvvm{chip=sm_90a mma=sync})' | FileCheck %s --check-prefix=SM90S --implicit-check-not=wgmma
+// The pipeline's enum options reject unknown values when the pipeline is
+// parsed, before any IR is touched; opt-level is an option too.
+// RUN: not attn-opt %s --pass-pipeline='builtin.module(attn-to-nvvm{format=elf})' 2>&1 | FileCheck %s --check-prefix=BADFMT
+// RUN: not attn-opt %s --pass-pipeline='builtin.module(attn-to-nvvm{mma=tensor})' 2>&1 | FileCheck %s --check-prefix=BADMMA
+// RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-to-nvvm{opt-level=1})' | FileCheck %s --check-prefix=OPT1
+// BADFMT: for the --format option: Cannot find option named 'elf'!
+// BADMMA: for the --mma option: Cannot find option named 'tensor'!
+// OPT1: #nvvm.target<O = 1,
 // On sm_90a the prefill kernels are warpgroup MMA (wgmma) over swizzled
 // shared-memory tiles that the bulk tensor copy engine fills (mbarrier per
 // stage): Q·Kᵀ from two descriptors, P·V with P in registers; mma=sync

@@ -132,7 +132,7 @@ func.func @d80(%q: memref<1x2x200x80xbf16>, %k: memref<1x2x200x80xbf16>, %v: mem
 // AUTO-LABEL: func.func @decode
 // AUTO-NOT: wgmma
 // AUTO: nvvm.mma.sync
-// BADOPT: error: attn-gpu-flash: mma must be sync, wgmma or auto, got 'tensor'
+// BADOPT: for the --mma option: Cannot find option named 'tensor'!
 
 func.func @decode(%q: memref<2x8x1x128xbf16>, %k: memref<2x2x512x128xbf16>, %v: memref<2x2x512x128xbf16>, %o: memref<2x8x1x128xbf16>) {
   %qt = bufferization.to_tensor %q restrict : memref<2x8x1x128xbf16> to tensor<2x8x1x128xbf16>
