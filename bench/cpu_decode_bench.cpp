@@ -56,6 +56,11 @@ static llvm::cl::opt<int> kvSplits("kv-splits",
                                    llvm::cl::init(0));
 static llvm::cl::opt<int> tileKv("tile-kv", llvm::cl::desc("keys per KV tile"),
                                  llvm::cl::init(64));
+static llvm::cl::opt<bool> staticSizes(
+    "static-sizes",
+    llvm::cl::desc("kernels specialised to each shape (default: the kernel "
+                   "of run-time batch and lengths)"),
+    llvm::cl::init(false));
 static llvm::cl::opt<bool> cpuTime(
     "cpu-time",
     llvm::cl::desc("time by the least process CPU time of the runs instead "
@@ -137,6 +142,7 @@ llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
   kv::StepOptions so;
   so.compile.kvSplits = kvSplits;
   so.compile.tileKv = tileKv;
+  so.runTimeSizes = !staticSizes;
   kv::KvStepper steps(**cache, runtime, so);
   // Fill the cache with `len` rows per sequence (one prefill append).
   int64_t rows = batch * kHkv * len * kDim;

@@ -39,6 +39,11 @@ static llvm::cl::opt<int> reps("bench-reps", llvm::cl::desc("timed runs"),
                                llvm::cl::init(7));
 static llvm::cl::list<std::string>
     shapes("shape", llvm::cl::desc("spec shorthand (repeatable)"));
+static llvm::cl::opt<bool> staticSizes(
+    "static-sizes",
+    llvm::cl::desc("kernels specialised to each shape (default: the kernel "
+                   "of run-time batch and lengths)"),
+    llvm::cl::init(false));
 static llvm::cl::opt<bool> cpuTime(
     "cpu-time",
     llvm::cl::desc("time attn and the ceilings by the least process CPU "
@@ -216,6 +221,7 @@ int main(int argc, char **argv) {
     rt::CompileOptions co;
     co.tileRows = tileRows;
     co.tileKv = tileKv;
+    co.runTimeSizes = !staticSizes;
     auto kernel = runtime.compile(*spec, rt::Target::Cpu, co);
     if (!kernel) {
       llvm::errs() << text << ": " << llvm::toString(kernel.takeError())

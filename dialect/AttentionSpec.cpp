@@ -58,17 +58,24 @@ std::string AttentionSpec::validate() const {
     if ((v < lo || v > hi) && os.tellp() == 0)
       os << name << " must be in [" << lo << ", " << hi << "], got " << v;
   };
-  inRange("batch", batch, 0, limits::kMaxDim);
+  auto size = [&](const char *name, int64_t v) {
+    if (v != kDynamicSize)
+      inRange(name, v, 0, limits::kMaxDim);
+  };
+  size("batch", batch);
   inRange("heads", numHeads, 0, limits::kMaxDim);
   inRange("kv heads", numKvHeads, 1, limits::kMaxDim);
-  inRange("query length", queryLen, 0, limits::kMaxDim);
-  inRange("kv length", kvLen, 0, limits::kMaxDim);
+  size("query length", queryLen);
+  size("kv length", kvLen);
   inRange("head dim", headDim, 1, limits::kMaxHeadDim);
   inRange("value dim", valueDim, 0, limits::kMaxHeadDim);
   inRange("query heads per kv head", numKvHeads > 0 ? numHeads / numKvHeads : 0,
           0, limits::kMaxGroup);
+  // With a run-time Sq this is checked per call (withSizes + validate).
   int64_t lastPosition;
-  if (__builtin_add_overflow(mask.qOffset, queryLen, &lastPosition))
+  if (queryLen == kDynamicSize)
+    lastPosition = 0;
+  else if (__builtin_add_overflow(mask.qOffset, queryLen, &lastPosition))
     lastPosition = std::numeric_limits<int64_t>::max();
   inRange("mask offset + query length", lastPosition, 0, limits::kMaxMaskParam);
   if (os.tellp() != 0)
@@ -76,7 +83,8 @@ std::string AttentionSpec::validate() const {
   for (const auto &shape : {queryShape(), keyShape(), valueShape()}) {
     int64_t n = 1;
     for (int64_t d : shape)
-      if (__builtin_mul_overflow(n, d, &n) || n > limits::kMaxElements)
+      if (d != kDynamicSize &&
+          (__builtin_mul_overflow(n, d, &n) || n > limits::kMaxElements))
         return "more than " + std::to_string(limits::kMaxElements) +
                " elements in one tensor";
   }
@@ -113,8 +121,11 @@ std::string AttentionSpec::key() const {
   std::ostringstream os;
   os.precision(9); // enough digits to round-trip any float
 
-  os << "gqa:b=" << batch << ",hq=" << numHeads << ",hkv=" << numKvHeads
-     << ",sq=" << queryLen << ",skv=" << kvLen << ",d=" << headDim;
+  auto size = [](int64_t v) {
+    return v == kDynamicSize ? std::string("?") : std::to_string(v);
+  };
+  os << "gqa:b=" << size(batch) << ",hq=" << numHeads << ",hkv=" << numKvHeads
+     << ",sq=" << size(queryLen) << ",skv=" << size(kvLen) << ",d=" << headDim;
   if (valueDim)
     os << ",dv=" << valueDim;
   os << ",dtype=" << stringifyElementType(dtype)
@@ -140,6 +151,32 @@ std::string AttentionSpec::key() const {
   if (withSinks)
     os << ",sinks";
   return os.str();
+}
+
+bool AttentionSpec::hasDynamicSizes() const {
+  return batch == kDynamicSize || queryLen == kDynamicSize ||
+         kvLen == kDynamicSize;
+}
+
+AttentionSpec AttentionSpec::withRunTimeSizes() const {
+  AttentionSpec s = *this;
+  s.batch = kDynamicSize;
+  s.kvLen = kDynamicSize;
+  if (queryLen != 1)
+    s.queryLen = kDynamicSize;
+  return s;
+}
+
+AttentionSpec AttentionSpec::withSizes(int64_t b, int64_t sq,
+                                       int64_t skv) const {
+  AttentionSpec s = *this;
+  if (s.batch == kDynamicSize)
+    s.batch = b;
+  if (s.queryLen == kDynamicSize)
+    s.queryLen = sq;
+  if (s.kvLen == kDynamicSize)
+    s.kvLen = skv;
+  return s;
 }
 
 static SmallVector<int64_t, 4> physical(Layout layout, int64_t b, int64_t h,
@@ -191,6 +228,8 @@ static int64_t visibleKeys(const MaskSpec &m, int64_t i, int64_t kvLen) {
 }
 
 double AttentionSpec::flops() const {
+  if (hasDynamicSizes())
+    return 0;
   double visible = 0;
   if (mask.isTrivial()) {
     visible = double(queryLen) * double(kvLen);

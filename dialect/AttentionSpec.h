@@ -28,7 +28,13 @@ std::optional<ElementType> parseElementType(llvm::StringRef s);
 /// Bytes per element.
 int64_t elementBytes(ElementType t);
 
+/// A batch, query length or KV length known only at run time (`?` in the
+/// shorthand and in MLIR shapes): one kernel serves every value.
+inline constexpr int64_t kDynamicSize = ShapedType::kDynamic;
+
 struct AttentionSpec {
+  /// batch, queryLen and kvLen may be kDynamicSize; everything else is
+  /// compiled in.
   int64_t batch = 1;
   int64_t numHeads = 1;   ///< Hq
   int64_t numKvHeads = 1; ///< Hkv; Hq % Hkv == 0
@@ -48,17 +54,28 @@ struct AttentionSpec {
   bool operator==(const AttentionSpec &) const = default;
 
   int64_t effectiveValueDim() const { return valueDim ? valueDim : headDim; }
+  /// True when batch, queryLen or kvLen is kDynamicSize.
+  bool hasDynamicSizes() const;
+  /// The spec with run-time batch, query and KV lengths: the kernel that
+  /// serves every size of this one. Sq = 1 stays static (decode is its own
+  /// kernel kind, with dot-product tiles).
+  AttentionSpec withRunTimeSizes() const;
+  /// The spec with its run-time sizes set to `batch`, `queryLen`, `kvLen`
+  /// (static ones stay).
+  AttentionSpec withSizes(int64_t batch, int64_t queryLen, int64_t kvLen) const;
   /// Empty when the spec is consistent; otherwise a one-line reason.
   std::string validate() const;
   /// A stable, human-readable key (the shorthand form), e.g. for caches.
   std::string key() const;
-  /// Physical shapes of q, k, v and output in the spec's layout.
+  /// Physical shapes of q, k, v and output in the spec's layout (with
+  /// kDynamicSize for run-time sizes).
   SmallVector<int64_t, 4> queryShape() const;
   SmallVector<int64_t, 4> keyShape() const;
   SmallVector<int64_t, 4> valueShape() const;
   SmallVector<int64_t, 4> outputShape() const;
   /// Multiply-adds of Q·Kᵀ and P·V counted as 2 flops each, over the
-  /// positions the mask leaves visible (exact for structured masks).
+  /// positions the mask leaves visible (exact for structured masks); 0 with
+  /// run-time sizes.
   double flops() const;
 };
 
@@ -75,7 +92,8 @@ FailureOr<func::FuncOp> buildAttentionFunc(OpBuilder &builder, Location loc,
 
 /// Parses the shorthand `KIND:key=value,...` (KIND: mha|mqa|gqa; keys b, hq,
 /// hkv, sq, skv, s, d, dv, dtype, layout, causal, offset, window=L:R,
-/// dilation, global, scale, softcap, ragged, lse, sinks). On failure returns
+/// dilation, global, scale, softcap, ragged, lse, sinks; b, sq, skv and s
+/// may be `?`). On failure returns
 /// nullopt and sets `error` to a one-line message naming the bad key.
 std::optional<AttentionSpec> parseSpecShorthand(llvm::StringRef text,
                                                 std::string &error);

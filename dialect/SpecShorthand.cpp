@@ -55,9 +55,17 @@ mlir::attn::parseSpecShorthand(StringRef text, std::string &error) {
     auto intKey = [&](int64_t &field) -> bool {
       return hasValue && parseInt(value, field);
     };
+    // Batch and lengths may also be `?`: a run-time size.
+    auto sizeKey = [&](int64_t &field) -> bool {
+      if (hasValue && value.trim() == "?") {
+        field = kDynamicSize;
+        return true;
+      }
+      return intKey(field);
+    };
     if (key == "b") {
-      if (!intKey(spec.batch))
-        return bad("expected an integer");
+      if (!sizeKey(spec.batch))
+        return bad("expected an integer or ?");
     } else if (key == "hq" || key == "h") {
       if (!intKey(spec.numHeads))
         return bad("expected an integer");
@@ -66,17 +74,17 @@ mlir::attn::parseSpecShorthand(StringRef text, std::string &error) {
         return bad("expected an integer");
       sawHkv = true;
     } else if (key == "sq") {
-      if (!intKey(spec.queryLen))
-        return bad("expected an integer");
+      if (!sizeKey(spec.queryLen))
+        return bad("expected an integer or ?");
       sawSq = true;
     } else if (key == "skv") {
-      if (!intKey(spec.kvLen))
-        return bad("expected an integer");
+      if (!sizeKey(spec.kvLen))
+        return bad("expected an integer or ?");
       sawSkv = true;
     } else if (key == "s") {
       int64_t s;
-      if (!hasValue || !parseInt(value, s))
-        return bad("expected an integer");
+      if (!sizeKey(s))
+        return bad("expected an integer or ?");
       if (!sawSq)
         spec.queryLen = s;
       if (!sawSkv)

@@ -27,9 +27,6 @@ using namespace mlir::attn;
 
 namespace {
 
-constexpr int64_t kPad = 16;    // tile widths are padded to whole vectors
-constexpr int64_t kRowPad = 8;  // query rows: half vectors suffice (decode)
-constexpr int64_t kMinRows = 4; // ... and quarter vectors up to 4 rows
 // Paged decode prefetches the next KV tile's rows into L2 (llvm.prefetch
 // locality 2: x86 prefetcht1). One tile ahead (64 keys: 32 KiB of K plus
 // 32 KiB of V in f32) fits L2 next to the tile being read; locality 3
@@ -37,116 +34,37 @@ constexpr int64_t kMinRows = 4; // ... and quarter vectors up to 4 rows
 // prefetching only the first line(s) of each row did not help.
 constexpr unsigned kPrefetchLocality = 2;
 
-// One cache line per split arrival counter: no false sharing between the
-// counters of neighbouring query blocks.
-constexpr int64_t kCounterBytes = 64;
-
-int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
 } // namespace
-
-MemRefType mlir::attn::stridedMemRefType(MLIRContext *ctx,
-                                         ArrayRef<int64_t> shape, Type elt,
-                                         bool unitInner) {
-  SmallVector<int64_t> strides(shape.size(), ShapedType::kDynamic);
-  if (unitInner)
-    strides.back() = 1;
-  return MemRefType::get(
-      shape, elt, StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
-}
-
-Value mlir::attn::rankReducedView(ImplicitLocOpBuilder &b, Value source,
-                                  ArrayRef<OpFoldResult> offsets,
-                                  ArrayRef<OpFoldResult> sizes,
-                                  ArrayRef<int64_t> resultShape) {
-  auto srcTy = cast<MemRefType>(source.getType());
-  SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
-  auto resultTy = memref::SubViewOp::inferRankReducedResultType(
-      resultShape, srcTy, offsets, sizes, strides);
-  return memref::SubViewOp::create(b, cast<MemRefType>(resultTy), source,
-                                   offsets, sizes, strides);
-}
-
-int64_t mlir::attn::chooseKvSplits(int64_t baseItems, int64_t kvCapacity,
-                                   int64_t parallelism) {
-  constexpr int64_t kMinKeysPerSplit = 512;
-  if (baseItems <= 0) // an empty output: nothing to split
-    return 1;
-  int64_t wanted = (4 * parallelism + baseItems - 1) / baseItems;
-  int64_t most = std::max<int64_t>(1, kvCapacity / kMinKeysPerSplit);
-  return std::clamp<int64_t>(wanted, 1, most);
-}
-
-FailureOr<FlashGeometry> mlir::attn::chooseFlashGeometry(
-    int64_t batch, int64_t heads, int64_t kvHeads, int64_t qLen,
-    int64_t headDim, int64_t valueDim, int64_t kvCapacity, int64_t pageSize,
-    int64_t tileRows, int64_t tileKv, int64_t kvSplits, std::string &error) {
-  // Tiles stay within the tile ops' verifier limit (limits::kMaxTileDim).
-  const std::string most = std::to_string(limits::kMaxTileDim);
-  if (tileKv <= 0 || tileKv % kPad != 0 || tileKv > limits::kMaxTileDim) {
-    error = "tile-kv must be a positive multiple of " + std::to_string(kPad) +
-            " up to " + most + ", got " + std::to_string(tileKv);
-    return failure();
-  }
-  if (tileRows <= 0 || tileRows > limits::kMaxTileDim) {
-    error = "tile-rows must be in [1, " + most + "], got " +
-            std::to_string(tileRows);
-    return failure();
-  }
-  FlashGeometry g;
-  g.batch = batch;
-  g.heads = heads;
-  g.kvHeads = kvHeads;
-  g.qLen = qLen;
-  g.headDim = headDim;
-  g.valueDim = valueDim;
-  g.kvCapacity = kvCapacity;
-  // Zero batch, heads or queries: no work items. Zero keys: one (empty)
-  // tile width, no KV tiles, rows that see nothing.
-  g.group = heads / kvHeads;
-  g.tq = std::clamp<int64_t>(tileRows / std::max<int64_t>(g.group, 1), 1,
-                             std::max<int64_t>(qLen, 1));
-  g.rows = g.group * g.tq;
-  g.rowsPad = g.rows <= kMinRows ? kMinRows : roundUp(g.rows, kRowPad);
-  g.tk = std::max(kPad, std::min(tileKv, roundUp(kvCapacity, kPad)));
-  if (pageSize > 0) {
-    // A KV tile is whole pages, or a whole fraction of one page.
-    if (pageSize <= g.tk && g.tk % pageSize != 0) {
-      error = "page size " + std::to_string(pageSize) +
-              " must divide tile-kv (" + std::to_string(g.tk) + ")";
-      return failure();
-    }
-    if (pageSize > g.tk && pageSize % g.tk != 0) {
-      error = "page size " + std::to_string(pageSize) +
-              " must be a multiple of tile-kv (" + std::to_string(g.tk) + ")";
-      return failure();
-    }
-  }
-  g.dvPad = roundUp(valueDim, kPad);
-  g.qBlocks = g.group == 0 ? 0 : (qLen + g.tq - 1) / g.tq;
-  g.splits = kvSplits > 0 ? kvSplits : 1;
-  return g;
-}
-
-int64_t mlir::attn::splitScratchBytesPerItem(const FlashGeometry &g) {
-  return kCounterBytes + roundUp(g.rowsPad * 4, 64) + g.rowsPad * g.dvPad * 4;
-}
 
 namespace {
 
 class Emitter {
 public:
-  Emitter(ImplicitLocOpBuilder &b, const FlashGeometry &g,
+  Emitter(ImplicitLocOpBuilder &b, const FlashGeometry &g, const FlashSizes &s,
           const FlashProblem &p)
-      : b(b), im{b}, g(g), p(p) {}
+      : b(b), im{b}, g(g), s(s), p(p) {}
 
   void emit();
 
 private:
+  /// Where work item `item` sits: its split, its query block (b, hkv, qb)
+  /// linearized, and the block's batch, K/V head and first query.
+  struct ItemPlace {
+    Value item, split, block, b0, hkv, q0, qValid;
+  };
   /// Per-call scratch for split partials and arrival counters (see
   /// FlashEmitter.h); sets partOut, partLse and counters.
   Value allocSplitScratch(Value items);
   void emitItem(Value item);
+  /// Loads the item's queries, scaled, into qtTile.
+  void loadQueries(const ItemPlace &at);
+  /// Normalizes each head's rows into the output (`toPartials` false) or
+  /// into the item's split partial.
+  void storeRows(const ItemPlace &at, bool toPartials);
+  /// The last split of a query block to arrive merges all partials.
+  void mergeSplits(const ItemPlace &at);
+  /// storeRows (+ mergeSplits) for the split count, static or not.
+  void finishItem(const ItemPlace &at);
   /// Rows of split 0 start as if they had seen one key of logit sinks[h]
   /// and value 0 (max = sink, sum = 1): the online softmax, finalize and
   /// split merge then count the sink once in every denominator and lse.
@@ -180,8 +98,6 @@ private:
   void forEachKvPiece(Value cache, int64_t dim, Value b0, Value hkv, Value j0,
                       Value kvLimit,
                       function_ref<void(Value, Value, int64_t)> fn);
-  /// K/V tiles are read in place (no f32 pack) when the tile is full.
-  bool readsInPlace() const;
   /// Software prefetch of the `n` rows of keys [jn, jn + n) (within one
   /// page) of K/V head `hkv` in a paged pool, one prefetch per cache line,
   /// the page looked up through the block table (page 0 past the keys).
@@ -204,23 +120,25 @@ private:
   ImplicitLocOpBuilder &b;
   IndexMath im;
   const FlashGeometry &g;
+  const FlashSizes &s;
   const FlashProblem &p;
   Value qtTile, kTile, vTile, sTile, accTile, rowMax, rowSum;
   Value partOut, partLse, counters;
 };
 
 void Emitter::emit() {
-  Value items = im.c(g.workItems());
+  Value items = im.v(s.items);
   Value scratch;
-  if (g.splits > 1)
+  if (ShapedType::isDynamic(g.splits) || g.splits > 1)
     scratch = allocSplitScratch(items);
-  auto forall =
-      scf::ForallOp::create(b, ArrayRef<OpFoldResult>{idx(g.workItems())},
-                            ValueRange(), std::nullopt);
-  forall->setAttr("attn.work_items", b.getI64IntegerAttr(g.workItems()));
+  auto forall = scf::ForallOp::create(b, ArrayRef<OpFoldResult>{s.items},
+                                      ValueRange(), std::nullopt);
+  std::optional<int64_t> count = IndexMath::known(s.items);
+  forall->setAttr(kWorkItemsAttr, count ? b.getI64IntegerAttr(*count)
+                                        : Attribute(b.getUnitAttr()));
   // An empty output: no items, and no body (whose views of zero-sized
   // buffers would not verify).
-  if (g.workItems() == 0)
+  if (count == 0)
     return;
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(forall.getBody());
@@ -241,26 +159,30 @@ Value Emitter::allocSplitScratch(Value items) {
   // Item-major, so the bytes scale with the item count and nothing depends
   // on the sizes beyond it: [items] arrival counters (one cache line each,
   // indexed by query block < items), [items, rowsPad] partial lse,
-  // [items, rowsPad, dvPad] partial outputs.
+  // [items, rowsPad, dvPad] partial outputs. With a run-time split count
+  // a single split needs none of it: 0 bytes then.
   Type f32 = b.getF32Type();
-  int64_t lseBytes = roundUp(g.rowsPad * 4, 64);
-  Value bytes = im.mul(items, splitScratchBytesPerItem(g));
+  SplitScratchLayout layout = splitScratchLayout(g);
+  Value bytes = im.mul(items, layout.perItem());
+  if (ShapedType::isDynamic(g.splits)) {
+    Value split = im.lt(im.c(1), im.v(s.splits));
+    bytes = arith::SelectOp::create(b, split, bytes, im.c(0));
+  }
   auto scratch = memref::AllocOp::create(
       b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type()),
       ValueRange{bytes}, b.getI64IntegerAttr(64));
-  scratch->setAttr(kSplitScratchAttr,
-                   b.getI64IntegerAttr(splitScratchBytesPerItem(g)));
+  scratch->setAttr(kSplitScratchAttr, b.getI64IntegerAttr(layout.perItem()));
   auto view = [&](Value offset, ArrayRef<int64_t> inner, Type elt) -> Value {
     SmallVector<int64_t> shape = {ShapedType::kDynamic};
     shape.append(inner.begin(), inner.end());
     return memref::ViewOp::create(b, MemRefType::get(shape, elt), scratch,
                                   offset, ValueRange{items});
   };
-  counters = view(im.c(0), {kCounterBytes / 4}, b.getI32Type());
-  Value lseAt = im.mul(items, kCounterBytes);
-  partLse = view(lseAt, {lseBytes / 4}, f32);
-  partOut =
-      view(im.add(lseAt, im.mul(items, lseBytes)), {g.rowsPad, g.dvPad}, f32);
+  counters = view(im.c(0), {layout.counterBytes / 4}, b.getI32Type());
+  Value lseAt = im.mul(items, layout.counterBytes);
+  partLse = view(lseAt, {layout.lseBytes / 4}, f32);
+  partOut = view(im.add(lseAt, im.mul(items, layout.lseBytes)),
+                 {g.rowsPad, g.dvPad}, f32);
   // Counters start at zero; a kernel handed to the runtime gets zeroed
   // scratch from it instead (attn-parallel-to-runtime drops this fill).
   linalg::FillOp::create(
@@ -277,7 +199,7 @@ void Emitter::emitItem(Value item) {
   };
   // A few query rows (decode) take dot products along D against row-major
   // Q; more rows broadcast keys against Qᵀ (outer products).
-  bool dotQk = g.rowsPad <= kRowPad;
+  bool dotQk = g.dotProductScores();
   qtTile = dotQk ? tile({g.rowsPad, g.headDim}) : tile({g.headDim, g.rowsPad});
   kTile = tile({g.tk, g.headDim});
   vTile = tile({g.tk, g.dvPad});
@@ -286,58 +208,41 @@ void Emitter::emitItem(Value item) {
   rowMax = tile({g.rowsPad});
   rowSum = tile({g.rowsPad});
 
-  Value split = im.rem(item, g.splits);
-  Value block = im.div(item, g.splits); // (b, hkv, qb) linearized
-  Value qb = im.rem(block, g.qBlocks);
-  Value rest = im.div(block, g.qBlocks);
-  Value hkv = im.rem(rest, g.kvHeads);
-  Value b0 = im.div(rest, g.kvHeads);
-  Value q0 = im.mul(qb, g.tq);
-  Value qValid = im.min(im.c(g.tq), im.sub(im.c(g.qLen), q0));
+  ItemPlace at;
+  at.item = item;
+  at.split = im.rem(item, s.splits);
+  at.block = im.div(item, s.splits); // (b, hkv, qb) linearized
+  Value qb = im.rem(at.block, s.qBlocks);
+  Value rest = im.div(at.block, s.qBlocks);
+  at.hkv = im.rem(rest, g.kvHeads);
+  at.b0 = im.div(rest, g.kvHeads);
+  at.q0 = im.mul(qb, g.tq);
+  at.qValid = im.min(im.c(g.tq), im.sub(im.v(s.qLen), at.q0));
 
-  Value kvLimit = im.c(g.kvCapacity);
+  Value kvLimit = im.v(s.kvCapacity);
   if (p.kvLengths) {
-    Value len = memref::LoadOp::create(b, p.kvLengths, ValueRange{b0});
+    Value len = memref::LoadOp::create(b, p.kvLengths, ValueRange{at.b0});
     Value lenIdx = arith::IndexCastOp::create(b, b.getIndexType(), len);
     kvLimit = im.max(im.c(0), im.min(lenIdx, kvLimit));
   }
   // Absolute position of query q0 (before the mask's own q_offset).
-  Value qPos = q0;
+  Value qPos = at.q0;
   if (p.queriesAtEnd)
-    qPos = im.add(q0, im.sub(kvLimit, im.c(g.qLen)));
+    qPos = im.add(at.q0, im.sub(kvLimit, im.v(s.qLen)));
 
-  // Qᵀ, scaled, one head after another; padding columns stay zero.
-  if (g.rowsPad != g.rows)
-    fill(qtTile, 0.0f);
-  auto headLoop = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(headLoop.getBody());
-    Value gi = headLoop.getInductionVar();
-    Value h = im.add(im.mul(hkv, g.group), gi);
-    Value src = rankReducedView(b, p.query, {b0, h, q0, idx(0)},
-                                {idx(1), idx(1), qValid, idx(g.headDim)},
-                                {ShapedType::kDynamic, g.headDim});
-    Value dst =
-        dotQk ? rankReducedView(b, qtTile, {im.mul(gi, g.tq), idx(0)},
-                                {idx(g.tq), idx(g.headDim)}, {g.tq, g.headDim})
-              : rankReducedView(b, qtTile, {idx(0), im.mul(gi, g.tq)},
-                                {idx(g.headDim), idx(g.tq)}, {g.headDim, g.tq});
-    TilePackOp::create(b, src, dst, b.getF32FloatAttr(p.scale),
-                       /*transpose=*/!dotQk);
-  }
+  loadQueries(at);
   fill(accTile, 0.0f);
   fill(rowSum, 0.0f);
   fill(rowMax, -std::numeric_limits<float>::infinity());
   if (p.sinks)
-    startRowsAtSinks(hkv, split);
+    startRowsAtSinks(at.hkv, at.split);
 
   // This split's share of the tiles that exist: [tBegin, tEnd).
   Value tiles = im.ceilDiv(kvLimit, g.tk);
   Value tBegin = im.c(0), tEnd = tiles;
-  if (g.splits > 1) {
-    Value per = im.ceilDiv(tiles, g.splits);
-    tBegin = im.min(arith::MulIOp::create(b, split, per), tiles);
+  if (ShapedType::isDynamic(g.splits) || g.splits > 1) {
+    Value per = im.ceilDiv(tiles, s.splits);
+    tBegin = im.min(arith::MulIOp::create(b, at.split, per), tiles);
     tEnd = im.min(im.add(tBegin, per), tiles);
   }
   auto kvLoop = scf::ForOp::create(b, tBegin, tEnd, im.c(1));
@@ -345,78 +250,124 @@ void Emitter::emitItem(Value item) {
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(kvLoop.getBody());
-    emitKvTile(kvLoop.getInductionVar(), b0, hkv, q0, qPos, kvLimit);
+    emitKvTile(kvLoop.getInductionVar(), at.b0, at.hkv, at.q0, qPos, kvLimit);
   }
+  finishItem(at);
+}
 
-  // Normalize each head's rows into the output, or into this split's
-  // partial for the merge.
-  auto storeLoop = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(storeLoop.getBody());
-    Value gi = storeLoop.getInductionVar();
-    Value h = im.add(im.mul(hkv, g.group), gi);
-    Value r0 = im.mul(gi, g.tq);
-    Value accRows = rankReducedView(b, accTile, {r0, idx(0)},
-                                    {idx(g.tq), idx(g.dvPad)}, {g.tq, g.dvPad});
-    Value maxRows = rankReducedView(b, rowMax, {r0}, {idx(g.tq)}, {g.tq});
-    Value sumRows = rankReducedView(b, rowSum, {r0}, {idx(g.tq)}, {g.tq});
-    Value dst, lseDst;
-    if (g.splits > 1) {
-      dst = rankReducedView(b, partOut, {item, r0, idx(0)},
-                            {idx(1), qValid, idx(g.valueDim)},
-                            {ShapedType::kDynamic, g.valueDim});
-      lseDst = rankReducedView(b, partLse, {item, r0}, {idx(1), qValid},
-                               {ShapedType::kDynamic});
-    } else {
-      dst = rankReducedView(b, p.output, {b0, h, q0, idx(0)},
-                            {idx(1), idx(1), qValid, idx(g.valueDim)},
-                            {ShapedType::kDynamic, g.valueDim});
-      if (p.lse)
-        lseDst =
-            rankReducedView(b, p.lse, {b0, h, q0}, {idx(1), idx(1), qValid},
-                            {ShapedType::kDynamic});
-    }
-    TileFinalizeOp::create(b, accRows, maxRows, sumRows, dst, lseDst);
-  }
-  if (g.splits == 1)
+void Emitter::loadQueries(const ItemPlace &at) {
+  // Qᵀ, scaled, one head after another; padding columns stay zero.
+  bool dotQk = g.dotProductScores();
+  if (g.rowsPad != g.rows)
+    fill(qtTile, 0.0f);
+  auto headLoop = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(headLoop.getBody());
+  Value gi = headLoop.getInductionVar();
+  Value h = im.add(im.mul(at.hkv, g.group), gi);
+  Value src = rankReducedView(b, p.query, {at.b0, h, at.q0, idx(0)},
+                              {idx(1), idx(1), at.qValid, idx(g.headDim)},
+                              {ShapedType::kDynamic, g.headDim});
+  Value dst =
+      dotQk ? rankReducedView(b, qtTile, {im.mul(gi, g.tq), idx(0)},
+                              {idx(g.tq), idx(g.headDim)}, {g.tq, g.headDim})
+            : rankReducedView(b, qtTile, {idx(0), im.mul(gi, g.tq)},
+                              {idx(g.headDim), idx(g.tq)}, {g.headDim, g.tq});
+  TilePackOp::create(b, src, dst, b.getF32FloatAttr(p.scale),
+                     /*transpose=*/!dotQk);
+}
+
+void Emitter::finishItem(const ItemPlace &at) {
+  if (!ShapedType::isDynamic(g.splits)) {
+    storeRows(at, /*toPartials=*/g.splits > 1);
+    if (g.splits > 1)
+      mergeSplits(at);
     return;
+  }
+  // A run-time split count: one split writes the output directly.
+  Value several = im.lt(im.c(1), im.v(s.splits));
+  auto ifSplit = scf::IfOp::create(b, several, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifSplit.thenBlock());
+  storeRows(at, /*toPartials=*/true);
+  mergeSplits(at);
+  b.setInsertionPointToStart(ifSplit.elseBlock());
+  storeRows(at, /*toPartials=*/false);
+}
 
-  // The last split of this query block to arrive merges all partials.
+void Emitter::storeRows(const ItemPlace &at, bool toPartials) {
+  auto storeLoop = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(storeLoop.getBody());
+  Value gi = storeLoop.getInductionVar();
+  Value h = im.add(im.mul(at.hkv, g.group), gi);
+  Value r0 = im.mul(gi, g.tq);
+  Value accRows = rankReducedView(b, accTile, {r0, idx(0)},
+                                  {idx(g.tq), idx(g.dvPad)}, {g.tq, g.dvPad});
+  Value maxRows = rankReducedView(b, rowMax, {r0}, {idx(g.tq)}, {g.tq});
+  Value sumRows = rankReducedView(b, rowSum, {r0}, {idx(g.tq)}, {g.tq});
+  Value qValid = at.qValid;
+  Value dst, lseDst;
+  if (toPartials) {
+    dst = rankReducedView(b, partOut, {at.item, r0, idx(0)},
+                          {idx(1), qValid, idx(g.valueDim)},
+                          {ShapedType::kDynamic, g.valueDim});
+    lseDst = rankReducedView(b, partLse, {at.item, r0}, {idx(1), qValid},
+                             {ShapedType::kDynamic});
+  } else {
+    dst = rankReducedView(b, p.output, {at.b0, h, at.q0, idx(0)},
+                          {idx(1), idx(1), qValid, idx(g.valueDim)},
+                          {ShapedType::kDynamic, g.valueDim});
+    if (p.lse)
+      lseDst =
+          rankReducedView(b, p.lse, {at.b0, h, at.q0}, {idx(1), idx(1), qValid},
+                          {ShapedType::kDynamic});
+  }
+  TileFinalizeOp::create(b, accRows, maxRows, sumRows, dst, lseDst);
+}
+
+void Emitter::mergeSplits(const ItemPlace &at) {
   Value one = arith::ConstantOp::create(b, b.getI32IntegerAttr(1));
-  Value before = memref::AtomicRMWOp::create(
-      b, arith::AtomicRMWKind::addi, one, counters, ValueRange{block, im.c(0)});
-  Value last = arith::CmpIOp::create(
-      b, arith::CmpIPredicate::eq, before,
-      arith::ConstantOp::create(b, b.getI32IntegerAttr(g.splits - 1)));
+  Value before =
+      memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, one, counters,
+                                  ValueRange{at.block, im.c(0)});
+  Value lastCount =
+      ShapedType::isDynamic(g.splits)
+          ? arith::IndexCastOp::create(b, b.getI32Type(),
+                                       im.sub(im.v(s.splits), 1))
+                .getResult()
+          : arith::ConstantOp::create(b, b.getI32IntegerAttr(g.splits - 1))
+                .getResult();
+  Value last =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, before, lastCount);
   auto ifLast = scf::IfOp::create(b, last, /*withElseRegion=*/false);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifLast.thenBlock());
   auto mergeLoop = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
   b.setInsertionPointToStart(mergeLoop.getBody());
   Value gi = mergeLoop.getInductionVar();
-  Value h = im.add(im.mul(hkv, g.group), gi);
+  Value h = im.add(im.mul(at.hkv, g.group), gi);
   Value r0 = im.mul(gi, g.tq);
-  Value first = im.mul(block, g.splits); // the block's split 0
+  Value first = im.mul(at.block, s.splits); // the block's split 0
+  Value qValid = at.qValid;
   Value parts = rankReducedView(b, partOut, {first, r0, idx(0)},
-                                {idx(g.splits), qValid, idx(g.valueDim)},
+                                {s.splits, qValid, idx(g.valueDim)},
                                 {g.splits, ShapedType::kDynamic, g.valueDim});
-  Value partsLse =
-      rankReducedView(b, partLse, {first, r0}, {idx(g.splits), qValid},
-                      {g.splits, ShapedType::kDynamic});
-  Value dst = rankReducedView(b, p.output, {b0, h, q0, idx(0)},
+  Value partsLse = rankReducedView(b, partLse, {first, r0}, {s.splits, qValid},
+                                   {g.splits, ShapedType::kDynamic});
+  Value dst = rankReducedView(b, p.output, {at.b0, h, at.q0, idx(0)},
                               {idx(1), idx(1), qValid, idx(g.valueDim)},
                               {ShapedType::kDynamic, g.valueDim});
   Value lseDst;
   if (p.lse)
-    lseDst = rankReducedView(b, p.lse, {b0, h, q0}, {idx(1), idx(1), qValid},
-                             {ShapedType::kDynamic});
+    lseDst = rankReducedView(b, p.lse, {at.b0, h, at.q0},
+                             {idx(1), idx(1), qValid}, {ShapedType::kDynamic});
   TileCombineOp::create(b, parts, partsLse, dst, lseDst);
 }
 
 void Emitter::startRowsAtSinks(Value hkv, Value split) {
   OpBuilder::InsertionGuard guard(b);
-  if (g.splits > 1) {
+  if (ShapedType::isDynamic(g.splits) || g.splits > 1) {
     Value first =
         arith::CmpIOp::create(b, arith::CmpIPredicate::eq, split, im.c(0));
     auto ifFirst = scf::IfOp::create(b, first, /*withElseRegion=*/false);
@@ -463,9 +414,7 @@ void Emitter::packKv(Value cache, Value tile, int64_t dim, Value b0, Value hkv,
   Value rows = im.max(im.c(0), im.min(im.c(ps), im.sub(valid, first)));
   Value dst =
       rankReducedView(b, tile, {first, idx(0)}, {idx(ps), idx(dim)}, {ps, dim});
-  Value slot =
-      im.min(im.add(im.div(j0, ps), i),
-             im.c(cast<MemRefType>(p.blockTable.getType()).getDimSize(1) - 1));
+  Value slot = im.min(im.add(im.div(j0, ps), i), im.v(im.sub(s.tableSlots, 1)));
   Value page = arith::IndexCastOp::create(
       b, b.getIndexType(),
       memref::LoadOp::create(b, p.blockTable, ValueRange{b0, slot}));
@@ -473,14 +422,6 @@ void Emitter::packKv(Value cache, Value tile, int64_t dim, Value b0, Value hkv,
   page = arith::SelectOp::create(b, im.lt(im.c(0), rows), page, im.c(0));
   Value src = pageRows(cache, page, idx(0), rows, hkv, dim);
   TilePackOp::create(b, src, dst, FloatAttr(), /*transpose=*/false);
-}
-
-bool Emitter::readsInPlace() const {
-  // Decode-shaped items (dot-product scores) only: a K/V element is used
-  // once per item, so a pack is a copy the matmuls could have read.
-  // Prefill reuses each packed row across many query rows.
-  return g.rowsPad <= kRowPad && g.headDim % kPad == 0 &&
-         g.valueDim % kPad == 0;
 }
 
 void Emitter::forEachKvPiece(Value cache, int64_t dim, Value b0, Value hkv,
@@ -519,8 +460,7 @@ void Emitter::forEachKvPiece(Value cache, int64_t dim, Value b0, Value hkv,
 void Emitter::prefetchRows(Value cache, int64_t dim, Value b0, Value hkv,
                            Value jn, int64_t n, Value kvLimit) {
   int64_t ps = p.pageSize;
-  int64_t slots = cast<MemRefType>(p.blockTable.getType()).getDimSize(1);
-  Value slot = im.min(im.div(jn, ps), im.c(slots - 1));
+  Value slot = im.min(im.div(jn, ps), im.v(im.sub(s.tableSlots, 1)));
   Value page = arith::IndexCastOp::create(
       b, b.getIndexType(),
       memref::LoadOp::create(b, p.blockTable, ValueRange{b0, slot}));
@@ -548,7 +488,7 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
   Value kvValid = im.min(im.c(g.tk), im.sub(kvLimit, j0));
   // `inPlace(direct, packed)`: direct() on full tiles, packed() on the
   // last, partial one (zero rows past the keys) or always.
-  bool direct = readsInPlace();
+  bool direct = g.readsInPlace();
   if (!direct) {
     packKv(p.key, kTile, g.headDim, b0, hkv, j0, kvValid);
     packKv(p.value, vTile, g.valueDim, b0, hkv, j0, kvValid);
@@ -567,7 +507,7 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
     packedFn();
   };
 
-  if (g.rowsPad <= kRowPad) {
+  if (g.dotProductScores()) {
     // Dot products for the real rows only; padding lanes are never read.
     Value qRows =
         rankReducedView(b, qtTile, {idx(0), idx(0)},
@@ -640,6 +580,6 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
 } // namespace
 
 void mlir::attn::emitFlash(ImplicitLocOpBuilder &b, const FlashGeometry &g,
-                           const FlashProblem &p) {
-  Emitter(b, g, p).emit();
+                           const FlashSizes &s, const FlashProblem &p) {
+  Emitter(b, g, s, p).emit();
 }

@@ -18,30 +18,59 @@
 
 namespace mlir::attn {
 
-/// Static sizes of a lowered attention and the tiling chosen for it.
+/// Sizes of a lowered attention and the tiling chosen for it. batch, qLen,
+/// kvCapacity, qBlocks and splits may be ShapedType::kDynamic (run-time
+/// sizes: materializeSizes reads them from the buffers); everything else,
+/// the tiles included, is static.
 struct FlashGeometry {
   int64_t batch, heads, kvHeads, group, qLen, headDim, valueDim;
-  int64_t kvCapacity; ///< keys the K/V buffers can hold (Skv, Smax, pages)
-  int64_t tq;         ///< queries per head in a work item
-  int64_t rows;       ///< group * tq: query rows of a work item
-  int64_t rowsPad;    ///< rows padded to whole vectors
-  int64_t tk;         ///< keys per KV tile
-  int64_t dvPad;      ///< valueDim padded to whole vectors
-  int64_t qBlocks;    ///< query blocks per (batch, K/V head)
-  int64_t splits;     ///< KV splits per query block (flash-decoding)
-  int64_t workItems() const { return batch * kvHeads * qBlocks * splits; }
+  int64_t kvCapacity;  ///< keys the K/V buffers can hold (Skv, Smax, pages)
+  int64_t tq;          ///< queries per head in a work item
+  int64_t rows;        ///< group * tq: query rows of a work item
+  int64_t rowsPad;     ///< rows padded to whole vectors
+  int64_t tk;          ///< keys per KV tile
+  int64_t dvPad;       ///< valueDim padded to whole vectors
+  int64_t qBlocks;     ///< query blocks per (batch, K/V head)
+  int64_t splits;      ///< KV splits per query block (flash-decoding)
+  int64_t parallelism; ///< cores the split cost model fills
+  /// Work items, or kDynamic.
+  int64_t workItems() const;
+  /// True when any size is a run-time one.
+  bool isDynamic() const;
+  /// A few query rows (decode): scores are dot products along D against
+  /// row-major Q rather than outer products against Qᵀ.
+  bool dotProductScores() const;
+  /// Full K/V tiles are read in place (no f32 pack): decode-shaped items
+  /// with whole-vector head dims.
+  bool readsInPlace() const;
 };
 
-/// Picks tile sizes for the given problem sizes. `kvSplits` 0 asks the cost
-/// model. Fails with a reason in `error` for unsupported options.
+/// Picks tile sizes for the given problem sizes (batch, qLen and
+/// kvCapacity may be kDynamic) and the KV-split count: `kvSplits` when
+/// positive, else the cost model (kvSplitModel) on static sizes, else
+/// kDynamic (chosen in the kernel by the same model). Fails with a reason
+/// in `error` for unsupported options.
 FailureOr<FlashGeometry>
 chooseFlashGeometry(int64_t batch, int64_t heads, int64_t kvHeads, int64_t qLen,
                     int64_t headDim, int64_t valueDim, int64_t kvCapacity,
                     int64_t pageSize, int64_t tileRows, int64_t tileKv,
-                    int64_t kvSplits, std::string &error);
+                    int64_t kvSplits, int64_t parallelism, std::string &error);
 
-/// The KV-split count of the cost model: enough items for every core (with
-/// slack for uneven lengths) while each split keeps >= 512 keys.
+/// The KV-split cost model, written once for static sizes (IntMath) and
+/// run-time ones (IndexMath): enough items for every core (with slack for
+/// uneven lengths) while each split keeps >= 512 keys; 1 for no items.
+template <typename Math>
+typename Math::Size kvSplitModel(const Math &m, typename Math::Size baseItems,
+                                 typename Math::Size kvCapacity,
+                                 int64_t parallelism) {
+  constexpr int64_t kMinKeysPerSplit = 512;
+  auto one = m.size(1);
+  auto wanted = m.ceilDiv(m.size(4 * parallelism), m.max(baseItems, one));
+  auto most = m.max(one, m.div(kvCapacity, m.size(kMinKeysPerSplit)));
+  return m.selectLeZero(baseItems, one, m.min(m.max(wanted, one), most));
+}
+
+/// kvSplitModel on static sizes.
 int64_t chooseKvSplits(int64_t baseItems, int64_t kvCapacity,
                        int64_t parallelism);
 
@@ -73,22 +102,50 @@ struct FlashProblem {
   ScoreHook scoreMods, customMasks;
 };
 
+/// Marks a work-item loop (scf.forall) for attn-parallel-to-runtime: the
+/// item count when static, a unit attribute when it is a run-time value
+/// (the loop's bound).
+inline constexpr const char *kWorkItemsAttr = "attn.work_items";
+
 /// Marks the split-KV scratch of one flash problem: its `memref.alloc`
-/// (valued with the bytes per work item), the zero fill of its arrival
+/// (valued with the bytes per work item; its operand is the total, which
+/// is 0 when run-time sizes leave a single split), the zero fill of its arrival
 /// counters and its `memref.dealloc` (unit). attn-parallel-to-runtime
 /// turns the allocation into a kernel argument that the runtime allocates,
 /// zeroed, per call, so concurrent runs of one kernel share nothing.
 inline constexpr const char *kSplitScratchAttr = "attn.split_scratch";
 
-/// Bytes of split-KV scratch per work item (the whole scratch is work
-/// items × this).
-int64_t splitScratchBytesPerItem(const FlashGeometry &g);
+/// The split-KV scratch of one work item: its arrival counter (one cache
+/// line: no false sharing between neighbouring query blocks), its partial
+/// lse rows and its partial output rows. The whole scratch is work items ×
+/// perItem(), laid out array by array.
+struct SplitScratchLayout {
+  int64_t counterBytes, lseBytes, outBytes;
+  int64_t perItem() const { return counterBytes + lseBytes + outBytes; }
+};
+SplitScratchLayout splitScratchLayout(const FlashGeometry &g);
+
+/// The sizes of FlashGeometry as the kernel sees them: static ones as
+/// index attributes, run-time ones as Values (memref.dim of the problem's
+/// buffers and the cost model on them).
+struct FlashSizes {
+  OpFoldResult batch, qLen, kvCapacity, qBlocks, splits;
+  /// batch × K/V heads × query blocks × splits.
+  OpFoldResult items;
+  /// Block-table width (paged caches; null otherwise).
+  OpFoldResult tableSlots;
+};
+
+/// Emits what the run-time sizes of `g` need at the builder's insertion
+/// point (nothing for a static problem).
+FlashSizes materializeSizes(ImplicitLocOpBuilder &b, const FlashGeometry &g,
+                            const FlashProblem &p);
 
 /// Emits the whole problem at the builder's insertion point. With KV
 /// splits, the partials and arrival counters live in one per-call scratch
 /// allocation (see kSplitScratchAttr).
 void emitFlash(ImplicitLocOpBuilder &b, const FlashGeometry &g,
-               const FlashProblem &p);
+               const FlashSizes &s, const FlashProblem &p);
 
 /// A rank-reduced view of `source` at `offsets` with `sizes` and the given
 /// result shape (size-1 leading dims dropped).

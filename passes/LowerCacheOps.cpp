@@ -35,27 +35,61 @@ using namespace mlir::attn;
 
 namespace {
 
-bool allStatic(ArrayRef<Value> values) {
-  return llvm::all_of(values, [](Value v) {
-    return !v || cast<MemRefType>(v.getType()).hasStaticShape();
-  });
+/// A dim of an operand that the lowering compiles in.
+struct CompiledDim {
+  Value operand;
+  unsigned dim;
+  const char *what;
+};
+
+/// Fails, located at `op`, when a compiled-in dim is dynamic: only batch,
+/// lengths, pages and block-table width may be run-time sizes.
+LogicalResult requireStatic(Operation *op, ArrayRef<CompiledDim> dims) {
+  for (const CompiledDim &d : dims)
+    if (d.operand && cast<MemRefType>(d.operand.getType()).isDynamicDim(d.dim))
+      return op->emitOpError("attn-lower-cache-ops: the ")
+             << d.what
+             << " must be static (only batch, lengths, pages and the "
+                "block-table width may be run-time sizes)";
+  return success();
+}
+
+/// The compiled-in dims of a K/V cache: heads, head dim and page size.
+SmallVector<CompiledDim> cacheDims(Value keyCache, Value valueCache, bool paged,
+                                   bool hnd) {
+  unsigned headDim = paged && !hnd ? 2 : 1;
+  SmallVector<CompiledDim> dims = {{keyCache, headDim, "key cache heads"},
+                                   {keyCache, 3, "key cache head dim"},
+                                   {valueCache, headDim, "value cache heads"},
+                                   {valueCache, 3, "value cache head dim"}};
+  if (paged) {
+    dims.push_back({keyCache, hnd ? 2u : 1u, "key cache page size"});
+    dims.push_back({valueCache, hnd ? 2u : 1u, "value cache page size"});
+  }
+  return dims;
 }
 
 LogicalResult lowerCacheAttention(CacheAttentionOp op, int64_t tileRows,
                                   int64_t tileKv, int64_t kvSplits,
                                   int64_t parallelism) {
-  if (!allStatic({op.getQuery(), op.getKeyCache(), op.getValueCache(),
-                  op.getBlockTable(), op.getOutput()}))
-    return op.emitOpError("attn-lower-cache-ops needs static shapes (the "
-                          "runtime compiles one kernel per shape)");
+  bool hnd = op.getPageLayoutOrDefault() == PageLayout::HND;
+  Value bt = op.getBlockTable();
+  SmallVector<CompiledDim> dims =
+      cacheDims(op.getKeyCache(), op.getValueCache(), bool(bt), hnd);
+  dims.append({{op.getQuery(), 1, "query heads"},
+               {op.getQuery(), 3, "query head dim"},
+               {op.getOutput(), 1, "output heads"},
+               {op.getOutput(), 3, "output head dim"}});
+  if (failed(requireStatic(op, dims)))
+    return failure();
   auto qTy = op.getQuery().getType();
   auto kcTy = op.getKeyCache().getType(), vcTy = op.getValueCache().getType();
   int64_t pageSize = 0, hkv, capacity;
-  bool hnd = op.getPageLayoutOrDefault() == PageLayout::HND;
-  if (Value bt = op.getBlockTable()) {
+  if (bt) {
     pageSize = kcTy.getDimSize(hnd ? 2 : 1);
     hkv = kcTy.getDimSize(hnd ? 1 : 2);
-    capacity = cast<MemRefType>(bt.getType()).getDimSize(1) * pageSize;
+    int64_t slots = cast<MemRefType>(bt.getType()).getDimSize(1);
+    capacity = ShapedType::isDynamic(slots) ? slots : slots * pageSize;
   } else {
     hkv = kcTy.getDimSize(1);
     capacity = kcTy.getDimSize(2);
@@ -64,14 +98,11 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op, int64_t tileRows,
           qLen = qTy.getDimSize(2), d = qTy.getDimSize(3),
           dv = vcTy.getDimSize(3);
   std::string error;
-  auto g = chooseFlashGeometry(batch, heads, hkv, qLen, d, dv, capacity,
-                               pageSize, tileRows, tileKv, 1, error);
+  auto g =
+      chooseFlashGeometry(batch, heads, hkv, qLen, d, dv, capacity, pageSize,
+                          tileRows, tileKv, kvSplits, parallelism, error);
   if (failed(g))
     return op.emitOpError() << error;
-  int64_t splits = kvSplits > 0
-                       ? kvSplits
-                       : chooseKvSplits(g->workItems(), capacity, parallelism);
-  g->splits = splits;
 
   ImplicitLocOpBuilder b(op.getLoc(), op);
   FlashProblem p;
@@ -80,7 +111,7 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op, int64_t tileRows,
   p.lse = op.getLse();
   p.key = op.getKeyCache();
   p.value = op.getValueCache();
-  p.blockTable = op.getBlockTable();
+  p.blockTable = bt;
   p.pageSize = pageSize;
   p.headMajorPages = pageSize > 0 && hnd;
   p.kvLengths = op.getCacheLengths();
@@ -89,7 +120,7 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op, int64_t tileRows,
   p.scale = op.getScaleOrDefault();
   p.softcap = op.getSoftcapAttr();
   p.mask = op.getMaskAttr();
-  emitFlash(b, *g, p);
+  emitFlash(b, *g, materializeSizes(b, *g, p), p);
   op->erase();
   return success();
 }
@@ -107,29 +138,44 @@ Value convert(ImplicitLocOpBuilder &b, Value v, Type to) {
   return v;
 }
 
+/// A dim of `v` as a size: static, or memref.dim.
+OpFoldResult sizeOf(ImplicitLocOpBuilder &b, Value v, unsigned dim) {
+  int64_t d = cast<MemRefType>(v.getType()).getDimSize(dim);
+  if (!ShapedType::isDynamic(d))
+    return b.getIndexAttr(d);
+  return memref::DimOp::create(b, v, dim).getResult();
+}
+
 LogicalResult lowerCacheAppend(CacheAppendOp op) {
-  if (!allStatic({op.getKey(), op.getValue(), op.getKeyCache(),
-                  op.getValueCache(), op.getBlockTable()}))
-    return op.emitOpError("attn-lower-cache-ops needs static shapes (the "
-                          "runtime compiles one kernel per shape)");
+  Value bt = op.getBlockTable();
+  bool hnd = op.getPageLayoutOrDefault() == PageLayout::HND;
+  SmallVector<CompiledDim> dims =
+      cacheDims(op.getKeyCache(), op.getValueCache(), bool(bt), hnd);
+  dims.append({{op.getKey(), 1, "key heads"},
+               {op.getKey(), 3, "key head dim"},
+               {op.getValue(), 1, "value heads"},
+               {op.getValue(), 3, "value head dim"}});
+  if (failed(requireStatic(op, dims)))
+    return failure();
   ImplicitLocOpBuilder b(op.getLoc(), op);
   IndexMath im{b};
   auto kTy = op.getKey().getType();
-  int64_t batch = kTy.getDimSize(0), hkv = kTy.getDimSize(1),
-          snew = kTy.getDimSize(2);
+  int64_t hkv = kTy.getDimSize(1);
+  OpFoldResult batch = sizeOf(b, op.getKey(), 0);
+  OpFoldResult snew = sizeOf(b, op.getKey(), 2);
   auto kcTy = op.getKeyCache().getType();
-  Value bt = op.getBlockTable();
-  bool hnd = op.getPageLayoutOrDefault() == PageLayout::HND;
   int64_t pageSize = bt ? kcTy.getDimSize(hnd ? 2 : 1) : 0;
-  int64_t capacity =
-      bt ? cast<MemRefType>(bt.getType()).getDimSize(1) * pageSize
-         : kcTy.getDimSize(2);
+  OpFoldResult capacity = bt ? im.mul(sizeOf(b, bt, 1), im.size(pageSize))
+                             : sizeOf(b, op.getKeyCache(), 2);
   constexpr int64_t width = 16;
 
-  auto forall = scf::ForallOp::create(
-      b, ArrayRef<OpFoldResult>{b.getIndexAttr(batch * hkv)}, ValueRange(),
-      std::nullopt);
-  forall->setAttr("attn.work_items", b.getI64IntegerAttr(batch * hkv));
+  OpFoldResult items = im.mul(batch, im.size(hkv));
+  auto forall = scf::ForallOp::create(b, ArrayRef<OpFoldResult>{items},
+                                      ValueRange(), std::nullopt);
+  auto staticItems = IndexMath::known(items);
+  forall->setAttr(kWorkItemsAttr,
+                  staticItems ? Attribute(b.getI64IntegerAttr(*staticItems))
+                              : Attribute(b.getUnitAttr()));
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(forall.getBody());
   Value item = forall.getInductionVar(0);
@@ -139,11 +185,11 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
         b, b.getIndexType(), memref::LoadOp::create(b, mem, ValueRange{b0}));
   };
   Value start = loadIndex(op.getCacheLengths());
-  Value count = im.c(snew);
+  Value count = im.v(snew);
   if (Value n = op.getNewLengths())
     count = im.max(im.c(0), im.min(loadIndex(n), count));
   // Never write past the cache, whatever the lengths say.
-  count = im.max(im.c(0), im.min(count, im.sub(im.c(capacity), start)));
+  count = im.max(im.c(0), im.min(count, im.sub(im.v(capacity), start)));
 
   auto rows = scf::ForOp::create(b, im.c(0), count, im.c(1));
   b.setInsertionPointToStart(rows.getBody());

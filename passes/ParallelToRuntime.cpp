@@ -1,4 +1,15 @@
 //===- ParallelToRuntime.cpp - work-item loops -> runtime-driven ranges ---===//
+//
+// The kernel's work-item loop becomes a loop over [begin, end) arguments,
+// so the runtime can spread the items over its threads, and the kernel's
+// module exports how many items there are (and how many split-KV scratch
+// bytes a call needs): constants `@<k>_work_items()` and
+// `@<k>_scratch_bytes_per_item()` for static sizes, or, for run-time
+// sizes, `@<k>_work_items(buffers...)` and `@<k>_scratch_bytes(buffers...)`
+// taking the kernel's buffers and recomputing the counts from them (a
+// clone of the computation that bounds the loop in the kernel).
+//
+//===----------------------------------------------------------------------===//
 #include "passes/FlashEmitter.h"
 #include "passes/Passes.h"
 
@@ -7,7 +18,11 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "llvm/ADT/SetVector.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNPARALLELTORUNTIME
@@ -18,8 +33,6 @@ using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
-
-constexpr const char *kWorkItemsAttr = "attn.work_items";
 
 /// Moves the work-item body into `loop` (whose body is empty) and erases
 /// the forall. Items now run one after another in one call, so their
@@ -62,9 +75,12 @@ void moveBody(scf::ForallOp forall, scf::ForOp loop) {
 void runInOrder(scf::ForallOp forall) {
   OpBuilder b(forall);
   Location loc = forall.getLoc();
-  int64_t items = cast<IntegerAttr>(forall->getAttr(kWorkItemsAttr)).getInt();
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value count = arith::ConstantIndexOp::create(b, loc, items);
+  Value count;
+  if (auto items = dyn_cast<IntegerAttr>(forall->getAttr(kWorkItemsAttr)))
+    count = arith::ConstantIndexOp::create(b, loc, items.getInt());
+  else
+    count = cast<Value>(forall.getMixedUpperBound()[0]);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   moveBody(forall, scf::ForOp::create(b, loc, zero, count, one));
 }
@@ -84,12 +100,66 @@ func::FuncOp constantFunc(OpBuilder &b, func::FuncOp after, StringRef name,
   return fn;
 }
 
+/// Collects, defs first, the ops computing `v` in `kernel`'s body from its
+/// arguments. Fails at the first op that could not be recomputed outside
+/// the kernel: one with memory effects or regions, or nested deeper.
+LogicalResult collectSlice(Value v, func::FuncOp kernel,
+                           llvm::SetVector<Operation *> &ops) {
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    if (arg.getOwner() == &kernel.getBody().front())
+      return success();
+    return emitError(arg.getLoc(), "a run-time work-item or scratch size "
+                                   "depends on a block argument other than "
+                                   "the kernel's");
+  }
+  Operation *op = v.getDefiningOp();
+  if (ops.contains(op))
+    return success();
+  if (op->getParentOp() != kernel || op->getNumRegions() != 0 ||
+      !isMemoryEffectFree(op))
+    return op->emitOpError("computes a run-time work-item or scratch size but "
+                           "has memory effects or regions; "
+                           "attn-parallel-to-runtime cannot export it");
+  for (Value operand : op->getOperands())
+    if (failed(collectSlice(operand, kernel, ops)))
+      return failure();
+  ops.insert(op);
+  return success();
+}
+
+/// `@<name>(buffers of kernel) -> index` returning `value` (computed in
+/// `kernel`'s body from its arguments), after `kernel`.
+FailureOr<func::FuncOp> sizeFunc(OpBuilder &b, func::FuncOp kernel,
+                                 StringRef name, Value value) {
+  llvm::SetVector<Operation *> slice;
+  if (failed(collectSlice(value, kernel, slice)))
+    return failure();
+  OpBuilder::InsertionGuard guard(b);
+  Location loc = kernel.getLoc();
+  b.setInsertionPointAfter(kernel);
+  auto fn = func::FuncOp::create(
+      b, loc, name,
+      b.getFunctionType(kernel.getArgumentTypes(), {b.getIndexType()}));
+  fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  IRMapping map;
+  map.map(kernel.getArguments(), entry->getArguments());
+  for (Operation *op : slice)
+    b.clone(*op, map);
+  func::ReturnOp::create(b, loc, ValueRange{map.lookupOrDefault(value)});
+  return fn;
+}
+
 /// A kernel whose items run on the runtime's threads cannot allocate its
 /// split-KV scratch itself (each call covers some items only): the
 /// allocation becomes a trailing `memref<?xi8>` argument, which the runtime
-/// allocates zeroed per run with work items × the returned bytes per item
-/// (0: no scratch argument), and its counter fill and dealloc go.
-FailureOr<int64_t> takeSplitScratch(func::FuncOp func) {
+/// allocates zeroed per run, and its counter fill and dealloc go. Returns
+/// the bytes per work item (0: no scratch argument). With run-time sizes
+/// (`exportBytes`), first exports `@<k>_scratch_bytes(buffers...)`: the
+/// allocation's size, which may be 0.
+FailureOr<int64_t> takeSplitScratch(func::FuncOp func, bool exportBytes,
+                                    SymbolTable &symbols) {
   SmallVector<memref::AllocOp> allocs;
   SmallVector<Operation *> helpers;
   func.walk([&](Operation *op) {
@@ -110,6 +180,14 @@ FailureOr<int64_t> takeSplitScratch(func::FuncOp func) {
   if (!perItem || alloc->getParentOp() != func)
     return alloc.emitOpError("split-KV scratch must sit in the function "
                              "body and carry its bytes per work item");
+  if (exportBytes) {
+    OpBuilder b(func.getContext());
+    auto fn = sizeFunc(b, func, (func.getSymName() + "_scratch_bytes").str(),
+                       alloc.getDynamicSizes()[0]);
+    if (failed(fn))
+      return failure();
+    symbols.insert(*fn);
+  }
   for (Operation *op : helpers)
     op->erase();
   unsigned n = func.getNumArguments();
@@ -132,7 +210,7 @@ LogicalResult convertKernel(func::FuncOp func, scf::ForallOp forall,
   if (uses && !uses->empty())
     return func.emitOpError("a kernel with a work-item loop cannot have "
                             "callers: the runtime calls it with ranges");
-  int64_t items = cast<IntegerAttr>(forall->getAttr(kWorkItemsAttr)).getInt();
+  auto items = dyn_cast<IntegerAttr>(forall->getAttr(kWorkItemsAttr));
 
   OpBuilder b(func.getContext());
   Location loc = forall.getLoc();
@@ -144,7 +222,17 @@ LogicalResult convertKernel(func::FuncOp func, scf::ForallOp forall,
     runInOrder(forall);
     return success();
   }
-  FailureOr<int64_t> scratchPerItem = takeSplitScratch(func);
+  std::string name = func.getSymName().str();
+  if (!items) {
+    // @<kernel>_work_items(buffers...) -> index: the loop's bound.
+    auto fn = sizeFunc(b, func, name + "_work_items",
+                       cast<Value>(forall.getMixedUpperBound()[0]));
+    if (failed(fn))
+      return failure();
+    symbols.insert(*fn);
+  }
+  FailureOr<int64_t> scratchPerItem =
+      takeSplitScratch(func, /*exportBytes=*/!items, symbols);
   if (failed(scratchPerItem))
     return failure();
   unsigned n = func.getNumArguments();
@@ -156,15 +244,15 @@ LogicalResult convertKernel(func::FuncOp func, scf::ForallOp forall,
   b.setInsertionPoint(forall);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   moveBody(forall, scf::ForOp::create(b, loc, begin, end, one));
+  if (!items)
+    return success();
 
   // @<kernel>_work_items() -> index: how many items [0, N) the runtime
   // spreads over its threads.
-  symbols.insert(
-      constantFunc(b, func, (func.getSymName() + "_work_items").str(), items));
+  symbols.insert(constantFunc(b, func, name + "_work_items", items.getInt()));
   if (*scratchPerItem > 0)
-    symbols.insert(constantFunc(
-        b, func, (func.getSymName() + "_scratch_bytes_per_item").str(),
-        *scratchPerItem));
+    symbols.insert(constantFunc(b, func, name + "_scratch_bytes_per_item",
+                                *scratchPerItem));
   return success();
 }
 

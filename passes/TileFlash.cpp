@@ -58,11 +58,19 @@ private:
   template <typename Fn>
   void forEachScore(Value hkv, Value q0, Value j0, Fn body);
 
+  /// Fails (located) when a size the kernel compiles in is dynamic.
+  LogicalResult checkStaticSizes();
+  /// Sizes of a new allocation for `result`'s type: its dynamic dims (batch
+  /// and query length) are the query's.
+  SmallVector<Value> dynamicSizes(RankedTensorType type, bool isLse);
+
   AttentionOp op;
   ImplicitLocOpBuilder b;
   IndexMath im;
   int64_t tileRows, tileKv, kvSplits, parallelism;
   FlashGeometry g{};
+  FlashSizes sizes;
+  Value queryBuffer; ///< physical layout
   Value boolMask, bias, qSeg, kvSeg;
   SmallVector<Operation *> toErase;
 };
@@ -101,7 +109,8 @@ Value AttentionLowering::outputBuffer(Value result, bool unitInner) {
     }
   }
   auto alloc = memref::AllocOp::create(
-      b, MemRefType::get(ty.getShape(), ty.getElementType()));
+      b, MemRefType::get(ty.getShape(), ty.getElementType()),
+      dynamicSizes(ty, /*isLse=*/result == op.getLse()));
   // Written in place below; the tensor view is what the rest sees.
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointAfter(op);
@@ -111,27 +120,61 @@ Value AttentionLowering::outputBuffer(Value result, bool unitInner) {
   return alloc;
 }
 
-LogicalResult AttentionLowering::run() {
+SmallVector<Value> AttentionLowering::dynamicSizes(RankedTensorType type,
+                                                   bool isLse) {
+  // Output [B, Hq, Sq, Dv] sits like the query [B, Hq, Sq, D] in either
+  // layout; lse is logical [B, Hq, Sq].
+  unsigned seqDim = op.getLayoutOrDefault() == Layout::BSHD ? 1 : 2;
+  SmallVector<Value> out;
+  for (auto [i, d] : llvm::enumerate(type.getShape()))
+    if (ShapedType::isDynamic(d))
+      out.push_back(memref::DimOp::create(
+          b, queryBuffer, isLse && i == 2 ? seqDim : unsigned(i)));
+  return out;
+}
+
+LogicalResult AttentionLowering::checkStaticSizes() {
+  // Batch, Sq and Skv may be run-time sizes; heads and head dims shape the
+  // tiles and the unrolled code.
   auto qs = op.getLogicalShape(op.getQuery());
   auto ks = op.getLogicalShape(op.getKey());
   auto vs = op.getLogicalShape(op.getValue());
-  for (int64_t d : llvm::concat<int64_t>(qs, ks, vs))
-    if (ShapedType::isDynamic(d))
-      return op.emitOpError("attn-tile-flash needs static shapes (compile "
-                            "one kernel per shape; the runtime caches them)");
+  std::pair<int64_t, const char *> compiled[] = {
+      {qs[1], "query heads"},  {ks[1], "key heads"},
+      {vs[1], "value heads"},  {qs[3], "query head dim"},
+      {ks[3], "key head dim"}, {vs[3], "value head dim"}};
+  for (auto [size, what] : compiled)
+    if (ShapedType::isDynamic(size))
+      return op.emitOpError("attn-tile-flash: the ")
+             << what
+             << " must be static (only batch, query and KV lengths may "
+                "be run-time sizes)";
+  for (Value operand : {op.getBoolMask(), op.getBias(), op.getQSegmentIds(),
+                        op.getKvSegmentIds()})
+    if (operand && !cast<ShapedType>(operand.getType()).hasStaticShape())
+      return op.emitOpError("attn-tile-flash: masks, biases and segment ids "
+                            "need static shapes");
+  return success();
+}
+
+LogicalResult AttentionLowering::run() {
+  if (failed(checkStaticSizes()))
+    return failure();
+  auto qs = op.getLogicalShape(op.getQuery());
+  auto ks = op.getLogicalShape(op.getKey());
+  auto vs = op.getLogicalShape(op.getValue());
   std::string error;
   auto geometry = chooseFlashGeometry(qs[0], qs[1], ks[1], qs[2], qs[3], vs[3],
                                       ks[2], /*pageSize=*/0, tileRows, tileKv,
-                                      /*kvSplits=*/1, error);
+                                      kvSplits, parallelism, error);
   if (failed(geometry))
     return op.emitOpError() << error;
   g = *geometry;
-  g.splits = kvSplits > 0 ? kvSplits
-                          : chooseKvSplits(g.workItems(), ks[2], parallelism);
 
   b.setInsertionPoint(op);
   FlashProblem p;
-  p.query = logical(inputBuffer(op.getQuery(), true));
+  queryBuffer = inputBuffer(op.getQuery(), true);
+  p.query = logical(queryBuffer);
   p.key = logical(inputBuffer(op.getKey(), true));
   p.value = logical(inputBuffer(op.getValue(), true));
   p.kvLengths = inputBuffer(op.getKvLengths(), false);
@@ -152,7 +195,8 @@ LogicalResult AttentionLowering::run() {
   if (boolMask || qSeg || !op.getMaskMod().empty())
     p.customMasks = [&](ImplicitLocOpBuilder &, Value b0, Value hkv, Value q0,
                         Value j0, Value s) { customMasks(b0, hkv, q0, j0, s); };
-  emitFlash(b, g, p);
+  sizes = materializeSizes(b, g, p);
+  emitFlash(b, g, sizes, p);
 
   for (Operation *dead : toErase)
     dead->erase();
@@ -171,11 +215,11 @@ void AttentionLowering::forEachScore(Value hkv, Value q0, Value j0, Fn body) {
   b.setInsertionPointToStart(rows.getBody());
   Value m = rows.getInductionVar();
   Value h = im.add(im.mul(hkv, g.group), im.div(m, g.tq));
-  Value qi = im.min(im.add(q0, im.rem(m, g.tq)), im.c(g.qLen - 1));
+  Value qi = im.min(im.add(q0, im.rem(m, g.tq)), im.v(im.sub(sizes.qLen, 1)));
   auto cols = scf::ForOp::create(b, im.c(0), im.c(g.tk), im.c(1));
   b.setInsertionPointToStart(cols.getBody());
   Value n = cols.getInductionVar();
-  Value kj = im.min(im.add(j0, n), im.c(g.kvCapacity - 1));
+  Value kj = im.min(im.add(j0, n), im.v(im.sub(sizes.kvCapacity, 1)));
   body(n, m, h, qi, kj);
 }
 

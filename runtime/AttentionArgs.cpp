@@ -11,6 +11,7 @@
 #include "llvm/ADT/STLExtras.h"
 
 #include <algorithm>
+#include <optional>
 
 using namespace mlir::attn;
 using namespace mlir::attn::rt;
@@ -185,6 +186,37 @@ std::pair<uintptr_t, uintptr_t> byteRange(const BufferRef &b) {
   return {lo, lo + uintptr_t((last + 1) * esize)};
 }
 
+/// `sig` with its run-time sizes (batch, Sq, Skv) read from the query and
+/// key buffers and checked against the limits the kernel was built under
+/// (AttentionSpec::validate): the signature this call must match.
+llvm::Expected<KernelSignature> resolveSizes(const KernelSignature &sig,
+                                             const AttentionArgs &args) {
+  const AttentionSpec &spec = sig.spec;
+  unsigned seqDim = spec.layout == Layout::BSHD ? 1 : 2;
+  for (auto [name, buf] :
+       {std::pair<const char *, const BufferRef *>{"query", &args.query},
+        {"key", &args.key}})
+    if (buf->shape.size() != 4)
+      return makeError(
+          llvm::Twine(name) + ": rank " + llvm::Twine(buf->shape.size()) + " " +
+          buf->shapeString() + " but the kernel expects rank 4 " +
+          shapeString(name[0] == 'q' ? spec.queryShape() : spec.keyShape()));
+  int64_t b = args.query.shape[0], sq = args.query.shape[seqDim],
+          skv = args.key.shape[seqDim];
+  AttentionSpec resolved = spec.withSizes(b, sq, skv);
+  if (std::string err = resolved.validate(); !err.empty())
+    return makeError("run-time sizes (batch " + llvm::Twine(b) + ", Sq " +
+                     llvm::Twine(sq) + ", Skv " + llvm::Twine(skv) +
+                     " from the query and key buffers): " + err);
+  KernelSignature out = sig;
+  out.spec = resolved;
+  KernelSignature fresh = signatureForSpec(resolved);
+  if (fresh.args.size() == out.args.size())
+    for (auto [arg, f] : llvm::zip(out.args, fresh.args))
+      arg.shape = f.shape;
+  return out;
+}
+
 } // namespace
 
 llvm::Error mlir::attn::rt::checkDisjoint(llvm::ArrayRef<BufferUse> uses,
@@ -213,8 +245,17 @@ llvm::Error mlir::attn::rt::checkDisjoint(llvm::ArrayRef<BufferUse> uses,
 }
 
 llvm::Expected<llvm::SmallVector<BufferRef, 6>>
-mlir::attn::rt::bindArguments(const KernelSignature &sig,
+mlir::attn::rt::bindArguments(const KernelSignature &kernelSig,
                               const AttentionArgs &args) {
+  // A kernel with run-time sizes takes this call's sizes from its buffers.
+  std::optional<KernelSignature> resolved;
+  if (kernelSig.spec.hasDynamicSizes()) {
+    auto r = resolveSizes(kernelSig, args);
+    if (!r)
+      return r.takeError();
+    resolved = std::move(*r);
+  }
+  const KernelSignature &sig = resolved ? *resolved : kernelSig;
   for (ArgRole role : kAllRoles)
     if (args.get(role) && !sig.has(role) && role != ArgRole::Query &&
         role != ArgRole::Key && role != ArgRole::Value &&

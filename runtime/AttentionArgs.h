@@ -30,7 +30,9 @@ struct AttentionArgs {
 /// negative strides, an output whose elements overlap, an output whose
 /// memory overlaps another buffer (checkDisjoint), or kv_lengths
 /// values outside [0, Skv] (host buffers only: device-resident lengths are
-/// checked by the CUDA backend).
+/// checked by the CUDA backend). A kernel with run-time sizes (batch, Sq,
+/// Skv: `?` in its signature) takes them from the query and key buffers;
+/// sizes past the limits of dialect/Limits.h fail, naming the value.
 llvm::Expected<llvm::SmallVector<BufferRef, 6>>
 bindArguments(const KernelSignature &sig, const AttentionArgs &args);
 

@@ -1,6 +1,8 @@
 //===- Buffer.cpp - host buffer descriptions ------------------------------===//
 #include "runtime/Buffer.h"
 
+#include <limits>
+
 #include "llvm/ADT/StringRef.h"
 
 using namespace mlir::attn::rt;
@@ -52,8 +54,11 @@ mlir::attn::rt::rowMajorStrides(llvm::ArrayRef<int64_t> shape) {
 
 std::string mlir::attn::rt::shapeString(llvm::ArrayRef<int64_t> shape) {
   std::string s = "[";
+  // A kernel's run-time size prints as `?`, as in MLIR shapes.
   for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
+    s += (i ? ", " : "") + (shape[i] == std::numeric_limits<int64_t>::min()
+                                ? std::string("?")
+                                : std::to_string(shape[i]));
   return s + "]";
 }
 

@@ -34,8 +34,10 @@ namespace mlir::attn::rt {
 
 class DiskCache {
 public:
-  /// Bumped whenever the framing or any payload encoding changes.
-  static constexpr uint32_t kFormatVersion = 2;
+  /// Bumped whenever the framing or any payload encoding changes (3: CPU
+  /// kernels of run-time sizes, whose objects export packed size
+  /// functions and store -1 work items).
+  static constexpr uint32_t kFormatVersion = 3;
   static constexpr uint64_t kDefaultMaxBytes = uint64_t(1) << 30;
 
   DiskCache(std::string dir, uint64_t maxBytes = kDefaultMaxBytes);

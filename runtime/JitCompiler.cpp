@@ -148,10 +148,10 @@ createTargetMachine(llvm::StringRef cpu, llvm::CodeGenOptLevel level) {
 
 } // namespace
 
-llvm::Expected<std::string>
-mlir::attn::rt::compileKernelObject(ModuleOp module, llvm::StringRef name,
-                                    llvm::function_ref<void(OpPassManager &)> lower,
-                                    JitTimes &times, llvm::StringRef cpu) {
+llvm::Expected<std::string> mlir::attn::rt::compileKernelObject(
+    ModuleOp module, llvm::StringRef name,
+    llvm::function_ref<void(OpPassManager &)> lower, JitTimes &times,
+    llvm::StringRef cpu) {
   initializeRuntimeOnce();
   // LLVM aborts the process on a CPU it does not know or one without
   // 64-bit mode; those must come back as errors.
@@ -180,11 +180,20 @@ mlir::attn::rt::compileKernelObject(ModuleOp module, llvm::StringRef name,
                            "kernel to LLVM IR");
   llvmModule->setDataLayout((*tm)->createDataLayout());
   llvmModule->setTargetTriple((*tm)->getTargetTriple());
-  if (llvm::Error e = addPackedWrapper(*llvmModule, ("_mlir_ciface_" + name).str()))
+  if (llvm::Error e =
+          addPackedWrapper(*llvmModule, ("_mlir_ciface_" + name).str()))
     return std::move(e);
+  // Size functions of run-time sizes take the buffers: packed like the
+  // kernel. Static ones take nothing and are called directly.
+  for (const char *suffix : {"_work_items", "_scratch_bytes"}) {
+    std::string fn = ("_mlir_ciface_" + name + suffix).str();
+    if (llvm::Function *f = llvmModule->getFunction(fn); f && f->arg_size())
+      if (llvm::Error e = addPackedWrapper(*llvmModule, fn))
+        return std::move(e);
+  }
   // -O3 with the target's TTI (vector widths, FMA).
-  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
-                                            tm->get());
+  auto optimize =
+      makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0, tm->get());
   if (llvm::Error e = optimize(llvmModule.get()))
     return makeError("JIT compilation failed: " + llvm::toString(std::move(e)));
   times.optMs = msSince(start);
@@ -223,8 +232,8 @@ mlir::attn::rt::loadKernelObject(llvm::StringRef object, llvm::StringRef name) {
   if (llvm::Error e = j.getMainJITDylib().define(
           llvm::orc::absoluteSymbols(softFloatSymbols(interner))))
     return makeError("JIT compilation failed: " + llvm::toString(std::move(e)));
-  if (llvm::Error e = j.addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(
-          object, "attn_kernel.o")))
+  if (llvm::Error e = j.addObjectFile(
+          llvm::MemoryBuffer::getMemBufferCopy(object, "attn_kernel.o")))
     return makeError("JIT compilation failed: " + llvm::toString(std::move(e)));
 
   CpuKernelCode code;
@@ -235,6 +244,22 @@ mlir::attn::rt::loadKernelObject(llvm::StringRef object, llvm::StringRef name) {
                      llvm::Twine(packed) + ": " +
                      llvm::toString(entry.takeError()));
   code.entry = entry->toPtr<PackedKernelFn>();
+  if (auto fn =
+          j.lookup(("_mlir__mlir_ciface_" + name + "_work_items").str())) {
+    // Run-time sizes: counted per run.
+    code.workItems = -1;
+    code.workItemsFn = fn->toPtr<PackedKernelFn>();
+    if (auto bytes =
+            j.lookup(("_mlir__mlir_ciface_" + name + "_scratch_bytes").str()))
+      code.scratchBytesFn = bytes->toPtr<PackedKernelFn>();
+    else
+      llvm::consumeError(bytes.takeError());
+    code.jit = std::move(*jit);
+    code.object = object.str();
+    return code;
+  } else {
+    llvm::consumeError(fn.takeError());
+  }
   std::string countName = (name + "_work_items").str();
   auto count = j.lookup(countName);
   if (!count)
@@ -285,58 +310,98 @@ struct MemRefDescriptor {
   int64_t offset;
   int64_t sizesAndStrides[2 * kMaxRank];
 };
+
+/// Descriptors of `buffers` in ABI order, and pointers to them.
+struct Descriptors {
+  explicit Descriptors(llvm::ArrayRef<BufferRef> buffers)
+      : descriptors(buffers.size()), pointers(buffers.size()) {
+    for (size_t i = 0; i < buffers.size(); ++i) {
+      const BufferRef &b = buffers[i];
+      MemRefDescriptor &d = descriptors[i];
+      d.allocated = d.aligned = b.data;
+      d.offset = 0;
+      auto strides = b.effectiveStrides();
+      // runKernelCode rejects deeper buffers first; never write past.
+      size_t rank = std::min(b.shape.size(), kMaxRank);
+      for (size_t j = 0; j < rank; ++j) {
+        d.sizesAndStrides[j] = b.shape[j];
+        d.sizesAndStrides[rank + j] = strides[j];
+      }
+      pointers[i] = &d;
+    }
+  }
+  /// Calls a packed size function of the buffers.
+  int64_t size(PackedKernelFn fn) const {
+    int64_t result = 0;
+    llvm::SmallVector<void *, 12> packed;
+    for (void *const &p : pointers)
+      packed.push_back(const_cast<void **>(&p));
+    packed.push_back(&result);
+    fn(packed.data());
+    return result;
+  }
+  llvm::SmallVector<MemRefDescriptor, 8> descriptors;
+  llvm::SmallVector<void *, 8> pointers;
+};
 } // namespace
+
+int64_t mlir::attn::rt::workItemsFor(const CpuKernelCode &code,
+                                     llvm::ArrayRef<BufferRef> buffers) {
+  if (!code.workItemsFn)
+    return code.workItems;
+  return Descriptors(buffers).size(code.workItemsFn);
+}
 
 llvm::Error mlir::attn::rt::runKernelCode(const CpuKernelCode &code,
                                           llvm::ArrayRef<BufferRef> buffers,
                                           ThreadPool &pool) {
-  size_t n = buffers.size();
-  llvm::SmallVector<MemRefDescriptor, 8> descriptors(n);
-  llvm::SmallVector<void *, 8> descriptorPtrs(n);
-  for (size_t i = 0; i < n; ++i) {
-    const BufferRef &b = buffers[i];
-    MemRefDescriptor &d = descriptors[i];
-    d.allocated = d.aligned = b.data;
-    d.offset = 0;
-    auto strides = b.effectiveStrides();
-    size_t rank = b.shape.size();
-    if (rank > kMaxRank)
+  for (auto [i, b] : llvm::enumerate(buffers))
+    if (b.shape.size() > kMaxRank)
       return makeError("internal error: kernel buffer " + llvm::Twine(i) +
-                       " has rank " + llvm::Twine(rank) + " (at most " +
-                       llvm::Twine(kMaxRank) + " supported)");
-    for (size_t j = 0; j < rank; ++j) {
-      d.sizesAndStrides[j] = b.shape[j];
-      d.sizesAndStrides[rank + j] = strides[j];
-    }
-    descriptorPtrs[i] = &d;
+                       " has rank " + llvm::Twine(b.shape.size()) +
+                       " (at most " + llvm::Twine(kMaxRank) + " supported)");
+  Descriptors desc(buffers);
+  int64_t items = code.workItems, bytes = 0;
+  if (code.workItemsFn) {
+    items = desc.size(code.workItemsFn);
+    if (code.scratchBytesFn)
+      bytes = desc.size(code.scratchBytesFn);
+  } else {
+    bytes = code.workItems * code.scratchBytesPerItem;
   }
+  if (items < 0 || bytes < 0)
+    return makeError("the kernel reports " + llvm::Twine(items) +
+                     " work items and " + llvm::Twine(bytes) +
+                     " scratch bytes for these buffers");
+  llvm::SmallVector<void *, 8> descriptorPtrs = desc.pointers;
   // This run's split-KV scratch, zeroed (the arrival counters start at 0).
+  // A kernel of run-time sizes takes the argument even when it needs no
+  // bytes (a single split).
   std::unique_ptr<void, decltype(&std::free)> scratch(nullptr, &std::free);
   MemRefDescriptor scratchDesc{};
-  if (code.scratchBytesPerItem > 0) {
-    int64_t bytes = code.workItems * code.scratchBytesPerItem;
+  if (bytes > 0) {
     scratch.reset(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
     if (!scratch)
       return makeError("cannot allocate " + llvm::Twine(bytes) +
                        " bytes of split-KV scratch");
     std::memset(scratch.get(), 0, bytes);
     scratchDesc.allocated = scratchDesc.aligned = scratch.get();
-    scratchDesc.sizesAndStrides[0] = bytes;
-    scratchDesc.sizesAndStrides[1] = 1;
-    descriptorPtrs.push_back(&scratchDesc);
   }
+  scratchDesc.sizesAndStrides[0] = bytes;
+  scratchDesc.sizesAndStrides[1] = 1;
+  if (code.scratchBytesPerItem > 0 || code.scratchBytesFn)
+    descriptorPtrs.push_back(&scratchDesc);
   PackedKernelFn entry = code.entry;
   // One call per chunk of items: attn-parallel-to-runtime hoists each
   // item's scratch to the kernel's entry, so a long range uses no more
   // stack than one item.
-  pool.parallelFor(code.workItems, /*chunk=*/0,
-                   [&](int64_t begin, int64_t end) {
-                     llvm::SmallVector<void *, 12> packed;
-                     for (void *&p : descriptorPtrs)
-                       packed.push_back(&p);
-                     packed.push_back(&begin);
-                     packed.push_back(&end);
-                     entry(packed.data());
-                   });
+  pool.parallelFor(items, /*chunk=*/0, [&](int64_t begin, int64_t end) {
+    llvm::SmallVector<void *, 12> packed;
+    for (void *&p : descriptorPtrs)
+      packed.push_back(&p);
+    packed.push_back(&begin);
+    packed.push_back(&end);
+    entry(packed.data());
+  });
   return llvm::Error::success();
 }

@@ -41,7 +41,14 @@ struct CpuKernelCode {
   /// The relocatable object the JIT linked (what the disk cache stores).
   std::string object;
   PackedKernelFn entry = nullptr;
+  /// Work items of a kernel with static sizes; -1 with run-time sizes.
   int64_t workItems = 0;
+  /// Run-time sizes: the packed `<name>_work_items(buffers...)` and, when
+  /// the kernel can split KV, `<name>_scratch_bytes(buffers...)` (args[i]
+  /// points to buffer i's descriptor pointer, args[n] to the index
+  /// result). The kernel then always takes a scratch argument, sized by
+  /// the latter per run (possibly 0 bytes). Null for static kernels.
+  PackedKernelFn workItemsFn = nullptr, scratchBytesFn = nullptr;
   /// Split-KV scratch bytes per work item (`<name>_scratch_bytes_per_item`);
   /// 0: the kernel takes no scratch argument. Otherwise each run passes a
   /// fresh zeroed `memref<?xi8>` of workItems × this after the buffers, so
@@ -54,9 +61,15 @@ struct CpuKernelCode {
   ~CpuKernelCode();
 };
 
-/// Calls `code`'s entry over work items [0, workItems) on `pool`, one call
-/// per chunk, passing `buffers` (in ABI order) as memref descriptors and
-/// this run's own scratch. Safe to call concurrently (with distinct pools,
+/// The work items `code` runs for `buffers` (static kernels: their count;
+/// run-time sizes: what the kernel reports for these shapes, which is all
+/// it reads of the buffers).
+int64_t workItemsFor(const CpuKernelCode &code,
+                     llvm::ArrayRef<BufferRef> buffers);
+
+/// Calls `code`'s entry over its work items on `pool`, one call per chunk,
+/// passing `buffers` (in ABI order) as memref descriptors and this run's
+/// own scratch. Safe to call concurrently (with distinct pools,
 /// or one pool, which then runs the calls one after another).
 /// Fails only when the scratch cannot be allocated.
 llvm::Error runKernelCode(const CpuKernelCode &code,
@@ -70,7 +83,8 @@ struct JitTimes {
 };
 
 /// Runs `lower` (which must end in the LLVM dialect) on `module`, then
-/// translates it to LLVM IR, adds the packed entry `_mlir__mlir_ciface_<name>`,
+/// translates it to LLVM IR, adds the packed entry `_mlir__mlir_ciface_<name>`
+/// (and packed size functions of run-time sizes, see CpuKernelCode),
 /// optimises it (-O3) and emits a relocatable object for the host CPU (or
 /// `cpu`). The object depends on nothing of this process: it can be stored
 /// and loaded by loadKernelObject in another one.

@@ -95,13 +95,18 @@ MemRefType memrefFor(RankedTensorType t, bool unitInner) {
   return MemRefType::get(t.getShape(), t.getElementType(), layout);
 }
 
-llvm::Error addArg(KernelSignature &sig, ArgRole role, Value v, bool isOutput) {
+/// `allowDynamic`: run-time sizes are resolved per call from the query and
+/// key (AttentionArgs.cpp), which needs the op's buffers to be those of a
+/// spec: no bool_mask, bias or segment ids.
+llvm::Error addArg(KernelSignature &sig, ArgRole role, Value v, bool isOutput,
+                   bool allowDynamic) {
   auto t = cast<RankedTensorType>(v.getType());
   const char *name = stringifyArgRole(role);
-  if (!t.hasStaticShape())
+  if (!t.hasStaticShape() && !allowDynamic)
     return makeError(llvm::Twine(name) + " has a dynamic shape (" +
                      typeString(t) +
-                     "); the runtime compiles static shapes only");
+                     "); run-time sizes need an op without bool_mask, bias "
+                     "or segment ids");
   std::optional<DType> dt = dtypeOfType(t.getElementType());
   if (!dt)
     return makeError(llvm::Twine(name) + ": unsupported element type " +
@@ -144,13 +149,15 @@ AttentionSpec specOfOp(AttentionOp op) {
 
 llvm::Expected<KernelSignature> mlir::attn::rt::signatureForOp(AttentionOp op) {
   KernelSignature sig;
+  bool plain = !op.getBoolMask() && !op.getBias() && !op.getQSegmentIds() &&
+               !op.getKvSegmentIds();
   for (auto [role, v] : operandRoles(op))
-    if (llvm::Error e = addArg(sig, role, v, /*isOutput=*/false))
+    if (llvm::Error e = addArg(sig, role, v, /*isOutput=*/false, plain))
       return std::move(e);
-  if (llvm::Error e = addArg(sig, ArgRole::Output, op.getOutput(), true))
+  if (llvm::Error e = addArg(sig, ArgRole::Output, op.getOutput(), true, plain))
     return std::move(e);
   if (Value lse = op.getLse())
-    if (llvm::Error e = addArg(sig, ArgRole::Lse, lse, true))
+    if (llvm::Error e = addArg(sig, ArgRole::Lse, lse, true, plain))
       return std::move(e);
   sig.spec = specOfOp(op);
   sig.hasScoreMod = !op.getScoreMod().empty();

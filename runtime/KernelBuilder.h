@@ -44,7 +44,8 @@ struct KernelModule {
 };
 
 /// The signature of the kernel wrapping `op`; fails (as an error naming the
-/// operand) on dynamic shapes.
+/// operand) on dynamic shapes of an op with bool_mask, bias or segment ids
+/// (other ops may have run-time batch, Sq and Skv).
 llvm::Expected<KernelSignature> signatureForOp(AttentionOp op);
 
 /// Builds the kernel for `spec` in a new module of `ctx`.

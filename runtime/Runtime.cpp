@@ -140,10 +140,20 @@ std::string CompileOptions::gpuKey() const {
 // Kernel
 //===----------------------------------------------------------------------===//
 
-Kernel::Kernel(KernelSignature sig, std::unique_ptr<CpuKernelCode> code,
+Kernel::Kernel(KernelSignature sig, std::shared_ptr<const CpuKernelCode> code,
                CompileStats stats, std::shared_ptr<ThreadPool> pool)
     : sig(std::move(sig)), code(std::move(code)), stats(stats),
-      pool(std::move(pool)) {}
+      pool(std::move(pool)) {
+  items = this->code->workItems;
+  if (!this->code->workItemsFn || this->sig.spec.hasDynamicSizes())
+    return;
+  // A view: the count for its static shapes, which is all the size
+  // function reads.
+  llvm::SmallVector<BufferRef, 6> shapes;
+  for (const ArgInfo &a : this->sig.args)
+    shapes.push_back(BufferRef::contiguous(nullptr, a.dtype, a.shape));
+  items = workItemsFor(*this->code, shapes);
+}
 
 Kernel::Kernel(KernelSignature sig, std::unique_ptr<GpuKernelCode> code,
                CompileStats stats)
@@ -153,7 +163,7 @@ Kernel::Kernel(KernelSignature sig, std::unique_ptr<GpuKernelCode> code,
 Kernel::~Kernel() = default;
 
 int64_t Kernel::workItems() const {
-  return gpuCode ? gpuCode->totalBlocks() : code->workItems;
+  return gpuCode ? gpuCode->totalBlocks() : items;
 }
 
 llvm::Error Kernel::run(const AttentionArgs &args) const {
@@ -232,7 +242,7 @@ Runtime::~Runtime() = default;
 
 llvm::Expected<KernelRef> Runtime::lookupOrCompile(
     const std::string &key, llvm::function_ref<KernelSignature()> signature,
-    llvm::function_ref<llvm::Expected<KernelRef>()> compileFn) {
+    llvm::function_ref<llvm::Expected<KernelRef>()> compileFn, bool view) {
   std::shared_ptr<CacheEntry> entry;
   bool owner = false;
   {
@@ -252,7 +262,8 @@ llvm::Expected<KernelRef> Runtime::lookupOrCompile(
     return entry->kernel;
   }
 
-  llvm::Expected<KernelRef> result = loadOrCompile(key, signature, compileFn);
+  llvm::Expected<KernelRef> result =
+      view ? compileFn() : loadOrCompile(key, signature, compileFn);
   {
     std::lock_guard<std::mutex> lock(entry->mutex);
     if (result)
@@ -351,6 +362,11 @@ llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
   if (llvm::Error e =
           cuda ? validateGpuOptions(options) : validateOptions(options))
     return std::move(e);
+  if (!cuda && options.runTimeSizes && !spec.hasDynamicSizes())
+    return compileView(spec, options);
+  if (cuda && spec.hasDynamicSizes())
+    return makeError("run-time sizes (`?`) are CPU only; give the CUDA "
+                     "kernel static sizes");
   std::string key = cuda ? "cuda|" + options.gpuKey() : "cpu|" + options.key();
   key += "|" + exactSpecKey(spec);
   auto signature = [&] { return signatureForSpec(spec); };
@@ -365,6 +381,22 @@ llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
       return lowerForGpu(*km, options, msSince(start));
     return lowerAndJit(*km, options, msSince(start));
   });
+}
+
+llvm::Expected<KernelRef> Runtime::compileView(const AttentionSpec &spec,
+                                               const CompileOptions &options) {
+  std::string key = "view|cpu|" + options.key() + "|" + exactSpecKey(spec);
+  auto signature = [&] { return signatureForSpec(spec); };
+  return lookupOrCompile(
+      key, signature,
+      [&]() -> llvm::Expected<KernelRef> {
+        auto shared = compile(spec.withRunTimeSizes(), Target::Cpu, options);
+        if (!shared)
+          return shared.takeError();
+        return KernelRef(new Kernel(signatureForSpec(spec), (*shared)->code,
+                                    (*shared)->stats, pool));
+      },
+      /*view=*/true);
 }
 
 llvm::Expected<KernelRef> Runtime::compileMlir(llvm::StringRef mlirText,

@@ -72,6 +72,14 @@ struct CompileOptions {
   /// Flash-decoding KV splits; 0: the pass's cost model.
   int64_t gpuKvSplits = 0;
 
+  /// CPU: compile(spec) of a static spec compiles (once) the kernel of
+  /// `spec.withRunTimeSizes()` and returns a view of it that checks calls
+  /// against the spec's own sizes, so specs differing only in batch, Sq or
+  /// Skv share one compiled kernel. false: a kernel specialised to the
+  /// spec's sizes (static tiles and split count; see docs/runtime.md for
+  /// the speed difference).
+  bool runTimeSizes = true;
+
   std::string key() const;    ///< cache key of the CPU fields
   std::string gpuKey() const; ///< cache key of the CUDA fields
 };
@@ -86,9 +94,9 @@ struct EnqueueOptions {
 };
 
 struct CompileStats {
-  double buildMs = 0; ///< spec/MLIR -> kernel module
-  double lowerMs = 0; ///< pass pipeline
-  double jitMs = 0;   ///< LLVM -O3 + machine code
+  double buildMs = 0;   ///< spec/MLIR -> kernel module
+  double lowerMs = 0;   ///< pass pipeline
+  double jitMs = 0;     ///< LLVM -O3 + machine code
   double optMs = 0;     ///< of jitMs: LLVM IR translation + -O3 (CPU)
   double codegenMs = 0; ///< of jitMs: instruction selection to object (CPU)
   /// Loaded from the disk cache: the fields above are those of the compile
@@ -111,7 +119,8 @@ public:
   Target target() const { return tgt; }
   const CompileStats &compileStats() const { return stats; }
   /// Independent work items the kernel splits into (CUDA: thread blocks
-  /// over all launches).
+  /// over all launches); -1 for a kernel of run-time sizes, whose count
+  /// depends on each call's buffers.
   int64_t workItems() const;
 
   /// Validates `args` against the signature and runs the kernel, returning
@@ -145,15 +154,18 @@ public:
 
 private:
   friend class Runtime;
-  Kernel(KernelSignature sig, std::unique_ptr<CpuKernelCode> code,
+  /// `code` may be shared: a view (CompileOptions::runTimeSizes) runs the
+  /// code of a kernel of run-time sizes under a static signature.
+  Kernel(KernelSignature sig, std::shared_ptr<const CpuKernelCode> code,
          CompileStats stats, std::shared_ptr<ThreadPool> pool);
   Kernel(KernelSignature sig, std::unique_ptr<GpuKernelCode> code,
          CompileStats stats);
 
   KernelSignature sig;
   Target tgt = Target::Cpu;
-  std::unique_ptr<CpuKernelCode> code;
+  std::shared_ptr<const CpuKernelCode> code;
   std::unique_ptr<GpuKernelCode> gpuCode;
+  int64_t items = -1; ///< CPU: workItems()
   CompileStats stats;
   std::shared_ptr<ThreadPool> pool;
 };
@@ -229,10 +241,17 @@ private:
   lowerAndJit(KernelModule &km, const CompileOptions &opts, double buildMs);
   llvm::Expected<KernelRef>
   lowerForGpu(KernelModule &km, const CompileOptions &opts, double buildMs);
+  /// A static spec served by the kernel of its run-time sizes.
+  llvm::Expected<KernelRef> compileView(const AttentionSpec &spec,
+                                        const CompileOptions &options);
+  /// `compileFn` runs on a miss in memory; unless `view` (a kernel made of
+  /// another one: neither counted as a compile nor stored on disk), it
+  /// goes through the disk cache first.
   llvm::Expected<KernelRef>
   lookupOrCompile(const std::string &key,
                   llvm::function_ref<KernelSignature()> signature,
-                  llvm::function_ref<llvm::Expected<KernelRef>()> compileFn);
+                  llvm::function_ref<llvm::Expected<KernelRef>()> compileFn,
+                  bool view = false);
   // The disk cache (KernelStore.cpp): a miss in memory looks there before
   // compiling, and stores what it compiled.
   llvm::Expected<KernelRef>

@@ -32,7 +32,7 @@ std::string CacheKernelOptions::key() const {
 std::string mlir::attn::kv::memrefType(const KernelBufferType &t) {
   std::string s = "memref<";
   for (int64_t d : t.shape)
-    s += std::to_string(d) + "x";
+    s += (d == kDynamicSize ? std::string("?") : std::to_string(d)) + "x";
   s += rt::stringifyDType(t.dtype);
   if (t.strided) {
     s += ", strided<[";
@@ -273,8 +273,8 @@ CacheKernels::get(llvm::StringRef name, const KernelSource &source,
       stored.lowerMs = r.f64();
       stored.jitMs = r.f64();
       if (std::optional<rt::CpuKernelCode> code = rt::readCpuCode(r, name)) {
-        entry->kernel = std::make_shared<CacheKernel>(
-            name.str(), std::move(*code), stored);
+        entry->kernel =
+            std::make_shared<CacheKernel>(name.str(), std::move(*code), stored);
         std::lock_guard<std::mutex> lock(mutex);
         --counts.compiles;
         ++counts.diskHits;

@@ -61,6 +61,7 @@ struct CacheKernelOptions {
 /// How a kernel sees one buffer.
 struct KernelBufferType {
   rt::DType dtype;
+  /// kDynamicSize for a run-time size (batch, chunk or query length).
   llvm::SmallVector<int64_t, 4> shape;
   bool strided; ///< dynamic strides and offset, unit inner stride
 };
@@ -105,6 +106,7 @@ public:
   /// Runs over `buffers` (in ABI order; already validated) on `pool`.
   llvm::Error run(llvm::ArrayRef<rt::BufferRef> buffers,
                   rt::ThreadPool &pool) const;
+  /// Work items; -1 for a kernel of run-time sizes (counted per run).
   int64_t workItems() const { return code.workItems; }
   const std::string &name() const { return fnName; }
   const rt::JitTimes &compileTimes() const { return times; }

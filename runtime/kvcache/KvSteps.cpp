@@ -33,6 +33,16 @@ KernelBufferType typeOf(const BufferRef &b, bool strided) {
   return {b.dtype, b.shape, strided};
 }
 
+/// `b`'s kernel type with dims 0 (batch) and, when given, `lengthDim`
+/// (chunk or query length) set to `batch` / `length`.
+KernelBufferType typeOf(const BufferRef &b, int64_t batch, int64_t lengthDim,
+                        int64_t length) {
+  KernelBufferType t = typeOf(b, true);
+  t.shape[0] = batch;
+  t.shape[lengthDim] = length;
+  return t;
+}
+
 /// Shapes of the batch's cache operands for a batch of `n`, known before
 /// prepareStep so that kernels compile before anything changes.
 void cacheTypes(const KvCache &c, int64_t n,
@@ -92,13 +102,16 @@ PageLayout KvStepper::pageLayout() const {
 
 llvm::Expected<KvStepper::StepKernel>
 KvStepper::appendKernel(const BufferRef &key, const BufferRef &value) {
-  int64_t n = key.shape[0];
-  AppendKey memo{n, key.shape[2]};
+  // CPU kernels take the batch and chunk length at run time: one append
+  // kernel serves every step. CUDA ones are compiled per shape.
+  bool runTime = !onDevice() && options.runTimeSizes;
+  int64_t n = runTime ? kDynamicSize : key.shape[0];
+  AppendKey memo{n, runTime ? kDynamicSize : key.shape[2]};
   for (auto &[k, kernel] : appendKernels)
     if (k == memo)
       return kernel;
-  llvm::SmallVector<KernelBufferType, 7> types = {typeOf(key, true),
-                                                  typeOf(value, true)};
+  llvm::SmallVector<KernelBufferType, 7> types = {
+      typeOf(key, n, 2, memo.snew), typeOf(value, n, 2, memo.snew)};
   std::optional<KernelBufferType> table;
   cacheTypes(kvCache, n, types, table);
   types.push_back({DType::I32, {n}, false}); // cache_lengths
@@ -116,19 +129,20 @@ llvm::Expected<KvStepper::StepKernel>
 KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
                         const BufferRef *lse, const BufferRef *sinks,
                         const CacheAttentionOptions &attn) {
-  int64_t n = query.shape[0];
-  DecodeKey memo{n,
-                 query.shape[1],
-                 query.shape[2],
-                 lse != nullptr,
-                 sinks != nullptr,
-                 attn.mask,
-                 attn.scale,
-                 attn.softcap};
+  // CPU kernels take the batch and (chunked prefill) query length at run
+  // time; Sq = 1 stays static: decode is its own kernel kind.
+  bool runTime = !onDevice() && options.runTimeSizes;
+  int64_t n = runTime ? kDynamicSize : query.shape[0];
+  int64_t sq = query.shape[2];
+  if (runTime && sq != 1)
+    sq = kDynamicSize;
+  DecodeKey memo{
+      n,         query.shape[1], sq,          lse != nullptr, sinks != nullptr,
+      attn.mask, attn.scale,     attn.softcap};
   for (auto &[k, kernel] : decodeKernels)
     if (k == memo)
       return kernel;
-  llvm::SmallVector<KernelBufferType, 7> types = {typeOf(query, true)};
+  llvm::SmallVector<KernelBufferType, 7> types = {typeOf(query, n, 2, sq)};
   std::optional<KernelBufferType> table;
   cacheTypes(kvCache, n, types, table);
   types.push_back({DType::I32, {n}, false}); // cache_lengths
@@ -136,9 +150,9 @@ KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
     types.push_back(*table);
   if (sinks)
     types.push_back(typeOf(*sinks, false));
-  types.push_back(typeOf(output, true));
+  types.push_back(typeOf(output, n, 2, sq));
   if (lse)
-    types.push_back(typeOf(*lse, true));
+    types.push_back(typeOf(*lse, n, 2, sq));
   auto kernel = compileKernel(
       "cache_attention",
       attentionKernelSource(types, kvCache.isPaged(), lse != nullptr, attn,

@@ -14,8 +14,9 @@
 //   steps.decodeStep({a, b}, q, out, {.mask = {.causal = true}});
 //                                          // q, out: [2, 32, 1, 128] bf16
 //
-// Kernels (one per op, shape and attributes) are compiled on first use
-// through the attn-to-cpu pipeline and cached; they run on the runtime's
+// Kernels (one per op and attributes: batch and lengths are run-time
+// sizes on the CPU) are compiled on first use through the attn-to-cpu
+// pipeline and cached; they run on the runtime's
 // thread pool. StepBackend::Reference runs the float64 reference instead,
 // with the same checks and bookkeeping.
 //
@@ -49,6 +50,10 @@ struct StepOptions {
   CacheKernelOptions compile;
   /// Target::Cuda options (chip, format, splits) for device-memory caches.
   rt::CompileOptions gpu;
+  /// CPU kernels take the batch and chunk/query length at run time (one
+  /// kernel per kind serves a continuous-batching loop; Sq = 1 decode stays
+  /// its own kind). false: one kernel per shape.
+  bool runTimeSizes = true;
 };
 
 class KvStepper {

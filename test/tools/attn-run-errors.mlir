@@ -50,5 +50,9 @@
 // LOWERING: attn-run: error: lowering failed: {{.*}}tile-kv must be a positive multiple of 16 up to 1024, got 24
 // LOWERING-NEXT: exit=1
 
+// RUN: bash -c "attn-run 'gqa:b=?,hq=2,hkv=2,sq=?,skv=?,d=64' 2>&1; echo exit=\$?" | FileCheck %s --check-prefix=RUNTIMESIZES
+// RUNTIMESIZES: attn-run: error: attn-run runs one call: give the batch and lengths (b, sq, skv) as numbers
+// RUNTIMESIZES-NEXT: exit=2
+
 // Not MLIR: makes this file a malformed spec for the MALFORMED run above.
 this is not mlir

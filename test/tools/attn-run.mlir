@@ -6,6 +6,11 @@
 // SHORTHAND: compile: {{[0-9.]+}} ms (build {{[0-9.]+}}, lower {{[0-9.]+}}, jit {{[0-9.]+}}), {{[0-9]+}} work items, {{[0-9]+}} threads
 // SHORTHAND: check: seed 7: max abs err {{.*}}, max rel err {{.*}}, lse err {{.*}}: PASS (tolerance 2e-05, lse 2e-05)
 
+// The same, specialised to its sizes (the default kernel takes them at run
+// time).
+// RUN: attn-run 'gqa:b=2,hq=8,hkv=2,sq=65,skv=130,d=64,causal,offset=65,lse' --check --seed=7 --static-sizes | FileCheck %s --check-prefix=STATIC
+// STATIC: check: seed 7: {{.*}}: PASS (tolerance 2e-05, lse 2e-05)
+
 // The function below, with a bias operand passed through as a buffer.
 // RUN: attn-run %s --check --threads=2 | FileCheck %s --check-prefix=FILE
 // FILE: spec: {{.*}}attn-run.mlir

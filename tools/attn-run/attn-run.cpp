@@ -57,6 +57,9 @@ options:
   --cpu=NAME          generate code for this LLVM CPU instead of the host
                       (e.g. x86-64-v3 for AVX2; native: the host); the host
                       must support it
+  --static-sizes      (cpu) specialise the kernel to the spec's batch and
+                      lengths; default: the kernel of run-time sizes that
+                      serves every batch and length (Sq = 1 stays static)
 )";
 
 struct Options {
@@ -64,7 +67,7 @@ struct Options {
   std::string target = "cpu";
   std::string cpu;
   std::string dumpBinary;
-  bool check = false, bench = false, json = false;
+  bool check = false, bench = false, json = false, staticSizes = false;
   std::optional<uint64_t> seed;
   uint64_t runs = 10, warmup = 2, threads = 0;
   int64_t tileRows = 64, tileKv = 64, vectorWidth = 0;
@@ -116,6 +119,8 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &error) {
       ok = flag(o.check);
     } else if (name == "bench") {
       ok = flag(o.bench);
+    } else if (name == "static-sizes") {
+      ok = flag(o.staticSizes);
     } else if (name == "json") {
       ok = flag(o.json);
     } else if (name == "seed") {
@@ -239,6 +244,10 @@ int main(int argc, char **argv) {
   if (!spec)
     return 2;
   const AttentionSpec &shape = spec->signature.spec;
+  if (shape.hasDynamicSizes())
+    return fail(2, "attn-run runs one call: give the batch and lengths "
+                   "(b, sq, skv) as numbers; on the CPU the kernel takes "
+                   "them at run time anyway (--static-sizes: not)");
   std::optional<int64_t> bytes = runBytes(spec->signature, opts->check);
   if (!bytes || double(*bytes) > 0.8 * physicalMemoryBytes())
     return fail(2, std::string("the spec's buffers") +
@@ -253,6 +262,7 @@ int main(int argc, char **argv) {
   options.tileKv = opts->tileKv;
   options.vectorWidth = opts->vectorWidth;
   options.cpu = opts->cpu;
+  options.runTimeSizes = !opts->staticSizes;
   RuntimeOptions runtimeOptions;
   runtimeOptions.numThreads = static_cast<unsigned>(opts->threads);
   Runtime runtime(runtimeOptions);
@@ -296,12 +306,11 @@ int main(int argc, char **argv) {
   if (!opts->json)
     out << "spec: " << (spec->shorthand ? shape.key() : opts->spec)
         << "\ncompile: " << llvm::format("%.1f", compileMs)
-        << (cs.fromDisk ? " ms (disk cache hit; compiled in " +
-                              llvm::formatv("{0:f1}", cs.totalMs()).str() +
-                              " ms: "
-                        : std::string(" ms ("))
-        << "build "
-        << llvm::format("%.1f", cs.buildMs) << ", lower "
+        << (cs.fromDisk
+                ? " ms (disk cache hit; compiled in " +
+                      llvm::formatv("{0:f1}", cs.totalMs()).str() + " ms: "
+                : std::string(" ms ("))
+        << "build " << llvm::format("%.1f", cs.buildMs) << ", lower "
         << llvm::format("%.1f", cs.lowerMs) << ", jit "
         << llvm::format("%.1f", cs.jitMs) << "), "
         << (*target == Target::Cuda

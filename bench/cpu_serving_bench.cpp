@@ -1,0 +1,202 @@
+//===- cpu_serving_bench.cpp - continuous batching over a paged cache -----===//
+//
+// A serving loop as an engine runs it: sequences arrive at random with
+// random prompt lengths (each prefilled as one chunk: append + causal
+// attention of its Sq = prompt queries), every step decodes the whole live
+// batch (append one token + attention with Sq = 1), and sequences leave
+// after a random number of generated tokens, so the batch composition and
+// the chunk lengths change every step. Prints, per step, the batch, the
+// arrivals, the kernels compiled during the step and its time; then the
+// totals: compiles after the first step of each kernel kind (the goal is
+// 0: run-time sizes), tokens/s (prefill + generated) and time per step.
+// `--static-sizes` compiles per shape instead, for comparison.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/HalfFloat.h"
+#include "runtime/kvcache/KvSteps.h"
+#include "runtime/kvcache/PagedKvCache.h"
+
+#include "llvm/Support/CommandLine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+using namespace mlir::attn;
+namespace rt = mlir::attn::rt;
+namespace kv = mlir::attn::kv;
+
+static llvm::cl::opt<int> steps("steps", llvm::cl::desc("decode steps"),
+                                llvm::cl::init(64));
+static llvm::cl::opt<unsigned> seed("seed", llvm::cl::desc("random seed"),
+                                    llvm::cl::init(1));
+static llvm::cl::opt<unsigned> threads("bench-threads",
+                                       llvm::cl::desc("threads (0: all)"),
+                                       llvm::cl::init(0));
+static llvm::cl::opt<bool> staticSizes(
+    "static-sizes",
+    llvm::cl::desc("compile one kernel per shape (no run-time sizes)"),
+    llvm::cl::init(false));
+static llvm::cl::opt<int> maxPrompt("max-prompt",
+                                    llvm::cl::desc("longest prompt"),
+                                    llvm::cl::init(512));
+static llvm::cl::opt<bool> quiet("quiet",
+                                 llvm::cl::desc("totals only, no step lines"),
+                                 llvm::cl::init(false));
+
+namespace {
+
+constexpr int64_t kHq = 16, kHkv = 4, kDim = 128, kMaxSeqs = 16;
+constexpr int64_t kPageSize = 16, kMaxGen = 96;
+
+double msSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - t)
+      .count();
+}
+
+struct Live {
+  kv::SeqId id;
+  int64_t remaining; ///< tokens still to generate
+};
+
+struct Serving {
+  std::mt19937_64 rng{seed};
+  std::unique_ptr<kv::PagedKvCache> cache;
+  std::unique_ptr<kv::KvStepper> stepper;
+  std::vector<Live> live;
+  std::vector<uint16_t> k, v, q, out; ///< bf16 scratch, resized per call
+  int64_t tokens = 0;
+
+  std::vector<uint16_t> &random(std::vector<uint16_t> &buf, int64_t n) {
+    std::normal_distribution<float> nd;
+    buf.resize(n);
+    for (uint16_t &x : buf)
+      x = rt::floatToBFloat(nd(rng));
+    return buf;
+  }
+  rt::BufferRef ref(std::vector<uint16_t> &buf, llvm::ArrayRef<int64_t> s) {
+    return rt::BufferRef::contiguous(buf.data(), rt::DType::BF16, s);
+  }
+  /// Append `s` tokens per sequence of `ids` and attend their last `s`.
+  llvm::Error step(llvm::ArrayRef<kv::SeqId> ids, int64_t s) {
+    int64_t n = ids.size();
+    random(k, n * kHkv * s * kDim);
+    random(v, n * kHkv * s * kDim);
+    random(q, n * kHq * s * kDim);
+    out.resize(q.size());
+    if (llvm::Error e = stepper->appendStep(ids, ref(k, {n, kHkv, s, kDim}),
+                                            ref(v, {n, kHkv, s, kDim})))
+      return e;
+    tokens += n * s;
+    return stepper->decodeStep(ids, ref(q, {n, kHq, s, kDim}),
+                               ref(out, {n, kHq, s, kDim}),
+                               {.mask = {.causal = true}});
+  }
+  llvm::Error arrive() {
+    auto id = cache->addSequence();
+    if (!id)
+      return id.takeError();
+    std::uniform_int_distribution<int64_t> prompt(1, maxPrompt),
+        gen(8, kMaxGen);
+    live.push_back({*id, gen(rng)});
+    return step({*id}, prompt(rng));
+  }
+  llvm::Error decode() {
+    std::vector<kv::SeqId> ids;
+    for (const Live &l : live)
+      ids.push_back(l.id);
+    if (llvm::Error e = step(ids, 1))
+      return e;
+    for (Live &l : live)
+      --l.remaining;
+    // Departures: finished sequences free their pages.
+    for (const Live &l : live)
+      if (l.remaining <= 0)
+        if (llvm::Error e = cache->freeSequence(l.id))
+          return e;
+    llvm::erase_if(live, [](const Live &l) { return l.remaining <= 0; });
+    return llvm::Error::success();
+  }
+};
+
+int run() {
+  rt::Runtime runtime(rt::RuntimeOptions{threads});
+  Serving s;
+  kv::PagedKvCacheConfig cfg;
+  cfg.pageSize = kPageSize;
+  cfg.maxPagesPerSeq = (maxPrompt + kMaxGen + kPageSize - 1) / kPageSize;
+  cfg.numPages = kMaxSeqs * cfg.maxPagesPerSeq;
+  cfg.maxSequences = kMaxSeqs;
+  cfg.numKvHeads = kHkv;
+  cfg.headDim = kDim;
+  cfg.dtype = ElementType::BF16;
+  auto cache = kv::PagedKvCache::create(cfg);
+  if (!cache) {
+    std::fprintf(stderr, "%s\n", llvm::toString(cache.takeError()).c_str());
+    return 1;
+  }
+  s.cache = std::move(*cache);
+  kv::StepOptions so;
+  so.runTimeSizes = !staticSizes;
+  s.stepper = std::make_unique<kv::KvStepper>(*s.cache, runtime, so);
+  std::printf("serving: GQA hq=%lld hkv=%lld d=%lld bf16, paged (page %lld), "
+              "prompts 1..%d, %u threads, %s sizes\n",
+              (long long)kHq, (long long)kHkv, (long long)kDim,
+              (long long)kPageSize, int(maxPrompt), runtime.numThreads(),
+              staticSizes ? "static" : "run-time");
+  if (!quiet)
+    std::printf("%5s %6s %8s %9s %9s\n", "step", "batch", "arrivals",
+                "compiles", "ms");
+  std::bernoulli_distribution arrival(0.35);
+  int64_t before = 0, afterFirst = 0, firstStepCompiles = 0, firstTokens = 0;
+  double totalMs = 0, servingMs = 0;
+  for (int i = 0; i < steps; ++i) {
+    auto t = std::chrono::steady_clock::now();
+    int arrivals = 0;
+    // Arrivals: always one when idle, else by chance (up to the cache).
+    while (int64_t(s.live.size()) < kMaxSeqs &&
+           (s.live.empty() || (arrivals < 2 && arrival(s.rng)))) {
+      if (llvm::Error e = s.arrive()) {
+        std::fprintf(stderr, "%s\n", llvm::toString(std::move(e)).c_str());
+        return 1;
+      }
+      ++arrivals;
+    }
+    int64_t batch = s.live.size();
+    if (llvm::Error e = s.decode()) {
+      std::fprintf(stderr, "%s\n", llvm::toString(std::move(e)).c_str());
+      return 1;
+    }
+    double ms = msSince(t);
+    int64_t now = s.stepper->kernels().stats().compiles;
+    totalMs += ms;
+    if (i == 0)
+      firstStepCompiles = now, firstTokens = s.tokens;
+    else
+      afterFirst += now - before, servingMs += ms;
+    if (!quiet)
+      std::printf("%5d %6lld %8d %9lld %9.2f\n", i, (long long)batch, arrivals,
+                  (long long)(now - before), ms);
+    before = now;
+  }
+  std::printf("compiles: %lld in the first step (append, prefill, decode), "
+              "%lld after it\n",
+              (long long)firstStepCompiles, (long long)afterFirst);
+  // After the first step: the steady state a server sees.
+  std::printf("after the first step: %.0f tokens/s, %.2f ms per step; all "
+              "steps: %lld tokens in %.1f ms (%.0f tokens/s)\n",
+              (s.tokens - firstTokens) / (servingMs / 1e3),
+              servingMs / std::max(1, steps - 1), (long long)s.tokens, totalMs,
+              s.tokens / (totalMs / 1e3));
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::cl::ParseCommandLineOptions(argc, argv, "attn CPU serving benchmark\n");
+  return run();
+}
