@@ -1,4 +1,5 @@
 //===- Pipelines.cpp - attn's named pipelines and pass registration -------===//
+#include "passes/ModelPipeline.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -31,10 +32,17 @@ int64_t mlir::attn::hostVectorWidth() {
 
 void mlir::attn::buildAttnToCpuPipeline(OpPassManager &pm,
                                         const CpuPipelineOptions &opts) {
+  buildModelToCpuPipeline(pm, opts, /*raise=*/true, nullptr);
+}
+
+void mlir::attn::buildModelToCpuPipeline(
+    OpPassManager &pm, const CpuPipelineOptions &opts, bool raise,
+    llvm::function_ref<void(OpPassManager &)> afterBufferize) {
   int64_t width = opts.vectorWidth > 0 ? opts.vectorWidth : hostVectorWidth();
   // Naive attention in linalg becomes attn.attention first; a no-op (one
   // walk over linalg contractions) for IR without that pattern.
-  pm.addNestedPass<func::FuncOp>(createAttnRaiseAttention());
+  if (raise)
+    pm.addNestedPass<func::FuncOp>(createAttnRaiseAttention());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createAttnLowerCacheOps(
       {opts.tileRows, opts.tileKv, opts.kvSplits, opts.parallelism}));
@@ -57,6 +65,8 @@ void mlir::attn::buildAttnToCpuPipeline(OpPassManager &pm,
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  if (afterBufferize)
+    afterBufferize(pm);
   pm.addPass(createAttnParallelToRuntime());
 
   OpPassManager &late = pm.nest<func::FuncOp>();

@@ -13,7 +13,8 @@ ATTN_PACKAGES=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
   llvm-22-tools clang-22 libclang-rt-22-dev lld-22 libzstd-dev libgtest-dev libopenblas-dev
   libbenchmark-dev python3
   python3-numpy python3-pytest python3-torch python3-matplotlib python3-build
-  python3-wheel python3-setuptools python3-venv)
+  python3-wheel python3-setuptools python3-venv
+  libonnx-dev libprotobuf-dev protobuf-compiler python3-onnx)
 
 attn_install_packages() {
   local missing=()

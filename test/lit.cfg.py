@@ -33,5 +33,11 @@ for bench in ["attn-bench-cpu-prefill", "attn-bench-cpu-decode"]:
         config.available_features.add(bench)
         llvm_config.add_tool_substitutions([bench], tool_dirs)
 
+# The ONNX importer (built where libonnx-dev is found).
+if os.path.exists(os.path.join(config.attn_tools_dir, "attn-import-onnx")):
+    config.available_features.add("attn-import-onnx")
+    llvm_config.add_tool_substitutions(["attn-import-onnx"], tool_dirs)
+config.substitutions.append(("%onnx_models", os.path.join(config.test_source_root, "onnx", "models")))
+
 if os.path.exists(os.path.join(config.cuda_toolkit, "bin", "ptxas")):
     config.available_features.add("ptxas")

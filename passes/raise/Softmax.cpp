@@ -65,9 +65,18 @@ Expr *mlir::attn::raise::matchSoftmax(Expr *p, bool &stable, std::string &why) {
 
 LogicalResult mlir::attn::raise::matchLogits(Expr *x, Type elt, Logits &out,
                                              std::string &why) {
+  // A positive scale outside the selects (seeds 003/004:
+  // softmax(masked_fill(S, m, -inf) / sqrt(d))) is the same scale inside
+  // them, as long as each masking value stays masking once scaled. A bias
+  // under a scale would need the scale too: refused.
+  double outer = 1.0;
+  bool scaledOutside = false;
   auto masking = [&](const Expr *e) {
-    return e->kind == Expr::Const && isMaskingValue(e->value, elt);
+    return e->kind == Expr::Const && isMaskingValue(e->value, elt) &&
+           isMaskingValue(e->value * outer, elt);
   };
+  const char *badScale = "the scale is not a finite constant applied to the "
+                         "scores before any mask or bias";
   while (x->kind != Expr::Scores) {
     if (x->isOp("arith.select")) {
       if (masking(x->args[1]) && x->args[2]->usesScores()) {
@@ -88,21 +97,35 @@ LogicalResult mlir::attn::raise::matchLogits(Expr *x, Type elt, Logits &out,
         why = "an addition of two terms that both (or neither) read scores";
         return failure();
       }
+      if (scaledOutside) {
+        why = badScale;
+        return failure();
+      }
       out.additive.push_back(x->args[lhs ? 1 : 0]);
       x = x->args[lhs ? 0 : 1];
       continue;
     }
     if (x->isOp("arith.mulf") || x->isOp("arith.divf")) {
       bool div = x->isOp("arith.divf");
-      int s = x->args[0]->kind == Expr::Scores ? 0 : 1;
+      int s = x->args[0]->usesScores() ? 0 : 1;
       Expr *c = x->args[1 - s];
-      if (x->args[s]->kind != Expr::Scores || c->kind != Expr::Const ||
+      if (!x->args[s]->usesScores() || c->kind != Expr::Const ||
           (div && s != 0) || c->value == 0 || !std::isfinite(c->value)) {
-        why = "the scale is not a finite constant applied to the scores "
-              "before any mask or bias";
+        why = badScale;
         return failure();
       }
-      out.scale *= div ? 1.0 / c->value : c->value;
+      double factor = div ? 1.0 / c->value : c->value;
+      if (x->args[s]->kind != Expr::Scores) {
+        // Masks (or more scales) below: only a positive factor commutes
+        // with -inf fills.
+        if (!(factor > 0)) {
+          why = badScale;
+          return failure();
+        }
+        scaledOutside = true;
+        outer *= factor;
+      }
+      out.scale *= factor;
       x = x->args[s];
       continue;
     }

@@ -317,3 +317,144 @@ func.func @squared_scores(%q: !qt, %k: !kt, %v: !kt) -> !qt {
   } -> !qt
   return %out : !qt
 }
+
+// Seeds 003/004: masked_fill(S, triu, -inf) first, then the division by
+// sqrt(d): a positive scale commutes with the -inf fill.
+// CHECK-LABEL: func.func @mask_then_div(
+// CHECK-NOT: linalg.
+// CHECK: attn.attention %{{.*}}, %{{.*}}, %{{.*}} {attn.raised = "linalg.softmax", mask = #attn.mask<causal = true>, scale = 0.158113882 : f32}
+// CHECK-NOT: linalg.
+// CHECK: return
+func.func @mask_then_div(%q: !qt, %k: !kt, %v: !kt) -> !qt {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %se = tensor.empty() : !st
+  %oe = tensor.empty() : !qt
+  %sz = linalg.fill ins(%zero : f32) outs(%se : !st) -> !st
+  %s = linalg.generic {indexing_maps = [#q, #k, #s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : !qt, !kt) outs(%sz : !st) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> !st
+  %ms = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s : !st) outs(%se : !st) {
+  ^bb0(%a: f32, %o: f32):
+    %i = linalg.index 2 : index
+    %j = linalg.index 3 : index
+    %f = arith.cmpi ugt, %j, %i : index
+    %y = arith.select %f, %ninf, %a : f32
+    linalg.yield %y : f32
+  } -> !st
+  %ss = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%ms : !st) outs(%se : !st) {
+  ^bb0(%a: f32, %o: f32):
+    %c = arith.constant 6.32455532 : f32
+    %y = arith.divf %a, %c : f32
+    linalg.yield %y : f32
+  } -> !st
+  %pr = linalg.softmax dimension(3) ins(%ss : !st) outs(%se : !st) -> !st
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : !qt) -> !qt
+  %out = linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%pr, %v : !st, !kt) outs(%oz : !qt) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> !qt
+  return %out : !qt
+}
+
+// A negative scale after the mask would turn -inf into +inf: not raised.
+// CHECK-LABEL: func.func @mask_then_negative_scale(
+// CHECK-NOT: attn.attention
+// CHECK: linalg.softmax
+// WHY: remark: attn-raise-attention: not raised: the scale is not a finite constant applied to the scores before any mask or bias
+func.func @mask_then_negative_scale(%q: !qt, %k: !kt, %v: !kt) -> !qt {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %se = tensor.empty() : !st
+  %oe = tensor.empty() : !qt
+  %sz = linalg.fill ins(%zero : f32) outs(%se : !st) -> !st
+  %s = linalg.generic {indexing_maps = [#q, #k, #s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : !qt, !kt) outs(%sz : !st) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> !st
+  %ms = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s : !st) outs(%se : !st) {
+  ^bb0(%a: f32, %o: f32):
+    %i = linalg.index 2 : index
+    %j = linalg.index 3 : index
+    %f = arith.cmpi ugt, %j, %i : index
+    %y = arith.select %f, %ninf, %a : f32
+    linalg.yield %y : f32
+  } -> !st
+  %ss = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%ms : !st) outs(%se : !st) {
+  ^bb0(%a: f32, %o: f32):
+    %c = arith.constant -0.125 : f32
+    %y = arith.mulf %a, %c : f32
+    linalg.yield %y : f32
+  } -> !st
+  %pr = linalg.softmax dimension(3) ins(%ss : !st) outs(%se : !st) -> !st
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : !qt) -> !qt
+  %out = linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%pr, %v : !st, !kt) outs(%oz : !qt) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> !qt
+  return %out : !qt
+}
+
+// A -1e9 fill scaled by 1e-3 is no longer a masking value: not raised.
+// CHECK-LABEL: func.func @finite_fill_scaled_away(
+// CHECK-NOT: attn.attention
+// CHECK: linalg.softmax
+// WHY: remark: attn-raise-attention: not raised: a select on the logits that does not mask with -inf
+func.func @finite_fill_scaled_away(%q: !qt, %k: !kt, %v: !kt) -> !qt {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %se = tensor.empty() : !st
+  %oe = tensor.empty() : !qt
+  %sz = linalg.fill ins(%zero : f32) outs(%se : !st) -> !st
+  %s = linalg.generic {indexing_maps = [#q, #k, #s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : !qt, !kt) outs(%sz : !st) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> !st
+  %ms = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s : !st) outs(%se : !st) {
+  ^bb0(%a: f32, %o: f32):
+    %big = arith.constant -1.0e9 : f32
+    %i = linalg.index 2 : index
+    %j = linalg.index 3 : index
+    %f = arith.cmpi ugt, %j, %i : index
+    %y = arith.select %f, %big, %a : f32
+    linalg.yield %y : f32
+  } -> !st
+  %ss = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%ms : !st) outs(%se : !st) {
+  ^bb0(%a: f32, %o: f32):
+    %c = arith.constant 1.0e-3 : f32
+    %y = arith.mulf %a, %c : f32
+    linalg.yield %y : f32
+  } -> !st
+  %pr = linalg.softmax dimension(3) ins(%ss : !st) outs(%se : !st) -> !st
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : !qt) -> !qt
+  %out = linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%pr, %v : !st, !kt) outs(%oz : !qt) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> !qt
+  return %out : !qt
+}

@@ -1,0 +1,356 @@
+//===- attn-import-onnx.cpp - ONNX model -> attn MLIR, or run it ----------===//
+//
+//   attn-import-onnx [options] MODEL.onnx
+//
+// Imports the model (static shapes) into a func on linalg/tensor/arith,
+// runs attn-raise-attention (unless --no-raise) and prints the module, or
+// with --run JIT-compiles it for the CPU and runs it on .npy inputs,
+// optionally comparing with expected outputs. Every failure is one line
+// on stderr and a non-zero exit (1: model, run or check; 2: command
+// line); -o is written only on success.
+//
+//===----------------------------------------------------------------------===//
+#include "tools/attn-import-onnx/Importer.h"
+#include "tools/attn-import-onnx/ModelRunner.h"
+#include "tools/attn-import-onnx/Npy.h"
+
+#include "passes/Passes.h"
+#include "runtime/DiagnosticCapture.h"
+#include "runtime/KernelBuilder.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::onnx_import;
+
+namespace {
+
+const char *kUsage = R"(usage: attn-import-onnx [options] MODEL.onnx
+
+Imports an ONNX model of static shapes into MLIR (func + linalg/tensor/
+arith, weights as dense constants), raises naive attention to
+attn.attention, and prints the module.
+
+options:
+  -o FILE            write the MLIR to FILE (default: stdout)
+  --no-raise         skip attn-raise-attention (print or run the naive graph
+                     through upstream lowering)
+  --run              JIT-compile the model for the CPU and run it
+  --input=FILE.npy   an input for --run, one per graph input in order
+                     (default: seeded N(0, 1) floats, false/0 otherwise)
+  --output=PREFIX    write the outputs to PREFIX.out<i>.npy
+  --expect=FILE.npy  compare output <i> (i-th --expect) with FILE; exit 1
+                     past |out - ref| <= atol + rtol |ref| (NaN fails)
+  --atol=X --rtol=Y  tolerances (default 1e-5 and 1e-4: f32)
+  --bench            time calls: --warmup=N (2) untimed, then the median of
+                     --runs=N (10)
+  --target=cpu|cuda  where --run runs (cuda: see docs/onnx.md)
+  --tile-rows=N --tile-kv=N   attn-to-cpu tile sizes (default 64)
+)";
+
+std::string shapeString(llvm::ArrayRef<int64_t> s) {
+  std::string r = "[";
+  for (auto [i, d] : llvm::enumerate(s))
+    r += (i ? ", " : "") + std::to_string(d);
+  return r + "]";
+}
+
+struct Options {
+  std::string model, out = "-", outputPrefix, target = "cpu";
+  std::vector<std::string> inputs, expects;
+  bool raise = true, run = false, bench = false;
+  double atol = 1e-5, rtol = 1e-4;
+  int64_t runs = 10, warmup = 2, tileRows = 64, tileKv = 64;
+};
+
+std::optional<Options> parseOptions(int argc, char **argv, std::string &err) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    llvm::StringRef arg = argv[i];
+    if (arg == "-o") {
+      if (++i == argc) {
+        err = "-o needs a file";
+        return std::nullopt;
+      }
+      o.out = argv[i];
+      continue;
+    }
+    if (!arg.starts_with("-")) {
+      if (!o.model.empty()) {
+        err = "more than one model ('" + o.model + "', '" + arg.str() + "')";
+        return std::nullopt;
+      }
+      o.model = arg.str();
+      continue;
+    }
+    auto [name, value] = arg.ltrim('-').split('=');
+    bool has = arg.contains('=');
+    auto num = [&](auto &f) {
+      if (!has || value.getAsInteger(10, f) || f < 0)
+        return err = "bad value '" + value.str() + "' for --" + name.str(),
+               false;
+      return true;
+    };
+    auto real = [&](double &f) {
+      if (!has || value.getAsDouble(f) || !(f >= 0))
+        return err = "bad value '" + value.str() + "' for --" + name.str(),
+               false;
+      return true;
+    };
+    bool ok = true;
+    if (name == "help" || name == "h") {
+      llvm::outs() << kUsage;
+      std::exit(0);
+    } else if (name == "no-raise" && !has) {
+      o.raise = false;
+    } else if (name == "run" && !has) {
+      o.run = true;
+    } else if (name == "bench" && !has) {
+      o.bench = o.run = true;
+    } else if (name == "input" && has) {
+      o.inputs.push_back(value.str());
+    } else if (name == "expect" && has) {
+      o.expects.push_back(value.str());
+    } else if (name == "output" && has) {
+      o.outputPrefix = value.str();
+    } else if (name == "target" && (value == "cpu" || value == "cuda")) {
+      o.target = value.str();
+    } else if (name == "atol") {
+      ok = real(o.atol);
+    } else if (name == "rtol") {
+      ok = real(o.rtol);
+    } else if (name == "runs") {
+      ok = num(o.runs) && o.runs > 0;
+    } else if (name == "warmup") {
+      ok = num(o.warmup);
+    } else if (name == "tile-rows") {
+      ok = num(o.tileRows);
+    } else if (name == "tile-kv") {
+      ok = num(o.tileKv);
+    } else {
+      err = "unknown option '" + arg.str() + "' (see --help)";
+      return std::nullopt;
+    }
+    if (!ok) {
+      if (err.empty())
+        err = "bad value for --" + name.str();
+      return std::nullopt;
+    }
+  }
+  if (o.model.empty()) {
+    err = "no model given (see --help)";
+    return std::nullopt;
+  }
+  if ((!o.inputs.empty() || !o.expects.empty() || !o.outputPrefix.empty()) &&
+      !o.run) {
+    err = "--input, --expect and --output need --run";
+    return std::nullopt;
+  }
+  return o;
+}
+
+/// The buffer of input `port`: from its .npy file, or seeded values.
+llvm::Expected<std::vector<char>>
+inputData(const Port &port, const std::string *file, std::mt19937_64 &rng) {
+  std::vector<char> bytes(port.bytes(), 0);
+  if (!file) {
+    if (port.elem == Elem::F32) {
+      std::normal_distribution<float> dist(0.0f, 1.0f);
+      auto *p = reinterpret_cast<float *>(bytes.data());
+      for (int64_t i = 0; i < port.numElements(); ++i)
+        p[i] = dist(rng);
+    }
+    return bytes;
+  }
+  auto npy = readNpy(*file);
+  if (!npy)
+    return npy.takeError();
+  if (npy->descr != port.npyDescr() ||
+      llvm::ArrayRef<int64_t>(npy->shape) != llvm::ArrayRef(port.shape))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("input '{0}': {1} is {2} {3}, the model takes {4} {5}",
+                      port.name, *file, shapeString(npy->shape), npy->descr,
+                      shapeString(port.shape), port.npyDescr())
+            .str());
+  return std::move(npy->bytes);
+}
+
+/// Compares output `port` with the .npy at `file` (f32); prints one line.
+llvm::Expected<bool> compare(const Port &port, const std::vector<char> &got,
+                             const std::string &file, const Options &o) {
+  auto ref = readNpy(file);
+  if (!ref)
+    return ref.takeError();
+  if (port.elem != Elem::F32 || ref->descr != "<f4" ||
+      llvm::ArrayRef<int64_t>(ref->shape) != llvm::ArrayRef(port.shape))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("output '{0}': {1} is {2} {3}, the model computes {4} "
+                      "{5} (f32 outputs are compared)",
+                      port.name, file, shapeString(ref->shape), ref->descr,
+                      shapeString(port.shape), port.npyDescr())
+            .str());
+  auto *a = reinterpret_cast<const float *>(got.data());
+  auto *r = reinterpret_cast<const float *>(ref->bytes.data());
+  double worst = 0;
+  int64_t bad = 0, n = port.numElements();
+  for (int64_t i = 0; i < n; ++i) {
+    double err = std::fabs(double(a[i]) - double(r[i]));
+    if (!(err <= o.atol + o.rtol * std::fabs(double(r[i])))) // NaN fails
+      ++bad;
+    worst = std::isnan(err) ? err : std::max(worst, err);
+  }
+  llvm::outs() << llvm::formatv(
+      "output '{0}' {1}: max abs error {2:e} (tolerance {3:e} + {4:e} |ref|), "
+      "{5} of {6} elements outside: {7}\n",
+      port.name, shapeString(port.shape), worst, o.atol, o.rtol, bad, n,
+      bad ? "FAIL" : "ok");
+  return bad == 0;
+}
+
+/// --run: compile, run (and time), write and compare outputs.
+int runModel(ModuleOp module, const Options &o) {
+  auto fail = [](llvm::Error e) {
+    llvm::errs() << "attn-import-onnx: " << llvm::toString(std::move(e))
+                 << "\n";
+    return 1;
+  };
+  if (o.target == "cuda")
+    return fail(llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "--target=cuda: whole models run on the CPU only (the model is one "
+        "host function; see docs/onnx.md for what the GPU path needs)"));
+  RunnerOptions ro;
+  ro.raise = o.raise;
+  ro.tileRows = o.tileRows;
+  ro.tileKv = o.tileKv;
+  auto model = CompiledModel::compile(module, ro);
+  if (!model)
+    return fail(model.takeError());
+  const auto &ins = (*model)->inputs();
+  const auto &outs = (*model)->outputs();
+  if (!o.inputs.empty() && o.inputs.size() != ins.size())
+    return fail(llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("{0} --input files for {1} graph inputs", o.inputs.size(),
+                      ins.size())
+            .str()));
+  if (o.expects.size() > outs.size())
+    return fail(llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("{0} --expect files for {1} graph outputs",
+                      o.expects.size(), outs.size())
+            .str()));
+  std::mt19937_64 rng(42);
+  std::vector<std::vector<char>> inData, outData;
+  for (auto [i, port] : llvm::enumerate(ins)) {
+    auto d = inputData(port, o.inputs.empty() ? nullptr : &o.inputs[i], rng);
+    if (!d)
+      return fail(d.takeError());
+    inData.push_back(std::move(*d));
+  }
+  for (const Port &port : outs)
+    outData.emplace_back(port.bytes(), 0);
+  SmallVector<void *> inPtrs, outPtrs;
+  for (auto &d : inData)
+    inPtrs.push_back(d.data());
+  for (auto &d : outData)
+    outPtrs.push_back(d.data());
+  rt::ThreadPool pool(1);
+  if (llvm::Error e = (*model)->run(inPtrs, outPtrs, pool))
+    return fail(std::move(e));
+  llvm::outs() << llvm::formatv(
+      "{0}: {1} attn.attention, compiled in {2:f1} ms ({3})\n", o.model,
+      (*model)->attentionOps(), (*model)->compileMs(),
+      o.raise ? "raised" : "not raised: upstream loops");
+  if (o.bench) {
+    std::vector<double> ms;
+    for (int64_t r = 0; r < o.warmup + o.runs; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      if (llvm::Error e = (*model)->run(inPtrs, outPtrs, pool))
+        return fail(std::move(e));
+      double t = std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::now() - t0)
+                     .count();
+      if (r >= o.warmup)
+        ms.push_back(t);
+    }
+    std::sort(ms.begin(), ms.end());
+    llvm::outs() << llvm::formatv(
+        "time per call: {0:f4} ms median of {1} (min {2:f4}), 1 thread\n",
+        ms[ms.size() / 2], ms.size(), ms.front());
+  }
+  for (auto [i, port] : llvm::enumerate(outs)) {
+    if (o.outputPrefix.empty())
+      continue;
+    NpyArray a{port.npyDescr(), port.shape, outData[i]};
+    std::string path = o.outputPrefix + ".out" + std::to_string(i) + ".npy";
+    if (llvm::Error e = writeNpy(path, a))
+      return fail(std::move(e));
+  }
+  bool allOk = true;
+  for (auto [i, file] : llvm::enumerate(o.expects)) {
+    auto ok = compare(outs[i], outData[i], file, o);
+    if (!ok)
+      return fail(ok.takeError());
+    allOk &= *ok;
+  }
+  return allOk ? 0 : 1;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string err;
+  std::optional<Options> o = parseOptions(argc, argv, err);
+  if (!o) {
+    llvm::errs() << "attn-import-onnx: " << err << "\n";
+    return 2;
+  }
+  auto fail = [](llvm::Error e) {
+    llvm::errs() << "attn-import-onnx: " << llvm::toString(std::move(e))
+                 << "\n";
+    return 1;
+  };
+  auto model = loadModel(o->model);
+  if (!model)
+    return fail(model.takeError());
+  DialectRegistry registry;
+  rt::registerRuntimeDialects(registry);
+  MLIRContext ctx(registry);
+  auto module = importModel(ctx, *model);
+  if (!module)
+    return fail(module.takeError());
+  if (o->run)
+    return runModel(**module, *o);
+  if (o->raise) {
+    rt::DiagnosticCapture diags(&ctx);
+    PassManager pm(&ctx);
+    pm.addNestedPass<func::FuncOp>(createAttnRaiseAttention());
+    if (failed(pm.run(**module)))
+      return fail(diags.takeError("attn-raise-attention failed"));
+  }
+  std::error_code ec;
+  llvm::ToolOutputFile out(o->out, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return fail(llvm::createStringError(ec, "cannot write '" + o->out +
+                                                "': " + ec.message()));
+  (*module)->print(out.os());
+  out.os() << "\n";
+  out.keep();
+  return 0;
+}
