@@ -14,6 +14,9 @@
 #   attn-cuda-tests  the driver-layer tests (no MLIR inside, ~0.3 MB)
 #   libz3.so.4       Debian's static LLVMSupport links libz3 dynamically
 #   attn-run         only with ATTN_BUNDLE_ATTN_RUN=1 (another ~22 MB xz)
+#   attn-import-onnx only with ATTN_BUNDLE_TARGETS=attn-import-onnx (with its
+#                    ONNX/protobuf libraries and the bench-size seed models;
+#                    gpu-check's "onnx" step, skip the others)
 #   libattn.so       the C API, self-contained, for the Python package
 #                    (python/, from the working tree); ATTN_BUNDLE_PYTHON=0
 #                    leaves it out (it and attn-run do not fit together)
@@ -68,6 +71,19 @@ fi
 z3="$(ldd "$(find "$ATTN_BUILD" -name "${targets[0]}" -type f | head -1)" |
   awk '/libz3/ {print $3}')"
 [ -n "$z3" ] && pack "$z3" libz3.so.4
+# attn-import-onnx: Debian's ONNX/protobuf shared libraries (not on the GPU
+# machine) and the seeds' models at bench sizes (bench-<name>.*; they need
+# Debian's torch 1.13 exporter, so they are made here).
+if [[ " ${targets[*]} " == *" attn-import-onnx "* ]]; then
+  tool="$(find "$ATTN_BUILD" -name attn-import-onnx -type f | head -1)"
+  for lib in $(ldd "$tool" | awk '/libonnx_proto|libprotobuf/ {print $3}'); do
+    pack "$lib" "$(basename "$lib")"
+  done
+  mkdir -p "$tmp/onnx-bench"
+  /usr/bin/python3 "$ATTN_ROOT/test/onnx/export_seeds.py" --bench "$tmp/onnx-bench" > /dev/null 2>&1 ||
+    { echo "gpu-bundle: exporting the bench models failed" >&2; exit 1; }
+  for f in "$tmp/onnx-bench"/*; do pack "$f" "bench-$(basename "$f")" > /dev/null; done
+fi
 {
   echo "commit $(git -C "$ATTN_ROOT" rev-parse --short HEAD)$(git -C "$ATTN_ROOT" diff --quiet || echo '+dirty')"
   echo "built $(date -u +%FT%TZ)"

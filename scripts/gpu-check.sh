@@ -13,7 +13,9 @@
 #    (bench/plot.py: $OUT/img/compare-TAG.png, roofline-TAG.png, TAG from the
 #    GPU's name, e.g. h200; copy them to docs/img/, or regenerate them there
 #    with `scripts/plot-benchmarks.sh --gpu DIR` from the two .jsonl files);
-# 6. the Python package on CUDA tensors (when libattn.so is carried): what
+# 6. ONNX (when attn-import-onnx is carried): the same .onnx files through
+#    ONNX Runtime (CPU and CUDA providers) and attn (bench/onnx_gpu.py);
+# 7. the Python package on CUDA tensors (when libattn.so is carried): what
 #    the tests will find (python/tests/gpu_env.py: torch, its GPU, the GPU
 #    attn sees, the torch.compile op), pytest (python/tests, CPU and CUDA;
 #    a CUDA case that cannot run fails instead of skipping), attn.attention
@@ -24,7 +26,7 @@
 # others; a summary of exit codes ends the output and the script fails if
 # any step did. Raw outputs go to $OUT (the device tool brings it back) or a
 # temporary folder. Environment: ATTN_GPU_CHECK_SKIP="tests bench peers"
-# (any subset; also "sanitizer", "python" and "plot"), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
+# (any subset; also "sanitizer", "python", "onnx" and "plot"), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
 # (extra attn-bench-gpu options, e.g. --runs=50), ATTN_PEERS_ARGS.
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -161,6 +163,22 @@ if [[ "$SKIP" != *" python "* ]] && [ -f "$BIN/libattn.so" ]; then
   step pybench 180 bash -c "python3 bench/python_overhead.py \
     > '$RESULTS/python-overhead.jsonl'; rc=\$?; cat '$RESULTS/python-overhead.jsonl'; exit \$rc"
   step example 120 python3 examples/python/mha_seed004.py --device cuda --tokens 1024
+fi
+# ONNX: the committed seed/attention-op models (test/onnx/models) and the
+# bench-size ones in the carry, through ONNX Runtime (CPU EP at one thread,
+# CUDA EP) and attn-import-onnx --run (bench/onnx_gpu.py): outputs against
+# the PyTorch/NumPy references, time per call side by side. Needs
+# attn-import-onnx in the carry (ATTN_BUNDLE_TARGETS=attn-import-onnx
+# scripts/gpu-bundle.sh); without it, or without onnxruntime, one line.
+if [[ "$SKIP" != *" onnx "* ]]; then
+  if [ -x "$BIN/attn-import-onnx" ]; then
+    mkdir -p "$BIN/onnx-bench"
+    for f in "$BIN"/bench-*; do [ -e "$f" ] && mv "$f" "$BIN/onnx-bench/${f##*/bench-}"; done
+    step onnx 300 bash -c "python3 bench/onnx_gpu.py --tool '$BIN/attn-import-onnx' \
+      test/onnx/models '$BIN/onnx-bench' 2>&1 | tee '$RESULTS/onnx.txt'; exit \${PIPESTATUS[0]}"
+  else
+    echo "=== onnx: skipped (attn-import-onnx not in the carry: ATTN_BUNDLE_TARGETS=attn-import-onnx scripts/gpu-bundle.sh)"
+  fi
 fi
 echo "=== table (attn vs peers on the same device, same call)"
 python3 bench/gpu_table.py "$RESULTS/attn-bench.jsonl" "$RESULTS/peers.jsonl" |

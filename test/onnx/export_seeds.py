@@ -4,13 +4,14 @@
 Run with Debian's python3-torch 1.13 + python3-onnx (/usr/bin/python3):
 
     /usr/bin/python3 test/onnx/export_seeds.py [OUTDIR]   # default test/onnx/models
+    /usr/bin/python3 test/onnx/export_seeds.py --bench OUTDIR  # bench sizes
 
 For each module, at small static sizes (odd sequence lengths), it writes
 NAME.onnx (torch.onnx.export, opset 14..17 as listed), NAME.in<i>.npy (the
 fixed inputs, seeded) and NAME.out<i>.npy (PyTorch's outputs on them, f32).
 The modules are the seeds' code as written there, in eval mode (dropout
 off); the only changes are noted per module. The output is deterministic:
-rerunning rewrites the same bytes (test/onnx/README.md).
+rerunning rewrites the same bytes (docs/onnx.md, "Test models").
 """
 import math
 import os
@@ -145,6 +146,18 @@ class GQAAttention(nn.Module):
         return self.out_proj(context)
 
 
+def bench_models():
+    """The benchmark's sizes (bench/onnx_cpu.sh): seed 004 with its
+    projections, and seed 001's attention alone; not committed."""
+    g = torch.Generator().manual_seed(99)
+    torch.manual_seed(7)
+    yield ("mha004", MultiHeadAttentionAlt(512, 512, num_heads=8, block_size=512),
+           (torch.randn(1, 512, 512, generator=g),), ["x"], ["y"], 17)
+    yield ("gqa001", GroupedQueryAttention(),
+           (torch.randn(1, 512, 8, 64, generator=g), torch.randn(1, 512, 2, 64, generator=g),
+            torch.randn(1, 512, 2, 64, generator=g)), ["query", "key", "value"], ["out"], 17)
+
+
 def models():
     """(name, module, inputs, input names, output names, opset)."""
     g = torch.Generator().manual_seed(1234)
@@ -171,9 +184,11 @@ def models():
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "models")
+    args = [a for a in sys.argv[1:] if a != "--bench"]
+    out = args[0] if args else os.path.join(os.path.dirname(__file__), "models")
     os.makedirs(out, exist_ok=True)
-    for name, module, inputs, in_names, out_names, opset in models():
+    for name, module, inputs, in_names, out_names, opset in (
+            bench_models() if "--bench" in sys.argv else models()):
         module.eval()
         with torch.no_grad():
             results = module(*[t.clone() for t in inputs])

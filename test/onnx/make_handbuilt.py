@@ -128,6 +128,9 @@ def main():
     node = helper.make_node("Transpose", ["x"], ["y"], name="t", perm=[1, 0])
     g = helper.make_graph([node], "declared", [vi("x", F, [2, 3])], [vi("y", F, [2, 3])])
     save(out, "bad_output_shape", g, [("", 17)], [], [])
+    node = helper.make_node("Transpose", ["x"], ["y"], name="t", perm=[1, 0])
+    g = helper.make_graph([node], "dynamic", [vi("x", F, ["batch", 3])], [vi("y", F, [3, "batch"])])
+    save(out, "bad_dynamic_dim", g, [("", 17)], [], [])
 
 
 if __name__ == "__main__":

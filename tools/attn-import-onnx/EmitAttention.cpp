@@ -25,11 +25,6 @@ using Shape = llvm::SmallVector<int64_t, 4>;
 
 namespace {
 
-#define TRY_VALUE(var, expr)                                                   \
-  auto var = (expr);                                                           \
-  if (!var)                                                                    \
-    return var.takeError();
-
 struct AttentionParts {
   Value q, k, v, boolMask, bias;
   bool bshd = false, causal = false;
@@ -103,7 +98,7 @@ llvm::Error addMask(Importer &im, const onnx::NodeProto &node, int i,
                     AttentionParts &p, bool boolAllowed) {
   if (!im.hasInput(node, i))
     return llvm::Error::success();
-  TRY_VALUE(m, im.input(node, i));
+  ONNX_TRY(m, im.input(node, i));
   Type e = cast<RankedTensorType>(m->getType()).getElementType();
   if (e.isInteger(1) && boolAllowed)
     p.boolMask = rank4(im, *m);
@@ -136,32 +131,32 @@ llvm::Error emitOnnxAttention(Importer &im, const onnx::NodeProto &node) {
   for (int i = 1; i < node.output_size(); ++i)
     if (!node.output(i).empty())
       return nodeError(node, "only output Y is supported");
-  TRY_VALUE(mode, intAttr(node, "qk_matmul_output_mode", 0));
-  TRY_VALUE(precision, intAttr(node, "softmax_precision", 0));
-  TRY_VALUE(causal, intAttr(node, "is_causal", 0));
-  TRY_VALUE(hq, intAttr(node, "q_num_heads", 0));
-  TRY_VALUE(hkv, intAttr(node, "kv_num_heads", 0));
+  ONNX_TRY(mode, intAttr(node, "qk_matmul_output_mode", 0));
+  ONNX_TRY(precision, intAttr(node, "softmax_precision", 0));
+  ONNX_TRY(causal, intAttr(node, "is_causal", 0));
+  ONNX_TRY(hq, intAttr(node, "q_num_heads", 0));
+  ONNX_TRY(hkv, intAttr(node, "kv_num_heads", 0));
   (void)mode, (void)precision; // affect only outputs/precision not taken
   AttentionParts p;
   p.causal = *causal;
-  TRY_VALUE(q, im.input(node, 0));
-  TRY_VALUE(k, im.input(node, 1));
-  TRY_VALUE(v, im.input(node, 2));
+  ONNX_TRY(q, im.input(node, 0));
+  ONNX_TRY(k, im.input(node, 1));
+  ONNX_TRY(v, im.input(node, 2));
   p.q = *q, p.k = *k, p.v = *v;
   if (shapeOf(*q).size() == 3) {
     if (!*hq || !*hkv)
       return nodeError(node, "rank-3 inputs need q_num_heads and "
                              "kv_num_heads");
-    TRY_VALUE(q4, splitHeads(im, node, *q, *hq, "Q"));
-    TRY_VALUE(k4, splitHeads(im, node, *k, *hkv, "K"));
-    TRY_VALUE(v4, splitHeads(im, node, *v, *hkv, "V"));
+    ONNX_TRY(q4, splitHeads(im, node, *q, *hq, "Q"));
+    ONNX_TRY(k4, splitHeads(im, node, *k, *hkv, "K"));
+    ONNX_TRY(v4, splitHeads(im, node, *v, *hkv, "V"));
     p.q = *q4, p.k = *k4, p.v = *v4, p.bshd = true;
   }
   if (const onnx::AttributeProto *s = findAttr(node, "scale"))
     p.scale = s->f();
   else
     p.scale = 1.0f / std::sqrt(float(shapeOf(p.q).back()));
-  TRY_VALUE(softcap, floatAttr(node, "softcap", 0.0f));
+  ONNX_TRY(softcap, floatAttr(node, "softcap", 0.0f));
   if (*softcap != 0.0f)
     p.softcap = *softcap;
   if (auto e = addMask(im, node, 3, p, /*boolAllowed=*/true))
@@ -171,7 +166,7 @@ llvm::Error emitOnnxAttention(Importer &im, const onnx::NodeProto &node) {
 
 llvm::Error commonMsAttrs(Importer &im, const onnx::NodeProto &node,
                           AttentionParts &p, int64_t &heads) {
-  TRY_VALUE(h, intAttr(node, "num_heads", 0));
+  ONNX_TRY(h, intAttr(node, "num_heads", 0));
   if (*h <= 0)
     return nodeError(node, "num_heads is required");
   heads = *h;
@@ -196,17 +191,17 @@ llvm::Error emitMsMultiHeadAttention(Importer &im,
   int64_t heads = 0;
   if (auto e = commonMsAttrs(im, node, p, heads))
     return e;
-  TRY_VALUE(causal, intAttr(node, "unidirectional", 0));
+  ONNX_TRY(causal, intAttr(node, "unidirectional", 0));
   p.causal = *causal;
-  TRY_VALUE(q, im.input(node, 0));
-  TRY_VALUE(k, im.input(node, 1));
-  TRY_VALUE(v, im.input(node, 2));
+  ONNX_TRY(q, im.input(node, 0));
+  ONNX_TRY(k, im.input(node, 1));
+  ONNX_TRY(v, im.input(node, 2));
   if (shapeOf(*k).size() != 3)
     return nodeError(node, "key must be [B, L, H*D] (the BNSH cache form is "
                            "not supported)");
-  TRY_VALUE(q4, splitHeads(im, node, *q, heads, "query"));
-  TRY_VALUE(k4, splitHeads(im, node, *k, heads, "key"));
-  TRY_VALUE(v4, splitHeads(im, node, *v, heads, "value"));
+  ONNX_TRY(q4, splitHeads(im, node, *q, heads, "query"));
+  ONNX_TRY(k4, splitHeads(im, node, *k, heads, "key"));
+  ONNX_TRY(v4, splitHeads(im, node, *v, heads, "value"));
   p.q = *q4, p.k = *k4, p.v = *v4, p.bshd = true;
   if (!p.scale)
     p.scale = 1.0f / std::sqrt(float(shapeOf(p.q).back()));
@@ -232,22 +227,22 @@ llvm::Error emitMsGroupQueryAttention(Importer &im,
   int64_t heads = 0;
   if (auto e = commonMsAttrs(im, node, p, heads))
     return e;
-  TRY_VALUE(kvHeads, intAttr(node, "kv_num_heads", 0));
-  TRY_VALUE(window, intAttr(node, "local_window_size", -1));
-  TRY_VALUE(rotary, intAttr(node, "do_rotary", 0));
-  TRY_VALUE(smooth, intAttr(node, "smooth_softmax", 0));
+  ONNX_TRY(kvHeads, intAttr(node, "kv_num_heads", 0));
+  ONNX_TRY(window, intAttr(node, "local_window_size", -1));
+  ONNX_TRY(rotary, intAttr(node, "do_rotary", 0));
+  ONNX_TRY(smooth, intAttr(node, "smooth_softmax", 0));
   if (*window >= 0 || *rotary || *smooth)
     return nodeError(node, "local_window_size, do_rotary and smooth_softmax "
                            "are not supported");
-  TRY_VALUE(softcap, floatAttr(node, "softcap", 0.0f));
+  ONNX_TRY(softcap, floatAttr(node, "softcap", 0.0f));
   if (*softcap != 0.0f)
     p.softcap = *softcap;
-  TRY_VALUE(q, im.input(node, 0));
-  TRY_VALUE(k, im.input(node, 1));
-  TRY_VALUE(v, im.input(node, 2));
-  TRY_VALUE(q4, splitHeads(im, node, *q, heads, "query"));
-  TRY_VALUE(k4, splitHeads(im, node, *k, *kvHeads, "key"));
-  TRY_VALUE(v4, splitHeads(im, node, *v, *kvHeads, "value"));
+  ONNX_TRY(q, im.input(node, 0));
+  ONNX_TRY(k, im.input(node, 1));
+  ONNX_TRY(v, im.input(node, 2));
+  ONNX_TRY(q4, splitHeads(im, node, *q, heads, "query"));
+  ONNX_TRY(k4, splitHeads(im, node, *k, *kvHeads, "key"));
+  ONNX_TRY(v4, splitHeads(im, node, *v, *kvHeads, "value"));
   p.q = *q4, p.k = *k4, p.v = *v4, p.bshd = true, p.causal = true;
   int64_t batch = shapeOf(p.q)[0], seq = shapeOf(p.k)[1];
   const ConstTensor *lens = im.constInput(node, 5);

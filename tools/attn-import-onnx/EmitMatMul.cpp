@@ -9,20 +9,16 @@
 //===----------------------------------------------------------------------===//
 #include "tools/attn-import-onnx/Importer.h"
 
+#include "runtime/Buffer.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 using namespace mlir;
 using namespace mlir::attn::onnx_import;
+namespace rt = mlir::attn::rt;
 
 namespace {
-
-std::string shapeText(llvm::ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  for (auto [i, d] : llvm::enumerate(shape))
-    s += (i ? ", " : "") + std::to_string(d);
-  return s + "]";
-}
 
 /// a[..., M, K] x b[..., K, N] -> [batch..., M, N]; 1-D operands as in
 /// numpy (a vector on the left is one row, on the right one column).
@@ -46,8 +42,8 @@ llvm::Expected<Value> matmul(Importer &im, const onnx::NodeProto &node, Value a,
       batchB(sb.begin(), sb.size() - 2);
   auto batch = broadcastShapes(batchA, batchB);
   if (k != kb || !batch)
-    return nodeError(node, "shapes " + shapeText(sa) + " and " + shapeText(sb) +
-                               " do not multiply");
+    return nodeError(node, "shapes " + rt::shapeString(sa) + " and " +
+                               rt::shapeString(sb) + " do not multiply");
   llvm::SmallVector<int64_t, 4> outShape(*batch);
   outShape.push_back(m);
   outShape.push_back(n);
@@ -109,15 +105,9 @@ llvm::Expected<Value> matmul(Importer &im, const onnx::NodeProto &node, Value a,
 }
 
 llvm::Error emitMatMul(Importer &im, const onnx::NodeProto &node) {
-  auto a = im.input(node, 0);
-  if (!a)
-    return a.takeError();
-  auto b = im.input(node, 1);
-  if (!b)
-    return b.takeError();
-  auto r = matmul(im, node, *a, *b);
-  if (!r)
-    return r.takeError();
+  ONNX_TRY(a, im.input(node, 0));
+  ONNX_TRY(b, im.input(node, 1));
+  ONNX_TRY(r, matmul(im, node, *a, *b));
   im.setOutput(node, 0, *r);
   return llvm::Error::success();
 }
@@ -132,12 +122,8 @@ Value transpose2d(Importer &im, Value v) {
 }
 
 llvm::Error emitGemm(Importer &im, const onnx::NodeProto &node) {
-  auto a = im.input(node, 0);
-  if (!a)
-    return a.takeError();
-  auto b = im.input(node, 1);
-  if (!b)
-    return b.takeError();
+  ONNX_TRY(a, im.input(node, 0));
+  ONNX_TRY(b, im.input(node, 1));
   if (shapeOf(*a).size() != 2 || shapeOf(*b).size() != 2)
     return nodeError(node, "A and B must be matrices");
   auto transA = intAttr(node, "transA", 0);
@@ -170,8 +156,9 @@ llvm::Error emitGemm(Importer &im, const onnx::NodeProto &node) {
       return c.takeError();
     if (!broadcastShapes(shape, c->shape) ||
         *broadcastShapes(shape, c->shape) != shape)
-      return nodeError(node, "C of shape " + shapeText(c->shape) +
-                                 " does not broadcast to " + shapeText(shape));
+      return nodeError(node, "C of shape " + rt::shapeString(c->shape) +
+                                 " does not broadcast to " +
+                                 rt::shapeString(shape));
     Value betaV = im.scalarConstant(*beta, elem);
     bool scaled = *beta != 1.0f;
     out = im.elementwise(

@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "tools/attn-import-onnx/Importer.h"
 
+#include "runtime/Buffer.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -15,17 +17,11 @@
 
 using namespace mlir;
 using namespace mlir::attn::onnx_import;
+namespace rt = mlir::attn::rt;
 
 namespace {
 
 using ScalarFn = std::function<Value(OpBuilder &, Location, ValueRange)>;
-
-std::string shapeText(llvm::ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  for (auto [i, d] : llvm::enumerate(shape))
-    s += (i ? ", " : "") + std::to_string(d);
-  return s + "]";
-}
 
 Type elemOf(const ElemOperand &o) {
   return o.tensor ? cast<RankedTensorType>(o.tensor.getType()).getElementType()
@@ -45,8 +41,9 @@ llvm::Error emitElementwise(Importer &im, const onnx::NodeProto &node,
       return in.takeError();
     auto s = broadcastShapes(shape, in->shape);
     if (!s)
-      return nodeError(node, "input shapes " + shapeText(shape) + " and " +
-                                 shapeText(in->shape) + " do not broadcast");
+      return nodeError(node, "input shapes " + rt::shapeString(shape) +
+                                 " and " + rt::shapeString(in->shape) +
+                                 " do not broadcast");
     shape = *s;
     ins.push_back(*in);
   }

@@ -25,13 +25,8 @@ Type elemOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getElementType();
 }
 
-#define TRY_VALUE(var, expr)                                                   \
-  auto var = (expr);                                                           \
-  if (!var)                                                                    \
-    return var.takeError();
-
 llvm::Error emitShapeOf(Importer &im, const onnx::NodeProto &node) {
-  TRY_VALUE(s, im.inputShape(node, 0));
+  ONNX_TRY(s, im.inputShape(node, 0));
   ConstTensor r{Elem::I64, {static_cast<int64_t>(s->size())}, {}};
   int64_t n = 1;
   for (int64_t d : *s)
@@ -39,8 +34,8 @@ llvm::Error emitShapeOf(Importer &im, const onnx::NodeProto &node) {
   if (node.op_type() == "Size")
     r = ConstTensor{Elem::I64, {}, {double(n)}};
   else if (im.model.opset >= 15) { // start / end attributes
-    TRY_VALUE(start, intAttr(node, "start", 0));
-    TRY_VALUE(end, intAttr(node, "end", int64_t(s->size())));
+    ONNX_TRY(start, intAttr(node, "start", 0));
+    ONNX_TRY(end, intAttr(node, "end", int64_t(s->size())));
     auto p = sliceParams(node, {int64_t(s->size())}, {*start}, {*end}, {}, {});
     if (!p)
       return p.takeError();
@@ -53,9 +48,9 @@ llvm::Error emitShapeOf(Importer &im, const onnx::NodeProto &node) {
 }
 
 llvm::Error emitTranspose(Importer &im, const onnx::NodeProto &node) {
-  TRY_VALUE(x, im.input(node, 0));
+  ONNX_TRY(x, im.input(node, 0));
   Shape s = shapeOf(*x);
-  TRY_VALUE(permAttr, intsAttr(node, "perm"));
+  ONNX_TRY(permAttr, intsAttr(node, "perm"));
   Shape perm(s.size());
   std::iota(perm.rbegin(), perm.rend(), 0);
   if (*permAttr)
@@ -76,16 +71,16 @@ llvm::Error emitTranspose(Importer &im, const onnx::NodeProto &node) {
 }
 
 llvm::Error emitReshapeLike(Importer &im, const onnx::NodeProto &node) {
-  TRY_VALUE(x, im.input(node, 0));
+  ONNX_TRY(x, im.input(node, 0));
   Shape s = shapeOf(*x);
   llvm::StringRef op = node.op_type();
   llvm::Expected<Shape> out = Shape();
   if (op == "Reshape") {
-    TRY_VALUE(target, im.intsInput(node, 1));
-    TRY_VALUE(allowZero, intAttr(node, "allowzero", 0));
+    ONNX_TRY(target, im.intsInput(node, 1));
+    ONNX_TRY(allowZero, intAttr(node, "allowzero", 0));
     out = reshapeTarget(node, s, *target, *allowZero);
   } else if (op == "Flatten") {
-    TRY_VALUE(axis, intAttr(node, "axis", 1));
+    ONNX_TRY(axis, intAttr(node, "axis", 1));
     int64_t a = *axis < 0 ? *axis + s.size() : *axis;
     if (a < 0 || a > int64_t(s.size()))
       return nodeError(node, "axis out of range");
@@ -96,10 +91,10 @@ llvm::Error emitReshapeLike(Importer &im, const onnx::NodeProto &node) {
   } else {
     Shape axes;
     if (im.model.opset >= 13 && im.hasInput(node, 1)) {
-      TRY_VALUE(a, im.intsInput(node, 1));
+      ONNX_TRY(a, im.intsInput(node, 1));
       axes = *a;
     } else if (im.model.opset < 13) {
-      TRY_VALUE(a, intsAttr(node, "axes"));
+      ONNX_TRY(a, intsAttr(node, "axes"));
       axes = a->value_or(Shape());
     }
     out = op == "Unsqueeze" ? unsqueezeShape(node, s, axes)
@@ -126,28 +121,28 @@ Value extractSlice(Importer &im, Value x, llvm::ArrayRef<AxisSlice> p) {
 }
 
 llvm::Error emitSlice(Importer &im, const onnx::NodeProto &node) {
-  TRY_VALUE(x, im.input(node, 0));
+  ONNX_TRY(x, im.input(node, 0));
   Shape starts, ends, axes, steps;
   if (im.model.opset >= 10) {
-    TRY_VALUE(s, im.intsInput(node, 1));
-    TRY_VALUE(e, im.intsInput(node, 2));
+    ONNX_TRY(s, im.intsInput(node, 1));
+    ONNX_TRY(e, im.intsInput(node, 2));
     starts = *s, ends = *e;
     if (im.hasInput(node, 3)) {
-      TRY_VALUE(a, im.intsInput(node, 3));
+      ONNX_TRY(a, im.intsInput(node, 3));
       axes = *a;
     }
     if (im.hasInput(node, 4)) {
-      TRY_VALUE(st, im.intsInput(node, 4));
+      ONNX_TRY(st, im.intsInput(node, 4));
       steps = *st;
     }
   } else {
-    TRY_VALUE(s, intsAttr(node, "starts"));
-    TRY_VALUE(e, intsAttr(node, "ends"));
-    TRY_VALUE(a, intsAttr(node, "axes"));
+    ONNX_TRY(s, intsAttr(node, "starts"));
+    ONNX_TRY(e, intsAttr(node, "ends"));
+    ONNX_TRY(a, intsAttr(node, "axes"));
     starts = s->value_or(Shape()), ends = e->value_or(Shape());
     axes = a->value_or(Shape());
   }
-  TRY_VALUE(p, sliceParams(node, shapeOf(*x), starts, ends, axes, steps));
+  ONNX_TRY(p, sliceParams(node, shapeOf(*x), starts, ends, axes, steps));
   if (llvm::any_of(*p, [](const AxisSlice &s) { return s.step < 0; }))
     return nodeError(node, "negative steps (reversal) are not supported");
   im.setOutput(node, 0, extractSlice(im, *x, *p));
@@ -155,16 +150,16 @@ llvm::Error emitSlice(Importer &im, const onnx::NodeProto &node) {
 }
 
 llvm::Error emitSplit(Importer &im, const onnx::NodeProto &node) {
-  TRY_VALUE(x, im.input(node, 0));
+  ONNX_TRY(x, im.input(node, 0));
   Shape s = shapeOf(*x);
-  TRY_VALUE(axisAttr, intAttr(node, "axis", 0));
-  TRY_VALUE(axis, normalizeAxis(node, *axisAttr, s.size()));
+  ONNX_TRY(axisAttr, intAttr(node, "axis", 0));
+  ONNX_TRY(axis, normalizeAxis(node, *axisAttr, s.size()));
   Shape parts;
   if (im.model.opset >= 13 && im.hasInput(node, 1)) {
-    TRY_VALUE(p, im.intsInput(node, 1));
+    ONNX_TRY(p, im.intsInput(node, 1));
     parts = *p;
   } else if (im.model.opset < 13) {
-    TRY_VALUE(p, intsAttr(node, "split"));
+    ONNX_TRY(p, intsAttr(node, "split"));
     parts = p->value_or(Shape());
   }
   int64_t n = node.output_size();
@@ -195,12 +190,12 @@ llvm::Error emitSplit(Importer &im, const onnx::NodeProto &node) {
 llvm::Error emitConcat(Importer &im, const onnx::NodeProto &node) {
   SmallVector<Value> ins;
   for (int i = 0; i < node.input_size(); ++i) {
-    TRY_VALUE(v, im.input(node, i));
+    ONNX_TRY(v, im.input(node, i));
     ins.push_back(*v);
   }
   Shape ref = shapeOf(ins.front());
-  TRY_VALUE(axisAttr, intAttr(node, "axis", 0));
-  TRY_VALUE(axis, normalizeAxis(node, *axisAttr, ref.size()));
+  ONNX_TRY(axisAttr, intAttr(node, "axis", 0));
+  ONNX_TRY(axis, normalizeAxis(node, *axisAttr, ref.size()));
   ref[*axis] = 0;
   int64_t total = 0;
   for (Value v : ins) {
@@ -231,8 +226,8 @@ llvm::Error emitConcat(Importer &im, const onnx::NodeProto &node) {
 }
 
 llvm::Error emitExpand(Importer &im, const onnx::NodeProto &node) {
-  TRY_VALUE(x, im.input(node, 0));
-  TRY_VALUE(target, im.intsInput(node, 1));
+  ONNX_TRY(x, im.input(node, 0));
+  ONNX_TRY(target, im.intsInput(node, 1));
   auto out = broadcastShapes(shapeOf(*x), *target);
   if (!out)
     return nodeError(node, "the input does not broadcast to the shape");
@@ -243,8 +238,8 @@ llvm::Error emitExpand(Importer &im, const onnx::NodeProto &node) {
 /// Tile: per tiled dim, [.., n, ..] -> [.., 1, n, ..] -> broadcast to
 /// [.., r, n, ..] -> collapse to [.., r*n, ..] (torch's repeat).
 llvm::Error emitTile(Importer &im, const onnx::NodeProto &node) {
-  TRY_VALUE(x, im.input(node, 0));
-  TRY_VALUE(reps, im.intsInput(node, 1));
+  ONNX_TRY(x, im.input(node, 0));
+  ONNX_TRY(reps, im.intsInput(node, 1));
   Shape s = shapeOf(*x);
   if (reps->size() != s.size())
     return nodeError(node, "repeats do not match the rank");
@@ -264,14 +259,14 @@ llvm::Error emitTile(Importer &im, const onnx::NodeProto &node) {
 
 /// Gather with constant indices along one axis: slices + concat.
 llvm::Error emitGather(Importer &im, const onnx::NodeProto &node) {
-  TRY_VALUE(x, im.input(node, 0));
+  ONNX_TRY(x, im.input(node, 0));
   const ConstTensor *idx = im.constInput(node, 1);
   if (!idx || idx->shape.size() > 1)
     return nodeError(node, "only constant scalar or 1-D indices are "
                            "supported");
   Shape s = shapeOf(*x);
-  TRY_VALUE(axisAttr, intAttr(node, "axis", 0));
-  TRY_VALUE(axis, normalizeAxis(node, *axisAttr, s.size()));
+  ONNX_TRY(axisAttr, intAttr(node, "axis", 0));
+  ONNX_TRY(axis, normalizeAxis(node, *axisAttr, s.size()));
   SmallVector<Value> parts;
   for (double k : idx->data) {
     int64_t i = k < 0 ? int64_t(k) + s[*axis] : int64_t(k);
@@ -309,11 +304,11 @@ llvm::Error emitGather(Importer &im, const onnx::NodeProto &node) {
 
 /// Trilu of a computed tensor: zero outside the triangle (index compare).
 llvm::Error emitTrilu(Importer &im, const onnx::NodeProto &node) {
-  TRY_VALUE(x, im.input(node, 0));
-  TRY_VALUE(upper, intAttr(node, "upper", 1));
+  ONNX_TRY(x, im.input(node, 0));
+  ONNX_TRY(upper, intAttr(node, "upper", 1));
   int64_t k = 0;
   if (im.hasInput(node, 1)) {
-    TRY_VALUE(kv, im.intsInput(node, 1));
+    ONNX_TRY(kv, im.intsInput(node, 1));
     k = kv->front();
   }
   Shape s = shapeOf(*x);

@@ -1,6 +1,8 @@
 //===- Importer.cpp - ONNX graph -> func on tensors -----------------------===//
 #include "tools/attn-import-onnx/Importer.h"
 
+#include "runtime/Buffer.h"
+
 #include "dialect/AttnDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -14,17 +16,11 @@
 
 using namespace mlir;
 using namespace mlir::attn::onnx_import;
+namespace rt = mlir::attn::rt;
 
 namespace {
 llvm::Error error(const llvm::Twine &msg) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
-
-std::string shapeText(llvm::ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  for (auto [i, d] : llvm::enumerate(shape))
-    s += (i ? ", " : "") + std::to_string(d);
-  return s + "]";
 }
 
 /// The static shape of a graph input/output's type, or an error.
@@ -193,8 +189,8 @@ llvm::Error Importer::finish(func::FuncOp func) {
       auto declared = staticShape(out, "graph output");
       if (declared && *declared != shapeOf(v))
         return error("graph output '" + out.name() + "' is declared " +
-                     shapeText(*declared) + " but the graph computes " +
-                     shapeText(shapeOf(v)));
+                     rt::shapeString(*declared) + " but the graph computes " +
+                     rt::shapeString(shapeOf(v)));
       llvm::consumeError(declared ? llvm::Error::success()
                                   : declared.takeError());
     }

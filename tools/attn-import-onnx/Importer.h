@@ -24,6 +24,12 @@
 #include <functional>
 #include <optional>
 
+/// `auto var = expr;` returning its error from the enclosing function.
+#define ONNX_TRY(var, expr)                                                    \
+  auto var = (expr);                                                           \
+  if (!var)                                                                    \
+    return var.takeError();
+
 namespace mlir::attn::onnx_import {
 
 struct ImportOptions {

@@ -1,18 +1,15 @@
 //===- ShapeRules.cpp - ONNX's shape rules, shared by folding and emitting ===//
 #include "tools/attn-import-onnx/Importer.h"
 
+#include "runtime/Buffer.h"
+
 #include <algorithm>
 
 using namespace mlir::attn::onnx_import;
+namespace rt = mlir::attn::rt;
 using Shape = llvm::SmallVector<int64_t, 4>;
 
 namespace {
-std::string shapeText(llvm::ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  for (auto [i, d] : llvm::enumerate(shape))
-    s += (i ? ", " : "") + std::to_string(d);
-  return s + "]";
-}
 int64_t product(llvm::ArrayRef<int64_t> s) {
   int64_t n = 1;
   for (int64_t d : s)
@@ -47,14 +44,14 @@ llvm::Expected<Shape> mlir::attn::onnx_import::reshapeTarget(
   int64_t known = product(out), total = product(in);
   if (inferred >= 0) {
     if (known == 0 || total % known)
-      return nodeError(node, "cannot reshape " + shapeText(in) + " to " +
-                                 shapeText(target));
+      return nodeError(node, "cannot reshape " + rt::shapeString(in) + " to " +
+                                 rt::shapeString(target));
     out[inferred] = total / known;
   }
   if (product(out) != total)
-    return nodeError(node, "cannot reshape " + shapeText(in) + " (" +
+    return nodeError(node, "cannot reshape " + rt::shapeString(in) + " (" +
                                llvm::Twine(total) + " elements) to " +
-                               shapeText(out));
+                               rt::shapeString(out));
   return out;
 }
 
