@@ -268,6 +268,109 @@ LogicalResult checkSinks(Operation *op, Value sinks, int64_t hq) {
 } // namespace
 
 //===----------------------------------------------------------------------===//
+// AttentionOp and AttentionGradOp: the shared operand checks
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// What attn.attention and attn.attention_grad share: q, k, v, the
+/// optional mask/bias/length/segment operands and the attributes. (Dropout,
+/// when the forward gains it, is checked here for both.)
+struct AttentionOperands {
+  Value query, key, value, boolMask, bias, kvLengths, qSeg, kvSeg;
+  Layout layout;
+  std::optional<MaskAttr> mask;
+  std::optional<APFloat> scale, softcap;
+};
+
+/// Logical sizes of a verified attention.
+struct AttentionDims {
+  int64_t b, hq, sq, d, hkv, skv, dv;
+};
+
+StringRef qkvMeaning(Layout layout) {
+  return layout == Layout::BHSD ? "[B, H, S, D] (bhsd layout)"
+                                : "[B, S, H, D] (bshd layout)";
+}
+
+StringRef outMeaning(Layout layout) {
+  return layout == Layout::BHSD ? "[B, Hq, Sq, Dv]" : "[B, Sq, Hq, Dv]";
+}
+
+/// The checks of every operand the forward and backward ops share, plus
+/// the size limits of all of `op`'s operands and results.
+FailureOr<AttentionDims> verifyAttentionOperands(Operation *op,
+                                                 const AttentionOperands &a) {
+  auto qTy = cast<ShapedType>(a.query.getType()),
+       kTy = cast<ShapedType>(a.key.getType()),
+       vTy = cast<ShapedType>(a.value.getType());
+  Layout layout = a.layout;
+  if (failed(checkRank4(op, "query", qTy, qkvMeaning(layout))) ||
+      failed(checkRank4(op, "key", kTy, qkvMeaning(layout))) ||
+      failed(checkRank4(op, "value", vTy, qkvMeaning(layout))) ||
+      failed(checkAllSizeLimits(op)))
+    return failure();
+  Type elt = qTy.getElementType();
+  if (failed(checkSameElementType(op, "key", kTy.getElementType(), "query",
+                                  elt)) ||
+      failed(checkSameElementType(op, "value", vTy.getElementType(), "query",
+                                  elt)))
+    return failure();
+
+  auto q = toLogical(qTy.getShape(), layout);
+  auto k = toLogical(kTy.getShape(), layout);
+  auto v = toLogical(vTy.getShape(), layout);
+  AttentionDims dims{q[0], q[1], q[2], q[3], k[1], k[2], v[3]};
+  auto [b, hq, sq, d, hkv, skv, dv] = dims;
+  StringRef kMeaning =
+      layout == Layout::BHSD ? "[B, Hkv, Skv, D]" : "[B, Skv, Hkv, D]";
+  StringRef vMeaning =
+      layout == Layout::BHSD ? "[B, Hkv, Skv, Dv]" : "[B, Skv, Hkv, Dv]";
+  if (failed(checkShape(op, "key", kTy, toPhysical({b, hkv, skv, d}, layout),
+                        kMeaning)) ||
+      failed(checkShape(op, "value", vTy, toPhysical({b, hkv, skv, dv}, layout),
+                        vMeaning)) ||
+      failed(checkHeadRatio(op, hq, hkv)) ||
+      failed(checkHeadLimits(op, hq, hkv, d, dv)) ||
+      failed(checkQueryPositions(op, a.mask, sq)))
+    return failure();
+
+  SmallVector<int64_t, 4> full = {b, hq, sq, skv};
+  if (a.boolMask &&
+      failed(checkBroadcastable(op, "bool_mask",
+                                cast<ShapedType>(a.boolMask.getType()), full)))
+    return failure();
+  if (a.bias && failed(checkBroadcastable(
+                    op, "bias", cast<ShapedType>(a.bias.getType()), full)))
+    return failure();
+  if (failed(checkLengths(op, "kv_lengths", a.kvLengths, b)))
+    return failure();
+  if (static_cast<bool>(a.qSeg) != static_cast<bool>(a.kvSeg))
+    return op->emitOpError("segment ids need both q_segment_ids and "
+                           "kv_segment_ids");
+  if (a.qSeg) {
+    if (failed(checkShape(op, "q_segment_ids",
+                          cast<ShapedType>(a.qSeg.getType()), {b, sq},
+                          "[B, Sq]")) ||
+        failed(checkShape(op, "kv_segment_ids",
+                          cast<ShapedType>(a.kvSeg.getType()), {b, skv},
+                          "[B, Skv]")))
+      return failure();
+  }
+  if (failed(checkScaleAndCap(op, a.scale, a.softcap)))
+    return failure();
+  return dims;
+}
+
+float defaultScale(std::optional<APFloat> scale, int64_t d) {
+  if (scale)
+    return scale->convertToFloat();
+  return 1.0f / std::sqrt(static_cast<float>(d));
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
 // AttentionOp
 //===----------------------------------------------------------------------===//
 
@@ -276,10 +379,7 @@ Layout AttentionOp::getLayoutOrDefault() {
 }
 
 float AttentionOp::getScaleOrDefault() {
-  if (auto s = getScale())
-    return s->convertToFloat();
-  int64_t d = getLogicalShape(getQuery())[3];
-  return 1.0f / std::sqrt(static_cast<float>(d));
+  return defaultScale(getScale(), getLogicalShape(getQuery())[3]);
 }
 
 SmallVector<int64_t, 4> AttentionOp::getLogicalShape(Value tensor) {
@@ -289,74 +389,86 @@ SmallVector<int64_t, 4> AttentionOp::getLogicalShape(Value tensor) {
 
 LogicalResult AttentionOp::verify() {
   Operation *op = getOperation();
-  auto qTy = getQuery().getType(), kTy = getKey().getType(),
-       vTy = getValue().getType();
-  auto oTy = getOutput().getType();
   Layout layout = getLayoutOrDefault();
-  StringRef qkvMeaning = layout == Layout::BHSD ? "[B, H, S, D] (bhsd layout)"
-                                                : "[B, S, H, D] (bshd layout)";
-  if (failed(checkRank4(op, "query", qTy, qkvMeaning)) ||
-      failed(checkRank4(op, "key", kTy, qkvMeaning)) ||
-      failed(checkRank4(op, "value", vTy, qkvMeaning)) ||
-      failed(checkAllSizeLimits(op)))
+  auto dims = verifyAttentionOperands(
+      op, {getQuery(), getKey(), getValue(), getBoolMask(), getBias(),
+           getKvLengths(), getQSegmentIds(), getKvSegmentIds(), layout,
+           getMask(), getScale(), getSoftcap()});
+  if (failed(dims))
     return failure();
-  Type elt = qTy.getElementType();
-  if (failed(checkSameElementType(op, "key", kTy.getElementType(), "query",
-                                  elt)) ||
-      failed(checkSameElementType(op, "value", vTy.getElementType(), "query",
-                                  elt)) ||
-      failed(checkSameElementType(op, "output", oTy.getElementType(), "query",
-                                  elt)))
-    return failure();
-
-  auto q = toLogical(qTy.getShape(), layout);
-  auto k = toLogical(kTy.getShape(), layout);
-  auto v = toLogical(vTy.getShape(), layout);
-  int64_t b = q[0], hq = q[1], sq = q[2], d = q[3];
-  int64_t hkv = k[1], skv = k[2], dv = v[3];
-  StringRef kMeaning =
-      layout == Layout::BHSD ? "[B, Hkv, Skv, D]" : "[B, Skv, Hkv, D]";
-  StringRef vMeaning =
-      layout == Layout::BHSD ? "[B, Hkv, Skv, Dv]" : "[B, Skv, Hkv, Dv]";
-  StringRef oMeaning =
-      layout == Layout::BHSD ? "[B, Hq, Sq, Dv]" : "[B, Sq, Hq, Dv]";
-  if (failed(checkShape(op, "key", kTy, toPhysical({b, hkv, skv, d}, layout),
-                        kMeaning)) ||
-      failed(checkShape(op, "value", vTy, toPhysical({b, hkv, skv, dv}, layout),
-                        vMeaning)) ||
-      failed(checkHeadRatio(op, hq, hkv)) ||
-      failed(checkHeadLimits(op, hq, hkv, d, dv)) ||
-      failed(checkQueryPositions(op, getMask(), sq)) ||
+  auto [b, hq, sq, d, hkv, skv, dv] = *dims;
+  auto oTy = getOutput().getType();
+  if (failed(checkSameElementType(op, "output", oTy.getElementType(), "query",
+                                  getQuery().getType().getElementType())) ||
       failed(checkShape(op, "output", oTy, toPhysical({b, hq, sq, dv}, layout),
-                        oMeaning)))
+                        outMeaning(layout))))
     return failure();
   if (auto lse = getLse())
     if (failed(
             checkShape(op, "lse", lse.getType(), {b, hq, sq}, "[B, Hq, Sq]")))
       return failure();
+  return checkSinks(op, getSinks(), hq);
+}
 
-  SmallVector<int64_t, 4> full = {b, hq, sq, skv};
-  if (auto m = getBoolMask())
-    if (failed(checkBroadcastable(op, "bool_mask", m.getType(), full)))
-      return failure();
-  if (auto bias = getBias())
-    if (failed(checkBroadcastable(op, "bias", bias.getType(), full)))
-      return failure();
-  if (failed(checkLengths(op, "kv_lengths", getKvLengths(), b)) ||
-      failed(checkSinks(op, getSinks(), hq)))
+//===----------------------------------------------------------------------===//
+// AttentionGradOp
+//===----------------------------------------------------------------------===//
+
+Layout AttentionGradOp::getLayoutOrDefault() {
+  return getLayout().value_or(Layout::BHSD);
+}
+
+float AttentionGradOp::getScaleOrDefault() {
+  return defaultScale(getScale(), getLogicalShape(getQuery())[3]);
+}
+
+SmallVector<int64_t, 4> AttentionGradOp::getLogicalShape(Value tensor) {
+  return toLogical(cast<ShapedType>(tensor.getType()).getShape(),
+                   getLayoutOrDefault());
+}
+
+LogicalResult AttentionGradOp::verify() {
+  Operation *op = getOperation();
+  Layout layout = getLayoutOrDefault();
+  auto dims = verifyAttentionOperands(
+      op, {getQuery(), getKey(), getValue(), getBoolMask(), getBias(),
+           getKvLengths(), getQSegmentIds(), getKvSegmentIds(), layout,
+           getMask(), getScale(), getSoftcap()});
+  if (failed(dims))
     return failure();
-  if (static_cast<bool>(getQSegmentIds()) !=
-      static_cast<bool>(getKvSegmentIds()))
-    return emitOpError("segment ids need both q_segment_ids and "
-                       "kv_segment_ids");
-  if (auto qs = getQSegmentIds()) {
-    if (failed(checkShape(op, "q_segment_ids", qs.getType(), {b, sq},
-                          "[B, Sq]")) ||
-        failed(checkShape(op, "kv_segment_ids", getKvSegmentIds().getType(),
-                          {b, skv}, "[B, Skv]")))
+  auto [b, hq, sq, d, hkv, skv, dv] = *dims;
+  Type elt = getQuery().getType().getElementType();
+  SmallVector<int64_t, 4> oShape = toPhysical({b, hq, sq, dv}, layout);
+  for (auto [name, value] : {std::pair<StringRef, Value>{"output", getOutput()},
+                             {"grad_output", getGradOutput()}}) {
+    auto ty = cast<ShapedType>(value.getType());
+    if (failed(checkSameElementType(op, name, ty.getElementType(), "query",
+                                    elt)) ||
+        failed(checkShape(op, name, ty, oShape, outMeaning(layout))))
       return failure();
   }
-  return checkScaleAndCap(op, getScale(), getSoftcap());
+  if (failed(checkShape(op, "lse", getLse().getType(), {b, hq, sq},
+                        "[B, Hq, Sq]")))
+    return failure();
+  // Each gradient has exactly its input's type (shape and element type).
+  for (auto [name, grad, input] :
+       {std::tuple<StringRef, Value, Value>{"grad_query", getGradQuery(),
+                                            getQuery()},
+        {"grad_key", getGradKey(), getKey()},
+        {"grad_value", getGradValue(), getValue()}})
+    if (grad.getType() != input.getType())
+      return emitOpError() << name << " type " << grad.getType()
+                           << " differs from its input's type "
+                           << input.getType();
+  if (Value gb = getGradBias()) {
+    if (!getBias())
+      return emitOpError("grad_bias needs a bias operand");
+    if (gb.getType() != getBias().getType())
+      return emitOpError() << "grad_bias type " << gb.getType()
+                           << " differs from the bias type "
+                           << getBias().getType();
+  }
+  return success();
 }
 
 namespace {
@@ -383,17 +495,27 @@ LogicalResult verifyModRegion(Operation *op, Region &region, StringRef name,
 }
 } // namespace
 
-LogicalResult AttentionOp::verifyRegions() {
-  Builder b(getContext());
+/// The score_mod and mask_mod regions of either attention op.
+static LogicalResult verifyModRegions(Operation *op, Region &scoreMod,
+                                      Region &maskMod) {
+  Builder b(op->getContext());
   Type idx = b.getIndexType();
   if (failed(verifyModRegion(
-          *this, getScoreMod(), "score_mod",
-          {b.getF32Type(), idx, idx, idx, idx}, b.getF32Type(),
+          op, scoreMod, "score_mod", {b.getF32Type(), idx, idx, idx, idx},
+          b.getF32Type(),
           "(score: f32, b: index, h: index, q_idx: index, kv_idx: index)")))
     return failure();
-  return verifyModRegion(*this, getMaskMod(), "mask_mod", {idx, idx, idx, idx},
+  return verifyModRegion(op, maskMod, "mask_mod", {idx, idx, idx, idx},
                          b.getI1Type(),
                          "(b: index, h: index, q_idx: index, kv_idx: index)");
+}
+
+LogicalResult AttentionOp::verifyRegions() {
+  return verifyModRegions(*this, getScoreMod(), getMaskMod());
+}
+
+LogicalResult AttentionGradOp::verifyRegions() {
+  return verifyModRegions(*this, getScoreMod(), getMaskMod());
 }
 
 //===----------------------------------------------------------------------===//

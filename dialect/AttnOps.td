@@ -132,9 +132,113 @@ def Attn_AttentionOp : Attn_Op<"attention", [
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// attn.attention_grad
+//===----------------------------------------------------------------------===//
+
+def Attn_AttentionGradOp : Attn_Op<"attention_grad", [
+    AttrSizedOperandSegments, RecursiveMemoryEffects,
+    RecursivelySpeculatable]> {
+  let summary = "gradients of attn.attention (the backward pass)";
+  let description = [{
+    Given the inputs of an `attn.attention` (same operands, attributes and
+    regions, meaning the same thing), its `output` `O`, the forward's
+    log-sum-exp `lse` (`[B, Hq, Sq]` f32, the forward's optional result) and
+    the gradient of the loss with respect to the output, `grad_output`
+    (`dO`, shaped like `O`), computes the gradients of the loss with respect
+    to `query`, `key` and `value` (and to `bias`, when the op has a
+    `grad_bias` result). With `P = exp(s - lse)` the forward's
+    probabilities recomputed from the logits `s` (after bias, score_mod,
+    softcap and masks; a masked pair has `P = 0`):
+
+    - `dV[j] = sum_i P[i, j] dO[i]`;
+    - `dP[i, j] = dO[i] · V[j]`, `D[i] = rowsum(dO[i] ∘ O[i])`,
+      `dS[i, j] = P[i, j] (dP[i, j] - D[i])` (the softmax's Jacobian);
+    - back through softcap (`dS *= 1 - tanh²`) and score_mod (its
+      derivative with respect to the score) to the raw logit
+      `r = scale·q·k + bias`: `dR`;
+    - `dQ[i] = scale sum_j dR[i, j] K[j]`, `dK[j] = scale sum_i dR[i, j] Q[i]`,
+      `d(bias) = dR` summed over the dims where `bias` broadcasts.
+
+    With GQA/MQA, `dK`/`dV` of a K/V head sum the contributions of every
+    query head of its group. Rows that see no key (lse = -inf) have zero
+    gradients. Results have the types of `query`, `key`, `value` (and
+    `bias`).
+
+    Dropout: when `attn.attention` gains dropout attributes (seed, offset,
+    rate) they will be accepted here with the same meaning, and `P` above
+    becomes the forward's dropped-and-rescaled probabilities (the Philox
+    stream of common/Philox.h regenerates the same keep mask); the
+    verifier helper `verifyAttentionOperands` is where they are checked
+    for both ops.
+
+    Attention sinks are not taken yet (their gradient is one more result).
+
+    ```mlir
+    %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse
+        {mask = #attn.mask<causal = true>}
+        : tensor<1x32x128x64xf16>, tensor<1x8x128x64xf16>,
+          tensor<1x8x128x64xf16>, tensor<1x32x128x64xf16>,
+          tensor<1x32x128x64xf16>, tensor<1x32x128xf32>
+        -> tensor<1x32x128x64xf16>, tensor<1x8x128x64xf16>,
+           tensor<1x8x128x64xf16>
+    ```
+  }];
+
+  let arguments = (ins
+    Attn_FloatTensor:$query,
+    Attn_FloatTensor:$key,
+    Attn_FloatTensor:$value,
+    Attn_FloatTensor:$output,
+    Attn_FloatTensor:$grad_output,
+    RankedTensorOf<[F32]>:$lse,
+    Optional<RankedTensorOf<[I1]>>:$bool_mask,
+    Optional<Attn_FloatTensor>:$bias,
+    Optional<Attn_I32Tensor>:$kv_lengths,
+    Optional<Attn_I32Tensor>:$q_segment_ids,
+    Optional<Attn_I32Tensor>:$kv_segment_ids,
+    OptionalAttr<F32Attr>:$scale,
+    OptionalAttr<F32Attr>:$softcap,
+    OptionalAttr<Attn_MaskAttr>:$mask,
+    OptionalAttr<Attn_LayoutAttr>:$layout);
+  let results = (outs
+    Attn_FloatTensor:$grad_query,
+    Attn_FloatTensor:$grad_key,
+    Attn_FloatTensor:$grad_value,
+    Optional<Attn_FloatTensor>:$grad_bias);
+  let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
+
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $output `,` $grad_output `,` $lse
+    (`bool_mask` `(` $bool_mask^ `:` type($bool_mask) `)`)?
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`kv_lengths` `(` $kv_lengths^ `:` type($kv_lengths) `)`)?
+    (`segment_ids` `(` $q_segment_ids^ `,` $kv_segment_ids `:`
+        type($q_segment_ids) `,` type($kv_segment_ids) `)`)?
+    (`score_mod` $score_mod^)?
+    (`mask_mod` $mask_mod^)?
+    attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
+    type($output) `,` type($grad_output) `,` type($lse)
+    `->` type($grad_query) `,` type($grad_key) `,` type($grad_value)
+    (`,` type($grad_bias)^)?
+  }];
+
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+
+  let extraClassDeclaration = [{
+    /// Layout, defaulting to BHSD when the attribute is absent.
+    ::mlir::attn::Layout getLayoutOrDefault();
+    /// The scale to apply, defaulting to 1/sqrt(D).
+    float getScaleOrDefault();
+    /// Logical [B, H, S, D] sizes of an operand, whatever the layout.
+    ::llvm::SmallVector<int64_t, 4> getLogicalShape(::mlir::Value tensor);
+  }];
+}
+
 def Attn_YieldOp : Attn_Op<"yield", [
     Pure, Terminator, ReturnLike,
-    HasParent<"AttentionOp">]> {
+    ParentOneOf<["AttentionOp", "AttentionGradOp"]>]> {
   let summary = "terminates a score_mod or mask_mod region";
   let arguments = (ins AnyType:$value);
   let assemblyFormat = "$value attr-dict `:` type($value)";

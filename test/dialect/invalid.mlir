@@ -238,7 +238,7 @@ func.func @mask_mod_yield(%q: tensor<1x8x16x64xf32>, %k: tensor<1x8x16x64xf32>, 
 // -----
 
 func.func @yield_outside(%x: f32) {
-  // expected-error @+1 {{'attn.yield' op expects parent op 'attn.attention'}}
+  // expected-error @+1 {{'attn.yield' op expects parent op to be one of 'attn.attention, attn.attention_grad'}}
   attn.yield %x : f32
 }
 
