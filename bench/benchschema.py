@@ -4,7 +4,8 @@ Every benchmark (attn-bench-cpu-prefill --json, attn-bench-cpu-decode
 --json, attn-bench-gpu / attn-gpu-tests --bench, bench/gpu_peers.py) prints
 one JSON object per line:
 
-  {"impl": "attn", "case": NAME, "kind": "prefill" | "decode", "ms": 1.2,
+  {"impl": "attn", "case": NAME, "kind": "prefill" | "decode" | "backward",
+   "ms": 1.2,
    "shape": {"b": 4, "hq": 32, "hkv": 8, "sq": 4096, "skv": 4096, "d": 128,
              "dv": 128, "dtype": "bf16", "causal": true, "q_offset": 0,
              "window_left": -1, "window_right": -1},

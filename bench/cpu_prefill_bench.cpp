@@ -62,6 +62,12 @@ static llvm::cl::opt<int64_t>
 static llvm::cl::opt<int64_t>
     tileKv("tile-kv", llvm::cl::desc("keys per KV tile"),
            llvm::cl::init(rt::CompileOptions().tileKv));
+static llvm::cl::opt<bool> backward(
+    "backward",
+    llvm::cl::desc("also time each shape's backward (Runtime::compileBackward; "
+                   "GFLOP/s counted as 2.5x the forward's flops, as "
+                   "FlashAttention counts them)"),
+    llvm::cl::init(false));
 static llvm::cl::opt<bool>
     json("json",
          llvm::cl::desc("print JSON lines (bench/benchschema.py) instead of "
@@ -180,6 +186,59 @@ void emitCeilingsJson(unsigned nThreads, double sgemm, double peak) {
                        {"threads", nThreads}});
 }
 
+/// Times the backward of `spec` (static sizes) on inputs whose O and lse
+/// come from the forward; prints (or emits) one line. Returns false on a
+/// failure.
+bool benchBackward(const std::string &text, AttentionSpec spec,
+                   const rt::CompileOptions &co, rt::Runtime &runtime,
+                   unsigned nThreads, double sgemm, double peak) {
+  spec.returnLse = true;
+  auto forward = runtime.compile(spec, rt::Target::Cpu, co);
+  auto kernel = runtime.compileBackward(spec, rt::Target::Cpu, co);
+  if (!forward || !kernel) {
+    llvm::errs() << text << " backward: "
+                 << (forward ? llvm::toString(kernel.takeError())
+                             : llvm::toString(forward.takeError()))
+                 << "\n";
+    return false;
+  }
+  rt::FillOptions fill;
+  fill.seed = 42;
+  rt::HostBuffers buffers((*kernel)->signature(), fill);
+  const rt::AttentionArgs &args = buffers.args();
+  llvm::Error runError = (*forward)->run(rt::forwardArgsOf(args));
+  auto run = [&] {
+    if (runError)
+      return;
+    if (llvm::Error e = (*kernel)->run(args))
+      runError = std::move(e);
+  };
+  double ms = cpuTime ? bench::minCpuMs(run, reps) : bench::medianMs(run, reps);
+  if (runError) {
+    llvm::errs() << text << " backward: " << llvm::toString(std::move(runError))
+                 << "\n";
+    return false;
+  }
+  double gflops = 2.5 * spec.flops() / ms / 1e6;
+  double compileMs = (*kernel)->compileStats().totalMs();
+  if (json) {
+    bench::emitJsonLine({{"impl", "attn"},
+                         {"case", text + " backward"},
+                         {"kind", "backward"},
+                         {"ms", ms},
+                         {"gflops", gflops},
+                         {"of_sgemm", gflops / sgemm},
+                         {"of_peak", gflops / peak},
+                         {"compile_ms", compileMs},
+                         {"threads", nThreads}});
+    return true;
+  }
+  std::printf("%-44s %9.2f %9.1f %7.2f %7.2f %10s %8s %7.0fms\n",
+              (text + " bwd").c_str(), ms, gflops, gflops / sgemm,
+              gflops / peak, "-", "-", compileMs);
+  return true;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -270,6 +329,9 @@ int main(int argc, char **argv) {
       std::printf("%-44s %9.2f %9.1f %7.2f %7.2f %10.2f %8.2f %7.0fms %8.1e\n",
                   text.c_str(), ms, gflops, gflops / sgemm, gflops / peak,
                   baseMs, baseMs > 0 ? baseMs / ms : 0.0, compileMs, maxDiff);
+    if (backward &&
+        !benchBackward(text, *spec, co, runtime, nThreads, sgemm, peak))
+      return 1;
   }
   return status;
 }

@@ -124,3 +124,38 @@ LogicalResult TileCombineOp::verify() {
     return emitOpError() << "lse must count the rows of output";
   return success();
 }
+
+LogicalResult TileRowDotOp::verify() {
+  if (failed(verifyTileSizes(*this)))
+    return failure();
+  auto a = getLhs().getType(), b = getRhs().getType();
+  if (!same(a.getDimSize(0), b.getDimSize(0)) ||
+      !same(a.getDimSize(1), b.getDimSize(1)) ||
+      !same(getOut().getType().getDimSize(0), a.getDimSize(0)))
+    return emitOpError() << "lhs " << a << ", rhs " << b << " and out "
+                         << getOut().getType()
+                         << " must have the same rows (and lhs, rhs the same "
+                            "columns)";
+  return success();
+}
+
+LogicalResult TileSoftmaxGradOp::verify() {
+  if (failed(verifyTileSizes(*this)))
+    return failure();
+  auto s = getScores().getType(), dp = getDp().getType();
+  if (!s.hasStaticShape() || s.getShape() != dp.getShape())
+    return emitOpError() << "scores " << s << " and dp " << dp
+                         << " must have one static shape";
+  int64_t rows = s.getDimSize(1); // key-major
+  if (getLse().getType().getDimSize(0) != rows ||
+      getDelta().getType().getDimSize(0) != rows)
+    return emitOpError() << "lse and delta must count the query rows (columns "
+                            "of scores: "
+                         << rows << ")";
+  if (auto cap = getSoftcap()) {
+    float c = cap->convertToFloat();
+    if (!(c > 0.0f) || std::isinf(c))
+      return emitOpError() << "softcap must be positive and finite, got " << c;
+  }
+  return success();
+}

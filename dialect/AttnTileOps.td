@@ -162,4 +162,51 @@ def Attn_TileCombineOp : Attn_Op<"tile_combine"> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// The backward pass (attn.attention_grad)
+//===----------------------------------------------------------------------===//
+
+def Attn_TileRowDotOp : Attn_Op<"tile_rowdot"> {
+  let summary = "out[r] = sum_c lhs[r, c] * rhs[r, c] (D = rowsum(dO ∘ O))";
+  let description = [{
+    The backward's per-row correction term `D = rowsum(dO ∘ O)` of one
+    block of query rows, on f32 tiles of equal shape.
+  }];
+  let arguments = (ins
+    Arg<Attn_F32Tile, "", [MemRead]>:$lhs,
+    Arg<Attn_F32Tile, "", [MemRead]>:$rhs,
+    Arg<Attn_F32Row, "", [MemWrite]>:$out);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `into` $out attr-dict `:` type($lhs) `,` type($rhs) `into`
+    type($out)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_TileSoftmaxGradOp : Attn_Op<"tile_softmax_grad"> {
+  let summary = "P = exp(s - lse) and dS = P (dP - D), through softcap";
+  let description = [{
+    Key-major tiles (`[keys, rows]`, one query row per column), as in the
+    forward. For every element, with `m` its column:
+    `P = exp(scores - lse[m])` (0 where `lse[m]` is -inf: a row that saw
+    nothing, or where the score is -inf: a masked pair), written into
+    `scores`; `dS = P * (dp - delta[m])`, times `1 - (s / cap)²` with
+    `softcap` (the derivative of `cap·tanh(x / cap)`, from the capped
+    score `s`), written into `dp`. `dS` is then the gradient with respect
+    to the logit before soft-capping, which the backward multiplies into
+    dQ (`dS · K`) and dK (`dSᵀ · Q`); `P` gives dV (`Pᵀ · dO`).
+  }];
+  let arguments = (ins
+    Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$scores,
+    Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$dp,
+    Arg<Attn_F32Row, "", [MemRead]>:$lse,
+    Arg<Attn_F32Row, "", [MemRead]>:$delta,
+    OptionalAttr<F32Attr>:$softcap);
+  let assemblyFormat = [{
+    $scores `,` $dp `,` $lse `,` $delta attr-dict `:` type($scores) `,`
+    type($dp) `,` type($lse) `,` type($delta)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // ATTN_TILE_OPS_TD

@@ -147,12 +147,34 @@ FlashSizes materializeSizes(ImplicitLocOpBuilder &b, const FlashGeometry &g,
 void emitFlash(ImplicitLocOpBuilder &b, const FlashGeometry &g,
                const FlashSizes &s, const FlashProblem &p);
 
+/// Lowers one attn.attention_grad (static sizes) to the backward's flash
+/// form (FlashBackward.cpp): one work-item loop of K/V items (dK, dV) and
+/// query items (dQ). Fails, located, on what it does not take yet.
+LogicalResult lowerAttentionGrad(AttentionGradOp op, int64_t tileRows,
+                                 int64_t tileKv, int64_t parallelism);
+
 /// A rank-reduced view of `source` at `offsets` with `sizes` and the given
 /// result shape (size-1 leading dims dropped).
 Value rankReducedView(ImplicitLocOpBuilder &b, Value source,
                       ArrayRef<OpFoldResult> offsets,
                       ArrayRef<OpFoldResult> sizes,
                       ArrayRef<int64_t> resultShape);
+
+/// `tensor` (an op's operand) read as a strided memref (the innermost
+/// stride static 1 when `unitInner`); null for a null tensor.
+Value tensorAsBuffer(ImplicitLocOpBuilder &b, Value tensor, bool unitInner);
+
+/// A logical [B, H, S, D] view of a q/k/v/output buffer in `layout`.
+Value logicalView(ImplicitLocOpBuilder &b, Value buffer, Layout layout);
+
+/// Where `op`'s tensor result `result` is written: the destination of its
+/// only user when that is a materialize_in_destination into a memref (the
+/// user is queued on `toErase`), else a new allocation of `dynSizes()`
+/// whose tensor then replaces the result's uses after `op`.
+Value resultBuffer(ImplicitLocOpBuilder &b, Operation *op, Value result,
+                   bool unitInner,
+                   llvm::function_ref<SmallVector<Value>()> dynSizes,
+                   SmallVectorImpl<Operation *> &toErase);
 
 /// memref<shape x elt> with fully dynamic strides and offset (the innermost
 /// stride static 1 when `unitInner`).

@@ -9,6 +9,7 @@
 #include "dialect/Limits.h"
 #include "passes/FlashEmitter.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 
 using namespace mlir;
@@ -34,6 +35,55 @@ MemRefType mlir::attn::stridedMemRefType(MLIRContext *ctx,
     strides.back() = 1;
   return MemRefType::get(
       shape, elt, StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
+}
+
+Value mlir::attn::tensorAsBuffer(ImplicitLocOpBuilder &b, Value tensor,
+                                 bool unitInner) {
+  if (!tensor)
+    return {};
+  auto ty = cast<RankedTensorType>(tensor.getType());
+  auto memTy = stridedMemRefType(b.getContext(), ty.getShape(),
+                                 ty.getElementType(), unitInner);
+  return bufferization::ToBufferOp::create(b, memTy, tensor,
+                                           /*read_only=*/true);
+}
+
+Value mlir::attn::logicalView(ImplicitLocOpBuilder &b, Value buffer,
+                              Layout layout) {
+  if (layout != Layout::BSHD)
+    return buffer;
+  auto perm = AffineMap::getPermutationMap(ArrayRef<unsigned>{0, 2, 1, 3},
+                                           b.getContext());
+  return memref::TransposeOp::create(b, buffer, AffineMapAttr::get(perm));
+}
+
+Value mlir::attn::resultBuffer(
+    ImplicitLocOpBuilder &b, Operation *op, Value result, bool unitInner,
+    llvm::function_ref<SmallVector<Value>()> dynSizes,
+    SmallVectorImpl<Operation *> &toErase) {
+  auto ty = cast<RankedTensorType>(result.getType());
+  if (result.hasOneUse()) {
+    auto mat = dyn_cast<bufferization::MaterializeInDestinationOp>(
+        *result.getUsers().begin());
+    if (mat && isa<BaseMemRefType>(mat.getDest().getType())) {
+      toErase.push_back(mat);
+      Value dest = mat.getDest();
+      auto want = stridedMemRefType(b.getContext(), ty.getShape(),
+                                    ty.getElementType(), unitInner);
+      if (dest.getType() != want)
+        dest = memref::CastOp::create(b, want, dest);
+      return dest;
+    }
+  }
+  auto alloc = memref::AllocOp::create(
+      b, MemRefType::get(ty.getShape(), ty.getElementType()), dynSizes());
+  // Written in place; the tensor view is what the rest sees.
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointAfter(op);
+  auto t = bufferization::ToTensorOp::create(b, ty, alloc, /*restrict=*/true,
+                                             /*writable=*/true);
+  result.replaceAllUsesWith(t.getResult());
+  return alloc;
 }
 
 Value mlir::attn::rankReducedView(ImplicitLocOpBuilder &b, Value source,

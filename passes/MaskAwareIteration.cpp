@@ -30,6 +30,7 @@ namespace {
 
 constexpr const char *kKvLoopAttr = "attn.kv_tile_loop";
 constexpr const char *kDoneAttr = "attn.mask_aware";
+constexpr const char *kQueryLoopAttr = "attn.q_tile_loop";
 
 /// Guards `mask` so it only runs when some pair of its tile may be masked.
 void guardPartialTiles(TileMaskOp mask, int64_t tk, Value qLo, Value qHi,
@@ -46,17 +47,24 @@ void guardPartialTiles(TileMaskOp mask, int64_t tk, Value qLo, Value qHi,
   mask->moveBefore(guard.thenBlock()->getTerminator());
 }
 
-void processLoop(scf::ForOp loop) {
-  int64_t tk = cast<IntegerAttr>(loop->getAttr(kKvLoopAttr)).getInt();
+/// The tile_mask directly in `loop`'s body (null if none) and its mask.
+std::pair<TileMaskOp, MaskSpec> findMask(scf::ForOp loop) {
   TileMaskOp mask;
   for (Operation &inner : *loop.getBody())
     if ((mask = dyn_cast<TileMaskOp>(inner)))
       break;
+  MaskSpec m;
+  if (mask)
+    if (auto attr = mask.getMaskAttr())
+      m = attr.getSpec();
+  return {mask, m};
+}
+
+void processLoop(scf::ForOp loop) {
+  int64_t tk = cast<IntegerAttr>(loop->getAttr(kKvLoopAttr)).getInt();
+  auto [mask, m] = findMask(loop);
   if (!mask)
     return;
-  MaskSpec m;
-  if (auto attr = mask.getMaskAttr())
-    m = attr.getSpec();
 
   ImplicitLocOpBuilder b(loop.getLoc(), loop);
   IndexMath im{b};
@@ -98,6 +106,47 @@ void processLoop(scf::ForOp loop) {
   loop->setAttr(kDoneAttr, b.getUnitAttr());
 }
 
+/// The backward's loop over query blocks for one KV tile (attn.q_tile_loop,
+/// FlashBackward.cpp): narrowed to the blocks holding a query that may see
+/// a key of the tile, tile_mask guarded as above.
+void processQueryLoop(scf::ForOp loop) {
+  int64_t tk = cast<IntegerAttr>(loop->getAttr(kQueryLoopAttr)).getInt();
+  auto [mask, m] = findMask(loop);
+  if (!mask)
+    return;
+  int64_t tq = mask.getRowsPerHead();
+  {
+    ImplicitLocOpBuilder b(mask.getLoc(), mask);
+    IndexMath im{b};
+    Value qLo = im.add(mask.getQStart(), m.qOffset);
+    guardPartialTiles(mask, tk, qLo, im.add(qLo, tq - 1), m);
+  }
+  Value k0 = mask.getKvStart(), limit = mask.getKvLimit();
+  if (!loop.isDefinedOutsideOfLoop(k0) || !loop.isDefinedOutsideOfLoop(limit))
+    return;
+  ImplicitLocOpBuilder b(loop.getLoc(), loop);
+  IndexMath im{b};
+  // The tile's keys that exist: [k0, kHi]; none when kHi < k0.
+  Value kHi = im.min(im.add(k0, tk - 1), im.sub(limit, 1));
+  MaskBuilder::KeyRange queries = MaskBuilder(b, m).visibleQueries(k0, kHi);
+  Value lo = loop.getLowerBound(), hi = loop.getUpperBound();
+  Value offset = im.c(m.qOffset);
+  if (queries.first) {
+    Value first = im.max(im.c(0), im.sub(queries.first, offset));
+    lo = im.max(lo, im.div(first, tq));
+  }
+  if (queries.last) {
+    Value last = im.sub(queries.last, offset);
+    Value tiles = im.add(im.div(im.max(im.c(0), last), tq), 1);
+    hi = im.min(
+        hi, arith::SelectOp::create(b, im.lt(last, im.c(0)), im.c(0), tiles));
+  }
+  hi = arith::SelectOp::create(b, im.lt(kHi, k0), lo, hi);
+  loop.setLowerBound(lo);
+  loop.setUpperBound(im.max(lo, hi));
+  loop->setAttr(kDoneAttr, b.getUnitAttr());
+}
+
 struct MaskAwareIterationPass
     : attn::impl::AttnMaskAwareIterationBase<MaskAwareIterationPass> {
   void runOnOperation() override {
@@ -108,6 +157,13 @@ struct MaskAwareIterationPass
     });
     for (scf::ForOp loop : loops)
       processLoop(loop);
+    SmallVector<scf::ForOp> queryLoops;
+    getOperation().walk([&](scf::ForOp loop) {
+      if (loop->hasAttr(kQueryLoopAttr) && !loop->hasAttr(kDoneAttr))
+        queryLoops.push_back(loop);
+    });
+    for (scf::ForOp loop : queryLoops)
+      processQueryLoop(loop);
   }
 };
 

@@ -80,6 +80,21 @@ MaskBuilder::KeyRange MaskBuilder::visibleKeys(Value qLo, Value qHi) {
   return r;
 }
 
+MaskBuilder::KeyRange MaskBuilder::visibleQueries(Value kLo, Value kHi) {
+  KeyRange r;
+  Type t = kLo.getType();
+  // Causal holds for global tokens too; the window bounds do not.
+  if (mask.causal)
+    r.first = kLo;
+  else if (mask.windowRight >= 0 && mask.globalTokens == 0)
+    r.first = arith::MaxSIOp::create(
+        b, constant(t, 0),
+        arith::SubIOp::create(b, kLo, constant(t, mask.windowRight)));
+  if (mask.windowLeft >= 0 && mask.globalTokens == 0)
+    r.last = arith::AddIOp::create(b, kHi, constant(t, mask.windowLeft));
+  return r;
+}
+
 Value MaskBuilder::fullyVisible(Value inBounds, Value qLo, Value qHi, Value k0,
                                 Value kLast) {
   Type t = qLo.getType();

@@ -37,6 +37,11 @@ public:
   };
   KeyRange visibleKeys(Value qLo, Value qHi);
 
+  /// The dual, for the backward's loops over query blocks: the query
+  /// positions that may see some key of [kLo, kHi] (index values), null
+  /// where unbounded. With global tokens only the causal bound is kept.
+  KeyRange visibleQueries(Value kLo, Value kHi);
+
   /// `inBounds` and "every pair of queries [qLo, qHi] × keys [k0, kLast]
   /// is visible" (index values). Conservative: false with dilation, and
   /// global tokens never make a tile fully visible.

@@ -76,48 +76,19 @@ private:
 };
 
 Value AttentionLowering::logical(Value buffer) {
-  if (op.getLayoutOrDefault() != Layout::BSHD)
-    return buffer;
-  auto perm = AffineMap::getPermutationMap(ArrayRef<unsigned>{0, 2, 1, 3},
-                                           b.getContext());
-  return memref::TransposeOp::create(b, buffer, AffineMapAttr::get(perm));
+  return logicalView(b, buffer, op.getLayoutOrDefault());
 }
 
 Value AttentionLowering::inputBuffer(Value tensor, bool unitInner) {
-  if (!tensor)
-    return {};
-  auto ty = cast<RankedTensorType>(tensor.getType());
-  auto memTy = stridedMemRefType(b.getContext(), ty.getShape(),
-                                 ty.getElementType(), unitInner);
-  return bufferization::ToBufferOp::create(b, memTy, tensor,
-                                           /*read_only=*/true);
+  return tensorAsBuffer(b, tensor, unitInner);
 }
 
 Value AttentionLowering::outputBuffer(Value result, bool unitInner) {
   auto ty = cast<RankedTensorType>(result.getType());
-  if (result.hasOneUse()) {
-    auto mat = dyn_cast<bufferization::MaterializeInDestinationOp>(
-        *result.getUsers().begin());
-    if (mat && isa<BaseMemRefType>(mat.getDest().getType())) {
-      toErase.push_back(mat);
-      Value dest = mat.getDest();
-      auto want = stridedMemRefType(b.getContext(), ty.getShape(),
-                                    ty.getElementType(), unitInner);
-      if (dest.getType() != want)
-        dest = memref::CastOp::create(b, want, dest);
-      return dest;
-    }
-  }
-  auto alloc = memref::AllocOp::create(
-      b, MemRefType::get(ty.getShape(), ty.getElementType()),
-      dynamicSizes(ty, /*isLse=*/result == op.getLse()));
-  // Written in place below; the tensor view is what the rest sees.
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointAfter(op);
-  auto t = bufferization::ToTensorOp::create(b, ty, alloc, /*restrict=*/true,
-                                             /*writable=*/true);
-  result.replaceAllUsesWith(t.getResult());
-  return alloc;
+  return resultBuffer(
+      b, op, result, unitInner,
+      [&] { return dynamicSizes(ty, /*isLse=*/result == op.getLse()); },
+      toErase);
 }
 
 SmallVector<Value> AttentionLowering::dynamicSizes(RankedTensorType type,
@@ -300,6 +271,11 @@ struct TileFlashPass : attn::impl::AttnTileFlashBase<TileFlashPass> {
     for (AttentionOp op : ops)
       if (failed(
               AttentionLowering(op, tileRows, tileKv, kvSplits, threads).run()))
+        return signalPassFailure();
+    SmallVector<AttentionGradOp> grads;
+    getOperation().walk([&](AttentionGradOp op) { grads.push_back(op); });
+    for (AttentionGradOp op : grads)
+      if (failed(lowerAttentionGrad(op, tileRows, tileKv, threads)))
         return signalPassFailure();
   }
 };

@@ -2,7 +2,8 @@
 //
 // The lowering of each tile op (attn-vectorize-tiles): VectorizeTiles.cpp
 // holds packs, matmuls, masks and the pass; VectorizeSoftmax.cpp the
-// row-wise softmax steps (online softmax, finalize, split combine).
+// row-wise softmax steps (online softmax, finalize, split combine);
+// VectorizeBackward.cpp the backward's (softmax gradient, row dot).
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_PASSES_TILEVECTORIZER_H
@@ -38,6 +39,8 @@ public:
   void lower(TileOnlineSoftmaxOp op);
   void lower(TileFinalizeOp op);
   void lower(TileCombineOp op);
+  void lower(TileRowDotOp op);
+  void lower(TileSoftmaxGradOp op);
 
 private:
   Value splat(float v) {

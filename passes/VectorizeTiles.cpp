@@ -378,7 +378,8 @@ struct VectorizeTilesPass
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
-              TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp>(op))
+              TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp, TileRowDotOp,
+              TileSoftmaxGradOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -398,7 +399,8 @@ struct VectorizeTilesPass
       TileVectorizer v(op, opWidth, microRows, width);
       llvm::TypeSwitch<Operation *>(op)
           .Case<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
-                TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp>(
+                TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp,
+                TileRowDotOp, TileSoftmaxGradOp>(
               [&](auto tileOp) { v.lower(tileOp); });
       op->erase();
     }
@@ -415,6 +417,10 @@ struct VectorizeTilesPass
       return sm.getScores().getType().getDimSize(1);
     if (auto sc = dyn_cast<TileSoftcapOp>(op))
       return sc.getScores().getType().getDimSize(1);
+    if (auto sg = dyn_cast<TileSoftmaxGradOp>(op))
+      return sg.getScores().getType().getDimSize(1);
+    if (auto rd = dyn_cast<TileRowDotOp>(op))
+      return rd.getLhs().getType().getDimSize(1);
     return 0;
   }
 };

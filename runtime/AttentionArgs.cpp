@@ -45,6 +45,16 @@ BufferRef *AttentionArgs::get(ArgRole role) {
     return opt(sinks);
   case ArgRole::Lse:
     return opt(lse);
+  case ArgRole::GradOutput:
+    return opt(gradOutput);
+  case ArgRole::GradQuery:
+    return opt(gradQuery);
+  case ArgRole::GradKey:
+    return opt(gradKey);
+  case ArgRole::GradValue:
+    return opt(gradValue);
+  case ArgRole::GradBias:
+    return opt(gradBias);
   }
   return nullptr;
 }
@@ -84,7 +94,32 @@ void AttentionArgs::set(ArgRole role, BufferRef buffer) {
   case ArgRole::Lse:
     lse = std::move(buffer);
     return;
+  case ArgRole::GradOutput:
+    gradOutput = std::move(buffer);
+    return;
+  case ArgRole::GradQuery:
+    gradQuery = std::move(buffer);
+    return;
+  case ArgRole::GradKey:
+    gradKey = std::move(buffer);
+    return;
+  case ArgRole::GradValue:
+    gradValue = std::move(buffer);
+    return;
+  case ArgRole::GradBias:
+    gradBias = std::move(buffer);
+    return;
   }
+}
+
+AttentionArgs mlir::attn::rt::forwardArgsOf(const AttentionArgs &backward) {
+  AttentionArgs f = backward;
+  f.gradOutput.reset();
+  f.gradQuery.reset();
+  f.gradKey.reset();
+  f.gradValue.reset();
+  f.gradBias.reset();
+  return f;
 }
 
 namespace {
@@ -93,7 +128,9 @@ constexpr ArgRole kAllRoles[] = {
     ArgRole::Query,       ArgRole::Key,          ArgRole::Value,
     ArgRole::BoolMask,    ArgRole::Bias,         ArgRole::KvLengths,
     ArgRole::QSegmentIds, ArgRole::KvSegmentIds, ArgRole::Sinks,
-    ArgRole::Output,      ArgRole::Lse};
+    ArgRole::Output,      ArgRole::Lse,          ArgRole::GradOutput,
+    ArgRole::GradQuery,   ArgRole::GradKey,      ArgRole::GradValue,
+    ArgRole::GradBias};
 
 /// A buffer written by several threads must not map two indices to one
 /// address. Sufficient test: sorted by stride, each dim's stride clears the
@@ -210,7 +247,8 @@ llvm::Expected<KernelSignature> resolveSizes(const KernelSignature &sig,
                      " from the query and key buffers): " + err);
   KernelSignature out = sig;
   out.spec = resolved;
-  KernelSignature fresh = signatureForSpec(resolved);
+  KernelSignature fresh = sig.isBackward ? signatureForBackwardSpec(resolved)
+                                         : signatureForSpec(resolved);
   if (fresh.args.size() == out.args.size())
     for (auto [arg, f] : llvm::zip(out.args, fresh.args))
       arg.shape = f.shape;

@@ -18,11 +18,19 @@ struct AttentionArgs {
   BufferRef query, key, value, output;
   std::optional<BufferRef> boolMask, bias, kvLengths, qSegmentIds, kvSegmentIds,
       sinks, lse;
+  /// Backward kernels (Runtime::compileBackward): dO in, the gradients out
+  /// (each shaped like its input); `output` and `lse` are inputs there.
+  std::optional<BufferRef> gradOutput, gradQuery, gradKey, gradValue, gradBias;
 
   const BufferRef *get(ArgRole role) const;
   BufferRef *get(ArgRole role);
   void set(ArgRole role, BufferRef buffer);
 };
+
+/// The forward's call for the buffers of a backward call: its inputs, and
+/// its output and lse as the forward's outputs (so that running the forward
+/// kernel of a spec with lse on them fills the backward's O and lse).
+AttentionArgs forwardArgsOf(const AttentionArgs &backward);
 
 /// Checks `args` against `sig` and returns the buffers in ABI order. The
 /// error names the buffer and the mismatch: a missing or unexpected

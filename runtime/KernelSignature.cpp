@@ -28,6 +28,16 @@ const char *mlir::attn::rt::stringifyArgRole(ArgRole r) {
     return "output";
   case ArgRole::Lse:
     return "lse";
+  case ArgRole::GradOutput:
+    return "grad_output";
+  case ArgRole::GradQuery:
+    return "grad_query";
+  case ArgRole::GradKey:
+    return "grad_key";
+  case ArgRole::GradValue:
+    return "grad_value";
+  case ArgRole::GradBias:
+    return "grad_bias";
   }
   return "?";
 }
@@ -56,9 +66,9 @@ DType mlir::attn::rt::dtypeOf(ElementType t) {
   return DType::F32;
 }
 
-KernelSignature mlir::attn::rt::signatureForSpec(const AttentionSpec &spec) {
-  KernelSignature sig;
-  sig.spec = spec;
+/// q, k, v and, for a ragged spec, kv_lengths: the inputs every kernel
+/// of a spec starts with.
+static void addInputs(KernelSignature &sig, const AttentionSpec &spec) {
   DType t = dtypeOf(spec.dtype);
   sig.args.push_back({ArgRole::Query, t, spec.queryShape()});
   sig.args.push_back({ArgRole::Key, t, spec.keyShape()});
@@ -68,6 +78,13 @@ KernelSignature mlir::attn::rt::signatureForSpec(const AttentionSpec &spec) {
                         DType::I32,
                         {spec.batch},
                         /*unitInnerStride=*/false});
+}
+
+KernelSignature mlir::attn::rt::signatureForSpec(const AttentionSpec &spec) {
+  KernelSignature sig;
+  sig.spec = spec;
+  DType t = dtypeOf(spec.dtype);
+  addInputs(sig, spec);
   if (spec.withSinks)
     sig.args.push_back({ArgRole::Sinks,
                         DType::F32,
@@ -80,5 +97,25 @@ KernelSignature mlir::attn::rt::signatureForSpec(const AttentionSpec &spec) {
                         {spec.batch, spec.numHeads, spec.queryLen},
                         /*unitInnerStride=*/false,
                         /*isOutput=*/true});
+  return sig;
+}
+
+KernelSignature
+mlir::attn::rt::signatureForBackwardSpec(const AttentionSpec &spec) {
+  KernelSignature sig;
+  sig.spec = spec;
+  sig.spec.returnLse = false; // the lse is an input here
+  sig.isBackward = true;
+  DType t = dtypeOf(spec.dtype);
+  addInputs(sig, spec);
+  sig.args.push_back({ArgRole::Output, t, spec.outputShape()});
+  sig.args.push_back({ArgRole::GradOutput, t, spec.outputShape()});
+  sig.args.push_back({ArgRole::Lse,
+                      DType::F32,
+                      {spec.batch, spec.numHeads, spec.queryLen},
+                      /*unitInnerStride=*/false});
+  sig.args.push_back({ArgRole::GradQuery, t, spec.queryShape(), true, true});
+  sig.args.push_back({ArgRole::GradKey, t, spec.keyShape(), true, true});
+  sig.args.push_back({ArgRole::GradValue, t, spec.valueShape(), true, true});
   return sig;
 }

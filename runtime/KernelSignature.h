@@ -38,6 +38,15 @@ enum class ArgRole {
   /// After Lse so that the C API's attn_arg_role values stay stable; in
   /// the ABI the sinks come after the segment ids (operand order).
   Sinks,
+  // The backward kernel (attn.attention_grad): its extra input dO and its
+  // results, in ABI order query, key, value, [kv_lengths], output,
+  // grad_output, lse, grad_query, grad_key, grad_value. Output and Lse are
+  // inputs there.
+  GradOutput,
+  GradQuery,
+  GradKey,
+  GradValue,
+  GradBias,
 };
 
 /// "query", "kv_lengths", ... (the operand names of attn.attention).
@@ -61,6 +70,8 @@ struct KernelSignature {
   /// `isPlainSpec`); otherwise those come on top of it.
   AttentionSpec spec;
   bool hasScoreMod = false;
+  /// The kernel computes attn.attention_grad (signatureForBackwardSpec).
+  bool isBackward = false;
   bool hasMaskMod = false;
   /// The regions as programs for the float64 reference (RegionInterpreter.h);
   /// null when absent or not interpretable (`regionError` says why).
@@ -79,6 +90,11 @@ DType dtypeOf(ElementType t);
 /// The signature of the kernel built for `spec` (q, k, v, [kv_lengths],
 /// [sinks], out, [lse]).
 KernelSignature signatureForSpec(const AttentionSpec &spec);
+
+/// The signature of the backward kernel of `spec` (attn.attention_grad): q,
+/// k, v, [kv_lengths], output, grad_output, lse (inputs), grad_query,
+/// grad_key, grad_value (outputs). `isBackward` is set.
+KernelSignature signatureForBackwardSpec(const AttentionSpec &spec);
 
 } // namespace mlir::attn::rt
 

@@ -8,11 +8,13 @@
 #include "runtime/Reference.h"
 #include "runtime/Errors.h"
 #include "runtime/HalfFloat.h"
+#include "runtime/ReferenceDetail.h"
 #include "runtime/RegionInterpreter.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <thread>
 
@@ -59,10 +61,10 @@ int64_t offsetOf(const BufferRef &buf, Layout layout, int64_t b, int64_t h,
   return b * st[0] + h * st[1] + s * st[2] + d * st[3];
 }
 
-/// Element offset of [b, h, q, j] in a mask/bias that broadcasts size-1
-/// dims.
-int64_t broadcastOffset(const BufferRef &buf, int64_t b, int64_t h, int64_t q,
-                        int64_t j) {
+} // namespace
+
+int64_t ref::broadcastOffset(const BufferRef &buf, int64_t b, int64_t h,
+                             int64_t q, int64_t j) {
   int64_t idx[4] = {b, h, q, j};
   int64_t off = 0;
   for (int i = 0; i < 4; ++i)
@@ -70,11 +72,11 @@ int64_t broadcastOffset(const BufferRef &buf, int64_t b, int64_t h, int64_t q,
   return off;
 }
 
-/// Logical [B, H, S, D] contents of a q/k/v buffer as doubles: the inner
-/// loops then read plain arrays whatever the dtype, layout or strides.
-std::vector<double> toLogicalDoubles(const BufferRef &buf, Layout layout,
-                                     int64_t batch, int64_t heads, int64_t seq,
-                                     int64_t dim) {
+/// The inner loops then read plain arrays whatever the dtype, layout or
+/// strides.
+std::vector<double> ref::toLogicalDoubles(const BufferRef &buf, Layout layout,
+                                          int64_t batch, int64_t heads,
+                                          int64_t seq, int64_t dim) {
   std::vector<double> out(batch * heads * seq * dim);
   size_t i = 0;
   for (int64_t b = 0; b < batch; ++b)
@@ -85,26 +87,70 @@ std::vector<double> toLogicalDoubles(const BufferRef &buf, Layout layout,
   return out;
 }
 
-struct Problem {
-  const AttentionSpec &spec;
-  std::vector<double> q, k, v; // logical [B, H, S, D]
-  const BufferRef *boolMask, *bias, *kvLengths, *qSeg, *kvSeg, *sinks;
-  double scale;
-  const RegionProgram *scoreMod, *maskMod;
-};
+llvm::Expected<ref::ReferenceProblem>
+ref::makeReferenceProblem(const KernelSignature &sig,
+                          const AttentionArgs &args) {
+  if (!sig.regionError.empty())
+    return makeError(sig.regionError);
+  if ((sig.hasScoreMod && !sig.scoreModProgram) ||
+      (sig.hasMaskMod && !sig.maskModProgram))
+    return makeError("the reference has no program for the score_mod/mask_mod "
+                     "regions (signatureForOp compiles them)");
+  // Validate the inputs exactly as a kernel call would, outputs aside.
+  KernelSignature inputs = sig;
+  llvm::erase_if(inputs.args, [](const ArgInfo &a) { return a.isOutput; });
+  AttentionArgs inArgs = args;
+  if (!sig.isBackward) {
+    inArgs.lse.reset();
+  } else {
+    inArgs.gradQuery.reset();
+    inArgs.gradKey.reset();
+    inArgs.gradValue.reset();
+    inArgs.gradBias.reset();
+  }
+  auto bound = bindArguments(inputs, inArgs);
+  if (!bound)
+    return bound.takeError();
+  auto find = [&](ArgRole role) -> std::optional<BufferRef> {
+    for (auto [info, buf] : llvm::zip(inputs.args, *bound))
+      if (info.role == role)
+        return buf;
+    return std::nullopt;
+  };
+  const AttentionSpec &s = sig.spec;
+  ReferenceProblem p;
+  p.spec = s;
+  int64_t dv = s.effectiveValueDim();
+  p.q = toLogicalDoubles(*find(ArgRole::Query), s.layout, s.batch, s.numHeads,
+                         s.queryLen, s.headDim);
+  p.k = toLogicalDoubles(*find(ArgRole::Key), s.layout, s.batch, s.numKvHeads,
+                         s.kvLen, s.headDim);
+  p.v = toLogicalDoubles(*find(ArgRole::Value), s.layout, s.batch, s.numKvHeads,
+                         s.kvLen, dv);
+  p.boolMask = find(ArgRole::BoolMask);
+  p.bias = find(ArgRole::Bias);
+  p.kvLengths = find(ArgRole::KvLengths);
+  p.qSeg = find(ArgRole::QSegmentIds);
+  p.kvSeg = find(ArgRole::KvSegmentIds);
+  p.sinks = find(ArgRole::Sinks);
+  p.gradOutput = find(ArgRole::GradOutput);
+  p.scale =
+      s.scale ? *s.scale : 1.0f / std::sqrt(static_cast<float>(s.headDim));
+  p.scoreMod = sig.scoreModProgram.get();
+  p.maskMod = sig.maskModProgram.get();
+  return p;
+}
 
-/// Computes one query row (b, h, qi) into out[Dv] and returns its lse.
-double referenceRow(const Problem &p, int64_t b, int64_t h, int64_t qi,
-                    double *out, std::vector<double> &scores) {
+double ref::referenceLogits(const ReferenceProblem &p, int64_t b, int64_t h,
+                            int64_t qi, double *scores, double *slope) {
   const AttentionSpec &s = p.spec;
-  int64_t d = s.headDim, dv = s.effectiveValueDim();
+  int64_t d = s.headDim;
   int64_t hk = h / (s.numHeads / s.numKvHeads);
-  // data() + offset, not &v[offset]: with Skv = 0 the K/V vectors are
+  // data() + offset, not &k[offset]: with Skv = 0 the K/V vectors are
   // empty and indexing them is undefined (UBSan: reference to null).
   const double *qRow =
       p.q.data() + ((b * s.numHeads + h) * s.queryLen + qi) * d;
   const double *kHead = p.k.data() + (b * s.numKvHeads + hk) * s.kvLen * d;
-  const double *vHead = p.v.data() + (b * s.numKvHeads + hk) * s.kvLen * dv;
   int64_t limit = s.kvLen;
   if (p.kvLengths)
     limit = std::min<int64_t>(
@@ -128,6 +174,8 @@ double referenceRow(const Problem &p, int64_t b, int64_t h, int64_t qi,
           p.maskMod->run({double(b), double(h), double(qi), double(j)}) != 0;
     if (!visible) {
       scores[j] = ninf;
+      if (slope)
+        slope[j] = 0;
       continue;
     }
     double dot = 0;
@@ -136,14 +184,58 @@ double referenceRow(const Problem &p, int64_t b, int64_t h, int64_t qi,
     double score = p.scale * dot;
     if (p.bias)
       score += loadAsDouble(*p.bias, broadcastOffset(*p.bias, b, h, qi, j));
-    if (p.scoreMod)
-      score =
-          p.scoreMod->run({score, double(b), double(h), double(qi), double(j)});
-    if (s.softcap)
-      score = *s.softcap * std::tanh(score / *s.softcap);
+    double ds = 1;
+    if (p.scoreMod) {
+      auto mod = [&](double x) {
+        return p.scoreMod->run(
+            {x, double(b), double(h), double(qi), double(j)});
+      };
+      if (slope) {
+        // A float64 central difference: error ~1e-10 for smooth modifiers,
+        // far below the kernels' tolerances.
+        double step = 1e-5 * std::max(1.0, std::fabs(score));
+        ds = (mod(score + step) - mod(score - step)) / (2 * step);
+      }
+      score = mod(score);
+    }
+    if (s.softcap) {
+      double t = std::tanh(score / *s.softcap);
+      ds *= 1 - t * t;
+      score = *s.softcap * t;
+    }
     scores[j] = score;
+    if (slope)
+      slope[j] = ds;
     maxScore = std::max(maxScore, score);
   }
+  return maxScore;
+}
+
+void ref::forEachThread(unsigned numThreads, int64_t items,
+                        const std::function<void(unsigned, unsigned)> &work) {
+  if (numThreads == 0)
+    numThreads = std::max(1u, std::thread::hardware_concurrency());
+  numThreads = static_cast<unsigned>(
+      std::min<int64_t>(numThreads, std::max<int64_t>(1, items)));
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < numThreads; ++t)
+    threads.emplace_back(work, t, numThreads);
+  work(0, numThreads);
+  for (std::thread &t : threads)
+    t.join();
+}
+
+namespace {
+
+/// Computes one query row (b, h, qi) into out[Dv] and returns its lse.
+double referenceRow(const ref::ReferenceProblem &p, int64_t b, int64_t h,
+                    int64_t qi, double *out, std::vector<double> &scores) {
+  const AttentionSpec &s = p.spec;
+  int64_t dv = s.effectiveValueDim();
+  int64_t hk = h / (s.numHeads / s.numKvHeads);
+  const double *vHead = p.v.data() + (b * s.numKvHeads + hk) * s.kvLen * dv;
+  const double ninf = -std::numeric_limits<double>::infinity();
+  double maxScore = ref::referenceLogits(p, b, h, qi, scores.data());
   std::fill(out, out + dv, 0.0);
   // A sink is one more logit in the denominator with no value row.
   double sink =
@@ -171,70 +263,24 @@ llvm::Expected<ReferenceResult>
 mlir::attn::rt::referenceAttention(const KernelSignature &sig,
                                    const AttentionArgs &args,
                                    unsigned numThreads) {
-  if (!sig.regionError.empty())
-    return makeError(sig.regionError);
-  if ((sig.hasScoreMod && !sig.scoreModProgram) ||
-      (sig.hasMaskMod && !sig.maskModProgram))
-    return makeError("the reference has no program for the score_mod/mask_mod "
-                     "regions (signatureForOp compiles them)");
-  // Validate the inputs exactly as a kernel call would, outputs aside.
-  KernelSignature inputs = sig;
-  llvm::erase_if(inputs.args, [](const ArgInfo &a) { return a.isOutput; });
-  AttentionArgs inArgs = args;
-  inArgs.lse.reset();
-  auto bound = bindArguments(inputs, inArgs);
-  if (!bound)
-    return bound.takeError();
-  auto find = [&](ArgRole role) -> const BufferRef * {
-    for (auto [info, buf] : llvm::zip(inputs.args, *bound))
-      if (info.role == role)
-        return &buf;
-    return nullptr;
-  };
-
+  auto problem = ref::makeReferenceProblem(sig, args);
+  if (!problem)
+    return problem.takeError();
+  const ref::ReferenceProblem &p = *problem;
   const AttentionSpec &s = sig.spec;
-  float scale =
-      s.scale ? *s.scale : 1.0f / std::sqrt(static_cast<float>(s.headDim));
   int64_t dv = s.effectiveValueDim();
-  Problem p{s,
-            toLogicalDoubles(*find(ArgRole::Query), s.layout, s.batch,
-                             s.numHeads, s.queryLen, s.headDim),
-            toLogicalDoubles(*find(ArgRole::Key), s.layout, s.batch,
-                             s.numKvHeads, s.kvLen, s.headDim),
-            toLogicalDoubles(*find(ArgRole::Value), s.layout, s.batch,
-                             s.numKvHeads, s.kvLen, dv),
-            find(ArgRole::BoolMask),
-            find(ArgRole::Bias),
-            find(ArgRole::KvLengths),
-            find(ArgRole::QSegmentIds),
-            find(ArgRole::KvSegmentIds),
-            find(ArgRole::Sinks),
-            scale,
-            sig.scoreModProgram.get(),
-            sig.maskModProgram.get()};
-
   int64_t rows = s.batch * s.numHeads * s.queryLen;
   ReferenceResult result;
   result.output.assign(rows * dv, 0.0);
   result.lse.assign(rows, 0.0);
-  if (numThreads == 0)
-    numThreads = std::max(1u, std::thread::hardware_concurrency());
-  numThreads = static_cast<unsigned>(
-      std::min<int64_t>(numThreads, std::max<int64_t>(1, rows)));
-  auto work = [&](unsigned t) {
+  ref::forEachThread(numThreads, rows, [&](unsigned t, unsigned n) {
     std::vector<double> scores(s.kvLen);
-    for (int64_t r = t; r < rows; r += numThreads) {
+    for (int64_t r = t; r < rows; r += n) {
       int64_t qi = r % s.queryLen, h = (r / s.queryLen) % s.numHeads,
               b = r / (s.queryLen * s.numHeads);
       result.lse[r] = referenceRow(p, b, h, qi, &result.output[r * dv], scores);
     }
-  };
-  std::vector<std::thread> threads;
-  for (unsigned t = 1; t < numThreads; ++t)
-    threads.emplace_back(work, t);
-  work(0);
-  for (std::thread &t : threads)
-    t.join();
+  });
   return result;
 }
 

@@ -1,5 +1,6 @@
 //===- Runtime.cpp - kernel cache, compile and launch ---------------------===//
 #include "runtime/Runtime.h"
+#include "runtime/BackwardKernel.h"
 #include "runtime/DiskCache.h"
 #include "runtime/Errors.h"
 #include "runtime/GpuKernel.h"
@@ -209,7 +210,9 @@ llvm::Error Kernel::run(const AttentionArgs &args, ThreadPool &onPool) const {
   for (ArgRole role :
        {ArgRole::Query, ArgRole::Key, ArgRole::Value, ArgRole::BoolMask,
         ArgRole::Bias, ArgRole::KvLengths, ArgRole::QSegmentIds,
-        ArgRole::KvSegmentIds, ArgRole::Sinks, ArgRole::Output, ArgRole::Lse})
+        ArgRole::KvSegmentIds, ArgRole::Sinks, ArgRole::Output, ArgRole::Lse,
+        ArgRole::GradOutput, ArgRole::GradQuery, ArgRole::GradKey,
+        ArgRole::GradValue, ArgRole::GradBias})
     if (const BufferRef *b = args.get(role);
         b && b->space == MemorySpace::Device)
       return makeError(llvm::Twine(stringifyArgRole(role)) +
@@ -379,6 +382,32 @@ llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
       return km.takeError();
     if (cuda)
       return lowerForGpu(*km, options, msSince(start));
+    return lowerAndJit(*km, options, msSince(start));
+  });
+}
+
+llvm::Expected<KernelRef>
+Runtime::compileBackward(const AttentionSpec &forward, Target target,
+                         const CompileOptions &options) {
+  AttentionSpec spec = forward;
+  spec.returnLse = false; // an input of the backward
+  if (std::string err = spec.validate(); !err.empty())
+    return makeError("invalid attention spec: " + err);
+  if (target != Target::Cpu)
+    return makeError("the backward runs on the CPU only for now");
+  if (spec.hasDynamicSizes())
+    return makeError("the backward takes static sizes only for now (no `?`)");
+  if (llvm::Error e = validateOptions(options))
+    return std::move(e);
+  std::string key = "bwd|cpu|" + options.key() + "|" + exactSpecKey(spec);
+  auto signature = [&] { return signatureForBackwardSpec(spec); };
+  return lookupOrCompile(key, signature, [&]() -> llvm::Expected<KernelRef> {
+    initializeRuntimeOnce();
+    auto start = std::chrono::steady_clock::now();
+    auto ctx = newContext();
+    auto km = buildBackwardKernelModule(ctx.get(), spec);
+    if (!km)
+      return km.takeError();
     return lowerAndJit(*km, options, msSince(start));
   });
 }

@@ -197,6 +197,15 @@ public:
   llvm::Expected<KernelRef> compile(const AttentionSpec &spec,
                                     Target target = Target::Cpu,
                                     const CompileOptions &options = {});
+  /// Compiles the backward of `spec` (attn.attention_grad, CPU only, static
+  /// sizes): a kernel with the same run(args) taking query, key, value,
+  /// [kv_lengths], output, grad_output and lse (the forward's, e.g. from a
+  /// kernel compiled with spec.returnLse) and writing grad_query,
+  /// grad_key and grad_value (signatureForBackwardSpec). dQ, dK and dV are
+  /// bit-identical run to run, whatever the thread count.
+  llvm::Expected<KernelRef> compileBackward(const AttentionSpec &spec,
+                                            Target target = Target::Cpu,
+                                            const CompileOptions &options = {});
   /// Compiles the one attn.attention of `mlirText` (see buildKernelModule).
   llvm::Expected<KernelRef> compileMlir(llvm::StringRef mlirText,
                                         Target target = Target::Cpu,

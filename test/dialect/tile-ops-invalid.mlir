@@ -167,3 +167,35 @@ func.func @softcap_largest(%s: memref<16x1024xf32>) {
   attn.tile_softcap %s {cap = 30.0 : f32} : memref<16x1024xf32>
   return
 }
+
+// -----
+
+func.func @rowdot_rows(%a: memref<16x64xf32>, %b: memref<16x64xf32>, %o: memref<8xf32>) {
+  // expected-error @+1 {{lhs 'memref<16x64xf32>', rhs 'memref<16x64xf32>' and out 'memref<8xf32>' must have the same rows}}
+  attn.tile_rowdot %a, %b into %o : memref<16x64xf32>, memref<16x64xf32> into memref<8xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_grad_shapes(%s: memref<64x16xf32>, %dp: memref<64x8xf32>, %l: memref<16xf32>, %d: memref<16xf32>) {
+  // expected-error @+1 {{scores 'memref<64x16xf32>' and dp 'memref<64x8xf32>' must have one static shape}}
+  attn.tile_softmax_grad %s, %dp, %l, %d : memref<64x16xf32>, memref<64x8xf32>, memref<16xf32>, memref<16xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_grad_rows(%s: memref<64x16xf32>, %dp: memref<64x16xf32>, %l: memref<16xf32>, %d: memref<8xf32>) {
+  // expected-error @+1 {{lse and delta must count the query rows (columns of scores: 16)}}
+  attn.tile_softmax_grad %s, %dp, %l, %d : memref<64x16xf32>, memref<64x16xf32>, memref<16xf32>, memref<8xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_grad_cap(%s: memref<64x16xf32>, %dp: memref<64x16xf32>, %l: memref<16xf32>, %d: memref<16xf32>) {
+  // expected-error @+1 {{softcap must be positive and finite, got -2}}
+  attn.tile_softmax_grad %s, %dp, %l, %d {softcap = -2.0 : f32} : memref<64x16xf32>, memref<64x16xf32>, memref<16xf32>, memref<16xf32>
+  return
+}

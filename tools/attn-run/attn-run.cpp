@@ -7,6 +7,8 @@
 // 1 compile/run failure or a failed --check, 2 bad command line or spec.
 //
 //===----------------------------------------------------------------------===//
+#include "Backward.h"
+
 #include "runtime/Check.h"
 #include "runtime/HostBuffers.h"
 #include "runtime/KernelBuilder.h"
@@ -57,6 +59,10 @@ options:
   --cpu=NAME          generate code for this LLVM CPU instead of the host
                       (e.g. x86-64-v3 for AVX2; native: the host); the host
                       must support it
+  --backward          (cpu, shorthand SPEC) the backward instead: the
+                      forward makes O and lse, then dQ, dK, dV from a random
+                      dO; --check against the float64 backward, --bench
+                      counts 2.5x the forward's flops
   --static-sizes      (cpu) specialise the kernel to the spec's batch and
                       lengths; default: the kernel of run-time sizes that
                       serves every batch and length (Sq = 1 stays static)
@@ -67,7 +73,8 @@ struct Options {
   std::string target = "cpu";
   std::string cpu;
   std::string dumpBinary;
-  bool check = false, bench = false, json = false, staticSizes = false;
+  bool check = false, bench = false, json = false, staticSizes = false,
+       backward = false;
   std::optional<uint64_t> seed;
   uint64_t runs = 10, warmup = 2, threads = 0;
   int64_t tileRows = 64, tileKv = 64, vectorWidth = 0;
@@ -119,6 +126,8 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &error) {
       ok = flag(o.check);
     } else if (name == "bench") {
       ok = flag(o.bench);
+    } else if (name == "backward") {
+      ok = flag(o.backward);
     } else if (name == "static-sizes") {
       ok = flag(o.staticSizes);
     } else if (name == "json") {
@@ -266,6 +275,18 @@ int main(int argc, char **argv) {
   RuntimeOptions runtimeOptions;
   runtimeOptions.numThreads = static_cast<unsigned>(opts->threads);
   Runtime runtime(runtimeOptions);
+  uint64_t seed =
+      opts->seed
+          ? *opts->seed
+          : static_cast<uint64_t>(
+                std::chrono::system_clock::now().time_since_epoch().count());
+  if (opts->backward) {
+    if (!spec->shorthand || *target != Target::Cpu)
+      return fail(2, "--backward takes a shorthand SPEC on the cpu target");
+    return attn_run::runBackward({*spec->shorthand, options, runtime, seed,
+                                  opts->check, opts->bench, opts->json,
+                                  opts->runs, opts->warmup});
+  }
   llvm::Expected<KernelRef> kernel =
       spec->shorthand ? runtime.compile(*spec->shorthand, *target, options)
                       : runtime.compileMlir(spec->mlirText, *target, options);
@@ -281,11 +302,6 @@ int main(int argc, char **argv) {
     file << (*kernel)->gpuBinary();
   }
 
-  uint64_t seed =
-      opts->seed
-          ? *opts->seed
-          : static_cast<uint64_t>(
-                std::chrono::system_clock::now().time_since_epoch().count());
   FillOptions fill;
   fill.seed = seed;
   HostBuffers buffers((*kernel)->signature(), fill);

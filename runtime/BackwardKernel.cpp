@@ -1,0 +1,113 @@
+//===- BackwardKernel.cpp - the kernel ABI of attn.attention_grad ---------===//
+//
+// Wraps one attn.attention_grad for a spec into the buffer-level kernel
+// function, like KernelBuilder.cpp does for the forward: one strided memref
+// per buffer of signatureForBackwardSpec (query, key, value, [kv_lengths],
+// output, grad_output, lse, then grad_query, grad_key, grad_value), inputs
+// read through bufferization.to_tensor, the gradients materialized into
+// their buffers.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/BackwardKernel.h"
+#include "runtime/DiagnosticCapture.h"
+#include "runtime/Errors.h"
+
+#include "dialect/AttnDialect.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Verifier.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::rt;
+
+namespace {
+
+Type elementTypeOf(MLIRContext *ctx, DType t) {
+  Builder b(ctx);
+  switch (t) {
+  case DType::F16:
+    return b.getF16Type();
+  case DType::BF16:
+    return b.getBF16Type();
+  case DType::I32:
+    return b.getI32Type();
+  case DType::I1:
+    return b.getI1Type();
+  case DType::F32:
+    break;
+  }
+  return b.getF32Type();
+}
+
+MemRefType memrefOf(MLIRContext *ctx, const ArgInfo &a) {
+  SmallVector<int64_t, 4> strides(a.shape.size(), ShapedType::kDynamic);
+  if (a.unitInnerStride && !strides.empty())
+    strides.back() = 1;
+  return MemRefType::get(
+      a.shape, elementTypeOf(ctx, a.dtype),
+      StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
+}
+
+} // namespace
+
+llvm::Expected<KernelModule>
+mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
+                                          const AttentionSpec &spec) {
+  if (std::string err = spec.validate(); !err.empty())
+    return makeError("invalid attention spec: " + err);
+  if (spec.withSinks)
+    return makeError("invalid backward spec: attention sinks have no "
+                     "backward yet");
+  DiagnosticCapture diags(ctx);
+  ctx->loadDialect<AttnDialect, func::FuncDialect,
+                   bufferization::BufferizationDialect>();
+  KernelModule km;
+  km.signature = signatureForBackwardSpec(spec);
+  Location loc = UnknownLoc::get(ctx);
+  OpBuilder b(ctx);
+  km.module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(km.module->getBody());
+  SmallVector<Type> argTypes;
+  for (const ArgInfo &a : km.signature.args)
+    argTypes.push_back(memrefOf(ctx, a));
+  auto func = func::FuncOp::create(b, loc, kKernelName,
+                                   b.getFunctionType(argTypes, {}));
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *body = func.addEntryBlock();
+  b.setInsertionPointToStart(body);
+
+  DenseMap<unsigned, Value> inputs; // by ArgRole
+  SmallVector<std::pair<Type, Value>> outputs;
+  for (auto [i, a] : llvm::enumerate(km.signature.args)) {
+    auto tensorTy = RankedTensorType::get(a.shape, elementTypeOf(ctx, a.dtype));
+    if (a.isOutput) {
+      outputs.push_back({tensorTy, body->getArgument(i)});
+      continue;
+    }
+    inputs[unsigned(a.role)] = bufferization::ToTensorOp::create(
+        b, loc, tensorTy, body->getArgument(i), /*restrict=*/true);
+  }
+  auto in = [&](ArgRole r) { return inputs.lookup(unsigned(r)); };
+  auto op = AttentionGradOp::create(
+      b, loc, outputs[0].first, outputs[1].first, outputs[2].first,
+      /*grad_bias=*/Type(), in(ArgRole::Query), in(ArgRole::Key),
+      in(ArgRole::Value), in(ArgRole::Output), in(ArgRole::GradOutput),
+      in(ArgRole::Lse), /*bool_mask=*/Value(), /*bias=*/Value(),
+      in(ArgRole::KvLengths), /*q_segment_ids=*/Value(),
+      /*kv_segment_ids=*/Value(),
+      spec.scale ? b.getF32FloatAttr(*spec.scale) : FloatAttr(),
+      spec.softcap ? b.getF32FloatAttr(*spec.softcap) : FloatAttr(),
+      spec.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, spec.mask),
+      spec.layout == Layout::BHSD ? LayoutAttr()
+                                  : LayoutAttr::get(ctx, spec.layout));
+  for (auto [result, out] : llvm::zip(op->getResults(), outputs))
+    bufferization::MaterializeInDestinationOp::create(
+        b, loc, Type(), result, out.second, /*restrict=*/true,
+        /*writable=*/true);
+  func::ReturnOp::create(b, loc);
+  if (failed(verify(*km.module)))
+    return diags.takeError("internal error: the backward kernel is invalid");
+  return km;
+}
