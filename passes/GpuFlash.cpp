@@ -546,6 +546,15 @@ struct AttnGpuFlashPass
     for (CacheAppendOp op : appends)
       if (failed(lowerCacheAppend(op)))
         return signalPassFailure();
+    // The backward has no GPU kernels yet: say so rather than leave the op
+    // in a module that would otherwise compile to PTX without it.
+    WalkResult grads = getOperation().walk([](AttentionGradOp op) {
+      op.emitOpError("attn-gpu-flash: the backward has no GPU lowering yet "
+                     "(CPU only: attn-to-cpu)");
+      return WalkResult::interrupt();
+    });
+    if (grads.wasInterrupted())
+      return signalPassFailure();
   }
 };
 
