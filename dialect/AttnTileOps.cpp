@@ -15,6 +15,23 @@ bool fits(int64_t inner, int64_t outer) {
 bool same(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
+std::string sizeStr(int64_t s) {
+  return ShapedType::isDynamic(s) ? std::string("?") : std::to_string(s);
+}
+/// The dims of `v` that attn-vectorize-tiles unrolls over (loop bounds and
+/// vector counts taken from the type) must be static: a `?` there would
+/// lower to loops that never run, a silently wrong kernel. The generated
+/// code leaves only row counts dynamic (pack sources, finalize and combine
+/// outputs, combine splits).
+LogicalResult verifyStaticDims(Operation *op, StringRef name, Value v,
+                               ArrayRef<unsigned> dims) {
+  auto ty = cast<MemRefType>(v.getType());
+  for (unsigned d : dims)
+    if (ty.isDynamicDim(d))
+      return op->emitOpError() << name << " " << ty << " needs a static dim "
+                               << d << " (the CPU lowering unrolls over it)";
+  return success();
+}
 /// Every tile op: no static operand dim past limits::kMaxTileDim.
 LogicalResult verifyTileSizes(Operation *op) {
   for (Value v : op->getOperands())
@@ -28,7 +45,9 @@ LogicalResult verifyTileSizes(Operation *op) {
 } // namespace
 
 LogicalResult TilePackOp::verify() {
-  if (failed(verifyTileSizes(*this)))
+  if (failed(verifyTileSizes(*this)) ||
+      failed(verifyStaticDims(*this, "source", getSource(), {1})) ||
+      failed(verifyStaticDims(*this, "dest", getDest(), {0, 1})))
     return failure();
   auto src = getSource().getType(), dst = getDest().getType();
   int64_t rows = src.getDimSize(0), cols = src.getDimSize(1);
@@ -60,7 +79,11 @@ LogicalResult TileMatmulOp::verify() {
 }
 
 LogicalResult TileOnlineSoftmaxOp::verify() {
-  if (failed(verifyTileSizes(*this)))
+  if (failed(verifyTileSizes(*this)) ||
+      failed(verifyStaticDims(*this, "scores", getScores(), {0, 1})) ||
+      failed(verifyStaticDims(*this, "acc", getAcc(), {0, 1})) ||
+      failed(verifyStaticDims(*this, "row_max", getRowMax(), {0})) ||
+      failed(verifyStaticDims(*this, "row_sum", getRowSum(), {0})))
     return failure();
   int64_t rows = getScores().getType().getDimSize(1); // key-major scores
   if (getAcc().getType().getDimSize(0) > rows ||
@@ -68,12 +91,13 @@ LogicalResult TileOnlineSoftmaxOp::verify() {
       getRowSum().getType().getDimSize(0) != rows)
     return emitOpError() << "scores columns, row_max and row_sum must count "
                             "the same query rows ("
-                         << rows << "), acc at most as many";
+                         << sizeStr(rows) << "), acc at most as many";
   return success();
 }
 
 LogicalResult TileSoftcapOp::verify() {
-  if (failed(verifyTileSizes(*this)))
+  if (failed(verifyTileSizes(*this)) ||
+      failed(verifyStaticDims(*this, "scores", getScores(), {0, 1})))
     return failure();
   float cap = getCap().convertToFloat();
   if (!(cap > 0.0f) || std::isinf(cap))
@@ -82,7 +106,8 @@ LogicalResult TileSoftcapOp::verify() {
 }
 
 LogicalResult TileMaskOp::verify() {
-  if (failed(verifyTileSizes(*this)))
+  if (failed(verifyTileSizes(*this)) ||
+      failed(verifyStaticDims(*this, "scores", getScores(), {0, 1})))
     return failure();
   if (getRowsPerHead() < 1)
     return emitOpError() << "rows_per_head must be >= 1, got "
@@ -91,14 +116,15 @@ LogicalResult TileMaskOp::verify() {
 }
 
 LogicalResult TileFinalizeOp::verify() {
-  if (failed(verifyTileSizes(*this)))
+  if (failed(verifyTileSizes(*this)) ||
+      failed(verifyStaticDims(*this, "output", getOutput(), {1})))
     return failure();
   auto acc = getAcc().getType(), out = getOutput().getType();
   int64_t rows = acc.getDimSize(0);
   if (!same(getRowMax().getType().getDimSize(0), rows) ||
       !same(getRowSum().getType().getDimSize(0), rows))
     return emitOpError() << "row_max and row_sum must count the rows of acc ("
-                         << rows << ")";
+                         << sizeStr(rows) << ")";
   if (!fits(out.getDimSize(0), rows) ||
       !fits(out.getDimSize(1), acc.getDimSize(1)))
     return emitOpError() << "output " << out << " does not fit in acc " << acc;
@@ -108,7 +134,8 @@ LogicalResult TileFinalizeOp::verify() {
 }
 
 LogicalResult TileCombineOp::verify() {
-  if (failed(verifyTileSizes(*this)))
+  if (failed(verifyTileSizes(*this)) ||
+      failed(verifyStaticDims(*this, "output", getOutput(), {1})))
     return failure();
   auto parts = getParts().getType(), lse = getPartLse().getType();
   auto out = getOutput().getType();
@@ -126,7 +153,8 @@ LogicalResult TileCombineOp::verify() {
 }
 
 LogicalResult TileRowDotOp::verify() {
-  if (failed(verifyTileSizes(*this)))
+  if (failed(verifyTileSizes(*this)) ||
+      failed(verifyStaticDims(*this, "lhs", getLhs(), {0, 1})))
     return failure();
   auto a = getLhs().getType(), b = getRhs().getType();
   if (!same(a.getDimSize(0), b.getDimSize(0)) ||

@@ -199,3 +199,86 @@ func.func @softmax_grad_cap(%s: memref<64x16xf32>, %dp: memref<64x16xf32>, %l: m
   attn.tile_softmax_grad %s, %dp, %l, %d {softcap = -2.0 : f32} : memref<64x16xf32>, memref<64x16xf32>, memref<16xf32>, memref<16xf32>
   return
 }
+
+// -----
+
+// Dims attn-vectorize-tiles unrolls over must be static: a `?` there once
+// printed as -9223372036854775808 in the row-count message (scores), or
+// verified and lowered to loops that never ran (acc, output columns).
+func.func @softmax_dynamic_rows(%s: memref<32x?xf32>, %acc: memref<8x64xf32>, %m: memref<8xf32>, %l: memref<8xf32>) {
+  // expected-error @+1 {{scores 'memref<32x?xf32>' needs a static dim 1 (the CPU lowering unrolls over it)}}
+  attn.tile_online_softmax %s, %acc, %m, %l : memref<32x?xf32>, memref<8x64xf32>, memref<8xf32>, memref<8xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_dynamic_acc(%s: memref<32x8xf32>, %acc: memref<?x64xf32>, %m: memref<8xf32>, %l: memref<8xf32>) {
+  // expected-error @+1 {{acc 'memref<?x64xf32>' needs a static dim 0}}
+  attn.tile_online_softmax %s, %acc, %m, %l : memref<32x8xf32>, memref<?x64xf32>, memref<8xf32>, memref<8xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_dynamic_row_sum(%s: memref<32x8xf32>, %acc: memref<8x64xf32>, %m: memref<8xf32>, %l: memref<?xf32>) {
+  // expected-error @+1 {{row_sum 'memref<?xf32>' needs a static dim 0}}
+  attn.tile_online_softmax %s, %acc, %m, %l : memref<32x8xf32>, memref<8x64xf32>, memref<8xf32>, memref<?xf32>
+  return
+}
+
+// -----
+
+func.func @mask_dynamic(%s: memref<?x16xf32>, %q0: index, %k0: index, %lim: index) {
+  // expected-error @+1 {{scores 'memref<?x16xf32>' needs a static dim 0}}
+  attn.tile_mask %s q(%q0) kv(%k0) limit(%lim) {rows_per_head = 16 : i64} : memref<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @softcap_dynamic(%s: memref<32x?xf32>) {
+  // expected-error @+1 {{scores 'memref<32x?xf32>' needs a static dim 1}}
+  attn.tile_softcap %s {cap = 30.0 : f32} : memref<32x?xf32>
+  return
+}
+
+// -----
+
+func.func @pack_dynamic_dest(%k: memref<20x64xf32>, %t: memref<?x64xf32>) {
+  // expected-error @+1 {{dest 'memref<?x64xf32>' needs a static dim 0}}
+  attn.tile_pack %k into %t : memref<20x64xf32> into memref<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @pack_dynamic_source_cols(%k: memref<20x?xf32>, %t: memref<32x64xf32>) {
+  // expected-error @+1 {{source 'memref<20x?xf32>' needs a static dim 1}}
+  attn.tile_pack %k into %t : memref<20x?xf32> into memref<32x64xf32>
+  return
+}
+
+// -----
+
+func.func @finalize_dynamic_cols(%acc: memref<8x64xf32>, %m: memref<8xf32>, %l: memref<8xf32>, %o: memref<8x?xf32>) {
+  // expected-error @+1 {{output 'memref<8x?xf32>' needs a static dim 1}}
+  attn.tile_finalize %acc, %m, %l into %o : memref<8x64xf32>, memref<8xf32>, memref<8xf32> into memref<8x?xf32>
+  return
+}
+
+// -----
+
+func.func @combine_dynamic_cols(%p: memref<4x8x64xf32>, %pl: memref<4x8xf32>, %o: memref<8x?xf16>) {
+  // expected-error @+1 {{output 'memref<8x?xf16>' needs a static dim 1}}
+  attn.tile_combine %p, %pl into %o : memref<4x8x64xf32>, memref<4x8xf32> into memref<8x?xf16>
+  return
+}
+
+// -----
+
+func.func @rowdot_dynamic(%a: memref<?x64xf32>, %b: memref<16x64xf32>, %o: memref<16xf32>) {
+  // expected-error @+1 {{lhs 'memref<?x64xf32>' needs a static dim 0}}
+  attn.tile_rowdot %a, %b into %o : memref<?x64xf32>, memref<16x64xf32> into memref<16xf32>
+  return
+}

@@ -69,3 +69,18 @@ func.func @backward_tiles(%do: memref<16x64xf32>, %o: memref<16x64xf32>,
       : memref<64x16xf32>, memref<64x16xf32>, memref<16xf32>, memref<16xf32>
   return
 }
+
+// Row counts may be dynamic where the lowering reads them at run time: pack
+// sources, finalize and combine outputs, combine splits and part rows.
+// CHECK-LABEL: func @dynamic_rows
+// CHECK: attn.tile_pack %{{.*}} into %{{.*}} : memref<?x64xf32> into memref<32x64xf32>
+// CHECK: attn.tile_finalize %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}} : memref<8x64xf32>, memref<8xf32>, memref<8xf32> into memref<?x64xf32>
+// CHECK: attn.tile_combine %{{.*}}, %{{.*}} into %{{.*}} : memref<?x?x64xf32>, memref<?x?xf32> into memref<?x64xf16>
+func.func @dynamic_rows(%k: memref<?x64xf32>, %t: memref<32x64xf32>, %acc: memref<8x64xf32>,
+                        %m: memref<8xf32>, %l: memref<8xf32>, %o: memref<?x64xf32>,
+                        %p: memref<?x?x64xf32>, %pl: memref<?x?xf32>, %o16: memref<?x64xf16>) {
+  attn.tile_pack %k into %t : memref<?x64xf32> into memref<32x64xf32>
+  attn.tile_finalize %acc, %m, %l into %o : memref<8x64xf32>, memref<8xf32>, memref<8xf32> into memref<?x64xf32>
+  attn.tile_combine %p, %pl into %o16 : memref<?x?x64xf32>, memref<?x?xf32> into memref<?x64xf16>
+  return
+}
