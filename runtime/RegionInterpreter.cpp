@@ -23,7 +23,7 @@ namespace {
 
 enum class Kind {
   Const,
-  // Floats (double).
+  // Floats (double), AddF to Fma in one run: hasFloatResult relies on it.
   AddF,
   SubF,
   MulF,
@@ -92,7 +92,6 @@ int64_t wrap(int64_t v, unsigned w) {
   return int64_t(u);
 }
 
-/// `v` as an unsigned integer of `w` bits.
 bool isFloatLike(Type t) { return isa<FloatType>(t); }
 
 unsigned widthOf(Type t) {
@@ -308,6 +307,163 @@ RegionProgram::compile(Region &region) {
   return std::shared_ptr<const RegionProgram>(std::move(p));
 }
 
+namespace {
+
+using Inst = RegionProgram::Inst;
+using Slot = RegionProgram::Value;
+
+/// A float result: the arith/math float ops and the conversions to float,
+/// rounded to f16/bf16 where the result type is one.
+double evalFloat(const Inst &in, const Slot &a, const Slot &b, const Slot &c) {
+  switch (in.kind) {
+  case Kind::AddF:
+    return roundTo(a.f + b.f, in.roundBits);
+  case Kind::SubF:
+    return roundTo(a.f - b.f, in.roundBits);
+  case Kind::MulF:
+    return roundTo(a.f * b.f, in.roundBits);
+  case Kind::DivF:
+    return roundTo(a.f / b.f, in.roundBits);
+  case Kind::RemF:
+    return roundTo(std::fmod(a.f, b.f), in.roundBits);
+  case Kind::NegF:
+    return -a.f;
+  case Kind::MaxF:
+    return std::isnan(a.f) ? b.f : std::isnan(b.f) ? a.f : std::max(a.f, b.f);
+  case Kind::MinF:
+    return std::isnan(a.f) ? b.f : std::isnan(b.f) ? a.f : std::min(a.f, b.f);
+  case Kind::AbsF:
+    return std::fabs(a.f);
+  case Kind::Exp:
+    return roundTo(std::exp(a.f), in.roundBits);
+  case Kind::Exp2:
+    return roundTo(std::exp2(a.f), in.roundBits);
+  case Kind::Log:
+    return roundTo(std::log(a.f), in.roundBits);
+  case Kind::Log2:
+    return roundTo(std::log2(a.f), in.roundBits);
+  case Kind::Log1p:
+    return roundTo(std::log1p(a.f), in.roundBits);
+  case Kind::Tanh:
+    return roundTo(std::tanh(a.f), in.roundBits);
+  case Kind::Sqrt:
+    return roundTo(std::sqrt(a.f), in.roundBits);
+  case Kind::Rsqrt:
+    return roundTo(1.0 / std::sqrt(a.f), in.roundBits);
+  case Kind::PowF:
+    return roundTo(std::pow(a.f, b.f), in.roundBits);
+  case Kind::Floor:
+    return std::floor(a.f);
+  case Kind::Ceil:
+    return std::ceil(a.f);
+  case Kind::Sin:
+    return roundTo(std::sin(a.f), in.roundBits);
+  case Kind::Cos:
+    return roundTo(std::cos(a.f), in.roundBits);
+  case Kind::Erf:
+    return roundTo(std::erf(a.f), in.roundBits);
+  case Kind::Fma:
+    return roundTo(a.f * b.f + c.f, in.roundBits);
+  case Kind::SIToFP:
+    return roundTo(double(a.i), in.roundBits);
+  case Kind::UIToFP:
+    return roundTo(double(unsignedOf(a.i, in.inWidth)), in.roundBits);
+  case Kind::RoundF:
+    return roundTo(a.f, in.roundBits);
+  default:
+    llvm_unreachable("not a float-result instruction");
+  }
+}
+
+/// An integer result before it is wrapped to the result width. Signed
+/// overflow wraps (computed in uint64_t); division by zero yields 0.
+int64_t evalInt(const Inst &in, const Slot &a, const Slot &b) {
+  unsigned w = in.width;
+  auto u = [](int64_t x) { return uint64_t(x); };
+  switch (in.kind) {
+  case Kind::AddI:
+    return int64_t(u(a.i) + u(b.i));
+  case Kind::SubI:
+    return int64_t(u(a.i) - u(b.i));
+  case Kind::MulI:
+    return int64_t(u(a.i) * u(b.i));
+  case Kind::DivSI:
+    return b.i == 0 || (b.i == -1 && a.i == INT64_MIN) ? 0 : a.i / b.i;
+  case Kind::DivUI:
+    return unsignedOf(b.i, w) == 0
+               ? 0
+               : int64_t(unsignedOf(a.i, w) / unsignedOf(b.i, w));
+  case Kind::RemSI:
+    return b.i == 0 || b.i == -1 ? 0 : a.i % b.i;
+  case Kind::RemUI:
+    return unsignedOf(b.i, w) == 0
+               ? 0
+               : int64_t(unsignedOf(a.i, w) % unsignedOf(b.i, w));
+  case Kind::CeilDivSI:
+  case Kind::FloorDivSI: {
+    if (b.i == 0 || (b.i == -1 && a.i == INT64_MIN))
+      return 0;
+    int64_t q = a.i / b.i, r = a.i % b.i;
+    bool inexact = r != 0, positive = (a.i < 0) == (b.i < 0);
+    if (in.kind == Kind::CeilDivSI)
+      q += inexact && positive;
+    else
+      q -= inexact && !positive;
+    return q;
+  }
+  case Kind::MaxSI:
+    return std::max(a.i, b.i);
+  case Kind::MinSI:
+    return std::min(a.i, b.i);
+  case Kind::MaxUI:
+    return unsignedOf(a.i, w) >= unsignedOf(b.i, w) ? a.i : b.i;
+  case Kind::MinUI:
+    return unsignedOf(a.i, w) <= unsignedOf(b.i, w) ? a.i : b.i;
+  case Kind::AndI:
+    return a.i & b.i;
+  case Kind::OrI:
+    return a.i | b.i;
+  case Kind::XOrI:
+    return a.i ^ b.i;
+  case Kind::ShLI:
+    return unsignedOf(b.i, w) >= w ? 0 : int64_t(u(a.i) << unsignedOf(b.i, w));
+  case Kind::ShRSI:
+    return unsignedOf(b.i, w) >= w ? (a.i < 0 ? -1 : 0)
+                                   : a.i >> unsignedOf(b.i, w);
+  case Kind::ShRUI:
+    return unsignedOf(b.i, w) >= w
+               ? 0
+               : int64_t(unsignedOf(a.i, w) >> unsignedOf(b.i, w));
+  case Kind::AbsI:
+    return a.i < 0 ? int64_t(0 - u(a.i)) : a.i;
+  case Kind::IntToInt:
+    return a.i;
+  case Kind::ZeroExt:
+    return int64_t(unsignedOf(a.i, in.inWidth));
+  case Kind::FPToSI:
+  case Kind::FPToUI: {
+    // Out of range is poison in MLIR; saturate instead of UB here.
+    double t = std::trunc(a.f);
+    if (std::isnan(t))
+      return 0;
+    if (t >= 9.2e18)
+      return INT64_MAX;
+    if (t <= -9.2e18)
+      return INT64_MIN;
+    return int64_t(t);
+  }
+  default:
+    llvm_unreachable("not an integer-result instruction");
+  }
+}
+
+bool hasFloatResult(Kind k) {
+  return (k >= Kind::AddF && k <= Kind::Fma) || k == Kind::SIToFP ||
+         k == Kind::UIToFP || k == Kind::RoundF;
+}
+
+} // namespace
+
 double RegionProgram::run(llvm::ArrayRef<double> args) const {
   thread_local std::vector<Value> v;
   v.assign(numSlots, Value());
@@ -320,199 +476,25 @@ double RegionProgram::run(llvm::ArrayRef<double> args) const {
   for (const Inst &in : insts) {
     const Value &a = v[in.a], &b = v[in.b], &c = v[in.c];
     Value &o = v[in.out];
-    unsigned w = in.width;
-    auto i = [&](int64_t x) { o.i = wrap(x, w); };
-    // Wrapping arithmetic: signed overflow is defined here.
-    auto u = [](int64_t x) { return uint64_t(x); };
     switch (in.kind) {
     case Kind::Const:
       o = in.constant;
       break;
-    case Kind::AddF:
-      o.f = roundTo(a.f + b.f, in.roundBits);
-      break;
-    case Kind::SubF:
-      o.f = roundTo(a.f - b.f, in.roundBits);
-      break;
-    case Kind::MulF:
-      o.f = roundTo(a.f * b.f, in.roundBits);
-      break;
-    case Kind::DivF:
-      o.f = roundTo(a.f / b.f, in.roundBits);
-      break;
-    case Kind::RemF:
-      o.f = roundTo(std::fmod(a.f, b.f), in.roundBits);
-      break;
-    case Kind::NegF:
-      o.f = -a.f;
-      break;
-    case Kind::MaxF:
-      o.f = std::isnan(a.f) ? b.f : std::isnan(b.f) ? a.f : std::max(a.f, b.f);
-      break;
-    case Kind::MinF:
-      o.f = std::isnan(a.f) ? b.f : std::isnan(b.f) ? a.f : std::min(a.f, b.f);
-      break;
-    case Kind::AbsF:
-      o.f = std::fabs(a.f);
-      break;
-    case Kind::Exp:
-      o.f = roundTo(std::exp(a.f), in.roundBits);
-      break;
-    case Kind::Exp2:
-      o.f = roundTo(std::exp2(a.f), in.roundBits);
-      break;
-    case Kind::Log:
-      o.f = roundTo(std::log(a.f), in.roundBits);
-      break;
-    case Kind::Log2:
-      o.f = roundTo(std::log2(a.f), in.roundBits);
-      break;
-    case Kind::Log1p:
-      o.f = roundTo(std::log1p(a.f), in.roundBits);
-      break;
-    case Kind::Tanh:
-      o.f = roundTo(std::tanh(a.f), in.roundBits);
-      break;
-    case Kind::Sqrt:
-      o.f = roundTo(std::sqrt(a.f), in.roundBits);
-      break;
-    case Kind::Rsqrt:
-      o.f = roundTo(1.0 / std::sqrt(a.f), in.roundBits);
-      break;
-    case Kind::PowF:
-      o.f = roundTo(std::pow(a.f, b.f), in.roundBits);
-      break;
-    case Kind::Floor:
-      o.f = std::floor(a.f);
-      break;
-    case Kind::Ceil:
-      o.f = std::ceil(a.f);
-      break;
-    case Kind::Sin:
-      o.f = roundTo(std::sin(a.f), in.roundBits);
-      break;
-    case Kind::Cos:
-      o.f = roundTo(std::cos(a.f), in.roundBits);
-      break;
-    case Kind::Erf:
-      o.f = roundTo(std::erf(a.f), in.roundBits);
-      break;
-    case Kind::Fma:
-      o.f = roundTo(a.f * b.f + c.f, in.roundBits);
-      break;
     case Kind::CmpF:
       o.i = cmpF(static_cast<arith::CmpFPredicate>(in.pred), a.f, b.f);
       break;
-    case Kind::AddI:
-      i(int64_t(u(a.i) + u(b.i)));
-      break;
-    case Kind::SubI:
-      i(int64_t(u(a.i) - u(b.i)));
-      break;
-    case Kind::MulI:
-      i(int64_t(u(a.i) * u(b.i)));
-      break;
-    case Kind::DivSI:
-      i(b.i == 0 || (b.i == -1 && a.i == INT64_MIN) ? 0 : a.i / b.i);
-      break;
-    case Kind::DivUI:
-      i(unsignedOf(b.i, w) == 0
-            ? 0
-            : int64_t(unsignedOf(a.i, w) / unsignedOf(b.i, w)));
-      break;
-    case Kind::RemSI:
-      i(b.i == 0 || b.i == -1 ? 0 : a.i % b.i);
-      break;
-    case Kind::RemUI:
-      i(unsignedOf(b.i, w) == 0
-            ? 0
-            : int64_t(unsignedOf(a.i, w) % unsignedOf(b.i, w)));
-      break;
-    case Kind::CeilDivSI:
-    case Kind::FloorDivSI: {
-      if (b.i == 0 || (b.i == -1 && a.i == INT64_MIN)) {
-        i(0);
-        break;
-      }
-      int64_t q = a.i / b.i, r = a.i % b.i;
-      bool inexact = r != 0, positive = (a.i < 0) == (b.i < 0);
-      if (in.kind == Kind::CeilDivSI)
-        q += inexact && positive;
-      else
-        q -= inexact && !positive;
-      i(q);
-      break;
-    }
-    case Kind::MaxSI:
-      i(std::max(a.i, b.i));
-      break;
-    case Kind::MinSI:
-      i(std::min(a.i, b.i));
-      break;
-    case Kind::MaxUI:
-      i(unsignedOf(a.i, w) >= unsignedOf(b.i, w) ? a.i : b.i);
-      break;
-    case Kind::MinUI:
-      i(unsignedOf(a.i, w) <= unsignedOf(b.i, w) ? a.i : b.i);
-      break;
-    case Kind::AndI:
-      i(a.i & b.i);
-      break;
-    case Kind::OrI:
-      i(a.i | b.i);
-      break;
-    case Kind::XOrI:
-      i(a.i ^ b.i);
-      break;
-    case Kind::ShLI:
-      i(unsignedOf(b.i, w) >= w ? 0 : int64_t(u(a.i) << unsignedOf(b.i, w)));
-      break;
-    case Kind::ShRSI:
-      i(unsignedOf(b.i, w) >= w ? (a.i < 0 ? -1 : 0)
-                                : a.i >> unsignedOf(b.i, w));
-      break;
-    case Kind::ShRUI:
-      i(unsignedOf(b.i, w) >= w
-            ? 0
-            : int64_t(unsignedOf(a.i, w) >> unsignedOf(b.i, w)));
-      break;
-    case Kind::AbsI:
-      i(a.i < 0 ? int64_t(0 - u(a.i)) : a.i);
-      break;
     case Kind::CmpI:
-      o.i = cmpI(static_cast<arith::CmpIPredicate>(in.pred), a.i, b.i, w);
-      break;
-    case Kind::IntToInt:
-      i(a.i);
-      break;
-    case Kind::ZeroExt:
-      i(int64_t(unsignedOf(a.i, in.inWidth)));
-      break;
-    case Kind::SIToFP:
-      o.f = roundTo(double(a.i), in.roundBits);
-      break;
-    case Kind::UIToFP:
-      o.f = roundTo(double(unsignedOf(a.i, in.inWidth)), in.roundBits);
-      break;
-    case Kind::FPToSI:
-    case Kind::FPToUI: {
-      // Out of range is poison in MLIR; saturate instead of UB here.
-      double t = std::trunc(a.f);
-      if (std::isnan(t))
-        i(0);
-      else if (t >= 9.2e18)
-        i(INT64_MAX);
-      else if (t <= -9.2e18)
-        i(INT64_MIN);
-      else
-        i(int64_t(t));
-      break;
-    }
-    case Kind::RoundF:
-      o.f = roundTo(a.f, in.roundBits);
+      o.i =
+          cmpI(static_cast<arith::CmpIPredicate>(in.pred), a.i, b.i, in.width);
       break;
     case Kind::Select:
       o = (a.i & 1) ? b : c;
+      break;
+    default:
+      if (hasFloatResult(in.kind))
+        o.f = evalFloat(in, a, b, c);
+      else
+        o.i = wrap(evalInt(in, a, b), in.width);
       break;
     }
   }

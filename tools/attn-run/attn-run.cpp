@@ -238,6 +238,161 @@ std::optional<Spec> loadSpec(llvm::StringRef arg) {
   return spec;
 }
 
+/// Refuses a spec attn-run cannot run here: run-time sizes, or buffers
+/// (and the float64 reference) past 0.8 x the machine's memory. Returns 0,
+/// or the exit code after printing why.
+int checkRunnable(const Spec &spec, const Options &opts) {
+  if (spec.signature.spec.hasDynamicSizes())
+    return fail(2, "attn-run runs one call: give the batch and lengths "
+                   "(b, sq, skv) as numbers; on the CPU the kernel takes "
+                   "them at run time anyway (--static-sizes: not)");
+  std::optional<int64_t> bytes = runBytes(spec.signature, opts.check);
+  if (!bytes || double(*bytes) > 0.8 * physicalMemoryBytes())
+    return fail(2, std::string("the spec's buffers") +
+                       (opts.check ? " and the float64 reference" : "") +
+                       " need " +
+                       (bytes ? std::to_string(*bytes >> 20) + " MiB"
+                              : std::string("more than 2^63 bytes")) +
+                       ", more than this machine can hold");
+  return 0;
+}
+
+CompileOptions compileOptionsOf(const Options &opts) {
+  CompileOptions options;
+  options.tileRows = opts.tileRows;
+  options.tileKv = opts.tileKv;
+  options.vectorWidth = opts.vectorWidth;
+  options.cpu = opts.cpu;
+  options.runTimeSizes = !opts.staticSizes;
+  return options;
+}
+
+llvm::Expected<KernelRef> compileKernel(Runtime &runtime, const Spec &spec,
+                                        Target target, const Options &opts) {
+  CompileOptions options = compileOptionsOf(opts);
+  return spec.shorthand ? runtime.compile(*spec.shorthand, target, options)
+                        : runtime.compileMlir(spec.mlirText, target, options);
+}
+
+/// What this process spent compiling: a disk cache hit reports its load
+/// time.
+double compileMsOf(const Kernel &kernel) {
+  const CompileStats &cs = kernel.compileStats();
+  return cs.fromDisk ? cs.loadMs : cs.totalMs();
+}
+
+/// The compile's JSON fields and (without --json) its text line.
+void reportCompile(const Kernel &kernel, const Spec &spec, const Options &opts,
+                   Target target, unsigned threads, uint64_t seed,
+                   llvm::json::Object &json) {
+  const CompileStats &cs = kernel.compileStats();
+  std::string name = spec.shorthand ? spec.signature.spec.key() : opts.spec;
+  double compileMs = compileMsOf(kernel);
+  json["spec"] = name;
+  json["target"] = stringifyTarget(target);
+  json["threads"] = int64_t(threads);
+  json["work_items"] = kernel.workItems();
+  if (target == Target::Cuda)
+    json["launches"] = kernel.gpuLaunchPlan();
+  json["compile_ms"] = compileMs;
+  json["disk_cache_hit"] = cs.fromDisk;
+  json["seed"] = int64_t(seed);
+  if (opts.json)
+    return;
+  llvm::raw_ostream &out = llvm::outs();
+  out << "spec: " << name << "\ncompile: " << llvm::format("%.1f", compileMs)
+      << (cs.fromDisk
+              ? " ms (disk cache hit; compiled in " +
+                    llvm::formatv("{0:f1}", cs.totalMs()).str() + " ms: "
+              : std::string(" ms ("))
+      << "build " << llvm::format("%.1f", cs.buildMs) << ", lower "
+      << llvm::format("%.1f", cs.lowerMs) << ", jit "
+      << llvm::format("%.1f", cs.jitMs) << "), "
+      << (target == Target::Cuda
+              ? kernel.gpuLaunchPlan() + " (PTX/cubin " +
+                    std::to_string(kernel.gpuBinary().size()) + " bytes)\n"
+              : std::to_string(kernel.workItems()) + " work items, " +
+                    std::to_string(threads) + " threads\n");
+  out.flush(); // the compile line, even if running fails
+}
+
+/// --check: the run's outputs (already computed in `buffers`) against the
+/// float64 reference, and no write outside them. Returns whether they
+/// passed, or why the reference could not be computed.
+llvm::Expected<bool> runCheck(const Kernel &kernel, HostBuffers &buffers,
+                              const Options &opts, uint64_t seed,
+                              llvm::json::Object &json) {
+  auto ref = referenceAttention(kernel.signature(), buffers.args());
+  if (!ref)
+    return ref.takeError();
+  Tolerance tol = toleranceFor(dtypeOf(kernel.signature().spec.dtype));
+  CheckReport report =
+      checkAgainstReference(kernel.signature(), buffers.args(), *ref, tol);
+  if (std::string stray = buffers.strayWrites(); !stray.empty()) {
+    report.passed = false;
+    report.firstFailure = stray;
+  }
+  json["check"] = llvm::json::Object{{"passed", report.passed},
+                                     {"max_abs_err", report.maxAbsError},
+                                     {"max_rel_err", report.maxRelError},
+                                     {"lse_err", report.maxLseError},
+                                     {"tolerance", tol.output},
+                                     {"lse_tolerance", tol.lse},
+                                     {"first_failure", report.firstFailure}};
+  if (!opts.json)
+    llvm::outs() << "check: seed " << seed << ": " << report.summary()
+                 << " (tolerance " << llvm::format("%g", tol.output) << ", lse "
+                 << llvm::format("%g", tol.lse) << ")\n";
+  return report.passed;
+}
+
+/// Times --runs runs after --warmup: CUDA events on device copies of the
+/// inputs (staging copies are not the kernel's time), wall time on the CPU.
+llvm::Expected<std::vector<double>> timeRuns(const Kernel &kernel,
+                                             HostBuffers &buffers,
+                                             const Options &opts,
+                                             Target target) {
+  if (target == Target::Cuda)
+    return kernel.timeOnDevice(
+        buffers.args(), int(opts.warmup),
+        int(std::max<uint64_t>(1, std::min<uint64_t>(opts.runs, 100000))));
+  std::vector<double> times;
+  for (uint64_t i = 0; i < opts.warmup; ++i)
+    if (llvm::Error e = kernel.run(buffers.args()))
+      return std::move(e);
+  for (uint64_t i = 0; i < std::max<uint64_t>(1, opts.runs); ++i) {
+    auto start = std::chrono::steady_clock::now();
+    if (llvm::Error e = kernel.run(buffers.args()))
+      return std::move(e);
+    times.push_back(std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - start)
+                        .count());
+  }
+  return times;
+}
+
+/// --bench: the median time, GFLOP/s and GB/s. Returns the exit code.
+int runBench(const Kernel &kernel, HostBuffers &buffers, const Options &opts,
+             Target target, llvm::json::Object &json) {
+  auto times = timeRuns(kernel, buffers, opts, target);
+  if (!times)
+    return fail(1, llvm::toString(times.takeError()));
+  double ms = median(*times);
+  double gflops = kernel.signature().spec.flops() / (ms * 1e6);
+  double gbps = double(buffers.qkvoBytes()) / (ms * 1e6);
+  json["bench"] = llvm::json::Object{{"time_ms", ms},
+                                     {"gflops", gflops},
+                                     {"gbytes_per_s", gbps},
+                                     {"runs", int64_t(times->size())}};
+  if (!opts.json)
+    llvm::outs() << "bench: " << llvm::format("%.3f", ms) << " ms (median of "
+                 << times->size() << "), " << llvm::format("%.1f", gflops)
+                 << " GFLOP/s, " << llvm::format("%.2f", gbps)
+                 << " GB/s (q+k+v+out), compile "
+                 << llvm::format("%.1f", compileMsOf(kernel)) << " ms\n";
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -252,26 +407,9 @@ int main(int argc, char **argv) {
   std::optional<Spec> spec = loadSpec(opts->spec);
   if (!spec)
     return 2;
-  const AttentionSpec &shape = spec->signature.spec;
-  if (shape.hasDynamicSizes())
-    return fail(2, "attn-run runs one call: give the batch and lengths "
-                   "(b, sq, skv) as numbers; on the CPU the kernel takes "
-                   "them at run time anyway (--static-sizes: not)");
-  std::optional<int64_t> bytes = runBytes(spec->signature, opts->check);
-  if (!bytes || double(*bytes) > 0.8 * physicalMemoryBytes())
-    return fail(2, std::string("the spec's buffers") +
-                       (opts->check ? " and the float64 reference" : "") +
-                       " need " +
-                       (bytes ? std::to_string(*bytes >> 20) + " MiB"
-                              : std::string("more than 2^63 bytes")) +
-                       ", more than this machine can hold");
+  if (int code = checkRunnable(*spec, *opts))
+    return code;
 
-  CompileOptions options;
-  options.tileRows = opts->tileRows;
-  options.tileKv = opts->tileKv;
-  options.vectorWidth = opts->vectorWidth;
-  options.cpu = opts->cpu;
-  options.runTimeSizes = !opts->staticSizes;
   RuntimeOptions runtimeOptions;
   runtimeOptions.numThreads = static_cast<unsigned>(opts->threads);
   Runtime runtime(runtimeOptions);
@@ -283,16 +421,14 @@ int main(int argc, char **argv) {
   if (opts->backward) {
     if (!spec->shorthand || *target != Target::Cpu)
       return fail(2, "--backward takes a shorthand SPEC on the cpu target");
-    return attn_run::runBackward({*spec->shorthand, options, runtime, seed,
-                                  opts->check, opts->bench, opts->json,
-                                  opts->runs, opts->warmup});
+    return attn_run::runBackward({*spec->shorthand, compileOptionsOf(*opts),
+                                  runtime, seed, opts->check, opts->bench,
+                                  opts->json, opts->runs, opts->warmup});
   }
   llvm::Expected<KernelRef> kernel =
-      spec->shorthand ? runtime.compile(*spec->shorthand, *target, options)
-                      : runtime.compileMlir(spec->mlirText, *target, options);
+      compileKernel(runtime, *spec, *target, *opts);
   if (!kernel)
     return fail(1, llvm::toString(kernel.takeError()));
-  const CompileStats &cs = (*kernel)->compileStats();
   if (!opts->dumpBinary.empty()) {
     std::error_code ec;
     llvm::raw_fd_ostream file(opts->dumpBinary, ec);
@@ -305,107 +441,24 @@ int main(int argc, char **argv) {
   FillOptions fill;
   fill.seed = seed;
   HostBuffers buffers((*kernel)->signature(), fill);
-
   llvm::json::Object json;
-  json["spec"] = spec->shorthand ? shape.key() : opts->spec;
-  json["target"] = stringifyTarget(*target);
-  json["threads"] = int64_t(runtime.numThreads());
-  json["work_items"] = (*kernel)->workItems();
-  if (*target == Target::Cuda)
-    json["launches"] = (*kernel)->gpuLaunchPlan();
-  // What this process spent: a disk cache hit reports its load time.
-  double compileMs = cs.fromDisk ? cs.loadMs : cs.totalMs();
-  json["compile_ms"] = compileMs;
-  json["disk_cache_hit"] = cs.fromDisk;
-  json["seed"] = int64_t(seed);
-  llvm::raw_ostream &out = llvm::outs();
-  if (!opts->json)
-    out << "spec: " << (spec->shorthand ? shape.key() : opts->spec)
-        << "\ncompile: " << llvm::format("%.1f", compileMs)
-        << (cs.fromDisk
-                ? " ms (disk cache hit; compiled in " +
-                      llvm::formatv("{0:f1}", cs.totalMs()).str() + " ms: "
-                : std::string(" ms ("))
-        << "build " << llvm::format("%.1f", cs.buildMs) << ", lower "
-        << llvm::format("%.1f", cs.lowerMs) << ", jit "
-        << llvm::format("%.1f", cs.jitMs) << "), "
-        << (*target == Target::Cuda
-                ? (*kernel)->gpuLaunchPlan() + " (PTX/cubin " +
-                      std::to_string((*kernel)->gpuBinary().size()) +
-                      " bytes)\n"
-                : std::to_string((*kernel)->workItems()) + " work items, " +
-                      std::to_string(runtime.numThreads()) + " threads\n");
-
-  if (!opts->json)
-    out.flush(); // the compile line, even if running fails
+  reportCompile(**kernel, *spec, *opts, *target, runtime.numThreads(), seed,
+                json);
   if (llvm::Error e = (*kernel)->run(buffers.args()))
     return fail(1, llvm::toString(std::move(e)));
-
   int status = 0;
   if (opts->check) {
-    auto ref = referenceAttention((*kernel)->signature(), buffers.args());
-    if (!ref)
-      return fail(1, "--check: " + llvm::toString(ref.takeError()));
-    Tolerance tol = toleranceFor(dtypeOf(shape.dtype));
-    CheckReport report = checkAgainstReference((*kernel)->signature(),
-                                               buffers.args(), *ref, tol);
-    if (std::string stray = buffers.strayWrites(); !stray.empty()) {
-      report.passed = false;
-      report.firstFailure = stray;
-    }
-    status = report.passed ? 0 : 1;
-    json["check"] = llvm::json::Object{{"passed", report.passed},
-                                       {"max_abs_err", report.maxAbsError},
-                                       {"max_rel_err", report.maxRelError},
-                                       {"lse_err", report.maxLseError},
-                                       {"tolerance", tol.output},
-                                       {"lse_tolerance", tol.lse},
-                                       {"first_failure", report.firstFailure}};
-    if (!opts->json)
-      out << "check: seed " << seed << ": " << report.summary()
-          << " (tolerance " << llvm::format("%g", tol.output) << ", lse "
-          << llvm::format("%g", tol.lse) << ")\n";
+    llvm::Expected<bool> passed =
+        runCheck(**kernel, buffers, *opts, seed, json);
+    if (!passed)
+      return fail(1, "--check: " + llvm::toString(passed.takeError()));
+    status = *passed ? 0 : 1;
   }
-
-  if (opts->bench) {
-    std::vector<double> times;
-    if (*target == Target::Cuda) {
-      // Device copies of the inputs, timed with CUDA events: staging
-      // copies are not the kernel's time.
-      auto t = (*kernel)->timeOnDevice(
-          buffers.args(), int(opts->warmup),
-          int(std::max<uint64_t>(1, std::min<uint64_t>(opts->runs, 100000))));
-      if (!t)
-        return fail(1, llvm::toString(t.takeError()));
-      times = std::move(*t);
-    } else {
-      for (uint64_t i = 0; i < opts->warmup; ++i)
-        if (llvm::Error e = (*kernel)->run(buffers.args()))
-          return fail(1, llvm::toString(std::move(e)));
-      for (uint64_t i = 0; i < std::max<uint64_t>(1, opts->runs); ++i) {
-        auto start = std::chrono::steady_clock::now();
-        if (llvm::Error e = (*kernel)->run(buffers.args()))
-          return fail(1, llvm::toString(std::move(e)));
-        times.push_back(std::chrono::duration<double, std::milli>(
-                            std::chrono::steady_clock::now() - start)
-                            .count());
-      }
-    }
-    double ms = median(times);
-    double gflops = shape.flops() / (ms * 1e6);
-    double gbps = double(buffers.qkvoBytes()) / (ms * 1e6);
-    json["bench"] = llvm::json::Object{{"time_ms", ms},
-                                       {"gflops", gflops},
-                                       {"gbytes_per_s", gbps},
-                                       {"runs", int64_t(times.size())}};
-    if (!opts->json)
-      out << "bench: " << llvm::format("%.3f", ms) << " ms (median of "
-          << times.size() << "), " << llvm::format("%.1f", gflops)
-          << " GFLOP/s, " << llvm::format("%.2f", gbps)
-          << " GB/s (q+k+v+out), compile " << llvm::format("%.1f", compileMs)
-          << " ms\n";
-  }
+  if (opts->bench)
+    if (int code = runBench(**kernel, buffers, *opts, *target, json))
+      return code;
   if (opts->json)
-    out << llvm::formatv("{0:2}", llvm::json::Value(std::move(json))) << "\n";
+    llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(json)))
+                 << "\n";
   return status;
 }
