@@ -9,8 +9,10 @@
 # so the binaries are linked statically (ATTN_STATIC_TOOLS=ON, back ends X86
 # + NVPTX only) into build-static/, stripped and xz-compressed:
 #
-#   attn-gpu-tests   the GPU GoogleTests; `--bench` runs the GPU benchmark
-#                    (one binary for both: the carry limit is 64 MiB)
+#   attn-gpu-tests   the GPU GoogleTests (with the KV-cache device steps of
+#                    KvCacheDeviceTest.cpp, for compute-sanitizer); `--bench`
+#                    runs the GPU benchmark (one binary for all: the carry
+#                    limit is 64 MiB)
 #   attn-cuda-tests  the driver-layer tests (no MLIR inside, ~0.3 MB)
 #   libz3.so.4       Debian's static LLVMSupport links libz3 dynamically
 #   attn-run         only with ATTN_BUNDLE_ATTN_RUN=1 (another ~22 MB xz)
