@@ -5,10 +5,20 @@ scale parameters, attribute values, region bodies, operand types -- and runs
 each mutant through attn-opt in three modes (verify + round-trip,
 --canonicalize, --attn-to-cpu; and attn-to-nvvm for f16/bf16 mutants).
 A located `error:` or success is fine; a signal, a sanitizer report, a
-timeout or an error without a location is a finding, saved with its
+timeout (--timeout seconds of CPU time, default 60, or 20 times that of
+wall time) or an error without a location is a finding, saved with its
 command line.
 
+With --run ATTN_RUN, a sample (--run-fraction) of the mutants that verify
+and lower to the CPU, hold an attn.attention and are small (every tensor at
+most --run-elements elements, default 2^16) is also JIT-compiled and run with
+`attn-run FILE --check`: there a failed check (a wrong result) is a
+finding too, as are a signal, a fatal error and a timeout; a refusal
+(exit 2) or a compile error (exit 1 without a check line) is fine.
+
     mutants.py ATTN_OPT COUNT [--seed N] [--out DIR] [--timeout S]
+               [--run ATTN_RUN] [--run-fraction F] [--run-elements N]
+               [--run-timeout S]
 """
 import argparse
 import hashlib
@@ -16,6 +26,8 @@ import os
 import pathlib
 import random
 import re
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -119,11 +131,25 @@ MODES = [
 ]
 
 
-def run_one(opt, path, mode, timeout):
+def limited(cmd, timeout):
+    """Runs `cmd` with `timeout` seconds of CPU time (RLIMIT_CPU: SIGXCPU
+    past it) and 20 times that of wall time: on a shared machine at nice 19
+    a wall-clock limit alone reports the load, not a hang. Returns the
+    CompletedProcess, or None for a timeout of either kind."""
+    def cap():
+        cpu = max(1, int(timeout))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     try:
-        p = subprocess.run([opt, path, *mode], capture_output=True, text=True,
-                           timeout=timeout, errors="replace")
+        p = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
+                           timeout=20 * timeout, preexec_fn=cap)
     except subprocess.TimeoutExpired:
+        return None
+    return None if p.returncode == -signal.SIGXCPU else p
+
+
+def run_one(opt, path, mode, timeout):
+    p = limited([opt, path, *mode], timeout)
+    if p is None:
         return "timeout", "", -1
     err = p.stderr
     if p.returncode < 0 or p.returncode > 1:
@@ -135,6 +161,39 @@ def run_one(opt, path, mode, timeout):
     return "", "", p.returncode
 
 
+def small_attention(text, most):
+    """An attn.attention whose tensors all have static shapes of at most
+    `most` elements (attn-run refuses run-time sizes anyway)."""
+    if "attn.attention" not in text:
+        return False
+    for m in re.finditer(r"tensor<((?:[0-9?]+x)+)[a-z0-9]+>", text):
+        dims = m.group(1).rstrip("x").split("x")
+        if "?" in dims:
+            return False
+        n = 1
+        for d in dims:
+            n *= int(d)
+        if n > most:
+            return False
+    return True
+
+
+def run_attn(attn_run, path, seed, timeout):
+    """attn-run --check on one mutant: "" when fine, else the finding."""
+    cmd = [attn_run, path, "--check", f"--seed={seed}", "--threads=1"]
+    p = limited(cmd, timeout)
+    if p is None:
+        return "attn-run timeout", ""
+    out = p.stdout + p.stderr
+    if p.returncode < 0 or p.returncode > 2:
+        return f"attn-run signal/exit {p.returncode}", out[-2000:]
+    if "runtime error:" in out or "AddressSanitizer" in out or "LLVM ERROR" in out:
+        return "attn-run sanitizer/fatal", out[-2000:]
+    if p.returncode == 1 and re.search(r"^check: .*: FAIL", out, re.M):
+        return "attn-run wrong result", out[-2000:]
+    return "", ""
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("opt")
@@ -142,19 +201,51 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=None)
     ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--run", default=None, help="attn-run binary")
+    ap.add_argument("--run-fraction", type=float, default=0.25)
+    ap.add_argument("--run-elements", type=int, default=1 << 16)
+    ap.add_argument("--run-timeout", type=float, default=120)
     a = ap.parse_args()
     random.seed(a.seed)
+    # Its own stream: --run does not change which mutants a seed gives.
+    sampler = random.Random(a.seed + 1)
     out = pathlib.Path(a.out or tempfile.mkdtemp(prefix="attn-mutants."))
     (out / "findings").mkdir(parents=True, exist_ok=True)
     seeds = [body for f in sorted(ROOT.glob("examples/*.mlir")) + sorted(ROOT.glob("test/**/*.mlir"))
              for body in fuzz_seeds.pieces(f)]
-    stats = {"mutants": 0, "runs": 0, "ok": 0, "located_error": 0, "findings": 0}
+    stats = {"mutants": 0, "runs": 0, "ok": 0, "located_error": 0, "findings": 0,
+             "attn_runs": 0}
     kinds = {}
     tmp = out / "mutant.mlir"
+
+    def record(kind, text, command, err):
+        stats["findings"] += 1
+        kinds[kind] = kinds.get(kind, 0) + 1
+        h = hashlib.sha1(text.encode()).hexdigest()[:12]
+        (out / "findings" / f"{h}.mlir").write_text(text)
+        (out / "findings" / f"{h}.txt").write_text(
+            f"{kind}\n{command.format(h)}\n\n{err}")
+        print(f"finding {h}: {kind} ({command.format(h)})", flush=True)
+
+    def summary():
+        print(f"mutants: {stats['mutants']} ({len(seeds)} seeds, rng seed {a.seed}), "
+              f"verified: {stats['ok']}, rejected with an error: {stats['located_error']}, "
+              f"attn-opt runs: {stats['runs']}, attn-run runs: {stats['attn_runs']}, "
+              f"findings: {stats['findings']} {kinds}; "
+              f"output in {out}", flush=True)
+
+    def stop(signum, frame):  # a campaign cut short still reports
+        print(f"stopped by signal {signum} during mutant {stats['mutants']}")
+        summary()
+        sys.exit(1 if stats["findings"] else 3)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     for n in range(a.count):
         text = mutate(random.choice(seeds))
         tmp.write_text(text)
         stats["mutants"] += 1
+        lowered = False
         for i, mode in enumerate(MODES):
             if "nvvm" in mode[0] and "f16" not in text:
                 continue
@@ -166,19 +257,19 @@ def main():
                 if not verified:
                     break  # the other modes run the same verifier first
             if kind:
-                stats["findings"] += 1
-                kinds[kind] = kinds.get(kind, 0) + 1
-                h = hashlib.sha1(text.encode()).hexdigest()[:12]
-                (out / "findings" / f"{h}.mlir").write_text(text)
-                (out / "findings" / f"{h}.txt").write_text(
-                    f"{kind}\nattn-opt {h}.mlir {' '.join(mode)}\n\n{err}")
-                print(f"finding {h}: {kind} ({' '.join(mode)})", flush=True)
-        if (n + 1) % 500 == 0:
-            print(f"{n + 1} mutants, {stats['runs']} runs, {stats['findings']} findings", flush=True)
-    print(f"mutants: {stats['mutants']} ({len(seeds)} seeds, rng seed {a.seed}), "
-          f"verified: {stats['ok']}, rejected with an error: {stats['located_error']}, "
-          f"attn-opt runs: {stats['runs']}, findings: {stats['findings']} {kinds}; "
-          f"output in {out}")
+                record(kind, text, f"attn-opt {{}}.mlir {' '.join(mode)}", err)
+            if i == 2 and not kind and rc == 0:
+                lowered = True
+        if (a.run and lowered and small_attention(text, a.run_elements)
+                and sampler.random() < a.run_fraction):
+            stats["attn_runs"] += 1
+            kind, err = run_attn(a.run, str(tmp), n, a.run_timeout)
+            if kind:
+                record(kind, text, f"attn-run {{}}.mlir --check --seed={n} --threads=1", err)
+        if (n + 1) % 100 == 0:
+            print(f"{n + 1} mutants, {stats['runs']} runs, {stats['attn_runs']} attn-run runs, "
+                  f"{stats['findings']} findings", flush=True)
+    summary()
     return 1 if stats["findings"] else 0
 
 
