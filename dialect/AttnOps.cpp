@@ -374,26 +374,47 @@ float defaultScale(std::optional<APFloat> scale, int64_t d) {
 // AttentionOp
 //===----------------------------------------------------------------------===//
 
-Layout AttentionOp::getLayoutOrDefault() {
-  return getLayout().value_or(Layout::BHSD);
+// attn.attention and attn.attention_grad read their operands alike: one
+// definition of the layout, scale and operand checks serves both.
+namespace {
+
+template <typename OpT> Layout layoutOrDefault(OpT op) {
+  return op.getLayout().value_or(Layout::BHSD);
 }
 
-float AttentionOp::getScaleOrDefault() {
-  return defaultScale(getScale(), getLogicalShape(getQuery())[3]);
+template <typename OpT>
+SmallVector<int64_t, 4> logicalShapeOf(OpT op, Value tensor) {
+  return toLogical(cast<ShapedType>(tensor.getType()).getShape(),
+                   layoutOrDefault(op));
 }
+
+template <typename OpT> float scaleOrDefault(OpT op) {
+  return defaultScale(op.getScale(), logicalShapeOf(op, op.getQuery())[3]);
+}
+
+template <typename OpT> auto verifyOperandsOf(OpT op) {
+  return verifyAttentionOperands(
+      op.getOperation(),
+      {op.getQuery(), op.getKey(), op.getValue(), op.getBoolMask(),
+       op.getBias(), op.getKvLengths(), op.getQSegmentIds(),
+       op.getKvSegmentIds(), layoutOrDefault(op), op.getMask(), op.getScale(),
+       op.getSoftcap()});
+}
+
+} // namespace
+
+Layout AttentionOp::getLayoutOrDefault() { return layoutOrDefault(*this); }
+
+float AttentionOp::getScaleOrDefault() { return scaleOrDefault(*this); }
 
 SmallVector<int64_t, 4> AttentionOp::getLogicalShape(Value tensor) {
-  return toLogical(cast<ShapedType>(tensor.getType()).getShape(),
-                   getLayoutOrDefault());
+  return logicalShapeOf(*this, tensor);
 }
 
 LogicalResult AttentionOp::verify() {
   Operation *op = getOperation();
   Layout layout = getLayoutOrDefault();
-  auto dims = verifyAttentionOperands(
-      op, {getQuery(), getKey(), getValue(), getBoolMask(), getBias(),
-           getKvLengths(), getQSegmentIds(), getKvSegmentIds(), layout,
-           getMask(), getScale(), getSoftcap()});
+  auto dims = verifyOperandsOf(*this);
   if (failed(dims))
     return failure();
   auto [b, hq, sq, d, hkv, skv, dv] = *dims;
@@ -414,26 +435,18 @@ LogicalResult AttentionOp::verify() {
 // AttentionGradOp
 //===----------------------------------------------------------------------===//
 
-Layout AttentionGradOp::getLayoutOrDefault() {
-  return getLayout().value_or(Layout::BHSD);
-}
+Layout AttentionGradOp::getLayoutOrDefault() { return layoutOrDefault(*this); }
 
-float AttentionGradOp::getScaleOrDefault() {
-  return defaultScale(getScale(), getLogicalShape(getQuery())[3]);
-}
+float AttentionGradOp::getScaleOrDefault() { return scaleOrDefault(*this); }
 
 SmallVector<int64_t, 4> AttentionGradOp::getLogicalShape(Value tensor) {
-  return toLogical(cast<ShapedType>(tensor.getType()).getShape(),
-                   getLayoutOrDefault());
+  return logicalShapeOf(*this, tensor);
 }
 
 LogicalResult AttentionGradOp::verify() {
   Operation *op = getOperation();
   Layout layout = getLayoutOrDefault();
-  auto dims = verifyAttentionOperands(
-      op, {getQuery(), getKey(), getValue(), getBoolMask(), getBias(),
-           getKvLengths(), getQSegmentIds(), getKvSegmentIds(), layout,
-           getMask(), getScale(), getSoftcap()});
+  auto dims = verifyOperandsOf(*this);
   if (failed(dims))
     return failure();
   auto [b, hq, sq, d, hkv, skv, dv] = *dims;
