@@ -9,7 +9,7 @@ LLVM_PREFIX=/usr/lib/llvm-22
 # libclang-rt-22-dev: clang-22's sanitizer and libFuzzer runtimes (the
 # sanitizer job in scripts/test.sh, scripts/fuzz.sh); only recommended by
 # clang-22, so an install without recommends lacks it.
-ATTN_PACKAGES=(cmake ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
+ATTN_PACKAGES=(cmake ccache clang-format-22 ninja-build g++ llvm-22-dev libmlir-22-dev mlir-22-tools
   llvm-22-tools clang-22 libclang-rt-22-dev lld-22 libzstd-dev libgtest-dev libopenblas-dev
   libbenchmark-dev python3
   python3-numpy python3-pytest python3-torch python3-matplotlib python3-build
