@@ -139,6 +139,75 @@ static ReassociationIndices groupOf(tensor::CollapseShapeOp collapse,
   return collapse.getReassociationIndices()[d];
 }
 
+/// (B, Hkv, G, S, D) with G a broadcast dim right after Hkv: the source
+/// K/V and its (B, Hkv, S, D) dims in `perm`, the group size in `group`.
+static FailureOr<Value> lookThroughRepetition(Value v,
+                                              SmallVector<int64_t, 4> &perm,
+                                              int64_t &group,
+                                              std::string &why) {
+  v = peel(v, perm, nullptr);
+  int64_t gDim = perm[2];
+  auto type = cast<RankedTensorType>(v.getType());
+  group = type.getDimSize(gDim);
+  SmallVector<int64_t, 4> next;
+  if (auto bcast = v.getDefiningOp<linalg::BroadcastOp>()) {
+    if (bcast.getDimensions() != ArrayRef<int64_t>{gDim})
+      return why = "K/V head repetition that broadcasts more than the group "
+                   "dim",
+             failure();
+    for (unsigned l : {0u, 1u, 3u, 4u})
+      next.push_back(perm[l] - (perm[l] > gDim));
+    perm = next;
+    return bcast.getInput();
+  }
+  auto lop = v.getDefiningOp<linalg::GenericOp>();
+  if (!lop || lop.getNumDpsInputs() != 1 || lop.getNumReductionLoops() != 0 ||
+      !lop.getIndexingMapsArray()[1].isIdentity() ||
+      lop.getBlock()->getTerminator()->getOperand(0) !=
+          lop.getBlock()->getArgument(0))
+    return why = "merged K/V heads that are not a repetition of fewer heads "
+                 "(broadcast right after the K/V head dim)",
+           failure();
+  // A broadcasting copy from [.., 1, ..] or from a tensor without G.
+  AffineMap in = lop.getIndexingMapsArray()[0];
+  Value src = lop.getInputs()[0];
+  SmallVector<int64_t> srcDimOfLoop(5, -1);
+  for (auto [i, e] : llvm::enumerate(in.getResults())) {
+    if (auto d = dyn_cast<AffineDimExpr>(e))
+      srcDimOfLoop[d.getPosition()] = i;
+    else if (!isa<AffineConstantExpr>(e))
+      return why = "K/V repetition through a non-broadcast map", failure();
+  }
+  if (srcDimOfLoop[gDim] != -1)
+    return why = "K/V repetition that reads the group dim", failure();
+  for (unsigned l : {0u, 1u, 3u, 4u}) {
+    if (srcDimOfLoop[perm[l]] < 0)
+      return why = "K/V repetition that broadcasts a head dim", failure();
+    next.push_back(srcDimOfLoop[perm[l]]);
+  }
+  v = src;
+  // [B, Hkv, 1, S, D] from an expand_shape of the rank-4 K/V.
+  if (cast<RankedTensorType>(v.getType()).getRank() == 5) {
+    auto expand = v.getDefiningOp<tensor::ExpandShapeOp>();
+    if (!expand || expand.getSrcType().getRank() != 4)
+      return why = "repeated K/V that is not a reshaped rank-4 tensor",
+             failure();
+    SmallVector<int64_t> srcOf(5, -1);
+    for (auto [k, group] : llvm::enumerate(expand.getReassociationIndices()))
+      for (int64_t d : group)
+        if (expand.getResultType().getDimSize(d) != 1 || group.size() == 1)
+          srcOf[d] = k;
+    for (int64_t &p : next) {
+      if (srcOf[p] < 0)
+        return why = "unsupported reshape before the K/V repetition", failure();
+      p = srcOf[p];
+    }
+    v = expand.getSrc();
+  }
+  perm = next;
+  return v;
+}
+
 FailureOr<Operand>
 mlir::attn::raise::resolveOperand(Value v, SmallVector<int64_t, 4> perm,
                                   bool allowScale, std::string &why) {
@@ -148,7 +217,6 @@ mlir::attn::raise::resolveOperand(Value v, SmallVector<int64_t, 4> perm,
   // Heads flattened into the batch ([B*H, S, D]) or K/V heads repeated
   // and merged ([B, Hkv*G, S, D]): expand the logical dims again.
   unsigned headDim = perm.size() == 3 ? 0 : 1;
-  bool repeated = false;
   if (auto collapse = v.getDefiningOp<tensor::CollapseShapeOp>()) {
     ReassociationIndices g = groupOf(collapse, perm[headDim]);
     bool others =
@@ -164,76 +232,32 @@ mlir::attn::raise::resolveOperand(Value v, SmallVector<int64_t, 4> perm,
         else
           next.push_back(groupOf(collapse, perm[l])[0]);
       }
-      repeated = next.size() == 5;
-      perm = next;
-      v = collapse.getSrc();
-    }
-  }
-  if (repeated) {
-    // (B, Hkv, G, S, D): G must be a broadcast dim right after Hkv.
-    v = peel(v, perm, nullptr);
-    int64_t gDim = perm[2];
-    auto type = cast<RankedTensorType>(v.getType());
-    r.group = type.getDimSize(gDim);
-    SmallVector<int64_t, 4> next;
-    if (auto bcast = v.getDefiningOp<linalg::BroadcastOp>()) {
-      if (bcast.getDimensions() != ArrayRef<int64_t>{gDim}) {
-        why = "K/V head repetition that broadcasts more than the group dim";
-        return failure();
-      }
-      for (unsigned l : {0u, 1u, 3u, 4u})
-        next.push_back(perm[l] - (perm[l] > gDim));
-      v = bcast.getInput();
-    } else if (auto lop = v.getDefiningOp<linalg::GenericOp>();
-               lop && lop.getNumDpsInputs() == 1 &&
-               lop.getNumReductionLoops() == 0 &&
-               lop.getIndexingMapsArray()[1].isIdentity() &&
-               lop.getBlock()->getTerminator()->getOperand(0) ==
-                   lop.getBlock()->getArgument(0)) {
-      // A broadcasting copy from [.., 1, ..] or from a tensor without G.
-      AffineMap in = lop.getIndexingMapsArray()[0];
-      Value src = lop.getInputs()[0];
-      SmallVector<int64_t> srcDimOfLoop(5, -1);
-      for (auto [i, e] : llvm::enumerate(in.getResults())) {
-        if (auto d = dyn_cast<AffineDimExpr>(e))
-          srcDimOfLoop[d.getPosition()] = i;
-        else if (!isa<AffineConstantExpr>(e))
-          return why = "K/V repetition through a non-broadcast map", failure();
-      }
-      if (srcDimOfLoop[gDim] != -1)
-        return why = "K/V repetition that reads the group dim", failure();
-      for (unsigned l : {0u, 1u, 3u, 4u}) {
-        if (srcDimOfLoop[perm[l]] < 0)
-          return why = "K/V repetition that broadcasts a head dim", failure();
-        next.push_back(srcDimOfLoop[perm[l]]);
-      }
-      v = src;
-      // [B, Hkv, 1, S, D] from an expand_shape of the rank-4 K/V.
-      if (cast<RankedTensorType>(v.getType()).getRank() == 5) {
-        auto expand = v.getDefiningOp<tensor::ExpandShapeOp>();
-        if (!expand || expand.getSrcType().getRank() != 4)
-          return why = "repeated K/V that is not a reshaped rank-4 tensor",
-                 failure();
-        SmallVector<int64_t> srcOf(5, -1);
-        for (auto [k, group] :
-             llvm::enumerate(expand.getReassociationIndices()))
-          for (int64_t d : group)
-            if (expand.getResultType().getDimSize(d) != 1 || group.size() == 1)
-              srcOf[d] = k;
-        for (int64_t &p : next) {
-          if (srcOf[p] < 0)
-            return why = "unsupported reshape before the K/V repetition",
-                   failure();
-          p = srcOf[p];
+      // A group with one dim of size > 1 merges nothing: a reshape that
+      // drops unit dims (a batch of 1 squeezed next to the heads, as
+      // [1, 1, H, S, D] -> [1, H, S, D]). When it is not a repetition of
+      // K/V heads either, the collapsed tensor is the operand as it is.
+      ArrayRef<int64_t> srcShape = collapse.getSrcType().getShape();
+      bool unitMerge =
+          llvm::count_if(g, [&](int64_t d) { return srcShape[d] != 1; }) <= 1;
+      if (next.size() != 5) {
+        perm = next;
+        v = collapse.getSrc();
+      } else {
+        std::string repWhy;
+        SmallVector<int64_t, 4> repPerm = next;
+        FailureOr<Value> src =
+            lookThroughRepetition(collapse.getSrc(), repPerm, r.group, repWhy);
+        if (succeeded(src)) {
+          v = *src;
+          perm = repPerm;
+        } else if (!unitMerge) {
+          why = repWhy;
+          return failure();
+        } else {
+          r.group = 1;
         }
-        v = expand.getSrc();
       }
-    } else {
-      why = "merged K/V heads that are not a repetition of fewer heads "
-            "(broadcast right after the K/V head dim)";
-      return failure();
     }
-    perm = next;
   }
   v = peel(v, perm, allowScale ? &scale : nullptr);
   auto type = dyn_cast<RankedTensorType>(v.getType());

@@ -181,6 +181,10 @@ def models():
     yield ("gqa000", GQAAttention(32, 4),
            (randn(2, 12, 32), randn(2, 12, 32), randn(2, 12, 32)),
            ["q", "k", "v"], ["out"], 16)
+    # Seed 004 at batch 1: Split + Squeeze leave [1, 1, H, S, D] reshapes
+    # that once kept the attention from being raised (docs/onnx.md).
+    yield ("mha004b1", MultiHeadAttentionAlt(32, 32, num_heads=4, block_size=16),
+           (randn(1, 13, 32),), ["x"], ["y"], 17)
 
 
 def main():

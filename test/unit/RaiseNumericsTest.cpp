@@ -350,3 +350,65 @@ func.func @gqa(%q: !qt, %k: !kv, %v: !kv) -> !qt {
                [](int64_t i, int64_t j) { return j > i; }},
               "max/exp/sum");
 }
+
+// Seed 004 at batch 1 (torch.onnx.export's Split + Squeeze of QKV): Q, K
+// and V are [1, 1, H, S, D] collapsed to [1, H, S, D] by a reshape that
+// groups the unit batch with the heads ({0}, {1, 2}); it merges nothing,
+// so it must not be read as K/V head repetition (attn-raise-attention
+// left this attention unraised). H = 8, S = 45, D = 40, causal.
+TEST(RaiseNumerics, UnitBatchSqueezedWithHeads) {
+  const char *naive = R"mlir(
+#q = affine_map<(b, h, i, j, d) -> (b, h, i, d)>
+#k = affine_map<(b, h, i, j, d) -> (b, h, j, d)>
+#s = affine_map<(b, h, i, j, d) -> (b, h, i, j)>
+#p = affine_map<(b, h, i, d, j) -> (b, h, i, j)>
+#v = affine_map<(b, h, i, d, j) -> (b, h, j, d)>
+#o = affine_map<(b, h, i, d, j) -> (b, h, i, d)>
+#id = affine_map<(b, h, i, j) -> (b, h, i, j)>
+!h5 = tensor<1x1x8x45x40xf32>
+!h = tensor<1x8x45x40xf32>
+!st = tensor<1x8x45x45xf32>
+func.func @squeezed(%q5: !h5, %k5: !h5, %v5: !h5) -> !h {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %c = arith.constant 0.158113883 : f32
+  %q = tensor.collapse_shape %q5 [[0], [1, 2], [3], [4]] : !h5 into !h
+  %k = tensor.collapse_shape %k5 [[0], [1, 2], [3], [4]] : !h5 into !h
+  %v = tensor.collapse_shape %v5 [[0], [1, 2], [3], [4]] : !h5 into !h
+  %se = tensor.empty() : !st
+  %sz = linalg.fill ins(%zero : f32) outs(%se : !st) -> !st
+  %s = linalg.generic {indexing_maps = [#q, #k, #s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%q, %k : !h, !h) outs(%sz : !st) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> !st
+  %ms = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s : !st) outs(%se : !st) {
+  ^bb0(%a: f32, %o: f32):
+    %i = linalg.index 2 : index
+    %j = linalg.index 3 : index
+    %up = arith.cmpi ugt, %j, %i : index
+    %y = arith.select %up, %ninf, %a : f32
+    %z = arith.mulf %y, %c : f32
+    linalg.yield %z : f32
+  } -> !st
+  %pr = linalg.softmax dimension(3) ins(%ms : !st) outs(%se : !st) -> !st
+  %oe = tensor.empty() : !h
+  %oz = linalg.fill ins(%zero : f32) outs(%oe : !h) -> !h
+  %out = linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%pr, %v : !st, !h) outs(%oz : !h) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> !h
+  return %out : !h
+}
+)mlir";
+  checkRaised(naive,
+              {1, 8, 8, 45, 45, 40, 0.158113883,
+               [](int64_t i, int64_t j) { return j > i; }},
+              "linalg.softmax");
+}

@@ -94,6 +94,18 @@ Value Importer::reshape(Value v, llvm::ArrayRef<int64_t> shape) {
         break;
       }
     }
+    // A unit dim that only one side has joins the group before it, so a
+    // squeezed dim merges into its left neighbour ([1, 1, H, S, D] ->
+    // [1, H, S, D] as {0, 1}, not as {1, 2} with the heads: a collapse that
+    // seems to merge heads is what attn-raise-attention reads as GQA).
+    if (p == q) {
+      bool srcUnit = i < src.size() && src[i] == 1;
+      bool dstUnit = j < shape.size() && shape[j] == 1;
+      for (; srcUnit && !dstUnit && i < src.size() && src[i] == 1; ++i)
+        sg.push_back(i);
+      for (; dstUnit && !srcUnit && j < shape.size() && shape[j] == 1; ++j)
+        dg.push_back(j);
+    }
     srcGroups.push_back(sg);
     dstGroups.push_back(dg);
   }
