@@ -14,7 +14,8 @@
 #    GPU's name, e.g. h200; copy them to docs/img/, or regenerate them there
 #    with `scripts/plot-benchmarks.sh --gpu DIR` from the two .jsonl files);
 # 6. ONNX (when attn-import-onnx is carried): the same .onnx files through
-#    ONNX Runtime (CPU and CUDA providers) and attn (bench/onnx_gpu.py);
+#    ONNX Runtime (CPU and CUDA providers) and attn (CPU and GPU), at 1 and
+#    all threads (bench/onnx_gpu.py);
 # 7. the Python package on CUDA tensors (when libattn.so is carried): what
 #    the tests will find (python/tests/gpu_env.py: torch, its GPU, the GPU
 #    attn sees, the torch.compile op), pytest (python/tests, CPU and CUDA;
@@ -179,17 +180,23 @@ if [[ "$SKIP" != *" python "* ]] && [ -f "$BIN/libattn.so" ]; then
   step example 120 python3 examples/python/mha_seed004.py --device cuda --tokens 1024
 fi
 # ONNX: the committed seed/attention-op models (test/onnx/models) and the
-# bench-size ones in the carry, through ONNX Runtime (CPU EP at one thread,
-# CUDA EP) and attn-import-onnx --run (bench/onnx_gpu.py): outputs against
-# the PyTorch/NumPy references, time per call side by side. Needs
+# bench-size ones in the carry, through ONNX Runtime (CPU EP at N threads,
+# CUDA EP) and attn-import-onnx --run on the CPU (attention on N threads)
+# and with --target=cuda (the raised attention on attn's GPU kernels)
+# (bench/onnx_gpu.py): outputs against the PyTorch/NumPy references, time
+# per call side by side; N in ATTN_ONNX_THREADS (default "1 $(nproc)"). Needs
 # attn-import-onnx in the carry (ATTN_BUNDLE_TARGETS=attn-import-onnx
 # scripts/gpu-bundle.sh); without it, or without onnxruntime, one line.
 if [[ "$SKIP" != *" onnx "* ]]; then
   if [ -x "$BIN/attn-import-onnx" ]; then
     mkdir -p "$BIN/onnx-bench"
     for f in "$BIN"/bench-*; do [ -e "$f" ] && mv "$f" "$BIN/onnx-bench/${f##*/bench-}"; done
-    step onnx 300 bash -c "python3 bench/onnx_gpu.py --tool '$BIN/attn-import-onnx' \
-      test/onnx/models '$BIN/onnx-bench' 2>&1 | tee '$RESULTS/onnx.txt'; exit \${PIPESTATUS[0]}"
+    # One pass per thread count (ORT's CPU EP and attn's CPU attention get
+    # the same); attn's GPU runner is the raised attention on the device.
+    for t in ${ATTN_ONNX_THREADS:-1 $(nproc)}; do
+      step "onnx-t$t" 400 bash -c "python3 bench/onnx_gpu.py --tool '$BIN/attn-import-onnx' \
+        --threads=$t --runs=5 test/onnx/models '$BIN/onnx-bench' 2>&1 | tee '$RESULTS/onnx-t$t.txt'; exit \${PIPESTATUS[0]}"
+    done
   else
     echo "=== onnx: skipped (attn-import-onnx not in the carry: ATTN_BUNDLE_TARGETS=attn-import-onnx scripts/gpu-bundle.sh)"
   fi

@@ -225,6 +225,23 @@ CompiledModel::compile(ModuleOp imported, const RunnerOptions &options) {
       return diags.takeError("attn-raise-attention failed");
   }
   module->walk([&](AttentionOp) { ++model->numAttention; });
+  if (!options.raise && options.target == rt::Target::Cuda)
+    return error("--target=cuda runs the raised attention on the GPU: "
+                 "without raising there is none (--no-raise is CPU only)");
+  if (model->numAttention) {
+    CalloutOptions co;
+    co.target = options.target;
+    co.threads = options.threads;
+    co.gpuBf16 = options.gpuBf16;
+    co.compile.tileRows = options.tileRows;
+    co.compile.tileKv = options.tileKv;
+    co.compile.cpu = options.cpu;
+    co.compile.gpuChip = options.gpuChip;
+    co.compile.gpuFormat = options.gpuFormat;
+    model->calls = std::make_unique<AttentionCallouts>(co);
+    if (llvm::Error e = model->calls->outline(*module))
+      return std::move(e);
+  }
   if (llvm::Error e = decomposeSoftmax(*module))
     return std::move(e);
   if (llvm::Error e = buildKernel(*module, model->ins, model->outs))
@@ -261,5 +278,7 @@ llvm::Error CompiledModel::run(llvm::ArrayRef<void *> inputs,
     buffers.push_back(rt::BufferRef::contiguous(p, rt::DType::F32, port.shape));
   for (auto [p, port] : llvm::zip(outputs, outs))
     buffers.push_back(rt::BufferRef::contiguous(p, rt::DType::F32, port.shape));
-  return rt::runKernelCode(code, buffers, pool);
+  if (llvm::Error e = rt::runKernelCode(code, buffers, pool))
+    return e;
+  return calls ? calls->takeError() : llvm::Error::success();
 }

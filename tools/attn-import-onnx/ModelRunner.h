@@ -12,6 +12,7 @@
 #ifndef ATTN_TOOLS_IMPORT_ONNX_MODELRUNNER_H
 #define ATTN_TOOLS_IMPORT_ONNX_MODELRUNNER_H
 
+#include "tools/attn-import-onnx/AttentionCallouts.h"
 #include "tools/attn-import-onnx/OnnxModel.h"
 
 #include "runtime/JitCompiler.h"
@@ -38,6 +39,15 @@ struct RunnerOptions {
   bool raise = true;
   int64_t tileRows = 64, tileKv = 64;
   std::string cpu; ///< LLVM CPU name; empty: the host
+  /// Where the raised attn.attention ops run (AttentionCallouts.h); the
+  /// rest of the graph is one host function on one thread either way.
+  rt::Target target = rt::Target::Cpu;
+  /// Threads of the CPU attention kernels.
+  unsigned threads = 1;
+  /// CUDA: the f32 model's attention as bf16 (default f16).
+  bool gpuBf16 = false;
+  std::string gpuChip;           ///< empty: the runtime's choice
+  std::string gpuFormat = "isa"; ///< PTX, or "bin" (cubin through ptxas)
 };
 
 class CompiledModel {
@@ -51,6 +61,8 @@ public:
   /// attn.attention ops in the lowered model (after raising).
   int64_t attentionOps() const { return numAttention; }
   double compileMs() const { return ms; }
+  /// The raised ops' kernels (none with --no-raise).
+  const AttentionCallouts *callouts() const { return calls.get(); }
 
   /// Runs on contiguous host buffers of the ports' shapes and types.
   llvm::Error run(llvm::ArrayRef<void *> inputs, llvm::ArrayRef<void *> outputs,
@@ -58,6 +70,8 @@ public:
 
 private:
   std::vector<Port> ins, outs;
+  /// Before `code`: the JIT code calls into it, so it must outlive it.
+  std::unique_ptr<AttentionCallouts> calls;
   rt::CpuKernelCode code;
   int64_t numAttention = 0;
   double ms = 0;

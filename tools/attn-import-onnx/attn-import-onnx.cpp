@@ -5,7 +5,9 @@
 // Imports the model (static shapes) into a func on linalg/tensor/arith,
 // runs attn-raise-attention (unless --no-raise) and prints the module, or
 // with --run JIT-compiles it for the CPU and runs it on .npy inputs,
-// optionally comparing with expected outputs. Every failure is one line
+// optionally comparing with expected outputs; the raised attention runs as
+// the runtime's kernels, on --threads CPU threads or (--target=cuda) on
+// the GPU. Every failure is one line
 // on stderr and a non-zero exit (1: model, run or check; 2: command
 // line); -o is written only on success.
 //
@@ -57,19 +59,31 @@ options:
   --output=PREFIX    write the outputs to PREFIX.out<i>.npy
   --expect=FILE.npy  compare output <i> (i-th --expect) with FILE; exit 1
                      past |out - ref| <= atol + rtol |ref| (NaN fails)
-  --atol=X --rtol=Y  tolerances (default 1e-5 and 1e-4: f32)
+  --atol=X --rtol=Y  tolerances (default 1e-5 and 1e-4: f32; with
+                     --target=cuda 2e-2 and 2e-2: f16/bf16 attention)
   --bench            time calls: --warmup=N (2) untimed, then the median of
                      --runs=N (10)
-  --target=cpu|cuda  where --run runs (cuda: see docs/onnx.md)
+  --threads=N        threads of the attention kernels (default 1; the rest
+                     of the graph runs on one thread)
+  --target=cpu|cuda  where the raised attention runs (cuda: attn's GPU
+                     kernels, the rest of the graph on the CPU, buffers
+                     copied to the device and back; see docs/onnx.md)
+  --gpu-dtype=f16|bf16  (cuda) the attention's element type for f32
+                     models (default f16)
+  --gpu-format=isa|bin  (cuda) PTX (default) or cubin through ptxas
+  --gpu-chip=sm_XX   (cuda) NVVM chip (default: the runtime's choice)
+  --dump-binary=PREFIX  (cuda) write attention i's PTX/cubin to
+                     PREFIX.<i>.ptx (.cubin) before running
   --tile-rows=N --tile-kv=N   attn-to-cpu tile sizes (default 64)
 )";
 
 struct Options {
   std::string model, out = "-", outputPrefix, target = "cpu";
+  std::string gpuDtype = "f16", gpuFormat = "isa", gpuChip, dumpBinary;
   std::vector<std::string> inputs, expects;
-  bool raise = true, run = false, bench = false;
+  bool raise = true, run = false, bench = false, tolGiven = false;
   double atol = 1e-5, rtol = 1e-4;
-  int64_t runs = 10, warmup = 2, tileRows = 64, tileKv = 64;
+  int64_t runs = 10, warmup = 2, tileRows = 64, tileKv = 64, threads = 1;
 };
 
 std::optional<Options> parseOptions(int argc, char **argv, std::string &err) {
@@ -126,8 +140,20 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &err) {
       o.target = value.str();
     } else if (name == "atol") {
       ok = real(o.atol);
+      o.tolGiven = true;
     } else if (name == "rtol") {
       ok = real(o.rtol);
+      o.tolGiven = true;
+    } else if (name == "threads") {
+      ok = num(o.threads) && o.threads >= 1 && o.threads <= 1024;
+    } else if (name == "gpu-dtype" && (value == "f16" || value == "bf16")) {
+      o.gpuDtype = value.str();
+    } else if (name == "gpu-format" && (value == "isa" || value == "bin")) {
+      o.gpuFormat = value.str();
+    } else if (name == "gpu-chip" && value.starts_with("sm_")) {
+      o.gpuChip = value.str();
+    } else if (name == "dump-binary" && has && !value.empty()) {
+      o.dumpBinary = value.str();
     } else if (name == "runs") {
       ok = num(o.runs) && o.runs > 0;
     } else if (name == "warmup") {
@@ -150,11 +176,19 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &err) {
     err = "no model given (see --help)";
     return std::nullopt;
   }
-  if ((!o.inputs.empty() || !o.expects.empty() || !o.outputPrefix.empty()) &&
+  if ((!o.inputs.empty() || !o.expects.empty() || !o.outputPrefix.empty() ||
+       !o.dumpBinary.empty()) &&
       !o.run) {
-    err = "--input, --expect and --output need --run";
+    err = "--input, --expect, --output and --dump-binary need --run";
     return std::nullopt;
   }
+  if (!o.dumpBinary.empty() && o.target != "cuda") {
+    err = "--dump-binary needs --target=cuda";
+    return std::nullopt;
+  }
+  // The GPU kernels are f16/bf16: an f32 model's attention is rounded.
+  if (o.target == "cuda" && !o.tolGiven)
+    o.atol = o.rtol = 2e-2;
   return o;
 }
 
@@ -218,6 +252,35 @@ llvm::Expected<bool> compare(const Port &port, const std::vector<char> &got,
   return bad == 0;
 }
 
+/// --target=cuda: prints each attention's launch plan, writes its binary
+/// (--dump-binary) and loads it on the device, where a machine without one
+/// fails with "no CUDA device: ..." after everything up to PTX was done.
+llvm::Error reportGpu(const CompiledModel &model, const Options &o) {
+  const AttentionCallouts *calls = model.callouts();
+  int64_t n = calls ? calls->numOps() : 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const rt::Kernel &k = calls->kernel(i);
+    llvm::outs() << llvm::formatv(
+        "attention {0} (cuda): {1} ({2} bytes of {3})\n", i, k.gpuLaunchPlan(),
+        k.gpuBinary().size(), o.gpuFormat == "bin" ? "cubin" : "PTX");
+    llvm::outs().flush(); // before any error on stderr
+    if (o.dumpBinary.empty())
+      continue;
+    std::string path = o.dumpBinary + "." + std::to_string(i) +
+                       (o.gpuFormat == "bin" ? ".cubin" : ".ptx");
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    if (ec)
+      return llvm::createStringError(ec, "cannot write '" + path +
+                                             "': " + ec.message());
+    os << k.gpuBinary();
+  }
+  if (n == 0)
+    llvm::outs() << "no attn.attention was raised: the model runs on the CPU\n";
+  llvm::outs().flush();
+  return calls ? calls->load() : llvm::Error::success();
+}
+
 /// --run: compile, run (and time), write and compare outputs.
 int runModel(ModuleOp module, const Options &o) {
   auto fail = [](llvm::Error e) {
@@ -225,18 +288,21 @@ int runModel(ModuleOp module, const Options &o) {
                  << "\n";
     return 1;
   };
-  if (o.target == "cuda")
-    return fail(llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        "--target=cuda: whole models run on the CPU only (the model is one "
-        "host function; see docs/onnx.md for what the GPU path needs)"));
   RunnerOptions ro;
   ro.raise = o.raise;
   ro.tileRows = o.tileRows;
   ro.tileKv = o.tileKv;
+  ro.threads = static_cast<unsigned>(o.threads);
+  ro.target = o.target == "cuda" ? rt::Target::Cuda : rt::Target::Cpu;
+  ro.gpuBf16 = o.gpuDtype == "bf16";
+  ro.gpuChip = o.gpuChip;
+  ro.gpuFormat = o.gpuFormat;
   auto model = CompiledModel::compile(module, ro);
   if (!model)
     return fail(model.takeError());
+  if (ro.target == rt::Target::Cuda)
+    if (llvm::Error e = reportGpu(**model, o))
+      return fail(std::move(e));
   const auto &ins = (*model)->inputs();
   const auto &outs = (*model)->outputs();
   if (!o.inputs.empty() && o.inputs.size() != ins.size())
@@ -270,9 +336,14 @@ int runModel(ModuleOp module, const Options &o) {
   if (llvm::Error e = (*model)->run(inPtrs, outPtrs, pool))
     return fail(std::move(e));
   llvm::outs() << llvm::formatv(
-      "{0}: {1} attn.attention, compiled in {2:f1} ms ({3})\n", o.model,
+      "{0}: {1} attn.attention, compiled in {2:f1} ms ({3}{4})\n", o.model,
       (*model)->attentionOps(), (*model)->compileMs(),
-      o.raise ? "raised" : "not raised: upstream loops");
+      o.raise ? "raised" : "not raised: upstream loops",
+      !o.raise             ? ""
+      : o.target == "cuda" ? ", attention on the GPU (" + o.gpuDtype + ")"
+                           : llvm::formatv(", attention on {0} thread{1}",
+                                           o.threads, o.threads > 1 ? "s" : "")
+                                 .str());
   if (o.bench) {
     // Wall and process CPU time: on a shared machine the CPU time is the
     // figure to compare (the model runs on this one thread).
@@ -293,8 +364,9 @@ int runModel(ModuleOp module, const Options &o) {
     std::sort(cpu.begin(), cpu.end());
     llvm::outs() << llvm::formatv(
         "time per call: {0:f4} ms median of {1} (min {2:f4}), CPU time "
-        "{3:f4} ms median, 1 thread\n",
-        wall[wall.size() / 2], wall.size(), wall.front(), cpu[cpu.size() / 2]);
+        "{3:f4} ms median, {4} thread{5}\n",
+        wall[wall.size() / 2], wall.size(), wall.front(), cpu[cpu.size() / 2],
+        o.threads, o.threads > 1 ? "s" : "");
   }
   for (auto [i, port] : llvm::enumerate(outs)) {
     if (o.outputPrefix.empty())
