@@ -8,7 +8,8 @@
 #                                   KV-cache and conversion test, then fuzzing
 #   scripts/sanitize.sh --quick [FUZZ_SECONDS]  CI's subset (.ci/run): the
 #       dialect/spec tests, the runtime's error, reliability and reference
-#       tests, and the fuzz target over every seed, then fuzzing
+#       tests, SanitizedParse (ASan vs libMLIR's allocator), and the fuzz
+#       target over every seed, then fuzzing
 #
 # FUZZ_SECONDS defaults to 60; 0 skips the fuzz phase (e.g. while a long
 # scripts/fuzz.sh campaign uses the same corpus). Ends with "attn sanitize:
@@ -26,7 +27,7 @@ targets="attn-unit-tests attn-runtime-tests attn-fuzz"
 # The quick subset: what a hostile input reaches first (parser, verifier,
 # spec validation, buffer checks, the float64 reference and its region
 # interpreter) and stays cheap under ASan: no compiled-kernel numerics.
-tests='^(AttentionSpec|MaskSpec|SpecShorthand|Reliability|RuntimeErrors|RuntimeCompileErrors|Reference|CheckFixture|Tolerance)\.'
+tests='^(AttentionSpec|MaskSpec|SpecShorthand|Reliability|RuntimeErrors|RuntimeCompileErrors|Reference|CheckFixture|Tolerance|SanitizedParse)\.'
 if [ $quick = 0 ]; then
   targets="$targets attn-kvcache-tests attn-diskcache-tests attn-convert-tests"
   tests=""
