@@ -56,3 +56,38 @@ LogicalResult MaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                          << " exceeds the limit of " << limits::kMaxMaskParam;
   return success();
 }
+
+LogicalResult
+TensorMapAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      int64_t source, DenseI64ArrayAttr dims,
+                      DenseI64ArrayAttr strides, DenseI64ArrayAttr box,
+                      int64_t swizzle) {
+  // The limits of cuTensorMapEncodeTiled (CUDA 12 driver API).
+  if (source < 0)
+    return emitError() << "tensor_map source must be a kernel argument "
+                          "number >= 0, got "
+                       << source;
+  int64_t rank = dims.size();
+  if (rank < 1 || rank > 5)
+    return emitError() << "tensor_map rank " << rank << " is not 1 to 5";
+  if (strides.size() != rank - 1 || box.size() != rank)
+    return emitError() << "tensor_map of rank " << rank << " needs " << rank - 1
+                       << " strides and " << rank << " box sizes, not "
+                       << strides.size() << " and " << box.size();
+  for (int64_t d : dims.asArrayRef())
+    if (d < 1 || d > (int64_t(1) << 32))
+      return emitError() << "tensor_map dims entry " << d
+                         << " is not 1 to 2^32";
+  for (int64_t b : box.asArrayRef())
+    if (b < 1 || b > 256)
+      return emitError() << "tensor_map box entry " << b << " is not 1 to 256";
+  for (auto [i, s] : llvm::enumerate(strides.asArrayRef()))
+    if (s <= 0 || s % 16 || s >= (int64_t(1) << 40))
+      return emitError() << "tensor_map stride " << s << " (dim " << i + 1
+                         << ") is not a positive multiple of 16 bytes below "
+                            "2^40";
+  if (!llvm::is_contained({0, 32, 64, 128}, swizzle))
+    return emitError() << "tensor_map swizzle " << swizzle
+                       << " is not 0, 32, 64 or 128 bytes";
+  return success();
+}

@@ -92,4 +92,40 @@ def Attn_MaskAttr : AttrDef<Attn_Dialect, "Mask"> {
   }];
 }
 
+def Attn_TensorMapAttr : AttrDef<Attn_Dialect, "TensorMap"> {
+  let mnemonic = "tensor_map";
+  let summary = "a CUtensorMap (Hopper TMA) over one kernel buffer";
+  let description = [{
+    What `cuTensorMapEncodeTiled` needs, less the address: the runtime
+    encodes it over kernel argument `source` whenever that buffer's address
+    changes and uploads the 128 bytes into the `memref<16xi64>` scratch the
+    attribute sits on (as `attn.tensor_map`, see AttnBase.td). `dims` are
+    element counts, innermost first (rank 1 to 5, each 1 to 2^32);
+    `strides` the byte strides of dims 1.. (rank - 1 of them, positive
+    multiples of 16 below 2^40); `box` the elements one copy moves per dim
+    (1 to 256; a box may reach past the tensor's end, those elements read
+    as zero); `swizzle` the shared-memory swizzle span in bytes (0, 32, 64
+    or 128).
+
+    ```mlir
+    %tm = memref.alloc() {attn.tensor_map = #attn.tensor_map<source = 1,
+        dims = [64, 128, 2, 1], strides = [128, 16384, 32768],
+        box = [64, 64, 1, 1], swizzle = 128>} : memref<16xi64>
+    ```
+
+    The attribute's own verifier checks these ranges; where it sits, the
+    dialect's checks it against its source buffer (an f16/bf16 memref
+    argument of the function holding every byte the map describes; the
+    inner box a multiple of 16 bytes and within the swizzle span).
+  }];
+  let parameters = (ins
+    "int64_t":$source,
+    "::mlir::DenseI64ArrayAttr":$dims,
+    "::mlir::DenseI64ArrayAttr":$strides,
+    "::mlir::DenseI64ArrayAttr":$box,
+    "int64_t":$swizzle);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 #endif // ATTN_ATTRS_TD

@@ -133,7 +133,7 @@ LogicalResult BackwardLowering::run() {
   int64_t items = kvItems + qItems;
   auto forall = scf::ForallOp::create(b, ArrayRef<OpFoldResult>{idx(items)},
                                       ValueRange(), std::nullopt);
-  forall->setAttr(kWorkItemsAttr, b.getI64IntegerAttr(items));
+  markWorkItems(forall);
   if (items > 0) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(forall.getBody());
@@ -265,7 +265,8 @@ void BackwardLowering::emitKvItem(Value item) {
   fill(dvAcc, 0.0f);
   fill(ones, 1.0f);
   auto qLoop = scf::ForOp::create(b, im.c(0), im.c(g.qBlocks), im.c(1));
-  qLoop->setAttr("attn.q_tile_loop", b.getI64IntegerAttr(tkv));
+  AttnDialect::QTileLoopAttrHelper(b.getContext())
+      .setAttr(qLoop, b.getI64IntegerAttr(tkv));
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(qLoop.getBody());
@@ -298,7 +299,8 @@ void BackwardLowering::emitQueryItem(Value item) {
   fill(ones, 1.0f);
   auto kvLoop =
       scf::ForOp::create(b, im.c(0), im.ceilDiv(limit, g.tk), im.c(1));
-  kvLoop->setAttr("attn.kv_tile_loop", b.getI64IntegerAttr(g.tk));
+  AttnDialect::KvTileLoopAttrHelper(b.getContext())
+      .setAttr(kvLoop, b.getI64IntegerAttr(g.tk));
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(kvLoop.getBody());

@@ -134,8 +134,7 @@ void Emitter::emit() {
   auto forall = scf::ForallOp::create(b, ArrayRef<OpFoldResult>{s.items},
                                       ValueRange(), std::nullopt);
   std::optional<int64_t> count = IndexMath::known(s.items);
-  forall->setAttr(kWorkItemsAttr, count ? b.getI64IntegerAttr(*count)
-                                        : Attribute(b.getUnitAttr()));
+  markWorkItems(forall);
   // An empty output: no items, and no body (whose views of zero-sized
   // buffers would not verify).
   if (count == 0)
@@ -150,8 +149,9 @@ void Emitter::emit() {
   memref::AllocaScopeReturnOp::create(b, ValueRange());
   if (scratch) {
     b.setInsertionPointAfter(forall);
-    memref::DeallocOp::create(b, scratch)
-        ->setAttr(kSplitScratchAttr, b.getUnitAttr());
+    auto dealloc = memref::DeallocOp::create(b, scratch);
+    AttnDialect::SplitScratchUseAttrHelper(b.getContext())
+        .setAttr(dealloc, b.getUnitAttr());
   }
 }
 
@@ -171,7 +171,8 @@ Value Emitter::allocSplitScratch(Value items) {
   auto scratch = memref::AllocOp::create(
       b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type()),
       ValueRange{bytes}, b.getI64IntegerAttr(64));
-  scratch->setAttr(kSplitScratchAttr, b.getI64IntegerAttr(layout.perItem()));
+  AttnDialect::SplitScratchAttrHelper(b.getContext())
+      .setAttr(scratch, b.getI64IntegerAttr(layout.perItem()));
   auto view = [&](Value offset, ArrayRef<int64_t> inner, Type elt) -> Value {
     SmallVector<int64_t> shape = {ShapedType::kDynamic};
     shape.append(inner.begin(), inner.end());
@@ -185,10 +186,11 @@ Value Emitter::allocSplitScratch(Value items) {
                  {g.rowsPad, g.dvPad}, f32);
   // Counters start at zero; a kernel handed to the runtime gets zeroed
   // scratch from it instead (attn-parallel-to-runtime drops this fill).
-  linalg::FillOp::create(
+  auto fill = linalg::FillOp::create(
       b, arith::ConstantOp::create(b, b.getI32IntegerAttr(0)).getResult(),
-      counters)
-      ->setAttr(kSplitScratchAttr, b.getUnitAttr());
+      counters);
+  AttnDialect::SplitScratchUseAttrHelper(b.getContext())
+      .setAttr(fill, b.getUnitAttr());
   return scratch;
 }
 
@@ -246,7 +248,8 @@ void Emitter::emitItem(Value item) {
     tEnd = im.min(im.add(tBegin, per), tiles);
   }
   auto kvLoop = scf::ForOp::create(b, tBegin, tEnd, im.c(1));
-  kvLoop->setAttr("attn.kv_tile_loop", b.getI64IntegerAttr(g.tk));
+  AttnDialect::KvTileLoopAttrHelper(b.getContext())
+      .setAttr(kvLoop, b.getI64IntegerAttr(g.tk));
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(kvLoop.getBody());

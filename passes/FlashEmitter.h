@@ -102,18 +102,20 @@ struct FlashProblem {
   ScoreHook scoreMods, customMasks;
 };
 
-/// Marks a work-item loop (scf.forall) for attn-parallel-to-runtime: the
-/// item count when static, a unit attribute when it is a run-time value
-/// (the loop's bound).
-inline constexpr const char *kWorkItemsAttr = "attn.work_items";
+/// Marks `forall` as the work-item loop attn-parallel-to-runtime hands to
+/// the runtime (attn.work_items, AttnBase.td); its bound is the item count.
+inline void markWorkItems(Operation *forall) {
+  AttnDialect::WorkItemsAttrHelper(forall->getContext())
+      .setAttr(forall, UnitAttr::get(forall->getContext()));
+}
 
-/// Marks the split-KV scratch of one flash problem: its `memref.alloc`
-/// (valued with the bytes per work item; its operand is the total, which
-/// is 0 when run-time sizes leave a single split), the zero fill of its arrival
-/// counters and its `memref.dealloc` (unit). attn-parallel-to-runtime
-/// turns the allocation into a kernel argument that the runtime allocates,
-/// zeroed, per call, so concurrent runs of one kernel share nothing.
-inline constexpr const char *kSplitScratchAttr = "attn.split_scratch";
+/// The split-KV scratch of one flash problem is marked for
+/// attn-parallel-to-runtime: its `memref.alloc` with attn.split_scratch (the
+/// bytes per work item; its operand is the total, which is 0 when run-time
+/// sizes leave a single split), the zero fill of its arrival counters and
+/// its `memref.dealloc` with attn.split_scratch_use. The pass turns the
+/// allocation into a kernel argument that the runtime allocates, zeroed,
+/// per call, so concurrent runs of one kernel share nothing.
 
 /// The split-KV scratch of one work item: its arrival counter (one cache
 /// line: no false sharing between neighbouring query blocks), its partial
@@ -143,7 +145,7 @@ FlashSizes materializeSizes(ImplicitLocOpBuilder &b, const FlashGeometry &g,
 
 /// Emits the whole problem at the builder's insertion point. With KV
 /// splits, the partials and arrival counters live in one per-call scratch
-/// allocation (see kSplitScratchAttr).
+/// allocation (see markWorkItems).
 void emitFlash(ImplicitLocOpBuilder &b, const FlashGeometry &g,
                const FlashSizes &s, const FlashProblem &p);
 

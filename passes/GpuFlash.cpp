@@ -124,17 +124,12 @@ void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
       if (auto cast = source.getDefiningOp<memref::CastOp>())
         source = cast.getSource();
       auto map = memref::AllocOp::create(b, loc, gpuTensorMapType(ctx));
-      map->setAttr(
-          "attn.tensor_map",
-          b.getDictionaryAttr({
-              b.getNamedAttr("source",
-                             b.getI64IntegerAttr(
-                                 cast<BlockArgument>(source).getArgNumber())),
-              b.getNamedAttr("dims", b.getDenseI64ArrayAttr(spec.dims)),
-              b.getNamedAttr("strides", b.getDenseI64ArrayAttr(spec.strides)),
-              b.getNamedAttr("box", b.getDenseI64ArrayAttr(spec.box)),
-              b.getNamedAttr("swizzle", b.getI64IntegerAttr(spec.swizzle)),
-          }));
+      AttnDialect::TensorMapAttrHelper(ctx).setAttr(
+          map,
+          TensorMapAttr::get(ctx, cast<BlockArgument>(source).getArgNumber(),
+                             b.getDenseI64ArrayAttr(spec.dims),
+                             b.getDenseI64ArrayAttr(spec.strides),
+                             b.getDenseI64ArrayAttr(spec.box), spec.swizzle));
       args.push_back(map);
     }
   }

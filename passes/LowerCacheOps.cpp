@@ -172,10 +172,7 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
   OpFoldResult items = im.mul(batch, im.size(hkv));
   auto forall = scf::ForallOp::create(b, ArrayRef<OpFoldResult>{items},
                                       ValueRange(), std::nullopt);
-  auto staticItems = IndexMath::known(items);
-  forall->setAttr(kWorkItemsAttr,
-                  staticItems ? Attribute(b.getI64IntegerAttr(*staticItems))
-                              : Attribute(b.getUnitAttr()));
+  markWorkItems(forall);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(forall.getBody());
   Value item = forall.getInductionVar(0);

@@ -28,9 +28,13 @@ using namespace mlir::attn;
 
 namespace {
 
-constexpr const char *kKvLoopAttr = "attn.kv_tile_loop";
-constexpr const char *kDoneAttr = "attn.mask_aware";
-constexpr const char *kQueryLoopAttr = "attn.q_tile_loop";
+using KvLoop = AttnDialect::KvTileLoopAttrHelper;
+using QueryLoop = AttnDialect::QTileLoopAttrHelper;
+using Done = AttnDialect::MaskAwareAttrHelper;
+
+void markDone(scf::ForOp loop) {
+  Done(loop.getContext()).setAttr(loop, UnitAttr::get(loop.getContext()));
+}
 
 /// Guards `mask` so it only runs when some pair of its tile may be masked.
 void guardPartialTiles(TileMaskOp mask, int64_t tk, Value qLo, Value qHi,
@@ -61,7 +65,7 @@ std::pair<TileMaskOp, MaskSpec> findMask(scf::ForOp loop) {
 }
 
 void processLoop(scf::ForOp loop) {
-  int64_t tk = cast<IntegerAttr>(loop->getAttr(kKvLoopAttr)).getInt();
+  int64_t tk = KvLoop(loop.getContext()).getAttr(loop).getInt();
   auto [mask, m] = findMask(loop);
   if (!mask)
     return;
@@ -99,18 +103,18 @@ void processLoop(scf::ForOp loop) {
     auto prefix = cast<scf::ForOp>(b.clone(*loop));
     prefix.setLowerBound(loop.getLowerBound());
     prefix.setUpperBound(prefixEnd);
-    prefix->setAttr(kDoneAttr, b.getUnitAttr());
+    markDone(prefix);
   }
   loop.setLowerBound(lo);
   loop.setUpperBound(im.max(lo, hi));
-  loop->setAttr(kDoneAttr, b.getUnitAttr());
+  markDone(loop);
 }
 
 /// The backward's loop over query blocks for one KV tile (attn.q_tile_loop,
 /// FlashBackward.cpp): narrowed to the blocks holding a query that may see
 /// a key of the tile, tile_mask guarded as above.
 void processQueryLoop(scf::ForOp loop) {
-  int64_t tk = cast<IntegerAttr>(loop->getAttr(kQueryLoopAttr)).getInt();
+  int64_t tk = QueryLoop(loop.getContext()).getAttr(loop).getInt();
   auto [mask, m] = findMask(loop);
   if (!mask)
     return;
@@ -144,22 +148,26 @@ void processQueryLoop(scf::ForOp loop) {
   hi = arith::SelectOp::create(b, im.lt(kHi, k0), lo, hi);
   loop.setLowerBound(lo);
   loop.setUpperBound(im.max(lo, hi));
-  loop->setAttr(kDoneAttr, b.getUnitAttr());
+  markDone(loop);
 }
 
 struct MaskAwareIterationPass
     : attn::impl::AttnMaskAwareIterationBase<MaskAwareIterationPass> {
   void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    KvLoop kvLoop(ctx);
+    QueryLoop queryLoop(ctx);
+    Done done(ctx);
     SmallVector<scf::ForOp> loops;
     getOperation().walk([&](scf::ForOp loop) {
-      if (loop->hasAttr(kKvLoopAttr) && !loop->hasAttr(kDoneAttr))
+      if (kvLoop.isAttrPresent(loop) && !done.isAttrPresent(loop))
         loops.push_back(loop);
     });
     for (scf::ForOp loop : loops)
       processLoop(loop);
     SmallVector<scf::ForOp> queryLoops;
     getOperation().walk([&](scf::ForOp loop) {
-      if (loop->hasAttr(kQueryLoopAttr) && !loop->hasAttr(kDoneAttr))
+      if (queryLoop.isAttrPresent(loop) && !done.isAttrPresent(loop))
         queryLoops.push_back(loop);
     });
     for (scf::ForOp loop : queryLoops)

@@ -29,7 +29,7 @@ LogicalResult mlir::attn::lowerMergeStates(MergeStatesOp op) {
   auto forall =
       scf::ForallOp::create(b, ArrayRef<OpFoldResult>{b.getIndexAttr(items)},
                             ValueRange(), std::nullopt);
-  forall->setAttr("attn.work_items", b.getI64IntegerAttr(items));
+  markWorkItems(forall);
   // Empty rows or heads: no body (views of zero-sized buffers would not
   // verify).
   if (items > 0 && rows > 0 && dv > 0) {

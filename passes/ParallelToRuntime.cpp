@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
@@ -76,11 +77,11 @@ void runInOrder(scf::ForallOp forall) {
   OpBuilder b(forall);
   Location loc = forall.getLoc();
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value count;
-  if (auto items = dyn_cast<IntegerAttr>(forall->getAttr(kWorkItemsAttr)))
-    count = arith::ConstantIndexOp::create(b, loc, items.getInt());
-  else
-    count = cast<Value>(forall.getMixedUpperBound()[0]);
+  OpFoldResult bound = forall.getMixedUpperBound()[0];
+  Value count =
+      isa<Value>(bound)
+          ? cast<Value>(bound)
+          : arith::ConstantIndexOp::create(b, loc, *getConstantIntValue(bound));
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   moveBody(forall, scf::ForOp::create(b, loc, zero, count, one));
 }
@@ -162,12 +163,13 @@ FailureOr<int64_t> takeSplitScratch(func::FuncOp func, bool exportBytes,
                                     SymbolTable &symbols) {
   SmallVector<memref::AllocOp> allocs;
   SmallVector<Operation *> helpers;
+  AttnDialect::SplitScratchAttrHelper scratchAttr(func.getContext());
+  AttnDialect::SplitScratchUseAttrHelper useAttr(func.getContext());
   func.walk([&](Operation *op) {
-    if (!op->hasAttr(kSplitScratchAttr))
-      return;
-    if (auto alloc = dyn_cast<memref::AllocOp>(op))
+    if (auto alloc = dyn_cast<memref::AllocOp>(op);
+        alloc && scratchAttr.isAttrPresent(alloc))
       allocs.push_back(alloc);
-    else
+    else if (useAttr.isAttrPresent(op))
       helpers.push_back(op);
   });
   if (allocs.empty())
@@ -176,10 +178,10 @@ FailureOr<int64_t> takeSplitScratch(func::FuncOp func, bool exportBytes,
     return func.emitOpError("a kernel handed to the runtime holds ")
            << allocs.size() << " split-KV scratch allocations; expected one";
   memref::AllocOp alloc = allocs.front();
-  auto perItem = dyn_cast<IntegerAttr>(alloc->getAttr(kSplitScratchAttr));
-  if (!perItem || alloc->getParentOp() != func)
+  IntegerAttr perItem = scratchAttr.getAttr(alloc);
+  if (alloc->getParentOp() != func)
     return alloc.emitOpError("split-KV scratch must sit in the function "
-                             "body and carry its bytes per work item");
+                             "body");
   if (exportBytes) {
     OpBuilder b(func.getContext());
     auto fn = sizeFunc(b, func, (func.getSymName() + "_scratch_bytes").str(),
@@ -210,7 +212,10 @@ LogicalResult convertKernel(func::FuncOp func, scf::ForallOp forall,
   if (uses && !uses->empty())
     return func.emitOpError("a kernel with a work-item loop cannot have "
                             "callers: the runtime calls it with ranges");
-  auto items = dyn_cast<IntegerAttr>(forall->getAttr(kWorkItemsAttr));
+  // The item count: static when the loop's bound is (the verifier of
+  // attn.work_items holds the loop to [0, bound) in steps of 1).
+  std::optional<int64_t> items =
+      getConstantIntValue(forall.getMixedUpperBound()[0]);
 
   OpBuilder b(func.getContext());
   Location loc = forall.getLoc();
@@ -249,7 +254,7 @@ LogicalResult convertKernel(func::FuncOp func, scf::ForallOp forall,
 
   // @<kernel>_work_items() -> index: how many items [0, N) the runtime
   // spreads over its threads.
-  symbols.insert(constantFunc(b, func, name + "_work_items", items.getInt()));
+  symbols.insert(constantFunc(b, func, name + "_work_items", *items));
   if (*scratchPerItem > 0)
     symbols.insert(constantFunc(b, func, name + "_scratch_bytes_per_item",
                                 *scratchPerItem));
@@ -261,11 +266,12 @@ struct ParallelToRuntimePass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
+    AttnDialect::WorkItemsAttrHelper workItems(&getContext());
     SmallVector<std::pair<func::FuncOp, scf::ForallOp>> kernels;
     for (auto func : module.getOps<func::FuncOp>()) {
       SmallVector<scf::ForallOp> loops;
       func.walk([&](scf::ForallOp f) {
-        if (f->hasAttr(kWorkItemsAttr))
+        if (workItems.isAttrPresent(f))
           loops.push_back(f);
       });
       if (loops.size() > 1) {

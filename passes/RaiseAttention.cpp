@@ -295,7 +295,7 @@ LogicalResult rewrite(Candidate &c, std::string &why) {
       FloatAttr(),
       c.masks.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, c.masks.mask),
       bshd ? LayoutAttr::get(ctx, Layout::BSHD) : LayoutAttr());
-  op->setAttr("attn.raised", b.getStringAttr(c.form));
+  AttnDialect::RaisedAttrHelper(ctx).setAttr(op, b.getStringAttr(c.form));
   if (failed(mlir::verify(op, /*verifyRecursively=*/false)))
     return why = "the raised op does not verify", undo();
   replaceOutput(b, loc, c, op.getOutput(), bshd);

@@ -7,15 +7,16 @@
 //     arith.constant ...                          (index / i32 / i64 / f32)
 //     memref.cast %arg : <strided> to <static identity>
 //     memref.alloc() : memref<static>             (device scratch)
-//     memref.alloc() {attn.tensor_map = {...}} : memref<16xi64>
-//                                                 (a CUtensorMap in scratch)
+//     memref.alloc() {attn.tensor_map = #attn.tensor_map<...>}
+//         : memref<16xi64>                        (a CUtensorMap in scratch)
 //     gpu.launch_func @attn_gpu::@k blocks in (...) threads in (...)
 //         [dynamic_shared_memory_size %c] args(...)   (one or more, in order)
 //     return
 //   }
 //   gpu.binary @attn_gpu [#gpu.object<#nvvm.target<...>, "PTX or cubin">]
 //
-// extractGpuKernel reads that straight-line host code as a launch plan;
+// extractGpuKernel (GpuLaunchPlan.cpp) reads that straight-line host code
+// as a launch plan;
 // nothing of it is compiled for the host. The binary is loaded with the
 // CUDA driver (runtime/cuda) on first use, so compiling needs no GPU and a
 // machine without one reports "no CUDA device: ..." at load/run time.
@@ -56,10 +57,9 @@ struct GpuParam {
 
 /// A scratch buffer that holds a CUtensorMap (128 bytes) over a kernel
 /// buffer, encoded and uploaded before the launches whenever the buffer's
-/// address changes. From
-///   memref.alloc() {attn.tensor_map = {source = 1 : i64,
-///       dims = array<i64: ...>, strides = array<i64: ...>,
-///       box = array<i64: ...>, swizzle = 128 : i64}} : memref<16xi64>
+/// address changes. From the verified #attn.tensor_map (AttnAttrs.td) of
+///   memref.alloc() {attn.tensor_map = #attn.tensor_map<...>}
+///       : memref<16xi64>
 struct GpuTensorMap {
   int64_t scratch = 0;           ///< scratch buffer index
   int64_t source = 0;            ///< kernel buffer (ABI order)

@@ -137,14 +137,14 @@ def launch_plan(text):
     for m in re.finditer(r"(%[\w]+) = memref\.alloc\(\) : memref<([\dx]+)x(f32|i32)>", text):
         shape = [int(x) for x in m.group(2).split("x")]
         args[m.group(1)] = ("scratch", shape, m.group(1))
-    # A CUtensorMap in scratch: memref.alloc() {attn.tensor_map = {source =
-    # N : i64, dims = array<i64: ...>, strides = array<i64: ...>, box =
-    # array<i64: ...>, swizzle = S : i64}} : memref<16xi64> (keys in any order).
-    for m in re.finditer(r"(%[\w]+) = memref\.alloc\(\) \{[^\n]*?attn\.tensor_map = \{([^{}]*)\}[^\n]*? : memref<16xi64>", text):
+    # A CUtensorMap in scratch: memref.alloc() {attn.tensor_map =
+    # #attn.tensor_map<source = N, dims = [...], strides = [...], box =
+    # [...], swizzle = S>} : memref<16xi64> (AttnAttrs.td).
+    for m in re.finditer(r"(%[\w]+) = memref\.alloc\(\) \{[^\n]*?attn\.tensor_map = #attn\.tensor_map<([^<>]*)>[^\n]*? : memref<16xi64>", text):
         body = m.group(2)
         tm = {k: [int(x) for x in v.split(",")] if v.strip() else []
-              for k, v in re.findall(r"(\w+) = array<i64(?::([-\d,\s]*))?>", body)}
-        tm.update({k: int(v) for k, v in re.findall(r"(\w+) = (-?\d+)(?: : i64)?(?=,|$)", body.strip())})
+              for k, v in re.findall(r"(\w+) = \[([-\d,\s]*)\]", body)}
+        tm.update({k: int(v) for k, v in re.findall(r"(\w+) = (-?\d+)(?=,|$)", body.strip())})
         missing = {"source", "dims", "strides", "box", "swizzle"} - tm.keys()
         if missing:
             raise ValueError(f"attn.tensor_map of {m.group(1)} lacks {sorted(missing)}: {body}")

@@ -15,8 +15,8 @@
 // arms a stage's mbarrier with the tile's 32 KiB and issues 2 x 2 copies,
 // and every thread waits on the mbarrier's phase.
 // CHECK-LABEL: func.func @gqa_causal
-// CHECK: %[[TMK:.*]] = memref.alloc() {attn.tensor_map = {box = array<i64: 64, 64, 1, 1>, dims = array<i64: 128, 100, 2, 1>, source = 1 : i64, strides = array<i64: 256, 25600, 51200>, swizzle = 128 : i64}} : memref<16xi64>
-// CHECK: %[[TMV:.*]] = memref.alloc() {attn.tensor_map = {{.*}}source = 2 : i64{{.*}}} : memref<16xi64>
+// CHECK: %[[TMK:.*]] = memref.alloc() {attn.tensor_map = #attn.tensor_map<source = 1, dims = [128, 100, 2, 1], strides = [256, 25600, 51200], box = [64, 64, 1, 1], swizzle = 128>} : memref<16xi64>
+// CHECK: %[[TMV:.*]] = memref.alloc() {attn.tensor_map = #attn.tensor_map<source = 2, {{.*}}>} : memref<16xi64>
 // CHECK: gpu.launch_func @attn_gpu::@gqa_causal_flash blocks in (%c4, %c2, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c99344_i32 args({{.*}}, %[[TMK]] : memref<16xi64>, %[[TMV]] : memref<16xi64>)
 // CHECK: gpu.func @gqa_causal_flash({{.*}}, %{{.*}}: memref<16xi64>, %{{.*}}: memref<16xi64>)
 // CHECK: memref.extract_aligned_pointer_as_index
@@ -75,7 +75,7 @@
 // 128-key tiles: Q·Kᵀ is m64n128k16, the TMA box 128 keys, 160 KiB of
 // shared memory (2 stages x (K + V) x 32 KiB + Q 32 KiB + barriers + slack).
 // TWOWG-LABEL: func.func @gqa_causal
-// TWOWG: attn.tensor_map = {box = array<i64: 64, 128, 1, 1>
+// TWOWG: attn.tensor_map = #attn.tensor_map<source = 1, {{.*}}, box = [64, 128, 1, 1]
 // TWOWG: gpu.launch_func @attn_gpu::@gqa_causal_flash blocks in (%c4, %c2, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c164880_i32
 // TWOWG: nvvm.wgmma.mma_async {{.*}}<m = 64, n = 128, k = 16>, D[<f32>, <zero>]
 // TWOWG: attn_ptx.wgmma_wait_group 0
@@ -94,7 +94,7 @@ func.func @gqa_causal(%q: memref<1x8x100x128xbf16, strided<[?, ?, ?, 1], offset:
 
 // f16 and d = 64 (one 64-column block, m64n64 for both matmuls).
 // CHECK-LABEL: func.func @mha_f16_d64
-// CHECK: attn.tensor_map = {box = array<i64: 64, 64, 1, 1>, dims = array<i64: 64, 200, 2, 1>, source = 1 : i64, strides = array<i64: 128, 25600, 51200>
+// CHECK: attn.tensor_map = #attn.tensor_map<source = 1, dims = [64, 200, 2, 1], strides = [128, 25600, 51200], box = [64, 64, 1, 1]
 // CHECK: nvvm.wgmma.mma_async {{.*}}<m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<f16>, <one>, <row>], B[<f16>, <one>, <col>]
 // CHECK: attn_ptx.wgmma_reg_a {{.*}} {accumulate, elem = "f16", n = 64 : i64, transpose_b}
 

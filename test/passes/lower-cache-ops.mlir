@@ -27,7 +27,7 @@
 // SPLIT: %[[CNT:.*]] = memref.view %[[S]][%{{.*}}][%{{.*}}] : memref<?xi8> to memref<?x16xi32>
 // SPLIT: memref.view %[[S]]{{.*}} to memref<?x16xf32>
 // SPLIT: memref.view %[[S]]{{.*}} to memref<?x4x128xf32>
-// SPLIT: linalg.fill {attn.split_scratch} ins(%{{.*}} : i32) outs(%[[CNT]]
+// SPLIT: linalg.fill {attn.split_scratch_use} ins(%{{.*}} : i32) outs(%[[CNT]]
 // SPLIT: scf.forall (%{{.*}}) in (128)
 // SPLIT: arith.ceildivsi
 // SPLIT: attn.tile_finalize
@@ -35,7 +35,7 @@
 // SPLIT: %[[LAST:.*]] = arith.cmpi eq, %[[OLD]], %c3
 // SPLIT: scf.if %[[LAST]] {
 // SPLIT: attn.tile_combine
-// SPLIT: memref.dealloc %[[S]] {attn.split_scratch}
+// SPLIT: memref.dealloc %[[S]] {attn.split_scratch_use}
 // The cost model splits when batch × heads leaves cores idle: 64 cores want
 // 256 items, and 4096 keys allow 8 splits of 512.
 // AUTO: scf.forall (%{{.*}}) in (256)
@@ -61,7 +61,7 @@ func.func @paged_decode(%q: memref<4x32x1x128xbf16>, %kc: memref<1024x16x8x128xb
 // CHECK: vector.transfer_read {{.*}} : memref<4x8x2x128xf32>, vector<16xf32>
 // CHECK: arith.truncf %{{.*}} : vector<16xf32> to vector<16xbf16>
 // CHECK: vector.transfer_write {{.*}} : vector<16xbf16>, memref<256x16x8x128xbf16>
-// CHECK: } {attn.work_items = 32 : i64}
+// CHECK: } {attn.work_items}
 func.func @paged_append(%k: memref<4x8x2x128xf32>, %v: memref<4x8x2x128xf32>,
                         %kc: memref<256x16x8x128xbf16>, %vc: memref<256x16x8x128xbf16>,
                         %len: memref<4xi32>, %n: memref<4xi32>, %bt: memref<4x64xi32>) {

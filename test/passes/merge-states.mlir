@@ -15,7 +15,7 @@
 // TILE: %[[O:.*]] = memref.subview %arg2[%[[B]], %[[H]], 0, 0]
 // TILE: %[[OL:.*]] = memref.subview %arg3[%[[B]], %[[H]], 0]
 // TILE: attn.tile_combine %[[P]], %[[L]] into %[[O]] lse(%[[OL]] : {{.*}})
-// TILE: } {attn.work_items = 8 : i64}
+// TILE: } {attn.work_items}
 // CPU-LABEL: llvm.func @merge
 // CPU-NOT: attn.
 // CPU: llvm.load {{.*}} -> vector<16xbf16>

@@ -34,7 +34,7 @@ func.func @kernel(%out: memref<?xf32>) {
     %j = arith.divui %i, %c2 : index
     memref.store %c, %out[%j] : memref<?xf32>
   } {attn.work_items}
-  memref.dealloc %s {attn.split_scratch} : memref<?xi8>
+  memref.dealloc %s {attn.split_scratch_use} : memref<?xi8>
   return
 }
 

@@ -14,7 +14,7 @@ func.func @kernel(%out: memref<10xf32>) {
   %c = arith.constant 1.0 : f32
   scf.forall (%i) in (10) {
     memref.store %c, %out[%i] : memref<10xf32>
-  } {attn.work_items = 10 : i64}
+  } {attn.work_items}
   return
 }
 
@@ -39,7 +39,7 @@ func.func @scratch(%out: memref<10xf32>) {
       %x = memref.load %t[%c0] : memref<64xf32>
       memref.store %x, %out[%i] : memref<10xf32>
     }
-  } {attn.work_items = 10 : i64}
+  } {attn.work_items}
   return
 }
 
@@ -54,7 +54,7 @@ func.func @returns() -> memref<10xf32> {
   %out = memref.alloc() : memref<10xf32>
   scf.forall (%i) in (10) {
     memref.store %c, %out[%i] : memref<10xf32>
-  } {attn.work_items = 10 : i64}
+  } {attn.work_items}
   return %out : memref<10xf32>
 }
 
@@ -71,10 +71,10 @@ func.func @two(%out: memref<10xf32>) {
   %c = arith.constant 1.0 : f32
   scf.forall (%i) in (10) {
     memref.store %c, %out[%i] : memref<10xf32>
-  } {attn.work_items = 10 : i64}
+  } {attn.work_items}
   scf.forall (%i) in (10) {
     memref.store %c, %out[%i] : memref<10xf32>
-  } {attn.work_items = 10 : i64}
+  } {attn.work_items}
   return
 }
 
@@ -89,7 +89,7 @@ func.func @callee(%out: memref<10xf32>) {
   %c = arith.constant 1.0 : f32
   scf.forall (%i) in (10) {
     memref.store %c, %out[%i] : memref<10xf32>
-  } {attn.work_items = 10 : i64}
+  } {attn.work_items}
   return
 }
 
@@ -115,11 +115,11 @@ func.func @split_scratch(%out: memref<4xi32>) {
   %bytes = arith.constant 256 : index
   %s = memref.alloc(%bytes) {alignment = 64 : i64, attn.split_scratch = 64 : i64} : memref<?xi8>
   %cnt = memref.view %s[%c0][%items] : memref<?xi8> to memref<?x16xi32>
-  linalg.fill {attn.split_scratch} ins(%z : i32) outs(%cnt : memref<?x16xi32>)
+  linalg.fill {attn.split_scratch_use} ins(%z : i32) outs(%cnt : memref<?x16xi32>)
   scf.forall (%i) in (4) {
     %x = memref.load %cnt[%i, %c0] : memref<?x16xi32>
     memref.store %x, %out[%i] : memref<4xi32>
-  } {attn.work_items = 4 : i64}
-  memref.dealloc %s {attn.split_scratch} : memref<?xi8>
+  } {attn.work_items}
+  memref.dealloc %s {attn.split_scratch_use} : memref<?xi8>
   return
 }

@@ -38,7 +38,7 @@
 // CHECK: attn.tile_matmul %{{.*}}, %[[KS]] into %[[DQ:.*]] {accumulate, transpose_lhs}
 // CHECK: } {attn.kv_tile_loop = 64 : i64}
 // CHECK: attn.tile_finalize
-// CHECK: } {attn.work_items = 16 : i64}
+// CHECK: } {attn.work_items}
 
 // Mask-aware iteration narrows both loops: the K/V item's query blocks start
 // at the first query that sees the tile, the dQ pass stops at the last

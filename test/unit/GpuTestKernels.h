@@ -199,7 +199,8 @@ module attributes {gpu.container_module} {
 }
 
 /// A host function in launch-plan form with one tensor-map scratch buffer
-/// (`memref.alloc() {attn.tensor_map = {<attrs>}} : <type>`) over its key
+/// (`memref.alloc() {attn.tensor_map = #attn.tensor_map<<attrs>>} : <type>`)
+/// over its key
 /// (1x2x128x64 bf16), and a kernel @read_map that copies the map's 16
 /// words, as 32 i32 halves (low first), to its output memref<32xi32>. With
 /// `binary`, the gpu.module is replaced by a stand-in gpu.binary (the plan
@@ -221,8 +222,8 @@ module attributes {gpu.container_module} {
                      kT + strided + " to " + kT + R"(>
     %o = memref.cast %oa : )" +
                      oT + ", strided<[?], offset: ?>> to " + oT + R"(>
-    %tm = memref.alloc() {attn.tensor_map = {)" +
-                     attrs + "}} : " + type + R"(
+    %tm = memref.alloc() {attn.tensor_map = #attn.tensor_map<)" +
+                     attrs + ">} : " + type + R"(
     gpu.launch_func @attn_gpu::@read_map blocks in (%c1, %c1, %c1)
         threads in (%c1, %c1, %c1)
         args(%tm : )" +

@@ -1,0 +1,287 @@
+//===- GpuLaunchPlan.cpp - the launch plan of a lowered CUDA kernel -------===//
+//
+// Reads the straight-line host function attn-to-nvvm leaves (the contract
+// in GpuKernel.h) into a GpuKernelCode: one reader per host op kind, then
+// the binary. What the dialect verifies (the #attn.tensor_map attribute and
+// its placement, AttnDialect::verifyOperationAttribute) is read, not
+// re-checked; what the signature adds (shapes, dtypes) is checked here.
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/AttnDialect.h"
+#include "runtime/Errors.h"
+#include "runtime/GpuKernel.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cstring>
+#include <optional>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::rt;
+
+namespace {
+
+llvm::Error planError(const llvm::Twine &message) {
+  return makeError("the lowered kernel is not a launch plan: " + message);
+}
+
+/// A constant launch dimension that fits a CUDA launch.
+llvm::Expected<unsigned> launchDim(Value v, const char *what) {
+  if (!v)
+    return 1u;
+  std::optional<int64_t> c = getConstantIntValue(v);
+  if (!c)
+    return planError(llvm::Twine(what) + " is not a constant");
+  if (*c < 1 || *c > int64_t(UINT32_MAX))
+    return planError(llvm::Twine(what) + " " + llvm::Twine(*c) +
+                     " is out of range");
+  return unsigned(*c);
+}
+
+bool isStaticIdentity(MemRefType t) {
+  return t.hasStaticShape() && t.getLayout().isIdentity();
+}
+
+class LaunchPlanReader {
+public:
+  LaunchPlanReader(func::FuncOp func, const KernelSignature &sig)
+      : func(func), sig(sig) {}
+  llvm::Expected<GpuKernelCode> read(ModuleOp module);
+
+private:
+  llvm::Error readConstant(arith::ConstantOp op);
+  llvm::Error readCast(memref::CastOp op);
+  llvm::Error readAlloc(memref::AllocOp op);
+  llvm::Error readTensorMap(TensorMapAttr attr, GpuTensorMap &map);
+  llvm::Error readLaunch(gpu::LaunchFuncOp op);
+  llvm::Error readBinary(ModuleOp module);
+
+  func::FuncOp func;
+  const KernelSignature &sig;
+  GpuKernelCode code;
+  /// What each host value passes to a kernel.
+  llvm::DenseMap<Value, GpuParam> known;
+  std::string binaryName;
+};
+
+llvm::Error LaunchPlanReader::readConstant(arith::ConstantOp c) {
+  Attribute value = c.getValue();
+  if (auto i = dyn_cast<IntegerAttr>(value)) {
+    Type t = i.getType();
+    unsigned width = t.isIndex() ? 64 : t.getIntOrFloatBitWidth();
+    if (width > 64)
+      return planError("constant wider than 64 bits");
+    // The driver reads each parameter's size from the kernel; the 8-byte
+    // slot holds the value zero-extended (little-endian).
+    known[c] = {width > 32 ? GpuParam::Kind::I64 : GpuParam::Kind::I32, 0,
+                i.getValue().getZExtValue()};
+    return llvm::Error::success();
+  }
+  if (auto f = dyn_cast<FloatAttr>(value); f && f.getType().isF32()) {
+    float v = f.getValue().convertToFloat();
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    known[c] = {GpuParam::Kind::I32, 0, bits};
+    return llvm::Error::success();
+  }
+  return planError("a constant that is neither an integer nor f32");
+}
+
+llvm::Error LaunchPlanReader::readCast(memref::CastOp castOp) {
+  auto it = known.find(castOp.getSource());
+  if (it == known.end() || (it->second.kind != GpuParam::Kind::Buffer &&
+                            it->second.kind != GpuParam::Kind::Scratch))
+    return planError("memref.cast of something other than a buffer");
+  auto to = dyn_cast<MemRefType>(castOp.getType());
+  if (!to)
+    return planError("memref.cast to an unranked memref");
+  if (!isStaticIdentity(to))
+    return planError("memref.cast to a non-static or strided type");
+  if (it->second.kind == GpuParam::Kind::Buffer) {
+    const ArgInfo &info = sig.args[it->second.index];
+    if (to.getShape() != ArrayRef<int64_t>(info.shape))
+      return planError(llvm::Twine("memref.cast of ") +
+                       stringifyArgRole(info.role) + " changes its shape to " +
+                       shapeString(to.getShape()));
+  }
+  known[castOp] = it->second;
+  return llvm::Error::success();
+}
+
+/// The verified map of a buffer the signature must describe the same way
+/// as the function does: its dtype picks the encoding, its shape bounded
+/// the map.
+llvm::Error LaunchPlanReader::readTensorMap(TensorMapAttr attr,
+                                            GpuTensorMap &map) {
+  map.source = attr.getSource();
+  const ArgInfo &info = sig.args[map.source];
+  map.role = stringifyArgRole(info.role);
+  auto type = cast<MemRefType>(func.getArgument(map.source).getType());
+  bool bf16 = type.getElementType().isBF16();
+  if (type.getShape() != ArrayRef<int64_t>(info.shape) ||
+      info.dtype != (bf16 ? DType::BF16 : DType::F16))
+    return planError("the tensor map over " + map.role +
+                     " reads a buffer the signature describes as " +
+                     stringifyDType(info.dtype) + " " +
+                     shapeString(info.shape));
+  map.dataType = bf16 ? cuda::kTensorMapBFloat16 : cuda::kTensorMapFloat16;
+  for (int64_t d : attr.getDims().asArrayRef())
+    map.dims.push_back(uint64_t(d));
+  for (int64_t s : attr.getStrides().asArrayRef())
+    map.strides.push_back(uint64_t(s));
+  for (int64_t b : attr.getBox().asArrayRef())
+    map.box.push_back(uint32_t(b));
+  // CUtensorMapSwizzle: none, 32, 64, 128 bytes.
+  map.swizzle = attr.getSwizzle() ? llvm::Log2_64(attr.getSwizzle()) - 4 : 0;
+  return llvm::Error::success();
+}
+
+llvm::Error LaunchPlanReader::readAlloc(memref::AllocOp alloc) {
+  MemRefType t = alloc.getType();
+  if (!t.hasStaticShape() || !alloc.getDynamicSizes().empty())
+    return planError("scratch buffers must have a static shape");
+  int64_t bits = t.getElementTypeBitWidth();
+  int64_t bytes = (t.getNumElements() * bits + 7) / 8;
+  AttnDialect::TensorMapAttrHelper tensorMap(alloc.getContext());
+  if (TensorMapAttr attr = tensorMap.getAttr(alloc)) {
+    GpuTensorMap map;
+    if (llvm::Error e = readTensorMap(attr, map))
+      return e;
+    map.scratch = int64_t(code.scratchBytes.size());
+    code.tensorMaps.push_back(std::move(map));
+  }
+  known[alloc] = {GpuParam::Kind::Scratch, int64_t(code.scratchBytes.size()),
+                  0};
+  code.scratchBytes.push_back(std::max<int64_t>(bytes, 1));
+  return llvm::Error::success();
+}
+
+llvm::Error LaunchPlanReader::readLaunch(gpu::LaunchFuncOp launch) {
+  if (!launch.getAsyncDependencies().empty() || launch.getAsyncToken())
+    return planError("asynchronous gpu.launch_func");
+  if (launch.hasClusterSize())
+    return planError("gpu.launch_func with a cluster size");
+  GpuLaunch l;
+  l.kernel = launch.getKernelName().str();
+  std::string moduleName = launch.getKernelModuleName().str();
+  if (binaryName.empty())
+    binaryName = moduleName;
+  else if (binaryName != moduleName)
+    return planError("launches of kernels from two modules (@" + binaryName +
+                     ", @" + moduleName + ")");
+  Value dims[6] = {launch.getGridSizeX(),  launch.getGridSizeY(),
+                   launch.getGridSizeZ(),  launch.getBlockSizeX(),
+                   launch.getBlockSizeY(), launch.getBlockSizeZ()};
+  const char *names[6] = {"grid x",  "grid y",  "grid z",
+                          "block x", "block y", "block z"};
+  for (int i = 0; i < 6; ++i) {
+    auto d = launchDim(dims[i], names[i]);
+    if (!d)
+      return d.takeError();
+    (i < 3 ? l.grid[i] : l.block[i - 3]) = *d;
+  }
+  if (Value smem = launch.getDynamicSharedMemorySize()) {
+    std::optional<int64_t> c = getConstantIntValue(smem);
+    if (!c || *c < 0 || *c > int64_t(UINT32_MAX))
+      return planError("dynamic shared memory size is not a constant");
+    l.sharedBytes = unsigned(*c);
+  }
+  for (Value operand : launch.getKernelOperands()) {
+    auto it = known.find(operand);
+    if (it == known.end())
+      return planError("a kernel operand of @" + l.kernel +
+                       " is not a buffer, scratch buffer or constant");
+    l.params.push_back(it->second);
+  }
+  code.launches.push_back(std::move(l));
+  return llvm::Error::success();
+}
+
+llvm::Error LaunchPlanReader::readBinary(ModuleOp module) {
+  auto binary = module.lookupSymbol<gpu::BinaryOp>(binaryName);
+  if (!binary)
+    return planError("no gpu.binary @" + binaryName +
+                     " (did gpu-module-to-binary run?)");
+  for (Attribute a : binary.getObjects()) {
+    auto object = dyn_cast<gpu::ObjectAttr>(a);
+    if (!object)
+      continue;
+    auto target = dyn_cast<NVVM::NVVMTargetAttr>(object.getTarget());
+    if (!target)
+      continue;
+    switch (object.getFormat()) {
+    case gpu::CompilationTarget::Assembly:
+      code.format = "isa";
+      break;
+    case gpu::CompilationTarget::Binary:
+      code.format = "bin";
+      break;
+    case gpu::CompilationTarget::Fatbin:
+      code.format = "fatbin";
+      break;
+    default:
+      continue; // offload (LLVM bitcode): not loadable
+    }
+    code.binary = object.getObject().getValue().str();
+    code.chip = target.getChip().str();
+    return llvm::Error::success();
+  }
+  return planError("gpu.binary @" + binaryName +
+                   " holds no NVVM PTX, cubin or fatbin object");
+}
+
+llvm::Expected<GpuKernelCode> LaunchPlanReader::read(ModuleOp module) {
+  StringRef funcName = func.getSymName();
+  if (func.getNumArguments() != sig.args.size())
+    return planError("@" + funcName + " takes " +
+                     llvm::Twine(func.getNumArguments()) +
+                     " arguments, the signature has " +
+                     llvm::Twine(sig.args.size()) + " buffers");
+  if (!func.getBody().hasOneBlock())
+    return planError("@" + funcName + " has control flow");
+  for (BlockArgument arg : func.getArguments())
+    known[arg] = {GpuParam::Kind::Buffer, arg.getArgNumber(), 0};
+  for (Operation &op : func.getBody().front()) {
+    if (isa<func::ReturnOp>(op))
+      break;
+    if (isa<memref::DeallocOp>(op))
+      continue; // scratch lives as long as the kernel
+    llvm::Error e =
+        llvm::TypeSwitch<Operation *, llvm::Error>(&op)
+            .Case([&](arith::ConstantOp c) { return readConstant(c); })
+            .Case([&](memref::CastOp c) { return readCast(c); })
+            .Case([&](memref::AllocOp a) { return readAlloc(a); })
+            .Case([&](gpu::LaunchFuncOp l) { return readLaunch(l); })
+            .Default([&](Operation *other) {
+              return planError("unsupported operation '" +
+                               other->getName().getStringRef() +
+                               "' in the host code of @" + funcName);
+            });
+    if (e)
+      return std::move(e);
+  }
+  if (code.launches.empty())
+    return planError("@" + funcName + " launches no kernel");
+  if (llvm::Error e = readBinary(module))
+    return std::move(e);
+  return std::move(code);
+}
+
+} // namespace
+
+llvm::Expected<GpuKernelCode>
+mlir::attn::rt::extractGpuKernel(ModuleOp module, llvm::StringRef funcName,
+                                 const KernelSignature &sig) {
+  auto func = module.lookupSymbol<func::FuncOp>(funcName);
+  if (!func || func.isExternal())
+    return planError("no function @" + funcName);
+  return LaunchPlanReader(func, sig).read(module);
+}
