@@ -230,7 +230,9 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   if (!et.isBF16() && !et.isF16())
     return op.emitOpError("attn-gpu-flash runs f16 and bf16 on tensor cores; "
                           "element type ")
-           << et << " is not supported on the GPU";
+           << et
+           << " is not supported on the GPU: convert the operands to bf16 "
+              "or f16 before the kernel, or compile for the CPU (attn-to-cpu)";
   if (vs[3] != qs[3])
     return op.emitOpError("attn-gpu-flash needs equal q/k and v head dims");
   g.batch = qs[0];
@@ -315,7 +317,9 @@ LogicalResult GpuAttentionLowering::run() {
     return op.emitOpError(
         "attn-gpu-flash needs the buffer kernel ABI: operands read from "
         "function arguments through bufferization.to_tensor and the result "
-        "materialized into a function argument (as the runtime builds it)");
+        "materialized into a function argument (as the runtime builds it; "
+        "attn-kernel-abi, the first step of attn-to-nvvm, converts a tensor "
+        "function)");
 
   OpBuilder b(op);
   MLIRContext *ctx = op.getContext();

@@ -1,5 +1,6 @@
 //===- NvvmPipeline.cpp - the attn-to-nvvm pipeline -----------------------===//
 //
+// tensor functions -> attn-kernel-abi (the buffer kernel ABI) ->
 // attn.attention -> attn-gpu-flash (host launches + gpu.module) -> NVVM ->
 // gpu.binary. The host function is not lowered: the runtime reads its
 // gpu.launch_func ops as the launch plan and loads the binary through the
@@ -53,6 +54,9 @@ mlir::attn::parseGpuBinaryFormat(StringRef name) {
 
 void mlir::attn::buildAttnToGpuKernelsPipeline(
     OpPassManager &pm, const NvvmPipelineOptions &opts) {
+  // A plain tensor function gets the buffer ABI the runtime's wrapper
+  // already has (which passes through unchanged).
+  pm.addPass(createAttnKernelAbi());
   pm.addPass(createCanonicalizerPass());
   // wgmma exists only on the arch-specific sm_90a target.
   GpuMmaKind mma = opts.mma;
@@ -88,8 +92,8 @@ void mlir::attn::buildGpuToBinaryPipeline(OpPassManager &pm,
   pm.addPass(createGpuNVVMAttachTarget(target));
 
   GpuModuleToBinaryPassOptions binary;
-  binary.toolkitPath =
-      opts.toolkit.empty() ? std::string(ATTN_CUDA_TOOLKIT_DEFAULT)
+  binary.toolkitPath = opts.toolkit.empty()
+                           ? std::string(ATTN_CUDA_TOOLKIT_DEFAULT)
                            : std::string(opts.toolkit);
   binary.compilationTarget = gpuBinaryFormatName(opts.format).str();
   pm.addPass(createGpuModuleToBinaryPass(binary));

@@ -207,12 +207,52 @@ def AttnApproximateMath : Pass<"attn-approximate-math", "func::FuncOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def AttnKernelAbi : Pass<"attn-kernel-abi", "ModuleOp"> {
+  let summary = "Turn plain tensor functions into the buffer kernel ABI of "
+                "attn-gpu-flash and the runtime";
+  let description = [{
+    The first step of `attn-to-nvvm`. A `func.func` that holds attn ops and
+    takes or returns ranked tensors, as written by hand or a front end:
+
+    ```mlir
+    func.func @f(%q: tensor<...>, %k: tensor<...>, %v: tensor<...>)
+        -> tensor<...> {
+      %o = attn.attention %q, %k, %v ...
+      return %o : tensor<...>
+    }
+    ```
+
+    becomes the kernel ABI the runtime's KernelBuilder writes and
+    `attn-gpu-flash` consumes: every tensor argument becomes a memref of
+    the same shape (identity layout) read through
+    `bufferization.to_tensor restrict`, and every tensor result becomes a
+    trailing memref argument (in result order) that the result is
+    materialized into (`restrict writable`); non-tensor arguments and
+    results stay. Buffers are taken as distinct: the caller must not pass
+    aliasing buffers, as with the runtime's kernels.
+
+    Functions with no tensor in their signature (the runtime's wrapper,
+    memref functions with `attn.cache_*` ops) and functions holding no
+    attn op are left unchanged. Rejected with a located error: a converted
+    function that is called (its signature changes), a multi-block body,
+    unranked tensors, a returned tensor that is not an attn op's result
+    used only by the return (the GPU host code has no copies: each result
+    is written by a kernel), and an `attn.attention` operand that is not a
+    function argument (the kernels read their operands straight from the
+    buffers). Element types are not checked here: `attn-gpu-flash` names
+    the ones the kernels do not take.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def AttnGpuFlash : Pass<"attn-gpu-flash", "ModuleOp"> {
   let summary = "Lower attn.attention to FlashAttention-2 GPU kernels "
                 "(tensor cores through NVVM mma.sync) and their launches";
   let description = [{
     Rewrites each kernel function that holds one `attn.attention` (on the
-    buffer ABI of the runtime's KernelBuilder, f16 or bf16) into
+    buffer ABI of the runtime's KernelBuilder, which `attn-kernel-abi`
+    gives a tensor function; f16 or bf16) into
     `gpu.launch_func` ops of kernels placed in `gpu.module @attn_gpu`:
 
     * `@<func>_flash`: a thread block owns a tile of rows of one (batch,

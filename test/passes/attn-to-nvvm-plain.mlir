@@ -1,0 +1,82 @@
+// attn-to-nvvm on plain tensor functions (attn-kernel-abi first).
+// RUN: attn-opt %s -split-input-file -verify-diagnostics --pass-pipeline='builtin.module(attn-to-nvvm)' | FileCheck %s
+// A plain function and the runtime's wrapper of the same op give the same
+// kernels, byte for byte (only the host code differs: the wrapper's strided
+// arguments are cast to dense memrefs).
+// RUN: attn-opt %S/Inputs/kernel-abi-plain.mlir --pass-pipeline='builtin.module(attn-to-nvvm)' -o %t.plain.mlir
+// RUN: FileCheck %s --input-file=%t.plain.mlir --check-prefix=PLAIN
+// RUN: %python %attn_src/scripts/extract-ptx.py < %t.plain.mlir > %t.plain.ptx
+// RUN: attn-opt %S/Inputs/kernel-abi-wrapper.mlir --pass-pipeline='builtin.module(attn-to-nvvm)' | %python %attn_src/scripts/extract-ptx.py > %t.wrapper.ptx
+// RUN: diff %t.plain.ptx %t.wrapper.ptx
+// RUN: FileCheck %s --input-file=%t.plain.ptx --check-prefix=PTX
+// PTX: .entry plain_flash(
+// PLAIN-LABEL: func.func @plain(
+// PLAIN-SAME: %[[Q:.*]]: memref<2x8x256x64xbf16>, %[[K:.*]]: memref<2x2x256x64xbf16>, %[[V:.*]]: memref<2x2x256x64xbf16>, %[[O:.*]]: memref<2x8x256x64xbf16>) {
+// PLAIN-NOT: bufferization
+// PLAIN-NOT: memref.cast
+// PLAIN: gpu.launch_func @attn_gpu::@plain_flash {{.*}} args(%[[Q]] : memref<2x8x256x64xbf16>, %[[K]] : memref<2x2x256x64xbf16>, %[[V]] : memref<2x2x256x64xbf16>, %[[O]] : memref<2x8x256x64xbf16>)
+// PLAIN-NEXT: return
+// PLAIN: gpu.binary @attn_gpu
+
+// Two attentions of one function: two kernels, two launches.
+// CHECK-LABEL: func.func @two(
+// CHECK: gpu.launch_func @attn_gpu::@two_flash
+// CHECK: gpu.launch_func @attn_gpu::@two_flash_1
+// CHECK: gpu.binary @attn_gpu
+func.func @two(%x: tensor<1x2x64x64xf16>, %y: tensor<1x2x64x64xf16>)
+    -> (tensor<1x2x64x64xf16>, tensor<1x2x64x64xf16>) {
+  %a = attn.attention %x, %y, %y
+      : tensor<1x2x64x64xf16>, tensor<1x2x64x64xf16>, tensor<1x2x64x64xf16>
+      -> tensor<1x2x64x64xf16>
+  %b = attn.attention %y, %x, %x {mask = #attn.mask<causal = true>}
+      : tensor<1x2x64x64xf16>, tensor<1x2x64x64xf16>, tensor<1x2x64x64xf16>
+      -> tensor<1x2x64x64xf16>
+  return %a, %b : tensor<1x2x64x64xf16>, tensor<1x2x64x64xf16>
+}
+
+// -----
+
+// f32 attention: the kernels take f16/bf16 (the error says what to do).
+func.func @f32(%q: tensor<1x2x64x64xf32>) -> tensor<1x2x64x64xf32> {
+  // expected-error @+1 {{element type 'f32' is not supported on the GPU: convert the operands to bf16 or f16 before the kernel, or compile for the CPU (attn-to-cpu)}}
+  %o = attn.attention %q, %q, %q
+      : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>
+      -> tensor<1x2x64x64xf32>
+  return %o : tensor<1x2x64x64xf32>
+}
+
+// -----
+
+// Run-time sizes: the GPU compiles one kernel per shape.
+func.func @dynamic(%q: tensor<?x2x64x64xbf16>) -> tensor<?x2x64x64xbf16> {
+  // expected-error @+1 {{attn-gpu-flash needs static shapes (compile one kernel per shape; the runtime caches them)}}
+  %o = attn.attention %q, %q, %q
+      : tensor<?x2x64x64xbf16>, tensor<?x2x64x64xbf16>, tensor<?x2x64x64xbf16>
+      -> tensor<?x2x64x64xbf16>
+  return %o : tensor<?x2x64x64xbf16>
+}
+
+// -----
+
+func.func @sinks(%q: tensor<1x2x64x64xbf16>, %s: tensor<2xf32>) -> tensor<1x2x64x64xbf16> {
+  // expected-error @+1 {{attn-gpu-flash does not support attention sinks yet (the CPU pipeline attn-to-cpu does)}}
+  %o = attn.attention %q, %q, %q sinks(%s : tensor<2xf32>)
+      : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>
+      -> tensor<1x2x64x64xbf16>
+  return %o : tensor<1x2x64x64xbf16>
+}
+
+// -----
+
+// The backward's results are attn results: attn-kernel-abi converts the
+// function and attn-gpu-flash says the backward is CPU only.
+func.func @backward(%q: tensor<1x2x64x64xbf16>, %o: tensor<1x2x64x64xbf16>,
+                    %do: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>)
+    -> (tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>) {
+  // expected-error @+1 {{attn-gpu-flash: the backward has no GPU lowering yet (CPU only: attn-to-cpu)}}
+  %dq, %dk, %dv = attn.attention_grad %q, %q, %q, %o, %do, %lse
+      : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>,
+        tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>
+      -> tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>
+  return %dq, %dk, %dv : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>
+}
