@@ -285,3 +285,29 @@ mlir::attn::rt::buildKernelModule(MLIRContext *ctx, llvm::StringRef mlirText) {
   }
   return wrapAttentionOp(op);
 }
+
+OutlinedOp mlir::attn::rt::outlineIntoFunc(Operation *op,
+                                           llvm::StringRef funcName,
+                                           llvm::function_ref<Type(Type)> retype) {
+  OpBuilder b(op->getContext());
+  Location loc = op->getLoc();
+  OutlinedOp out{ModuleOp::create(loc), nullptr};
+  SmallVector<Type> args, results;
+  for (Type t : op->getOperandTypes())
+    args.push_back(retype ? retype(t) : t);
+  for (Type t : op->getResultTypes())
+    results.push_back(retype ? retype(t) : t);
+  b.setInsertionPointToEnd(out.module->getBody());
+  auto func =
+      func::FuncOp::create(b, loc, funcName, b.getFunctionType(args, results));
+  Block *body = func.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  IRMapping map;
+  for (auto [operand, arg] : llvm::zip(op->getOperands(), body->getArguments()))
+    map.map(operand, arg);
+  out.clone = b.clone(*op, map);
+  for (auto [r, t] : llvm::zip(out.clone->getResults(), results))
+    r.setType(t);
+  func::ReturnOp::create(b, loc, out.clone->getResults());
+  return out;
+}

@@ -22,6 +22,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
 namespace mlir {
@@ -62,6 +63,17 @@ llvm::Expected<KernelModule> buildKernelModule(MLIRContext *ctx,
 /// Builds the kernel around a clone of `op` (which may live in another
 /// module) in a new module of op's context.
 llvm::Expected<KernelModule> wrapAttentionOp(AttentionOp op);
+
+/// A new module (at op's location) holding `@funcName`, whose arguments
+/// are `op`'s operands and whose body is a clone of `op` returning its
+/// results: the one-op function Runtime::compileMlir takes. `retype` (when
+/// given) maps argument and result types; the clone's result types follow.
+struct OutlinedOp {
+  OwningOpRef<ModuleOp> module;
+  Operation *clone = nullptr;
+};
+OutlinedOp outlineIntoFunc(Operation *op, llvm::StringRef funcName,
+                           llvm::function_ref<Type(Type)> retype = nullptr);
 
 } // namespace mlir::attn::rt
 

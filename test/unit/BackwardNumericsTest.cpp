@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "RuntimeTestUtils.h"
+#include "SpecTestUtils.h"
 
 #include "runtime/CheckBackward.h"
 #include "runtime/HostBuffers.h"
@@ -29,21 +30,9 @@ using attn_test::errorOf;
 using attn_test::ok;
 using attn_test::sharedRuntime;
 using attn_test::testSeed;
+using attn_test::makeSpec;
 
 namespace {
-
-AttentionSpec make(int64_t b, int64_t hq, int64_t hkv, int64_t sq, int64_t skv,
-                   int64_t d, ElementType dtype = ElementType::F32) {
-  AttentionSpec s;
-  s.batch = b;
-  s.numHeads = hq;
-  s.numKvHeads = hkv;
-  s.queryLen = sq;
-  s.kvLen = skv;
-  s.headDim = d;
-  s.dtype = dtype;
-  return s;
-}
 
 /// Buffers of the backward's signature with O and lse from the forward
 /// kernel on the same inputs.
@@ -102,33 +91,33 @@ void check(const AttentionSpec &spec, std::vector<int32_t> lengths = {},
   run.runAndCheck(options);
 }
 
-TEST(BackwardNumerics, F32MhaOddLengths) { check(make(2, 3, 3, 37, 45, 64)); }
+TEST(BackwardNumerics, F32MhaOddLengths) { check(makeSpec(2, 3, 3, 37, 45, 64)); }
 
 TEST(BackwardNumerics, F32HeadDims) {
   for (int64_t d : {40, 80, 96, 128})
-    check(make(1, 2, 2, 33, 70, d));
+    check(makeSpec(1, 2, 2, 33, 70, d));
 }
 
 TEST(BackwardNumerics, F32GqaRatios) {
-  check(make(1, 8, 2, 29, 67, 64)); // 4:1
-  check(make(2, 7, 1, 19, 41, 64)); // 7:1 (MQA)
+  check(makeSpec(1, 8, 2, 29, 67, 64)); // 4:1
+  check(makeSpec(2, 7, 1, 19, 41, 64)); // 7:1 (MQA)
 }
 
 TEST(BackwardNumerics, F32CausalOffset) {
-  AttentionSpec s = make(1, 4, 2, 50, 130, 64);
+  AttentionSpec s = makeSpec(1, 4, 2, 50, 130, 64);
   s.mask.causal = true;
   s.mask.qOffset = 80;
   check(s);
 }
 
 TEST(BackwardNumerics, F32CausalSquare) {
-  AttentionSpec s = make(1, 2, 1, 200, 200, 64);
+  AttentionSpec s = makeSpec(1, 2, 1, 200, 200, 64);
   s.mask.causal = true;
   check(s);
 }
 
 TEST(BackwardNumerics, F32SlidingWindowGlobalTokens) {
-  AttentionSpec s = make(1, 4, 4, 150, 150, 64);
+  AttentionSpec s = makeSpec(1, 4, 4, 150, 150, 64);
   s.mask.causal = true;
   s.mask.windowLeft = 40;
   check(s);
@@ -138,7 +127,7 @@ TEST(BackwardNumerics, F32SlidingWindowGlobalTokens) {
 }
 
 TEST(BackwardNumerics, F32SoftcapScaleValueDim) {
-  AttentionSpec s = make(1, 4, 2, 45, 77, 64);
+  AttentionSpec s = makeSpec(1, 4, 2, 45, 77, 64);
   s.valueDim = 48;
   s.softcap = 5.0f;
   s.scale = 0.3f;
@@ -146,7 +135,7 @@ TEST(BackwardNumerics, F32SoftcapScaleValueDim) {
 }
 
 TEST(BackwardNumerics, F32BshdRaggedFullyMaskedRows) {
-  AttentionSpec s = make(3, 4, 2, 21, 90, 64);
+  AttentionSpec s = makeSpec(3, 4, 2, 21, 90, 64);
   s.layout = Layout::BSHD;
   s.withKvLengths = true;
   s.mask.causal = true;
@@ -167,10 +156,10 @@ TEST(BackwardNumerics, F32BshdRaggedFullyMaskedRows) {
 
 TEST(BackwardNumerics, F16AndBf16) {
   for (ElementType t : {ElementType::F16, ElementType::BF16}) {
-    AttentionSpec s = make(1, 8, 2, 61, 61, 64, t);
+    AttentionSpec s = makeSpec(1, 8, 2, 61, 61, 64, t);
     s.mask.causal = true;
     check(s);
-    AttentionSpec w = make(2, 4, 4, 33, 97, 80, t);
+    AttentionSpec w = makeSpec(2, 4, 4, 33, 97, 80, t);
     w.mask.windowLeft = 20;
     w.mask.windowRight = 5;
     w.softcap = 20.0f;
@@ -179,7 +168,7 @@ TEST(BackwardNumerics, F16AndBf16) {
 }
 
 TEST(BackwardNumerics, OtherTiles) {
-  AttentionSpec s = make(1, 4, 1, 70, 100, 64);
+  AttentionSpec s = makeSpec(1, 4, 1, 70, 100, 64);
   s.mask.causal = true;
   s.mask.qOffset = 30;
   CompileOptions o;
@@ -192,7 +181,7 @@ TEST(BackwardNumerics, OtherTiles) {
 /// another's memory: every gradient is bit-identical run to run, whatever
 /// the thread count.
 TEST(BackwardNumerics, Deterministic) {
-  AttentionSpec s = make(2, 8, 2, 100, 130, 64);
+  AttentionSpec s = makeSpec(2, 8, 2, 100, 130, 64);
   s.mask.causal = true;
   s.mask.qOffset = 30;
   BackwardRun run(s, testSeed());
@@ -220,7 +209,7 @@ TEST(BackwardNumerics, Deterministic) {
 }
 
 TEST(BackwardErrors, BufferChecks) {
-  AttentionSpec s = make(1, 4, 2, 17, 23, 64);
+  AttentionSpec s = makeSpec(1, 4, 2, 17, 23, 64);
   BackwardRun run(s, 1);
   ASSERT_TRUE(run.ready);
   auto kernel = sharedRuntime().compileBackward(s);
@@ -252,7 +241,7 @@ TEST(BackwardErrors, BufferChecks) {
 }
 
 TEST(BackwardErrors, CompileChecks) {
-  AttentionSpec s = make(1, 4, 2, 17, 23, 64);
+  AttentionSpec s = makeSpec(1, 4, 2, 17, 23, 64);
   s.withSinks = true;
   EXPECT_NE(errorOf(sharedRuntime().compileBackward(s))
                 .find("attention sinks have no backward yet"),

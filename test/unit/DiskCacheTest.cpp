@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "KvCacheTestUtils.h"
 #include "RuntimeTestUtils.h"
+#include "SpecTestUtils.h"
 
 #include "runtime/Check.h"
 #include "runtime/DiskCache.h"
@@ -34,6 +35,7 @@
 using namespace mlir::attn;
 using namespace mlir::attn::rt;
 using attn_test::ok;
+using attn_test::specOf;
 
 namespace {
 
@@ -54,13 +56,6 @@ RuntimeOptions inDir(const std::string &dir, uint64_t maxBytes = 1 << 30) {
   o.cacheDir = dir;
   o.cacheMaxBytes = maxBytes;
   return o;
-}
-
-AttentionSpec specOf(const char *shorthand) {
-  std::string err;
-  auto spec = parseSpecShorthand(shorthand, err);
-  EXPECT_TRUE(spec.has_value()) << err;
-  return spec.value_or(AttentionSpec());
 }
 
 /// The entry files (*.attnk) of `dir`.

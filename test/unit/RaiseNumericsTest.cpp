@@ -23,9 +23,7 @@
 #include "runtime/KernelBuilder.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/IRMapping.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 
@@ -68,22 +66,10 @@ std::string raiseToKernelText(llvm::StringRef naive, std::string &form) {
   }
   AttentionOp op = ops.front();
   form = cast<StringAttr>(op->getAttr("attn.raised")).str();
-  OpBuilder b(&ctx);
-  OwningOpRef<ModuleOp> kernel = ModuleOp::create(b.getUnknownLoc());
-  b.setInsertionPointToEnd(kernel->getBody());
-  auto func = func::FuncOp::create(
-      b, op.getLoc(), "raised",
-      b.getFunctionType(op->getOperandTypes(), op->getResultTypes()));
-  Block *body = func.addEntryBlock();
-  b.setInsertionPointToStart(body);
-  IRMapping map;
-  for (auto [operand, arg] : llvm::zip(op->getOperands(), body->getArguments()))
-    map.map(operand, arg);
-  Operation *clone = b.clone(*op, map);
-  func::ReturnOp::create(b, op.getLoc(), clone->getResults());
+  OutlinedOp kernel = outlineIntoFunc(op, "raised");
   std::string text;
   llvm::raw_string_ostream os(text);
-  kernel->print(os);
+  kernel.module->print(os);
   return text;
 }
 
@@ -190,6 +176,41 @@ void checkRaised(llvm::StringRef naive, const Problem &p,
 
 } // namespace
 
+/// The indexing maps of the 4-D naive tests: Q·Kᵀ over (b, h, i, j, d),
+/// P·V over (b, h, i, d, j), elementwise #id.
+static constexpr const char *kMaps4d = R"mlir(
+#q = affine_map<(b, h, i, j, d) -> (b, h, i, d)>
+#k = affine_map<(b, h, i, j, d) -> (b, h, j, d)>
+#s = affine_map<(b, h, i, j, d) -> (b, h, i, j)>
+#p = affine_map<(b, h, i, d, j) -> (b, h, i, j)>
+#v = affine_map<(b, h, i, d, j) -> (b, h, j, d)>
+#o = affine_map<(b, h, i, d, j) -> (b, h, i, d)>
+#id = affine_map<(b, h, i, j) -> (b, h, i, j)>
+)mlir";
+
+/// `%res = lhs · rhs` over the innermost loop (maps "#q, #k, #s" for the
+/// scores, "#p, #v, #o" for P·V) into a zero-filled `outT`; its empty
+/// tensor is `%<res>_e` (the scores' is reused by the tests' softmax).
+static std::string contraction(llvm::StringRef res, llvm::StringRef maps,
+                        llvm::StringRef lhs, llvm::StringRef rhs,
+                        llvm::StringRef lhsT, llvm::StringRef rhsT,
+                        llvm::StringRef outT) {
+  std::string r = res.str(), o = outT.str();
+  return "  %" + r + "_e = tensor.empty() : " + o + "\n  %" + r +
+         "_z = linalg.fill ins(%zero : f32) outs(%" + r + "_e : " + o +
+         ") -> " + o + "\n  %" + r + " = linalg.generic {indexing_maps = [" +
+         maps.str() +
+         "], iterator_types = [\"parallel\", \"parallel\", \"parallel\", "
+         "\"parallel\", \"reduction\"]}\n      ins(%" +
+         lhs.str() + ", %" + rhs.str() + " : " + lhsT.str() + ", " +
+         rhsT.str() + ") outs(%" + r + "_z : " + o + R"mlir() {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  } -> )mlir" + o + "\n";
+}
+
 /// Seed 002's ScaledDotProductAttention as front ends emit it, B = 3,
 /// S = 77, D = 40: torch.bmm(q, k.transpose(1, 2)) / sqrt(dim), the scores
 /// masked by masked_fill where `maskLines` (linalg.index %i, %j in scope)
@@ -259,14 +280,7 @@ TEST(RaiseNumerics, Seed002SlidingWindowBmm) {
 // -inf upper triangle, the stable max/sub/exp/sum/div softmax as named ops.
 // B = 2, Sq = 45, Skv = 100, D = 40.
 TEST(RaiseNumerics, GqaRepeatInterleaveCausal) {
-  const char *naive = R"mlir(
-#q = affine_map<(b, h, i, j, d) -> (b, h, i, d)>
-#k = affine_map<(b, h, i, j, d) -> (b, h, j, d)>
-#s = affine_map<(b, h, i, j, d) -> (b, h, i, j)>
-#p = affine_map<(b, h, i, d, j) -> (b, h, i, j)>
-#v = affine_map<(b, h, i, d, j) -> (b, h, j, d)>
-#o = affine_map<(b, h, i, d, j) -> (b, h, i, d)>
-#id = affine_map<(b, h, i, j) -> (b, h, i, j)>
+  std::string naive = std::string(kMaps4d) + R"mlir(
 #ij = affine_map<(b, h, i, j) -> (i, j)>
 !qt = tensor<2x8x45x40xf32>
 !kv = tensor<2x2x100x40xf32>
@@ -290,15 +304,9 @@ func.func @gqa(%q: !qt, %k: !kv, %v: !kv) -> !qt {
   %kr = tensor.collapse_shape %kb [[0], [1, 2], [3], [4]] : !k5 into !kt
   %vb = linalg.broadcast ins(%v : !kv) outs(%ke : !k5) dimensions = [2]
   %vr = tensor.collapse_shape %vb [[0], [1, 2], [3], [4]] : !k5 into !kt
-  %se = tensor.empty() : !st
-  %sz = linalg.fill ins(%zero : f32) outs(%se : !st) -> !st
-  %s = linalg.generic {indexing_maps = [#q, #k, #s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
-      ins(%qs, %kr : !qt, !kt) outs(%sz : !st) {
-  ^bb0(%a: f32, %b: f32, %acc: f32):
-    %m = arith.mulf %a, %b : f32
-    %r = arith.addf %acc, %m : f32
-    linalg.yield %r : f32
-  } -> !st
+)mlir" +
+                      contraction("s", "#q, #k, #s", "qs", "kr", "!qt", "!kt",
+                                  "!st") + R"mlir(
   %te = tensor.empty() : tensor<45x100xf32>
   %tri = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
       outs(%te : tensor<45x100xf32>) {
@@ -310,7 +318,7 @@ func.func @gqa(%q: !qt, %k: !kv, %v: !kv) -> !qt {
     linalg.yield %y : f32
   } -> tensor<45x100xf32>
   %ms = linalg.generic {indexing_maps = [#id, #ij, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
-      ins(%s, %tri : !st, tensor<45x100xf32>) outs(%se : !st) {
+      ins(%s, %tri : !st, tensor<45x100xf32>) outs(%s_e : !st) {
   ^bb0(%a: f32, %t: f32, %o: f32):
     %y = arith.addf %a, %t : f32
     linalg.yield %y : f32
@@ -322,29 +330,21 @@ func.func @gqa(%q: !qt, %k: !kv, %v: !kv) -> !qt {
       %x = arith.maximumf %in, %init : f32
       linalg.yield %x : f32
     }
-  %mb = linalg.broadcast ins(%mx : !rt) outs(%se : !st) dimensions = [3]
-  %d = linalg.sub ins(%ms, %mb : !st, !st) outs(%se : !st) -> !st
-  %e = linalg.exp ins(%d : !st) outs(%se : !st) -> !st
+  %mb = linalg.broadcast ins(%mx : !rt) outs(%s_e : !st) dimensions = [3]
+  %d = linalg.sub ins(%ms, %mb : !st, !st) outs(%s_e : !st) -> !st
+  %e = linalg.exp ins(%d : !st) outs(%s_e : !st) -> !st
   %si = linalg.fill ins(%zero : f32) outs(%re : !rt) -> !rt
   %sum = linalg.reduce ins(%e : !st) outs(%si : !rt) dimensions = [3]
     (%in: f32, %init: f32) {
       %x = arith.addf %in, %init : f32
       linalg.yield %x : f32
     }
-  %sb = linalg.broadcast ins(%sum : !rt) outs(%se : !st) dimensions = [3]
-  %pr = linalg.div ins(%e, %sb : !st, !st) outs(%se : !st) -> !st
-  %oe = tensor.empty() : !qt
-  %oz = linalg.fill ins(%zero : f32) outs(%oe : !qt) -> !qt
-  %out = linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
-      ins(%pr, %vr : !st, !kt) outs(%oz : !qt) {
-  ^bb0(%a: f32, %b: f32, %acc: f32):
-    %m = arith.mulf %a, %b : f32
-    %r = arith.addf %acc, %m : f32
-    linalg.yield %r : f32
-  } -> !qt
-  return %out : !qt
-}
-)mlir";
+  %sb = linalg.broadcast ins(%sum : !rt) outs(%s_e : !st) dimensions = [3]
+  %pr = linalg.div ins(%e, %sb : !st, !st) outs(%s_e : !st) -> !st
+)mlir" +
+                      contraction("out", "#p, #v, #o", "pr", "vr", "!st",
+                                  "!kt", "!qt") +
+                      "  return %out : !qt\n}\n";
   checkRaised(naive,
               {2, 8, 2, 45, 100, 40, 0.158113883,
                [](int64_t i, int64_t j) { return j > i; }},
@@ -357,14 +357,7 @@ func.func @gqa(%q: !qt, %k: !kv, %v: !kv) -> !qt {
 // so it must not be read as K/V head repetition (attn-raise-attention
 // left this attention unraised). H = 8, S = 45, D = 40, causal.
 TEST(RaiseNumerics, UnitBatchSqueezedWithHeads) {
-  const char *naive = R"mlir(
-#q = affine_map<(b, h, i, j, d) -> (b, h, i, d)>
-#k = affine_map<(b, h, i, j, d) -> (b, h, j, d)>
-#s = affine_map<(b, h, i, j, d) -> (b, h, i, j)>
-#p = affine_map<(b, h, i, d, j) -> (b, h, i, j)>
-#v = affine_map<(b, h, i, d, j) -> (b, h, j, d)>
-#o = affine_map<(b, h, i, d, j) -> (b, h, i, d)>
-#id = affine_map<(b, h, i, j) -> (b, h, i, j)>
+  std::string naive = std::string(kMaps4d) + R"mlir(
 !h5 = tensor<1x1x8x45x40xf32>
 !h = tensor<1x8x45x40xf32>
 !st = tensor<1x8x45x45xf32>
@@ -375,17 +368,11 @@ func.func @squeezed(%q5: !h5, %k5: !h5, %v5: !h5) -> !h {
   %q = tensor.collapse_shape %q5 [[0], [1, 2], [3], [4]] : !h5 into !h
   %k = tensor.collapse_shape %k5 [[0], [1, 2], [3], [4]] : !h5 into !h
   %v = tensor.collapse_shape %v5 [[0], [1, 2], [3], [4]] : !h5 into !h
-  %se = tensor.empty() : !st
-  %sz = linalg.fill ins(%zero : f32) outs(%se : !st) -> !st
-  %s = linalg.generic {indexing_maps = [#q, #k, #s], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
-      ins(%q, %k : !h, !h) outs(%sz : !st) {
-  ^bb0(%a: f32, %b: f32, %acc: f32):
-    %m = arith.mulf %a, %b : f32
-    %r = arith.addf %acc, %m : f32
-    linalg.yield %r : f32
-  } -> !st
+)mlir" +
+                      contraction("s", "#q, #k, #s", "q", "k", "!h", "!h",
+                                  "!st") + R"mlir(
   %ms = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
-      ins(%s : !st) outs(%se : !st) {
+      ins(%s : !st) outs(%s_e : !st) {
   ^bb0(%a: f32, %o: f32):
     %i = linalg.index 2 : index
     %j = linalg.index 3 : index
@@ -394,19 +381,11 @@ func.func @squeezed(%q5: !h5, %k5: !h5, %v5: !h5) -> !h {
     %z = arith.mulf %y, %c : f32
     linalg.yield %z : f32
   } -> !st
-  %pr = linalg.softmax dimension(3) ins(%ms : !st) outs(%se : !st) -> !st
-  %oe = tensor.empty() : !h
-  %oz = linalg.fill ins(%zero : f32) outs(%oe : !h) -> !h
-  %out = linalg.generic {indexing_maps = [#p, #v, #o], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
-      ins(%pr, %v : !st, !h) outs(%oz : !h) {
-  ^bb0(%a: f32, %b: f32, %acc: f32):
-    %m = arith.mulf %a, %b : f32
-    %r = arith.addf %acc, %m : f32
-    linalg.yield %r : f32
-  } -> !h
-  return %out : !h
-}
-)mlir";
+  %pr = linalg.softmax dimension(3) ins(%ms : !st) outs(%s_e : !st) -> !st
+)mlir" +
+                      contraction("out", "#p, #v, #o", "pr", "v", "!st", "!h",
+                                  "!h") +
+                      "  return %out : !h\n}\n";
   checkRaised(naive,
               {1, 8, 8, 45, 45, 40, 0.158113883,
                [](int64_t i, int64_t j) { return j > i; }},

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "RuntimeTestUtils.h"
+#include "SpecTestUtils.h"
 
 #include "dialect/Limits.h"
 #include "runtime/Check.h"
@@ -27,19 +28,13 @@ using attn_test::errorOf;
 using attn_test::ok;
 using attn_test::sharedRuntime;
 using attn_test::testSeed;
+using attn_test::specOf;
 
 namespace {
 
 struct Sizes {
   int64_t batch, queryLen, kvLen;
 };
-
-AttentionSpec specOf(const char *text) {
-  std::string error;
-  auto spec = parseSpecShorthand(text, error);
-  EXPECT_TRUE(spec.has_value()) << error;
-  return spec.value_or(AttentionSpec{});
-}
 
 /// Runs the one compiled kernel of `text` (which has `?` sizes) at every
 /// size of `sizes` and checks each against the reference.

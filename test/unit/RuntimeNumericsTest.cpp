@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "RuntimeTestUtils.h"
+#include "SpecTestUtils.h"
 
 #include "runtime/Check.h"
 #include "runtime/HostBuffers.h"
@@ -48,20 +49,11 @@ ElementType f32 = ElementType::F32, f16 = ElementType::F16,
             bf16 = ElementType::BF16;
 Layout bhsd = Layout::BHSD, bshd = Layout::BSHD;
 
+/// The numerics cases check the lse result too.
 AttentionSpec make(int64_t b, int64_t hq, int64_t hkv, int64_t sq, int64_t skv,
-                   int64_t d, ElementType dtype, Layout layout,
-                   bool lse = true) {
-  AttentionSpec s;
-  s.batch = b;
-  s.numHeads = hq;
-  s.numKvHeads = hkv;
-  s.queryLen = sq;
-  s.kvLen = skv;
-  s.headDim = d;
-  s.dtype = dtype;
-  s.layout = layout;
-  s.returnLse = lse;
-  return s;
+                   int64_t d, ElementType dtype, Layout layout) {
+  return attn_test::makeSpec(b, hq, hkv, sq, skv, d, dtype, layout,
+                             /*lse=*/true);
 }
 
 /// "b1_hq4_hkv1_sq65_skv65_d64_f32_bhsd" plus a suffix.

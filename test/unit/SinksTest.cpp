@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "RuntimeTestUtils.h"
+#include "SpecTestUtils.h"
 
 #include "runtime/Check.h"
 #include "runtime/HostBuffers.h"
@@ -23,20 +24,13 @@ using attn_test::errorOf;
 using attn_test::ok;
 using attn_test::sharedRuntime;
 using attn_test::testSeed;
+using attn_test::specOf;
 
 namespace {
 
-/// The spec of a shorthand that must parse.
-AttentionSpec spec(const char *shorthand) {
-  std::string error;
-  auto s = parseSpecShorthand(shorthand, error);
-  EXPECT_TRUE(s.has_value()) << error;
-  return s.value_or(AttentionSpec());
-}
-
 /// The reference with sinks against the same rows without them.
 TEST(SinksReference, MatchesTheSinkIdentity) {
-  AttentionSpec s = spec("gqa:b=2,hq=4,hkv=2,sq=9,skv=21,d=16,dv=8,causal,"
+  AttentionSpec s = specOf("gqa:b=2,hq=4,hkv=2,sq=9,skv=21,d=16,dv=8,causal,"
                          "offset=12,window=5:-1,ragged,lse,sinks");
   KernelSignature with = signatureForSpec(s);
   HostBuffers buffers(with, FillOptions{testSeed()});
@@ -64,7 +58,7 @@ TEST(SinksReference, MatchesTheSinkIdentity) {
 }
 
 TEST(SinksBinding, WrongSizeOrMissingBufferNamesTheOperand) {
-  AttentionSpec s = spec("gqa:hq=8,hkv=2,sq=5,skv=7,d=16,sinks");
+  AttentionSpec s = specOf("gqa:hq=8,hkv=2,sq=5,skv=7,d=16,sinks");
   auto kernel = sharedRuntime().compile(s);
   ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
   HostBuffers buffers((*kernel)->signature(), FillOptions{1});

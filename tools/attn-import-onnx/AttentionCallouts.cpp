@@ -2,7 +2,9 @@
 #include "tools/attn-import-onnx/AttentionCallouts.h"
 
 #include "dialect/AttnOps.h"
+#include "runtime/Errors.h"
 #include "runtime/HalfFloat.h"
+#include "runtime/KernelBuilder.h"
 #include "runtime/KernelSignature.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -11,58 +13,56 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
-#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Verifier.h"
 
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::onnx_import;
+using rt::makeError;
 
 namespace {
-llvm::Error error(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
-
 /// A function holding a clone of `op` whose operands are its arguments;
 /// with `half`, f32 operands and results become `half` (the GPU kernels'
 /// element types). The text Runtime::compileMlir takes.
 llvm::Expected<std::string> kernelText(AttentionOp op, Type half) {
-  MLIRContext *ctx = op->getContext();
-  OpBuilder b(ctx);
-  OwningOpRef<ModuleOp> module = ModuleOp::create(op.getLoc());
+  if (half && (!op.getScoreMod().empty() || !op.getMaskMod().empty()))
+    return makeError("an attn.attention with score_mod/mask_mod regions runs "
+                     "on the CPU only here (its f32 region cannot be "
+                     "retyped)");
   auto retype = [&](Type t) -> Type {
     auto tt = cast<RankedTensorType>(t);
     if (!half || !tt.getElementType().isF32())
       return t;
     return RankedTensorType::get(tt.getShape(), half);
   };
-  SmallVector<Type> args, results;
-  for (Type t : op->getOperandTypes())
-    args.push_back(retype(t));
-  for (Type t : op->getResultTypes())
-    results.push_back(retype(t));
-  if (half && (!op.getScoreMod().empty() || !op.getMaskMod().empty()))
-    return error("an attn.attention with score_mod/mask_mod regions runs on "
-                 "the CPU only here (its f32 region cannot be retyped)");
-  b.setInsertionPointToEnd(module->getBody());
-  auto func = func::FuncOp::create(b, op.getLoc(), "attention",
-                                   b.getFunctionType(args, results));
-  Block *body = func.addEntryBlock();
-  b.setInsertionPointToStart(body);
-  IRMapping map;
-  for (auto [operand, arg] : llvm::zip(op->getOperands(), body->getArguments()))
-    map.map(operand, arg);
-  Operation *clone = b.clone(*op, map);
-  for (auto [r, t] : llvm::zip(clone->getResults(), results))
-    r.setType(t);
-  clone->removeAttr("attn.raised");
-  func::ReturnOp::create(b, op.getLoc(), clone->getResults());
-  if (failed(verify(*module)))
-    return error("the outlined attn.attention does not verify");
+  rt::OutlinedOp outlined = rt::outlineIntoFunc(op, "attention", retype);
+  outlined.clone->removeAttr("attn.raised");
+  if (failed(verify(*outlined.module)))
+    return makeError("the outlined attn.attention does not verify");
   std::string text;
   llvm::raw_string_ostream os(text);
-  module->print(os);
+  outlined.module->print(os);
   return text;
+}
+
+/// The ONNX node an op came from: the importer gives every op its node's
+/// name as location (a raised attention has its P·V MatMul's).
+std::string nodeName(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location l : fused.getLocations())
+      if (std::string n = nodeName(l); !n.empty())
+        return n;
+  return "";
+}
+
+/// "attn.attention 0 at node 'pv' (cpu)", the prefix of op `index`'s
+/// errors (without " at node" when the op has no name).
+std::string describe(AttentionOp op, int64_t index, const std::string &target) {
+  std::string node = nodeName(op.getLoc());
+  return "attn.attention " + std::to_string(index) +
+         (node.empty() ? "" : " at node '" + node + "'") + " (" + target + ")";
 }
 
 /// Replaces `op` by its operands copied into fresh buffers, an array of
@@ -119,6 +119,8 @@ void replaceByCallout(AttentionOp op, int64_t self, int64_t index,
 
 struct AttentionCallouts::Op {
   rt::KernelRef kernel;
+  /// "attn.attention 0 at node 'pv' (cpu)": the prefix of its errors.
+  std::string what;
   /// Per ABI buffer: the model's element count and whether the model holds
   /// it as f32 while the kernel takes 16-bit floats (converted per call).
   std::vector<int64_t> elements;
@@ -155,26 +157,30 @@ llvm::Error AttentionCallouts::outline(ModuleOp module) {
     half = options.gpuBf16 ? Type(BFloat16Type::get(module.getContext()))
                            : Type(Float16Type::get(module.getContext()));
   for (AttentionOp op : found) {
+    std::string what = describe(op, static_cast<int64_t>(ops.size()),
+                                rt::stringifyTarget(options.target));
+    auto fail = [&](llvm::Error e) {
+      return makeError(what + ": " + llvm::toString(std::move(e)));
+    };
     if (op->getNumResults() != 1)
-      return error("an attn.attention with " +
-                   llvm::Twine(op->getNumResults()) +
-                   " results (lse) cannot be outlined");
+      return makeError(what + ": it has " + llvm::Twine(op->getNumResults()) +
+                       " results (lse) and cannot be outlined");
     auto text = kernelText(op, half);
     if (!text)
-      return text.takeError();
+      return fail(text.takeError());
     auto kernel = runtime.compileMlir(*text, options.target, options.compile);
     if (!kernel)
-      return error("attn.attention " + llvm::Twine(ops.size()) + " (" +
-                   rt::stringifyTarget(options.target) +
-                   "): " + llvm::toString(kernel.takeError()));
+      return fail(kernel.takeError());
     Op o;
     o.kernel = *kernel;
+    o.what = what;
     SmallVector<Type> modelTypes(op->getOperandTypes());
     modelTypes.push_back(op->getResult(0).getType());
     const rt::KernelSignature &sig = o.kernel->signature();
     if (sig.args.size() != modelTypes.size())
-      return error("the outlined kernel takes " + llvm::Twine(sig.args.size()) +
-                   " buffers, the op has " + llvm::Twine(modelTypes.size()));
+      return makeError(what + ": the outlined kernel takes " +
+                       llvm::Twine(sig.args.size()) + " buffers, the op has " +
+                       llvm::Twine(modelTypes.size()));
     for (auto [arg, t] : llvm::zip(sig.args, modelTypes)) {
       auto tt = cast<RankedTensorType>(t);
       bool conv = tt.getElementType().isF32() && arg.dtype != rt::DType::F32;
@@ -204,7 +210,7 @@ llvm::Error AttentionCallouts::takeError() {
     return llvm::Error::success();
   std::string msg = std::move(firstError);
   firstError.clear();
-  return error(msg);
+  return makeError(msg);
 }
 
 void AttentionCallouts::entry(int64_t self, int64_t op, int64_t ptrs) {
@@ -233,8 +239,7 @@ void AttentionCallouts::call(int64_t index, void **ptrs) {
     args.set(arg.role, rt::BufferRef::contiguous(p, arg.dtype, arg.shape));
   }
   if (llvm::Error e = o.kernel->run(args)) {
-    firstError = "attn.attention " + std::to_string(index) + ": " +
-                 llvm::toString(std::move(e));
+    firstError = o.what + ": " + llvm::toString(std::move(e));
     return;
   }
   for (auto [i, arg] : llvm::enumerate(sig.args)) {

@@ -2,6 +2,7 @@
 #include "tools/attn-import-onnx/Importer.h"
 
 #include "runtime/Buffer.h"
+#include "runtime/Errors.h"
 
 #include "dialect/AttnDialect.h"
 
@@ -17,26 +18,23 @@
 using namespace mlir;
 using namespace mlir::attn::onnx_import;
 namespace rt = mlir::attn::rt;
+using rt::makeError;
 
 namespace {
-llvm::Error error(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
-
 /// The static shape of a graph input/output's type, or an error.
 llvm::Expected<llvm::SmallVector<int64_t, 4>>
 staticShape(const onnx::ValueInfoProto &info, llvm::StringRef what) {
   const onnx::TypeProto &type = info.type();
   if (!type.has_tensor_type())
-    return error(what + " '" + info.name() + "' is not a tensor");
+    return makeError(what + " '" + info.name() + "' is not a tensor");
   llvm::SmallVector<int64_t, 4> shape;
   if (!type.tensor_type().has_shape())
-    return error(what + " '" + info.name() +
+    return makeError(what + " '" + info.name() +
                  "' has no shape (static "
                  "shapes only)");
   for (const auto &dim : type.tensor_type().shape().dim()) {
     if (!dim.has_dim_value() || dim.dim_value() < 0)
-      return error(
+      return makeError(
           what + " '" + info.name() + "' has a dynamic dim" +
           (dim.has_dim_param() ? " '" + dim.dim_param() + "'" : std::string()) +
           " (static shapes only: export with fixed sizes)");
@@ -90,7 +88,7 @@ llvm::Error Importer::declareInputs(func::FuncOp &func) {
   for (const onnx::TensorProto &t : g.initializer()) {
     auto c = readTensor(t);
     if (!c)
-      return error("initializer: " + llvm::toString(c.takeError()));
+      return makeError("initializer: " + llvm::toString(c.takeError()));
     values[t.name()].constant = std::move(*c);
   }
   SmallVector<Type> argTypes;
@@ -103,7 +101,7 @@ llvm::Error Importer::declareInputs(func::FuncOp &func) {
       return shape.takeError();
     std::optional<Elem> e = elemFromOnnx(in.type().tensor_type().elem_type());
     if (!e)
-      return error("graph input '" + in.name() + "' has unsupported type " +
+      return makeError("graph input '" + in.name() + "' has unsupported type " +
                    llvm::Twine(in.type().tensor_type().elem_type()));
     argTypes.push_back(RankedTensorType::get(*shape, elemType(*e)));
     argNames.push_back(in.name());
@@ -181,14 +179,14 @@ llvm::Error Importer::finish(func::FuncOp func) {
   for (const onnx::ValueInfoProto &out : g.output()) {
     auto it = values.find(out.name());
     if (it == values.end())
-      return error("graph output '" + out.name() + "' is never computed");
+      return makeError("graph output '" + out.name() + "' is never computed");
     Value v =
         it->second.value ? it->second.value : constant(*it->second.constant);
     // A declared static shape must match what the graph computes.
     if (out.type().has_tensor_type() && out.type().tensor_type().has_shape()) {
       auto declared = staticShape(out, "graph output");
       if (declared && *declared != shapeOf(v))
-        return error("graph output '" + out.name() + "' is declared " +
+        return makeError("graph output '" + out.name() + "' is declared " +
                      rt::shapeString(*declared) + " but the graph computes " +
                      rt::shapeString(shapeOf(v)));
       llvm::consumeError(declared ? llvm::Error::success()
@@ -202,7 +200,7 @@ llvm::Error Importer::finish(func::FuncOp func) {
   for (auto [i, out] : llvm::enumerate(g.output()))
     func.setResultAttr(i, "onnx.name", b.getStringAttr(out.name()));
   if (failed(mlir::verify(*module)))
-    return error("internal error: the imported module does not verify");
+    return makeError("internal error: the imported module does not verify");
   return llvm::Error::success();
 }
 

@@ -15,16 +15,14 @@
 #include "mlir/Pass/PassManager.h"
 
 #include <chrono>
+#include <cstring>
 
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::onnx_import;
+using rt::makeError;
 
 namespace {
-llvm::Error error(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
-
 constexpr const char *kModelName = "model";
 
 /// Frees the buffers one-shot bufferization allocated at the top level of
@@ -72,7 +70,7 @@ llvm::Expected<Port> portOf(Type t, std::string name) {
   auto type = cast<RankedTensorType>(t);
   std::optional<Elem> e = elemOfType(type.getElementType());
   if (!e)
-    return error("'" + name + "' has an element type the runner cannot pass");
+    return makeError("'" + name + "' has an element type the runner cannot pass");
   return Port{std::move(name), *e,
               llvm::SmallVector<int64_t, 4>(type.getShape())};
 }
@@ -87,7 +85,7 @@ llvm::Error decomposeSoftmax(ModuleOp module) {
         cast<linalg::AggregatedOpInterface>(op.getOperation())
             .decomposeOperation(b);
     if (failed(parts))
-      return error("cannot decompose a linalg.softmax");
+      return makeError("cannot decompose a linalg.softmax");
     op->replaceAllUsesWith(*parts);
     op->erase();
   }
@@ -100,7 +98,7 @@ llvm::Error buildKernel(ModuleOp module, std::vector<Port> &ins,
                         std::vector<Port> &outs) {
   auto funcs = llvm::to_vector(module.getOps<func::FuncOp>());
   if (funcs.size() != 1)
-    return error("the module must hold exactly one function");
+    return makeError("the module must hold exactly one function");
   func::FuncOp src = funcs.front();
   OpBuilder b(module.getContext());
   Location loc = src.getLoc();
@@ -226,7 +224,7 @@ CompiledModel::compile(ModuleOp imported, const RunnerOptions &options) {
   }
   module->walk([&](AttentionOp) { ++model->numAttention; });
   if (!options.raise && options.target == rt::Target::Cuda)
-    return error("--target=cuda runs the raised attention on the GPU: "
+    return makeError("--target=cuda runs the raised attention on the GPU: "
                  "without raising there is none (--no-raise is CPU only)");
   if (model->numAttention) {
     CalloutOptions co;
@@ -270,15 +268,32 @@ llvm::Error CompiledModel::run(llvm::ArrayRef<void *> inputs,
                                llvm::ArrayRef<void *> outputs,
                                rt::ThreadPool &pool) const {
   if (inputs.size() != ins.size() || outputs.size() != outs.size())
-    return error("the model takes " + llvm::Twine(ins.size()) + " inputs and " +
-                 llvm::Twine(outs.size()) + " outputs");
+    return makeError("the model takes " + llvm::Twine(ins.size()) +
+                     " inputs and " + llvm::Twine(outs.size()) + " outputs");
+  // A failing attention kernel cannot stop the model function, which runs
+  // on to its end: with callouts the outputs are computed into scratch
+  // buffers and copied out only when every call succeeded, so an error
+  // leaves the caller's outputs as they were.
+  std::vector<std::vector<char>> scratch;
+  SmallVector<void *> dest(outputs);
+  if (calls)
+    for (auto [i, port] : llvm::enumerate(outs)) {
+      scratch.emplace_back(port.bytes());
+      dest[i] = scratch.back().data();
+    }
   SmallVector<rt::BufferRef> buffers;
   // The dtype is not read by the runner (descriptors hold shapes only).
   for (auto [p, port] : llvm::zip(inputs, ins))
     buffers.push_back(rt::BufferRef::contiguous(p, rt::DType::F32, port.shape));
-  for (auto [p, port] : llvm::zip(outputs, outs))
+  for (auto [p, port] : llvm::zip(dest, outs))
     buffers.push_back(rt::BufferRef::contiguous(p, rt::DType::F32, port.shape));
   if (llvm::Error e = rt::runKernelCode(code, buffers, pool))
     return e;
-  return calls ? calls->takeError() : llvm::Error::success();
+  if (!calls)
+    return llvm::Error::success();
+  if (llvm::Error e = calls->takeError())
+    return e;
+  for (auto [i, bytes] : llvm::enumerate(scratch))
+    std::memcpy(outputs[i], bytes.data(), bytes.size());
+  return llvm::Error::success();
 }

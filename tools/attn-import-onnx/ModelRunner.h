@@ -64,7 +64,10 @@ public:
   /// The raised ops' kernels (none with --no-raise).
   const AttentionCallouts *callouts() const { return calls.get(); }
 
-  /// Runs on contiguous host buffers of the ports' shapes and types.
+  /// Runs on contiguous host buffers of the ports' shapes and types. An
+  /// attention kernel's failure is an error naming the op and its ONNX
+  /// node ("attn.attention 0 at node 'pv' (cpu): ..."), the outputs left
+  /// unwritten; the next run starts afresh.
   llvm::Error run(llvm::ArrayRef<void *> inputs, llvm::ArrayRef<void *> outputs,
                   rt::ThreadPool &pool) const;
 

@@ -5,6 +5,7 @@
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <string>
 #include <vector>
@@ -23,7 +24,7 @@ struct NpyArray {
 /// Fortran order, truncated data).
 llvm::Expected<NpyArray> readNpy(llvm::StringRef path);
 /// Writes `array` as a version 1.0 .npy file.
-llvm::Error writeNpy(llvm::StringRef path, const NpyArray &array);
+void writeNpy(llvm::raw_ostream &os, const NpyArray &array);
 
 } // namespace mlir::attn::onnx_import
 

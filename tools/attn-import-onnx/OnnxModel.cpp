@@ -2,6 +2,7 @@
 #include "tools/attn-import-onnx/OnnxModel.h"
 
 #include "runtime/HalfFloat.h"
+#include "runtime/Errors.h"
 
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -10,12 +11,9 @@
 
 using namespace mlir::attn::onnx_import;
 namespace rt = mlir::attn::rt;
+using rt::makeError;
 
 namespace {
-llvm::Error error(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
-
 int64_t elemBytes(Elem e) {
   switch (e) {
   case Elem::F64:
@@ -129,16 +127,16 @@ mlir::attn::onnx_import::readTensor(const onnx::TensorProto &t) {
   std::string name = "tensor '" + t.name() + "'";
   std::optional<Elem> elem = elemFromOnnx(t.data_type());
   if (!elem)
-    return error(name + " has unsupported data type " +
+    return makeError(name + " has unsupported data type " +
                  llvm::Twine(t.data_type()));
   if (t.data_location() == onnx::TensorProto::EXTERNAL)
-    return error(name + " uses external data (not supported)");
+    return makeError(name + " uses external data (not supported)");
   ConstTensor c;
   c.elem = *elem;
   int64_t n = 1;
   for (int64_t d : t.dims()) {
     if (d < 0 || (d > 0 && n > (int64_t(1) << 40) / d))
-      return error(name + " has a bad shape");
+      return makeError(name + " has a bad shape");
     c.shape.push_back(d);
     n *= d;
   }
@@ -147,7 +145,7 @@ mlir::attn::onnx_import::readTensor(const onnx::TensorProto &t) {
     const std::string &raw = t.raw_data();
     int64_t bytes = elemBytes(*elem);
     if (static_cast<int64_t>(raw.size()) != n * bytes)
-      return error(name + " holds " + llvm::Twine(raw.size()) +
+      return makeError(name + " holds " + llvm::Twine(raw.size()) +
                    " bytes of raw data for " + llvm::Twine(n) + " " +
                    elemName(*elem) + " elements");
     for (int64_t i = 0; i < n; ++i)
@@ -156,7 +154,7 @@ mlir::attn::onnx_import::readTensor(const onnx::TensorProto &t) {
   }
   auto fill = [&](const auto &field) -> llvm::Error {
     if (field.size() != n)
-      return error(name + " holds " + llvm::Twine(field.size()) +
+      return makeError(name + " holds " + llvm::Twine(field.size()) +
                    " values for " + llvm::Twine(n) + " elements");
     for (int64_t i = 0; i < n; ++i)
       c.data[i] = static_cast<double>(field.Get(i));
@@ -190,17 +188,20 @@ llvm::Expected<OnnxModel>
 mlir::attn::onnx_import::loadModel(llvm::StringRef path) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
   if (!buffer)
-    return error("cannot open '" + path + "': " + buffer.getError().message());
+    return makeError("cannot open '" + path + "': " + buffer.getError().message());
   OnnxModel m;
   m.path = path.str();
   llvm::StringRef bytes = (*buffer)->getBuffer();
+  // An empty protobuf parses (every field absent): say what it is.
+  if (bytes.empty())
+    return makeError("'" + path + "' is empty (not an ONNX model)");
   if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
       !m.proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-    return error("'" + path +
+    return makeError("'" + path +
                  "' is not an ONNX model (the protobuf does not parse; "
                  "truncated?)");
   if (!m.proto.has_graph())
-    return error("'" + path + "' has no graph (not an ONNX model?)");
+    return makeError("'" + path + "' has no graph (not an ONNX model?)");
   for (const onnx::OperatorSetIdProto &id : m.proto.opset_import()) {
     if (id.domain().empty() || id.domain() == "ai.onnx")
       m.opset = id.version();
@@ -208,7 +209,7 @@ mlir::attn::onnx_import::loadModel(llvm::StringRef path) {
       m.msOpset = id.version();
   }
   if (m.opset == 0)
-    return error("'" + path + "' imports no default-domain opset");
+    return makeError("'" + path + "' imports no default-domain opset");
   return m;
 }
 
@@ -224,7 +225,7 @@ std::string mlir::attn::onnx_import::describeNode(const onnx::NodeProto &node) {
 
 llvm::Error mlir::attn::onnx_import::nodeError(const onnx::NodeProto &node,
                                                const llvm::Twine &msg) {
-  return error(describeNode(node) + ": " + msg);
+  return makeError(describeNode(node) + ": " + msg);
 }
 
 const onnx::AttributeProto *

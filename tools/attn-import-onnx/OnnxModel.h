@@ -57,8 +57,9 @@ struct OnnxModel {
   int64_t msOpset = 0;
 };
 
-/// Parses the file at `path`: "cannot open", "not an ONNX model (the
-/// protobuf does not parse; truncated?)", "no graph" are the errors.
+/// Parses the file at `path`: "cannot open", "is empty", "not an ONNX
+/// model (the protobuf does not parse; truncated?)", "no graph" and "no
+/// default-domain opset" are the errors.
 llvm::Expected<OnnxModel> loadModel(llvm::StringRef path);
 
 /// "node 'name' (OpType)" for messages; the node's first output when it

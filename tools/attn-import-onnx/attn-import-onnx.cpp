@@ -7,9 +7,10 @@
 // with --run JIT-compiles it for the CPU and runs it on .npy inputs,
 // optionally comparing with expected outputs; the raised attention runs as
 // the runtime's kernels, on --threads CPU threads or (--target=cuda) on
-// the GPU. Every failure is one line
-// on stderr and a non-zero exit (1: model, run or check; 2: command
-// line); -o is written only on success.
+// the GPU. Every failure is one line on stderr and a non-zero exit (1:
+// model, run or check; 2: command line); -o and --output are written only
+// on success (exit 0), and --run reads and checks every --input and
+// --expect file before it runs anything.
 //
 //===----------------------------------------------------------------------===//
 #include "tools/attn-import-onnx/Importer.h"
@@ -19,6 +20,7 @@
 #include "passes/Passes.h"
 #include "runtime/Buffer.h"
 #include "runtime/DiagnosticCapture.h"
+#include "runtime/Errors.h"
 #include "runtime/KernelBuilder.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -56,7 +58,8 @@ options:
   --run              JIT-compile the model for the CPU and run it
   --input=FILE.npy   an input for --run, one per graph input in order
                      (default: seeded N(0, 1) floats, false/0 otherwise)
-  --output=PREFIX    write the outputs to PREFIX.out<i>.npy
+  --output=PREFIX    write the outputs to PREFIX.out<i>.npy (only when the
+                     run succeeds and every --expect passes)
   --expect=FILE.npy  compare output <i> (i-th --expect) with FILE; exit 1
                      past |out - ref| <= atol + rtol |ref| (NaN fails)
   --atol=X --rtol=Y  tolerances (default 1e-5 and 1e-4: f32; with
@@ -108,16 +111,34 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &err) {
     }
     auto [name, value] = arg.ltrim('-').split('=');
     bool has = arg.contains('=');
-    auto num = [&](auto &f) {
-      if (!has || value.getAsInteger(10, f) || f < 0)
-        return err = "bad value '" + value.str() + "' for --" + name.str(),
-               false;
+    // Every bad value: "bad value 'V' for --NAME (what it takes)".
+    auto bad = [&](const std::string &takes) {
+      err = "bad value '" + value.str() + "' for --" + name.str() + " (" +
+            takes + ")";
+      return false;
+    };
+    auto num = [&](int64_t &f, int64_t lo, int64_t hi) {
+      if (!has || value.getAsInteger(10, f) || f < lo || f > hi)
+        return bad(std::to_string(lo) + " to " + std::to_string(hi));
       return true;
     };
     auto real = [&](double &f) {
-      if (!has || value.getAsDouble(f) || !(f >= 0))
-        return err = "bad value '" + value.str() + "' for --" + name.str(),
-               false;
+      o.tolGiven = true;
+      if (!has || value.getAsDouble(f) || !(f >= 0) || std::isinf(f))
+        return bad("a number >= 0");
+      return true;
+    };
+    auto oneOf = [&](std::string &f,
+                     std::initializer_list<llvm::StringRef> values) {
+      if (!has || !llvm::is_contained(values, value))
+        return bad(llvm::join(values, " or "));
+      f = value.str();
+      return true;
+    };
+    auto file = [&](std::string &f) {
+      if (!has || value.empty())
+        return bad("a file name");
+      f = value.str();
       return true;
     };
     bool ok = true;
@@ -130,47 +151,43 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &err) {
       o.run = true;
     } else if (name == "bench" && !has) {
       o.bench = o.run = true;
-    } else if (name == "input" && has) {
-      o.inputs.push_back(value.str());
-    } else if (name == "expect" && has) {
-      o.expects.push_back(value.str());
-    } else if (name == "output" && has) {
-      o.outputPrefix = value.str();
-    } else if (name == "target" && (value == "cpu" || value == "cuda")) {
-      o.target = value.str();
+    } else if (name == "input") {
+      ok = file(o.inputs.emplace_back());
+    } else if (name == "expect") {
+      ok = file(o.expects.emplace_back());
+    } else if (name == "output") {
+      ok = file(o.outputPrefix);
+    } else if (name == "dump-binary") {
+      ok = file(o.dumpBinary);
+    } else if (name == "target") {
+      ok = oneOf(o.target, {"cpu", "cuda"});
+    } else if (name == "gpu-dtype") {
+      ok = oneOf(o.gpuDtype, {"f16", "bf16"});
+    } else if (name == "gpu-format") {
+      ok = oneOf(o.gpuFormat, {"isa", "bin"});
+    } else if (name == "gpu-chip") {
+      ok = has && value.starts_with("sm_") ? (o.gpuChip = value.str(), true)
+                                           : bad("sm_XX");
     } else if (name == "atol") {
       ok = real(o.atol);
-      o.tolGiven = true;
     } else if (name == "rtol") {
       ok = real(o.rtol);
-      o.tolGiven = true;
     } else if (name == "threads") {
-      ok = num(o.threads) && o.threads >= 1 && o.threads <= 1024;
-    } else if (name == "gpu-dtype" && (value == "f16" || value == "bf16")) {
-      o.gpuDtype = value.str();
-    } else if (name == "gpu-format" && (value == "isa" || value == "bin")) {
-      o.gpuFormat = value.str();
-    } else if (name == "gpu-chip" && value.starts_with("sm_")) {
-      o.gpuChip = value.str();
-    } else if (name == "dump-binary" && has && !value.empty()) {
-      o.dumpBinary = value.str();
+      ok = num(o.threads, 1, 1024);
     } else if (name == "runs") {
-      ok = num(o.runs) && o.runs > 0;
+      ok = num(o.runs, 1, 1000000);
     } else if (name == "warmup") {
-      ok = num(o.warmup);
+      ok = num(o.warmup, 0, 1000000);
     } else if (name == "tile-rows") {
-      ok = num(o.tileRows);
+      ok = num(o.tileRows, 1, 4096);
     } else if (name == "tile-kv") {
-      ok = num(o.tileKv);
+      ok = num(o.tileKv, 1, 4096);
     } else {
       err = "unknown option '" + arg.str() + "' (see --help)";
       return std::nullopt;
     }
-    if (!ok) {
-      if (err.empty())
-        err = "bad value for --" + name.str();
+    if (!ok)
       return std::nullopt;
-    }
   }
   if (o.model.empty()) {
     err = "no model given (see --help)";
@@ -192,6 +209,16 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &err) {
   return o;
 }
 
+/// Prints `e` on stderr as one line ("attn-import-onnx: ..."; a message
+/// of several lines, such as joined errors, is folded); returns 1.
+int fail(llvm::Error e) {
+  std::string msg = llvm::toString(std::move(e));
+  std::replace(msg.begin(), msg.end(), '\n', ' ');
+  llvm::outs().flush();
+  llvm::errs() << "attn-import-onnx: " << msg << "\n";
+  return 1;
+}
+
 /// The buffer of input `port`: from its .npy file, or seeded values.
 llvm::Expected<std::vector<char>>
 inputData(const Port &port, const std::string *file, std::mt19937_64 &rng) {
@@ -210,8 +237,7 @@ inputData(const Port &port, const std::string *file, std::mt19937_64 &rng) {
     return npy.takeError();
   if (npy->descr != port.npyDescr() ||
       llvm::ArrayRef<int64_t>(npy->shape) != llvm::ArrayRef(port.shape))
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
+    return rt::makeError(
         llvm::formatv("input '{0}': {1} is {2} {3}, the model takes {4} {5}",
                       port.name, *file, rt::shapeString(npy->shape), npy->descr,
                       rt::shapeString(port.shape), port.npyDescr())
@@ -219,23 +245,65 @@ inputData(const Port &port, const std::string *file, std::mt19937_64 &rng) {
   return std::move(npy->bytes);
 }
 
-/// Compares output `port` with the .npy at `file` (f32); prints one line.
-llvm::Expected<bool> compare(const Port &port, const std::vector<char> &got,
-                             const std::string &file, const Options &o) {
+/// The reference for output `port` (f32) from the .npy at `file`.
+llvm::Expected<NpyArray> expectedOutput(const Port &port,
+                                        const std::string &file) {
   auto ref = readNpy(file);
   if (!ref)
     return ref.takeError();
   if (port.elem != Elem::F32 || ref->descr != "<f4" ||
       llvm::ArrayRef<int64_t>(ref->shape) != llvm::ArrayRef(port.shape))
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
+    return rt::makeError(
         llvm::formatv("output '{0}': {1} is {2} {3}, the model computes {4} "
                       "{5} (f32 outputs are compared)",
                       port.name, file, rt::shapeString(ref->shape), ref->descr,
                       rt::shapeString(port.shape), port.npyDescr())
             .str());
+  return std::move(*ref);
+}
+
+/// What --run reads (inputs, references), all checked against the model
+/// before anything runs or is written.
+struct RunFiles {
+  std::vector<std::vector<char>> inputs;
+  std::vector<NpyArray> expects;
+};
+
+llvm::Expected<RunFiles> readRunFiles(const CompiledModel &model,
+                                      const Options &o) {
+  const auto &ins = model.inputs();
+  const auto &outs = model.outputs();
+  if (!o.inputs.empty() && o.inputs.size() != ins.size())
+    return rt::makeError(llvm::formatv("{0} --input files for {1} graph inputs",
+                                       o.inputs.size(), ins.size())
+                             .str());
+  if (o.expects.size() > outs.size())
+    return rt::makeError(
+        llvm::formatv("{0} --expect files for {1} graph outputs",
+                      o.expects.size(), outs.size())
+            .str());
+  RunFiles files;
+  std::mt19937_64 rng(42);
+  for (auto [i, port] : llvm::enumerate(ins)) {
+    auto d = inputData(port, o.inputs.empty() ? nullptr : &o.inputs[i], rng);
+    if (!d)
+      return d.takeError();
+    files.inputs.push_back(std::move(*d));
+  }
+  for (auto [i, file] : llvm::enumerate(o.expects)) {
+    auto ref = expectedOutput(outs[i], file);
+    if (!ref)
+      return ref.takeError();
+    files.expects.push_back(std::move(*ref));
+  }
+  return files;
+}
+
+/// Compares output `port` with `ref` (f32, same shape); prints one line.
+bool compare(const Port &port, const std::vector<char> &got,
+             const NpyArray &ref, const Options &o) {
   auto *a = reinterpret_cast<const float *>(got.data());
-  auto *r = reinterpret_cast<const float *>(ref->bytes.data());
+  auto *r = reinterpret_cast<const float *>(ref.bytes.data());
   double worst = 0;
   int64_t bad = 0, n = port.numElements();
   for (int64_t i = 0; i < n; ++i) {
@@ -250,6 +318,28 @@ llvm::Expected<bool> compare(const Port &port, const std::vector<char> &got,
       port.name, rt::shapeString(port.shape), worst, o.atol, o.rtol, bad, n,
       bad ? "FAIL" : "ok");
   return bad == 0;
+}
+
+/// Writes output i to PREFIX.out<i>.npy: all of them or (on an error) none.
+llvm::Error writeOutputs(const std::vector<Port> &outs,
+                         const std::vector<std::vector<char>> &data,
+                         const std::string &prefix) {
+  std::vector<std::unique_ptr<llvm::ToolOutputFile>> files;
+  for (auto [i, port] : llvm::enumerate(outs)) {
+    std::string path = prefix + ".out" + std::to_string(i) + ".npy";
+    std::error_code ec;
+    files.push_back(std::make_unique<llvm::ToolOutputFile>(
+        path, ec, llvm::sys::fs::OF_None));
+    if (ec)
+      return rt::makeError("cannot write '" + path + "': " + ec.message());
+    writeNpy(files.back()->os(), NpyArray{port.npyDescr(), port.shape, data[i]});
+    files.back()->os().flush();
+    if (files.back()->os().has_error())
+      return rt::makeError("cannot write '" + path + "'");
+  }
+  for (auto &f : files)
+    f->keep();
+  return llvm::Error::success();
 }
 
 /// --target=cuda: prints each attention's launch plan, writes its binary
@@ -271,8 +361,7 @@ llvm::Error reportGpu(const CompiledModel &model, const Options &o) {
     std::error_code ec;
     llvm::raw_fd_ostream os(path, ec);
     if (ec)
-      return llvm::createStringError(ec, "cannot write '" + path +
-                                             "': " + ec.message());
+      return rt::makeError("cannot write '" + path + "': " + ec.message());
     os << k.gpuBinary();
   }
   if (n == 0)
@@ -281,13 +370,38 @@ llvm::Error reportGpu(const CompiledModel &model, const Options &o) {
   return calls ? calls->load() : llvm::Error::success();
 }
 
-/// --run: compile, run (and time), write and compare outputs.
+/// --bench: `o.warmup` untimed calls, then the median of `o.runs`.
+llvm::Error bench(const CompiledModel &model, llvm::ArrayRef<void *> ins,
+                  llvm::ArrayRef<void *> outs, rt::ThreadPool &pool,
+                  const Options &o) {
+  // Wall and process CPU time: on a shared machine the CPU time is the
+  // figure to compare (the model runs on this one thread).
+  std::vector<double> wall, cpu;
+  for (int64_t r = 0; r < o.warmup + o.runs; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::clock_t c0 = std::clock();
+    if (llvm::Error e = model.run(ins, outs, pool))
+      return e;
+    double c = 1e3 * double(std::clock() - c0) / CLOCKS_PER_SEC;
+    double t = std::chrono::duration<double, std::milli>(
+                   std::chrono::steady_clock::now() - t0)
+                   .count();
+    if (r >= o.warmup)
+      wall.push_back(t), cpu.push_back(c);
+  }
+  std::sort(wall.begin(), wall.end());
+  std::sort(cpu.begin(), cpu.end());
+  llvm::outs() << llvm::formatv(
+      "time per call: {0:f4} ms median of {1} (min {2:f4}), CPU time "
+      "{3:f4} ms median, {4} thread{5}\n",
+      wall[wall.size() / 2], wall.size(), wall.front(), cpu[cpu.size() / 2],
+      o.threads, o.threads > 1 ? "s" : "");
+  return llvm::Error::success();
+}
+
+/// --run: compile, read and check the files, run (and time), compare, and
+/// write the outputs only when everything passed.
 int runModel(ModuleOp module, const Options &o) {
-  auto fail = [](llvm::Error e) {
-    llvm::errs() << "attn-import-onnx: " << llvm::toString(std::move(e))
-                 << "\n";
-    return 1;
-  };
   RunnerOptions ro;
   ro.raise = o.raise;
   ro.tileRows = o.tileRows;
@@ -300,35 +414,18 @@ int runModel(ModuleOp module, const Options &o) {
   auto model = CompiledModel::compile(module, ro);
   if (!model)
     return fail(model.takeError());
+  auto files = readRunFiles(**model, o);
+  if (!files)
+    return fail(files.takeError());
   if (ro.target == rt::Target::Cuda)
     if (llvm::Error e = reportGpu(**model, o))
       return fail(std::move(e));
-  const auto &ins = (*model)->inputs();
   const auto &outs = (*model)->outputs();
-  if (!o.inputs.empty() && o.inputs.size() != ins.size())
-    return fail(llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        llvm::formatv("{0} --input files for {1} graph inputs", o.inputs.size(),
-                      ins.size())
-            .str()));
-  if (o.expects.size() > outs.size())
-    return fail(llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        llvm::formatv("{0} --expect files for {1} graph outputs",
-                      o.expects.size(), outs.size())
-            .str()));
-  std::mt19937_64 rng(42);
-  std::vector<std::vector<char>> inData, outData;
-  for (auto [i, port] : llvm::enumerate(ins)) {
-    auto d = inputData(port, o.inputs.empty() ? nullptr : &o.inputs[i], rng);
-    if (!d)
-      return fail(d.takeError());
-    inData.push_back(std::move(*d));
-  }
+  std::vector<std::vector<char>> outData;
   for (const Port &port : outs)
     outData.emplace_back(port.bytes(), 0);
   SmallVector<void *> inPtrs, outPtrs;
-  for (auto &d : inData)
+  for (auto &d : files->inputs)
     inPtrs.push_back(d.data());
   for (auto &d : outData)
     outPtrs.push_back(d.data());
@@ -344,46 +441,18 @@ int runModel(ModuleOp module, const Options &o) {
                            : llvm::formatv(", attention on {0} thread{1}",
                                            o.threads, o.threads > 1 ? "s" : "")
                                  .str());
-  if (o.bench) {
-    // Wall and process CPU time: on a shared machine the CPU time is the
-    // figure to compare (the model runs on this one thread).
-    std::vector<double> wall, cpu;
-    for (int64_t r = 0; r < o.warmup + o.runs; ++r) {
-      auto t0 = std::chrono::steady_clock::now();
-      std::clock_t c0 = std::clock();
-      if (llvm::Error e = (*model)->run(inPtrs, outPtrs, pool))
-        return fail(std::move(e));
-      double c = 1e3 * double(std::clock() - c0) / CLOCKS_PER_SEC;
-      double t = std::chrono::duration<double, std::milli>(
-                     std::chrono::steady_clock::now() - t0)
-                     .count();
-      if (r >= o.warmup)
-        wall.push_back(t), cpu.push_back(c);
-    }
-    std::sort(wall.begin(), wall.end());
-    std::sort(cpu.begin(), cpu.end());
-    llvm::outs() << llvm::formatv(
-        "time per call: {0:f4} ms median of {1} (min {2:f4}), CPU time "
-        "{3:f4} ms median, {4} thread{5}\n",
-        wall[wall.size() / 2], wall.size(), wall.front(), cpu[cpu.size() / 2],
-        o.threads, o.threads > 1 ? "s" : "");
-  }
-  for (auto [i, port] : llvm::enumerate(outs)) {
-    if (o.outputPrefix.empty())
-      continue;
-    NpyArray a{port.npyDescr(), port.shape, outData[i]};
-    std::string path = o.outputPrefix + ".out" + std::to_string(i) + ".npy";
-    if (llvm::Error e = writeNpy(path, a))
+  if (o.bench)
+    if (llvm::Error e = bench(**model, inPtrs, outPtrs, pool, o))
       return fail(std::move(e));
-  }
   bool allOk = true;
-  for (auto [i, file] : llvm::enumerate(o.expects)) {
-    auto ok = compare(outs[i], outData[i], file, o);
-    if (!ok)
-      return fail(ok.takeError());
-    allOk &= *ok;
-  }
-  return allOk ? 0 : 1;
+  for (auto [i, ref] : llvm::enumerate(files->expects))
+    allOk &= compare(outs[i], outData[i], ref, o);
+  if (!allOk)
+    return 1;
+  if (!o.outputPrefix.empty())
+    if (llvm::Error e = writeOutputs(outs, outData, o.outputPrefix))
+      return fail(std::move(e));
+  return 0;
 }
 } // namespace
 
@@ -394,11 +463,6 @@ int main(int argc, char **argv) {
     llvm::errs() << "attn-import-onnx: " << err << "\n";
     return 2;
   }
-  auto fail = [](llvm::Error e) {
-    llvm::errs() << "attn-import-onnx: " << llvm::toString(std::move(e))
-                 << "\n";
-    return 1;
-  };
   auto model = loadModel(o->model);
   if (!model)
     return fail(model.takeError());
@@ -420,8 +484,7 @@ int main(int argc, char **argv) {
   std::error_code ec;
   llvm::ToolOutputFile out(o->out, ec, llvm::sys::fs::OF_None);
   if (ec)
-    return fail(llvm::createStringError(ec, "cannot write '" + o->out +
-                                                "': " + ec.message()));
+    return fail(rt::makeError("cannot write '" + o->out + "': " + ec.message()));
   (*module)->print(out.os());
   out.os() << "\n";
   out.keep();
