@@ -16,14 +16,7 @@
 
 using namespace mlir::attn;
 using namespace mlir::attn::rt;
-using attn_test::deviceLacksSm90a;
-using attn_test::kNeedsSm90a;
-using attn_test::kPassMissing;
-using attn_test::makeSpec;
-using attn_test::ok;
-using attn_test::runAndCheck;
-using attn_test::sharedRuntime;
-using attn_test::testSeed;
+using namespace attn_test;
 
 namespace {
 

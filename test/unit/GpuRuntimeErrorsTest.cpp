@@ -10,13 +10,7 @@
 
 using namespace mlir::attn;
 using namespace mlir::attn::rt;
-using attn_test::compileNaive;
-using attn_test::device;
-using attn_test::errorOf;
-using attn_test::kPassMissing;
-using attn_test::makeSpec;
-using attn_test::ok;
-using attn_test::sharedRuntime;
+using namespace attn_test;
 
 namespace {
 

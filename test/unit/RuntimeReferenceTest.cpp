@@ -5,6 +5,8 @@
 // known to be wrong (NaN never passes).
 //
 //===----------------------------------------------------------------------===//
+#include "SpecTestUtils.h"
+
 #include "runtime/Check.h"
 #include "runtime/Reference.h"
 
@@ -60,16 +62,11 @@ struct Problem {
   AttentionArgs args;
 };
 
+/// Batch 1, f32, with lse: the hand-checked cases.
 AttentionSpec small(int64_t hq, int64_t hkv, int64_t sq, int64_t skv,
                     int64_t d) {
-  AttentionSpec s;
-  s.numHeads = hq;
-  s.numKvHeads = hkv;
-  s.queryLen = sq;
-  s.kvLen = skv;
-  s.headDim = d;
-  s.returnLse = true;
-  return s;
+  return attn_test::makeSpec(1, hq, hkv, sq, skv, d, ElementType::F32,
+                             Layout::BHSD, /*lse=*/true);
 }
 
 /// q = 0: every visible key has weight 1/n, so out is the mean of V and
