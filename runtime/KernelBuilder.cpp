@@ -286,9 +286,9 @@ mlir::attn::rt::buildKernelModule(MLIRContext *ctx, llvm::StringRef mlirText) {
   return wrapAttentionOp(op);
 }
 
-OutlinedOp mlir::attn::rt::outlineIntoFunc(Operation *op,
-                                           llvm::StringRef funcName,
-                                           llvm::function_ref<Type(Type)> retype) {
+OutlinedOp
+mlir::attn::rt::outlineIntoFunc(Operation *op, llvm::StringRef funcName,
+                                llvm::function_ref<Type(Type)> retype) {
   OpBuilder b(op->getContext());
   Location loc = op->getLoc();
   OutlinedOp out{ModuleOp::create(loc), nullptr};

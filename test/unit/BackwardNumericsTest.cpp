@@ -27,10 +27,10 @@
 using namespace mlir::attn;
 using namespace mlir::attn::rt;
 using attn_test::errorOf;
+using attn_test::makeSpec;
 using attn_test::ok;
 using attn_test::sharedRuntime;
 using attn_test::testSeed;
-using attn_test::makeSpec;
 
 namespace {
 
@@ -91,7 +91,9 @@ void check(const AttentionSpec &spec, std::vector<int32_t> lengths = {},
   run.runAndCheck(options);
 }
 
-TEST(BackwardNumerics, F32MhaOddLengths) { check(makeSpec(2, 3, 3, 37, 45, 64)); }
+TEST(BackwardNumerics, F32MhaOddLengths) {
+  check(makeSpec(2, 3, 3, 37, 45, 64));
+}
 
 TEST(BackwardNumerics, F32HeadDims) {
   for (int64_t d : {40, 80, 96, 128})

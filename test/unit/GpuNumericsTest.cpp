@@ -98,13 +98,15 @@ std::vector<Case> gpuCases() {
   // The lse result and softcapping: prefill (rows stored from registers),
   // split decode (combine kernel) with empty rows.
   {
-    AttentionSpec s = makeSpec(2, 8, 2, 200, 200, 128, bf16, Layout::BHSD, /*lse=*/true);
+    AttentionSpec s =
+        makeSpec(2, 8, 2, 200, 200, 128, bf16, Layout::BHSD, /*lse=*/true);
     s.mask.causal = true;
     s.softcap = 20.0f;
     add("lse_softcap_causal_s200_d128_bf16", s);
   }
   {
-    AttentionSpec s = makeSpec(3, 32, 8, 1, 5000, 128, bf16, Layout::BHSD, /*lse=*/true);
+    AttentionSpec s =
+        makeSpec(3, 32, 8, 1, 5000, 128, bf16, Layout::BHSD, /*lse=*/true);
     s.withKvLengths = true;
     add("decode_lse_split_ragged_bf16", s, {5000, 0, 1777});
   }

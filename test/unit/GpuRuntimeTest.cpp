@@ -160,9 +160,7 @@ TEST(GpuCompile, BadGpuOptionsAreErrors) {
 
 TEST(GpuCompile, NotALaunchPlanIsAnError) {
   // Host code the backend cannot read as launches: an error, not a crash.
-  DialectRegistry registry;
-  registerRuntimeDialects(registry);
-  MLIRContext ctx(registry, MLIRContext::Threading::DISABLED);
+  auto ctx = gpuTestContext();
   auto module = parseSourceString<ModuleOp>(R"mlir(
 func.func @attention(%x: memref<4xf32, strided<[?], offset: ?>>,
                      %y: memref<4xf32, strided<[?], offset: ?>>) {
@@ -172,7 +170,7 @@ func.func @attention(%x: memref<4xf32, strided<[?], offset: ?>>,
   return
 }
 )mlir",
-                                            &ctx);
+                                            ctx.get());
   ASSERT_TRUE(module);
   KernelSignature sig;
   sig.args = {{ArgRole::Query, DType::F32, {4}, false, false},
@@ -275,13 +273,10 @@ llvm::Expected<GpuKernelCode>
 tensorMapPlan(const std::string &attrs,
               const std::string &type = "memref<16xi64>",
               const KernelSignature &sig = tensorMapSignature()) {
-  DialectRegistry registry;
-  registerRuntimeDialects(registry);
-  MLIRContext ctx(registry, MLIRContext::Threading::DISABLED);
-  ctx.printOpOnDiagnostic(false);
-  DiagnosticCapture diags(&ctx);
+  auto ctx = gpuTestContext();
+  DiagnosticCapture diags(ctx.get());
   auto module = parseSourceString<ModuleOp>(
-      attn_test::tensorMapGpuModule(attrs, type, /*binary=*/true), &ctx);
+      attn_test::tensorMapGpuModule(attrs, type, /*binary=*/true), ctx.get());
   if (!module)
     return diags.takeError("the tensor-map module does not parse");
   return extractGpuKernel(*module, "attention", sig);
@@ -323,12 +318,9 @@ TEST(GpuTensorMap, SwizzleValues) {
 }
 
 TEST(GpuTensorMap, ThroughTheNvvmPipeline) {
-  DialectRegistry registry;
-  registerRuntimeDialects(registry);
-  MLIRContext ctx(registry, MLIRContext::Threading::DISABLED);
-  ctx.printOpOnDiagnostic(false);
-  auto module =
-      parseSourceString<ModuleOp>(attn_test::tensorMapGpuModule(kKeyMap), &ctx);
+  auto ctx = gpuTestContext();
+  auto module = parseSourceString<ModuleOp>(
+      attn_test::tensorMapGpuModule(kKeyMap), ctx.get());
   ASSERT_TRUE(module);
   auto kernel = sharedRuntime().compileGpuModule(
       *module, tensorMapSignature(),
@@ -372,12 +364,9 @@ TEST(GpuTensorMap, SignatureDisagreesWithSource) {
 TEST(GpuTensorMap, UploadedMapMatchesTheDriver) {
   SKIP_WITHOUT_DEVICE();
   cuda::Driver &driver = **cuda::Driver::get();
-  DialectRegistry registry;
-  registerRuntimeDialects(registry);
-  MLIRContext ctx(registry, MLIRContext::Threading::DISABLED);
-  ctx.printOpOnDiagnostic(false);
-  auto module =
-      parseSourceString<ModuleOp>(attn_test::tensorMapGpuModule(kKeyMap), &ctx);
+  auto ctx = gpuTestContext();
+  auto module = parseSourceString<ModuleOp>(
+      attn_test::tensorMapGpuModule(kKeyMap), ctx.get());
   ASSERT_TRUE(module);
   KernelSignature sig = tensorMapSignature();
   double ms = 0;

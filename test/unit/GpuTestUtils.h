@@ -25,6 +25,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 namespace attn_test {
@@ -64,20 +65,27 @@ inline bool deviceLacksSm90a() {
   return (*driver)->computeCapability() != 90;
 }
 
+/// A context with the runtime's dialects, single-threaded, whose
+/// diagnostics do not dump the op (errors are compared as text).
+inline std::unique_ptr<mlir::MLIRContext> gpuTestContext() {
+  mlir::DialectRegistry registry;
+  mlir::attn::rt::registerRuntimeDialects(registry);
+  auto ctx = std::make_unique<mlir::MLIRContext>(
+      registry, mlir::MLIRContext::Threading::DISABLED);
+  ctx->printOpOnDiagnostic(false);
+  return ctx;
+}
+
 /// Compiles the hand-written naive kernel for `spec` through the upstream
 /// GPU -> NVVM -> binary pipeline.
-inline llvm::Expected<mlir::attn::rt::KernelRef>
-compileNaive(const mlir::attn::AttentionSpec &spec,
-             mlir::attn::GpuBinaryFormat format =
-                 mlir::attn::GpuBinaryFormat::Isa) {
+inline llvm::Expected<mlir::attn::rt::KernelRef> compileNaive(
+    const mlir::attn::AttentionSpec &spec,
+    mlir::attn::GpuBinaryFormat format = mlir::attn::GpuBinaryFormat::Isa) {
   using namespace mlir;
   using namespace mlir::attn;
   using namespace mlir::attn::rt;
-  DialectRegistry registry;
-  registerRuntimeDialects(registry);
-  MLIRContext ctx(registry, MLIRContext::Threading::DISABLED);
-  ctx.printOpOnDiagnostic(false);
-  auto module = parseSourceString<ModuleOp>(naiveGpuAttention(spec), &ctx);
+  auto ctx = gpuTestContext();
+  auto module = parseSourceString<ModuleOp>(naiveGpuAttention(spec), ctx.get());
   if (!module)
     return makeError("the hand-written kernel does not parse");
   NvvmPipelineOptions opts;

@@ -128,8 +128,7 @@ TEST(OnnxRunnerErrors, KernelCompileFailureNamesTheNode) {
   Model m(8, rt::Target::Cuda);
   std::string e = errorOf(m.compile());
   EXPECT_EQ(e.rfind("attn.attention 0 at node 'first' (cuda): ", 0), 0u) << e;
-  EXPECT_NE(e.find("head dim 8 is not supported on the GPU"),
-            std::string::npos)
+  EXPECT_NE(e.find("head dim 8 is not supported on the GPU"), std::string::npos)
       << e;
   EXPECT_EQ(e.find('\n'), std::string::npos) << e;
 }

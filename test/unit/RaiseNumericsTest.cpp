@@ -192,9 +192,9 @@ static constexpr const char *kMaps4d = R"mlir(
 /// scores, "#p, #v, #o" for P·V) into a zero-filled `outT`; its empty
 /// tensor is `%<res>_e` (the scores' is reused by the tests' softmax).
 static std::string contraction(llvm::StringRef res, llvm::StringRef maps,
-                        llvm::StringRef lhs, llvm::StringRef rhs,
-                        llvm::StringRef lhsT, llvm::StringRef rhsT,
-                        llvm::StringRef outT) {
+                               llvm::StringRef lhs, llvm::StringRef rhs,
+                               llvm::StringRef lhsT, llvm::StringRef rhsT,
+                               llvm::StringRef outT) {
   std::string r = res.str(), o = outT.str();
   return "  %" + r + "_e = tensor.empty() : " + o + "\n  %" + r +
          "_z = linalg.fill ins(%zero : f32) outs(%" + r + "_e : " + o +
@@ -208,7 +208,8 @@ static std::string contraction(llvm::StringRef res, llvm::StringRef maps,
     %m = arith.mulf %a, %b : f32
     %r = arith.addf %acc, %m : f32
     linalg.yield %r : f32
-  } -> )mlir" + o + "\n";
+  } -> )mlir" +
+         o + "\n";
 }
 
 /// Seed 002's ScaledDotProductAttention as front ends emit it, B = 3,
@@ -235,7 +236,8 @@ func.func @sdpa(%q: tensor<3x77x40xf32>, %k: tensor<3x77x40xf32>,
   ^bb0(%a: f32, %o: f32):
     %i = linalg.index 1 : index
     %j = linalg.index 2 : index
-)mlir") + maskLines.str() + R"mlir(    %d = arith.divf %a, %sqrt : f32
+)mlir") + maskLines.str() +
+         R"mlir(    %d = arith.divf %a, %sqrt : f32
     %y = arith.select %future, %ninf, %d : f32
     linalg.yield %y : f32
   } -> tensor<3x77x77xf32>
@@ -304,9 +306,8 @@ func.func @gqa(%q: !qt, %k: !kv, %v: !kv) -> !qt {
   %kr = tensor.collapse_shape %kb [[0], [1, 2], [3], [4]] : !k5 into !kt
   %vb = linalg.broadcast ins(%v : !kv) outs(%ke : !k5) dimensions = [2]
   %vr = tensor.collapse_shape %vb [[0], [1, 2], [3], [4]] : !k5 into !kt
-)mlir" +
-                      contraction("s", "#q, #k, #s", "qs", "kr", "!qt", "!kt",
-                                  "!st") + R"mlir(
+)mlir" + contraction("s", "#q, #k, #s", "qs", "kr", "!qt", "!kt", "!st") +
+                      R"mlir(
   %te = tensor.empty() : tensor<45x100xf32>
   %tri = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
       outs(%te : tensor<45x100xf32>) {
@@ -341,9 +342,7 @@ func.func @gqa(%q: !qt, %k: !kv, %v: !kv) -> !qt {
     }
   %sb = linalg.broadcast ins(%sum : !rt) outs(%s_e : !st) dimensions = [3]
   %pr = linalg.div ins(%e, %sb : !st, !st) outs(%s_e : !st) -> !st
-)mlir" +
-                      contraction("out", "#p, #v, #o", "pr", "vr", "!st",
-                                  "!kt", "!qt") +
+)mlir" + contraction("out", "#p, #v, #o", "pr", "vr", "!st", "!kt", "!qt") +
                       "  return %out : !qt\n}\n";
   checkRaised(naive,
               {2, 8, 2, 45, 100, 40, 0.158113883,
@@ -368,9 +367,8 @@ func.func @squeezed(%q5: !h5, %k5: !h5, %v5: !h5) -> !h {
   %q = tensor.collapse_shape %q5 [[0], [1, 2], [3], [4]] : !h5 into !h
   %k = tensor.collapse_shape %k5 [[0], [1, 2], [3], [4]] : !h5 into !h
   %v = tensor.collapse_shape %v5 [[0], [1, 2], [3], [4]] : !h5 into !h
-)mlir" +
-                      contraction("s", "#q, #k, #s", "q", "k", "!h", "!h",
-                                  "!st") + R"mlir(
+)mlir" + contraction("s", "#q, #k, #s", "q", "k", "!h", "!h", "!st") +
+                      R"mlir(
   %ms = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
       ins(%s : !st) outs(%s_e : !st) {
   ^bb0(%a: f32, %o: f32):
@@ -382,9 +380,7 @@ func.func @squeezed(%q5: !h5, %k5: !h5, %v5: !h5) -> !h {
     linalg.yield %z : f32
   } -> !st
   %pr = linalg.softmax dimension(3) ins(%ms : !st) outs(%s_e : !st) -> !st
-)mlir" +
-                      contraction("out", "#p, #v, #o", "pr", "v", "!st", "!h",
-                                  "!h") +
+)mlir" + contraction("out", "#p, #v, #o", "pr", "v", "!st", "!h", "!h") +
                       "  return %out : !h\n}\n";
   checkRaised(naive,
               {1, 8, 8, 45, 45, 40, 0.158113883,

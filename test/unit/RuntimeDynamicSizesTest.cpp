@@ -27,8 +27,8 @@ using namespace mlir::attn::rt;
 using attn_test::errorOf;
 using attn_test::ok;
 using attn_test::sharedRuntime;
-using attn_test::testSeed;
 using attn_test::specOf;
+using attn_test::testSeed;
 
 namespace {
 

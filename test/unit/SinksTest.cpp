@@ -23,15 +23,15 @@ using namespace mlir::attn::rt;
 using attn_test::errorOf;
 using attn_test::ok;
 using attn_test::sharedRuntime;
-using attn_test::testSeed;
 using attn_test::specOf;
+using attn_test::testSeed;
 
 namespace {
 
 /// The reference with sinks against the same rows without them.
 TEST(SinksReference, MatchesTheSinkIdentity) {
   AttentionSpec s = specOf("gqa:b=2,hq=4,hkv=2,sq=9,skv=21,d=16,dv=8,causal,"
-                         "offset=12,window=5:-1,ragged,lse,sinks");
+                           "offset=12,window=5:-1,ragged,lse,sinks");
   KernelSignature with = signatureForSpec(s);
   HostBuffers buffers(with, FillOptions{testSeed()});
   buffers.setKvLengths({0, 21}); // batch 0 sees nothing

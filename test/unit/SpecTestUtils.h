@@ -13,8 +13,7 @@ namespace attn_test {
 /// The spec of these sizes, element type, layout and lse result; the rest
 /// (mask, scale, ...) as AttentionSpec has it.
 inline mlir::attn::AttentionSpec
-makeSpec(int64_t b, int64_t hq, int64_t hkv, int64_t sq, int64_t skv,
-         int64_t d,
+makeSpec(int64_t b, int64_t hq, int64_t hkv, int64_t sq, int64_t skv, int64_t d,
          mlir::attn::ElementType dtype = mlir::attn::ElementType::F32,
          mlir::attn::Layout layout = mlir::attn::Layout::BHSD,
          bool lse = false) {

@@ -1,5 +1,4 @@
-//===- AttentionCallouts.h - raised attention as runtime kernels -*- C++
-//-*-===//
+//===- AttentionCallouts.h - raised attention as kernels --------*- C++ -*-===//
 //
 // The model's host function runs its attn.attention ops as the runtime's
 // own kernels: each op is compiled alone (Runtime::compileMlir, for the CPU

@@ -30,8 +30,8 @@ staticShape(const onnx::ValueInfoProto &info, llvm::StringRef what) {
   llvm::SmallVector<int64_t, 4> shape;
   if (!type.tensor_type().has_shape())
     return makeError(what + " '" + info.name() +
-                 "' has no shape (static "
-                 "shapes only)");
+                     "' has no shape (static "
+                     "shapes only)");
   for (const auto &dim : type.tensor_type().shape().dim()) {
     if (!dim.has_dim_value() || dim.dim_value() < 0)
       return makeError(
@@ -102,7 +102,7 @@ llvm::Error Importer::declareInputs(func::FuncOp &func) {
     std::optional<Elem> e = elemFromOnnx(in.type().tensor_type().elem_type());
     if (!e)
       return makeError("graph input '" + in.name() + "' has unsupported type " +
-                   llvm::Twine(in.type().tensor_type().elem_type()));
+                       llvm::Twine(in.type().tensor_type().elem_type()));
     argTypes.push_back(RankedTensorType::get(*shape, elemType(*e)));
     argNames.push_back(in.name());
   }
@@ -187,8 +187,9 @@ llvm::Error Importer::finish(func::FuncOp func) {
       auto declared = staticShape(out, "graph output");
       if (declared && *declared != shapeOf(v))
         return makeError("graph output '" + out.name() + "' is declared " +
-                     rt::shapeString(*declared) + " but the graph computes " +
-                     rt::shapeString(shapeOf(v)));
+                         rt::shapeString(*declared) +
+                         " but the graph computes " +
+                         rt::shapeString(shapeOf(v)));
       llvm::consumeError(declared ? llvm::Error::success()
                                   : declared.takeError());
     }

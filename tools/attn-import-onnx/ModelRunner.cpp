@@ -70,7 +70,8 @@ llvm::Expected<Port> portOf(Type t, std::string name) {
   auto type = cast<RankedTensorType>(t);
   std::optional<Elem> e = elemOfType(type.getElementType());
   if (!e)
-    return makeError("'" + name + "' has an element type the runner cannot pass");
+    return makeError("'" + name +
+                     "' has an element type the runner cannot pass");
   return Port{std::move(name), *e,
               llvm::SmallVector<int64_t, 4>(type.getShape())};
 }
@@ -157,10 +158,7 @@ llvm::Error buildKernel(ModuleOp module, std::vector<Port> &ins,
 } // namespace
 
 int64_t Port::numElements() const {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
+  return mlir::ShapedType::getNumElements(shape);
 }
 
 int64_t Port::bytes() const {
@@ -225,7 +223,7 @@ CompiledModel::compile(ModuleOp imported, const RunnerOptions &options) {
   module->walk([&](AttentionOp) { ++model->numAttention; });
   if (!options.raise && options.target == rt::Target::Cuda)
     return makeError("--target=cuda runs the raised attention on the GPU: "
-                 "without raising there is none (--no-raise is CPU only)");
+                     "without raising there is none (--no-raise is CPU only)");
   if (model->numAttention) {
     CalloutOptions co;
     co.target = options.target;

@@ -3,6 +3,7 @@
 
 #include "runtime/Errors.h"
 
+#include "mlir/IR/BuiltinTypeInterfaces.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -25,17 +26,15 @@ llvm::StringRef field(llvm::StringRef header, llvm::StringRef key) {
 } // namespace
 
 int64_t NpyArray::numElements() const {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
+  return mlir::ShapedType::getNumElements(shape);
 }
 
 llvm::Expected<NpyArray>
 mlir::attn::onnx_import::readNpy(llvm::StringRef path) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
   if (!buffer)
-    return makeError("cannot open '" + path + "': " + buffer.getError().message());
+    return makeError("cannot open '" + path +
+                     "': " + buffer.getError().message());
   llvm::StringRef data = (*buffer)->getBuffer();
   std::string bad = "'" + path.str() + "' is not a .npy file";
   if (!data.consume_front("\x93NUMPY") || data.size() < 4)
@@ -90,8 +89,8 @@ mlir::attn::onnx_import::readNpy(llvm::StringRef path) {
   uint64_t bytes = uint64_t(a.numElements()) * uint64_t(item);
   if (data.size() != bytes)
     return makeError("'" + path + "' holds " + llvm::Twine(data.size()) +
-                 " data bytes, its header says " + llvm::Twine(bytes) +
-                 " (truncated?)");
+                     " data bytes, its header says " + llvm::Twine(bytes) +
+                     " (truncated?)");
   a.bytes.assign(data.begin(), data.end());
   return a;
 }

@@ -1,9 +1,10 @@
 //===- OnnxModel.cpp - reading ONNX models --------------------------------===//
 #include "tools/attn-import-onnx/OnnxModel.h"
 
-#include "runtime/HalfFloat.h"
 #include "runtime/Errors.h"
+#include "runtime/HalfFloat.h"
 
+#include "mlir/IR/BuiltinTypeInterfaces.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cmath>
@@ -109,10 +110,7 @@ bool mlir::attn::onnx_import::isFloat(Elem e) {
 }
 
 int64_t ConstTensor::numElements() const {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
+  return mlir::ShapedType::getNumElements(shape);
 }
 
 bool ConstTensor::isSplat() const {
@@ -128,7 +126,7 @@ mlir::attn::onnx_import::readTensor(const onnx::TensorProto &t) {
   std::optional<Elem> elem = elemFromOnnx(t.data_type());
   if (!elem)
     return makeError(name + " has unsupported data type " +
-                 llvm::Twine(t.data_type()));
+                     llvm::Twine(t.data_type()));
   if (t.data_location() == onnx::TensorProto::EXTERNAL)
     return makeError(name + " uses external data (not supported)");
   ConstTensor c;
@@ -146,8 +144,8 @@ mlir::attn::onnx_import::readTensor(const onnx::TensorProto &t) {
     int64_t bytes = elemBytes(*elem);
     if (static_cast<int64_t>(raw.size()) != n * bytes)
       return makeError(name + " holds " + llvm::Twine(raw.size()) +
-                   " bytes of raw data for " + llvm::Twine(n) + " " +
-                   elemName(*elem) + " elements");
+                       " bytes of raw data for " + llvm::Twine(n) + " " +
+                       elemName(*elem) + " elements");
     for (int64_t i = 0; i < n; ++i)
       c.data[i] = rawElement(raw.data() + i * bytes, *elem);
     return c;
@@ -155,7 +153,7 @@ mlir::attn::onnx_import::readTensor(const onnx::TensorProto &t) {
   auto fill = [&](const auto &field) -> llvm::Error {
     if (field.size() != n)
       return makeError(name + " holds " + llvm::Twine(field.size()) +
-                   " values for " + llvm::Twine(n) + " elements");
+                       " values for " + llvm::Twine(n) + " elements");
     for (int64_t i = 0; i < n; ++i)
       c.data[i] = static_cast<double>(field.Get(i));
     return llvm::Error::success();
@@ -188,7 +186,8 @@ llvm::Expected<OnnxModel>
 mlir::attn::onnx_import::loadModel(llvm::StringRef path) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
   if (!buffer)
-    return makeError("cannot open '" + path + "': " + buffer.getError().message());
+    return makeError("cannot open '" + path +
+                     "': " + buffer.getError().message());
   OnnxModel m;
   m.path = path.str();
   llvm::StringRef bytes = (*buffer)->getBuffer();
@@ -198,8 +197,8 @@ mlir::attn::onnx_import::loadModel(llvm::StringRef path) {
   if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
       !m.proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return makeError("'" + path +
-                 "' is not an ONNX model (the protobuf does not parse; "
-                 "truncated?)");
+                     "' is not an ONNX model (the protobuf does not parse; "
+                     "truncated?)");
   if (!m.proto.has_graph())
     return makeError("'" + path + "' has no graph (not an ONNX model?)");
   for (const onnx::OperatorSetIdProto &id : m.proto.opset_import()) {

@@ -333,7 +333,8 @@ llvm::Error writeOutputs(const std::vector<Port> &outs,
         path, ec, llvm::sys::fs::OF_None));
     if (ec)
       return rt::makeError("cannot write '" + path + "': " + ec.message());
-    writeNpy(files.back()->os(), NpyArray{port.npyDescr(), port.shape, data[i]});
+    writeNpy(files.back()->os(),
+             NpyArray{port.npyDescr(), port.shape, data[i]});
     files.back()->os().flush();
     if (files.back()->os().has_error())
       return rt::makeError("cannot write '" + path + "'");
@@ -485,7 +486,8 @@ int main(int argc, char **argv) {
   std::error_code ec;
   llvm::ToolOutputFile out(o->out, ec, llvm::sys::fs::OF_None);
   if (ec)
-    return fail(rt::makeError("cannot write '" + o->out + "': " + ec.message()));
+    return fail(
+        rt::makeError("cannot write '" + o->out + "': " + ec.message()));
   (*module)->print(out.os());
   out.os() << "\n";
   out.keep();
