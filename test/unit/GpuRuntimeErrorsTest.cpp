@@ -80,10 +80,7 @@ TEST_F(GpuErrors, EnqueueTakesDeviceBuffersOnly) {
 }
 
 TEST_F(GpuErrors, DeviceAllocationTooSmall) {
-  std::string why;
-  cuda::Driver *driver = device(why);
-  if (!driver)
-    GTEST_SKIP() << why;
+  DEVICE_OR_SKIP(driver);
   auto small = cuda::DeviceBuffer::create(*driver, 100);
   ASSERT_TRUE(static_cast<bool>(small));
   args.key = BufferRef::device(small->get(), DType::F16, spec.keyShape());
@@ -92,10 +89,7 @@ TEST_F(GpuErrors, DeviceAllocationTooSmall) {
 }
 
 TEST_F(GpuErrors, MisalignedDeviceBuffer) {
-  std::string why;
-  cuda::Driver *driver = device(why);
-  if (!driver)
-    GTEST_SKIP() << why;
+  DEVICE_OR_SKIP(driver);
   auto buf = cuda::DeviceBuffer::create(*driver, 8192);
   ASSERT_TRUE(static_cast<bool>(buf));
   args.value = BufferRef::device(buf->get() + 2, DType::F16, spec.valueShape());
@@ -105,10 +99,7 @@ TEST_F(GpuErrors, MisalignedDeviceBuffer) {
 }
 
 TEST(GpuErrorsRagged, DeviceKvLengthsOutOfRange) {
-  std::string why;
-  cuda::Driver *driver = device(why);
-  if (!driver)
-    GTEST_SKIP() << why;
+  DEVICE_OR_SKIP(driver);
   AttentionSpec spec = makeSpec(2, 4, 1, 1, 100, 64, bf16);
   spec.withKvLengths = true;
   auto kernel = sharedRuntime().compile(spec, Target::Cuda);

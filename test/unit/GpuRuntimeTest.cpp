@@ -203,10 +203,7 @@ TEST(GpuNaive, DeviceBuffersInPlaceAndEnqueue) {
   AttentionSpec spec = makeSpec(2, 4, 4, 33, 129, 64, bf16);
   auto kernel = compileNaive(spec);
   ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
-  std::string why;
-  cuda::Driver *driver = device(why);
-  if (!driver)
-    GTEST_SKIP() << why;
+  DEVICE_OR_SKIP(driver);
   uint64_t seed = testSeed();
   FillOptions fill;
   fill.seed = seed;

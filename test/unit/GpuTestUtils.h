@@ -54,6 +54,14 @@ inline mlir::attn::cuda::Driver *device(std::string &why) {
       GTEST_SKIP() << why_;                                                    \
   } while (0)
 
+/// Declares `cuda::Driver *var` for the device, or skips the test with the
+/// reason when there is none.
+#define DEVICE_OR_SKIP(var)                                                    \
+  std::string var##Why_;                                                       \
+  mlir::attn::cuda::Driver *var = attn_test::device(var##Why_);                \
+  if (!var)                                                                    \
+  GTEST_SKIP() << var##Why_
+
 /// True when a device is present that cannot load sm_90a (arch-specific)
 /// code; without a device the compile path still runs.
 inline bool deviceLacksSm90a() {
