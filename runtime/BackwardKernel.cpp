@@ -35,6 +35,8 @@ Type elementTypeOf(MLIRContext *ctx, DType t) {
     return b.getI32Type();
   case DType::I1:
     return b.getI1Type();
+  case DType::I64:
+    return b.getI64Type();
   case DType::F32:
     break;
   }

@@ -46,6 +46,11 @@ double mlir::attn::rt::loadAsDouble(const BufferRef &buffer, int64_t offset) {
   }
   case DType::I1:
     return base[offset] != 0;
+  case DType::I64: {
+    int64_t i;
+    std::memcpy(&i, base + offset * 8, 8);
+    return static_cast<double>(i);
+  }
   }
   return 0;
 }
