@@ -5,6 +5,7 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <sstream>
 
@@ -153,10 +154,18 @@ std::string AttentionSpec::key() const {
   if (withSinks)
     os << ",sinks";
   if (dropout) {
-    std::ostringstream p;
-    p.precision(17); // the f64 attribute round-trips
-    p << *dropout;
-    os << ",dropout=" << p.str();
+    // The shortest form that reads back as the same double (0.1, not
+    // 0.10000000000000001).
+    std::string text;
+    for (int digits = 1; digits <= 17; ++digits) {
+      std::ostringstream p;
+      p.precision(digits);
+      p << *dropout;
+      text = p.str();
+      if (std::strtod(text.c_str(), nullptr) == *dropout)
+        break;
+    }
+    os << ",dropout=" << text;
   }
   return os.str();
 }

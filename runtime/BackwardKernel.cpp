@@ -59,6 +59,9 @@ mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
                                           const AttentionSpec &spec) {
   if (std::string err = spec.validate(); !err.empty())
     return makeError("invalid attention spec: " + err);
+  if (spec.dropout)
+    return makeError("invalid backward spec: dropout has no backward yet "
+                     "(the forward takes it; attn.attention_grad does not)");
   if (spec.withSinks)
     return makeError("invalid backward spec: attention sinks have no "
                      "backward yet");
