@@ -293,8 +293,8 @@ mlir::attn::buildAttentionFunc(OpBuilder &builder, Location loc,
   auto args = body->getArguments();
   Value kvLengths = spec.withKvLengths ? args[3] : Value();
   Value dropoutState = spec.dropout ? args.back() : Value();
-  Value sinks = spec.withSinks ? args[args.size() - (spec.dropout ? 2 : 1)]
-                               : Value();
+  Value sinks =
+      spec.withSinks ? args[args.size() - (spec.dropout ? 2 : 1)] : Value();
   auto op = AttentionOp::create(
       builder, loc, outTy, spec.returnLse ? lseTy : Type(), args[0], args[1],
       args[2], /*bool_mask=*/Value(), /*bias=*/Value(), kvLengths,

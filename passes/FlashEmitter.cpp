@@ -234,7 +234,8 @@ void Emitter::emitItem(Value item) {
     qPos = im.add(at.q0, im.sub(kvLimit, im.v(s.qLen)));
 
   if (p.dropoutState && p.dropoutP > 0) {
-    dropoutSeed = memref::LoadOp::create(b, p.dropoutState, ValueRange{im.c(0)});
+    dropoutSeed =
+        memref::LoadOp::create(b, p.dropoutState, ValueRange{im.c(0)});
     dropoutOffset =
         memref::LoadOp::create(b, p.dropoutState, ValueRange{im.c(1)});
   }
@@ -569,11 +570,10 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
   // output is sum(keep · p · v) / ((1 - p) · l). The whole padded tile:
   // padding columns are never stored.
   if (dropoutSeed)
-    TileDropoutOp::create(b, sTile, dropoutSeed, dropoutOffset, b0,
-                          im.mul(hkv, g.group), q0, j0,
-                          b.getF64FloatAttr(p.dropoutP),
-                          b.getI64IntegerAttr(g.heads),
-                          b.getI64IntegerAttr(g.tq));
+    TileDropoutOp::create(
+        b, sTile, dropoutSeed, dropoutOffset, b0, im.mul(hkv, g.group), q0, j0,
+        b.getF64FloatAttr(p.dropoutP), b.getI64IntegerAttr(g.heads),
+        b.getI64IntegerAttr(g.tq));
   inPlace(
       [&] {
         forEachKvPiece(p.value, g.valueDim, b0, hkv, j0, kvLimit,

@@ -292,8 +292,7 @@ LogicalResult rewrite(Candidate &c, std::string &why) {
   auto op = AttentionOp::create(
       b, loc, outType, Type(), q, k, v, boolMask, bias, Value(), Value(),
       Value(), /*sinks=*/Value(), /*dropout_state=*/Value(),
-      b.getF32FloatAttr(static_cast<float>(scale)),
-      FloatAttr(),
+      b.getF32FloatAttr(static_cast<float>(scale)), FloatAttr(),
       c.masks.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, c.masks.mask),
       bshd ? LayoutAttr::get(ctx, Layout::BSHD) : LayoutAttr(),
       /*dropout_p=*/FloatAttr());

@@ -40,8 +40,8 @@ void TileVectorizer::lower(TileDropoutOp op) {
   Value c3 = splatI(lowWord(op.getOffset()));
   // Counter words 1 (query) and 2 (batch * num_heads + head) per lane.
   int64_t tq = op.getRowsPerHead();
-  Value head0 = toI32(im.add(im.mul(op.getBatch(), op.getNumHeads()),
-                             op.getHeadStart()));
+  Value head0 =
+      toI32(im.add(im.mul(op.getBatch(), op.getNumHeads()), op.getHeadStart()));
   Value q0 = splatI(toI32(op.getQStart()));
   SmallVector<int32_t> lanes(width);
   for (int64_t l = 0; l < width; ++l)
@@ -51,8 +51,8 @@ void TileVectorizer::lower(TileDropoutOp op) {
   SmallVector<Value> c1s, c2s;
   for (int64_t c = 0; c < cols(s); c += width) {
     Value m = arith::AddIOp::create(b, iota, constI(c));
-    c1s.push_back(arith::AddIOp::create(
-        b, q0, arith::RemUIOp::create(b, m, constI(tq))));
+    c1s.push_back(
+        arith::AddIOp::create(b, q0, arith::RemUIOp::create(b, m, constI(tq))));
     c2s.push_back(arith::AddIOp::create(
         b, splatI(head0), arith::DivUIOp::create(b, m, constI(tq))));
   }
@@ -87,8 +87,8 @@ void TileVectorizer::lower(TileDropoutOp op) {
       Value col = im.c(ci * width);
       for (int64_t w = 0; w < 4; ++w) {
         Value row = im.add(n, w);
-        Value keep = arith::CmpIOp::create(b, arith::CmpIPredicate::uge,
-                                           ctr[w], thresholdVec);
+        Value keep = arith::CmpIOp::create(b, arith::CmpIPredicate::uge, ctr[w],
+                                           thresholdVec);
         Value v = load(s, {row, col});
         Value kept = arith::MulFOp::create(b, v, scaleVec);
         store(arith::SelectOp::create(b, keep, kept, zero), s, {row, col});

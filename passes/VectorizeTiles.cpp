@@ -378,8 +378,8 @@ struct VectorizeTilesPass
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
-              TileDropoutOp, TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp, TileRowDotOp,
-              TileSoftmaxGradOp>(op))
+              TileDropoutOp, TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp,
+              TileRowDotOp, TileSoftmaxGradOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -399,8 +399,8 @@ struct VectorizeTilesPass
       TileVectorizer v(op, opWidth, microRows, width);
       llvm::TypeSwitch<Operation *>(op)
           .Case<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
-                TileDropoutOp, TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp,
-                TileRowDotOp, TileSoftmaxGradOp>(
+                TileDropoutOp, TileOnlineSoftmaxOp, TileFinalizeOp,
+                TileCombineOp, TileRowDotOp, TileSoftmaxGradOp>(
               [&](auto tileOp) { v.lower(tileOp); });
       op->erase();
     }

@@ -13,8 +13,8 @@ namespace mlir::attn::rt {
 /// layout); bool_mask and bias are [B, Hq, Sq, Skv] with size-1 dims where
 /// the kernel's operand broadcasts; kv_lengths is [B] i32; lse is
 /// [B, Hq, Sq] f32; sinks is [Hq] f32; dropout_state is [2] i64 (seed,
-/// offset: the Philox stream's key and counter word 3). Which optional buffers are required is
-/// the kernel's signature.
+/// offset: the Philox stream's key and counter word 3). Which optional buffers
+/// are required is the kernel's signature.
 struct AttentionArgs {
   BufferRef query, key, value, output;
   std::optional<BufferRef> boolMask, bias, kvLengths, qSegmentIds, kvSegmentIds,

@@ -26,8 +26,8 @@ const char *mlir::attn::rt::stringifyDType(DType t) {
 }
 
 std::optional<DType> mlir::attn::rt::parseDType(llvm::StringRef s) {
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::I32, DType::I1,
-                  DType::I64})
+  for (DType t :
+       {DType::F32, DType::F16, DType::BF16, DType::I32, DType::I1, DType::I64})
     if (s == stringifyDType(t))
       return t;
   return std::nullopt;

@@ -194,9 +194,8 @@ TEST(DropoutMask, EqualsPhiloxForEveryTilingThreadCountAndSplit) {
       opts.tileKv = v.tileKv;
       opts.runTimeSizes = v.runTimeSizes;
       EXPECT_EQ(mismatches(maskOf(s, opts, v.threads, seed, offset), want), 0)
-          << shorthand << " tile-rows " << v.tileRows << " tile-kv "
-          << v.tileKv << " run-time sizes " << v.runTimeSizes << " threads "
-          << v.threads;
+          << shorthand << " tile-rows " << v.tileRows << " tile-kv " << v.tileKv
+          << " run-time sizes " << v.runTimeSizes << " threads " << v.threads;
     }
   }
 }
