@@ -33,17 +33,12 @@ using namespace mlir::attn;
 using namespace mlir::attn::rt;
 using attn_test::errorOf;
 using attn_test::ok;
+using attn_test::runErrorWith;
 using attn_test::sharedRuntime;
+using attn_test::specOf;
 using attn_test::testSeed;
 
 namespace {
-
-AttentionSpec spec(const std::string &shorthand) {
-  std::string error;
-  auto s = parseSpecShorthand(shorthand, error);
-  EXPECT_TRUE(s.has_value()) << shorthand << ": " << error;
-  return s.value_or(AttentionSpec());
-}
 
 void setState(HostBuffers &buffers, int64_t seed, int64_t offset) {
   ASSERT_TRUE(buffers.args().dropoutState.has_value());
@@ -62,7 +57,7 @@ struct NumericsCase {
 class DropoutNumerics : public ::testing::TestWithParam<NumericsCase> {};
 
 TEST_P(DropoutNumerics, MatchesReference) {
-  AttentionSpec s = spec(GetParam().shorthand);
+  AttentionSpec s = specOf(GetParam().shorthand);
   uint64_t seed = testSeed();
   SCOPED_TRACE("spec " + s.key() + ", seed " + std::to_string(seed) +
                " (rerun with ATTN_TEST_SEED=" + std::to_string(seed) + ")");
@@ -180,7 +175,7 @@ TEST(DropoutMask, EqualsPhiloxForEveryTilingThreadCountAndSplit) {
   for (const char *shorthand :
        {"gqa:b=2,hq=4,hkv=2,sq=37,skv=700,d=16,dv=64,dropout=0.5",
         "gqa:b=2,hq=4,hkv=2,sq=1,skv=2040,d=16,dv=256,dropout=0.25"}) {
-    AttentionSpec s = spec(shorthand);
+    AttentionSpec s = specOf(shorthand);
     std::vector<uint8_t> want = philoxMask(s, seed, offset);
     struct Variant {
       int64_t tileRows, tileKv;
@@ -204,7 +199,7 @@ TEST(DropoutMask, KeepRateWithinBinomialBound) {
   // 8 * 128 * 1020 = 1,044,480 weights per rate; |kept - n(1-p)| <= 5 sigma
   // (a false failure has probability ~6e-7 per rate).
   for (double p : {0.1, 0.5, 0.9}) {
-    AttentionSpec s = spec("mha:h=8,sq=128,skv=1020,d=16,dv=256");
+    AttentionSpec s = specOf("mha:h=8,sq=128,skv=1020,d=16,dv=256");
     s.dropout = p;
     std::vector<uint8_t> bits = maskOf(s, {}, 2, 0x5eed, 7);
     ASSERT_FALSE(bits.empty());
@@ -220,7 +215,7 @@ TEST(DropoutMask, KeepRateWithinBinomialBound) {
 }
 
 TEST(DropoutMask, SeedAndOffsetChangeTheMask) {
-  AttentionSpec s = spec("mha:h=2,sq=9,skv=200,d=16,dv=64,dropout=0.5");
+  AttentionSpec s = specOf("mha:h=2,sq=9,skv=200,d=16,dv=64,dropout=0.5");
   std::vector<uint8_t> base = maskOf(s, {}, 1, 1, 0);
   int64_t n = static_cast<int64_t>(base.size());
   // Independent masks at p = 1/2 differ in about half the weights.
@@ -236,7 +231,7 @@ TEST(Dropout, RateZeroIsBitIdenticalToNoDropout) {
   for (const char *shorthand :
        {"gqa:b=2,hq=8,hkv=2,sq=65,skv=130,d=64,causal,lse",
         "gqa:b=1,hq=4,hkv=1,sq=1,skv=3001,d=64,dtype=bf16,lse"}) {
-    AttentionSpec plain = spec(shorthand), zero = plain;
+    AttentionSpec plain = specOf(shorthand), zero = plain;
     zero.dropout = 0.0;
     auto a = sharedRuntime().compile(plain);
     auto b = sharedRuntime().compile(zero);
@@ -261,32 +256,28 @@ TEST(Dropout, RateZeroIsBitIdenticalToNoDropout) {
 }
 
 TEST(Dropout, StateBindingErrorsNameTheBuffer) {
-  AttentionSpec s = spec("gqa:hq=8,hkv=2,sq=5,skv=7,d=16,dropout=0.1");
+  AttentionSpec s = specOf("gqa:hq=8,hkv=2,sq=5,skv=7,d=16,dropout=0.1");
+  int32_t narrow[2] = {};
+  EXPECT_EQ(runErrorWith(s, ArgRole::DropoutState,
+                         BufferRef::contiguous(narrow, DType::I32, {2})),
+            "dropout_state: dtype i32 but the kernel expects i64");
+  int64_t three[3] = {};
+  EXPECT_EQ(runErrorWith(s, ArgRole::DropoutState,
+                         BufferRef::contiguous(three, DType::I64, {3})),
+            "dropout_state: shape [3] but the kernel expects [2]");
   auto kernel = sharedRuntime().compile(s);
   ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
   HostBuffers buffers((*kernel)->signature(), FillOptions{1});
   AttentionArgs args = buffers.args();
-  int32_t narrow[2] = {};
-  args.dropoutState = BufferRef::contiguous(narrow, DType::I32, {2});
-  EXPECT_EQ(errorOf((*kernel)->run(args)),
-            "dropout_state: dtype i32 but the kernel expects i64");
-  int64_t three[3] = {};
-  args.dropoutState = BufferRef::contiguous(three, DType::I64, {3});
-  EXPECT_EQ(errorOf((*kernel)->run(args)),
-            "dropout_state: shape [3] but the kernel expects [2]");
   args.dropoutState.reset();
   EXPECT_EQ(errorOf((*kernel)->run(args)),
             "dropout_state: missing; the kernel needs this buffer");
 
   AttentionSpec plainSpec = s;
   plainSpec.dropout.reset();
-  auto plain = sharedRuntime().compile(plainSpec);
-  ASSERT_TRUE(static_cast<bool>(plain)) << llvm::toString(plain.takeError());
-  HostBuffers plainBuffers((*plain)->signature(), FillOptions{1});
-  AttentionArgs extra = plainBuffers.args();
   int64_t state[2] = {1, 2};
-  extra.dropoutState = BufferRef::contiguous(state, DType::I64, {2});
-  EXPECT_EQ(errorOf((*plain)->run(extra)),
+  EXPECT_EQ(runErrorWith(plainSpec, ArgRole::DropoutState,
+                         BufferRef::contiguous(state, DType::I64, {2})),
             "dropout_state: given, but the kernel takes no such buffer");
 }
 
