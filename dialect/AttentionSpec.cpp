@@ -5,6 +5,7 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <sstream>
 
@@ -114,6 +115,8 @@ std::string AttentionSpec::validate() const {
     return "scale must be nonzero with magnitude at most 65536";
   if (softcap && (!std::isfinite(*softcap) || *softcap <= 0))
     return "softcap must be finite and > 0";
+  if (dropout && !(*dropout >= 0 && *dropout < 1))
+    return "dropout must be in [0, 1)";
   return "";
 }
 
@@ -150,6 +153,20 @@ std::string AttentionSpec::key() const {
     os << ",lse";
   if (withSinks)
     os << ",sinks";
+  if (dropout) {
+    // The shortest form that reads back as the same double (0.1, not
+    // 0.10000000000000001).
+    std::string text;
+    for (int digits = 1; digits <= 17; ++digits) {
+      std::ostringstream p;
+      p.precision(digits);
+      p << *dropout;
+      text = p.str();
+      if (std::strtod(text.c_str(), nullptr) == *dropout)
+        break;
+    }
+    os << ",dropout=" << text;
+  }
   return os.str();
 }
 
@@ -258,6 +275,8 @@ mlir::attn::buildAttentionFunc(OpBuilder &builder, Location loc,
     inputs.push_back(tensor({spec.batch}, builder.getI32Type()));
   if (spec.withSinks)
     inputs.push_back(tensor({spec.numHeads}, builder.getF32Type()));
+  if (spec.dropout)
+    inputs.push_back(tensor({2}, builder.getI64Type()));
   Type outTy = tensor(spec.outputShape(), elt);
   Type lseTy =
       tensor({spec.batch, spec.numHeads, spec.queryLen}, builder.getF32Type());
@@ -273,16 +292,20 @@ mlir::attn::buildAttentionFunc(OpBuilder &builder, Location loc,
 
   auto args = body->getArguments();
   Value kvLengths = spec.withKvLengths ? args[3] : Value();
-  Value sinks = spec.withSinks ? args.back() : Value();
+  Value dropoutState = spec.dropout ? args.back() : Value();
+  Value sinks =
+      spec.withSinks ? args[args.size() - (spec.dropout ? 2 : 1)] : Value();
   auto op = AttentionOp::create(
       builder, loc, outTy, spec.returnLse ? lseTy : Type(), args[0], args[1],
       args[2], /*bool_mask=*/Value(), /*bias=*/Value(), kvLengths,
       /*q_segment_ids=*/Value(), /*kv_segment_ids=*/Value(), sinks,
+      dropoutState,
       spec.scale ? builder.getF32FloatAttr(*spec.scale) : FloatAttr(),
       spec.softcap ? builder.getF32FloatAttr(*spec.softcap) : FloatAttr(),
       spec.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, spec.mask),
       spec.layout == Layout::BHSD ? LayoutAttr()
-                                  : LayoutAttr::get(ctx, spec.layout));
+                                  : LayoutAttr::get(ctx, spec.layout),
+      spec.dropout ? builder.getF64FloatAttr(*spec.dropout) : FloatAttr());
   func::ReturnOp::create(builder, loc, op->getResults());
   return func;
 }

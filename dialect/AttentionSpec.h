@@ -50,6 +50,9 @@ struct AttentionSpec {
   bool withKvLengths = false;   ///< ragged batch: a [B] i32 operand
   bool returnLse = false;       ///< also return the [B, Hq, Sq] f32 lse
   bool withSinks = false;       ///< attention sinks: a [Hq] f32 operand
+  /// Dropout probability p in [0, 1) on the attention weights; the kernel
+  /// then takes a [2] i64 (seed, offset) operand. Absent: no dropout.
+  std::optional<double> dropout;
 
   bool operator==(const AttentionSpec &) const = default;
 
@@ -82,7 +85,8 @@ struct AttentionSpec {
 /// Builds the MLIR element type for `t`.
 Type getElementType(MLIRContext *ctx, ElementType t);
 
-/// Creates `func.func @name(q, k, v[, kv_lengths][, sinks]) -> (out[, lse])`
+/// Creates `func.func @name(q, k, v[, kv_lengths][, sinks][, dropout_state])
+/// -> (out[, lse])`
 /// holding
 /// one attn.attention for `spec`, at the builder's insertion point.
 /// Fails (with a diagnostic at `loc`) when `spec.validate()` does.
@@ -92,7 +96,8 @@ FailureOr<func::FuncOp> buildAttentionFunc(OpBuilder &builder, Location loc,
 
 /// Parses the shorthand `KIND:key=value,...` (KIND: mha|mqa|gqa; keys b, hq,
 /// hkv, sq, skv, s, d, dv, dtype, layout, causal, offset, window=L:R,
-/// dilation, global, scale, softcap, ragged, lse, sinks; b, sq, skv and s
+/// dilation, global, scale, softcap, ragged, lse, sinks, dropout; b, sq, skv
+/// and s
 /// may be `?`). On failure returns
 /// nullopt and sets `error` to a one-line message naming the bad key.
 std::optional<AttentionSpec> parseSpecShorthand(llvm::StringRef text,

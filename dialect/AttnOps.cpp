@@ -265,6 +265,27 @@ LogicalResult checkSinks(Operation *op, Value sinks, int64_t hq) {
   return checkShape(op, "sinks", ty, {hq}, "[Hq]");
 }
 
+/// Dropout: the probability and its [seed, offset] state come together;
+/// 0 <= p < 1 (p = 1 would scale by 1/0).
+LogicalResult checkDropout(Operation *op, Value state,
+                           std::optional<APFloat> p) {
+  if (static_cast<bool>(state) != p.has_value())
+    return op->emitOpError(state ? "a dropout state needs dropout_p"
+                                 : "dropout_p needs a dropout state operand "
+                                   "(tensor<2xi64>: seed, offset)");
+  if (!state)
+    return success();
+  double rate = p->convertToDouble();
+  if (!(rate >= 0.0 && rate < 1.0))
+    return op->emitOpError() << "dropout_p must be in [0, 1), got " << rate;
+  auto ty = cast<ShapedType>(state.getType());
+  if (ty.getRank() != 1 || ty.getDimSize(0) != 2)
+    return op->emitOpError()
+           << "dropout state must be tensor<2xi64> (seed, offset), got "
+           << state.getType();
+  return success();
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -428,7 +449,9 @@ LogicalResult AttentionOp::verify() {
     if (failed(
             checkShape(op, "lse", lse.getType(), {b, hq, sq}, "[B, Hq, Sq]")))
       return failure();
-  return checkSinks(op, getSinks(), hq);
+  if (failed(checkSinks(op, getSinks(), hq)))
+    return failure();
+  return checkDropout(op, getDropoutState(), getDropoutP());
 }
 
 //===----------------------------------------------------------------------===//

@@ -68,6 +68,20 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     scaled, modified, capped or masked; the lse includes it; a row that
     sees no key gives 0 and `lse = sink_h`.
 
+    Dropout on the attention weights (training): `dropout_p = p` (f64,
+    `0 <= p < 1`) with the run-time operand `dropout(%state)`, a
+    `tensor<2xi64>` holding `[seed, offset]`, so that one compiled kernel
+    serves every training step. The two come together (the verifier
+    rejects one without the other). After the softmax, each weight
+    `P[b, h, q, k]` is kept with probability `1 - p` and scaled by
+    `1 / (1 - p)`, or set to 0, as PyTorch's `dropout(softmax(s))`:
+    `out = sum_k keep·P·v / (1 - p)`. The keep bit is the Philox4x32-10
+    stream of common/Philox.h keyed by (seed, offset, b, h, q, k) (the
+    mapping is in docs/convert.md), so every kernel, tiling, split and
+    thread count draws the same mask. The `lse` result is the undropped
+    one. `p = 0` keeps every weight: the kernel is the one without
+    dropout.
+
     Optional regions, in the spirit of FlexAttention:
     - `score_mod` `^bb0(%score: f32, %b: index, %h: index, %q: index,
       %kv: index)` yields the modified f32 logit (ALiBi, relative bias, ...);
@@ -95,10 +109,12 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     Optional<Attn_I32Tensor>:$q_segment_ids,
     Optional<Attn_I32Tensor>:$kv_segment_ids,
     Optional<Attn_FloatTensor>:$sinks,
+    Optional<RankedTensorOf<[I64]>>:$dropout_state,
     OptionalAttr<F32Attr>:$scale,
     OptionalAttr<F32Attr>:$softcap,
     OptionalAttr<Attn_MaskAttr>:$mask,
-    OptionalAttr<Attn_LayoutAttr>:$layout);
+    OptionalAttr<Attn_LayoutAttr>:$layout,
+    OptionalAttr<F64Attr>:$dropout_p);
   let results = (outs
     Attn_FloatTensor:$output,
     Optional<RankedTensorOf<[F32]>>:$lse);
@@ -112,6 +128,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     (`segment_ids` `(` $q_segment_ids^ `,` $kv_segment_ids `:`
         type($q_segment_ids) `,` type($kv_segment_ids) `)`)?
     (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
+    (`dropout` `(` $dropout_state^ `:` type($dropout_state) `)`)?
     (`score_mod` $score_mod^)?
     (`mask_mod` $mask_mod^)?
     attr-dict `:` type($query) `,` type($key) `,` type($value)
@@ -165,12 +182,12 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad", [
     gradients. Results have the types of `query`, `key`, `value` (and
     `bias`).
 
-    Dropout: when `attn.attention` gains dropout attributes (seed, offset,
-    rate) they will be accepted here with the same meaning, and `P` above
+    Dropout: `attn.attention`'s `dropout_p` and `dropout` state are not
+    taken here yet. When they are, they keep their meaning, and `P` above
     becomes the forward's dropped-and-rescaled probabilities (the Philox
     stream of common/Philox.h regenerates the same keep mask); the
-    verifier helper `verifyAttentionOperands` is where they are checked
-    for both ops.
+    verifier helper `verifyAttentionOperands` is where they will be
+    checked for both ops.
 
     Attention sinks are not taken yet (their gradient is one more result).
 

@@ -115,6 +115,25 @@ LogicalResult TileMaskOp::verify() {
   return success();
 }
 
+LogicalResult TileDropoutOp::verify() {
+  if (failed(verifyTileSizes(*this)) ||
+      failed(verifyStaticDims(*this, "probs", getProbs(), {0, 1})))
+    return failure();
+  double p = getP().convertToDouble();
+  if (!(p >= 0.0 && p < 1.0))
+    return emitOpError() << "p must be in [0, 1), got " << p;
+  if (getRowsPerHead() < 1)
+    return emitOpError() << "rows_per_head must be >= 1, got "
+                         << getRowsPerHead();
+  if (getNumHeads() < 1)
+    return emitOpError() << "num_heads must be >= 1, got " << getNumHeads();
+  if (getProbs().getType().getDimSize(0) % 4 != 0)
+    return emitOpError() << "the key dim of " << getProbs().getType()
+                         << " must be a multiple of 4 (four keys per Philox "
+                         << "call)";
+  return success();
+}
+
 LogicalResult TileFinalizeOp::verify() {
   if (failed(verifyTileSizes(*this)) ||
       failed(verifyStaticDims(*this, "output", getOutput(), {1})))

@@ -118,6 +118,34 @@ def Attn_TileOnlineSoftmaxOp : Attn_Op<"tile_online_softmax"> {
   let hasVerifier = 1;
 }
 
+def Attn_TileDropoutOp : Attn_Op<"tile_dropout"> {
+  let summary = "drop attention weights of a tile (Philox keep bits)";
+  let description = [{
+    Key-major probabilities (`[keys, rows]`, after the online softmax's
+    exp), laid out like `tile_mask`'s scores: row `n` is key
+    `kv_start + n`; column `m` is query head `head_start + m /
+    rows_per_head` and query `q_start + m mod rows_per_head`. Each element
+    is multiplied by `1 / (1 - p)` when the Philox4x32-10 word of
+    (`seed`, `offset`, `batch`, head, query, key) (common/Philox.h, with
+    `num_heads` query heads) is at least `⌊p · 2³²⌋`, else set to 0.
+    `kv_start` must be a multiple of 4 (four keys share one Philox call;
+    the flash form's KV tiles always start there); the key dim must be a
+    multiple of 4.
+  }];
+  let arguments = (ins
+    Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$probs,
+    I64:$seed, I64:$offset,
+    Index:$batch, Index:$head_start, Index:$q_start, Index:$kv_start,
+    F64Attr:$p,
+    I64Attr:$num_heads,
+    I64Attr:$rows_per_head);
+  let assemblyFormat = [{
+    $probs `seed` `(` $seed `,` $offset `)` `at` `(` $batch `,` $head_start
+    `,` $q_start `,` $kv_start `)` attr-dict `:` type($probs)
+  }];
+  let hasVerifier = 1;
+}
+
 def Attn_TileFinalizeOp : Attn_Op<"tile_finalize"> {
   let summary = "normalize accumulated rows and store them";
   let description = [{

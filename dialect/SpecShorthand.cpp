@@ -143,11 +143,16 @@ mlir::attn::parseSpecShorthand(StringRef text, std::string &error) {
     } else if (key == "sinks") {
       if (!flag(spec.withSinks))
         return bad("expected no value, true/false or 1/0");
+    } else if (key == "dropout") {
+      double p;
+      if (!hasValue || value.trim().getAsDouble(p))
+        return bad("expected a probability in [0, 1)");
+      spec.dropout = p;
     } else {
       error = "unknown key '" + key.str() +
               "' (expected b, hq, hkv, sq, skv, s, d, dv, dtype, layout, "
               "causal, offset, window, dilation, global, scale, softcap, "
-              "ragged, lse, sinks)";
+              "ragged, lse, sinks, dropout)";
       return std::nullopt;
     }
   }

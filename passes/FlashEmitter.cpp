@@ -124,6 +124,7 @@ private:
   const FlashProblem &p;
   Value qtTile, kTile, vTile, sTile, accTile, rowMax, rowSum;
   Value partOut, partLse, counters;
+  Value dropoutSeed, dropoutOffset;
 };
 
 void Emitter::emit() {
@@ -232,6 +233,12 @@ void Emitter::emitItem(Value item) {
   if (p.queriesAtEnd)
     qPos = im.add(at.q0, im.sub(kvLimit, im.v(s.qLen)));
 
+  if (p.dropoutState && p.dropoutP > 0) {
+    dropoutSeed =
+        memref::LoadOp::create(b, p.dropoutState, ValueRange{im.c(0)});
+    dropoutOffset =
+        memref::LoadOp::create(b, p.dropoutState, ValueRange{im.c(1)});
+  }
   loadQueries(at);
   fill(accTile, 0.0f);
   fill(rowSum, 0.0f);
@@ -559,6 +566,14 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                             {idx(g.tk), idx(g.rows)}, {g.tk, g.rows});
   }
   TileOnlineSoftmaxOp::create(b, sTile, accRows, rowMax, rowSum);
+  // Dropout after the exp: the row sums above stay undropped, so the
+  // output is sum(keep · p · v) / ((1 - p) · l). The whole padded tile:
+  // padding columns are never stored.
+  if (dropoutSeed)
+    TileDropoutOp::create(
+        b, sTile, dropoutSeed, dropoutOffset, b0, im.mul(hkv, g.group), q0, j0,
+        b.getF64FloatAttr(p.dropoutP), b.getI64IntegerAttr(g.heads),
+        b.getI64IntegerAttr(g.tq));
   inPlace(
       [&] {
         forEachKvPiece(p.value, g.valueDim, b0, hkv, j0, kvLimit,

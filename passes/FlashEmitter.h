@@ -89,6 +89,11 @@ struct FlashProblem {
   Value kvLengths;
   /// Optional [Hq] f32 attention-sink logits (one per query head).
   Value sinks;
+  /// Optional dropout: a [2] i64 buffer (seed, offset) and the drop
+  /// probability; the weights of each KV tile are dropped after the online
+  /// softmax's exp (the row sums stay undropped). p = 0 emits nothing.
+  Value dropoutState;
+  double dropoutP = 0;
   /// Queries are the last Sq tokens of each sequence (cache attention):
   /// query q sits at position kvLength - Sq + q.
   bool queriesAtEnd = false;

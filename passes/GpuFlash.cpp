@@ -219,6 +219,9 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   if (op.getSinks())
     return op.emitOpError("attn-gpu-flash does not support attention sinks "
                           "yet (the CPU pipeline attn-to-cpu does)");
+  if (op.getDropoutState())
+    return op.emitOpError("attn-gpu-flash does not support dropout yet (the "
+                          "CPU pipeline attn-to-cpu does)");
   auto qs = op.getLogicalShape(op.getQuery());
   auto ks = op.getLogicalShape(op.getKey());
   auto vs = op.getLogicalShape(op.getValue());

@@ -43,7 +43,8 @@ std::string operandName(AttentionOp op, OpOperand &operand) {
       {op.getKvLengths(), "kv_lengths"},
       {op.getQSegmentIds(), "q_segment_ids"},
       {op.getKvSegmentIds(), "kv_segment_ids"},
-      {op.getSinks(), "sinks"}};
+      {op.getSinks(), "sinks"},
+      {op.getDropoutState(), "dropout"}};
   for (auto [value, name] : named)
     if (value == v)
       return name;

@@ -291,10 +291,11 @@ LogicalResult rewrite(Candidate &c, std::string &why) {
   double scale = c.logits.scale * c.q.scale;
   auto op = AttentionOp::create(
       b, loc, outType, Type(), q, k, v, boolMask, bias, Value(), Value(),
-      Value(), /*sinks=*/Value(), b.getF32FloatAttr(static_cast<float>(scale)),
-      FloatAttr(),
+      Value(), /*sinks=*/Value(), /*dropout_state=*/Value(),
+      b.getF32FloatAttr(static_cast<float>(scale)), FloatAttr(),
       c.masks.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, c.masks.mask),
-      bshd ? LayoutAttr::get(ctx, Layout::BSHD) : LayoutAttr());
+      bshd ? LayoutAttr::get(ctx, Layout::BSHD) : LayoutAttr(),
+      /*dropout_p=*/FloatAttr());
   AttnDialect::RaisedAttrHelper(ctx).setAttr(op, b.getStringAttr(c.form));
   if (failed(mlir::verify(op, /*verifyRecursively=*/false)))
     return why = "the raised op does not verify", undo();

@@ -154,6 +154,9 @@ LogicalResult AttentionLowering::run() {
   qSeg = inputBuffer(op.getQSegmentIds(), false);
   kvSeg = inputBuffer(op.getKvSegmentIds(), false);
   p.sinks = inputBuffer(op.getSinks(), false);
+  p.dropoutState = inputBuffer(op.getDropoutState(), false);
+  if (auto rate = op.getDropoutP())
+    p.dropoutP = rate->convertToDouble();
   p.output = logical(outputBuffer(op.getOutput(), true));
   if (Value l = op.getLse())
     p.lse = outputBuffer(l, false);

@@ -36,6 +36,7 @@ public:
   void lower(TileMatmulOp op);
   void lower(TileSoftcapOp op);
   void lower(TileMaskOp op);
+  void lower(TileDropoutOp op);
   void lower(TileOnlineSoftmaxOp op);
   void lower(TileFinalizeOp op);
   void lower(TileCombineOp op);

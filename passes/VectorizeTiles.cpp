@@ -378,8 +378,8 @@ struct VectorizeTilesPass
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
-              TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp, TileRowDotOp,
-              TileSoftmaxGradOp>(op))
+              TileDropoutOp, TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp,
+              TileRowDotOp, TileSoftmaxGradOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -399,8 +399,8 @@ struct VectorizeTilesPass
       TileVectorizer v(op, opWidth, microRows, width);
       llvm::TypeSwitch<Operation *>(op)
           .Case<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
-                TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp,
-                TileRowDotOp, TileSoftmaxGradOp>(
+                TileDropoutOp, TileOnlineSoftmaxOp, TileFinalizeOp,
+                TileCombineOp, TileRowDotOp, TileSoftmaxGradOp>(
               [&](auto tileOp) { v.lower(tileOp); });
       op->erase();
     }
@@ -415,6 +415,8 @@ struct VectorizeTilesPass
       return m.getScores().getType().getDimSize(1);
     if (auto sm = dyn_cast<TileOnlineSoftmaxOp>(op))
       return sm.getScores().getType().getDimSize(1);
+    if (auto dr = dyn_cast<TileDropoutOp>(op))
+      return dr.getProbs().getType().getDimSize(1);
     if (auto sc = dyn_cast<TileSoftcapOp>(op))
       return sc.getScores().getType().getDimSize(1);
     if (auto sg = dyn_cast<TileSoftmaxGradOp>(op))

@@ -55,6 +55,8 @@ BufferRef *AttentionArgs::get(ArgRole role) {
     return opt(gradValue);
   case ArgRole::GradBias:
     return opt(gradBias);
+  case ArgRole::DropoutState:
+    return opt(dropoutState);
   }
   return nullptr;
 }
@@ -109,6 +111,9 @@ void AttentionArgs::set(ArgRole role, BufferRef buffer) {
   case ArgRole::GradBias:
     gradBias = std::move(buffer);
     return;
+  case ArgRole::DropoutState:
+    dropoutState = std::move(buffer);
+    return;
   }
 }
 
@@ -130,7 +135,7 @@ constexpr ArgRole kAllRoles[] = {
     ArgRole::QSegmentIds, ArgRole::KvSegmentIds, ArgRole::Sinks,
     ArgRole::Output,      ArgRole::Lse,          ArgRole::GradOutput,
     ArgRole::GradQuery,   ArgRole::GradKey,      ArgRole::GradValue,
-    ArgRole::GradBias};
+    ArgRole::GradBias,    ArgRole::DropoutState};
 
 /// A buffer written by several threads must not map two indices to one
 /// address. Sufficient test: sorted by stride, each dim's stride clears the

@@ -12,12 +12,13 @@ namespace mlir::attn::rt {
 /// Caller-owned buffers, by role. Shapes are physical (the kernel's
 /// layout); bool_mask and bias are [B, Hq, Sq, Skv] with size-1 dims where
 /// the kernel's operand broadcasts; kv_lengths is [B] i32; lse is
-/// [B, Hq, Sq] f32; sinks is [Hq] f32. Which optional buffers are required is
-/// the kernel's signature.
+/// [B, Hq, Sq] f32; sinks is [Hq] f32; dropout_state is [2] i64 (seed,
+/// offset: the Philox stream's key and counter word 3). Which optional buffers
+/// are required is the kernel's signature.
 struct AttentionArgs {
   BufferRef query, key, value, output;
   std::optional<BufferRef> boolMask, bias, kvLengths, qSegmentIds, kvSegmentIds,
-      sinks, lse;
+      sinks, lse, dropoutState;
   /// Backward kernels (Runtime::compileBackward): dO in, the gradients out
   /// (each shaped like its input); `output` and `lse` are inputs there.
   std::optional<BufferRef> gradOutput, gradQuery, gradKey, gradValue, gradBias;

@@ -35,6 +35,8 @@ Type elementTypeOf(MLIRContext *ctx, DType t) {
     return b.getI32Type();
   case DType::I1:
     return b.getI1Type();
+  case DType::I64:
+    return b.getI64Type();
   case DType::F32:
     break;
   }
@@ -57,6 +59,9 @@ mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
                                           const AttentionSpec &spec) {
   if (std::string err = spec.validate(); !err.empty())
     return makeError("invalid attention spec: " + err);
+  if (spec.dropout)
+    return makeError("invalid backward spec: dropout has no backward yet "
+                     "(the forward takes it; attn.attention_grad does not)");
   if (spec.withSinks)
     return makeError("invalid backward spec: attention sinks have no "
                      "backward yet");

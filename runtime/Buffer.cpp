@@ -19,12 +19,15 @@ const char *mlir::attn::rt::stringifyDType(DType t) {
     return "i32";
   case DType::I1:
     return "i1";
+  case DType::I64:
+    return "i64";
   }
   return "?";
 }
 
 std::optional<DType> mlir::attn::rt::parseDType(llvm::StringRef s) {
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::I32, DType::I1})
+  for (DType t :
+       {DType::F32, DType::F16, DType::BF16, DType::I32, DType::I1, DType::I64})
     if (s == stringifyDType(t))
       return t;
   return std::nullopt;
@@ -40,6 +43,8 @@ int64_t mlir::attn::rt::dtypeBytes(DType t) {
     return 2;
   case DType::I1:
     return 1;
+  case DType::I64:
+    return 8;
   }
   return 0;
 }

@@ -20,7 +20,9 @@ namespace mlir::attn::rt {
 
 /// Element types of host buffers. f16/bf16 are stored as raw 16-bit
 /// patterns (uint16_t); I1 (boolean masks) as one byte holding 0 or 1.
-enum class DType { F32, F16, BF16, I32, I1 };
+/// I64 (dropout's [seed, offset] state) comes last so that the C API's
+/// attn_dtype values stay stable.
+enum class DType { F32, F16, BF16, I32, I1, I64 };
 
 const char *stringifyDType(DType t);
 std::optional<DType> parseDType(llvm::StringRef s);

@@ -187,6 +187,13 @@ HostBuffers::HostBuffers(const KernelSignature &sig,
                       &id, 4);
         }
       }
+    } else if (info.role == ArgRole::DropoutState) {
+      // Any seed and offset: the full 64-bit range of the seed.
+      std::uniform_int_distribution<int64_t> any;
+      for (int64_t i = 0; i < 2; ++i) {
+        int64_t v = any(rng);
+        std::memcpy(st->base + i * ref.strides[0] * 8, &v, 8);
+      }
     } else if (info.dtype == DType::I1) {
       std::bernoulli_distribution on(options.maskDensity);
       forEachElement(info.shape, ref.strides,

@@ -55,6 +55,7 @@ SmallVector<std::pair<ArgRole, Value>> operandRoles(AttentionOp op) {
   add(ArgRole::QSegmentIds, op.getQSegmentIds());
   add(ArgRole::KvSegmentIds, op.getKvSegmentIds());
   add(ArgRole::Sinks, op.getSinks());
+  add(ArgRole::DropoutState, op.getDropoutState());
   return roles;
 }
 
@@ -62,7 +63,7 @@ SmallVector<std::pair<ArgRole, Value>> operandRoles(AttentionOp op) {
 /// strides dynamic (a column of a bigger table is a valid lengths vector).
 bool hasUnitInnerStride(ArgRole role) {
   return role != ArgRole::KvLengths && role != ArgRole::Lse &&
-         role != ArgRole::Sinks;
+         role != ArgRole::Sinks && role != ArgRole::DropoutState;
 }
 
 std::optional<DType> dtypeOfType(Type t) {
@@ -76,6 +77,8 @@ std::optional<DType> dtypeOfType(Type t) {
     return DType::I32;
   if (t.isInteger(1))
     return DType::I1;
+  if (t.isInteger(64))
+    return DType::I64;
   return std::nullopt;
 }
 
@@ -142,6 +145,8 @@ AttentionSpec specOfOp(AttentionOp op) {
   spec.withKvLengths = static_cast<bool>(op.getKvLengths());
   spec.returnLse = static_cast<bool>(op.getLse());
   spec.withSinks = static_cast<bool>(op.getSinks());
+  if (auto rate = op.getDropoutP())
+    spec.dropout = rate->convertToDouble();
   return spec;
 }
 

@@ -38,6 +38,8 @@ const char *mlir::attn::rt::stringifyArgRole(ArgRole r) {
     return "grad_value";
   case ArgRole::GradBias:
     return "grad_bias";
+  case ArgRole::DropoutState:
+    return "dropout_state";
   }
   return "?";
 }
@@ -90,6 +92,9 @@ KernelSignature mlir::attn::rt::signatureForSpec(const AttentionSpec &spec) {
                         DType::F32,
                         {spec.numHeads},
                         /*unitInnerStride=*/false});
+  if (spec.dropout)
+    sig.args.push_back(
+        {ArgRole::DropoutState, DType::I64, {2}, /*unitInnerStride=*/false});
   sig.args.push_back({ArgRole::Output, t, spec.outputShape(), true, true});
   if (spec.returnLse)
     sig.args.push_back({ArgRole::Lse,

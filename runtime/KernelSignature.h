@@ -47,6 +47,10 @@ enum class ArgRole {
   GradKey,
   GradValue,
   GradBias,
+  /// Dropout's [seed, offset] i64 state (attn.attention's `dropout`
+  /// operand). Last so that the C API's values stay stable; in the ABI it
+  /// comes after the sinks (operand order).
+  DropoutState,
 };
 
 /// "query", "kv_lengths", ... (the operand names of attn.attention).
@@ -88,7 +92,7 @@ struct KernelSignature {
 DType dtypeOf(ElementType t);
 
 /// The signature of the kernel built for `spec` (q, k, v, [kv_lengths],
-/// [sinks], out, [lse]).
+/// [sinks], [dropout_state], out, [lse]).
 KernelSignature signatureForSpec(const AttentionSpec &spec);
 
 /// The signature of the backward kernel of `spec` (attn.attention_grad): q,

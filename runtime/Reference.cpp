@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Reference.h"
+#include "common/Philox.h"
 #include "runtime/Errors.h"
 #include "runtime/HalfFloat.h"
 #include "runtime/ReferenceDetail.h"
@@ -46,6 +47,11 @@ double mlir::attn::rt::loadAsDouble(const BufferRef &buffer, int64_t offset) {
   }
   case DType::I1:
     return base[offset] != 0;
+  case DType::I64: {
+    int64_t i;
+    std::memcpy(&i, base + offset * 8, 8);
+    return static_cast<double>(i);
+  }
   }
   return 0;
 }
@@ -134,6 +140,11 @@ ref::makeReferenceProblem(const KernelSignature &sig,
   p.kvSeg = find(ArgRole::KvSegmentIds);
   p.sinks = find(ArgRole::Sinks);
   p.gradOutput = find(ArgRole::GradOutput);
+  if (auto state = find(ArgRole::DropoutState)) {
+    const char *base = static_cast<const char *>(state->data);
+    std::memcpy(&p.dropoutSeed, base, 8);
+    std::memcpy(&p.dropoutOffset, base + state->strides[0] * 8, 8);
+  }
   p.scale =
       s.scale ? *s.scale : 1.0f / std::sqrt(static_cast<float>(s.headDim));
   p.scoreMod = sig.scoreModProgram.get();
@@ -244,11 +255,27 @@ double referenceRow(const ref::ReferenceProblem &p, int64_t b, int64_t h,
   if (maxScore == ninf)
     return ninf;
   double sum = sink == ninf ? 0 : std::exp(sink - maxScore);
+  // Dropout after the softmax: the denominator (and lse) keep every
+  // weight; a kept weight counts 1/(1 - p) times in the output. The keep
+  // bit regenerates the Philox stream of common/Philox.h.
+  double rate = s.dropout.value_or(0.0);
+  uint32_t threshold = philox::dropThreshold(rate);
+  philox::Element e;
+  e.seed = p.dropoutSeed;
+  e.offset = static_cast<uint32_t>(p.dropoutOffset);
+  e.batch = static_cast<uint32_t>(b);
+  e.head = static_cast<uint32_t>(h);
+  e.numHeads = static_cast<uint32_t>(s.numHeads);
+  e.query = static_cast<uint32_t>(qi);
   for (int64_t j = 0; j < s.kvLen; ++j) {
     if (scores[j] == ninf)
       continue;
     double w = std::exp(scores[j] - maxScore);
     sum += w;
+    if (rate > 0) {
+      e.key = static_cast<uint32_t>(j);
+      w = philox::keep(e, threshold) ? w / (1 - rate) : 0;
+    }
     for (int64_t c = 0; c < dv; ++c)
       out[c] += w * vHead[j * dv + c];
   }

@@ -27,6 +27,8 @@ struct ReferenceProblem {
   std::optional<BufferRef> boolMask, bias, kvLengths, qSeg, kvSeg, sinks,
       gradOutput;
   double scale = 1;
+  /// Dropout (spec.dropout): the state's seed and offset, read raw.
+  uint64_t dropoutSeed = 0, dropoutOffset = 0;
   const RegionProgram *scoreMod = nullptr, *maskMod = nullptr;
 };
 

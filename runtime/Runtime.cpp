@@ -212,7 +212,7 @@ llvm::Error Kernel::run(const AttentionArgs &args, ThreadPool &onPool) const {
         ArgRole::Bias, ArgRole::KvLengths, ArgRole::QSegmentIds,
         ArgRole::KvSegmentIds, ArgRole::Sinks, ArgRole::Output, ArgRole::Lse,
         ArgRole::GradOutput, ArgRole::GradQuery, ArgRole::GradKey,
-        ArgRole::GradValue, ArgRole::GradBias})
+        ArgRole::GradValue, ArgRole::GradBias, ArgRole::DropoutState})
     if (const BufferRef *b = args.get(role);
         b && b->space == MemorySpace::Device)
       return makeError(llvm::Twine(stringifyArgRole(role)) +

@@ -58,6 +58,8 @@ Type elementType(MLIRContext *ctx, rt::DType t) {
     return b.getI32Type();
   case rt::DType::I1:
     return b.getI1Type();
+  case rt::DType::I64:
+    return b.getI64Type();
   }
   llvm_unreachable("unknown dtype");
 }

@@ -48,6 +48,11 @@ void mlir::attn::kv::storeFromDouble(const BufferRef &buffer, int64_t offset,
   case DType::I1:
     base[offset] = value != 0;
     return;
+  case DType::I64: {
+    int64_t i = static_cast<int64_t>(value);
+    std::memcpy(base + offset * 8, &i, 8);
+    return;
+  }
   }
 }
 

@@ -2,6 +2,7 @@
 #ifndef ATTN_TEST_UNIT_RUNTIMETESTUTILS_H
 #define ATTN_TEST_UNIT_RUNTIMETESTUTILS_H
 
+#include "runtime/HostBuffers.h"
 #include "runtime/Runtime.h"
 
 #include "gtest/gtest.h"
@@ -53,6 +54,28 @@ template <typename T> std::string errorOf(llvm::Expected<T> e) {
     return "";
   }
   return llvm::toString(e.takeError());
+}
+
+/// The spec of a shorthand that must parse (a test failure otherwise).
+inline mlir::attn::AttentionSpec specOf(const std::string &shorthand) {
+  std::string error;
+  auto spec = mlir::attn::parseSpecShorthand(shorthand, error);
+  EXPECT_TRUE(spec.has_value()) << shorthand << ": " << error;
+  return spec.value_or(mlir::attn::AttentionSpec());
+}
+
+/// The error of one run of `spec`'s CPU kernel on random buffers with
+/// `buffer` passed as `role` ("" and a test failure on success).
+inline std::string runErrorWith(const mlir::attn::AttentionSpec &spec,
+                                mlir::attn::rt::ArgRole role,
+                                const mlir::attn::rt::BufferRef &buffer) {
+  auto kernel = sharedRuntime().compile(spec);
+  if (!kernel)
+    return "compile: " + llvm::toString(kernel.takeError());
+  mlir::attn::rt::HostBuffers buffers((*kernel)->signature(), {1});
+  mlir::attn::rt::AttentionArgs args = buffers.args();
+  args.set(role, buffer);
+  return errorOf((*kernel)->run(args));
 }
 
 } // namespace attn_test

@@ -77,13 +77,10 @@ TEST(SinksBinding, WrongSizeOrMissingBufferNamesTheOperand) {
 
   AttentionSpec plainSpec = s;
   plainSpec.withSinks = false;
-  auto plain = sharedRuntime().compile(plainSpec);
-  ASSERT_TRUE(static_cast<bool>(plain)) << llvm::toString(plain.takeError());
-  HostBuffers plainBuffers((*plain)->signature(), FillOptions{1});
-  AttentionArgs extra = plainBuffers.args();
   std::vector<float> sinks(8);
-  extra.sinks = BufferRef::contiguous(sinks.data(), DType::F32, {8});
-  EXPECT_EQ(errorOf((*plain)->run(extra)),
+  EXPECT_EQ(attn_test::runErrorWith(
+                plainSpec, ArgRole::Sinks,
+                BufferRef::contiguous(sinks.data(), DType::F32, {8})),
             "sinks: given, but the kernel takes no such buffer");
 }
 
