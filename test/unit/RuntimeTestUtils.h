@@ -2,6 +2,7 @@
 #ifndef ATTN_TEST_UNIT_RUNTIMETESTUTILS_H
 #define ATTN_TEST_UNIT_RUNTIMETESTUTILS_H
 
+#include "SpecTestUtils.h"
 #include "runtime/HostBuffers.h"
 #include "runtime/Runtime.h"
 
@@ -54,14 +55,6 @@ template <typename T> std::string errorOf(llvm::Expected<T> e) {
     return "";
   }
   return llvm::toString(e.takeError());
-}
-
-/// The spec of a shorthand that must parse (a test failure otherwise).
-inline mlir::attn::AttentionSpec specOf(const std::string &shorthand) {
-  std::string error;
-  auto spec = mlir::attn::parseSpecShorthand(shorthand, error);
-  EXPECT_TRUE(spec.has_value()) << shorthand << ": " << error;
-  return spec.value_or(mlir::attn::AttentionSpec());
 }
 
 /// The error of one run of `spec`'s CPU kernel on random buffers with

@@ -32,7 +32,7 @@ makeSpec(int64_t b, int64_t hq, int64_t hkv, int64_t sq, int64_t skv, int64_t d,
 
 /// The spec of a shorthand ("gqa:hq=8,hkv=2,s=64,d=64,causal") that must
 /// parse; a test failure (and a default spec) otherwise.
-inline mlir::attn::AttentionSpec specOf(const char *shorthand) {
+inline mlir::attn::AttentionSpec specOf(const std::string &shorthand) {
   std::string error;
   auto spec = mlir::attn::parseSpecShorthand(shorthand, error);
   EXPECT_TRUE(spec.has_value()) << shorthand << ": " << error;
