@@ -27,6 +27,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/ADT/SetVector.h"
 
 #include <limits>
 
@@ -349,10 +350,12 @@ LogicalResult GpuAttentionLowering::run() {
   emitLaunches(b, op, g, inputs,
                asKernelBuffer(b, op, out, gpuQueryType(ctx, g)), lseBuf);
 
-  SmallVector<Operation *> maybeDead;
+  // A set: K and V (or any two operands) may read the same buffer, and an
+  // op must not be visited again after it is erased.
+  llvm::SetVector<Operation *> maybeDead;
   for (Value operand : op->getOperands())
     if (Operation *def = operand.getDefiningOp())
-      maybeDead.push_back(def);
+      maybeDead.insert(def);
   for (auto mat : materializations)
     mat.erase();
   op.erase();
