@@ -12,7 +12,7 @@ run in place on the GPU, queued on PyTorch's current stream. See
 docs/python.md.
 """
 from ._capi import CompileError, cuda_available as _cuda_available
-from ._core import Kernel, Runtime, compile, default_runtime
+from ._core import Kernel, Runtime, compile, compile_backward, default_runtime
 from ._attention import attention, spec_string
 from .kvcache import ContiguousKvCache, KvCache, PagedKvCache, SeqId
 from . import _torch_op
@@ -47,6 +47,6 @@ def cuda_available():
     return _cuda_available()[0]
 
 
-__all__ = ["attention", "compile", "Kernel", "Runtime", "default_runtime",
+__all__ = ["attention", "compile", "compile_backward", "Kernel", "Runtime", "default_runtime",
            "ContiguousKvCache", "PagedKvCache", "KvCache", "SeqId",
            "CompileError", "cuda_available", "spec_string", "torch_op"]

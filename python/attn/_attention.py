@@ -1,4 +1,6 @@
 """attn.attention: one call from tensors to a cached compiled kernel."""
+import numpy as np
+
 from . import _capi
 from ._core import _int_option, _number, _run, _window, default_runtime
 from ._tensors import Described, FLOAT_DTYPES, as_lengths, empty_like_kind
@@ -65,7 +67,7 @@ def _dims(dq, dk, dv, layout):
 def spec_string(b, hq, hkv, sq, skv, d, dv, dtype, layout="bhsd",
                 causal=False, q_offset=0, window=None, dilation=1,
                 global_tokens=0, scale=None, softcap=None, ragged=False,
-                lse=False):
+                lse=False, sinks=False, dropout_p=0.0):
     """The runtime's shorthand for these shapes and attributes."""
     s = (f"gqa:b={b},hq={hq},hkv={hkv},sq={sq},skv={skv},d={d},dv={dv},"
          f"dtype={dtype},layout={layout}")
@@ -87,12 +89,17 @@ def spec_string(b, hq, hkv, sq, skv, d, dv, dtype, layout="bhsd",
         s += ",ragged"
     if lse:
         s += ",lse"
+    if sinks:
+        s += ",sinks"
+    if dropout_p:
+        s += f",dropout={dropout_p!r}"
     return s
 
 
 def attention(q, k, v, *, causal=False, window=None, scale=None, softcap=None,
               layout="bhsd", q_offset=0, dilation=1, global_tokens=0,
-              kv_lengths=None, return_lse=False, out=None, runtime=None,
+              kv_lengths=None, return_lse=False, sinks=None, dropout_p=0.0,
+              dropout_seed=0, dropout_offset=0, out=None, runtime=None,
               **compile_options):
     """Fused attention softmax(q kᵀ · scale) v of NumPy arrays or PyTorch
     tensors, in place (no copies), on the CPU or, for CUDA tensors, the GPU.
@@ -109,7 +116,13 @@ def attention(q, k, v, *, causal=False, window=None, scale=None, softcap=None,
     dilation, global_tokens: Longformer-style masks. scale: default
     1/sqrt(D). softcap: tanh soft-capping of the scores. kv_lengths: [B]
     int32 keys per batch row (ragged). return_lse: also return the [B, Hq,
-    Sq] float32 log-sum-exp. out: the output to write (else allocated).
+    Sq] float32 log-sum-exp. sinks: [Hq] float32 sink logits (one more
+    logit per head in the softmax's denominator, with no value). dropout_p:
+    drop each attention weight with probability p after the softmax and
+    scale the kept ones by 1/(1-p) (PyTorch's training dropout), the mask
+    from the Philox stream of (dropout_seed, dropout_offset), the same bit
+    for bit on every thread count (docs/compiler.md). out: the output to
+    write (else allocated).
     compile_options: tile_rows, tile_kv, ... (see attn.compile).
     """
     if layout not in ("bhsd", "bshd"):
@@ -121,6 +134,15 @@ def attention(q, k, v, *, causal=False, window=None, scale=None, softcap=None,
     q_offset = _int_option(q_offset, "q_offset", 0)
     dilation = _int_option(dilation, "dilation", 1)
     global_tokens = _int_option(global_tokens, "global_tokens", 0)
+    dropout_p = _number(dropout_p, "dropout_p") or 0.0
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"dropout_p: expected a probability in [0, 1), got "
+                         f"{dropout_p}")
+    for name, x in (("dropout_seed", dropout_seed),
+                    ("dropout_offset", dropout_offset)):
+        if isinstance(x, bool) or not isinstance(x, int) or not (
+                -2**63 <= x < 2**64):
+            raise ValueError(f"{name}: expected a 64-bit int, got {x!r}")
     dq, dk, dv = _describe_qkv(q, k, v)
     rank = len(dq.shape)
     if len(dk.shape) != rank or len(dv.shape) != rank:
@@ -137,7 +159,7 @@ def attention(q, k, v, *, causal=False, window=None, scale=None, softcap=None,
     spec = spec_string(b, hq, hkv, sq, skv, d, dvd, _DTYPE_SPEC[dq.dtype],
                        layout, causal, q_offset, window, dilation,
                        global_tokens, scale, softcap, kv_lengths is not None,
-                       return_lse)
+                       return_lse, sinks is not None, dropout_p)
     rt = runtime or default_runtime()
     kernel = rt.compile(spec, target="cuda" if on_gpu else "cpu",
                         **compile_options)
@@ -146,6 +168,11 @@ def attention(q, k, v, *, causal=False, window=None, scale=None, softcap=None,
     described = {"query": dq, "key": dk, "value": dv}
     if kv_lengths is not None:
         described["kv_lengths"] = as_lengths(kv_lengths, "kv_lengths", dq)
+    if sinks is not None:
+        described["sinks"] = Described(sinks, "sinks", (_capi.F32,))
+    if dropout_p:
+        described["dropout_state"] = _dropout_state(dropout_seed,
+                                                    dropout_offset)
     out_shape = (b, hq, sq, dvd) if layout == "bhsd" else (b, sq, hq, dvd)
     if out is None:
         out = empty_like_kind(dq, (b, sq, dvd) if rank == 3 else out_shape,
@@ -167,6 +194,13 @@ def attention(q, k, v, *, causal=False, window=None, scale=None, softcap=None,
         user_out.copy_(out)
         out = user_out
     return (out, lse) if return_lse else out
+
+
+def _dropout_state(seed, offset):
+    """[seed, offset] as the kernel's i64 state (two's complement)."""
+    wrap = lambda x: x - 2**64 if x >= 2**63 else x  # noqa: E731
+    state = np.array([wrap(seed), wrap(offset)], dtype=np.int64)
+    return Described(state, "dropout_state", (_capi.I64,))
 
 
 def _is_dense(d):

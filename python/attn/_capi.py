@@ -17,16 +17,20 @@ ATTN_MAX_RANK = 8
 # attn_status
 OK, INVALID_ARGUMENT, COMPILE, BUFFER, NO_DEVICE, KV_CACHE = range(6)
 # attn_dtype
-F32, F16, BF16, I32, I1 = range(5)
+F32, F16, BF16, I32, I1, I64 = range(6)
 # attn_memory, attn_target, attn_kv_kind
 HOST, DEVICE = 0, 1
 TARGET_CPU, TARGET_CUDA = 0, 1
 KV_CONTIGUOUS, KV_PAGED = 0, 1
 
 DTYPE_NAMES = {F32: "float32", F16: "float16", BF16: "bfloat16", I32: "int32",
-               I1: "bool"}
+               I1: "bool", I64: "int64"}
+# attn_arg_role, in order (ATTN_NUM_ARG_ROLES of them)
 ROLE_NAMES = ["query", "key", "value", "bool_mask", "bias", "kv_lengths",
-              "q_segment_ids", "kv_segment_ids", "output", "lse", "sinks"]
+              "q_segment_ids", "kv_segment_ids", "output", "lse", "sinks",
+              "grad_output", "grad_query", "grad_key", "grad_value",
+              "grad_bias", "dropout_state"]
+ROLE_INDEX = {name: i for i, name in enumerate(ROLE_NAMES)}
 
 _i64p = ctypes.POINTER(ctypes.c_int64)
 
@@ -139,6 +143,12 @@ def _load():
         "attn_kernel_compile_ms": (st, [vp, ctypes.POINTER(ctypes.c_double)]),
         "attn_kernel_run": (st, [vp, ctypes.POINTER(Args)]),
         "attn_kernel_enqueue": (st, [vp, ctypes.POINTER(Args), vp]),
+        "attn_kernel_run_roles": (st, [vp, ctypes.POINTER(_BP), ctypes.c_int32]),
+        "attn_kernel_enqueue_roles": (st, [vp, ctypes.POINTER(_BP),
+                                           ctypes.c_int32, vp]),
+        "attn_compile_backward": (st, [vp, ctypes.c_char_p, ctypes.c_int,
+                                       ctypes.POINTER(CompileOptions),
+                                       ctypes.POINTER(vp)]),
         "attn_decode_options_init": (None, [ctypes.POINTER(DecodeOptions)]),
         "attn_kv_cache_create": (st, [vp, ctypes.POINTER(KvCacheConfig),
                                       ctypes.POINTER(vp)]),
@@ -161,9 +171,9 @@ def _load():
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = argtypes
-    if lib.attn_api_version() != 2:
+    if lib.attn_api_version() != 3:
         raise ImportError(f"attn: {path} has C API version "
-                          f"{lib.attn_api_version()}, this package needs 2")
+                          f"{lib.attn_api_version()}, this package needs 3")
     return lib
 
 

@@ -58,25 +58,40 @@ class Runtime:
                 gpu_kv_splits=0):
         """Compiles the shorthand `spec` ("gqa:b=1,hq=32,...") or MLIR text
         with one attn.attention for target "cpu" or "cuda"; cached."""
+        return self._compile("forward", spec, target, tile_rows, tile_kv,
+                             vector_width, cpu, gpu_chip, gpu_format,
+                             gpu_kv_splits)
+
+    def compile_backward(self, spec, *, target="cpu", tile_rows=0, tile_kv=0,
+                         vector_width=0, cpu=None):
+        """The backward of the shorthand `spec` (CPU): a Kernel taking
+        query, key, value, output, grad_output, lse (the forward's, from a
+        spec with `lse`) and returning (grad_query, grad_key, grad_value)."""
+        return self._compile("backward", spec, target, tile_rows, tile_kv,
+                             vector_width, cpu, None, None, 0)
+
+    def _compile(self, kind, spec, target, *options):
         if not isinstance(spec, str):
             raise TypeError(f"spec: expected a str, got {type(spec).__name__}")
         if target not in ("cpu", "cuda"):
             raise ValueError(f"target: expected 'cpu' or 'cuda', got "
                              f"{target!r}")
-        key = (spec, target, tile_rows, tile_kv, vector_width, cpu, gpu_chip,
-               gpu_format, gpu_kv_splits)
+        key = (kind, spec, target) + options
         kernel = self._kernels.get(key)
         if kernel is not None:
             return kernel
+        (tile_rows, tile_kv, vector_width, cpu, gpu_chip, gpu_format,
+         gpu_kv_splits) = options
         enc = lambda s: s.encode() if s else None  # noqa: E731
         opts = _capi.CompileOptions(tile_rows, tile_kv, vector_width, enc(cpu),
                                     enc(gpu_chip), enc(gpu_format),
                                     gpu_kv_splits)
         handle = ctypes.c_void_p()
         tgt = _capi.TARGET_CUDA if target == "cuda" else _capi.TARGET_CPU
-        _capi.check(_capi.lib.attn_compile(self._handle, spec.encode(), tgt,
-                                           ctypes.byref(opts),
-                                           ctypes.byref(handle)))
+        fn = (_capi.lib.attn_compile if kind == "forward"
+              else _capi.lib.attn_compile_backward)
+        _capi.check(fn(self._handle, spec.encode(), tgt, ctypes.byref(opts),
+                       ctypes.byref(handle)))
         kernel = Kernel(handle, target)
         with self._lock:
             self._kernels[key] = kernel
@@ -100,6 +115,13 @@ def compile(spec, *, target="cpu", runtime=None, **options):  # noqa: A001
     """A reusable Kernel for the shorthand or MLIR text `spec`."""
     return (runtime or default_runtime()).compile(spec, target=target,
                                                   **options)
+
+
+def compile_backward(spec, *, target="cpu", runtime=None, **options):
+    """The backward Kernel of the shorthand `spec` (see
+    Runtime.compile_backward)."""
+    return (runtime or default_runtime()).compile_backward(
+        spec, target=target, **options)
 
 
 class Kernel:
@@ -135,14 +157,17 @@ class Kernel:
                         for a in self.args)
         return f"attn.Kernel({self.target}; {sig})"
 
-    def __call__(self, query, key, value, *, output=None, lse=None, **inputs):
-        """Runs on `query`, `key`, `value` and the signature's other inputs
-        (bool_mask, bias, kv_lengths, q_segment_ids, kv_segment_ids) by
-        name; allocates `output` (and `lse`) when not given. Returns the
-        output, or (output, lse) when the kernel has an lse result."""
-        tensors = dict(inputs, query=query, key=key, value=value)
+    def __call__(self, query, key, value, **tensors):
+        """Runs on `query`, `key`, `value` and the signature's other buffers
+        by role name (bool_mask, bias, kv_lengths, q_segment_ids,
+        kv_segment_ids, sinks, dropout_state; a backward kernel's output,
+        grad_output, lse); allocates the results (output, lse, grad_query,
+        ...) that are not given. Returns the output, or (output, lse) when
+        the kernel has an lse result; a backward kernel returns
+        (grad_query, grad_key, grad_value)."""
+        tensors = dict(tensors, query=query, key=key, value=value)
         roles = {a["role"] for a in self.args}
-        for name in inputs:
+        for name in tensors:
             if name not in roles:
                 raise ValueError(f"{name}: not an input of this kernel "
                                  f"({', '.join(sorted(roles))})")
@@ -151,19 +176,22 @@ class Kernel:
             role = a["role"]
             if a["is_output"]:
                 continue
-            if role not in tensors or tensors[role] is None:
+            if tensors.get(role) is None:
                 raise ValueError(f"{role}: this kernel needs it")
             described[role] = Described(tensors[role], role)
         ref = described["query"]
+        results = [a["role"] for a in self.args if a["is_output"]]
         for a in self.args:
             if a["is_output"]:
-                given = output if a["role"] == "output" else lse
+                given = tensors.get(a["role"])
                 if given is None:
                     given = empty_like_kind(ref, a["shape"], a["dtype_code"])
                 described[a["role"]] = Described(given, a["role"])
         _run(self, described)
+        if "output" not in results:
+            return tuple(described[r].tensor for r in results)
         out = described["output"].tensor
-        return (out, described["lse"].tensor) if "lse" in described else out
+        return (out, described["lse"].tensor) if "lse" in results else out
 
 
 _CU_STREAM_LEGACY = 0x1  # cuda.h's CU_STREAM_LEGACY
@@ -183,19 +211,21 @@ def _cuda_stream(described):
 
 
 def _run(kernel, described):
-    args = _capi.Args()
+    buffers = (_capi._BP * len(_capi.ROLE_NAMES))()
     for role, d in described.items():
-        setattr(args, role, d.buffer())
+        buffers[_capi.ROLE_INDEX[role]] = d.buffer()
+    count = len(_capi.ROLE_NAMES)
     if kernel.target == "cuda":
         stream = _cuda_stream(described)
         if stream is not None:
-            _capi.check(_capi.lib.attn_kernel_enqueue(
-                kernel._handle, ctypes.byref(args), stream))
+            _capi.check(_capi.lib.attn_kernel_enqueue_roles(
+                kernel._handle, buffers, count, stream))
             return
     elif any(d.memory == _capi.DEVICE for d in described.values()):
         raise ValueError(
             "tensors on the GPU need a CUDA kernel (target='cuda')")
-    _capi.check(_capi.lib.attn_kernel_run(kernel._handle, ctypes.byref(args)))
+    _capi.check(_capi.lib.attn_kernel_run_roles(kernel._handle, buffers,
+                                                count))
 
 
 def _window(window):

@@ -7,7 +7,8 @@ import numpy as np
 from . import _capi
 
 _NP_DTYPES = {np.dtype(np.float32): _capi.F32, np.dtype(np.float16): _capi.F16,
-              np.dtype(np.int32): _capi.I32, np.dtype(np.bool_): _capi.I1}
+              np.dtype(np.int32): _capi.I32, np.dtype(np.bool_): _capi.I1,
+              np.dtype(np.int64): _capi.I64}
 FLOAT_DTYPES = (_capi.F32, _capi.F16, _capi.BF16)
 
 
@@ -24,7 +25,7 @@ def is_torch(x):
 def _torch_dtypes():
     t = _torch()
     return {t.float32: _capi.F32, t.float16: _capi.F16, t.bfloat16: _capi.BF16,
-            t.int32: _capi.I32, t.bool: _capi.I1}
+            t.int32: _capi.I32, t.bool: _capi.I1, t.int64: _capi.I64}
 
 
 class Described:

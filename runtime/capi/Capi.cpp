@@ -11,15 +11,6 @@ using namespace mlir::attn::capi;
 
 namespace {
 thread_local std::string lastError;
-
-#define ATTN_CHECK_ENUM(value, last, fn)                                       \
-  do {                                                                         \
-    if (static_cast<int64_t>(value) < 0 ||                                     \
-        static_cast<int64_t>(value) > static_cast<int64_t>(last))              \
-      return fail(ATTN_ERROR_INVALID_ARGUMENT,                                 \
-                  fn ": " #value " " + llvm::Twine(static_cast<int>(value)) +  \
-                      " is not a valid value");                                \
-  } while (0)
 } // namespace
 
 attn_status capi::fail(attn_status status, const llvm::Twine &message) {
@@ -54,6 +45,8 @@ std::optional<rt::DType> capi::toDType(attn_dtype dtype) {
     return rt::DType::I32;
   case ATTN_I1:
     return rt::DType::I1;
+  case ATTN_I64:
+    return rt::DType::I64;
   }
   return std::nullopt;
 }
@@ -92,47 +85,47 @@ llvm::Expected<rt::BufferRef> capi::toBufferRef(const attn_buffer *buffer,
 }
 
 namespace {
-/// The C argument struct as rt::AttentionArgs; errors name the role.
-llvm::Expected<rt::AttentionArgs> toArgs(const attn_args &args) {
+/// Buffers indexed by role as rt::AttentionArgs; errors name the role.
+llvm::Expected<rt::AttentionArgs>
+toArgsByRole(const attn_buffer *const *buffers, int32_t count) {
   rt::AttentionArgs out;
-  struct Slot {
-    const attn_buffer *buffer;
-    rt::ArgRole role;
-  } slots[] = {
-      {args.query, rt::ArgRole::Query},
-      {args.key, rt::ArgRole::Key},
-      {args.value, rt::ArgRole::Value},
-      {args.output, rt::ArgRole::Output},
-      {args.bool_mask, rt::ArgRole::BoolMask},
-      {args.bias, rt::ArgRole::Bias},
-      {args.kv_lengths, rt::ArgRole::KvLengths},
-      {args.q_segment_ids, rt::ArgRole::QSegmentIds},
-      {args.kv_segment_ids, rt::ArgRole::KvSegmentIds},
-      {args.lse, rt::ArgRole::Lse},
-  };
-  for (const Slot &slot : slots) {
-    const char *name = rt::stringifyArgRole(slot.role);
-    if (!slot.buffer) {
-      bool required =
-          slot.role == rt::ArgRole::Query || slot.role == rt::ArgRole::Key ||
-          slot.role == rt::ArgRole::Value || slot.role == rt::ArgRole::Output;
-      if (required)
-        return rt::makeError(llvm::Twine(name) + ": buffer is null");
+  for (int32_t i = 0; i < count; ++i) {
+    if (!buffers[i])
       continue;
-    }
-    llvm::Expected<rt::BufferRef> ref = toBufferRef(slot.buffer, name);
+    const char *name = rt::stringifyArgRole(static_cast<rt::ArgRole>(i));
+    llvm::Expected<rt::BufferRef> ref = toBufferRef(buffers[i], name);
     if (!ref)
       return ref.takeError();
-    out.set(slot.role, std::move(*ref));
+    out.set(static_cast<rt::ArgRole>(i), std::move(*ref));
   }
   return out;
 }
 
-attn_status runOrEnqueue(const attn_kernel *kernel, const attn_args *args,
+/// The version-2 argument struct; its four data buffers are required.
+llvm::Expected<rt::AttentionArgs> toArgs(const attn_args &args) {
+  const attn_buffer *byRole[ATTN_NUM_ARG_ROLES] = {};
+  byRole[ATTN_ARG_QUERY] = args.query;
+  byRole[ATTN_ARG_KEY] = args.key;
+  byRole[ATTN_ARG_VALUE] = args.value;
+  byRole[ATTN_ARG_OUTPUT] = args.output;
+  byRole[ATTN_ARG_BOOL_MASK] = args.bool_mask;
+  byRole[ATTN_ARG_BIAS] = args.bias;
+  byRole[ATTN_ARG_KV_LENGTHS] = args.kv_lengths;
+  byRole[ATTN_ARG_Q_SEGMENT_IDS] = args.q_segment_ids;
+  byRole[ATTN_ARG_KV_SEGMENT_IDS] = args.kv_segment_ids;
+  byRole[ATTN_ARG_LSE] = args.lse;
+  for (attn_arg_role role :
+       {ATTN_ARG_QUERY, ATTN_ARG_KEY, ATTN_ARG_VALUE, ATTN_ARG_OUTPUT})
+    if (!byRole[role])
+      return rt::makeError(
+          llvm::Twine(rt::stringifyArgRole(static_cast<rt::ArgRole>(role))) +
+          ": buffer is null");
+  return toArgsByRole(byRole, ATTN_NUM_ARG_ROLES);
+}
+
+attn_status runOrEnqueue(const attn_kernel *kernel,
+                         llvm::Expected<rt::AttentionArgs> converted,
                          bool enqueue, void *stream, const char *fn) {
-  ATTN_CHECK_ARG(kernel, "kernel");
-  ATTN_CHECK_ARG(args, "args");
-  llvm::Expected<rt::AttentionArgs> converted = toArgs(*args);
   if (!converted)
     return fromError(converted.takeError(), ATTN_ERROR_INVALID_ARGUMENT,
                      llvm::Twine(fn) + ": ");
@@ -146,6 +139,83 @@ attn_status runOrEnqueue(const attn_kernel *kernel, const attn_args *args,
   options.stream = stream;
   return fromError(kernel->kernel->enqueue(*converted, options),
                    ATTN_ERROR_BUFFER, llvm::Twine(fn) + ": ");
+}
+
+/// The C compile options as rt::CompileOptions (NULL: the defaults).
+llvm::Expected<rt::CompileOptions>
+toCompileOptions(const attn_compile_options *options) {
+  rt::CompileOptions opts;
+  if (!options)
+    return opts;
+  if (options->tile_rows < 0 || options->tile_kv < 0 ||
+      options->vector_width < 0 || options->gpu_kv_splits < 0)
+    return rt::makeError("options: sizes must be >= 0 (0: default)");
+  if (options->tile_rows)
+    opts.tileRows = options->tile_rows;
+  if (options->tile_kv)
+    opts.tileKv = options->tile_kv;
+  opts.vectorWidth = options->vector_width;
+  opts.gpuKvSplits = options->gpu_kv_splits;
+  if (options->cpu)
+    opts.cpu = options->cpu;
+  if (options->gpu_chip)
+    opts.gpuChip = options->gpu_chip;
+  if (options->gpu_format && *options->gpu_format)
+    opts.gpuFormat = options->gpu_format;
+  return opts;
+}
+
+/// Checks attn_compile's arguments and converts its options; then `build`
+/// compiles the trimmed text.
+attn_status
+compileWith(attn_runtime *runtime, const char *text, attn_target target,
+            const attn_compile_options *options, attn_kernel **out,
+            const char *fn,
+            llvm::function_ref<llvm::Expected<rt::KernelRef>(
+                llvm::StringRef, rt::Target, const rt::CompileOptions &)>
+                build) {
+  auto isNull = [&](const char *what) {
+    return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                llvm::Twine(fn) + ": " + what + " is null");
+  };
+  if (!out)
+    return isNull("out");
+  *out = nullptr;
+  if (!runtime)
+    return isNull("runtime");
+  if (!text)
+    return isNull("text");
+  if (target != ATTN_TARGET_CPU && target != ATTN_TARGET_CUDA)
+    return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                llvm::Twine(fn) + ": target " +
+                    llvm::Twine(static_cast<int>(target)) +
+                    " is not a valid value");
+  llvm::Expected<rt::CompileOptions> opts = toCompileOptions(options);
+  if (!opts)
+    return fromError(opts.takeError(), ATTN_ERROR_INVALID_ARGUMENT,
+                     llvm::Twine(fn) + ": ");
+  rt::Target tgt =
+      target == ATTN_TARGET_CUDA ? rt::Target::Cuda : rt::Target::Cpu;
+  llvm::Expected<rt::KernelRef> kernel =
+      build(llvm::StringRef(text).trim(), tgt, *opts);
+  if (!kernel)
+    return fromError(kernel.takeError(), ATTN_ERROR_COMPILE,
+                     llvm::Twine(fn) + ": ");
+  *out = new attn_kernel{std::move(*kernel)};
+  return ok();
+}
+
+llvm::Expected<AttentionSpec> parseShorthand(llvm::StringRef source) {
+  std::string error;
+  std::optional<AttentionSpec> spec = parseSpecShorthand(source, error);
+  if (!spec)
+    return rt::makeError("spec '" + source + "': " + error);
+  return *spec;
+}
+
+bool isShorthand(llvm::StringRef source) {
+  llvm::StringRef kind = source.split(':').first;
+  return kind == "mha" || kind == "mqa" || kind == "gqa";
 }
 } // namespace
 
@@ -226,49 +296,35 @@ attn_status attn_compile(attn_runtime *runtime, const char *text,
                          attn_target target,
                          const attn_compile_options *options,
                          attn_kernel **out) {
-  ATTN_CHECK_ARG(out, "attn_compile");
-  *out = nullptr;
-  ATTN_CHECK_ARG(runtime, "attn_compile");
-  ATTN_CHECK_ARG(text, "attn_compile");
-  ATTN_CHECK_ENUM(target, ATTN_TARGET_CUDA, "attn_compile");
-  rt::CompileOptions opts;
-  if (options) {
-    if (options->tile_rows < 0 || options->tile_kv < 0 ||
-        options->vector_width < 0 || options->gpu_kv_splits < 0)
-      return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                  "attn_compile: options: sizes must be >= 0 (0: default)");
-    if (options->tile_rows)
-      opts.tileRows = options->tile_rows;
-    if (options->tile_kv)
-      opts.tileKv = options->tile_kv;
-    opts.vectorWidth = options->vector_width;
-    opts.gpuKvSplits = options->gpu_kv_splits;
-    if (options->cpu)
-      opts.cpu = options->cpu;
-    if (options->gpu_chip)
-      opts.gpuChip = options->gpu_chip;
-    if (options->gpu_format && *options->gpu_format)
-      opts.gpuFormat = options->gpu_format;
-  }
-  rt::Target tgt =
-      target == ATTN_TARGET_CUDA ? rt::Target::Cuda : rt::Target::Cpu;
-  llvm::StringRef source = llvm::StringRef(text).trim();
-  llvm::StringRef kind = source.split(':').first;
-  llvm::Expected<rt::KernelRef> kernel =
-      [&]() -> llvm::Expected<rt::KernelRef> {
-    if (kind == "mha" || kind == "mqa" || kind == "gqa") {
-      std::string error;
-      std::optional<AttentionSpec> spec = parseSpecShorthand(source, error);
-      if (!spec)
-        return rt::makeError("spec '" + source + "': " + error);
-      return runtime->runtime->compile(*spec, tgt, opts);
-    }
-    return runtime->runtime->compileMlir(source, tgt, opts);
-  }();
-  if (!kernel)
-    return fromError(kernel.takeError(), ATTN_ERROR_COMPILE, "attn_compile: ");
-  *out = new attn_kernel{std::move(*kernel)};
-  return ok();
+  return compileWith(
+      runtime, text, target, options, out, "attn_compile",
+      [&](llvm::StringRef source, rt::Target tgt,
+          const rt::CompileOptions &opts) -> llvm::Expected<rt::KernelRef> {
+        if (!isShorthand(source))
+          return runtime->runtime->compileMlir(source, tgt, opts);
+        llvm::Expected<AttentionSpec> spec = parseShorthand(source);
+        if (!spec)
+          return spec.takeError();
+        return runtime->runtime->compile(*spec, tgt, opts);
+      });
+}
+
+attn_status attn_compile_backward(attn_runtime *runtime, const char *text,
+                                  attn_target target,
+                                  const attn_compile_options *options,
+                                  attn_kernel **out) {
+  return compileWith(
+      runtime, text, target, options, out, "attn_compile_backward",
+      [&](llvm::StringRef source, rt::Target tgt,
+          const rt::CompileOptions &opts) -> llvm::Expected<rt::KernelRef> {
+        if (!isShorthand(source))
+          return rt::makeError("the backward takes the shorthand "
+                               "(mha:/mqa:/gqa:...), not MLIR text");
+        llvm::Expected<AttentionSpec> spec = parseShorthand(source);
+        if (!spec)
+          return spec.takeError();
+        return runtime->runtime->compileBackward(*spec, tgt, opts);
+      });
 }
 
 void attn_kernel_destroy(attn_kernel *kernel) { delete kernel; }
@@ -316,22 +372,60 @@ attn_status attn_kernel_compile_ms(const attn_kernel *kernel, double *out) {
 }
 
 attn_status attn_kernel_run(const attn_kernel *kernel, const attn_args *args) {
-  return runOrEnqueue(kernel, args, false, nullptr, "attn_kernel_run");
+  ATTN_CHECK_ARG(kernel, "attn_kernel_run");
+  ATTN_CHECK_ARG(args, "attn_kernel_run");
+  return runOrEnqueue(kernel, toArgs(*args), false, nullptr, "attn_kernel_run");
 }
 
 attn_status attn_kernel_enqueue(const attn_kernel *kernel,
                                 const attn_args *args, void *stream) {
-  return runOrEnqueue(kernel, args, true, stream, "attn_kernel_enqueue");
+  ATTN_CHECK_ARG(kernel, "attn_kernel_enqueue");
+  ATTN_CHECK_ARG(args, "attn_kernel_enqueue");
+  return runOrEnqueue(kernel, toArgs(*args), true, stream,
+                      "attn_kernel_enqueue");
+}
+
+#define ATTN_CHECK_ROLES(buffers, count, fn)                                   \
+  do {                                                                         \
+    if ((count) < 0 || (count) > ATTN_NUM_ARG_ROLES)                           \
+      return fail(ATTN_ERROR_INVALID_ARGUMENT,                                 \
+                  fn ": count " + llvm::Twine(count) + " is outside [0, " +    \
+                      llvm::Twine(ATTN_NUM_ARG_ROLES) + "]");                  \
+    if ((count) > 0)                                                           \
+      ATTN_CHECK_ARG(buffers, fn);                                             \
+  } while (0)
+
+attn_status attn_kernel_run_roles(const attn_kernel *kernel,
+                                  const attn_buffer *const *buffers,
+                                  int32_t count) {
+  ATTN_CHECK_ARG(kernel, "attn_kernel_run_roles");
+  ATTN_CHECK_ROLES(buffers, count, "attn_kernel_run_roles");
+  return runOrEnqueue(kernel, toArgsByRole(buffers, count), false, nullptr,
+                      "attn_kernel_run_roles");
+}
+
+attn_status attn_kernel_enqueue_roles(const attn_kernel *kernel,
+                                      const attn_buffer *const *buffers,
+                                      int32_t count, void *stream) {
+  ATTN_CHECK_ARG(kernel, "attn_kernel_enqueue_roles");
+  ATTN_CHECK_ROLES(buffers, count, "attn_kernel_enqueue_roles");
+  return runOrEnqueue(kernel, toArgsByRole(buffers, count), true, stream,
+                      "attn_kernel_enqueue_roles");
 }
 
 } // extern "C"
 
-static_assert(static_cast<int>(rt::ArgRole::Lse) == ATTN_ARG_LSE &&
-                  static_cast<int>(rt::ArgRole::Sinks) == ATTN_ARG_SINKS &&
-                  static_cast<int>(rt::ArgRole::Output) == ATTN_ARG_OUTPUT &&
-                  static_cast<int>(rt::ArgRole::KvLengths) ==
-                      ATTN_ARG_KV_LENGTHS,
-              "attn_arg_role mirrors rt::ArgRole");
+static_assert(
+    static_cast<int>(rt::ArgRole::Lse) == ATTN_ARG_LSE &&
+        static_cast<int>(rt::ArgRole::Sinks) == ATTN_ARG_SINKS &&
+        static_cast<int>(rt::ArgRole::GradOutput) == ATTN_ARG_GRAD_OUTPUT &&
+        static_cast<int>(rt::ArgRole::GradBias) == ATTN_ARG_GRAD_BIAS &&
+        static_cast<int>(rt::ArgRole::DropoutState) == ATTN_ARG_DROPOUT_STATE &&
+        static_cast<int>(rt::ArgRole::DropoutState) + 1 == ATTN_NUM_ARG_ROLES &&
+        static_cast<int>(rt::ArgRole::Output) == ATTN_ARG_OUTPUT &&
+        static_cast<int>(rt::ArgRole::KvLengths) == ATTN_ARG_KV_LENGTHS,
+    "attn_arg_role mirrors rt::ArgRole");
 static_assert(static_cast<int>(rt::DType::I1) == ATTN_I1 &&
+                  static_cast<int>(rt::DType::I64) == ATTN_I64 &&
                   static_cast<int>(rt::DType::BF16) == ATTN_BF16,
               "attn_dtype mirrors rt::DType");

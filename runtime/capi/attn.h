@@ -36,7 +36,7 @@
 extern "C" {
 #endif
 
-#define ATTN_C_API_VERSION 2
+#define ATTN_C_API_VERSION 3
 #define ATTN_EXPORT __attribute__((visibility("default")))
 /* Most dims a buffer may have. */
 #define ATTN_MAX_RANK 8
@@ -55,7 +55,8 @@ typedef enum attn_dtype {
   ATTN_F16 = 1,  /* raw IEEE half bits (uint16_t) */
   ATTN_BF16 = 2, /* raw bfloat16 bits (uint16_t) */
   ATTN_I32 = 3,
-  ATTN_I1 = 4, /* one byte, 0 or 1 */
+  ATTN_I1 = 4,  /* one byte, 0 or 1 */
+  ATTN_I64 = 5, /* the dropout state (version 3) */
 } attn_dtype;
 
 typedef enum attn_memory {
@@ -80,7 +81,9 @@ typedef struct attn_buffer {
 } attn_buffer;
 
 /* The buffers of one call by role; NULL for the absent optional ones. Shapes
- * are physical (the kernel's layout), see docs/runtime.md. */
+ * are physical (the kernel's layout), see docs/runtime.md. The forward's
+ * roles of version 2 only: attn_kernel_run_roles takes every role (sinks,
+ * dropout state, the backward's gradients). */
 typedef struct attn_args {
   const attn_buffer *query, *key, *value, *output;
   const attn_buffer *bool_mask, *bias, *kv_lengths, *q_segment_ids,
@@ -109,7 +112,16 @@ typedef enum attn_arg_role {
   ATTN_ARG_OUTPUT,
   ATTN_ARG_LSE,
   ATTN_ARG_SINKS, /* [Hq] f32; passed between kv_segment_ids and output */
+  /* Version 3: the backward kernel's (attn_compile_backward) buffers. */
+  ATTN_ARG_GRAD_OUTPUT,
+  ATTN_ARG_GRAD_QUERY,
+  ATTN_ARG_GRAD_KEY,
+  ATTN_ARG_GRAD_VALUE,
+  ATTN_ARG_GRAD_BIAS,
+  ATTN_ARG_DROPOUT_STATE, /* [2] i64: seed, offset (`dropout=p` specs) */
 } attn_arg_role;
+/* Roles this header knows; attn_kernel_run_roles arrays may be shorter. */
+#define ATTN_NUM_ARG_ROLES 17
 
 typedef struct attn_arg_info {
   attn_arg_role role;
@@ -179,6 +191,22 @@ ATTN_EXPORT attn_status attn_kernel_run(const attn_kernel *kernel,
 ATTN_EXPORT attn_status attn_kernel_enqueue(const attn_kernel *kernel,
                                             const attn_args *args,
                                             void *stream);
+/* Version 3: like attn_kernel_run / _enqueue, with the buffers indexed by
+ * attn_arg_role: buffers[ATTN_ARG_QUERY], ... (NULL: absent; roles at or
+ * past `count` are absent). Every role, so sinks, the dropout state and the
+ * backward's buffers too. count is in [0, ATTN_NUM_ARG_ROLES]. */
+ATTN_EXPORT attn_status attn_kernel_run_roles(const attn_kernel *kernel,
+                                              const attn_buffer *const *buffers,
+                                              int32_t count);
+ATTN_EXPORT attn_status attn_kernel_enqueue_roles(
+    const attn_kernel *kernel, const attn_buffer *const *buffers, int32_t count,
+    void *stream);
+/* Version 3: the backward of the shorthand spec `text` (CPU): a kernel
+ * reading query, key, value, [kv_lengths], output, grad_output, lse and
+ * writing grad_query, grad_key, grad_value (attn_kernel_arg lists them). */
+ATTN_EXPORT attn_status attn_compile_backward(
+    attn_runtime *runtime, const char *text, attn_target target,
+    const attn_compile_options *options, attn_kernel **out);
 
 /* --- KV caches ------------------------------------------------------------ */
 typedef enum attn_kv_kind {

@@ -5,6 +5,7 @@
 // and every error path (status, message, and the cache left unchanged).
 //
 //===----------------------------------------------------------------------===//
+#include "CapiTestUtils.h"
 #include "runtime/capi/attn.h"
 
 #include <gtest/gtest.h>
@@ -16,25 +17,10 @@
 
 namespace {
 
-std::string lastError() { return attn_last_error(); }
-
-#define EXPECT_FAILS(call, status, text)                                       \
-  do {                                                                         \
-    EXPECT_EQ((call), (status)) << #call;                                      \
-    EXPECT_NE(lastError().find(text), std::string::npos)                       \
-        << "message '" << lastError() << "' lacks '" << (text) << "'";         \
-  } while (0)
+using attn_capi_test::lastError;
+using attn_capi_test::randomVec;
 
 constexpr int64_t kHq = 4, kHkv = 2, kD = 8, kPrompt = 6;
-
-std::vector<float> randomVec(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> nd;
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = nd(rng);
-  return v;
-}
 
 attn_kv_cache_config config(bool paged) {
   attn_kv_cache_config c{};

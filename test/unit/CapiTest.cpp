@@ -6,6 +6,7 @@
 // checked against float64 loops written here.
 //
 //===----------------------------------------------------------------------===//
+#include "CapiTestUtils.h"
 #include "runtime/capi/attn.h"
 
 #include <gtest/gtest.h>
@@ -17,23 +18,8 @@
 
 namespace {
 
-std::string lastError() { return attn_last_error(); }
-
-#define EXPECT_FAILS(call, status, text)                                       \
-  do {                                                                         \
-    EXPECT_EQ((call), (status)) << #call;                                      \
-    EXPECT_NE(lastError().find(text), std::string::npos)                       \
-        << "message '" << lastError() << "' lacks '" << (text) << "'";         \
-  } while (0)
-
-std::vector<float> randomVec(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> nd;
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = nd(rng);
-  return v;
-}
+using attn_capi_test::lastError;
+using attn_capi_test::randomVec;
 
 /// float64 attention over [B, H, S, D] row-major buffers; GQA by
 /// h / (Hq / Hkv); `lengths` (may be empty) limits the keys per batch row;
