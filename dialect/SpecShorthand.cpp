@@ -20,6 +20,162 @@ bool parseFloat(StringRef s, float &out) {
   return true;
 }
 
+/// One `key=value` item (or a bare `key`) of the shorthand.
+struct Item {
+  StringRef key, value;
+  bool hasValue;
+
+  /// A switch: `key` alone, or key=true/false/1/0.
+  bool flag(bool &field) const {
+    StringRef v = value.trim();
+    if (hasValue && v != "1" && v != "true" && v != "0" && v != "false")
+      return false;
+    field = !hasValue || v == "1" || v == "true";
+    return true;
+  }
+  bool integer(int64_t &field) const {
+    return hasValue && parseInt(value, field);
+  }
+  /// Batch and lengths may also be `?`: a run-time size.
+  bool size(int64_t &field) const {
+    if (hasValue && value.trim() == "?") {
+      field = kDynamicSize;
+      return true;
+    }
+    return integer(field);
+  }
+  bool number(std::optional<float> &field) const {
+    float f;
+    if (!hasValue || !parseFloat(value, f))
+      return false;
+    field = f;
+    return true;
+  }
+};
+
+/// What a key handler made of an item: not its key, done, or why the
+/// value is bad.
+using KeyResult = std::optional<std::optional<StringRef>>;
+const KeyResult kNotMine = std::nullopt;
+const KeyResult kDone = std::optional<StringRef>();
+KeyResult badValue(StringRef why) { return std::optional<StringRef>(why); }
+KeyResult check(bool ok, StringRef why) { return ok ? kDone : badValue(why); }
+
+constexpr StringRef kFlagValues = "expected no value, true/false or 1/0";
+
+/// Shapes, dtype and layout.
+struct SizeKeys {
+  AttentionSpec &spec;
+  bool sawHkv = false, sawSq = false, sawSkv = false;
+
+  KeyResult operator()(const Item &it) {
+    StringRef k = it.key;
+    if (k == "b")
+      return check(it.size(spec.batch), "expected an integer or ?");
+    if (k == "hq" || k == "h")
+      return check(it.integer(spec.numHeads), "expected an integer");
+    if (k == "hkv") {
+      sawHkv = true;
+      return check(it.integer(spec.numKvHeads), "expected an integer");
+    }
+    if (k == "sq") {
+      sawSq = true;
+      return check(it.size(spec.queryLen), "expected an integer or ?");
+    }
+    if (k == "skv") {
+      sawSkv = true;
+      return check(it.size(spec.kvLen), "expected an integer or ?");
+    }
+    if (k == "s") {
+      int64_t s;
+      if (!it.size(s))
+        return badValue("expected an integer or ?");
+      if (!sawSq)
+        spec.queryLen = s;
+      if (!sawSkv)
+        spec.kvLen = s;
+      return kDone;
+    }
+    if (k == "d")
+      return check(it.integer(spec.headDim), "expected an integer");
+    if (k == "dv")
+      return check(it.integer(spec.valueDim), "expected an integer");
+    if (k == "dtype") {
+      auto t = parseElementType(it.value.trim());
+      if (t)
+        spec.dtype = *t;
+      return check(t.has_value(), "expected f32, f16 or bf16");
+    }
+    if (k == "layout") {
+      StringRef v = it.value.trim();
+      if (v == "bhsd" || v == "bshd")
+        spec.layout = v == "bhsd" ? Layout::BHSD : Layout::BSHD;
+      return check(v == "bhsd" || v == "bshd", "expected bhsd or bshd");
+    }
+    return kNotMine;
+  }
+};
+
+/// The mask's structure (causal, offset, window, dilation, global tokens).
+KeyResult maskKey(MaskSpec &mask, const Item &it) {
+  StringRef k = it.key;
+  if (k == "causal")
+    return check(it.flag(mask.causal), kFlagValues);
+  if (k == "offset")
+    return check(it.integer(mask.qOffset), "expected an integer");
+  if (k == "window") {
+    auto [l, r] = it.value.split(':');
+    return check(it.hasValue && parseInt(l, mask.windowLeft) &&
+                     parseInt(r, mask.windowRight),
+                 "expected L:R (integers, -1 for unbounded)");
+  }
+  if (k == "dilation")
+    return check(it.integer(mask.dilation), "expected an integer");
+  if (k == "global")
+    return check(it.integer(mask.globalTokens), "expected an integer");
+  return kNotMine;
+}
+
+/// Score and output features (scale, softcap, ragged, lse, sinks,
+/// dropout).
+KeyResult featureKey(AttentionSpec &spec, const Item &it) {
+  StringRef k = it.key;
+  if (k == "scale")
+    return check(it.number(spec.scale), "expected a number");
+  if (k == "softcap")
+    return check(it.number(spec.softcap), "expected a number");
+  if (k == "ragged")
+    return check(it.flag(spec.withKvLengths), kFlagValues);
+  if (k == "lse")
+    return check(it.flag(spec.returnLse), kFlagValues);
+  if (k == "sinks")
+    return check(it.flag(spec.withSinks), kFlagValues);
+  if (k == "dropout") {
+    double p;
+    bool ok = it.hasValue && !it.value.trim().getAsDouble(p);
+    if (ok)
+      spec.dropout = p;
+    return check(ok, "expected a probability in [0, 1)");
+  }
+  return kNotMine;
+}
+
+/// mha/mqa fix the KV head count; gqa needs it.
+std::string resolveKvHeads(StringRef kind, AttentionSpec &spec, bool sawHkv) {
+  if (kind == "mha") {
+    if (sawHkv && spec.numKvHeads != spec.numHeads)
+      return "key 'hkv': mha needs hkv == hq";
+    spec.numKvHeads = spec.numHeads;
+  } else if (kind == "mqa") {
+    if (sawHkv && spec.numKvHeads != 1)
+      return "key 'hkv': mqa needs hkv == 1";
+    spec.numKvHeads = 1;
+  } else if (!sawHkv) {
+    return "key 'hkv' is required for gqa";
+  }
+  return "";
+}
+
 } // namespace
 
 std::optional<AttentionSpec>
@@ -32,149 +188,34 @@ mlir::attn::parseSpecShorthand(StringRef text, std::string &error) {
     return std::nullopt;
   }
   AttentionSpec spec;
-  bool sawHkv = false, sawSkv = false, sawSq = false;
+  SizeKeys sizes{spec};
   SmallVector<StringRef> items;
   rest.split(items, ',', -1, /*KeepEmpty=*/false);
-  for (StringRef item : items) {
-    StringRef key = item.split('=').first.trim();
-    StringRef value = item.split('=').second;
-    bool hasValue = item.contains('=');
-    auto bad = [&](StringRef why) {
-      error = "bad value '" + value.str() + "' for key '" + key.str() +
-              "': " + why.str();
-      return std::nullopt;
-    };
-    // A switch: `key` alone, or key=true/false/1/0.
-    auto flag = [&](bool &field) {
-      StringRef v = value.trim();
-      if (hasValue && v != "1" && v != "true" && v != "0" && v != "false")
-        return false;
-      field = !hasValue || v == "1" || v == "true";
-      return true;
-    };
-    auto intKey = [&](int64_t &field) -> bool {
-      return hasValue && parseInt(value, field);
-    };
-    // Batch and lengths may also be `?`: a run-time size.
-    auto sizeKey = [&](int64_t &field) -> bool {
-      if (hasValue && value.trim() == "?") {
-        field = kDynamicSize;
-        return true;
-      }
-      return intKey(field);
-    };
-    if (key == "b") {
-      if (!sizeKey(spec.batch))
-        return bad("expected an integer or ?");
-    } else if (key == "hq" || key == "h") {
-      if (!intKey(spec.numHeads))
-        return bad("expected an integer");
-    } else if (key == "hkv") {
-      if (!intKey(spec.numKvHeads))
-        return bad("expected an integer");
-      sawHkv = true;
-    } else if (key == "sq") {
-      if (!sizeKey(spec.queryLen))
-        return bad("expected an integer or ?");
-      sawSq = true;
-    } else if (key == "skv") {
-      if (!sizeKey(spec.kvLen))
-        return bad("expected an integer or ?");
-      sawSkv = true;
-    } else if (key == "s") {
-      int64_t s;
-      if (!sizeKey(s))
-        return bad("expected an integer or ?");
-      if (!sawSq)
-        spec.queryLen = s;
-      if (!sawSkv)
-        spec.kvLen = s;
-    } else if (key == "d") {
-      if (!intKey(spec.headDim))
-        return bad("expected an integer");
-    } else if (key == "dv") {
-      if (!intKey(spec.valueDim))
-        return bad("expected an integer");
-    } else if (key == "dtype") {
-      auto t = parseElementType(value.trim());
-      if (!t)
-        return bad("expected f32, f16 or bf16");
-      spec.dtype = *t;
-    } else if (key == "layout") {
-      if (value.trim() == "bhsd")
-        spec.layout = Layout::BHSD;
-      else if (value.trim() == "bshd")
-        spec.layout = Layout::BSHD;
-      else
-        return bad("expected bhsd or bshd");
-    } else if (key == "causal") {
-      if (!flag(spec.mask.causal))
-        return bad("expected no value, true/false or 1/0");
-    } else if (key == "offset") {
-      if (!intKey(spec.mask.qOffset))
-        return bad("expected an integer");
-    } else if (key == "window") {
-      auto [l, r] = value.split(':');
-      if (!hasValue || !parseInt(l, spec.mask.windowLeft) ||
-          !parseInt(r, spec.mask.windowRight))
-        return bad("expected L:R (integers, -1 for unbounded)");
-    } else if (key == "dilation") {
-      if (!intKey(spec.mask.dilation))
-        return bad("expected an integer");
-    } else if (key == "global") {
-      if (!intKey(spec.mask.globalTokens))
-        return bad("expected an integer");
-    } else if (key == "scale") {
-      float f;
-      if (!hasValue || !parseFloat(value, f))
-        return bad("expected a number");
-      spec.scale = f;
-    } else if (key == "softcap") {
-      float f;
-      if (!hasValue || !parseFloat(value, f))
-        return bad("expected a number");
-      spec.softcap = f;
-    } else if (key == "ragged") {
-      if (!flag(spec.withKvLengths))
-        return bad("expected no value, true/false or 1/0");
-    } else if (key == "lse") {
-      if (!flag(spec.returnLse))
-        return bad("expected no value, true/false or 1/0");
-    } else if (key == "sinks") {
-      if (!flag(spec.withSinks))
-        return bad("expected no value, true/false or 1/0");
-    } else if (key == "dropout") {
-      double p;
-      if (!hasValue || value.trim().getAsDouble(p))
-        return bad("expected a probability in [0, 1)");
-      spec.dropout = p;
-    } else {
-      error = "unknown key '" + key.str() +
+  for (StringRef entry : items) {
+    Item it{entry.split('=').first.trim(), entry.split('=').second,
+            entry.contains('=')};
+    KeyResult result = sizes(it);
+    if (result == kNotMine)
+      result = maskKey(spec.mask, it);
+    if (result == kNotMine)
+      result = featureKey(spec, it);
+    if (result == kNotMine) {
+      error = "unknown key '" + it.key.str() +
               "' (expected b, hq, hkv, sq, skv, s, d, dv, dtype, layout, "
               "causal, offset, window, dilation, global, scale, softcap, "
               "ragged, lse, sinks, dropout)";
       return std::nullopt;
     }
-  }
-  if (kind == "mha") {
-    if (sawHkv && spec.numKvHeads != spec.numHeads) {
-      error = "key 'hkv': mha needs hkv == hq";
+    if (*result) {
+      error = "bad value '" + it.value.str() + "' for key '" + it.key.str() +
+              "': " + (*result)->str();
       return std::nullopt;
     }
-    spec.numKvHeads = spec.numHeads;
-  } else if (kind == "mqa") {
-    if (sawHkv && spec.numKvHeads != 1) {
-      error = "key 'hkv': mqa needs hkv == 1";
-      return std::nullopt;
-    }
-    spec.numKvHeads = 1;
-  } else if (!sawHkv) {
-    error = "key 'hkv' is required for gqa";
-    return std::nullopt;
   }
-  if (std::string err = spec.validate(); !err.empty()) {
-    error = err;
+  error = resolveKvHeads(kind, spec, sizes.sawHkv);
+  if (error.empty())
+    error = spec.validate();
+  if (!error.empty())
     return std::nullopt;
-  }
   return spec;
 }
