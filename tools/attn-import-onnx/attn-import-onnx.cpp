@@ -53,7 +53,7 @@ arith, weights as dense constants), raises naive attention to
 attn.attention, and prints the module.
 
 options:
-  -o FILE            write the MLIR to FILE (default: stdout)
+  -o FILE            write the MLIR to FILE (default: stdout; not with --run)
   --no-raise         skip attn-raise-attention (print or run the naive graph
                      through upstream lowering)
   --run              JIT-compile the model for the CPU and run it
@@ -198,6 +198,12 @@ std::optional<Options> parseOptions(int argc, char **argv, std::string &err) {
        !o.dumpBinary.empty()) &&
       !o.run) {
     err = "--input, --expect, --output and --dump-binary need --run";
+    return std::nullopt;
+  }
+  // --run prints no module, so a -o file would silently stay unwritten.
+  if (o.run && o.out != "-") {
+    err = "-o writes the printed module, which --run does not print; write "
+          "a run's outputs with --output=PREFIX";
     return std::nullopt;
   }
   if (!o.dumpBinary.empty() && o.target != "cuda") {
