@@ -28,7 +28,10 @@ threads_list=(2 "$(nproc)")
 shapes=("mha:b=8,hq=12,s=1024,d=64,causal"
         "gqa:b=1,hq=32,hkv=8,s=4096,d=128,causal"
         "gqa:b=1,hq=32,hkv=8,sq=1,skv=4096,d=128"
-        "gqa:b=16,hq=32,hkv=8,sq=1,skv=4096,d=128")
+        "gqa:b=16,hq=32,hkv=8,sq=1,skv=4096,d=128"
+        # bf16 (AVX512-BF16 / AMX where the CPU has them): torch runs bf16 too.
+        "mha:b=8,hq=12,s=1024,d=64,causal,dtype=bf16"
+        "gqa:b=1,hq=32,hkv=8,s=4096,d=128,causal,dtype=bf16")
 
 for threads in "${threads_list[@]}"; do
   args=()
@@ -50,7 +53,8 @@ def parse(spec):
     b, hq = int(kv.get("b", 1)), int(kv.get("hq", 1))
     hkv = hq if kind == "mha" else int(kv.get("hkv", 1))
     s = int(kv.get("s", 1)); sq, skv = int(kv.get("sq", s)), int(kv.get("skv", s))
-    return b, hq, hkv, sq, skv, int(kv["d"]), "causal" in kv
+    dtype = {"bf16": torch.bfloat16, "f16": torch.float16}.get(kv.get("dtype"), torch.float32)
+    return b, hq, hkv, sq, skv, int(kv["d"]), "causal" in kv, dtype
 
 def median_ms(fn, reps=5):
     for _ in range(2): fn()
@@ -60,8 +64,9 @@ def median_ms(fn, reps=5):
     return sorted(times)[len(times) // 2] * 1e3
 
 def torch_ms(spec):
-    b, hq, hkv, sq, skv, d, causal = parse(spec)
-    q = torch.randn(b, hq, sq, d); k = torch.randn(b, hkv, skv, d); v = torch.randn(b, hkv, skv, d)
+    b, hq, hkv, sq, skv, d, causal, dtype = parse(spec)
+    q, k, v = (torch.randn(*shape).to(dtype) for shape in
+               ((b, hq, sq, d), (b, hkv, skv, d), (b, hkv, skv, d)))
     # Bottom-right causal (queries at the end), as attn's cache decode; for
     # sq == skv it equals the usual causal mask.
     mask = None
