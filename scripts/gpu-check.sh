@@ -27,7 +27,7 @@
 # others; a summary of exit codes ends the output and the script fails if
 # any step did. Raw outputs go to $OUT (the device tool brings it back) or a
 # temporary folder. Environment: ATTN_GPU_CHECK_SKIP="tests bench peers"
-# (any subset; also "sanitizer", "python", "onnx" and "plot"), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
+# (any subset; also "sanitizer", "serving", "python", "onnx" and "plot"), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
 # (extra attn-bench-gpu options, e.g. --runs=50), ATTN_PEERS_ARGS.
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -151,6 +151,13 @@ if [[ "$SKIP" != *" bench "* ]]; then
   step bench 150 bash -c "'$BIN/attn-gpu-tests' --bench ${ATTN_BENCH_ARGS:-} \
     > '$RESULTS/attn-bench.jsonl' 2> >(tee '$RESULTS/attn-bench.err' >&2);
     rc=\$?; cat '$RESULTS/attn-bench.jsonl'; exit \$rc"
+fi
+if [[ "$SKIP" != *" serving "* ]]; then
+  # Continuous batching on the GPU (pools in device memory): compiles per
+  # step with the default kernels, then with one kernel per shape.
+  step serving 240 bash -c "'$BIN/attn-gpu-tests' --serving --target=cuda \
+    --steps=48 --quiet && '$BIN/attn-gpu-tests' --serving --target=cuda \
+    --steps=12 --quiet --static-sizes"
 fi
 if [[ "$SKIP" != *" peers "* ]]; then
   step peers 240 bash -c "python3 bench/gpu_peers.py ${ATTN_PEERS_ARGS:-} \

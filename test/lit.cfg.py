@@ -26,7 +26,7 @@ llvm_config.use_default_substitutions()
 config.environment["ATTN_CACHE_DIR"] = "off"
 
 tool_dirs = [config.attn_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["attn-opt", "attn-run", "attn-convert", "attn-bench-compile-latency", "mlir-opt"], tool_dirs)
+llvm_config.add_tool_substitutions(["attn-opt", "attn-run", "attn-convert", "attn-bench-compile-latency", "attn-bench-serving", "mlir-opt"], tool_dirs)
 # The CPU benchmarks (built where OpenBLAS is found: the prefill one).
 for bench in ["attn-bench-cpu-prefill", "attn-bench-cpu-decode"]:
     if os.path.exists(os.path.join(config.attn_tools_dir, bench)):

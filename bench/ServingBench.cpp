@@ -1,4 +1,4 @@
-//===- cpu_serving_bench.cpp - continuous batching over a paged cache -----===//
+//===- ServingBench.cpp - continuous batching over a paged cache ----------===//
 //
 // A serving loop as an engine runs it: sequences arrive at random with
 // random prompt lengths (each prefilled as one chunk: append + causal
@@ -9,44 +9,86 @@
 // arrivals, the kernels compiled during the step and its time; then the
 // totals: compiles after the first step of each kernel kind (the goal is
 // 0: run-time sizes), tokens/s (prefill + generated) and time per step.
-// `--static-sizes` compiles per shape instead, for comparison.
+// `--static-sizes` compiles per shape instead, for comparison;
+// `--target=cuda` keeps the pools in device memory (CUDA kernels, the
+// step's host buffers staged).
 //
 //===----------------------------------------------------------------------===//
+#include "bench/ServingBench.h"
+
 #include "runtime/HalfFloat.h"
 #include "runtime/kvcache/KvSteps.h"
 #include "runtime/kvcache/PagedKvCache.h"
 
-#include "llvm/Support/CommandLine.h"
+#include "llvm/ADT/StringRef.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 using namespace mlir::attn;
 namespace rt = mlir::attn::rt;
 namespace kv = mlir::attn::kv;
 
-static llvm::cl::opt<int> steps("steps", llvm::cl::desc("decode steps"),
-                                llvm::cl::init(64));
-static llvm::cl::opt<unsigned> seed("seed", llvm::cl::desc("random seed"),
-                                    llvm::cl::init(1));
-static llvm::cl::opt<unsigned> threads("bench-threads",
-                                       llvm::cl::desc("threads (0: all)"),
-                                       llvm::cl::init(0));
-static llvm::cl::opt<bool> staticSizes(
-    "static-sizes",
-    llvm::cl::desc("compile one kernel per shape (no run-time sizes)"),
-    llvm::cl::init(false));
-static llvm::cl::opt<int> maxPrompt("max-prompt",
-                                    llvm::cl::desc("longest prompt"),
-                                    llvm::cl::init(512));
-static llvm::cl::opt<bool> quiet("quiet",
-                                 llvm::cl::desc("totals only, no step lines"),
-                                 llvm::cl::init(false));
-
 namespace {
+
+const char *kUsage = R"(usage: attn-bench-serving [options]
+  --target=cpu|cuda   where the kernels run (cuda: pools in device memory)
+  --steps=N           decode steps (64)
+  --seed=N            random seed (1)
+  --bench-threads=N   CPU threads, 0: all (0)
+  --max-prompt=N      longest prompt (512)
+  --static-sizes      compile one kernel per shape (no run-time sizes)
+  --quiet             totals only, no step lines
+)";
+
+struct Options {
+  int steps = 64, maxPrompt = 512;
+  unsigned seed = 1, threads = 0;
+  bool staticSizes = false, quiet = false, cuda = false;
+};
+
+/// Parses argv by hand (see ServingBench.h); false on a bad argument.
+bool parseOptions(int argc, char **argv, Options &o) {
+  for (int i = 1; i < argc; ++i) {
+    llvm::StringRef arg = argv[i];
+    auto [name, value] = arg.split('=');
+    auto number = [&](auto &field, long long minimum) {
+      long long v;
+      if (value.getAsInteger(10, v) || v < minimum)
+        return false;
+      field = static_cast<std::remove_reference_t<decltype(field)>>(v);
+      return true;
+    };
+    bool ok = true;
+    if (name == "--steps")
+      ok = number(o.steps, 1);
+    else if (name == "--seed")
+      ok = number(o.seed, 0);
+    else if (name == "--bench-threads")
+      ok = number(o.threads, 0);
+    else if (name == "--max-prompt")
+      ok = number(o.maxPrompt, 1);
+    else if (name == "--target" && (value == "cpu" || value == "cuda"))
+      o.cuda = value == "cuda";
+    else if (arg == "--static-sizes")
+      o.staticSizes = true;
+    else if (arg == "--quiet")
+      o.quiet = true;
+    else
+      ok = false;
+    if (!ok) {
+      std::fprintf(stderr, "attn-bench-serving: bad argument '%s'\n%s", argv[i],
+                   kUsage);
+      return false;
+    }
+  }
+  return true;
+}
 
 constexpr int64_t kHq = 16, kHkv = 4, kDim = 128, kMaxSeqs = 16;
 constexpr int64_t kPageSize = 16, kMaxGen = 96;
@@ -63,7 +105,9 @@ struct Live {
 };
 
 struct Serving {
-  std::mt19937_64 rng{seed};
+  explicit Serving(const Options &o) : rng(o.seed), maxPrompt(o.maxPrompt) {}
+  std::mt19937_64 rng;
+  int maxPrompt;
   std::unique_ptr<kv::PagedKvCache> cache;
   std::unique_ptr<kv::KvStepper> stepper;
   std::vector<Live> live;
@@ -122,9 +166,11 @@ struct Serving {
   }
 };
 
-int run() {
-  rt::Runtime runtime(rt::RuntimeOptions{threads});
-  Serving s;
+int run(const Options &o) {
+  rt::Runtime runtime(rt::RuntimeOptions{o.threads});
+  Serving s(o);
+  int maxPrompt = o.maxPrompt, steps = o.steps;
+  bool staticSizes = o.staticSizes, quiet = o.quiet;
   kv::PagedKvCacheConfig cfg;
   cfg.pageSize = kPageSize;
   cfg.maxPagesPerSeq = (maxPrompt + kMaxGen + kPageSize - 1) / kPageSize;
@@ -133,6 +179,7 @@ int run() {
   cfg.numKvHeads = kHkv;
   cfg.headDim = kDim;
   cfg.dtype = ElementType::BF16;
+  cfg.memory = o.cuda ? rt::MemorySpace::Device : rt::MemorySpace::Host;
   auto cache = kv::PagedKvCache::create(cfg);
   if (!cache) {
     std::fprintf(stderr, "%s\n", llvm::toString(cache.takeError()).c_str());
@@ -142,11 +189,14 @@ int run() {
   kv::StepOptions so;
   so.runTimeSizes = !staticSizes;
   s.stepper = std::make_unique<kv::KvStepper>(*s.cache, runtime, so);
-  std::printf("serving: GQA hq=%lld hkv=%lld d=%lld bf16, paged (page %lld), "
-              "prompts 1..%d, %u threads, %s sizes\n",
-              (long long)kHq, (long long)kHkv, (long long)kDim,
-              (long long)kPageSize, int(maxPrompt), runtime.numThreads(),
-              staticSizes ? "static" : "run-time");
+  std::printf(
+      "serving: GQA hq=%lld hkv=%lld d=%lld bf16, paged (page %lld), "
+      "prompts 1..%d, %s, %s sizes\n",
+      (long long)kHq, (long long)kHkv, (long long)kDim, (long long)kPageSize,
+      int(maxPrompt),
+      o.cuda ? "CUDA (pools in device memory)"
+             : (std::to_string(runtime.numThreads()) + " CPU threads").c_str(),
+      staticSizes ? "static" : "run-time");
   if (!quiet)
     std::printf("%5s %6s %8s %9s %9s\n", "step", "batch", "arrivals",
                 "compiles", "ms");
@@ -196,7 +246,14 @@ int run() {
 
 } // namespace
 
-int main(int argc, char **argv) {
-  llvm::cl::ParseCommandLineOptions(argc, argv, "attn CPU serving benchmark\n");
-  return run();
+int attn::bench::servingBenchMain(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i)
+    if (llvm::StringRef(argv[i]) == "--help") {
+      std::printf("%s", kUsage);
+      return 0;
+    }
+  if (!parseOptions(argc, argv, o))
+    return 2;
+  return run(o);
 }
