@@ -174,6 +174,33 @@ def AttnVectorizeTiles : Pass<"attn-vectorize-tiles", "func::FuncOp"> {
   ];
 }
 
+def AttnTileMatmul : Pass<"attn-tile-matmul", "func::FuncOp"> {
+  let summary = "Block f32 linalg.matmul on buffers into attn.tile_matmul";
+  let description = [{
+    The contractions around the attention (a model's projections) as the
+    attention kernels' own register-blocked micro-kernel: each f32
+    `linalg.matmul` on static buffers becomes loops over `row-block` ×
+    `col-block` blocks of the output (blocks that fit the L2 cache, so
+    the A rows and B columns of a block are read from memory once per
+    block), each an `attn.tile_matmul` over the whole K that
+    attn-vectorize-tiles lowers (tail blocks get their own static sizes).
+    Columns past the last multiple of `vector-width` stay a
+    `linalg.matmul` on that strip. Other matmuls are left as they are.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes per vector register (0: host)">,
+    Option<"rowBlock", "row-block", "int64_t", /*default=*/"128",
+           "output rows per block">,
+    Option<"colBlock", "col-block", "int64_t", /*default=*/"128",
+           "output columns per block (a multiple of vector-width)">,
+  ];
+  let dependentDialects = [
+    "::mlir::attn::AttnDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"
+  ];
+}
+
 def AttnParallelToRuntime : Pass<"attn-parallel-to-runtime", "ModuleOp"> {
   let summary = "Hand the work-item loop of each kernel to the runtime's "
                 "thread pool";

@@ -67,6 +67,11 @@ void mlir::attn::buildModelToCpuPipeline(
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   if (afterBufferize)
     afterBufferize(pm);
+  // Matmuls outside the attention (a model's projections) on the same
+  // micro-kernel; a no-op without f32 linalg.matmul.
+  OpPassManager &contractions = pm.nest<func::FuncOp>();
+  contractions.addPass(createAttnTileMatmul({width}));
+  contractions.addPass(createAttnVectorizeTiles({width, microRows}));
   pm.addPass(createAttnParallelToRuntime());
 
   OpPassManager &late = pm.nest<func::FuncOp>();

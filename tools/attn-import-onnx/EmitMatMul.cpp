@@ -1,8 +1,10 @@
 //===- EmitMatMul.cpp - MatMul and Gemm -----------------------------------===//
 //
-// 2-D MatMul is linalg.matmul; higher ranks a linalg.generic contraction
-// whose batch dims broadcast numpy-style (size-1 or missing dims read
-// index 0), the form attn-raise-attention matches as Q·Kᵀ and P·V. Gemm
+// 2-D MatMul is linalg.matmul, and so is [..., M, K] x [K, N] (through a
+// reshape: a Linear layer's projection); other higher ranks a
+// linalg.generic contraction whose batch dims broadcast numpy-style
+// (size-1 or missing dims read index 0), the form attn-raise-attention
+// matches as Q·Kᵀ and P·V. Gemm
 // is a matmul (transposes through linalg.transpose), alpha and the C term
 // as elementwise generics.
 //
@@ -47,6 +49,26 @@ llvm::Expected<Value> matmul(Importer &im, const onnx::NodeProto &node, Value a,
   llvm::SmallVector<int64_t, 4> outShape(*batch);
   outShape.push_back(m);
   outShape.push_back(n);
+  // A weight without batch dims ([..., M, K] x [K, N], a Linear layer):
+  // one [batch·M, K] x [K, N] linalg.matmul, which attn-tile-matmul blocks
+  // on the vector micro-kernel (a reshape of a dense tensor is free).
+  if (!batch->empty() && batchA.size() == batch->size() && batchB.empty()) {
+    int64_t rows = m;
+    for (int64_t size : *batch)
+      rows *= size;
+    Value flat = im.reshape(a, {rows, k});
+    Value init = im.zeros({rows, n}, elem);
+    Value product =
+        linalg::MatmulOp::create(im.b, im.loc, TypeRange{init.getType()},
+                                 ValueRange{flat, b}, ValueRange{init})
+            .getResult(0);
+    llvm::SmallVector<int64_t, 4> finalShape(*batch);
+    if (!vecA)
+      finalShape.push_back(m);
+    if (!vecB)
+      finalShape.push_back(n);
+    return im.reshape(product, finalShape);
+  }
   Value init = im.zeros(outShape, elem);
   Value result;
   if (batch->empty()) {

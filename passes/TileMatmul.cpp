@@ -1,0 +1,159 @@
+//===- TileMatmul.cpp - f32 linalg.matmul -> blocks of attn.tile_matmul ---===//
+//
+// A model's projections are plain matmuls; upstream lowers them to scalar
+// loops. Here each becomes cache-sized output blocks, each one
+// attn.tile_matmul (the attention kernels' register-blocked micro-kernel,
+// lowered by attn-vectorize-tiles) over the whole K. The blocks bound what
+// one block reads (rowBlock rows of A, colBlock columns of B) so that it
+// stays in L2 while the micro-kernel sweeps it. tile_matmul takes static
+// shapes, so full blocks run in loops and the tails get their own static
+// sizes; columns past the last whole vector stay a linalg.matmul.
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/AttnOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNTILEMATMUL
+#include "passes/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// A static f32 rank-2 buffer whose rows are contiguous (what the
+/// micro-kernel's vector loads need).
+bool isTileable(Value v) {
+  auto t = dyn_cast<MemRefType>(v.getType());
+  if (!t || t.getRank() != 2 || !t.hasStaticShape() ||
+      !t.getElementType().isF32())
+    return false;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  return succeeded(t.getStridesAndOffset(strides, offset)) &&
+         strides.back() == 1;
+}
+
+class MatmulBlocker {
+public:
+  MatmulBlocker(linalg::MatmulOp op, int64_t width, int64_t rowBlock,
+                int64_t colBlock)
+      : b(op.getLoc(), op), a(op.getDpsInputs()[0]), bMat(op.getDpsInputs()[1]),
+        c(op.getDpsInits()[0]), width(width), rowBlock(rowBlock),
+        colBlock(colBlock) {
+    auto at = cast<MemRefType>(a.getType());
+    m = at.getDimSize(0);
+    k = at.getDimSize(1);
+    n = cast<MemRefType>(c.getType()).getDimSize(1);
+  }
+
+  void emit() {
+    int64_t vectorCols = n - n % width;
+    // Rows: whole blocks in a loop, then the tail block.
+    forBlocks(m, rowBlock, [&](Value m0, int64_t rows) {
+      forBlocks(vectorCols, colBlock,
+                [&](Value n0, int64_t cols) { block(m0, rows, n0, cols); });
+    });
+    if (vectorCols < n) {
+      Value zero = c0();
+      Value strip = arith::ConstantIndexOp::create(b, vectorCols);
+      linalg::MatmulOp::create(
+          b,
+          ValueRange{sub(a, zero, m, zero, k),
+                     sub(bMat, zero, k, strip, n - vectorCols)},
+          ValueRange{sub(c, zero, m, strip, n - vectorCols)});
+    }
+  }
+
+private:
+  Value c0() { return arith::ConstantIndexOp::create(b, 0); }
+
+  /// fn(start, size) over [0, extent): `extent / size` blocks of `size` in
+  /// an scf.for, then one of `extent % size`.
+  void forBlocks(int64_t extent, int64_t size,
+                 llvm::function_ref<void(Value, int64_t)> fn) {
+    int64_t whole = extent / size, tail = extent % size;
+    if (whole == 1) {
+      fn(c0(), size);
+    } else if (whole > 1) {
+      scf::ForOp::create(
+          b, c0(), arith::ConstantIndexOp::create(b, whole * size),
+          arith::ConstantIndexOp::create(b, size), ValueRange{},
+          [&](OpBuilder &nested, Location loc, Value iv, ValueRange) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(scf::YieldOp::create(nested, loc));
+            fn(iv, size);
+          });
+    }
+    if (tail)
+      fn(arith::ConstantIndexOp::create(b, whole * size), tail);
+  }
+
+  Value sub(Value v, Value r0, int64_t rows, Value col0, int64_t cols) {
+    // Constant offsets fold into the type (static strided layouts).
+    SmallVector<OpFoldResult> offsets{getAsOpFoldResult(r0),
+                                      getAsOpFoldResult(col0)};
+    SmallVector<OpFoldResult> sizes{b.getIndexAttr(rows), b.getIndexAttr(cols)};
+    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+    return memref::SubViewOp::create(b, v, offsets, sizes, strides);
+  }
+
+  /// C[m0:+rows, n0:+cols] += A[m0:+rows, :] · B[:, n0:+cols].
+  void block(Value m0, int64_t rows, Value n0, int64_t cols) {
+    Value zero = c0();
+    // accumulate: linalg.matmul adds to its init.
+    TileMatmulOp::create(b, sub(a, m0, rows, zero, k),
+                         sub(bMat, zero, k, n0, cols),
+                         sub(c, m0, rows, n0, cols), /*accumulate=*/true,
+                         /*transpose_lhs=*/false, /*transpose_rhs=*/false);
+  }
+
+  ImplicitLocOpBuilder b;
+  Value a, bMat, c;
+  int64_t width, rowBlock, colBlock, m = 0, k = 0, n = 0;
+};
+
+struct AttnTileMatmulPass
+    : public attn::impl::AttnTileMatmulBase<AttnTileMatmulPass> {
+  using AttnTileMatmulBase::AttnTileMatmulBase;
+
+  void runOnOperation() override {
+    int64_t width = vectorWidth > 0 ? vectorWidth : hostVectorWidth();
+    if (rowBlock <= 0 || colBlock <= 0 || colBlock % width != 0) {
+      getOperation().emitError()
+          << "row-block must be positive and col-block a positive multiple "
+             "of the vector width "
+          << width << " (got " << int64_t(rowBlock) << ", " << int64_t(colBlock)
+          << ")";
+      return signalPassFailure();
+    }
+    SmallVector<linalg::MatmulOp> matmuls;
+    getOperation().walk([&](linalg::MatmulOp op) {
+      // Plain C += A·B on buffers: no transposed or broadcast maps, no
+      // mixed element types, rows contiguous.
+      if (op.hasPureBufferSemantics() && !op.hasUserDefinedMaps() &&
+          isTileable(op.getDpsInputs()[0]) &&
+          isTileable(op.getDpsInputs()[1]) && isTileable(op.getDpsInits()[0]))
+        matmuls.push_back(op);
+    });
+    for (linalg::MatmulOp op : matmuls) {
+      int64_t n = cast<MemRefType>(op.getDpsInits()[0].getType()).getDimSize(1);
+      if (n < width)
+        continue; // no whole vector of columns: nothing to gain
+      MatmulBlocker(op, width, rowBlock, colBlock).emit();
+      op->erase();
+    }
+  }
+};
+
+} // namespace
