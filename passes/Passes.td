@@ -179,13 +179,13 @@ def AttnTileMatmul : Pass<"attn-tile-matmul", "func::FuncOp"> {
   let description = [{
     The contractions around the attention (a model's projections) as the
     attention kernels' own register-blocked micro-kernel: each f32
-    `linalg.matmul` on static buffers becomes loops over `row-block` ×
-    `col-block` blocks of the output (blocks that fit the L2 cache, so
-    the A rows and B columns of a block are read from memory once per
-    block), each an `attn.tile_matmul` over the whole K that
-    attn-vectorize-tiles lowers (tail blocks get their own static sizes).
-    Columns past the last multiple of `vector-width` stay a
-    `linalg.matmul` on that strip. Other matmuls are left as they are.
+    `linalg.matmul` on static buffers becomes loops over `col-block`-wide
+    panels of B, packed `depth-block` rows at a time (`attn.tile_pack`
+    into one scratch), each packed chunk feeding `row-block`-row blocks of
+    `attn.tile_matmul` that attn-vectorize-tiles lowers (L2-sized pieces;
+    tail blocks get their own static sizes). Columns past the last
+    multiple of `vector-width` stay a `linalg.matmul` on that strip. Other
+    matmuls are left as they are.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
@@ -194,10 +194,13 @@ def AttnTileMatmul : Pass<"attn-tile-matmul", "func::FuncOp"> {
            "output rows per block">,
     Option<"colBlock", "col-block", "int64_t", /*default=*/"128",
            "output columns per block (a multiple of vector-width)">,
+    Option<"depthBlock", "depth-block", "int64_t", /*default=*/"256",
+           "K rows of B packed per panel">,
   ];
   let dependentDialects = [
     "::mlir::attn::AttnDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"
+    "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect"
   ];
 }
 

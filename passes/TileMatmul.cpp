@@ -1,16 +1,18 @@
 //===- TileMatmul.cpp - f32 linalg.matmul -> blocks of attn.tile_matmul ---===//
 //
 // A model's projections are plain matmuls; upstream lowers them to scalar
-// loops. Here each becomes cache-sized output blocks, each one
-// attn.tile_matmul (the attention kernels' register-blocked micro-kernel,
-// lowered by attn-vectorize-tiles) over the whole K. The blocks bound what
-// one block reads (rowBlock rows of A, colBlock columns of B) so that it
-// stays in L2 while the micro-kernel sweeps it. tile_matmul takes static
-// shapes, so full blocks run in loops and the tails get their own static
-// sizes; columns past the last whole vector stay a linalg.matmul.
+// loops. Here B is packed panel by panel (colBlock columns × depthBlock
+// rows, contiguous: strided rows of a wide B cost a TLB miss per K step)
+// and each panel feeds rowBlock-row blocks of attn.tile_matmul (the
+// attention kernels' register-blocked micro-kernel, lowered by
+// attn-vectorize-tiles), so the panel and an A block stay in L2 while the
+// micro-kernel sweeps them. tile_matmul takes static shapes, so whole
+// blocks run in loops and the tails get their own static sizes; columns
+// past the last whole vector stay a linalg.matmul.
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnOps.h"
+#include "dialect/Limits.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -20,6 +22,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNTILEMATMUL
@@ -47,10 +50,10 @@ bool isTileable(Value v) {
 class MatmulBlocker {
 public:
   MatmulBlocker(linalg::MatmulOp op, int64_t width, int64_t rowBlock,
-                int64_t colBlock)
+                int64_t colBlock, int64_t depthBlock)
       : b(op.getLoc(), op), a(op.getDpsInputs()[0]), bMat(op.getDpsInputs()[1]),
         c(op.getDpsInits()[0]), width(width), rowBlock(rowBlock),
-        colBlock(colBlock) {
+        colBlock(colBlock), depthBlock(depthBlock) {
     auto at = cast<MemRefType>(a.getType());
     m = at.getDimSize(0);
     k = at.getDimSize(1);
@@ -59,10 +62,31 @@ public:
 
   void emit() {
     int64_t vectorCols = n - n % width;
-    // Rows: whole blocks in a loop, then the tail block.
-    forBlocks(m, rowBlock, [&](Value m0, int64_t rows) {
-      forBlocks(vectorCols, colBlock,
-                [&](Value n0, int64_t cols) { block(m0, rows, n0, cols); });
+    // The packed B panel: one scratch at the function's entry, so the
+    // loops below allocate nothing.
+    {
+      OpBuilder::InsertionGuard guard(b);
+      auto func = b.getInsertionBlock()->getParentOp();
+      while (!isa<FunctionOpInterface>(func))
+        func = func->getParentOp();
+      b.setInsertionPointToStart(&func->getRegion(0).front());
+      auto panelType = MemRefType::get(
+          {std::min(depthBlock, k), std::min(colBlock, vectorCols)},
+          b.getF32Type());
+      panel = memref::AllocaOp::create(b, panelType);
+    }
+    // Column panels outside, then K chunks (pack the panel's chunk once),
+    // then row blocks that reuse it; whole blocks in loops, tails after.
+    forBlocks(vectorCols, colBlock, [&](Value n0, int64_t cols) {
+      forBlocks(k, depthBlock, [&](Value k0, int64_t depth) {
+        Value zero = c0();
+        Value packed = sub(panel, zero, depth, zero, cols);
+        TilePackOp::create(b, sub(bMat, k0, depth, n0, cols), packed,
+                           /*scale=*/nullptr, /*transpose=*/false);
+        forBlocks(m, rowBlock, [&](Value m0, int64_t rows) {
+          block(m0, rows, k0, depth, n0, cols, packed);
+        });
+      });
     });
     if (vectorCols < n) {
       Value zero = c0();
@@ -108,19 +132,19 @@ private:
     return memref::SubViewOp::create(b, v, offsets, sizes, strides);
   }
 
-  /// C[m0:+rows, n0:+cols] += A[m0:+rows, :] · B[:, n0:+cols].
-  void block(Value m0, int64_t rows, Value n0, int64_t cols) {
-    Value zero = c0();
-    // accumulate: linalg.matmul adds to its init.
-    TileMatmulOp::create(b, sub(a, m0, rows, zero, k),
-                         sub(bMat, zero, k, n0, cols),
+  /// C[m0:+rows, n0:+cols] += A[m0:+rows, k0:+depth] · packed, the
+  /// packed copy of B[k0:+depth, n0:+cols].
+  void block(Value m0, int64_t rows, Value k0, int64_t depth, Value n0,
+             int64_t cols, Value packed) {
+    // accumulate: linalg.matmul adds to its init (and K comes in chunks).
+    TileMatmulOp::create(b, sub(a, m0, rows, k0, depth), packed,
                          sub(c, m0, rows, n0, cols), /*accumulate=*/true,
                          /*transpose_lhs=*/false, /*transpose_rhs=*/false);
   }
 
   ImplicitLocOpBuilder b;
-  Value a, bMat, c;
-  int64_t width, rowBlock, colBlock, m = 0, k = 0, n = 0;
+  Value a, bMat, c, panel;
+  int64_t width, rowBlock, colBlock, depthBlock, m = 0, k = 0, n = 0;
 };
 
 struct AttnTileMatmulPass
@@ -129,12 +153,14 @@ struct AttnTileMatmulPass
 
   void runOnOperation() override {
     int64_t width = vectorWidth > 0 ? vectorWidth : hostVectorWidth();
-    if (rowBlock <= 0 || colBlock <= 0 || colBlock % width != 0) {
+    if (rowBlock <= 0 || colBlock <= 0 || colBlock % width != 0 ||
+        depthBlock <= 0 || rowBlock > limits::kMaxTileDim ||
+        colBlock > limits::kMaxTileDim || depthBlock > limits::kMaxTileDim) {
       getOperation().emitError()
-          << "row-block must be positive and col-block a positive multiple "
-             "of the vector width "
-          << width << " (got " << int64_t(rowBlock) << ", " << int64_t(colBlock)
-          << ")";
+          << "row-block and depth-block must be in [1, " << limits::kMaxTileDim
+          << "] and col-block a multiple of the vector width " << width
+          << " in that range (got " << int64_t(rowBlock) << ", "
+          << int64_t(depthBlock) << ", " << int64_t(colBlock) << ")";
       return signalPassFailure();
     }
     SmallVector<linalg::MatmulOp> matmuls;
@@ -150,7 +176,7 @@ struct AttnTileMatmulPass
       int64_t n = cast<MemRefType>(op.getDpsInits()[0].getType()).getDimSize(1);
       if (n < width)
         continue; // no whole vector of columns: nothing to gain
-      MatmulBlocker(op, width, rowBlock, colBlock).emit();
+      MatmulBlocker(op, width, rowBlock, colBlock, depthBlock).emit();
       op->erase();
     }
   }

@@ -1,24 +1,31 @@
-// RUN: attn-opt %s --split-input-file --attn-tile-matmul="vector-width=16 row-block=32 col-block=32" | FileCheck %s
-// RUN: attn-opt %s --split-input-file --attn-tile-matmul="vector-width=16 row-block=32 col-block=32" --attn-vectorize-tiles="vector-width=16 micro-rows=8" | FileCheck %s --check-prefix=VEC
+// RUN: attn-opt %s --split-input-file --attn-tile-matmul="vector-width=16 row-block=32 col-block=32 depth-block=16" | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-tile-matmul="vector-width=16 row-block=32 col-block=32 depth-block=16" --attn-vectorize-tiles="vector-width=16 micro-rows=8" | FileCheck %s --check-prefix=VEC
 // RUN: not attn-opt %s --split-input-file --attn-tile-matmul="vector-width=16 col-block=24" 2>&1 | FileCheck %s --check-prefix=OPTION
+// RUN: not attn-opt %s --split-input-file --attn-tile-matmul="vector-width=16 depth-block=2048" 2>&1 | FileCheck %s --check-prefix=OPTION2
 
-// 70 x 48 · 48 x 72: rows in 2 whole blocks of 32 (a loop) and a tail of
-// 6; the 64 vector columns in 2 blocks of 32 (a loop); the last 8 columns
-// stay a linalg.matmul on that strip. Every block accumulates into C.
+// 70 x 48 · 48 x 72: two 32-column panels of B (a loop), each packed 16 K
+// rows at a time (a loop of 3) into one scratch at the function's entry;
+// each packed chunk feeds the row blocks: 2 whole ones of 32 (a loop) and
+// a tail of 6. Every block accumulates into C. The last 8 columns stay a
+// linalg.matmul on that strip.
 // CHECK-LABEL: func.func @projection
-// CHECK:      scf.for %[[M:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK:        scf.for %[[N:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK:          %[[A:.*]] = memref.subview %arg0[%[[M]], 0] [32, 48] [1, 1]
-// CHECK:          %[[B:.*]] = memref.subview %arg1[0, %[[N]]] [48, 32] [1, 1]
-// CHECK:          %[[C:.*]] = memref.subview %arg2[%[[M]], %[[N]]] [32, 32] [1, 1]
-// CHECK:          attn.tile_matmul %[[A]], %[[B]] into %[[C]] {accumulate} : memref<32x48xf32, strided<[48, 1], offset: ?>>, memref<48x32xf32, strided<[72, 1], offset: ?>> into memref<32x32xf32, strided<[72, 1], offset: ?>>
-// CHECK:      scf.for
-// CHECK:        attn.tile_matmul {{.*}} {accumulate} : memref<6x48xf32, strided<[48, 1], offset: 3072>>, memref<48x32xf32, strided<[72, 1], offset: ?>> into memref<6x32xf32, strided<[72, 1], offset: ?>>
+// CHECK:      %[[PANEL:.*]] = memref.alloca() : memref<16x32xf32>
+// CHECK:      scf.for %[[N:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:        scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:          %[[P:.*]] = memref.subview %[[PANEL]][0, 0] [16, 32] [1, 1]
+// CHECK:          %[[BK:.*]] = memref.subview %arg1[%[[K]], %[[N]]] [16, 32] [1, 1]
+// CHECK:          attn.tile_pack %[[BK]] into %[[P]] : memref<16x32xf32, strided<[72, 1], offset: ?>> into memref<16x32xf32, strided<[32, 1]>>
+// CHECK:          scf.for %[[M:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:            %[[A:.*]] = memref.subview %arg0[%[[M]], %[[K]]] [32, 16] [1, 1]
+// CHECK:            %[[C:.*]] = memref.subview %arg2[%[[M]], %[[N]]] [32, 32] [1, 1]
+// CHECK:            attn.tile_matmul %[[A]], %[[P]] into %[[C]] {accumulate} : memref<32x16xf32, strided<[48, 1], offset: ?>>, memref<16x32xf32, strided<[32, 1]>> into memref<32x32xf32, strided<[72, 1], offset: ?>>
+// CHECK:          }
+// CHECK:          attn.tile_matmul {{.*}}, %[[P]] into {{.*}} {accumulate} : memref<6x16xf32, strided<[48, 1], offset: ?>>, memref<16x32xf32, strided<[32, 1]>> into memref<6x32xf32, strided<[72, 1], offset: ?>>
 // CHECK:      linalg.matmul ins(%{{.*}}, %{{.*}} : memref<70x48xf32, strided<[48, 1]>>, memref<48x8xf32, strided<[72, 1], offset: 64>>) outs(%{{.*}} : memref<70x8xf32, strided<[72, 1], offset: 64>>)
 // CHECK-NOT:  linalg.matmul
 // CHECK:      return
 // VEC-LABEL: func.func @projection
-// VEC-NOT:   attn.tile_matmul
+// VEC-NOT:   attn.tile_
 // VEC:       vector.fma
 // VEC:       linalg.matmul
 func.func @projection(%a: memref<70x48xf32>, %b: memref<48x72xf32>, %c: memref<70x72xf32>) {
@@ -28,9 +35,11 @@ func.func @projection(%a: memref<70x48xf32>, %b: memref<48x72xf32>, %c: memref<7
 
 // -----
 
-// One whole block each way: no loops.
+// One whole block each way: no loops; the panel is K x N.
 // CHECK-LABEL: func.func @one_block
 // CHECK-NOT:   scf.for
+// CHECK:       memref.alloca() : memref<8x32xf32>
+// CHECK:       attn.tile_pack
 // CHECK:       attn.tile_matmul {{.*}} {accumulate} : memref<32x8xf32, strided<[8, 1]>>, memref<8x32xf32, strided<[32, 1]>> into memref<32x32xf32, strided<[32, 1]>>
 // CHECK-NOT:   linalg.matmul
 func.func @one_block(%a: memref<32x8xf32>, %b: memref<8x32xf32>, %c: memref<32x32xf32>) {
@@ -58,4 +67,5 @@ func.func @untouched(%t: tensor<32x32xf32>, %h: memref<32x32xf16>, %hc: memref<3
   return %r : tensor<32x32xf32>
 }
 
-// OPTION: row-block must be positive and col-block a positive multiple of the vector width 16 (got 128, 24)
+// OPTION: row-block and depth-block must be in [1, 1024] and col-block a multiple of the vector width 16 in that range (got 128, 256, 24)
+// OPTION2: (got 128, 2048, 128)

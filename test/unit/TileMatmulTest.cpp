@@ -3,8 +3,8 @@
 // A hand-written kernel holding one f32 linalg.matmul (C = ½, C += A·B),
 // lowered by attn-tile-matmul + attn-vectorize-tiles (the model
 // pipeline's blocking of projections) and JIT-run, against a float64
-// product: sizes with tail row blocks, tail column blocks and a column
-// strip past the last whole vector, and one smaller than every block.
+// product: sizes with tail row, column and K blocks, a column strip past
+// the last whole vector, and one smaller than every block.
 //
 //===----------------------------------------------------------------------===//
 #include "RuntimeJitTest.h"
@@ -64,7 +64,7 @@ TEST_P(TileMatmul, MatchesFloat64) {
   auto kernel = runtime.compileModule(*module, sig, [&](OpPassManager &pm) {
     OpPassManager &f = pm.nest<func::FuncOp>();
     f.addPass(createAttnTileMatmul({/*vectorWidth=*/16, /*rowBlock=*/32,
-                                    /*colBlock=*/32}));
+                                    /*colBlock=*/32, /*depthBlock=*/16}));
     f.addPass(createAttnVectorizeTiles({16, 8}));
     f.addPass(createConvertLinalgToLoopsPass());
     attn_test::lowerWithUpstreamPasses(pm);
