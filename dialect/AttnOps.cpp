@@ -646,10 +646,10 @@ LogicalResult CacheAttentionOp::verify() {
           checkShape(op, "output", oTy, {b, hq, sq, dv}, "[B, Hq, Sq, Dv]")) ||
       failed(checkLengths(op, "cache_lengths", getCacheLengths(), b)) ||
       failed(checkSinks(op, getSinks(), hq)) ||
-      failed(verifyRotary(op, getRotaryCos(), getRotarySin(), getRope(),
-                          "query", qTy.getElementType(), d,
-                          cacheCapacity(kcTy, getBlockTable(),
-                                        isPaged() && !nhdPaged))))
+      failed(verifyRotary(
+          op, getRotaryCos(), getRotarySin(), getRope(), "query",
+          qTy.getElementType(), d,
+          cacheCapacity(kcTy, getBlockTable(), isPaged() && !nhdPaged))))
     return failure();
   if (auto lse = getLse())
     if (failed(

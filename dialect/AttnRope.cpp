@@ -31,22 +31,23 @@ LogicalResult mlir::attn::verifyRotary(Operation *op, Value cos, Value sin,
   auto sinTy = cast<ShapedType>(sin.getType());
   Type elt = cosTy.getElementType();
   if (sinTy.getElementType() != elt)
-    return op->emitOpError() << "rotary_sin element type "
-                             << sinTy.getElementType()
-                             << " differs from rotary_cos element type " << elt;
+    return op->emitOpError()
+           << "rotary_sin element type " << sinTy.getElementType()
+           << " differs from rotary_cos element type " << elt;
   if (!elt.isF32() && elt != rowType)
-    return op->emitOpError() << "rotary_cos element type must be f32 or the "
-                             << rows << " element type " << rowType << ", got "
-                             << elt;
-  for (auto [name, ty] : {std::pair{"rotary_cos", cosTy}, {"rotary_sin", sinTy}}) {
+    return op->emitOpError()
+           << "rotary_cos element type must be f32 or the " << rows
+           << " element type " << rowType << ", got " << elt;
+  for (auto [name, ty] :
+       {std::pair{"rotary_cos", cosTy}, {"rotary_sin", sinTy}}) {
     if (ty.getRank() != 2)
       return op->emitOpError() << name << " must have rank 2 [max_pos, "
                                << "rotary_dim / 2], got rank " << ty.getRank();
     int64_t half = ty.getDimSize(1);
     if (!ShapedType::isDynamic(half) && half != r / 2)
       return op->emitOpError()
-             << name << " has " << half << " columns, expected rotary_dim / 2 = "
-             << r / 2;
+             << name << " has " << half
+             << " columns, expected rotary_dim / 2 = " << r / 2;
   }
   int64_t maxPos = cosTy.getDimSize(0), sinPos = sinTy.getDimSize(0);
   if (!ShapedType::isDynamic(maxPos) && !ShapedType::isDynamic(sinPos) &&

@@ -177,11 +177,10 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
   count = im.max(im.c(0), im.min(count, im.sub(im.v(capacity), start)));
   // Nor an unrotated key: rows whose position has no table row are dropped
   // (the runtime refuses such appends before they run).
-  RotaryOperands rotary{op.getRotaryCos(), op.getRotarySin(),
-                        op.getRopeAttr()};
+  RotaryOperands rotary{op.getRotaryCos(), op.getRotarySin(), op.getRopeAttr()};
   if (rotary)
-    count = im.max(
-        im.c(0), im.min(count, im.sub(rotaryPositions(b, rotary), start)));
+    count = im.max(im.c(0),
+                   im.min(count, im.sub(rotaryPositions(b, rotary), start)));
 
   auto rows = scf::ForOp::create(b, im.c(0), count, im.c(1));
   b.setInsertionPointToStart(rows.getBody());

@@ -89,8 +89,8 @@ void emitRotation(ImplicitLocOpBuilder &b, RowAccess &row, Value src,
   int64_t r = rotary.rope.getRotaryDim(), half = r / 2;
   bool interleaved = rotary.rope.getStyle() == RopeStyle::Interleaved;
   rope::Form form = interleaved ? rope::Form::Interleaved : rope::Form::NeoX;
-  int64_t w = std::min<int64_t>(interleaved ? kWidth / 2 : kWidth,
-                                half & -half);
+  int64_t w =
+      std::min<int64_t>(interleaved ? kWidth / 2 : kWidth, half & -half);
   VectorMath m{b};
   for (int64_t i = 0; i < half; i += w) {
     rope::PairDims p = rope::pairDims(form, r, i);

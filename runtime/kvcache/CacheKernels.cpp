@@ -140,7 +140,8 @@ mlir::attn::kv::appendKernelSource(llvm::ArrayRef<KernelBufferType> b,
   size_t tables = rope ? 2 : 0;
   bool paged = b.size() - tables > 6;
   bool hnd = paged && layout == PageLayout::HND;
-  src.key = "cache_append(" + typesKey(b) + (hnd ? ")hnd" : ")") + ropeKey(rope);
+  src.key =
+      "cache_append(" + typesKey(b) + (hnd ? ")hnd" : ")") + ropeKey(rope);
   llvm::SmallVector<KernelBufferType, 9> bufs(b);
   src.build = [bufs, paged, hnd, rope](OpBuilder &ob, Location loc) {
     auto args = kernelFunc(ob, loc, "cache_append", bufs);
@@ -192,14 +193,12 @@ KernelSource mlir::attn::kv::attentionKernelSource(
     PageLayoutAttr pageLayout;
     if (hnd)
       pageLayout = PageLayoutAttr::get(ctx, PageLayout::HND);
-    CacheAttentionOp::create(ob, loc, args[0], args[1], args[2], args[3],
-                             paged ? args[4] : Value(),
-                             withSinks ? args[sinks] : Value(),
-                             rope ? args[cos] : Value(),
-                             rope ? args[cos + 1] : Value(), args[out],
-                             withLse ? args[out + 1] : Value(), f32(o.scale),
-                             f32(o.softcap), mask, pageLayout,
-                             rope ? ropeAttr(ctx, rope, bufs[cos]) : RopeAttr());
+    CacheAttentionOp::create(
+        ob, loc, args[0], args[1], args[2], args[3], paged ? args[4] : Value(),
+        withSinks ? args[sinks] : Value(), rope ? args[cos] : Value(),
+        rope ? args[cos + 1] : Value(), args[out],
+        withLse ? args[out + 1] : Value(), f32(o.scale), f32(o.softcap), mask,
+        pageLayout, rope ? ropeAttr(ctx, rope, bufs[cos]) : RopeAttr());
   };
   return src;
 }

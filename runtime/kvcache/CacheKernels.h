@@ -92,12 +92,10 @@ KernelSource appendKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
 /// The kernel function for attn.cache_attention (order: query, key_cache,
 /// value_cache, cache_lengths, [block_table], [sinks], [rotary_cos,
 /// rotary_sin], output, [lse]); `rope` rotates the queries.
-KernelSource attentionKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
-                                   bool paged, bool withLse,
-                                   const CacheAttentionOptions &options,
-                                   PageLayout layout = PageLayout::NHD,
-                                   bool withSinks = false,
-                                   std::optional<RopeStyle> rope = std::nullopt);
+KernelSource attentionKernelSource(
+    llvm::ArrayRef<KernelBufferType> buffers, bool paged, bool withLse,
+    const CacheAttentionOptions &options, PageLayout layout = PageLayout::NHD,
+    bool withSinks = false, std::optional<RopeStyle> rope = std::nullopt);
 
 /// The kernel function for attn.merge_states (order: states, state_lse,
 /// output, [lse]).

@@ -100,13 +100,13 @@ PageLayout KvStepper::pageLayout() const {
   return PageLayout::NHD;
 }
 
-namespace {
-KvStepper::RopeKey ropeKey(const RotaryEmbedding *rope) {
+KvStepper::RopeKey KvStepper::ropeKey(const RotaryEmbedding *rope) {
   if (!rope)
     return {};
   return {rope->style, rope->cos.dtype, rope->cos.shape[1]};
 }
 
+namespace {
 /// The tables' kernel type: [?, rotary_dim / 2], so one kernel serves
 /// tables of any length.
 KernelBufferType tableType(const RotaryEmbedding &rope) {
@@ -136,8 +136,8 @@ KvStepper::appendKernel(const BufferRef &key, const BufferRef &value,
   if (rope)
     types.append(2, tableType(*rope));
   auto kernel = compileKernel(
-      "cache_append",
-      appendKernelSource(types, pageLayout(), memo.rope.style), types);
+      "cache_append", appendKernelSource(types, pageLayout(), memo.rope.style),
+      types);
   if (kernel)
     appendKernels.push_back({memo, *kernel});
   return kernel;
@@ -155,8 +155,14 @@ KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
   int64_t sq = query.shape[2];
   if (runTime && sq != 1)
     sq = kDynamicSize;
-  DecodeKey memo{n,          query.shape[1], sq,          lse != nullptr,
-                 sinks != nullptr, ropeKey(rope), attn.mask, attn.scale,
+  DecodeKey memo{n,
+                 query.shape[1],
+                 sq,
+                 lse != nullptr,
+                 sinks != nullptr,
+                 ropeKey(rope),
+                 attn.mask,
+                 attn.scale,
                  attn.softcap};
   for (auto &[k, kernel] : decodeKernels)
     if (k == memo)
@@ -288,8 +294,9 @@ llvm::Error KvStepper::appendStep(llvm::ArrayRef<SeqId> seqs,
     llvm::SmallVector<BufferRef, 7> buffers = {
         key, value, b.keyCache, b.valueCache, b.lengthsBefore, b.newLengths};
     llvm::SmallVector<rt::GpuBufferUse, 9> uses = {
-        {"key", false},        {"value", false},         {"key_cache", true},
-        {"value_cache", true}, {"cache_lengths", false}, {"new_lengths", false}};
+        {"key", false},           {"value", false},
+        {"key_cache", true},      {"value_cache", true},
+        {"cache_lengths", false}, {"new_lengths", false}};
     if (b.blockTable) {
       buffers.push_back(*b.blockTable);
       uses.push_back({"block_table", false});
@@ -301,8 +308,8 @@ llvm::Error KvStepper::appendStep(llvm::ArrayRef<SeqId> seqs,
     // A failed run leaves the lengths (and so the visible rows) unchanged.
     if (llvm::Error e = runKernel(kernel, buffers, uses))
       return e;
-  } else if (llvm::Error e = referenceCacheAppend(
-                 b.appendOperands(), key, value, &b.newLengths, rope)) {
+  } else if (llvm::Error e = referenceCacheAppend(b.appendOperands(), key,
+                                                  value, &b.newLengths, rope)) {
     // Unreachable after the checks above; the reservation stays (harmless:
     // capacity only), the lengths do not move.
     return e;
@@ -314,8 +321,7 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
                                   const BufferRef &query,
                                   const BufferRef &output,
                                   const CacheAttentionOptions &attn,
-                                  const BufferRef *lse,
-                                  const BufferRef *sinks,
+                                  const BufferRef *lse, const BufferRef *sinks,
                                   const RotaryEmbedding *rope) {
   const char *what = "decodeStep";
   const KvCache &c = kvCache;

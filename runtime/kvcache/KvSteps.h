@@ -107,6 +107,7 @@ private:
     int64_t half = 0;
     bool operator==(const RopeKey &) const = default;
   };
+  static RopeKey ropeKey(const RotaryEmbedding *rope);
   struct AppendKey {
     int64_t batch, snew;
     RopeKey rope;
@@ -137,12 +138,10 @@ private:
   llvm::Expected<StepKernel> appendKernel(const rt::BufferRef &key,
                                           const rt::BufferRef &value,
                                           const RotaryEmbedding *rope);
-  llvm::Expected<StepKernel> decodeKernel(const rt::BufferRef &query,
-                                          const rt::BufferRef &output,
-                                          const rt::BufferRef *lse,
-                                          const rt::BufferRef *sinks,
-                                          const RotaryEmbedding *rope,
-                                          const CacheAttentionOptions &attn);
+  llvm::Expected<StepKernel>
+  decodeKernel(const rt::BufferRef &query, const rt::BufferRef &output,
+               const rt::BufferRef *lse, const rt::BufferRef *sinks,
+               const RotaryEmbedding *rope, const CacheAttentionOptions &attn);
   /// checkRotary, then that every sequence's rotated positions are in the
   /// tables: [length, length + appended[i]) for an append, [length -
   /// queries, length) for attention (`appended` empty).

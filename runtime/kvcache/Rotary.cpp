@@ -15,8 +15,9 @@ llvm::Error mlir::attn::kv::checkRotary(const RotaryEmbedding &rope,
                                         rt::DType rowType) {
   const rt::BufferRef &cos = rope.cos;
   if (cos.shape.size() != 2)
-    return makeError(what + ": rotary_cos must have rank 2 [max_pos, "
-                            "rotary_dim / 2], got shape " +
+    return makeError(what +
+                     ": rotary_cos must have rank 2 [max_pos, "
+                     "rotary_dim / 2], got shape " +
                      cos.shapeString());
   int64_t r = rope.rotaryDim();
   if (r <= 0 || r > headDim)
@@ -28,15 +29,16 @@ llvm::Error mlir::attn::kv::checkRotary(const RotaryEmbedding &rope,
     return makeError(what + ": rotary_cos has element type " +
                      rt::stringifyDType(cos.dtype) + ", expected f32 or the " +
                      rows + "'s " + rt::stringifyDType(rowType));
-  if (llvm::Error e = checkBuffer(cos, what, "rotary_cos", cos.dtype,
-                                  cos.shape, "[max_pos, rotary_dim / 2]"))
+  if (llvm::Error e = checkBuffer(cos, what, "rotary_cos", cos.dtype, cos.shape,
+                                  "[max_pos, rotary_dim / 2]"))
     return e;
   if (llvm::Error e =
           checkBuffer(rope.sin, what, "rotary_sin", cos.dtype, cos.shape,
                       "(rotary_cos's shape [max_pos, rotary_dim / 2] and "
                       "type)"))
     return e;
-  for (auto [b, name] : {std::pair{&cos, "rotary_cos"}, {&rope.sin, "rotary_sin"}})
+  for (auto [b, name] :
+       {std::pair{&cos, "rotary_cos"}, {&rope.sin, "rotary_sin"}})
     if (!b->strides.empty() && b->strides.back() != 1)
       return makeError(what + ": " + name + " has innermost stride " +
                        llvm::Twine(b->strides.back()) +

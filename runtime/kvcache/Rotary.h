@@ -27,9 +27,7 @@ struct RotaryEmbedding {
   int64_t rotaryDim() const {
     return cos.shape.size() == 2 ? 2 * cos.shape[1] : 0;
   }
-  int64_t maxPositions() const {
-    return cos.shape.empty() ? 0 : cos.shape[0];
-  }
+  int64_t maxPositions() const { return cos.shape.empty() ? 0 : cos.shape[0]; }
 };
 
 /// Checks the tables for rows of `rows` ("key", "query") with head dim
