@@ -13,6 +13,8 @@
 // primary ratio) and /copy are ratios to those neighbours (robust to load
 // that drifts while the benchmark runs on a shared machine). --json prints
 // JSON lines (bench/benchschema.py) instead of the table; progress on stderr.
+// --rope times the prefill append and a decode step without and with a
+// rotary embedding instead (a table; no JSON).
 //
 //===----------------------------------------------------------------------===//
 #include "bench/BenchJson.h"
@@ -26,6 +28,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <random>
 #include <thread>
@@ -82,6 +85,13 @@ static llvm::cl::opt<bool>
          llvm::cl::desc("print JSON lines (bench/benchschema.py) instead of "
                         "a table"),
          llvm::cl::init(false));
+static llvm::cl::opt<bool>
+    rope("rope",
+         llvm::cl::desc("instead of decode: time the prefill append of each "
+                        "case's rows and one decode step without and with a "
+                        "rotary embedding (NeoX, rotary dim = head dim, f32 "
+                        "tables) on the keys and the queries"),
+         llvm::cl::init(false));
 static llvm::cl::opt<bool> quick("quick",
                                  llvm::cl::desc("small sizes (smoke test)"),
                                  llvm::cl::init(false));
@@ -117,9 +127,22 @@ struct Row {
   double read; ///< read-only GB/s measured right before the timed runs
 };
 
-llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
-                               ElementType dtype, PageLayout layout) {
-  std::mt19937 rng(7);
+/// A decode step's random queries and its output, [batch, Hq, 1, D].
+struct QueryBuffers {
+  std::vector<uint16_t> q, out;
+  rt::BufferRef qRef, oRef;
+  QueryBuffers(int64_t batch, ElementType dtype, std::mt19937 &rng)
+      : q(randomBuffer(batch * kHq * kDim, dtype, rng)), out(q.size()) {
+    rt::DType dt = toDType(dtype);
+    qRef = rt::BufferRef::contiguous(q.data(), dt, {batch, kHq, 1, kDim});
+    oRef = rt::BufferRef::contiguous(out.data(), dt, {batch, kHq, 1, kDim});
+  }
+};
+
+/// A paged cache of `batch` empty sequences with room for `len` rows each.
+llvm::Expected<std::unique_ptr<kv::PagedKvCache>>
+makeCache(int64_t batch, int64_t len, ElementType dtype, PageLayout layout,
+          std::vector<kv::SeqId> &seqs) {
   kv::PagedKvCacheConfig cfg;
   cfg.pageSize = pageSize;
   cfg.pageLayout = layout;
@@ -132,13 +155,22 @@ llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
   auto cache = kv::PagedKvCache::create(cfg);
   if (!cache)
     return cache.takeError();
-  std::vector<kv::SeqId> seqs;
   for (int64_t b = 0; b < batch; ++b) {
     auto id = (*cache)->addSequence();
     if (!id)
       return id.takeError();
     seqs.push_back(*id);
   }
+  return cache;
+}
+
+llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
+                               ElementType dtype, PageLayout layout) {
+  std::mt19937 rng(7);
+  std::vector<kv::SeqId> seqs;
+  auto cache = makeCache(batch, len, dtype, layout, seqs);
+  if (!cache)
+    return cache.takeError();
   kv::StepOptions so;
   so.compile.kvSplits = kvSplits;
   so.compile.tileKv = tileKv;
@@ -153,10 +185,8 @@ llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
           rt::BufferRef::contiguous(k.data(), dt, {batch, kHkv, len, kDim}),
           rt::BufferRef::contiguous(v.data(), dt, {batch, kHkv, len, kDim})))
     return std::move(e);
-  auto q = randomBuffer(batch * kHq * kDim, dtype, rng);
-  std::vector<uint16_t> out(q.size());
-  auto qRef = rt::BufferRef::contiguous(q.data(), dt, {batch, kHq, 1, kDim});
-  auto oRef = rt::BufferRef::contiguous(out.data(), dt, {batch, kHq, 1, kDim});
+  QueryBuffers qo(batch, dtype, rng);
+  const rt::BufferRef &qRef = qo.qRef, &oRef = qo.oRef;
   kv::CacheAttentionOptions opts;
   opts.mask.causal = true;
   llvm::Error runError = llvm::Error::success();
@@ -176,6 +206,103 @@ llvm::Expected<Row> decodeCase(rt::Runtime &runtime, int64_t batch, int64_t len,
   double bytes = double(batch) * len * kHkv * 2 * kDim * elt +
                  2.0 * batch * kHq * kDim * elt;
   return Row{ms, bytes / ms / 1e6, copy, read};
+}
+
+/// Append (the case's rows, one prefill step, timed with the truncate that
+/// undoes it) and decode, without and with RoPE.
+struct RopeRow {
+  double appendMs, appendRopeMs, decodeMs, decodeRopeMs;
+};
+
+llvm::Expected<RopeRow> ropeCase(rt::Runtime &runtime, int64_t batch,
+                                 int64_t len, ElementType dtype,
+                                 PageLayout layout) {
+  std::mt19937 rng(7);
+  std::vector<kv::SeqId> seqs;
+  auto cache = makeCache(batch, len, dtype, layout, seqs);
+  if (!cache)
+    return cache.takeError();
+  kv::KvStepper steps(**cache, runtime);
+  rt::DType dt = toDType(dtype);
+  int64_t rows = batch * kHkv * len * kDim;
+  auto k = randomBuffer(rows, dtype, rng), v = randomBuffer(rows, dtype, rng);
+  auto kRef = rt::BufferRef::contiguous(k.data(), dt, {batch, kHkv, len, kDim});
+  auto vRef = rt::BufferRef::contiguous(v.data(), dt, {batch, kHkv, len, kDim});
+  std::vector<float> cosT(len * kDim / 2), sinT(cosT.size());
+  for (int64_t p = 0; p < len; ++p)
+    for (int64_t i = 0; i < kDim / 2; ++i) {
+      double angle = p * std::pow(10000.0, -2.0 * i / kDim);
+      cosT[p * kDim / 2 + i] = std::cos(angle);
+      sinT[p * kDim / 2 + i] = std::sin(angle);
+    }
+  kv::RotaryEmbedding table{
+      RopeStyle::NeoX,
+      rt::BufferRef::contiguous(cosT.data(), rt::DType::F32, {len, kDim / 2}),
+      rt::BufferRef::contiguous(sinT.data(), rt::DType::F32, {len, kDim / 2})};
+  QueryBuffers qo(batch, dtype, rng);
+  const rt::BufferRef &qRef = qo.qRef, &oRef = qo.oRef;
+  kv::CacheAttentionOptions opts;
+  opts.mask.causal = true;
+  llvm::Error runError = llvm::Error::success();
+  auto keep = [&](llvm::Error e) {
+    if (e && !runError)
+      runError = std::move(e);
+    else
+      llvm::consumeError(std::move(e));
+  };
+  auto time = [&](const std::function<void()> &fn) {
+    return cpuTime ? bench::minCpuMs(fn, reps) : bench::medianMs(fn, reps);
+  };
+  auto appendWith = [&](const kv::RotaryEmbedding *r) {
+    return [&, r] {
+      keep(steps.appendStep(seqs, kRef, vRef, {}, r));
+      for (kv::SeqId id : seqs)
+        keep((*cache)->truncate(id, 0));
+    };
+  };
+  RopeRow row;
+  row.appendMs = time(appendWith(nullptr));
+  row.appendRopeMs = time(appendWith(&table));
+  keep(steps.appendStep(seqs, kRef, vRef, {}, &table));
+  row.decodeMs = time([&] { keep(steps.decodeStep(seqs, qRef, oRef, opts)); });
+  row.decodeRopeMs = time([&] {
+    keep(steps.decodeStep(seqs, qRef, oRef, opts, nullptr, nullptr, &table));
+  });
+  if (runError)
+    return std::move(runError);
+  return row;
+}
+
+/// --rope: the append and decode times without and with RoPE.
+int runRopeCases(rt::Runtime &runtime, llvm::ArrayRef<ElementType> types,
+                 llvm::ArrayRef<PageLayout> pageLayouts,
+                 llvm::ArrayRef<std::pair<int64_t, int64_t>> cases) {
+  std::printf("RoPE (NeoX, rotary dim %lld, f32 tables) on append and on "
+              "the query; GQA hq=%lld hkv=%lld d=%lld, paged (page %d), %u "
+              "threads\n",
+              (long long)kDim, (long long)kHq, (long long)kHkv, (long long)kDim,
+              pageSize.getValue(), runtime.numThreads());
+  std::printf("%-6s %-6s %5s %7s %11s %11s %7s %11s %11s %7s\n", "layout",
+              "dtype", "batch", "kv", "append ms", "+rope ms", "ratio",
+              "decode ms", "+rope ms", "ratio");
+  for (ElementType dtype : types)
+    for (PageLayout layout : pageLayouts)
+      for (auto [batch, len] : cases) {
+        auto r = ropeCase(runtime, batch, len, dtype, layout);
+        if (!r) {
+          llvm::errs() << "rope b=" << batch << " kv=" << len << ": "
+                       << llvm::toString(r.takeError()) << "\n";
+          return 1;
+        }
+        std::printf("%-6s %-6s %5lld %7lld %11.3f %11.3f %7.2f %11.3f %11.3f "
+                    "%7.2f\n",
+                    stringifyPageLayout(layout).str().c_str(),
+                    stringifyElementType(dtype), (long long)batch,
+                    (long long)len, r->appendMs, r->appendRopeMs,
+                    r->appendRopeMs / r->appendMs, r->decodeMs, r->decodeRopeMs,
+                    r->decodeRopeMs / r->decodeMs);
+      }
+  return 0;
 }
 
 } // namespace
@@ -323,6 +450,12 @@ int main(int argc, char **argv) {
       return 1;
     }
     typeList.push_back(*parsed);
+  }
+  if (rope) {
+    std::vector<std::pair<int64_t, int64_t>> pairs;
+    for (const Case &c : cases)
+      pairs.push_back({c.batch, c.len});
+    return runRopeCases(runtime, typeList, layoutList, pairs);
   }
   std::vector<Result> results;
   bench::Progress progress(

@@ -91,3 +91,16 @@ TensorMapAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << " is not 0, 32, 64 or 128 bytes";
   return success();
 }
+
+LogicalResult RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               RopeStyle style, int64_t rotaryDim) {
+  // Pairs need an even count of dims; the head-dim bound is the ops' check.
+  if (rotaryDim <= 0 || rotaryDim % 2 != 0)
+    return emitError() << "rope rotary_dim must be even and positive, got "
+                       << rotaryDim;
+  if (rotaryDim > limits::kMaxHeadDim)
+    return emitError() << "rope rotary_dim " << rotaryDim
+                       << " exceeds the head-dim limit of "
+                       << limits::kMaxHeadDim;
+  return success();
+}

@@ -45,6 +45,45 @@ def Attn_PageLayoutAttr : EnumAttr<Attn_Dialect, Attn_PageLayout,
   let assemblyFormat = "`<` $value `>`";
 }
 
+def Attn_RopeStyleNeoX : I32EnumAttrCase<"NeoX", 0, "neox">;
+def Attn_RopeStyleInterleaved : I32EnumAttrCase<"Interleaved", 1,
+                                                "interleaved">;
+def Attn_RopeStyle : I32EnumAttr<"RopeStyle",
+    "which dims of a row a rotary embedding rotates together",
+    [Attn_RopeStyleNeoX, Attn_RopeStyleInterleaved]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+}
+
+def Attn_RopeAttr : AttrDef<Attn_Dialect, "Rope"> {
+  let mnemonic = "rope";
+  let summary = "rotary position embedding (RoPE) of the cache ops";
+  let description = [{
+    How `attn.cache_append` rotates keys and `attn.cache_attention` rotates
+    queries by their positions, with the `rotary(%cos, %sin)` tables
+    `[max_pos, rotary_dim / 2]` (FlashAttention's `rotary_cos` /
+    `rotary_sin`). Pair `i < rotary_dim / 2` of a row `x` is
+    `(x[i], x[i + rotary_dim / 2])` for `style = neox` (GPT-NeoX, Llama;
+    FlashAttention's `rotary_interleaved = False`, FlashInfer's
+    `ROPE_LLAMA`) and `(x[2i], x[2i + 1])` for `style = interleaved`
+    (GPT-J). At position `p` the pair `(a, b)` becomes
+    `(a cos[p, i] - b sin[p, i], b cos[p, i] + a sin[p, i])`; dims
+    `rotary_dim ..` pass through (partial rotary). common/Rope.h holds the
+    definition the lowering and the float64 references share.
+    `rotary_dim` must be even and positive (the ops check it against the
+    head dim).
+
+    ```mlir
+    #attn.rope<style = neox, rotary_dim = 128>
+    ```
+  }];
+  let parameters = (ins
+    EnumParameter<Attn_RopeStyle>:$style,
+    "int64_t":$rotary_dim);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 def Attn_MaskAttr : AttrDef<Attn_Dialect, "Mask"> {
   let mnemonic = "mask";
   let summary = "structured attention mask";

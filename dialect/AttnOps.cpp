@@ -247,6 +247,18 @@ LogicalResult checkCaches(Operation *op, ShapedType kc, ShapedType vc,
   return success();
 }
 
+/// Positions a cache holds per sequence (Smax, or max_pages * page_size);
+/// kDynamic when a factor is a run-time size.
+int64_t cacheCapacity(ShapedType kc, Value blockTable, bool hnd) {
+  if (!blockTable)
+    return kc.getDimSize(2);
+  int64_t pageSize = kc.getDimSize(hnd ? 2 : 1);
+  int64_t maxPages = cast<ShapedType>(blockTable.getType()).getDimSize(1);
+  if (ShapedType::isDynamic(pageSize) || ShapedType::isDynamic(maxPages))
+    return ShapedType::kDynamic;
+  return pageSize * maxPages;
+}
+
 LogicalResult checkLengths(Operation *op, StringRef name, Value lengths,
                            int64_t b) {
   if (!lengths)
@@ -576,7 +588,12 @@ LogicalResult CacheAppendOp::verify() {
       failed(checkCaches(op, getKeyCache().getType(), getValueCache().getType(),
                          getBlockTable(), getPageLayout(), b, hkv, d, dv)) ||
       failed(checkLengths(op, "cache_lengths", getCacheLengths(), b)) ||
-      failed(checkLengths(op, "new_lengths", getNewLengths(), b)))
+      failed(checkLengths(op, "new_lengths", getNewLengths(), b)) ||
+      failed(verifyRotary(
+          op, getRotaryCos(), getRotarySin(), getRope(), "key",
+          kTy.getElementType(), d,
+          cacheCapacity(getKeyCache().getType(), getBlockTable(),
+                        getPageLayoutOrDefault() == PageLayout::HND))))
     return failure();
   if (!isPaged()) {
     int64_t smax = getKeyCache().getType().getDimSize(2);
@@ -628,7 +645,11 @@ LogicalResult CacheAttentionOp::verify() {
       failed(
           checkShape(op, "output", oTy, {b, hq, sq, dv}, "[B, Hq, Sq, Dv]")) ||
       failed(checkLengths(op, "cache_lengths", getCacheLengths(), b)) ||
-      failed(checkSinks(op, getSinks(), hq)))
+      failed(checkSinks(op, getSinks(), hq)) ||
+      failed(verifyRotary(
+          op, getRotaryCos(), getRotarySin(), getRope(), "query",
+          qTy.getElementType(), d,
+          cacheCapacity(kcTy, getBlockTable(), isPaged() && !nhdPaged))))
     return failure();
   if (auto lse = getLse())
     if (failed(

@@ -289,6 +289,17 @@ def Attn_CacheAppendOp : Attn_Op<"cache_append", [AttrSizedOperandSegments]> {
     Writing past the capacity (`Smax`, or `max_pages * page_size`) is
     undefined here; the runtime checks capacity before it runs this op.
 
+    Rotary embedding: with `rotary(%cos, %sin)` (tables
+    `[max_pos, rotary_dim / 2]`, f32 or the key's element type) and
+    `rope = #attn.rope<...>`, each key row is rotated by its position
+    before it is written, so the cache only ever holds rotated keys: row
+    `i` of sequence `b` is at position `cache_lengths[b] + i`. Values are
+    copied as they are. The two come together; `rotary_dim <= D`. A
+    position past the table (`>= max_pos`) is an error: the verifier
+    rejects a static capacity larger than a static `max_pos`, the runtime
+    checks the lengths, and the kernel drops such rows rather than write
+    an unrotated key.
+
     ```mlir
     attn.cache_append %k, %v into %kc, %vc lengths(%len)
         block_table(%bt : memref<4x64xi32>)
@@ -305,12 +316,17 @@ def Attn_CacheAppendOp : Attn_Op<"cache_append", [AttrSizedOperandSegments]> {
     Arg<Attn_I32MemRef, "lengths before the append", [MemRead]>:$cache_lengths,
     Arg<Optional<Attn_I32MemRef>, "valid new rows", [MemRead]>:$new_lengths,
     Arg<Optional<Attn_I32MemRef>, "page ids", [MemRead]>:$block_table,
-    OptionalAttr<Attn_PageLayoutAttr>:$page_layout);
+    Arg<Optional<Attn_FloatMemRef>, "rotary cosines", [MemRead]>:$rotary_cos,
+    Arg<Optional<Attn_FloatMemRef>, "rotary sines", [MemRead]>:$rotary_sin,
+    OptionalAttr<Attn_PageLayoutAttr>:$page_layout,
+    OptionalAttr<Attn_RopeAttr>:$rope);
   let assemblyFormat = [{
     $key `,` $value `into` $key_cache `,` $value_cache
     `lengths` `(` $cache_lengths `)`
     (`new_lengths` `(` $new_lengths^ `:` type($new_lengths) `)`)?
     (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
+    (`rotary` `(` $rotary_cos^ `,` $rotary_sin `:` type($rotary_cos) `,`
+        type($rotary_sin) `)`)?
     attr-dict `:` type($key) `,` type($value) `into` type($key_cache) `,`
     type($value_cache) `,` type($cache_lengths)
   }];
@@ -344,6 +360,13 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
     log-sum-exp `lse` `[B, Hq, Sq]`. GQA and the optional per-query-head
     `sinks` `[Hq]` f32 logits follow `attn.attention`.
 
+    Rotary embedding: with `rotary(%cos, %sin)` and `rope` (as in
+    `attn.cache_append`, whose rotated keys the cache holds), query `q` of
+    sequence `b` is rotated by its position `cache_lengths[b] - Sq + q`
+    before the scores. Positions must lie in `[0, max_pos)` (the runtime
+    checks `Sq <= cache_lengths[b] <= max_pos`; the kernel clamps table
+    reads into the table).
+
     ```mlir
     attn.cache_attention %q, %kc, %vc lengths(%len) outs(%o)
         {mask = #attn.mask<causal = true>}
@@ -367,16 +390,21 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
     Arg<Attn_I32MemRef, "lengths including the queries", [MemRead]>:$cache_lengths,
     Arg<Optional<Attn_I32MemRef>, "page ids", [MemRead]>:$block_table,
     Arg<Optional<Attn_FloatMemRef>, "sink logits", [MemRead]>:$sinks,
+    Arg<Optional<Attn_FloatMemRef>, "rotary cosines", [MemRead]>:$rotary_cos,
+    Arg<Optional<Attn_FloatMemRef>, "rotary sines", [MemRead]>:$rotary_sin,
     Arg<Attn_FloatMemRef, "output", [MemWrite]>:$output,
     Arg<Optional<MemRefOf<[F32]>>, "log-sum-exp", [MemWrite]>:$lse,
     OptionalAttr<F32Attr>:$scale,
     OptionalAttr<F32Attr>:$softcap,
     OptionalAttr<Attn_MaskAttr>:$mask,
-    OptionalAttr<Attn_PageLayoutAttr>:$page_layout);
+    OptionalAttr<Attn_PageLayoutAttr>:$page_layout,
+    OptionalAttr<Attn_RopeAttr>:$rope);
   let assemblyFormat = [{
     $query `,` $key_cache `,` $value_cache `lengths` `(` $cache_lengths `)`
     (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
     (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
+    (`rotary` `(` $rotary_cos^ `,` $rotary_sin `:` type($rotary_cos) `,`
+        type($rotary_sin) `)`)?
     `outs` `(` $output (`,` $lse^ `:` type($lse))? `)`
     attr-dict `:` type($query) `,` type($key_cache) `,` type($value_cache)
     `,` type($cache_lengths) `->` type($output)

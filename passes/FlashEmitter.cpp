@@ -56,8 +56,9 @@ private:
   /// FlashEmitter.h); sets partOut, partLse and counters.
   Value allocSplitScratch(Value items);
   void emitItem(Value item);
-  /// Loads the item's queries, scaled, into qtTile.
-  void loadQueries(const ItemPlace &at);
+  /// Loads the item's queries, scaled, into qtTile (rotated first by their
+  /// positions from `qPos` on, with a rotary embedding).
+  void loadQueries(const ItemPlace &at, Value qPos);
   /// Normalizes each head's rows into the output (`toPartials` false) or
   /// into the item's split partial.
   void storeRows(const ItemPlace &at, bool toPartials);
@@ -239,7 +240,7 @@ void Emitter::emitItem(Value item) {
     dropoutOffset =
         memref::LoadOp::create(b, p.dropoutState, ValueRange{im.c(1)});
   }
-  loadQueries(at);
+  loadQueries(at, qPos);
   fill(accTile, 0.0f);
   fill(rowSum, 0.0f);
   fill(rowMax, -std::numeric_limits<float>::infinity());
@@ -265,11 +266,19 @@ void Emitter::emitItem(Value item) {
   finishItem(at);
 }
 
-void Emitter::loadQueries(const ItemPlace &at) {
+void Emitter::loadQueries(const ItemPlace &at, Value qPos) {
   // Qᵀ, scaled, one head after another; padding columns stay zero.
   bool dotQk = g.dotProductScores();
   if (g.rowsPad != g.rows)
     fill(qtTile, 0.0f);
+  // Rotated queries go through an f32 row block (rotation commutes with
+  // the scale the pack applies).
+  Value rotated, lastPos;
+  if (p.rotary) {
+    rotated = memref::AllocaOp::create(
+        b, MemRefType::get({g.tq, g.headDim}, b.getF32Type()));
+    lastPos = im.sub(rotaryPositions(b, p.rotary), im.c(1));
+  }
   auto headLoop = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(headLoop.getBody());
@@ -278,6 +287,20 @@ void Emitter::loadQueries(const ItemPlace &at) {
   Value src = rankReducedView(b, p.query, {at.b0, h, at.q0, idx(0)},
                               {idx(1), idx(1), at.qValid, idx(g.headDim)},
                               {ShapedType::kDynamic, g.headDim});
+  if (p.rotary) {
+    auto rows = scf::ForOp::create(b, im.c(0), at.qValid, im.c(1));
+    {
+      OpBuilder::InsertionGuard rowGuard(b);
+      b.setInsertionPointToStart(rows.getBody());
+      Value qi = rows.getInductionVar();
+      // The runtime checks positions; the clamp keeps table reads inside.
+      Value pos = im.max(im.c(0), im.min(im.add(qPos, qi), lastPos));
+      emitRowCopy(b, src, qi, rotated, qi, g.headDim, p.rotary, pos);
+    }
+    src = rankReducedView(b, rotated, {idx(0), idx(0)},
+                          {at.qValid, idx(g.headDim)},
+                          {ShapedType::kDynamic, g.headDim});
+  }
   Value dst =
       dotQk ? rankReducedView(b, qtTile, {im.mul(gi, g.tq), idx(0)},
                               {idx(g.tq), idx(g.headDim)}, {g.tq, g.headDim})

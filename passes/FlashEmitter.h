@@ -13,6 +13,7 @@
 
 #include "dialect/AttnOps.h"
 #include "passes/IndexMath.h"
+#include "passes/RopeEmitter.h"
 
 #include <functional>
 
@@ -94,6 +95,9 @@ struct FlashProblem {
   /// softmax's exp (the row sums stay undropped). p = 0 emits nothing.
   Value dropoutState;
   double dropoutP = 0;
+  /// Optional rotary embedding of the queries (cache attention): query q
+  /// is rotated by its position (qPos below) before the scores.
+  RotaryOperands rotary;
   /// Queries are the last Sq tokens of each sequence (cache attention):
   /// query q sits at position kvLength - Sq + q.
   bool queriesAtEnd = false;

@@ -376,6 +376,8 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
   };
   if (op.getSinks())
     return unsupported("attention sinks");
+  if (op.getRope())
+    return unsupported("rotary embedding of the queries");
   auto qTy = cast<MemRefType>(op.getQuery().getType());
   auto kTy = cast<MemRefType>(op.getKeyCache().getType());
   Type et = qTy.getElementType();
@@ -450,6 +452,10 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
 /// attn.cache_append: the append kernel (gpu/AppendKernel.cpp) over grid
 /// (Snew, Hkv, B).
 LogicalResult lowerCacheAppend(CacheAppendOp op) {
+  if (op.getRope())
+    return op.emitOpError("attn-gpu-flash does not support the rotary "
+                          "embedding of appended keys yet (the CPU pipeline "
+                          "attn-to-cpu does)");
   auto kTy = cast<MemRefType>(op.getKey().getType());
   auto vTy = cast<MemRefType>(op.getValue().getType());
   auto kcTy = cast<MemRefType>(op.getKeyCache().getType());

@@ -6,7 +6,8 @@
 // the last split to finish (flash-decoding). attn.cache_append becomes a
 // parallel loop over (sequence, K/V head) copying each new row, converted to
 // the cache's element type, to its slot (a page row for paged caches, in the
-// op's page layout: token-major NHD or head-major HND). attn.merge_states
+// op's page layout: token-major NHD or head-major HND), keys rotated by their
+// positions first when the op has a rotary embedding. attn.merge_states
 // becomes a parallel loop of attn.tile_combine (MergeStates.cpp).
 //
 //===----------------------------------------------------------------------===//
@@ -15,6 +16,7 @@
 #include "passes/IndexMath.h"
 #include "passes/MergeStates.h"
 #include "passes/Passes.h"
+#include "passes/RopeEmitter.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -116,6 +118,7 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op, int64_t tileRows,
   p.headMajorPages = pageSize > 0 && hnd;
   p.kvLengths = op.getCacheLengths();
   p.sinks = op.getSinks();
+  p.rotary = {op.getRotaryCos(), op.getRotarySin(), op.getRopeAttr()};
   p.queriesAtEnd = true;
   p.scale = op.getScaleOrDefault();
   p.softcap = op.getSoftcapAttr();
@@ -123,19 +126,6 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op, int64_t tileRows,
   emitFlash(b, *g, materializeSizes(b, *g, p), p);
   op->erase();
   return success();
-}
-
-/// Converts a vector of `from` elements to `to` elements (via f32).
-Value convert(ImplicitLocOpBuilder &b, Value v, Type to) {
-  auto ty = cast<VectorType>(v.getType());
-  if (ty.getElementType() == to)
-    return v;
-  auto f32Ty = VectorType::get(ty.getShape(), b.getF32Type());
-  if (!ty.getElementType().isF32())
-    v = arith::ExtFOp::create(b, f32Ty, v);
-  if (!to.isF32())
-    v = arith::TruncFOp::create(b, VectorType::get(ty.getShape(), to), v);
-  return v;
 }
 
 /// A dim of `v` as a size: static, or memref.dim.
@@ -167,8 +157,6 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
   int64_t pageSize = bt ? kcTy.getDimSize(hnd ? 2 : 1) : 0;
   OpFoldResult capacity = bt ? im.mul(sizeOf(b, bt, 1), im.size(pageSize))
                              : sizeOf(b, op.getKeyCache(), 2);
-  constexpr int64_t width = 16;
-
   OpFoldResult items = im.mul(batch, im.size(hkv));
   auto forall = scf::ForallOp::create(b, ArrayRef<OpFoldResult>{items},
                                       ValueRange(), std::nullopt);
@@ -187,6 +175,12 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
     count = im.max(im.c(0), im.min(loadIndex(n), count));
   // Never write past the cache, whatever the lengths say.
   count = im.max(im.c(0), im.min(count, im.sub(im.v(capacity), start)));
+  // Nor an unrotated key: rows whose position has no table row are dropped
+  // (the runtime refuses such appends before they run).
+  RotaryOperands rotary{op.getRotaryCos(), op.getRotarySin(), op.getRopeAttr()};
+  if (rotary)
+    count = im.max(im.c(0),
+                   im.min(count, im.sub(rotaryPositions(b, rotary), start)));
 
   auto rows = scf::ForOp::create(b, im.c(0), count, im.c(1));
   b.setInsertionPointToStart(rows.getBody());
@@ -202,26 +196,11 @@ LogicalResult lowerCacheAppend(CacheAppendOp op) {
   } else {
     slot = {b0, h, pos};
   }
-  auto copyRow = [&](Value src, Value cache) {
-    auto srcTy = cast<MemRefType>(src.getType());
-    auto cacheTy = cast<MemRefType>(cache.getType());
-    int64_t dim = srcTy.getDimSize(3);
-    Value pad = arith::ConstantOp::create(
-        b, b.getFloatAttr(srcTy.getElementType(), 0.0));
-    for (int64_t c = 0; c < dim; c += width) {
-      bool inBounds = c + width <= dim;
-      Value v = vector::TransferReadOp::create(
-          b, VectorType::get({width}, srcTy.getElementType()), src,
-          ValueRange{b0, h, r, im.c(c)}, pad, ArrayRef<bool>{inBounds});
-      v = convert(b, v, cacheTy.getElementType());
-      SmallVector<Value> idx(slot);
-      idx.push_back(im.c(c));
-      vector::TransferWriteOp::create(b, v, cache, idx,
-                                      ArrayRef<bool>{inBounds});
-    }
-  };
-  copyRow(op.getKey(), op.getKeyCache());
-  copyRow(op.getValue(), op.getValueCache());
+  int64_t d = kTy.getDimSize(3), dv = op.getValue().getType().getDimSize(3);
+  emitRowCopy(b, op.getKey(), ValueRange{b0, h, r}, op.getKeyCache(), slot, d,
+              rotary, pos);
+  emitRowCopy(b, op.getValue(), ValueRange{b0, h, r}, op.getValueCache(), slot,
+              dv, RotaryOperands{}, Value());
   op->erase();
   return success();
 }

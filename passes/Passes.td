@@ -115,7 +115,11 @@ def AttnLowerCacheOps : Pass<"attn-lower-cache-ops", "ModuleOp"> {
 
     `attn.cache_append` becomes a parallel loop over (sequence, K/V head)
     copying the new rows, converted to the cache's element type, to their
-    slots; rows past the cache's capacity are dropped.
+    slots; rows past the cache's capacity are dropped. With a rotary
+    embedding (`#attn.rope`, cos/sin tables) each key row is rotated by its
+    position in f32 vectors on the way (common/Rope.h), rows past the
+    tables are dropped, and `attn.cache_attention` rotates each query row
+    into an f32 row block before the Q tile is packed.
 
     `attn.merge_states` becomes a parallel loop over (batch, head), each
     item one `attn.tile_combine` of its rows (the split merge above).

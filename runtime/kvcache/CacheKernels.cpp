@@ -119,28 +119,49 @@ const DialectRegistry &registry() {
 
 } // namespace
 
+namespace {
+/// The key text of a rotary style ("" without one).
+std::string ropeKey(std::optional<RopeStyle> rope) {
+  return rope ? "rope(" + stringifyRopeStyle(*rope).str() + ")" : "";
+}
+
+/// The rope attribute for tables of type `cos` ([max_pos, rotary_dim / 2]).
+RopeAttr ropeAttr(MLIRContext *ctx, std::optional<RopeStyle> rope,
+                  const KernelBufferType &cos) {
+  return rope ? RopeAttr::get(ctx, *rope, 2 * cos.shape[1]) : RopeAttr();
+}
+} // namespace
+
 KernelSource
 mlir::attn::kv::appendKernelSource(llvm::ArrayRef<KernelBufferType> b,
-                                   PageLayout layout) {
+                                   PageLayout layout,
+                                   std::optional<RopeStyle> rope) {
   KernelSource src;
-  bool paged = b.size() > 6;
+  size_t tables = rope ? 2 : 0;
+  bool paged = b.size() - tables > 6;
   bool hnd = paged && layout == PageLayout::HND;
-  src.key = "cache_append(" + typesKey(b) + (hnd ? ")hnd" : ")");
-  llvm::SmallVector<KernelBufferType, 7> bufs(b);
-  src.build = [bufs, paged, hnd](OpBuilder &ob, Location loc) {
+  src.key =
+      "cache_append(" + typesKey(b) + (hnd ? ")hnd" : ")") + ropeKey(rope);
+  llvm::SmallVector<KernelBufferType, 9> bufs(b);
+  src.build = [bufs, paged, hnd, rope](OpBuilder &ob, Location loc) {
     auto args = kernelFunc(ob, loc, "cache_append", bufs);
     PageLayoutAttr pageLayout;
     if (hnd)
       pageLayout = PageLayoutAttr::get(ob.getContext(), PageLayout::HND);
-    CacheAppendOp::create(ob, loc, args[0], args[1], args[2], args[3], args[4],
-                          args[5], paged ? args[6] : Value(), pageLayout);
+    size_t cos = paged ? 7 : 6;
+    CacheAppendOp::create(
+        ob, loc, args[0], args[1], args[2], args[3], args[4], args[5],
+        paged ? args[6] : Value(), rope ? args[cos] : Value(),
+        rope ? args[cos + 1] : Value(), pageLayout,
+        rope ? ropeAttr(ob.getContext(), rope, bufs[cos]) : RopeAttr());
   };
   return src;
 }
 
 KernelSource mlir::attn::kv::attentionKernelSource(
     llvm::ArrayRef<KernelBufferType> b, bool paged, bool withLse,
-    const CacheAttentionOptions &o, PageLayout layout, bool withSinks) {
+    const CacheAttentionOptions &o, PageLayout layout, bool withSinks,
+    std::optional<RopeStyle> rope) {
   KernelSource src;
   bool hnd = paged && layout == PageLayout::HND;
   const MaskSpec &m = o.mask;
@@ -155,12 +176,14 @@ KernelSource mlir::attn::kv::attentionKernelSource(
     src.key += "softcap(" + floatKey(*o.softcap) + ")";
   if (withSinks)
     src.key += "sinks";
-  llvm::SmallVector<KernelBufferType, 7> bufs(b);
-  src.build = [bufs, paged, withLse, hnd, o, withSinks](OpBuilder &ob,
-                                                        Location loc) {
+  src.key += ropeKey(rope);
+  llvm::SmallVector<KernelBufferType, 9> bufs(b);
+  src.build = [bufs, paged, withLse, hnd, o, withSinks, rope](OpBuilder &ob,
+                                                              Location loc) {
     auto args = kernelFunc(ob, loc, "cache_attention", bufs);
     MLIRContext *ctx = ob.getContext();
-    size_t sinks = paged ? 5 : 4, out = sinks + withSinks;
+    size_t sinks = paged ? 5 : 4, cos = sinks + withSinks,
+           out = cos + (rope ? 2 : 0);
     auto f32 = [&](std::optional<float> f) {
       return f ? ob.getF32FloatAttr(*f) : FloatAttr();
     };
@@ -170,11 +193,12 @@ KernelSource mlir::attn::kv::attentionKernelSource(
     PageLayoutAttr pageLayout;
     if (hnd)
       pageLayout = PageLayoutAttr::get(ctx, PageLayout::HND);
-    CacheAttentionOp::create(ob, loc, args[0], args[1], args[2], args[3],
-                             paged ? args[4] : Value(),
-                             withSinks ? args[sinks] : Value(), args[out],
-                             withLse ? args[out + 1] : Value(), f32(o.scale),
-                             f32(o.softcap), mask, pageLayout);
+    CacheAttentionOp::create(
+        ob, loc, args[0], args[1], args[2], args[3], paged ? args[4] : Value(),
+        withSinks ? args[sinks] : Value(), rope ? args[cos] : Value(),
+        rope ? args[cos + 1] : Value(), args[out],
+        withLse ? args[out + 1] : Value(), f32(o.scale), f32(o.softcap), mask,
+        pageLayout, rope ? ropeAttr(ctx, rope, bufs[cos]) : RopeAttr());
   };
   return src;
 }

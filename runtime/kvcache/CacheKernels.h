@@ -8,10 +8,11 @@
 // attn-parallel-to-runtime) the work-item range:
 //
 //   func.func @cache_append(%key, %value, %key_cache, %value_cache,
-//                           %cache_lengths, %new_lengths[, %block_table])
+//                           %cache_lengths, %new_lengths[, %block_table]
+//                           [, %rotary_cos, %rotary_sin])
 //   func.func @cache_attention(%query, %key_cache, %value_cache,
-//                              %cache_lengths[, %block_table][, %sinks],
-//                              %output[, %lse])
+//                              %cache_lengths[, %block_table][, %sinks]
+//                              [, %rotary_cos, %rotary_sin], %output[, %lse])
 //
 // Caller-facing buffers (key, value, query, output, lse) are
 // `strided<[?, ?, ?, 1], offset: ?>` so that strided views need no copy;
@@ -81,17 +82,20 @@ struct KernelSource {
 
 /// The kernel function for attn.cache_append over buffers of these types
 /// (order: key, value, key_cache, value_cache, cache_lengths, new_lengths,
-/// [block_table]); `layout` is the pools' page layout when paged.
+/// [block_table], [rotary_cos, rotary_sin]); `layout` is the pools' page
+/// layout when paged; `rope` (with the two tables) rotates the keys, its
+/// rotary dim twice the tables' width.
 KernelSource appendKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
-                                PageLayout layout = PageLayout::NHD);
+                                PageLayout layout = PageLayout::NHD,
+                                std::optional<RopeStyle> rope = std::nullopt);
 
 /// The kernel function for attn.cache_attention (order: query, key_cache,
-/// value_cache, cache_lengths, [block_table], [sinks], output, [lse]).
-KernelSource attentionKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
-                                   bool paged, bool withLse,
-                                   const CacheAttentionOptions &options,
-                                   PageLayout layout = PageLayout::NHD,
-                                   bool withSinks = false);
+/// value_cache, cache_lengths, [block_table], [sinks], [rotary_cos,
+/// rotary_sin], output, [lse]); `rope` rotates the queries.
+KernelSource attentionKernelSource(
+    llvm::ArrayRef<KernelBufferType> buffers, bool paged, bool withLse,
+    const CacheAttentionOptions &options, PageLayout layout = PageLayout::NHD,
+    bool withSinks = false, std::optional<RopeStyle> rope = std::nullopt);
 
 /// The kernel function for attn.merge_states (order: states, state_lse,
 /// output, [lse]).

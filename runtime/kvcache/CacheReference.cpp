@@ -59,7 +59,8 @@ void mlir::attn::kv::storeFromDouble(const BufferRef &buffer, int64_t offset,
 llvm::Error mlir::attn::kv::referenceCacheAppend(const CacheOperands &cache,
                                                  const BufferRef &key,
                                                  const BufferRef &value,
-                                                 const BufferRef *newLengths) {
+                                                 const BufferRef *newLengths,
+                                                 const RotaryEmbedding *rope) {
   const char *what = "cache_append";
   auto access = CacheAccess::get(cache, what);
   if (!access)
@@ -92,9 +93,18 @@ llvm::Error mlir::attn::kv::referenceCacheAppend(const CacheOperands &cache,
     rows[b] = access->length(b) + counts[b];
   if (llvm::Error e = access->checkRows(rows))
     return e;
+  if (rope) {
+    if (llvm::Error e = checkRotary(*rope, what, "key", g.headDim, key.dtype))
+      return e;
+    for (int64_t b = 0; b < g.batch; ++b)
+      if (llvm::Error e = checkRotaryPositions(*rope, what, "key", b,
+                                               access->length(b), rows[b]))
+        return e;
+  }
 
   // Every check passed: write.
   auto ks = key.effectiveStrides(), vs = value.effectiveStrides();
+  std::vector<double> kRow(g.headDim);
   for (int64_t b = 0; b < g.batch; ++b)
     for (int64_t h = 0; h < g.numKvHeads; ++h)
       for (int64_t r = 0; r < counts[b]; ++r) {
@@ -104,8 +114,12 @@ llvm::Error mlir::attn::kv::referenceCacheAppend(const CacheOperands &cache,
         int64_t kSrc = b * ks[0] + h * ks[1] + r * ks[2],
                 vSrc = b * vs[0] + h * vs[1] + r * vs[2];
         for (int64_t c = 0; c < g.headDim; ++c)
+          kRow[c] = loadAsDouble(key, kSrc + c * ks[3]);
+        if (rope)
+          rotateRow(*rope, pos, kRow);
+        for (int64_t c = 0; c < g.headDim; ++c)
           storeFromDouble(cache.keyCache, kDst + c * access->keyChannelStride(),
-                          loadAsDouble(key, kSrc + c * ks[3]));
+                          kRow[c]);
         for (int64_t c = 0; c < g.valueDim; ++c)
           storeFromDouble(cache.valueCache,
                           vDst + c * access->valueChannelStride(),
@@ -146,7 +160,8 @@ mlir::attn::kv::checkCacheQuery(const CacheGeometry &g, const BufferRef &query,
 
 llvm::Expected<rt::ReferenceResult> mlir::attn::kv::referenceCacheAttention(
     const CacheOperands &cache, const BufferRef &query,
-    const CacheAttentionOptions &o, const BufferRef *sinks) {
+    const CacheAttentionOptions &o, const BufferRef *sinks,
+    const RotaryEmbedding *rope) {
   const char *what = "cache_attention";
   auto access = CacheAccess::get(cache, what);
   if (!access)
@@ -165,6 +180,16 @@ llvm::Expected<rt::ReferenceResult> mlir::attn::kv::referenceCacheAttention(
     rows[b] = access->length(b);
   if (llvm::Error e = access->checkRows(rows))
     return std::move(e);
+  if (rope) {
+    if (llvm::Error e = checkRotary(*rope, what, "query", d, query.dtype))
+      return std::move(e);
+    // An empty sequence's queries see no key: their rotation is moot.
+    for (int64_t b = 0; b < g.batch; ++b)
+      if (rows[b] > 0)
+        if (llvm::Error e = checkRotaryPositions(*rope, what, "query", b,
+                                                 rows[b] - sq, rows[b]))
+          return std::move(e);
+  }
 
   float scale = o.scale ? *o.scale : 1.0f / std::sqrt(static_cast<float>(d));
   int64_t group = hq / g.numKvHeads;
@@ -186,6 +211,8 @@ llvm::Expected<rt::ReferenceResult> mlir::attn::kv::referenceCacheAttention(
         for (int64_t c = 0; c < d; ++c)
           qRow[c] = loadAsDouble(query,
                                  b * qs[0] + h * qs[1] + q * qs[2] + c * qs[3]);
+        if (rope)
+          rotateRow(*rope, pos, qRow);
         // The sink: a logit in the denominator without a value row.
         double sink =
             sinks ? loadAsDouble(*sinks, h * sinks->effectiveStrides()[0])

@@ -6,7 +6,8 @@
 //
 //   cache_append:    for each b, rows r < new_lengths[b] (all Snew rows
 //                    without new_lengths): cache[b, lengths[b] + r] =
-//                    key[b, :, r], converted to the cache's element type.
+//                    key[b, :, r], converted to the cache's element type
+//                    (rotated first by position lengths[b] + r with RoPE).
 //   cache_attention: query q of sequence b sits at absolute position
 //                    i = lengths[b] - Sq + q; it sees keys j < lengths[b]
 //                    that the mask allows for (i, j); query head h reads
@@ -24,6 +25,7 @@
 #include "dialect/MaskSpec.h"
 #include "runtime/Reference.h"
 #include "runtime/kvcache/CacheOperands.h"
+#include "runtime/kvcache/Rotary.h"
 
 #include <optional>
 
@@ -39,19 +41,25 @@ struct CacheAttentionOptions {
 /// attn.cache_append. `key` [B, Hkv, Snew, D] and `value` [B, Hkv, Snew, Dv]
 /// of one float type (converted to the cache's); `newLengths` [B] i32 in
 /// [0, Snew] when given. Fails on appends past capacity or bad page ids.
+/// `rope`, if given, rotates each key row by its position lengths[b] + r
+/// (Rotary.h) before it is rounded to the cache's type.
 llvm::Error referenceCacheAppend(const CacheOperands &cache,
                                  const rt::BufferRef &key,
                                  const rt::BufferRef &value,
-                                 const rt::BufferRef *newLengths = nullptr);
+                                 const rt::BufferRef *newLengths = nullptr,
+                                 const RotaryEmbedding *rope = nullptr);
 
 /// attn.cache_attention of `query` [B, Hq, Sq, D] against `cache` (whose
 /// lengths include the queries). Output is logical [B, Hq, Sq, Dv].
 /// `sinks` ([Hq] f32, optional): attention-sink logits that join every
-/// row's softmax denominator and lse without a value row.
+/// row's softmax denominator and lse without a value row. `rope`, if
+/// given, rotates query q of sequence b by its position lengths[b] - Sq + q
+/// (in double, unrounded); the keys in the cache are taken as they are.
 llvm::Expected<rt::ReferenceResult>
 referenceCacheAttention(const CacheOperands &cache, const rt::BufferRef &query,
                         const CacheAttentionOptions &options = {},
-                        const rt::BufferRef *sinks = nullptr);
+                        const rt::BufferRef *sinks = nullptr,
+                        const RotaryEmbedding *rope = nullptr);
 
 /// Checks the query against the cache and options the way the op verifier
 /// does; returns Hq.

@@ -100,13 +100,28 @@ PageLayout KvStepper::pageLayout() const {
   return PageLayout::NHD;
 }
 
+KvStepper::RopeKey KvStepper::ropeKey(const RotaryEmbedding *rope) {
+  if (!rope)
+    return {};
+  return {rope->style, rope->cos.dtype, rope->cos.shape[1]};
+}
+
+namespace {
+/// The tables' kernel type: [?, rotary_dim / 2], so one kernel serves
+/// tables of any length.
+KernelBufferType tableType(const RotaryEmbedding &rope) {
+  return {rope.cos.dtype, {kDynamicSize, rope.cos.shape[1]}, false};
+}
+} // namespace
+
 llvm::Expected<KvStepper::StepKernel>
-KvStepper::appendKernel(const BufferRef &key, const BufferRef &value) {
+KvStepper::appendKernel(const BufferRef &key, const BufferRef &value,
+                        const RotaryEmbedding *rope) {
   // CPU kernels take the batch and chunk length at run time: one append
   // kernel serves every step. CUDA ones are compiled per shape.
   bool runTime = !onDevice() && options.runTimeSizes;
   int64_t n = runTime ? kDynamicSize : key.shape[0];
-  AppendKey memo{n, runTime ? kDynamicSize : key.shape[2]};
+  AppendKey memo{n, runTime ? kDynamicSize : key.shape[2], ropeKey(rope)};
   for (auto &[k, kernel] : appendKernels)
     if (k == memo)
       return kernel;
@@ -118,8 +133,11 @@ KvStepper::appendKernel(const BufferRef &key, const BufferRef &value) {
   types.push_back({DType::I32, {n}, false}); // new_lengths
   if (table)
     types.push_back(*table);
-  auto kernel = compileKernel("cache_append",
-                              appendKernelSource(types, pageLayout()), types);
+  if (rope)
+    types.append(2, tableType(*rope));
+  auto kernel = compileKernel(
+      "cache_append", appendKernelSource(types, pageLayout(), memo.rope.style),
+      types);
   if (kernel)
     appendKernels.push_back({memo, *kernel});
   return kernel;
@@ -128,6 +146,7 @@ KvStepper::appendKernel(const BufferRef &key, const BufferRef &value) {
 llvm::Expected<KvStepper::StepKernel>
 KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
                         const BufferRef *lse, const BufferRef *sinks,
+                        const RotaryEmbedding *rope,
                         const CacheAttentionOptions &attn) {
   // CPU kernels take the batch and (chunked prefill) query length at run
   // time; Sq = 1 stays static: decode is its own kernel kind.
@@ -136,9 +155,15 @@ KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
   int64_t sq = query.shape[2];
   if (runTime && sq != 1)
     sq = kDynamicSize;
-  DecodeKey memo{
-      n,         query.shape[1], sq,          lse != nullptr, sinks != nullptr,
-      attn.mask, attn.scale,     attn.softcap};
+  DecodeKey memo{n,
+                 query.shape[1],
+                 sq,
+                 lse != nullptr,
+                 sinks != nullptr,
+                 ropeKey(rope),
+                 attn.mask,
+                 attn.scale,
+                 attn.softcap};
   for (auto &[k, kernel] : decodeKernels)
     if (k == memo)
       return kernel;
@@ -150,13 +175,15 @@ KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
     types.push_back(*table);
   if (sinks)
     types.push_back(typeOf(*sinks, false));
+  if (rope)
+    types.append(2, tableType(*rope));
   types.push_back(typeOf(output, n, 2, sq));
   if (lse)
     types.push_back(typeOf(*lse, n, 2, sq));
   auto kernel = compileKernel(
       "cache_attention",
       attentionKernelSource(types, kvCache.isPaged(), lse != nullptr, attn,
-                            pageLayout(), sinks != nullptr),
+                            pageLayout(), sinks != nullptr, memo.rope.style),
       types);
   if (kernel)
     decodeKernels.push_back({memo, *kernel});
@@ -200,9 +227,37 @@ llvm::Error KvStepper::checkAppendInputs(int64_t n, const BufferRef &key,
   return llvm::Error::success();
 }
 
+llvm::Error KvStepper::checkRotaryInputs(const RotaryEmbedding &rope,
+                                         llvm::StringRef what,
+                                         llvm::StringRef rows,
+                                         llvm::ArrayRef<SeqId> seqs,
+                                         llvm::ArrayRef<int32_t> appended,
+                                         int64_t queries) {
+  const KvCache &c = kvCache;
+  if (llvm::Error e = checkRotary(rope, what, rows, c.headDim(), c.dtype()))
+    return e;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    auto len = c.length(seqs[i]);
+    if (!len) {
+      // A bad id: prepareStep reports it.
+      llvm::consumeError(len.takeError());
+      continue;
+    }
+    // An empty sequence's queries see no key: their rotation is moot.
+    if (appended.empty() && *len == 0)
+      continue;
+    int64_t first = appended.empty() ? *len - queries : *len;
+    int64_t end = appended.empty() ? *len : *len + appended[i];
+    if (llvm::Error e = checkRotaryPositions(rope, what, rows, i, first, end))
+      return e;
+  }
+  return llvm::Error::success();
+}
+
 llvm::Error KvStepper::appendStep(llvm::ArrayRef<SeqId> seqs,
                                   const BufferRef &key, const BufferRef &value,
-                                  llvm::ArrayRef<int32_t> newLengths) {
+                                  llvm::ArrayRef<int32_t> newLengths,
+                                  const RotaryEmbedding *rope) {
   int64_t n = static_cast<int64_t>(seqs.size());
   if (n > kvCache.maxSequences())
     return makeError("appendStep: a batch of " + llvm::Twine(n) +
@@ -215,13 +270,17 @@ llvm::Error KvStepper::appendStep(llvm::ArrayRef<SeqId> seqs,
     std::fill_n(countScratch.begin(), n, static_cast<int32_t>(key.shape[2]));
     counts = llvm::ArrayRef(countScratch).take_front(n);
   }
+  if (rope)
+    if (llvm::Error e =
+            checkRotaryInputs(*rope, "appendStep", "key", seqs, counts, 0))
+      return e;
 
   if (llvm::Error e = checkBackend("appendStep"))
     return e;
   // Compile before touching the cache: a compile error changes nothing.
   StepKernel kernel;
   if (options.backend == StepBackend::Compiled && n > 0) {
-    auto k = appendKernel(key, value);
+    auto k = appendKernel(key, value, rope);
     if (!k)
       return k.takeError();
     kernel = *k;
@@ -234,18 +293,23 @@ llvm::Error KvStepper::appendStep(llvm::ArrayRef<SeqId> seqs,
   if (kernel) {
     llvm::SmallVector<BufferRef, 7> buffers = {
         key, value, b.keyCache, b.valueCache, b.lengthsBefore, b.newLengths};
-    if (b.blockTable)
+    llvm::SmallVector<rt::GpuBufferUse, 9> uses = {
+        {"key", false},           {"value", false},
+        {"key_cache", true},      {"value_cache", true},
+        {"cache_lengths", false}, {"new_lengths", false}};
+    if (b.blockTable) {
       buffers.push_back(*b.blockTable);
-    static const rt::GpuBufferUse uses[] = {
-        {"key", false},        {"value", false},         {"key_cache", true},
-        {"value_cache", true}, {"cache_lengths", false}, {"new_lengths", false},
-        {"block_table", false}};
+      uses.push_back({"block_table", false});
+    }
+    if (rope) {
+      buffers.append({rope->cos, rope->sin});
+      uses.append({{"rotary_cos", false}, {"rotary_sin", false}});
+    }
     // A failed run leaves the lengths (and so the visible rows) unchanged.
-    if (llvm::Error e = runKernel(
-            kernel, buffers, llvm::ArrayRef(uses).take_front(buffers.size())))
+    if (llvm::Error e = runKernel(kernel, buffers, uses))
       return e;
   } else if (llvm::Error e = referenceCacheAppend(b.appendOperands(), key,
-                                                  value, &b.newLengths)) {
+                                                  value, &b.newLengths, rope)) {
     // Unreachable after the checks above; the reservation stays (harmless:
     // capacity only), the lengths do not move.
     return e;
@@ -257,8 +321,8 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
                                   const BufferRef &query,
                                   const BufferRef &output,
                                   const CacheAttentionOptions &attn,
-                                  const BufferRef *lse,
-                                  const BufferRef *sinks) {
+                                  const BufferRef *lse, const BufferRef *sinks,
+                                  const RotaryEmbedding *rope) {
   const char *what = "decodeStep";
   const KvCache &c = kvCache;
   int64_t n = static_cast<int64_t>(seqs.size());
@@ -290,12 +354,15 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
     if (b)
       if (llvm::Error e = checkInnerStride(*b, what, name))
         return e;
+  if (rope)
+    if (llvm::Error e = checkRotaryInputs(*rope, what, "query", seqs, {}, sq))
+      return e;
 
   if (llvm::Error e = checkBackend(what))
     return e;
   StepKernel kernel;
   if (options.backend == StepBackend::Compiled && n > 0) {
-    auto k = decodeKernel(query, output, lse, sinks, attn);
+    auto k = decodeKernel(query, output, lse, sinks, rope, attn);
     if (!k)
       return k.takeError();
     kernel = *k;
@@ -310,6 +377,8 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
                              {"lse", lse, true},
                              {"query", &query, false},
                              {"sinks", sinks, false},
+                             {"rotary_cos", rope ? &rope->cos : nullptr, false},
+                             {"rotary_sin", rope ? &rope->sin : nullptr, false},
                              {"the key cache", &b.keyCache, false},
                              {"the value cache", &b.valueCache, false}},
                             what))
@@ -330,6 +399,10 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
       buffers.insert(buffers.end() - 1, *sinks);
       uses.push_back({"sinks", false});
     }
+    if (rope) {
+      buffers.insert(buffers.end() - 1, {rope->cos, rope->sin});
+      uses.append({{"rotary_cos", false}, {"rotary_sin", false}});
+    }
     uses.push_back({"output", true});
     if (lse) {
       buffers.push_back(*lse);
@@ -337,7 +410,8 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
     }
     return runKernel(kernel, buffers, uses);
   }
-  auto ref = referenceCacheAttention(b.attentionOperands(), query, attn, sinks);
+  auto ref =
+      referenceCacheAttention(b.attentionOperands(), query, attn, sinks, rope);
   if (!ref)
     return ref.takeError();
   auto os = output.effectiveStrides();

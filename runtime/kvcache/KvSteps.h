@@ -66,23 +66,30 @@ public:
   /// Appends `key` [B, Hkv, Snew, D] and `value` [B, Hkv, Snew, Dv] (the
   /// cache's element type) to `seqs`, then counts the rows in the lengths.
   /// `newLengths` (one per sequence, each <= Snew) appends fewer rows to
-  /// some sequences (ragged chunked prefill); empty: all Snew rows. On an
-  /// error nothing changes.
+  /// some sequences (ragged chunked prefill); empty: all Snew rows.
+  /// `rope`, if given, rotates each key row by its position (the
+  /// sequence's length before the step plus the row) before it is written
+  /// (Rotary.h); every such position must be in the tables. On an error
+  /// nothing changes.
   llvm::Error appendStep(llvm::ArrayRef<SeqId> seqs, const rt::BufferRef &key,
                          const rt::BufferRef &value,
-                         llvm::ArrayRef<int32_t> newLengths = {});
+                         llvm::ArrayRef<int32_t> newLengths = {},
+                         const RotaryEmbedding *rope = nullptr);
 
   /// Attention of `query` [B, Hq, Sq, D] (the cache's element type) against
   /// `seqs`, whose last Sq tokens the queries are (so append them first):
   /// writes `output` [B, Hq, Sq, Dv] (query's type) and, if given, `lse`
   /// [B, Hq, Sq] f32. Hq must be a multiple of Hkv (GQA). `sinks`, if
-  /// given, is [Hq] f32 attention-sink logits (attn.cache_attention). The
-  /// cache does not change.
+  /// given, is [Hq] f32 attention-sink logits (attn.cache_attention).
+  /// `rope`, if given, rotates query q by its position length - Sq + q (the
+  /// keys were rotated by appendStep); each non-empty sequence needs Sq <=
+  /// length <= max_pos. The cache does not change.
   llvm::Error decodeStep(llvm::ArrayRef<SeqId> seqs, const rt::BufferRef &query,
                          const rt::BufferRef &output,
                          const CacheAttentionOptions &options = {},
                          const rt::BufferRef *lse = nullptr,
-                         const rt::BufferRef *sinks = nullptr);
+                         const rt::BufferRef *sinks = nullptr,
+                         const RotaryEmbedding *rope = nullptr);
 
   KvCache &cache() { return kvCache; }
   /// True when the cache's pools are in device memory (CUDA kernels).
@@ -92,13 +99,24 @@ public:
 private:
   /// What, besides the cache and the options, selects a kernel: looked up
   /// without building MLIR text, so steady-state steps allocate nothing.
+  /// A rotary embedding's part of a kernel: style, table type and width
+  /// (the table length is a run-time size).
+  struct RopeKey {
+    std::optional<RopeStyle> style;
+    rt::DType dtype = rt::DType::F32;
+    int64_t half = 0;
+    bool operator==(const RopeKey &) const = default;
+  };
+  static RopeKey ropeKey(const RotaryEmbedding *rope);
   struct AppendKey {
     int64_t batch, snew;
+    RopeKey rope;
     bool operator==(const AppendKey &) const = default;
   };
   struct DecodeKey {
     int64_t batch, heads, queries;
     bool withLse, withSinks;
+    RopeKey rope;
     MaskSpec mask;
     std::optional<float> scale, softcap;
     bool operator==(const DecodeKey &) const = default;
@@ -118,12 +136,20 @@ private:
                         llvm::ArrayRef<rt::GpuBufferUse> uses);
 
   llvm::Expected<StepKernel> appendKernel(const rt::BufferRef &key,
-                                          const rt::BufferRef &value);
-  llvm::Expected<StepKernel> decodeKernel(const rt::BufferRef &query,
-                                          const rt::BufferRef &output,
-                                          const rt::BufferRef *lse,
-                                          const rt::BufferRef *sinks,
-                                          const CacheAttentionOptions &attn);
+                                          const rt::BufferRef &value,
+                                          const RotaryEmbedding *rope);
+  llvm::Expected<StepKernel>
+  decodeKernel(const rt::BufferRef &query, const rt::BufferRef &output,
+               const rt::BufferRef *lse, const rt::BufferRef *sinks,
+               const RotaryEmbedding *rope, const CacheAttentionOptions &attn);
+  /// checkRotary, then that every sequence's rotated positions are in the
+  /// tables: [length, length + appended[i]) for an append, [length -
+  /// queries, length) for attention (`appended` empty).
+  llvm::Error checkRotaryInputs(const RotaryEmbedding &rope,
+                                llvm::StringRef what, llvm::StringRef rows,
+                                llvm::ArrayRef<SeqId> seqs,
+                                llvm::ArrayRef<int32_t> appended,
+                                int64_t queries);
   PageLayout pageLayout() const;
   llvm::Error checkBackend(llvm::StringRef what) const;
   llvm::Error checkAppendInputs(int64_t batch, const rt::BufferRef &key,
