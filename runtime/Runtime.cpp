@@ -156,16 +156,30 @@ Kernel::Kernel(KernelSignature sig, std::shared_ptr<const CpuKernelCode> code,
   items = workItemsFor(*this->code, shapes);
 }
 
-Kernel::Kernel(KernelSignature sig, std::unique_ptr<GpuKernelCode> code,
+Kernel::Kernel(KernelSignature sig, std::shared_ptr<GpuKernelCode> code,
                CompileStats stats)
     : sig(std::move(sig)), tgt(Target::Cuda), gpuCode(std::move(code)),
-      stats(stats) {}
+      stats(stats) {
+  items = gpuCode->totalBlocks();
+  if (!gpuCode->hasRunTimeSizes() || this->sig.spec.hasDynamicSizes())
+    return;
+  // A view: the blocks its static shapes launch.
+  llvm::SmallVector<llvm::ArrayRef<int64_t>, 6> shapes;
+  for (const ArgInfo &a : this->sig.args)
+    shapes.push_back(a.shape);
+  auto launches = gpuCode->resolveLaunches(shapes);
+  if (!launches) {
+    llvm::consumeError(launches.takeError());
+    return;
+  }
+  items = 0;
+  for (const GpuLaunch &l : *launches)
+    items += int64_t(l.grid[0]) * l.grid[1] * l.grid[2];
+}
 
 Kernel::~Kernel() = default;
 
-int64_t Kernel::workItems() const {
-  return gpuCode ? gpuCode->totalBlocks() : items;
-}
+int64_t Kernel::workItems() const { return items; }
 
 llvm::Error Kernel::run(const AttentionArgs &args) const {
   if (gpuCode)
@@ -201,7 +215,13 @@ llvm::StringRef Kernel::gpuBinary() const {
 }
 
 std::string Kernel::gpuLaunchPlan() const {
-  return gpuCode ? gpuCode->planString() : std::string();
+  if (!gpuCode)
+    return std::string();
+  llvm::SmallVector<llvm::ArrayRef<int64_t>, 6> shapes;
+  if (!sig.spec.hasDynamicSizes())
+    for (const ArgInfo &a : sig.args)
+      shapes.push_back(a.shape);
+  return gpuCode->planString(shapes);
 }
 
 llvm::Error Kernel::run(const AttentionArgs &args, ThreadPool &onPool) const {
@@ -365,11 +385,11 @@ llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
   if (llvm::Error e =
           cuda ? validateGpuOptions(options) : validateOptions(options))
     return std::move(e);
-  if (!cuda && options.runTimeSizes && !spec.hasDynamicSizes())
-    return compileView(spec, options);
-  if (cuda && spec.hasDynamicSizes())
-    return makeError("run-time sizes (`?`) are CPU only; give the CUDA "
-                     "kernel static sizes");
+  // CUDA kernels take no run-time sizes with sinks or dropout (neither has
+  // a GPU lowering: the static compile reports it) or a fixed split count.
+  bool gpuRunTime = !spec.withSinks && !spec.dropout && !options.gpuKvSplits;
+  if (options.runTimeSizes && !spec.hasDynamicSizes() && (!cuda || gpuRunTime))
+    return compileView(spec, target, options);
   std::string key = cuda ? "cuda|" + options.gpuKey() : "cpu|" + options.key();
   key += "|" + exactSpecKey(spec);
   auto signature = [&] { return signatureForSpec(spec); };
@@ -413,15 +433,22 @@ Runtime::compileBackward(const AttentionSpec &forward, Target target,
 }
 
 llvm::Expected<KernelRef> Runtime::compileView(const AttentionSpec &spec,
+                                               Target target,
                                                const CompileOptions &options) {
-  std::string key = "view|cpu|" + options.key() + "|" + exactSpecKey(spec);
+  bool cuda = target == Target::Cuda;
+  std::string key =
+      (cuda ? "view|cuda|" + options.gpuKey() : "view|cpu|" + options.key()) +
+      "|" + exactSpecKey(spec);
   auto signature = [&] { return signatureForSpec(spec); };
   return lookupOrCompile(
       key, signature,
       [&]() -> llvm::Expected<KernelRef> {
-        auto shared = compile(spec.withRunTimeSizes(), Target::Cpu, options);
+        auto shared = compile(spec.withRunTimeSizes(), target, options);
         if (!shared)
           return shared.takeError();
+        if (cuda)
+          return KernelRef(new Kernel(signatureForSpec(spec),
+                                      (*shared)->gpuCode, (*shared)->stats));
         return KernelRef(new Kernel(signatureForSpec(spec), (*shared)->code,
                                     (*shared)->stats, pool));
       },

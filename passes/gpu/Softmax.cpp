@@ -99,7 +99,7 @@ void FlashKernelEmitter::forEachScore(
         auto [h, sIdx] = heads[mt * 2 + i / 2];
         Value key = im.min(
             im.add(st.tileKeyBase, im.add(colPair, im.c(t * 8 + (i % 2)))),
-            im.c(g.kvLen - 1));
+            lastKey());
         body(st.s[mt][t][i], h, sIdx, key);
       }
 }
@@ -183,7 +183,7 @@ void FlashKernelEmitter::applyMask(KvStep &st, int64_t mtLo, int64_t mtHi) {
           if (g.hasCustomMask()) {
             auto [h, sIdx] = heads[mt * 2 + i / 2];
             keep = arith::AndIOp::create(
-                b, keep, customAllows(h, sIdx, im.min(key, im.c(g.kvLen - 1))));
+                b, keep, customAllows(h, sIdx, im.min(key, lastKey())));
           }
           masked.push_back(
               select(keep, flat[((mt - mtLo) * sTiles + t) * 4 + i], ninf));
