@@ -8,6 +8,7 @@
 #include "runtime/KernelBuilder.h"
 #include "runtime/cuda/CudaDriver.h"
 
+#include "passes/GpuFlashKernel.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -105,6 +106,36 @@ void fillNvvmOptions(const CompileOptions &o, NvvmPipelineOptions &p) {
   // may keep it elsewhere than the build machine did.
   if (const char *env = std::getenv("ATTN_CUDA_TOOLKIT"); env && *env)
     p.toolkit = env;
+}
+
+/// Whether the kernel specialised to `spec`'s sizes would split the KV
+/// range (flash-decoding: few blocks for the SMs), which the kernels of
+/// run-time sizes do not do yet. The pass's own choice, on the pipeline's
+/// SM count.
+bool gpuSplitsKv(const AttentionSpec &spec, const CompileOptions &options) {
+  GpuFlashGeometry g;
+  g.batch = spec.batch;
+  g.heads = spec.numHeads;
+  g.kvHeads = spec.numKvHeads;
+  g.group = spec.numHeads / std::max<int64_t>(spec.numKvHeads, 1);
+  g.qLen = spec.queryLen;
+  g.kvLen = spec.kvLen;
+  g.headDim = spec.headDim;
+  g.bshd = spec.layout == Layout::BSHD;
+  g.bf16 = spec.dtype == ElementType::BF16;
+  g.hasKvLengths = spec.withKvLengths;
+  g.hasLse = spec.returnLse;
+  g.mask = spec.mask;
+  GpuFlashOverrides overrides;
+  overrides.mma = llvm::StringRef(resolvedGpuChip(options)) == "sm_90a"
+                      ? GpuMmaKind::Auto
+                      : GpuMmaKind::Sync;
+  std::string why;
+  if (failed(checkGpuFlashSupport(g, why)) ||
+      failed(chooseGpuFlashGeometry(g, overrides,
+                                    NvvmPipelineOptions().numSms, why)))
+    return false; // the compile reports it
+  return g.splits > 1;
 }
 
 /// AttentionSpec::key() prints floats with 6 digits; the cache must not
@@ -386,9 +417,15 @@ llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
           cuda ? validateGpuOptions(options) : validateOptions(options))
     return std::move(e);
   // CUDA kernels take no run-time sizes with sinks or dropout (neither has
-  // a GPU lowering: the static compile reports it) or a fixed split count.
-  bool gpuRunTime = !spec.withSinks && !spec.dropout && !options.gpuKvSplits;
-  if (options.runTimeSizes && !spec.hasDynamicSizes() && (!cuda || gpuRunTime))
+  // a GPU lowering: the static compile reports it), a fixed split count,
+  // or where the specialised kernel would split KV (decode with few blocks:
+  // the kernels of run-time sizes run unsplit, several times slower there).
+  auto gpuRunTime = [&] {
+    return !spec.withSinks && !spec.dropout && !options.gpuKvSplits &&
+           !gpuSplitsKv(spec, options);
+  };
+  if (options.runTimeSizes && !spec.hasDynamicSizes() &&
+      (!cuda || gpuRunTime()))
     return compileView(spec, target, options);
   std::string key = cuda ? "cuda|" + options.gpuKey() : "cpu|" + options.key();
   key += "|" + exactSpecKey(spec);

@@ -108,6 +108,28 @@ TEST(GpuRunTimeSizes, KvSplitsSpecialise) {
             std::string::npos);
 }
 
+// Where the specialised kernel would split KV (few blocks for the SMs),
+// the default stays specialised: the kernels of run-time sizes run unsplit.
+TEST(GpuRunTimeSizes, SplitDecodeSpecialises) {
+  Runtime rt = freshRuntime();
+  // 8 blocks on 132 SMs over 32768 keys: split.
+  auto split = rt.compile(
+      parse("gqa:b=1,hq=32,hkv=8,sq=1,skv=32768,d=128,dtype=bf16"),
+      Target::Cuda, chipOptions("sm_90"));
+  ASSERT_TRUE(static_cast<bool>(split)) << llvm::toString(split.takeError());
+  EXPECT_NE((*split)->gpuLaunchPlan().find("_combine"), std::string::npos);
+  // 512 blocks: unsplit either way, so the kernel of run-time sizes.
+  auto wide = rt.compile(
+      parse("gqa:b=64,hq=32,hkv=8,sq=1,skv=4096,d=128,dtype=bf16"),
+      Target::Cuda, chipOptions("sm_90"));
+  ASSERT_TRUE(static_cast<bool>(wide)) << llvm::toString(wide.takeError());
+  auto dyn = rt.compile(parse("gqa:b=?,hq=32,hkv=8,sq=1,skv=?,d=128,dtype=bf16"),
+                        Target::Cuda, chipOptions("sm_90"));
+  ASSERT_TRUE(static_cast<bool>(dyn)) << llvm::toString(dyn.takeError());
+  EXPECT_EQ((*wide)->gpuBinary(), (*dyn)->gpuBinary());
+  EXPECT_EQ(rt.cacheStats().compiles, 2);
+}
+
 /// Runs `kernel` on host buffers of `spec`'s sizes whose output holds
 /// 0x7f7f; expects the error `want` before anything runs (no device
 /// needed) and the output untouched.
@@ -247,41 +269,64 @@ struct DynCase {
   bool ragged = false; ///< kv_lengths: Skv, 0, Skv / 2 + 1, ...
 };
 
+/// Runs the kernel of run-time sizes `kernel` on fresh host buffers of
+/// `spec`'s sizes and checks it against the float64 reference.
+void runSized(const KernelRef &kernel, const AttentionSpec &spec,
+              uint64_t seed, llvm::ArrayRef<int32_t> kvLengths) {
+  KernelSignature sig = signatureForSpec(spec);
+  FillOptions fill;
+  fill.seed = seed;
+  HostBuffers buffers(sig, fill);
+  if (!kvLengths.empty())
+    buffers.setKvLengths(kvLengths);
+  ASSERT_TRUE(ok(kernel->run(buffers.args())));
+  auto ref = referenceAttention(sig, buffers.args());
+  ASSERT_TRUE(static_cast<bool>(ref)) << llvm::toString(ref.takeError());
+  Tolerance tol = toleranceFor(dtypeOf(spec.dtype));
+  CheckReport report = checkAgainstReference(sig, buffers.args(), *ref, tol);
+  EXPECT_TRUE(report.passed) << "seed " << seed << ": " << report.summary()
+                             << " " << report.firstFailure;
+  EXPECT_EQ(buffers.strayWrites(), "");
+}
+
 void checkDynamic(const std::string &chip) {
   Runtime rt = freshRuntime();
   const DynCase cases[] = {
       // GQA 4:1 causal prefill, lengths not multiples of the tiles.
       {"gqa:b=?,hq=8,hkv=2,sq=?,skv=?,d=128,causal,dtype=bf16",
-       {{1, 77, 77}, {3, 200, 333}, {2, 129, 1000}, {1, 2, 300}}},
+       {{1, 77, 77}, {3, 200, 333}, {2, 129, 1000}, {1, 1, 300}}},
       // GQA 7:1 full attention, f16, bshd.
       {"gqa:b=?,hq=7,hkv=1,sq=?,skv=?,d=64,dtype=f16,layout=bshd",
        {{2, 33, 65}, {1, 500, 129}, {4, 3, 1}}},
       // Ragged KV lengths with the lse.
       {"gqa:b=?,hq=8,hkv=2,sq=?,skv=?,d=128,dtype=bf16,ragged,lse",
        {{3, 64, 500}, {2, 100, 77}}, true},
-      // Decode (Sq = 1 stays static, its own kind): batch and Skv at run
-      // time.
+      // Decode (Sq = 1 static: its own kernel kind), batch and Skv at run
+      // time, GQA 4:1 and 7:1.
       {"gqa:b=?,hq=32,hkv=8,sq=1,skv=?,d=128,dtype=bf16,ragged",
        {{1, 1, 77}, {5, 1, 4097}, {16, 1, 1000}}, true},
+      {"gqa:b=?,hq=7,hkv=1,sq=1,skv=?,d=64,dtype=f16",
+       {{3, 1, 129}, {1, 1, 2000}}},
   };
   int64_t kinds = 0;
   for (const DynCase &c : cases) {
     AttentionSpec dyn = parse(c.spec);
+    auto k = rt.compile(dyn, Target::Cuda, chipOptions(chip));
+    ASSERT_TRUE(static_cast<bool>(k)) << llvm::toString(k.takeError());
     ++kinds;
     for (auto [b, sq, skv] : c.sizes) {
       SCOPED_TRACE(std::string(c.spec) + " at b=" + std::to_string(b) +
                    " sq=" + std::to_string(sq) + " skv=" + std::to_string(skv));
-      auto k = rt.compile(dyn.withSizes(b, sq, skv), Target::Cuda,
-                          chipOptions(chip));
-      ASSERT_TRUE(static_cast<bool>(k)) << llvm::toString(k.takeError());
       std::vector<int32_t> lengths;
       if (c.ragged)
         for (int64_t i = 0; i < b; ++i)
           lengths.push_back(int32_t(i % 3 == 0   ? skv
                                     : i % 3 == 1 ? 0
                                                  : skv / 2 + 1));
-      runAndCheck(*k, testSeed() + uint64_t(b * 131 + sq * 7 + skv), lengths);
+      runSized(*k, dyn.withSizes(b, sq, skv),
+               testSeed() + uint64_t(b * 131 + sq * 7 + skv), lengths);
     }
+    // One compile per kind, whatever the sizes.
     EXPECT_EQ(rt.cacheStats().compiles, kinds) << c.spec;
   }
 }
