@@ -157,10 +157,9 @@ void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
   }
   Value smem =
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), g.sharedBytes());
-  gpu::LaunchFuncOp::create(b, loc, flash,
-                            gpu::KernelDim3{gridX, idx(g.kvHeads), gridZ},
-                            gpu::KernelDim3{idx(g.threads()), idx(1), idx(1)},
-                            smem, args);
+  gpu::LaunchFuncOp::create(
+      b, loc, flash, gpu::KernelDim3{gridX, idx(g.kvHeads), gridZ},
+      gpu::KernelDim3{idx(g.threads()), idx(1), idx(1)}, smem, args);
   if (combine)
     gpu::LaunchFuncOp::create(
         b, loc, combine,
@@ -381,8 +380,7 @@ LogicalResult GpuAttentionLowering::run() {
         b, op, kvSegArg, MemRefType::get({g.batch, g.kvLen}, b.getI32Type())));
   }
   if (lengths)
-    inputs.push_back(
-        asKernelBuffer(b, op, lengths, gpuLengthsType(ctx, g)));
+    inputs.push_back(asKernelBuffer(b, op, lengths, gpuLengthsType(ctx, g)));
   Value lseBuf =
       lseDest ? asKernelBuffer(b, op, lseDest, gpuLseType(ctx, g)) : Value();
   SmallVector<Value> sizes;

@@ -120,8 +120,7 @@ int64_t byteSize(const BufferRef &b) {
 }
 
 /// Skv of a call: the spec's, or with run-time sizes the key buffer's.
-int64_t callKvLen(const KernelSignature &sig,
-                  llvm::ArrayRef<BufferRef> bound) {
+int64_t callKvLen(const KernelSignature &sig, llvm::ArrayRef<BufferRef> bound) {
   if (sig.spec.kvLen != kDynamicSize)
     return sig.spec.kvLen;
   for (auto [info, buf] : llvm::zip(sig.args, bound))
@@ -138,13 +137,21 @@ shapesOf(llvm::ArrayRef<BufferRef> buffers) {
   return shapes;
 }
 
-/// Checks the buffers for a CUDA kernel; fills `bound` (ABI order).
-llvm::Error bindForGpu(const KernelSignature &sig, const AttentionArgs &args,
+/// Checks the buffers for a CUDA kernel; fills `bound` (ABI order). With
+/// run-time sizes, also that the plan evaluates for them (before the
+/// device is touched, so a bad size is the same error without one).
+llvm::Error bindForGpu(const GpuKernelCode &code, const KernelSignature &sig,
+                       const AttentionArgs &args,
                        llvm::SmallVector<BufferRef, 6> &bound) {
   auto b = bindArguments(sig, args);
   if (!b)
     return b.takeError();
   bound = std::move(*b);
+  if (code.hasRunTimeSizes()) {
+    auto launches = code.resolveLaunches(shapesOf(bound));
+    if (!launches)
+      return launches.takeError();
+  }
   for (auto [info, buf] : llvm::zip(sig.args, bound))
     if (!buf.isDense())
       return makeError(llvm::Twine(stringifyArgRole(info.role)) + ": strides " +
@@ -226,8 +233,8 @@ llvm::Error launchAll(GpuKernelCode &code, llvm::ArrayRef<uint64_t> buffers,
   std::vector<std::vector<uint64_t>> mapDims(code.tensorMaps.size()),
       mapStrides(code.tensorMaps.size());
   for (auto [i, map] : llvm::enumerate(code.tensorMaps))
-    if (llvm::Error e = map.resolve(shapes[map.source], mapDims[i],
-                                    mapStrides[i]))
+    if (llvm::Error e =
+            map.resolve(shapes[map.source], mapDims[i], mapStrides[i]))
       return e;
   // Scratch is shared by all calls of this kernel: order this call after
   // the previous one when it went to another stream.
@@ -360,7 +367,7 @@ llvm::Error mlir::attn::rt::enqueueGpuKernel(GpuKernelCode &code,
                                              const AttentionArgs &args,
                                              const GpuEnqueueOptions &options) {
   llvm::SmallVector<BufferRef, 6> bound;
-  if (llvm::Error e = bindForGpu(sig, args, bound))
+  if (llvm::Error e = bindForGpu(code, sig, args, bound))
     return e;
   std::lock_guard<std::mutex> lock(code.mutex);
   if (llvm::Error e = loadLocked(code))
@@ -376,9 +383,8 @@ llvm::Error mlir::attn::rt::enqueueGpuKernel(GpuKernelCode &code,
     if (llvm::Error e = checkDeviceBuffer(*st.driver, info, buf))
       return e;
     if (info.role == ArgRole::KvLengths && options.checkKvLengths)
-      if (llvm::Error e =
-              checkDeviceKvLengths(*st.driver, buf, callKvLen(sig, bound),
-                                   stream))
+      if (llvm::Error e = checkDeviceKvLengths(*st.driver, buf,
+                                               callKvLen(sig, bound), stream))
         return e;
     ptrs.push_back(buf.devicePtr());
   }
@@ -442,7 +448,7 @@ llvm::Error mlir::attn::rt::runGpuKernel(GpuKernelCode &code,
                                          const KernelSignature &sig,
                                          const AttentionArgs &args) {
   llvm::SmallVector<BufferRef, 6> bound;
-  if (llvm::Error e = bindForGpu(sig, args, bound))
+  if (llvm::Error e = bindForGpu(code, sig, args, bound))
     return e;
   llvm::SmallVector<GpuBufferUse, 6> uses;
   for (const ArgInfo &info : sig.args)
@@ -459,7 +465,7 @@ llvm::Error mlir::attn::rt::runGpuKernel(GpuKernelCode &code,
           return e;
         if (info.role == ArgRole::KvLengths)
           return checkDeviceKvLengths(driver, buf, callKvLen(sig, bound),
-                                    stream);
+                                      stream);
         return llvm::Error::success();
       });
 }
@@ -491,7 +497,7 @@ llvm::Expected<std::vector<double>>
 mlir::attn::rt::timeGpuKernel(GpuKernelCode &code, const KernelSignature &sig,
                               const AttentionArgs &args, int warmup, int runs) {
   llvm::SmallVector<BufferRef, 6> bound;
-  if (llvm::Error e = bindForGpu(sig, args, bound))
+  if (llvm::Error e = bindForGpu(code, sig, args, bound))
     return std::move(e);
   if (llvm::Error e = loadGpuKernel(code))
     return std::move(e);

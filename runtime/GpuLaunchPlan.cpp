@@ -110,8 +110,7 @@ std::optional<int> LaunchPlanReader::exprFor(Value v) {
 llvm::Error LaunchPlanReader::readDim(memref::DimOp op) {
   auto it = known.find(op.getSource());
   std::optional<int64_t> index = op.getConstantIndex();
-  if (it == known.end() || it->second.kind != GpuParam::Kind::Buffer ||
-      !index)
+  if (it == known.end() || it->second.kind != GpuParam::Kind::Buffer || !index)
     return planError("memref.dim of something other than a kernel buffer "
                      "at a constant index");
   GpuExpr e;
@@ -146,7 +145,8 @@ llvm::Error
 LaunchPlanReader::readReinterpretCast(memref::ReinterpretCastOp op) {
   auto it = known.find(op.getSource());
   if (it == known.end() || it->second.kind != GpuParam::Kind::Buffer ||
-      op.getType().getRank() != 0 || !isConstantIntValue(op.getMixedOffsets()[0], 0))
+      op.getType().getRank() != 0 ||
+      !isConstantIntValue(op.getMixedOffsets()[0], 0))
     return planError("memref.reinterpret_cast other than a kernel buffer's "
                      "base pointer (rank 0, offset 0)");
   known[op] = it->second;

@@ -148,18 +148,17 @@ llvm::Expected<std::vector<GpuLaunch>> GpuKernelCode::resolveLaunches(
     return values.takeError();
   std::vector<GpuLaunch> resolved = launches;
   static const char *axes[3] = {"x", "y", "z"};
-  const int64_t limits[3] = {std::numeric_limits<int32_t>::max(), 65535,
-                             65535};
+  const int64_t limits[3] = {std::numeric_limits<int32_t>::max(), 65535, 65535};
   for (GpuLaunch &l : resolved) {
     for (int d = 0; d < 3; ++d) {
       if (l.gridExpr[d] < 0)
         continue;
       int64_t v = (*values)[l.gridExpr[d]];
       if (v < 1 || v > limits[d])
-        return makeError("launching " + l.kernel + ": grid " + axes[d] +
-                         " = " + exprString(l.gridExpr[d]) + " = " +
-                         llvm::Twine(v) + " is outside CUDA's [1, " +
-                         llvm::Twine(limits[d]) + "]");
+        return makeError("launching " + l.kernel + ": grid " + axes[d] + " = " +
+                         exprString(l.gridExpr[d]) + " = " + llvm::Twine(v) +
+                         " is outside CUDA's [1, " + llvm::Twine(limits[d]) +
+                         "]");
       l.grid[d] = unsigned(v);
       l.gridExpr[d] = -1;
     }
@@ -202,10 +201,9 @@ llvm::Error GpuTensorMap::resolve(llvm::ArrayRef<int64_t> sourceShape,
                        llvm::Twine(size) + ", the kernel's tensor map needs " +
                        llvm::Twine(dims[i]));
     if (size < 1 || uint64_t(size) > (uint64_t(1) << 32))
-      return makeError(role + ": dim " +
-                       llvm::Twine(sourceShape.size() - 1 - i) + " = " +
-                       llvm::Twine(size) +
-                       " is outside the tensor map's [1, 2^32]");
+      return makeError(
+          role + ": dim " + llvm::Twine(sourceShape.size() - 1 - i) + " = " +
+          llvm::Twine(size) + " is outside the tensor map's [1, 2^32]");
     outDims[i] = uint64_t(size);
     stride *= uint64_t(size);
     if (i + 1 < dims.size()) {

@@ -132,8 +132,8 @@ bool gpuSplitsKv(const AttentionSpec &spec, const CompileOptions &options) {
                       : GpuMmaKind::Sync;
   std::string why;
   if (failed(checkGpuFlashSupport(g, why)) ||
-      failed(chooseGpuFlashGeometry(g, overrides,
-                                    NvvmPipelineOptions().numSms, why)))
+      failed(chooseGpuFlashGeometry(g, overrides, NvvmPipelineOptions().numSms,
+                                    why)))
     return false; // the compile reports it
   return g.splits > 1;
 }

@@ -128,11 +128,12 @@ Value FlashKernelEmitter::runTimeView(Value base,
   SmallVector<int64_t> shape, staticStrides;
   for (auto [size, st] : llvm::zip(sizes, strides)) {
     shape.push_back(IndexMath::known(size).value_or(ShapedType::kDynamic));
-    staticStrides.push_back(IndexMath::known(st).value_or(ShapedType::kDynamic));
+    staticStrides.push_back(
+        IndexMath::known(st).value_or(ShapedType::kDynamic));
   }
-  auto type = MemRefType::get(
-      shape, cast<MemRefType>(base.getType()).getElementType(),
-      StridedLayoutAttr::get(b.getContext(), 0, staticStrides));
+  auto type =
+      MemRefType::get(shape, cast<MemRefType>(base.getType()).getElementType(),
+                      StridedLayoutAttr::get(b.getContext(), 0, staticStrides));
   return memref::ReinterpretCastOp::create(b, type, base, b.getIndexAttr(0),
                                            sizes, strides);
 }
@@ -171,9 +172,8 @@ void FlashKernelEmitter::bindThreadIds() {
   Value bx = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   // Causal row blocks near the end see the most keys: schedule them first
   // so the short ones fill the tail of the grid.
-  Value lastBlock =
-      g.dynQLen ? im.sub(im.ceilDiv(rowCount(), g.blockRows()), 1)
-                : im.c(g.rowBlocks() - 1);
+  Value lastBlock = g.dynQLen ? im.sub(im.ceilDiv(rowCount(), g.blockRows()), 1)
+                              : im.c(g.rowBlocks() - 1);
   rowBlock = im.sub(lastBlock, im.div(bx, g.splits));
   split = im.rem(bx, g.splits);
   kvHead = gpu::BlockIdOp::create(b, gpu::Dimension::y);

@@ -9,8 +9,8 @@
 // scores are still being computed.
 //
 //===----------------------------------------------------------------------===//
-#include "passes/gpu/FlashKernel.h"
 #include "passes/MaskBuilder.h"
+#include "passes/gpu/FlashKernel.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -75,9 +75,8 @@ Value FlashKernelEmitter::tileFullyVisible(KvStep &st) {
   if (g.hasCustomMask())
     return arith::ConstantOp::create(b, b.getBoolAttr(false));
   Value tileEnd = im.add(st.tileKey0, im.c(g.tileKv));
-  return MaskBuilder(b, g.mask)
-      .fullyVisible(im.le(tileEnd, len), qlo, qhi, st.tileKey0,
-                    im.sub(tileEnd, im.c(1)));
+  return MaskBuilder(b, g.mask).fullyVisible(
+      im.le(tileEnd, len), qlo, qhi, st.tileKey0, im.sub(tileEnd, im.c(1)));
 }
 
 void FlashKernelEmitter::scoresToProbabilities(KvStep &st, int64_t mtLo,

@@ -253,8 +253,7 @@ TEST(DynamicSizes, CudaTakesRunTimeSizes) {
   CompileOptions o;
   o.gpuChip = "sm_90";
   auto k = sharedRuntime().compile(
-      specOf("gqa:b=?,hq=1,hkv=1,sq=?,skv=?,d=64,dtype=bf16"), Target::Cuda,
-      o);
+      specOf("gqa:b=?,hq=1,hkv=1,sq=?,skv=?,d=64,dtype=bf16"), Target::Cuda, o);
   ASSERT_TRUE(static_cast<bool>(k)) << llvm::toString(k.takeError());
   EXPECT_EQ((*k)->workItems(), -1);
   std::string e =
