@@ -53,7 +53,11 @@ def main(argv):
     # attn's portable mma.sync kernels, timed next to the default (wgmma on
     # an H100) for prefill.
     sync = any(k[0] == "attn-mma.sync" for k in by)
+    # The kernels specialised to the case's sizes, next to the default
+    # (run-time sizes): dyn/static is the default's speed over theirs.
+    static = any(k[0] == "attn-static" for k in by)
     header = ["case", "unit", "attn"] + (["mma.sync"] if sync else []) + \
+        (["static", "dyn/static"] if static else []) + \
         PEERS + [f"attn/{p}" for p in PEERS] + ["attn/ceiling"]
     table = []
     for c in cases:
@@ -67,6 +71,7 @@ def main(argv):
         row = [c, unit, fmt(a, 1 if prefill else 2)] + \
             ([fmt(by.get(("attn-mma.sync", c), {}).get(key), 1)]
              if sync else []) + \
+            (static_cols(by, c, key, a, prefill) if static else []) + \
             [fmt(v, 1 if prefill else 2) for v in vals] + \
             [fmt(x) for x in ratios] + [fmt(a / ceil if a and ceil else None)]
         table.append(row)
@@ -83,6 +88,12 @@ def main(argv):
     for e in errors:
         print(f"# error: {e[:300]}")
     return 0
+
+
+def static_cols(by, case, key, a, prefill):
+    s = by.get(("attn-static", case), {}).get(key)
+    ratio = f"{a / s:.3f}" if a and s else "-"
+    return ["-" if s is None else f"{s:.{1 if prefill else 2}f}", ratio]
 
 
 if __name__ == "__main__":

@@ -74,18 +74,21 @@ TensorMapAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "tensor_map of rank " << rank << " needs " << rank - 1
                        << " strides and " << rank << " box sizes, not "
                        << strides.size() << " and " << box.size();
+  // 0 in dims or strides: a run-time size, which the runtime takes from
+  // the source buffer at launch (and checks there).
   for (int64_t d : dims.asArrayRef())
-    if (d < 1 || d > (int64_t(1) << 32))
+    if (d < 0 || d > (int64_t(1) << 32))
       return emitError() << "tensor_map dims entry " << d
-                         << " is not 1 to 2^32";
+                         << " is not 1 to 2^32 (or 0: from the source at "
+                            "launch)";
   for (int64_t b : box.asArrayRef())
     if (b < 1 || b > 256)
       return emitError() << "tensor_map box entry " << b << " is not 1 to 256";
   for (auto [i, s] : llvm::enumerate(strides.asArrayRef()))
-    if (s <= 0 || s % 16 || s >= (int64_t(1) << 40))
+    if (s < 0 || s % 16 || s >= (int64_t(1) << 40))
       return emitError() << "tensor_map stride " << s << " (dim " << i + 1
                          << ") is not a positive multiple of 16 bytes below "
-                            "2^40";
+                            "2^40 (or 0: from the source at launch)";
   if (!llvm::is_contained({0, 32, 64, 128}, swizzle))
     return emitError() << "tensor_map swizzle " << swizzle
                        << " is not 0, 32, 64 or 128 bytes";

@@ -52,6 +52,9 @@ LogicalResult checkTileSize(Operation *op, NamedAttribute attr) {
   return success();
 }
 
+LogicalResult checkTensorMapBox(Operation *op, StringRef name,
+                                TensorMapAttr map, int64_t elementBytes);
+
 /// `attn.tensor_map` on the `memref<16xi64>` allocation that holds the
 /// map, in a function whose argument `source` is the f16/bf16 buffer the
 /// map reads, all of whose described bytes that buffer holds.
@@ -75,13 +78,21 @@ LogicalResult verifyTensorMapPlacement(Operation *op, NamedAttribute attr) {
                            << " is not an argument of the enclosing function";
   auto source =
       dyn_cast<MemRefType>(func.getArgument(map.getSource()).getType());
-  if (!source || !source.hasStaticShape() ||
+  // Entries of 0 are run-time sizes: the runtime encodes the map from the
+  // source's shape at launch, so only a source of run-time shape has them.
+  bool runTime = llvm::is_contained(map.getDims().asArrayRef(), 0) ||
+                 llvm::is_contained(map.getStrides().asArrayRef(), 0);
+  if (!source || source.hasStaticShape() == runTime ||
       !(source.getElementType().isF16() || source.getElementType().isBF16()))
     return op->emitError() << "'" << name << "': source " << map.getSource()
                            << " is "
                            << func.getArgument(map.getSource()).getType()
-                           << "; tensor maps read static f16 or bf16 memrefs";
+                           << "; tensor maps read f16 or bf16 memrefs, "
+                              "static unless the map has run-time (0) "
+                              "entries";
   int64_t elementBytes = 2;
+  if (runTime)
+    return checkTensorMapBox(op, name, map, elementBytes);
   // The last byte the map can address must lie inside the source.
   uint64_t extent =
       elementBytes + uint64_t(map.getDims()[0] - 1) * uint64_t(elementBytes);
@@ -93,6 +104,12 @@ LogicalResult verifyTensorMapPlacement(Operation *op, NamedAttribute attr) {
     return op->emitError() << "'" << name << "' describes " << extent
                            << " bytes of source " << map.getSource()
                            << ", which holds " << sourceBytes;
+  return checkTensorMapBox(op, name, map, elementBytes);
+}
+
+/// The inner box row of `map` fits the copy engine and its swizzle span.
+LogicalResult checkTensorMapBox(Operation *op, StringRef name,
+                                TensorMapAttr map, int64_t elementBytes) {
   int64_t innerBytes = map.getBox()[0] * elementBytes;
   if (innerBytes % 16)
     return op->emitError() << "'" << name << "': the inner box dimension is "

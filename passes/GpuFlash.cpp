@@ -85,7 +85,8 @@ Value asKernelBuffer(OpBuilder &b, Operation *op, Value arg, MemRefType type) {
 /// `inputs` (q, k, v, [lengths], [block table]), then with splits the
 /// combine kernel writing `out` (and `lse` when given).
 void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
-                  SmallVector<Value> inputs, Value out, Value lse) {
+                  SmallVector<Value> inputs, Value out, Value lse,
+                  ArrayRef<Value> runTimeSizes = {}) {
   MLIRContext *ctx = op->getContext();
   Location loc = op->getLoc();
   auto module = op->getParentOfType<ModuleOp>();
@@ -134,13 +135,31 @@ void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
       args.push_back(map);
     }
   }
+  Value gridX = idx(g.rowBlocks() * g.splits), gridZ = idx(g.batch);
+  if (g.dynamicSizes()) {
+    // Launch dims as host expressions of the run-time sizes (the runtime
+    // evaluates them per call); buffers of run-time shape pass their base
+    // pointers, the sizes follow as three index parameters.
+    ImplicitLocOpBuilder ib(loc, b);
+    IndexMath hm{ib};
+    if (g.dynQLen)
+      gridX = hm.ceilDiv(hm.mul(runTimeSizes[1], g.group), g.blockRows());
+    if (g.dynBatch)
+      gridZ = runTimeSizes[0];
+    for (Value &arg : args) {
+      auto t = cast<MemRefType>(arg.getType());
+      if (!t.hasStaticShape())
+        arg = memref::ReinterpretCastOp::create(
+            b, loc, gpuKernelParamType(t), arg, b.getIndexAttr(0),
+            ArrayRef<OpFoldResult>{}, ArrayRef<OpFoldResult>{});
+    }
+    llvm::append_range(args, runTimeSizes);
+  }
   Value smem =
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), g.sharedBytes());
-  gpu::LaunchFuncOp::create(b, loc, flash,
-                            gpu::KernelDim3{idx(g.rowBlocks() * g.splits),
-                                            idx(g.kvHeads), idx(g.batch)},
-                            gpu::KernelDim3{idx(g.threads()), idx(1), idx(1)},
-                            smem, args);
+  gpu::LaunchFuncOp::create(
+      b, loc, flash, gpu::KernelDim3{gridX, idx(g.kvHeads), gridZ},
+      gpu::KernelDim3{idx(g.threads()), idx(1), idx(1)}, smem, args);
   if (combine)
     gpu::LaunchFuncOp::create(
         b, loc, combine,
@@ -226,10 +245,25 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   auto qs = op.getLogicalShape(op.getQuery());
   auto ks = op.getLogicalShape(op.getKey());
   auto vs = op.getLogicalShape(op.getValue());
-  for (int64_t d : llvm::concat<int64_t>(qs, ks, vs))
-    if (ShapedType::isDynamic(d))
-      return op.emitOpError("attn-gpu-flash needs static shapes (compile "
-                            "one kernel per shape; the runtime caches them)");
+  // Batch, Sq and Skv may be run-time sizes (`?`); heads and head dims
+  // shape the kernel.
+  for (auto shape : {qs, ks, vs})
+    if (ShapedType::isDynamic(shape[1]) || ShapedType::isDynamic(shape[3]))
+      return op.emitOpError("attn-gpu-flash needs static head counts and "
+                            "head dims (batch, Sq and Skv may be `?`)");
+  g.dynBatch = ShapedType::isDynamic(qs[0]);
+  g.dynQLen = ShapedType::isDynamic(qs[2]);
+  g.dynKvLen = ShapedType::isDynamic(ks[2]);
+  if (g.dynBatch != ShapedType::isDynamic(ks[0]) ||
+      g.dynBatch != ShapedType::isDynamic(vs[0]) ||
+      g.dynKvLen != ShapedType::isDynamic(vs[2]))
+    return op.emitOpError("attn-gpu-flash needs q, k and v to agree on "
+                          "which of batch and Skv are run-time sizes");
+  if (g.dynamicSizes() && (op.getBias() || op.getBoolMask() ||
+                           op.getQSegmentIds() || op.getKvSegmentIds()))
+    return op.emitOpError(
+        "attn-gpu-flash with run-time sizes (`?`) takes no bias, bool_mask "
+        "or segment ids yet; give those kernels static sizes");
   Type et = cast<ShapedType>(op.getQuery().getType()).getElementType();
   if (!et.isBF16() && !et.isF16())
     return op.emitOpError("attn-gpu-flash runs f16 and bf16 on tensor cores; "
@@ -239,12 +273,15 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
               "or f16 before the kernel, or compile for the CPU (attn-to-cpu)";
   if (vs[3] != qs[3])
     return op.emitOpError("attn-gpu-flash needs equal q/k and v head dims");
-  g.batch = qs[0];
+  // Run-time sizes: the tiles of a long prefill (the launch adapts the
+  // grid; the split count stays 1).
+  constexpr int64_t kRunTimeLen = 4096;
+  g.batch = g.dynBatch ? 1 : qs[0];
   g.heads = qs[1];
-  g.qLen = qs[2];
+  g.qLen = g.dynQLen ? kRunTimeLen : qs[2];
   g.headDim = qs[3];
   g.kvHeads = ks[1];
-  g.kvLen = ks[2];
+  g.kvLen = g.dynKvLen ? kRunTimeLen : ks[2];
   g.group = g.heads / g.kvHeads;
   g.bshd = op.getLayoutOrDefault() == Layout::BSHD;
   g.bf16 = et.isBF16();
@@ -343,12 +380,20 @@ LogicalResult GpuAttentionLowering::run() {
         b, op, kvSegArg, MemRefType::get({g.batch, g.kvLen}, b.getI32Type())));
   }
   if (lengths)
-    inputs.push_back(asKernelBuffer(
-        b, op, lengths, MemRefType::get({g.batch}, b.getI32Type())));
+    inputs.push_back(asKernelBuffer(b, op, lengths, gpuLengthsType(ctx, g)));
   Value lseBuf =
       lseDest ? asKernelBuffer(b, op, lseDest, gpuLseType(ctx, g)) : Value();
+  SmallVector<Value> sizes;
+  if (g.dynamicSizes()) {
+    // Batch and Sq from the query, Skv from the key buffer.
+    int64_t seqDim = g.bshd ? 1 : 2;
+    for (auto [buf, dim] :
+         {std::pair{inputs[0], int64_t(0)}, std::pair{inputs[0], seqDim},
+          std::pair{inputs[1], seqDim}})
+      sizes.push_back(memref::DimOp::create(b, op.getLoc(), buf, dim));
+  }
   emitLaunches(b, op, g, inputs,
-               asKernelBuffer(b, op, out, gpuQueryType(ctx, g)), lseBuf);
+               asKernelBuffer(b, op, out, gpuQueryType(ctx, g)), lseBuf, sizes);
 
   // A set: K and V (or any two operands) may read the same buffer, and an
   // op must not be visited again after it is erased.

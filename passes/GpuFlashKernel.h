@@ -46,6 +46,12 @@ struct GpuFlashGeometry {
   /// kvLen: keys a sequence can hold (the tensor length, or the cache
   /// capacity: Smax, or pagesPerSeq * pageSize).
   int64_t qLen = 0, kvLen = 0, headDim = 0;
+  /// Run-time sizes (`?`): the kernel reads batch, Sq and Skv from three
+  /// index parameters after the others, and its buffers through views of
+  /// those sizes; `batch`, `qLen` and `kvLen` then hold the sizes the tiles
+  /// were chosen for (a long prefill), not the call's. Splits stay 1.
+  bool dynBatch = false, dynQLen = false, dynKvLen = false;
+  bool dynamicSizes() const { return dynBatch || dynQLen || dynKvLen; }
   bool bshd = false; ///< layout of q/k/v/out
   bool bf16 = true;  ///< else f16
   bool hasKvLengths = false;
@@ -156,7 +162,9 @@ LogicalResult chooseGpuFlashGeometry(GpuFlashGeometry &g,
 /// (paged)], out and [lse] (splits == 1)
 /// or partial outputs [scratchRows, D] f32 and their base-2 log-sum-exp
 /// [scratchRows] f32 (splits > 1), then with TMA the K and V tensor maps
-/// (memref<16xi64>, 128 bytes each). Shapes are static; identity layouts.
+/// (memref<16xi64>, 128 bytes each), then with run-time sizes batch, Sq
+/// and Skv (index). Identity layouts; a buffer of run-time shape is passed
+/// as a rank-0 memref (its base pointer, see gpuKernelParamType).
 gpu::GPUFuncOp emitFlashKernel(OpBuilder &b, Location loc,
                                const GpuFlashGeometry &g, StringRef name);
 
@@ -192,15 +200,24 @@ MemRefType gpuQueryType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuBlockTableType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
+/// kv_lengths (or cache lengths): [B] i32.
+MemRefType gpuLengthsType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuScratchOutType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuScratchLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
 /// A CUtensorMap (128 bytes) in global memory.
 MemRefType gpuTensorMapType(MLIRContext *ctx);
+/// The kernel parameter for a buffer of type `t`: `t` when static, else
+/// the rank-0 memref of its element type (the bare-pointer calling
+/// convention passes only static memrefs; the kernel rebuilds the view of
+/// the run-time shape from its size parameters).
+MemRefType gpuKernelParamType(MemRefType t);
 
 /// How the runtime encodes the tensor map of K or V (dense layouts): dims
 /// innermost first ((D, S, Hkv, B) for bhsd, (D, Hkv, S, B) for bshd), byte
 /// strides of dims 1-3, the box of one TMA copy (64 columns x tileKv keys
-/// of one head) and the 128-byte swizzle.
+/// of one head) and the 128-byte swizzle. With run-time sizes the dims and
+/// strides that depend on them are 0: the runtime takes them from the
+/// source buffer at launch (the map is that dense buffer, dims reversed).
 struct GpuTensorMapSpec {
   SmallVector<int64_t, 4> dims, strides, box;
   int64_t swizzle = 128;

@@ -25,6 +25,8 @@ struct GpuKernelCode::DeviceState {
   /// encode (0: none yet).
   std::vector<cuda::TensorMap> tensorMapBytes;
   std::vector<uint64_t> tensorMapAddress;
+  /// Per tensor map: the dims it was encoded for (run-time sizes).
+  std::vector<std::vector<uint64_t>> tensorMapDims;
   std::optional<cuda::Stream> stream;
   std::optional<cuda::Event> lastUse; // after the last queued launches
   void *lastStream = nullptr;
@@ -44,24 +46,39 @@ GpuKernelCode::GpuKernelCode(GpuKernelCode &&other)
     : binary(std::move(other.binary)), format(std::move(other.format)),
       chip(std::move(other.chip)), scratchBytes(std::move(other.scratchBytes)),
       launches(std::move(other.launches)),
-      tensorMaps(std::move(other.tensorMaps)), device(std::move(other.device)) {
-}
+      tensorMaps(std::move(other.tensorMaps)), exprs(std::move(other.exprs)),
+      bufferNames(std::move(other.bufferNames)),
+      device(std::move(other.device)) {}
 GpuKernelCode::~GpuKernelCode() = default;
 
 int64_t GpuKernelCode::totalBlocks() const {
+  if (hasRunTimeSizes())
+    return -1;
   int64_t total = 0;
   for (const GpuLaunch &l : launches)
     total += int64_t(l.grid[0]) * l.grid[1] * l.grid[2];
   return total;
 }
 
-std::string GpuKernelCode::planString() const {
+std::string GpuKernelCode::planString(
+    llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes) const {
+  std::optional<std::vector<GpuLaunch>> resolved;
+  if (hasRunTimeSizes() && !shapes.empty()) {
+    auto r = resolveLaunches(shapes);
+    if (r)
+      resolved = std::move(*r);
+    else
+      llvm::consumeError(r.takeError());
+  }
   std::string s;
-  for (const GpuLaunch &l : launches) {
+  for (const GpuLaunch &l : resolved ? *resolved : launches) {
     if (!s.empty())
       s += "; ";
-    s += l.kernel + " grid (" + std::to_string(l.grid[0]) + ", " +
-         std::to_string(l.grid[1]) + ", " + std::to_string(l.grid[2]) +
+    auto dim = [&](int d) {
+      return l.gridExpr[d] >= 0 ? exprString(l.gridExpr[d])
+                                : std::to_string(l.grid[d]);
+    };
+    s += l.kernel + " grid (" + dim(0) + ", " + dim(1) + ", " + dim(2) +
          ") block (" + std::to_string(l.block[0]) + ", " +
          std::to_string(l.block[1]) + ", " + std::to_string(l.block[2]) +
          ") smem " + std::to_string(l.sharedBytes);
@@ -102,13 +119,39 @@ int64_t byteSize(const BufferRef &b) {
   return b.numElements() * dtypeBytes(b.dtype);
 }
 
-/// Checks the buffers for a CUDA kernel; fills `bound` (ABI order).
-llvm::Error bindForGpu(const KernelSignature &sig, const AttentionArgs &args,
+/// Skv of a call: the spec's, or with run-time sizes the key buffer's.
+int64_t callKvLen(const KernelSignature &sig, llvm::ArrayRef<BufferRef> bound) {
+  if (sig.spec.kvLen != kDynamicSize)
+    return sig.spec.kvLen;
+  for (auto [info, buf] : llvm::zip(sig.args, bound))
+    if (info.role == ArgRole::Key)
+      return buf.shape[sig.spec.layout == Layout::BSHD ? 1 : 2];
+  return 0;
+}
+
+llvm::SmallVector<llvm::ArrayRef<int64_t>, 6>
+shapesOf(llvm::ArrayRef<BufferRef> buffers) {
+  llvm::SmallVector<llvm::ArrayRef<int64_t>, 6> shapes;
+  for (const BufferRef &b : buffers)
+    shapes.push_back(b.shape);
+  return shapes;
+}
+
+/// Checks the buffers for a CUDA kernel; fills `bound` (ABI order). With
+/// run-time sizes, also that the plan evaluates for them (before the
+/// device is touched, so a bad size is the same error without one).
+llvm::Error bindForGpu(const GpuKernelCode &code, const KernelSignature &sig,
+                       const AttentionArgs &args,
                        llvm::SmallVector<BufferRef, 6> &bound) {
   auto b = bindArguments(sig, args);
   if (!b)
     return b.takeError();
   bound = std::move(*b);
+  if (code.hasRunTimeSizes()) {
+    auto launches = code.resolveLaunches(shapesOf(bound));
+    if (!launches)
+      return launches.takeError();
+  }
   for (auto [info, buf] : llvm::zip(sig.args, bound))
     if (!buf.isDense())
       return makeError(llvm::Twine(stringifyArgRole(info.role)) + ": strides " +
@@ -170,11 +213,29 @@ llvm::Error checkDeviceKvLengths(cuda::Driver &driver, const BufferRef &buf,
   return llvm::Error::success();
 }
 
-/// Queues the launches with the buffers' device addresses.
+/// Queues the launches with the buffers' device addresses; `shapes` (ABI
+/// order) give the run-time sizes.
 llvm::Error launchAll(GpuKernelCode &code, llvm::ArrayRef<uint64_t> buffers,
+                      llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes,
                       void *stream) {
   GpuKernelCode::DeviceState &st = *code.device;
   cuda::Driver &driver = *st.driver;
+  // Grids and size parameters for these buffers (checked before anything
+  // is queued, so a bad size changes nothing).
+  std::optional<std::vector<GpuLaunch>> resolved;
+  if (code.hasRunTimeSizes()) {
+    auto r = code.resolveLaunches(shapes);
+    if (!r)
+      return r.takeError();
+    resolved = std::move(*r);
+  }
+  llvm::ArrayRef<GpuLaunch> launches = resolved ? *resolved : code.launches;
+  std::vector<std::vector<uint64_t>> mapDims(code.tensorMaps.size()),
+      mapStrides(code.tensorMaps.size());
+  for (auto [i, map] : llvm::enumerate(code.tensorMaps))
+    if (llvm::Error e =
+            map.resolve(shapes[map.source], mapDims[i], mapStrides[i]))
+      return e;
   // Scratch is shared by all calls of this kernel: order this call after
   // the previous one when it went to another stream.
   if (st.used && st.lastStream != stream)
@@ -186,9 +247,10 @@ llvm::Error launchAll(GpuKernelCode &code, llvm::ArrayRef<uint64_t> buffers,
   // stages pageable host-to-device copies before returning anyway.
   for (auto [i, map] : llvm::enumerate(code.tensorMaps)) {
     uint64_t address = buffers[map.source];
-    if (st.tensorMapAddress[i] == address)
+    if (st.tensorMapAddress[i] == address && st.tensorMapDims[i] == mapDims[i])
       continue;
-    auto bytes = driver.encodeTensorMap(map.describe(address));
+    auto bytes = driver.encodeTensorMap(
+        map.describe(address, mapDims[i], mapStrides[i]));
     if (!bytes)
       return makeError("encoding the tensor map of " + map.role + ": " +
                        llvm::toString(bytes.takeError()));
@@ -199,8 +261,9 @@ llvm::Error launchAll(GpuKernelCode &code, llvm::ArrayRef<uint64_t> buffers,
       return makeError("uploading the tensor map of " + map.role + ": " +
                        llvm::toString(std::move(e)));
     st.tensorMapAddress[i] = address;
+    st.tensorMapDims[i] = mapDims[i];
   }
-  for (auto [i, launch] : llvm::enumerate(code.launches)) {
+  for (auto [i, launch] : llvm::enumerate(launches)) {
     std::vector<uint64_t> storage(launch.params.size());
     std::vector<void *> params(launch.params.size());
     for (auto [j, p] : llvm::enumerate(launch.params)) {
@@ -213,6 +276,7 @@ llvm::Error launchAll(GpuKernelCode &code, llvm::ArrayRef<uint64_t> buffers,
         break;
       case GpuParam::Kind::I32:
       case GpuParam::Kind::I64:
+      case GpuParam::Kind::Expr: // resolved above
         // Little-endian: a 4-byte parameter reads the low half.
         storage[j] = p.bits;
         break;
@@ -271,6 +335,7 @@ llvm::Error loadLocked(GpuKernelCode &code) {
                      "needs CUDA 12+)");
   st->tensorMapBytes.resize(code.tensorMaps.size());
   st->tensorMapAddress.assign(code.tensorMaps.size(), 0);
+  st->tensorMapDims.resize(code.tensorMaps.size());
   for (int64_t bytes : code.scratchBytes) {
     auto buf = cuda::DeviceBuffer::create(*st->driver, size_t(bytes));
     if (!buf)
@@ -302,7 +367,7 @@ llvm::Error mlir::attn::rt::enqueueGpuKernel(GpuKernelCode &code,
                                              const AttentionArgs &args,
                                              const GpuEnqueueOptions &options) {
   llvm::SmallVector<BufferRef, 6> bound;
-  if (llvm::Error e = bindForGpu(sig, args, bound))
+  if (llvm::Error e = bindForGpu(code, sig, args, bound))
     return e;
   std::lock_guard<std::mutex> lock(code.mutex);
   if (llvm::Error e = loadLocked(code))
@@ -318,12 +383,12 @@ llvm::Error mlir::attn::rt::enqueueGpuKernel(GpuKernelCode &code,
     if (llvm::Error e = checkDeviceBuffer(*st.driver, info, buf))
       return e;
     if (info.role == ArgRole::KvLengths && options.checkKvLengths)
-      if (llvm::Error e =
-              checkDeviceKvLengths(*st.driver, buf, sig.spec.kvLen, stream))
+      if (llvm::Error e = checkDeviceKvLengths(*st.driver, buf,
+                                               callKvLen(sig, bound), stream))
         return e;
     ptrs.push_back(buf.devicePtr());
   }
-  return launchAll(code, ptrs, stream);
+  return launchAll(code, ptrs, shapesOf(bound), stream);
 }
 
 namespace {
@@ -367,7 +432,7 @@ llvm::Error runStagedLocked(
       copyBack.emplace_back(buf.data, dev->get(), bytes);
     staged.push_back(std::move(*dev));
   }
-  if (llvm::Error e = launchAll(code, ptrs, stream))
+  if (llvm::Error e = launchAll(code, ptrs, shapesOf(buffers), stream))
     return e;
   for (auto [host, dev, bytes] : copyBack)
     if (llvm::Error e = driver.copyToHostAsync(host, dev, bytes, stream))
@@ -383,7 +448,7 @@ llvm::Error mlir::attn::rt::runGpuKernel(GpuKernelCode &code,
                                          const KernelSignature &sig,
                                          const AttentionArgs &args) {
   llvm::SmallVector<BufferRef, 6> bound;
-  if (llvm::Error e = bindForGpu(sig, args, bound))
+  if (llvm::Error e = bindForGpu(code, sig, args, bound))
     return e;
   llvm::SmallVector<GpuBufferUse, 6> uses;
   for (const ArgInfo &info : sig.args)
@@ -399,7 +464,8 @@ llvm::Error mlir::attn::rt::runGpuKernel(GpuKernelCode &code,
         if (llvm::Error e = checkDeviceBuffer(driver, info, buf))
           return e;
         if (info.role == ArgRole::KvLengths)
-          return checkDeviceKvLengths(driver, buf, sig.spec.kvLen, stream);
+          return checkDeviceKvLengths(driver, buf, callKvLen(sig, bound),
+                                      stream);
         return llvm::Error::success();
       });
 }
@@ -431,7 +497,7 @@ llvm::Expected<std::vector<double>>
 mlir::attn::rt::timeGpuKernel(GpuKernelCode &code, const KernelSignature &sig,
                               const AttentionArgs &args, int warmup, int runs) {
   llvm::SmallVector<BufferRef, 6> bound;
-  if (llvm::Error e = bindForGpu(sig, args, bound))
+  if (llvm::Error e = bindForGpu(code, sig, args, bound))
     return std::move(e);
   if (llvm::Error e = loadGpuKernel(code))
     return std::move(e);

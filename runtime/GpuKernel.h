@@ -42,6 +42,31 @@
 
 namespace mlir::attn::rt {
 
+/// A value the runtime computes per call from the buffers' run-time sizes
+/// (kernels compiled with `?` dims): one node of an expression DAG read
+/// from the host code's memref.dim and index arithmetic. Nodes refer only
+/// to earlier nodes, so evaluating them in order is enough.
+struct GpuExpr {
+  enum class Op {
+    Const, ///< `value`
+    Dim,   ///< dim `dim` of kernel buffer `value` (ABI order)
+    Add,
+    Sub,
+    Mul,
+    DivU,
+    DivS,
+    RemU,
+    RemS,
+    CeilDivS,
+    MinS,
+    MaxS,
+  };
+  Op op = Op::Const;
+  int64_t value = 0;
+  int64_t dim = 0;
+  int lhs = -1, rhs = -1; ///< operand nodes of the binary ops
+};
+
 /// One kernel parameter of a launch.
 struct GpuParam {
   enum class Kind {
@@ -49,6 +74,7 @@ struct GpuParam {
     Scratch, ///< device pointer of scratch buffer `index`
     I32,     ///< 32-bit scalar (i32 or f32 bits) in `bits`
     I64,     ///< 64-bit scalar (i64 or index) in `bits`
+    Expr,    ///< 64-bit scalar: the value of expression node `index`
   };
   Kind kind;
   int64_t index = 0;
@@ -70,13 +96,24 @@ struct GpuTensorMap {
   std::vector<uint32_t> box;
   int swizzle = 0; ///< CUtensorMapSwizzle
 
-  /// What the driver encodes for the source buffer at `address`.
-  cuda::TensorMapDesc describe(uint64_t address) const {
+  /// Dims and strides of 0 are run-time sizes: the dense source buffer of
+  /// `shape`, dims reversed (innermost first).
+  bool runTime() const;
+  /// The dims and strides to encode for a source of `sourceShape` (the
+  /// static ones, or with run-time entries the source's); an error names
+  /// a size that contradicts a static entry.
+  llvm::Error resolve(llvm::ArrayRef<int64_t> sourceShape,
+                      std::vector<uint64_t> &outDims,
+                      std::vector<uint64_t> &outStrides) const;
+  /// What the driver encodes at `address` with resolved dims and strides.
+  cuda::TensorMapDesc describe(uint64_t address,
+                               llvm::ArrayRef<uint64_t> resolvedDims,
+                               llvm::ArrayRef<uint64_t> resolvedStrides) const {
     cuda::TensorMapDesc desc;
     desc.dataType = dataType;
     desc.address = address;
-    desc.dims = dims;
-    desc.strides = strides;
+    desc.dims = resolvedDims;
+    desc.strides = resolvedStrides;
     desc.box = box;
     desc.swizzle = swizzle;
     return desc;
@@ -86,6 +123,8 @@ struct GpuTensorMap {
 struct GpuLaunch {
   std::string kernel; ///< function name in the binary
   std::array<unsigned, 3> grid{1, 1, 1};
+  /// Per grid dim: an expression node (run-time sizes) or -1 (`grid`).
+  std::array<int, 3> gridExpr{-1, -1, -1};
   std::array<unsigned, 3> block{1, 1, 1};
   unsigned sharedBytes = 0; ///< dynamic shared memory
   std::vector<GpuParam> params;
@@ -100,15 +139,32 @@ struct GpuKernelCode {
   std::vector<int64_t> scratchBytes;
   std::vector<GpuLaunch> launches;
   std::vector<GpuTensorMap> tensorMaps;
+  /// Run-time sizes: the expressions grids and scalar parameters read.
+  std::vector<GpuExpr> exprs;
+  /// Kernel buffer names (ABI order), for messages.
+  std::vector<std::string> bufferNames;
 
   GpuKernelCode();
   GpuKernelCode(GpuKernelCode &&);
   ~GpuKernelCode();
 
-  /// Total thread blocks over all launches.
+  /// Whether grids or parameters depend on the buffers' sizes.
+  bool hasRunTimeSizes() const { return !exprs.empty(); }
+  /// Total thread blocks over all launches (-1 with run-time sizes).
   int64_t totalBlocks() const;
-  /// "k1 grid (a, b, c) block (x, y, z) smem N; k2 ..." for messages.
-  std::string planString() const;
+  /// "k1 grid (a, b, c) block (x, y, z) smem N; k2 ..." for messages; a
+  /// run-time grid dim prints as its expression (`ceildiv((query.dim2 *
+  /// 4), 128)`), or its value for buffers of `shapes` when given.
+  std::string
+  planString(llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes = {}) const;
+  /// The launches for buffers of `shapes` (ABI order): grids and scalar
+  /// parameters evaluated. Errors name the size or grid dim that is out of
+  /// range (every run-time size must be at least 1; grids within CUDA's
+  /// limits). Needs no device.
+  llvm::Expected<std::vector<GpuLaunch>>
+  resolveLaunches(llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes) const;
+  /// Expression `node` as text (messages, plans).
+  std::string exprString(int node) const;
 
   struct DeviceState;
   std::unique_ptr<DeviceState> device; ///< null until loaded

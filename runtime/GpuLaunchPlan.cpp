@@ -46,8 +46,20 @@ llvm::Expected<unsigned> launchDim(Value v, const char *what) {
   return unsigned(*c);
 }
 
-bool isStaticIdentity(MemRefType t) {
-  return t.hasStaticShape() && t.getLayout().isIdentity();
+/// The index arithmetic a run-time launch plan may use.
+std::optional<GpuExpr::Op> exprOp(Operation *op) {
+  return llvm::TypeSwitch<Operation *, std::optional<GpuExpr::Op>>(op)
+      .Case([](arith::AddIOp) { return GpuExpr::Op::Add; })
+      .Case([](arith::SubIOp) { return GpuExpr::Op::Sub; })
+      .Case([](arith::MulIOp) { return GpuExpr::Op::Mul; })
+      .Case([](arith::DivUIOp) { return GpuExpr::Op::DivU; })
+      .Case([](arith::DivSIOp) { return GpuExpr::Op::DivS; })
+      .Case([](arith::RemUIOp) { return GpuExpr::Op::RemU; })
+      .Case([](arith::RemSIOp) { return GpuExpr::Op::RemS; })
+      .Case([](arith::CeilDivSIOp) { return GpuExpr::Op::CeilDivS; })
+      .Case([](arith::MinSIOp) { return GpuExpr::Op::MinS; })
+      .Case([](arith::MaxSIOp) { return GpuExpr::Op::MaxS; })
+      .Default([](Operation *) { return std::nullopt; });
 }
 
 class LaunchPlanReader {
@@ -63,6 +75,13 @@ private:
   llvm::Error readTensorMap(TensorMapAttr attr, GpuTensorMap &map);
   llvm::Error readLaunch(gpu::LaunchFuncOp op);
   llvm::Error readBinary(ModuleOp module);
+  // Run-time sizes: dims of buffers, index arithmetic on them, and the
+  // base pointers of buffers of run-time shape.
+  llvm::Error readDim(memref::DimOp op);
+  llvm::Error readArith(Operation *op, GpuExpr::Op kind);
+  llvm::Error readReinterpretCast(memref::ReinterpretCastOp op);
+  /// The expression node of `v`: its own, or a new constant node.
+  std::optional<int> exprFor(Value v);
 
   func::FuncOp func;
   const KernelSignature &sig;
@@ -71,6 +90,68 @@ private:
   llvm::DenseMap<Value, GpuParam> known;
   std::string binaryName;
 };
+
+std::optional<int> LaunchPlanReader::exprFor(Value v) {
+  auto it = known.find(v);
+  if (it == known.end())
+    return std::nullopt;
+  const GpuParam &p = it->second;
+  if (p.kind == GpuParam::Kind::Expr)
+    return int(p.index);
+  if (p.kind != GpuParam::Kind::I32 && p.kind != GpuParam::Kind::I64)
+    return std::nullopt;
+  GpuExpr c;
+  c.value = p.kind == GpuParam::Kind::I32 ? int64_t(int32_t(uint32_t(p.bits)))
+                                          : int64_t(p.bits);
+  code.exprs.push_back(c);
+  return int(code.exprs.size() - 1);
+}
+
+llvm::Error LaunchPlanReader::readDim(memref::DimOp op) {
+  auto it = known.find(op.getSource());
+  std::optional<int64_t> index = op.getConstantIndex();
+  if (it == known.end() || it->second.kind != GpuParam::Kind::Buffer || !index)
+    return planError("memref.dim of something other than a kernel buffer "
+                     "at a constant index");
+  GpuExpr e;
+  e.op = GpuExpr::Op::Dim;
+  e.value = it->second.index;
+  e.dim = *index;
+  code.exprs.push_back(e);
+  known[op] = {GpuParam::Kind::Expr, int64_t(code.exprs.size() - 1), 0};
+  return llvm::Error::success();
+}
+
+llvm::Error LaunchPlanReader::readArith(Operation *op, GpuExpr::Op kind) {
+  if (!op->getResult(0).getType().isIndex())
+    return planError("'" + op->getName().getStringRef() +
+                     "' on a type other than index");
+  std::optional<int> lhs = exprFor(op->getOperand(0));
+  std::optional<int> rhs = exprFor(op->getOperand(1));
+  if (!lhs || !rhs)
+    return planError("'" + op->getName().getStringRef() +
+                     "' of something other than sizes and constants");
+  GpuExpr e;
+  e.op = kind;
+  e.lhs = *lhs;
+  e.rhs = *rhs;
+  code.exprs.push_back(e);
+  known[op->getResult(0)] = {GpuParam::Kind::Expr,
+                             int64_t(code.exprs.size() - 1), 0};
+  return llvm::Error::success();
+}
+
+llvm::Error
+LaunchPlanReader::readReinterpretCast(memref::ReinterpretCastOp op) {
+  auto it = known.find(op.getSource());
+  if (it == known.end() || it->second.kind != GpuParam::Kind::Buffer ||
+      op.getType().getRank() != 0 ||
+      !isConstantIntValue(op.getMixedOffsets()[0], 0))
+    return planError("memref.reinterpret_cast other than a kernel buffer's "
+                     "base pointer (rank 0, offset 0)");
+  known[op] = it->second;
+  return llvm::Error::success();
+}
 
 llvm::Error LaunchPlanReader::readConstant(arith::ConstantOp c) {
   Attribute value = c.getValue();
@@ -103,9 +184,12 @@ llvm::Error LaunchPlanReader::readCast(memref::CastOp castOp) {
   auto to = dyn_cast<MemRefType>(castOp.getType());
   if (!to)
     return planError("memref.cast to an unranked memref");
-  if (!isStaticIdentity(to))
-    return planError("memref.cast to a non-static or strided type");
+  if (!to.getLayout().isIdentity() ||
+      (!to.hasStaticShape() && it->second.kind != GpuParam::Kind::Buffer))
+    return planError("memref.cast to a strided type, or of scratch to a "
+                     "non-static one");
   if (it->second.kind == GpuParam::Kind::Buffer) {
+    // Run-time dims (`?`) stay run-time: the signature has them too.
     const ArgInfo &info = sig.args[it->second.index];
     if (to.getShape() != ArrayRef<int64_t>(info.shape))
       return planError(llvm::Twine("memref.cast of ") +
@@ -183,6 +267,14 @@ llvm::Error LaunchPlanReader::readLaunch(gpu::LaunchFuncOp launch) {
   const char *names[6] = {"grid x",  "grid y",  "grid z",
                           "block x", "block y", "block z"};
   for (int i = 0; i < 6; ++i) {
+    // A grid dim may be a run-time size expression.
+    if (i < 3 && dims[i] && !getConstantIntValue(dims[i])) {
+      auto it = known.find(dims[i]);
+      if (it != known.end() && it->second.kind == GpuParam::Kind::Expr) {
+        l.gridExpr[i] = int(it->second.index);
+        continue;
+      }
+    }
     auto d = launchDim(dims[i], names[i]);
     if (!d)
       return d.takeError();
@@ -249,6 +341,8 @@ llvm::Expected<GpuKernelCode> LaunchPlanReader::read(ModuleOp module) {
     return planError("@" + funcName + " has control flow");
   for (BlockArgument arg : func.getArguments())
     known[arg] = {GpuParam::Kind::Buffer, arg.getArgNumber(), 0};
+  for (const ArgInfo &info : sig.args)
+    code.bufferNames.push_back(stringifyArgRole(info.role));
   for (Operation &op : func.getBody().front()) {
     if (isa<func::ReturnOp>(op))
       break;
@@ -260,7 +354,13 @@ llvm::Expected<GpuKernelCode> LaunchPlanReader::read(ModuleOp module) {
             .Case([&](memref::CastOp c) { return readCast(c); })
             .Case([&](memref::AllocOp a) { return readAlloc(a); })
             .Case([&](gpu::LaunchFuncOp l) { return readLaunch(l); })
+            .Case([&](memref::DimOp d) { return readDim(d); })
+            .Case([&](memref::ReinterpretCastOp r) {
+              return readReinterpretCast(r);
+            })
             .Default([&](Operation *other) {
+              if (std::optional<GpuExpr::Op> kind = exprOp(other))
+                return readArith(other, *kind);
               return planError("unsupported operation '" +
                                other->getName().getStringRef() +
                                "' in the host code of @" + funcName);

@@ -175,6 +175,8 @@ void mlir::attn::rt::writeGpuCode(PayloadWriter &w, const GpuKernelCode &c) {
       w.u32(v);
     for (unsigned v : l.block)
       w.u32(v);
+    for (int v : l.gridExpr)
+      w.i64(v);
     w.u32(l.sharedBytes);
     w.u64(l.params.size());
     for (const GpuParam &p : l.params) {
@@ -194,7 +196,61 @@ void mlir::attn::rt::writeGpuCode(PayloadWriter &w, const GpuKernelCode &c) {
     writeList(w, m.box);
     w.u32(static_cast<uint32_t>(m.swizzle));
   }
+  w.u64(c.exprs.size());
+  for (const GpuExpr &e : c.exprs) {
+    w.u32(static_cast<uint32_t>(e.op));
+    w.i64(e.value);
+    w.i64(e.dim);
+    w.i64(e.lhs);
+    w.i64(e.rhs);
+  }
+  w.u64(c.bufferNames.size());
+  for (const std::string &n : c.bufferNames)
+    w.bytes(n);
 }
+
+namespace {
+/// The run-time size expressions: nodes refer to earlier nodes and to
+/// existing buffers, and every launch's references resolve.
+bool readGpuExprs(PayloadReader &r, GpuKernelCode &c, size_t numBuffers) {
+  uint64_t n = r.u64();
+  if (!r.ok() || n > 4096)
+    return false;
+  c.exprs.resize(n);
+  for (auto [i, e] : llvm::enumerate(c.exprs)) {
+    uint32_t op = r.u32();
+    if (op > static_cast<uint32_t>(GpuExpr::Op::MaxS))
+      return false;
+    e.op = static_cast<GpuExpr::Op>(op);
+    e.value = r.i64();
+    e.dim = r.i64();
+    e.lhs = int(r.i64());
+    e.rhs = int(r.i64());
+    bool binary = e.op != GpuExpr::Op::Const && e.op != GpuExpr::Op::Dim;
+    if ((binary && (e.lhs < 0 || e.rhs < 0 || size_t(e.lhs) >= i ||
+                    size_t(e.rhs) >= i)) ||
+        (e.op == GpuExpr::Op::Dim &&
+         (e.value < 0 || size_t(e.value) >= numBuffers || e.dim < 0)))
+      return false;
+  }
+  for (const GpuLaunch &l : c.launches) {
+    for (int g : l.gridExpr)
+      if (g < -1 || g >= int(n))
+        return false;
+    for (const GpuParam &p : l.params)
+      if (p.kind == GpuParam::Kind::Expr &&
+          (p.index < 0 || uint64_t(p.index) >= n))
+        return false;
+  }
+  uint64_t names = r.u64();
+  if (!r.ok() || names > numBuffers)
+    return false;
+  c.bufferNames.resize(names);
+  for (std::string &name : c.bufferNames)
+    name = r.bytes();
+  return r.ok();
+}
+} // namespace
 
 bool mlir::attn::rt::readGpuCode(PayloadReader &r, GpuKernelCode &c,
                                  size_t numBuffers) {
@@ -213,6 +269,8 @@ bool mlir::attn::rt::readGpuCode(PayloadReader &r, GpuKernelCode &c,
       v = r.u32();
     for (unsigned &v : l.block)
       v = r.u32();
+    for (int &v : l.gridExpr)
+      v = int(r.i64()); // checked against the expressions below
     l.sharedBytes = r.u32();
     uint64_t params = r.u64();
     if (!r.ok() || params > 256)
@@ -220,7 +278,7 @@ bool mlir::attn::rt::readGpuCode(PayloadReader &r, GpuKernelCode &c,
     l.params.resize(params);
     for (GpuParam &p : l.params) {
       uint32_t kind = r.u32();
-      if (kind > static_cast<uint32_t>(GpuParam::Kind::I64))
+      if (kind > static_cast<uint32_t>(GpuParam::Kind::Expr))
         return false;
       p.kind = static_cast<GpuParam::Kind>(kind);
       p.index = r.i64();
@@ -249,7 +307,7 @@ bool mlir::attn::rt::readGpuCode(PayloadReader &r, GpuKernelCode &c,
         m.source < 0 || size_t(m.source) >= numBuffers)
       return false;
   }
-  return r.ok() && r.atEnd();
+  return readGpuExprs(r, c, numBuffers) && r.ok() && r.atEnd();
 }
 
 namespace {

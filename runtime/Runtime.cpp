@@ -8,6 +8,7 @@
 #include "runtime/KernelBuilder.h"
 #include "runtime/cuda/CudaDriver.h"
 
+#include "passes/GpuFlashKernel.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -107,6 +108,36 @@ void fillNvvmOptions(const CompileOptions &o, NvvmPipelineOptions &p) {
     p.toolkit = env;
 }
 
+/// Whether the kernel specialised to `spec`'s sizes would split the KV
+/// range (flash-decoding: few blocks for the SMs), which the kernels of
+/// run-time sizes do not do yet. The pass's own choice, on the pipeline's
+/// SM count.
+bool gpuSplitsKv(const AttentionSpec &spec, const CompileOptions &options) {
+  GpuFlashGeometry g;
+  g.batch = spec.batch;
+  g.heads = spec.numHeads;
+  g.kvHeads = spec.numKvHeads;
+  g.group = spec.numHeads / std::max<int64_t>(spec.numKvHeads, 1);
+  g.qLen = spec.queryLen;
+  g.kvLen = spec.kvLen;
+  g.headDim = spec.headDim;
+  g.bshd = spec.layout == Layout::BSHD;
+  g.bf16 = spec.dtype == ElementType::BF16;
+  g.hasKvLengths = spec.withKvLengths;
+  g.hasLse = spec.returnLse;
+  g.mask = spec.mask;
+  GpuFlashOverrides overrides;
+  overrides.mma = llvm::StringRef(resolvedGpuChip(options)) == "sm_90a"
+                      ? GpuMmaKind::Auto
+                      : GpuMmaKind::Sync;
+  std::string why;
+  if (failed(checkGpuFlashSupport(g, why)) ||
+      failed(chooseGpuFlashGeometry(g, overrides, NvvmPipelineOptions().numSms,
+                                    why)))
+    return false; // the compile reports it
+  return g.splits > 1;
+}
+
 /// AttentionSpec::key() prints floats with 6 digits; the cache must not
 /// merge specs whose scale or softcap differ beyond that.
 std::string exactSpecKey(const AttentionSpec &spec) {
@@ -156,16 +187,30 @@ Kernel::Kernel(KernelSignature sig, std::shared_ptr<const CpuKernelCode> code,
   items = workItemsFor(*this->code, shapes);
 }
 
-Kernel::Kernel(KernelSignature sig, std::unique_ptr<GpuKernelCode> code,
+Kernel::Kernel(KernelSignature sig, std::shared_ptr<GpuKernelCode> code,
                CompileStats stats)
     : sig(std::move(sig)), tgt(Target::Cuda), gpuCode(std::move(code)),
-      stats(stats) {}
+      stats(stats) {
+  items = gpuCode->totalBlocks();
+  if (!gpuCode->hasRunTimeSizes() || this->sig.spec.hasDynamicSizes())
+    return;
+  // A view: the blocks its static shapes launch.
+  llvm::SmallVector<llvm::ArrayRef<int64_t>, 6> shapes;
+  for (const ArgInfo &a : this->sig.args)
+    shapes.push_back(a.shape);
+  auto launches = gpuCode->resolveLaunches(shapes);
+  if (!launches) {
+    llvm::consumeError(launches.takeError());
+    return;
+  }
+  items = 0;
+  for (const GpuLaunch &l : *launches)
+    items += int64_t(l.grid[0]) * l.grid[1] * l.grid[2];
+}
 
 Kernel::~Kernel() = default;
 
-int64_t Kernel::workItems() const {
-  return gpuCode ? gpuCode->totalBlocks() : items;
-}
+int64_t Kernel::workItems() const { return items; }
 
 llvm::Error Kernel::run(const AttentionArgs &args) const {
   if (gpuCode)
@@ -201,7 +246,13 @@ llvm::StringRef Kernel::gpuBinary() const {
 }
 
 std::string Kernel::gpuLaunchPlan() const {
-  return gpuCode ? gpuCode->planString() : std::string();
+  if (!gpuCode)
+    return std::string();
+  llvm::SmallVector<llvm::ArrayRef<int64_t>, 6> shapes;
+  if (!sig.spec.hasDynamicSizes())
+    for (const ArgInfo &a : sig.args)
+      shapes.push_back(a.shape);
+  return gpuCode->planString(shapes);
 }
 
 llvm::Error Kernel::run(const AttentionArgs &args, ThreadPool &onPool) const {
@@ -365,11 +416,17 @@ llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
   if (llvm::Error e =
           cuda ? validateGpuOptions(options) : validateOptions(options))
     return std::move(e);
-  if (!cuda && options.runTimeSizes && !spec.hasDynamicSizes())
-    return compileView(spec, options);
-  if (cuda && spec.hasDynamicSizes())
-    return makeError("run-time sizes (`?`) are CPU only; give the CUDA "
-                     "kernel static sizes");
+  // CUDA kernels take no run-time sizes with sinks or dropout (neither has
+  // a GPU lowering: the static compile reports it), a fixed split count,
+  // or where the specialised kernel would split KV (decode with few blocks:
+  // the kernels of run-time sizes run unsplit, several times slower there).
+  auto gpuRunTime = [&] {
+    return !spec.withSinks && !spec.dropout && !options.gpuKvSplits &&
+           !gpuSplitsKv(spec, options);
+  };
+  if (options.runTimeSizes && !spec.hasDynamicSizes() &&
+      (!cuda || gpuRunTime()))
+    return compileView(spec, target, options);
   std::string key = cuda ? "cuda|" + options.gpuKey() : "cpu|" + options.key();
   key += "|" + exactSpecKey(spec);
   auto signature = [&] { return signatureForSpec(spec); };
@@ -413,15 +470,22 @@ Runtime::compileBackward(const AttentionSpec &forward, Target target,
 }
 
 llvm::Expected<KernelRef> Runtime::compileView(const AttentionSpec &spec,
+                                               Target target,
                                                const CompileOptions &options) {
-  std::string key = "view|cpu|" + options.key() + "|" + exactSpecKey(spec);
+  bool cuda = target == Target::Cuda;
+  std::string key =
+      (cuda ? "view|cuda|" + options.gpuKey() : "view|cpu|" + options.key()) +
+      "|" + exactSpecKey(spec);
   auto signature = [&] { return signatureForSpec(spec); };
   return lookupOrCompile(
       key, signature,
       [&]() -> llvm::Expected<KernelRef> {
-        auto shared = compile(spec.withRunTimeSizes(), Target::Cpu, options);
+        auto shared = compile(spec.withRunTimeSizes(), target, options);
         if (!shared)
           return shared.takeError();
+        if (cuda)
+          return KernelRef(new Kernel(signatureForSpec(spec),
+                                      (*shared)->gpuCode, (*shared)->stats));
         return KernelRef(new Kernel(signatureForSpec(spec), (*shared)->code,
                                     (*shared)->stats, pool));
       },

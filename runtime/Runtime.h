@@ -72,12 +72,14 @@ struct CompileOptions {
   /// Flash-decoding KV splits; 0: the pass's cost model.
   int64_t gpuKvSplits = 0;
 
-  /// CPU: compile(spec) of a static spec compiles (once) the kernel of
+  /// compile(spec) of a static spec compiles (once) the kernel of
   /// `spec.withRunTimeSizes()` and returns a view of it that checks calls
   /// against the spec's own sizes, so specs differing only in batch, Sq or
   /// Skv share one compiled kernel. false: a kernel specialised to the
   /// spec's sizes (static tiles and split count; see docs/runtime.md for
-  /// the speed difference).
+  /// the speed difference). CUDA: the same, except where the GPU kernels
+  /// take no run-time sizes (sinks, dropout) or `gpuKvSplits` asks for a
+  /// split count, which needs static sizes.
   bool runTimeSizes = true;
 
   std::string key() const;    ///< cache key of the CPU fields
@@ -158,13 +160,15 @@ private:
   /// code of a kernel of run-time sizes under a static signature.
   Kernel(KernelSignature sig, std::shared_ptr<const CpuKernelCode> code,
          CompileStats stats, std::shared_ptr<ThreadPool> pool);
-  Kernel(KernelSignature sig, std::unique_ptr<GpuKernelCode> code,
+  /// A CUDA kernel; `code` is shared by the views of a kernel of run-time
+  /// sizes.
+  Kernel(KernelSignature sig, std::shared_ptr<GpuKernelCode> code,
          CompileStats stats);
 
   KernelSignature sig;
   Target tgt = Target::Cpu;
   std::shared_ptr<const CpuKernelCode> code;
-  std::unique_ptr<GpuKernelCode> gpuCode;
+  std::shared_ptr<GpuKernelCode> gpuCode;
   int64_t items = -1; ///< CPU: workItems()
   CompileStats stats;
   std::shared_ptr<ThreadPool> pool;
@@ -252,6 +256,7 @@ private:
   lowerForGpu(KernelModule &km, const CompileOptions &opts, double buildMs);
   /// A static spec served by the kernel of its run-time sizes.
   llvm::Expected<KernelRef> compileView(const AttentionSpec &spec,
+                                        Target target,
                                         const CompileOptions &options);
   /// `compileFn` runs on a miss in memory; unless `view` (a kernel made of
   /// another one: neither counted as a compile nor stored on disk), it

@@ -13,7 +13,8 @@ What it dumps (ATTN_BUILD's attn-opt, attn-run, attn-gpu-tests):
            options without --canonicalize); from every gpu.binary, its PTX
   probe/   the PTX of every case of scripts/gpu-probe/cases.json (default
            chip and sm_90a)
-  run/     the PTX attn-run --target=cuda builds through the runtime
+  run/     the PTX attn-run --target=cuda --static-sizes builds through
+           the runtime (run-dyn/: without --static-sizes, run-time sizes)
   unit/    the PTX of the hand-written kernels of test/unit/GpuTestKernels.h
   ptxas/   for every PTX file: ptxas -v (registers, spills) and the
            sha256 of the cubin (same cubin: same SASS)
@@ -134,15 +135,20 @@ def main():
             if f.endswith(".ptx"):
                 ptx_files.append(os.path.join(d, f))
 
-    # attn-run's runtime path.
-    for i, spec in enumerate(RUN_SPECS):
-        f = os.path.join(out, "run", f"spec{i}.ptx")
-        os.makedirs(os.path.dirname(f), exist_ok=True)
-        rc, so, se = run([attn_run, spec, "--target=cuda", f"--dump-binary={f}"])
-        write(os.path.join(out, "run", f"spec{i}.log"),
-              f"{spec}\n" + re.sub(r"compile: .*? ms \(.*?\)", "compile: <time>", so + se))
-        if os.path.exists(f):
-            ptx_files.append(f)
+    # attn-run's runtime path: the kernels specialised to the spec's sizes
+    # (run/; --static-sizes, which attn-run accepted for every target
+    # before CUDA took run-time sizes) and the default ones (run-dyn/).
+    for sub, extra in (("run", ["--static-sizes"]), ("run-dyn", [])):
+        for i, spec in enumerate(RUN_SPECS):
+            f = os.path.join(out, sub, f"spec{i}.ptx")
+            os.makedirs(os.path.dirname(f), exist_ok=True)
+            rc, so, se = run([attn_run, spec, "--target=cuda",
+                              f"--dump-binary={f}"] + extra)
+            write(os.path.join(out, sub, f"spec{i}.log"),
+                  f"{spec}\n" + re.sub(r"compile: .*? ms \(.*?\)",
+                                       "compile: <time>", so + se))
+            if os.path.exists(f):
+                ptx_files.append(f)
 
     # The hand-written kernels of GpuTestKernels.h.
     if os.path.exists(gpu_tests):

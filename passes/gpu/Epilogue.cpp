@@ -33,7 +33,7 @@ void FlashKernelEmitter::storeRows(ArrayRef<Value> res) {
         select(seen, arith::DivFOp::create(b, cf(1), select(seen, lTot, cf(1))),
                cf(0));
     Value row = threadRow(mt, half);
-    auto inRange = scf::IfOp::create(b, im.lt(row, im.c(R)), false);
+    auto inRange = scf::IfOp::create(b, im.lt(row, rowCount()), false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(inRange.thenBlock());
     Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
@@ -145,7 +145,7 @@ void FlashKernelEmitter::mergeKeyWarps(ArrayRef<Value> res, Value r16) {
     Value safeL = select(seen, lTot, cf(1));
     Value value = select(seen, arith::DivFOp::create(b, acc, safeL), cf(0));
     Value row = im.add(row0, rowInBlock);
-    auto inRange = scf::IfOp::create(b, im.lt(row, im.c(R)), false);
+    auto inRange = scf::IfOp::create(b, im.lt(row, rowCount()), false);
     b.setInsertionPointToStart(inRange.thenBlock());
     if (g.splits == 1) {
       Value h = im.add(im.mul(kvHead, G), im.rem(row, G));

@@ -92,6 +92,75 @@ void FlashKernelEmitter::bindArguments(Block &entry) {
     tensorMapK = address(entry.getArgument(argNo++));
     tensorMapV = address(entry.getArgument(argNo++));
   }
+  if (g.dynamicSizes())
+    bindRunTimeViews(entry, argNo);
+}
+
+OpFoldResult FlashKernelEmitter::sizeB() const {
+  return g.dynBatch ? OpFoldResult(batchSize) : b.getIndexAttr(g.batch);
+}
+OpFoldResult FlashKernelEmitter::sizeSq() const {
+  return g.dynQLen ? OpFoldResult(qLenSize) : b.getIndexAttr(g.qLen);
+}
+OpFoldResult FlashKernelEmitter::sizeSkv() const {
+  return g.dynKvLen ? OpFoldResult(kvLenSize) : b.getIndexAttr(g.kvLen);
+}
+
+Value FlashKernelEmitter::rowCount() {
+  return g.dynQLen ? im.mul(qLenSize, g.group) : im.c(g.rows());
+}
+Value FlashKernelEmitter::lastRow() {
+  return g.dynQLen ? im.sub(rowCount(), 1) : im.c(g.rows() - 1);
+}
+Value FlashKernelEmitter::lastKey() {
+  return g.dynKvLen ? im.sub(kvLenSize, 1) : im.c(g.kvLen - 1);
+}
+
+Value FlashKernelEmitter::runTimeView(Value base,
+                                      ArrayRef<OpFoldResult> sizes) {
+  // Dense row-major strides, static where every size above is.
+  SmallVector<OpFoldResult> strides(sizes.size());
+  OpFoldResult stride = b.getIndexAttr(1);
+  for (int64_t i = int64_t(sizes.size()) - 1; i >= 0; --i) {
+    strides[i] = stride;
+    stride = im.mul(stride, sizes[i]);
+  }
+  SmallVector<int64_t> shape, staticStrides;
+  for (auto [size, st] : llvm::zip(sizes, strides)) {
+    shape.push_back(IndexMath::known(size).value_or(ShapedType::kDynamic));
+    staticStrides.push_back(
+        IndexMath::known(st).value_or(ShapedType::kDynamic));
+  }
+  auto type =
+      MemRefType::get(shape, cast<MemRefType>(base.getType()).getElementType(),
+                      StridedLayoutAttr::get(b.getContext(), 0, staticStrides));
+  return memref::ReinterpretCastOp::create(b, type, base, b.getIndexAttr(0),
+                                           sizes, strides);
+}
+
+void FlashKernelEmitter::bindRunTimeViews(Block &entry, unsigned argNo) {
+  batchSize = entry.getArgument(argNo++);
+  qLenSize = entry.getArgument(argNo++);
+  kvLenSize = entry.getArgument(argNo++);
+  auto view = [&](Value &mem, ArrayRef<OpFoldResult> sizes) {
+    if (mem && cast<MemRefType>(mem.getType()).getRank() == 0)
+      mem = runTimeView(mem, sizes);
+  };
+  OpFoldResult B = sizeB(), Sq = sizeSq(), Skv = sizeSkv();
+  OpFoldResult H = b.getIndexAttr(g.heads), Hkv = b.getIndexAttr(g.kvHeads),
+               D = b.getIndexAttr(g.headDim);
+  SmallVector<OpFoldResult> qSizes =
+      g.bshd ? SmallVector<OpFoldResult>{B, Sq, H, D}
+             : SmallVector<OpFoldResult>{B, H, Sq, D};
+  SmallVector<OpFoldResult> kvSizes =
+      g.bshd ? SmallVector<OpFoldResult>{B, Skv, Hkv, D}
+             : SmallVector<OpFoldResult>{B, Hkv, Skv, D};
+  view(q, qSizes);
+  view(k, kvSizes);
+  view(v, kvSizes);
+  view(out, qSizes);
+  view(lseOut, {B, H, Sq});
+  view(kvLengths, {B});
 }
 
 void FlashKernelEmitter::bindThreadIds() {
@@ -103,7 +172,9 @@ void FlashKernelEmitter::bindThreadIds() {
   Value bx = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   // Causal row blocks near the end see the most keys: schedule them first
   // so the short ones fill the tail of the grid.
-  rowBlock = im.sub(im.c(g.rowBlocks() - 1), im.div(bx, g.splits));
+  Value lastBlock = g.dynQLen ? im.sub(im.ceilDiv(rowCount(), g.blockRows()), 1)
+                              : im.c(g.rowBlocks() - 1);
+  rowBlock = im.sub(lastBlock, im.div(bx, g.splits));
   split = im.rem(bx, g.splits);
   kvHead = gpu::BlockIdOp::create(b, gpu::Dimension::y);
   batch = gpu::BlockIdOp::create(b, gpu::Dimension::z);
@@ -165,19 +236,19 @@ void FlashKernelEmitter::planSharedMemory() {
 }
 
 void FlashKernelEmitter::chooseKeyRange() {
-  const int64_t R = g.rows(), G = g.group;
+  const int64_t G = g.group;
   // Which rows and keys this block sees.
   row0 = im.mul(rowBlock, g.blockRows());
-  len = im.c(g.kvLen);
+  len = g.dynKvLen ? kvLenSize : im.c(g.kvLen);
   if (kvLengths) {
     Value l = i32ToIndex(memref::LoadOp::create(b, kvLengths, batch));
     len = im.max(im.min(l, len), im.c(0));
   }
   const MaskSpec &mask = g.mask;
   // Cache attention: the queries are the sequence's last Sq tokens.
-  qOff = g.endAlignedQueries ? im.sub(len, im.c(g.qLen)) : im.c(mask.qOffset);
+  qOff = g.endAlignedQueries ? im.sub(len, im.v(sizeSq())) : im.c(mask.qOffset);
   qlo = im.add(im.div(row0, G), qOff);
-  qhi = im.add(im.div(im.min(im.add(row0, g.blockRows() - 1), im.c(R - 1)), G),
+  qhi = im.add(im.div(im.min(im.add(row0, g.blockRows() - 1), lastRow()), G),
                qOff);
   Value hiKey = len;
   if (mask.causal)
@@ -198,8 +269,8 @@ void FlashKernelEmitter::chooseKeyRange() {
 }
 
 std::pair<Value, Value> FlashKernelEmitter::rowHead(Value row) {
-  const int64_t R = g.rows(), G = g.group;
-  Value r = im.min(row, im.c(R - 1));
+  const int64_t G = g.group;
+  Value r = im.min(row, lastRow());
   return std::pair{im.add(im.mul(kvHead, G), im.rem(r, G)), im.div(r, G)};
 }
 
@@ -312,7 +383,7 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
     params.append({MemRefType::get({g.batch, g.qLen}, ob.getI32Type()),
                    MemRefType::get({g.batch, g.kvLen}, ob.getI32Type())});
   if (g.hasKvLengths)
-    params.push_back(MemRefType::get({g.batch}, ob.getI32Type()));
+    params.push_back(gpuLengthsType(ctx, g));
   if (g.paged())
     params.push_back(gpuBlockTableType(ctx, g));
   if (g.splits == 1) {
@@ -325,6 +396,11 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
   }
   if (g.tma)
     params.append({gpuTensorMapType(ctx), gpuTensorMapType(ctx)});
+  if (g.dynamicSizes()) {
+    for (Type &t : params)
+      t = gpuKernelParamType(cast<MemRefType>(t));
+    params.append(3, ob.getIndexType());
+  }
   auto func = createKernelFunc(ob, loc, name, params, g.threads());
   ImplicitLocOpBuilder b(loc, ob);
   FlashKernelEmitter(b, g).emit(func);

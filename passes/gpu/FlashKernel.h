@@ -53,6 +53,20 @@ public:
 private:
   // FlashKernel.cpp: the driver.
   void bindArguments(Block &entry);
+  /// Run-time sizes: views of the buffers passed as base pointers.
+  void bindRunTimeViews(Block &entry, unsigned argNo);
+  /// `base` (a rank-0 memref parameter) as the dense row-major buffer of
+  /// `sizes`.
+  Value runTimeView(Value base, ArrayRef<OpFoldResult> sizes);
+  /// Batch, Sq, Skv: constants, or the kernel's size parameters.
+  OpFoldResult sizeB() const;
+  OpFoldResult sizeSq() const;
+  OpFoldResult sizeSkv() const;
+  /// Rows of the group (G * Sq), the last row and the last key of the K/V
+  /// buffers: constants for static sizes.
+  Value rowCount();
+  Value lastRow();
+  Value lastKey();
   void bindThreadIds();
   void planSharedMemory();
   void chooseKeyRange();
@@ -177,6 +191,8 @@ private:
   Value q, k, v, bias, kvLengths, blockTable, out, lseOut, partOut, partLse;
   Value boolMask, qSegments, kvSegments;
   Value tensorMapK, tensorMapV; ///< TMA: generic addresses of the maps
+  /// Run-time sizes: the batch, Sq and Skv parameters (index).
+  Value batchSize, qLenSize, kvLenSize;
 
   // Thread and block.
   Value tid, lane, warp, rw, kw;

@@ -126,6 +126,17 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
           "smaller tile-kv";
     return failure();
   }
+  if (g.dynamicSizes()) {
+    // The split count would depend on the run-time sizes, and so would the
+    // scratch of the partial outputs: one block per row tile and head.
+    if (overrides.kvSplits > 1) {
+      why = "kv-splits " + std::to_string(overrides.kvSplits) +
+            " needs static sizes (run-time batch, Sq or Skv run unsplit)";
+      return failure();
+    }
+    g.splits = 1;
+    return success();
+  }
   if (overrides.kvSplits > 0) {
     g.splits =
         std::min(overrides.kvSplits, std::max<int64_t>(1, g.numKvTiles()));
@@ -156,24 +167,38 @@ Type mlir::attn::gpu_kernels::elemType(MLIRContext *ctx,
 
 using gpu_kernels::elemType;
 
+namespace {
+/// The sizes as buffer types spell them: `?` where they are run-time.
+int64_t dimB(const GpuFlashGeometry &g) {
+  return g.dynBatch ? ShapedType::kDynamic : g.batch;
+}
+int64_t dimSq(const GpuFlashGeometry &g) {
+  return g.dynQLen ? ShapedType::kDynamic : g.qLen;
+}
+int64_t dimSkv(const GpuFlashGeometry &g) {
+  return g.dynKvLen ? ShapedType::kDynamic : g.kvLen;
+}
+} // namespace
+
 MemRefType mlir::attn::gpuQueryType(MLIRContext *ctx,
                                     const GpuFlashGeometry &g) {
+  const int64_t B = dimB(g), Sq = dimSq(g);
   SmallVector<int64_t> shape =
-      g.bshd ? SmallVector<int64_t>{g.batch, g.qLen, g.heads, g.headDim}
-             : SmallVector<int64_t>{g.batch, g.heads, g.qLen, g.headDim};
+      g.bshd ? SmallVector<int64_t>{B, Sq, g.heads, g.headDim}
+             : SmallVector<int64_t>{B, g.heads, Sq, g.headDim};
   return MemRefType::get(shape, elemType(ctx, g));
 }
 
 MemRefType mlir::attn::gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g) {
+  const int64_t B = dimB(g), Skv = dimSkv(g);
   SmallVector<int64_t> shape;
   switch (g.kvForm) {
   case GpuKvForm::Dense:
-    shape = g.bshd
-                ? SmallVector<int64_t>{g.batch, g.kvLen, g.kvHeads, g.headDim}
-                : SmallVector<int64_t>{g.batch, g.kvHeads, g.kvLen, g.headDim};
+    shape = g.bshd ? SmallVector<int64_t>{B, Skv, g.kvHeads, g.headDim}
+                   : SmallVector<int64_t>{B, g.kvHeads, Skv, g.headDim};
     break;
   case GpuKvForm::Contiguous:
-    shape = {g.batch, g.kvHeads, g.kvLen, g.headDim};
+    shape = {B, g.kvHeads, Skv, g.headDim};
     break;
   case GpuKvForm::PagedNHD:
     shape = {g.numPages, g.pageSize, g.kvHeads, g.headDim};
@@ -186,7 +211,12 @@ MemRefType mlir::attn::gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g) {
 }
 
 MemRefType mlir::attn::gpuLseType(MLIRContext *ctx, const GpuFlashGeometry &g) {
-  return MemRefType::get({g.batch, g.heads, g.qLen}, Float32Type::get(ctx));
+  return MemRefType::get({dimB(g), g.heads, dimSq(g)}, Float32Type::get(ctx));
+}
+
+MemRefType mlir::attn::gpuLengthsType(MLIRContext *ctx,
+                                      const GpuFlashGeometry &g) {
+  return MemRefType::get({dimB(g)}, IntegerType::get(ctx, 32));
 }
 
 MemRefType mlir::attn::gpuBlockTableType(MLIRContext *ctx,
@@ -208,8 +238,17 @@ MemRefType mlir::attn::gpuTensorMapType(MLIRContext *ctx) {
   return MemRefType::get({16}, IntegerType::get(ctx, 64));
 }
 
+MemRefType mlir::attn::gpuKernelParamType(MemRefType t) {
+  if (t.hasStaticShape())
+    return t;
+  return MemRefType::get({}, t.getElementType());
+}
+
 GpuTensorMapSpec mlir::attn::gpuKvTensorMap(const GpuFlashGeometry &g) {
-  const int64_t D = g.headDim, S = g.kvLen, H = g.kvHeads, B = g.batch;
+  // 0: a run-time size, read from the source buffer at launch (and every
+  // stride above it).
+  const int64_t D = g.headDim, S = g.dynKvLen ? 0 : g.kvLen, H = g.kvHeads,
+                B = g.dynBatch ? 0 : g.batch;
   // Dims in memory order (strides grow): bhsd (D, S, Hkv, B), bshd
   // (D, Hkv, S, B). A box is 64 columns of tileKv keys of one head either
   // way: tileKv rows of 128 bytes in shared memory.
@@ -217,12 +256,15 @@ GpuTensorMapSpec mlir::attn::gpuKvTensorMap(const GpuFlashGeometry &g) {
   const int64_t cols = GpuFlashGeometry::kSwizzleElems;
   if (g.bshd) {
     m.dims = {D, H, S, B};
-    m.strides = {D * 2, H * D * 2, S * H * D * 2};
     m.box = {cols, 1, g.tileKv, 1};
   } else {
     m.dims = {D, S, H, B};
-    m.strides = {D * 2, S * D * 2, H * S * D * 2};
     m.box = {cols, g.tileKv, 1, 1};
+  }
+  int64_t stride = 2;
+  for (int64_t i = 0; i + 1 < 4; ++i) {
+    stride *= m.dims[i];
+    m.strides.push_back(stride);
   }
   return m;
 }

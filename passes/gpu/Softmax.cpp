@@ -9,8 +9,8 @@
 // scores are still being computed.
 //
 //===----------------------------------------------------------------------===//
-#include "passes/gpu/FlashKernel.h"
 #include "passes/MaskBuilder.h"
+#include "passes/gpu/FlashKernel.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -75,9 +75,8 @@ Value FlashKernelEmitter::tileFullyVisible(KvStep &st) {
   if (g.hasCustomMask())
     return arith::ConstantOp::create(b, b.getBoolAttr(false));
   Value tileEnd = im.add(st.tileKey0, im.c(g.tileKv));
-  return MaskBuilder(b, g.mask)
-      .fullyVisible(im.le(tileEnd, len), qlo, qhi, st.tileKey0,
-                    im.sub(tileEnd, im.c(1)));
+  return MaskBuilder(b, g.mask).fullyVisible(
+      im.le(tileEnd, len), qlo, qhi, st.tileKey0, im.sub(tileEnd, im.c(1)));
 }
 
 void FlashKernelEmitter::scoresToProbabilities(KvStep &st, int64_t mtLo,
@@ -99,7 +98,7 @@ void FlashKernelEmitter::forEachScore(
         auto [h, sIdx] = heads[mt * 2 + i / 2];
         Value key = im.min(
             im.add(st.tileKeyBase, im.add(colPair, im.c(t * 8 + (i % 2)))),
-            im.c(g.kvLen - 1));
+            lastKey());
         body(st.s[mt][t][i], h, sIdx, key);
       }
 }
@@ -183,7 +182,7 @@ void FlashKernelEmitter::applyMask(KvStep &st, int64_t mtLo, int64_t mtHi) {
           if (g.hasCustomMask()) {
             auto [h, sIdx] = heads[mt * 2 + i / 2];
             keep = arith::AndIOp::create(
-                b, keep, customAllows(h, sIdx, im.min(key, im.c(g.kvLen - 1))));
+                b, keep, customAllows(h, sIdx, im.min(key, lastKey())));
           }
           masked.push_back(
               select(keep, flat[((mt - mtLo) * sTiles + t) * 4 + i], ninf));

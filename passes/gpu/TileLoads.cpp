@@ -151,7 +151,7 @@ Value FlashKernelEmitter::loadTile(Value tile, Value stage) {
     Value col = im.mul(im.rem(e, chunksPerRow), 8);
     // Rows past the end re-read the last key: always in bounds, and
     // masked out of the scores.
-    Value key = im.min(im.add(keyBase, row), im.c(g.kvLen - 1));
+    Value key = im.min(im.add(keyBase, row), lastKey());
     SmallVector<Value> src = kvIndices(key, col);
     SmallVector<Value> dst = {stage, row, col};
     if (g.wgmma) {

@@ -19,9 +19,35 @@ func.func @inconsistent(%k: memref<1x2x128x64xbf16>) {
 
 // -----
 
-func.func @dim_zero(%k: memref<1x2x128x64xbf16>) {
-  // expected-error @+1 {{tensor_map dims entry 0 is not 1 to 2^32}}
+func.func @dim_negative(%k: memref<1x2x128x64xbf16>) {
+  // expected-error @+1 {{tensor_map dims entry -1 is not 1 to 2^32 (or 0: from the source at launch)}}
+  %tm = memref.alloc() {attn.tensor_map = #attn.tensor_map<source = 0, dims = [64, -1], strides = [128], box = [64, 64], swizzle = 128>} : memref<16xi64>
+  return
+}
+
+// -----
+
+// A run-time (0) entry needs a source of run-time shape.
+func.func @dim_zero_static_source(%k: memref<1x2x128x64xbf16>) {
+  // expected-error @+1 {{'attn.tensor_map': source 0 is 'memref<1x2x128x64xbf16>'; tensor maps read f16 or bf16 memrefs, static unless the map has run-time (0) entries}}
   %tm = memref.alloc() {attn.tensor_map = #attn.tensor_map<source = 0, dims = [64, 0], strides = [128], box = [64, 64], swizzle = 128>} : memref<16xi64>
+  return
+}
+
+// -----
+
+// A source of run-time shape needs run-time entries (its extent is unknown).
+func.func @static_map_dynamic_source(%k: memref<?x2x?x64xbf16>) {
+  // expected-error @+1 {{'attn.tensor_map': source 0 is 'memref<?x2x?x64xbf16>'; tensor maps read f16 or bf16 memrefs, static unless the map has run-time (0) entries}}
+  %tm = memref.alloc() {attn.tensor_map = #attn.tensor_map<source = 0, dims = [64, 128, 2, 1], strides = [128, 16384, 32768], box = [64, 64, 1, 1], swizzle = 128>} : memref<16xi64>
+  return
+}
+
+// -----
+
+func.func @dynamic_box_too_wide(%k: memref<?x2x?x64xbf16>) {
+  // expected-error @+1 {{'attn.tensor_map': the inner box dimension is 256 bytes, more than the 128-byte swizzle span}}
+  %tm = memref.alloc() {attn.tensor_map = #attn.tensor_map<source = 0, dims = [64, 0, 2, 0], strides = [128, 0, 0], box = [128, 64, 1, 1], swizzle = 128>} : memref<16xi64>
   return
 }
 
@@ -36,7 +62,7 @@ func.func @box_too_large(%k: memref<1x2x128x64xbf16>) {
 // -----
 
 func.func @stride(%k: memref<1x2x128x64xbf16>) {
-  // expected-error @+1 {{tensor_map stride 120 (dim 1) is not a positive multiple of 16 bytes below 2^40}}
+  // expected-error @+1 {{tensor_map stride 120 (dim 1) is not a positive multiple of 16 bytes below 2^40 (or 0: from the source at launch)}}
   %tm = memref.alloc() {attn.tensor_map = #attn.tensor_map<source = 0, dims = [64, 128], strides = [120], box = [64, 64], swizzle = 128>} : memref<16xi64>
   return
 }
@@ -68,7 +94,7 @@ func.func @not_an_argument(%k: memref<1x2x128x64xbf16>, %o: memref<32xi32>) {
 // -----
 
 func.func @not_half(%k: memref<1x2x128x64xbf16>, %o: memref<32xi32>) {
-  // expected-error @+1 {{'attn.tensor_map': source 1 is 'memref<32xi32>'; tensor maps read static f16 or bf16 memrefs}}
+  // expected-error @+1 {{'attn.tensor_map': source 1 is 'memref<32xi32>'; tensor maps read f16 or bf16 memrefs, static unless the map has run-time (0) entries}}
   %tm = memref.alloc() {attn.tensor_map = #attn.tensor_map<source = 1, dims = [16], strides = [], box = [16], swizzle = 0>} : memref<16xi64>
   return
 }

@@ -115,9 +115,11 @@ std::vector<Case> gpuCases() {
 
 /// Compiles `c` for `chip` (empty: the runtime's default) and, on a device,
 /// checks it against the float64 reference.
-void checkCase(const Case &c, const std::string &chip) {
+void checkCase(const Case &c, const std::string &chip,
+               bool runTimeSizes = true) {
   CompileOptions options;
   options.gpuChip = chip;
+  options.runTimeSizes = runTimeSizes;
   auto kernel = sharedRuntime().compile(c.spec, Target::Cuda, options);
   if (!kernel) {
     std::string e = llvm::toString(kernel.takeError());
@@ -147,6 +149,16 @@ TEST_P(GpuNumericsSm90a, MatchesReference) {
   if (deviceLacksSm90a())
     GTEST_SKIP() << kNeedsSm90a;
   checkCase(GetParam(), "sm_90a");
+}
+
+// The default kernels above take run-time sizes (one per kernel kind);
+// the kernels specialised to each case's sizes (CompileOptions::
+// runTimeSizes = false: constant grids, split-KV decode) on the same
+// matrix.
+TEST_P(GpuNumericsSm90a, StaticSizesMatchReference) {
+  if (deviceLacksSm90a())
+    GTEST_SKIP() << kNeedsSm90a;
+  checkCase(GetParam(), "sm_90a", /*runTimeSizes=*/false);
 }
 
 INSTANTIATE_TEST_SUITE_P(Matrix, GpuNumericsSm90a,

@@ -247,10 +247,18 @@ TEST_F(SizeErrors, KvLengthsPastRunTimeSkv) {
   expectNothingWritten();
 }
 
-TEST(DynamicSizes, CudaNeedsStaticSizes) {
-  std::string e = errorOf(sharedRuntime().compile(specOf(kDyn), Target::Cuda));
-  EXPECT_NE(e.find("run-time sizes (`?`) are CPU only"), std::string::npos)
-      << e;
+// CUDA kernels take run-time sizes too (test/unit/GpuRunTimeSizesTest.cpp
+// runs them); f32 still has no GPU lowering, sizes or not.
+TEST(DynamicSizes, CudaTakesRunTimeSizes) {
+  CompileOptions o;
+  o.gpuChip = "sm_90";
+  auto k = sharedRuntime().compile(
+      specOf("gqa:b=?,hq=1,hkv=1,sq=?,skv=?,d=64,dtype=bf16"), Target::Cuda, o);
+  ASSERT_TRUE(static_cast<bool>(k)) << llvm::toString(k.takeError());
+  EXPECT_EQ((*k)->workItems(), -1);
+  std::string e =
+      errorOf(sharedRuntime().compile(specOf(kDyn), Target::Cuda, o));
+  EXPECT_NE(e.find("is not supported on the GPU"), std::string::npos) << e;
 }
 
 } // namespace

@@ -63,9 +63,10 @@ options:
                       forward makes O and lse, then dQ, dK, dV from a random
                       dO; --check against the float64 backward, --bench
                       counts 2.5x the forward's flops
-  --static-sizes      (cpu) specialise the kernel to the spec's batch and
+  --static-sizes      specialise the kernel to the spec's batch and
                       lengths; default: the kernel of run-time sizes that
-                      serves every batch and length (Sq = 1 stays static)
+                      serves every batch and length (Sq = 1 stays static;
+                      cuda: not with sinks, dropout or MLIR input)
 )";
 
 struct Options {
@@ -244,8 +245,8 @@ std::optional<Spec> loadSpec(llvm::StringRef arg) {
 int checkRunnable(const Spec &spec, const Options &opts) {
   if (spec.signature.spec.hasDynamicSizes())
     return fail(2, "attn-run runs one call: give the batch and lengths "
-                   "(b, sq, skv) as numbers; on the CPU the kernel takes "
-                   "them at run time anyway (--static-sizes: not)");
+                   "(b, sq, skv) as numbers; the kernel takes them at run "
+                   "time anyway (--static-sizes: not)");
   std::optional<int64_t> bytes = runBytes(spec.signature, opts.check);
   if (!bytes || double(*bytes) > 0.8 * physicalMemoryBytes())
     return fail(2, std::string("the spec's buffers") +

@@ -1,0 +1,76 @@
+// Run-time sizes on the GPU: batch, Sq and Skv as `?`. One kernel serves
+// every size: the host function computes the grid from the buffers'
+// dims (memref.dim, then index arithmetic the runtime evaluates per call),
+// passes buffers of run-time shape as base pointers (rank-0 memrefs, the
+// bare-pointer convention takes only static ones) and the sizes as three
+// index parameters; the kernel views its buffers with those sizes and
+// bounds its rows and keys by them.
+// RUN: attn-opt %s -split-input-file --attn-gpu-flash --canonicalize | FileCheck %s
+// RUN: attn-opt %s -split-input-file --attn-gpu-flash='mma=auto' --canonicalize | FileCheck %s --check-prefix=TMA
+
+// CHECK-LABEL: func.func @gqa_causal
+// CHECK-DAG: %[[C0:.*]] = arith.constant 0 : index
+// CHECK-DAG: %[[C2:.*]] = arith.constant 2 : index
+// CHECK: %[[B:.*]] = memref.dim %arg0, %[[C0]]
+// CHECK: %[[SQ:.*]] = memref.dim %arg0, %[[C2]]
+// CHECK: %[[SKV:.*]] = memref.dim %arg1, %[[C2]]
+// CHECK: %[[ROWS:.*]] = arith.muli %[[SQ]], %c4
+// CHECK: %[[GX:.*]] = arith.ceildivsi %[[ROWS]], %c128
+// CHECK: %[[QP:.*]] = memref.reinterpret_cast %arg0 to offset: [0], sizes: [], strides: [] : memref<?x8x?x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to memref<bf16>
+// CHECK: gpu.launch_func  @attn_gpu::@gqa_causal_flash blocks in (%[[GX]], %c2, %[[B]]) threads in (%c128, %c1, %c1)  dynamic_shared_memory_size %c104448_i32 args(%[[QP]] : memref<bf16>, {{.*}}, %[[B]] : index, %[[SQ]] : index, %[[SKV]] : index)
+// CHECK: gpu.func @gqa_causal_flash(%{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %[[KB:.*]]: index, %[[KSQ:.*]]: index, %[[KSKV:.*]]: index) kernel
+// CHECK: memref.reinterpret_cast %{{.*}} to offset: [0], sizes: [%[[KB]], 8, %[[KSQ]], 128], strides: [%{{.*}}, %{{.*}}, 128, 1] : memref<bf16> to memref<?x8x?x128xbf16, strided<[?, ?, 128, 1]>>
+// CHECK: memref.reinterpret_cast %{{.*}} to offset: [0], sizes: [%[[KB]], 2, %[[KSKV]], 128]
+// The reversed row-block order and the last row come from Sq, the last
+// key to clamp loads to from Skv.
+// CHECK: arith.muli %[[KSQ]], %c4
+// CHECK: arith.minsi %[[KSKV]],
+// CHECK: nvgpu.device_async_copy {{.*}} : memref<?x8x?x128xbf16, strided<[?, ?, 128, 1]>> to memref<128x136xbf16, #gpu.address_space<workgroup>>
+// CHECK: scf.for
+// Keys past Skv are masked by the run-time length.
+// CHECK: arith.cmpi slt, %{{.*}}, %[[KSKV]]
+func.func @gqa_causal(%q: memref<?x8x?x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %k: memref<?x2x?x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %v: memref<?x2x?x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %o: memref<?x8x?x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) {
+  %qt = bufferization.to_tensor %q restrict : memref<?x8x?x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<?x8x?x128xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<?x2x?x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<?x2x?x128xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<?x2x?x128xbf16, strided<[?, ?, ?, 1], offset: ?>> to tensor<?x2x?x128xbf16>
+  %r = attn.attention %qt, %kt, %vt {mask = #attn.mask<causal = true>} : tensor<?x8x?x128xbf16>, tensor<?x2x?x128xbf16>, tensor<?x2x?x128xbf16> -> tensor<?x8x?x128xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<?x8x?x128xbf16>, memref<?x8x?x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+// Decode (Sq = 1 static) with run-time batch and KV length, kv_lengths:
+// the decode geometry (key warps) of the static group, one split.
+// CHECK-LABEL: func.func @decode
+// CHECK: gpu.launch_func  @attn_gpu::@decode_flash blocks in (%c1, %c8, %{{.*}}) threads in (%c128, %c1, %c1)
+// CHECK: gpu.func @decode_flash(%{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: memref<i32>, %{{.*}}: memref<bf16>, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index)
+// CHECK: memref.reinterpret_cast {{.*}} : memref<i32> to memref<?xi32, strided<[1]>>
+func.func @decode(%q: memref<?x32x1x128xbf16>, %k: memref<?x8x?x128xbf16>, %v: memref<?x8x?x128xbf16>, %len: memref<?xi32>, %o: memref<?x32x1x128xbf16>) {
+  %qt = bufferization.to_tensor %q restrict : memref<?x32x1x128xbf16> to tensor<?x32x1x128xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<?x8x?x128xbf16> to tensor<?x8x?x128xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<?x8x?x128xbf16> to tensor<?x8x?x128xbf16>
+  %lt = bufferization.to_tensor %len restrict : memref<?xi32> to tensor<?xi32>
+  %r = attn.attention %qt, %kt, %vt kv_lengths(%lt : tensor<?xi32>) : tensor<?x32x1x128xbf16>, tensor<?x8x?x128xbf16>, tensor<?x8x?x128xbf16> -> tensor<?x32x1x128xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<?x32x1x128xbf16>, memref<?x32x1x128xbf16>) -> ()
+  return
+}
+
+// -----
+
+// wgmma, K/V by the copy engine (TMA); the tensor maps' run-time dims and strides are 0 (the
+// runtime encodes them from the K/V buffers at launch).
+// TMA-LABEL: func.func @full
+// TMA: memref.alloc() {attn.tensor_map = #attn.tensor_map<source = 1, dims = [128, 0, 4, 0], strides = [256, 0, 0], box = [64, 64, 1, 1], swizzle = 128>} : memref<16xi64>
+// TMA: gpu.launch_func @attn_gpu::@full_flash
+// TMA: gpu.func @full_flash(%{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: memref<16xi64>, %{{.*}}: memref<16xi64>, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index)
+// TMA: nvvm.wgmma.mma_async
+func.func @full(%q: memref<?x4x?x128xbf16>, %k: memref<?x4x?x128xbf16>, %v: memref<?x4x?x128xbf16>, %o: memref<?x4x?x128xbf16>) {
+  %qt = bufferization.to_tensor %q restrict : memref<?x4x?x128xbf16> to tensor<?x4x?x128xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<?x4x?x128xbf16> to tensor<?x4x?x128xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<?x4x?x128xbf16> to tensor<?x4x?x128xbf16>
+  %r = attn.attention %qt, %kt, %vt : tensor<?x4x?x128xbf16>, tensor<?x4x?x128xbf16>, tensor<?x4x?x128xbf16> -> tensor<?x4x?x128xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<?x4x?x128xbf16>, memref<?x4x?x128xbf16>) -> ()
+  return
+}
+
