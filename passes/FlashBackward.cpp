@@ -22,6 +22,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/FlashEmitter.h"
+#include "passes/ScoreModDerivative.h"
+#include "passes/ScoreModifiers.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -52,6 +54,7 @@ private:
   /// The tiles of one query block (both kinds of items).
   struct QueryTiles {
     Value qt, qRows, doT, doRows, oRows, lse, delta;
+    Value b0, hkv; ///< whose block it holds (packQueries)
   };
   Value inputBuffer(Value tensor, bool unitInner) {
     return tensorAsBuffer(b, tensor, unitInner);
@@ -76,12 +79,23 @@ private:
   QueryTiles allocQueryTiles(bool rowMajorQ);
   /// Packs the query block at q0 of (b0, hkv): Qᵀ (scaled by `qScale`),
   /// Q rows (scaled, when allocated), dOᵀ, dO, the lse and D.
-  void packQueries(const QueryTiles &t, Value b0, Value hkv, Value q0,
+  void packQueries(QueryTiles &t, Value b0, Value hkv, Value q0,
                    std::optional<float> qScale);
   /// S, masks and dS of the KV tile at j0 against the query block at q0:
-  /// leaves P in `s` and dS in `dp`.
+  /// leaves P in `s` and dS in `dp` (`slope`: scratch of s's shape, for
+  /// the score modifiers' derivative; null without them).
   void scoreTile(const QueryTiles &t, Value k, Value v, Value s, Value dp,
-                 Value q0, Value j0, Value limit);
+                 Value slope, Value q0, Value j0, Value limit);
+  /// Bias and score_mod on the scaled logits of `s`, their derivative with
+  /// respect to the logit into `slope`.
+  void modifyScores(const QueryTiles &t, Value s, Value slope, Value q0,
+                    Value j0);
+  /// The scratch `scoreTile` wants for `slope`, shaped like `s`.
+  Value slopeTile(Value s) {
+    if (!mods.modifiesScores())
+      return Value();
+    return tile(cast<MemRefType>(s.getType()).getShape());
+  }
   void emitKvItem(Value item);
   void emitQueryItem(Value item);
   /// Stores rows of `acc` into `dst` (converting to its element type).
@@ -96,6 +110,7 @@ private:
   /// (two of them transposes) serve more of the item's matmul work.
   int64_t tkv = 0;
   Value q, k, v, o, dO, lse, kvLengths, dq, dk, dv;
+  ScoreModifiers mods;
   SmallVector<Operation *> toErase;
 };
 
@@ -124,6 +139,10 @@ LogicalResult BackwardLowering::run() {
   dO = logical(inputBuffer(op.getGradOutput(), true));
   lse = inputBuffer(op.getLse(), false);
   kvLengths = inputBuffer(op.getKvLengths(), false);
+  if (!op.getScoreMod().empty()) {
+    mods.scoreMod = &op.getScoreMod();
+    mods.scoreModGrad = &op.getScoreModGrad();
+  }
   dq = logical(outputBuffer(op.getGradQuery()));
   dk = logical(outputBuffer(op.getGradKey()));
   dv = logical(outputBuffer(op.getGradValue()));
@@ -179,8 +198,10 @@ BackwardLowering::QueryTiles BackwardLowering::allocQueryTiles(bool rowMajorQ) {
   return t;
 }
 
-void BackwardLowering::packQueries(const QueryTiles &t, Value b0, Value hkv,
+void BackwardLowering::packQueries(QueryTiles &t, Value b0, Value hkv,
                                    Value q0, std::optional<float> qScale) {
+  t.b0 = b0;
+  t.hkv = hkv;
   // Padding rows (past the group's rows, past Sq) must stay inert: zero Q,
   // dO and O, and lse +inf so that P = exp(s - lse) is 0 there.
   if (g.rowsPad != g.rows) {
@@ -224,11 +245,36 @@ void BackwardLowering::packQueries(const QueryTiles &t, Value b0, Value hkv,
   TileRowDotOp::create(b, t.doRows, t.oRows, t.delta);
 }
 
+void BackwardLowering::modifyScores(const QueryTiles &t, Value s, Value slope,
+                                    Value q0, Value j0) {
+  // As the forward's per-score hook (TileFlash.cpp), over the group's rows
+  // and this tile's keys; indices clamped so operand reads stay in bounds
+  // (padding pairs are masked anyway).
+  int64_t keys = cast<MemRefType>(s.getType()).getDimSize(0);
+  auto rows = scf::ForOp::create(b, im.c(0), im.c(g.rows), im.c(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(rows.getBody());
+  Value m = rows.getInductionVar();
+  Value h = im.add(im.mul(t.hkv, g.group), im.div(m, g.tq));
+  Value qi = im.min(im.add(q0, im.rem(m, g.tq)), im.c(g.qLen - 1));
+  auto cols = scf::ForOp::create(b, im.c(0), im.c(keys), im.c(1));
+  b.setInsertionPointToStart(cols.getBody());
+  Value n = cols.getInductionVar();
+  Value kj = im.min(im.add(j0, n), im.c(g.kvCapacity - 1));
+  Value raw = memref::LoadOp::create(b, s, ValueRange{n, m});
+  Value dr;
+  Value mod = modifyScore(b, im, mods, raw, t.b0, h, qi, kj, &dr);
+  memref::StoreOp::create(b, mod, s, ValueRange{n, m});
+  memref::StoreOp::create(b, dr, slope, ValueRange{n, m});
+}
+
 void BackwardLowering::scoreTile(const QueryTiles &t, Value kt, Value vt,
-                                 Value s, Value dp, Value q0, Value j0,
-                                 Value limit) {
+                                 Value s, Value dp, Value slope, Value q0,
+                                 Value j0, Value limit) {
   TileMatmulOp::create(b, kt, t.qt, s, /*accumulate=*/false,
                        /*transpose_lhs=*/false, /*transpose_rhs=*/false);
+  if (slope)
+    modifyScores(t, s, slope, q0, j0);
   FloatAttr cap = op.getSoftcapAttr();
   if (cap)
     TileSoftcapOp::create(b, s, cap);
@@ -237,7 +283,7 @@ void BackwardLowering::scoreTile(const QueryTiles &t, Value kt, Value vt,
   TileMaskOp::create(b, s, q0, j0, limit, op.getMaskAttr(),
                      b.getI64IntegerAttr(g.tq));
   TileMatmulOp::create(b, vt, t.doT, dp, false, false, false);
-  TileSoftmaxGradOp::create(b, s, dp, t.lse, t.delta, cap);
+  TileSoftmaxGradOp::create(b, s, dp, t.lse, t.delta, slope, cap);
 }
 
 void BackwardLowering::storeRows(Value acc, Value dst, Value ones) {
@@ -255,6 +301,7 @@ void BackwardLowering::emitKvItem(Value item) {
   Value kt = tile({tkv, dPad}), vt = tile({tkv, g.dvPad});
   Value dkAcc = tile({tkv, dPad}), dvAcc = tile({tkv, g.dvPad});
   Value s = tile({tkv, g.rowsPad}), dp = tile({tkv, g.rowsPad});
+  Value slope = slopeTile(s);
   Value ones = tile({tkv});
   QueryTiles t = allocQueryTiles(/*rowMajorQ=*/true);
   TilePackOp::create(b, view2d(k, b0, hkv, j0, kvValid, g.headDim), kt,
@@ -272,7 +319,7 @@ void BackwardLowering::emitKvItem(Value item) {
     b.setInsertionPointToStart(qLoop.getBody());
     Value q0 = im.mul(qLoop.getInductionVar(), g.tq);
     packQueries(t, b0, hkv, q0, op.getScaleOrDefault());
-    scoreTile(t, kt, vt, s, dp, q0, j0, limit);
+    scoreTile(t, kt, vt, s, dp, slope, q0, j0, limit);
     // dV += Pᵀ·dO and dK += dSᵀ·(scale Q), over the group's query heads.
     TileMatmulOp::create(b, s, t.doRows, dvAcc, true, false, false);
     TileMatmulOp::create(b, dp, t.qRows, dkAcc, true, false, false);
@@ -291,6 +338,7 @@ void BackwardLowering::emitQueryItem(Value item) {
   Value limit = kvLimit(b0);
   Value kt = tile({g.tk, dPad}), vt = tile({g.tk, g.dvPad});
   Value s = tile({g.tk, g.rowsPad}), dp = tile({g.tk, g.rowsPad});
+  Value slope = slopeTile(s);
   Value dqAcc = tile({g.rowsPad, dPad}), ones = tile({g.rowsPad});
   QueryTiles t = allocQueryTiles(/*rowMajorQ=*/false);
   // Q unscaled, K scaled: S = (scale K)·Qᵀ and dQ = dS·(scale K).
@@ -310,7 +358,7 @@ void BackwardLowering::emitQueryItem(Value item) {
                        b.getF32FloatAttr(op.getScaleOrDefault()), false);
     TilePackOp::create(b, view2d(v, b0, hkv, j0, kvValid, g.valueDim), vt,
                        FloatAttr(), false);
-    scoreTile(t, kt, vt, s, dp, q0, j0, limit);
+    scoreTile(t, kt, vt, s, dp, slope, q0, j0, limit);
     TileMatmulOp::create(b, dp, kt, dqAcc, true, /*transpose_lhs=*/true, false);
   }
   Value qValid = im.min(im.c(g.tq), im.sub(im.c(g.qLen), q0));
@@ -334,8 +382,6 @@ std::string unsupported(AttentionGradOp op) {
     return "a bool_mask";
   if (op.getQSegmentIds())
     return "segment ids";
-  if (!op.getScoreMod().empty())
-    return "a score_mod region (its derivative)";
   if (!op.getMaskMod().empty())
     return "a mask_mod region";
   for (Value v : op->getOperands())
@@ -352,6 +398,10 @@ LogicalResult mlir::attn::lowerAttentionGrad(AttentionGradOp op,
   if (std::string what = unsupported(op); !what.empty())
     return op.emitOpError("attn-tile-flash: the CPU backward does not take ")
            << what << " yet";
+  // attn-differentiate-score-mod, when it has not run.
+  if (!op.getScoreMod().empty() && op.getScoreModGrad().empty() &&
+      failed(buildScoreModDerivative(op.getScoreMod(), op.getScoreModGrad())))
+    return failure();
   auto qs = op.getLogicalShape(op.getQuery());
   auto ks = op.getLogicalShape(op.getKey());
   auto vs = op.getLogicalShape(op.getValue());

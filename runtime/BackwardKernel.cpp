@@ -5,18 +5,22 @@
 // per buffer of signatureForBackwardSpec (query, key, value, [kv_lengths],
 // output, grad_output, lse, then grad_query, grad_key, grad_value), inputs
 // read through bufferization.to_tensor, the gradients materialized into
-// their buffers.
+// their buffers. From MLIR, the forward's attn.attention gives the spec and
+// its score_mod / mask_mod regions (cloned with the constants they use).
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/BackwardKernel.h"
 #include "runtime/DiagnosticCapture.h"
 #include "runtime/Errors.h"
+#include "runtime/RegionInterpreter.h"
 
 #include "dialect/AttnDialect.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -52,11 +56,24 @@ MemRefType memrefOf(MLIRContext *ctx, const ArgInfo &a) {
       StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
 }
 
-} // namespace
+/// Clones the score_mod and mask_mod regions of `source` into `grad`, with
+/// the constants they capture cloned before `grad`.
+void cloneModRegions(OpBuilder &b, AttentionOp source, AttentionGradOp grad) {
+  SetVector<Value> captured;
+  getUsedValuesDefinedAbove(source->getRegions(), captured);
+  IRMapping map;
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(grad);
+  for (Value v : captured)
+    b.clone(*v.getDefiningOp(), map); // constants (wrapAttentionOp checks)
+  source.getScoreMod().cloneInto(&grad.getScoreMod(), map);
+  source.getMaskMod().cloneInto(&grad.getMaskMod(), map);
+}
 
-llvm::Expected<KernelModule>
-mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
-                                          const AttentionSpec &spec) {
+/// The backward of `spec`, with the regions of `source` when given.
+llvm::Expected<KernelModule> buildBackward(MLIRContext *ctx,
+                                           const AttentionSpec &spec,
+                                           AttentionOp source) {
   if (std::string err = spec.validate(); !err.empty())
     return makeError("invalid attention spec: " + err);
   if (spec.dropout)
@@ -107,6 +124,12 @@ mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
       spec.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, spec.mask),
       spec.layout == Layout::BHSD ? LayoutAttr()
                                   : LayoutAttr::get(ctx, spec.layout));
+  if (source) {
+    cloneModRegions(b, source, op);
+    km.signature.hasScoreMod = !source.getScoreMod().empty();
+    km.signature.hasMaskMod = !source.getMaskMod().empty();
+    attachRegionPrograms(source, km.signature);
+  }
   for (auto [result, out] : llvm::zip(op->getResults(), outputs))
     bufferization::MaterializeInDestinationOp::create(
         b, loc, Type(), result, out.second, /*restrict=*/true,
@@ -115,4 +138,34 @@ mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
   if (failed(verify(*km.module)))
     return diags.takeError("internal error: the backward kernel is invalid");
   return km;
+}
+
+} // namespace
+
+llvm::Expected<KernelModule>
+mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
+                                          const AttentionSpec &spec) {
+  return buildBackward(ctx, spec, AttentionOp());
+}
+
+llvm::Expected<KernelModule>
+mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
+                                          llvm::StringRef mlirText) {
+  // The forward's wrapper checks the input (one op, operands that are
+  // function arguments, regions that capture constants only).
+  auto forward = buildKernelModule(ctx, mlirText);
+  if (!forward)
+    return forward.takeError();
+  AttentionOp op;
+  forward->module->walk([&](AttentionOp found) { op = found; });
+  const char *missing = op.getBias()            ? "a bias"
+                        : op.getBoolMask()      ? "a bool_mask"
+                        : op.getQSegmentIds()   ? "segment ids"
+                        : !op.getMaskMod().empty() ? "a mask_mod region"
+                                                   : nullptr;
+  if (missing)
+    return makeError(llvm::Twine("invalid backward spec: the backward does "
+                                 "not take ") +
+                     missing + " yet");
+  return buildBackward(ctx, forward->signature.spec, op);
 }

@@ -13,6 +13,14 @@ namespace mlir::attn::rt {
 llvm::Expected<KernelModule>
 buildBackwardKernelModule(MLIRContext *ctx, const AttentionSpec &spec);
 
+/// The backward of the one attn.attention in `mlirText` (the forward, as
+/// buildKernelModule(ctx, mlirText) takes it): its spec, with its
+/// score_mod region (differentiated at compile time) and the programs the
+/// reference evaluates it with. Bias, bool_mask, segment ids and mask_mod
+/// are rejected.
+llvm::Expected<KernelModule>
+buildBackwardKernelModule(MLIRContext *ctx, llvm::StringRef mlirText);
+
 } // namespace mlir::attn::rt
 
 #endif

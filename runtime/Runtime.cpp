@@ -412,6 +412,32 @@ Runtime::compileBackward(const AttentionSpec &forward, Target target,
   });
 }
 
+llvm::Expected<KernelRef>
+Runtime::compileBackwardMlir(llvm::StringRef mlirText, Target target,
+                             const CompileOptions &options) {
+  if (target != Target::Cpu)
+    return makeError("the backward runs on the CPU only for now");
+  if (llvm::Error e = validateOptions(options))
+    return std::move(e);
+  initializeRuntimeOnce();
+  auto start = std::chrono::steady_clock::now();
+  auto ctx = newContext();
+  auto km = buildBackwardKernelModule(ctx.get(), mlirText);
+  if (!km)
+    return km.takeError();
+  if (km->signature.spec.hasDynamicSizes())
+    return makeError("the backward takes static sizes only for now (no `?`)");
+  double buildMs = msSince(start);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  km->module->print(os);
+  std::string key = "bwd|cpu|" + options.key() + "|mlir:" + text;
+  auto signature = [&] { return km->signature; };
+  return lookupOrCompile(key, signature, [&]() -> llvm::Expected<KernelRef> {
+    return lowerAndJit(*km, options, buildMs);
+  });
+}
+
 llvm::Expected<KernelRef> Runtime::compileView(const AttentionSpec &spec,
                                                const CompileOptions &options) {
   std::string key = "view|cpu|" + options.key() + "|" + exactSpecKey(spec);
