@@ -86,13 +86,17 @@ private:
   /// the score modifiers' derivative; null without them).
   void scoreTile(const QueryTiles &t, Value k, Value v, Value s, Value dp,
                  Value slope, Value q0, Value j0, Value limit);
-  /// Bias and score_mod on the scaled logits of `s`, their derivative with
-  /// respect to the logit into `slope`.
-  void modifyScores(const QueryTiles &t, Value s, Value slope, Value q0,
-                    Value j0);
-  /// The scratch `scoreTile` wants for `slope`, shaped like `s`.
+  /// Calls `body(n, m, h, qi, kj)` for every score s[n, m] of the group's
+  /// rows in the key-major tile `s` at (q0, j0), as the forward's per-score
+  /// hooks (TileFlash.cpp) do; indices clamped so operand reads stay in
+  /// bounds (padding pairs are masked anyway).
+  void forEachScore(const QueryTiles &t, Value s, Value q0, Value j0,
+                    llvm::function_ref<void(Value, Value, Value, Value, Value)>
+                        body);
+  /// The scratch `scoreTile` wants for `slope` (d score_mod / d score),
+  /// shaped like `s`; null without a score_mod.
   Value slopeTile(Value s) {
-    if (!mods.modifiesScores())
+    if (!mods.scoreMod)
       return Value();
     return tile(cast<MemRefType>(s.getType()).getShape());
   }
@@ -139,10 +143,16 @@ LogicalResult BackwardLowering::run() {
   dO = logical(inputBuffer(op.getGradOutput(), true));
   lse = inputBuffer(op.getLse(), false);
   kvLengths = inputBuffer(op.getKvLengths(), false);
+  mods.bias = inputBuffer(op.getBias(), false);
+  mods.boolMask = inputBuffer(op.getBoolMask(), false);
+  mods.qSeg = inputBuffer(op.getQSegmentIds(), false);
+  mods.kvSeg = inputBuffer(op.getKvSegmentIds(), false);
   if (!op.getScoreMod().empty()) {
     mods.scoreMod = &op.getScoreMod();
     mods.scoreModGrad = &op.getScoreModGrad();
   }
+  if (!op.getMaskMod().empty())
+    mods.maskMod = &op.getMaskMod();
   dq = logical(outputBuffer(op.getGradQuery()));
   dk = logical(outputBuffer(op.getGradKey()));
   dv = logical(outputBuffer(op.getGradValue()));
@@ -245,11 +255,9 @@ void BackwardLowering::packQueries(QueryTiles &t, Value b0, Value hkv,
   TileRowDotOp::create(b, t.doRows, t.oRows, t.delta);
 }
 
-void BackwardLowering::modifyScores(const QueryTiles &t, Value s, Value slope,
-                                    Value q0, Value j0) {
-  // As the forward's per-score hook (TileFlash.cpp), over the group's rows
-  // and this tile's keys; indices clamped so operand reads stay in bounds
-  // (padding pairs are masked anyway).
+void BackwardLowering::forEachScore(
+    const QueryTiles &t, Value s, Value q0, Value j0,
+    llvm::function_ref<void(Value, Value, Value, Value, Value)> body) {
   int64_t keys = cast<MemRefType>(s.getType()).getDimSize(0);
   auto rows = scf::ForOp::create(b, im.c(0), im.c(g.rows), im.c(1));
   OpBuilder::InsertionGuard guard(b);
@@ -260,12 +268,7 @@ void BackwardLowering::modifyScores(const QueryTiles &t, Value s, Value slope,
   auto cols = scf::ForOp::create(b, im.c(0), im.c(keys), im.c(1));
   b.setInsertionPointToStart(cols.getBody());
   Value n = cols.getInductionVar();
-  Value kj = im.min(im.add(j0, n), im.c(g.kvCapacity - 1));
-  Value raw = memref::LoadOp::create(b, s, ValueRange{n, m});
-  Value dr;
-  Value mod = modifyScore(b, im, mods, raw, t.b0, h, qi, kj, &dr);
-  memref::StoreOp::create(b, mod, s, ValueRange{n, m});
-  memref::StoreOp::create(b, dr, slope, ValueRange{n, m});
+  body(n, m, h, qi, im.min(im.add(j0, n), im.c(g.kvCapacity - 1)));
 }
 
 void BackwardLowering::scoreTile(const QueryTiles &t, Value kt, Value vt,
@@ -273,8 +276,19 @@ void BackwardLowering::scoreTile(const QueryTiles &t, Value kt, Value vt,
                                  Value j0, Value limit) {
   TileMatmulOp::create(b, kt, t.qt, s, /*accumulate=*/false,
                        /*transpose_lhs=*/false, /*transpose_rhs=*/false);
-  if (slope)
-    modifyScores(t, s, slope, q0, j0);
+  // Bias and score_mod on the scaled logit, d score_mod / d logit into
+  // `slope` (the bias adds 1).
+  if (mods.modifiesScores())
+    forEachScore(t, s, q0, j0, [&](Value n, Value m, Value h, Value qi,
+                                   Value kj) {
+      Value raw = memref::LoadOp::create(b, s, ValueRange{n, m});
+      Value dr;
+      Value mod =
+          modifyScore(b, im, mods, raw, t.b0, h, qi, kj, slope ? &dr : nullptr);
+      memref::StoreOp::create(b, mod, s, ValueRange{n, m});
+      if (slope)
+        memref::StoreOp::create(b, dr, slope, ValueRange{n, m});
+    });
   FloatAttr cap = op.getSoftcapAttr();
   if (cap)
     TileSoftcapOp::create(b, s, cap);
@@ -282,6 +296,18 @@ void BackwardLowering::scoreTile(const QueryTiles &t, Value kt, Value vt,
   // scale P here, after tile_softmax_grad, and dP before it.
   TileMaskOp::create(b, s, q0, j0, limit, op.getMaskAttr(),
                      b.getI64IntegerAttr(g.tq));
+  // bool_mask, segment ids and mask_mod, after softcap as in the forward.
+  if (mods.masks()) {
+    Value negInf = arith::ConstantOp::create(
+        b, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+    forEachScore(t, s, q0, j0, [&](Value n, Value m, Value h, Value qi,
+                                   Value kj) {
+      Value keep = customMasksAllow(b, im, mods, t.b0, h, qi, kj);
+      Value x = memref::LoadOp::create(b, s, ValueRange{n, m});
+      memref::StoreOp::create(b, arith::SelectOp::create(b, keep, x, negInf),
+                              s, ValueRange{n, m});
+    });
+  }
   TileMatmulOp::create(b, vt, t.doT, dp, false, false, false);
   TileSoftmaxGradOp::create(b, s, dp, t.lse, t.delta, slope, cap);
 }
@@ -376,14 +402,8 @@ void BackwardLowering::emitQueryItem(Value item) {
 
 /// Why `op` cannot be lowered yet, or empty.
 std::string unsupported(AttentionGradOp op) {
-  if (op.getBias() || op.getGradBias())
-    return "a bias (and its gradient)";
-  if (op.getBoolMask())
-    return "a bool_mask";
-  if (op.getQSegmentIds())
-    return "segment ids";
-  if (!op.getMaskMod().empty())
-    return "a mask_mod region";
+  if (op.getGradBias())
+    return "a bias gradient (grad_bias)";
   for (Value v : op->getOperands())
     if (!cast<ShapedType>(v.getType()).hasStaticShape())
       return "run-time sizes";

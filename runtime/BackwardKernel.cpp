@@ -70,9 +70,30 @@ void cloneModRegions(OpBuilder &b, AttentionOp source, AttentionGradOp grad) {
   source.getMaskMod().cloneInto(&grad.getMaskMod(), map);
 }
 
-/// The backward of `spec`, with the regions of `source` when given.
+/// The backward's buffers for the forward signature of an op: the
+/// forward's inputs (the op's operands in order: bool_mask, bias,
+/// kv_lengths, segment ids), then output, grad_output, lse and the
+/// gradients as signatureForBackwardSpec has them.
+KernelSignature backwardSignatureOf(const KernelSignature &forward) {
+  KernelSignature sig = signatureForBackwardSpec(forward.spec);
+  llvm::SmallVector<ArgInfo, 6> args;
+  for (const ArgInfo &a : forward.args)
+    if (!a.isOutput)
+      args.push_back(a);
+  for (const ArgInfo &a : sig.args)
+    if (!llvm::is_contained({ArgRole::Query, ArgRole::Key, ArgRole::Value,
+                             ArgRole::KvLengths},
+                            a.role))
+      args.push_back(a);
+  sig.args = std::move(args);
+  return sig;
+}
+
+/// The backward of `spec` for the buffers of `signature`, with the regions
+/// of `source` when given.
 llvm::Expected<KernelModule> buildBackward(MLIRContext *ctx,
                                            const AttentionSpec &spec,
+                                           KernelSignature signature,
                                            AttentionOp source) {
   if (std::string err = spec.validate(); !err.empty())
     return makeError("invalid attention spec: " + err);
@@ -86,7 +107,7 @@ llvm::Expected<KernelModule> buildBackward(MLIRContext *ctx,
   ctx->loadDialect<AttnDialect, func::FuncDialect,
                    bufferization::BufferizationDialect>();
   KernelModule km;
-  km.signature = signatureForBackwardSpec(spec);
+  km.signature = std::move(signature);
   Location loc = UnknownLoc::get(ctx);
   OpBuilder b(ctx);
   km.module = ModuleOp::create(loc);
@@ -116,9 +137,9 @@ llvm::Expected<KernelModule> buildBackward(MLIRContext *ctx,
       b, loc, outputs[0].first, outputs[1].first, outputs[2].first,
       /*grad_bias=*/Type(), in(ArgRole::Query), in(ArgRole::Key),
       in(ArgRole::Value), in(ArgRole::Output), in(ArgRole::GradOutput),
-      in(ArgRole::Lse), /*bool_mask=*/Value(), /*bias=*/Value(),
-      in(ArgRole::KvLengths), /*q_segment_ids=*/Value(),
-      /*kv_segment_ids=*/Value(),
+      in(ArgRole::Lse), in(ArgRole::BoolMask), in(ArgRole::Bias),
+      in(ArgRole::KvLengths), in(ArgRole::QSegmentIds),
+      in(ArgRole::KvSegmentIds),
       spec.scale ? b.getF32FloatAttr(*spec.scale) : FloatAttr(),
       spec.softcap ? b.getF32FloatAttr(*spec.softcap) : FloatAttr(),
       spec.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, spec.mask),
@@ -145,7 +166,8 @@ llvm::Expected<KernelModule> buildBackward(MLIRContext *ctx,
 llvm::Expected<KernelModule>
 mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
                                           const AttentionSpec &spec) {
-  return buildBackward(ctx, spec, AttentionOp());
+  return buildBackward(ctx, spec, signatureForBackwardSpec(spec),
+                       AttentionOp());
 }
 
 llvm::Expected<KernelModule>
@@ -158,14 +180,6 @@ mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
     return forward.takeError();
   AttentionOp op;
   forward->module->walk([&](AttentionOp found) { op = found; });
-  const char *missing = op.getBias()            ? "a bias"
-                        : op.getBoolMask()      ? "a bool_mask"
-                        : op.getQSegmentIds()   ? "segment ids"
-                        : !op.getMaskMod().empty() ? "a mask_mod region"
-                                                   : nullptr;
-  if (missing)
-    return makeError(llvm::Twine("invalid backward spec: the backward does "
-                                 "not take ") +
-                     missing + " yet");
-  return buildBackward(ctx, forward->signature.spec, op);
+  return buildBackward(ctx, forward->signature.spec,
+                       backwardSignatureOf(forward->signature), op);
 }

@@ -14,10 +14,11 @@ llvm::Expected<KernelModule>
 buildBackwardKernelModule(MLIRContext *ctx, const AttentionSpec &spec);
 
 /// The backward of the one attn.attention in `mlirText` (the forward, as
-/// buildKernelModule(ctx, mlirText) takes it): its spec, with its
-/// score_mod region (differentiated at compile time) and the programs the
-/// reference evaluates it with. Bias, bool_mask, segment ids and mask_mod
-/// are rejected.
+/// buildKernelModule(ctx, mlirText) takes it): its spec, its bool_mask,
+/// bias (no gradient: grad_bias is not produced), kv_lengths and segment
+/// ids as input buffers in operand order, its score_mod (differentiated at
+/// compile time) and mask_mod regions, and the programs the reference
+/// evaluates them with.
 llvm::Expected<KernelModule>
 buildBackwardKernelModule(MLIRContext *ctx, llvm::StringRef mlirText);
 

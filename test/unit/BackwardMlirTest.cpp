@@ -1,16 +1,19 @@
-//===- BackwardScoreModTest.cpp - backward of score_mod regions -----------===//
+//===- BackwardMlirTest.cpp - the backward of MLIR forwards (score_mod) ---===//
 //
-// Runtime::compileBackwardMlir differentiates the forward's score_mod
-// region at compile time (attn-differentiate-score-mod). Each case writes
-// the forward as MLIR (with lse), runs it on fresh random inputs (seed
-// printed; ATTN_TEST_SEED=N reproduces), feeds its output and lse with a
-// random dO to the backward, and compares dQ, dK, dV with
-// referenceAttentionBackward, which takes the modifier's derivative by
-// float64 central differences of the region (nothing shared with the
-// compiler's derivative). Tolerances are runtime/CheckBackward.h's
-// (normwise relative): f32 5e-5, f16 3e-3, bf16 2e-2; NaN never passes.
+// Runtime::compileBackwardMlir compiles the backward of a forward written
+// as MLIR: its score_mod region differentiated at compile time
+// (attn-differentiate-score-mod), its bias (a constant here: no d(bias)
+// yet), bool_mask, segment ids and mask_mod. Each case runs the forward on
+// fresh random inputs (seed printed; ATTN_TEST_SEED=N reproduces), feeds
+// its output and lse with a random dO to the backward, and compares dQ,
+// dK, dV with referenceAttentionBackward, which takes the modifier's
+// derivative by float64 central differences of the interpreted region
+// (nothing shared with the compiler's derivative). Tolerances are
+// runtime/CheckBackward.h's (normwise relative): f32 5e-5, f16 3e-3, bf16
+// 2e-2; NaN never passes (gradient buffers start as NaN).
 //
 //===----------------------------------------------------------------------===//
+#include "BackwardTestUtils.h"
 #include "RuntimeTestUtils.h"
 #include "SpecTestUtils.h"
 
@@ -41,11 +44,28 @@ std::string eltName(ElementType t) {
   return t == ElementType::F16 ? "f16" : t == ElementType::BF16 ? "bf16" : "f32";
 }
 
+/// Operands and regions on top of a spec: `args` are more function
+/// arguments (", %bias: tensor<...>"), `operands` their operand clauses
+/// (" bias(%bias : tensor<...>)"), `maskMod` a mask_mod body (block
+/// arguments %b, %h, %i, %j; it yields %keep).
+struct Extras {
+  std::string args, operands, maskMod;
+};
+
+/// One more operand `keyword(%keyword : type)`, a function argument.
+Extras withOperand(const std::string &keyword, const std::string &type) {
+  Extras x;
+  x.args = ", %" + keyword + ": " + type;
+  x.operands = " " + keyword + "(%" + keyword + " : " + type + ")";
+  return x;
+}
+
 /// The forward of `s` (its sizes, dtype, layout, kv_lengths) as MLIR, with
-/// lse, `attrs` (e.g. "mask = #attn.mask<causal = true>") and a score_mod
-/// whose body is `mod` (block arguments %s, %b, %h, %i, %j; it yields %r).
+/// lse, `attrs` (e.g. "mask = #attn.mask<causal = true>") and, unless `mod`
+/// is empty, a score_mod whose body is `mod` (block arguments %s, %b, %h,
+/// %i, %j; it yields %r).
 std::string forwardMlir(const AttentionSpec &s, const std::string &mod,
-                        std::string attrs = "") {
+                        std::string attrs = "", const Extras &x = {}) {
   std::string e = eltName(s.dtype);
   std::string q = tensorType(s.queryShape(), e), k = tensorType(s.keyShape(), e),
               v = tensorType(s.valueShape(), e),
@@ -55,19 +75,25 @@ std::string forwardMlir(const AttentionSpec &s, const std::string &mod,
   if (s.layout == Layout::BSHD)
     attrs += std::string(attrs.empty() ? "" : ", ") +
              "layout = #attn.layout<bshd>";
-  std::string args = "%q: " + q + ", %k: " + k + ", %v: " + v;
+  std::string args = "%q: " + q + ", %k: " + k + ", %v: " + v + x.args;
   std::string lengths;
   if (s.withKvLengths) {
     args += ", %len: " + lens;
     lengths = " kv_lengths(%len : " + lens + ")";
   }
+  std::string regions;
+  if (!mod.empty())
+    regions += " score_mod {\n"
+               "  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):" +
+               mod + "\n    attn.yield %r : f32\n  }";
+  if (!x.maskMod.empty())
+    regions += " mask_mod {\n"
+               "  ^bb0(%b: index, %h: index, %i: index, %j: index):" +
+               x.maskMod + "\n    attn.yield %keep : i1\n  }";
   return "func.func @f(" + args + ") -> (" + o + ", " + l + ") {\n" +
-         "  %o, %lse = attn.attention %q, %k, %v" + lengths +
-         " score_mod {\n" +
-         "  ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):\n" +
-         mod + "\n    attn.yield %r : f32\n  } {" + attrs + "} : " + q + ", " +
-         k + ", " + v + " -> " + o + ", " + l + "\n  return %o, %lse : " + o +
-         ", " + l + "\n}\n";
+         "  %o, %lse = attn.attention %q, %k, %v" + lengths + x.operands +
+         regions + " {" + attrs + "} : " + q + ", " + k + ", " + v + " -> " +
+         o + ", " + l + "\n  return %o, %lse : " + o + ", " + l + "\n}\n";
 }
 
 /// Compiles the forward and the backward of `text` and checks the
@@ -77,12 +103,13 @@ bool checkBackward(const std::string &text,
   uint64_t seed = testSeed();
   SCOPED_TRACE("ATTN_TEST_SEED=" + std::to_string(seed) + "\n" + text);
   auto forward = sharedRuntime().compileMlir(text);
+  if (!forward) {
+    ADD_FAILURE() << llvm::toString(forward.takeError());
+    return false;
+  }
   auto backward = sharedRuntime().compileBackwardMlir(text);
-  if (!forward || !backward) {
-    ADD_FAILURE() << (forward ? "" : llvm::toString(forward.takeError()))
-                  << (backward ? "" : llvm::toString(backward.takeError()));
-    if (forward)
-      llvm::consumeError(backward.takeError());
+  if (!backward) {
+    ADD_FAILURE() << llvm::toString(backward.takeError());
     return false;
   }
   const KernelSignature &sig = (*backward)->signature();
@@ -92,16 +119,7 @@ bool checkBackward(const std::string &text,
   if (!ok((*forward)->run(forwardArgsOf(host.args()))) ||
       !ok((*backward)->run(host.args())))
     return false;
-  auto ref = referenceAttentionBackward(sig, host.args());
-  if (!ref) {
-    ADD_FAILURE() << llvm::toString(ref.takeError());
-    return false;
-  }
-  GradientReport r = checkGradients(
-      sig, host.args(), *ref, gradientToleranceFor(dtypeOf(sig.spec.dtype)));
-  EXPECT_TRUE(r.passed) << r.summary();
-  std::cout << sig.spec.key() << ": " << r.summary() << "\n";
-  return r.passed;
+  return attn_test::gradientsMatchReference(sig, host.args());
 }
 
 /// ALiBi: s + slope_h (kv - q), with the per-head slope -(h + 1) / 16.
@@ -236,6 +254,39 @@ TEST(BackwardScoreMod, F16AndBf16) {
   }
 }
 
+/// bias, bool_mask, segment ids and mask_mod operands of the forward (the
+/// bias as a constant: no d(bias) yet).
+TEST(BackwardMlirOperands, BroadcastBiasCausal) {
+  AttentionSpec s = makeSpec(2, 4, 2, 37, 45, 64);
+  std::string bt = tensorType({1, 1, 37, 45}, "f32");
+  checkBackward(forwardMlir(s, "", "mask = #attn.mask<causal = true>",
+                            withOperand("bias", bt)));
+}
+
+TEST(BackwardMlirOperands, MasksSegmentsMaskModWithScoreMod) {
+  AttentionSpec s = makeSpec(2, 8, 2, 29, 53, 64);
+  std::string mt = tensorType({2, 1, 29, 53}, "i1"),
+              qs = tensorType({2, 29}, "i32"), ks = tensorType({2, 53}, "i32");
+  Extras x;
+  x.args = ", %bm: " + mt + ", %qs: " + qs + ", %ks: " + ks;
+  x.operands = " bool_mask(%bm : " + mt + ") segment_ids(%qs, %ks : " + qs +
+               ", " + ks + ")";
+  // Keys that are not multiples of 7 (with a mask that has holes).
+  x.maskMod = R"(
+    %c7 = arith.constant 7 : index
+    %c0 = arith.constant 0 : index
+    %r7 = arith.remui %j, %c7 : index
+    %keep = arith.cmpi ne, %r7, %c0 : index)";
+  checkBackward(forwardMlir(s, kAlibi, "", x));
+}
+
+TEST(BackwardMlirOperands, FullBiasSoftcapRegionBf16) {
+  AttentionSpec s = makeSpec(1, 4, 4, 40, 70, 64, ElementType::BF16);
+  std::string bt = tensorType({1, 4, 40, 70}, "bf16");
+  checkBackward(forwardMlir(s, kSoftcap, "mask = #attn.mask<causal = true>",
+                            withOperand("bias", bt)));
+}
+
 TEST(BackwardScoreModErrors, NotDifferentiable) {
   AttentionSpec s = makeSpec(1, 4, 2, 17, 23, 64);
   std::string err = errorOf(sharedRuntime().compileBackwardMlir(forwardMlir(
@@ -256,12 +307,11 @@ TEST(BackwardScoreModErrors, Refused) {
                 .find("malformed MLIR input"),
             std::string::npos);
   // An operand the backward does not take yet.
-  std::string bias = text;
-  std::string bt = tensorType({1, 1, 17, 23}, "f32");
-  bias.replace(bias.find("%v: "), 4, "%bias: " + bt + ", %v: ");
-  bias.replace(bias.find(" score_mod"), 0, " bias(%bias : " + bt + ")");
-  EXPECT_NE(errorOf(sharedRuntime().compileBackwardMlir(bias))
-                .find("the backward does not take a bias yet"),
+  std::string st = tensorType({4}, "f32");
+  std::string sinks =
+      forwardMlir(s, kTanh, "", withOperand("sinks", st));
+  EXPECT_NE(errorOf(sharedRuntime().compileBackwardMlir(sinks))
+                .find("attention sinks have no backward yet"),
             std::string::npos);
 }
 
