@@ -539,9 +539,9 @@ static LogicalResult verifyModRegions(Operation *op, Region &scoreMod,
                                       Region &maskMod) {
   Builder b(op->getContext());
   Type idx = b.getIndexType();
-  if (failed(verifyModRegion(
-          op, scoreMod, "score_mod", {b.getF32Type(), idx, idx, idx, idx},
-          b.getF32Type(), kScoreModSignature)))
+  if (failed(verifyModRegion(op, scoreMod, "score_mod",
+                             {b.getF32Type(), idx, idx, idx, idx},
+                             b.getF32Type(), kScoreModSignature)))
     return failure();
   return verifyModRegion(op, maskMod, "mask_mod", {idx, idx, idx, idx},
                          b.getI1Type(),
@@ -561,9 +561,9 @@ LogicalResult AttentionGradOp::verifyRegions() {
     return emitOpError("score_mod_grad region needs a score_mod region");
   Builder b(getContext());
   Type idx = b.getIndexType();
-  return verifyModRegion(
-      *this, getScoreModGrad(), "score_mod_grad",
-      {b.getF32Type(), idx, idx, idx, idx}, b.getF32Type(), kScoreModSignature);
+  return verifyModRegion(*this, getScoreModGrad(), "score_mod_grad",
+                         {b.getF32Type(), idx, idx, idx, idx}, b.getF32Type(),
+                         kScoreModSignature);
 }
 
 //===----------------------------------------------------------------------===//

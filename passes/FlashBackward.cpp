@@ -90,9 +90,9 @@ private:
   /// rows in the key-major tile `s` at (q0, j0), as the forward's per-score
   /// hooks (TileFlash.cpp) do; indices clamped so operand reads stay in
   /// bounds (padding pairs are masked anyway).
-  void forEachScore(const QueryTiles &t, Value s, Value q0, Value j0,
-                    llvm::function_ref<void(Value, Value, Value, Value, Value)>
-                        body);
+  void forEachScore(
+      const QueryTiles &t, Value s, Value q0, Value j0,
+      llvm::function_ref<void(Value, Value, Value, Value, Value)> body);
   /// The scratch `scoreTile` wants for `slope` (d score_mod / d score),
   /// shaped like `s`; null without a score_mod.
   Value slopeTile(Value s) {
@@ -208,8 +208,8 @@ BackwardLowering::QueryTiles BackwardLowering::allocQueryTiles(bool rowMajorQ) {
   return t;
 }
 
-void BackwardLowering::packQueries(QueryTiles &t, Value b0, Value hkv,
-                                   Value q0, std::optional<float> qScale) {
+void BackwardLowering::packQueries(QueryTiles &t, Value b0, Value hkv, Value q0,
+                                   std::optional<float> qScale) {
   t.b0 = b0;
   t.hkv = hkv;
   // Padding rows (past the group's rows, past Sq) must stay inert: zero Q,
@@ -279,16 +279,16 @@ void BackwardLowering::scoreTile(const QueryTiles &t, Value kt, Value vt,
   // Bias and score_mod on the scaled logit, d score_mod / d logit into
   // `slope` (the bias adds 1).
   if (mods.modifiesScores())
-    forEachScore(t, s, q0, j0, [&](Value n, Value m, Value h, Value qi,
-                                   Value kj) {
-      Value raw = memref::LoadOp::create(b, s, ValueRange{n, m});
-      Value dr;
-      Value mod =
-          modifyScore(b, im, mods, raw, t.b0, h, qi, kj, slope ? &dr : nullptr);
-      memref::StoreOp::create(b, mod, s, ValueRange{n, m});
-      if (slope)
-        memref::StoreOp::create(b, dr, slope, ValueRange{n, m});
-    });
+    forEachScore(t, s, q0, j0,
+                 [&](Value n, Value m, Value h, Value qi, Value kj) {
+                   Value raw = memref::LoadOp::create(b, s, ValueRange{n, m});
+                   Value dr;
+                   Value mod = modifyScore(b, im, mods, raw, t.b0, h, qi, kj,
+                                           slope ? &dr : nullptr);
+                   memref::StoreOp::create(b, mod, s, ValueRange{n, m});
+                   if (slope)
+                     memref::StoreOp::create(b, dr, slope, ValueRange{n, m});
+                 });
   FloatAttr cap = op.getSoftcapAttr();
   if (cap)
     TileSoftcapOp::create(b, s, cap);
@@ -300,13 +300,14 @@ void BackwardLowering::scoreTile(const QueryTiles &t, Value kt, Value vt,
   if (mods.masks()) {
     Value negInf = arith::ConstantOp::create(
         b, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-    forEachScore(t, s, q0, j0, [&](Value n, Value m, Value h, Value qi,
-                                   Value kj) {
-      Value keep = customMasksAllow(b, im, mods, t.b0, h, qi, kj);
-      Value x = memref::LoadOp::create(b, s, ValueRange{n, m});
-      memref::StoreOp::create(b, arith::SelectOp::create(b, keep, x, negInf),
-                              s, ValueRange{n, m});
-    });
+    forEachScore(
+        t, s, q0, j0, [&](Value n, Value m, Value h, Value qi, Value kj) {
+          Value keep = customMasksAllow(b, im, mods, t.b0, h, qi, kj);
+          Value x = memref::LoadOp::create(b, s, ValueRange{n, m});
+          memref::StoreOp::create(b,
+                                  arith::SelectOp::create(b, keep, x, negInf),
+                                  s, ValueRange{n, m});
+        });
   }
   TileMatmulOp::create(b, vt, t.doT, dp, false, false, false);
   TileSoftmaxGradOp::create(b, s, dp, t.lse, t.delta, slope, cap);

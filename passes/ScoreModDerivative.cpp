@@ -108,9 +108,7 @@ FailureOr<Value> Differentiator::mathRule(Operation &op, ArrayRef<Value> x,
         return mul(arith::SubFOp::create(b, one(), mul(y, y)), t);
       })
       // sqrt: t / (2 y); rsqrt = a^-1/2: -y³ t / 2.
-      .Case([&](math::SqrtOp) -> Value {
-        return div(mul(t, cst(ty, 0.5)), y);
-      })
+      .Case([&](math::SqrtOp) -> Value { return div(mul(t, cst(ty, 0.5)), y); })
       .Case([&](math::RsqrtOp) -> Value {
         return mul(mul(mul(y, y), mul(y, cst(ty, -0.5))), t);
       })
@@ -165,7 +163,8 @@ FailureOr<Value> Differentiator::rule(Operation &op, ArrayRef<Value> x,
           })
           // a rem b = a - trunc(a / b) b.
           .Case([&](arith::RemFOp) {
-            Value q = math::TruncOp::create(b, arith::DivFOp::create(b, x[0], x[1]));
+            Value q =
+                math::TruncOp::create(b, arith::DivFOp::create(b, x[0], x[1]));
             return sub(t[0], scaled(q, t[1]));
           })
           .Case<arith::MaximumFOp, arith::MaxNumFOp>(
@@ -257,8 +256,8 @@ LogicalResult mlir::attn::buildScoreModDerivative(Region &scoreMod,
   Differentiator d(scoreMod.getLoc(), *dst);
   d.map.map(src.getArguments(), dst->getArguments());
   Value score = src.getArgument(0);
-  d.tangents[score] = arith::ConstantOp::create(
-      d.b, d.b.getFloatAttr(score.getType(), 1.0));
+  d.tangents[score] =
+      arith::ConstantOp::create(d.b, d.b.getFloatAttr(score.getType(), 1.0));
   for (Operation &op : src.without_terminator())
     if (failed(d.visit(op))) {
       into.getBlocks().clear();

@@ -46,9 +46,10 @@ Value mlir::attn::modifyScore(ImplicitLocOpBuilder &b, IndexMath &im,
     s = arith::AddFOp::create(b, s, x);
   }
   if (slope) {
-    *slope = m.scoreMod ? inlineModRegion(b, *m.scoreModGrad, {s, b0, h, qi, kj})
-                        : arith::ConstantOp::create(b, b.getF32FloatAttr(1.0f))
-                              .getResult();
+    *slope =
+        m.scoreMod
+            ? inlineModRegion(b, *m.scoreModGrad, {s, b0, h, qi, kj})
+            : arith::ConstantOp::create(b, b.getF32FloatAttr(1.0f)).getResult();
   }
   if (m.scoreMod)
     s = inlineModRegion(b, *m.scoreMod, {s, b0, h, qi, kj});

@@ -34,8 +34,8 @@ Value inlineModRegion(ImplicitLocOpBuilder &b, Region &region, ValueRange args);
 /// also sets it to d(result)/d(s): score_mod_grad's value, 1 without a
 /// score_mod.
 Value modifyScore(ImplicitLocOpBuilder &b, IndexMath &im,
-                  const ScoreModifiers &m, Value s, Value b0, Value h,
-                  Value qi, Value kj, Value *slope = nullptr);
+                  const ScoreModifiers &m, Value s, Value b0, Value h, Value qi,
+                  Value kj, Value *slope = nullptr);
 
 /// The i1 "the custom masks allow (b0, h, qi, kj)": bool_mask, equal
 /// segment ids and mask_mod, combined by AND.

@@ -67,8 +67,8 @@ void TileVectorizer::lower(TileSoftmaxGradOp op) {
         // A masked pair's slope is whatever the modifier gave there (NaN
         // included): the select keeps its dS exactly 0.
         ds = arith::MulFOp::create(b, ds, load(slope, {n, col}));
-        Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, p,
-                                           splat(0.0f));
+        Value seen =
+            arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, p, splat(0.0f));
         ds = arith::SelectOp::create(b, seen, ds, splat(0.0f));
       }
       store(p, s, {n, col});

@@ -81,9 +81,9 @@ KernelSignature backwardSignatureOf(const KernelSignature &forward) {
     if (!a.isOutput)
       args.push_back(a);
   for (const ArgInfo &a : sig.args)
-    if (!llvm::is_contained({ArgRole::Query, ArgRole::Key, ArgRole::Value,
-                             ArgRole::KvLengths},
-                            a.role))
+    if (!llvm::is_contained(
+            {ArgRole::Query, ArgRole::Key, ArgRole::Value, ArgRole::KvLengths},
+            a.role))
       args.push_back(a);
   sig.args = std::move(args);
   return sig;

@@ -1,7 +1,7 @@
 // RUN: split-file %s %t
 // RUN: attn-run %t/alibi.mlir --backward --check --seed=3 | FileCheck %s
 // RUN: bash -c "attn-run %t/no-lse.mlir --backward 2>&1; echo exit=\$?" | FileCheck %s --check-prefix=NOLSE
-// RUN: bash -c "attn-run %t/cbrt.mlir --backward 2>&1; echo exit=\$?" | FileCheck %s --check-prefix=CBRT
+// RUN: bash -c "attn-run %t/copysign.mlir --backward 2>&1; echo exit=\$?" | FileCheck %s --check-prefix=NORULE
 
 // attn-run --backward on an MLIR forward: its score_mod (ALiBi here) is
 // differentiated at compile time and --check compares with the float64
@@ -13,8 +13,9 @@
 // NOLSE: --backward: the attn.attention must return its lse
 // NOLSE: exit=2
 
-// CBRT: cannot differentiate 'math.cbrt' with respect to the score
-// CBRT: exit=1
+// A forward that compiles, with an op the derivative has no rule for.
+// NORULE: cannot differentiate 'math.copysign' with respect to the score
+// NORULE: exit=1
 
 //--- alibi.mlir
 func.func @f(%q: tensor<1x4x33x64xf32>, %k: tensor<1x2x40x64xf32>,
@@ -44,13 +45,14 @@ func.func @f(%q: tensor<1x4x33x64xf32>, %k: tensor<1x2x40x64xf32>,
   return %o : tensor<1x4x33x64xf32>
 }
 
-//--- cbrt.mlir
+//--- copysign.mlir
 func.func @f(%q: tensor<1x4x33x64xf32>, %k: tensor<1x2x40x64xf32>,
              %v: tensor<1x2x40x64xf32>)
     -> (tensor<1x4x33x64xf32>, tensor<1x4x33xf32>) {
   %o, %lse = attn.attention %q, %k, %v score_mod {
   ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
-    %r = math.cbrt %s : f32
+    %c = arith.constant -1.000000e+00 : f32
+    %r = math.copysign %s, %c : f32
     attn.yield %r : f32
   } : tensor<1x4x33x64xf32>, tensor<1x2x40x64xf32>, tensor<1x2x40x64xf32>
       -> tensor<1x4x33x64xf32>, tensor<1x4x33xf32>

@@ -41,7 +41,9 @@ std::string tensorType(llvm::ArrayRef<int64_t> shape, llvm::StringRef elt) {
 }
 
 std::string eltName(ElementType t) {
-  return t == ElementType::F16 ? "f16" : t == ElementType::BF16 ? "bf16" : "f32";
+  return t == ElementType::F16    ? "f16"
+         : t == ElementType::BF16 ? "bf16"
+                                  : "f32";
 }
 
 /// Operands and regions on top of a spec: `args` are more function
@@ -67,14 +69,15 @@ Extras withOperand(const std::string &keyword, const std::string &type) {
 std::string forwardMlir(const AttentionSpec &s, const std::string &mod,
                         std::string attrs = "", const Extras &x = {}) {
   std::string e = eltName(s.dtype);
-  std::string q = tensorType(s.queryShape(), e), k = tensorType(s.keyShape(), e),
+  std::string q = tensorType(s.queryShape(), e),
+              k = tensorType(s.keyShape(), e),
               v = tensorType(s.valueShape(), e),
               o = tensorType(s.outputShape(), e),
               l = tensorType({s.batch, s.numHeads, s.queryLen}, "f32"),
               lens = tensorType({s.batch}, "i32");
   if (s.layout == Layout::BSHD)
-    attrs += std::string(attrs.empty() ? "" : ", ") +
-             "layout = #attn.layout<bshd>";
+    attrs +=
+        std::string(attrs.empty() ? "" : ", ") + "layout = #attn.layout<bshd>";
   std::string args = "%q: " + q + ", %k: " + k + ", %v: " + v + x.args;
   std::string lengths;
   if (s.withKvLengths) {
@@ -98,8 +101,7 @@ std::string forwardMlir(const AttentionSpec &s, const std::string &mod,
 
 /// Compiles the forward and the backward of `text` and checks the
 /// gradients against the float64 reference; false on a failure.
-bool checkBackward(const std::string &text,
-                   std::vector<int32_t> lengths = {}) {
+bool checkBackward(const std::string &text, std::vector<int32_t> lengths = {}) {
   uint64_t seed = testSeed();
   SCOPED_TRACE("ATTN_TEST_SEED=" + std::to_string(seed) + "\n" + text);
   auto forward = sharedRuntime().compileMlir(text);
@@ -177,8 +179,8 @@ const char *kDecay = R"(
 
 TEST(BackwardScoreMod, AlibiCausalOddLengths) {
   AttentionSpec s = makeSpec(2, 4, 4, 37, 45, 64);
-  checkBackward(forwardMlir(
-      s, kAlibi, "mask = #attn.mask<causal = true, q_offset = 8>"));
+  checkBackward(
+      forwardMlir(s, kAlibi, "mask = #attn.mask<causal = true, q_offset = 8>"));
 }
 
 TEST(BackwardScoreMod, SoftcapRegionGqa4) {
@@ -200,7 +202,8 @@ TEST(BackwardScoreMod, SoftcapRegionMatchesAttribute) {
   AttentionSpec fwd = s;
   fwd.returnLse = true;
   auto forward = sharedRuntime().compile(fwd);
-  ASSERT_TRUE(static_cast<bool>(forward)) << llvm::toString(forward.takeError());
+  ASSERT_TRUE(static_cast<bool>(forward))
+      << llvm::toString(forward.takeError());
   uint64_t seed = testSeed();
   SCOPED_TRACE("ATTN_TEST_SEED=" + std::to_string(seed));
   HostBuffers a(signatureForBackwardSpec(s), {.seed = seed});
@@ -224,8 +227,8 @@ TEST(BackwardScoreMod, TanhMqa7) {
 }
 
 TEST(BackwardScoreMod, SelectOnIndexBshd) {
-  AttentionSpec s = makeSpec(2, 4, 2, 43, 43, 64, ElementType::F32,
-                             Layout::BSHD);
+  AttentionSpec s =
+      makeSpec(2, 4, 2, 43, 43, 64, ElementType::F32, Layout::BSHD);
   checkBackward(forwardMlir(s, kSelect));
 }
 
@@ -289,8 +292,8 @@ TEST(BackwardMlirOperands, FullBiasSoftcapRegionBf16) {
 
 TEST(BackwardScoreModErrors, NotDifferentiable) {
   AttentionSpec s = makeSpec(1, 4, 2, 17, 23, 64);
-  std::string err = errorOf(sharedRuntime().compileBackwardMlir(forwardMlir(
-      s, "    %r = math.cbrt %s : f32")));
+  std::string err = errorOf(sharedRuntime().compileBackwardMlir(
+      forwardMlir(s, "    %r = math.cbrt %s : f32")));
   EXPECT_NE(err.find("cannot differentiate 'math.cbrt' with respect to the "
                      "score"),
             std::string::npos)
@@ -308,8 +311,7 @@ TEST(BackwardScoreModErrors, Refused) {
             std::string::npos);
   // An operand the backward does not take yet.
   std::string st = tensorType({4}, "f32");
-  std::string sinks =
-      forwardMlir(s, kTanh, "", withOperand("sinks", st));
+  std::string sinks = forwardMlir(s, kTanh, "", withOperand("sinks", st));
   EXPECT_NE(errorOf(sharedRuntime().compileBackwardMlir(sinks))
                 .find("attention sinks have no backward yet"),
             std::string::npos);

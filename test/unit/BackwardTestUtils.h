@@ -23,8 +23,8 @@ inline bool gradientsMatchReference(const mlir::attn::rt::KernelSignature &sig,
     ADD_FAILURE() << llvm::toString(ref.takeError());
     return false;
   }
-  GradientReport r = checkGradients(sig, args, *ref,
-                                    gradientToleranceFor(dtypeOf(sig.spec.dtype)));
+  GradientReport r = checkGradients(
+      sig, args, *ref, gradientToleranceFor(dtypeOf(sig.spec.dtype)));
   EXPECT_TRUE(r.passed) << r.summary();
   std::cout << sig.spec.key() << ": " << r.summary() << "\n";
   return r.passed;

@@ -45,8 +45,9 @@ int attn_run::runBackward(const BackwardRequest &req) {
   spec.returnLse = true;
   Runtime &runtime = req.runtime;
   bool mlir = !req.mlirText.empty();
-  auto forward = mlir ? runtime.compileMlir(req.mlirText, Target::Cpu, req.options)
-                      : runtime.compile(spec, Target::Cpu, req.options);
+  auto forward =
+      mlir ? runtime.compileMlir(req.mlirText, Target::Cpu, req.options)
+           : runtime.compile(spec, Target::Cpu, req.options);
   if (!forward)
     return fail(1, "forward: " + llvm::toString(forward.takeError()));
   if (!(*forward)->signature().has(ArgRole::Lse))
