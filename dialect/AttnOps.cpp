@@ -543,15 +543,17 @@ LogicalResult verifyModRegion(Operation *op, Region &region, StringRef name,
 }
 } // namespace
 
+static constexpr const char *kScoreModSignature =
+    "(score: f32, b: index, h: index, q_idx: index, kv_idx: index)";
+
 /// The score_mod and mask_mod regions of either attention op.
 static LogicalResult verifyModRegions(Operation *op, Region &scoreMod,
                                       Region &maskMod) {
   Builder b(op->getContext());
   Type idx = b.getIndexType();
-  if (failed(verifyModRegion(
-          op, scoreMod, "score_mod", {b.getF32Type(), idx, idx, idx, idx},
-          b.getF32Type(),
-          "(score: f32, b: index, h: index, q_idx: index, kv_idx: index)")))
+  if (failed(verifyModRegion(op, scoreMod, "score_mod",
+                             {b.getF32Type(), idx, idx, idx, idx},
+                             b.getF32Type(), kScoreModSignature)))
     return failure();
   return verifyModRegion(op, maskMod, "mask_mod", {idx, idx, idx, idx},
                          b.getI1Type(),
@@ -563,7 +565,17 @@ LogicalResult AttentionOp::verifyRegions() {
 }
 
 LogicalResult AttentionGradOp::verifyRegions() {
-  return verifyModRegions(*this, getScoreMod(), getMaskMod());
+  if (failed(verifyModRegions(*this, getScoreMod(), getMaskMod())))
+    return failure();
+  if (getScoreModGrad().empty())
+    return success();
+  if (getScoreMod().empty())
+    return emitOpError("score_mod_grad region needs a score_mod region");
+  Builder b(getContext());
+  Type idx = b.getIndexType();
+  return verifyModRegion(*this, getScoreModGrad(), "score_mod_grad",
+                         {b.getF32Type(), idx, idx, idx, idx}, b.getF32Type(),
+                         kScoreModSignature);
 }
 
 //===----------------------------------------------------------------------===//

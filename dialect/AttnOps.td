@@ -191,6 +191,12 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad", [
 
     Attention sinks are not taken yet (their gradient is one more result).
 
+    The optional `score_mod_grad` region (same arguments as `score_mod`,
+    yields an f32) is `d score_mod(s, ...) / d s` at the same arguments. It
+    is only allowed with a `score_mod`; when absent, the lowering builds it
+    from `score_mod` (pass `attn-differentiate-score-mod`, which also
+    writes it here so it can be read).
+
     ```mlir
     %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse
         {mask = #attn.mask<causal = true>}
@@ -223,7 +229,8 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad", [
     Attn_FloatTensor:$grad_key,
     Attn_FloatTensor:$grad_value,
     Optional<Attn_FloatTensor>:$grad_bias);
-  let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod);
+  let regions = (region AnyRegion:$score_mod, AnyRegion:$mask_mod,
+                 AnyRegion:$score_mod_grad);
 
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $output `,` $grad_output `,` $lse
@@ -234,6 +241,7 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad", [
         type($q_segment_ids) `,` type($kv_segment_ids) `)`)?
     (`score_mod` $score_mod^)?
     (`mask_mod` $mask_mod^)?
+    (`score_mod_grad` $score_mod_grad^)?
     attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
     type($output) `,` type($grad_output) `,` type($lse)
     `->` type($grad_query) `,` type($grad_key) `,` type($grad_value)

@@ -193,6 +193,10 @@ LogicalResult TileSoftmaxGradOp::verify() {
   if (!s.hasStaticShape() || s.getShape() != dp.getShape())
     return emitOpError() << "scores " << s << " and dp " << dp
                          << " must have one static shape";
+  if (Value slope = getSlope())
+    if (cast<MemRefType>(slope.getType()).getShape() != s.getShape())
+      return emitOpError() << "slope " << slope.getType()
+                           << " must have the shape of scores " << s;
   int64_t rows = s.getDimSize(1); // key-major
   if (getLse().getType().getDimSize(0) != rows ||
       getDelta().getType().getDimSize(0) != rows)

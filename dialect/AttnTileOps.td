@@ -220,19 +220,25 @@ def Attn_TileSoftmaxGradOp : Attn_Op<"tile_softmax_grad"> {
     nothing, or where the score is -inf: a masked pair), written into
     `scores`; `dS = P * (dp - delta[m])`, times `1 - (s / cap)²` with
     `softcap` (the derivative of `cap·tanh(x / cap)`, from the capped
-    score `s`), written into `dp`. `dS` is then the gradient with respect
-    to the logit before soft-capping, which the backward multiplies into
-    dQ (`dS · K`) and dK (`dSᵀ · Q`); `P` gives dV (`Pᵀ · dO`).
+    score `s`), written into `dp`. With `slope` (a tile shaped like
+    `scores`: the derivative of the score modifiers before soft-capping,
+    e.g. score_mod's, at each pair), `dS` is also multiplied by it, and is
+    0 wherever `P` is (a masked pair's slope may be anything, NaN
+    included). `dS` is then the gradient with respect to the raw logit,
+    which the backward multiplies into dQ (`dS · K`) and dK (`dSᵀ · Q`);
+    `P` gives dV (`Pᵀ · dO`).
   }];
   let arguments = (ins
     Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$scores,
     Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$dp,
     Arg<Attn_F32Row, "", [MemRead]>:$lse,
     Arg<Attn_F32Row, "", [MemRead]>:$delta,
+    Arg<Optional<Attn_F32Tile>, "", [MemRead]>:$slope,
     OptionalAttr<F32Attr>:$softcap);
   let assemblyFormat = [{
-    $scores `,` $dp `,` $lse `,` $delta attr-dict `:` type($scores) `,`
-    type($dp) `,` type($lse) `,` type($delta)
+    $scores `,` $dp `,` $lse `,` $delta (`slope` $slope^)? attr-dict `:`
+    type($scores) `,` type($dp) `,` type($lse) `,` type($delta)
+    (`,` type($slope)^)?
   }];
   let hasVerifier = 1;
 }

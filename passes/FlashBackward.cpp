@@ -22,6 +22,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/FlashEmitter.h"
+#include "passes/ScoreModDerivative.h"
+#include "passes/ScoreModifiers.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -52,6 +54,7 @@ private:
   /// The tiles of one query block (both kinds of items).
   struct QueryTiles {
     Value qt, qRows, doT, doRows, oRows, lse, delta;
+    Value b0, hkv; ///< whose block it holds (packQueries)
   };
   Value inputBuffer(Value tensor, bool unitInner) {
     return tensorAsBuffer(b, tensor, unitInner);
@@ -76,12 +79,27 @@ private:
   QueryTiles allocQueryTiles(bool rowMajorQ);
   /// Packs the query block at q0 of (b0, hkv): Qᵀ (scaled by `qScale`),
   /// Q rows (scaled, when allocated), dOᵀ, dO, the lse and D.
-  void packQueries(const QueryTiles &t, Value b0, Value hkv, Value q0,
+  void packQueries(QueryTiles &t, Value b0, Value hkv, Value q0,
                    std::optional<float> qScale);
   /// S, masks and dS of the KV tile at j0 against the query block at q0:
-  /// leaves P in `s` and dS in `dp`.
+  /// leaves P in `s` and dS in `dp` (`slope`: scratch of s's shape, for
+  /// the score modifiers' derivative; null without them).
   void scoreTile(const QueryTiles &t, Value k, Value v, Value s, Value dp,
-                 Value q0, Value j0, Value limit);
+                 Value slope, Value q0, Value j0, Value limit);
+  /// Calls `body(n, m, h, qi, kj)` for every score s[n, m] of the group's
+  /// rows in the key-major tile `s` at (q0, j0), as the forward's per-score
+  /// hooks (TileFlash.cpp) do; indices clamped so operand reads stay in
+  /// bounds (padding pairs are masked anyway).
+  void forEachScore(
+      const QueryTiles &t, Value s, Value q0, Value j0,
+      llvm::function_ref<void(Value, Value, Value, Value, Value)> body);
+  /// The scratch `scoreTile` wants for `slope` (d score_mod / d score),
+  /// shaped like `s`; null without a score_mod.
+  Value slopeTile(Value s) {
+    if (!mods.scoreMod)
+      return Value();
+    return tile(cast<MemRefType>(s.getType()).getShape());
+  }
   void emitKvItem(Value item);
   void emitQueryItem(Value item);
   /// Stores rows of `acc` into `dst` (converting to its element type).
@@ -96,6 +114,7 @@ private:
   /// (two of them transposes) serve more of the item's matmul work.
   int64_t tkv = 0;
   Value q, k, v, o, dO, lse, kvLengths, dq, dk, dv;
+  ScoreModifiers mods;
   SmallVector<Operation *> toErase;
 };
 
@@ -124,6 +143,16 @@ LogicalResult BackwardLowering::run() {
   dO = logical(inputBuffer(op.getGradOutput(), true));
   lse = inputBuffer(op.getLse(), false);
   kvLengths = inputBuffer(op.getKvLengths(), false);
+  mods.bias = inputBuffer(op.getBias(), false);
+  mods.boolMask = inputBuffer(op.getBoolMask(), false);
+  mods.qSeg = inputBuffer(op.getQSegmentIds(), false);
+  mods.kvSeg = inputBuffer(op.getKvSegmentIds(), false);
+  if (!op.getScoreMod().empty()) {
+    mods.scoreMod = &op.getScoreMod();
+    mods.scoreModGrad = &op.getScoreModGrad();
+  }
+  if (!op.getMaskMod().empty())
+    mods.maskMod = &op.getMaskMod();
   dq = logical(outputBuffer(op.getGradQuery()));
   dk = logical(outputBuffer(op.getGradKey()));
   dv = logical(outputBuffer(op.getGradValue()));
@@ -179,8 +208,10 @@ BackwardLowering::QueryTiles BackwardLowering::allocQueryTiles(bool rowMajorQ) {
   return t;
 }
 
-void BackwardLowering::packQueries(const QueryTiles &t, Value b0, Value hkv,
-                                   Value q0, std::optional<float> qScale) {
+void BackwardLowering::packQueries(QueryTiles &t, Value b0, Value hkv, Value q0,
+                                   std::optional<float> qScale) {
+  t.b0 = b0;
+  t.hkv = hkv;
   // Padding rows (past the group's rows, past Sq) must stay inert: zero Q,
   // dO and O, and lse +inf so that P = exp(s - lse) is 0 there.
   if (g.rowsPad != g.rows) {
@@ -224,11 +255,40 @@ void BackwardLowering::packQueries(const QueryTiles &t, Value b0, Value hkv,
   TileRowDotOp::create(b, t.doRows, t.oRows, t.delta);
 }
 
+void BackwardLowering::forEachScore(
+    const QueryTiles &t, Value s, Value q0, Value j0,
+    llvm::function_ref<void(Value, Value, Value, Value, Value)> body) {
+  int64_t keys = cast<MemRefType>(s.getType()).getDimSize(0);
+  auto rows = scf::ForOp::create(b, im.c(0), im.c(g.rows), im.c(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(rows.getBody());
+  Value m = rows.getInductionVar();
+  Value h = im.add(im.mul(t.hkv, g.group), im.div(m, g.tq));
+  Value qi = im.min(im.add(q0, im.rem(m, g.tq)), im.c(g.qLen - 1));
+  auto cols = scf::ForOp::create(b, im.c(0), im.c(keys), im.c(1));
+  b.setInsertionPointToStart(cols.getBody());
+  Value n = cols.getInductionVar();
+  body(n, m, h, qi, im.min(im.add(j0, n), im.c(g.kvCapacity - 1)));
+}
+
 void BackwardLowering::scoreTile(const QueryTiles &t, Value kt, Value vt,
-                                 Value s, Value dp, Value q0, Value j0,
-                                 Value limit) {
+                                 Value s, Value dp, Value slope, Value q0,
+                                 Value j0, Value limit) {
   TileMatmulOp::create(b, kt, t.qt, s, /*accumulate=*/false,
                        /*transpose_lhs=*/false, /*transpose_rhs=*/false);
+  // Bias and score_mod on the scaled logit, d score_mod / d logit into
+  // `slope` (the bias adds 1).
+  if (mods.modifiesScores())
+    forEachScore(t, s, q0, j0,
+                 [&](Value n, Value m, Value h, Value qi, Value kj) {
+                   Value raw = memref::LoadOp::create(b, s, ValueRange{n, m});
+                   Value dr;
+                   Value mod = modifyScore(b, im, mods, raw, t.b0, h, qi, kj,
+                                           slope ? &dr : nullptr);
+                   memref::StoreOp::create(b, mod, s, ValueRange{n, m});
+                   if (slope)
+                     memref::StoreOp::create(b, dr, slope, ValueRange{n, m});
+                 });
   FloatAttr cap = op.getSoftcapAttr();
   if (cap)
     TileSoftcapOp::create(b, s, cap);
@@ -236,8 +296,21 @@ void BackwardLowering::scoreTile(const QueryTiles &t, Value kt, Value vt,
   // scale P here, after tile_softmax_grad, and dP before it.
   TileMaskOp::create(b, s, q0, j0, limit, op.getMaskAttr(),
                      b.getI64IntegerAttr(g.tq));
+  // bool_mask, segment ids and mask_mod, after softcap as in the forward.
+  if (mods.masks()) {
+    Value negInf = arith::ConstantOp::create(
+        b, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+    forEachScore(
+        t, s, q0, j0, [&](Value n, Value m, Value h, Value qi, Value kj) {
+          Value keep = customMasksAllow(b, im, mods, t.b0, h, qi, kj);
+          Value x = memref::LoadOp::create(b, s, ValueRange{n, m});
+          memref::StoreOp::create(b,
+                                  arith::SelectOp::create(b, keep, x, negInf),
+                                  s, ValueRange{n, m});
+        });
+  }
   TileMatmulOp::create(b, vt, t.doT, dp, false, false, false);
-  TileSoftmaxGradOp::create(b, s, dp, t.lse, t.delta, cap);
+  TileSoftmaxGradOp::create(b, s, dp, t.lse, t.delta, slope, cap);
 }
 
 void BackwardLowering::storeRows(Value acc, Value dst, Value ones) {
@@ -255,6 +328,7 @@ void BackwardLowering::emitKvItem(Value item) {
   Value kt = tile({tkv, dPad}), vt = tile({tkv, g.dvPad});
   Value dkAcc = tile({tkv, dPad}), dvAcc = tile({tkv, g.dvPad});
   Value s = tile({tkv, g.rowsPad}), dp = tile({tkv, g.rowsPad});
+  Value slope = slopeTile(s);
   Value ones = tile({tkv});
   QueryTiles t = allocQueryTiles(/*rowMajorQ=*/true);
   TilePackOp::create(b, view2d(k, b0, hkv, j0, kvValid, g.headDim), kt,
@@ -272,7 +346,7 @@ void BackwardLowering::emitKvItem(Value item) {
     b.setInsertionPointToStart(qLoop.getBody());
     Value q0 = im.mul(qLoop.getInductionVar(), g.tq);
     packQueries(t, b0, hkv, q0, op.getScaleOrDefault());
-    scoreTile(t, kt, vt, s, dp, q0, j0, limit);
+    scoreTile(t, kt, vt, s, dp, slope, q0, j0, limit);
     // dV += Pᵀ·dO and dK += dSᵀ·(scale Q), over the group's query heads.
     TileMatmulOp::create(b, s, t.doRows, dvAcc, true, false, false);
     TileMatmulOp::create(b, dp, t.qRows, dkAcc, true, false, false);
@@ -291,6 +365,7 @@ void BackwardLowering::emitQueryItem(Value item) {
   Value limit = kvLimit(b0);
   Value kt = tile({g.tk, dPad}), vt = tile({g.tk, g.dvPad});
   Value s = tile({g.tk, g.rowsPad}), dp = tile({g.tk, g.rowsPad});
+  Value slope = slopeTile(s);
   Value dqAcc = tile({g.rowsPad, dPad}), ones = tile({g.rowsPad});
   QueryTiles t = allocQueryTiles(/*rowMajorQ=*/false);
   // Q unscaled, K scaled: S = (scale K)·Qᵀ and dQ = dS·(scale K).
@@ -310,7 +385,7 @@ void BackwardLowering::emitQueryItem(Value item) {
                        b.getF32FloatAttr(op.getScaleOrDefault()), false);
     TilePackOp::create(b, view2d(v, b0, hkv, j0, kvValid, g.valueDim), vt,
                        FloatAttr(), false);
-    scoreTile(t, kt, vt, s, dp, q0, j0, limit);
+    scoreTile(t, kt, vt, s, dp, slope, q0, j0, limit);
     TileMatmulOp::create(b, dp, kt, dqAcc, true, /*transpose_lhs=*/true, false);
   }
   Value qValid = im.min(im.c(g.tq), im.sub(im.c(g.qLen), q0));
@@ -328,16 +403,8 @@ void BackwardLowering::emitQueryItem(Value item) {
 
 /// Why `op` cannot be lowered yet, or empty.
 std::string unsupported(AttentionGradOp op) {
-  if (op.getBias() || op.getGradBias())
-    return "a bias (and its gradient)";
-  if (op.getBoolMask())
-    return "a bool_mask";
-  if (op.getQSegmentIds())
-    return "segment ids";
-  if (!op.getScoreMod().empty())
-    return "a score_mod region (its derivative)";
-  if (!op.getMaskMod().empty())
-    return "a mask_mod region";
+  if (op.getGradBias())
+    return "a bias gradient (grad_bias)";
   for (Value v : op->getOperands())
     if (!cast<ShapedType>(v.getType()).hasStaticShape())
       return "run-time sizes";
@@ -352,6 +419,10 @@ LogicalResult mlir::attn::lowerAttentionGrad(AttentionGradOp op,
   if (std::string what = unsupported(op); !what.empty())
     return op.emitOpError("attn-tile-flash: the CPU backward does not take ")
            << what << " yet";
+  // attn-differentiate-score-mod, when it has not run.
+  if (!op.getScoreMod().empty() && op.getScoreModGrad().empty() &&
+      failed(buildScoreModDerivative(op.getScoreMod(), op.getScoreModGrad())))
+    return failure();
   auto qs = op.getLogicalShape(op.getQuery());
   auto ks = op.getLogicalShape(op.getKey());
   auto vs = op.getLogicalShape(op.getValue());

@@ -97,6 +97,39 @@ def AttnTileFlash : Pass<"attn-tile-flash", "ModuleOp"> {
   ];
 }
 
+def AttnDifferentiateScoreMod : Pass<"attn-differentiate-score-mod"> {
+  let summary = "Build the derivative region of each attn.attention_grad's "
+                "score_mod";
+  let description = [{
+    The backward multiplies the softmax's gradient `dS` by
+    `d score_mod(s, b, h, q, kv) / d s` at every visible pair. This pass
+    writes that derivative as the op's `score_mod_grad` region (same
+    arguments, yields an f32), by forward mode on the score argument: each
+    op of `score_mod` is kept for its value and, when it depends on the
+    score, followed by its derivative (the chain rule); the index arguments
+    and values captured from above are constants. Ops of the result that
+    the derivative does not need are dropped. An existing `score_mod_grad`
+    is left as it is. attn-tile-flash builds the same region itself when it
+    is absent; this pass makes it visible.
+
+    Rules: `arith` addf, subf, negf, mulf, divf, remf, maximumf, maxnumf,
+    minimumf, minnumf (the picked operand's derivative), select (the
+    condition is constant: a compare on indices or on the score picks a
+    branch), extf, truncf; `math` exp, exp2, expm1, log, log2, log10, log1p,
+    tanh, sqrt, rsqrt, sin, cos, erf, atan, absf, fma, powf, and floor,
+    ceil, round, roundeven, trunc (0). Comparisons and float-to-integer
+    conversions of the score carry no derivative. Any other op that
+    depends on the score (or one with regions or several results) is an
+    error located at it, naming it; ops that do not depend on the score
+    may be anything.
+
+    Example: `score_mod` `%c * tanh(%s / %c)` (softcap) gives
+    `(1 - tanh(%s / %c)²) * (1 / %c) * %c`, as the chain rule writes it.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+}
+
 def AttnLowerCacheOps : Pass<"attn-lower-cache-ops", "ModuleOp"> {
   let summary = "Lower attn.cache_attention to the flash form (with KV "
                 "splits) and attn.cache_append to parallel copy loops";

@@ -48,6 +48,7 @@ void mlir::attn::buildModelToCpuPipeline(
       {opts.tileRows, opts.tileKv, opts.kvSplits, opts.parallelism}));
 
   // attn: flash tiling, mask-aware iteration, vector code for the tiles.
+  pm.addPass(createAttnDifferentiateScoreMod());
   pm.addPass(createAttnTileFlash(
       {opts.tileRows, opts.tileKv, opts.kvSplits, opts.parallelism}));
   OpPassManager &funcs = pm.nest<func::FuncOp>();

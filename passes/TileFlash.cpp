@@ -11,6 +11,7 @@
 #include "passes/FlashEmitter.h"
 #include "passes/IndexMath.h"
 #include "passes/Passes.h"
+#include "passes/ScoreModifiers.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -20,8 +21,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-
-#include "mlir/IR/IRMapping.h"
 
 #include <limits>
 #include <thread>
@@ -71,7 +70,7 @@ private:
   FlashGeometry g{};
   FlashSizes sizes;
   Value queryBuffer; ///< physical layout
-  Value boolMask, bias, qSeg, kvSeg;
+  ScoreModifiers mods;
   SmallVector<Operation *> toErase;
 };
 
@@ -149,10 +148,14 @@ LogicalResult AttentionLowering::run() {
   p.key = logical(inputBuffer(op.getKey(), true));
   p.value = logical(inputBuffer(op.getValue(), true));
   p.kvLengths = inputBuffer(op.getKvLengths(), false);
-  boolMask = inputBuffer(op.getBoolMask(), false);
-  bias = inputBuffer(op.getBias(), false);
-  qSeg = inputBuffer(op.getQSegmentIds(), false);
-  kvSeg = inputBuffer(op.getKvSegmentIds(), false);
+  mods.boolMask = inputBuffer(op.getBoolMask(), false);
+  mods.bias = inputBuffer(op.getBias(), false);
+  mods.qSeg = inputBuffer(op.getQSegmentIds(), false);
+  mods.kvSeg = inputBuffer(op.getKvSegmentIds(), false);
+  if (!op.getScoreMod().empty())
+    mods.scoreMod = &op.getScoreMod();
+  if (!op.getMaskMod().empty())
+    mods.maskMod = &op.getMaskMod();
   p.sinks = inputBuffer(op.getSinks(), false);
   p.dropoutState = inputBuffer(op.getDropoutState(), false);
   if (auto rate = op.getDropoutP())
@@ -163,10 +166,10 @@ LogicalResult AttentionLowering::run() {
   p.scale = op.getScaleOrDefault();
   p.softcap = op.getSoftcapAttr();
   p.mask = op.getMaskAttr();
-  if (bias || !op.getScoreMod().empty())
+  if (mods.modifiesScores())
     p.scoreMods = [&](ImplicitLocOpBuilder &, Value b0, Value hkv, Value q0,
                       Value j0, Value s) { scoreMods(b0, hkv, q0, j0, s); };
-  if (boolMask || qSeg || !op.getMaskMod().empty())
+  if (mods.masks())
     p.customMasks = [&](ImplicitLocOpBuilder &, Value b0, Value hkv, Value q0,
                         Value j0, Value s) { customMasks(b0, hkv, q0, j0, s); };
   sizes = materializeSizes(b, g, p);
@@ -197,66 +200,21 @@ void AttentionLowering::forEachScore(Value hkv, Value q0, Value j0, Fn body) {
   body(n, m, h, qi, kj);
 }
 
-/// Index of a broadcastable [B, Hq, Sq, Skv] operand: size-1 dims read 0.
-static SmallVector<Value> broadcastIndex(IndexMath &im, Value operand,
-                                         ArrayRef<Value> idx) {
-  auto shape = cast<ShapedType>(operand.getType()).getShape();
-  SmallVector<Value> out;
-  for (auto [size, i] : llvm::zip(shape, idx))
-    out.push_back(size == 1 ? im.c(0) : i);
-  return out;
-}
-
-/// Clones a modifier region's block at the builder, returning the yielded
-/// value with the block arguments bound to `args`.
-static Value inlineRegion(ImplicitLocOpBuilder &b, Region &region,
-                          ValueRange args) {
-  IRMapping map;
-  Block &block = region.front();
-  map.map(block.getArguments(), args);
-  for (Operation &inner : block.without_terminator())
-    b.clone(inner, map);
-  // The yielded value may come from outside the block (a constant the
-  // canonicalizer hoisted, a captured value) or be a block argument.
-  return map.lookupOrDefault(cast<YieldOp>(block.getTerminator()).getValue());
-}
-
 void AttentionLowering::scoreMods(Value b0, Value hkv, Value q0, Value j0,
                                   Value scores) {
-  bool hasScoreMod = !op.getScoreMod().empty();
   forEachScore(hkv, q0, j0, [&](Value n, Value m, Value h, Value qi, Value kj) {
     Value s = memref::LoadOp::create(b, scores, ValueRange{n, m});
-    if (bias) {
-      Value x = memref::LoadOp::create(
-          b, bias, broadcastIndex(im, bias, {b0, h, qi, kj}));
-      if (x.getType() != b.getF32Type())
-        x = arith::ExtFOp::create(b, b.getF32Type(), x);
-      s = arith::AddFOp::create(b, s, x);
-    }
-    if (hasScoreMod)
-      s = inlineRegion(b, op.getScoreMod(), {s, b0, h, qi, kj});
+    s = modifyScore(b, im, mods, s, b0, h, qi, kj);
     memref::StoreOp::create(b, s, scores, ValueRange{n, m});
   });
 }
 
 void AttentionLowering::customMasks(Value b0, Value hkv, Value q0, Value j0,
                                     Value scores) {
-  bool hasMaskMod = !op.getMaskMod().empty();
   Value negInf = arith::ConstantOp::create(
       b, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
   forEachScore(hkv, q0, j0, [&](Value n, Value m, Value h, Value qi, Value kj) {
-    Value keep = arith::ConstantOp::create(b, b.getBoolAttr(true));
-    auto both = [&](Value c) { keep = arith::AndIOp::create(b, keep, c); };
-    if (boolMask)
-      both(memref::LoadOp::create(
-          b, boolMask, broadcastIndex(im, boolMask, {b0, h, qi, kj})));
-    if (qSeg) {
-      Value a = memref::LoadOp::create(b, qSeg, ValueRange{b0, qi});
-      Value c = memref::LoadOp::create(b, kvSeg, ValueRange{b0, kj});
-      both(arith::CmpIOp::create(b, arith::CmpIPredicate::eq, a, c));
-    }
-    if (hasMaskMod)
-      both(inlineRegion(b, op.getMaskMod(), {b0, h, qi, kj}));
+    Value keep = customMasksAllow(b, im, mods, b0, h, qi, kj);
     Value s = memref::LoadOp::create(b, scores, ValueRange{n, m});
     memref::StoreOp::create(b, arith::SelectOp::create(b, keep, s, negInf),
                             scores, ValueRange{n, m});

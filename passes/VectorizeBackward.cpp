@@ -3,7 +3,8 @@
 // tile_softmax_grad runs one query row per lane down a key-major tile, as
 // the forward's softmax does: lse and D are loaded once per column vector,
 // then per key one exp, a subtract and two multiplies (three with
-// softcap). tile_rowdot multiplies rows along their columns and reduces
+// softcap; a multiply and a select more with a score_mod's slope).
+// tile_rowdot multiplies rows along their columns and reduces
 // each row once.
 //
 //===----------------------------------------------------------------------===//
@@ -30,7 +31,7 @@ void TileVectorizer::lower(TileRowDotOp op) {
 }
 
 void TileVectorizer::lower(TileSoftmaxGradOp op) {
-  Value s = op.getScores(), dp = op.getDp();
+  Value s = op.getScores(), dp = op.getDp(), slope = op.getSlope();
   int64_t nc = cols(s) / width;
   std::optional<float> cap;
   if (auto c = op.getSoftcap())
@@ -61,6 +62,14 @@ void TileVectorizer::lower(TileSoftmaxGradOp op) {
         Value f = arith::SubFOp::create(b, splat(1.0f),
                                         arith::MulFOp::create(b, t, t));
         ds = arith::MulFOp::create(b, ds, f);
+      }
+      if (slope) {
+        // A masked pair's slope is whatever the modifier gave there (NaN
+        // included): the select keeps its dS exactly 0.
+        ds = arith::MulFOp::create(b, ds, load(slope, {n, col}));
+        Value seen =
+            arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, p, splat(0.0f));
+        ds = arith::SelectOp::create(b, seen, ds, splat(0.0f));
       }
       store(p, s, {n, col});
       store(ds, dp, {n, col});

@@ -5,18 +5,22 @@
 // per buffer of signatureForBackwardSpec (query, key, value, [kv_lengths],
 // output, grad_output, lse, then grad_query, grad_key, grad_value), inputs
 // read through bufferization.to_tensor, the gradients materialized into
-// their buffers.
+// their buffers. From MLIR, the forward's attn.attention gives the spec and
+// its score_mod / mask_mod regions (cloned with the constants they use).
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/BackwardKernel.h"
 #include "runtime/DiagnosticCapture.h"
 #include "runtime/Errors.h"
+#include "runtime/RegionInterpreter.h"
 
 #include "dialect/AttnDialect.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -52,11 +56,45 @@ MemRefType memrefOf(MLIRContext *ctx, const ArgInfo &a) {
       StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
 }
 
-} // namespace
+/// Clones the score_mod and mask_mod regions of `source` into `grad`, with
+/// the constants they capture cloned before `grad`.
+void cloneModRegions(OpBuilder &b, AttentionOp source, AttentionGradOp grad) {
+  SetVector<Value> captured;
+  getUsedValuesDefinedAbove(source->getRegions(), captured);
+  IRMapping map;
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(grad);
+  for (Value v : captured)
+    b.clone(*v.getDefiningOp(), map); // constants (wrapAttentionOp checks)
+  source.getScoreMod().cloneInto(&grad.getScoreMod(), map);
+  source.getMaskMod().cloneInto(&grad.getMaskMod(), map);
+}
 
-llvm::Expected<KernelModule>
-mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
-                                          const AttentionSpec &spec) {
+/// The backward's buffers for the forward signature of an op: the
+/// forward's inputs (the op's operands in order: bool_mask, bias,
+/// kv_lengths, segment ids), then output, grad_output, lse and the
+/// gradients as signatureForBackwardSpec has them.
+KernelSignature backwardSignatureOf(const KernelSignature &forward) {
+  KernelSignature sig = signatureForBackwardSpec(forward.spec);
+  llvm::SmallVector<ArgInfo, 6> args;
+  for (const ArgInfo &a : forward.args)
+    if (!a.isOutput)
+      args.push_back(a);
+  for (const ArgInfo &a : sig.args)
+    if (!llvm::is_contained(
+            {ArgRole::Query, ArgRole::Key, ArgRole::Value, ArgRole::KvLengths},
+            a.role))
+      args.push_back(a);
+  sig.args = std::move(args);
+  return sig;
+}
+
+/// The backward of `spec` for the buffers of `signature`, with the regions
+/// of `source` when given.
+llvm::Expected<KernelModule> buildBackward(MLIRContext *ctx,
+                                           const AttentionSpec &spec,
+                                           KernelSignature signature,
+                                           AttentionOp source) {
   if (std::string err = spec.validate(); !err.empty())
     return makeError("invalid attention spec: " + err);
   if (spec.dropout)
@@ -69,7 +107,7 @@ mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
   ctx->loadDialect<AttnDialect, func::FuncDialect,
                    bufferization::BufferizationDialect>();
   KernelModule km;
-  km.signature = signatureForBackwardSpec(spec);
+  km.signature = std::move(signature);
   Location loc = UnknownLoc::get(ctx);
   OpBuilder b(ctx);
   km.module = ModuleOp::create(loc);
@@ -99,14 +137,20 @@ mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
       b, loc, outputs[0].first, outputs[1].first, outputs[2].first,
       /*grad_bias=*/Type(), in(ArgRole::Query), in(ArgRole::Key),
       in(ArgRole::Value), in(ArgRole::Output), in(ArgRole::GradOutput),
-      in(ArgRole::Lse), /*bool_mask=*/Value(), /*bias=*/Value(),
-      in(ArgRole::KvLengths), /*q_segment_ids=*/Value(),
-      /*kv_segment_ids=*/Value(),
+      in(ArgRole::Lse), in(ArgRole::BoolMask), in(ArgRole::Bias),
+      in(ArgRole::KvLengths), in(ArgRole::QSegmentIds),
+      in(ArgRole::KvSegmentIds),
       spec.scale ? b.getF32FloatAttr(*spec.scale) : FloatAttr(),
       spec.softcap ? b.getF32FloatAttr(*spec.softcap) : FloatAttr(),
       spec.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, spec.mask),
       spec.layout == Layout::BHSD ? LayoutAttr()
                                   : LayoutAttr::get(ctx, spec.layout));
+  if (source) {
+    cloneModRegions(b, source, op);
+    km.signature.hasScoreMod = !source.getScoreMod().empty();
+    km.signature.hasMaskMod = !source.getMaskMod().empty();
+    attachRegionPrograms(source, km.signature);
+  }
   for (auto [result, out] : llvm::zip(op->getResults(), outputs))
     bufferization::MaterializeInDestinationOp::create(
         b, loc, Type(), result, out.second, /*restrict=*/true,
@@ -115,4 +159,27 @@ mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
   if (failed(verify(*km.module)))
     return diags.takeError("internal error: the backward kernel is invalid");
   return km;
+}
+
+} // namespace
+
+llvm::Expected<KernelModule>
+mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
+                                          const AttentionSpec &spec) {
+  return buildBackward(ctx, spec, signatureForBackwardSpec(spec),
+                       AttentionOp());
+}
+
+llvm::Expected<KernelModule>
+mlir::attn::rt::buildBackwardKernelModule(MLIRContext *ctx,
+                                          llvm::StringRef mlirText) {
+  // The forward's wrapper checks the input (one op, operands that are
+  // function arguments, regions that capture constants only).
+  auto forward = buildKernelModule(ctx, mlirText);
+  if (!forward)
+    return forward.takeError();
+  AttentionOp op;
+  forward->module->walk([&](AttentionOp found) { op = found; });
+  return buildBackward(ctx, forward->signature.spec,
+                       backwardSignatureOf(forward->signature), op);
 }

@@ -25,6 +25,16 @@ using namespace mlir::attn::rt;
 
 namespace {
 
+/// The cache key part of a kernel built from MLIR text: the printed kernel
+/// wrapper, so formatting and unrelated functions in the input do not
+/// defeat the cache.
+std::string mlirKey(ModuleOp module) {
+  std::string text = "mlir:";
+  llvm::raw_string_ostream os(text);
+  module.print(os);
+  return text;
+}
+
 const DialectRegistry &runtimeRegistry() {
   static const DialectRegistry *registry = [] {
     auto *r = new DialectRegistry();
@@ -469,6 +479,29 @@ Runtime::compileBackward(const AttentionSpec &forward, Target target,
   });
 }
 
+llvm::Expected<KernelRef>
+Runtime::compileBackwardMlir(llvm::StringRef mlirText, Target target,
+                             const CompileOptions &options) {
+  if (target != Target::Cpu)
+    return makeError("the backward runs on the CPU only for now");
+  if (llvm::Error e = validateOptions(options))
+    return std::move(e);
+  initializeRuntimeOnce();
+  auto start = std::chrono::steady_clock::now();
+  auto ctx = newContext();
+  auto km = buildBackwardKernelModule(ctx.get(), mlirText);
+  if (!km)
+    return km.takeError();
+  if (km->signature.spec.hasDynamicSizes())
+    return makeError("the backward takes static sizes only for now (no `?`)");
+  double buildMs = msSince(start);
+  std::string key = "bwd|cpu|" + options.key() + "|" + mlirKey(*km->module);
+  auto signature = [&] { return km->signature; };
+  return lookupOrCompile(key, signature, [&]() -> llvm::Expected<KernelRef> {
+    return lowerAndJit(*km, options, buildMs);
+  });
+}
+
 llvm::Expected<KernelRef> Runtime::compileView(const AttentionSpec &spec,
                                                Target target,
                                                const CompileOptions &options) {
@@ -506,14 +539,9 @@ llvm::Expected<KernelRef> Runtime::compileMlir(llvm::StringRef mlirText,
   if (!km)
     return km.takeError();
   double buildMs = msSince(start);
-  // Keyed by the printed kernel wrapper, so formatting and unrelated
-  // functions in the input do not defeat the cache.
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  km->module->print(os);
   std::string key =
-      (cuda ? "cuda|" + options.gpuKey() : "cpu|" + options.key()) +
-      "|mlir:" + text;
+      (cuda ? "cuda|" + options.gpuKey() : "cpu|" + options.key()) + "|" +
+      mlirKey(*km->module);
   auto signature = [&] { return km->signature; };
   return lookupOrCompile(key, signature, [&]() -> llvm::Expected<KernelRef> {
     if (cuda)

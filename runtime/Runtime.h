@@ -210,6 +210,13 @@ public:
   llvm::Expected<KernelRef> compileBackward(const AttentionSpec &spec,
                                             Target target = Target::Cpu,
                                             const CompileOptions &options = {});
+  /// Compiles the backward of the one attn.attention of `mlirText` (the
+  /// forward's MLIR, as compileMlir takes it): compileBackward's kernel for
+  /// the op's spec, with its score_mod region differentiated at compile
+  /// time (attn-differentiate-score-mod). CPU only, static sizes.
+  llvm::Expected<KernelRef>
+  compileBackwardMlir(llvm::StringRef mlirText, Target target = Target::Cpu,
+                      const CompileOptions &options = {});
   /// Compiles the one attn.attention of `mlirText` (see buildKernelModule).
   llvm::Expected<KernelRef> compileMlir(llvm::StringRef mlirText,
                                         Target target = Target::Cpu,

@@ -237,3 +237,50 @@ func.func @lse_dtype(%q: tensor<1x4x16x32xf32>, %k: tensor<1x2x24x32xf32>, %v: t
       -> tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>
   return
 }
+
+// -----
+
+func.func @score_mod_grad_alone(%q: tensor<1x4x16x32xf32>, %k: tensor<1x2x24x32xf32>, %v: tensor<1x2x24x32xf32>, %o: tensor<1x4x16x32xf32>, %do: tensor<1x4x16x32xf32>, %lse: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{score_mod_grad region needs a score_mod region}}
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse score_mod_grad {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        %one = arith.constant 1.0 : f32
+        attn.yield %one : f32
+      }
+      : tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16xf32>
+      -> tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>
+  return
+}
+
+// -----
+
+func.func @score_mod_grad_args(%q: tensor<1x4x16x32xf32>, %k: tensor<1x2x24x32xf32>, %v: tensor<1x2x24x32xf32>, %o: tensor<1x4x16x32xf32>, %do: tensor<1x4x16x32xf32>, %lse: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{score_mod_grad region must have arguments (score: f32, b: index, h: index, q_idx: index, kv_idx: index)}}
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse score_mod {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        attn.yield %s : f32
+      } score_mod_grad {
+      ^bb0(%s: f32, %b: index):
+        attn.yield %s : f32
+      }
+      : tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16xf32>
+      -> tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>
+  return
+}
+
+// -----
+
+func.func @score_mod_grad_yield(%q: tensor<1x4x16x32xf32>, %k: tensor<1x2x24x32xf32>, %v: tensor<1x2x24x32xf32>, %o: tensor<1x4x16x32xf32>, %do: tensor<1x4x16x32xf32>, %lse: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{score_mod_grad region must yield 'f32', got 'i1'}}
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse score_mod {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        attn.yield %s : f32
+      } score_mod_grad {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        %t = arith.cmpi sle, %j, %i : index
+        attn.yield %t : i1
+      }
+      : tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16xf32>
+      -> tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>
+  return
+}

@@ -65,6 +65,35 @@ func.func @bias_grad_masks_regions(
   return %db : tensor<1x4x1x24xf32>
 }
 
+// CHECK-LABEL: func @derivative_region
+// CHECK: attn.attention_grad {{.*}} score_mod {
+// CHECK: math.tanh
+// CHECK: } score_mod_grad {
+// CHECK: ^bb0(%{{.*}}: f32, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index):
+// CHECK: arith.mulf
+// CHECK: attn.yield %{{.*}} : f32
+func.func @derivative_region(%q: tensor<1x4x16x32xf32>, %k: tensor<1x2x24x32xf32>,
+                             %v: tensor<1x2x24x32xf32>, %o: tensor<1x4x16x32xf32>,
+                             %do: tensor<1x4x16x32xf32>, %lse: tensor<1x4x16xf32>)
+    -> tensor<1x4x16x32xf32> {
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse score_mod {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        %t = math.tanh %s : f32
+        attn.yield %t : f32
+      } score_mod_grad {
+      ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
+        %one = arith.constant 1.0 : f32
+        %t = math.tanh %s : f32
+        %t2 = arith.mulf %t, %t : f32
+        %d = arith.subf %one, %t2 : f32
+        attn.yield %d : f32
+      }
+      : tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>,
+        tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16xf32>
+      -> tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>
+  return %dq : tensor<1x4x16x32xf32>
+}
+
 // CHECK-LABEL: func @dynamic_sizes
 // CHECK: attn.attention_grad {{.*}} -> tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>
 func.func @dynamic_sizes(%q: tensor<?x8x?x64xf32>, %k: tensor<?x2x?x64xf32>,

@@ -282,3 +282,11 @@ func.func @rowdot_dynamic(%a: memref<?x64xf32>, %b: memref<16x64xf32>, %o: memre
   attn.tile_rowdot %a, %b into %o : memref<?x64xf32>, memref<16x64xf32> into memref<16xf32>
   return
 }
+
+// -----
+
+func.func @softmax_grad_slope(%s: memref<64x16xf32>, %dp: memref<64x16xf32>, %l: memref<16xf32>, %d: memref<16xf32>, %g: memref<64x8xf32>) {
+  // expected-error @+1 {{slope 'memref<64x8xf32>' must have the shape of scores 'memref<64x16xf32>'}}
+  attn.tile_softmax_grad %s, %dp, %l, %d slope %g : memref<64x16xf32>, memref<64x16xf32>, memref<16xf32>, memref<16xf32>, memref<64x8xf32>
+  return
+}

@@ -61,12 +61,16 @@ func.func @finish(%acc: memref<8x64xf32>, %m: memref<8xf32>, %l: memref<8xf32>,
 // CHECK-LABEL: func @backward_tiles
 // CHECK: attn.tile_rowdot %{{.*}}, %{{.*}} into %{{.*}} : memref<16x64xf32>, memref<16x64xf32> into memref<16xf32>
 // CHECK: attn.tile_softmax_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {softcap = 3.000000e+01 : f32} : memref<64x16xf32>, memref<64x16xf32>, memref<16xf32>, memref<16xf32>
+// CHECK: attn.tile_softmax_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} slope %{{.*}} : memref<64x16xf32>, memref<64x16xf32>, memref<16xf32>, memref<16xf32>, memref<64x16xf32>
 func.func @backward_tiles(%do: memref<16x64xf32>, %o: memref<16x64xf32>,
                           %d: memref<16xf32>, %s: memref<64x16xf32>,
-                          %dp: memref<64x16xf32>, %lse: memref<16xf32>) {
+                          %dp: memref<64x16xf32>, %lse: memref<16xf32>,
+                          %g: memref<64x16xf32>) {
   attn.tile_rowdot %do, %o into %d : memref<16x64xf32>, memref<16x64xf32> into memref<16xf32>
   attn.tile_softmax_grad %s, %dp, %lse, %d {softcap = 30.0 : f32}
       : memref<64x16xf32>, memref<64x16xf32>, memref<16xf32>, memref<16xf32>
+  attn.tile_softmax_grad %s, %dp, %lse, %d slope %g
+      : memref<64x16xf32>, memref<64x16xf32>, memref<16xf32>, memref<16xf32>, memref<64x16xf32>
   return
 }
 

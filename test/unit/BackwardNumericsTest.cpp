@@ -14,6 +14,7 @@
 // 80, 96, 128, Hq:Hkv 1:1, 4:1, 7:1, masks, softcap, dv != d, both layouts.
 //
 //===----------------------------------------------------------------------===//
+#include "BackwardTestUtils.h"
 #include "RuntimeTestUtils.h"
 #include "SpecTestUtils.h"
 
@@ -66,16 +67,7 @@ struct BackwardRun {
     }
     if (!ok((*kernel)->run(host.args())))
       return false;
-    auto ref = referenceAttentionBackward(sig, host.args());
-    if (!ref) {
-      ADD_FAILURE() << llvm::toString(ref.takeError());
-      return false;
-    }
-    GradientReport r = checkGradients(
-        sig, host.args(), *ref, gradientToleranceFor(dtypeOf(sig.spec.dtype)));
-    EXPECT_TRUE(r.passed) << r.summary();
-    std::cout << sig.spec.key() << ": " << r.summary() << "\n";
-    return r.passed;
+    return attn_test::gradientsMatchReference(sig, host.args());
   }
 
   KernelSignature sig;

@@ -1,6 +1,7 @@
 //===- Backward.cpp - attn-run --backward: the gradient kernel ------------===//
 //
-// Compiles the forward (with lse) and the backward of a shorthand spec, runs
+// Compiles the forward (with lse) and the backward of a shorthand spec (or
+// of an MLIR forward that returns its lse), runs
 // the forward on random inputs to get O and lse, then the backward with a
 // random dO; --check compares dQ, dK, dV with the float64 backward
 // reference, --bench times the backward alone (GFLOP/s counted as 2.5x the
@@ -43,13 +44,22 @@ int attn_run::runBackward(const BackwardRequest &req) {
   AttentionSpec spec = req.spec;
   spec.returnLse = true;
   Runtime &runtime = req.runtime;
-  auto forward = runtime.compile(spec, Target::Cpu, req.options);
+  bool mlir = !req.mlirText.empty();
+  auto forward =
+      mlir ? runtime.compileMlir(req.mlirText, Target::Cpu, req.options)
+           : runtime.compile(spec, Target::Cpu, req.options);
   if (!forward)
     return fail(1, "forward: " + llvm::toString(forward.takeError()));
-  auto kernel = runtime.compileBackward(spec, Target::Cpu, req.options);
+  if (!(*forward)->signature().has(ArgRole::Lse))
+    return fail(2, "--backward: the attn.attention must return its lse (the "
+                   "backward's input)");
+  auto kernel =
+      mlir ? runtime.compileBackwardMlir(req.mlirText, Target::Cpu, req.options)
+           : runtime.compileBackward(spec, Target::Cpu, req.options);
   if (!kernel)
     return fail(1, llvm::toString(kernel.takeError()));
   const KernelSignature &sig = (*kernel)->signature();
+  spec = sig.spec;
   FillOptions fill;
   fill.seed = req.seed;
   HostBuffers buffers(sig, fill);

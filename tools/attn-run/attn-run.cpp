@@ -59,10 +59,11 @@ options:
   --cpu=NAME          generate code for this LLVM CPU instead of the host
                       (e.g. x86-64-v3 for AVX2; native: the host); the host
                       must support it
-  --backward          (cpu, shorthand SPEC) the backward instead: the
-                      forward makes O and lse, then dQ, dK, dV from a random
-                      dO; --check against the float64 backward, --bench
-                      counts 2.5x the forward's flops
+  --backward          (cpu) the backward instead: the forward makes O and
+                      lse, then dQ, dK, dV from a random dO; --check against
+                      the float64 backward, --bench counts 2.5x the
+                      forward's flops. An .mlir SPEC must return the lse;
+                      its score_mod is differentiated at compile time
   --static-sizes      specialise the kernel to the spec's batch and
                       lengths; default: the kernel of run-time sizes that
                       serves every batch and length (Sq = 1 stays static;
@@ -420,11 +421,12 @@ int main(int argc, char **argv) {
           : static_cast<uint64_t>(
                 std::chrono::system_clock::now().time_since_epoch().count());
   if (opts->backward) {
-    if (!spec->shorthand || *target != Target::Cpu)
-      return fail(2, "--backward takes a shorthand SPEC on the cpu target");
-    return attn_run::runBackward({*spec->shorthand, compileOptionsOf(*opts),
-                                  runtime, seed, opts->check, opts->bench,
-                                  opts->json, opts->runs, opts->warmup});
+    if (*target != Target::Cpu)
+      return fail(2, "--backward runs on the cpu target only");
+    return attn_run::runBackward(
+        {spec->shorthand ? *spec->shorthand : spec->signature.spec,
+         spec->mlirText, compileOptionsOf(*opts), runtime, seed, opts->check,
+         opts->bench, opts->json, opts->runs, opts->warmup});
   }
   llvm::Expected<KernelRef> kernel =
       compileKernel(runtime, *spec, *target, *opts);
