@@ -1,5 +1,6 @@
 //===- Runtime.cpp - kernel cache, compile and launch ---------------------===//
 #include "runtime/Runtime.h"
+#include "runtime/AdditiveKernel.h"
 #include "runtime/BackwardKernel.h"
 #include "runtime/DiskCache.h"
 #include "runtime/Errors.h"
@@ -212,7 +213,9 @@ llvm::Error Kernel::run(const AttentionArgs &args, ThreadPool &onPool) const {
         ArgRole::Bias, ArgRole::KvLengths, ArgRole::QSegmentIds,
         ArgRole::KvSegmentIds, ArgRole::Sinks, ArgRole::Output, ArgRole::Lse,
         ArgRole::GradOutput, ArgRole::GradQuery, ArgRole::GradKey,
-        ArgRole::GradValue, ArgRole::GradBias, ArgRole::DropoutState})
+        ArgRole::GradValue, ArgRole::GradBias, ArgRole::DropoutState,
+        ArgRole::QueryWeight, ArgRole::KeyWeight, ArgRole::ScoreWeight,
+        ArgRole::ScoreBias, ArgRole::Weights})
     if (const BufferRef *b = args.get(role);
         b && b->space == MemorySpace::Device)
       return makeError(llvm::Twine(stringifyArgRole(role)) +
@@ -406,6 +409,29 @@ Runtime::compileBackward(const AttentionSpec &forward, Target target,
     auto start = std::chrono::steady_clock::now();
     auto ctx = newContext();
     auto km = buildBackwardKernelModule(ctx.get(), spec);
+    if (!km)
+      return km.takeError();
+    return lowerAndJit(*km, options, msSince(start));
+  });
+}
+
+llvm::Expected<KernelRef>
+Runtime::compileAdditive(const AdditiveSpec &spec, Target target,
+                         const CompileOptions &options) {
+  if (std::string err = spec.validate(); !err.empty())
+    return makeError("invalid additive attention spec: " + err);
+  if (target != Target::Cpu)
+    return makeError("additive attention runs on the CPU only for now "
+                     "(attn-to-nvvm rejects attn.additive_attention)");
+  if (llvm::Error e = validateOptions(options))
+    return std::move(e);
+  std::string key = "additive|cpu|" + options.key() + "|" + spec.key();
+  auto signature = [&] { return signatureForAdditiveSpec(spec); };
+  return lookupOrCompile(key, signature, [&]() -> llvm::Expected<KernelRef> {
+    initializeRuntimeOnce();
+    auto start = std::chrono::steady_clock::now();
+    auto ctx = newContext();
+    auto km = buildAdditiveKernelModule(ctx.get(), spec);
     if (!km)
       return km.takeError();
     return lowerAndJit(*km, options, msSince(start));
