@@ -72,9 +72,9 @@ void baseline(Problem &p, unsigned nThreads, double *gemmMs) {
   int64_t b = s.batch, sq = s.queryLen, skv = s.kvLen, h = s.hidden,
           d = s.valueDim;
   auto t0 = std::chrono::steady_clock::now();
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b * sq, h, s.queryDim,
-              1, p.q.data(), s.queryDim, p.wq.data(), s.queryDim, 0,
-              p.pq.data(), h);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b * sq, h, s.queryDim, 1,
+              p.q.data(), s.queryDim, p.wq.data(), s.queryDim, 0, p.pq.data(),
+              h);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b * skv, h, s.keyDim, 1,
               p.k.data(), s.keyDim, p.wk.data(), s.keyDim, 0, p.pk.data(), h);
   double gemm = msSince(t0);
@@ -136,12 +136,13 @@ int main(int argc, char **argv) {
   ro.cacheDir = "off";
   rt::Runtime runtime(ro);
   std::printf("threads %u; %s\n", nThreads, bench::blasCoreReport().c_str());
-  std::printf("%-34s %9s %9s %11s %9s %8s %9s\n", "shape", "attn ms",
-              "GFLOP/s", "unfused ms", "gemm ms", "speedup", "maxdiff");
+  std::printf("%-34s %9s %9s %11s %9s %8s %9s\n", "shape", "attn ms", "GFLOP/s",
+              "unfused ms", "gemm ms", "speedup", "maxdiff");
   // Seed 002: hidden_dim everywhere; one decoder state per sequence (the
   // module's use) and all decoder steps at once (teacher forcing).
-  const Shape shapes[] = {{"decoder step b64 sq1 skv256 h256", 64, 1, 256, 256, 256},
-                          {"all steps b8 sq64 skv256 h256", 8, 64, 256, 256, 256}};
+  const Shape shapes[] = {
+      {"decoder step b64 sq1 skv256 h256", 64, 1, 256, 256, 256},
+      {"all steps b8 sq64 skv256 h256", 8, 64, 256, 256, 256}};
   for (const Shape &sh : shapes) {
     Problem p;
     rt::AdditiveSpec &s = p.spec;
@@ -185,20 +186,21 @@ int main(int argc, char **argv) {
     args.output = ref(p.out, {sh.b, sh.sq, sh.d});
     int status = 0;
     double ms = bench::minCpuMs(
-        [&] {
-          if (llvm::Error e = (*kernel)->run(args)) {
-            std::fprintf(stderr, "%s\n", llvm::toString(std::move(e)).c_str());
-            status = 1;
-          }
-        },
-        reps) /
+                    [&] {
+                      if (llvm::Error e = (*kernel)->run(args)) {
+                        std::fprintf(stderr, "%s\n",
+                                     llvm::toString(std::move(e)).c_str());
+                        status = 1;
+                      }
+                    },
+                    reps) /
                 nThreads;
     if (status)
       return status;
     double gemmMs = 0;
-    double unfused = bench::minCpuMs([&] { baseline(p, nThreads, nullptr); },
-                                     reps) /
-                     nThreads;
+    double unfused =
+        bench::minCpuMs([&] { baseline(p, nThreads, nullptr); }, reps) /
+        nThreads;
     std::vector<double> gemms;
     for (int r = 0; r < 5; ++r) {
       baseline(p, nThreads, &gemmMs);

@@ -42,18 +42,18 @@ LogicalResult AdditiveAttentionOp::verify() {
     if (cast<ShapedType>(v.getType()).getRank() != 3)
       return emitOpError() << name << " must have rank 3 [B, S, dim], got rank "
                            << cast<ShapedType>(v.getType()).getRank();
-  for (auto [name, v] : {std::pair<StringRef, Value>{"query_weight",
-                                                     getQueryWeight()},
-                         {"key_weight", getKeyWeight()},
-                         {"score_weight", getScoreWeight()}})
+  for (auto [name, v] :
+       {std::pair<StringRef, Value>{"query_weight", getQueryWeight()},
+        {"key_weight", getKeyWeight()},
+        {"score_weight", getScoreWeight()}})
     if (cast<ShapedType>(v.getType()).getRank() != 2)
       return emitOpError() << name
                            << " must have rank 2 (nn.Linear [out, in]), got "
                               "rank "
                            << cast<ShapedType>(v.getType()).getRank();
   // Every size from the first operand that fixes it.
-  int64_t b = known({dimOf(getQuery(), 0), dimOf(getKey(), 0),
-                     dimOf(getValue(), 0)});
+  int64_t b =
+      known({dimOf(getQuery(), 0), dimOf(getKey(), 0), dimOf(getValue(), 0)});
   int64_t sq = dimOf(getQuery(), 1);
   int64_t skv = known({dimOf(getKey(), 1), dimOf(getValue(), 1)});
   int64_t dq = dimOf(getQuery(), 2), dk = dimOf(getKey(), 2),
@@ -121,8 +121,10 @@ LogicalResult AdditiveAttentionOp::verify() {
                          {"weights", getWeights()}})
     if (failed(sameElt(name, v)))
       return failure();
-  for (auto [name, v] : {std::pair{"hidden size H", h}, {"query dim Dq", dq},
-                         {"key dim Dk", dk}, {"value dim Dv", dv}})
+  for (auto [name, v] : {std::pair{"hidden size H", h},
+                         {"query dim Dq", dq},
+                         {"key dim Dk", dk},
+                         {"value dim Dv", dv}})
     if (!ShapedType::isDynamic(v) && (v < 1 || v > limits::kMaxHeadDim))
       return emitOpError() << name << " must be in [1, " << limits::kMaxHeadDim
                            << "], got " << v;

@@ -239,7 +239,7 @@ LogicalResult TileStoreProbsOp::verify() {
                          << " must have one entry per column of " << s;
   if (!fits(p.getDimSize(0), s.getDimSize(1)) ||
       !fits(p.getDimSize(1), s.getDimSize(0)))
-    return emitOpError() << "probs " << p << " does not fit in the transpose of "
-                         << s;
+    return emitOpError() << "probs " << p
+                         << " does not fit in the transpose of " << s;
   return success();
 }

@@ -39,8 +39,7 @@ int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 class AdditiveLowering {
 public:
   AdditiveLowering(AdditiveAttentionOp op, int64_t tileRows, int64_t tileKv)
-      : op(op), b(op.getLoc(), op), im{b}, tileRows(tileRows), tileKv(tileKv) {
-  }
+      : op(op), b(op.getLoc(), op), im{b}, tileRows(tileRows), tileKv(tileKv) {}
   LogicalResult run();
 
 private:
@@ -101,9 +100,10 @@ LogicalResult AdditiveLowering::chooseTiles() {
   dq = qs[2];
   dk = ks[2];
   dv = vs[2];
-  for (auto [size, what] :
-       {std::pair{hidden, "hidden size H"}, {dq, "query dim Dq"},
-        {dk, "key dim Dk"}, {dv, "value dim Dv"}})
+  for (auto [size, what] : {std::pair{hidden, "hidden size H"},
+                            {dq, "query dim Dq"},
+                            {dk, "key dim Dk"},
+                            {dv, "value dim Dv"}})
     if (ShapedType::isDynamic(size))
       return op.emitOpError("attn-tile-flash: the ")
              << what
@@ -145,11 +145,11 @@ LogicalResult AdditiveLowering::run() {
     // [H] -> [1, H], so the 2-D pack pads it like the score weight.
     auto ty = cast<RankedTensorType>(bt.getType());
     auto ty2 = RankedTensorType::get({1, hidden}, ty.getElementType());
-    bias = tensorAsBuffer(
-        b,
-        tensor::ExpandShapeOp::create(b, ty2, bt,
-                                      ArrayRef<ReassociationIndices>{{0, 1}}),
-        true);
+    bias =
+        tensorAsBuffer(b,
+                       tensor::ExpandShapeOp::create(
+                           b, ty2, bt, ArrayRef<ReassociationIndices>{{0, 1}}),
+                       true);
   }
   lengths = tensorAsBuffer(b, op.getKvLengths(), false);
   boolMask = tensorAsBuffer(b, op.getBoolMask(), false);
@@ -247,18 +247,18 @@ void AdditiveLowering::projectKeys(Value b0, Value kvLimit, Value tiles) {
   Value valid = im.min(im.c(tk), im.sub(kvLimit, j0));
   TilePackOp::create(b, rowsOf(key, b0, j0, valid), kTile, FloatAttr(),
                      UnitAttr());
-  Value pkRows = rankReducedView(b, pk, {j0, b.getIndexAttr(0)},
-                                 {b.getIndexAttr(tk), b.getIndexAttr(hPad)},
-                                 {tk, hPad});
+  Value pkRows =
+      rankReducedView(b, pk, {j0, b.getIndexAttr(0)},
+                      {b.getIndexAttr(tk), b.getIndexAttr(hPad)}, {tk, hPad});
   TileMatmulOp::create(b, kTile, wkT, pkRows, UnitAttr(), UnitAttr(),
                        UnitAttr());
 }
 
 void AdditiveLowering::scoreTile(Value b0, Value q0, Value qValid, Value j0,
                                  Value kvLimit) {
-  Value pkRows = rankReducedView(b, pk, {j0, b.getIndexAttr(0)},
-                                 {b.getIndexAttr(tk), b.getIndexAttr(hPad)},
-                                 {tk, hPad});
+  Value pkRows =
+      rankReducedView(b, pk, {j0, b.getIndexAttr(0)},
+                      {b.getIndexAttr(tk), b.getIndexAttr(hPad)}, {tk, hPad});
   TileAdditiveScoresOp::create(b, pkRows, pq, wRow, biasRow, qValid, sTile);
   // Keys past the sequence's length: only the last tile has any.
   Value partial = im.lt(kvLimit, im.add(j0, tk));
@@ -290,8 +290,8 @@ void AdditiveLowering::scoreTile(Value b0, Value q0, Value qValid, Value j0,
     at.push_back(size == 1 ? im.c(0) : i);
   Value keep = memref::LoadOp::create(b, boolMask, at);
   Value s = memref::LoadOp::create(b, sTile, ValueRange{n, m});
-  memref::StoreOp::create(b, arith::SelectOp::create(b, keep, s, negInf),
-                          sTile, ValueRange{n, m});
+  memref::StoreOp::create(b, arith::SelectOp::create(b, keep, s, negInf), sTile,
+                          ValueRange{n, m});
 }
 
 void AdditiveLowering::emitQueryBlock(Value b0, Value qb, Value kvLimit,
@@ -314,8 +314,8 @@ void AdditiveLowering::emitQueryBlock(Value b0, Value qb, Value kvLimit,
     Value valid = im.min(im.c(tk), im.sub(kvLimit, j0));
     TilePackOp::create(b, rowsOf(value, b0, j0, valid), vTile, FloatAttr(),
                        UnitAttr());
-    TileMatmulOp::create(b, sTile, vTile, acc, b.getUnitAttr(),
-                         b.getUnitAttr(), UnitAttr());
+    TileMatmulOp::create(b, sTile, vTile, acc, b.getUnitAttr(), b.getUnitAttr(),
+                         UnitAttr());
   }
   TileFinalizeOp::create(b, acc, rowMax, rowSum, rowsOf(output, b0, q0, qValid),
                          weights ? lse : Value());
@@ -335,10 +335,10 @@ void AdditiveLowering::emitQueryBlock(Value b0, Value qb, Value kvLimit,
     TileStoreProbsOp::create(b, sTile, lse, dest);
   }
   // Keys past the sequence's length have weight 0.
-  Value rest = rankReducedView(
-      b, weights, {b0, q0, kvLimit},
-      {b.getIndexAttr(1), qValid, im.sub(im.v(kvLen), kvLimit)},
-      {ShapedType::kDynamic, ShapedType::kDynamic});
+  Value rest =
+      rankReducedView(b, weights, {b0, q0, kvLimit},
+                      {b.getIndexAttr(1), qValid, im.sub(im.v(kvLen), kvLimit)},
+                      {ShapedType::kDynamic, ShapedType::kDynamic});
   Value zero = arith::ConstantOp::create(
       b, b.getFloatAttr(cast<MemRefType>(weights.getType()).getElementType(),
                         0.0));

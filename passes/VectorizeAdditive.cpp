@@ -98,8 +98,8 @@ void TileVectorizer::lower(TileStoreProbsOp op) {
   loop(im.c(0), im.c(rows(s)), 1, [&](Value r) {
     for (auto [i, l] : llvm::enumerate(lses)) {
       Value c = im.c(i * width);
-      Value e = math::ExpOp::create(
-          b, arith::SubFOp::create(b, load(s, {r, c}), l));
+      Value e =
+          math::ExpOp::create(b, arith::SubFOp::create(b, load(s, {r, c}), l));
       store(arith::SelectOp::create(b, empty[i], zero, e), s, {r, c});
     }
   });

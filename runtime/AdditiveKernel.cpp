@@ -28,9 +28,8 @@ AdditiveSpec AdditiveSpec::withSizes(int64_t b, int64_t sq, int64_t skv) const {
 }
 
 std::string AdditiveSpec::validate() const {
-  for (auto [name, v] : {std::pair{"batch", batch},
-                         {"queryLen", queryLen},
-                         {"kvLen", kvLen}})
+  for (auto [name, v] :
+       {std::pair{"batch", batch}, {"queryLen", queryLen}, {"kvLen", kvLen}})
     if (v != kDynamicSize && (v < 0 || v > limits::kMaxDim))
       return std::string(name) + " must be in [0, " +
              std::to_string(limits::kMaxDim) + "] or dynamic, got " +
@@ -47,8 +46,7 @@ std::string AdditiveSpec::validate() const {
     int64_t elements = 0;
     int64_t dims[] = {queryDim, keyDim, valueDim};
     for (int64_t i = 0; i < 3; ++i)
-      if (__builtin_mul_overflow(batch, i == 0 ? queryLen : kvLen,
-                                 &elements) ||
+      if (__builtin_mul_overflow(batch, i == 0 ? queryLen : kvLen, &elements) ||
           __builtin_mul_overflow(elements, dims[i], &elements) ||
           elements > limits::kMaxElements)
         return "a query, key or value buffer has more than " +

@@ -12,8 +12,8 @@ namespace mlir::attn::rt {
 
 /// Builds the kernel computing attn.additive_attention for `spec` (buffers
 /// of signatureForAdditiveSpec) in a new module of `ctx`.
-llvm::Expected<KernelModule> buildAdditiveKernelModule(MLIRContext *ctx,
-                                                       const AdditiveSpec &spec);
+llvm::Expected<KernelModule>
+buildAdditiveKernelModule(MLIRContext *ctx, const AdditiveSpec &spec);
 
 struct AdditiveReference {
   std::vector<double> output;  ///< [B, Sq, Dv]
@@ -25,8 +25,8 @@ struct AdditiveReference {
 /// projections, tanh, the score bias, masks (-inf), a two-pass softmax
 /// (rows that see no key: weights 0, output 0) and the weighted sum of
 /// values. Validates `args` against `sig` first.
-llvm::Expected<AdditiveReference>
-referenceAdditive(const KernelSignature &sig, const AttentionArgs &args);
+llvm::Expected<AdditiveReference> referenceAdditive(const KernelSignature &sig,
+                                                    const AttentionArgs &args);
 
 } // namespace mlir::attn::rt
 

@@ -154,16 +154,6 @@ AttentionArgs mlir::attn::rt::forwardArgsOf(const AttentionArgs &backward) {
 
 namespace {
 
-constexpr ArgRole kAllRoles[] = {
-    ArgRole::Query,       ArgRole::Key,          ArgRole::Value,
-    ArgRole::BoolMask,    ArgRole::Bias,         ArgRole::KvLengths,
-    ArgRole::QSegmentIds, ArgRole::KvSegmentIds, ArgRole::Sinks,
-    ArgRole::Output,      ArgRole::Lse,          ArgRole::GradOutput,
-    ArgRole::GradQuery,   ArgRole::GradKey,      ArgRole::GradValue,
-    ArgRole::GradBias,    ArgRole::DropoutState, ArgRole::QueryWeight,
-    ArgRole::KeyWeight,   ArgRole::ScoreWeight,  ArgRole::ScoreBias,
-    ArgRole::Weights};
-
 /// A buffer written by several threads must not map two indices to one
 /// address. Sufficient test: sorted by stride, each dim's stride clears the
 /// extent of all smaller ones (size-1 dims never advance).
@@ -353,7 +343,7 @@ mlir::attn::rt::bindArguments(const KernelSignature &kernelSig,
     resolved = std::move(*r);
   }
   const KernelSignature &sig = resolved ? *resolved : kernelSig;
-  for (ArgRole role : kAllRoles)
+  for (ArgRole role : allArgRoles())
     if (args.get(role) && !sig.has(role) && role != ArgRole::Query &&
         role != ArgRole::Key && role != ArgRole::Value &&
         role != ArgRole::Output)

@@ -4,6 +4,19 @@
 using namespace mlir::attn;
 using namespace mlir::attn::rt;
 
+llvm::ArrayRef<ArgRole> mlir::attn::rt::allArgRoles() {
+  static constexpr ArgRole kAll[] = {
+      ArgRole::Query,       ArgRole::Key,          ArgRole::Value,
+      ArgRole::BoolMask,    ArgRole::Bias,         ArgRole::KvLengths,
+      ArgRole::QSegmentIds, ArgRole::KvSegmentIds, ArgRole::Output,
+      ArgRole::Lse,         ArgRole::Sinks,        ArgRole::GradOutput,
+      ArgRole::GradQuery,   ArgRole::GradKey,      ArgRole::GradValue,
+      ArgRole::GradBias,    ArgRole::DropoutState, ArgRole::QueryWeight,
+      ArgRole::KeyWeight,   ArgRole::ScoreWeight,  ArgRole::ScoreBias,
+      ArgRole::Weights};
+  return kAll;
+}
+
 const char *mlir::attn::rt::stringifyArgRole(ArgRole r) {
   switch (r) {
   case ArgRole::Query:
@@ -144,8 +157,7 @@ mlir::attn::rt::signatureForAdditiveSpec(const AdditiveSpec &spec) {
   sig.spec.kvLen = spec.kvLen;
   sig.spec.dtype = spec.dtype;
   DType t = dtypeOf(spec.dtype);
-  int64_t b = spec.batch, sq = spec.queryLen, skv = spec.kvLen,
-          h = spec.hidden;
+  int64_t b = spec.batch, sq = spec.queryLen, skv = spec.kvLen, h = spec.hidden;
   sig.args.push_back({ArgRole::Query, t, {b, sq, spec.queryDim}});
   sig.args.push_back({ArgRole::Key, t, {b, skv, spec.keyDim}});
   sig.args.push_back({ArgRole::Value, t, {b, skv, spec.valueDim}});

@@ -63,6 +63,9 @@ enum class ArgRole {
   Weights,
 };
 
+/// Every role, in enumerator order.
+llvm::ArrayRef<ArgRole> allArgRoles();
+
 /// "query", "kv_lengths", ... (the operand names of attn.attention).
 const char *stringifyArgRole(ArgRole r);
 

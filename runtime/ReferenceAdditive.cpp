@@ -1,11 +1,11 @@
 //===- ReferenceAdditive.cpp - float64 additive attention -----------------===//
 //
 // attn.additive_attention as its definition reads (AttnOps.td), in double:
-//   pq[b, q, h] = sum_d Wq[h, d] q[b, q, d],  pk[b, k, h] = sum_d Wk[h, d] k[b, k, d]
-//   s[b, q, k]  = sum_h w[h] tanh(pq + pk + bias[h]) + score_bias
-//   s = -inf where k >= kv_lengths[b] or !bool_mask[b, q, k]
-//   weights = softmax over k (all 0 when every key is masked)
-//   out[b, q] = sum_k weights[b, q, k] v[b, k]
+//   pq[b, q, h] = sum_d Wq[h, d] q[b, q, d],  pk[b, k, h] = sum_d Wk[h, d] k[b,
+//   k, d] s[b, q, k]  = sum_h w[h] tanh(pq + pk + bias[h]) + score_bias s =
+//   -inf where k >= kv_lengths[b] or !bool_mask[b, q, k] weights = softmax over
+//   k (all 0 when every key is masked) out[b, q] = sum_k weights[b, q, k] v[b,
+//   k]
 // Unfused and unblocked on purpose: it shares no code with the kernel.
 //
 //===----------------------------------------------------------------------===//
@@ -33,8 +33,7 @@ double at(const BufferRef &buf, int64_t i, int64_t j = 0, int64_t l = 0) {
 }
 
 bool maskAt(const BufferRef &buf, int64_t b, int64_t q, int64_t k) {
-  int64_t off =
-      b * buf.strides[0] + q * buf.strides[1] + k * buf.strides[2];
+  int64_t off = b * buf.strides[0] + q * buf.strides[1] + k * buf.strides[2];
   return static_cast<const uint8_t *>(buf.data)[off] != 0;
 }
 
@@ -81,7 +80,8 @@ mlir::attn::rt::referenceAdditive(const KernelSignature &kernelSig,
   int64_t nb = q.shape[0], sq = q.shape[1], skv = k.shape[1], dv = v.shape[2];
   int64_t hidden = get(ArgRole::QueryWeight)->shape[0];
   const BufferRef *bias = get(ArgRole::Bias), *sb = get(ArgRole::ScoreBias),
-                  *len = get(ArgRole::KvLengths), *mask = get(ArgRole::BoolMask);
+                  *len = get(ArgRole::KvLengths),
+                  *mask = get(ArgRole::BoolMask);
   const BufferRef &ws = *get(ArgRole::ScoreWeight);
   double scoreBias = sb ? at(*sb, 0) : 0.0;
   AdditiveReference out;
@@ -89,8 +89,10 @@ mlir::attn::rt::referenceAdditive(const KernelSignature &kernelSig,
   out.weights.assign(nb * sq * skv, 0.0);
   const double negInf = -std::numeric_limits<double>::infinity();
   for (int64_t b = 0; b < nb; ++b) {
-    std::vector<double> pq = project(q, *get(ArgRole::QueryWeight), b, sq, hidden);
-    std::vector<double> pk = project(k, *get(ArgRole::KeyWeight), b, skv, hidden);
+    std::vector<double> pq =
+        project(q, *get(ArgRole::QueryWeight), b, sq, hidden);
+    std::vector<double> pk =
+        project(k, *get(ArgRole::KeyWeight), b, skv, hidden);
     int64_t valid = len ? static_cast<int64_t>(at(*len, b)) : skv;
     for (int64_t i = 0; i < sq; ++i) {
       std::vector<double> s(skv, negInf);
@@ -100,9 +102,9 @@ mlir::attn::rt::referenceAdditive(const KernelSignature &kernelSig,
           continue;
         double sum = scoreBias;
         for (int64_t h = 0; h < hidden; ++h)
-          sum += at(ws, 0, h) * std::tanh(pq[i * hidden + h] +
-                                          pk[j * hidden + h] +
-                                          (bias ? at(*bias, h) : 0.0));
+          sum +=
+              at(ws, 0, h) * std::tanh(pq[i * hidden + h] + pk[j * hidden + h] +
+                                       (bias ? at(*bias, h) : 0.0));
         s[j] = sum;
         mx = std::max(mx, sum);
       }

@@ -208,14 +208,7 @@ std::string Kernel::gpuLaunchPlan() const {
 llvm::Error Kernel::run(const AttentionArgs &args, ThreadPool &onPool) const {
   if (gpuCode)
     return runGpuKernel(*gpuCode, sig, args);
-  for (ArgRole role :
-       {ArgRole::Query, ArgRole::Key, ArgRole::Value, ArgRole::BoolMask,
-        ArgRole::Bias, ArgRole::KvLengths, ArgRole::QSegmentIds,
-        ArgRole::KvSegmentIds, ArgRole::Sinks, ArgRole::Output, ArgRole::Lse,
-        ArgRole::GradOutput, ArgRole::GradQuery, ArgRole::GradKey,
-        ArgRole::GradValue, ArgRole::GradBias, ArgRole::DropoutState,
-        ArgRole::QueryWeight, ArgRole::KeyWeight, ArgRole::ScoreWeight,
-        ArgRole::ScoreBias, ArgRole::Weights})
+  for (ArgRole role : allArgRoles())
     if (const BufferRef *b = args.get(role);
         b && b->space == MemorySpace::Device)
       return makeError(llvm::Twine(stringifyArgRole(role)) +

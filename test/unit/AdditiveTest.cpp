@@ -61,11 +61,12 @@ public:
         n *= d;
       auto &bytes = storage[info.role];
       bytes.assign(std::max<int64_t>(n, 1) * dtypeBytes(info.dtype), 0);
-      BufferRef ref = BufferRef::contiguous(bytes.data(), info.dtype, info.shape);
+      BufferRef ref =
+          BufferRef::contiguous(bytes.data(), info.dtype, info.shape);
       // nn.Linear's init: U(-1/sqrt(in), 1/sqrt(in)) for weights and biases.
       double bound = 1.0;
-      if (info.role == ArgRole::QueryWeight || info.role == ArgRole::KeyWeight ||
-          info.role == ArgRole::ScoreWeight)
+      if (info.role == ArgRole::QueryWeight ||
+          info.role == ArgRole::KeyWeight || info.role == ArgRole::ScoreWeight)
         bound = 1.0 / std::sqrt(double(info.shape[1]));
       if (info.role == ArgRole::Bias || info.role == ArgRole::ScoreBias)
         bound = 0.1;
@@ -74,7 +75,8 @@ public:
         if (info.isOutput) {
           store(ref, i, std::numeric_limits<double>::quiet_NaN());
         } else if (info.role == ArgRole::KvLengths) {
-          std::uniform_int_distribution<int32_t> len(0, int32_t(sig.spec.kvLen));
+          std::uniform_int_distribution<int32_t> len(0,
+                                                     int32_t(sig.spec.kvLen));
           static_cast<int32_t *>(ref.data)[i] = len(rng);
         } else if (info.dtype == DType::I1) {
           static_cast<uint8_t *>(ref.data)[i] = (rng() % 5) != 0;
@@ -204,8 +206,12 @@ AdditiveSpec oddSpec(ElementType t) {
 
 const int32_t kOddLengths[] = {77, 0, 131};
 
-TEST(Additive, SeedShapeF32) { checkAgainstReference(seedSpec(ElementType::F32)); }
-TEST(Additive, SeedShapeF16) { checkAgainstReference(seedSpec(ElementType::F16)); }
+TEST(Additive, SeedShapeF32) {
+  checkAgainstReference(seedSpec(ElementType::F32));
+}
+TEST(Additive, SeedShapeF16) {
+  checkAgainstReference(seedSpec(ElementType::F16));
+}
 TEST(Additive, SeedShapeBF16) {
   checkAgainstReference(seedSpec(ElementType::BF16));
 }
@@ -232,8 +238,8 @@ TEST(Additive, BoolMaskWithoutWeights) {
 TEST(Additive, RunTimeSizes) {
   AdditiveSpec dyn = oddSpec(ElementType::F32);
   dyn.batch = dyn.queryLen = dyn.kvLen = kDynamicSize;
-  for (auto [b, sq, skv] : {std::tuple<int64_t, int64_t, int64_t>{3, 5, 131},
-                            {1, 70, 17}}) {
+  for (auto [b, sq, skv] :
+       {std::tuple<int64_t, int64_t, int64_t>{3, 5, 131}, {1, 70, 17}}) {
     AdditiveSpec call = oddSpec(ElementType::F32).withSizes(b, sq, skv);
     std::vector<int32_t> lengths = {int32_t(skv), 0, 7};
     lengths.resize(b);
@@ -269,9 +275,9 @@ TEST(AdditiveErrors, MissingQueryWeight) {
 }
 
 TEST(AdditiveErrors, MissingBias) {
-  EXPECT_EQ(runErrorWith(seedSpec(ElementType::F32), ArgRole::Bias,
-                         std::nullopt),
-            "bias: missing; the kernel needs this buffer");
+  EXPECT_EQ(
+      runErrorWith(seedSpec(ElementType::F32), ArgRole::Bias, std::nullopt),
+      "bias: missing; the kernel needs this buffer");
 }
 
 TEST(AdditiveErrors, KeyWeightShape) {
