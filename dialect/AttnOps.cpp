@@ -1,6 +1,7 @@
 //===- AttnOps.cpp - attn operations: verifiers and helpers ---------------===//
 #include "dialect/AttnOps.h"
 #include "dialect/Limits.h"
+#include "dialect/VerifyUtils.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -10,8 +11,9 @@
 
 using namespace mlir;
 using namespace mlir::attn;
+using namespace mlir::attn::verify;
 
-namespace {
+namespace mlir::attn::verify {
 
 /// Two sizes agree unless both are static and differ.
 bool sizesAgree(int64_t a, int64_t b) {
@@ -94,6 +96,10 @@ LogicalResult checkAllSizeLimits(Operation *op) {
         return failure();
   return success();
 }
+
+} // namespace mlir::attn::verify
+
+namespace {
 
 /// Head dims and the GQA group within limits (static sizes only).
 LogicalResult checkHeadLimits(Operation *op, int64_t hq, int64_t hkv, int64_t d,

@@ -261,6 +261,95 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad", [
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// attn.additive_attention
+//===----------------------------------------------------------------------===//
+
+def Attn_AdditiveAttentionOp : Attn_Op<"additive_attention", [
+    AttrSizedOperandSegments, Pure]> {
+  let summary = "additive (Bahdanau) attention with its projections";
+  let description = [{
+    The AdditiveAttention of seed 002 (`sooftware/attentions`), for a batch
+    of query rows:
+
+    ```
+    score[b, q, k] = w · tanh(W_q · query[b, q] + W_k · key[b, k] + bias)
+                     + score_bias
+    weights[b, q, :] = softmax(score[b, q, :])    (masked keys excluded)
+    output[b, q]     = sum_k weights[b, q, k] · value[b, k]
+    ```
+
+    Shapes; the weights are PyTorch `nn.Linear` weights (`[out, in]`), so
+    a module's `query_proj.weight`, `key_proj.weight`, `bias`,
+    `score_proj.weight` and `score_proj.bias` are passed as they are:
+    - `query` `[B, Sq, Dq]`, `key` `[B, Skv, Dk]`, `value` `[B, Skv, Dv]`;
+    - `query_weight` `[H, Dq]`, `key_weight` `[H, Dk]` (the projections
+      have no biases of their own, as in the seed), `score_weight` `[1, H]`;
+    - optional `bias` `[H]` (added inside the tanh) and `score_bias` `[1]`
+      (added to every score: a softmax is shift-invariant, so it changes
+      neither result; it is taken so that checkpoints map one to one);
+    - `output` `[B, Sq, Dv]`; the optional second result `weights`
+      `[B, Sq, Skv]` is the attention distribution (the seed's `attn`).
+
+    The seed is the case `Sq = 1` (one decoder state per sequence), which
+    it returns as `[B, 1, Dv]` and `[B, Skv]`. B, Sq and Skv may be
+    run-time sizes; H, Dq, Dk and Dv are independent.
+
+    Masking (optional, combined by AND): `kv_lengths` `[B]` i32, the valid
+    keys of each sequence (`k < kv_lengths[b]`, as a padded batch of
+    encoder states has), and `bool_mask`, i1 broadcastable to
+    `[B, Sq, Skv]` (each dim 1 or equal), true where attending is allowed.
+    A row that sees no key (e.g. `kv_lengths[b] = 0`) has output 0 and
+    weights 0, never NaN, like `attn.attention`'s fully masked rows.
+
+    Every float operand and result has one element type (f32, f16 or
+    bf16); the projections, the tanh, the softmax and the weighted sum run
+    in f32.
+
+    ```mlir
+    %o, %w = attn.additive_attention %q, %k, %v, %wq, %wk, %ws
+        bias(%bias : tensor<256xf32>) kv_lengths(%len : tensor<8xi32>)
+        : tensor<8x1x256xf32>, tensor<8x50x256xf32>, tensor<8x50x256xf32>,
+          tensor<256x256xf32>, tensor<256x256xf32>, tensor<1x256xf32>
+        -> tensor<8x1x256xf32>, tensor<8x1x50xf32>
+    ```
+  }];
+
+  let arguments = (ins
+    Attn_FloatTensor:$query,
+    Attn_FloatTensor:$key,
+    Attn_FloatTensor:$value,
+    Attn_FloatTensor:$query_weight,
+    Attn_FloatTensor:$key_weight,
+    Attn_FloatTensor:$score_weight,
+    Optional<Attn_FloatTensor>:$bias,
+    Optional<Attn_FloatTensor>:$score_bias,
+    Optional<Attn_I32Tensor>:$kv_lengths,
+    Optional<RankedTensorOf<[I1]>>:$bool_mask);
+  let results = (outs
+    Attn_FloatTensor:$output,
+    Optional<Attn_FloatTensor>:$weights);
+
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $query_weight `,` $key_weight `,`
+    $score_weight
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`score_bias` `(` $score_bias^ `:` type($score_bias) `)`)?
+    (`kv_lengths` `(` $kv_lengths^ `:` type($kv_lengths) `)`)?
+    (`bool_mask` `(` $bool_mask^ `:` type($bool_mask) `)`)?
+    attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
+    type($query_weight) `,` type($key_weight) `,` type($score_weight)
+    `->` type($output) (`,` type($weights)^)?
+  }];
+
+  let hasVerifier = 1;
+
+  let extraClassDeclaration = [{
+    /// The hidden size H (rows of query_weight; may be ShapedType::kDynamic).
+    int64_t getHiddenSize();
+  }];
+}
+
 def Attn_YieldOp : Attn_Op<"yield", [
     Pure, Terminator, ReturnLike,
     ParentOneOf<["AttentionOp", "AttentionGradOp"]>]> {

@@ -210,3 +210,40 @@ LogicalResult TileSoftmaxGradOp::verify() {
   }
   return success();
 }
+
+LogicalResult TileAdditiveScoresOp::verify() {
+  if (failed(verifyTileSizes(*this)) ||
+      failed(verifyStaticDims(*this, "keys", getKeys(), {0, 1})) ||
+      failed(verifyStaticDims(*this, "queries", getQueries(), {0, 1})) ||
+      failed(verifyStaticDims(*this, "w", getW(), {0})) ||
+      failed(verifyStaticDims(*this, "scores", getScores(), {0, 1})))
+    return failure();
+  auto k = getKeys().getType(), q = getQueries().getType();
+  auto s = getScores().getType();
+  int64_t h = k.getDimSize(1);
+  if (q.getDimSize(1) != h || getW().getType().getDimSize(0) != h ||
+      (getBias() && getBias().getType().getDimSize(0) != h))
+    return emitOpError() << "keys " << k << ", queries " << q << ", w "
+                         << getW().getType()
+                         << " and bias must share the hidden size";
+  if (s.getDimSize(0) != k.getDimSize(0) || s.getDimSize(1) != q.getDimSize(0))
+    return emitOpError() << "scores " << s << " must be [keys, query rows] = ["
+                         << k.getDimSize(0) << ", " << q.getDimSize(0) << "]";
+  return success();
+}
+
+LogicalResult TileStoreProbsOp::verify() {
+  if (failed(verifyTileSizes(*this)) ||
+      failed(verifyStaticDims(*this, "scores", getScores(), {0, 1})) ||
+      failed(verifyStaticDims(*this, "lse", getLse(), {0})))
+    return failure();
+  auto s = getScores().getType(), p = getProbs().getType();
+  if (getLse().getType().getDimSize(0) != s.getDimSize(1))
+    return emitOpError() << "lse " << getLse().getType()
+                         << " must have one entry per column of " << s;
+  if (!fits(p.getDimSize(0), s.getDimSize(1)) ||
+      !fits(p.getDimSize(1), s.getDimSize(0)))
+    return emitOpError() << "probs " << p
+                         << " does not fit in the transpose of " << s;
+  return success();
+}

@@ -191,6 +191,56 @@ def Attn_TileCombineOp : Attn_Op<"tile_combine"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Additive attention (attn.additive_attention)
+//===----------------------------------------------------------------------===//
+
+def Attn_TileAdditiveScoresOp : Attn_Op<"tile_additive_scores"> {
+  let summary = "key-major additive scores: w · tanh(pk + pq + bias)";
+  let description = [{
+    The hot loop of additive attention, on projected keys and queries:
+    `scores[n, m] = sum_h w[h] * tanh(keys[n, h] + queries[m, h] + bias[h])`
+    for the first `rows` columns (query rows) of the key-major `[keys,
+    rows]` tile; columns `m >= rows` become 0. `keys` `[N, H]` (f32, unit
+    inner stride, e.g. rows of a scratch buffer), `queries` `[M, H]`,
+    `w` and `bias` `[H]`. Padding past the true hidden size must be 0 in
+    `keys`, `queries` and `bias` (tanh(0) = 0), so it adds nothing.
+  }];
+  let arguments = (ins
+    Arg<Attn_F32Tile, "", [MemRead]>:$keys,
+    Arg<Attn_F32Tile, "", [MemRead]>:$queries,
+    Arg<Attn_F32Row, "", [MemRead]>:$w,
+    Arg<Optional<Attn_F32Row>, "", [MemRead]>:$bias,
+    Index:$rows,
+    Arg<Attn_F32Tile, "", [MemWrite]>:$scores);
+  let assemblyFormat = [{
+    $keys `,` $queries `,` $w (`bias` `(` $bias^ `:` type($bias) `)`)?
+    `rows` `(` $rows `)` `into` $scores attr-dict `:` type($keys) `,`
+    type($queries) `,` type($w) `into` type($scores)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_TileStoreProbsOp : Attn_Op<"tile_store_probs"> {
+  let summary = "store exp(s - lse) of a key-major tile, transposed";
+  let description = [{
+    `probs[m, n] = exp(scores[n, m] - lse[m])` (0 where `lse[m]` is -inf:
+    a row that sees no key) for every element of `probs` (`[rows, keys]`,
+    at most the tile's `[M, N]`; f32, f16 or bf16), i.e. the normalized
+    attention weights once `lse` is the row's final log-sum-exp. `scores`
+    is overwritten with its exp.
+  }];
+  let arguments = (ins
+    Arg<Attn_F32Tile, "", [MemRead, MemWrite]>:$scores,
+    Arg<Attn_F32Row, "", [MemRead]>:$lse,
+    Arg<MemRefRankOf<[F32, F16, BF16], [2]>, "", [MemWrite]>:$probs);
+  let assemblyFormat = [{
+    $scores `,` $lse `into` $probs attr-dict `:` type($scores) `,` type($lse)
+    `into` type($probs)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // The backward pass (attn.attention_grad)
 //===----------------------------------------------------------------------===//
 

@@ -164,6 +164,13 @@ void emitFlash(ImplicitLocOpBuilder &b, const FlashGeometry &g,
 LogicalResult lowerAttentionGrad(AttentionGradOp op, int64_t tileRows,
                                  int64_t tileKv, int64_t parallelism);
 
+/// Lowers one attn.additive_attention (AdditiveLowering.cpp) to a work-item
+/// loop over (batch, query chunk): key/query projections by tile_matmul,
+/// then the flash loop with tile_additive_scores as the score step. Fails,
+/// located, on static-only sizes that are `?`.
+LogicalResult lowerAdditiveAttention(AdditiveAttentionOp op, int64_t tileRows,
+                                     int64_t tileKv);
+
 /// A rank-reduced view of `source` at `offsets` with `sizes` and the given
 /// result shape (size-1 leading dims dropped).
 Value rankReducedView(ImplicitLocOpBuilder &b, Value source,

@@ -611,6 +611,13 @@ struct AttnGpuFlashPass
     });
     if (grads.wasInterrupted())
       return signalPassFailure();
+    WalkResult additive = getOperation().walk([](AdditiveAttentionOp op) {
+      op.emitOpError("attn-gpu-flash: additive attention has no GPU lowering "
+                     "yet (CPU only: attn-to-cpu)");
+      return WalkResult::interrupt();
+    });
+    if (additive.wasInterrupted())
+      return signalPassFailure();
   }
 };
 

@@ -238,6 +238,12 @@ struct TileFlashPass : attn::impl::AttnTileFlashBase<TileFlashPass> {
     for (AttentionGradOp op : grads)
       if (failed(lowerAttentionGrad(op, tileRows, tileKv, threads)))
         return signalPassFailure();
+    SmallVector<AdditiveAttentionOp> additive;
+    getOperation().walk(
+        [&](AdditiveAttentionOp op) { additive.push_back(op); });
+    for (AdditiveAttentionOp op : additive)
+      if (failed(lowerAdditiveAttention(op, tileRows, tileKv)))
+        return signalPassFailure();
   }
 };
 

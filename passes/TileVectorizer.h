@@ -3,7 +3,8 @@
 // The lowering of each tile op (attn-vectorize-tiles): VectorizeTiles.cpp
 // holds packs, matmuls, masks and the pass; VectorizeSoftmax.cpp the
 // row-wise softmax steps (online softmax, finalize, split combine);
-// VectorizeBackward.cpp the backward's (softmax gradient, row dot).
+// VectorizeBackward.cpp the backward's (softmax gradient, row dot);
+// VectorizeAdditive.cpp additive attention's scores and weights.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_PASSES_TILEVECTORIZER_H
@@ -42,6 +43,8 @@ public:
   void lower(TileCombineOp op);
   void lower(TileRowDotOp op);
   void lower(TileSoftmaxGradOp op);
+  void lower(TileAdditiveScoresOp op);
+  void lower(TileStoreProbsOp op);
 
 private:
   Value splat(float v) {
@@ -91,6 +94,10 @@ private:
   void matmulBlock(TileMatmulOp op, Value m0, int64_t rows, Value n0,
                    int64_t vecs);
   void dotBlock(TileMatmulOp op, Value m0, int64_t nRows, int64_t nCols);
+  /// scores[n0 + j, m0 + i] for nKeys keys × nRows queries
+  /// (VectorizeAdditive.cpp).
+  void additiveBlock(TileAdditiveScoresOp op, Value m0, int64_t nRows, Value n0,
+                     int64_t nKeys);
   int64_t cols(Value mem) {
     return cast<MemRefType>(mem.getType()).getDimSize(1);
   }

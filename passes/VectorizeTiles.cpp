@@ -379,7 +379,8 @@ struct VectorizeTilesPass
     getOperation().walk([&](Operation *op) {
       if (isa<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
               TileDropoutOp, TileOnlineSoftmaxOp, TileFinalizeOp, TileCombineOp,
-              TileRowDotOp, TileSoftmaxGradOp>(op))
+              TileRowDotOp, TileSoftmaxGradOp, TileAdditiveScoresOp,
+              TileStoreProbsOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -400,7 +401,8 @@ struct VectorizeTilesPass
       llvm::TypeSwitch<Operation *>(op)
           .Case<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
                 TileDropoutOp, TileOnlineSoftmaxOp, TileFinalizeOp,
-                TileCombineOp, TileRowDotOp, TileSoftmaxGradOp>(
+                TileCombineOp, TileRowDotOp, TileSoftmaxGradOp,
+                TileAdditiveScoresOp, TileStoreProbsOp>(
               [&](auto tileOp) { v.lower(tileOp); });
       op->erase();
     }
@@ -421,6 +423,10 @@ struct VectorizeTilesPass
       return sc.getScores().getType().getDimSize(1);
     if (auto sg = dyn_cast<TileSoftmaxGradOp>(op))
       return sg.getScores().getType().getDimSize(1);
+    if (auto as = dyn_cast<TileAdditiveScoresOp>(op))
+      return as.getKeys().getType().getDimSize(1);
+    if (auto sp = dyn_cast<TileStoreProbsOp>(op))
+      return sp.getScores().getType().getDimSize(1);
     if (auto rd = dyn_cast<TileRowDotOp>(op))
       return rd.getLhs().getType().getDimSize(1);
     return 0;

@@ -57,6 +57,16 @@ BufferRef *AttentionArgs::get(ArgRole role) {
     return opt(gradBias);
   case ArgRole::DropoutState:
     return opt(dropoutState);
+  case ArgRole::QueryWeight:
+    return opt(queryWeight);
+  case ArgRole::KeyWeight:
+    return opt(keyWeight);
+  case ArgRole::ScoreWeight:
+    return opt(scoreWeight);
+  case ArgRole::ScoreBias:
+    return opt(scoreBias);
+  case ArgRole::Weights:
+    return opt(weights);
   }
   return nullptr;
 }
@@ -114,6 +124,21 @@ void AttentionArgs::set(ArgRole role, BufferRef buffer) {
   case ArgRole::DropoutState:
     dropoutState = std::move(buffer);
     return;
+  case ArgRole::QueryWeight:
+    queryWeight = std::move(buffer);
+    return;
+  case ArgRole::KeyWeight:
+    keyWeight = std::move(buffer);
+    return;
+  case ArgRole::ScoreWeight:
+    scoreWeight = std::move(buffer);
+    return;
+  case ArgRole::ScoreBias:
+    scoreBias = std::move(buffer);
+    return;
+  case ArgRole::Weights:
+    weights = std::move(buffer);
+    return;
   }
 }
 
@@ -128,14 +153,6 @@ AttentionArgs mlir::attn::rt::forwardArgsOf(const AttentionArgs &backward) {
 }
 
 namespace {
-
-constexpr ArgRole kAllRoles[] = {
-    ArgRole::Query,       ArgRole::Key,          ArgRole::Value,
-    ArgRole::BoolMask,    ArgRole::Bias,         ArgRole::KvLengths,
-    ArgRole::QSegmentIds, ArgRole::KvSegmentIds, ArgRole::Sinks,
-    ArgRole::Output,      ArgRole::Lse,          ArgRole::GradOutput,
-    ArgRole::GradQuery,   ArgRole::GradKey,      ArgRole::GradValue,
-    ArgRole::GradBias,    ArgRole::DropoutState};
 
 /// A buffer written by several threads must not map two indices to one
 /// address. Sufficient test: sorted by stride, each dim's stride clears the
@@ -231,8 +248,34 @@ std::pair<uintptr_t, uintptr_t> byteRange(const BufferRef &b) {
 /// `sig` with its run-time sizes (batch, Sq, Skv) read from the query and
 /// key buffers and checked against the limits the kernel was built under
 /// (AttentionSpec::validate): the signature this call must match.
+/// resolveSizes for an additive kernel: batch and Sq from the [B, Sq, Dq]
+/// query, Skv from the [B, Skv, Dk] key.
+llvm::Expected<KernelSignature>
+resolveAdditiveSizes(const KernelSignature &sig, const AttentionArgs &args) {
+  const KernelSignature expected = signatureForAdditiveSpec(*sig.additive);
+  for (auto [name, buf, role] :
+       {std::tuple<const char *, const BufferRef *, ArgRole>{
+            "query", &args.query, ArgRole::Query},
+        {"key", &args.key, ArgRole::Key}})
+    if (buf->shape.size() != 3)
+      return makeError(llvm::Twine(name) + ": rank " +
+                       llvm::Twine(buf->shape.size()) + " " +
+                       buf->shapeString() + " but the kernel expects rank 3 " +
+                       shapeString(expected.find(role)->shape));
+  int64_t b = args.query.shape[0], sq = args.query.shape[1],
+          skv = args.key.shape[1];
+  AdditiveSpec resolved = sig.additive->withSizes(b, sq, skv);
+  if (std::string err = resolved.validate(); !err.empty())
+    return makeError("run-time sizes (batch " + llvm::Twine(b) + ", Sq " +
+                     llvm::Twine(sq) + ", Skv " + llvm::Twine(skv) +
+                     " from the query and key buffers): " + err);
+  return signatureForAdditiveSpec(resolved);
+}
+
 llvm::Expected<KernelSignature> resolveSizes(const KernelSignature &sig,
                                              const AttentionArgs &args) {
+  if (sig.additive)
+    return resolveAdditiveSizes(sig, args);
   const AttentionSpec &spec = sig.spec;
   unsigned seqDim = spec.layout == Layout::BSHD ? 1 : 2;
   for (auto [name, buf] :
@@ -292,14 +335,15 @@ mlir::attn::rt::bindArguments(const KernelSignature &kernelSig,
                               const AttentionArgs &args) {
   // A kernel with run-time sizes takes this call's sizes from its buffers.
   std::optional<KernelSignature> resolved;
-  if (kernelSig.spec.hasDynamicSizes()) {
+  if (kernelSig.additive ? kernelSig.additive->hasDynamicSizes()
+                         : kernelSig.spec.hasDynamicSizes()) {
     auto r = resolveSizes(kernelSig, args);
     if (!r)
       return r.takeError();
     resolved = std::move(*r);
   }
   const KernelSignature &sig = resolved ? *resolved : kernelSig;
-  for (ArgRole role : kAllRoles)
+  for (ArgRole role : allArgRoles())
     if (args.get(role) && !sig.has(role) && role != ArgRole::Query &&
         role != ArgRole::Key && role != ArgRole::Value &&
         role != ArgRole::Output)

@@ -22,6 +22,11 @@ struct AttentionArgs {
   /// Backward kernels (Runtime::compileBackward): dO in, the gradients out
   /// (each shaped like its input); `output` and `lse` are inputs there.
   std::optional<BufferRef> gradOutput, gradQuery, gradKey, gradValue, gradBias;
+  /// Additive-attention kernels (Runtime::compileAdditive, AdditiveSpec.h):
+  /// the nn.Linear weights, the score bias and the weights result; `bias`
+  /// is the [H] bias inside the tanh there.
+  std::optional<BufferRef> queryWeight, keyWeight, scoreWeight, scoreBias,
+      weights;
 
   const BufferRef *get(ArgRole role) const;
   BufferRef *get(ArgRole role);

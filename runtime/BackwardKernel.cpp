@@ -26,9 +26,7 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::rt;
 
-namespace {
-
-Type elementTypeOf(MLIRContext *ctx, DType t) {
+Type mlir::attn::rt::kernelElementType(MLIRContext *ctx, DType t) {
   Builder b(ctx);
   switch (t) {
   case DType::F16:
@@ -47,14 +45,53 @@ Type elementTypeOf(MLIRContext *ctx, DType t) {
   return b.getF32Type();
 }
 
-MemRefType memrefOf(MLIRContext *ctx, const ArgInfo &a) {
+static MemRefType memrefOf(MLIRContext *ctx, const ArgInfo &a) {
   SmallVector<int64_t, 4> strides(a.shape.size(), ShapedType::kDynamic);
   if (a.unitInnerStride && !strides.empty())
     strides.back() = 1;
   return MemRefType::get(
-      a.shape, elementTypeOf(ctx, a.dtype),
+      a.shape, kernelElementType(ctx, a.dtype),
       StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
 }
+
+KernelFuncBody mlir::attn::rt::beginKernelFunc(OpBuilder &b, KernelModule &km) {
+  MLIRContext *ctx = b.getContext();
+  Location loc = UnknownLoc::get(ctx);
+  km.module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(km.module->getBody());
+  SmallVector<Type> argTypes;
+  for (const ArgInfo &a : km.signature.args)
+    argTypes.push_back(memrefOf(ctx, a));
+  KernelFuncBody body;
+  body.func = func::FuncOp::create(b, loc, kKernelName,
+                                   b.getFunctionType(argTypes, {}));
+  body.func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = body.func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  for (auto [i, a] : llvm::enumerate(km.signature.args)) {
+    auto tensorTy =
+        RankedTensorType::get(a.shape, kernelElementType(ctx, a.dtype));
+    if (a.isOutput) {
+      body.outputs.push_back({tensorTy, entry->getArgument(i)});
+      continue;
+    }
+    body.inputs[unsigned(a.role)] = bufferization::ToTensorOp::create(
+        b, loc, tensorTy, entry->getArgument(i), /*restrict=*/true);
+  }
+  return body;
+}
+
+void mlir::attn::rt::endKernelFunc(OpBuilder &b, const KernelFuncBody &body,
+                                   ValueRange results) {
+  Location loc = func::FuncOp(body.func).getLoc();
+  for (auto [result, out] : llvm::zip(results, body.outputs))
+    bufferization::MaterializeInDestinationOp::create(
+        b, loc, Type(), result, out.second, /*restrict=*/true,
+        /*writable=*/true);
+  func::ReturnOp::create(b, loc);
+}
+
+namespace {
 
 /// Clones the score_mod and mask_mod regions of `source` into `grad`, with
 /// the constants they capture cloned before `grad`.
@@ -108,31 +145,11 @@ llvm::Expected<KernelModule> buildBackward(MLIRContext *ctx,
                    bufferization::BufferizationDialect>();
   KernelModule km;
   km.signature = std::move(signature);
-  Location loc = UnknownLoc::get(ctx);
   OpBuilder b(ctx);
-  km.module = ModuleOp::create(loc);
-  b.setInsertionPointToEnd(km.module->getBody());
-  SmallVector<Type> argTypes;
-  for (const ArgInfo &a : km.signature.args)
-    argTypes.push_back(memrefOf(ctx, a));
-  auto func = func::FuncOp::create(b, loc, kKernelName,
-                                   b.getFunctionType(argTypes, {}));
-  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  Block *body = func.addEntryBlock();
-  b.setInsertionPointToStart(body);
-
-  DenseMap<unsigned, Value> inputs; // by ArgRole
-  SmallVector<std::pair<Type, Value>> outputs;
-  for (auto [i, a] : llvm::enumerate(km.signature.args)) {
-    auto tensorTy = RankedTensorType::get(a.shape, elementTypeOf(ctx, a.dtype));
-    if (a.isOutput) {
-      outputs.push_back({tensorTy, body->getArgument(i)});
-      continue;
-    }
-    inputs[unsigned(a.role)] = bufferization::ToTensorOp::create(
-        b, loc, tensorTy, body->getArgument(i), /*restrict=*/true);
-  }
-  auto in = [&](ArgRole r) { return inputs.lookup(unsigned(r)); };
+  KernelFuncBody body = beginKernelFunc(b, km);
+  Location loc = body.func.getLoc();
+  auto &outputs = body.outputs;
+  auto in = [&](ArgRole r) { return body.inputs.lookup(unsigned(r)); };
   auto op = AttentionGradOp::create(
       b, loc, outputs[0].first, outputs[1].first, outputs[2].first,
       /*grad_bias=*/Type(), in(ArgRole::Query), in(ArgRole::Key),
@@ -151,11 +168,7 @@ llvm::Expected<KernelModule> buildBackward(MLIRContext *ctx,
     km.signature.hasMaskMod = !source.getMaskMod().empty();
     attachRegionPrograms(source, km.signature);
   }
-  for (auto [result, out] : llvm::zip(op->getResults(), outputs))
-    bufferization::MaterializeInDestinationOp::create(
-        b, loc, Type(), result, out.second, /*restrict=*/true,
-        /*writable=*/true);
-  func::ReturnOp::create(b, loc);
+  endKernelFunc(b, body, op->getResults());
   if (failed(verify(*km.module)))
     return diags.takeError("internal error: the backward kernel is invalid");
   return km;

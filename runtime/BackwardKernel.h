@@ -5,7 +5,31 @@
 
 #include "runtime/KernelBuilder.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
 namespace mlir::attn::rt {
+
+/// The MLIR element type of a buffer dtype.
+Type kernelElementType(MLIRContext *ctx, DType t);
+
+/// The kernel function of a signature under construction: inputs read as
+/// tensors (by ArgRole), outputs as (tensor type, destination buffer).
+struct KernelFuncBody {
+  func::FuncOp func;
+  DenseMap<unsigned, Value> inputs;
+  SmallVector<std::pair<Type, Value>> outputs;
+};
+
+/// Creates `km.module` holding `@attention` with one strided memref per
+/// buffer of `km.signature`, inputs through bufferization.to_tensor; the
+/// builder is left in its body.
+KernelFuncBody beginKernelFunc(OpBuilder &b, KernelModule &km);
+
+/// Materializes `results` (in output order) into the output buffers and
+/// returns.
+void endKernelFunc(OpBuilder &b, const KernelFuncBody &body,
+                   ValueRange results);
 
 /// Builds the kernel computing attn.attention_grad for `spec` (buffers of
 /// signatureForBackwardSpec) in a new module of `ctx`. Static sizes only;

@@ -4,6 +4,19 @@
 using namespace mlir::attn;
 using namespace mlir::attn::rt;
 
+llvm::ArrayRef<ArgRole> mlir::attn::rt::allArgRoles() {
+  static constexpr ArgRole kAll[] = {
+      ArgRole::Query,       ArgRole::Key,          ArgRole::Value,
+      ArgRole::BoolMask,    ArgRole::Bias,         ArgRole::KvLengths,
+      ArgRole::QSegmentIds, ArgRole::KvSegmentIds, ArgRole::Output,
+      ArgRole::Lse,         ArgRole::Sinks,        ArgRole::GradOutput,
+      ArgRole::GradQuery,   ArgRole::GradKey,      ArgRole::GradValue,
+      ArgRole::GradBias,    ArgRole::DropoutState, ArgRole::QueryWeight,
+      ArgRole::KeyWeight,   ArgRole::ScoreWeight,  ArgRole::ScoreBias,
+      ArgRole::Weights};
+  return kAll;
+}
+
 const char *mlir::attn::rt::stringifyArgRole(ArgRole r) {
   switch (r) {
   case ArgRole::Query:
@@ -40,6 +53,16 @@ const char *mlir::attn::rt::stringifyArgRole(ArgRole r) {
     return "grad_bias";
   case ArgRole::DropoutState:
     return "dropout_state";
+  case ArgRole::QueryWeight:
+    return "query_weight";
+  case ArgRole::KeyWeight:
+    return "key_weight";
+  case ArgRole::ScoreWeight:
+    return "score_weight";
+  case ArgRole::ScoreBias:
+    return "score_bias";
+  case ArgRole::Weights:
+    return "weights";
   }
   return "?";
 }
@@ -122,5 +145,39 @@ mlir::attn::rt::signatureForBackwardSpec(const AttentionSpec &spec) {
   sig.args.push_back({ArgRole::GradQuery, t, spec.queryShape(), true, true});
   sig.args.push_back({ArgRole::GradKey, t, spec.keyShape(), true, true});
   sig.args.push_back({ArgRole::GradValue, t, spec.valueShape(), true, true});
+  return sig;
+}
+
+KernelSignature
+mlir::attn::rt::signatureForAdditiveSpec(const AdditiveSpec &spec) {
+  KernelSignature sig;
+  sig.additive = spec;
+  sig.spec.batch = spec.batch;
+  sig.spec.queryLen = spec.queryLen;
+  sig.spec.kvLen = spec.kvLen;
+  sig.spec.dtype = spec.dtype;
+  DType t = dtypeOf(spec.dtype);
+  int64_t b = spec.batch, sq = spec.queryLen, skv = spec.kvLen, h = spec.hidden;
+  sig.args.push_back({ArgRole::Query, t, {b, sq, spec.queryDim}});
+  sig.args.push_back({ArgRole::Key, t, {b, skv, spec.keyDim}});
+  sig.args.push_back({ArgRole::Value, t, {b, skv, spec.valueDim}});
+  sig.args.push_back({ArgRole::QueryWeight, t, {h, spec.queryDim}});
+  sig.args.push_back({ArgRole::KeyWeight, t, {h, spec.keyDim}});
+  sig.args.push_back({ArgRole::ScoreWeight, t, {1, h}});
+  if (spec.withBias)
+    sig.args.push_back({ArgRole::Bias, t, {h}});
+  if (spec.withScoreBias)
+    sig.args.push_back({ArgRole::ScoreBias, t, {1}});
+  if (spec.withKvLengths)
+    sig.args.push_back(
+        {ArgRole::KvLengths, DType::I32, {b}, /*unitInnerStride=*/false});
+  if (spec.withBoolMask)
+    sig.args.push_back({ArgRole::BoolMask,
+                        DType::I1,
+                        {b, sq, skv},
+                        /*unitInnerStride=*/false});
+  sig.args.push_back({ArgRole::Output, t, {b, sq, spec.valueDim}, true, true});
+  if (spec.returnWeights)
+    sig.args.push_back({ArgRole::Weights, t, {b, sq, skv}, true, true});
   return sig;
 }

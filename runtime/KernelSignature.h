@@ -11,11 +11,13 @@
 #define ATTN_RUNTIME_KERNELSIGNATURE_H
 
 #include "dialect/AttentionSpec.h"
+#include "runtime/AdditiveSpec.h"
 #include "runtime/Buffer.h"
 
 #include "llvm/ADT/SmallVector.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace mlir::attn::rt {
@@ -51,7 +53,18 @@ enum class ArgRole {
   /// operand). Last so that the C API's values stay stable; in the ABI it
   /// comes after the sinks (operand order).
   DropoutState,
+  // attn.additive_attention (AdditiveSpec.h); Bias, BoolMask and
+  // KvLengths keep their names there. Last, for the C API's values.
+  QueryWeight,
+  KeyWeight,
+  ScoreWeight,
+  ScoreBias,
+  /// The attention weights result [B, Sq, Skv].
+  Weights,
 };
+
+/// Every role, in enumerator order.
+llvm::ArrayRef<ArgRole> allArgRoles();
 
 /// "query", "kv_lengths", ... (the operand names of attn.attention).
 const char *stringifyArgRole(ArgRole r);
@@ -77,6 +90,10 @@ struct KernelSignature {
   /// The kernel computes attn.attention_grad (signatureForBackwardSpec).
   bool isBackward = false;
   bool hasMaskMod = false;
+  /// The kernel computes attn.additive_attention of this spec
+  /// (signatureForAdditiveSpec); `spec` then holds only its batch, Sq and
+  /// Skv, for the checks shared with attention kernels.
+  std::optional<AdditiveSpec> additive;
   /// The regions as programs for the float64 reference (RegionInterpreter.h);
   /// null when absent or not interpretable (`regionError` says why).
   std::shared_ptr<const RegionProgram> scoreModProgram, maskModProgram;
@@ -99,6 +116,10 @@ KernelSignature signatureForSpec(const AttentionSpec &spec);
 /// k, v, [kv_lengths], output, grad_output, lse (inputs), grad_query,
 /// grad_key, grad_value (outputs). `isBackward` is set.
 KernelSignature signatureForBackwardSpec(const AttentionSpec &spec);
+
+/// The signature of the additive-attention kernel of `spec` (the buffers
+/// of AdditiveSpec.h in that order).
+KernelSignature signatureForAdditiveSpec(const AdditiveSpec &spec);
 
 } // namespace mlir::attn::rt
 

@@ -1,5 +1,6 @@
 //===- Runtime.cpp - kernel cache, compile and launch ---------------------===//
 #include "runtime/Runtime.h"
+#include "runtime/AdditiveKernel.h"
 #include "runtime/BackwardKernel.h"
 #include "runtime/DiskCache.h"
 #include "runtime/Errors.h"
@@ -268,12 +269,7 @@ std::string Kernel::gpuLaunchPlan() const {
 llvm::Error Kernel::run(const AttentionArgs &args, ThreadPool &onPool) const {
   if (gpuCode)
     return runGpuKernel(*gpuCode, sig, args);
-  for (ArgRole role :
-       {ArgRole::Query, ArgRole::Key, ArgRole::Value, ArgRole::BoolMask,
-        ArgRole::Bias, ArgRole::KvLengths, ArgRole::QSegmentIds,
-        ArgRole::KvSegmentIds, ArgRole::Sinks, ArgRole::Output, ArgRole::Lse,
-        ArgRole::GradOutput, ArgRole::GradQuery, ArgRole::GradKey,
-        ArgRole::GradValue, ArgRole::GradBias, ArgRole::DropoutState})
+  for (ArgRole role : allArgRoles())
     if (const BufferRef *b = args.get(role);
         b && b->space == MemorySpace::Device)
       return makeError(llvm::Twine(stringifyArgRole(role)) +
@@ -499,6 +495,29 @@ Runtime::compileBackwardMlir(llvm::StringRef mlirText, Target target,
   auto signature = [&] { return km->signature; };
   return lookupOrCompile(key, signature, [&]() -> llvm::Expected<KernelRef> {
     return lowerAndJit(*km, options, buildMs);
+  });
+}
+
+llvm::Expected<KernelRef>
+Runtime::compileAdditive(const AdditiveSpec &spec, Target target,
+                         const CompileOptions &options) {
+  if (std::string err = spec.validate(); !err.empty())
+    return makeError("invalid additive attention spec: " + err);
+  if (target != Target::Cpu)
+    return makeError("additive attention runs on the CPU only for now "
+                     "(attn-to-nvvm rejects attn.additive_attention)");
+  if (llvm::Error e = validateOptions(options))
+    return std::move(e);
+  std::string key = "additive|cpu|" + options.key() + "|" + spec.key();
+  auto signature = [&] { return signatureForAdditiveSpec(spec); };
+  return lookupOrCompile(key, signature, [&]() -> llvm::Expected<KernelRef> {
+    initializeRuntimeOnce();
+    auto start = std::chrono::steady_clock::now();
+    auto ctx = newContext();
+    auto km = buildAdditiveKernelModule(ctx.get(), spec);
+    if (!km)
+      return km.takeError();
+    return lowerAndJit(*km, options, msSince(start));
   });
 }
 

@@ -217,6 +217,14 @@ public:
   llvm::Expected<KernelRef>
   compileBackwardMlir(llvm::StringRef mlirText, Target target = Target::Cpu,
                       const CompileOptions &options = {});
+  /// Compiles additive (Bahdanau) attention (attn.additive_attention, CPU
+  /// only: CUDA is refused): a kernel with the same run(args) taking the
+  /// buffers of AdditiveSpec.h (query, key, value, query_weight,
+  /// key_weight, score_weight, [bias], [score_bias], [kv_lengths],
+  /// [bool_mask]) and writing output and, with returnWeights, weights.
+  llvm::Expected<KernelRef> compileAdditive(const AdditiveSpec &spec,
+                                            Target target = Target::Cpu,
+                                            const CompileOptions &options = {});
   /// Compiles the one attn.attention of `mlirText` (see buildKernelModule).
   llvm::Expected<KernelRef> compileMlir(llvm::StringRef mlirText,
                                         Target target = Target::Cpu,

@@ -290,3 +290,43 @@ func.func @softmax_grad_slope(%s: memref<64x16xf32>, %dp: memref<64x16xf32>, %l:
   attn.tile_softmax_grad %s, %dp, %l, %d slope %g : memref<64x16xf32>, memref<64x16xf32>, memref<16xf32>, memref<16xf32>, memref<64x8xf32>
   return
 }
+
+// -----
+
+func.func @additive_hidden(%pk: memref<64x48xf32>, %pq: memref<16x32xf32>, %w: memref<48xf32>, %n: index, %s: memref<64x16xf32>) {
+  // expected-error @+1 {{keys 'memref<64x48xf32>', queries 'memref<16x32xf32>', w 'memref<48xf32>' and bias must share the hidden size}}
+  attn.tile_additive_scores %pk, %pq, %w rows(%n) into %s : memref<64x48xf32>, memref<16x32xf32>, memref<48xf32> into memref<64x16xf32>
+  return
+}
+
+// -----
+
+func.func @additive_scores_shape(%pk: memref<64x48xf32>, %pq: memref<16x48xf32>, %w: memref<48xf32>, %n: index, %s: memref<16x64xf32>) {
+  // expected-error @+1 {{scores 'memref<16x64xf32>' must be [keys, query rows] = [64, 16]}}
+  attn.tile_additive_scores %pk, %pq, %w rows(%n) into %s : memref<64x48xf32>, memref<16x48xf32>, memref<48xf32> into memref<16x64xf32>
+  return
+}
+
+// -----
+
+func.func @additive_dynamic(%pk: memref<?x48xf32>, %pq: memref<16x48xf32>, %w: memref<48xf32>, %n: index, %s: memref<64x16xf32>) {
+  // expected-error @+1 {{keys 'memref<?x48xf32>' needs a static dim 0}}
+  attn.tile_additive_scores %pk, %pq, %w rows(%n) into %s : memref<?x48xf32>, memref<16x48xf32>, memref<48xf32> into memref<64x16xf32>
+  return
+}
+
+// -----
+
+func.func @store_probs_lse(%s: memref<64x16xf32>, %lse: memref<8xf32>, %p: memref<16x64xf32>) {
+  // expected-error @+1 {{lse 'memref<8xf32>' must have one entry per column of 'memref<64x16xf32>'}}
+  attn.tile_store_probs %s, %lse into %p : memref<64x16xf32>, memref<8xf32> into memref<16x64xf32>
+  return
+}
+
+// -----
+
+func.func @store_probs_fit(%s: memref<64x16xf32>, %lse: memref<16xf32>, %p: memref<64x16xf32>) {
+  // expected-error @+1 {{probs 'memref<64x16xf32>' does not fit in the transpose of 'memref<64x16xf32>'}}
+  attn.tile_store_probs %s, %lse into %p : memref<64x16xf32>, memref<16xf32> into memref<64x16xf32>
+  return
+}

@@ -88,3 +88,18 @@ func.func @dynamic_rows(%k: memref<?x64xf32>, %t: memref<32x64xf32>, %acc: memre
   attn.tile_combine %p, %pl into %o16 : memref<?x?x64xf32>, memref<?x?xf32> into memref<?x64xf16>
   return
 }
+
+// Additive attention's score and weight steps.
+// CHECK-LABEL: func @additive_tiles
+// CHECK: attn.tile_additive_scores %{{.*}}, %{{.*}}, %{{.*}} bias(%{{.*}} : memref<48xf32>) rows(%{{.*}}) into %{{.*}} : memref<64x48xf32, strided<[48, 1], offset: ?>>, memref<16x48xf32>, memref<48xf32> into memref<64x16xf32>
+// CHECK: attn.tile_additive_scores %{{.*}}, %{{.*}}, %{{.*}} rows(%{{.*}}) into %{{.*}} : memref<64x48xf32, strided<[48, 1], offset: ?>>, memref<16x48xf32>, memref<48xf32> into memref<64x16xf32>
+// CHECK: attn.tile_store_probs %{{.*}}, %{{.*}} into %{{.*}} : memref<64x16xf32>, memref<16xf32> into memref<?x?xbf16, strided<[?, 1], offset: ?>>
+func.func @additive_tiles(%pk: memref<64x48xf32, strided<[48, 1], offset: ?>>, %pq: memref<16x48xf32>,
+                          %w: memref<48xf32>, %bias: memref<48xf32>, %n: index,
+                          %s: memref<64x16xf32>, %lse: memref<16xf32>,
+                          %p: memref<?x?xbf16, strided<[?, 1], offset: ?>>) {
+  attn.tile_additive_scores %pk, %pq, %w bias(%bias : memref<48xf32>) rows(%n) into %s : memref<64x48xf32, strided<[48, 1], offset: ?>>, memref<16x48xf32>, memref<48xf32> into memref<64x16xf32>
+  attn.tile_additive_scores %pk, %pq, %w rows(%n) into %s : memref<64x48xf32, strided<[48, 1], offset: ?>>, memref<16x48xf32>, memref<48xf32> into memref<64x16xf32>
+  attn.tile_store_probs %s, %lse into %p : memref<64x16xf32>, memref<16xf32> into memref<?x?xbf16, strided<[?, 1], offset: ?>>
+  return
+}

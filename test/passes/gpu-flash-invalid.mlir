@@ -136,3 +136,12 @@ func.func @attention_rope(%q: memref<2x8x1x64xbf16>, %kc: memref<8x16x2x64xbf16>
   attn.cache_attention %q, %kc, %vc lengths(%len) block_table(%bt : memref<2x4xi32>) rotary(%cos, %sin : memref<64x32xf32>, memref<64x32xf32>) outs(%o) {rope = #attn.rope<style = neox, rotary_dim = 64>} : memref<2x8x1x64xbf16>, memref<8x16x2x64xbf16>, memref<8x16x2x64xbf16>, memref<2xi32> -> memref<2x8x1x64xbf16>
   return
 }
+
+// -----
+
+// Additive attention is CPU only for now: a located error, not a silent pass.
+func.func @additive(%q: tensor<2x1x8xf16>, %k: tensor<2x5x8xf16>, %v: tensor<2x5x8xf16>, %wq: tensor<16x8xf16>, %wk: tensor<16x8xf16>, %ws: tensor<1x16xf16>) -> tensor<2x1x8xf16> {
+  // expected-error @+1 {{attn-gpu-flash: additive attention has no GPU lowering yet (CPU only: attn-to-cpu)}}
+  %o = attn.additive_attention %q, %k, %v, %wq, %wk, %ws : tensor<2x1x8xf16>, tensor<2x5x8xf16>, tensor<2x5x8xf16>, tensor<16x8xf16>, tensor<16x8xf16>, tensor<1x16xf16> -> tensor<2x1x8xf16>
+  return %o : tensor<2x1x8xf16>
+}
