@@ -20,6 +20,7 @@
 
 #include "mlir/Dialect/AMX/AMXDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -51,11 +52,35 @@ bool isPv(TileMatmulOp mm) {
   return mm.getTransposeLhs() && !mm.getTransposeRhs();
 }
 
+/// `view` is its buffer or a unit-stride subview at offset 0 of it.
+bool isCorner(Value view) {
+  auto sv = view.getDefiningOp<memref::SubViewOp>();
+  if (!sv)
+    return true;
+  return sv.hasUnitStride() &&
+         llvm::all_of(sv.getStaticOffsets(),
+                      [](int64_t o) { return o == 0; }) &&
+         isCorner(sv.getSource());
+}
+
 /// Shapes AMX takes without padding: 16-row blocks of Sᵀ and of the query
 /// rows, 32 keys per P·V step, even head dims (pairs), 16-column blocks of
 /// Dv.
 bool shapesFit(TileMatmulOp mm) {
   Value lhs = mm.getLhs(), rhs = mm.getRhs(), acc = mm.getAcc();
+  if (isPv(mm)) {
+    // P·V over the padded rows of the group (7 heads × 9 rows of 64): the
+    // products run on the whole buffers; the extra acc rows are padding
+    // nobody reads.
+    if (!isCorner(lhs) || !isCorner(acc))
+      return false;
+    lhs = rootBuffer(lhs);
+    acc = rootBuffer(acc);
+    if (memTy(lhs).getDimSize(1) != memTy(acc).getDimSize(0) ||
+        memTy(mm.getLhs()).getDimSize(0) != memTy(lhs).getDimSize(0) ||
+        memTy(mm.getAcc()).getDimSize(1) != memTy(acc).getDimSize(1))
+      return false;
+  }
   if (!staticF32(lhs) || !staticF32(rhs) || !staticF32(acc) ||
       rootBuffer(lhs) != lhs || rootBuffer(rhs) != rhs)
     return false;
@@ -98,6 +123,16 @@ bool packFits(TilePackOp pack, Role role, Value root) {
          memTy(sv.getResult()).getDimSize(0) == memTy(root).getDimSize(0);
 }
 
+/// `linalg.fill` of 0 over all of `root` (Qᵀ when the group's rows leave
+/// padding columns no pack writes).
+bool isZeroFill(linalg::FillOp fill, Value root) {
+  if (fill.getInputs().size() != 1 || fill.getOutputs().size() != 1)
+    return false;
+  auto cst = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>();
+  auto value = cst ? dyn_cast<FloatAttr>(cst.getValue()) : FloatAttr();
+  return fill.getOutputs()[0] == root && value && value.getValue().isZero();
+}
+
 } // namespace
 
 Value mlir::attn::detail::rootBuffer(Value view) {
@@ -133,6 +168,8 @@ AmxPlan AmxPlan::build(func::FuncOp f) {
           Operation *user = use->getOwner();
           if (auto pack = dyn_cast<TilePackOp>(user))
             return use->get() == pack.getDest() && packFits(pack, role, buf);
+          if (auto fill = dyn_cast<linalg::FillOp>(user))
+            return isZeroFill(fill, buf);
           auto other = dyn_cast<TileMatmulOp>(user);
           if (!other || !picked.contains(other))
             return false;
@@ -191,20 +228,37 @@ AmxPlan AmxPlan::build(func::FuncOp f) {
     ArrayRef<int64_t> l = memTy(mm.getLhs()).getShape(),
                       r = memTy(mm.getRhs()).getShape();
     if (isQk(mm)) {
+      // The head dim padded with zeros to whole 32-wide steps: a narrower
+      // last step would take tiles of other shapes, and LLVM configures each
+      // tile register with one shape per function (8 registers: 2 × 2 C
+      // tiles and their A and B tiles already fill them).
+      int64_t depth = llvm::alignTo(l[1], kPairs);
       if (!plan.copies.count(mm.getLhs()))
-        plan.copies[mm.getLhs()] = {allocNextTo(mm.getLhs(), l[0], l[1]),
+        plan.copies[mm.getLhs()] = {allocNextTo(mm.getLhs(), l[0], depth),
                                     Layout::RowMajor};
       if (!plan.copies.count(mm.getRhs()))
-        plan.copies[mm.getRhs()] = {
-            allocNextTo(mm.getRhs(), r[0] / 2, 2 * r[1]), Layout::PairsOfT};
+        plan.copies[mm.getRhs()] = {allocNextTo(mm.getRhs(), depth / 2, 2 * r[1]),
+                                    Layout::PairsOfT};
       plan.matmuls[op] = nullptr;
       continue;
     }
     if (!plan.copies.count(mm.getRhs()))
       plan.copies[mm.getRhs()] = {allocNextTo(mm.getRhs(), r[0] / 2, 2 * r[1]),
                                   Layout::Pairs};
-    plan.matmuls[op] = allocNextTo(mm.getLhs(), l[1], l[0]);
+    Value st = rootBuffer(mm.getLhs());
+    plan.matmuls[op] =
+        allocNextTo(st, memTy(st).getDimSize(1), memTy(st).getDimSize(0));
   }
+  for (auto &[buf, copy] : plan.copies)
+    for (Operation *user : llvm::make_early_inc_range(buf.getUsers()))
+      if (auto fill = dyn_cast<linalg::FillOp>(user)) {
+        OpBuilder b(fill);
+        Value zero = arith::ConstantOp::create(b, fill.getLoc(),
+                                               b.getFloatAttr(bf16, 0.0));
+        linalg::FillOp::create(b, fill.getLoc(), ValueRange{zero},
+                               ValueRange{copy.buffer});
+        fill.erase();
+      }
   return plan;
 }
 
@@ -279,7 +333,7 @@ struct AmxEmitter {
                                       .getResult()
                                 : amx::TileZeroOp::create(b, cTy).getResult());
     for (int64_t k0 = 0; k0 < depth; k0 += kPairs) {
-      int64_t kk = std::min(kPairs, depth - k0);
+      int64_t kk = kPairs;
       SmallVector<Value> as, bs;
       for (int64_t i = 0; i < bm; ++i)
         as.push_back(amx::TileLoadOp::create(
@@ -361,7 +415,6 @@ void mlir::attn::detail::lowerAmxPack(ImplicitLocOpBuilder &b, TilePackOp op,
   IndexMath &im = e.im;
   Value src = op.getSource(), dst = copy.buffer;
   Value srcRows = memref::DimOp::create(b, src, 0);
-  int64_t srcCols = memTy(src).getDimSize(1);
   int64_t rows = memTy(dst).getDimSize(0), cols = memTy(dst).getDimSize(1);
   auto pairTy = VectorType::get({2 * kTile}, b.getBF16Type());
   switch (copy.layout) {
@@ -421,7 +474,7 @@ void mlir::attn::detail::lowerAmxPack(ImplicitLocOpBuilder &b, TilePackOp op,
     auto twoTy = VectorType::get({2}, b.getBF16Type());
     e.loop(im.c(0), srcRows, 1, [&](Value q) {
       Value col = im.mul(im.add(off, q), 2);
-      for (int64_t c = 0; c < srcCols; c += kPairs) {
+      for (int64_t c = 0; c < 2 * rows; c += kPairs) {
         Value v = e.readRow(src, q, c, kPairs);
         for (int64_t l = 0; l < kTile && c / 2 + l < rows; ++l) {
           Value two = vector::ExtractStridedSliceOp::create(
@@ -450,15 +503,16 @@ void mlir::attn::detail::lowerAmxMatmul(ImplicitLocOpBuilder &b,
   Value probs = plan.matmuls.lookup(op);
   const AmxPlan::Copy *rhsCopy = plan.copyOf(rhs);
   if (!probs) {
-    int64_t depth = memTy(lhs).getDimSize(1);
-    e.matmul(plan.copyOf(lhs)->buffer, rhsCopy->buffer, acc, depth,
+    Value k = plan.copyOf(lhs)->buffer;
+    e.matmul(k, rhsCopy->buffer, acc, memTy(k).getDimSize(1),
              /*accumulate=*/false);
     auto scale = plan.scales.find(rhs);
     if (scale != plan.scales.end() && scale->second != 1.0f)
       e.scaleRows(acc, scale->second);
     return;
   }
-  e.transposeProbs(lhs, probs);
-  e.matmul(probs, rhsCopy->buffer, acc, memTy(lhs).getDimSize(0),
+  Value st = rootBuffer(lhs);
+  e.transposeProbs(st, probs);
+  e.matmul(probs, rhsCopy->buffer, rootBuffer(acc), memTy(st).getDimSize(0),
            op.getAccumulate());
 }

@@ -64,6 +64,7 @@ llvm::Error validateOptions(const CompileOptions &o) {
     return makeError("bf16-matmul must be auto, amx or fma, got '" +
                      o.bf16Matmul + "'");
   if (o.bf16Matmul == "amx") {
+    initializeRuntimeOnce();
     if (!o.cpu.empty())
       if (llvm::Error e = validateCpuName(o.cpu))
         return e;

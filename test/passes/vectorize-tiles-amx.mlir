@@ -8,18 +8,16 @@
 // CHECK-LABEL: func @forward
 // CHECK-NOT: attn.tile_pack
 // CHECK-NOT: attn.tile_matmul
-// CHECK-DAG: memref.alloca() : memref<20x128xbf16>
-// CHECK-DAG: memref.alloca() : memref<64x40xbf16>
+// CHECK-DAG: memref.alloca() : memref<32x128xbf16>
+// CHECK-DAG: memref.alloca() : memref<64x64xbf16>
 // CHECK-DAG: memref.alloca() : memref<32x96xbf16>
 // CHECK-DAG: memref.alloca() : memref<64x64xbf16>
-// Sᵀ = K·Qᵀ: 2 × 2 blocks of C tiles, a 32-wide and an 8-wide reduction step.
+// Sᵀ = K·Qᵀ: 2 × 2 blocks of C tiles; D 40 padded with zeros to two
+// 32-wide steps (every tile 16 rows × 64 bytes: one shape per register).
 // CHECK: amx.tile_zero : !amx.tile<16x16xf32>
-// CHECK: amx.tile_load %{{.*}} : memref<64x40xbf16> into !amx.tile<16x32xbf16>
-// CHECK: amx.tile_load %{{.*}} : memref<20x128xbf16> into !amx.tile<16x32xbf16>
-// CHECK-COUNT-4: amx.tile_mulf {{.*}} : !amx.tile<16x32xbf16>, !amx.tile<16x32xbf16>, !amx.tile<16x16xf32>
-// CHECK: amx.tile_load %{{.*}} : memref<64x40xbf16> into !amx.tile<16x8xbf16>
-// CHECK: amx.tile_load %{{.*}} : memref<20x128xbf16> into !amx.tile<4x32xbf16>
-// CHECK-COUNT-4: amx.tile_mulf {{.*}} : !amx.tile<16x8xbf16>, !amx.tile<4x32xbf16>, !amx.tile<16x16xf32>
+// CHECK: amx.tile_load %{{.*}} : memref<64x64xbf16> into !amx.tile<16x32xbf16>
+// CHECK: amx.tile_load %{{.*}} : memref<32x128xbf16> into !amx.tile<16x32xbf16>
+// CHECK-COUNT-8: amx.tile_mulf {{.*}} : !amx.tile<16x32xbf16>, !amx.tile<16x32xbf16>, !amx.tile<16x16xf32>
 // CHECK-COUNT-4: amx.tile_store %{{.*}} : memref<64x64xf32>, !amx.tile<16x16xf32>
 // CHECK: arith.mulf %{{.*}}, %cst{{.*}} : vector<16xf32>
 // P·V: P to bf16 pairs, transposed by shuffles, then the products into acc.
