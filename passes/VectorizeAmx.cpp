@@ -33,7 +33,7 @@ using namespace mlir::attn::detail;
 
 namespace {
 
-constexpr int64_t kTile = 16; // rows of a tile, f32 columns of a C tile
+constexpr int64_t kTile = 16;  // rows of a tile, f32 columns of a C tile
 constexpr int64_t kPairs = 32; // bf16 columns of an A or B tile
 
 MemRefType memTy(Value v) { return cast<MemRefType>(v.getType()); }
@@ -237,8 +237,8 @@ AmxPlan AmxPlan::build(func::FuncOp f) {
         plan.copies[mm.getLhs()] = {allocNextTo(mm.getLhs(), l[0], depth),
                                     Layout::RowMajor};
       if (!plan.copies.count(mm.getRhs()))
-        plan.copies[mm.getRhs()] = {allocNextTo(mm.getRhs(), depth / 2, 2 * r[1]),
-                                    Layout::PairsOfT};
+        plan.copies[mm.getRhs()] = {
+            allocNextTo(mm.getRhs(), depth / 2, 2 * r[1]), Layout::PairsOfT};
       plan.matmuls[op] = nullptr;
       continue;
     }
@@ -318,8 +318,9 @@ struct AmxEmitter {
   amx::TileType tile(int64_t r, int64_t c, Type t) {
     return amx::TileType::get({r, c}, t);
   }
-  /// C[i][j] (+)= A_i · B_j over the reduction, 16-row A tiles `aRow(i)`,
-  /// B tiles `bRow(k)`, for `bm` × `bn` C tiles at (m0, n0).
+  /// The bm × bn C tiles of `c` at (m0, n0) (+)= A_i · B_j over `depth`:
+  /// A tiles of 16 rows × 32 bf16 from `a`, B tiles of 16 pairs × 16
+  /// columns from `bPairs`.
   void products(Value a, Value bPairs, Value c, Value m0, Value n0, int64_t bm,
                 int64_t bn, int64_t depth, bool accumulate) {
     auto cTy = tile(kTile, kTile, f32);
@@ -421,9 +422,9 @@ void mlir::attn::detail::lowerAmxPack(ImplicitLocOpBuilder &b, TilePackOp op,
   case AmxPlan::Layout::RowMajor:
     e.loop(im.c(0), srcRows, 1, [&](Value r) {
       for (int64_t c = 0; c < cols; c += kPairs)
-        vector::TransferWriteOp::create(
-            b, e.readRow(src, r, c, kPairs), dst, ValueRange{r, im.c(c)},
-            ArrayRef<bool>{c + kPairs <= cols});
+        vector::TransferWriteOp::create(b, e.readRow(src, r, c, kPairs), dst,
+                                        ValueRange{r, im.c(c)},
+                                        ArrayRef<bool>{c + kPairs <= cols});
     });
     e.loop(srcRows, im.c(rows), 1, [&](Value r) {
       for (int64_t c = 0; c < cols; c += kPairs)
@@ -436,11 +437,12 @@ void mlir::attn::detail::lowerAmxPack(ImplicitLocOpBuilder &b, TilePackOp op,
     // Row pair j of the copy interleaves source rows 2j and 2j + 1 (zero
     // past the source's rows).
     auto halfTy = VectorType::get({kTile}, b.getBF16Type());
-    Value pairsWithData = arith::DivUIOp::create(b, im.add(srcRows, 1), im.c(2));
+    Value pairsWithData =
+        arith::DivUIOp::create(b, im.add(srcRows, 1), im.c(2));
     e.loop(im.c(0), pairsWithData, 1, [&](Value j) {
       Value r0 = im.mul(j, 2), r1 = im.add(r0, 1);
-      Value hasR1 = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r1,
-                                          srcRows);
+      Value hasR1 =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r1, srcRows);
       for (int64_t c = 0; c < cols / 2; c += kTile) {
         Value x = e.readRow(src, r0, c, kTile);
         auto ifOp = scf::IfOp::create(b, TypeRange{halfTy}, hasR1,

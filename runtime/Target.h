@@ -40,8 +40,7 @@ llvm::Error requestAmxTileData();
 /// How CompileOptions::bf16Matmul resolves for `cpu` on this host: "amx"
 /// where the option says so, or says "auto" and AMX is usable (the CPU has
 /// it and the OS grants it), else "fma".
-llvm::StringRef resolveBf16Matmul(llvm::StringRef option,
-                                  llvm::StringRef cpu);
+llvm::StringRef resolveBf16Matmul(llvm::StringRef option, llvm::StringRef cpu);
 
 } // namespace mlir::attn::rt
 

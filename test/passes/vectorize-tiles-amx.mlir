@@ -101,3 +101,39 @@ func.func @odd_sizes(%q: memref<?x39xbf16, strided<[?, 1], offset: ?>>,
   attn.tile_matmul %s, %vt into %acc {accumulate, transpose_lhs} : memref<16x64xf32>, memref<16x64xf32> into memref<64x64xf32>
   return
 }
+
+// -----
+
+// A GQA 7:1 group: 7 × 9 query rows padded to 64, so Qᵀ is zero-filled
+// (its copy too) and P·V reads 63-row views; the products run on the whole
+// 64-row buffers (the extra acc row is padding nobody reads).
+// CHECK-LABEL: func @padded_group
+// CHECK: %[[QV:.*]] = memref.alloca() : memref<32x128xbf16>
+// CHECK: linalg.fill ins(%{{.*}} : bf16) outs(%[[QV]] : memref<32x128xbf16>)
+// CHECK-NOT: attn.tile_matmul
+// CHECK-COUNT-8: amx.tile_mulf
+// CHECK: amx.tile_load %{{.*}} : memref<64x64xf32> into !amx.tile<16x16xf32>
+// CHECK-COUNT-8: amx.tile_mulf
+// CHECK: return
+// FMA-LABEL: func @padded_group
+func.func @padded_group(%q: memref<?x64xbf16, strided<[?, 1], offset: ?>>,
+                        %k: memref<?x64xbf16, strided<[?, 1], offset: ?>>,
+                        %v: memref<?x64xbf16, strided<[?, 1], offset: ?>>,
+                        %off: index) {
+  %zero = arith.constant 0.0 : f32
+  %qt = memref.alloca() : memref<64x64xf32>
+  %kt = memref.alloca() : memref<64x64xf32>
+  %vt = memref.alloca() : memref<64x64xf32>
+  %s = memref.alloca() : memref<64x64xf32>
+  %acc = memref.alloca() : memref<64x64xf32>
+  linalg.fill ins(%zero : f32) outs(%qt : memref<64x64xf32>)
+  %sub = memref.subview %qt[0, %off] [64, 9] [1, 1] : memref<64x64xf32> to memref<64x9xf32, strided<[64, 1], offset: ?>>
+  attn.tile_pack %q into %sub {scale = 0.125 : f32, transpose} : memref<?x64xbf16, strided<[?, 1], offset: ?>> into memref<64x9xf32, strided<[64, 1], offset: ?>>
+  attn.tile_pack %k into %kt : memref<?x64xbf16, strided<[?, 1], offset: ?>> into memref<64x64xf32>
+  attn.tile_pack %v into %vt : memref<?x64xbf16, strided<[?, 1], offset: ?>> into memref<64x64xf32>
+  attn.tile_matmul %kt, %qt into %s : memref<64x64xf32>, memref<64x64xf32> into memref<64x64xf32>
+  %accv = memref.subview %acc[0, 0] [63, 64] [1, 1] : memref<64x64xf32> to memref<63x64xf32, strided<[64, 1]>>
+  %sv = memref.subview %s[0, 0] [64, 63] [1, 1] : memref<64x64xf32> to memref<64x63xf32, strided<[64, 1]>>
+  attn.tile_matmul %sv, %vt into %accv {accumulate, transpose_lhs} : memref<64x63xf32, strided<[64, 1]>>, memref<64x64xf32> into memref<63x64xf32, strided<[64, 1]>>
+  return
+}

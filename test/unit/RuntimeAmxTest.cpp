@@ -135,11 +135,10 @@ TEST_P(AmxNumerics, BothPathsMatchReference) {
         << "amx and fma results are bit-identical";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Bf16, AmxNumerics, ::testing::ValuesIn(amxCases()),
-    [](const ::testing::TestParamInfo<AmxCase> &info) {
-      return info.param.name;
-    });
+INSTANTIATE_TEST_SUITE_P(Bf16, AmxNumerics, ::testing::ValuesIn(amxCases()),
+                         [](const ::testing::TestParamInfo<AmxCase> &info) {
+                           return info.param.name;
+                         });
 
 TEST(AmxOptions, BadValueIsAnError) {
   CompileOptions options;
@@ -147,8 +146,7 @@ TEST(AmxOptions, BadValueIsAnError) {
   std::string err = attn_test::errorOf(sharedRuntime().compile(
       attn_test::makeSpec(1, 1, 1, 16, 16, 64, ElementType::BF16), Target::Cpu,
       options));
-  EXPECT_NE(err.find("bf16-matmul must be auto, amx or fma"),
-            std::string::npos)
+  EXPECT_NE(err.find("bf16-matmul must be auto, amx or fma"), std::string::npos)
       << err;
 }
 
