@@ -62,6 +62,11 @@ static llvm::cl::opt<int64_t>
 static llvm::cl::opt<int64_t>
     tileKv("tile-kv", llvm::cl::desc("keys per KV tile"),
            llvm::cl::init(rt::CompileOptions().tileKv));
+static llvm::cl::opt<std::string> bf16Matmul(
+    "bf16-matmul",
+    llvm::cl::desc("bf16 Q·Kᵀ and P·V: auto (AMX where the CPU has it), amx "
+                   "or fma (the f32 kernel's code)"),
+    llvm::cl::init(rt::CompileOptions().bf16Matmul));
 static llvm::cl::opt<bool> backward(
     "backward",
     llvm::cl::desc("also time each shape's backward (Runtime::compileBackward; "
@@ -281,6 +286,7 @@ int main(int argc, char **argv) {
     co.tileRows = tileRows;
     co.tileKv = tileKv;
     co.runTimeSizes = !staticSizes;
+    co.bf16Matmul = bf16Matmul;
     auto kernel = runtime.compile(*spec, rt::Target::Cpu, co);
     if (!kernel) {
       llvm::errs() << text << ": " << llvm::toString(kernel.takeError())

@@ -57,6 +57,11 @@ struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
       *this, "micro-rows",
       llvm::cl::desc("matmul register-block rows (0: by vector width)"),
       llvm::cl::init(0)};
+  Option<bool> amx{
+      *this, "amx",
+      llvm::cl::desc("bf16 Q·Kᵀ and P·V on AMX tiles (the target CPU must "
+                     "have AMX-BF16, the process XTILEDATA permission)"),
+      llvm::cl::init(false)};
 };
 
 /// attn (tensors or buffers) -> LLVM dialect for the host CPU. The kernel

@@ -203,8 +203,14 @@ def AttnVectorizeTiles : Pass<"attn-vectorize-tiles", "func::FuncOp"> {
            "f32 lanes per vector register (0: host)">,
     Option<"microRows", "micro-rows", "int64_t", /*default=*/"4",
            "rows of the matmul register block">,
+    Option<"amx", "amx", "bool", /*default=*/"false",
+           "bf16 Q·Kᵀ and P·V on AMX tiles (tdpbf16ps): packs of bf16 "
+           "K/V/Q keep bf16 copies in the pair layout AMX reads, P is "
+           "rounded to bf16, accumulation stays f32; f32 and f16 tiles and "
+           "tiles whose sizes AMX cannot take keep the FMA kernel">,
   ];
   let dependentDialects = [
+    "::mlir::amx::AMXDialect",
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect"

@@ -56,7 +56,7 @@ void mlir::attn::buildModelToCpuPipeline(
   // Two vectors per row of accumulators; leave registers for the loads.
   int64_t microRows =
       opts.microRows > 0 ? opts.microRows : (width >= 16 ? 8 : 4);
-  funcs.addPass(createAttnVectorizeTiles({width, microRows}));
+  funcs.addPass(createAttnVectorizeTiles({width, microRows, opts.amx}));
 
   // Whatever tensors remain (function boundaries, region bodies) become
   // buffers; then the work-item loop is handed to the runtime (before any
@@ -90,7 +90,10 @@ void mlir::attn::buildLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
-  pm.addPass(createConvertVectorToLLVMPass());
+  // AMX ops (attn-vectorize-tiles{amx}) lower with the vector dialect.
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  vectorToLLVM.amx = true;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());

@@ -9,11 +9,13 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnOps.h"
+#include "passes/AmxTiles.h"
 #include "passes/IndexMath.h"
 #include "passes/MaskBuilder.h"
 #include "passes/Passes.h"
 #include "passes/TileVectorizer.h"
 
+#include "mlir/Dialect/AMX/AMXDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -375,6 +377,9 @@ struct VectorizeTilesPass
       getOperation().emitError("micro-rows must be positive");
       return signalPassFailure();
     }
+    AmxPlan plan;
+    if (amx)
+      plan = AmxPlan::build(getOperation());
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
@@ -384,6 +389,8 @@ struct VectorizeTilesPass
         ops.push_back(op);
     });
     for (Operation *op : ops) {
+      if (lowerOnAmx(op, plan))
+        continue;
       // Lane-per-row ops use half vectors when a query block has fewer rows
       // than a full vector (small GQA groups in decode): less padding work.
       int64_t lanes = laneDim(op);
@@ -406,6 +413,25 @@ struct VectorizeTilesPass
               [&](auto tileOp) { v.lower(tileOp); });
       op->erase();
     }
+  }
+
+  /// Lowers (and erases) `op` if it is a pack or matmul the plan takes.
+  static bool lowerOnAmx(Operation *op, const AmxPlan &plan) {
+    ImplicitLocOpBuilder b(op->getLoc(), op);
+    if (auto pack = dyn_cast<TilePackOp>(op)) {
+      const AmxPlan::Copy *copy = plan.copyOf(rootBuffer(pack.getDest()));
+      if (!copy)
+        return false;
+      lowerAmxPack(b, pack, *copy);
+    } else if (auto mm = dyn_cast<TileMatmulOp>(op)) {
+      if (!plan.matmuls.count(op))
+        return false;
+      lowerAmxMatmul(b, mm, plan);
+    } else {
+      return false;
+    }
+    op->erase();
+    return true;
   }
 
   /// The dimension an op spreads over vector lanes without masking (0 for

@@ -72,6 +72,22 @@ llvm::Error validateOptions(const CompileOptions &o) {
   if (o.vectorWidth < 0)
     return makeError("vector-width must be >= 0, got " +
                      llvm::Twine(o.vectorWidth));
+  if (o.bf16Matmul != "auto" && o.bf16Matmul != "amx" && o.bf16Matmul != "fma")
+    return makeError("bf16-matmul must be auto, amx or fma, got '" +
+                     o.bf16Matmul + "'");
+  if (o.bf16Matmul == "amx") {
+    initializeRuntimeOnce();
+    if (!o.cpu.empty())
+      if (llvm::Error e = validateCpuName(o.cpu))
+        return e;
+    if (!cpuHasAmxBf16(o.cpu))
+      return makeError("bf16-matmul=amx needs a target CPU with AMX-BF16; " +
+                       (o.cpu.empty() ? std::string("the host CPU")
+                                      : "CPU '" + o.cpu + "'") +
+                       " has none");
+    if (llvm::Error e = requestAmxTileData())
+      return makeError("bf16-matmul=amx: " + llvm::toString(std::move(e)));
+  }
   return llvm::Error::success();
 }
 
@@ -171,7 +187,8 @@ std::string CompileOptions::key() const {
   return "tile-rows=" + std::to_string(tileRows) +
          ",tile-kv=" + std::to_string(tileKv) +
          ",vector-width=" + std::to_string(vectorWidth) +
-         (cpu.empty() ? "" : ",cpu=" + cpu);
+         (cpu.empty() ? "" : ",cpu=" + cpu) +
+         ",bf16-matmul=" + resolveBf16Matmul(bf16Matmul, cpu).str();
 }
 
 std::string CompileOptions::gpuKey() const {
@@ -407,6 +424,7 @@ llvm::Expected<KernelRef> Runtime::lowerAndJit(KernelModule &km,
   pipeline.tileRows = opts.tileRows;
   pipeline.tileKv = opts.tileKv;
   pipeline.vectorWidth = opts.vectorWidth;
+  pipeline.amx = resolveBf16Matmul(opts.bf16Matmul, opts.cpu) == "amx";
   return jitKernel(
       *km.module, km.signature,
       [&](OpPassManager &pm) { buildAttnToCpuPipeline(pm, pipeline); },

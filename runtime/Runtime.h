@@ -61,6 +61,10 @@ struct CompileOptions {
   /// "x86-64-v3" to run AVX2 code on an AVX-512 machine). The host must
   /// support it. Empty: the host CPU and all its features.
   std::string cpu;
+  /// bf16 Q·Kᵀ and P·V of prefill: "auto" (AMX tiles where the target CPU
+  /// has AMX-BF16 and the OS grants the tile state, else f32 FMAs), "amx"
+  /// (an error where unavailable) or "fma" (the f32 kernel's code).
+  std::string bf16Matmul = "auto";
 
   // Target::Cuda (the attn-to-nvvm pipeline); the fields above are CPU only.
   /// NVVM chip ("sm_80", "sm_90", "sm_90a"); empty: sm_90a (wgmma

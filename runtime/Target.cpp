@@ -1,6 +1,7 @@
 //===- Target.cpp - target names, CPU names -------------------------------===//
 #include "runtime/Target.h"
 #include "runtime/Errors.h"
+#include "runtime/JitCompiler.h"
 
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -8,6 +9,12 @@
 #include "llvm/TargetParser/Triple.h"
 
 #include <memory>
+#include <mutex>
+
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 using namespace mlir::attn::rt;
 
@@ -44,4 +51,56 @@ llvm::Error mlir::attn::rt::validateCpuName(llvm::StringRef cpu) {
     return makeError("CPU '" + cpu +
                      "' cannot run 64-bit code, which the host JIT emits");
   return llvm::Error::success();
+}
+
+bool mlir::attn::rt::cpuHasAmxBf16(llvm::StringRef cpu) {
+  if (cpu.empty()) {
+    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+    return features.lookup("amx-tile") && features.lookup("amx-bf16");
+  }
+  initializeRuntimeOnce();
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  std::string error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return false;
+  std::unique_ptr<llvm::MCSubtargetInfo> generic(
+      target->createMCSubtargetInfo(triple, "", ""));
+  if (!generic || !generic->isCPUStringValid(cpu))
+    return false;
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(
+      target->createMCSubtargetInfo(triple, cpu, ""));
+  return sti->checkFeatures("+amx-tile,+amx-bf16");
+}
+
+llvm::Error mlir::attn::rt::requestAmxTileData() {
+  static std::once_flag once;
+  static std::string failure;
+  std::call_once(once, [] {
+#if defined(__linux__) && defined(__x86_64__)
+    constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) != 0)
+      failure = "the kernel refused AMX tile data (arch_prctl "
+                "ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)";
+#else
+    failure = "AMX needs Linux on x86-64 (arch_prctl ARCH_REQ_XCOMP_PERM)";
+#endif
+  });
+  if (!failure.empty())
+    return makeError(failure);
+  return llvm::Error::success();
+}
+
+llvm::StringRef mlir::attn::rt::resolveBf16Matmul(llvm::StringRef option,
+                                                  llvm::StringRef cpu) {
+  if (option != "auto")
+    return option;
+  if (!cpuHasAmxBf16(cpu))
+    return "fma";
+  if (llvm::Error e = requestAmxTileData()) {
+    llvm::consumeError(std::move(e));
+    return "fma";
+  }
+  return "amx";
 }

@@ -27,6 +27,21 @@ std::optional<Target> parseTarget(llvm::StringRef s);
 /// (initializeRuntimeOnce).
 llvm::Error validateCpuName(llvm::StringRef cpu);
 
+/// Whether code generated for `cpu` (empty: the host CPU and its features)
+/// may use AMX-BF16 tile instructions (amx-tile + amx-bf16). The native
+/// target must be initialized for a named CPU.
+bool cpuHasAmxBf16(llvm::StringRef cpu);
+
+/// Asks the OS for the AMX tile-data state of this process (Linux:
+/// arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)); AMX instructions
+/// fault without it. Asked once; later calls return the first answer.
+llvm::Error requestAmxTileData();
+
+/// How CompileOptions::bf16Matmul resolves for `cpu` on this host: "amx"
+/// where the option says so, or says "auto" and AMX is usable (the CPU has
+/// it and the OS grants it), else "fma".
+llvm::StringRef resolveBf16Matmul(llvm::StringRef option, llvm::StringRef cpu);
+
 } // namespace mlir::attn::rt
 
 #endif
