@@ -49,6 +49,12 @@ llvm::Expected<Value> matmul(Importer &im, const onnx::NodeProto &node, Value a,
   llvm::SmallVector<int64_t, 4> outShape(*batch);
   outShape.push_back(m);
   outShape.push_back(n);
+  // The result without the unit dims numpy adds for vectors.
+  llvm::SmallVector<int64_t, 4> finalShape(*batch);
+  if (!vecA)
+    finalShape.push_back(m);
+  if (!vecB)
+    finalShape.push_back(n);
   // A weight without batch dims ([..., M, K] x [K, N], a Linear layer):
   // one [batch·M, K] x [K, N] linalg.matmul, which attn-tile-matmul blocks
   // on the vector micro-kernel (a reshape of a dense tensor is free).
@@ -62,11 +68,6 @@ llvm::Expected<Value> matmul(Importer &im, const onnx::NodeProto &node, Value a,
         linalg::MatmulOp::create(im.b, im.loc, TypeRange{init.getType()},
                                  ValueRange{flat, b}, ValueRange{init})
             .getResult(0);
-    llvm::SmallVector<int64_t, 4> finalShape(*batch);
-    if (!vecA)
-      finalShape.push_back(m);
-    if (!vecB)
-      finalShape.push_back(n);
     return im.reshape(product, finalShape);
   }
   Value init = im.zeros(outShape, elem);
@@ -117,12 +118,6 @@ llvm::Expected<Value> matmul(Importer &im, const onnx::NodeProto &node, Value a,
             })
             .getResult(0);
   }
-  // Drop the unit dims numpy adds for vectors.
-  llvm::SmallVector<int64_t, 4> finalShape(*batch);
-  if (!vecA)
-    finalShape.push_back(m);
-  if (!vecB)
-    finalShape.push_back(n);
   return im.reshape(result, finalShape);
 }
 
