@@ -55,8 +55,13 @@ llvm::Error mlir::attn::rt::validateCpuName(llvm::StringRef cpu) {
 
 bool mlir::attn::rt::cpuHasAmxBf16(llvm::StringRef cpu) {
   if (cpu.empty()) {
-    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-    return features.lookup("amx-tile") && features.lookup("amx-bf16");
+    // Once per process: CPUID traps to the hypervisor in a VM (~40 us for
+    // the whole feature list), and every kernel-cache lookup asks this.
+    static const bool host = [] {
+      llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+      return features.lookup("amx-tile") && features.lookup("amx-bf16");
+    }();
+    return host;
   }
   initializeRuntimeOnce();
   llvm::Triple triple(llvm::sys::getProcessTriple());
