@@ -272,8 +272,11 @@ def AttnApproximateMath : Pass<"attn-approximate-math", "func::FuncOp"> {
   let description = [{
     Uses MLIR's polynomial approximations (Cephes-style range reduction)
     for `math.exp`, `math.log` and `math.tanh` so they vectorize instead
-    of becoming libm calls. The error bound is checked by the runtime's
-    unit tests.
+    of becoming libm calls, and for `math.cbrt`, `math.erf` and
+    `math.erfc`, which have no LLVM intrinsic; `math.acosh`, `math.asinh`
+    and `math.atanh` are first expanded into log/sqrt. Every other math op
+    a score_mod may hold lowers through math-to-llvm. The error bound is
+    checked by the runtime's unit tests.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",

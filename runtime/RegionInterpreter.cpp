@@ -47,6 +47,24 @@ enum class Kind {
   Sin,
   Cos,
   Erf,
+  Expm1,
+  Log10,
+  Cbrt,
+  Tan,
+  Sinh,
+  Cosh,
+  Asin,
+  Acos,
+  Atan,
+  Atan2,
+  Asinh,
+  Acosh,
+  Atanh,
+  Erfc,
+  Round,
+  RoundEven,
+  Trunc,
+  CopySign,
   Fma,
   CmpF,
   // Integers at a bit width.
@@ -194,6 +212,24 @@ llvm::Error Compiler::compile(Operation &op) {
           .Case<math::SinOp>([](auto) { return Kind::Sin; })
           .Case<math::CosOp>([](auto) { return Kind::Cos; })
           .Case<math::ErfOp>([](auto) { return Kind::Erf; })
+          .Case<math::ExpM1Op>([](auto) { return Kind::Expm1; })
+          .Case<math::Log10Op>([](auto) { return Kind::Log10; })
+          .Case<math::CbrtOp>([](auto) { return Kind::Cbrt; })
+          .Case<math::TanOp>([](auto) { return Kind::Tan; })
+          .Case<math::SinhOp>([](auto) { return Kind::Sinh; })
+          .Case<math::CoshOp>([](auto) { return Kind::Cosh; })
+          .Case<math::AsinOp>([](auto) { return Kind::Asin; })
+          .Case<math::AcosOp>([](auto) { return Kind::Acos; })
+          .Case<math::AtanOp>([](auto) { return Kind::Atan; })
+          .Case<math::Atan2Op>([](auto) { return Kind::Atan2; })
+          .Case<math::AsinhOp>([](auto) { return Kind::Asinh; })
+          .Case<math::AcoshOp>([](auto) { return Kind::Acosh; })
+          .Case<math::AtanhOp>([](auto) { return Kind::Atanh; })
+          .Case<math::ErfcOp>([](auto) { return Kind::Erfc; })
+          .Case<math::RoundOp>([](auto) { return Kind::Round; })
+          .Case<math::RoundEvenOp>([](auto) { return Kind::RoundEven; })
+          .Case<math::TruncOp>([](auto) { return Kind::Trunc; })
+          .Case<math::CopySignOp>([](auto) { return Kind::CopySign; })
           .Case<math::FmaOp>([](auto) { return Kind::Fma; })
           .Case<arith::CmpFOp>([](auto) { return Kind::CmpF; })
           .Case<arith::AddIOp>([](auto) { return Kind::AddI; })
@@ -362,6 +398,42 @@ double evalFloat(const Inst &in, const Slot &a, const Slot &b, const Slot &c) {
     return roundTo(std::cos(a.f), in.roundBits);
   case Kind::Erf:
     return roundTo(std::erf(a.f), in.roundBits);
+  case Kind::Expm1:
+    return roundTo(std::expm1(a.f), in.roundBits);
+  case Kind::Log10:
+    return roundTo(std::log10(a.f), in.roundBits);
+  case Kind::Cbrt:
+    return roundTo(std::cbrt(a.f), in.roundBits);
+  case Kind::Tan:
+    return roundTo(std::tan(a.f), in.roundBits);
+  case Kind::Sinh:
+    return roundTo(std::sinh(a.f), in.roundBits);
+  case Kind::Cosh:
+    return roundTo(std::cosh(a.f), in.roundBits);
+  case Kind::Asin:
+    return roundTo(std::asin(a.f), in.roundBits);
+  case Kind::Acos:
+    return roundTo(std::acos(a.f), in.roundBits);
+  case Kind::Atan:
+    return roundTo(std::atan(a.f), in.roundBits);
+  case Kind::Atan2:
+    return roundTo(std::atan2(a.f, b.f), in.roundBits);
+  case Kind::Asinh:
+    return roundTo(std::asinh(a.f), in.roundBits);
+  case Kind::Acosh:
+    return roundTo(std::acosh(a.f), in.roundBits);
+  case Kind::Atanh:
+    return roundTo(std::atanh(a.f), in.roundBits);
+  case Kind::Erfc:
+    return roundTo(std::erfc(a.f), in.roundBits);
+  case Kind::Round: // halfway cases away from zero, as math.round
+    return std::round(a.f);
+  case Kind::RoundEven:
+    return std::nearbyint(a.f); // the default rounding mode: to even
+  case Kind::Trunc:
+    return std::trunc(a.f);
+  case Kind::CopySign:
+    return std::copysign(a.f, b.f);
   case Kind::Fma:
     return roundTo(a.f * b.f + c.f, in.roundBits);
   case Kind::SIToFP:
