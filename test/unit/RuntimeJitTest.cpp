@@ -169,6 +169,14 @@ TEST(KernelBuilder, SignatureMatchesSpec) {
 // Kernel cache
 //===----------------------------------------------------------------------===//
 
+/// The in-memory cache alone: these tests count compiles, which a disk hit
+/// from an earlier run (ATTN_CACHE_DIR unset outside ctest) would change.
+RuntimeOptions memoryCacheOnly() {
+  RuntimeOptions options;
+  options.cacheDir = "off";
+  return options;
+}
+
 AttentionSpec cacheSpec(int64_t kvLen) {
   AttentionSpec s;
   s.numHeads = 2;
@@ -179,7 +187,7 @@ AttentionSpec cacheSpec(int64_t kvLen) {
 }
 
 TEST(KernelCache, SameKeyCompilesOnce) {
-  Runtime runtime;
+  Runtime runtime(memoryCacheOnly());
   auto a = runtime.compile(cacheSpec(16));
   auto b = runtime.compile(cacheSpec(16));
   ASSERT_TRUE(a && b);
@@ -192,7 +200,7 @@ TEST(KernelCache, SameKeyCompilesOnce) {
 }
 
 TEST(KernelCache, ConcurrentRequestsCompileOnce) {
-  Runtime runtime;
+  Runtime runtime(memoryCacheOnly());
   std::vector<KernelRef> got(4);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
@@ -214,7 +222,7 @@ TEST(KernelCache, ConcurrentRequestsCompileOnce) {
 }
 
 TEST(KernelCache, OptionsAndExactScaleAreKeyed) {
-  Runtime runtime;
+  Runtime runtime(memoryCacheOnly());
   CompileOptions small;
   small.tileKv = 16;
   AttentionSpec s1 = cacheSpec(16), s2 = cacheSpec(16);
@@ -230,7 +238,7 @@ TEST(KernelCache, OptionsAndExactScaleAreKeyed) {
 }
 
 TEST(KernelCache, FailuresAreNotCached) {
-  Runtime runtime;
+  Runtime runtime(memoryCacheOnly());
   CompileOptions bad;
   bad.tileKv = 24;
   EXPECT_FALSE(
