@@ -291,7 +291,8 @@ TEST(Dropout, SpecShorthandValidationAndBackward) {
   auto again = parseSpecShorthand(s->key(), error);
   ASSERT_TRUE(again.has_value()) << error;
   EXPECT_EQ(*again, *s);
-  const ArgInfo *state = signatureForSpec(*s).find(ArgRole::DropoutState);
+  KernelSignature sig = signatureForSpec(*s); // find() points into it
+  const ArgInfo *state = sig.find(ArgRole::DropoutState);
   ASSERT_NE(state, nullptr);
   EXPECT_EQ(state->dtype, DType::I64);
   EXPECT_EQ(state->shape, (llvm::SmallVector<int64_t, 4>{2}));
