@@ -4,8 +4,7 @@
 # the header precompiled, for ~15 s once per target), so a clean build (CI)
 # takes much less. Off by default: a developer's incremental build with
 # ccache gains little, and ccache caches PCH users only with
-# CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
-# (.ci/run sets it).
+# CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime.
 if(NOT ATTN_PCH)
   return()
 endif()
