@@ -6,7 +6,7 @@
 // for the QKV projection (the weight read transposed, the bias as C's
 // starting value), attn's attention kernel on strided Q/K/V views of the
 // sgemm's output, sgemm for the output projection. Same threads for both
-// (--threads, default 1), least process CPU time of --bench-reps runs, so
+// (--num-threads, default 1), least process CPU time of --bench-reps runs, so
 // a loaded machine still gives each kernel's own rate. Prints ms per
 // layer and the max difference between the two outputs.
 // PyTorch (nn.MultiheadAttention and an SDPA layer) is
@@ -31,7 +31,8 @@ namespace rt = mlir::attn::rt;
 
 static llvm::cl::opt<int> reps("bench-reps", llvm::cl::desc("timed runs"),
                                llvm::cl::init(3));
-static llvm::cl::opt<int> threads("threads", llvm::cl::desc("threads"),
+static llvm::cl::opt<int> threads("num-threads",
+                                  llvm::cl::desc("threads (runtime and BLAS)"),
                                   llvm::cl::init(1));
 static llvm::cl::opt<int64_t> batch("b", llvm::cl::init(8));
 static llvm::cl::opt<int64_t> seq("s", llvm::cl::init(1024));
@@ -85,7 +86,8 @@ int run() {
   using rt::BufferRef;
   using rt::DType;
   rt::LayerWeights weights;
-  weights.qkvWeight = BufferRef::contiguous(wqkv.data(), DType::F32, {3 * e, e});
+  weights.qkvWeight =
+      BufferRef::contiguous(wqkv.data(), DType::F32, {3 * e, e});
   weights.qkvBias = BufferRef::contiguous(bqkv.data(), DType::F32, {3 * e});
   weights.outWeight = BufferRef::contiguous(wo.data(), DType::F32, {e, e});
   weights.outBias = BufferRef::contiguous(bo.data(), DType::F32, {e});
@@ -119,8 +121,8 @@ int run() {
   std::vector<float> qkv(b * s * 3 * e), a(b * s * e);
   rt::AttentionArgs aargs;
   auto view = [&](int64_t col) {
-    BufferRef r = BufferRef::contiguous(qkv.data() + col, DType::F32,
-                                        {b, s, h, d});
+    BufferRef r =
+        BufferRef::contiguous(qkv.data() + col, DType::F32, {b, s, h, d});
     r.strides = {s * 3 * e, 3 * e, d, 1};
     return r;
   };

@@ -97,7 +97,6 @@ LogicalResult checkAllSizeLimits(Operation *op) {
   return success();
 }
 
-
 /// Head dims and the GQA group within limits (static sizes only).
 LogicalResult checkHeadLimits(Operation *op, int64_t hq, int64_t hkv, int64_t d,
                               int64_t dv) {

@@ -82,7 +82,8 @@ namespace {
 LogicalResult projectionChecks(MultiHeadAttentionOp op, int64_t hq, int64_t hkv,
                                int64_t e, int64_t ek, int64_t ev, int64_t &d,
                                int64_t &dv, SmallVector<Check> &checks) {
-  if (static_cast<bool>(op.getQkvWeight()) == static_cast<bool>(op.getQWeight()))
+  if (static_cast<bool>(op.getQkvWeight()) ==
+      static_cast<bool>(op.getQWeight()))
     return op.emitOpError("needs exactly one input projection: qkv_weight "
                           "(combined) or qkv_weights (separate)");
   if (op.getQkvWeight()) {
@@ -103,8 +104,8 @@ LogicalResult projectionChecks(MultiHeadAttentionOp op, int64_t hq, int64_t hkv,
                 "query's embedding E = "
              << e << " (got Ek = " << ek << ", Ev = " << ev
              << "); use qkv_weights";
-    checks.push_back({"qkv_weight", op.getQkvWeight(), {n, e},
-                      "[(Hq + 2·Hkv)·D, E]"});
+    checks.push_back(
+        {"qkv_weight", op.getQkvWeight(), {n, e}, "[(Hq + 2·Hkv)·D, E]"});
     if (Value bias = op.getQkvBias())
       checks.push_back({"qkv_bias", bias, {n}, "[(Hq + 2·Hkv)·D]"});
     return success();
@@ -125,12 +126,12 @@ LogicalResult projectionChecks(MultiHeadAttentionOp op, int64_t hq, int64_t hkv,
   auto times = [](int64_t h, int64_t x) {
     return ShapedType::isDynamic(x) ? x : h * x;
   };
-  checks.push_back({"q_weight", op.getQWeight(), {times(hq, d), e},
-                    "[Hq·D, E]"});
-  checks.push_back({"k_weight", op.getKWeight(), {times(hkv, d), ek},
-                    "[Hkv·D, Ek]"});
-  checks.push_back({"v_weight", op.getVWeight(), {times(hkv, dv), ev},
-                    "[Hkv·Dv, Ev]"});
+  checks.push_back(
+      {"q_weight", op.getQWeight(), {times(hq, d), e}, "[Hq·D, E]"});
+  checks.push_back(
+      {"k_weight", op.getKWeight(), {times(hkv, d), ek}, "[Hkv·D, Ek]"});
+  checks.push_back(
+      {"v_weight", op.getVWeight(), {times(hkv, dv), ev}, "[Hkv·Dv, Ev]"});
   if (op.getQBias()) {
     checks.push_back({"q_bias", op.getQBias(), {times(hq, d)}, "[Hq·D]"});
     checks.push_back({"k_bias", op.getKBias(), {times(hkv, d)}, "[Hkv·D]"});
@@ -146,8 +147,8 @@ LogicalResult attentionChecks(MultiHeadAttentionOp op, int64_t b, int64_t hq,
   Operation *o = op.getOperation();
   SmallVector<int64_t, 4> full = {b, hq, sq, skv};
   if (Value m = op.getBoolMask())
-    if (failed(checkBroadcastable(o, "bool_mask",
-                                  cast<ShapedType>(m.getType()), full)))
+    if (failed(checkBroadcastable(o, "bool_mask", cast<ShapedType>(m.getType()),
+                                  full)))
       return failure();
   if (failed(checkLengths(o, "kv_lengths", op.getKvLengths(), b)))
     return failure();
@@ -194,7 +195,8 @@ LogicalResult MultiHeadAttentionOp::verify() {
   if (failed(checkHeadRatio(op, hq, hkv)))
     return failure();
   int64_t b = first(dimOf(getQuery(), 0), dimOf(key, 0));
-  int64_t sq = dimOf(getQuery(), 1), skv = first(dimOf(key, 1), dimOf(value, 1));
+  int64_t sq = dimOf(getQuery(), 1),
+          skv = first(dimOf(key, 1), dimOf(value, 1));
   int64_t e = dimOf(getQuery(), 2), ek = dimOf(key, 2), ev = dimOf(value, 2);
   int64_t d = 0, dv = 0;
   SmallVector<Check> checks;
@@ -214,21 +216,26 @@ LogicalResult MultiHeadAttentionOp::verify() {
     auto ty = cast<ShapedType>(c.v.getType());
     if (ty.getRank() != static_cast<int64_t>(c.expected.size()))
       return emitOpError() << c.name << " must have rank " << c.expected.size()
-                           << " " << c.meaning << ", got rank "
-                           << ty.getRank();
+                           << " " << c.meaning << ", got rank " << ty.getRank();
     if (failed(checkShape(op, c.name, ty, c.expected, c.meaning)))
       return failure();
   }
   // One element type for every float operand and result.
   Type elt = getQuery().getType().getElementType();
-  std::pair<StringRef, Value> floats[] = {
-      {"key", getKey()},           {"value", getValue()},
-      {"qkv_weight", getQkvWeight()}, {"q_weight", getQWeight()},
-      {"k_weight", getKWeight()},  {"v_weight", getVWeight()},
-      {"qkv_bias", getQkvBias()},  {"q_bias", getQBias()},
-      {"k_bias", getKBias()},      {"v_bias", getVBias()},
-      {"out_weight", getOutWeight()}, {"out_bias", getOutBias()},
-      {"output", getOutput()},     {"weights", getWeights()}};
+  std::pair<StringRef, Value> floats[] = {{"key", getKey()},
+                                          {"value", getValue()},
+                                          {"qkv_weight", getQkvWeight()},
+                                          {"q_weight", getQWeight()},
+                                          {"k_weight", getKWeight()},
+                                          {"v_weight", getVWeight()},
+                                          {"qkv_bias", getQkvBias()},
+                                          {"q_bias", getQBias()},
+                                          {"k_bias", getKBias()},
+                                          {"v_bias", getVBias()},
+                                          {"out_weight", getOutWeight()},
+                                          {"out_bias", getOutBias()},
+                                          {"output", getOutput()},
+                                          {"weights", getWeights()}};
   for (auto [name, v] : floats)
     if (v && cast<ShapedType>(v.getType()).getElementType() != elt)
       return emitOpError() << name << " element type "

@@ -62,8 +62,8 @@ private:
     if (!w)
       return w;
     auto ty = cast<RankedTensorType>(w.getType());
-    SmallVector<OpFoldResult> off(ty.getRank(), b.getIndexAttr(0)),
-        size, stride(ty.getRank(), b.getIndexAttr(1));
+    SmallVector<OpFoldResult> off(ty.getRank(), b.getIndexAttr(0)), size,
+        stride(ty.getRank(), b.getIndexAttr(1));
     off[0] = b.getIndexAttr(r0);
     size.push_back(b.getIndexAttr(n));
     if (ty.getRank() == 2)
@@ -78,10 +78,9 @@ private:
     auto ty = cast<RankedTensorType>(t.getType());
     SmallVector<OpFoldResult> off = {b.getIndexAttr(0), b.getIndexAttr(0),
                                      b.getIndexAttr(h0), b.getIndexAttr(0)};
-    SmallVector<OpFoldResult> size = {b.getIndexAttr(ty.getDimSize(0)),
-                                      b.getIndexAttr(ty.getDimSize(1)),
-                                      b.getIndexAttr(n),
-                                      b.getIndexAttr(ty.getDimSize(3))};
+    SmallVector<OpFoldResult> size = {
+        b.getIndexAttr(ty.getDimSize(0)), b.getIndexAttr(ty.getDimSize(1)),
+        b.getIndexAttr(n), b.getIndexAttr(ty.getDimSize(3))};
     SmallVector<OpFoldResult> stride(4, b.getIndexAttr(1));
     return tensor::ExtractSliceOp::create(b, t, off, size, stride);
   }
@@ -110,11 +109,11 @@ Value LayerDecomposer::convert(Value t, Type to) {
              ArrayRef<AffineMap>{map, map}, iters,
              [&](OpBuilder &nb, Location loc, ValueRange args) {
                Value x = args[0];
-               Value y = to.getIntOrFloatBitWidth() >
-                                 ty.getElementType().getIntOrFloatBitWidth()
-                             ? arith::ExtFOp::create(nb, loc, to, x).getResult()
-                             : arith::TruncFOp::create(nb, loc, to, x)
-                                   .getResult();
+               Value y =
+                   to.getIntOrFloatBitWidth() >
+                           ty.getElementType().getIntOrFloatBitWidth()
+                       ? arith::ExtFOp::create(nb, loc, to, x).getResult()
+                       : arith::TruncFOp::create(nb, loc, to, x).getResult();
                linalg::YieldOp::create(nb, loc, y);
              })
       .getResult(0);
@@ -164,8 +163,7 @@ Value LayerDecomposer::attention(Value q, Value k, Value v, Type outElt) {
   return attn.getOutput();
 }
 
-Value LayerDecomposer::identityValues(int64_t batch, int64_t skv,
-                                      int64_t hkv) {
+Value LayerDecomposer::identityValues(int64_t batch, int64_t skv, int64_t hkv) {
   SmallVector<int64_t> shape = {batch, skv, hkv, skv};
   auto ty = tensorOf(shape, elt);
   Value init = tensor::EmptyOp::create(b, shape, elt);
@@ -176,10 +174,10 @@ Value LayerDecomposer::identityValues(int64_t batch, int64_t skv,
              [&](OpBuilder &nb, Location loc, ValueRange) {
                Value j = linalg::IndexOp::create(nb, loc, 1);
                Value c = linalg::IndexOp::create(nb, loc, 3);
-               Value eq = arith::CmpIOp::create(
-                   nb, loc, arith::CmpIPredicate::eq, j, c);
-               Value one = arith::ConstantOp::create(
-                   nb, loc, nb.getFloatAttr(elt, 1.0));
+               Value eq = arith::CmpIOp::create(nb, loc,
+                                                arith::CmpIPredicate::eq, j, c);
+               Value one = arith::ConstantOp::create(nb, loc,
+                                                     nb.getFloatAttr(elt, 1.0));
                Value zero = arith::ConstantOp::create(
                    nb, loc, nb.getFloatAttr(elt, 0.0));
                linalg::YieldOp::create(
@@ -229,14 +227,14 @@ LogicalResult LayerDecomposer::run() {
   Value a = attention(q, k, v, elt);
   Value flat = tensor::CollapseShapeOp::create(
       b, a, SmallVector<ReassociationIndices>{{0, 1}, {2, 3}});
-  Value out = split(linear(flat, op.getOutWeight(), op.getOutBias()), batch,
-                    sq, 0);
+  Value out =
+      split(linear(flat, op.getOutWeight(), op.getOutBias()), batch, sq, 0);
   SmallVector<Value> results = {out};
   if (op.getWeights()) {
     // softmax(s) · I = P, with attn.attention's own masks and dropout.
     Value p = attention(q, k, identityValues(batch, skv, hkv), elt);
-    Value init = tensor::EmptyOp::create(
-        b, ArrayRef<int64_t>{batch, hq, sq, skv}, elt);
+    Value init =
+        tensor::EmptyOp::create(b, ArrayRef<int64_t>{batch, hq, sq, skv}, elt);
     results.push_back(
         linalg::TransposeOp::create(b, p, init, ArrayRef<int64_t>{0, 2, 1, 3})
             ->getResult(0));

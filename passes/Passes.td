@@ -248,8 +248,11 @@ def AttnTileMatmul : Pass<"attn-tile-matmul", "func::FuncOp"> {
   let summary = "Block f32 linalg.matmul on buffers into attn.tile_matmul";
   let description = [{
     The contractions around the attention (a model's projections) as the
-    attention kernels' own register-blocked micro-kernel: each f32
-    `linalg.matmul` on static buffers becomes loops over `col-block`-wide
+    attention kernels' own register-blocked micro-kernel: each
+    `linalg.matmul` into an f32 C on static buffers (A and B f32, f16 or
+    bf16, widened as they are read; B `[K, N]`, or an `nn.Linear` weight
+    `[N, K]` through the transposed maps `(m, k), (n, k), (m, n)`, packed
+    transposed) becomes loops over `col-block`-wide
     panels of B, packed `depth-block` rows at a time (`attn.tile_pack`
     into one scratch), each packed chunk feeding `row-block`-row blocks of
     `attn.tile_matmul` that attn-vectorize-tiles lowers (L2-sized pieces;

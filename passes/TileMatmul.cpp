@@ -58,7 +58,9 @@ bool isTransposedB(linalg::MatmulOp op) {
   MLIRContext *ctx = op.getContext();
   AffineExpr m, n, k;
   bindDims(ctx, m, n, k);
-  auto map = [&](ArrayRef<AffineExpr> r) { return AffineMap::get(3, 0, r, ctx); };
+  auto map = [&](ArrayRef<AffineExpr> r) {
+    return AffineMap::get(3, 0, r, ctx);
+  };
   return op.getIndexingMapsArray() ==
          SmallVector<AffineMap>{map({m, k}), map({n, k}), map({m, n})};
 }

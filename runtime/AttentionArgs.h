@@ -31,8 +31,8 @@ struct AttentionArgs {
   /// weights and biases (bound by the Layer); queryWeight and keyWeight
   /// are the separate Q and K weights there, weights the [B, Hq, Sq, Skv]
   /// attention weights.
-  std::optional<BufferRef> valueWeight, qkvWeight, qkvBias, queryBias,
-      keyBias, valueBias, outWeight, outBias;
+  std::optional<BufferRef> valueWeight, qkvWeight, qkvBias, queryBias, keyBias,
+      valueBias, outWeight, outBias;
 
   const BufferRef *get(ArgRole role) const;
   BufferRef *get(ArgRole role);

@@ -12,8 +12,8 @@
 
 #include "dialect/AttentionSpec.h"
 #include "runtime/AdditiveSpec.h"
-#include "runtime/LayerSpec.h"
 #include "runtime/Buffer.h"
+#include "runtime/LayerSpec.h"
 
 #include "llvm/ADT/SmallVector.h"
 

@@ -6,10 +6,10 @@
 // activations.
 //
 //===----------------------------------------------------------------------===//
-#include "runtime/Layer.h"
 #include "runtime/BackwardKernel.h"
 #include "runtime/DiagnosticCapture.h"
 #include "runtime/Errors.h"
+#include "runtime/Layer.h"
 
 #include "dialect/AttnDialect.h"
 #include "dialect/AttnOps.h"
@@ -33,8 +33,7 @@ std::string LayerSpec::validate() const {
     return "softcap, sinks and lse are not taken by a layer";
   if (!cross && a.kvLen != a.queryLen)
     return "self-attention needs kvLen == queryLen (got " +
-           std::to_string(a.kvLen) + " and " + std::to_string(a.queryLen) +
-           ")";
+           std::to_string(a.kvLen) + " and " + std::to_string(a.queryLen) + ")";
   if (combinedQkv && a.effectiveValueDim() != a.headDim)
     return "a combined qkv weight needs Dv == D; use separate weights";
   for (auto [name, v] : {std::pair{"embed", embed},
@@ -65,14 +64,13 @@ std::string LayerSpec::validate() const {
 }
 
 std::string LayerSpec::key() const {
-  std::string k = "layer:" + attention.key() + ",e" + std::to_string(embed) +
-                  ",ekv" + std::to_string(effectiveKvEmbed()) + ",eout" +
-                  std::to_string(effectiveOutEmbed()) +
-                  (cross ? ",cross" : "") +
-                  (combinedQkv ? ",combined" : ",separate") +
-                  (withQkvBias ? ",qkv_bias" : "") +
-                  (withOutBias ? ",out_bias" : "") +
-                  (returnWeights ? ",weights" : "");
+  std::string k =
+      "layer:" + attention.key() + ",e" + std::to_string(embed) + ",ekv" +
+      std::to_string(effectiveKvEmbed()) + ",eout" +
+      std::to_string(effectiveOutEmbed()) + (cross ? ",cross" : "") +
+      (combinedQkv ? ",combined" : ",separate") +
+      (withQkvBias ? ",qkv_bias" : "") + (withOutBias ? ",out_bias" : "") +
+      (returnWeights ? ",weights" : "");
   for (int64_t d : boolMaskShape)
     k += ",m" + std::to_string(d);
   return k;
@@ -242,11 +240,10 @@ llvm::Error Layer::bind(const LayerWeights &weights) {
     int64_t rows = cols ? n / cols : 0;
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < cols; ++c) {
-        int64_t off = c * strides.back() +
-                      (w->shape.size() == 2 ? r * strides[0] : 0);
+        int64_t off =
+            c * strides.back() + (w->shape.size() == 2 ? r * strides[0] : 0);
         std::memcpy(copy.data() + (r * cols + c) * esize,
-                    static_cast<const uint8_t *>(w->data) + off * esize,
-                    esize);
+                    static_cast<const uint8_t *>(w->data) + off * esize, esize);
       }
     bound.push_back(
         {info.role, BufferRef::contiguous(copy.data(), w->dtype, w->shape)});

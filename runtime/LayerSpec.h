@@ -30,13 +30,13 @@ struct LayerSpec {
   /// and dropout. Static sizes; its layout is ignored (bshd), softcap,
   /// sinks and returnLse are not taken.
   AttentionSpec attention;
-  int64_t embed = 64;       ///< E, the query input's features
-  int64_t kvEmbed = 0;      ///< Ekv of the key/value inputs (cross; 0: E)
-  int64_t outEmbed = 0;     ///< E_out (0: E)
-  bool cross = false;       ///< key and value inputs of their own
-  bool combinedQkv = true;  ///< one qkv_weight, else three (Dv may differ)
-  bool withQkvBias = true;  ///< the input projection's bias(es)
-  bool withOutBias = true;  ///< out_bias
+  int64_t embed = 64;      ///< E, the query input's features
+  int64_t kvEmbed = 0;     ///< Ekv of the key/value inputs (cross; 0: E)
+  int64_t outEmbed = 0;    ///< E_out (0: E)
+  bool cross = false;      ///< key and value inputs of their own
+  bool combinedQkv = true; ///< one qkv_weight, else three (Dv may differ)
+  bool withQkvBias = true; ///< the input projection's bias(es)
+  bool withOutBias = true; ///< out_bias
   /// Empty: no bool_mask; else its shape, broadcastable to
   /// [B, Hq, Sq, Skv] (e.g. [B, 1, 1, Skv]: a key padding mask).
   llvm::SmallVector<int64_t, 4> boolMaskShape;

@@ -237,8 +237,7 @@ public:
   /// Layer.h): the layer's run(args) takes the activations only.
   llvm::Expected<std::shared_ptr<const Layer>>
   compileLayer(const LayerSpec &spec, const LayerWeights &weights,
-               Target target = Target::Cpu,
-               const CompileOptions &options = {});
+               Target target = Target::Cpu, const CompileOptions &options = {});
   /// Compiles the one attn.attention of `mlirText` (see buildKernelModule).
   llvm::Expected<KernelRef> compileMlir(llvm::StringRef mlirText,
                                         Target target = Target::Cpu,

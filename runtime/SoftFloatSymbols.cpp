@@ -49,7 +49,8 @@ void memrefCopy(int64_t elemSize, UnrankedDescriptor *src,
     return reinterpret_cast<char *>(d->ranked[1]) + d->ranked[2] * elemSize;
   };
   const int64_t *sizes = src->ranked + 3;
-  const int64_t *srcStrides = sizes + rank, *dstStrides = dst->ranked + 3 + rank;
+  const int64_t *srcStrides = sizes + rank,
+                *dstStrides = dst->ranked + 3 + rank;
   char *from = base(src), *to = base(dst);
   if (rank == 0) {
     std::memcpy(to, from, elemSize);

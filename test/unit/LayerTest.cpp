@@ -18,9 +18,9 @@
 // passes a check.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/Layer.h"
 #include "RuntimeTestUtils.h"
 #include "runtime/HalfFloat.h"
-#include "runtime/Layer.h"
 #include "runtime/Reference.h"
 
 #include <cmath>
@@ -78,8 +78,8 @@ public:
       bytes.assign(std::max<int64_t>(n, 1) * dtypeBytes(info.dtype), 0);
       BufferRef ref =
           BufferRef::contiguous(bytes.data(), info.dtype, info.shape);
-      double bound = isWeight(info.role) ? 1.0 / std::sqrt(double(info.shape[1]))
-                                         : 0.1;
+      double bound =
+          isWeight(info.role) ? 1.0 / std::sqrt(double(info.shape[1])) : 0.1;
       std::uniform_real_distribution<double> uniform(-bound, bound);
       for (int64_t i = 0; i < n; ++i) {
         if (info.isOutput)
