@@ -97,10 +97,6 @@ LogicalResult checkAllSizeLimits(Operation *op) {
   return success();
 }
 
-} // namespace mlir::attn::verify
-
-namespace {
-
 /// Head dims and the GQA group within limits (static sizes only).
 LogicalResult checkHeadLimits(Operation *op, int64_t hq, int64_t hkv, int64_t d,
                               int64_t dv) {
@@ -304,7 +300,7 @@ LogicalResult checkDropout(Operation *op, Value state,
   return success();
 }
 
-} // namespace
+} // namespace mlir::attn::verify
 
 //===----------------------------------------------------------------------===//
 // AttentionOp and AttentionGradOp: the shared operand checks

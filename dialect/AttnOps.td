@@ -552,5 +552,6 @@ def Attn_MergeStatesOp : Attn_Op<"merge_states"> {
 }
 
 include "dialect/AttnTileOps.td"
+include "dialect/AttnLayerOps.td"
 
 #endif // ATTN_OPS_TD

@@ -7,6 +7,8 @@
 #ifndef ATTN_DIALECT_VERIFYUTILS_H
 #define ATTN_DIALECT_VERIFYUTILS_H
 
+#include "dialect/AttnAttrs.h"
+
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Operation.h"
 
@@ -27,6 +29,28 @@ LogicalResult checkShape(Operation *op, StringRef name, ShapedType type,
 LogicalResult checkSizeLimits(Operation *op, StringRef name, ShapedType type);
 /// checkSizeLimits for every shaped operand and result of `op`.
 LogicalResult checkAllSizeLimits(Operation *op);
+
+// The checks of attn.attention's operands, for ops that take the same
+// masks and attributes (attn.multi_head_attention): one definition.
+/// Hkv divides Hq.
+LogicalResult checkHeadRatio(Operation *op, int64_t hq, int64_t hkv);
+/// Head dims and the GQA group within limits.
+LogicalResult checkHeadLimits(Operation *op, int64_t hq, int64_t hkv, int64_t d,
+                              int64_t dv);
+/// q_offset + Sq within i32 positions.
+LogicalResult checkQueryPositions(Operation *op, std::optional<MaskAttr> mask,
+                                  int64_t sq);
+LogicalResult checkScaleAndCap(Operation *op, std::optional<APFloat> scale,
+                               std::optional<APFloat> softcap);
+/// Rank 4, each dim 1 or equal to `full` ([B, Hq, Sq, Skv]).
+LogicalResult checkBroadcastable(Operation *op, StringRef name, ShapedType type,
+                                 ArrayRef<int64_t> full);
+/// `lengths` (may be null) is [B].
+LogicalResult checkLengths(Operation *op, StringRef name, Value lengths,
+                           int64_t b);
+/// dropout_p and its [seed, offset] state together, 0 <= p < 1.
+LogicalResult checkDropout(Operation *op, Value state,
+                           std::optional<APFloat> p);
 
 } // namespace mlir::attn::verify
 

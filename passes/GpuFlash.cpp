@@ -611,12 +611,16 @@ struct AttnGpuFlashPass
     });
     if (grads.wasInterrupted())
       return signalPassFailure();
-    WalkResult additive = getOperation().walk([](AdditiveAttentionOp op) {
-      op.emitOpError("attn-gpu-flash: additive attention has no GPU lowering "
-                     "yet (CPU only: attn-to-cpu)");
+    WalkResult cpuOnly = getOperation().walk([](Operation *op) {
+      if (!isa<AdditiveAttentionOp, MultiHeadAttentionOp>(op))
+        return WalkResult::advance();
+      op->emitOpError("attn-gpu-flash: ")
+          << (isa<AdditiveAttentionOp>(op) ? "additive attention"
+                                           : "an attention layer")
+          << " has no GPU lowering yet (CPU only: attn-to-cpu)";
       return WalkResult::interrupt();
     });
-    if (additive.wasInterrupted())
+    if (cpuOnly.wasInterrupted())
       return signalPassFailure();
   }
 };

@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -261,6 +262,37 @@ LogicalResult convertKernel(func::FuncOp func, scf::ForallOp forall,
   return success();
 }
 
+/// Work at the function's top level besides its work-item loops: loops or
+/// linalg ops (a layer's GEMMs around its attention). Such a kernel must
+/// run once per call, whatever the items.
+bool hasWorkAround(func::FuncOp func) {
+  AttnDialect::SplitScratchUseAttrHelper useAttr(func.getContext());
+  for (Operation &op : func.getBody().front())
+    if ((isa<scf::ForOp, scf::WhileOp>(op) || isa<linalg::LinalgOp>(op)) &&
+        !useAttr.isAttrPresent(&op))
+      return true;
+  return false;
+}
+
+/// A kernel doing work around its loops, for the runtime: one work item
+/// (`@<k>_work_items() = 1`, the range arguments unused), its loops run
+/// in order inside the call.
+LogicalResult convertToSingleItem(func::FuncOp func,
+                                  ArrayRef<scf::ForallOp> loops,
+                                  SymbolTable &symbols) {
+  for (scf::ForallOp forall : loops)
+    runInOrder(forall);
+  OpBuilder b(func.getContext());
+  unsigned n = func.getNumArguments();
+  Location loc = func.getLoc();
+  if (failed(func.insertArgument(n, b.getIndexType(), {}, loc)) ||
+      failed(func.insertArgument(n + 1, b.getIndexType(), {}, loc)))
+    return func.emitOpError("could not add work-item range arguments");
+  symbols.insert(
+      constantFunc(b, func, (func.getSymName() + "_work_items").str(), 1));
+  return success();
+}
+
 struct ParallelToRuntimePass
     : attn::impl::AttnParallelToRuntimeBase<ParallelToRuntimePass> {
   void runOnOperation() override {
@@ -274,6 +306,14 @@ struct ParallelToRuntimePass
         if (workItems.isAttrPresent(f))
           loops.push_back(f);
       });
+      auto uses = SymbolTable::getSymbolUses(func, module);
+      bool callable = uses && !uses->empty();
+      if (!loops.empty() && func.getNumResults() == 0 && !callable &&
+          hasWorkAround(func)) {
+        if (failed(convertToSingleItem(func, loops, symbols)))
+          return signalPassFailure();
+        continue;
+      }
       if (loops.size() > 1) {
         // Several attention ops in one function (e.g. append then decode):
         // their order matters, so each runs its items in order, in one call.

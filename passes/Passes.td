@@ -217,12 +217,42 @@ def AttnVectorizeTiles : Pass<"attn-vectorize-tiles", "func::FuncOp"> {
   ];
 }
 
+def AttnDecomposeLayer : Pass<"attn-decompose-layer", "func::FuncOp"> {
+  let summary = "Decompose attn.multi_head_attention into GEMMs around "
+                "attn.attention";
+  let description = [{
+    Each `attn.multi_head_attention` becomes the math it stands for, on
+    tensors: its `[B, S, E]` input flattened to `[B·S, E]` rows (a
+    reshape), one `linalg.matmul` per input projection against the
+    `nn.Linear` weight read transposed (`indexing_maps`, no copy), the
+    bias as the GEMM's initial value (C = bias; C += X·Wᵀ), then an
+    `attn.attention` in the `bshd` layout on the projection's output
+    reshaped to `[B, S, heads, D]`: with a combined weight and
+    self-attention the one `[B·S, (Hq + 2·Hkv)·D]` GEMM result holds Q,
+    K and V side by side, and the three are `tensor.extract_slice`s of it
+    (strided views after bufferization, no copy). The attention output
+    `[B, S, Hq, Dv]` reshaped to `[B·S, Hq·Dv]` is the output
+    projection's left operand as it is. f16/bf16 GEMMs accumulate into f32
+    and are narrowed once. The weights result is a second `attn.attention`
+    with the identity as values (`softmax(s) · I = P`: the same masks and
+    dropout draws by construction), transposed to `[B, Hq, Sq, Skv]`.
+    Static sizes only (a located error otherwise).
+  }];
+  let dependentDialects = [
+    "::mlir::attn::AttnDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::arith::ArithDialect"
+  ];
+}
+
 def AttnTileMatmul : Pass<"attn-tile-matmul", "func::FuncOp"> {
   let summary = "Block f32 linalg.matmul on buffers into attn.tile_matmul";
   let description = [{
     The contractions around the attention (a model's projections) as the
-    attention kernels' own register-blocked micro-kernel: each f32
-    `linalg.matmul` on static buffers becomes loops over `col-block`-wide
+    attention kernels' own register-blocked micro-kernel: each
+    `linalg.matmul` into an f32 C on static buffers (A and B f32, f16 or
+    bf16, widened as they are read; B `[K, N]`, or an `nn.Linear` weight
+    `[N, K]` through the transposed maps `(m, k), (n, k), (m, n)`, packed
+    transposed) becomes loops over `col-block`-wide
     panels of B, packed `depth-block` rows at a time (`attn.tile_pack`
     into one scratch), each packed chunk feeding `row-block`-row blocks of
     `attn.tile_matmul` that attn-vectorize-tiles lowers (L2-sized pieces;

@@ -39,6 +39,8 @@ void mlir::attn::buildModelToCpuPipeline(
     OpPassManager &pm, const CpuPipelineOptions &opts, bool raise,
     llvm::function_ref<void(OpPassManager &)> afterBufferize) {
   int64_t width = opts.vectorWidth > 0 ? opts.vectorWidth : hostVectorWidth();
+  // Layers become GEMMs around an attn.attention (a no-op without them).
+  pm.addNestedPass<func::FuncOp>(createAttnDecomposeLayer());
   // Naive attention in linalg becomes attn.attention first; a no-op (one
   // walk over linalg contractions) for IR without that pattern.
   if (raise)

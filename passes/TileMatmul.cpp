@@ -34,12 +34,15 @@ using namespace mlir::attn;
 
 namespace {
 
-/// A static f32 rank-2 buffer whose rows are contiguous (what the
-/// micro-kernel's vector loads need).
-bool isTileable(Value v) {
+/// A static rank-2 buffer whose rows are contiguous (what the
+/// micro-kernel's vector loads need): f32, or f16/bf16 for an operand the
+/// pack and the micro-kernel widen as they read (`narrowOk`).
+bool isTileable(Value v, bool narrowOk) {
   auto t = dyn_cast<MemRefType>(v.getType());
-  if (!t || t.getRank() != 2 || !t.hasStaticShape() ||
-      !t.getElementType().isF32())
+  if (!t || t.getRank() != 2 || !t.hasStaticShape())
+    return false;
+  Type e = t.getElementType();
+  if (!e.isF32() && !(narrowOk && (e.isF16() || e.isBF16())))
     return false;
   SmallVector<int64_t> strides;
   int64_t offset;
@@ -47,12 +50,28 @@ bool isTileable(Value v) {
          strides.back() == 1;
 }
 
+/// C += A·Bᵀ with B stored [N, K] (an nn.Linear weight read in place):
+/// the maps (m, k), (n, k), (m, n).
+bool isTransposedB(linalg::MatmulOp op) {
+  if (!op.hasUserDefinedMaps())
+    return false;
+  MLIRContext *ctx = op.getContext();
+  AffineExpr m, n, k;
+  bindDims(ctx, m, n, k);
+  auto map = [&](ArrayRef<AffineExpr> r) {
+    return AffineMap::get(3, 0, r, ctx);
+  };
+  return op.getIndexingMapsArray() ==
+         SmallVector<AffineMap>{map({m, k}), map({n, k}), map({m, n})};
+}
+
 class MatmulBlocker {
 public:
   MatmulBlocker(linalg::MatmulOp op, int64_t width, int64_t rowBlock,
                 int64_t colBlock, int64_t depthBlock)
       : b(op.getLoc(), op), a(op.getDpsInputs()[0]), bMat(op.getDpsInputs()[1]),
-        c(op.getDpsInits()[0]), width(width), rowBlock(rowBlock),
+        c(op.getDpsInits()[0]), maps(op.getIndexingMapsAttr()),
+        bTransposed(isTransposedB(op)), width(width), rowBlock(rowBlock),
         colBlock(colBlock), depthBlock(depthBlock) {
     auto at = cast<MemRefType>(a.getType());
     m = at.getDimSize(0);
@@ -81,8 +100,11 @@ public:
       forBlocks(k, depthBlock, [&](Value k0, int64_t depth) {
         Value zero = c0();
         Value packed = sub(panel, zero, depth, zero, cols);
-        TilePackOp::create(b, sub(bMat, k0, depth, n0, cols), packed,
-                           /*scale=*/nullptr, /*transpose=*/false);
+        // A [N, K] B is packed transposed: the panel is [depth, cols].
+        Value source = bTransposed ? sub(bMat, n0, cols, k0, depth)
+                                   : sub(bMat, k0, depth, n0, cols);
+        TilePackOp::create(b, source, packed, /*scale=*/nullptr,
+                           /*transpose=*/bTransposed);
         forBlocks(m, rowBlock, [&](Value m0, int64_t rows) {
           block(m0, rows, k0, depth, n0, cols, packed);
         });
@@ -91,11 +113,12 @@ public:
     if (vectorCols < n) {
       Value zero = c0();
       Value strip = arith::ConstantIndexOp::create(b, vectorCols);
-      linalg::MatmulOp::create(
-          b,
-          ValueRange{sub(a, zero, m, zero, k),
-                     sub(bMat, zero, k, strip, n - vectorCols)},
+      Value bStrip = bTransposed ? sub(bMat, strip, n - vectorCols, zero, k)
+                                 : sub(bMat, zero, k, strip, n - vectorCols);
+      auto tail = linalg::MatmulOp::create(
+          b, ValueRange{sub(a, zero, m, zero, k), bStrip},
           ValueRange{sub(c, zero, m, strip, n - vectorCols)});
+      tail.setIndexingMapsAttr(maps);
     }
   }
 
@@ -144,6 +167,8 @@ private:
 
   ImplicitLocOpBuilder b;
   Value a, bMat, c, panel;
+  ArrayAttr maps;
+  bool bTransposed;
   int64_t width, rowBlock, colBlock, depthBlock, m = 0, k = 0, n = 0;
 };
 
@@ -165,11 +190,13 @@ struct AttnTileMatmulPass
     }
     SmallVector<linalg::MatmulOp> matmuls;
     getOperation().walk([&](linalg::MatmulOp op) {
-      // Plain C += A·B on buffers: no transposed or broadcast maps, no
-      // mixed element types, rows contiguous.
-      if (op.hasPureBufferSemantics() && !op.hasUserDefinedMaps() &&
-          isTileable(op.getDpsInputs()[0]) &&
-          isTileable(op.getDpsInputs()[1]) && isTileable(op.getDpsInits()[0]))
+      // C += A·B or A·Bᵀ on buffers (no broadcast maps), rows contiguous,
+      // C in f32 (A and B may be f16/bf16: they are widened as read).
+      if (op.hasPureBufferSemantics() &&
+          (!op.hasUserDefinedMaps() || isTransposedB(op)) &&
+          isTileable(op.getDpsInputs()[0], true) &&
+          isTileable(op.getDpsInputs()[1], true) &&
+          isTileable(op.getDpsInits()[0], false))
         matmuls.push_back(op);
     });
     for (linalg::MatmulOp op : matmuls) {

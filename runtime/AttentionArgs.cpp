@@ -67,6 +67,22 @@ BufferRef *AttentionArgs::get(ArgRole role) {
     return opt(scoreBias);
   case ArgRole::Weights:
     return opt(weights);
+  case ArgRole::ValueWeight:
+    return opt(valueWeight);
+  case ArgRole::QkvWeight:
+    return opt(qkvWeight);
+  case ArgRole::QkvBias:
+    return opt(qkvBias);
+  case ArgRole::QueryBias:
+    return opt(queryBias);
+  case ArgRole::KeyBias:
+    return opt(keyBias);
+  case ArgRole::ValueBias:
+    return opt(valueBias);
+  case ArgRole::OutWeight:
+    return opt(outWeight);
+  case ArgRole::OutBias:
+    return opt(outBias);
   }
   return nullptr;
 }
@@ -138,6 +154,30 @@ void AttentionArgs::set(ArgRole role, BufferRef buffer) {
     return;
   case ArgRole::Weights:
     weights = std::move(buffer);
+    return;
+  case ArgRole::ValueWeight:
+    valueWeight = std::move(buffer);
+    return;
+  case ArgRole::QkvWeight:
+    qkvWeight = std::move(buffer);
+    return;
+  case ArgRole::QkvBias:
+    qkvBias = std::move(buffer);
+    return;
+  case ArgRole::QueryBias:
+    queryBias = std::move(buffer);
+    return;
+  case ArgRole::KeyBias:
+    keyBias = std::move(buffer);
+    return;
+  case ArgRole::ValueBias:
+    valueBias = std::move(buffer);
+    return;
+  case ArgRole::OutWeight:
+    outWeight = std::move(buffer);
+    return;
+  case ArgRole::OutBias:
+    outBias = std::move(buffer);
     return;
   }
 }

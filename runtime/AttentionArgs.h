@@ -27,6 +27,12 @@ struct AttentionArgs {
   /// is the [H] bias inside the tanh there.
   std::optional<BufferRef> queryWeight, keyWeight, scoreWeight, scoreBias,
       weights;
+  /// Layer kernels (Runtime::compileLayer, LayerSpec.h): the projections'
+  /// weights and biases (bound by the Layer); queryWeight and keyWeight
+  /// are the separate Q and K weights there, weights the [B, Hq, Sq, Skv]
+  /// attention weights.
+  std::optional<BufferRef> valueWeight, qkvWeight, qkvBias, queryBias, keyBias,
+      valueBias, outWeight, outBias;
 
   const BufferRef *get(ArgRole role) const;
   BufferRef *get(ArgRole role);

@@ -13,7 +13,9 @@ llvm::ArrayRef<ArgRole> mlir::attn::rt::allArgRoles() {
       ArgRole::GradQuery,   ArgRole::GradKey,      ArgRole::GradValue,
       ArgRole::GradBias,    ArgRole::DropoutState, ArgRole::QueryWeight,
       ArgRole::KeyWeight,   ArgRole::ScoreWeight,  ArgRole::ScoreBias,
-      ArgRole::Weights};
+      ArgRole::Weights,     ArgRole::ValueWeight,  ArgRole::QkvWeight,
+      ArgRole::QkvBias,     ArgRole::QueryBias,    ArgRole::KeyBias,
+      ArgRole::ValueBias,   ArgRole::OutWeight,    ArgRole::OutBias};
   return kAll;
 }
 
@@ -63,6 +65,22 @@ const char *mlir::attn::rt::stringifyArgRole(ArgRole r) {
     return "score_bias";
   case ArgRole::Weights:
     return "weights";
+  case ArgRole::ValueWeight:
+    return "value_weight";
+  case ArgRole::QkvWeight:
+    return "qkv_weight";
+  case ArgRole::QkvBias:
+    return "qkv_bias";
+  case ArgRole::QueryBias:
+    return "query_bias";
+  case ArgRole::KeyBias:
+    return "key_bias";
+  case ArgRole::ValueBias:
+    return "value_bias";
+  case ArgRole::OutWeight:
+    return "out_weight";
+  case ArgRole::OutBias:
+    return "out_bias";
   }
   return "?";
 }

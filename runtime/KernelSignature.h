@@ -13,6 +13,7 @@
 #include "dialect/AttentionSpec.h"
 #include "runtime/AdditiveSpec.h"
 #include "runtime/Buffer.h"
+#include "runtime/LayerSpec.h"
 
 #include "llvm/ADT/SmallVector.h"
 
@@ -59,8 +60,20 @@ enum class ArgRole {
   KeyWeight,
   ScoreWeight,
   ScoreBias,
-  /// The attention weights result [B, Sq, Skv].
+  /// The attention weights result [B, Sq, Skv] ([B, Hq, Sq, Skv] for a
+  /// layer).
   Weights,
+  // attn.multi_head_attention (LayerSpec.h): the input projection (Query
+  // and KeyWeight keep their names there), its biases and the output
+  // projection. Last, for the C API's values.
+  ValueWeight,
+  QkvWeight,
+  QkvBias,
+  QueryBias,
+  KeyBias,
+  ValueBias,
+  OutWeight,
+  OutBias,
 };
 
 /// Every role, in enumerator order.
@@ -94,6 +107,9 @@ struct KernelSignature {
   /// (signatureForAdditiveSpec); `spec` then holds only its batch, Sq and
   /// Skv, for the checks shared with attention kernels.
   std::optional<AdditiveSpec> additive;
+  /// The kernel computes attn.multi_head_attention of this spec
+  /// (signatureForLayerSpec); `spec` is its attention.
+  std::optional<LayerSpec> layer;
   /// The regions as programs for the float64 reference (RegionInterpreter.h);
   /// null when absent or not interpretable (`regionError` says why).
   std::shared_ptr<const RegionProgram> scoreModProgram, maskModProgram;
@@ -120,6 +136,9 @@ KernelSignature signatureForBackwardSpec(const AttentionSpec &spec);
 /// The signature of the additive-attention kernel of `spec` (the buffers
 /// of AdditiveSpec.h in that order).
 KernelSignature signatureForAdditiveSpec(const AdditiveSpec &spec);
+/// The signature of the layer kernel of `spec` (the buffers of LayerSpec.h
+/// in that order).
+KernelSignature signatureForLayerSpec(const LayerSpec &spec);
 
 } // namespace mlir::attn::rt
 

@@ -524,15 +524,24 @@ Runtime::compileAdditive(const AdditiveSpec &spec, Target target,
   if (target != Target::Cpu)
     return makeError("additive attention runs on the CPU only for now "
                      "(attn-to-nvvm rejects attn.additive_attention)");
+  return compileCpuModule(
+      "additive|cpu|" + options.key() + "|" + spec.key(),
+      [&] { return signatureForAdditiveSpec(spec); },
+      [&](MLIRContext *ctx) { return buildAdditiveKernelModule(ctx, spec); },
+      options);
+}
+
+llvm::Expected<KernelRef> Runtime::compileCpuModule(
+    const std::string &key, llvm::function_ref<KernelSignature()> signature,
+    llvm::function_ref<llvm::Expected<KernelModule>(MLIRContext *)> build,
+    const CompileOptions &options) {
   if (llvm::Error e = validateOptions(options))
     return std::move(e);
-  std::string key = "additive|cpu|" + options.key() + "|" + spec.key();
-  auto signature = [&] { return signatureForAdditiveSpec(spec); };
   return lookupOrCompile(key, signature, [&]() -> llvm::Expected<KernelRef> {
     initializeRuntimeOnce();
     auto start = std::chrono::steady_clock::now();
     auto ctx = newContext();
-    auto km = buildAdditiveKernelModule(ctx.get(), spec);
+    auto km = build(ctx.get());
     if (!km)
       return km.takeError();
     return lowerAndJit(*km, options, msSince(start));

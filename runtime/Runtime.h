@@ -41,6 +41,7 @@
 #include <vector>
 
 namespace mlir {
+class MLIRContext;
 class OpPassManager;
 class ModuleOp;
 } // namespace mlir
@@ -51,6 +52,8 @@ class DiskCache;
 struct CpuKernelCode;
 struct GpuKernelCode;
 struct KernelModule;
+class Layer;
+struct LayerWeights;
 
 /// Options of the lowering (the attn-to-cpu pipeline); part of the cache key.
 struct CompileOptions {
@@ -229,6 +232,12 @@ public:
   llvm::Expected<KernelRef> compileAdditive(const AdditiveSpec &spec,
                                             Target target = Target::Cpu,
                                             const CompileOptions &options = {});
+  /// Compiles a multi-head attention layer (attn.multi_head_attention,
+  /// CPU only: CUDA is refused) and binds `weights` to it (copied once,
+  /// Layer.h): the layer's run(args) takes the activations only.
+  llvm::Expected<std::shared_ptr<const Layer>>
+  compileLayer(const LayerSpec &spec, const LayerWeights &weights,
+               Target target = Target::Cpu, const CompileOptions &options = {});
   /// Compiles the one attn.attention of `mlirText` (see buildKernelModule).
   llvm::Expected<KernelRef> compileMlir(llvm::StringRef mlirText,
                                         Target target = Target::Cpu,
@@ -280,6 +289,12 @@ private:
   /// `compileFn` runs on a miss in memory; unless `view` (a kernel made of
   /// another one: neither counted as a compile nor stored on disk), it
   /// goes through the disk cache first.
+  /// A CPU kernel built by `build` (compileAdditive, compileLayer), cached
+  /// under `key`.
+  llvm::Expected<KernelRef> compileCpuModule(
+      const std::string &key, llvm::function_ref<KernelSignature()> signature,
+      llvm::function_ref<llvm::Expected<KernelModule>(MLIRContext *)> build,
+      const CompileOptions &options);
   llvm::Expected<KernelRef>
   lookupOrCompile(const std::string &key,
                   llvm::function_ref<KernelSignature()> signature,

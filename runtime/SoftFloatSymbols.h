@@ -15,7 +15,8 @@
 
 namespace mlir::attn::rt {
 
-/// __truncsfbf2, __truncsfhf2 and __extendhfsf2 for `interner`'s JIT.
+/// __truncsfbf2, __truncsfhf2 and __extendhfsf2 for `interner`'s JIT, and
+/// memrefCopy (what memref.copy of strided buffers calls).
 llvm::orc::SymbolMap softFloatSymbols(llvm::orc::MangleAndInterner interner);
 
 } // namespace mlir::attn::rt

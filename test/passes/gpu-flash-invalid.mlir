@@ -145,3 +145,11 @@ func.func @additive(%q: tensor<2x1x8xf16>, %k: tensor<2x5x8xf16>, %v: tensor<2x5
   %o = attn.additive_attention %q, %k, %v, %wq, %wk, %ws : tensor<2x1x8xf16>, tensor<2x5x8xf16>, tensor<2x5x8xf16>, tensor<16x8xf16>, tensor<16x8xf16>, tensor<1x16xf16> -> tensor<2x1x8xf16>
   return %o : tensor<2x1x8xf16>
 }
+
+// -----
+
+func.func @layer(%x: tensor<2x16x64xf16>, %w: tensor<192x64xf16>, %wo: tensor<64x64xf16>) -> tensor<2x16x64xf16> {
+  // expected-error @+1 {{attn-gpu-flash: an attention layer has no GPU lowering yet (CPU only: attn-to-cpu)}}
+  %o = attn.multi_head_attention %x qkv_weight(%w : tensor<192x64xf16>) out_weight(%wo : tensor<64x64xf16>) {num_heads = 4} : tensor<2x16x64xf16> -> tensor<2x16x64xf16>
+  return %o : tensor<2x16x64xf16>
+}

@@ -67,5 +67,28 @@ func.func @untouched(%t: tensor<32x32xf32>, %h: memref<32x32xf16>, %hc: memref<3
   return %r : tensor<32x32xf32>
 }
 
+// -----
+
+// An nn.Linear weight read in place (B stored [N, K]: maps (m, k), (n, k)):
+// each panel is packed transposed from the [cols, depth] block of B; the
+// column strip past the last vector keeps the transposed maps. f16
+// operands into an f32 C are widened by the pack and the micro-kernel.
+// CHECK-LABEL: func.func @linear_weight
+// CHECK:       memref.alloca() : memref<16x32xf32>
+// CHECK:       scf.for %[[N:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:         scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:           %[[BT:.*]] = memref.subview %arg1[%[[N]], %[[K]]] [32, 16] [1, 1]
+// CHECK:           attn.tile_pack %[[BT]] into %{{.*}} {transpose} : memref<32x16xf16, strided<[48, 1], offset: ?>> into memref<16x32xf32, strided<[32, 1]>>
+// CHECK:           attn.tile_matmul {{.*}} {accumulate} : memref<32x16xf16, strided<[48, 1], offset: ?>>, memref<16x32xf32, strided<[32, 1]>> into memref<32x32xf32, strided<[72, 1], offset: ?>>
+// CHECK:       linalg.matmul indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}] ins(%{{.*}}, %{{.*}} : memref<70x48xf16, strided<[48, 1]>>, memref<8x48xf16, strided<[48, 1], offset: 3072>>) outs(%{{.*}} : memref<70x8xf32, strided<[72, 1], offset: 64>>)
+// VEC-LABEL: func.func @linear_weight
+// VEC-NOT:   attn.tile_
+// VEC:       vector.fma
+func.func @linear_weight(%a: memref<70x48xf16>, %w: memref<72x48xf16>, %c: memref<70x72xf32>) {
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%a, %w : memref<70x48xf16>, memref<72x48xf16>) outs(%c : memref<70x72xf32>)
+  return
+}
+
 // OPTION: row-block and depth-block must be in [1, 1024] and col-block a multiple of the vector width 16 in that range (got 128, 256, 24)
 // OPTION2: (got 128, 2048, 128)
