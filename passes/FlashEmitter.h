@@ -90,6 +90,13 @@ struct FlashProblem {
   Value kvLengths;
   /// Optional [Hq] f32 attention-sink logits (one per query head).
   Value sinks;
+  /// Optional block-sparse mask (attn.attention's block_mask):
+  /// kvNumBlocks [B', H', Qblocks] and kvIndices [B', H', Qblocks, maxBlocks]
+  /// i32, B' 1 or B, H' 1 or Hq.
+  /// The geometry's tq divides blockQ and tk divides blockKv, so an item
+  /// lies in one query block and a KV tile in one KV block.
+  Value kvNumBlocks, kvIndices;
+  int64_t blockQ = 0, blockKv = 0;
   /// Optional dropout: a [2] i64 buffer (seed, offset) and the drop
   /// probability; the weights of each KV tile are dropped after the online
   /// softmax's exp (the row sums stay undropped). p = 0 emits nothing.
