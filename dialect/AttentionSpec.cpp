@@ -348,9 +348,10 @@ mlir::attn::buildAttentionFunc(OpBuilder &builder, Location loc,
       spec.layout == Layout::BHSD ? LayoutAttr()
                                   : LayoutAttr::get(ctx, spec.layout),
       spec.dropout ? builder.getF64FloatAttr(*spec.dropout) : FloatAttr(),
-      spec.blockSparse ? builder.getDenseI64ArrayAttr(
-                             {spec.blockSparse->qBlock, spec.blockSparse->kvBlock})
-                       : DenseI64ArrayAttr());
+      spec.blockSparse
+          ? builder.getDenseI64ArrayAttr(
+                {spec.blockSparse->qBlock, spec.blockSparse->kvBlock})
+          : DenseI64ArrayAttr());
   func::ReturnOp::create(builder, loc, op->getResults());
   return func;
 }

@@ -1,4 +1,5 @@
-//===- BlockMask.cpp - block-sparse mask operands --------------------------===//
+//===- BlockMask.cpp - block-sparse mask operands
+//--------------------------===//
 #include "dialect/BlockMask.h"
 #include "dialect/Limits.h"
 #include "dialect/VerifyUtils.h"
@@ -53,9 +54,9 @@ mlir::attn::verifyBlockMask(Operation *op, Value numBlocks, Value indices,
     return op->emitOpError() << "kv_num_blocks batch dim " << size(nb)
                              << " must be 1 or the batch size " << size(b);
   if (nh != 1 && !sizesAgree(nh, hq))
-    return op->emitOpError() << "kv_num_blocks head dim " << size(nh)
-                             << " must be 1 or the query head count "
-                             << size(hq);
+    return op->emitOpError()
+           << "kv_num_blocks head dim " << size(nh)
+           << " must be 1 or the query head count " << size(hq);
   int64_t qBlocks = blockCount(sq, (*blockSize)[0]);
   if (!sizesAgree(nTy.getDimSize(2), qBlocks))
     return op->emitOpError()

@@ -1,4 +1,5 @@
-//===- BlockMask.h - block-sparse mask operands ------------------*- C++ -*-===//
+//===- BlockMask.h - block-sparse mask operands ------------------*- C++
+//-*-===//
 //
 // attn.attention's optional block-sparse mask (FlexAttention's BlockMask):
 // kv_num_blocks [B', H', Qblocks] and kv_indices [B', H', Qblocks, maxBlocks]

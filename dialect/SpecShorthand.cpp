@@ -157,7 +157,8 @@ KeyResult featureKey(AttentionSpec &spec, const Item &it) {
     BlockSparseSpec bs;
     bool ok = it.hasValue && parts.size() >= 2 &&
               parseInt(parts[0], bs.qBlock) && parseInt(parts[1], bs.kvBlock);
-    for (StringRef flag : ArrayRef(parts).drop_front(2)) {
+    for (StringRef flag :
+         ArrayRef(parts).drop_front(std::min<size_t>(2, parts.size()))) {
       if (flag.consume_front("max"))
         ok = ok && parseInt(flag, bs.maxBlocks);
       else if (flag == "head" || flag == "batch")

@@ -309,10 +309,9 @@ void Emitter::emitBlockLoops(const ItemPlace &at, Value qPos, Value kvLimit,
     return arith::IndexCastOp::create(b, b.getIndexType(),
                                       memref::LoadOp::create(b, buffer, at));
   };
-  Value capacity =
-      im.v(memref::DimOp::create(b, p.kvIndices, 3).getResult());
-  Value num = im.max(im.c(0), im.min(load(p.kvNumBlocks, {bi, hi, qb}),
-                                     capacity));
+  Value capacity = im.v(memref::DimOp::create(b, p.kvIndices, 3).getResult());
+  Value num =
+      im.max(im.c(0), im.min(load(p.kvNumBlocks, {bi, hi, qb}), capacity));
   // KV splits share the list, not the key range.
   auto range = splitRange(at, num);
   auto blocks = scf::ForOp::create(b, range.first,
@@ -326,8 +325,8 @@ void Emitter::emitBlockLoops(const ItemPlace &at, Value qPos, Value kvLimit,
   emitTileLoop(at, qPos, kvLimit, {first, last});
 }
 
-void Emitter::emitHeadBlockLoops(const ItemPlace &at, Value qPos,
-                                 Value kvLimit, Value tiles) {
+void Emitter::emitHeadBlockLoops(const ItemPlace &at, Value qPos, Value kvLimit,
+                                 Value tiles) {
   auto numTy = cast<MemRefType>(p.kvNumBlocks.getType());
   Value bi = numTy.getDimSize(0) == 1 ? im.c(0) : at.b0;
   Value qb = im.div(at.q0, p.blockQ);
@@ -366,8 +365,8 @@ void Emitter::emitHeadBlockLoops(const ItemPlace &at, Value qPos,
   b.setInsertionPointToStart(blocks.getBody());
   headBlock = blocks.getInductionVar();
   Value zero = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
-  auto any = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1),
-                                ValueRange{zero});
+  auto any =
+      scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1), ValueRange{zero});
   {
     OpBuilder::InsertionGuard inner(b);
     b.setInsertionPointToStart(any.getBody());

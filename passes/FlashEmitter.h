@@ -92,7 +92,7 @@ struct FlashProblem {
   Value sinks;
   /// Optional block-sparse mask (attn.attention's block_mask):
   /// kvNumBlocks [B', H', Qblocks] and kvIndices [B', H', Qblocks, maxBlocks]
-  /// i32, B' 1 or B, H' 1 or Hq.
+  /// i32, B' 1 or B (a run-time B' is B), H' 1 or Hq.
   /// The geometry's tq divides blockQ and tk divides blockKv, so an item
   /// lies in one query block and a KV tile in one KV block.
   Value kvNumBlocks, kvIndices;

@@ -136,14 +136,15 @@ LogicalResult AttentionLowering::blockTiles(int64_t group, int64_t &rows,
                                             int64_t &kv) {
   ArrayRef<int64_t> sizes = *op.getBlockSize();
   auto numTy = cast<ShapedType>(op.getKvNumBlocks().getType());
-  if (numTy.isDynamicDim(0) || numTy.isDynamicDim(1))
-    return op.emitOpError("attn-tile-flash: the block mask's batch and head "
-                          "dims must be static");
+  // A run-time batch dim holds one list per sequence (1 would be static).
+  if (numTy.isDynamicDim(1))
+    return op.emitOpError("attn-tile-flash: the block mask's head dim must "
+                          "be static (1 or Hq)");
   constexpr int64_t kKvStep = 16; // tile widths are whole vectors
   if (sizes[1] % kKvStep != 0)
     return op.emitOpError() << "attn-tile-flash: the KV block size ("
-                            << sizes[1] << ") must be a multiple of "
-                            << kKvStep << " (the KV tile width step)";
+                            << sizes[1] << ") must be a multiple of " << kKvStep
+                            << " (the KV tile width step)";
   int64_t perHead = std::max<int64_t>(1, rows / std::max<int64_t>(group, 1));
   while (sizes[0] % perHead != 0)
     --perHead;
@@ -166,9 +167,9 @@ LogicalResult AttentionLowering::run() {
   auto blocks = op.getBlockSize();
   if (blocks && failed(blockTiles(qs[1] / ks[1], rowsWanted, kvWanted)))
     return failure();
-  auto geometry = chooseFlashGeometry(
-      qs[0], qs[1], ks[1], qs[2], qs[3], vs[3], ks[2], /*pageSize=*/0,
-      rowsWanted, kvWanted, kvSplits, parallelism, error);
+  auto geometry = chooseFlashGeometry(qs[0], qs[1], ks[1], qs[2], qs[3], vs[3],
+                                      ks[2], /*pageSize=*/0, rowsWanted,
+                                      kvWanted, kvSplits, parallelism, error);
   if (failed(geometry))
     return op.emitOpError() << error;
   g = *geometry;

@@ -13,7 +13,7 @@ llvm::ArrayRef<ArgRole> mlir::attn::rt::allArgRoles() {
       ArgRole::GradQuery,   ArgRole::GradKey,      ArgRole::GradValue,
       ArgRole::GradBias,    ArgRole::DropoutState, ArgRole::QueryWeight,
       ArgRole::KeyWeight,   ArgRole::ScoreWeight,  ArgRole::ScoreBias,
-      ArgRole::Weights};
+      ArgRole::Weights,     ArgRole::KvNumBlocks,  ArgRole::KvIndices};
   return kAll;
 }
 
@@ -63,6 +63,10 @@ const char *mlir::attn::rt::stringifyArgRole(ArgRole r) {
     return "score_bias";
   case ArgRole::Weights:
     return "weights";
+  case ArgRole::KvNumBlocks:
+    return "kv_num_blocks";
+  case ArgRole::KvIndices:
+    return "kv_indices";
   }
   return "?";
 }
@@ -118,6 +122,12 @@ KernelSignature mlir::attn::rt::signatureForSpec(const AttentionSpec &spec) {
   if (spec.dropout)
     sig.args.push_back(
         {ArgRole::DropoutState, DType::I64, {2}, /*unitInnerStride=*/false});
+  if (spec.blockSparse) {
+    sig.args.push_back({ArgRole::KvNumBlocks, DType::I32, spec.numBlocksShape(),
+                        /*unitInnerStride=*/false});
+    sig.args.push_back({ArgRole::KvIndices, DType::I32,
+                        spec.blockIndicesShape(), /*unitInnerStride=*/false});
+  }
   sig.args.push_back({ArgRole::Output, t, spec.outputShape(), true, true});
   if (spec.returnLse)
     sig.args.push_back({ArgRole::Lse,
