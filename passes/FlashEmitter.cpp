@@ -62,20 +62,6 @@ private:
   /// range.second).
   void emitTileLoop(const ItemPlace &at, Value qPos, Value kvLimit,
                     std::pair<Value, Value> range);
-  /// Block-sparse: a loop over the item's listed KV blocks, each a KV-tile
-  /// loop over the block's tiles (that mask-aware iteration then narrows by
-  /// the structured mask like the dense one).
-  void emitBlockLoops(const ItemPlace &at, Value qPos, Value kvLimit,
-                      Value tiles);
-  /// Per-query-head lists under GQA: the item's heads may list different
-  /// blocks. A [group, kvBlocks] i8 bitmap of the lists is built per item;
-  /// the loop visits the blocks any head lists (ascending) and sets the
-  /// scores of the heads that do not list a block to -inf.
-  void emitHeadBlockLoops(const ItemPlace &at, Value qPos, Value kvLimit,
-                          Value tiles);
-  /// With headBits: the rows of heads whose list lacks block `headBlock`
-  /// see nothing of the tile.
-  void maskUnlistedHeads();
   /// Loads the item's queries, scaled, into qtTile (rotated first by their
   /// positions from `qPos` on, with a rotary embedding).
   void loadQueries(const ItemPlace &at, Value qPos);
@@ -145,7 +131,8 @@ private:
   const FlashProblem &p;
   Value qtTile, kTile, vTile, sTile, accTile, rowMax, rowSum;
   Value partOut, partLse, counters;
-  Value headBits, headBlock, kvBlockCount; ///< emitHeadBlockLoops' state
+  /// Per-query-head block lists under GQA: the block being visited.
+  std::optional<HeadBlockMask> headMask;
   Value dropoutSeed, dropoutOffset;
 };
 
@@ -269,10 +256,17 @@ void Emitter::emitItem(Value item) {
     startRowsAtSinks(at.hkv, at.split);
 
   Value tiles = im.ceilDiv(kvLimit, g.tk);
-  if (p.kvNumBlocks)
-    emitBlockLoops(at, qPos, kvLimit, tiles);
-  else
+  if (p.kvNumBlocks) {
+    BlockLoopPlace place{at.b0, at.hkv, at.q0, tiles};
+    emitBlockSparseLoops(
+        b, g, s, p, place, [&](Value n) { return splitRange(at, n); },
+        [&](Value first, Value last, std::optional<HeadBlockMask> heads) {
+          headMask = heads;
+          emitTileLoop(at, qPos, kvLimit, {first, last});
+        });
+  } else {
     emitTileLoop(at, qPos, kvLimit, splitRange(at, tiles));
+  }
   finishItem(at);
 }
 
@@ -292,113 +286,6 @@ void Emitter::emitTileLoop(const ItemPlace &at, Value qPos, Value kvLimit,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(kvLoop.getBody());
   emitKvTile(kvLoop.getInductionVar(), at.b0, at.hkv, at.q0, qPos, kvLimit);
-}
-
-void Emitter::emitBlockLoops(const ItemPlace &at, Value qPos, Value kvLimit,
-                             Value tiles) {
-  // The item's list: kv_num_blocks[b, h, q0 / BQ] entries of kv_indices
-  // (broadcast dims read index 0). The runtime has checked the entries;
-  // the clamps only keep reads inside the buffers.
-  auto numTy = cast<MemRefType>(p.kvNumBlocks.getType());
-  if (numTy.getDimSize(1) != 1 && g.group > 1)
-    return emitHeadBlockLoops(at, qPos, kvLimit, tiles);
-  Value bi = numTy.getDimSize(0) == 1 ? im.c(0) : at.b0;
-  Value hi = numTy.getDimSize(1) == 1 ? im.c(0) : im.mul(at.hkv, g.group);
-  Value qb = im.div(at.q0, p.blockQ);
-  auto load = [&](Value buffer, ValueRange at) -> Value {
-    return arith::IndexCastOp::create(b, b.getIndexType(),
-                                      memref::LoadOp::create(b, buffer, at));
-  };
-  Value capacity = im.v(memref::DimOp::create(b, p.kvIndices, 3).getResult());
-  Value num =
-      im.max(im.c(0), im.min(load(p.kvNumBlocks, {bi, hi, qb}), capacity));
-  // KV splits share the list, not the key range.
-  auto range = splitRange(at, num);
-  auto blocks = scf::ForOp::create(b, range.first,
-                                   im.max(range.first, range.second), im.c(1));
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(blocks.getBody());
-  Value blk = load(p.kvIndices, {bi, hi, qb, blocks.getInductionVar()});
-  int64_t perBlock = p.blockKv / g.tk;
-  Value first = im.min(im.mul(im.max(im.c(0), blk), perBlock), tiles);
-  Value last = im.min(im.add(first, perBlock), tiles);
-  emitTileLoop(at, qPos, kvLimit, {first, last});
-}
-
-void Emitter::emitHeadBlockLoops(const ItemPlace &at, Value qPos, Value kvLimit,
-                                 Value tiles) {
-  auto numTy = cast<MemRefType>(p.kvNumBlocks.getType());
-  Value bi = numTy.getDimSize(0) == 1 ? im.c(0) : at.b0;
-  Value qb = im.div(at.q0, p.blockQ);
-  auto load = [&](Value buffer, ValueRange at) -> Value {
-    return arith::IndexCastOp::create(b, b.getIndexType(),
-                                      memref::LoadOp::create(b, buffer, at));
-  };
-  Type i8 = b.getI8Type();
-  Value capacity = memref::DimOp::create(b, p.kvIndices, 3);
-  kvBlockCount = im.ceilDiv(im.v(s.kvCapacity), p.blockKv);
-  headBits = memref::AllocaOp::create(
-      b, MemRefType::get({g.group, ShapedType::kDynamic}, i8),
-      ValueRange{kvBlockCount});
-  linalg::FillOp::create(
-      b, arith::ConstantOp::create(b, b.getI8IntegerAttr(0)).getResult(),
-      headBits);
-  Value one = arith::ConstantOp::create(b, b.getI8IntegerAttr(1));
-  {
-    OpBuilder::InsertionGuard guard(b);
-    auto heads = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
-    b.setInsertionPointToStart(heads.getBody());
-    Value gi = heads.getInductionVar();
-    Value h = im.add(im.mul(at.hkv, g.group), gi);
-    Value num =
-        im.max(im.c(0), im.min(load(p.kvNumBlocks, {bi, h, qb}), capacity));
-    auto entries = scf::ForOp::create(b, im.c(0), num, im.c(1));
-    b.setInsertionPointToStart(entries.getBody());
-    Value blk = load(p.kvIndices, {bi, h, qb, entries.getInductionVar()});
-    blk = im.max(im.c(0), im.min(blk, im.sub(kvBlockCount, 1)));
-    memref::StoreOp::create(b, one, headBits, ValueRange{gi, blk});
-  }
-  // KV splits share the blocks.
-  auto range = splitRange(at, kvBlockCount);
-  auto blocks = scf::ForOp::create(b, range.first, range.second, im.c(1));
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(blocks.getBody());
-  headBlock = blocks.getInductionVar();
-  Value zero = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
-  auto any =
-      scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1), ValueRange{zero});
-  {
-    OpBuilder::InsertionGuard inner(b);
-    b.setInsertionPointToStart(any.getBody());
-    Value bit = memref::LoadOp::create(
-        b, headBits, ValueRange{any.getInductionVar(), headBlock});
-    scf::YieldOp::create(
-        b, ValueRange{arith::OrIOp::create(b, any.getRegionIterArg(0), bit)});
-  }
-  Value listed = arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
-                                       any.getResult(0), zero);
-  auto ifListed = scf::IfOp::create(b, listed, /*withElseRegion=*/false);
-  b.setInsertionPointToStart(ifListed.thenBlock());
-  int64_t perBlock = p.blockKv / g.tk;
-  Value first = im.min(im.mul(headBlock, perBlock), tiles);
-  Value last = im.min(im.add(first, perBlock), tiles);
-  emitTileLoop(at, qPos, kvLimit, {first, last});
-}
-
-void Emitter::maskUnlistedHeads() {
-  OpBuilder::InsertionGuard guard(b);
-  auto heads = scf::ForOp::create(b, im.c(0), im.c(g.group), im.c(1));
-  b.setInsertionPointToStart(heads.getBody());
-  Value gi = heads.getInductionVar();
-  Value bit = memref::LoadOp::create(b, headBits, ValueRange{gi, headBlock});
-  Value unlisted = arith::CmpIOp::create(
-      b, arith::CmpIPredicate::eq, bit,
-      arith::ConstantOp::create(b, b.getI8IntegerAttr(0)));
-  auto ifUnlisted = scf::IfOp::create(b, unlisted, /*withElseRegion=*/false);
-  b.setInsertionPointToStart(ifUnlisted.thenBlock());
-  Value cols = rankReducedView(b, sTile, {idx(0), im.mul(gi, g.tq)},
-                               {idx(g.tk), idx(g.tq)}, {g.tk, g.tq});
-  fill(cols, -std::numeric_limits<float>::infinity());
 }
 
 void Emitter::loadQueries(const ItemPlace &at, Value qPos) {
@@ -715,8 +602,8 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                      b.getI64IntegerAttr(g.tq));
   if (p.customMasks)
     p.customMasks(b, b0, hkv, q0, j0, sTile);
-  if (headBits)
-    maskUnlistedHeads();
+  if (headMask)
+    maskUnlistedHeads(b, g, *headMask, sTile);
   // Padding rows of the accumulator are never stored: skip them.
   Value accRows = accTile, probs = sTile;
   if (g.rows != g.rowsPad) {
