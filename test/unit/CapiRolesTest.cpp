@@ -254,9 +254,9 @@ TEST_F(CapiRoles, Errors) {
   EXPECT_FAILS(attn_kernel_run_roles(kernel, nullptr, 4),
                ATTN_ERROR_INVALID_ARGUMENT, "buffers is null");
   EXPECT_FAILS(attn_kernel_run_roles(kernel, none, -1),
-               ATTN_ERROR_INVALID_ARGUMENT, "count -1 is outside [0, 17]");
+               ATTN_ERROR_INVALID_ARGUMENT, "count -1 is outside [0, 19]");
   EXPECT_FAILS(attn_kernel_run_roles(kernel, none, ATTN_NUM_ARG_ROLES + 1),
-               ATTN_ERROR_INVALID_ARGUMENT, "count 18");
+               ATTN_ERROR_INVALID_ARGUMENT, "count 20");
   EXPECT_FAILS(attn_kernel_run_roles(kernel, none, 0), ATTN_ERROR_BUFFER,
                "query");
   EXPECT_FAILS(attn_kernel_enqueue_roles(kernel, none, 0, nullptr),
