@@ -64,4 +64,4 @@ def test_unsorted_indices_are_an_error_naming_kv_indices():
     num = np.array([[[2]]], dtype=np.int32)
     idx = np.array([[[[1, 0, -1, -1]]]], dtype=np.int32)
     with pytest.raises(ValueError, match="kv_indices: value 0 at"):
-        attn.attention(q, k, k, block_mask=(num, idx, 16))
+        attn.attention(q, k, k, block_mask=(num, idx, (64, 16)))
