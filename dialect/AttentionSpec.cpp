@@ -1,5 +1,6 @@
 //===- AttentionSpec.cpp - build attn.attention from a plain spec ---------===//
 #include "dialect/AttentionSpec.h"
+#include "dialect/BlockMask.h"
 #include "dialect/Limits.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -117,6 +118,16 @@ std::string AttentionSpec::validate() const {
     return "softcap must be finite and > 0";
   if (dropout && !(*dropout >= 0 && *dropout < 1))
     return "dropout must be in [0, 1)";
+  if (blockSparse) {
+    const BlockSparseSpec &bs = *blockSparse;
+    if (bs.qBlock < 1 || bs.kvBlock < 1 || bs.qBlock > limits::kMaxDim ||
+        bs.kvBlock > limits::kMaxDim)
+      return "block sizes must be in [1, " + std::to_string(limits::kMaxDim) +
+             "]";
+    if (bs.maxBlocks < 0 || bs.maxBlocks > limits::kMaxDim)
+      return "max blocks must be in [0, " + std::to_string(limits::kMaxDim) +
+             "]";
+  }
   return "";
 }
 
@@ -153,6 +164,15 @@ std::string AttentionSpec::key() const {
     os << ",lse";
   if (withSinks)
     os << ",sinks";
+  if (blockSparse) {
+    os << ",blocks=" << blockSparse->qBlock << ":" << blockSparse->kvBlock;
+    if (blockSparse->perHead)
+      os << ":head";
+    if (blockSparse->perBatch)
+      os << ":batch";
+    if (blockSparse->maxBlocks)
+      os << ":max" << blockSparse->maxBlocks;
+  }
   if (dropout) {
     // The shortest form that reads back as the same double (0.1, not
     // 0.10000000000000001).
@@ -216,6 +236,19 @@ SmallVector<int64_t, 4> AttentionSpec::outputShape() const {
   return physical(layout, batch, numHeads, queryLen, effectiveValueDim());
 }
 
+SmallVector<int64_t, 4> AttentionSpec::numBlocksShape() const {
+  const BlockSparseSpec &bs = *blockSparse;
+  return {bs.perBatch ? batch : 1, bs.perHead ? numHeads : 1,
+          blockCount(queryLen, bs.qBlock)};
+}
+SmallVector<int64_t, 4> AttentionSpec::blockIndicesShape() const {
+  SmallVector<int64_t, 4> shape = numBlocksShape();
+  shape.push_back(blockSparse->maxBlocks
+                      ? blockSparse->maxBlocks
+                      : blockCount(kvLen, blockSparse->kvBlock));
+  return shape;
+}
+
 /// Keys in [0, kvLen) row `i` (absolute position) may see, in O(1) unless
 /// global tokens are involved.
 static int64_t visibleKeys(const MaskSpec &m, int64_t i, int64_t kvLen) {
@@ -245,7 +278,8 @@ static int64_t visibleKeys(const MaskSpec &m, int64_t i, int64_t kvLen) {
 }
 
 double AttentionSpec::flops() const {
-  if (hasDynamicSizes())
+  // Block-sparse: the visible pairs depend on the block lists.
+  if (hasDynamicSizes() || blockSparse)
     return 0;
   double visible = 0;
   if (mask.isTrivial()) {
@@ -277,6 +311,10 @@ mlir::attn::buildAttentionFunc(OpBuilder &builder, Location loc,
     inputs.push_back(tensor({spec.numHeads}, builder.getF32Type()));
   if (spec.dropout)
     inputs.push_back(tensor({2}, builder.getI64Type()));
+  if (spec.blockSparse) {
+    inputs.push_back(tensor(spec.numBlocksShape(), builder.getI32Type()));
+    inputs.push_back(tensor(spec.blockIndicesShape(), builder.getI32Type()));
+  }
   Type outTy = tensor(spec.outputShape(), elt);
   Type lseTy =
       tensor({spec.batch, spec.numHeads, spec.queryLen}, builder.getF32Type());
@@ -292,20 +330,28 @@ mlir::attn::buildAttentionFunc(OpBuilder &builder, Location loc,
 
   auto args = body->getArguments();
   Value kvLengths = spec.withKvLengths ? args[3] : Value();
-  Value dropoutState = spec.dropout ? args.back() : Value();
-  Value sinks =
-      spec.withSinks ? args[args.size() - (spec.dropout ? 2 : 1)] : Value();
+  // Optional operands in order: kv_lengths, sinks, dropout, block mask.
+  size_t next = spec.withKvLengths ? 4 : 3;
+  auto take = [&](bool present) { return present ? args[next++] : Value(); };
+  Value sinks = take(spec.withSinks);
+  Value dropoutState = take(spec.dropout.has_value());
+  Value numBlocks = take(spec.blockSparse.has_value());
+  Value blockIndices = take(spec.blockSparse.has_value());
   auto op = AttentionOp::create(
       builder, loc, outTy, spec.returnLse ? lseTy : Type(), args[0], args[1],
       args[2], /*bool_mask=*/Value(), /*bias=*/Value(), kvLengths,
       /*q_segment_ids=*/Value(), /*kv_segment_ids=*/Value(), sinks,
-      dropoutState,
+      dropoutState, numBlocks, blockIndices,
       spec.scale ? builder.getF32FloatAttr(*spec.scale) : FloatAttr(),
       spec.softcap ? builder.getF32FloatAttr(*spec.softcap) : FloatAttr(),
       spec.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, spec.mask),
       spec.layout == Layout::BHSD ? LayoutAttr()
                                   : LayoutAttr::get(ctx, spec.layout),
-      spec.dropout ? builder.getF64FloatAttr(*spec.dropout) : FloatAttr());
+      spec.dropout ? builder.getF64FloatAttr(*spec.dropout) : FloatAttr(),
+      spec.blockSparse
+          ? builder.getDenseI64ArrayAttr(
+                {spec.blockSparse->qBlock, spec.blockSparse->kvBlock})
+          : DenseI64ArrayAttr());
   func::ReturnOp::create(builder, loc, op->getResults());
   return func;
 }

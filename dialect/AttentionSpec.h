@@ -32,6 +32,17 @@ int64_t elementBytes(ElementType t);
 /// shorthand and in MLIR shapes): one kernel serves every value.
 inline constexpr int64_t kDynamicSize = ShapedType::kDynamic;
 
+/// A block-sparse mask (attn.attention's block_mask, FlexAttention's
+/// BlockMask): kv_num_blocks [B or 1, Hq or 1, ceil(Sq / qBlock)] and
+/// kv_indices [.., maxBlocks] i32.
+struct BlockSparseSpec {
+  int64_t qBlock = 128, kvBlock = 128;
+  bool perBatch = false; ///< B lists, else one shared by the batch
+  bool perHead = false;  ///< Hq lists, else one shared by the heads
+  int64_t maxBlocks = 0; ///< kv_indices' last dim; 0: ceil(Skv / kvBlock)
+  bool operator==(const BlockSparseSpec &) const = default;
+};
+
 struct AttentionSpec {
   /// batch, queryLen and kvLen may be kDynamicSize; everything else is
   /// compiled in.
@@ -53,6 +64,8 @@ struct AttentionSpec {
   /// Dropout probability p in [0, 1) on the attention weights; the kernel
   /// then takes a [2] i64 (seed, offset) operand. Absent: no dropout.
   std::optional<double> dropout;
+  /// Block-sparse mask operands (kv_num_blocks, kv_indices); absent: none.
+  std::optional<BlockSparseSpec> blockSparse;
 
   bool operator==(const AttentionSpec &) const = default;
 
@@ -76,6 +89,9 @@ struct AttentionSpec {
   SmallVector<int64_t, 4> keyShape() const;
   SmallVector<int64_t, 4> valueShape() const;
   SmallVector<int64_t, 4> outputShape() const;
+  /// Shapes of kv_num_blocks and kv_indices (blockSparse set).
+  SmallVector<int64_t, 4> numBlocksShape() const;
+  SmallVector<int64_t, 4> blockIndicesShape() const;
   /// Multiply-adds of Q·Kᵀ and P·V counted as 2 flops each, over the
   /// positions the mask leaves visible (exact for structured masks); 0 with
   /// run-time sizes.
@@ -85,7 +101,8 @@ struct AttentionSpec {
 /// Builds the MLIR element type for `t`.
 Type getElementType(MLIRContext *ctx, ElementType t);
 
-/// Creates `func.func @name(q, k, v[, kv_lengths][, sinks][, dropout_state])
+/// Creates `func.func @name(q, k, v[, kv_lengths][, sinks][, dropout_state]
+/// [, kv_num_blocks, kv_indices])
 /// -> (out[, lse])`
 /// holding
 /// one attn.attention for `spec`, at the builder's insertion point.
@@ -96,7 +113,8 @@ FailureOr<func::FuncOp> buildAttentionFunc(OpBuilder &builder, Location loc,
 
 /// Parses the shorthand `KIND:key=value,...` (KIND: mha|mqa|gqa; keys b, hq,
 /// hkv, sq, skv, s, d, dv, dtype, layout, causal, offset, window=L:R,
-/// dilation, global, scale, softcap, ragged, lse, sinks, dropout; b, sq, skv
+/// dilation, global, scale, softcap, ragged, lse, sinks, dropout,
+/// blocks=BQ:BK[:head][:batch][:maxN]; b, sq, skv
 /// and s
 /// may be `?`). On failure returns
 /// nullopt and sets `error` to a one-line message naming the bad key.

@@ -1,5 +1,6 @@
 //===- AttnOps.cpp - attn operations: verifiers and helpers ---------------===//
 #include "dialect/AttnOps.h"
+#include "dialect/BlockMask.h"
 #include "dialect/Limits.h"
 #include "dialect/VerifyUtils.h"
 
@@ -463,7 +464,9 @@ LogicalResult AttentionOp::verify() {
     if (failed(
             checkShape(op, "lse", lse.getType(), {b, hq, sq}, "[B, Hq, Sq]")))
       return failure();
-  if (failed(checkSinks(op, getSinks(), hq)))
+  if (failed(checkSinks(op, getSinks(), hq)) ||
+      failed(verifyBlockMask(op, getKvNumBlocks(), getKvIndices(),
+                             getBlockSize(), b, hq, sq)))
     return failure();
   return checkDropout(op, getDropoutState(), getDropoutP());
 }

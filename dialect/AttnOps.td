@@ -82,6 +82,18 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     one. `p = 0` keeps every weight: the kernel is the one without
     dropout.
 
+    Block-sparse masks (FlexAttention's `BlockMask`, FlashInfer's BSR):
+    `block_mask(%kv_num_blocks, %kv_indices : ...) block_size [BQ, BK]`
+    with `kv_num_blocks` `[B', H', ceil(Sq / BQ)]` i32 and `kv_indices`
+    `[B', H', ceil(Sq / BQ), maxBlocks]` i32 (`B'` 1 or B, `H'` 1 or Hq):
+    query `q` of block `q / BQ` may only see keys `j` whose block `j / BK`
+    is one of the first `kv_num_blocks[b, h, q / BQ]` entries of
+    `kv_indices[b, h, q / BQ]`. Those entries must be strictly ascending
+    and in `[0, ceil(Skv / BK))`, with `0 <= kv_num_blocks <= maxBlocks`
+    (the runtime checks this before a run). Every other mask applies inside
+    the visible blocks; a query block with no visible block gives 0 (lse
+    `-inf`). The kernels iterate only the listed blocks.
+
     Optional regions, in the spirit of FlexAttention:
     - `score_mod` `^bb0(%score: f32, %b: index, %h: index, %q: index,
       %kv: index)` yields the modified f32 logit (ALiBi, relative bias, ...);
@@ -110,11 +122,14 @@ def Attn_AttentionOp : Attn_Op<"attention", [
     Optional<Attn_I32Tensor>:$kv_segment_ids,
     Optional<Attn_FloatTensor>:$sinks,
     Optional<RankedTensorOf<[I64]>>:$dropout_state,
+    Optional<Attn_I32Tensor>:$kv_num_blocks,
+    Optional<Attn_I32Tensor>:$kv_indices,
     OptionalAttr<F32Attr>:$scale,
     OptionalAttr<F32Attr>:$softcap,
     OptionalAttr<Attn_MaskAttr>:$mask,
     OptionalAttr<Attn_LayoutAttr>:$layout,
-    OptionalAttr<F64Attr>:$dropout_p);
+    OptionalAttr<F64Attr>:$dropout_p,
+    OptionalAttr<DenseI64ArrayAttr>:$block_size);
   let results = (outs
     Attn_FloatTensor:$output,
     Optional<RankedTensorOf<[F32]>>:$lse);
@@ -129,6 +144,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [
         type($q_segment_ids) `,` type($kv_segment_ids) `)`)?
     (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
     (`dropout` `(` $dropout_state^ `:` type($dropout_state) `)`)?
+    (`block_mask` `(` $kv_num_blocks^ `,` $kv_indices `:`
+        type($kv_num_blocks) `,` type($kv_indices) `)`
+        `block_size` $block_size)?
     (`score_mod` $score_mod^)?
     (`mask_mod` $mask_mod^)?
     attr-dict `:` type($query) `,` type($key) `,` type($value)

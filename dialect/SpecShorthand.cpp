@@ -136,7 +136,7 @@ KeyResult maskKey(MaskSpec &mask, const Item &it) {
   return kNotMine;
 }
 
-/// Score and output features (scale, softcap, ragged, lse, sinks,
+/// Score and output features (scale, softcap, ragged, lse, sinks, blocks,
 /// dropout).
 KeyResult featureKey(AttentionSpec &spec, const Item &it) {
   StringRef k = it.key;
@@ -150,6 +150,27 @@ KeyResult featureKey(AttentionSpec &spec, const Item &it) {
     return check(it.flag(spec.returnLse), kFlagValues);
   if (k == "sinks")
     return check(it.flag(spec.withSinks), kFlagValues);
+  if (k == "blocks") {
+    // BQ:BK, then flags head (per query head) / batch (per sequence).
+    SmallVector<StringRef, 4> parts;
+    it.value.trim().split(parts, ':');
+    BlockSparseSpec bs;
+    bool ok = it.hasValue && parts.size() >= 2 &&
+              parseInt(parts[0], bs.qBlock) && parseInt(parts[1], bs.kvBlock);
+    for (StringRef flag :
+         ArrayRef(parts).drop_front(std::min<size_t>(2, parts.size()))) {
+      if (flag.consume_front("max"))
+        ok = ok && parseInt(flag, bs.maxBlocks);
+      else if (flag == "head" || flag == "batch")
+        (flag == "head" ? bs.perHead : bs.perBatch) = true;
+      else
+        ok = false;
+    }
+    if (ok)
+      spec.blockSparse = bs;
+    return check(ok, "expected BQ:BK[:head][:batch][:maxN] (block sizes; "
+                     "lists per query head / per sequence; list capacity)");
+  }
   if (k == "dropout") {
     double p;
     bool ok = it.hasValue && !it.value.trim().getAsDouble(p);
@@ -203,7 +224,7 @@ mlir::attn::parseSpecShorthand(StringRef text, std::string &error) {
       error = "unknown key '" + it.key.str() +
               "' (expected b, hq, hkv, sq, skv, s, d, dv, dtype, layout, "
               "causal, offset, window, dilation, global, scale, softcap, "
-              "ragged, lse, sinks, dropout)";
+              "ragged, lse, sinks, dropout, blocks)";
       return std::nullopt;
     }
     if (*result) {

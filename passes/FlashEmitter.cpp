@@ -56,6 +56,12 @@ private:
   /// FlashEmitter.h); sets partOut, partLse and counters.
   Value allocSplitScratch(Value items);
   void emitItem(Value item);
+  /// [begin, end) of `n` (tiles or list entries) for the item's KV split.
+  std::pair<Value, Value> splitRange(const ItemPlace &at, Value n);
+  /// The KV-tile loop (attn.kv_tile_loop) over tiles [range.first,
+  /// range.second).
+  void emitTileLoop(const ItemPlace &at, Value qPos, Value kvLimit,
+                    std::pair<Value, Value> range);
   /// Loads the item's queries, scaled, into qtTile (rotated first by their
   /// positions from `qPos` on, with a rotary embedding).
   void loadQueries(const ItemPlace &at, Value qPos);
@@ -125,6 +131,8 @@ private:
   const FlashProblem &p;
   Value qtTile, kTile, vTile, sTile, accTile, rowMax, rowSum;
   Value partOut, partLse, counters;
+  /// Per-query-head block lists under GQA: the block being visited.
+  std::optional<HeadBlockMask> headMask;
   Value dropoutSeed, dropoutOffset;
 };
 
@@ -247,23 +255,37 @@ void Emitter::emitItem(Value item) {
   if (p.sinks)
     startRowsAtSinks(at.hkv, at.split);
 
-  // This split's share of the tiles that exist: [tBegin, tEnd).
   Value tiles = im.ceilDiv(kvLimit, g.tk);
-  Value tBegin = im.c(0), tEnd = tiles;
-  if (ShapedType::isDynamic(g.splits) || g.splits > 1) {
-    Value per = im.ceilDiv(tiles, s.splits);
-    tBegin = im.min(arith::MulIOp::create(b, at.split, per), tiles);
-    tEnd = im.min(im.add(tBegin, per), tiles);
-  }
-  auto kvLoop = scf::ForOp::create(b, tBegin, tEnd, im.c(1));
-  AttnDialect::KvTileLoopAttrHelper(b.getContext())
-      .setAttr(kvLoop, b.getI64IntegerAttr(g.tk));
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(kvLoop.getBody());
-    emitKvTile(kvLoop.getInductionVar(), at.b0, at.hkv, at.q0, qPos, kvLimit);
+  if (p.kvNumBlocks) {
+    BlockLoopPlace place{at.b0, at.hkv, at.q0, tiles};
+    emitBlockSparseLoops(
+        b, g, s, p, place, [&](Value n) { return splitRange(at, n); },
+        [&](Value first, Value last, std::optional<HeadBlockMask> heads) {
+          headMask = heads;
+          emitTileLoop(at, qPos, kvLimit, {first, last});
+        });
+  } else {
+    emitTileLoop(at, qPos, kvLimit, splitRange(at, tiles));
   }
   finishItem(at);
+}
+
+std::pair<Value, Value> Emitter::splitRange(const ItemPlace &at, Value n) {
+  if (!ShapedType::isDynamic(g.splits) && g.splits == 1)
+    return {im.c(0), n};
+  Value per = im.ceilDiv(n, s.splits);
+  Value begin = im.min(arith::MulIOp::create(b, at.split, per), n);
+  return {begin, im.min(im.add(begin, per), n)};
+}
+
+void Emitter::emitTileLoop(const ItemPlace &at, Value qPos, Value kvLimit,
+                           std::pair<Value, Value> range) {
+  auto kvLoop = scf::ForOp::create(b, range.first, range.second, im.c(1));
+  AttnDialect::KvTileLoopAttrHelper(b.getContext())
+      .setAttr(kvLoop, b.getI64IntegerAttr(g.tk));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(kvLoop.getBody());
+  emitKvTile(kvLoop.getInductionVar(), at.b0, at.hkv, at.q0, qPos, kvLimit);
 }
 
 void Emitter::loadQueries(const ItemPlace &at, Value qPos) {
@@ -580,6 +602,8 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                      b.getI64IntegerAttr(g.tq));
   if (p.customMasks)
     p.customMasks(b, b0, hkv, q0, j0, sTile);
+  if (headMask)
+    maskUnlistedHeads(b, g, *headMask, sTile);
   // Padding rows of the accumulator are never stored: skip them.
   Value accRows = accTile, probs = sTile;
   if (g.rows != g.rowsPad) {

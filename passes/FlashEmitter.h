@@ -16,6 +16,7 @@
 #include "passes/RopeEmitter.h"
 
 #include <functional>
+#include <optional>
 
 namespace mlir::attn {
 
@@ -90,6 +91,13 @@ struct FlashProblem {
   Value kvLengths;
   /// Optional [Hq] f32 attention-sink logits (one per query head).
   Value sinks;
+  /// Optional block-sparse mask (attn.attention's block_mask):
+  /// kvNumBlocks [B', H', Qblocks] and kvIndices [B', H', Qblocks, maxBlocks]
+  /// i32, B' 1 or B (a run-time B' is B), H' 1 or Hq.
+  /// The geometry's tq divides blockQ and tk divides blockKv, so an item
+  /// lies in one query block and a KV tile in one KV block.
+  Value kvNumBlocks, kvIndices;
+  int64_t blockQ = 0, blockKv = 0;
   /// Optional dropout: a [2] i64 buffer (seed, offset) and the drop
   /// probability; the weights of each KV tile are dropped after the online
   /// softmax's exp (the row sums stay undropped). p = 0 emits nothing.
@@ -157,6 +165,36 @@ FlashSizes materializeSizes(ImplicitLocOpBuilder &b, const FlashGeometry &g,
 /// allocation (see markWorkItems).
 void emitFlash(ImplicitLocOpBuilder &b, const FlashGeometry &g,
                const FlashSizes &s, const FlashProblem &p);
+
+/// Where a work item sits, for the block-sparse loops: its batch, K/V head,
+/// first query and the KV tiles that exist.
+struct BlockLoopPlace {
+  Value b0, hkv, q0, tiles;
+};
+
+/// Per-query-head lists under GQA: the item's [group, kvBlocks] i8 bitmap
+/// of its heads' lists and the KV block being visited.
+struct HeadBlockMask {
+  Value bits, block;
+};
+
+/// Block-sparse (BlockSparseLoops.cpp): instead of the dense KV-tile loop,
+/// a loop over the item's listed KV blocks (`p.kvNumBlocks` entries of
+/// `p.kvIndices`, split by `splitRange(n)`: [begin, end) of n for the
+/// item's KV split), calling `tileLoop(first, last, heads)` for the tiles
+/// [first, last) of each block. With per-query-head lists under GQA the
+/// loop visits every block some head of the group lists and passes the
+/// bitmap (`heads`), for maskUnlistedHeads in each tile.
+void emitBlockSparseLoops(
+    ImplicitLocOpBuilder &b, const FlashGeometry &g, const FlashSizes &s,
+    const FlashProblem &p, const BlockLoopPlace &at,
+    function_ref<std::pair<Value, Value>(Value)> splitRange,
+    function_ref<void(Value, Value, std::optional<HeadBlockMask>)> tileLoop);
+
+/// Sets the scores of the heads whose list lacks `mask.block` to -inf in the
+/// key-major score tile `scores` ([tk, rowsPad], tq columns per head).
+void maskUnlistedHeads(ImplicitLocOpBuilder &b, const FlashGeometry &g,
+                       const HeadBlockMask &mask, Value scores);
 
 /// Lowers one attn.attention_grad (static sizes) to the backward's flash
 /// form (FlashBackward.cpp): one work-item loop of K/V items (dK, dV) and

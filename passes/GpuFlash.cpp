@@ -236,6 +236,10 @@ LogicalResult GpuAttentionLowering::checkSupported() {
 }
 
 LogicalResult GpuAttentionLowering::fillGeometry() {
+  if (op.getKvNumBlocks())
+    return op.emitOpError("block-sparse masks are CPU-only for now "
+                          "(attn-gpu-flash; the CPU pipeline attn-to-cpu "
+                          "takes them)");
   if (op.getSinks())
     return op.emitOpError("attn-gpu-flash does not support attention sinks "
                           "yet (the CPU pipeline attn-to-cpu does)");

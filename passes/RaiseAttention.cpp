@@ -292,10 +292,11 @@ LogicalResult rewrite(Candidate &c, std::string &why) {
   auto op = AttentionOp::create(
       b, loc, outType, Type(), q, k, v, boolMask, bias, Value(), Value(),
       Value(), /*sinks=*/Value(), /*dropout_state=*/Value(),
+      /*kv_num_blocks=*/Value(), /*kv_indices=*/Value(),
       b.getF32FloatAttr(static_cast<float>(scale)), FloatAttr(),
       c.masks.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, c.masks.mask),
       bshd ? LayoutAttr::get(ctx, Layout::BSHD) : LayoutAttr(),
-      /*dropout_p=*/FloatAttr());
+      /*dropout_p=*/FloatAttr(), /*block_size=*/DenseI64ArrayAttr());
   AttnDialect::RaisedAttrHelper(ctx).setAttr(op, b.getStringAttr(c.form));
   if (failed(mlir::verify(op, /*verifyRecursively=*/false)))
     return why = "the raised op does not verify", undo();

@@ -59,6 +59,11 @@ private:
 
   /// Fails (located) when a size the kernel compiles in is dynamic.
   LogicalResult checkStaticSizes();
+  /// Block-sparse: the tiles follow the block sizes. Lowers `rows` (query
+  /// rows of an item, `group` heads) so that the per-head rows divide the
+  /// query block, and `kv` to the largest multiple of 16 up to it dividing
+  /// the KV block; fails, located, when the KV block is no multiple of 16.
+  LogicalResult blockTiles(int64_t group, int64_t &rows, int64_t &kv);
   /// Sizes of a new allocation for `result`'s type: its dynamic dims (batch
   /// and query length) are the query's.
   SmallVector<Value> dynamicSizes(RankedTensorType type, bool isLse);
@@ -127,6 +132,30 @@ LogicalResult AttentionLowering::checkStaticSizes() {
   return success();
 }
 
+LogicalResult AttentionLowering::blockTiles(int64_t group, int64_t &rows,
+                                            int64_t &kv) {
+  ArrayRef<int64_t> sizes = *op.getBlockSize();
+  auto numTy = cast<ShapedType>(op.getKvNumBlocks().getType());
+  // A run-time batch dim holds one list per sequence (1 would be static).
+  if (numTy.isDynamicDim(1))
+    return op.emitOpError("attn-tile-flash: the block mask's head dim must "
+                          "be static (1 or Hq)");
+  constexpr int64_t kKvStep = 16; // tile widths are whole vectors
+  if (sizes[1] % kKvStep != 0)
+    return op.emitOpError() << "attn-tile-flash: the KV block size ("
+                            << sizes[1] << ") must be a multiple of " << kKvStep
+                            << " (the KV tile width step)";
+  int64_t perHead = std::max<int64_t>(1, rows / std::max<int64_t>(group, 1));
+  while (sizes[0] % perHead != 0)
+    --perHead;
+  rows = perHead * std::max<int64_t>(group, 1);
+  int64_t tk = std::max(kKvStep, kv / kKvStep * kKvStep);
+  while (sizes[1] % tk != 0)
+    tk -= kKvStep;
+  kv = tk;
+  return success();
+}
+
 LogicalResult AttentionLowering::run() {
   if (failed(checkStaticSizes()))
     return failure();
@@ -134,12 +163,19 @@ LogicalResult AttentionLowering::run() {
   auto ks = op.getLogicalShape(op.getKey());
   auto vs = op.getLogicalShape(op.getValue());
   std::string error;
+  int64_t rowsWanted = tileRows, kvWanted = tileKv;
+  auto blocks = op.getBlockSize();
+  if (blocks && failed(blockTiles(qs[1] / ks[1], rowsWanted, kvWanted)))
+    return failure();
   auto geometry = chooseFlashGeometry(qs[0], qs[1], ks[1], qs[2], qs[3], vs[3],
-                                      ks[2], /*pageSize=*/0, tileRows, tileKv,
-                                      kvSplits, parallelism, error);
+                                      ks[2], /*pageSize=*/0, rowsWanted,
+                                      kvWanted, kvSplits, parallelism, error);
   if (failed(geometry))
     return op.emitOpError() << error;
   g = *geometry;
+  // A short KV range would shrink the tile below the block's divisor.
+  if (blocks)
+    g.tk = kvWanted;
 
   b.setInsertionPoint(op);
   FlashProblem p;
@@ -157,6 +193,12 @@ LogicalResult AttentionLowering::run() {
   if (!op.getMaskMod().empty())
     mods.maskMod = &op.getMaskMod();
   p.sinks = inputBuffer(op.getSinks(), false);
+  p.kvNumBlocks = inputBuffer(op.getKvNumBlocks(), false);
+  p.kvIndices = inputBuffer(op.getKvIndices(), false);
+  if (blocks) {
+    p.blockQ = (*blocks)[0];
+    p.blockKv = (*blocks)[1];
+  }
   p.dropoutState = inputBuffer(op.getDropoutState(), false);
   if (auto rate = op.getDropoutP())
     p.dropoutP = rate->convertToDouble();

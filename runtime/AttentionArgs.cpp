@@ -83,6 +83,10 @@ BufferRef *AttentionArgs::get(ArgRole role) {
     return opt(outWeight);
   case ArgRole::OutBias:
     return opt(outBias);
+  case ArgRole::KvNumBlocks:
+    return opt(kvNumBlocks);
+  case ArgRole::KvIndices:
+    return opt(kvIndices);
   }
   return nullptr;
 }
@@ -179,6 +183,12 @@ void AttentionArgs::set(ArgRole role, BufferRef buffer) {
   case ArgRole::OutBias:
     outBias = std::move(buffer);
     return;
+  case ArgRole::KvNumBlocks:
+    kvNumBlocks = std::move(buffer);
+    return;
+  case ArgRole::KvIndices:
+    kvIndices = std::move(buffer);
+    return;
   }
 }
 
@@ -268,6 +278,52 @@ llvm::Error checkKvLengths(const BufferRef &buf, int64_t kvLen) {
                        llvm::Twine(b) +
                        " is outside [0, Skv = " + llvm::Twine(kvLen) + "]");
   }
+  return llvm::Error::success();
+}
+
+/// "[0, 1, 2]".
+std::string positionString(llvm::ArrayRef<int64_t> at) {
+  std::string s = "[";
+  for (auto [i, v] : llvm::enumerate(at))
+    s += (i ? ", " : "") + std::to_string(v);
+  return s + "]";
+}
+
+/// Every list of a block mask: its count in [0, maxBlocks], its entries in
+/// [0, kvBlocks) and strictly ascending (so no block is visited twice).
+llvm::Error checkBlockMask(const BufferRef &num, const BufferRef &idx,
+                           int64_t kvBlocks) {
+  const auto *counts = static_cast<const int32_t *>(num.data);
+  const auto *entries = static_cast<const int32_t *>(idx.data);
+  int64_t maxBlocks = idx.shape[3];
+  for (int64_t b = 0; b < num.shape[0]; ++b)
+    for (int64_t h = 0; h < num.shape[1]; ++h)
+      for (int64_t q = 0; q < num.shape[2]; ++q) {
+        int32_t n = counts[b * num.strides[0] + h * num.strides[1] +
+                           q * num.strides[2]];
+        if (n < 0 || n > maxBlocks)
+          return makeError(
+              "kv_num_blocks: value " + llvm::Twine(n) + " at " +
+              positionString({b, h, q}) +
+              " is outside [0, maxBlocks = " + llvm::Twine(maxBlocks) + "]");
+        int64_t prev = -1;
+        for (int64_t i = 0; i < n; ++i) {
+          int32_t blk = entries[b * idx.strides[0] + h * idx.strides[1] +
+                                q * idx.strides[2] + i * idx.strides[3]];
+          std::string at = positionString({b, h, q, i});
+          if (blk < 0 || blk >= kvBlocks)
+            return makeError("kv_indices: value " + llvm::Twine(blk) + " at " +
+                             at + " is outside [0, ceil(Skv / kv_block) = " +
+                             llvm::Twine(kvBlocks) + ")");
+          if (blk <= prev)
+            return makeError("kv_indices: value " + llvm::Twine(blk) + " at " +
+                             at + " is not above the entry before it (" +
+                             llvm::Twine(prev) +
+                             "); a query block's KV blocks must be strictly "
+                             "ascending");
+          prev = blk;
+        }
+      }
   return llvm::Error::success();
 }
 
@@ -403,6 +459,15 @@ mlir::attn::rt::bindArguments(const KernelSignature &kernelSig,
     if (info.role == ArgRole::KvLengths &&
         bound.back().space == MemorySpace::Host)
       if (llvm::Error e = checkKvLengths(bound.back(), sig.spec.kvLen))
+        return std::move(e);
+    // kv_indices follows kv_num_blocks in every signature.
+    if (info.role == ArgRole::KvIndices &&
+        bound.back().space == MemorySpace::Host &&
+        bound[bound.size() - 2].space == MemorySpace::Host)
+      if (llvm::Error e = checkBlockMask(
+              bound[bound.size() - 2], bound.back(),
+              (sig.spec.kvLen + sig.spec.blockSparse->kvBlock - 1) /
+                  sig.spec.blockSparse->kvBlock))
         return std::move(e);
   }
   llvm::SmallVector<BufferUse, 10> uses;

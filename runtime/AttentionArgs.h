@@ -33,6 +33,9 @@ struct AttentionArgs {
   /// attention weights.
   std::optional<BufferRef> valueWeight, qkvWeight, qkvBias, queryBias, keyBias,
       valueBias, outWeight, outBias;
+  /// Block-sparse masks: kv_num_blocks [B', H', Qblocks] and kv_indices
+  /// [B', H', Qblocks, maxBlocks] i32 (B' 1 or B, H' 1 or Hq).
+  std::optional<BufferRef> kvNumBlocks, kvIndices;
 
   const BufferRef *get(ArgRole role) const;
   BufferRef *get(ArgRole role);
@@ -50,7 +53,10 @@ AttentionArgs forwardArgsOf(const AttentionArgs &backward);
 /// negative strides, an output whose elements overlap, an output whose
 /// memory overlaps another buffer (checkDisjoint), or kv_lengths
 /// values outside [0, Skv] (host buffers only: device-resident lengths are
-/// checked by the CUDA backend). A kernel with run-time sizes (batch, Sq,
+/// checked by the CUDA backend), or a block mask whose counts leave
+/// [0, maxBlocks] or whose listed indices leave [0, ceil(Skv / kv_block)) or
+/// are not strictly ascending (the error names the operand and the
+/// position). A kernel with run-time sizes (batch, Sq,
 /// Skv: `?` in its signature) takes them from the query and key buffers;
 /// sizes past the limits of dialect/Limits.h fail, naming the value.
 llvm::Expected<llvm::SmallVector<BufferRef, 6>>

@@ -128,6 +128,40 @@ void storeFloat(uint8_t *p, DType dtype, double v) {
 
 } // namespace
 
+/// Random ascending block lists: each of the kvBlocks blocks listed with
+/// probability `density` (at most the lists' capacity); unused slots -1.
+static void fillBlockMask(const BufferRef &num, const BufferRef &idx,
+                          int64_t kvBlocks, double density,
+                          std::mt19937_64 &rng) {
+  std::bernoulli_distribution pick(density);
+  int64_t capacity = idx.shape[3];
+  for (int64_t b = 0; b < num.shape[0]; ++b)
+    for (int64_t h = 0; h < num.shape[1]; ++h)
+      for (int64_t q = 0; q < num.shape[2]; ++q) {
+        int64_t base =
+            b * idx.strides[0] + h * idx.strides[1] + q * idx.strides[2];
+        int32_t n = 0;
+        for (int64_t blk = 0; blk < kvBlocks && n < capacity; ++blk)
+          if (pick(rng)) {
+            auto v = static_cast<int32_t>(blk);
+            std::memcpy(static_cast<char *>(idx.data) +
+                            (base + n++ * idx.strides[3]) * 4,
+                        &v, 4);
+          }
+        for (int64_t i = n; i < capacity; ++i) {
+          int32_t unused = -1;
+          std::memcpy(static_cast<char *>(idx.data) +
+                          (base + i * idx.strides[3]) * 4,
+                      &unused, 4);
+        }
+        std::memcpy(
+            static_cast<char *>(num.data) +
+                (b * num.strides[0] + h * num.strides[1] + q * num.strides[2]) *
+                    4,
+            &n, 4);
+      }
+}
+
 HostBuffers::HostBuffers(const KernelSignature &sig,
                          const FillOptions &options) {
   std::mt19937_64 rng(options.seed);
@@ -187,6 +221,14 @@ HostBuffers::HostBuffers(const KernelSignature &sig,
                       &id, 4);
         }
       }
+    } else if (info.role == ArgRole::KvNumBlocks) {
+      // Filled with kv_indices, which follows it.
+    } else if (info.role == ArgRole::KvIndices) {
+      fillBlockMask(*callArgs.get(ArgRole::KvNumBlocks), ref,
+                    (sig.spec.kvLen + sig.spec.blockSparse->kvBlock - 1) /
+                        sig.spec.blockSparse->kvBlock,
+                    options.blockDensity, rng);
+      storage.back()->blockHashes = blockHashes(storage.back()->bytes);
     } else if (info.role == ArgRole::DropoutState) {
       // Any seed and offset: the full 64-bit range of the seed.
       std::uniform_int_distribution<int64_t> any;
@@ -220,6 +262,24 @@ void HostBuffers::setKvLengths(llvm::ArrayRef<int32_t> lengths) {
   for (auto &st : storage)
     if (st->info.role == ArgRole::KvLengths)
       st->blockHashes = blockHashes(st->bytes);
+}
+
+void HostBuffers::setBlockMask(llvm::ArrayRef<int32_t> counts,
+                               llvm::ArrayRef<int32_t> indices) {
+  for (auto [role, values] : {std::pair{ArgRole::KvNumBlocks, counts},
+                              std::pair{ArgRole::KvIndices, indices}}) {
+    BufferRef *buf = callArgs.get(role);
+    assert(buf);
+    size_t i = 0;
+    forEachElement(buf->shape, buf->strides, [&](int64_t off) {
+      assert(i < values.size());
+      std::memcpy(static_cast<char *>(buf->data) + off * 4, &values[i++], 4);
+    });
+    assert(i == values.size());
+    for (auto &st : storage)
+      if (st->info.role == role)
+        st->blockHashes = blockHashes(st->bytes);
+  }
 }
 
 void HostBuffers::resetOutputs() {

@@ -31,6 +31,8 @@ struct FillOptions {
   int64_t rowPadding = 0;
   /// Probability that a bool_mask element is true.
   double maskDensity = 0.8;
+  /// Probability that a KV block is in a block-sparse mask's list.
+  double blockDensity = 0.5;
 };
 
 class HostBuffers {
@@ -44,6 +46,11 @@ public:
   const AttentionArgs &args() const { return callArgs; }
   /// Overwrites kv_lengths (which must exist) with `lengths`.
   void setKvLengths(llvm::ArrayRef<int32_t> lengths);
+  /// Overwrites the block mask (which must exist): `counts` holds
+  /// kv_num_blocks and `indices` kv_indices, both row-major in their
+  /// buffers' shapes.
+  void setBlockMask(llvm::ArrayRef<int32_t> counts,
+                    llvm::ArrayRef<int32_t> indices);
   /// Re-fills every output with NaN.
   void resetOutputs();
   /// Empty when the kernel wrote nothing but output elements (inputs,

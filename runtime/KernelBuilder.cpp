@@ -4,6 +4,7 @@
 #include "runtime/RegionInterpreter.h"
 
 #include "dialect/AttnDialect.h"
+#include "dialect/BlockMask.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -56,6 +57,8 @@ SmallVector<std::pair<ArgRole, Value>> operandRoles(AttentionOp op) {
   add(ArgRole::KvSegmentIds, op.getKvSegmentIds());
   add(ArgRole::Sinks, op.getSinks());
   add(ArgRole::DropoutState, op.getDropoutState());
+  add(ArgRole::KvNumBlocks, op.getKvNumBlocks());
+  add(ArgRole::KvIndices, op.getKvIndices());
   return roles;
 }
 
@@ -63,7 +66,8 @@ SmallVector<std::pair<ArgRole, Value>> operandRoles(AttentionOp op) {
 /// strides dynamic (a column of a bigger table is a valid lengths vector).
 bool hasUnitInnerStride(ArgRole role) {
   return role != ArgRole::KvLengths && role != ArgRole::Lse &&
-         role != ArgRole::Sinks && role != ArgRole::DropoutState;
+         role != ArgRole::Sinks && role != ArgRole::DropoutState &&
+         role != ArgRole::KvNumBlocks && role != ArgRole::KvIndices;
 }
 
 std::optional<DType> dtypeOfType(Type t) {
@@ -147,6 +151,18 @@ AttentionSpec specOfOp(AttentionOp op) {
   spec.withSinks = static_cast<bool>(op.getSinks());
   if (auto rate = op.getDropoutP())
     spec.dropout = rate->convertToDouble();
+  if (auto sizes = op.getBlockSize(); sizes && op.getKvNumBlocks()) {
+    auto idxTy = cast<ShapedType>(op.getKvIndices().getType());
+    BlockSparseSpec bs;
+    bs.qBlock = (*sizes)[0];
+    bs.kvBlock = (*sizes)[1];
+    bs.perBatch = idxTy.getDimSize(0) != 1;
+    bs.perHead = idxTy.getDimSize(1) != 1;
+    int64_t maxBlocks = idxTy.getDimSize(3);
+    if (maxBlocks != blockCount(spec.kvLen, bs.kvBlock))
+      bs.maxBlocks = maxBlocks;
+    spec.blockSparse = bs;
+  }
   return spec;
 }
 

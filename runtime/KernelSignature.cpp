@@ -15,7 +15,8 @@ llvm::ArrayRef<ArgRole> mlir::attn::rt::allArgRoles() {
       ArgRole::KeyWeight,   ArgRole::ScoreWeight,  ArgRole::ScoreBias,
       ArgRole::Weights,     ArgRole::ValueWeight,  ArgRole::QkvWeight,
       ArgRole::QkvBias,     ArgRole::QueryBias,    ArgRole::KeyBias,
-      ArgRole::ValueBias,   ArgRole::OutWeight,    ArgRole::OutBias};
+      ArgRole::ValueBias,   ArgRole::OutWeight,    ArgRole::OutBias,
+      ArgRole::KvNumBlocks, ArgRole::KvIndices};
   return kAll;
 }
 
@@ -81,6 +82,10 @@ const char *mlir::attn::rt::stringifyArgRole(ArgRole r) {
     return "out_weight";
   case ArgRole::OutBias:
     return "out_bias";
+  case ArgRole::KvNumBlocks:
+    return "kv_num_blocks";
+  case ArgRole::KvIndices:
+    return "kv_indices";
   }
   return "?";
 }
@@ -136,6 +141,12 @@ KernelSignature mlir::attn::rt::signatureForSpec(const AttentionSpec &spec) {
   if (spec.dropout)
     sig.args.push_back(
         {ArgRole::DropoutState, DType::I64, {2}, /*unitInnerStride=*/false});
+  if (spec.blockSparse) {
+    sig.args.push_back({ArgRole::KvNumBlocks, DType::I32, spec.numBlocksShape(),
+                        /*unitInnerStride=*/false});
+    sig.args.push_back({ArgRole::KvIndices, DType::I32,
+                        spec.blockIndicesShape(), /*unitInnerStride=*/false});
+  }
   sig.args.push_back({ArgRole::Output, t, spec.outputShape(), true, true});
   if (spec.returnLse)
     sig.args.push_back({ArgRole::Lse,

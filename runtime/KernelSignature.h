@@ -74,6 +74,11 @@ enum class ArgRole {
   ValueBias,
   OutWeight,
   OutBias,
+  /// attn.attention's block-sparse mask (`block_mask`): [B', H', Qblocks]
+  /// and [B', H', Qblocks, maxBlocks] i32. Last, for the C API's values; in
+  /// the ABI they follow the dropout state (operand order).
+  KvNumBlocks,
+  KvIndices,
 };
 
 /// Every role, in enumerator order.

@@ -139,6 +139,8 @@ ref::makeReferenceProblem(const KernelSignature &sig,
   p.qSeg = find(ArgRole::QSegmentIds);
   p.kvSeg = find(ArgRole::KvSegmentIds);
   p.sinks = find(ArgRole::Sinks);
+  p.kvNumBlocks = find(ArgRole::KvNumBlocks);
+  p.kvIndices = find(ArgRole::KvIndices);
   p.gradOutput = find(ArgRole::GradOutput);
   if (auto state = find(ArgRole::DropoutState)) {
     const char *base = static_cast<const char *>(state->data);
@@ -150,6 +152,28 @@ ref::makeReferenceProblem(const KernelSignature &sig,
   p.scoreMod = sig.scoreModProgram.get();
   p.maskMod = sig.maskModProgram.get();
   return p;
+}
+
+/// The KV blocks row (b, h, qi)'s block list names (empty without a block
+/// mask; size-1 dims of the lists broadcast).
+static std::vector<bool> listedBlocks(const ref::ReferenceProblem &p, int64_t b,
+                                      int64_t h, int64_t qi) {
+  const AttentionSpec &s = p.spec;
+  if (!s.blockSparse)
+    return {};
+  const BufferRef &num = *p.kvNumBlocks, &idx = *p.kvIndices;
+  int64_t bi = num.shape[0] == 1 ? 0 : b, hi = num.shape[1] == 1 ? 0 : h;
+  int64_t qb = qi / s.blockSparse->qBlock;
+  int64_t kvBlocks =
+      (s.kvLen + s.blockSparse->kvBlock - 1) / s.blockSparse->kvBlock;
+  std::vector<bool> listed(kvBlocks, false);
+  auto n = static_cast<int64_t>(loadAsDouble(
+      num, bi * num.strides[0] + hi * num.strides[1] + qb * num.strides[2]));
+  for (int64_t i = 0; i < n; ++i)
+    listed[static_cast<int64_t>(loadAsDouble(
+        idx, bi * idx.strides[0] + hi * idx.strides[1] + qb * idx.strides[2] +
+                 i * idx.strides[3]))] = true;
+  return listed;
 }
 
 double ref::referenceLogits(const ReferenceProblem &p, int64_t b, int64_t h,
@@ -169,8 +193,11 @@ double ref::referenceLogits(const ReferenceProblem &p, int64_t b, int64_t h,
                    loadAsDouble(*p.kvLengths, b * p.kvLengths->strides[0])));
   const double ninf = -std::numeric_limits<double>::infinity();
   double maxScore = ninf;
+  std::vector<bool> listed = listedBlocks(p, b, h, qi);
   for (int64_t j = 0; j < s.kvLen; ++j) {
     bool visible = j < limit && s.mask.allows(qi + s.mask.qOffset, j);
+    if (visible && s.blockSparse)
+      visible = listed[j / s.blockSparse->kvBlock];
     if (visible && p.boolMask)
       visible = loadAsDouble(*p.boolMask,
                              broadcastOffset(*p.boolMask, b, h, qi, j)) != 0;

@@ -11,7 +11,9 @@
 //   s = cap * tanh(s / cap)      when softcap is set
 //   s = -inf unless the structured mask allows (q + q_offset, j), j <
 //       kv_lengths[b], bool_mask[b, h, q, j], the segment ids agree and
-//       mask_mod(b, h, q, j) holds
+//       mask_mod(b, h, q, j) holds and, with a block mask, j / BK is one of
+//       the first kv_num_blocks[b, h, q / BQ] entries of
+//       kv_indices[b, h, q / BQ] (size-1 dims broadcast)
 //   out = softmax(s) · V         rows with nothing visible give 0
 //   lse = log(sum exp(s))        -inf for those rows
 //   with sinks: sinks[h] joins the softmax denominator (and the lse) as a

@@ -25,7 +25,7 @@ struct ReferenceProblem {
   AttentionSpec spec;
   std::vector<double> q, k, v;
   std::optional<BufferRef> boolMask, bias, kvLengths, qSeg, kvSeg, sinks,
-      gradOutput;
+      gradOutput, kvNumBlocks, kvIndices;
   double scale = 1;
   /// Dropout (spec.dropout): the state's seed and offset, read raw.
   uint64_t dropoutSeed = 0, dropoutOffset = 0;

@@ -440,13 +440,14 @@ llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
   if (llvm::Error e =
           cuda ? validateGpuOptions(options) : validateOptions(options))
     return std::move(e);
-  // CUDA kernels take no run-time sizes with sinks or dropout (neither has
-  // a GPU lowering: the static compile reports it), a fixed split count,
+  // CUDA kernels take no run-time sizes with sinks, dropout or block-sparse
+  // masks (none has a GPU lowering: the static compile reports it), a fixed
+  // split count,
   // or where the specialised kernel would split KV (decode with few blocks:
   // the kernels of run-time sizes run unsplit, several times slower there).
   auto gpuRunTime = [&] {
-    return !spec.withSinks && !spec.dropout && !options.gpuKvSplits &&
-           !gpuSplitsKv(spec, options);
+    return !spec.withSinks && !spec.dropout && !spec.blockSparse &&
+           !options.gpuKvSplits && !gpuSplitsKv(spec, options);
   };
   if (options.runTimeSizes && !spec.hasDynamicSizes() &&
       (!cuda || gpuRunTime()))

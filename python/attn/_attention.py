@@ -67,8 +67,9 @@ def _dims(dq, dk, dv, layout):
 def spec_string(b, hq, hkv, sq, skv, d, dv, dtype, layout="bhsd",
                 causal=False, q_offset=0, window=None, dilation=1,
                 global_tokens=0, scale=None, softcap=None, ragged=False,
-                lse=False, sinks=False, dropout_p=0.0):
-    """The runtime's shorthand for these shapes and attributes."""
+                lse=False, sinks=False, dropout_p=0.0, blocks=None):
+    """The runtime's shorthand for these shapes and attributes. blocks:
+    (BQ, BK, per_head, per_batch, max_blocks) of a block-sparse mask."""
     s = (f"gqa:b={b},hq={hq},hkv={hkv},sq={sq},skv={skv},d={d},dv={dv},"
          f"dtype={dtype},layout={layout}")
     if causal:
@@ -93,14 +94,21 @@ def spec_string(b, hq, hkv, sq, skv, d, dv, dtype, layout="bhsd",
         s += ",sinks"
     if dropout_p:
         s += f",dropout={dropout_p!r}"
+    if blocks is not None:
+        bq, bk, per_head, per_batch, max_blocks = blocks
+        s += f",blocks={bq}:{bk}"
+        s += ":head" if per_head else ""
+        s += ":batch" if per_batch else ""
+        if max_blocks != -(-skv // bk):
+            s += f":max{max_blocks}"
     return s
 
 
 def attention(q, k, v, *, causal=False, window=None, scale=None, softcap=None,
               layout="bhsd", q_offset=0, dilation=1, global_tokens=0,
               kv_lengths=None, return_lse=False, sinks=None, dropout_p=0.0,
-              dropout_seed=0, dropout_offset=0, out=None, runtime=None,
-              **compile_options):
+              dropout_seed=0, dropout_offset=0, block_mask=None, out=None,
+              runtime=None, **compile_options):
     """Fused attention softmax(q kᵀ · scale) v of NumPy arrays or PyTorch
     tensors, in place (no copies), on the CPU or, for CUDA tensors, the GPU.
 
@@ -121,8 +129,11 @@ def attention(q, k, v, *, causal=False, window=None, scale=None, softcap=None,
     drop each attention weight with probability p after the softmax and
     scale the kept ones by 1/(1-p) (PyTorch's training dropout), the mask
     from the Philox stream of (dropout_seed, dropout_offset), the same bit
-    for bit on every thread count (docs/compiler.md). out: the output to
-    write (else allocated).
+    for bit on every thread count (docs/compiler.md). block_mask:
+    (kv_num_blocks, kv_indices, block_size), FlexAttention's BlockMask
+    (kv_num_blocks [B or 1, Hq or 1, ceil(Sq / BQ)] and kv_indices [..,
+    maxBlocks] int32, strictly ascending; block_size an int or (BQ, BK));
+    CPU only. out: the output to write (else allocated).
     compile_options: tile_rows, tile_kv, ... (see attn.compile).
     """
     if layout not in ("bhsd", "bshd"):
@@ -138,6 +149,7 @@ def attention(q, k, v, *, causal=False, window=None, scale=None, softcap=None,
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"dropout_p: expected a probability in [0, 1), got "
                          f"{dropout_p}")
+    blocks, block_buffers = _block_mask(block_mask)
     for name, x in (("dropout_seed", dropout_seed),
                     ("dropout_offset", dropout_offset)):
         if isinstance(x, bool) or not isinstance(x, int) or not (
@@ -159,7 +171,8 @@ def attention(q, k, v, *, causal=False, window=None, scale=None, softcap=None,
     spec = spec_string(b, hq, hkv, sq, skv, d, dvd, _DTYPE_SPEC[dq.dtype],
                        layout, causal, q_offset, window, dilation,
                        global_tokens, scale, softcap, kv_lengths is not None,
-                       return_lse, sinks is not None, dropout_p)
+                       return_lse, sinks is not None, dropout_p,
+                       blocks and blocks + (block_buffers[1].shape[3],))
     rt = runtime or default_runtime()
     kernel = rt.compile(spec, target="cuda" if on_gpu else "cpu",
                         **compile_options)
@@ -173,6 +186,8 @@ def attention(q, k, v, *, causal=False, window=None, scale=None, softcap=None,
     if dropout_p:
         described["dropout_state"] = _dropout_state(dropout_seed,
                                                     dropout_offset)
+    if block_buffers:
+        described["kv_num_blocks"], described["kv_indices"] = block_buffers
     out_shape = (b, hq, sq, dvd) if layout == "bhsd" else (b, sq, hq, dvd)
     if out is None:
         out = empty_like_kind(dq, (b, sq, dvd) if rank == 3 else out_shape,
@@ -194,6 +209,28 @@ def attention(q, k, v, *, causal=False, window=None, scale=None, softcap=None,
         user_out.copy_(out)
         out = user_out
     return (out, lse) if return_lse else out
+
+
+def _block_mask(block_mask):
+    """(kv_num_blocks, kv_indices, block_size) as spec fields and buffers."""
+    if block_mask is None:
+        return None, None
+    if not isinstance(block_mask, (tuple, list)) or len(block_mask) != 3:
+        raise TypeError("block_mask: expected (kv_num_blocks, kv_indices, "
+                        "block_size)")
+    num, idx, size = block_mask
+    if isinstance(size, int):
+        size = (size, size)
+    if (len(size) != 2 or not all(isinstance(x, int) and x > 0
+                                  for x in size)):
+        raise ValueError(f"block_mask: block_size must be a positive int or "
+                         f"(q_block, kv_block), got {size!r}")
+    dn = Described(num, "kv_num_blocks", (_capi.I32,))
+    di = Described(idx, "kv_indices", (_capi.I32,))
+    if len(dn.shape) != 3 or len(di.shape) != 4:
+        raise ValueError("block_mask: kv_num_blocks must be [B, H, Qblocks] "
+                         "and kv_indices [B, H, Qblocks, maxBlocks]")
+    return (size[0], size[1], dn.shape[1] != 1, dn.shape[0] != 1), (dn, di)
 
 
 def _dropout_state(seed, offset):

@@ -29,7 +29,7 @@ DTYPE_NAMES = {F32: "float32", F16: "float16", BF16: "bfloat16", I32: "int32",
 ROLE_NAMES = ["query", "key", "value", "bool_mask", "bias", "kv_lengths",
               "q_segment_ids", "kv_segment_ids", "output", "lse", "sinks",
               "grad_output", "grad_query", "grad_key", "grad_value",
-              "grad_bias", "dropout_state"]
+              "grad_bias", "dropout_state", "kv_num_blocks", "kv_indices"]
 ROLE_INDEX = {name: i for i, name in enumerate(ROLE_NAMES)}
 
 _i64p = ctypes.POINTER(ctypes.c_int64)

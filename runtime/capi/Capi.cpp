@@ -85,6 +85,33 @@ llvm::Expected<rt::BufferRef> capi::toBufferRef(const attn_buffer *buffer,
 }
 
 namespace {
+/// The runtime's role of a C API role: the same value up to the dropout
+/// state; the block mask's roles follow it here but come after the
+/// additive-attention roles (not in the C API) in rt::ArgRole.
+rt::ArgRole roleOf(attn_arg_role role) {
+  switch (role) {
+  case ATTN_ARG_KV_NUM_BLOCKS:
+    return rt::ArgRole::KvNumBlocks;
+  case ATTN_ARG_KV_INDICES:
+    return rt::ArgRole::KvIndices;
+  default:
+    return static_cast<rt::ArgRole>(role);
+  }
+}
+
+/// The inverse of roleOf (additive-attention roles have no C API value:
+/// attn_compile builds no additive kernel).
+attn_arg_role capiRoleOf(rt::ArgRole role) {
+  switch (role) {
+  case rt::ArgRole::KvNumBlocks:
+    return ATTN_ARG_KV_NUM_BLOCKS;
+  case rt::ArgRole::KvIndices:
+    return ATTN_ARG_KV_INDICES;
+  default:
+    return static_cast<attn_arg_role>(role);
+  }
+}
+
 /// Buffers indexed by role as rt::AttentionArgs; errors name the role.
 llvm::Expected<rt::AttentionArgs>
 toArgsByRole(const attn_buffer *const *buffers, int32_t count) {
@@ -92,11 +119,12 @@ toArgsByRole(const attn_buffer *const *buffers, int32_t count) {
   for (int32_t i = 0; i < count; ++i) {
     if (!buffers[i])
       continue;
-    const char *name = rt::stringifyArgRole(static_cast<rt::ArgRole>(i));
+    rt::ArgRole role = roleOf(static_cast<attn_arg_role>(i));
+    const char *name = rt::stringifyArgRole(role);
     llvm::Expected<rt::BufferRef> ref = toBufferRef(buffers[i], name);
     if (!ref)
       return ref.takeError();
-    out.set(static_cast<rt::ArgRole>(i), std::move(*ref));
+    out.set(role, std::move(*ref));
   }
   return out;
 }
@@ -355,7 +383,7 @@ attn_status attn_kernel_arg(const attn_kernel *kernel, int32_t index,
                     " is outside [0, " + llvm::Twine(args.size()) + ")");
   const rt::ArgInfo &info = args[index];
   *out = {};
-  out->role = static_cast<attn_arg_role>(info.role);
+  out->role = capiRoleOf(info.role);
   out->dtype = static_cast<attn_dtype>(info.dtype);
   out->rank = static_cast<int32_t>(info.shape.size());
   out->is_output = info.isOutput;
@@ -421,7 +449,9 @@ static_assert(
         static_cast<int>(rt::ArgRole::GradOutput) == ATTN_ARG_GRAD_OUTPUT &&
         static_cast<int>(rt::ArgRole::GradBias) == ATTN_ARG_GRAD_BIAS &&
         static_cast<int>(rt::ArgRole::DropoutState) == ATTN_ARG_DROPOUT_STATE &&
-        static_cast<int>(rt::ArgRole::DropoutState) + 1 == ATTN_NUM_ARG_ROLES &&
+        static_cast<int>(rt::ArgRole::DropoutState) + 1 ==
+            ATTN_ARG_KV_NUM_BLOCKS &&
+        ATTN_ARG_KV_INDICES + 1 == ATTN_NUM_ARG_ROLES &&
         static_cast<int>(rt::ArgRole::Output) == ATTN_ARG_OUTPUT &&
         static_cast<int>(rt::ArgRole::KvLengths) == ATTN_ARG_KV_LENGTHS,
     "attn_arg_role mirrors rt::ArgRole");

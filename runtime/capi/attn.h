@@ -119,9 +119,13 @@ typedef enum attn_arg_role {
   ATTN_ARG_GRAD_VALUE,
   ATTN_ARG_GRAD_BIAS,
   ATTN_ARG_DROPOUT_STATE, /* [2] i64: seed, offset (`dropout=p` specs) */
+  /* Block-sparse masks (`blocks=BQ:BK` specs): i32 [B', H', Qblocks] and
+     [B', H', Qblocks, maxBlocks]; passed after the dropout state. */
+  ATTN_ARG_KV_NUM_BLOCKS,
+  ATTN_ARG_KV_INDICES,
 } attn_arg_role;
 /* Roles this header knows; attn_kernel_run_roles arrays may be shorter. */
-#define ATTN_NUM_ARG_ROLES 17
+#define ATTN_NUM_ARG_ROLES 19
 
 typedef struct attn_arg_info {
   attn_arg_role role;

@@ -130,7 +130,7 @@ func.func @segments(%q: tensor<2x8x16x64xf32>, %k: tensor<2x8x32x64xf32>, %v: te
 
 func.func @one_segment(%q: tensor<2x8x16x64xf32>, %k: tensor<2x8x32x64xf32>, %v: tensor<2x8x32x64xf32>, %qs: tensor<2x16xi32>) {
   // expected-error @+1 {{segment ids need both q_segment_ids and kv_segment_ids}}
-  %o = "attn.attention"(%q, %k, %v, %qs) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 1, 0, 0, 0>}> ({}, {}) : (tensor<2x8x16x64xf32>, tensor<2x8x32x64xf32>, tensor<2x8x32x64xf32>, tensor<2x16xi32>) -> tensor<2x8x16x64xf32>
+  %o = "attn.attention"(%q, %k, %v, %qs) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0>}> ({}, {}) : (tensor<2x8x16x64xf32>, tensor<2x8x32x64xf32>, tensor<2x8x32x64xf32>, tensor<2x16xi32>) -> tensor<2x8x16x64xf32>
   return
 }
 
@@ -138,7 +138,7 @@ func.func @one_segment(%q: tensor<2x8x16x64xf32>, %k: tensor<2x8x32x64xf32>, %v:
 
 func.func @score_mod_terminator(%q: tensor<1x8x16x64xf32>, %k: tensor<1x8x16x64xf32>, %v: tensor<1x8x16x64xf32>) {
   // expected-error @+1 {{score_mod region must end with attn.yield}}
-  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0>}> ({
+  %o = "attn.attention"(%q, %k, %v) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0>}> ({
   ^bb0(%s: f32, %b: index, %h: index, %i: index, %j: index):
     "test.terminator"(%s) : (f32) -> ()
   }, {}) : (tensor<1x8x16x64xf32>, tensor<1x8x16x64xf32>, tensor<1x8x16x64xf32>) -> tensor<1x8x16x64xf32>

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <random>
@@ -253,9 +254,9 @@ TEST_F(CapiRoles, Errors) {
   EXPECT_FAILS(attn_kernel_run_roles(kernel, nullptr, 4),
                ATTN_ERROR_INVALID_ARGUMENT, "buffers is null");
   EXPECT_FAILS(attn_kernel_run_roles(kernel, none, -1),
-               ATTN_ERROR_INVALID_ARGUMENT, "count -1 is outside [0, 17]");
+               ATTN_ERROR_INVALID_ARGUMENT, "count -1 is outside [0, 19]");
   EXPECT_FAILS(attn_kernel_run_roles(kernel, none, ATTN_NUM_ARG_ROLES + 1),
-               ATTN_ERROR_INVALID_ARGUMENT, "count 18");
+               ATTN_ERROR_INVALID_ARGUMENT, "count 20");
   EXPECT_FAILS(attn_kernel_run_roles(kernel, none, 0), ATTN_ERROR_BUFFER,
                "query");
   EXPECT_FAILS(attn_kernel_enqueue_roles(kernel, none, 0, nullptr),
@@ -304,6 +305,75 @@ TEST_F(CapiRoles, Errors) {
                                      &bad, &bwd),
                ATTN_ERROR_INVALID_ARGUMENT, "sizes must be >= 0");
   EXPECT_EQ(bwd, nullptr);
+}
+
+} // namespace
+
+namespace {
+
+/// Block-sparse masks by role: the kernel reports its two list buffers
+/// under their C API roles, runs over the listed blocks only (float64 loop
+/// here), and a list that is not ascending fails naming kv_indices.
+TEST_F(CapiRoles, BlockMaskByRole) {
+  attn_kernel *kernel = nullptr;
+  ASSERT_EQ(attn_compile(rt, "mha:b=1,hq=2,s=40,d=8,blocks=16:16",
+                         ATTN_TARGET_CPU, nullptr, &kernel),
+            ATTN_OK)
+      << lastError();
+  attn_arg_info info;
+  std::vector<attn_arg_role> roles;
+  for (int32_t i = 0; attn_kernel_arg(kernel, i, &info) == ATTN_OK; ++i)
+    roles.push_back(info.role);
+  EXPECT_NE(std::find(roles.begin(), roles.end(), ATTN_ARG_KV_NUM_BLOCKS),
+            roles.end());
+  EXPECT_NE(std::find(roles.begin(), roles.end(), ATTN_ARG_KV_INDICES),
+            roles.end());
+  Problem pr;
+  pr.hq = pr.hkv = 2;
+  pr.s = 40;
+  std::vector<float> q = randomVec(pr.hq * pr.s * pr.d, 4),
+                     k = randomVec(q.size(), 5), v = randomVec(q.size(), 6),
+                     o(q.size(), NAN);
+  // Query block 0 sees KV block 2, block 1 nothing, block 2 blocks 0, 1.
+  int32_t num[3] = {1, 0, 2}, idx[9] = {2, -1, -1, -1, -1, -1, 0, 1, -1};
+  int64_t numShape[3] = {1, 1, 3}, idxShape[4] = {1, 1, 3, 3};
+  Call c(pr);
+  c.add(ATTN_ARG_QUERY, q.data(), ATTN_F32, 4, c.qs);
+  c.add(ATTN_ARG_KEY, k.data(), ATTN_F32, 4, c.ks);
+  c.add(ATTN_ARG_VALUE, v.data(), ATTN_F32, 4, c.ks);
+  c.add(ATTN_ARG_OUTPUT, o.data(), ATTN_F32, 4, c.qs);
+  c.add(ATTN_ARG_KV_NUM_BLOCKS, num, ATTN_I32, 3, numShape);
+  c.add(ATTN_ARG_KV_INDICES, idx, ATTN_I32, 4, idxShape);
+  ASSERT_EQ(attn_kernel_run_roles(kernel, c.roles.data(), ATTN_NUM_ARG_ROLES),
+            ATTN_OK)
+      << lastError();
+  std::vector<double> ref(o.size(), 0);
+  for (int64_t h = 0; h < pr.hq; ++h)
+    for (int64_t i = 0; i < pr.s; ++i) {
+      // The keys query i's block lists: [32, 40), none, [0, 32).
+      int64_t lo = i < 16 ? 32 : 0, hi = i < 16 ? 40 : i < 32 ? 0 : 32;
+      std::vector<double> p(pr.s, 0);
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = lo; j < hi; ++j) {
+        double dot = 0;
+        for (int64_t x = 0; x < pr.d; ++x)
+          dot += double(q[(h * pr.s + i) * pr.d + x]) *
+                 k[(h * pr.s + j) * pr.d + x];
+        mx = std::max(mx, p[j] = dot / std::sqrt(double(pr.d)));
+      }
+      for (int64_t j = lo; j < hi; ++j)
+        sum += p[j] = std::exp(p[j] - mx);
+      for (int64_t j = lo; j < hi; ++j)
+        for (int64_t x = 0; x < pr.d; ++x)
+          ref[(h * pr.s + i) * pr.d + x] +=
+              p[j] / sum * v[(h * pr.s + j) * pr.d + x];
+    }
+  expectClose(o, ref, 2e-5, "output"); // f32; query block 1 exactly 0
+  idx[7] = 0;                          // block 2 lists 0, 0: not ascending
+  EXPECT_FAILS(
+      attn_kernel_run_roles(kernel, c.roles.data(), ATTN_NUM_ARG_ROLES),
+      ATTN_ERROR_BUFFER, "kv_indices: value 0 at [0, 0, 2, 1]");
+  attn_kernel_destroy(kernel);
 }
 
 } // namespace

@@ -19,6 +19,7 @@
 //   the mask, and the error paths.
 //
 //===----------------------------------------------------------------------===//
+#include "ReferenceTestUtils.h"
 #include "RuntimeTestUtils.h"
 
 #include "common/Philox.h"
@@ -68,12 +69,7 @@ TEST_P(DropoutNumerics, MatchesReference) {
   if (!GetParam().kvLengths.empty())
     buffers.setKvLengths(GetParam().kvLengths);
   ASSERT_TRUE(ok((*kernel)->run(buffers.args())));
-  auto ref = referenceAttention(sig, buffers.args());
-  ASSERT_TRUE(static_cast<bool>(ref)) << llvm::toString(ref.takeError());
-  CheckReport report = checkAgainstReference(sig, buffers.args(), *ref,
-                                             toleranceFor(dtypeOf(s.dtype)));
-  EXPECT_TRUE(report.passed) << report.summary();
-  EXPECT_EQ(buffers.strayWrites(), "");
+  attn_test::expectMatchesReference(sig, buffers);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -68,11 +68,12 @@ llvm::Error build(Importer &im, const onnx::NodeProto &node,
   auto op = AttentionOp::create(
       im.b, im.loc, type, Type(), p.q, p.k, p.v, p.boolMask, p.bias, Value(),
       Value(), Value(), Value(), /*dropout_state=*/Value(),
+      /*kv_num_blocks=*/Value(), /*kv_indices=*/Value(),
       p.scale ? im.b.getF32FloatAttr(*p.scale) : FloatAttr(),
       p.softcap ? im.b.getF32FloatAttr(*p.softcap) : FloatAttr(),
       p.causal ? MaskAttr::get(ctx, true, 0, -1, -1, 1, 0) : MaskAttr(),
       p.bshd ? LayoutAttr::get(ctx, Layout::BSHD) : LayoutAttr(),
-      /*dropout_p=*/FloatAttr());
+      /*dropout_p=*/FloatAttr(), /*block_size=*/DenseI64ArrayAttr());
   // The verifier's message (shapes, head counts) is the node's error.
   std::string diag;
   {
