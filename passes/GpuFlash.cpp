@@ -11,11 +11,13 @@
 #include "dialect/AttnOps.h"
 #include "dialect/ptx/PtxDialect.h"
 #include "passes/GpuFlashKernel.h"
+#include "passes/GpuFlashLowering.h"
 #include "passes/IndexMath.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -38,11 +40,13 @@ namespace mlir::attn {
 
 using namespace mlir;
 using namespace mlir::attn;
+using namespace mlir::attn::gpu_lowering;
 
 namespace {
-
 constexpr const char *kGpuModuleName = "attn_gpu";
+} // namespace
 
+namespace {
 /// The buffer a tensor operand was read from, when it is a function
 /// argument (through bufferization.to_tensor).
 Value sourceArgument(Value tensor) {
@@ -55,7 +59,9 @@ Value sourceArgument(Value tensor) {
   return arg;
 }
 
-gpu::GPUModuleOp getOrCreateGpuModule(ModuleOp module) {
+} // namespace
+
+gpu::GPUModuleOp gpu_lowering::getOrCreateGpuModule(ModuleOp module) {
   if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>(kGpuModuleName))
     return existing;
   OpBuilder b(module.getBodyRegion());
@@ -65,7 +71,7 @@ gpu::GPUModuleOp getOrCreateGpuModule(ModuleOp module) {
   return gpu::GPUModuleOp::create(b, module.getLoc(), kGpuModuleName);
 }
 
-std::string uniqueName(gpu::GPUModuleOp gm, StringRef base) {
+std::string gpu_lowering::uniqueName(gpu::GPUModuleOp gm, StringRef base) {
   std::string name = base.str();
   for (int i = 1; gm.lookupSymbol(name); ++i)
     name = (base + "_" + Twine(i)).str();
@@ -74,7 +80,8 @@ std::string uniqueName(gpu::GPUModuleOp gm, StringRef base) {
 
 /// `arg` as the static, identity-layout memref type the kernel takes (a
 /// cast the runtime checks: GPU buffers must be dense).
-Value asKernelBuffer(OpBuilder &b, Operation *op, Value arg, MemRefType type) {
+Value gpu_lowering::asKernelBuffer(OpBuilder &b, Operation *op, Value arg,
+                                   MemRefType type) {
   if (arg.getType() == type)
     return arg;
   return memref::CastOp::create(b, op->getLoc(), type, arg);
@@ -84,9 +91,10 @@ Value asKernelBuffer(OpBuilder &b, Operation *op, Value arg, MemRefType type) {
 /// the flash kernel over (row blocks x splits, KV heads, batch) reading
 /// `inputs` (q, k, v, [lengths], [block table]), then with splits the
 /// combine kernel writing `out` (and `lse` when given).
-void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
-                  SmallVector<Value> inputs, Value out, Value lse,
-                  ArrayRef<Value> runTimeSizes = {}) {
+void gpu_lowering::emitLaunches(OpBuilder &b, Operation *op,
+                                const GpuFlashGeometry &g,
+                                SmallVector<Value> inputs, Value out, Value lse,
+                                ArrayRef<Value> runTimeSizes) {
   MLIRContext *ctx = op->getContext();
   Location loc = op->getLoc();
   auto module = op->getParentOfType<ModuleOp>();
@@ -173,8 +181,9 @@ void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
 /// 65535 in y and z. Zero sizes (an empty batch, no heads, no queries or
 /// keys, an empty page pool) are rejected here with the reason; the CPU
 /// pipeline runs them as no-ops. Call before anything divides by a size.
-LogicalResult checkGpuSizes(Operation *op, ArrayRef<int64_t> sizes,
-                            StringRef names) {
+LogicalResult gpu_lowering::checkGpuSizes(Operation *op,
+                                          ArrayRef<int64_t> sizes,
+                                          StringRef names) {
   if (llvm::is_contained(sizes, 0))
     return op->emitOpError()
            << "attn-gpu-flash needs non-empty sizes (" << names
@@ -182,13 +191,16 @@ LogicalResult checkGpuSizes(Operation *op, ArrayRef<int64_t> sizes,
   return success();
 }
 
-LogicalResult checkGrid(Operation *op, int64_t x, int64_t y, int64_t z) {
+LogicalResult gpu_lowering::checkGrid(Operation *op, int64_t x, int64_t y,
+                                      int64_t z) {
   if (x > std::numeric_limits<int32_t>::max() || y > 65535 || z > 65535)
     return op->emitOpError()
            << "attn-gpu-flash: grid (" << x << ", " << y << ", " << z
            << ") exceeds CUDA's limits (2^31 - 1, 65535, 65535)";
   return success();
 }
+
+namespace {
 
 class GpuAttentionLowering {
 public:
@@ -411,175 +423,6 @@ LogicalResult GpuAttentionLowering::run() {
   for (Operation *def : maybeDead)
     if (def->use_empty())
       def->erase();
-  return success();
-}
-
-/// attn.cache_attention over a contiguous or paged cache: the same kernel,
-/// K/V rows addressed through the cache layout, queries end-aligned.
-LogicalResult lowerCacheAttention(CacheAttentionOp op,
-                                  const GpuFlashOverrides &overrides,
-                                  int64_t numSms) {
-  auto unsupported = [&](StringRef what) {
-    return op.emitOpError("attn-gpu-flash does not support ")
-           << what << " yet (the CPU pipeline attn-to-cpu does)";
-  };
-  if (op.getSinks())
-    return unsupported("attention sinks");
-  if (op.getRope())
-    return unsupported("rotary embedding of the queries");
-  auto qTy = cast<MemRefType>(op.getQuery().getType());
-  auto kTy = cast<MemRefType>(op.getKeyCache().getType());
-  Type et = qTy.getElementType();
-  if ((!et.isBF16() && !et.isF16()) || kTy.getElementType() != et)
-    return op.emitOpError("attn-gpu-flash runs f16 and bf16 on tensor "
-                          "cores, with the cache in the query's type; got ")
-           << et << " queries and a " << kTy.getElementType() << " cache";
-  if (!qTy.hasStaticShape() || !kTy.hasStaticShape())
-    return op.emitOpError("attn-gpu-flash needs static shapes");
-  GpuFlashGeometry g;
-  auto qs = qTy.getShape(), ks = kTy.getShape();
-  g.batch = qs[0];
-  g.heads = qs[1];
-  g.qLen = qs[2];
-  g.headDim = qs[3];
-  g.bf16 = et.isBF16();
-  g.hasKvLengths = true;
-  g.hasLse = static_cast<bool>(op.getLse());
-  g.endAlignedQueries = true;
-  if (Value bt = op.getBlockTable()) {
-    auto btTy = cast<MemRefType>(bt.getType());
-    bool hnd = op.getPageLayoutOrDefault() == PageLayout::HND;
-    g.kvForm = hnd ? GpuKvForm::PagedHND : GpuKvForm::PagedNHD;
-    g.numPages = ks[0];
-    g.pageSize = hnd ? ks[2] : ks[1];
-    g.kvHeads = hnd ? ks[1] : ks[2];
-    g.pagesPerSeq = btTy.getShape()[1];
-    g.kvLen = g.pagesPerSeq * g.pageSize;
-  } else {
-    g.kvForm = GpuKvForm::Contiguous;
-    g.kvHeads = ks[1];
-    g.kvLen = ks[2];
-  }
-  g.group = g.heads / std::max<int64_t>(g.kvHeads, 1);
-  if (auto m = op.getMaskAttr())
-    g.mask = m.getSpec();
-  g.scale = op.getScaleOrDefault();
-  if (auto cap = op.getSoftcapAttr())
-    g.softcap = cap.getValueAsDouble();
-  if (failed(checkGpuSizes(
-          op, {g.batch, g.heads, g.qLen, g.kvHeads, g.kvLen, ks[0]},
-          "batch, query heads, Sq, K/V heads, cache capacity, pages")))
-    return failure();
-  std::string why;
-  if (failed(checkGpuFlashSupport(g, why)) ||
-      failed(chooseGpuFlashGeometry(g, overrides, numSms, why)))
-    return op.emitOpError("attn-gpu-flash: ") << why;
-  if (failed(checkGrid(op, g.rowBlocks() * g.splits, g.kvHeads, g.batch)))
-    return failure();
-
-  OpBuilder b(op);
-  MLIRContext *ctx = op.getContext();
-  SmallVector<Value> inputs = {
-      asKernelBuffer(b, op, op.getQuery(), gpuQueryType(ctx, g)),
-      asKernelBuffer(b, op, op.getKeyCache(), gpuKvType(ctx, g)),
-      asKernelBuffer(b, op, op.getValueCache(), gpuKvType(ctx, g)),
-      asKernelBuffer(b, op, op.getCacheLengths(),
-                     MemRefType::get({g.batch}, b.getI32Type()))};
-  if (g.paged())
-    inputs.push_back(
-        asKernelBuffer(b, op, op.getBlockTable(), gpuBlockTableType(ctx, g)));
-  Value lse = op.getLse()
-                  ? asKernelBuffer(b, op, op.getLse(), gpuLseType(ctx, g))
-                  : Value();
-  emitLaunches(b, op, g, inputs,
-               asKernelBuffer(b, op, op.getOutput(), gpuQueryType(ctx, g)),
-               lse);
-  op.erase();
-  return success();
-}
-
-/// attn.cache_append: the append kernel (gpu/AppendKernel.cpp) over grid
-/// (Snew, Hkv, B).
-LogicalResult lowerCacheAppend(CacheAppendOp op) {
-  if (op.getRope())
-    return op.emitOpError("attn-gpu-flash does not support the rotary "
-                          "embedding of appended keys yet (the CPU pipeline "
-                          "attn-to-cpu does)");
-  auto kTy = cast<MemRefType>(op.getKey().getType());
-  auto vTy = cast<MemRefType>(op.getValue().getType());
-  auto kcTy = cast<MemRefType>(op.getKeyCache().getType());
-  auto vcTy = cast<MemRefType>(op.getValueCache().getType());
-  for (MemRefType t : {kTy, vTy, kcTy, vcTy})
-    if (!t.hasStaticShape())
-      return op.emitOpError("attn-gpu-flash needs static shapes");
-  Type ct = kcTy.getElementType();
-  if (vcTy.getElementType() != ct ||
-      (kTy.getElementType() != ct && !kTy.getElementType().isF32()) ||
-      vTy.getElementType() != kTy.getElementType())
-    return op.emitOpError("attn-gpu-flash appends rows of the cache's type "
-                          "or f32 (converted); got ")
-           << kTy.getElementType() << " rows for a " << ct << " cache";
-  int64_t B = kTy.getShape()[0], Hkv = kTy.getShape()[1],
-          Snew = kTy.getShape()[2], D = kTy.getShape()[3];
-  if (vTy.getShape()[3] != D || D % 8 != 0)
-    return op.emitOpError("attn-gpu-flash appends rows whose head dim is a "
-                          "multiple of 8, equal for K and V");
-  GpuAppendGeometry geom;
-  geom.headDim = D;
-  geom.hasNewLengths = static_cast<bool>(op.getNewLengths());
-  geom.paged = static_cast<bool>(op.getBlockTable());
-  geom.hnd = op.getPageLayout() == PageLayout::HND;
-  if (geom.paged) {
-    geom.numPages = kcTy.getShape()[0];
-    geom.pageSize = geom.hnd ? kcTy.getShape()[2] : kcTy.getShape()[1];
-  }
-  if (failed(checkGpuSizes(op, {B, Hkv, Snew, geom.paged ? geom.numPages : 1},
-                           "batch, K/V heads, Snew, pages")) ||
-      failed(checkGrid(op, Snew, Hkv, B)))
-    return failure();
-
-  MLIRContext *ctx = op.getContext();
-  auto dense = [](MemRefType t) {
-    return MemRefType::get(t.getShape(), t.getElementType());
-  };
-  SmallVector<Type> params = {dense(kTy), dense(vTy), dense(kcTy), dense(vcTy),
-                              MemRefType::get({B}, IntegerType::get(ctx, 32))};
-  if (op.getNewLengths())
-    params.push_back(MemRefType::get({B}, IntegerType::get(ctx, 32)));
-  if (geom.paged)
-    params.push_back(dense(cast<MemRefType>(op.getBlockTable().getType())));
-
-  auto module = op->getParentOfType<ModuleOp>();
-  auto func = op->getParentOfType<func::FuncOp>();
-  gpu::GPUModuleOp gm = getOrCreateGpuModule(module);
-  OpBuilder kb(gm.getBodyRegion());
-  kb.setInsertionPointToEnd(gm.getBody());
-  gpu::GPUFuncOp kernel =
-      emitAppendKernel(kb, op.getLoc(), geom, params,
-                       uniqueName(gm, (func.getSymName() + "_append").str()));
-
-  OpBuilder b(op);
-  Location loc = op.getLoc();
-  auto idx = [&](int64_t x) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, x);
-  };
-  SmallVector<Value> args = {
-      asKernelBuffer(b, op, op.getKey(), cast<MemRefType>(params[0])),
-      asKernelBuffer(b, op, op.getValue(), cast<MemRefType>(params[1])),
-      asKernelBuffer(b, op, op.getKeyCache(), cast<MemRefType>(params[2])),
-      asKernelBuffer(b, op, op.getValueCache(), cast<MemRefType>(params[3])),
-      asKernelBuffer(b, op, op.getCacheLengths(), cast<MemRefType>(params[4]))};
-  unsigned next = 5;
-  if (op.getNewLengths())
-    args.push_back(asKernelBuffer(b, op, op.getNewLengths(),
-                                  cast<MemRefType>(params[next++])));
-  if (geom.paged)
-    args.push_back(asKernelBuffer(b, op, op.getBlockTable(),
-                                  cast<MemRefType>(params[next++])));
-  gpu::LaunchFuncOp::create(
-      b, loc, kernel, gpu::KernelDim3{idx(Snew), idx(Hkv), idx(B)},
-      gpu::KernelDim3{idx(geom.threads()), idx(1), idx(1)}, Value(), args);
-  op.erase();
   return success();
 }
 

@@ -50,8 +50,18 @@ struct GpuFlashGeometry {
   /// index parameters after the others, and its buffers through views of
   /// those sizes; `batch`, `qLen` and `kvLen` then hold the sizes the tiles
   /// were chosen for (a long prefill), not the call's. Splits stay 1.
-  bool dynBatch = false, dynQLen = false, dynKvLen = false;
-  bool dynamicSizes() const { return dynBatch || dynQLen || dynKvLen; }
+  /// KV caches: `dynKvLen` is a run-time capacity (contiguous Smax, or the
+  /// block-table width); `dynPages` a run-time page count of the pool.
+  /// Paged kernels of run-time sizes take two more index parameters, the
+  /// page count and the block-table width (the capacity is width * page).
+  bool dynBatch = false, dynQLen = false, dynKvLen = false, dynPages = false;
+  bool dynamicSizes() const {
+    return dynBatch || dynQLen || dynKvLen || dynPages;
+  }
+  /// Index parameters of a kernel of run-time sizes.
+  int64_t numSizeParams() const {
+    return dynamicSizes() ? (paged() ? 5 : 3) : 0;
+  }
   bool bshd = false; ///< layout of q/k/v/out
   bool bf16 = true;  ///< else f16
   bool hasKvLengths = false;
@@ -181,6 +191,10 @@ struct GpuAppendGeometry {
   bool hasNewLengths = false;
   bool paged = false, hnd = false; ///< paged cache, [P, Hkv, page, D]
   int64_t pageSize = 0, numPages = 0;
+  /// Shapes of the K/V rows, caches and block table (`?` allowed).
+  SmallVector<int64_t, 4> rowShape, cacheShape, tableShape;
+  bool dynamic = false; ///< some size is `?`: size parameters follow
+  int64_t numSizeParams() const { return dynamic ? (paged ? 4 : 3) : 0; }
   int64_t chunks() const { return headDim / 8; }
   /// One thread per chunk, rounded up to a warp.
   int64_t threads() const {
@@ -190,7 +204,10 @@ struct GpuAppendGeometry {
 
 /// The append kernel; parameters `params`: new keys and values
 /// [B, Hkv, Snew, D], the two caches, the cache lengths [B] (i32), [new
-/// lengths [B] (i32)], [the block table (paged)]. Grid (Snew, Hkv, B).
+/// lengths [B] (i32)], [the block table (paged)], then with run-time sizes
+/// (`dynamic`; buffers of run-time shape as rank-0 memrefs) batch, Snew and
+/// the contiguous capacity Smax, or batch, Snew, the page count and the
+/// block-table width (index). Grid (Snew, Hkv, B).
 gpu::GPUFuncOp emitAppendKernel(OpBuilder &b, Location loc,
                                 const GpuAppendGeometry &a, TypeRange params,
                                 StringRef name);

@@ -423,6 +423,7 @@ def AttnGpuFlash : Pass<"attn-gpu-flash", "ModuleOp"> {
                            "::mlir::vector::VectorDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect",
                            "::mlir::func::FuncDialect",
                            "::mlir::math::MathDialect"];
 }

@@ -47,7 +47,7 @@ GpuKernelCode::GpuKernelCode(GpuKernelCode &&other)
       chip(std::move(other.chip)), scratchBytes(std::move(other.scratchBytes)),
       launches(std::move(other.launches)),
       tensorMaps(std::move(other.tensorMaps)), exprs(std::move(other.exprs)),
-      bufferNames(std::move(other.bufferNames)),
+      checks(std::move(other.checks)), bufferNames(std::move(other.bufferNames)),
       device(std::move(other.device)) {}
 GpuKernelCode::~GpuKernelCode() = default;
 
@@ -483,6 +483,11 @@ mlir::attn::rt::runGpuKernelBuffers(GpuKernelCode &code,
                        shapeString(buf.strides) + " are not dense row-major " +
                        shapeString(rowMajorStrides(buf.shape)) +
                        "; CUDA kernels need dense row-major buffers");
+  // Run-time sizes are checked before the device is touched: a bad size
+  // is the same error without one, and nothing is staged or launched.
+  if (code.hasRunTimeSizes())
+    if (auto launches = code.resolveLaunches(shapesOf(buffers)); !launches)
+      return launches.takeError();
   std::lock_guard<std::mutex> lock(code.mutex);
   if (llvm::Error e = loadLocked(code))
     return e;

@@ -60,6 +60,13 @@ struct GpuExpr {
     CeilDivS,
     MinS,
     MaxS,
+    /// Comparisons (1 or 0) of `lhs` and `rhs`: run-time checks.
+    CmpEq,
+    CmpNe,
+    CmpSlt,
+    CmpSle,
+    CmpSgt,
+    CmpSge,
   };
   Op op = Op::Const;
   int64_t value = 0;
@@ -120,6 +127,14 @@ struct GpuTensorMap {
   }
 };
 
+/// A run-time size check of the host code, `cf.assert %cmp, "message"`
+/// over a comparison of sizes: evaluated per call before any launch, a
+/// failure is an error with the message and both sides' values.
+struct GpuCheck {
+  int node = -1; ///< the comparison
+  std::string message;
+};
+
 struct GpuLaunch {
   std::string kernel; ///< function name in the binary
   std::array<unsigned, 3> grid{1, 1, 1};
@@ -141,6 +156,8 @@ struct GpuKernelCode {
   std::vector<GpuTensorMap> tensorMaps;
   /// Run-time sizes: the expressions grids and scalar parameters read.
   std::vector<GpuExpr> exprs;
+  /// Run-time size checks, in host-code order.
+  std::vector<GpuCheck> checks;
   /// Kernel buffer names (ABI order), for messages.
   std::vector<std::string> bufferNames;
 
@@ -160,7 +177,7 @@ struct GpuKernelCode {
   /// The launches for buffers of `shapes` (ABI order): grids and scalar
   /// parameters evaluated. Errors name the size or grid dim that is out of
   /// range (every run-time size must be at least 1; grids within CUDA's
-  /// limits). Needs no device.
+  /// limits) or the check that fails (GpuCheck). Needs no device.
   llvm::Expected<std::vector<GpuLaunch>>
   resolveLaunches(llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes) const;
   /// Expression `node` as text (messages, plans).

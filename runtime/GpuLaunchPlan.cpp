@@ -12,6 +12,7 @@
 #include "runtime/GpuKernel.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -80,6 +81,9 @@ private:
   llvm::Error readDim(memref::DimOp op);
   llvm::Error readArith(Operation *op, GpuExpr::Op kind);
   llvm::Error readReinterpretCast(memref::ReinterpretCastOp op);
+  /// Run-time checks: comparisons of sizes and the cf.assert on them.
+  llvm::Error readCmp(arith::CmpIOp op);
+  llvm::Error readAssert(cf::AssertOp op);
   /// The expression node of `v`: its own, or a new constant node.
   std::optional<int> exprFor(Value v);
 
@@ -138,6 +142,55 @@ llvm::Error LaunchPlanReader::readArith(Operation *op, GpuExpr::Op kind) {
   code.exprs.push_back(e);
   known[op->getResult(0)] = {GpuParam::Kind::Expr,
                              int64_t(code.exprs.size() - 1), 0};
+  return llvm::Error::success();
+}
+
+llvm::Error LaunchPlanReader::readCmp(arith::CmpIOp op) {
+  using P = arith::CmpIPredicate;
+  std::optional<GpuExpr::Op> kind;
+  switch (op.getPredicate()) {
+  case P::eq:
+    kind = GpuExpr::Op::CmpEq;
+    break;
+  case P::ne:
+    kind = GpuExpr::Op::CmpNe;
+    break;
+  case P::slt:
+    kind = GpuExpr::Op::CmpSlt;
+    break;
+  case P::sle:
+    kind = GpuExpr::Op::CmpSle;
+    break;
+  case P::sgt:
+    kind = GpuExpr::Op::CmpSgt;
+    break;
+  case P::sge:
+    kind = GpuExpr::Op::CmpSge;
+    break;
+  default:
+    break;
+  }
+  std::optional<int> lhs = exprFor(op.getLhs());
+  std::optional<int> rhs = exprFor(op.getRhs());
+  if (!kind || !op.getLhs().getType().isIndex() || !lhs || !rhs)
+    return planError("arith.cmpi other than a signed comparison or equality "
+                     "of sizes and constants");
+  GpuExpr e;
+  e.op = *kind;
+  e.lhs = *lhs;
+  e.rhs = *rhs;
+  code.exprs.push_back(e);
+  known[op] = {GpuParam::Kind::Expr, int64_t(code.exprs.size() - 1), 0};
+  return llvm::Error::success();
+}
+
+llvm::Error LaunchPlanReader::readAssert(cf::AssertOp op) {
+  auto it = known.find(op.getArg());
+  if (it == known.end() || it->second.kind != GpuParam::Kind::Expr ||
+      !op.getArg().getDefiningOp<arith::CmpIOp>())
+    return planError("cf.assert of something other than a comparison of "
+                     "sizes");
+  code.checks.push_back({int(it->second.index), op.getMsg().str()});
   return llvm::Error::success();
 }
 
@@ -355,6 +408,8 @@ llvm::Expected<GpuKernelCode> LaunchPlanReader::read(ModuleOp module) {
             .Case([&](memref::AllocOp a) { return readAlloc(a); })
             .Case([&](gpu::LaunchFuncOp l) { return readLaunch(l); })
             .Case([&](memref::DimOp d) { return readDim(d); })
+            .Case([&](arith::CmpIOp c) { return readCmp(c); })
+            .Case([&](cf::AssertOp a) { return readAssert(a); })
             .Case([&](memref::ReinterpretCastOp r) {
               return readReinterpretCast(r);
             })

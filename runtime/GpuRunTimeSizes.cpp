@@ -39,6 +39,18 @@ const char *opName(GpuExpr::Op op) {
     return "min";
   case GpuExpr::Op::MaxS:
     return "max";
+  case GpuExpr::Op::CmpEq:
+    return " == ";
+  case GpuExpr::Op::CmpNe:
+    return " != ";
+  case GpuExpr::Op::CmpSlt:
+    return " < ";
+  case GpuExpr::Op::CmpSle:
+    return " <= ";
+  case GpuExpr::Op::CmpSgt:
+    return " > ";
+  case GpuExpr::Op::CmpSge:
+    return " >= ";
   case GpuExpr::Op::Const:
   case GpuExpr::Op::Dim:
     break;
@@ -111,6 +123,24 @@ evaluate(const GpuKernelCode &code,
     case GpuExpr::Op::MaxS:
       r = std::max(x, y);
       break;
+    case GpuExpr::Op::CmpEq:
+      r = x == y;
+      break;
+    case GpuExpr::Op::CmpNe:
+      r = x != y;
+      break;
+    case GpuExpr::Op::CmpSlt:
+      r = x < y;
+      break;
+    case GpuExpr::Op::CmpSle:
+      r = x <= y;
+      break;
+    case GpuExpr::Op::CmpSgt:
+      r = x > y;
+      break;
+    case GpuExpr::Op::CmpSge:
+      r = x >= y;
+      break;
     }
   }
   return values;
@@ -146,6 +176,16 @@ llvm::Expected<std::vector<GpuLaunch>> GpuKernelCode::resolveLaunches(
   auto values = evaluate(*this, shapes);
   if (!values)
     return values.takeError();
+  for (const GpuCheck &c : checks) {
+    if ((*values)[c.node])
+      continue;
+    const GpuExpr &cmp = exprs[c.node];
+    return makeError("run-time sizes: " + c.message + ", but " +
+                     exprString(cmp.lhs) + " = " +
+                     llvm::Twine((*values)[cmp.lhs]) + " and " +
+                     exprString(cmp.rhs) + " = " +
+                     llvm::Twine((*values)[cmp.rhs]));
+  }
   std::vector<GpuLaunch> resolved = launches;
   static const char *axes[3] = {"x", "y", "z"};
   const int64_t limits[3] = {std::numeric_limits<int32_t>::max(), 65535, 65535};

@@ -207,6 +207,11 @@ void mlir::attn::rt::writeGpuCode(PayloadWriter &w, const GpuKernelCode &c) {
   w.u64(c.bufferNames.size());
   for (const std::string &n : c.bufferNames)
     w.bytes(n);
+  w.u64(c.checks.size());
+  for (const GpuCheck &check : c.checks) {
+    w.i64(check.node);
+    w.bytes(check.message);
+  }
 }
 
 namespace {
@@ -219,7 +224,7 @@ bool readGpuExprs(PayloadReader &r, GpuKernelCode &c, size_t numBuffers) {
   c.exprs.resize(n);
   for (auto [i, e] : llvm::enumerate(c.exprs)) {
     uint32_t op = r.u32();
-    if (op > static_cast<uint32_t>(GpuExpr::Op::MaxS))
+    if (op > static_cast<uint32_t>(GpuExpr::Op::CmpSge))
       return false;
     e.op = static_cast<GpuExpr::Op>(op);
     e.value = r.i64();
@@ -248,6 +253,18 @@ bool readGpuExprs(PayloadReader &r, GpuKernelCode &c, size_t numBuffers) {
   c.bufferNames.resize(names);
   for (std::string &name : c.bufferNames)
     name = r.bytes();
+  uint64_t checks = r.u64();
+  if (!r.ok() || checks > 4096)
+    return false;
+  c.checks.resize(checks);
+  for (GpuCheck &check : c.checks) {
+    check.node = int(r.i64());
+    check.message = r.bytes();
+    // A check is a comparison node.
+    if (!r.ok() || check.node < 0 || uint64_t(check.node) >= n ||
+        c.exprs[check.node].op < GpuExpr::Op::CmpEq)
+      return false;
+  }
   return r.ok();
 }
 } // namespace

@@ -35,6 +35,42 @@ gpu::GPUFuncOp mlir::attn::emitAppendKernel(OpBuilder &kb, Location loc,
   Value lens = entry.getArgument(argNo++);
   Value newLens = a.hasNewLengths ? entry.getArgument(argNo++) : Value();
   Value table = paged ? entry.getArgument(argNo++) : Value();
+  Value lastPage = im.c(numPages - 1);
+  if (a.dynamic) {
+    // Run-time sizes: views of the buffers passed as base pointers.
+    Value B = entry.getArgument(argNo++), snew = entry.getArgument(argNo++);
+    auto size = [&](int64_t d, Value v) -> OpFoldResult {
+      return ShapedType::isDynamic(d) ? OpFoldResult(v) : b.getIndexAttr(d);
+    };
+    auto view = [&](Value &mem, ArrayRef<OpFoldResult> sizes) {
+      if (cast<MemRefType>(mem.getType()).getRank() == 0)
+        mem = gpu_kernels::denseView(b, mem, sizes);
+    };
+    ArrayRef<int64_t> rs = a.rowShape, cs = a.cacheShape;
+    SmallVector<OpFoldResult> rows = {size(rs[0], B), b.getIndexAttr(rs[1]),
+                                      size(rs[2], snew), b.getIndexAttr(rs[3])};
+    view(k, rows);
+    view(v, rows);
+    view(lens, {size(rs[0], B)});
+    if (newLens)
+      view(newLens, {size(rs[0], B)});
+    SmallVector<OpFoldResult> cache;
+    if (paged) {
+      Value pages = entry.getArgument(argNo++);
+      Value width = entry.getArgument(argNo++);
+      view(table, {size(rs[0], B), size(a.tableShape[1], width)});
+      cache = {size(cs[0], pages), b.getIndexAttr(cs[1]), b.getIndexAttr(cs[2]),
+               b.getIndexAttr(cs[3])};
+      if (ShapedType::isDynamic(cs[0]))
+        lastPage = im.sub(pages, 1);
+    } else {
+      Value smax = entry.getArgument(argNo++);
+      cache = {size(cs[0], B), b.getIndexAttr(cs[1]), size(cs[2], smax),
+               b.getIndexAttr(cs[3])};
+    }
+    view(kc, cache);
+    view(vc, cache);
+  }
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value row = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   Value head = gpu::BlockIdOp::create(b, gpu::Dimension::y);
@@ -56,10 +92,9 @@ gpu::GPUFuncOp mlir::attn::emitAppendKernel(OpBuilder &kb, Location loc,
   } else {
     Value page = memref::LoadOp::create(
         b, table, ValueRange{batch, im.div(pos, pageSize)});
-    Value p =
-        im.max(im.min(arith::IndexCastOp::create(b, b.getIndexType(), page),
-                      im.c(numPages - 1)),
-               im.c(0));
+    Value p = im.max(
+        im.min(arith::IndexCastOp::create(b, b.getIndexType(), page), lastPage),
+        im.c(0));
     Value slot = im.rem(pos, pageSize);
     dst = hnd ? SmallVector<Value>{p, head, slot, col}
               : SmallVector<Value>{p, slot, head, col};

@@ -118,30 +118,17 @@ Value FlashKernelEmitter::lastKey() {
 
 Value FlashKernelEmitter::runTimeView(Value base,
                                       ArrayRef<OpFoldResult> sizes) {
-  // Dense row-major strides, static where every size above is.
-  SmallVector<OpFoldResult> strides(sizes.size());
-  OpFoldResult stride = b.getIndexAttr(1);
-  for (int64_t i = int64_t(sizes.size()) - 1; i >= 0; --i) {
-    strides[i] = stride;
-    stride = im.mul(stride, sizes[i]);
-  }
-  SmallVector<int64_t> shape, staticStrides;
-  for (auto [size, st] : llvm::zip(sizes, strides)) {
-    shape.push_back(IndexMath::known(size).value_or(ShapedType::kDynamic));
-    staticStrides.push_back(
-        IndexMath::known(st).value_or(ShapedType::kDynamic));
-  }
-  auto type =
-      MemRefType::get(shape, cast<MemRefType>(base.getType()).getElementType(),
-                      StridedLayoutAttr::get(b.getContext(), 0, staticStrides));
-  return memref::ReinterpretCastOp::create(b, type, base, b.getIndexAttr(0),
-                                           sizes, strides);
+  return denseView(b, base, sizes);
 }
 
 void FlashKernelEmitter::bindRunTimeViews(Block &entry, unsigned argNo) {
   batchSize = entry.getArgument(argNo++);
   qLenSize = entry.getArgument(argNo++);
   kvLenSize = entry.getArgument(argNo++);
+  if (g.paged()) {
+    numPagesSize = entry.getArgument(argNo++);
+    tableWidthSize = entry.getArgument(argNo++);
+  }
   auto view = [&](Value &mem, ArrayRef<OpFoldResult> sizes) {
     if (mem && cast<MemRefType>(mem.getType()).getRank() == 0)
       mem = runTimeView(mem, sizes);
@@ -152,9 +139,28 @@ void FlashKernelEmitter::bindRunTimeViews(Block &entry, unsigned argNo) {
   SmallVector<OpFoldResult> qSizes =
       g.bshd ? SmallVector<OpFoldResult>{B, Sq, H, D}
              : SmallVector<OpFoldResult>{B, H, Sq, D};
-  SmallVector<OpFoldResult> kvSizes =
-      g.bshd ? SmallVector<OpFoldResult>{B, Skv, Hkv, D}
-             : SmallVector<OpFoldResult>{B, Hkv, Skv, D};
+  SmallVector<OpFoldResult> kvSizes;
+  OpFoldResult pages = g.dynPages ? OpFoldResult(numPagesSize)
+                                  : b.getIndexAttr(g.numPages),
+               page = b.getIndexAttr(g.pageSize);
+  switch (g.kvForm) {
+  case GpuKvForm::Dense:
+    kvSizes = g.bshd ? SmallVector<OpFoldResult>{B, Skv, Hkv, D}
+                     : SmallVector<OpFoldResult>{B, Hkv, Skv, D};
+    break;
+  case GpuKvForm::Contiguous:
+    kvSizes = {B, Hkv, Skv, D};
+    break;
+  case GpuKvForm::PagedNHD:
+    kvSizes = {pages, page, Hkv, D};
+    break;
+  case GpuKvForm::PagedHND:
+    kvSizes = {pages, Hkv, page, D};
+    break;
+  }
+  if (g.paged())
+    view(blockTable, {B, g.dynKvLen ? OpFoldResult(tableWidthSize)
+                                    : b.getIndexAttr(g.pagesPerSeq)});
   view(q, qSizes);
   view(k, kvSizes);
   view(v, kvSizes);
@@ -399,7 +405,7 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
   if (g.dynamicSizes()) {
     for (Type &t : params)
       t = gpuKernelParamType(cast<MemRefType>(t));
-    params.append(3, ob.getIndexType());
+    params.append(g.numSizeParams(), ob.getIndexType());
   }
   auto func = createKernelFunc(ob, loc, name, params, g.threads());
   ImplicitLocOpBuilder b(loc, ob);

@@ -191,8 +191,9 @@ private:
   Value q, k, v, bias, kvLengths, blockTable, out, lseOut, partOut, partLse;
   Value boolMask, qSegments, kvSegments;
   Value tensorMapK, tensorMapV; ///< TMA: generic addresses of the maps
-  /// Run-time sizes: the batch, Sq and Skv parameters (index).
-  Value batchSize, qLenSize, kvLenSize;
+  /// Run-time sizes: the batch, Sq and Skv parameters (index); paged
+  /// caches also the page count and the block-table width.
+  Value batchSize, qLenSize, kvLenSize, numPagesSize, tableWidthSize;
 
   // Thread and block.
   Value tid, lane, warp, rw, kw;

@@ -178,6 +178,9 @@ int64_t dimSq(const GpuFlashGeometry &g) {
 int64_t dimSkv(const GpuFlashGeometry &g) {
   return g.dynKvLen ? ShapedType::kDynamic : g.kvLen;
 }
+int64_t dimPages(const GpuFlashGeometry &g) {
+  return g.dynPages ? ShapedType::kDynamic : g.numPages;
+}
 } // namespace
 
 MemRefType mlir::attn::gpuQueryType(MLIRContext *ctx,
@@ -201,10 +204,10 @@ MemRefType mlir::attn::gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g) {
     shape = {B, g.kvHeads, Skv, g.headDim};
     break;
   case GpuKvForm::PagedNHD:
-    shape = {g.numPages, g.pageSize, g.kvHeads, g.headDim};
+    shape = {dimPages(g), g.pageSize, g.kvHeads, g.headDim};
     break;
   case GpuKvForm::PagedHND:
-    shape = {g.numPages, g.kvHeads, g.pageSize, g.headDim};
+    shape = {dimPages(g), g.kvHeads, g.pageSize, g.headDim};
     break;
   }
   return MemRefType::get(shape, elemType(ctx, g));
@@ -221,7 +224,10 @@ MemRefType mlir::attn::gpuLengthsType(MLIRContext *ctx,
 
 MemRefType mlir::attn::gpuBlockTableType(MLIRContext *ctx,
                                          const GpuFlashGeometry &g) {
-  return MemRefType::get({g.batch, g.pagesPerSeq}, IntegerType::get(ctx, 32));
+  // The block-table width is the run-time capacity of a paged cache.
+  return MemRefType::get(
+      {dimB(g), g.dynKvLen ? ShapedType::kDynamic : g.pagesPerSeq},
+      IntegerType::get(ctx, 32));
 }
 
 MemRefType mlir::attn::gpuScratchOutType(MLIRContext *ctx,

@@ -1,6 +1,7 @@
 //===- KernelBuilder.cpp - shared helpers of the GPU kernel emitters ------===//
 #include "passes/gpu/KernelBuilder.h"
 
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
@@ -16,6 +17,28 @@ gpu::GPUFuncOp gpu_kernels::createKernelFunc(OpBuilder &b, Location loc,
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
   return func;
+}
+
+Value gpu_kernels::denseView(ImplicitLocOpBuilder &b, Value base,
+                             ArrayRef<OpFoldResult> sizes) {
+  IndexMath im{b};
+  SmallVector<OpFoldResult> strides(sizes.size());
+  OpFoldResult stride = b.getIndexAttr(1);
+  for (int64_t i = int64_t(sizes.size()) - 1; i >= 0; --i) {
+    strides[i] = stride;
+    stride = im.mul(stride, sizes[i]);
+  }
+  SmallVector<int64_t> shape, staticStrides;
+  for (auto [size, st] : llvm::zip(sizes, strides)) {
+    shape.push_back(IndexMath::known(size).value_or(ShapedType::kDynamic));
+    staticStrides.push_back(
+        IndexMath::known(st).value_or(ShapedType::kDynamic));
+  }
+  auto type =
+      MemRefType::get(shape, cast<MemRefType>(base.getType()).getElementType(),
+                      StridedLayoutAttr::get(b.getContext(), 0, staticStrides));
+  return memref::ReinterpretCastOp::create(b, type, base, b.getIndexAttr(0),
+                                           sizes, strides);
 }
 
 SmallVector<Value> gpu_kernels::flatten(const Fragments &f) {

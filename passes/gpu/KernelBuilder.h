@@ -33,6 +33,12 @@ Type elemType(MLIRContext *ctx, const GpuFlashGeometry &g);
 gpu::GPUFuncOp createKernelFunc(OpBuilder &b, Location loc, StringRef name,
                                 TypeRange params, int64_t threads);
 
+/// `base` (a rank-0 memref parameter: a buffer of run-time shape) as the
+/// dense row-major buffer of `sizes`; strides static where every size
+/// inside them is.
+Value denseView(ImplicitLocOpBuilder &b, Value base,
+                ArrayRef<OpFoldResult> sizes);
+
 /// Per-thread mma accumulators: [m tile][n tile][4 f32].
 using Fragments = SmallVector<SmallVector<SmallVector<Value>>>;
 

@@ -129,7 +129,8 @@ SmallVector<Value> FlashKernelEmitter::kvIndices(Value key, Value col) {
   Value k0 = im.min(key, last);
   Value entry = memref::LoadOp::create(
       b, blockTable, ValueRange{batch, im.div(k0, g.pageSize)});
-  Value page = im.max(im.min(i32ToIndex(entry), im.c(g.numPages - 1)), im.c(0));
+  Value lastPage = g.dynPages ? im.sub(numPagesSize, 1) : im.c(g.numPages - 1);
+  Value page = im.max(im.min(i32ToIndex(entry), lastPage), im.c(0));
   Value slot = im.rem(k0, g.pageSize);
   if (g.kvForm == GpuKvForm::PagedNHD)
     return {page, slot, kvHead, col};

@@ -142,6 +142,12 @@ mlir::attn::kv::appendKernelSource(llvm::ArrayRef<KernelBufferType> b,
   bool hnd = paged && layout == PageLayout::HND;
   src.key =
       "cache_append(" + typesKey(b) + (hnd ? ")hnd" : ")") + ropeKey(rope);
+  src.bufferNames = {"key",           "value",      "key_cache",
+                     "value_cache",   "cache_lengths", "new_lengths"};
+  if (paged)
+    src.bufferNames.push_back("block_table");
+  if (rope)
+    src.bufferNames.insert(src.bufferNames.end(), {"rotary_cos", "rotary_sin"});
   llvm::SmallVector<KernelBufferType, 9> bufs(b);
   src.build = [bufs, paged, hnd, rope](OpBuilder &ob, Location loc) {
     auto args = kernelFunc(ob, loc, "cache_append", bufs);
@@ -177,6 +183,16 @@ KernelSource mlir::attn::kv::attentionKernelSource(
   if (withSinks)
     src.key += "sinks";
   src.key += ropeKey(rope);
+  src.bufferNames = {"query", "key_cache", "value_cache", "cache_lengths"};
+  if (paged)
+    src.bufferNames.push_back("block_table");
+  if (withSinks)
+    src.bufferNames.push_back("sinks");
+  if (rope)
+    src.bufferNames.insert(src.bufferNames.end(), {"rotary_cos", "rotary_sin"});
+  src.bufferNames.push_back("output");
+  if (withLse)
+    src.bufferNames.push_back("lse");
   llvm::SmallVector<KernelBufferType, 9> bufs(b);
   src.build = [bufs, paged, withLse, hnd, o, withSinks, rope](OpBuilder &ob,
                                                               Location loc) {
@@ -360,7 +376,10 @@ llvm::Error GpuCacheKernel::run(llvm::ArrayRef<BufferRef> buffers,
   return rt::runGpuKernelBuffers(*code, buffers, uses);
 }
 
-std::string GpuCacheKernel::launchPlan() const { return code->planString(); }
+std::string GpuCacheKernel::launchPlan(
+    llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes) const {
+  return code->planString(shapes);
+}
 
 struct CacheKernels::GpuEntry {
   std::once_flag once;
@@ -434,6 +453,8 @@ CacheKernels::getCuda(llvm::StringRef name, const KernelSource &source,
       entry->error = llvm::toString(code.takeError());
       return;
     }
+    if (source.bufferNames.size() == buffers.size())
+      code->bufferNames = source.bufferNames;
     if (disk) {
       rt::PayloadWriter w;
       rt::writeGpuCode(w, *code);

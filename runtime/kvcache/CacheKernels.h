@@ -78,6 +78,9 @@ struct KernelSource {
   /// Builds the `func.func` at the builder's insertion point (a module
   /// body whose context has the attn, func and memref dialects loaded).
   std::function<void(OpBuilder &, Location)> build;
+  /// The buffers' names in ABI order ("key_cache", ...): CUDA launch plans
+  /// of run-time sizes name them in their errors.
+  std::vector<std::string> bufferNames;
 };
 
 /// The kernel function for attn.cache_append over buffers of these types
@@ -134,8 +137,11 @@ public:
   llvm::Error run(llvm::ArrayRef<rt::BufferRef> buffers,
                   llvm::ArrayRef<rt::GpuBufferUse> uses) const;
   const std::string &name() const { return fnName; }
-  /// The launches, e.g. "cache_append_... grid (...) block (...)".
-  std::string launchPlan() const;
+  /// The launches, e.g. "cache_append_... grid (...) block (...)"; with
+  /// run-time sizes, grids as expressions, or their values for buffers of
+  /// `shapes` (ABI order).
+  std::string
+  launchPlan(llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes = {}) const;
 
 private:
   std::string fnName;

@@ -67,6 +67,12 @@ bool KvStepper::onDevice() const {
   return kvCache.keyCache().space == rt::MemorySpace::Device;
 }
 
+bool KvStepper::runTimeSizes() const {
+  // A fixed CUDA split count needs static sizes (the partials' scratch
+  // follows them): such steppers specialise per shape.
+  return options.runTimeSizes && !(onDevice() && options.gpu.gpuKvSplits > 1);
+}
+
 llvm::Expected<KvStepper::StepKernel>
 KvStepper::compileKernel(llvm::StringRef name, const KernelSource &source,
                          llvm::ArrayRef<KernelBufferType> types) {
@@ -117,9 +123,9 @@ KernelBufferType tableType(const RotaryEmbedding &rope) {
 llvm::Expected<KvStepper::StepKernel>
 KvStepper::appendKernel(const BufferRef &key, const BufferRef &value,
                         const RotaryEmbedding *rope) {
-  // CPU kernels take the batch and chunk length at run time: one append
-  // kernel serves every step. CUDA ones are compiled per shape.
-  bool runTime = !onDevice() && options.runTimeSizes;
+  // The batch and chunk length are run-time sizes (CPU and CUDA kernels):
+  // one append kernel serves every step.
+  bool runTime = runTimeSizes();
   int64_t n = runTime ? kDynamicSize : key.shape[0];
   AppendKey memo{n, runTime ? kDynamicSize : key.shape[2], ropeKey(rope)};
   for (auto &[k, kernel] : appendKernels)
@@ -148,9 +154,9 @@ KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
                         const BufferRef *lse, const BufferRef *sinks,
                         const RotaryEmbedding *rope,
                         const CacheAttentionOptions &attn) {
-  // CPU kernels take the batch and (chunked prefill) query length at run
-  // time; Sq = 1 stays static: decode is its own kernel kind.
-  bool runTime = !onDevice() && options.runTimeSizes;
+  // The batch and (chunked prefill) query length are run-time sizes (CPU
+  // and CUDA kernels); Sq = 1 stays static: decode is its own kernel kind.
+  bool runTime = runTimeSizes();
   int64_t n = runTime ? kDynamicSize : query.shape[0];
   int64_t sq = query.shape[2];
   if (runTime && sq != 1)

@@ -50,9 +50,9 @@ struct StepOptions {
   CacheKernelOptions compile;
   /// Target::Cuda options (chip, format, splits) for device-memory caches.
   rt::CompileOptions gpu;
-  /// CPU kernels take the batch and chunk/query length at run time (one
-  /// kernel per kind serves a continuous-batching loop; Sq = 1 decode stays
-  /// its own kind). false: one kernel per shape.
+  /// Kernels (CPU and CUDA) take the batch and chunk/query length at run
+  /// time (one kernel per kind serves a continuous-batching loop; Sq = 1
+  /// decode stays its own kind). false: one kernel per shape.
   bool runTimeSizes = true;
 };
 
@@ -94,6 +94,9 @@ public:
   KvCache &cache() { return kvCache; }
   /// True when the cache's pools are in device memory (CUDA kernels).
   bool onDevice() const;
+  /// True when kernels take run-time sizes (StepOptions::runTimeSizes,
+  /// unless a fixed CUDA split count asks for per-shape kernels).
+  bool runTimeSizes() const;
   CacheKernels &kernels() { return *kernelCache; }
 
 private:

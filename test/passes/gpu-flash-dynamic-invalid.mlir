@@ -27,3 +27,20 @@ func.func @splits(%q: memref<?x4x1x64xbf16>, %k: memref<?x4x?x64xbf16>, %v: memr
   bufferization.materialize_in_destination %r in restrict writable %o : (tensor<?x4x1x64xbf16>, memref<?x4x1x64xbf16>) -> ()
   return
 }
+
+// -----
+
+// KV-cache ops: heads, head dims and the page size shape the kernels.
+func.func @cache_heads(%q: memref<?x?x1x64xbf16>, %kc: memref<32x16x2x64xbf16>, %vc: memref<32x16x2x64xbf16>, %len: memref<?xi32>, %bt: memref<?x8xi32>, %o: memref<?x?x1x64xbf16>) {
+  // expected-error @+1 {{attn-gpu-flash needs static heads, head dims and page size (batch, the query or chunk length, the cache capacity and the page count may be `?`)}}
+  attn.cache_attention %q, %kc, %vc lengths(%len) block_table(%bt : memref<?x8xi32>) outs(%o) : memref<?x?x1x64xbf16>, memref<32x16x2x64xbf16>, memref<32x16x2x64xbf16>, memref<?xi32> -> memref<?x?x1x64xbf16>
+  return
+}
+
+// -----
+
+func.func @append_page_size(%k: memref<?x2x?x64xbf16>, %v: memref<?x2x?x64xbf16>, %kc: memref<32x?x2x64xbf16>, %vc: memref<32x?x2x64xbf16>, %len: memref<?xi32>, %nl: memref<?xi32>, %bt: memref<?x8xi32>) {
+  // expected-error @+1 {{attn-gpu-flash needs static heads, head dims and page size}}
+  attn.cache_append %k, %v into %kc, %vc lengths(%len) new_lengths(%nl : memref<?xi32>) block_table(%bt : memref<?x8xi32>) : memref<?x2x?x64xbf16>, memref<?x2x?x64xbf16> into memref<32x?x2x64xbf16>, memref<32x?x2x64xbf16>, memref<?xi32>
+  return
+}

@@ -1,0 +1,344 @@
+//===- GpuCacheOps.cpp - attn.cache_* -> GPU kernels and launches ---------===//
+//
+// attn.cache_attention runs the flash kernel with K/V rows addressed
+// through the cache (contiguous [B, Hkv, Smax, D] or pages through a block
+// table) and end-aligned queries; attn.cache_append the append kernel
+// (gpu/AppendKernel.cpp). Batch, the query or chunk length, the cache
+// capacity (Smax or the block-table width) and the page count may be
+// run-time sizes (`?`): the kernels then take their buffers as base
+// pointers plus index size parameters, the host code computes the grid
+// from memref.dim of the buffers, and what the verifier checks for static
+// shapes becomes cf.assert ops on those dims that the runtime evaluates
+// per call before anything is launched (GpuRunTimeSizes.cpp).
+//
+//===----------------------------------------------------------------------===//
+#include "passes/GpuFlashLowering.h"
+#include "passes/IndexMath.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::gpu_lowering;
+
+namespace {
+
+/// Tiles of run-time lengths are chosen for this many keys or queries (a
+/// long prefill), as for attn.attention.
+constexpr int64_t kRunTimeLen = 4096;
+
+bool isDyn(Value v, unsigned dim) {
+  return v && cast<MemRefType>(v.getType()).isDynamicDim(dim);
+}
+
+/// The host-side checks and sizes of one cache op with run-time sizes.
+struct RunTimeChecks {
+  ImplicitLocOpBuilder &b;
+  /// `dim` of `v` (a kernel buffer), folded to a constant when static.
+  Value dim(Value v, int64_t d) { return memref::DimOp::create(b, v, d); }
+  /// cf.assert(lhs `pred` rhs, message): the runtime reports the message
+  /// with both sides' expressions and values.
+  void check(arith::CmpIPredicate pred, Value lhs, Value rhs,
+             const Twine &message) {
+    Value ok = arith::CmpIOp::create(b, pred, lhs, rhs);
+    cf::AssertOp::create(b, ok, message.str());
+  }
+  void equal(Value lhs, Value rhs, const Twine &message) {
+    check(arith::CmpIPredicate::eq, lhs, rhs, message);
+  }
+};
+
+/// The first dynamic-dim check of a cache op: the dims that must be static
+/// (heads, head dims, page size) are.
+LogicalResult requireStaticDims(Operation *op, ArrayRef<int64_t> dims,
+                                StringRef names) {
+  if (llvm::any_of(dims, ShapedType::isDynamic))
+    return op->emitOpError("attn-gpu-flash needs static ")
+           << names
+           << " (batch, the query or chunk length, the cache capacity and "
+              "the page count may be `?`)";
+  return success();
+}
+
+} // namespace
+
+/// attn.cache_attention over a contiguous or paged cache: the same kernel,
+/// K/V rows addressed through the cache layout, queries end-aligned.
+LogicalResult gpu_lowering::lowerCacheAttention(
+    CacheAttentionOp op, const GpuFlashOverrides &overrides, int64_t numSms) {
+  auto unsupported = [&](StringRef what) {
+    return op.emitOpError("attn-gpu-flash does not support ")
+           << what << " yet (the CPU pipeline attn-to-cpu does)";
+  };
+  if (op.getSinks())
+    return unsupported("attention sinks");
+  if (op.getRope())
+    return unsupported("rotary embedding of the queries");
+  auto qTy = cast<MemRefType>(op.getQuery().getType());
+  auto kTy = cast<MemRefType>(op.getKeyCache().getType());
+  Type et = qTy.getElementType();
+  if ((!et.isBF16() && !et.isF16()) || kTy.getElementType() != et)
+    return op.emitOpError("attn-gpu-flash runs f16 and bf16 on tensor "
+                          "cores, with the cache in the query's type; got ")
+           << et << " queries and a " << kTy.getElementType() << " cache";
+  Value bt = op.getBlockTable();
+  bool hnd = op.getPageLayoutOrDefault() == PageLayout::HND;
+  auto qs = qTy.getShape(), ks = kTy.getShape();
+  auto vs = cast<MemRefType>(op.getValueCache().getType()).getShape();
+  // Heads, head dims and the page size shape the kernel.
+  unsigned headDim = bt && !hnd ? 2 : 1;
+  SmallVector<int64_t> fixed = {qs[1], qs[3], ks[headDim], ks[3],
+                                vs[headDim], vs[3]};
+  if (bt)
+    fixed.append({ks[hnd ? 2 : 1], vs[hnd ? 2 : 1]});
+  if (failed(requireStaticDims(op, fixed, "heads, head dims and page size")))
+    return failure();
+
+  GpuFlashGeometry g;
+  Value q = op.getQuery(), out = op.getOutput(), lse = op.getLse();
+  Value kc = op.getKeyCache(), vc = op.getValueCache();
+  Value lengths = op.getCacheLengths();
+  g.dynBatch = isDyn(q, 0) || isDyn(out, 0) || isDyn(lse, 0) ||
+               isDyn(lengths, 0) || isDyn(bt, 0) ||
+               (!bt && (isDyn(kc, 0) || isDyn(vc, 0)));
+  g.dynQLen = isDyn(q, 2) || isDyn(out, 2) || isDyn(lse, 2);
+  g.batch = g.dynBatch ? 1 : qs[0];
+  g.heads = qs[1];
+  g.qLen = g.dynQLen ? kRunTimeLen : qs[2];
+  g.headDim = qs[3];
+  g.bf16 = et.isBF16();
+  g.hasKvLengths = true;
+  g.hasLse = static_cast<bool>(lse);
+  g.endAlignedQueries = true;
+  if (bt) {
+    g.kvForm = hnd ? GpuKvForm::PagedHND : GpuKvForm::PagedNHD;
+    g.dynKvLen = isDyn(bt, 1);
+    g.dynPages = isDyn(kc, 0) || isDyn(vc, 0);
+    g.numPages = g.dynPages ? 1 : ks[0];
+    g.pageSize = hnd ? ks[2] : ks[1];
+    g.kvHeads = hnd ? ks[1] : ks[2];
+    g.pagesPerSeq = g.dynKvLen
+                        ? (kRunTimeLen + g.pageSize - 1) / g.pageSize
+                        : cast<MemRefType>(bt.getType()).getShape()[1];
+    g.kvLen = g.pagesPerSeq * g.pageSize;
+  } else {
+    g.kvForm = GpuKvForm::Contiguous;
+    g.dynKvLen = isDyn(kc, 2) || isDyn(vc, 2);
+    g.kvHeads = ks[1];
+    g.kvLen = g.dynKvLen ? kRunTimeLen : ks[2];
+  }
+  g.group = g.heads / std::max<int64_t>(g.kvHeads, 1);
+  if (auto m = op.getMaskAttr())
+    g.mask = m.getSpec();
+  g.scale = op.getScaleOrDefault();
+  if (auto cap = op.getSoftcapAttr())
+    g.softcap = cap.getValueAsDouble();
+  if (failed(checkGpuSizes(
+          op, {g.batch, g.heads, g.qLen, g.kvHeads, g.kvLen, ks[0]},
+          "batch, query heads, Sq, K/V heads, cache capacity, pages")))
+    return failure();
+  std::string why;
+  if (failed(checkGpuFlashSupport(g, why)) ||
+      failed(chooseGpuFlashGeometry(g, overrides, numSms, why)))
+    return op.emitOpError("attn-gpu-flash: ") << why;
+  if (failed(checkGrid(op, g.rowBlocks() * g.splits, g.kvHeads, g.batch)))
+    return failure();
+
+  OpBuilder b(op);
+  MLIRContext *ctx = op.getContext();
+  SmallVector<Value> inputs = {
+      asKernelBuffer(b, op, q, gpuQueryType(ctx, g)),
+      asKernelBuffer(b, op, kc, gpuKvType(ctx, g)),
+      asKernelBuffer(b, op, vc, gpuKvType(ctx, g)),
+      asKernelBuffer(b, op, lengths, gpuLengthsType(ctx, g))};
+  if (g.paged())
+    inputs.push_back(asKernelBuffer(b, op, bt, gpuBlockTableType(ctx, g)));
+  Value lseBuf = lse ? asKernelBuffer(b, op, lse, gpuLseType(ctx, g)) : Value();
+  Value outBuf = asKernelBuffer(b, op, out, gpuQueryType(ctx, g));
+  SmallVector<Value> sizes;
+  if (g.dynamicSizes()) {
+    ImplicitLocOpBuilder ib(op.getLoc(), b);
+    RunTimeChecks rc{ib};
+    Value qb = inputs[0], kb = inputs[1], vb = inputs[2];
+    Value batch = rc.dim(qb, 0), sq = rc.dim(qb, 2);
+    // What the verifier checks between static dims, per call.
+    rc.equal(rc.dim(outBuf, 0), batch, "the output's batch is the query's");
+    rc.equal(rc.dim(outBuf, 2), sq, "the output's Sq is the query's");
+    if (lseBuf) {
+      rc.equal(rc.dim(lseBuf, 0), batch, "the lse's batch is the query's");
+      rc.equal(rc.dim(lseBuf, 2), sq, "the lse's Sq is the query's");
+    }
+    rc.equal(rc.dim(inputs[3], 0), batch,
+             "one cache length per sequence of the batch");
+    Value capacity;
+    if (g.paged()) {
+      Value table = inputs[4];
+      rc.equal(rc.dim(table, 0), batch,
+               "one block-table row per sequence of the batch");
+      rc.equal(rc.dim(vb, 0), rc.dim(kb, 0),
+               "the key and value pools have the same page count");
+      IndexMath hm{ib};
+      capacity = hm.mul(rc.dim(table, 1), g.pageSize);
+      sizes = {batch, sq, capacity, rc.dim(kb, 0), rc.dim(table, 1)};
+    } else {
+      rc.equal(rc.dim(kb, 0), batch, "the key cache holds the batch's slots");
+      rc.equal(rc.dim(vb, 0), batch,
+               "the value cache holds the batch's slots");
+      rc.equal(rc.dim(vb, 2), rc.dim(kb, 2),
+               "the key and value caches have the same capacity");
+      capacity = rc.dim(kb, 2);
+      sizes = {batch, sq, capacity};
+    }
+    // The queries are the last Sq positions of sequences of at most the
+    // capacity.
+    rc.check(arith::CmpIPredicate::sle, sq, capacity,
+             "the queries fit the cache (Sq <= its capacity)");
+  }
+  emitLaunches(b, op, g, inputs, outBuf, lseBuf, sizes);
+  op.erase();
+  return success();
+}
+
+/// attn.cache_append: the append kernel (gpu/AppendKernel.cpp) over grid
+/// (Snew, Hkv, B).
+LogicalResult gpu_lowering::lowerCacheAppend(CacheAppendOp op) {
+  if (op.getRope())
+    return op.emitOpError("attn-gpu-flash does not support the rotary "
+                          "embedding of appended keys yet (the CPU pipeline "
+                          "attn-to-cpu does)");
+  auto kTy = cast<MemRefType>(op.getKey().getType());
+  auto vTy = cast<MemRefType>(op.getValue().getType());
+  auto kcTy = cast<MemRefType>(op.getKeyCache().getType());
+  auto vcTy = cast<MemRefType>(op.getValueCache().getType());
+  Type ct = kcTy.getElementType();
+  if (vcTy.getElementType() != ct ||
+      (kTy.getElementType() != ct && !kTy.getElementType().isF32()) ||
+      vTy.getElementType() != kTy.getElementType())
+    return op.emitOpError("attn-gpu-flash appends rows of the cache's type "
+                          "or f32 (converted); got ")
+           << kTy.getElementType() << " rows for a " << ct << " cache";
+  Value bt = op.getBlockTable();
+  bool paged = static_cast<bool>(bt), hnd = op.getPageLayout() == PageLayout::HND;
+  unsigned headDim = paged && !hnd ? 2 : 1;
+  SmallVector<int64_t> fixed = {kTy.getShape()[1], kTy.getShape()[3],
+                                vTy.getShape()[3], kcTy.getShape()[headDim],
+                                kcTy.getShape()[3]};
+  if (paged)
+    fixed.push_back(kcTy.getShape()[hnd ? 2 : 1]);
+  if (failed(requireStaticDims(op, fixed, "heads, head dims and page size")))
+    return failure();
+  int64_t B = kTy.getShape()[0], Hkv = kTy.getShape()[1],
+          Snew = kTy.getShape()[2], D = kTy.getShape()[3];
+  if (vTy.getShape()[3] != D || D % 8 != 0)
+    return op.emitOpError("attn-gpu-flash appends rows whose head dim is a "
+                          "multiple of 8, equal for K and V");
+  auto dense = [](MemRefType t) {
+    return MemRefType::get(t.getShape(), t.getElementType());
+  };
+  GpuAppendGeometry geom;
+  geom.headDim = D;
+  geom.hasNewLengths = static_cast<bool>(op.getNewLengths());
+  geom.paged = paged;
+  geom.hnd = hnd;
+  geom.rowShape.assign(kTy.getShape().begin(), kTy.getShape().end());
+  geom.cacheShape.assign(kcTy.getShape().begin(), kcTy.getShape().end());
+  SmallVector<Value> buffers = {op.getKey(), op.getValue(), op.getKeyCache(),
+                                op.getValueCache(), op.getCacheLengths()};
+  if (op.getNewLengths())
+    buffers.push_back(op.getNewLengths());
+  if (paged) {
+    buffers.push_back(bt);
+    auto btTy = cast<MemRefType>(bt.getType());
+    geom.tableShape.assign(btTy.getShape().begin(), btTy.getShape().end());
+    geom.numPages = kcTy.getShape()[0];
+    geom.pageSize = kcTy.getShape()[hnd ? 2 : 1];
+  }
+  for (Value v : buffers)
+    geom.dynamic |= !cast<MemRefType>(v.getType()).hasStaticShape();
+  // Static sizes must be non-empty; run-time ones are checked per call.
+  auto sizeOrOne = [](int64_t d) { return ShapedType::isDynamic(d) ? 1 : d; };
+  if (failed(checkGpuSizes(op,
+                           {sizeOrOne(B), Hkv, sizeOrOne(Snew),
+                            paged ? sizeOrOne(geom.numPages) : 1},
+                           "batch, K/V heads, Snew, pages")) ||
+      failed(checkGrid(op, sizeOrOne(Snew), Hkv, sizeOrOne(B))))
+    return failure();
+
+  SmallVector<Type> params;
+  for (Value v : buffers)
+    params.push_back(dense(cast<MemRefType>(v.getType())));
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  SmallVector<Value> args;
+  for (auto [v, t] : llvm::zip(buffers, params))
+    args.push_back(asKernelBuffer(b, op, v, cast<MemRefType>(t)));
+  auto idx = [&](int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, x);
+  };
+  Value gridX = idx(Snew), gridZ = idx(B);
+  if (geom.dynamic) {
+    ImplicitLocOpBuilder ib(loc, b);
+    RunTimeChecks rc{ib};
+    Value key = args[0], value = args[1], kcb = args[2], vcb = args[3];
+    Value batch = rc.dim(key, 0), snew = rc.dim(key, 2);
+    rc.equal(rc.dim(value, 0), batch, "the values' batch is the keys'");
+    rc.equal(rc.dim(value, 2), snew, "the values' Snew is the keys'");
+    rc.equal(rc.dim(args[4], 0), batch,
+             "one cache length per sequence of the batch");
+    if (geom.hasNewLengths)
+      rc.equal(rc.dim(args[5], 0), batch,
+               "one new length per sequence of the batch");
+    SmallVector<Value> sizes = {batch, snew};
+    Value capacity;
+    if (paged) {
+      Value table = args.back();
+      rc.equal(rc.dim(table, 0), batch,
+               "one block-table row per sequence of the batch");
+      rc.equal(rc.dim(vcb, 0), rc.dim(kcb, 0),
+               "the key and value pools have the same page count");
+      IndexMath hm{ib};
+      capacity = hm.mul(rc.dim(table, 1), geom.pageSize);
+      sizes.append({rc.dim(kcb, 0), rc.dim(table, 1)});
+    } else {
+      rc.equal(rc.dim(kcb, 0), batch, "the key cache holds the batch's slots");
+      rc.equal(rc.dim(vcb, 0), batch,
+               "the value cache holds the batch's slots");
+      rc.equal(rc.dim(vcb, 2), rc.dim(kcb, 2),
+               "the key and value caches have the same capacity");
+      capacity = rc.dim(kcb, 2);
+      sizes.push_back(capacity);
+    }
+    rc.check(arith::CmpIPredicate::sle, snew, capacity,
+             "the appended rows fit the cache (Snew <= its capacity)");
+    gridX = snew;
+    gridZ = batch;
+    for (auto [arg, t] : llvm::zip(args, params)) {
+      auto mt = cast<MemRefType>(t);
+      t = gpuKernelParamType(mt);
+      if (!mt.hasStaticShape())
+        arg = memref::ReinterpretCastOp::create(
+            b, loc, cast<MemRefType>(t), arg, b.getIndexAttr(0),
+            ArrayRef<OpFoldResult>{}, ArrayRef<OpFoldResult>{});
+    }
+    args.append(sizes);
+    params.append(sizes.size(), b.getIndexType());
+  }
+
+  auto module = op->getParentOfType<ModuleOp>();
+  auto func = op->getParentOfType<func::FuncOp>();
+  gpu::GPUModuleOp gm = getOrCreateGpuModule(module);
+  OpBuilder kb(gm.getBodyRegion());
+  kb.setInsertionPointToEnd(gm.getBody());
+  gpu::GPUFuncOp kernel =
+      emitAppendKernel(kb, loc, geom, params,
+                       uniqueName(gm, (func.getSymName() + "_append").str()));
+  gpu::LaunchFuncOp::create(
+      b, loc, kernel, gpu::KernelDim3{gridX, idx(Hkv), gridZ},
+      gpu::KernelDim3{idx(geom.threads()), idx(1), idx(1)}, Value(), args);
+  op.erase();
+  return success();
+}

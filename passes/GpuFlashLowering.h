@@ -1,0 +1,57 @@
+//===- GpuFlashLowering.h - host-side helpers of attn-gpu-flash -*- C++ -*-===//
+//
+// What the lowerings of attn-gpu-flash share on the host side: the
+// @attn_gpu module, kernel names, the casts of arguments to kernel buffer
+// types, the launches of a flash kernel (and its combine kernel) and the
+// size checks. GpuFlash.cpp lowers attn.attention and runs the pass;
+// GpuCacheOps.cpp lowers the KV-cache ops. Internal to passes/.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_PASSES_GPUFLASHLOWERING_H
+#define ATTN_PASSES_GPUFLASHLOWERING_H
+
+#include "dialect/AttnOps.h"
+#include "passes/GpuFlashKernel.h"
+
+namespace mlir::attn::gpu_lowering {
+
+/// The module the kernels go into (created, and the parent marked as a
+/// container module, on first use).
+gpu::GPUModuleOp getOrCreateGpuModule(ModuleOp module);
+
+/// `base`, or `base_<i>` when the name is taken in `gm`.
+std::string uniqueName(gpu::GPUModuleOp gm, StringRef base);
+
+/// `arg` as the identity-layout memref type the kernel takes (a cast the
+/// runtime checks: GPU buffers must be dense).
+Value asKernelBuffer(OpBuilder &b, Operation *op, Value arg, MemRefType type);
+
+/// Emits the kernels of `g` into @attn_gpu and, at `b`, their launches:
+/// the flash kernel over (row blocks x splits, KV heads, batch) reading
+/// `inputs` (q, k, v, [lengths], [block table]), then with splits the
+/// combine kernel writing `out` (and `lse` when given). With run-time
+/// sizes, `runTimeSizes` are the host values of the kernel's size
+/// parameters (GpuFlashGeometry::numSizeParams of them, batch and Sq
+/// first: the grid is computed from those two).
+void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
+                  SmallVector<Value> inputs, Value out, Value lse,
+                  ArrayRef<Value> runTimeSizes = {});
+
+/// CUDA launches need a non-empty grid: zero sizes are rejected with the
+/// reason (`names` lists what `sizes` are). Call before anything divides
+/// by a size.
+LogicalResult checkGpuSizes(Operation *op, ArrayRef<int64_t> sizes,
+                            StringRef names);
+
+/// The grid fits CUDA's limits (2^31 - 1, 65535, 65535).
+LogicalResult checkGrid(Operation *op, int64_t x, int64_t y, int64_t z);
+
+/// attn.cache_attention / attn.cache_append (GpuCacheOps.cpp).
+LogicalResult lowerCacheAttention(CacheAttentionOp op,
+                                  const GpuFlashOverrides &overrides,
+                                  int64_t numSms);
+LogicalResult lowerCacheAppend(CacheAppendOp op);
+
+} // namespace mlir::attn::gpu_lowering
+
+#endif
