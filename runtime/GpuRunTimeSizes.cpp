@@ -180,11 +180,15 @@ llvm::Expected<std::vector<GpuLaunch>> GpuKernelCode::resolveLaunches(
     if ((*values)[c.node])
       continue;
     const GpuExpr &cmp = exprs[c.node];
+    // "key.dim2 = 129", or a constant alone.
+    auto side = [&](int node) {
+      std::string value = std::to_string((*values)[node]);
+      if (exprs[node].op == GpuExpr::Op::Const)
+        return value;
+      return exprString(node) + " = " + value;
+    };
     return makeError("run-time sizes: " + c.message + ", but " +
-                     exprString(cmp.lhs) + " = " +
-                     llvm::Twine((*values)[cmp.lhs]) + " and " +
-                     exprString(cmp.rhs) + " = " +
-                     llvm::Twine((*values)[cmp.rhs]));
+                     side(cmp.lhs) + " and " + side(cmp.rhs));
   }
   std::vector<GpuLaunch> resolved = launches;
   static const char *axes[3] = {"x", "y", "z"};

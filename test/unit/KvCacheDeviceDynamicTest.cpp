@@ -142,11 +142,16 @@ TEST(KvCacheDeviceDynamic, SizeErrorsNameTheValues) {
   DynamicKernels paged, contiguous;
   ASSERT_NO_FATAL_FAILURE(compileDynamic(paged, true));
   ASSERT_NO_FATAL_FAILURE(compileDynamic(contiguous, false));
-  const char *appendNames[] = {"key",         "value",         "key_cache",
-                               "value_cache", "cache_lengths", "new_lengths",
-                               "block_table"};
-  const char *decodeNames[] = {"query", "key_cache", "value_cache",
-                               "cache_lengths", "block_table"};
+  std::vector<const char *> appendNames = {"key",         "value",
+                                           "key_cache",   "value_cache",
+                                           "cache_lengths", "new_lengths"};
+  std::vector<const char *> pagedAppendNames = appendNames;
+  pagedAppendNames.push_back("block_table");
+  std::vector<const char *> decodeNames = {"query", "key_cache", "value_cache",
+                                           "cache_lengths", "output"};
+  std::vector<const char *> pagedDecodeNames = {
+      "query",         "key_cache",   "value_cache",
+      "cache_lengths", "block_table", "output"};
   using Shapes = llvm::SmallVector<llvm::SmallVector<int64_t, 4>>;
   // Rows past the contiguous capacity (Smax = 128).
   std::string e = runError(
@@ -154,8 +159,8 @@ TEST(KvCacheDeviceDynamic, SizeErrorsNameTheValues) {
       Shapes{{2, 2, 129, 64}, {2, 2, 129, 64}, {2, 2, 128, 64}, {2, 2, 128, 64},
              {2}, {2}},
       appendNames);
-  EXPECT_NE(e.find("the appended rows fit the cache (Snew <= its capacity), "
-                   "but key.dim2 = 129 and key_cache.dim2 = 128"),
+  EXPECT_NE(e.find("run-time sizes: the appended rows fit the cache (Snew <= "
+                   "its capacity), but key.dim2 = 129 and 128"),
             std::string::npos)
       << e;
   // Paged: 8 pages of 16 per sequence hold 128 rows.
@@ -167,16 +172,15 @@ TEST(KvCacheDeviceDynamic, SizeErrorsNameTheValues) {
                       {1},
                       {1},
                       {1, 8}},
-               appendNames);
-  EXPECT_NE(e.find("Snew <= its capacity), but key.dim2 = 130 and "
-                   "(block_table.dim1 * 16) = 128"),
+               pagedAppendNames);
+  EXPECT_NE(e.find("Snew <= its capacity), but key.dim2 = 130 and 128"),
             std::string::npos)
       << e;
   // A cache-lengths buffer of the wrong batch.
   e = runError(*paged.decode, paged.decodeTypes,
                Shapes{{3, 8, 1, 64}, {32, 16, 2, 64}, {32, 16, 2, 64}, {2},
                       {3, 8}, {3, 8, 1, 64}},
-               decodeNames);
+               pagedDecodeNames);
   EXPECT_NE(e.find("one cache length per sequence of the batch, but "
                    "cache_lengths.dim0 = 2 and query.dim0 = 3"),
             std::string::npos)
