@@ -20,6 +20,9 @@
 
 #include "runtime/cuda/CudaDriver.h"
 
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+
 #include <algorithm>
 
 using namespace kv_test;
@@ -240,6 +243,46 @@ TEST(KvCacheDeviceDynamic, PageCountMismatchIsAnError) {
                {"query", "key_cache", "value_cache", "cache_lengths",
                 "block_table", "output"});
   EXPECT_EQ(e.rfind("no CUDA device: ", 0), 0u) << e;
+}
+
+/// The checks are part of the launch plan the disk cache stores: a kernel
+/// loaded by another process reports the same errors.
+TEST(KvCacheDeviceDynamic, ChecksSurviveTheDiskCache) {
+  llvm::SmallString<128> dir;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("attn-kv-dyn", dir));
+  rt::DType bf16 = rt::DType::BF16;
+  kv::KernelBufferType rows{bf16, {Q, 2, Q, 64}, true};
+  kv::KernelBufferType slots{bf16, {Q, 2, 128, 64}, false};
+  kv::KernelBufferType lengths{rt::DType::I32, {Q}, false};
+  llvm::SmallVector<kv::KernelBufferType> types = {rows,  rows,    slots,
+                                                   slots, lengths, lengths};
+  auto compile = [&](kv::CacheKernels &cache) {
+    auto k = cache.getCuda("cache_append", kv::appendKernelSource(types),
+                           types, {});
+    EXPECT_TRUE(static_cast<bool>(k)) << llvm::toString(k.takeError());
+    return k ? *k : nullptr;
+  };
+  {
+    kv::CacheKernels first(std::string(dir), uint64_t(1) << 30);
+    ASSERT_NE(compile(first), nullptr);
+    EXPECT_EQ(first.stats().compiles, 1);
+  }
+  kv::CacheKernels second(std::string(dir), uint64_t(1) << 30);
+  kv::GpuCacheKernelRef loaded = compile(second);
+  ASSERT_NE(loaded, nullptr);
+  EXPECT_EQ(second.stats().diskHits, 1);
+  EXPECT_EQ(second.stats().compiles, 0);
+  using Shapes = llvm::SmallVector<llvm::SmallVector<int64_t, 4>>;
+  std::string e = runError(*loaded, types,
+                           Shapes{{3, 2, 5, 64}, {3, 2, 5, 64}, {3, 2, 128, 64},
+                                  {3, 2, 128, 64}, {3}, {2}},
+                           {"key", "value", "key_cache", "value_cache",
+                            "cache_lengths", "new_lengths"});
+  EXPECT_NE(e.find("one new length per sequence of the batch, but "
+                   "new_lengths.dim0 = 2 and key.dim0 = 3"),
+            std::string::npos)
+      << e;
+  llvm::sys::fs::remove_directories(dir);
 }
 
 struct LoopCase {
