@@ -50,6 +50,37 @@ struct RunTimeChecks {
   void equal(Value lhs, Value rhs, const Twine &message) {
     check(arith::CmpIPredicate::eq, lhs, rhs, message);
   }
+  /// The checks of the K/V caches `kc`, `vc` (and the block table `table`
+  /// of a paged one with pages of `pageSize`) against a batch of `batch`
+  /// sequences and `len` new rows or queries; returns the capacity and the
+  /// paged sizes the kernels take (page count and table width).
+  struct CacheSizes {
+    Value capacity;
+    SmallVector<Value> paged;
+  };
+  CacheSizes cache(Value kc, Value vc, Value table, int64_t pageSize,
+                   Value batch, Value len, const Twine &fits) {
+    Value capacity;
+    SmallVector<Value> paged;
+    if (table) {
+      equal(dim(table, 0), batch,
+            "one block-table row per sequence of the batch");
+      // Operands built in order: the IR does not depend on the compiler.
+      Value vPages = dim(vc, 0), kPages = dim(kc, 0);
+      equal(vPages, kPages, "the key and value pools have the same page count");
+      IndexMath hm{b};
+      capacity = hm.mul(dim(table, 1), pageSize);
+      paged = {dim(kc, 0), dim(table, 1)};
+    } else {
+      equal(dim(kc, 0), batch, "the key cache holds the batch's slots");
+      equal(dim(vc, 0), batch, "the value cache holds the batch's slots");
+      Value vCap = dim(vc, 2), kCap = dim(kc, 2);
+      equal(vCap, kCap, "the key and value caches have the same capacity");
+      capacity = dim(kc, 2);
+    }
+    check(arith::CmpIPredicate::sle, len, capacity, fits);
+    return {capacity, paged};
+  }
 };
 
 /// The first dynamic-dim check of a cache op: the dims that must be static
@@ -91,8 +122,8 @@ LogicalResult gpu_lowering::lowerCacheAttention(
   auto vs = cast<MemRefType>(op.getValueCache().getType()).getShape();
   // Heads, head dims and the page size shape the kernel.
   unsigned headDim = bt && !hnd ? 2 : 1;
-  SmallVector<int64_t> fixed = {qs[1], qs[3], ks[headDim], ks[3],
-                                vs[headDim], vs[3]};
+  SmallVector<int64_t> fixed = {qs[1], qs[3],       ks[headDim],
+                                ks[3], vs[headDim], vs[3]};
   if (bt)
     fixed.append({ks[hnd ? 2 : 1], vs[hnd ? 2 : 1]});
   if (failed(requireStaticDims(op, fixed, "heads, head dims and page size")))
@@ -121,9 +152,8 @@ LogicalResult gpu_lowering::lowerCacheAttention(
     g.numPages = g.dynPages ? 1 : ks[0];
     g.pageSize = hnd ? ks[2] : ks[1];
     g.kvHeads = hnd ? ks[1] : ks[2];
-    g.pagesPerSeq = g.dynKvLen
-                        ? (kRunTimeLen + g.pageSize - 1) / g.pageSize
-                        : cast<MemRefType>(bt.getType()).getShape()[1];
+    g.pagesPerSeq = g.dynKvLen ? (kRunTimeLen + g.pageSize - 1) / g.pageSize
+                               : cast<MemRefType>(bt.getType()).getShape()[1];
     g.kvLen = g.pagesPerSeq * g.pageSize;
   } else {
     g.kvForm = GpuKvForm::Contiguous;
@@ -174,29 +204,13 @@ LogicalResult gpu_lowering::lowerCacheAttention(
     }
     rc.equal(rc.dim(inputs[3], 0), batch,
              "one cache length per sequence of the batch");
-    Value capacity;
-    if (g.paged()) {
-      Value table = inputs[4];
-      rc.equal(rc.dim(table, 0), batch,
-               "one block-table row per sequence of the batch");
-      rc.equal(rc.dim(vb, 0), rc.dim(kb, 0),
-               "the key and value pools have the same page count");
-      IndexMath hm{ib};
-      capacity = hm.mul(rc.dim(table, 1), g.pageSize);
-      sizes = {batch, sq, capacity, rc.dim(kb, 0), rc.dim(table, 1)};
-    } else {
-      rc.equal(rc.dim(kb, 0), batch, "the key cache holds the batch's slots");
-      rc.equal(rc.dim(vb, 0), batch,
-               "the value cache holds the batch's slots");
-      rc.equal(rc.dim(vb, 2), rc.dim(kb, 2),
-               "the key and value caches have the same capacity");
-      capacity = rc.dim(kb, 2);
-      sizes = {batch, sq, capacity};
-    }
     // The queries are the last Sq positions of sequences of at most the
     // capacity.
-    rc.check(arith::CmpIPredicate::sle, sq, capacity,
-             "the queries fit the cache (Sq <= its capacity)");
+    RunTimeChecks::CacheSizes cs =
+        rc.cache(kb, vb, g.paged() ? inputs[4] : Value(), g.pageSize, batch, sq,
+                 "the queries fit the cache (Sq <= its capacity)");
+    sizes = {batch, sq, cs.capacity};
+    sizes.append(cs.paged);
   }
   emitLaunches(b, op, g, inputs, outBuf, lseBuf, sizes);
   op.erase();
@@ -222,7 +236,8 @@ LogicalResult gpu_lowering::lowerCacheAppend(CacheAppendOp op) {
                           "or f32 (converted); got ")
            << kTy.getElementType() << " rows for a " << ct << " cache";
   Value bt = op.getBlockTable();
-  bool paged = static_cast<bool>(bt), hnd = op.getPageLayout() == PageLayout::HND;
+  bool paged = static_cast<bool>(bt),
+       hnd = op.getPageLayout() == PageLayout::HND;
   unsigned headDim = paged && !hnd ? 2 : 1;
   SmallVector<int64_t> fixed = {kTy.getShape()[1], kTy.getShape()[3],
                                 vTy.getShape()[3], kcTy.getShape()[headDim],
@@ -293,27 +308,13 @@ LogicalResult gpu_lowering::lowerCacheAppend(CacheAppendOp op) {
       rc.equal(rc.dim(args[5], 0), batch,
                "one new length per sequence of the batch");
     SmallVector<Value> sizes = {batch, snew};
-    Value capacity;
-    if (paged) {
-      Value table = args.back();
-      rc.equal(rc.dim(table, 0), batch,
-               "one block-table row per sequence of the batch");
-      rc.equal(rc.dim(vcb, 0), rc.dim(kcb, 0),
-               "the key and value pools have the same page count");
-      IndexMath hm{ib};
-      capacity = hm.mul(rc.dim(table, 1), geom.pageSize);
-      sizes.append({rc.dim(kcb, 0), rc.dim(table, 1)});
-    } else {
-      rc.equal(rc.dim(kcb, 0), batch, "the key cache holds the batch's slots");
-      rc.equal(rc.dim(vcb, 0), batch,
-               "the value cache holds the batch's slots");
-      rc.equal(rc.dim(vcb, 2), rc.dim(kcb, 2),
-               "the key and value caches have the same capacity");
-      capacity = rc.dim(kcb, 2);
-      sizes.push_back(capacity);
-    }
-    rc.check(arith::CmpIPredicate::sle, snew, capacity,
-             "the appended rows fit the cache (Snew <= its capacity)");
+    RunTimeChecks::CacheSizes cs = rc.cache(
+        kcb, vcb, paged ? args.back() : Value(), geom.pageSize, batch, snew,
+        "the appended rows fit the cache (Snew <= its capacity)");
+    if (paged)
+      sizes.append(cs.paged);
+    else
+      sizes.push_back(cs.capacity);
     gridX = snew;
     gridZ = batch;
     for (auto [arg, t] : llvm::zip(args, params)) {

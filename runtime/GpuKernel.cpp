@@ -47,7 +47,8 @@ GpuKernelCode::GpuKernelCode(GpuKernelCode &&other)
       chip(std::move(other.chip)), scratchBytes(std::move(other.scratchBytes)),
       launches(std::move(other.launches)),
       tensorMaps(std::move(other.tensorMaps)), exprs(std::move(other.exprs)),
-      checks(std::move(other.checks)), bufferNames(std::move(other.bufferNames)),
+      checks(std::move(other.checks)),
+      bufferNames(std::move(other.bufferNames)),
       device(std::move(other.device)) {}
 GpuKernelCode::~GpuKernelCode() = default;
 

@@ -187,8 +187,8 @@ llvm::Expected<std::vector<GpuLaunch>> GpuKernelCode::resolveLaunches(
         return value;
       return exprString(node) + " = " + value;
     };
-    return makeError("run-time sizes: " + c.message + ", but " +
-                     side(cmp.lhs) + " and " + side(cmp.rhs));
+    return makeError("run-time sizes: " + c.message + ", but " + side(cmp.lhs) +
+                     " and " + side(cmp.rhs));
   }
   std::vector<GpuLaunch> resolved = launches;
   static const char *axes[3] = {"x", "y", "z"};

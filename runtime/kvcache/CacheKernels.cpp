@@ -142,8 +142,8 @@ mlir::attn::kv::appendKernelSource(llvm::ArrayRef<KernelBufferType> b,
   bool hnd = paged && layout == PageLayout::HND;
   src.key =
       "cache_append(" + typesKey(b) + (hnd ? ")hnd" : ")") + ropeKey(rope);
-  src.bufferNames = {"key",           "value",      "key_cache",
-                     "value_cache",   "cache_lengths", "new_lengths"};
+  src.bufferNames = {"key",         "value",         "key_cache",
+                     "value_cache", "cache_lengths", "new_lengths"};
   if (paged)
     src.bufferNames.push_back("block_table");
   if (rope)

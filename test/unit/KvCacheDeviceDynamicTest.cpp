@@ -32,14 +32,6 @@ namespace {
 
 constexpr int64_t Q = kDynamicSize;
 
-bool haveDevice(std::string &why) {
-  auto d = mlir::attn::cuda::Driver::get();
-  if (d)
-    return true;
-  why = llvm::toString(d.takeError());
-  return false;
-}
-
 /// A host buffer of `shape` that is never read: run-time size checks look
 /// at shapes only, and fail before anything is staged.
 rt::BufferRef shapeOnly(rt::DType t, llvm::ArrayRef<int64_t> shape) {
@@ -89,8 +81,8 @@ void compileDynamic(DynamicKernels &k, bool paged) {
     k.decodeTypes.push_back(table);
   }
   k.decodeTypes.push_back(query);
-  auto a = k.cache.getCuda("cache_append", kv::appendKernelSource(k.appendTypes),
-                           k.appendTypes, {});
+  auto a = k.cache.getCuda(
+      "cache_append", kv::appendKernelSource(k.appendTypes), k.appendTypes, {});
   ASSERT_TRUE(static_cast<bool>(a)) << llvm::toString(a.takeError());
   k.append = *a;
   kv::CacheAttentionOptions causal;
@@ -145,23 +137,26 @@ TEST(KvCacheDeviceDynamic, SizeErrorsNameTheValues) {
   DynamicKernels paged, contiguous;
   ASSERT_NO_FATAL_FAILURE(compileDynamic(paged, true));
   ASSERT_NO_FATAL_FAILURE(compileDynamic(contiguous, false));
-  std::vector<const char *> appendNames = {"key",         "value",
-                                           "key_cache",   "value_cache",
+  std::vector<const char *> appendNames = {"key",           "value",
+                                           "key_cache",     "value_cache",
                                            "cache_lengths", "new_lengths"};
   std::vector<const char *> pagedAppendNames = appendNames;
   pagedAppendNames.push_back("block_table");
   std::vector<const char *> decodeNames = {"query", "key_cache", "value_cache",
                                            "cache_lengths", "output"};
-  std::vector<const char *> pagedDecodeNames = {
-      "query",         "key_cache",   "value_cache",
-      "cache_lengths", "block_table", "output"};
+  std::vector<const char *> pagedDecodeNames = {"query",       "key_cache",
+                                                "value_cache", "cache_lengths",
+                                                "block_table", "output"};
   using Shapes = llvm::SmallVector<llvm::SmallVector<int64_t, 4>>;
   // Rows past the contiguous capacity (Smax = 128).
-  std::string e = runError(
-      *contiguous.append, contiguous.appendTypes,
-      Shapes{{2, 2, 129, 64}, {2, 2, 129, 64}, {2, 2, 128, 64}, {2, 2, 128, 64},
-             {2}, {2}},
-      appendNames);
+  std::string e = runError(*contiguous.append, contiguous.appendTypes,
+                           Shapes{{2, 2, 129, 64},
+                                  {2, 2, 129, 64},
+                                  {2, 2, 128, 64},
+                                  {2, 2, 128, 64},
+                                  {2},
+                                  {2}},
+                           appendNames);
   EXPECT_NE(e.find("run-time sizes: the appended rows fit the cache (Snew <= "
                    "its capacity), but key.dim2 = 129 and 128"),
             std::string::npos)
@@ -181,8 +176,12 @@ TEST(KvCacheDeviceDynamic, SizeErrorsNameTheValues) {
       << e;
   // A cache-lengths buffer of the wrong batch.
   e = runError(*paged.decode, paged.decodeTypes,
-               Shapes{{3, 8, 1, 64}, {32, 16, 2, 64}, {32, 16, 2, 64}, {2},
-                      {3, 8}, {3, 8, 1, 64}},
+               Shapes{{3, 8, 1, 64},
+                      {32, 16, 2, 64},
+                      {32, 16, 2, 64},
+                      {2},
+                      {3, 8},
+                      {3, 8, 1, 64}},
                pagedDecodeNames);
   EXPECT_NE(e.find("one cache length per sequence of the batch, but "
                    "cache_lengths.dim0 = 2 and query.dim0 = 3"),
@@ -201,8 +200,12 @@ TEST(KvCacheDeviceDynamic, SizeErrorsNameTheValues) {
       << e;
   // An empty batch.
   e = runError(*contiguous.append, contiguous.appendTypes,
-               Shapes{{0, 2, 1, 64}, {0, 2, 1, 64}, {0, 2, 128, 64},
-                      {0, 2, 128, 64}, {0}, {0}},
+               Shapes{{0, 2, 1, 64},
+                      {0, 2, 1, 64},
+                      {0, 2, 128, 64},
+                      {0, 2, 128, 64},
+                      {0},
+                      {0}},
                appendNames);
   EXPECT_NE(e.find("run-time size key.dim0 = 0"), std::string::npos) << e;
 }
@@ -214,21 +217,24 @@ TEST(KvCacheDeviceDynamic, PageCountMismatchIsAnError) {
   kv::KernelBufferType pool{bf16, {Q, 2, 16, 64}, false};
   kv::KernelBufferType lengths{rt::DType::I32, {Q}, false};
   kv::KernelBufferType table{rt::DType::I32, {Q, Q}, false};
-  llvm::SmallVector<kv::KernelBufferType> types = {query, pool,  pool,
+  llvm::SmallVector<kv::KernelBufferType> types = {query,   pool,  pool,
                                                    lengths, table, query};
   kv::CacheKernels cache;
   auto k = cache.getCuda(
       "cache_attention",
-      kv::attentionKernelSource(types, true, false, {}, PageLayout::HND),
-      types, {});
+      kv::attentionKernelSource(types, true, false, {}, PageLayout::HND), types,
+      {});
   ASSERT_TRUE(static_cast<bool>(k)) << llvm::toString(k.takeError());
   using Shapes = llvm::SmallVector<llvm::SmallVector<int64_t, 4>>;
-  std::string e =
-      runError(**k, types,
-               Shapes{{2, 8, 1, 64}, {40, 2, 16, 64}, {39, 2, 16, 64}, {2},
-                      {2, 5}, {2, 8, 1, 64}},
-               {"query", "key_cache", "value_cache", "cache_lengths",
-                "block_table", "output"});
+  std::string e = runError(**k, types,
+                           Shapes{{2, 8, 1, 64},
+                                  {40, 2, 16, 64},
+                                  {39, 2, 16, 64},
+                                  {2},
+                                  {2, 5},
+                                  {2, 8, 1, 64}},
+                           {"query", "key_cache", "value_cache",
+                            "cache_lengths", "block_table", "output"});
   EXPECT_NE(e.find("the key and value pools have the same page count, but "
                    "value_cache.dim0 = 39 and key_cache.dim0 = 40"),
             std::string::npos)
@@ -238,8 +244,12 @@ TEST(KvCacheDeviceDynamic, PageCountMismatchIsAnError) {
   if (haveDevice(why))
     return;
   e = runError(**k, types,
-               Shapes{{2, 8, 1, 64}, {40, 2, 16, 64}, {40, 2, 16, 64}, {2},
-                      {2, 5}, {2, 8, 1, 64}},
+               Shapes{{2, 8, 1, 64},
+                      {40, 2, 16, 64},
+                      {40, 2, 16, 64},
+                      {2},
+                      {2, 5},
+                      {2, 8, 1, 64}},
                {"query", "key_cache", "value_cache", "cache_lengths",
                 "block_table", "output"});
   EXPECT_EQ(e.rfind("no CUDA device: ", 0), 0u) << e;
@@ -257,8 +267,8 @@ TEST(KvCacheDeviceDynamic, ChecksSurviveTheDiskCache) {
   llvm::SmallVector<kv::KernelBufferType> types = {rows,  rows,    slots,
                                                    slots, lengths, lengths};
   auto compile = [&](kv::CacheKernels &cache) {
-    auto k = cache.getCuda("cache_append", kv::appendKernelSource(types),
-                           types, {});
+    auto k =
+        cache.getCuda("cache_append", kv::appendKernelSource(types), types, {});
     EXPECT_TRUE(static_cast<bool>(k)) << llvm::toString(k.takeError());
     return k ? *k : nullptr;
   };
@@ -274,8 +284,12 @@ TEST(KvCacheDeviceDynamic, ChecksSurviveTheDiskCache) {
   EXPECT_EQ(second.stats().compiles, 0);
   using Shapes = llvm::SmallVector<llvm::SmallVector<int64_t, 4>>;
   std::string e = runError(*loaded, types,
-                           Shapes{{3, 2, 5, 64}, {3, 2, 5, 64}, {3, 2, 128, 64},
-                                  {3, 2, 128, 64}, {3}, {2}},
+                           Shapes{{3, 2, 5, 64},
+                                  {3, 2, 5, 64},
+                                  {3, 2, 128, 64},
+                                  {3, 2, 128, 64},
+                                  {3},
+                                  {2}},
                            {"key", "value", "key_cache", "value_cache",
                             "cache_lengths", "new_lengths"});
   EXPECT_NE(e.find("one new length per sequence of the batch, but "
@@ -414,15 +428,14 @@ TEST_P(KvCacheDeviceDynamicLoop, OneKernelPerKindMatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Caches, KvCacheDeviceDynamicLoop,
-    ::testing::Values(
-        LoopCase{"PagedNhdBf16Gqa4", true, PageLayout::NHD, ElementType::BF16,
-                 8, 2, 64},
-        LoopCase{"PagedHndF16Gqa7", true, PageLayout::HND, ElementType::F16,
-                 14, 2, 128},
-        LoopCase{"ContiguousBf16Gqa7", false, PageLayout::NHD,
-                 ElementType::BF16, 7, 1, 128},
-        LoopCase{"ContiguousF16Gqa4", false, PageLayout::NHD, ElementType::F16,
-                 8, 2, 64}),
+    ::testing::Values(LoopCase{"PagedNhdBf16Gqa4", true, PageLayout::NHD,
+                               ElementType::BF16, 8, 2, 64},
+                      LoopCase{"PagedHndF16Gqa7", true, PageLayout::HND,
+                               ElementType::F16, 14, 2, 128},
+                      LoopCase{"ContiguousBf16Gqa7", false, PageLayout::NHD,
+                               ElementType::BF16, 7, 1, 128},
+                      LoopCase{"ContiguousF16Gqa4", false, PageLayout::NHD,
+                               ElementType::F16, 8, 2, 64}),
     [](const auto &info) { return std::string(info.param.name); });
 
 } // namespace

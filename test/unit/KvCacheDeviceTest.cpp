@@ -23,15 +23,6 @@ using namespace kv_test;
 
 namespace {
 
-/// True when a CUDA device is usable; otherwise `why` says why not.
-bool haveDevice(std::string &why) {
-  auto d = mlir::attn::cuda::Driver::get();
-  if (d)
-    return true;
-  why = llvm::toString(d.takeError());
-  return false;
-}
-
 #define REQUIRE_DEVICE()                                                       \
   do {                                                                         \
     std::string why_;                                                          \

@@ -5,6 +5,7 @@
 #include "runtime/Check.h"
 #include "runtime/HalfFloat.h"
 #include "runtime/Reference.h"
+#include "runtime/cuda/CudaDriver.h"
 #include "runtime/kvcache/CacheReference.h"
 #include "runtime/kvcache/ContiguousKvCache.h"
 #include "runtime/kvcache/KvSteps.h"
@@ -34,6 +35,15 @@ using mlir::attn::PageLayout;
 using attn_test::errorOf;
 using attn_test::sharedRuntime;
 using attn_test::testSeed;
+
+/// True when a CUDA device is usable; otherwise `why` says why not.
+inline bool haveDevice(std::string &why) {
+  auto d = mlir::attn::cuda::Driver::get();
+  if (d)
+    return true;
+  why = llvm::toString(d.takeError());
+  return false;
+}
 
 /// A stepper running the float64 reference.
 inline kv::KvStepper referenceStepper(kv::KvCache &cache) {
