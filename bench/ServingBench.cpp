@@ -44,12 +44,16 @@ const char *kUsage = R"(usage: attn-bench-serving [options]
   --max-prompt=N      longest prompt (512)
   --static-sizes      compile one kernel per shape (no run-time sizes)
   --quiet             totals only, no step lines
+  --decode-compare    instead of the loop: decode steps of batches 1, 4 and
+                      16 over max-prompt tokens each, timed with the
+                      run-time-size kernels and with kernels specialised to
+                      the shape (compiled before timing)
 )";
 
 struct Options {
   int steps = 64, maxPrompt = 512;
   unsigned seed = 1, threads = 0;
-  bool staticSizes = false, quiet = false, cuda = false;
+  bool staticSizes = false, quiet = false, cuda = false, compare = false;
 };
 
 /// Parses argv by hand (see ServingBench.h); false on a bad argument.
@@ -79,6 +83,8 @@ bool parseOptions(int argc, char **argv, Options &o) {
       o.staticSizes = true;
     else if (arg == "--quiet")
       o.quiet = true;
+    else if (arg == "--decode-compare")
+      o.compare = true;
     else
       ok = false;
     if (!ok) {
@@ -166,21 +172,97 @@ struct Serving {
   }
 };
 
-int run(const Options &o) {
-  rt::Runtime runtime(rt::RuntimeOptions{o.threads});
-  Serving s(o);
-  int maxPrompt = o.maxPrompt, steps = o.steps;
-  bool staticSizes = o.staticSizes, quiet = o.quiet;
+kv::PagedKvCacheConfig cacheConfig(const Options &o) {
   kv::PagedKvCacheConfig cfg;
   cfg.pageSize = kPageSize;
-  cfg.maxPagesPerSeq = (maxPrompt + kMaxGen + kPageSize - 1) / kPageSize;
+  cfg.maxPagesPerSeq = (o.maxPrompt + kMaxGen + kPageSize - 1) / kPageSize;
   cfg.numPages = kMaxSeqs * cfg.maxPagesPerSeq;
   cfg.maxSequences = kMaxSeqs;
   cfg.numKvHeads = kHkv;
   cfg.headDim = kDim;
   cfg.dtype = ElementType::BF16;
   cfg.memory = o.cuda ? rt::MemorySpace::Device : rt::MemorySpace::Host;
-  auto cache = kv::PagedKvCache::create(cfg);
+  return cfg;
+}
+
+/// Milliseconds per decode step of `ids` (Sq = 1) with `stepper`, after
+/// warm-up steps (the first compiles).
+llvm::Expected<double> timeDecode(Serving &s, kv::KvStepper &stepper,
+                                  llvm::ArrayRef<kv::SeqId> ids) {
+  int64_t n = ids.size();
+  s.random(s.q, n * kHq * kDim);
+  s.out.resize(s.q.size());
+  double ms = 0;
+  const int warmup = 3, runs = 20;
+  for (int i = 0; i < warmup + runs; ++i) {
+    auto t = std::chrono::steady_clock::now();
+    if (llvm::Error e = stepper.decodeStep(ids, s.ref(s.q, {n, kHq, 1, kDim}),
+                                           s.ref(s.out, {n, kHq, 1, kDim}),
+                                           {.mask = {.causal = true}}))
+      return std::move(e);
+    if (i >= warmup)
+      ms += msSince(t);
+  }
+  return ms / runs;
+}
+
+/// --decode-compare: one decode step (attention only, the cache unchanged)
+/// with run-time-size kernels against kernels specialised to the shape.
+int compareDecode(const Options &o) {
+  rt::Runtime runtime(rt::RuntimeOptions{o.threads});
+  Serving s(o);
+  auto cache = kv::PagedKvCache::create(cacheConfig(o));
+  if (!cache) {
+    std::fprintf(stderr, "%s\n", llvm::toString(cache.takeError()).c_str());
+    return 1;
+  }
+  s.cache = std::move(*cache);
+  kv::StepOptions dynamic, specialised;
+  specialised.runTimeSizes = false;
+  s.stepper = std::make_unique<kv::KvStepper>(*s.cache, runtime, dynamic);
+  kv::KvStepper fixed(*s.cache, runtime, specialised);
+  std::printf("decode: GQA hq=%lld hkv=%lld d=%lld bf16, paged (page %lld), "
+              "%d tokens per sequence, %s\n",
+              (long long)kHq, (long long)kHkv, (long long)kDim,
+              (long long)kPageSize, o.maxPrompt, o.cuda ? "CUDA" : "CPU");
+  std::vector<kv::SeqId> ids;
+  for (int64_t n : {1, 4, 16}) {
+    std::vector<kv::SeqId> fresh;
+    while (int64_t(ids.size()) < n) {
+      auto id = s.cache->addSequence();
+      if (!id) {
+        std::fprintf(stderr, "%s\n", llvm::toString(id.takeError()).c_str());
+        return 1;
+      }
+      ids.push_back(*id);
+      fresh.push_back(*id);
+    }
+    if (llvm::Error e = s.step(fresh, o.maxPrompt)) {
+      std::fprintf(stderr, "%s\n", llvm::toString(std::move(e)).c_str());
+      return 1;
+    }
+    auto dyn = timeDecode(s, *s.stepper, ids);
+    auto fix = dyn ? timeDecode(s, fixed, ids) : llvm::Expected<double>(0.0);
+    if (!dyn || !fix) {
+      llvm::Error e = dyn ? fix.takeError() : dyn.takeError();
+      std::fprintf(stderr, "%s\n", llvm::toString(std::move(e)).c_str());
+      return 1;
+    }
+    std::printf("decode b=%lld: run-time sizes %.3f ms, specialised %.3f ms, "
+                "specialised/run-time %.3f\n",
+                (long long)n, *dyn, *fix, *fix / *dyn);
+  }
+  return 0;
+}
+
+int run(const Options &o) {
+  if (o.compare)
+    return compareDecode(o);
+  rt::Runtime runtime(rt::RuntimeOptions{o.threads});
+  Serving s(o);
+  int maxPrompt = o.maxPrompt, steps = o.steps;
+  bool staticSizes = o.staticSizes, quiet = o.quiet;
+  auto cache = kv::PagedKvCache::create(cacheConfig(o));
   if (!cache) {
     std::fprintf(stderr, "%s\n", llvm::toString(cache.takeError()).c_str());
     return 1;
