@@ -371,13 +371,8 @@ TEST_P(KvCacheDeviceDynamicLoop, OneKernelPerKindMatchesReference) {
   auto append = [&](const std::vector<SeqId> &ids, int64_t snew,
                     std::vector<int32_t> counts) {
     int64_t n = int64_t(ids.size());
-    HostTensor k(t, {n, p.hkv, snew, p.d}), v(t, {n, p.hkv, snew, p.d});
-    k.fillRandom(rng);
-    v.fillRandom(rng);
-    ASSERT_TRUE(ok(gpu.appendStep(ids, k.ref, v.ref, counts)));
-    ASSERT_TRUE(ok(reference.appendStep(ids, k.ref, v.ref, counts)));
-    ASSERT_TRUE(CacheSnapshot::of(*device) == CacheSnapshot::of(*host))
-        << "the device append differs from the reference";
+    appendBoth(gpu, *device, reference, *host, ids, t, {n, p.hkv, snew, p.d},
+               counts, rng);
   };
   auto attend = [&](const std::vector<SeqId> &ids, int64_t sq) {
     int64_t n = int64_t(ids.size());

@@ -197,13 +197,8 @@ void stepsMatchReference(const DeviceCase &p, rt::MemorySpace memory) {
   causal.mask.causal = true;
 
   auto append = [&](int64_t snew, std::vector<int32_t> counts) {
-    HostTensor k(t, {n, hkv, snew, d}), v(t, {n, hkv, snew, d});
-    k.fillRandom(rng);
-    v.fillRandom(rng);
-    ASSERT_TRUE(ok(gpu.appendStep(ids, k.ref, v.ref, counts)));
-    ASSERT_TRUE(ok(reference.appendStep(ids, k.ref, v.ref, counts)));
-    ASSERT_TRUE(CacheSnapshot::of(*device) == CacheSnapshot::of(*host))
-        << "the device append differs from the reference";
+    appendBoth(gpu, *device, reference, *host, ids, t, {n, hkv, snew, d},
+               counts, rng);
   };
   auto attend = [&](int64_t sq) {
     HostTensor q(t, {n, hq, sq, d});

@@ -199,6 +199,21 @@ makeContiguous(int64_t maxBatch, int64_t maxSeqLen, int64_t hkv = 2,
   return cantFail(kv::ContiguousKvCache::create(c));
 }
 
+/// Appends random rows of shape `shape` to `ids` through `a` (over cache
+/// `ca`) and `b` (over `cb`); the pools must then be bit-equal.
+inline void appendBoth(kv::KvStepper &a, kv::KvCache &ca, kv::KvStepper &b,
+                       kv::KvCache &cb, llvm::ArrayRef<SeqId> ids, rt::DType t,
+                       llvm::ArrayRef<int64_t> shape,
+                       llvm::ArrayRef<int32_t> counts, std::mt19937_64 &rng) {
+  HostTensor k(t, shape), v(t, shape);
+  k.fillRandom(rng);
+  v.fillRandom(rng);
+  ASSERT_TRUE(ok(a.appendStep(ids, k.ref, v.ref, counts)));
+  ASSERT_TRUE(ok(b.appendStep(ids, k.ref, v.ref, counts)));
+  ASSERT_TRUE(CacheSnapshot::of(ca) == CacheSnapshot::of(cb))
+      << "the device append differs from the reference";
+}
+
 /// Normwise relative output error (runtime/Check.h's rule: an all-zero
 /// reference demands zeros) and lse error of `out`/`lse` against the
 /// wanted tensors; NaN fails. `lse` may be null.
