@@ -275,8 +275,6 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
            << et
            << " is not supported on the GPU: convert the operands to bf16 "
               "or f16 before the kernel, or compile for the CPU (attn-to-cpu)";
-  if (vs[3] != qs[3])
-    return op.emitOpError("attn-gpu-flash needs equal q/k and v head dims");
   // Run-time sizes: the tiles of a long prefill (the launch adapts the
   // grid; the split count stays 1).
   constexpr int64_t kRunTimeLen = 4096;
@@ -284,6 +282,7 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   g.heads = qs[1];
   g.qLen = g.dynQLen ? kRunTimeLen : qs[2];
   g.headDim = qs[3];
+  g.valueDim = vs[3];
   g.kvHeads = ks[1];
   g.kvLen = g.dynKvLen ? kRunTimeLen : ks[2];
   g.group = g.heads / g.kvHeads;
@@ -370,7 +369,7 @@ LogicalResult GpuAttentionLowering::run() {
   MLIRContext *ctx = op.getContext();
   SmallVector<Value> inputs = {asKernelBuffer(b, op, q, gpuQueryType(ctx, g)),
                                asKernelBuffer(b, op, k, gpuKvType(ctx, g)),
-                               asKernelBuffer(b, op, v, gpuKvType(ctx, g))};
+                               asKernelBuffer(b, op, v, gpuValueType(ctx, g))};
   if (biasArg)
     inputs.push_back(asKernelBuffer(b, op, biasArg,
                                     MemRefType::get(g.biasShape, g.biasType)));
@@ -397,7 +396,8 @@ LogicalResult GpuAttentionLowering::run() {
       sizes.push_back(memref::DimOp::create(b, op.getLoc(), buf, dim));
   }
   emitLaunches(b, op, g, inputs,
-               asKernelBuffer(b, op, out, gpuQueryType(ctx, g)), lseBuf, sizes);
+               asKernelBuffer(b, op, out, gpuOutputType(ctx, g)), lseBuf,
+               sizes);
 
   // A set: K and V (or any two operands) may read the same buffer, and an
   // op must not be visited again after it is erased.
@@ -442,6 +442,7 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
   g.heads = qs[1];
   g.qLen = qs[2];
   g.headDim = qs[3];
+  g.valueDim = cast<MemRefType>(op.getValueCache().getType()).getShape()[3];
   g.bf16 = et.isBF16();
   g.hasKvLengths = true;
   g.hasLse = static_cast<bool>(op.getLse());
@@ -482,7 +483,7 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
   SmallVector<Value> inputs = {
       asKernelBuffer(b, op, op.getQuery(), gpuQueryType(ctx, g)),
       asKernelBuffer(b, op, op.getKeyCache(), gpuKvType(ctx, g)),
-      asKernelBuffer(b, op, op.getValueCache(), gpuKvType(ctx, g)),
+      asKernelBuffer(b, op, op.getValueCache(), gpuValueType(ctx, g)),
       asKernelBuffer(b, op, op.getCacheLengths(),
                      MemRefType::get({g.batch}, b.getI32Type()))};
   if (g.paged())
@@ -492,7 +493,7 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
                   ? asKernelBuffer(b, op, op.getLse(), gpuLseType(ctx, g))
                   : Value();
   emitLaunches(b, op, g, inputs,
-               asKernelBuffer(b, op, op.getOutput(), gpuQueryType(ctx, g)),
+               asKernelBuffer(b, op, op.getOutput(), gpuOutputType(ctx, g)),
                lse);
   op.erase();
   return success();
