@@ -117,15 +117,21 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
   // each (8 warps; 64- or 128-key tiles).
   std::string noWgmma;
   bool twoGroups = g.warpRowTiles == 1;
+  // d = 192 / 256 (one m tile per warp, so two warpgroups): 64-key tiles,
+  // the two stages and Q fit shared memory (193 KiB at d = 256) and S stays
+  // 32 registers beside O's 128.
   int64_t wgmmaTileKv = overrides.tileKv > 0 ? overrides.tileKv
+                        : g.headDim > 128    ? 64
                         : twoGroups          ? 128
                                              : 64;
   if (rows <= 64 || g.keyWarps != 1 || g.rowWarps != 4)
     noWgmma = "a block of 128 rows (prefill-sized groups)";
   else if (g.headDim % GpuFlashGeometry::kSwizzleElems != 0 ||
-           g.headDim > 128 || g.vDim() != g.headDim)
-    noWgmma = "a head dim that is a multiple of 64 up to 128, equal for "
-              "q/k and v";
+           g.vDim() != g.headDim)
+    noWgmma = "a head dim that is a multiple of 64, equal for q/k and v";
+  else if (g.headDim > 128 && !twoGroups)
+    noWgmma = "warp-row-tiles=1 above head dim 128 (O of two M tiles would "
+              "not fit registers)";
   else if (twoGroups ? (wgmmaTileKv != 64 && wgmmaTileKv != 128)
                      : (wgmmaTileKv != 32 && wgmmaTileKv != 64))
     noWgmma = twoGroups ? "tile-kv 64 or 128 with warp-row-tiles=1"

@@ -1,6 +1,8 @@
 // REQUIRES: ptxas
 // RUN: attn-opt %s --pass-pipeline='builtin.module(attn-to-nvvm{chip=sm_90})' | %python %attn_src/scripts/extract-ptx.py > %t.ptx
 // RUN: %cuda_toolkit/bin/ptxas -arch=sm_90 -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --implicit-check-not=warning
+// RUN: attn-opt %s --pass-pipeline='builtin.module(attn-to-nvvm{chip=sm_90a})' | %python %attn_src/scripts/extract-ptx.py > %t90a.ptx
+// RUN: %cuda_toolkit/bin/ptxas -arch=sm_90a -v %t90a.ptx -o %t90a.cubin 2>&1 | FileCheck %s --check-prefix=WGMMA --implicit-check-not=warning
 
 // ptxas on the kernels of the new head dims (mma.sync, sm_90): none spills.
 // The tile choice (Geometry.cpp) comes from these reports: with 64-key
@@ -8,6 +10,12 @@
 // tiles: none), and decode with 4 key warps spills up to 56 bytes from
 // d = 136 with 128-key tiles (64: none). ptxas lists the kernels last
 // defined first.
+// sm_90a: d = 192 and 256 prefill run wgmma (two warpgroups, 64-key
+// tiles): no spills, and no "wgmma serialized" warning.
+// WGMMA-LABEL: Function properties for d256_flash
+// WGMMA-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// WGMMA-LABEL: Function properties for d192_flash
+// WGMMA-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // CHECK-LABEL: Function properties for dec256_combine
 // CHECK-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // CHECK-LABEL: Function properties for dec256_flash
