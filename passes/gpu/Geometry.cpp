@@ -246,20 +246,23 @@ MemRefType mlir::attn::gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g) {
   return MemRefType::get(shape, elemType(ctx, g));
 }
 
+namespace {
+/// `t` with its last (head) dim replaced by `d`.
+MemRefType withHeadDim(MemRefType t, int64_t d) {
+  SmallVector<int64_t> shape(t.getShape());
+  shape.back() = d;
+  return MemRefType::get(shape, t.getElementType());
+}
+} // namespace
+
 MemRefType mlir::attn::gpuValueType(MLIRContext *ctx,
                                     const GpuFlashGeometry &g) {
-  MemRefType kt = gpuKvType(ctx, g);
-  SmallVector<int64_t> shape(kt.getShape());
-  shape.back() = g.vDim();
-  return MemRefType::get(shape, kt.getElementType());
+  return withHeadDim(gpuKvType(ctx, g), g.vDim());
 }
 
 MemRefType mlir::attn::gpuOutputType(MLIRContext *ctx,
                                      const GpuFlashGeometry &g) {
-  MemRefType qt = gpuQueryType(ctx, g);
-  SmallVector<int64_t> shape(qt.getShape());
-  shape.back() = g.vDim();
-  return MemRefType::get(shape, qt.getElementType());
+  return withHeadDim(gpuQueryType(ctx, g), g.vDim());
 }
 
 MemRefType mlir::attn::gpuLseType(MLIRContext *ctx, const GpuFlashGeometry &g) {
