@@ -121,8 +121,9 @@ void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
     // The K and V tensor maps: 128-byte buffers the runtime fills per
     // launch (cuTensorMapEncodeTiled with the buffer's address) from the
     // `attn.tensor_map` description.
-    GpuTensorMapSpec spec = gpuKvTensorMap(g);
-    for (Value source : {args[1], args[2]}) {
+    for (auto [source, value] :
+         {std::pair{args[1], false}, std::pair{args[2], true}}) {
+      GpuTensorMapSpec spec = gpuKvTensorMap(g, value);
       if (auto cast = source.getDefiningOp<memref::CastOp>())
         source = cast.getSource();
       auto map = memref::AllocOp::create(b, loc, gpuTensorMapType(ctx));
