@@ -40,14 +40,15 @@ struct BenchCase {
 };
 
 AttentionSpec shape(int64_t b, int64_t hq, int64_t hkv, int64_t sq, int64_t skv,
-                    bool causal) {
+                    bool causal, int64_t d = 128, int64_t dv = 0) {
   AttentionSpec s;
   s.batch = b;
   s.numHeads = hq;
   s.numKvHeads = hkv;
   s.queryLen = sq;
   s.kvLen = skv;
-  s.headDim = 128;
+  s.headDim = d;
+  s.valueDim = dv;
   s.dtype = ElementType::BF16;
   s.mask.causal = causal;
   return s;
@@ -62,6 +63,12 @@ std::vector<BenchCase> benchCases() {
        shape(4, 32, 32, 4096, 4096, false)},
       {"prefill_gqa_causal_b4_s4096_hq32_hkv8_d128", "prefill",
        shape(4, 32, 8, 4096, 4096, true)},
+      {"prefill_causal_b4_s4096_h32_d64", "prefill",
+       shape(4, 32, 32, 4096, 4096, true, 64)},
+      {"prefill_causal_d256_b4_s4096_hq16_hkv8", "prefill",
+       shape(4, 16, 8, 4096, 4096, true, 256)},
+      {"prefill_causal_d192_dv128_b4_s4096_h16", "prefill",
+       shape(4, 16, 16, 4096, 4096, true, 192, 128)},
       {"decode_b64_kv4096_hq32_hkv32", "decode",
        shape(64, 32, 32, 1, 4096, false)},
       {"decode_b64_kv4096_hq32_hkv8", "decode",

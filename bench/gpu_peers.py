@@ -30,16 +30,18 @@ import traceback
 from benchschema import shape as case_shape, work
 
 CASES = [
-    # name, kind, b, hq, hkv, sq, skv, causal
+    # name, kind, b, hq, hkv, sq, skv, causal[, d, dv] (d = dv = 128 unless given)
     ("prefill_causal_b4_s4096_h32_d128", "prefill", 4, 32, 32, 4096, 4096, True),
     ("prefill_full_b4_s4096_h32_d128", "prefill", 4, 32, 32, 4096, 4096, False),
     ("prefill_gqa_causal_b4_s4096_hq32_hkv8_d128", "prefill", 4, 32, 8, 4096, 4096, True),
+    ("prefill_causal_b4_s4096_h32_d64", "prefill", 4, 32, 32, 4096, 4096, True, 64, 64),
+    ("prefill_causal_d256_b4_s4096_hq16_hkv8", "prefill", 4, 16, 8, 4096, 4096, True, 256, 256),
+    ("prefill_causal_d192_dv128_b4_s4096_h16", "prefill", 4, 16, 16, 4096, 4096, True, 192, 128),
     ("decode_b64_kv4096_hq32_hkv32", "decode", 64, 32, 32, 1, 4096, False),
     ("decode_b64_kv4096_hq32_hkv8", "decode", 64, 32, 8, 1, 4096, False),
     ("decode_b64_kv4096_hq32_hkv1", "decode", 64, 32, 1, 1, 4096, False),
     ("decode_b8_kv32768_hq32_hkv8", "decode", 8, 32, 8, 1, 32768, False),
 ]
-D = 128
 
 
 def emit(obj):
@@ -109,14 +111,15 @@ def main():
         except Exception as e:  # noqa: BLE001
             emit({"impl": "Flex", "case": "import", "error": repr(e)})
 
-    for n, (name, kind, b, hq, hkv, sq, skv, causal) in enumerate(
-            cases, steps - len(cases) + 1):
+    for n, case in enumerate(cases, steps - len(cases) + 1):
+        name, kind, b, hq, hkv, sq, skv, causal = case[:8]
+        d, dv = case[8:10] if len(case) > 8 else (128, 128)
         progress(n, steps, name, start)
         gen = torch.Generator(device=dev).manual_seed(0)
-        q = torch.randn(b, hq, sq, D, dtype=torch.bfloat16, device=dev, generator=gen)
-        k = torch.randn(b, hkv, skv, D, dtype=torch.bfloat16, device=dev, generator=gen)
-        v = torch.randn(b, hkv, skv, D, dtype=torch.bfloat16, device=dev, generator=gen)
-        shape = case_shape(b, hq, hkv, sq, skv, D, dtype="bf16", causal=causal)
+        q = torch.randn(b, hq, sq, d, dtype=torch.bfloat16, device=dev, generator=gen)
+        k = torch.randn(b, hkv, skv, d, dtype=torch.bfloat16, device=dev, generator=gen)
+        v = torch.randn(b, hkv, skv, dv, dtype=torch.bfloat16, device=dev, generator=gen)
+        shape = case_shape(b, hq, hkv, sq, skv, d, dv, dtype="bf16", causal=causal)
         fl, nbytes = work(shape)
         gqa = hq != hkv
 

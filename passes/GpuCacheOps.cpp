@@ -141,6 +141,7 @@ LogicalResult gpu_lowering::lowerCacheAttention(
   g.heads = qs[1];
   g.qLen = g.dynQLen ? kRunTimeLen : qs[2];
   g.headDim = qs[3];
+  g.valueDim = vs[3];
   g.bf16 = et.isBF16();
   g.hasKvLengths = true;
   g.hasLse = static_cast<bool>(lse);
@@ -183,12 +184,12 @@ LogicalResult gpu_lowering::lowerCacheAttention(
   SmallVector<Value> inputs = {
       asKernelBuffer(b, op, q, gpuQueryType(ctx, g)),
       asKernelBuffer(b, op, kc, gpuKvType(ctx, g)),
-      asKernelBuffer(b, op, vc, gpuKvType(ctx, g)),
+      asKernelBuffer(b, op, vc, gpuValueType(ctx, g)),
       asKernelBuffer(b, op, lengths, gpuLengthsType(ctx, g))};
   if (g.paged())
     inputs.push_back(asKernelBuffer(b, op, bt, gpuBlockTableType(ctx, g)));
   Value lseBuf = lse ? asKernelBuffer(b, op, lse, gpuLseType(ctx, g)) : Value();
-  Value outBuf = asKernelBuffer(b, op, out, gpuQueryType(ctx, g));
+  Value outBuf = asKernelBuffer(b, op, out, gpuOutputType(ctx, g));
   SmallVector<Value> sizes;
   if (g.dynamicSizes()) {
     ImplicitLocOpBuilder ib(op.getLoc(), b);

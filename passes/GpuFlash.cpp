@@ -129,8 +129,9 @@ void gpu_lowering::emitLaunches(OpBuilder &b, Operation *op,
     // The K and V tensor maps: 128-byte buffers the runtime fills per
     // launch (cuTensorMapEncodeTiled with the buffer's address) from the
     // `attn.tensor_map` description.
-    GpuTensorMapSpec spec = gpuKvTensorMap(g);
-    for (Value source : {args[1], args[2]}) {
+    for (auto [source, value] :
+         {std::pair{args[1], false}, std::pair{args[2], true}}) {
+      GpuTensorMapSpec spec = gpuKvTensorMap(g, value);
       if (auto cast = source.getDefiningOp<memref::CastOp>())
         source = cast.getSource();
       auto map = memref::AllocOp::create(b, loc, gpuTensorMapType(ctx));
@@ -287,8 +288,6 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
            << et
            << " is not supported on the GPU: convert the operands to bf16 "
               "or f16 before the kernel, or compile for the CPU (attn-to-cpu)";
-  if (vs[3] != qs[3])
-    return op.emitOpError("attn-gpu-flash needs equal q/k and v head dims");
   // Run-time sizes: the tiles of a long prefill (the launch adapts the
   // grid; the split count stays 1).
   constexpr int64_t kRunTimeLen = 4096;
@@ -296,6 +295,7 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   g.heads = qs[1];
   g.qLen = g.dynQLen ? kRunTimeLen : qs[2];
   g.headDim = qs[3];
+  g.valueDim = vs[3];
   g.kvHeads = ks[1];
   g.kvLen = g.dynKvLen ? kRunTimeLen : ks[2];
   g.group = g.heads / g.kvHeads;
@@ -382,7 +382,7 @@ LogicalResult GpuAttentionLowering::run() {
   MLIRContext *ctx = op.getContext();
   SmallVector<Value> inputs = {asKernelBuffer(b, op, q, gpuQueryType(ctx, g)),
                                asKernelBuffer(b, op, k, gpuKvType(ctx, g)),
-                               asKernelBuffer(b, op, v, gpuKvType(ctx, g))};
+                               asKernelBuffer(b, op, v, gpuValueType(ctx, g))};
   if (biasArg)
     inputs.push_back(asKernelBuffer(b, op, biasArg,
                                     MemRefType::get(g.biasShape, g.biasType)));
@@ -409,7 +409,8 @@ LogicalResult GpuAttentionLowering::run() {
       sizes.push_back(memref::DimOp::create(b, op.getLoc(), buf, dim));
   }
   emitLaunches(b, op, g, inputs,
-               asKernelBuffer(b, op, out, gpuQueryType(ctx, g)), lseBuf, sizes);
+               asKernelBuffer(b, op, out, gpuOutputType(ctx, g)), lseBuf,
+               sizes);
 
   // A set: K and V (or any two operands) may read the same buffer, and an
   // op must not be visited again after it is erased.

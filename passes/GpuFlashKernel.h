@@ -46,6 +46,19 @@ struct GpuFlashGeometry {
   /// kvLen: keys a sequence can hold (the tensor length, or the cache
   /// capacity: Smax, or pagesPerSeq * pageSize).
   int64_t qLen = 0, kvLen = 0, headDim = 0;
+  /// Dv, the head dim of V and the output (0: equal to headDim).
+  int64_t valueDim = 0;
+  int64_t vDim() const { return valueDim ? valueDim : headDim; }
+  /// The head dims the kernel computes with: rounded up to 8 (one mma n
+  /// tile); the columns past the true dim are zeros in shared memory (Q·Kᵀ
+  /// is unchanged) and never stored (V, O).
+  static int64_t roundUp8(int64_t d) { return (d + 7) / 8 * 8; }
+  int64_t dPad() const { return roundUp8(headDim); }
+  int64_t dvPad() const { return roundUp8(vDim()); }
+  /// A head dim that is not a multiple of 8: rows in memory are not
+  /// 16-byte aligned, so Q, K and V move element by element (zero-filled to
+  /// the padded dim) and the output is stored element by element.
+  bool elementLoads() const { return headDim % 8 != 0 || vDim() % 8 != 0; }
   /// Run-time sizes (`?`): the kernel reads batch, Sq and Skv from three
   /// index parameters after the others, and its buffers through views of
   /// those sizes; `batch`, `qLen` and `kvLen` then hold the sizes the tiles
@@ -121,20 +134,36 @@ struct GpuFlashGeometry {
   int64_t blockRows() const { return rowWarps * warpRows(); }
   /// With several m tiles per warp, Q fragments are re-read from shared
   /// memory per k step instead of occupying registers for the whole loop.
-  bool qInShared() const { return warpRowTiles > 1 || wgmma; }
+  /// So are head dims above 128 (one m tile's Q fragments would take 64
+  /// registers beside O) and element-wise loads (no aligned pairs).
+  bool qInShared() const {
+    return warpRowTiles > 1 || wgmma || headDim > 128 || elementLoads();
+  }
   int64_t warpKeys() const { return tileKv / keyWarps; }
   int64_t rowBlocks() const { return (rows() + blockRows() - 1) / blockRows(); }
   int64_t numKvTiles() const { return (kvLen + tileKv - 1) / tileKv; }
-  int64_t smemRowElems() const { return wgmma ? headDim : headDim + kRowPad; }
+  /// Shared-memory row of K and Q (`d`: dPad()) or V (dvPad()): padded so
+  /// that the row is an odd number of 16-byte chunks (the 8 row addresses
+  /// of an ldmatrix hit distinct banks); wgmma rows are unpadded.
+  int64_t smemRowElems(int64_t d) const {
+    if (wgmma)
+      return d;
+    return (d / 8) % 2 == 1 ? d : d + kRowPad;
+  }
+  int64_t smemRowElems() const { return smemRowElems(dPad()); }
+  int64_t smemRowElemsV() const { return smemRowElems(dvPad()); }
   int64_t colBlocks() const { return headDim / kSwizzleElems; }
-  int64_t stageBytes() const { return 2 * tileKv * smemRowElems() * 2; }
+  int64_t colBlocksV() const { return vDim() / kSwizzleElems; }
+  int64_t stageBytes() const {
+    return tileKv * (smemRowElems() + smemRowElemsV()) * 2;
+  }
   int64_t qBytes() const {
     return qInShared() ? blockRows() * smemRowElems() * 2 : 0;
   }
   /// TMA: one 8-byte mbarrier per stage, after the tiles and Q.
   int64_t barrierBytes() const { return tma ? 8 * stages : 0; }
   int64_t combineBytes() const {
-    return warps() * warpRows() * (headDim + 2) * 4;
+    return warps() * warpRows() * (dvPad() + 2) * 4;
   }
   int64_t sharedBytes() const {
     // wgmma: slack to align the dynamic shared memory to a swizzle atom.
@@ -215,6 +244,9 @@ gpu::GPUFuncOp emitAppendKernel(OpBuilder &b, Location loc,
 /// Memref types of the kernel parameters.
 MemRefType gpuQueryType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g);
+/// V (the K layout with Dv columns) and the output (the Q layout with Dv).
+MemRefType gpuValueType(MLIRContext *ctx, const GpuFlashGeometry &g);
+MemRefType gpuOutputType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuBlockTableType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
 /// kv_lengths (or cache lengths): [B] i32.
@@ -239,7 +271,7 @@ struct GpuTensorMapSpec {
   SmallVector<int64_t, 4> dims, strides, box;
   int64_t swizzle = 128;
 };
-GpuTensorMapSpec gpuKvTensorMap(const GpuFlashGeometry &g);
+GpuTensorMapSpec gpuKvTensorMap(const GpuFlashGeometry &g, bool value = false);
 
 } // namespace mlir::attn
 

@@ -148,6 +148,7 @@ bool gpuSplitsKv(const AttentionSpec &spec, const CompileOptions &options) {
   g.qLen = spec.queryLen;
   g.kvLen = spec.kvLen;
   g.headDim = spec.headDim;
+  g.valueDim = spec.effectiveValueDim();
   g.bshd = spec.layout == Layout::BSHD;
   g.bf16 = spec.dtype == ElementType::BF16;
   g.hasKvLengths = spec.withKvLengths;

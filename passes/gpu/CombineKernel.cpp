@@ -15,6 +15,8 @@ using namespace mlir::attn::gpu_kernels;
 
 namespace {
 
+constexpr int64_t kThreads = 128;
+
 class CombineKernelEmitter : public KernelBuilder {
 public:
   using KernelBuilder::KernelBuilder;
@@ -28,48 +30,53 @@ void CombineKernelEmitter::emit(gpu::GPUFuncOp func) {
   Value partLse = entry.getArgument(1);
   Value out = entry.getArgument(2);
   Value lseOut = g.hasLse ? entry.getArgument(3) : Value();
-  const int64_t D = g.headDim, R = g.rows(), G = g.group, S = g.splits;
+  const int64_t D = g.vDim(), R = g.rows(), G = g.group, S = g.splits;
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value row = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   Value kvHead = gpu::BlockIdOp::create(b, gpu::Dimension::y);
   Value batch = gpu::BlockIdOp::create(b, gpu::Dimension::z);
   Value first = im.mul(
       im.add(im.mul(im.add(im.mul(batch, g.kvHeads), kvHead), R), row), S);
-  auto active = scf::IfOp::create(b, im.lt(tid, im.c(D)), false);
-  b.setInsertionPointToStart(active.thenBlock());
-  SmallVector<Value> lses;
-  Value m = cf(kNegInf);
-  for (int64_t s = 0; s < S; ++s) {
-    lses.push_back(
-        memref::LoadOp::create(b, partLse, ValueRange{im.add(first, s)}));
-    m = fmax(m, lses.back());
+  // Thread t merges columns t, t + 128, ... (one column up to Dv = 128).
+  for (int64_t c0 = 0; c0 < D; c0 += kThreads) {
+    Value col = c0 == 0 ? tid : im.add(tid, im.c(c0));
+    auto active = scf::IfOp::create(b, im.lt(col, im.c(D)), false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(active.thenBlock());
+    SmallVector<Value> lses;
+    Value m = cf(kNegInf);
+    for (int64_t s = 0; s < S; ++s) {
+      lses.push_back(
+          memref::LoadOp::create(b, partLse, ValueRange{im.add(first, s)}));
+      m = fmax(m, lses.back());
+    }
+    Value base = safeMax(m);
+    Value den = cf(0), num = cf(0);
+    for (int64_t s = 0; s < S; ++s) {
+      Value f = ex2(fsub(lses[s], base));
+      Value x =
+          memref::LoadOp::create(b, partOut, ValueRange{im.add(first, s), col});
+      den = fadd(den, f);
+      num = fadd(num, fmul(f, x));
+    }
+    Value seen =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, den, cf(0));
+    Value value = select(
+        seen, arith::DivFOp::create(b, num, select(seen, den, cf(1))), cf(0));
+    Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
+    Value sIdx = im.div(row, G);
+    memref::StoreOp::create(
+        b, arith::TruncFOp::create(b, elemType(b.getContext(), g), value), out,
+        at(batch, h, sIdx, col));
+    if (g.hasLse && c0 == 0) {
+      auto firstThread = scf::IfOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, im.c(0)),
+          false);
+      b.setInsertionPointToStart(firstThread.thenBlock());
+      memref::StoreOp::create(b, naturalLse(seen, base, den), lseOut,
+                              ValueRange{batch, h, sIdx});
+    }
   }
-  Value base = safeMax(m);
-  Value den = cf(0), num = cf(0);
-  for (int64_t s = 0; s < S; ++s) {
-    Value f = ex2(fsub(lses[s], base));
-    Value x =
-        memref::LoadOp::create(b, partOut, ValueRange{im.add(first, s), tid});
-    den = fadd(den, f);
-    num = fadd(num, fmul(f, x));
-  }
-  Value seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, den, cf(0));
-  Value value = select(
-      seen, arith::DivFOp::create(b, num, select(seen, den, cf(1))), cf(0));
-  Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
-  Value sIdx = im.div(row, G);
-  memref::StoreOp::create(
-      b, arith::TruncFOp::create(b, elemType(b.getContext(), g), value), out,
-      at(batch, h, sIdx, tid));
-  if (g.hasLse) {
-    auto firstThread = scf::IfOp::create(
-        b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, im.c(0)),
-        false);
-    b.setInsertionPointToStart(firstThread.thenBlock());
-    memref::StoreOp::create(b, naturalLse(seen, base, den), lseOut,
-                            ValueRange{batch, h, sIdx});
-  }
-  b.setInsertionPointAfter(active);
   gpu::ReturnOp::create(b);
 }
 
@@ -80,10 +87,10 @@ gpu::GPUFuncOp mlir::attn::emitCombineKernel(OpBuilder &ob, Location loc,
                                              StringRef name) {
   MLIRContext *ctx = ob.getContext();
   SmallVector<Type> params = {gpuScratchOutType(ctx, g),
-                              gpuScratchLseType(ctx, g), gpuQueryType(ctx, g)};
+                              gpuScratchLseType(ctx, g), gpuOutputType(ctx, g)};
   if (g.hasLse)
     params.push_back(gpuLseType(ctx, g));
-  auto func = createKernelFunc(ob, loc, name, params, 128);
+  auto func = createKernelFunc(ob, loc, name, params, kThreads);
   ImplicitLocOpBuilder b(loc, ob);
   CombineKernelEmitter(b, g).emit(func);
   return func;

@@ -19,7 +19,7 @@ using namespace mlir::attn;
 using namespace mlir::attn::gpu_kernels;
 
 void FlashKernelEmitter::storeRows(ArrayRef<Value> res) {
-  const int64_t R = g.rows(), G = g.group, oTiles = g.headDim / 8;
+  const int64_t R = g.rows(), G = g.group, oTiles = g.dvPad() / 8;
   const int64_t halves = 2 * g.warpRowTiles;
   Type et = elemType(b.getContext(), g);
   // Each row lives in one warp: normalize in registers and store the
@@ -49,6 +49,10 @@ void FlashKernelEmitter::storeRows(ArrayRef<Value> res) {
       int64_t first = 2 * halves + (mt * oTiles + t) * 4 + half * 2;
       Value x0 = fmul(res[first], inv), x1 = fmul(res[first + 1], inv);
       Value col = im.add(colPair, im.c(t * 8));
+      if (g.dvPad() != g.vDim()) {
+        storeElements(x0, x1, col, batch, h, sIdx, prow);
+        continue;
+      }
       if (g.splits == 1) {
         Value pair = vector::FromElementsOp::create(
             b, VectorType::get({2}, et),
@@ -81,8 +85,27 @@ void FlashKernelEmitter::storeRows(ArrayRef<Value> res) {
   }
 }
 
+void FlashKernelEmitter::storeElements(Value x0, Value x1, Value col,
+                                       Value bIdx, Value h, Value sIdx,
+                                       Value prow) {
+  // Dv is not a multiple of 8: rows are not pair-aligned, and the padded
+  // columns are dropped.
+  Type et = elemType(b.getContext(), g);
+  for (auto [i, x] : llvm::enumerate(ArrayRef<Value>{x0, x1})) {
+    Value c = im.add(col, im.c(i));
+    auto inside = scf::IfOp::create(b, im.lt(c, im.c(g.vDim())), false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(inside.thenBlock());
+    if (g.splits == 1)
+      memref::StoreOp::create(b, arith::TruncFOp::create(b, et, x), out,
+                              at(bIdx, h, sIdx, c));
+    else
+      memref::StoreOp::create(b, x, partOut, ValueRange{prow, c});
+  }
+}
+
 void FlashKernelEmitter::mergeKeyWarps(ArrayRef<Value> res, Value r16) {
-  const int64_t D = g.headDim, R = g.rows(), G = g.group, oTiles = D / 8;
+  const int64_t D = g.vDim(), R = g.rows(), G = g.group, oTiles = g.dvPad() / 8;
   const int64_t MT = g.warpRowTiles, halves = 2 * MT;
   const int64_t warpRows = g.warpRows();
   Type et = elemType(b.getContext(), g);

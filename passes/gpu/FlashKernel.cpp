@@ -135,7 +135,7 @@ void FlashKernelEmitter::bindRunTimeViews(Block &entry, unsigned argNo) {
   };
   OpFoldResult B = sizeB(), Sq = sizeSq(), Skv = sizeSkv();
   OpFoldResult H = b.getIndexAttr(g.heads), Hkv = b.getIndexAttr(g.kvHeads),
-               D = b.getIndexAttr(g.headDim);
+               D = b.getIndexAttr(g.headDim), Dv = b.getIndexAttr(g.vDim());
   SmallVector<OpFoldResult> qSizes =
       g.bshd ? SmallVector<OpFoldResult>{B, Sq, H, D}
              : SmallVector<OpFoldResult>{B, H, Sq, D};
@@ -163,7 +163,9 @@ void FlashKernelEmitter::bindRunTimeViews(Block &entry, unsigned argNo) {
                                     : b.getIndexAttr(g.pagesPerSeq)});
   view(q, qSizes);
   view(k, kvSizes);
+  kvSizes.back() = Dv;
   view(v, kvSizes);
+  qSizes.back() = Dv;
   view(out, qSizes);
   view(lseOut, {B, H, Sq});
   view(kvLengths, {B});
@@ -196,6 +198,7 @@ void FlashKernelEmitter::planSharedMemory() {
   raw = gpu::DynamicSharedMemoryOp::create(
       b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), nullptr, wg));
   int64_t tileBytes = g.stages * g.tileKv * g.smemRowElems() * 2;
+  int64_t tileBytesV = g.stages * g.tileKv * g.smemRowElemsV() * 2;
   if (g.wgmma) {
     // Swizzle atoms must start 1024-byte aligned in the shared window; the
     // dynamic allocation is only 16-byte aligned, so skip to the next atom
@@ -207,34 +210,37 @@ void FlashKernelEmitter::planSharedMemory() {
                GpuFlashGeometry::kSwizzleAtomBytes);
     smemBase = im.add(base, pad);
     const int64_t cb = g.colBlocks(), sw = GpuFlashGeometry::kSwizzleElems;
-    auto tileTy =
-        MemRefType::get({g.stages, cb, g.tileKv, sw}, et, nullptr, wg);
-    kSmem = memref::ViewOp::create(b, tileTy, raw, pad, ValueRange{});
-    vSmem = memref::ViewOp::create(b, tileTy, raw, im.add(pad, im.c(tileBytes)),
-                                   ValueRange{});
+    auto tileTy = [&](int64_t blocks) {
+      return MemRefType::get({g.stages, blocks, g.tileKv, sw}, et, nullptr, wg);
+    };
+    kSmem = memref::ViewOp::create(b, tileTy(cb), raw, pad, ValueRange{});
+    vSmem = memref::ViewOp::create(b, tileTy(g.colBlocksV()), raw,
+                                   im.add(pad, im.c(tileBytes)), ValueRange{});
     qSmem = memref::ViewOp::create(
         b, MemRefType::get({cb, g.blockRows(), sw}, et, nullptr, wg), raw,
-        im.add(pad, im.c(2 * tileBytes)), ValueRange{});
+        im.add(pad, im.c(tileBytes + tileBytesV)), ValueRange{});
     if (g.tma)
       initTmaBarriers();
   } else {
-    auto tileTy = MemRefType::get({g.stages, g.tileKv, g.smemRowElems()}, et,
-                                  nullptr, wg);
-    kSmem = memref::ViewOp::create(b, tileTy, raw, im.c(0), ValueRange{});
-    vSmem =
-        memref::ViewOp::create(b, tileTy, raw, im.c(tileBytes), ValueRange{});
+    auto tileTy = [&](int64_t rowElems) {
+      return MemRefType::get({g.stages, g.tileKv, rowElems}, et, nullptr, wg);
+    };
+    kSmem = memref::ViewOp::create(b, tileTy(g.smemRowElems()), raw, im.c(0),
+                                   ValueRange{});
+    vSmem = memref::ViewOp::create(b, tileTy(g.smemRowElemsV()), raw,
+                                   im.c(tileBytes), ValueRange{});
     if (g.qInShared())
       qSmem = memref::ViewOp::create(
           b,
           MemRefType::get({g.blockRows(), g.smemRowElems()}, et, nullptr, wg),
-          raw, im.c(2 * tileBytes), ValueRange{});
+          raw, im.c(tileBytes + tileBytesV), ValueRange{});
   }
   const int64_t warpRows = g.warpRows();
-  auto oTy = MemRefType::get({g.warps(), warpRows, g.headDim}, b.getF32Type(),
+  auto oTy = MemRefType::get({g.warps(), warpRows, g.dvPad()}, b.getF32Type(),
                              nullptr, wg);
   auto mlTy =
       MemRefType::get({g.warps(), warpRows}, b.getF32Type(), nullptr, wg);
-  int64_t oBytes = g.warps() * warpRows * g.headDim * 4;
+  int64_t oBytes = g.warps() * warpRows * g.dvPad() * 4;
   oSmem = memref::ViewOp::create(b, oTy, raw, im.c(0), ValueRange{});
   mSmem = memref::ViewOp::create(b, mlTy, raw, im.c(oBytes), ValueRange{});
   lSmem = memref::ViewOp::create(
@@ -307,7 +313,7 @@ void FlashKernelEmitter::mapThreadRows() {
 }
 
 SmallVector<Value> FlashKernelEmitter::emitKvLoop() {
-  const int64_t MT = g.warpRowTiles, oTiles = g.headDim / 8;
+  const int64_t MT = g.warpRowTiles, oTiles = g.dvPad() / 8;
   // Loop state: per (m tile, half) row max and partial sum, O fragments.
   const int64_t halves = 2 * MT;
   SmallVector<Value> init;
@@ -380,7 +386,7 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
                                            StringRef name) {
   MLIRContext *ctx = ob.getContext();
   SmallVector<Type> params = {gpuQueryType(ctx, g), gpuKvType(ctx, g),
-                              gpuKvType(ctx, g)};
+                              gpuValueType(ctx, g)};
   if (g.hasBias())
     params.push_back(MemRefType::get(g.biasShape, g.biasType));
   if (g.hasBoolMask())
@@ -393,7 +399,7 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
   if (g.paged())
     params.push_back(gpuBlockTableType(ctx, g));
   if (g.splits == 1) {
-    params.push_back(gpuQueryType(ctx, g));
+    params.push_back(gpuOutputType(ctx, g));
     if (g.hasLse)
       params.push_back(gpuLseType(ctx, g));
   } else {

@@ -92,6 +92,19 @@ private:
   /// Issues the cp.async copies of KV tile `tile` into `stage` as one
   /// group; returns its token.
   Value loadTile(Value tile, Value stage);
+  /// The cp.async copies of `dim` columns of the tile's rows from each
+  /// (global, shared) pair of `buffers` (K and V together when their dims
+  /// agree, so the copies interleave as before dv != d existed).
+  void copyTileChunks(SmallVectorImpl<Value> &tokens, Value keyBase,
+                      Value stage, int64_t dim,
+                      ArrayRef<std::pair<Value, Value>> buffers);
+  /// Element-wise copy of `rows` x `padCols` into `dst` at [dstPrefix...,
+  /// row, col] from `mem` at `src(row, col)`, zeros past column `cols`
+  /// (head dims that are not multiples of 8).
+  void copyElements(Value dst, ArrayRef<Value> dstPrefix, int64_t rows,
+                    int64_t padCols, int64_t cols,
+                    function_ref<SmallVector<Value>(Value row, Value col)> src,
+                    Value mem);
   /// Indices of element `col` of key row `key` in the K/V memrefs.
   SmallVector<Value> kvIndices(Value key, Value col);
   /// Where the 8-element chunk starting at column `col` of shared row `row`
@@ -121,9 +134,10 @@ private:
   void fenceProxyAsync();
 
   // MmaSync.cpp.
-  /// 4 fragment registers of an ldmatrix.x4 at `idx` of `mem`.
+  /// The `count` (4 or 2) fragment registers of an ldmatrix.x4 / .x2 at
+  /// `idx` of `mem`.
   SmallVector<Value, 4> ldmatrix4(Value mem, ArrayRef<Value> idx,
-                                  bool transpose);
+                                  bool transpose, int64_t count = 4);
   /// c += a·b on one m16n8k16 tile; `c` holds 4 f32.
   void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, SmallVectorImpl<Value> &c);
   void scoresOnMmaSync(KvStep &st);
@@ -184,6 +198,10 @@ private:
   // Epilogue.cpp.
   /// One key warp per row: normalize in registers, store the fragments.
   void storeRows(ArrayRef<Value> res);
+  /// Stores columns `col` and `col + 1` of a row (those inside Dv) one
+  /// element at a time, to the output or the split row `prow`.
+  void storeElements(Value x0, Value x1, Value col, Value bIdx, Value h,
+                     Value sIdx, Value prow);
   /// Several key warps per row: merge their states through shared memory.
   void mergeKeyWarps(ArrayRef<Value> res, Value r16);
 

@@ -13,15 +13,24 @@ using namespace mlir::attn;
 namespace {
 /// Dynamic shared memory a block may use on sm_90 (227 KiB).
 constexpr int64_t kMaxSharedBytes = 232448;
+/// The largest head dim (of Q/K and of V) the flash kernels take.
+constexpr int64_t kMaxHeadDim = 256;
 } // namespace
 
 LogicalResult mlir::attn::checkGpuFlashSupport(const GpuFlashGeometry &g,
                                                std::string &why) {
-  if (g.headDim % 16 != 0 || g.headDim < 16 || g.headDim > 128) {
-    why = "head dim " + std::to_string(g.headDim) +
-          " is not supported on the GPU (multiples of 16 up to 128)";
-    return failure();
-  }
+  // One warp's O row tile holds Dv / 8 fragments of 4 f32 (64 registers at
+  // Dv = 256; one m tile per warp above 128): larger dims would need the
+  // output columns split across warps.
+  for (auto [name, d] : {std::pair{"head dim", g.headDim},
+                         std::pair{"value head dim", g.vDim()}})
+    if (d < 1 || d > kMaxHeadDim) {
+      why = std::string(name) + " " + std::to_string(d) +
+            " is not supported on the GPU (1 to " +
+            std::to_string(kMaxHeadDim) +
+            "; dims that are not multiples of 8 are zero-padded)";
+      return failure();
+    }
   if (g.heads % g.kvHeads != 0) {
     why = "query heads must be a multiple of KV heads";
     return failure();
@@ -54,17 +63,36 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
   }
   // Prefill: two m tiles per warp (128 rows per block) halve the K/V bytes
   // per flop, both from L2 and from shared memory (ldmatrix).
-  g.warpRowTiles = overrides.warpRowTiles > 0 ? overrides.warpRowTiles
-                   : rows > 64                ? 2
-                                              : 1;
+  // Above Dv = 128 two m tiles of O alone would take 2 * Dv / 2 registers
+  // (256 at Dv = 256): one m tile (64-row blocks).
+  g.warpRowTiles = overrides.warpRowTiles > 0      ? overrides.warpRowTiles
+                   : rows > 64 && g.dvPad() <= 128 ? 2
+                                                   : 1;
   // 64-key tiles: with lazy rescaling, two m tiles of d = 128 fit in 255
   // registers and halve the barriers and softmax bookkeeping per key of
   // 32-key tiles. Decode-sized groups with 4 key warps: 128-key tiles (32
   // keys per key warp) halve them again; with 2 key warps 64-key tiles were
   // faster. Measurements: docs/performance-notes.md, "GPU tile sizes".
   int64_t defaultTileKv = g.keyWarps == 4 ? 128 : 64;
+  // Head dims beyond the multiples of 16 up to 128 (padded, or one m tile
+  // per warp) keep ptxas from spilling with smaller tiles (ptxas -v, sm_90,
+  // every multiple of 8 from 32 to 256): row-parallel blocks above 80 spill
+  // 8 to 108 bytes with 64-key tiles and nothing with 32; 4 key warps above
+  // 128 spill up to 56 bytes with 128-key tiles and nothing with 64.
+  const bool classicDim =
+      g.headDim % 16 == 0 && g.headDim <= 128 && g.vDim() == g.headDim;
+  const int64_t maxDim = std::max(g.dPad(), g.dvPad());
+  if (!classicDim && g.keyWarps == 1 && maxDim > 80)
+    defaultTileKv = 32;
+  if (!classicDim && g.keyWarps == 4 && maxDim > 128)
+    defaultTileKv = 64;
   g.tileKv = overrides.tileKv > 0 ? overrides.tileKv : defaultTileKv;
   g.stages = overrides.stages > 0 ? overrides.stages : 2;
+  // Large head dims: halve the default tile until the stages fit shared
+  // memory (d = 256 with 4 key warps: 64 keys, not 128).
+  if (overrides.tileKv <= 0)
+    while (g.sharedBytes() > kMaxSharedBytes && g.tileKv > 16 * g.keyWarps)
+      g.tileKv /= 2;
   if (g.stages > 4) {
     why = "stages must be between 1 and 4";
     return failure();
@@ -89,13 +117,21 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
   // each (8 warps; 64- or 128-key tiles).
   std::string noWgmma;
   bool twoGroups = g.warpRowTiles == 1;
+  // d = 192 / 256 (one m tile per warp, so two warpgroups): 64-key tiles,
+  // the two stages and Q fit shared memory (193 KiB at d = 256) and S stays
+  // 32 registers beside O's 128.
   int64_t wgmmaTileKv = overrides.tileKv > 0 ? overrides.tileKv
+                        : maxDim > 128       ? 64
                         : twoGroups          ? 128
                                              : 64;
   if (rows <= 64 || g.keyWarps != 1 || g.rowWarps != 4)
     noWgmma = "a block of 128 rows (prefill-sized groups)";
-  else if (g.headDim % GpuFlashGeometry::kSwizzleElems != 0)
-    noWgmma = "a head dim that is a multiple of 64";
+  else if (g.headDim % GpuFlashGeometry::kSwizzleElems != 0 ||
+           g.vDim() % GpuFlashGeometry::kSwizzleElems != 0)
+    noWgmma = "a head dim that is a multiple of 64 (q/k and v)";
+  else if (g.vDim() > 128 && !twoGroups)
+    noWgmma = "warp-row-tiles=1 above a value head dim of 128 (O of two M "
+              "tiles would not fit registers)";
   else if (twoGroups ? (wgmmaTileKv != 64 && wgmmaTileKv != 128)
                      : (wgmmaTileKv != 32 && wgmmaTileKv != 64))
     noWgmma = twoGroups ? "tile-kv 64 or 128 with warp-row-tiles=1"
@@ -213,6 +249,25 @@ MemRefType mlir::attn::gpuKvType(MLIRContext *ctx, const GpuFlashGeometry &g) {
   return MemRefType::get(shape, elemType(ctx, g));
 }
 
+namespace {
+/// `t` with its last (head) dim replaced by `d`.
+MemRefType withHeadDim(MemRefType t, int64_t d) {
+  SmallVector<int64_t> shape(t.getShape());
+  shape.back() = d;
+  return MemRefType::get(shape, t.getElementType());
+}
+} // namespace
+
+MemRefType mlir::attn::gpuValueType(MLIRContext *ctx,
+                                    const GpuFlashGeometry &g) {
+  return withHeadDim(gpuKvType(ctx, g), g.vDim());
+}
+
+MemRefType mlir::attn::gpuOutputType(MLIRContext *ctx,
+                                     const GpuFlashGeometry &g) {
+  return withHeadDim(gpuQueryType(ctx, g), g.vDim());
+}
+
 MemRefType mlir::attn::gpuLseType(MLIRContext *ctx, const GpuFlashGeometry &g) {
   return MemRefType::get({dimB(g), g.heads, dimSq(g)}, Float32Type::get(ctx));
 }
@@ -232,7 +287,7 @@ MemRefType mlir::attn::gpuBlockTableType(MLIRContext *ctx,
 
 MemRefType mlir::attn::gpuScratchOutType(MLIRContext *ctx,
                                          const GpuFlashGeometry &g) {
-  return MemRefType::get({g.scratchRows(), g.headDim}, Float32Type::get(ctx));
+  return MemRefType::get({g.scratchRows(), g.vDim()}, Float32Type::get(ctx));
 }
 
 MemRefType mlir::attn::gpuScratchLseType(MLIRContext *ctx,
@@ -250,11 +305,12 @@ MemRefType mlir::attn::gpuKernelParamType(MemRefType t) {
   return MemRefType::get({}, t.getElementType());
 }
 
-GpuTensorMapSpec mlir::attn::gpuKvTensorMap(const GpuFlashGeometry &g) {
+GpuTensorMapSpec mlir::attn::gpuKvTensorMap(const GpuFlashGeometry &g,
+                                            bool value) {
   // 0: a run-time size, read from the source buffer at launch (and every
   // stride above it).
-  const int64_t D = g.headDim, S = g.dynKvLen ? 0 : g.kvLen, H = g.kvHeads,
-                B = g.dynBatch ? 0 : g.batch;
+  const int64_t D = value ? g.vDim() : g.headDim, S = g.dynKvLen ? 0 : g.kvLen,
+                H = g.kvHeads, B = g.dynBatch ? 0 : g.batch;
   // Dims in memory order (strides grow): bhsd (D, S, Hkv, B), bshd
   // (D, Hkv, S, B). A box is 64 columns of tileKv keys of one head either
   // way: tileKv rows of 128 bytes in shared memory.

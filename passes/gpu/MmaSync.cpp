@@ -17,13 +17,15 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::gpu_kernels;
 
-SmallVector<Value, 4>
-FlashKernelEmitter::ldmatrix4(Value mem, ArrayRef<Value> idx, bool transpose) {
+SmallVector<Value, 4> FlashKernelEmitter::ldmatrix4(Value mem,
+                                                    ArrayRef<Value> idx,
+                                                    bool transpose,
+                                                    int64_t count) {
   Type et = elemType(b.getContext(), g);
-  auto ty = VectorType::get({4, 2}, et);
-  Value frag = nvgpu::LdMatrixOp::create(b, ty, mem, idx, transpose, 4);
+  auto ty = VectorType::get({count, 2}, et);
+  Value frag = nvgpu::LdMatrixOp::create(b, ty, mem, idx, transpose, count);
   SmallVector<Value, 4> regs;
-  for (int64_t i = 0; i < 4; ++i) {
+  for (int64_t i = 0; i < count; ++i) {
     regs.push_back(
         fragReg(vector::ExtractOp::create(b, frag, ArrayRef<int64_t>{i})));
   }
@@ -32,12 +34,15 @@ FlashKernelEmitter::ldmatrix4(Value mem, ArrayRef<Value> idx, bool transpose) {
 
 void FlashKernelEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
                              SmallVectorImpl<Value> &c) {
+  // m16n8k16 takes 4 A and 2 B registers, m16n8k8 (the last k step of a
+  // head dim that is an odd multiple of 8) 2 and 1.
+  const int64_t kDepth = a.size() == 4 ? 16 : 8;
   auto f32 = b.getF32Type();
   auto resTy =
       LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
   NVVM::MMATypes ptx = g.bf16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
   Value r = NVVM::MmaOp::create(
-      b, resTy, a, bFrag, c, ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
+      b, resTy, a, bFrag, c, ArrayRef<int64_t>{16, 8, kDepth}, std::nullopt,
       std::nullopt, std::array<NVVM::MMATypes, 2>{ptx, ptx},
       std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                      NVVM::MMALayout::col});
@@ -47,8 +52,13 @@ void FlashKernelEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
 
 void FlashKernelEmitter::scoresOnMmaSync(KvStep &st) {
   const int64_t MT = g.warpRowTiles, warpRows = g.warpRows();
-  const int64_t kSteps = g.headDim / 16, sTiles = g.warpKeys() / 8;
+  const int64_t D = g.dPad(), kSteps = (D + 15) / 16;
+  const int64_t sTiles = g.warpKeys() / 8;
   for (int64_t kc = 0; kc < kSteps; ++kc) {
+    // The last step of an odd multiple of 8 is k8: the low matrices only
+    // (ldmatrix.x2, lanes 0-15 address them), no column past D is read.
+    const bool k8 = 16 * kc + 8 == D;
+    const int64_t count = k8 ? 2 : 4;
     SmallVector<SmallVector<Value, 4>> qa(MT);
     for (int64_t mt = 0; mt < MT; ++mt) {
       if (!g.qInShared()) {
@@ -59,15 +69,27 @@ void FlashKernelEmitter::scoresOnMmaSync(KvStep &st) {
       Value row =
           im.add(im.mul(rw, warpRows), im.add(im.rem(lane, 16), im.c(mt * 16)));
       Value col = im.add(im.mul(im.div(lane, 16), 8), im.c(kc * 16));
-      qa[mt] = ldmatrix4(qSmem, {row, col}, /*transpose=*/false);
+      qa[mt] = ldmatrix4(qSmem, {row, col}, /*transpose=*/false, count);
     }
     for (int64_t t = 0; t < sTiles; t += 2) {
-      // Matrices: (tile t, k lo), (t, k hi), (t+1, k lo), (t+1, k hi).
+      // Matrices: (tile t, k lo), (t, k hi), (t+1, k lo), (t+1, k hi); k8:
+      // (t, k lo), (t+1, k lo).
       Value key = im.add(im.add(st.keyOff, im.mul(im.div(st.m8, 2), 8)),
                          im.add(st.l8, im.c(t * 8)));
       Value col = im.add(im.mul(im.rem(st.m8, 2), 8), im.c(kc * 16));
-      auto frag = ldmatrix4(kSmem, {st.stage, key, col}, /*transpose=*/false);
+      if (k8) {
+        key = im.add(im.add(st.keyOff, im.mul(im.rem(st.m8, 2), 8)),
+                     im.add(st.l8, im.c(t * 8)));
+        col = im.c(kc * 16);
+      }
+      auto frag =
+          ldmatrix4(kSmem, {st.stage, key, col}, /*transpose=*/false, count);
       for (int64_t mt = 0; mt < MT; ++mt) {
+        if (k8) {
+          mma(qa[mt], {frag[0]}, st.s[mt][t]);
+          mma(qa[mt], {frag[1]}, st.s[mt][t + 1]);
+          continue;
+        }
         mma(qa[mt], {frag[0], frag[1]}, st.s[mt][t]);
         mma(qa[mt], {frag[2], frag[3]}, st.s[mt][t + 1]);
       }
@@ -76,7 +98,7 @@ void FlashKernelEmitter::scoresOnMmaSync(KvStep &st) {
 }
 
 void FlashKernelEmitter::pvOnMmaSync(KvStep &st) {
-  const int64_t MT = g.warpRowTiles, oTiles = g.headDim / 8;
+  const int64_t MT = g.warpRowTiles, oTiles = g.dvPad() / 8;
   const int64_t sTiles = g.warpKeys() / 8;
   // O += P·V: the score accumulators of key tiles 2kk, 2kk+1 are the A
   // fragment of keys [16kk, 16kk + 16).
@@ -91,11 +113,15 @@ void FlashKernelEmitter::pvOnMmaSync(KvStep &st) {
       // Matrices: (keys lo, d tile t), (keys hi, t), (lo, t+1), (hi, t+1).
       Value key = im.add(im.add(st.keyOff, im.c(kk * 16)),
                          im.add(im.mul(im.rem(st.m8, 2), 8), st.l8));
+      // An odd last d tile: (lo, t), (hi, t) only (ldmatrix.x2).
+      const bool single = t + 1 == oTiles;
       Value col = im.mul(im.add(im.div(st.m8, 2), im.c(t)), 8);
-      auto frag = ldmatrix4(vSmem, {st.stage, key, col}, /*transpose=*/true);
+      auto frag = ldmatrix4(vSmem, {st.stage, key, col}, /*transpose=*/true,
+                            single ? 2 : 4);
       for (int64_t mt = 0; mt < MT; ++mt) {
         mma(pFrag[mt], {frag[0], frag[1]}, st.o[mt][t]);
-        mma(pFrag[mt], {frag[2], frag[3]}, st.o[mt][t + 1]);
+        if (!single)
+          mma(pFrag[mt], {frag[2], frag[3]}, st.o[mt][t + 1]);
       }
     }
   }

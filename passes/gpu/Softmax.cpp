@@ -201,7 +201,7 @@ void FlashKernelEmitter::onlineSoftmax(KvStep &st, int64_t mtLo, int64_t mtHi) {
   // exact enough in f32 sums and bf16 P): after the first tiles the
   // accumulator rescale, as many FMULs as MMAs, is skipped for the whole
   // warp.
-  const int64_t oTiles = g.headDim / 8;
+  const int64_t oTiles = g.dvPad() / 8;
   Value anyRaised = arith::ConstantOp::create(b, b.getBoolAttr(false));
   for (int64_t mt = mtLo; mt < mtHi; ++mt)
     for (int64_t half = 0; half < 2; ++half) {

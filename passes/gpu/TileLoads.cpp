@@ -24,12 +24,45 @@ std::pair<Value, Value> FlashKernelEmitter::swizzledColumn(Value row,
   return {im.div(col, sw), im.mul(swz, 8)};
 }
 
+void FlashKernelEmitter::copyElements(
+    Value dst, ArrayRef<Value> dstPrefix, int64_t rows, int64_t padCols,
+    int64_t cols, function_ref<SmallVector<Value>(Value row, Value col)> src,
+    Value mem) {
+  // A loop over the tile's elements, consecutive threads on consecutive
+  // columns; columns past `cols` are zeros (a clamped load, then a select:
+  // no branch).
+  Type et = elemType(b.getContext(), g);
+  auto loop =
+      scf::ForOp::create(b, tid, im.c(rows * padCols), im.c(g.threads()));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value e = loop.getInductionVar();
+  Value row = im.div(e, padCols), col = im.rem(e, padCols);
+  Value x =
+      memref::LoadOp::create(b, mem, src(row, im.min(col, im.c(cols - 1))));
+  Value zero = arith::ConstantOp::create(b, b.getZeroAttr(et));
+  x = select(im.lt(col, im.c(cols)), x, zero);
+  SmallVector<Value> idx(dstPrefix);
+  idx.append({row, col});
+  memref::StoreOp::create(b, x, dst, idx);
+}
+
 void FlashKernelEmitter::loadQ() {
   // Q: registers for the whole loop (one m tile), or staged in shared
   // memory and re-read per k step (two m tiles would not fit registers).
-  const int64_t D = g.headDim, kSteps = D / 16;
+  const int64_t D = g.dPad(), kSteps = (D + 15) / 16;
   auto tokenTy = nvgpu::DeviceAsyncTokenType::get(b.getContext());
   qFrag.assign(kSteps, {});
+  if (g.elementLoads()) {
+    copyElements(
+        qSmem, {}, g.blockRows(), D, g.headDim,
+        [&](Value row, Value col) {
+          auto [h, sIdx] = rowHead(im.add(row0, row));
+          return at(batch, h, sIdx, col);
+        },
+        q);
+    return;
+  }
   if (g.qInShared()) {
     int64_t chunksPerRow = D / 8;
     int64_t chunks = g.blockRows() * chunksPerRow;
@@ -57,9 +90,11 @@ void FlashKernelEmitter::loadQ() {
   for (int64_t kc = 0; kc < kSteps; ++kc) {
     Value c0 = im.add(colPair, kc * 16), c1 = im.add(colPair, kc * 16 + 8);
     qFrag[kc] = {loadPair(q, at(batch, hLo, sLo, c0)),
-                 loadPair(q, at(batch, hHi, sHi, c0)),
-                 loadPair(q, at(batch, hLo, sLo, c1)),
-                 loadPair(q, at(batch, hHi, sHi, c1))};
+                 loadPair(q, at(batch, hHi, sHi, c0))};
+    if (16 * kc + 8 == D)
+      continue; // k8: the low half only
+    qFrag[kc].append({loadPair(q, at(batch, hLo, sLo, c1)),
+                      loadPair(q, at(batch, hHi, sHi, c1))});
   }
 }
 
@@ -138,12 +173,40 @@ SmallVector<Value> FlashKernelEmitter::kvIndices(Value key, Value col) {
 }
 
 Value FlashKernelEmitter::loadTile(Value tile, Value stage) {
-  int64_t chunksPerRow = g.headDim / 8; // 16-byte copies
-  int64_t chunks = g.tileKv * chunksPerRow;
-  int64_t perThread = (chunks + g.threads() - 1) / g.threads();
   auto tokenTy = nvgpu::DeviceAsyncTokenType::get(b.getContext());
   SmallVector<Value> tokens;
   Value keyBase = im.mul(tile, g.tileKv);
+  if (g.elementLoads()) {
+    // Rows that are not 16-byte aligned: plain loads and stores, zero
+    // columns up to the padded dims; an empty group keeps the counting of
+    // the cp.async waits.
+    for (auto [mem, smem, cols, padCols] :
+         {std::tuple{k, kSmem, g.headDim, g.dPad()},
+          std::tuple{v, vSmem, g.vDim(), g.dvPad()}})
+      copyElements(
+          smem, {stage}, g.tileKv, padCols, cols,
+          [&](Value row, Value col) {
+            return kvIndices(im.min(im.add(keyBase, row), lastKey()), col);
+          },
+          mem);
+    return nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenTy, tokens);
+  }
+  if (g.vDim() == g.headDim) {
+    copyTileChunks(tokens, keyBase, stage, g.headDim, {{k, kSmem}, {v, vSmem}});
+  } else {
+    copyTileChunks(tokens, keyBase, stage, g.headDim, {{k, kSmem}});
+    copyTileChunks(tokens, keyBase, stage, g.vDim(), {{v, vSmem}});
+  }
+  return nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenTy, tokens);
+}
+
+void FlashKernelEmitter::copyTileChunks(
+    SmallVectorImpl<Value> &tokens, Value keyBase, Value stage, int64_t dim,
+    ArrayRef<std::pair<Value, Value>> buffers) {
+  int64_t chunksPerRow = dim / 8; // 16-byte copies
+  int64_t chunks = g.tileKv * chunksPerRow;
+  int64_t perThread = (chunks + g.threads() - 1) / g.threads();
+  auto tokenTy = nvgpu::DeviceAsyncTokenType::get(b.getContext());
   for (int64_t c = 0; c < perThread; ++c) {
     // Threads past the last chunk copy it again (same bytes, same place)
     // rather than branching around the copy.
@@ -159,10 +222,9 @@ Value FlashKernelEmitter::loadTile(Value tile, Value stage) {
       auto [block, swizzled] = swizzledColumn(row, col);
       dst = {stage, block, row, swizzled};
     }
-    for (auto [mem, smem] : {std::pair{k, kSmem}, std::pair{v, vSmem}})
+    for (auto [mem, smem] : buffers)
       tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
           b, tokenTy, smem, dst, mem, src, b.getIndexAttr(8),
           /*srcElements=*/Value(), b.getUnitAttr()));
   }
-  return nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenTy, tokens);
 }

@@ -67,8 +67,7 @@ void FlashKernelEmitter::wgmma(SmallVectorImpl<Value> &acc, Value aDesc,
         NVVM::MMAShapeAttr::get(b.getContext(), 64, n, 16), et, et,
         NVVM::WGMMATypes::f32,
         accumulate ? NVVM::WGMMAScaleOut::one : NVVM::WGMMAScaleOut::zero,
-        NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
-        NVVM::MMALayout::row,
+        NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row,
         transposeB ? NVVM::MMALayout::row : NVVM::MMALayout::col,
         NVVM::MMAIntOverflowAttr());
   } else {
@@ -93,8 +92,9 @@ void FlashKernelEmitter::pinRegisters(SmallVectorImpl<Value> &values,
     auto chunk = MutableArrayRef<Value>(values).slice(
         lo, std::min(kChunk, values.size() - lo));
     Value s = packStruct(b, chunk);
-    unpackStruct(b, lo == 0 ? first(s) : ptx::PinOp::create(b, s.getType(), s).getRes(),
-                 chunk);
+    unpackStruct(
+        b, lo == 0 ? first(s) : ptx::PinOp::create(b, s.getType(), s).getRes(),
+        chunk);
   }
 }
 
@@ -119,7 +119,8 @@ void FlashKernelEmitter::scoresOnWgmma(KvStep &st) {
   const int64_t blockBytesK = g.tileKv * 128, blockBytesQ = g.blockRows() * 128;
   Value kBase = im.add(smemBase, im.mul(st.stage, g.colBlocks() * blockBytesK));
   Value qBase =
-      im.add(smemBase, im.c(2 * g.stages * g.colBlocks() * blockBytesK));
+      im.add(smemBase,
+             im.c(g.stages * (g.colBlocks() + g.colBlocksV()) * blockBytesK));
   SmallVector<SmallVector<Value>> acc(MT);
   Value undef = LLVM::UndefOp::create(b, b.getF32Type());
   for (auto &a : acc)
@@ -145,14 +146,14 @@ void FlashKernelEmitter::scoresOnWgmma(KvStep &st) {
 }
 
 void FlashKernelEmitter::pvOnWgmma(KvStep &st) {
-  const int64_t MT = g.warpRowTiles, oTiles = g.headDim / 8;
+  const int64_t MT = g.warpRowTiles, oTiles = g.dvPad() / 8;
   const int64_t sTiles = g.warpKeys() / 8;
   // V is the B operand read N-major (d contiguous): 64-column blocks
   // tileKv * 128 bytes apart (leading offset), 8-key groups 1024 bytes
   // apart (stride offset); a k16 step is 16 key rows = 2048 bytes.
   const int64_t blockBytes = g.tileKv * 128;
   Value vBase = im.add(smemBase, im.c(g.stages * g.colBlocks() * blockBytes));
-  vBase = im.add(vBase, im.mul(st.stage, g.colBlocks() * blockBytes));
+  vBase = im.add(vBase, im.mul(st.stage, g.colBlocksV() * blockBytes));
   for (int64_t mt = 0; mt < MT; ++mt) {
     // Oldest pending group: S of this m tile (later S tiles and the
     // earlier tiles' P·V may still run).

@@ -17,13 +17,39 @@ func.func @f32(%q: memref<1x2x8x64xf32>, %k: memref<1x2x8x64xf32>, %v: memref<1x
 
 // -----
 
-func.func @head_dim_72(%q: memref<1x2x8x72xbf16>, %k: memref<1x2x8x72xbf16>, %v: memref<1x2x8x72xbf16>, %o: memref<1x2x8x72xbf16>) {
-  %qt = bufferization.to_tensor %q restrict : memref<1x2x8x72xbf16> to tensor<1x2x8x72xbf16>
-  %kt = bufferization.to_tensor %k restrict : memref<1x2x8x72xbf16> to tensor<1x2x8x72xbf16>
-  %vt = bufferization.to_tensor %v restrict : memref<1x2x8x72xbf16> to tensor<1x2x8x72xbf16>
-  // expected-error @+1 {{head dim 72 is not supported on the GPU (multiples of 16 up to 128)}}
-  %r = attn.attention %qt, %kt, %vt : tensor<1x2x8x72xbf16>, tensor<1x2x8x72xbf16>, tensor<1x2x8x72xbf16> -> tensor<1x2x8x72xbf16>
-  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x2x8x72xbf16>, memref<1x2x8x72xbf16>) -> ()
+func.func @head_dim_264(%q: memref<1x2x8x264xbf16>, %k: memref<1x2x8x264xbf16>, %v: memref<1x2x8x264xbf16>, %o: memref<1x2x8x264xbf16>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x2x8x264xbf16> to tensor<1x2x8x264xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x2x8x264xbf16> to tensor<1x2x8x264xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x2x8x264xbf16> to tensor<1x2x8x264xbf16>
+  // expected-error @+1 {{head dim 264 is not supported on the GPU (1 to 256; dims that are not multiples of 8 are zero-padded)}}
+  %r = attn.attention %qt, %kt, %vt : tensor<1x2x8x264xbf16>, tensor<1x2x8x264xbf16>, tensor<1x2x8x264xbf16> -> tensor<1x2x8x264xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x2x8x264xbf16>, memref<1x2x8x264xbf16>) -> ()
+  return
+}
+
+// -----
+
+// Multi-latent attention decode (d = 576, dv = 512): one warp's O rows would
+// need 256 registers; refused with what is supported.
+func.func @mla_decode(%q: memref<1x128x1x576xbf16>, %k: memref<1x1x8x576xbf16>, %v: memref<1x1x8x512xbf16>, %o: memref<1x128x1x512xbf16>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x128x1x576xbf16> to tensor<1x128x1x576xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x1x8x576xbf16> to tensor<1x1x8x576xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x1x8x512xbf16> to tensor<1x1x8x512xbf16>
+  // expected-error @+1 {{head dim 576 is not supported on the GPU (1 to 256;}}
+  %r = attn.attention %qt, %kt, %vt : tensor<1x128x1x576xbf16>, tensor<1x1x8x576xbf16>, tensor<1x1x8x512xbf16> -> tensor<1x128x1x512xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x128x1x512xbf16>, memref<1x128x1x512xbf16>) -> ()
+  return
+}
+
+// -----
+
+func.func @value_dim_320(%q: memref<1x2x8x128xbf16>, %k: memref<1x2x8x128xbf16>, %v: memref<1x2x8x320xbf16>, %o: memref<1x2x8x320xbf16>) {
+  %qt = bufferization.to_tensor %q restrict : memref<1x2x8x128xbf16> to tensor<1x2x8x128xbf16>
+  %kt = bufferization.to_tensor %k restrict : memref<1x2x8x128xbf16> to tensor<1x2x8x128xbf16>
+  %vt = bufferization.to_tensor %v restrict : memref<1x2x8x320xbf16> to tensor<1x2x8x320xbf16>
+  // expected-error @+1 {{value head dim 320 is not supported on the GPU (1 to 256;}}
+  %r = attn.attention %qt, %kt, %vt : tensor<1x2x8x128xbf16>, tensor<1x2x8x128xbf16>, tensor<1x2x8x320xbf16> -> tensor<1x2x8x320xbf16>
+  bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x2x8x320xbf16>, memref<1x2x8x320xbf16>) -> ()
   return
 }
 
