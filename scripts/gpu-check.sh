@@ -154,10 +154,13 @@ if [[ "$SKIP" != *" bench "* ]]; then
 fi
 if [[ "$SKIP" != *" serving "* ]]; then
   # Continuous batching on the GPU (pools in device memory): compiles per
-  # step with the default kernels, then with one kernel per shape.
+  # step with the default kernels, then with one kernel per shape; then one
+  # decode step of batches 1/4/16 with both kinds of kernels (kernel speed,
+  # compiles excluded).
   step serving 240 bash -c "'$BIN/attn-gpu-tests' --serving --target=cuda \
     --steps=48 --quiet && '$BIN/attn-gpu-tests' --serving --target=cuda \
-    --steps=12 --quiet --static-sizes"
+    --steps=12 --quiet --static-sizes && '$BIN/attn-gpu-tests' --serving \
+    --target=cuda --decode-compare --max-prompt=4096"
 fi
 if [[ "$SKIP" != *" peers "* ]]; then
   step peers 240 bash -c "python3 bench/gpu_peers.py ${ATTN_PEERS_ARGS:-} \
