@@ -157,9 +157,10 @@ Value LayerDecomposer::attention(Value q, Value k, Value v, Type outElt) {
   auto attn = AttentionOp::create(
       b, outTy, /*lse=*/Type(), q, k, v, op.getBoolMask(), /*bias=*/Value(),
       op.getKvLengths(), op.getQSegmentIds(), op.getKvSegmentIds(),
-      /*sinks=*/Value(), op.getDropoutState(), scale, /*softcap=*/FloatAttr(),
-      op.getMaskAttr(), LayoutAttr::get(b.getContext(), Layout::BSHD),
-      op.getDropoutPAttr());
+      /*sinks=*/Value(), op.getDropoutState(), /*kv_num_blocks=*/Value(),
+      /*kv_indices=*/Value(), scale, /*softcap=*/FloatAttr(), op.getMaskAttr(),
+      LayoutAttr::get(b.getContext(), Layout::BSHD), op.getDropoutPAttr(),
+      /*block_size=*/DenseI64ArrayAttr());
   return attn.getOutput();
 }
 
