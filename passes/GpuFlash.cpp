@@ -129,9 +129,8 @@ void gpu_lowering::emitLaunches(OpBuilder &b, Operation *op,
     // The K and V tensor maps: 128-byte buffers the runtime fills per
     // launch (cuTensorMapEncodeTiled with the buffer's address) from the
     // `attn.tensor_map` description.
-    for (auto [source, value] :
-         {std::pair{args[1], false}, std::pair{args[2], true}}) {
-      GpuTensorMapSpec spec = gpuKvTensorMap(g, value);
+    GpuTensorMapSpec spec = gpuKvTensorMap(g);
+    for (Value source : {args[1], args[2]}) {
       if (auto cast = source.getDefiningOp<memref::CastOp>())
         source = cast.getSource();
       auto map = memref::AllocOp::create(b, loc, gpuTensorMapType(ctx));

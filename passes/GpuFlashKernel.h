@@ -271,7 +271,7 @@ struct GpuTensorMapSpec {
   SmallVector<int64_t, 4> dims, strides, box;
   int64_t swizzle = 128;
 };
-GpuTensorMapSpec gpuKvTensorMap(const GpuFlashGeometry &g, bool value = false);
+GpuTensorMapSpec gpuKvTensorMap(const GpuFlashGeometry &g);
 
 } // namespace mlir::attn
 

@@ -210,15 +210,14 @@ void FlashKernelEmitter::planSharedMemory() {
                GpuFlashGeometry::kSwizzleAtomBytes);
     smemBase = im.add(base, pad);
     const int64_t cb = g.colBlocks(), sw = GpuFlashGeometry::kSwizzleElems;
-    auto tileTy = [&](int64_t blocks) {
-      return MemRefType::get({g.stages, blocks, g.tileKv, sw}, et, nullptr, wg);
-    };
-    kSmem = memref::ViewOp::create(b, tileTy(cb), raw, pad, ValueRange{});
-    vSmem = memref::ViewOp::create(b, tileTy(g.colBlocksV()), raw,
-                                   im.add(pad, im.c(tileBytes)), ValueRange{});
+    auto tileTy =
+        MemRefType::get({g.stages, cb, g.tileKv, sw}, et, nullptr, wg);
+    kSmem = memref::ViewOp::create(b, tileTy, raw, pad, ValueRange{});
+    vSmem = memref::ViewOp::create(b, tileTy, raw, im.add(pad, im.c(tileBytes)),
+                                   ValueRange{});
     qSmem = memref::ViewOp::create(
         b, MemRefType::get({cb, g.blockRows(), sw}, et, nullptr, wg), raw,
-        im.add(pad, im.c(tileBytes + tileBytesV)), ValueRange{});
+        im.add(pad, im.c(2 * tileBytes)), ValueRange{});
     if (g.tma)
       initTmaBarriers();
   } else {

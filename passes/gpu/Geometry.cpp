@@ -121,17 +121,17 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
   // the two stages and Q fit shared memory (193 KiB at d = 256) and S stays
   // 32 registers beside O's 128.
   int64_t wgmmaTileKv = overrides.tileKv > 0 ? overrides.tileKv
-                        : maxDim > 128       ? 64
+                        : g.headDim > 128    ? 64
                         : twoGroups          ? 128
                                              : 64;
   if (rows <= 64 || g.keyWarps != 1 || g.rowWarps != 4)
     noWgmma = "a block of 128 rows (prefill-sized groups)";
   else if (g.headDim % GpuFlashGeometry::kSwizzleElems != 0 ||
-           g.vDim() % GpuFlashGeometry::kSwizzleElems != 0)
-    noWgmma = "a head dim that is a multiple of 64 (q/k and v)";
-  else if (g.vDim() > 128 && !twoGroups)
-    noWgmma = "warp-row-tiles=1 above a value head dim of 128 (O of two M "
-              "tiles would not fit registers)";
+           g.vDim() != g.headDim)
+    noWgmma = "a head dim that is a multiple of 64, equal for q/k and v";
+  else if (g.headDim > 128 && !twoGroups)
+    noWgmma = "warp-row-tiles=1 above head dim 128 (O of two M tiles would "
+              "not fit registers)";
   else if (twoGroups ? (wgmmaTileKv != 64 && wgmmaTileKv != 128)
                      : (wgmmaTileKv != 32 && wgmmaTileKv != 64))
     noWgmma = twoGroups ? "tile-kv 64 or 128 with warp-row-tiles=1"
@@ -305,12 +305,11 @@ MemRefType mlir::attn::gpuKernelParamType(MemRefType t) {
   return MemRefType::get({}, t.getElementType());
 }
 
-GpuTensorMapSpec mlir::attn::gpuKvTensorMap(const GpuFlashGeometry &g,
-                                            bool value) {
+GpuTensorMapSpec mlir::attn::gpuKvTensorMap(const GpuFlashGeometry &g) {
   // 0: a run-time size, read from the source buffer at launch (and every
   // stride above it).
-  const int64_t D = value ? g.vDim() : g.headDim, S = g.dynKvLen ? 0 : g.kvLen,
-                H = g.kvHeads, B = g.dynBatch ? 0 : g.batch;
+  const int64_t D = g.headDim, S = g.dynKvLen ? 0 : g.kvLen, H = g.kvHeads,
+                B = g.dynBatch ? 0 : g.batch;
   // Dims in memory order (strides grow): bhsd (D, S, Hkv, B), bshd
   // (D, Hkv, S, B). A box is 64 columns of tileKv keys of one head either
   // way: tileKv rows of 128 bytes in shared memory.

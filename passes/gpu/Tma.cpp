@@ -25,8 +25,7 @@ Value FlashKernelEmitter::sharedPtr(Value addr) {
 void FlashKernelEmitter::fenceProxyAsync() {
   NVVM::FenceProxyOp::create(
       b, NVVM::ProxyKind::async_shared,
-      NVVM::SharedSpaceAttr::get(b.getContext(),
-                                 NVVM::SharedSpace::shared_cta));
+      NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
 }
 
 void FlashKernelEmitter::initTmaBarriers() {
@@ -61,7 +60,7 @@ void FlashKernelEmitter::ifOwned(Value i, function_ref<void()> body) {
 }
 
 void FlashKernelEmitter::loadTileTma(Value tile, Value stage) {
-  const int64_t cb = g.colBlocks(), cbV = g.colBlocksV();
+  const int64_t cb = g.colBlocks();
   const int64_t blockBytes = g.tileKv * GpuFlashGeometry::kSwizzleElems * 2;
   const int64_t tileBytes = g.stages * cb * blockBytes;
   Value isLeader =
@@ -71,7 +70,7 @@ void FlashKernelEmitter::loadTileTma(Value tile, Value stage) {
   b.setInsertionPointToStart(leader.thenBlock());
   Value bar = arith::AddIOp::create(b, barrierBase, i32(im.mul(stage, 8)));
   Value bytes =
-      arith::ConstantIntOp::create(b, b.getI32Type(), (cb + cbV) * blockBytes);
+      arith::ConstantIntOp::create(b, b.getI32Type(), 2 * cb * blockBytes);
   Value barPtr = sharedPtr(bar);
   NVVM::MBarrierArriveExpectTxOp::create(b, Type(), barPtr, bytes,
                                          NVVM::MemScopeKind::CTA,
@@ -80,12 +79,11 @@ void FlashKernelEmitter::loadTileTma(Value tile, Value stage) {
   Value head = i32(kvHead), seq = i32(batch);
   // Coordinates in the map's dim order (gpuKvTensorMap).
   Value c1 = g.bshd ? head : key0, c2 = g.bshd ? key0 : head;
-  for (auto [map, base, blocks] : {std::tuple{tensorMapK, int64_t(0), cb},
-                                   std::tuple{tensorMapV, tileBytes, cbV}})
-    for (int64_t c = 0; c < blocks; ++c) {
-      Value dst =
-          i32(im.add(smemBase, im.add(im.mul(stage, blocks * blockBytes),
-                                      im.c(base + c * blockBytes))));
+  for (auto [map, base] :
+       {std::pair{tensorMapK, int64_t(0)}, std::pair{tensorMapV, tileBytes}})
+    for (int64_t c = 0; c < cb; ++c) {
+      Value dst = i32(im.add(smemBase, im.add(im.mul(stage, cb * blockBytes),
+                                              im.c(base + c * blockBytes))));
       Value col = arith::ConstantIntOp::create(
           b, b.getI32Type(), c * GpuFlashGeometry::kSwizzleElems);
       ptx::TmaLoad4dOp::create(b, dst, map, ValueRange{col, c1, c2, seq}, bar);

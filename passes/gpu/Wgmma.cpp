@@ -119,8 +119,7 @@ void FlashKernelEmitter::scoresOnWgmma(KvStep &st) {
   const int64_t blockBytesK = g.tileKv * 128, blockBytesQ = g.blockRows() * 128;
   Value kBase = im.add(smemBase, im.mul(st.stage, g.colBlocks() * blockBytesK));
   Value qBase =
-      im.add(smemBase,
-             im.c(g.stages * (g.colBlocks() + g.colBlocksV()) * blockBytesK));
+      im.add(smemBase, im.c(2 * g.stages * g.colBlocks() * blockBytesK));
   SmallVector<SmallVector<Value>> acc(MT);
   Value undef = LLVM::UndefOp::create(b, b.getF32Type());
   for (auto &a : acc)
@@ -153,7 +152,7 @@ void FlashKernelEmitter::pvOnWgmma(KvStep &st) {
   // apart (stride offset); a k16 step is 16 key rows = 2048 bytes.
   const int64_t blockBytes = g.tileKv * 128;
   Value vBase = im.add(smemBase, im.c(g.stages * g.colBlocks() * blockBytes));
-  vBase = im.add(vBase, im.mul(st.stage, g.colBlocksV() * blockBytes));
+  vBase = im.add(vBase, im.mul(st.stage, g.colBlocks() * blockBytes));
   for (int64_t mt = 0; mt < MT; ++mt) {
     // Oldest pending group: S of this m tile (later S tiles and the
     // earlier tiles' P·V may still run).

@@ -11,10 +11,7 @@
 // d = 136 with 128-key tiles (64: none). ptxas lists the kernels last
 // defined first.
 // sm_90a: d = 192 and 256 prefill run wgmma (two warpgroups, 64-key
-// tiles), d = 192 / dv = 128 too (one warpgroup, 32-key tiles): no
-// spills, and no "wgmma serialized" warning.
-// WGMMA-LABEL: Function properties for dv128_flash
-// WGMMA-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// tiles): no spills, and no "wgmma serialized" warning.
 // WGMMA-LABEL: Function properties for d256_flash
 // WGMMA-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // WGMMA-LABEL: Function properties for d192_flash

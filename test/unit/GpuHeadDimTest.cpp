@@ -4,10 +4,10 @@
 // for odd multiples of 8, one m tile per warp above 128), at head dims
 // that are not multiples of 8 (zero-padded in shared memory) and with
 // dv != d (DeepSeek prefill d = 192, dv = 128), on sm_90 (mma.sync) and
-// sm_90a (wgmma where both dims are multiples of 64), against the float64
-// reference on fresh random inputs: f16 within 2e-3, bf16 within 1.6e-2
-// (toleranceFor, runtime/Check.h), NaN never passes. Lengths are off the tile
-// sizes; Hq:Hkv 1:1, 4:1 and 7:1, causal and full, f16 and bf16 rotate over the
+// sm_90a (wgmma where the shape allows), against the float64 reference on
+// fresh random inputs: f16 within 2e-3, bf16 within 1.6e-2 (toleranceFor,
+// runtime/Check.h), NaN never passes. Lengths are off the tile sizes;
+// Hq:Hkv 1:1, 4:1 and 7:1, causal and full, f16 and bf16 rotate over the
 // dims. Without a device every case still compiles, then skips.
 //
 //===----------------------------------------------------------------------===//
@@ -87,11 +87,6 @@ std::vector<DimCase> headDimCases() {
     AttentionSpec d = makeSpec(2, 32, 8, 1, 3001, 192, ElementType::BF16);
     d.valueDim = 128;
     add("dv128_d192_decode_static_bf16", d, /*runTimeSizes=*/false);
-    // dv > d (wgmma on sm_90a: two warpgroups, V in 4 column blocks).
-    AttentionSpec wide = makeSpec(1, 8, 2, 200, 200, 128, ElementType::BF16);
-    wide.valueDim = 256;
-    wide.mask.causal = true;
-    add("dv256_d128_causal_bf16", wide);
     AttentionSpec small = makeSpec(1, 7, 1, 100, 100, 64, ElementType::F16);
     small.valueDim = 40;
     small.mask.causal = true;
