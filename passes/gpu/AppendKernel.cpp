@@ -35,7 +35,9 @@ gpu::GPUFuncOp mlir::attn::emitAppendKernel(OpBuilder &kb, Location loc,
   Value lens = entry.getArgument(argNo++);
   Value newLens = a.hasNewLengths ? entry.getArgument(argNo++) : Value();
   Value table = paged ? entry.getArgument(argNo++) : Value();
-  Value lastPage = im.c(numPages - 1);
+  // A run-time page count (`?`, kDynamic) is read below instead.
+  Value lastPage =
+      ShapedType::isDynamic(numPages) ? Value() : im.c(numPages - 1);
   if (a.dynamic) {
     // Run-time sizes: views of the buffers passed as base pointers.
     Value B = entry.getArgument(argNo++), snew = entry.getArgument(argNo++);
