@@ -91,7 +91,8 @@ void FlashKernelEmitter::storeElements(Value x0, Value x1, Value col,
   // Dv is not a multiple of 8: rows are not pair-aligned, and the padded
   // columns are dropped.
   Type et = elemType(b.getContext(), g);
-  for (auto [i, x] : llvm::enumerate(ArrayRef<Value>{x0, x1})) {
+  Value pair[] = {x0, x1}; // named: a braced list dies before the loop
+  for (auto [i, x] : llvm::enumerate(pair)) {
     Value c = im.add(col, im.c(i));
     auto inside = scf::IfOp::create(b, im.lt(c, im.c(g.vDim())), false);
     OpBuilder::InsertionGuard guard(b);
