@@ -1,22 +1,19 @@
 //===- AttnTileOps.cpp - verifiers of the tile-level ops ------------------===//
 #include "dialect/AttnOps.h"
 #include "dialect/Limits.h"
+#include "dialect/VerifyUtils.h"
 
 #include <cmath>
 
 using namespace mlir;
 using namespace mlir::attn;
+using mlir::attn::verify::sizesAgree;
+using mlir::attn::verify::sizeStr;
 
 namespace {
 bool fits(int64_t inner, int64_t outer) {
   return ShapedType::isDynamic(inner) || ShapedType::isDynamic(outer) ||
          inner <= outer;
-}
-bool same(int64_t a, int64_t b) {
-  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
-}
-std::string sizeStr(int64_t s) {
-  return ShapedType::isDynamic(s) ? std::string("?") : std::to_string(s);
 }
 /// The dims of `v` that attn-vectorize-tiles unrolls over (loop bounds and
 /// vector counts taken from the type) must be static: a `?` there would
@@ -140,14 +137,15 @@ LogicalResult TileFinalizeOp::verify() {
     return failure();
   auto acc = getAcc().getType(), out = getOutput().getType();
   int64_t rows = acc.getDimSize(0);
-  if (!same(getRowMax().getType().getDimSize(0), rows) ||
-      !same(getRowSum().getType().getDimSize(0), rows))
+  if (!sizesAgree(getRowMax().getType().getDimSize(0), rows) ||
+      !sizesAgree(getRowSum().getType().getDimSize(0), rows))
     return emitOpError() << "row_max and row_sum must count the rows of acc ("
                          << sizeStr(rows) << ")";
   if (!fits(out.getDimSize(0), rows) ||
       !fits(out.getDimSize(1), acc.getDimSize(1)))
     return emitOpError() << "output " << out << " does not fit in acc " << acc;
-  if (getLse() && !same(getLse().getType().getDimSize(0), out.getDimSize(0)))
+  if (getLse() &&
+      !sizesAgree(getLse().getType().getDimSize(0), out.getDimSize(0)))
     return emitOpError() << "lse must count the rows of output";
   return success();
 }
@@ -158,15 +156,16 @@ LogicalResult TileCombineOp::verify() {
     return failure();
   auto parts = getParts().getType(), lse = getPartLse().getType();
   auto out = getOutput().getType();
-  if (!same(lse.getDimSize(0), parts.getDimSize(0)) ||
-      !same(lse.getDimSize(1), parts.getDimSize(1)))
+  if (!sizesAgree(lse.getDimSize(0), parts.getDimSize(0)) ||
+      !sizesAgree(lse.getDimSize(1), parts.getDimSize(1)))
     return emitOpError() << "part_lse " << lse << " must be [splits, rows] of "
                          << parts;
   if (!fits(out.getDimSize(0), parts.getDimSize(1)) ||
       !fits(out.getDimSize(1), parts.getDimSize(2)))
     return emitOpError() << "output " << out << " does not fit in the parts "
                          << parts;
-  if (getLse() && !same(getLse().getType().getDimSize(0), out.getDimSize(0)))
+  if (getLse() &&
+      !sizesAgree(getLse().getType().getDimSize(0), out.getDimSize(0)))
     return emitOpError() << "lse must count the rows of output";
   return success();
 }
@@ -176,9 +175,9 @@ LogicalResult TileRowDotOp::verify() {
       failed(verifyStaticDims(*this, "lhs", getLhs(), {0, 1})))
     return failure();
   auto a = getLhs().getType(), b = getRhs().getType();
-  if (!same(a.getDimSize(0), b.getDimSize(0)) ||
-      !same(a.getDimSize(1), b.getDimSize(1)) ||
-      !same(getOut().getType().getDimSize(0), a.getDimSize(0)))
+  if (!sizesAgree(a.getDimSize(0), b.getDimSize(0)) ||
+      !sizesAgree(a.getDimSize(1), b.getDimSize(1)) ||
+      !sizesAgree(getOut().getType().getDimSize(0), a.getDimSize(0)))
     return emitOpError() << "lhs " << a << ", rhs " << b << " and out "
                          << getOut().getType()
                          << " must have the same rows (and lhs, rhs the same "

@@ -18,6 +18,8 @@ namespace mlir::attn::verify {
 
 /// Two sizes agree unless both are static and differ.
 bool sizesAgree(int64_t a, int64_t b);
+/// "?" for a run-time size, else the number.
+std::string sizeStr(int64_t s);
 /// "[2, ?, 64]".
 std::string shapeStr(ArrayRef<int64_t> shape);
 /// Checks `type`'s shape against `expected` (a `?` in either matches
