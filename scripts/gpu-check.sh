@@ -52,6 +52,31 @@ step() { # step NAME SECONDS CMD...: run with a time limit, record the status
   return 0
 }
 
+# The GPU GoogleTests in ATTN_GPU_TEST_SHARDS (default 4) processes at once
+# (gtest sharding): most of their time is compiling kernels on the CPU, which
+# one process does on one core. Each shard's full log (with per-test times)
+# goes to $RESULTS/gpu-tests.N.log; the console shows failures and totals.
+gpu_tests_sharded() {
+  local n="${ATTN_GPU_TEST_SHARDS:-4}" i rc=0 pids=()
+  for ((i = 0; i < n; i++)); do
+    GTEST_TOTAL_SHARDS=$n GTEST_SHARD_INDEX=$i "$BIN/attn-gpu-tests" \
+      ${ATTN_GPU_TEST_FILTER:+--gtest_filter="$ATTN_GPU_TEST_FILTER"} \
+      > "$RESULTS/gpu-tests.$i.log" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || { rc=1; echo "shard $i exited with an error"; }
+  done
+  cat "$RESULTS"/gpu-tests.*.log > "$RESULTS/gpu-tests.log"
+  grep -hE '^\[  FAILED  \]|Failure$|^.*: error:' "$RESULTS"/gpu-tests.*.log | head -60
+  grep -hE '^\[  (PASSED|SKIPPED|FAILED)  \] [0-9]+ test' "$RESULTS"/gpu-tests.*.log |
+    awk '{n[$2] += $4} END {for (k in n) printf "%s %d tests; ", k, n[k]; print ""}'
+  # The slowest tests, to keep this step inside its limit.
+  grep -hE '^\[       OK \] .* \([0-9]+ ms\)$' "$RESULTS"/gpu-tests.*.log |
+    sed -E 's/.*OK \] (.*) \(([0-9]+) ms\)$/\2 \1/' | sort -rn | head -8
+  return $rc
+}
+
 echo "=== unpack ($CARRY -> $BIN)"
 if ! ls "$CARRY"/*.xz > /dev/null 2>&1; then
   echo "gpu-check: no $CARRY/*.xz; run scripts/gpu-bundle.sh here and carry .device-carry" >&2
@@ -68,10 +93,9 @@ nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm \
 
 if [[ "$SKIP" != *" tests "* ]]; then
   step driver 60 "$BIN/attn-cuda-tests" --gtest_brief=1
-  step tests 240 bash -c "'$BIN/attn-gpu-tests' --gtest_brief=1 \
-    ${ATTN_GPU_TEST_FILTER:+--gtest_filter='$ATTN_GPU_TEST_FILTER'} 2>&1 |
-    tee '$RESULTS/gpu-tests.log' | grep -v -e '^\[  *SKIPPED' -e ': Skipped\$' | tail -80;
-    exit \${PIPESTATUS[0]}"
+  export BIN RESULTS ATTN_GPU_TEST_FILTER ATTN_GPU_TEST_SHARDS
+  export -f gpu_tests_sharded
+  step tests 420 bash -c gpu_tests_sharded
 fi
 # compute-sanitizer (memcheck: out-of-bounds and misaligned accesses;
 # racecheck: shared-memory hazards) over one small case of every kernel
