@@ -351,7 +351,7 @@ LogicalResult AttentionGradOp::verify() {
                            << " differs from the bias type "
                            << getBias().getType();
   }
-  return success();
+  return checkDropout(op, getDropoutState(), getDropoutP());
 }
 
 namespace {

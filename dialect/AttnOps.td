@@ -200,12 +200,14 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad", [
     gradients. Results have the types of `query`, `key`, `value` (and
     `bias`).
 
-    Dropout: `attn.attention`'s `dropout_p` and `dropout` state are not
-    taken here yet. When they are, they keep their meaning, and `P` above
-    becomes the forward's dropped-and-rescaled probabilities (the Philox
-    stream of common/Philox.h regenerates the same keep mask); the
-    verifier helper `verifyAttentionOperands` is where they will be
-    checked for both ops.
+    Dropout: `dropout_p = p` with the run-time `dropout(%state)` operand
+    (`tensor<2xi64>`, [seed, offset]) mean what they mean on
+    `attn.attention`, and must be the forward's. The Philox stream of
+    common/Philox.h regenerates the forward's keep mask `Z` (`1 / (1 - p)`
+    where kept, else 0), so with `P` the undropped probabilities:
+    `dV[j] = sum_i P[i, j] Z[i, j] dO[i]`, `dP[i, j] = Z[i, j] dO[i] · V[j]`,
+    and `D[i] = rowsum(dO[i] ∘ O[i])` with the forward's (dropped) output,
+    which equals `sum_j P[i, j] dP[i, j]`; `dS` is unchanged in form.
 
     Attention sinks are not taken yet (their gradient is one more result).
 
@@ -238,10 +240,12 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad", [
     Optional<Attn_I32Tensor>:$kv_lengths,
     Optional<Attn_I32Tensor>:$q_segment_ids,
     Optional<Attn_I32Tensor>:$kv_segment_ids,
+    Optional<RankedTensorOf<[I64]>>:$dropout_state,
     OptionalAttr<F32Attr>:$scale,
     OptionalAttr<F32Attr>:$softcap,
     OptionalAttr<Attn_MaskAttr>:$mask,
-    OptionalAttr<Attn_LayoutAttr>:$layout);
+    OptionalAttr<Attn_LayoutAttr>:$layout,
+    OptionalAttr<F64Attr>:$dropout_p);
   let results = (outs
     Attn_FloatTensor:$grad_query,
     Attn_FloatTensor:$grad_key,
@@ -257,6 +261,7 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad", [
     (`kv_lengths` `(` $kv_lengths^ `:` type($kv_lengths) `)`)?
     (`segment_ids` `(` $q_segment_ids^ `,` $kv_segment_ids `:`
         type($q_segment_ids) `,` type($kv_segment_ids) `)`)?
+    (`dropout` `(` $dropout_state^ `:` type($dropout_state) `)`)?
     (`score_mod` $score_mod^)?
     (`mask_mod` $mask_mod^)?
     (`score_mod_grad` $score_mod_grad^)?

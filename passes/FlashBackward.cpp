@@ -86,6 +86,10 @@ private:
   /// the score modifiers' derivative; null without them).
   void scoreTile(const QueryTiles &t, Value k, Value v, Value s, Value dp,
                  Value slope, Value q0, Value j0, Value limit);
+  /// Multiplies the key-major tile `x` at (q0, j0) by the forward's
+  /// dropout factors Z (1 / (1 - p) where kept, else 0); no-op without
+  /// dropout.
+  void applyDropout(const QueryTiles &t, Value x, Value q0, Value j0);
   /// Calls `body(n, m, h, qi, kj)` for every score s[n, m] of the group's
   /// rows in the key-major tile `s` at (q0, j0), as the forward's per-score
   /// hooks (TileFlash.cpp) do; indices clamped so operand reads stay in
@@ -114,6 +118,8 @@ private:
   /// (two of them transposes) serve more of the item's matmul work.
   int64_t tkv = 0;
   Value q, k, v, o, dO, lse, kvLengths, dq, dk, dv;
+  /// The dropout state's buffer ([seed, offset]); null without dropout.
+  Value dropoutState;
   ScoreModifiers mods;
   SmallVector<Operation *> toErase;
 };
@@ -143,6 +149,8 @@ LogicalResult BackwardLowering::run() {
   dO = logical(inputBuffer(op.getGradOutput(), true));
   lse = inputBuffer(op.getLse(), false);
   kvLengths = inputBuffer(op.getKvLengths(), false);
+  if (op.getDropoutP() && !op.getDropoutP()->isZero())
+    dropoutState = inputBuffer(op.getDropoutState(), false);
   mods.bias = inputBuffer(op.getBias(), false);
   mods.boolMask = inputBuffer(op.getBoolMask(), false);
   mods.qSeg = inputBuffer(op.getQSegmentIds(), false);
@@ -292,8 +300,6 @@ void BackwardLowering::scoreTile(const QueryTiles &t, Value kt, Value vt,
   FloatAttr cap = op.getSoftcapAttr();
   if (cap)
     TileSoftcapOp::create(b, s, cap);
-  // Dropout hook: the forward's keep mask (Philox, common/Philox.h) would
-  // scale P here, after tile_softmax_grad, and dP before it.
   TileMaskOp::create(b, s, q0, j0, limit, op.getMaskAttr(),
                      b.getI64IntegerAttr(g.tq));
   // bool_mask, segment ids and mask_mod, after softcap as in the forward.
@@ -310,7 +316,26 @@ void BackwardLowering::scoreTile(const QueryTiles &t, Value kt, Value vt,
         });
   }
   TileMatmulOp::create(b, vt, t.doT, dp, false, false, false);
+  // dP of the undropped weights: Z · (dO · V), as the forward's output
+  // saw V only through kept weights.
+  applyDropout(t, dp, q0, j0);
   TileSoftmaxGradOp::create(b, s, dp, t.lse, t.delta, slope, cap);
+}
+
+void BackwardLowering::applyDropout(const QueryTiles &t, Value x, Value q0,
+                                    Value j0) {
+  if (!dropoutState)
+    return;
+  // Loaded where used: items stay self-contained (the loads are two
+  // scalars against a tile's matmuls).
+  Value seed = memref::LoadOp::create(b, dropoutState, ValueRange{im.c(0)});
+  Value offset = memref::LoadOp::create(b, dropoutState, ValueRange{im.c(1)});
+  // The tile's columns are laid out like the forward's (query head
+  // hkv * group + m / tq, query q0 + m mod tq), so the same Philox words.
+  TileDropoutOp::create(
+      b, x, seed, offset, t.b0, im.mul(t.hkv, g.group), q0, j0,
+      b.getF64FloatAttr(op.getDropoutP()->convertToDouble()),
+      b.getI64IntegerAttr(g.heads), b.getI64IntegerAttr(g.tq));
 }
 
 void BackwardLowering::storeRows(Value acc, Value dst, Value ones) {
@@ -347,7 +372,9 @@ void BackwardLowering::emitKvItem(Value item) {
     Value q0 = im.mul(qLoop.getInductionVar(), g.tq);
     packQueries(t, b0, hkv, q0, op.getScaleOrDefault());
     scoreTile(t, kt, vt, s, dp, slope, q0, j0, limit);
-    // dV += Pᵀ·dO and dK += dSᵀ·(scale Q), over the group's query heads.
+    // dV += (P Z)ᵀ·dO (the weights the forward's output used) and
+    // dK += dSᵀ·(scale Q), over the group's query heads.
+    applyDropout(t, s, q0, j0);
     TileMatmulOp::create(b, s, t.doRows, dvAcc, true, false, false);
     TileMatmulOp::create(b, dp, t.qRows, dkAcc, true, false, false);
   }

@@ -118,9 +118,9 @@ KernelSignature backwardSignatureOf(const KernelSignature &forward) {
     if (!a.isOutput)
       args.push_back(a);
   for (const ArgInfo &a : sig.args)
-    if (!llvm::is_contained(
-            {ArgRole::Query, ArgRole::Key, ArgRole::Value, ArgRole::KvLengths},
-            a.role))
+    if (!llvm::is_contained({ArgRole::Query, ArgRole::Key, ArgRole::Value,
+                             ArgRole::KvLengths, ArgRole::DropoutState},
+                            a.role))
       args.push_back(a);
   sig.args = std::move(args);
   return sig;
@@ -134,9 +134,6 @@ llvm::Expected<KernelModule> buildBackward(MLIRContext *ctx,
                                            AttentionOp source) {
   if (std::string err = spec.validate(); !err.empty())
     return makeError("invalid attention spec: " + err);
-  if (spec.dropout)
-    return makeError("invalid backward spec: dropout has no backward yet "
-                     "(the forward takes it; attn.attention_grad does not)");
   if (spec.withSinks)
     return makeError("invalid backward spec: attention sinks have no "
                      "backward yet");
@@ -156,12 +153,13 @@ llvm::Expected<KernelModule> buildBackward(MLIRContext *ctx,
       in(ArgRole::Value), in(ArgRole::Output), in(ArgRole::GradOutput),
       in(ArgRole::Lse), in(ArgRole::BoolMask), in(ArgRole::Bias),
       in(ArgRole::KvLengths), in(ArgRole::QSegmentIds),
-      in(ArgRole::KvSegmentIds),
+      in(ArgRole::KvSegmentIds), in(ArgRole::DropoutState),
       spec.scale ? b.getF32FloatAttr(*spec.scale) : FloatAttr(),
       spec.softcap ? b.getF32FloatAttr(*spec.softcap) : FloatAttr(),
       spec.mask.isTrivial() ? MaskAttr() : MaskAttr::get(ctx, spec.mask),
       spec.layout == Layout::BHSD ? LayoutAttr()
-                                  : LayoutAttr::get(ctx, spec.layout));
+                                  : LayoutAttr::get(ctx, spec.layout),
+      spec.dropout ? b.getF64FloatAttr(*spec.dropout) : FloatAttr());
   if (source) {
     cloneModRegions(b, source, op);
     km.signature.hasScoreMod = !source.getScoreMod().empty();

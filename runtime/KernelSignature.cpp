@@ -165,6 +165,9 @@ mlir::attn::rt::signatureForBackwardSpec(const AttentionSpec &spec) {
   sig.isBackward = true;
   DType t = dtypeOf(spec.dtype);
   addInputs(sig, spec);
+  if (spec.dropout) // the forward's [seed, offset]
+    sig.args.push_back(
+        {ArgRole::DropoutState, DType::I64, {2}, /*unitInnerStride=*/false});
   sig.args.push_back({ArgRole::Output, t, spec.outputShape()});
   sig.args.push_back({ArgRole::GradOutput, t, spec.outputShape()});
   sig.args.push_back({ArgRole::Lse,

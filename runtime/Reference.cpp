@@ -287,13 +287,7 @@ double referenceRow(const ref::ReferenceProblem &p, int64_t b, int64_t h,
   // bit regenerates the Philox stream of common/Philox.h.
   double rate = s.dropout.value_or(0.0);
   uint32_t threshold = philox::dropThreshold(rate);
-  philox::Element e;
-  e.seed = p.dropoutSeed;
-  e.offset = static_cast<uint32_t>(p.dropoutOffset);
-  e.batch = static_cast<uint32_t>(b);
-  e.head = static_cast<uint32_t>(h);
-  e.numHeads = static_cast<uint32_t>(s.numHeads);
-  e.query = static_cast<uint32_t>(qi);
+  philox::Element e = ref::dropoutElement(p, b, h, qi);
   for (int64_t j = 0; j < s.kvLen; ++j) {
     if (scores[j] == ninf)
       continue;

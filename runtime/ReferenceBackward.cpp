@@ -9,6 +9,8 @@
 #include "runtime/Reference.h"
 #include "runtime/ReferenceDetail.h"
 
+#include "common/Philox.h"
+
 #include <cmath>
 #include <limits>
 
@@ -61,20 +63,31 @@ void backwardRow(const ReferenceProblem &p, const std::vector<double> &dO,
   const double *dORow = dO.data() + row * dv;
   const double *qRow = p.q.data() + row * d;
   double *out = g.output.data() + row * dv;
+  // Dropout: the forward's keep factor z (1 / (1 - p) or 0, the Philox
+  // stream of common/Philox.h) scales the weights the output used, so
+  // dV gets p·z·dO and dP = z·(dO · v); D = sum p·dP = dO · out.
+  double rate = s.dropout.value_or(0.0);
+  uint32_t threshold = philox::dropThreshold(rate);
+  philox::Element e = ref::dropoutElement(p, b, h, qi);
   double delta = 0;
   for (int64_t j = 0; j < s.kvLen; ++j) {
     w.p[j] = w.scores[j] == ninf ? 0 : std::exp(w.scores[j] - lse);
     if (w.p[j] == 0)
       continue;
+    double z = 1;
+    if (rate > 0) {
+      e.key = static_cast<uint32_t>(j);
+      z = philox::keep(e, threshold) ? 1 / (1 - rate) : 0;
+    }
     const double *vRow = p.v.data() + (kvBase + j) * dv;
     double dp = 0;
     for (int64_t c = 0; c < dv; ++c) {
-      out[c] += w.p[j] * vRow[c];
+      out[c] += w.p[j] * z * vRow[c];
       dp += dORow[c] * vRow[c];
-      g.dv[(kvBase + j) * dv + c] += w.p[j] * dORow[c];
+      g.dv[(kvBase + j) * dv + c] += w.p[j] * z * dORow[c];
     }
-    w.scores[j] = dp; // reused: dP
-    delta += w.p[j] * dp;
+    w.scores[j] = z * dp; // reused: dP
+    delta += w.p[j] * w.scores[j];
   }
   double *dqRow = g.dq.data() + row * d;
   for (int64_t j = 0; j < s.kvLen; ++j) {

@@ -12,6 +12,7 @@
 
 #include "runtime/AttentionArgs.h"
 #include "runtime/KernelSignature.h"
+#include "common/Philox.h"
 
 #include <functional>
 #include <optional>
@@ -58,6 +59,20 @@ int64_t broadcastOffset(const BufferRef &buf, int64_t b, int64_t h, int64_t q,
 /// at most `items`), returning when all are done.
 void forEachThread(unsigned threads, int64_t items,
                    const std::function<void(unsigned, unsigned)> &work);
+
+/// The Philox element of query row (b, h, qi) in `p`'s dropout stream
+/// (common/Philox.h); callers set `key` per score.
+inline philox::Element dropoutElement(const ReferenceProblem &p, int64_t b,
+                                      int64_t h, int64_t qi) {
+  philox::Element e;
+  e.seed = p.dropoutSeed;
+  e.offset = static_cast<uint32_t>(p.dropoutOffset);
+  e.batch = static_cast<uint32_t>(b);
+  e.head = static_cast<uint32_t>(h);
+  e.numHeads = static_cast<uint32_t>(p.spec.numHeads);
+  e.query = static_cast<uint32_t>(qi);
+  return e;
+}
 
 } // namespace mlir::attn::rt::ref
 

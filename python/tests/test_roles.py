@@ -138,3 +138,36 @@ def test_backward_errors():
         bwd(x, x, x, output=x, lse=np.zeros((1, 1, 4), np.float32))
     with pytest.raises(ValueError, match="sinks: not an input"):
         bwd(x, x, x, sinks=x)
+
+
+def test_backward_with_dropout_matches_float64():
+    """The backward regenerates the forward's keep mask Z: dV = (P Z)^T dO,
+    dP = Z (dO V^T), D = rowsum(dO * O) with the dropped output."""
+    b, hq, hkv, s, d, p = 1, 4, 2, 19, 16, 0.3
+    q = make((b, hq, s, d), "float32", "cpu", "numpy", 11)
+    k = make((b, hkv, s, d), "float32", "cpu", "numpy", 12)
+    v = make((b, hkv, s, d), "float32", "cpu", "numpy", 13)
+    dout = make((b, hq, s, d), "float32", "cpu", "numpy", 14)
+    seed, offset = 0x1234567890ABCDEF, 5
+    state = np.array([seed, offset], np.int64)
+    spec = f"gqa:b={b},hq={hq},hkv={hkv},s={s},d={d},dropout={p},lse"
+    out, lse = attn.compile(spec)(q, k, v, dropout_state=state)
+    dq, dk, dv = attn.compile_backward(spec)(
+        q, k, v, dropout_state=state, output=out, grad_output=dout, lse=lse)
+    keep = keep_mask(b, hq, s, s, p, seed, offset)
+    ref, P, _ = reference(q, k, v, keep=keep, p=p)
+    assert_close(out, ref, "float32")
+    Z = np.where(keep, 1 / (1 - p), 0.0)
+    g = hq // hkv
+    kr, vr = (np.repeat(to_f64(x), g, axis=1) for x in (k, v))
+    dO = to_f64(dout)
+    dP = Z * np.einsum("bhid,bhjd->bhij", dO, vr)
+    D = (dO * ref).sum(axis=-1, keepdims=True)
+    dS = P * (dP - D) / np.sqrt(d)
+    ref_dq = np.einsum("bhij,bhjd->bhid", dS, kr)
+    ref_dk = np.einsum("bhij,bhid->bhjd", dS, to_f64(q))
+    ref_dv = np.einsum("bhij,bhid->bhjd", P * Z, dO)
+    fold = lambda x: x.reshape(b, hkv, g, s, d).sum(axis=2)  # noqa: E731
+    for got, want in ((dq, ref_dq), (dk, fold(ref_dk)), (dv, fold(ref_dv))):
+        err = np.abs(to_f64(got) - want).max() / np.abs(want).max()
+        assert err < 5e-5, err

@@ -284,3 +284,33 @@ func.func @score_mod_grad_yield(%q: tensor<1x4x16x32xf32>, %k: tensor<1x2x24x32x
       -> tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>
   return
 }
+
+// -----
+
+func.func @dropout_p_one(%q: tensor<1x4x16x32xf32>, %k: tensor<1x2x24x32xf32>, %v: tensor<1x2x24x32xf32>, %o: tensor<1x4x16x32xf32>, %do: tensor<1x4x16x32xf32>, %lse: tensor<1x4x16xf32>, %r: tensor<2xi64>) {
+  // expected-error @+1 {{dropout_p must be in [0, 1), got 1.000000e+00}}
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse dropout(%r : tensor<2xi64>) {dropout_p = 1.0 : f64}
+      : tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16xf32>
+      -> tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>
+  return
+}
+
+// -----
+
+func.func @dropout_p_without_state(%q: tensor<1x4x16x32xf32>, %k: tensor<1x2x24x32xf32>, %v: tensor<1x2x24x32xf32>, %o: tensor<1x4x16x32xf32>, %do: tensor<1x4x16x32xf32>, %lse: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{dropout_p needs a dropout state operand (tensor<2xi64>: seed, offset)}}
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse {dropout_p = 0.1 : f64}
+      : tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16xf32>
+      -> tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>
+  return
+}
+
+// -----
+
+func.func @dropout_state_shape(%q: tensor<1x4x16x32xf32>, %k: tensor<1x2x24x32xf32>, %v: tensor<1x2x24x32xf32>, %o: tensor<1x4x16x32xf32>, %do: tensor<1x4x16x32xf32>, %lse: tensor<1x4x16xf32>, %r: tensor<3xi64>) {
+  // expected-error @+1 {{dropout state}}
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse dropout(%r : tensor<3xi64>) {dropout_p = 0.1 : f64}
+      : tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16xf32>
+      -> tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>
+  return
+}

@@ -106,3 +106,19 @@ func.func @dynamic_sizes(%q: tensor<?x8x?x64xf32>, %k: tensor<?x2x?x64xf32>,
       -> tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>
   return %dq : tensor<?x8x?x64xf32>
 }
+
+// The forward's dropout: rate and [seed, offset] state.
+// CHECK-LABEL: func @dropout
+// CHECK: attn.attention_grad {{.*}} dropout(%{{.*}} : tensor<2xi64>) {dropout_p = 1.000000e-01 : f64, mask = #attn.mask<causal = true>} :
+func.func @dropout(%q: tensor<1x4x16x32xf32>, %k: tensor<1x2x24x32xf32>,
+                   %v: tensor<1x2x24x32xf32>, %o: tensor<1x4x16x32xf32>,
+                   %do: tensor<1x4x16x32xf32>, %lse: tensor<1x4x16xf32>,
+                   %state: tensor<2xi64>) -> tensor<1x4x16x32xf32> {
+  %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse
+      dropout(%state : tensor<2xi64>)
+      {dropout_p = 0.1 : f64, mask = #attn.mask<causal = true>}
+      : tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>,
+        tensor<1x4x16x32xf32>, tensor<1x4x16x32xf32>, tensor<1x4x16xf32>
+      -> tensor<1x4x16x32xf32>, tensor<1x2x24x32xf32>, tensor<1x2x24x32xf32>
+  return %dq : tensor<1x4x16x32xf32>
+}

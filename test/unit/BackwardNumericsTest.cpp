@@ -161,6 +161,65 @@ TEST(BackwardNumerics, F16AndBf16) {
   }
 }
 
+// Dropout: the backward regenerates the forward's Philox keep mask; the
+// reference applies it independently (common/Philox.h's scalar form), so a
+// kernel that ignored or misplaced the mask in dV or dP fails here.
+TEST(BackwardNumerics, DropoutF32) {
+  AttentionSpec gqa = makeSpec(1, 8, 2, 61, 83, 64); // 4:1, odd lengths
+  gqa.mask.causal = true;
+  gqa.dropout = 0.25;
+  check(gqa);
+  AttentionSpec mqa = makeSpec(2, 7, 1, 19, 45, 80); // 7:1, dv != d
+  mqa.valueDim = 48;
+  mqa.dropout = 0.5;
+  mqa.softcap = 10.0f;
+  check(mqa);
+  AttentionSpec ragged = makeSpec(3, 4, 2, 21, 90, 64);
+  ragged.layout = Layout::BSHD;
+  ragged.withKvLengths = true;
+  ragged.mask.windowLeft = 30;
+  ragged.dropout = 0.1;
+  check(ragged, {90, 0, 37});
+}
+
+TEST(BackwardNumerics, DropoutF16AndBf16) {
+  for (ElementType t : {ElementType::F16, ElementType::BF16}) {
+    AttentionSpec s = makeSpec(1, 8, 2, 61, 61, 64, t);
+    s.mask.causal = true;
+    s.dropout = 0.2;
+    check(s);
+  }
+}
+
+/// dropout_p = 0 lowers to the kernel without dropout: gradients equal to
+/// the bit.
+TEST(BackwardNumerics, DropoutRateZeroIsBitIdenticalToNoDropout) {
+  AttentionSpec plain = makeSpec(1, 4, 2, 45, 70, 64), zero = plain;
+  plain.mask.causal = zero.mask.causal = true;
+  zero.dropout = 0.0;
+  uint64_t seed = testSeed();
+  SCOPED_TRACE("ATTN_TEST_SEED=" + std::to_string(seed));
+  BackwardRun run(zero, seed);
+  ASSERT_TRUE(run.runAndCheck());
+  const AttentionArgs &a = run.host.args();
+  std::vector<std::string> grads;
+  auto bytesOf = [](const BufferRef &buf) {
+    const char *p = static_cast<const char *>(buf.data);
+    return std::string(p, p + buf.numElements() * dtypeBytes(buf.dtype));
+  };
+  for (const BufferRef *g : {&*a.gradQuery, &*a.gradKey, &*a.gradValue})
+    grads.push_back(bytesOf(*g));
+  auto kernel = sharedRuntime().compileBackward(plain);
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  run.host.resetOutputs();
+  AttentionArgs withoutState = a;
+  withoutState.dropoutState.reset();
+  ASSERT_TRUE(ok((*kernel)->run(withoutState)));
+  EXPECT_EQ(bytesOf(*a.gradQuery), grads[0]);
+  EXPECT_EQ(bytesOf(*a.gradKey), grads[1]);
+  EXPECT_EQ(bytesOf(*a.gradValue), grads[2]);
+}
+
 TEST(BackwardNumerics, OtherTiles) {
   AttentionSpec s = makeSpec(1, 4, 1, 70, 100, 64);
   s.mask.causal = true;

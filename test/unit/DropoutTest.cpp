@@ -302,10 +302,12 @@ TEST(Dropout, SpecShorthandValidationAndBackward) {
   big.dropout = 1.0;
   EXPECT_EQ(big.validate(), "dropout must be in [0, 1)");
 
-  // No backward through dropout yet: a clear error, not a wrong gradient.
-  EXPECT_EQ(errorOf(sharedRuntime().compileBackward(*s)),
-            "invalid backward spec: dropout has no backward yet (the forward "
-            "takes it; attn.attention_grad does not)");
+  // The backward takes the forward's state too (BackwardNumerics.Dropout*
+  // checks its gradients).
+  KernelSignature grad = signatureForBackwardSpec(*s);
+  const ArgInfo *gradState = grad.find(ArgRole::DropoutState);
+  ASSERT_NE(gradState, nullptr);
+  EXPECT_EQ(gradState->shape, (llvm::SmallVector<int64_t, 4>{2}));
 }
 
 } // namespace

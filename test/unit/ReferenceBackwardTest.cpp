@@ -49,6 +49,11 @@ struct FdProblem {
       if (a.isOutput)
         continue;
       auto &store = storage[a.role];
+      if (a.role == ArgRole::DropoutState) { // [seed, offset], 64-bit each
+        store = {0x9e3779b9u, 0x7f4a7c15u, 12345u, 0u};
+        args.set(a.role, BufferRef::contiguous(store.data(), a.dtype, a.shape));
+        continue;
+      }
       store.assign(elements(a.shape), 0);
       for (int64_t i = 0; i < elements(a.shape); ++i) {
         float f = val(rng) / 64.0f;
@@ -196,6 +201,16 @@ TEST(ReferenceBackward, FiniteDifferencesMqaWindowSoftcapBshd) {
   s.mask.windowRight = 1;
   s.softcap = 1.5f;
   s.scale = 0.75f;
+  FdProblem(signatureForSpec(s)).checkAll();
+}
+
+// With dropout the forward is still a smooth function of q, k, v for a
+// fixed Philox stream (the keep mask does not depend on them).
+TEST(ReferenceBackward, FiniteDifferencesDropoutGqaCausal) {
+  AttentionSpec s = smallGqa();
+  s.mask.causal = true;
+  s.mask.qOffset = 2;
+  s.dropout = 0.3;
   FdProblem(signatureForSpec(s)).checkAll();
 }
 
