@@ -108,8 +108,10 @@ TEST(GpuRunTimeSizes, KvSplitsSpecialise) {
 }
 
 // Where the specialised kernel would split KV (few blocks for the SMs),
-// the default stays specialised: the kernels of run-time sizes run unsplit.
-TEST(GpuRunTimeSizes, SplitDecodeSpecialises) {
+// the decode kernel of run-time sizes splits too (per call): both sizes
+// are views of one compile (GpuRunTimeSplitsTest checks the plans). With a
+// run-time Sq the kernels stay unsplit, so such specs specialise.
+TEST(GpuRunTimeSizes, SplitDecodeUsesTheRunTimeKernel) {
   Runtime rt = freshRuntime();
   // 8 blocks on 132 SMs over 32768 keys: split.
   auto split =
@@ -117,16 +119,27 @@ TEST(GpuRunTimeSizes, SplitDecodeSpecialises) {
                  Target::Cuda, chipOptions("sm_90"));
   ASSERT_TRUE(static_cast<bool>(split)) << llvm::toString(split.takeError());
   EXPECT_NE((*split)->gpuLaunchPlan().find("_combine"), std::string::npos);
-  // 512 blocks: unsplit either way, so the kernel of run-time sizes.
+  // 512 blocks: unsplit.
   auto wide =
       rt.compile(parse("gqa:b=64,hq=32,hkv=8,sq=1,skv=4096,d=128,dtype=bf16"),
                  Target::Cuda, chipOptions("sm_90"));
   ASSERT_TRUE(static_cast<bool>(wide)) << llvm::toString(wide.takeError());
+  EXPECT_EQ((*wide)->gpuLaunchPlan().find("_combine"), std::string::npos);
   auto dyn =
       rt.compile(parse("gqa:b=?,hq=32,hkv=8,sq=1,skv=?,d=128,dtype=bf16"),
                  Target::Cuda, chipOptions("sm_90"));
   ASSERT_TRUE(static_cast<bool>(dyn)) << llvm::toString(dyn.takeError());
+  EXPECT_EQ((*split)->gpuBinary(), (*dyn)->gpuBinary());
   EXPECT_EQ((*wide)->gpuBinary(), (*dyn)->gpuBinary());
+  EXPECT_EQ(rt.cacheStats().compiles, 1);
+  // Sq = 16 over 32768 keys splits when specialised; the kernel of a
+  // run-time Sq would not: its own compile.
+  auto chunk =
+      rt.compile(parse("gqa:b=1,hq=32,hkv=8,sq=16,skv=32768,d=128,dtype=bf16"),
+                 Target::Cuda, chipOptions("sm_90"));
+  ASSERT_TRUE(static_cast<bool>(chunk)) << llvm::toString(chunk.takeError());
+  EXPECT_NE((*chunk)->gpuLaunchPlan().find("_combine"), std::string::npos);
+  EXPECT_EQ((*chunk)->gpuLaunchPlan().find("query.dim"), std::string::npos);
   EXPECT_EQ(rt.cacheStats().compiles, 2);
 }
 
