@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "GpuTestUtils.h"
+#include "SpecTestUtils.h"
 
 #include "passes/GpuFlashKernel.h"
 #include "runtime/DiskCache.h"
@@ -31,19 +32,6 @@ using namespace mlir::attn::rt;
 using namespace attn_test;
 
 namespace {
-
-AttentionSpec parse(llvm::StringRef text) {
-  std::string error;
-  auto spec = parseSpecShorthand(text, error);
-  EXPECT_TRUE(spec.has_value()) << error;
-  return spec.value_or(AttentionSpec{});
-}
-
-Runtime freshRuntime() {
-  RuntimeOptions options;
-  options.cacheDir = "off";
-  return Runtime(options);
-}
 
 CompileOptions chipOptions(bool runTime = true, int64_t kvSplits = 0) {
   CompileOptions o;
@@ -92,9 +80,9 @@ std::string grids(std::string plan) {
 // The run-time choice is the static one: for each size, the `?` kernel's
 // plan evaluated there equals the specialised kernel's.
 TEST(GpuRunTimeSplits, SplitsLikeTheSpecialisedKernel) {
-  Runtime rt = freshRuntime();
+  Runtime rt = uncachedRuntime();
   AttentionSpec base =
-      parse("gqa:b=1,hq=32,hkv=8,sq=1,skv=100,d=128,dtype=bf16,ragged");
+      specOf("gqa:b=1,hq=32,hkv=8,sq=1,skv=100,d=128,dtype=bf16,ragged");
   auto dyn = rt.compile(base.withRunTimeSizes(), Target::Cuda, chipOptions());
   ASSERT_TRUE(static_cast<bool>(dyn)) << llvm::toString(dyn.takeError());
   std::string plan = (*dyn)->gpuLaunchPlan();
@@ -311,7 +299,7 @@ struct SplitCase {
 };
 
 void checkSplitDecode(int64_t kvSplits) {
-  Runtime rt = freshRuntime();
+  Runtime rt = uncachedRuntime();
   const SplitCase cases[] = {
       {"gqa:b=1,hq=32,hkv=8,sq=1,skv=1,d=128,dtype=bf16,ragged,lse",
        {{1, 1}, {1, 3}, {1, 129}, {1, 4097}, {1, 70001}, {3, 33333}, {16, 999}},
@@ -322,7 +310,7 @@ void checkSplitDecode(int64_t kvSplits) {
   };
   int64_t kinds = 0;
   for (const SplitCase &c : cases) {
-    AttentionSpec base = parse(c.spec);
+    AttentionSpec base = specOf(c.spec);
     auto dyn = rt.compile(base.withRunTimeSizes(), Target::Cuda,
                           chipOptions(true, kvSplits));
     ASSERT_TRUE(static_cast<bool>(dyn)) << llvm::toString(dyn.takeError());

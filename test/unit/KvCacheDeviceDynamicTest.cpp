@@ -312,29 +312,43 @@ struct LoopCase {
 
 void PrintTo(const LoopCase &c, std::ostream *os) { *os << c.name; }
 
-std::unique_ptr<kv::KvCache> makeLoopCache(const LoopCase &p,
-                                           rt::MemorySpace memory) {
-  if (p.paged) {
+/// A cache of `pages` pages of 16 tokens, `pagesPerSeq` per sequence and
+/// `seqs` sequences, or a contiguous one of `seqs` slots of `maxLen`.
+struct CacheSizes {
+  int64_t pages, pagesPerSeq, seqs, maxLen;
+};
+
+std::unique_ptr<kv::KvCache> makeCache(bool paged, PageLayout layout,
+                                       ElementType dtype, int64_t hkv,
+                                       int64_t d, CacheSizes n,
+                                       rt::MemorySpace memory) {
+  if (paged) {
     kv::PagedKvCacheConfig c;
-    c.numPages = 64;
+    c.numPages = n.pages;
     c.pageSize = 16;
-    c.maxPagesPerSeq = 12;
-    c.maxSequences = 6;
-    c.numKvHeads = p.hkv;
-    c.headDim = p.d;
-    c.dtype = p.dtype;
-    c.pageLayout = p.layout;
+    c.maxPagesPerSeq = n.pagesPerSeq;
+    c.maxSequences = n.seqs;
+    c.numKvHeads = hkv;
+    c.headDim = d;
+    c.dtype = dtype;
+    c.pageLayout = layout;
     c.memory = memory;
     return cantFail(kv::PagedKvCache::create(c));
   }
   kv::ContiguousKvCacheConfig c;
-  c.maxBatch = 6;
-  c.maxSeqLen = 192;
-  c.numKvHeads = p.hkv;
-  c.headDim = p.d;
-  c.dtype = p.dtype;
+  c.maxBatch = n.seqs;
+  c.maxSeqLen = n.maxLen;
+  c.numKvHeads = hkv;
+  c.headDim = d;
+  c.dtype = dtype;
   c.memory = memory;
   return cantFail(kv::ContiguousKvCache::create(c));
+}
+
+std::unique_ptr<kv::KvCache> makeLoopCache(const LoopCase &p,
+                                           rt::MemorySpace memory) {
+  return makeCache(p.paged, p.layout, p.dtype, p.hkv, p.d, {64, 12, 6, 192},
+                   memory);
 }
 
 class KvCacheDeviceDynamicLoop : public ::testing::TestWithParam<LoopCase> {};
@@ -446,28 +460,11 @@ struct LongCase {
 
 void PrintTo(const LongCase &c, std::ostream *os) { *os << c.name; }
 
+/// Room for 70001 tokens (70400) in each of 3 sequences.
 std::unique_ptr<kv::KvCache> makeLongCache(const LongCase &p,
                                            rt::MemorySpace memory) {
-  if (p.paged) {
-    kv::PagedKvCacheConfig c;
-    c.pageSize = 16;
-    c.maxPagesPerSeq = 4400; // 70400 tokens
-    c.numPages = 4600;
-    c.maxSequences = 3;
-    c.numKvHeads = p.hkv;
-    c.headDim = p.d;
-    c.dtype = p.dtype;
-    c.memory = memory;
-    return cantFail(kv::PagedKvCache::create(c));
-  }
-  kv::ContiguousKvCacheConfig c;
-  c.maxBatch = 3;
-  c.maxSeqLen = 70400;
-  c.numKvHeads = p.hkv;
-  c.headDim = p.d;
-  c.dtype = p.dtype;
-  c.memory = memory;
-  return cantFail(kv::ContiguousKvCache::create(c));
+  return makeCache(p.paged, PageLayout::NHD, p.dtype, p.hkv, p.d,
+                   {4600, 4400, 3, 70400}, memory);
 }
 
 class KvCacheDeviceDynamicSplits : public ::testing::TestWithParam<LongCase> {};
