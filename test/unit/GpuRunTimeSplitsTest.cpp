@@ -342,4 +342,24 @@ TEST(GpuRunTimeSplitsDevice, UnsplitDecodeMatchesReference) {
   checkSplitDecode(1);
 }
 
+// A small case of both paths of one kernel for compute-sanitizer
+// (scripts/gpu-check.sh): a split call (4 splits; the partials' clamped
+// reads, the per-call scratch, an empty sequence) and an unsplit one (320
+// blocks: final rows stored directly, the combine launch skipped).
+TEST(GpuRunTimeSplitsDevice, SmallSplitAndUnsplit) {
+  SKIP_WITHOUT_DEVICE();
+  Runtime rt = uncachedRuntime();
+  AttentionSpec dyn =
+      specOf("gqa:b=1,hq=32,hkv=8,sq=1,skv=1,d=128,dtype=bf16,ragged,lse")
+          .withRunTimeSizes();
+  auto k = rt.compile(dyn, Target::Cuda, chipOptions());
+  ASSERT_TRUE(static_cast<bool>(k)) << llvm::toString(k.takeError());
+  for (auto [b, skv] : {std::pair<int64_t, int64_t>{3, 2049}, {40, 300}}) {
+    std::vector<int32_t> lengths;
+    for (int64_t i = 0; i < b; ++i)
+      lengths.push_back(int32_t(i % 3 == 0 ? skv : i % 3 == 1 ? 0 : skv / 2));
+    runChecked(*k, dyn.withSizes(b, 1, skv), testSeed() + uint64_t(b), lengths);
+  }
+}
+
 } // namespace
