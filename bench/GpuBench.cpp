@@ -77,6 +77,11 @@ std::vector<BenchCase> benchCases() {
        shape(64, 32, 1, 1, 4096, false)},
       {"decode_b8_kv32768_hq32_hkv8", "decode",
        shape(8, 32, 8, 1, 32768, false)},
+      // Small batches over long contexts: split-KV (chosen per call by the
+      // kernels of run-time sizes).
+      {"decode_b1_kv32768_hq32_hkv8", "decode",
+       shape(1, 32, 8, 1, 32768, false)},
+      {"decode_b4_kv8192_hq32_hkv8", "decode", shape(4, 32, 8, 1, 8192, false)},
   };
 }
 

@@ -41,6 +41,8 @@ CASES = [
     ("decode_b64_kv4096_hq32_hkv8", "decode", 64, 32, 8, 1, 4096, False),
     ("decode_b64_kv4096_hq32_hkv1", "decode", 64, 32, 1, 1, 4096, False),
     ("decode_b8_kv32768_hq32_hkv8", "decode", 8, 32, 8, 1, 32768, False),
+    ("decode_b1_kv32768_hq32_hkv8", "decode", 1, 32, 8, 1, 32768, False),
+    ("decode_b4_kv8192_hq32_hkv8", "decode", 4, 32, 8, 1, 8192, False),
 ]
 
 

@@ -213,7 +213,7 @@ LogicalResult gpu_lowering::lowerCacheAttention(
     sizes = {batch, sq, cs.capacity};
     sizes.append(cs.paged);
   }
-  emitLaunches(b, op, g, inputs, outBuf, lseBuf, sizes);
+  emitLaunches(b, op, g, inputs, outBuf, lseBuf, sizes, numSms);
   op.erase();
   return success();
 }

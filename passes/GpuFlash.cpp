@@ -87,6 +87,58 @@ Value gpu_lowering::asKernelBuffer(OpBuilder &b, Operation *op, Value arg,
   return memref::CastOp::create(b, op->getLoc(), type, arg);
 }
 
+namespace {
+
+/// The private declaration of the split-count host function
+/// (kGpuKvSplitsFunc), created on first use.
+func::FuncOp kvSplitsDecl(ModuleOp module) {
+  if (auto f = module.lookupSymbol<func::FuncOp>(kGpuKvSplitsFunc))
+    return f;
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToStart(module.getBody());
+  Type index = b.getIndexType();
+  auto f =
+      func::FuncOp::create(b, module.getLoc(), kGpuKvSplitsFunc,
+                           b.getFunctionType({index, index, index}, {index}));
+  f.setPrivate();
+  return f;
+}
+
+/// Host values of one launch of kernels of run-time sizes.
+struct RunTimeLaunch {
+  Value gridX, gridZ, rows;
+  /// Run-time splits: the count, and whether it is more than one.
+  Value splits, several;
+};
+
+/// The grid of the unsplit flash kernel and, with run-time splits, the
+/// split count the runtime picks per call: gpuKvSplits over these sizes
+/// (the same choice the pass makes for static ones).
+RunTimeLaunch runTimeLaunch(ImplicitLocOpBuilder &ib, ModuleOp module,
+                            const GpuFlashGeometry &g,
+                            ArrayRef<Value> runTimeSizes, int64_t numSms) {
+  IndexMath hm{ib};
+  RunTimeLaunch r;
+  r.rows = g.dynQLen ? hm.mul(runTimeSizes[1], g.group) : hm.c(g.rows());
+  r.gridX = g.dynQLen ? hm.ceilDiv(r.rows, g.blockRows()) : hm.c(g.rowBlocks());
+  r.gridZ = g.dynBatch ? runTimeSizes[0] : hm.c(g.batch);
+  if (!g.runTimeSplits)
+    return r;
+  // Skv: the key length, or a cache's capacity (as the static choice).
+  Value kvLen = runTimeSizes[2];
+  Value blocks = hm.mul(hm.mul(r.gridX, g.kvHeads), r.gridZ);
+  Value cap = hm.max(hm.c(1), hm.min(hm.div(hm.ceilDiv(kvLen, g.tileKv), 4),
+                                     hm.div(kvLen, hm.mul(r.rows, 64))));
+  r.splits = func::CallOp::create(ib, kvSplitsDecl(module),
+                                  ValueRange{blocks, cap, hm.c(numSms)})
+                 .getResult(0);
+  r.several = hm.lt(hm.c(1), r.splits);
+  r.gridX = hm.mul(r.gridX, r.splits);
+  return r;
+}
+
+} // namespace
+
 /// Emits the kernels of `g` into @attn_gpu and, at `b`, their launches:
 /// the flash kernel over (row blocks x splits, KV heads, batch) reading
 /// `inputs` (q, k, v, [lengths], [block table]), then with splits the
@@ -94,7 +146,7 @@ Value gpu_lowering::asKernelBuffer(OpBuilder &b, Operation *op, Value arg,
 void gpu_lowering::emitLaunches(OpBuilder &b, Operation *op,
                                 const GpuFlashGeometry &g,
                                 SmallVector<Value> inputs, Value out, Value lse,
-                                ArrayRef<Value> runTimeSizes) {
+                                ArrayRef<Value> runTimeSizes, int64_t numSms) {
   MLIRContext *ctx = op->getContext();
   Location loc = op->getLoc();
   auto module = op->getParentOfType<ModuleOp>();
@@ -105,7 +157,7 @@ void gpu_lowering::emitLaunches(OpBuilder &b, Operation *op,
   gpu::GPUFuncOp flash = emitFlashKernel(
       kb, loc, g, uniqueName(gm, (func.getSymName() + "_flash").str()));
   gpu::GPUFuncOp combine;
-  if (g.splits > 1) {
+  if (g.splits > 1 || g.runTimeSplits) {
     kb.setInsertionPointToEnd(gm.getBody());
     combine = emitCombineKernel(
         kb, loc, g, uniqueName(gm, (func.getSymName() + "_combine").str()));
@@ -114,16 +166,33 @@ void gpu_lowering::emitLaunches(OpBuilder &b, Operation *op,
   auto idx = [&](int64_t x) -> Value {
     return arith::ConstantIndexOp::create(b, loc, x);
   };
+  ImplicitLocOpBuilder ib(loc, b);
+  RunTimeLaunch rl;
+  if (g.dynamicSizes())
+    rl = runTimeLaunch(ib, module, g, runTimeSizes, numSms);
   SmallVector<Value> args = std::move(inputs);
   Value partOut, partLse;
+  if (g.splits == 1) {
+    args.push_back(out);
+    if (lse)
+      args.push_back(lse);
+  }
   if (g.splits > 1) {
     partOut = memref::AllocOp::create(b, loc, gpuScratchOutType(ctx, g));
     partLse = memref::AllocOp::create(b, loc, gpuScratchLseType(ctx, g));
     args.append({partOut, partLse});
-  } else {
-    args.push_back(out);
-    if (lse)
-      args.push_back(lse);
+  } else if (g.runTimeSplits) {
+    // Partials of B * Hkv * rows * splits rows when split, none (0 rows)
+    // when not: min(splits - 1, 1) is 0 or 1.
+    IndexMath hm{ib};
+    Value partRows =
+        hm.mul(hm.mul(hm.mul(hm.mul(rl.gridZ, g.kvHeads), rl.rows), rl.splits),
+               hm.min(hm.sub(rl.splits, 1), hm.c(1)));
+    partOut = memref::AllocOp::create(b, loc, gpuScratchOutType(ctx, g),
+                                      ValueRange{partRows});
+    partLse = memref::AllocOp::create(b, loc, gpuScratchLseType(ctx, g),
+                                      ValueRange{partRows});
+    args.append({partOut, partLse});
   }
   if (g.tma) {
     // The K and V tensor maps: 128-byte buffers the runtime fills per
@@ -144,37 +213,55 @@ void gpu_lowering::emitLaunches(OpBuilder &b, Operation *op,
     }
   }
   Value gridX = idx(g.rowBlocks() * g.splits), gridZ = idx(g.batch);
+  // Buffers of run-time shape pass their base pointers.
+  auto basePointer = [&](Value arg) -> Value {
+    auto t = cast<MemRefType>(arg.getType());
+    if (t.hasStaticShape())
+      return arg;
+    return memref::ReinterpretCastOp::create(
+        b, loc, gpuKernelParamType(t), arg, b.getIndexAttr(0),
+        ArrayRef<OpFoldResult>{}, ArrayRef<OpFoldResult>{});
+  };
   if (g.dynamicSizes()) {
     // Launch dims as host expressions of the run-time sizes (the runtime
-    // evaluates them per call); buffers of run-time shape pass their base
-    // pointers, the sizes follow as three index parameters.
-    ImplicitLocOpBuilder ib(loc, b);
-    IndexMath hm{ib};
-    if (g.dynQLen)
-      gridX = hm.ceilDiv(hm.mul(runTimeSizes[1], g.group), g.blockRows());
-    if (g.dynBatch)
-      gridZ = runTimeSizes[0];
-    for (Value &arg : args) {
-      auto t = cast<MemRefType>(arg.getType());
-      if (!t.hasStaticShape())
-        arg = memref::ReinterpretCastOp::create(
-            b, loc, gpuKernelParamType(t), arg, b.getIndexAttr(0),
-            ArrayRef<OpFoldResult>{}, ArrayRef<OpFoldResult>{});
-    }
+    // evaluates them per call); the sizes follow the buffers as index
+    // parameters, then the split count.
+    gridX = rl.gridX;
+    gridZ = rl.gridZ;
+    for (Value &arg : args)
+      arg = basePointer(arg);
     llvm::append_range(args, runTimeSizes);
+    if (g.runTimeSplits)
+      args.push_back(rl.splits);
   }
   Value smem =
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), g.sharedBytes());
   gpu::LaunchFuncOp::create(
       b, loc, flash, gpu::KernelDim3{gridX, idx(g.kvHeads), gridZ},
       gpu::KernelDim3{idx(g.threads()), idx(1), idx(1)}, smem, args);
-  if (combine)
+  if (!combine)
+    return;
+  SmallVector<Value> combineArgs = {partOut, partLse, out};
+  if (lse)
+    combineArgs.push_back(lse);
+  if (!g.runTimeSplits) {
     gpu::LaunchFuncOp::create(
         b, loc, combine,
         gpu::KernelDim3{idx(g.rows()), idx(g.kvHeads), idx(g.batch)},
-        gpu::KernelDim3{idx(128), idx(1), idx(1)}, Value(),
-        lse ? SmallVector<Value>{partOut, partLse, out, lse}
-            : SmallVector<Value>{partOut, partLse, out});
+        gpu::KernelDim3{idx(128), idx(1), idx(1)}, Value(), combineArgs);
+    return;
+  }
+  // Only a split call has partials to merge: the runtime skips the launch
+  // when the condition is false.
+  for (Value &arg : combineArgs)
+    arg = basePointer(arg);
+  combineArgs.append({runTimeSizes[0], runTimeSizes[1], rl.splits});
+  auto ifSplit = scf::IfOp::create(b, loc, rl.several, /*withElse=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifSplit.thenBlock());
+  gpu::LaunchFuncOp::create(
+      b, loc, combine, gpu::KernelDim3{rl.rows, idx(g.kvHeads), rl.gridZ},
+      gpu::KernelDim3{idx(128), idx(1), idx(1)}, Value(), combineArgs);
 }
 
 /// CUDA launches need a non-empty grid of at most 2^31 - 1 blocks in x and
@@ -288,7 +375,7 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
            << " is not supported on the GPU: convert the operands to bf16 "
               "or f16 before the kernel, or compile for the CPU (attn-to-cpu)";
   // Run-time sizes: the tiles of a long prefill (the launch adapts the
-  // grid; the split count stays 1).
+  // grid and picks the split count per call).
   constexpr int64_t kRunTimeLen = 4096;
   g.batch = g.dynBatch ? 1 : qs[0];
   g.heads = qs[1];
@@ -408,8 +495,8 @@ LogicalResult GpuAttentionLowering::run() {
       sizes.push_back(memref::DimOp::create(b, op.getLoc(), buf, dim));
   }
   emitLaunches(b, op, g, inputs,
-               asKernelBuffer(b, op, out, gpuOutputType(ctx, g)), lseBuf,
-               sizes);
+               asKernelBuffer(b, op, out, gpuOutputType(ctx, g)), lseBuf, sizes,
+               numSms);
 
   // A set: K and V (or any two operands) may read the same buffer, and an
   // op must not be visited again after it is erased.

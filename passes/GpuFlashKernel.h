@@ -62,7 +62,8 @@ struct GpuFlashGeometry {
   /// Run-time sizes (`?`): the kernel reads batch, Sq and Skv from three
   /// index parameters after the others, and its buffers through views of
   /// those sizes; `batch`, `qLen` and `kvLen` then hold the sizes the tiles
-  /// were chosen for (a long prefill), not the call's. Splits stay 1.
+  /// were chosen for (a long prefill), not the call's; the split count
+  /// is chosen per call (runTimeSplits).
   /// KV caches: `dynKvLen` is a run-time capacity (contiguous Smax, or the
   /// block-table width); `dynPages` a run-time page count of the pool.
   /// Paged kernels of run-time sizes take two more index parameters, the
@@ -104,7 +105,13 @@ struct GpuFlashGeometry {
   int64_t warpRowTiles = 1; ///< 16-row mma tiles per warp
   int64_t tileKv = 64;      ///< keys per KV tile (shared by the block)
   int64_t splits = 1;       ///< KV splits across blocks (flash-decoding)
-  int64_t stages = 2;       ///< K/V tiles in flight (cp.async double buffer)
+  /// Run-time sizes: the split count is a kernel parameter the host picks
+  /// per call (gpuKvSplits on the call's sizes and the device's SM count);
+  /// `splits` stays 1. The kernel takes both the output (one split: rows
+  /// stored directly) and the partials of run-time size (several: the
+  /// combine kernel, launched only then, merges them).
+  bool runTimeSplits = false;
+  int64_t stages = 2; ///< K/V tiles in flight (cp.async double buffer)
   /// Hopper (sm_90a) prefill: the block is one warpgroup whose two 64-row
   /// halves run Q·Kᵀ (A and B from shared memory) and P·V (P from
   /// registers, V from shared memory) as asynchronous wgmma; K, V and Q
@@ -171,9 +178,30 @@ struct GpuFlashGeometry {
                     combineBytes()) +
            (wgmma ? kSwizzleAtomBytes : 0);
   }
-  /// Rows of the split scratch buffers.
-  int64_t scratchRows() const { return batch * kvHeads * rows() * splits; }
+  /// Rows of the split scratch buffers (`?` with run-time splits).
+  int64_t scratchRows() const {
+    return runTimeSplits ? ShapedType::kDynamic
+                         : batch * kvHeads * rows() * splits;
+  }
 };
+
+/// Flash-decoding's split count for a grid of `blocks` thread blocks (row
+/// blocks x KV heads x batch) on `numSms` SMs: when fewer than two blocks
+/// per SM exist, split the KV range aiming at ~8 blocks per SM, at most
+/// `maxSplits` (gpuKvSplitCap); 1 when the grid already fills the SMs.
+/// One function for both: the pass calls it on static sizes, the runtime
+/// at launch on the call's sizes (kernels of run-time sizes).
+int64_t gpuKvSplits(int64_t blocks, int64_t maxSplits, int64_t numSms);
+/// The most splits worth their traffic over `kvLen` keys in `kvTiles`
+/// tiles for `rows` rows per KV head group: each split keeps at least 4
+/// tiles, and its partial outputs (written, then read by the combine
+/// kernel) stay under ~3% of the K/V bytes. At least 1.
+int64_t gpuKvSplitCap(int64_t kvTiles, int64_t kvLen, int64_t rows);
+/// The host function kernels of run-time sizes call for their split count:
+/// `func.call @attn_gpu_kv_splits(%blocks, %max_splits, %num_sms)` (index
+/// operands, the last a constant: the pipeline's SM count, used when the
+/// device's is unknown); the runtime evaluates it as gpuKvSplits.
+constexpr const char *kGpuKvSplitsFunc = "attn_gpu_kv_splits";
 
 /// Checks what the kernels support; on failure `why` says what is missing.
 LogicalResult checkGpuFlashSupport(const GpuFlashGeometry &g, std::string &why);
@@ -202,14 +230,17 @@ LogicalResult chooseGpuFlashGeometry(GpuFlashGeometry &g,
 /// or partial outputs [scratchRows, D] f32 and their base-2 log-sum-exp
 /// [scratchRows] f32 (splits > 1), then with TMA the K and V tensor maps
 /// (memref<16xi64>, 128 bytes each), then with run-time sizes batch, Sq
-/// and Skv (index). Identity layouts; a buffer of run-time shape is passed
-/// as a rank-0 memref (its base pointer, see gpuKernelParamType).
+/// and Skv (index) [and the paged sizes], then with run-time splits the
+/// split count (index). Run-time splits take out, [lse] and the partials
+/// (both). Identity layouts; a buffer of run-time shape is passed as a
+/// rank-0 memref (its base pointer, see gpuKernelParamType).
 gpu::GPUFuncOp emitFlashKernel(OpBuilder &b, Location loc,
                                const GpuFlashGeometry &g, StringRef name);
 
 /// Merges the split partials: parameters (partial outputs, partial lse,
-/// out, [lse]);
-/// grid (rows, kvHeads, batch), 128 threads.
+/// out, [lse]), with run-time splits then batch, Sq and the split count
+/// (index; the buffers as base pointers); grid (rows, kvHeads, batch), 128
+/// threads.
 gpu::GPUFuncOp emitCombineKernel(OpBuilder &b, Location loc,
                                  const GpuFlashGeometry &g, StringRef name);
 

@@ -31,11 +31,14 @@ Value asKernelBuffer(OpBuilder &b, Operation *op, Value arg, MemRefType type);
 /// `inputs` (q, k, v, [lengths], [block table]), then with splits the
 /// combine kernel writing `out` (and `lse` when given). With run-time
 /// sizes, `runTimeSizes` are the host values of the kernel's size
-/// parameters (GpuFlashGeometry::numSizeParams of them, batch and Sq
-/// first: the grid is computed from those two).
+/// parameters (GpuFlashGeometry::numSizeParams of them, batch, Sq and Skv
+/// first: the grid and the split count are computed from those three);
+/// with run-time splits the count is a call of kGpuKvSplitsFunc (`numSms`:
+/// the SM count it falls back to) and the combine launch sits in an
+/// scf.if on `splits > 1`.
 void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
                   SmallVector<Value> inputs, Value out, Value lse,
-                  ArrayRef<Value> runTimeSizes = {});
+                  ArrayRef<Value> runTimeSizes = {}, int64_t numSms = 0);
 
 /// CUDA launches need a non-empty grid: zero sizes are rejected with the
 /// reason (`names` lists what `sizes` are). Call before anything divides

@@ -37,8 +37,9 @@ public:
   /// Bumped whenever the framing or any payload encoding changes (3: CPU
   /// kernels of run-time sizes, whose objects export packed size
   /// functions and store -1 work items; 4: CUDA launch plans of run-time
-  /// sizes, with grid and parameter expressions).
-  static constexpr uint32_t kFormatVersion = 4;
+  /// sizes, with grid and parameter expressions; 5: run-time split counts,
+  /// conditional launches and scratch of run-time size).
+  static constexpr uint32_t kFormatVersion = 5;
   static constexpr uint64_t kDefaultMaxBytes = uint64_t(1) << 30;
 
   DiskCache(std::string dir, uint64_t maxBytes = kDefaultMaxBytes);

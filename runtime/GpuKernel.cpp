@@ -7,6 +7,7 @@
 #include "llvm/Support/Format.h"
 
 #include <chrono>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -20,7 +21,9 @@ struct GpuKernelCode::DeviceState {
   cuda::Driver *driver = nullptr;
   void *module = nullptr;
   std::vector<void *> functions; // one per launch
-  std::vector<cuda::DeviceBuffer> scratch;
+  /// Per scratch buffer; those of run-time size grow on demand (none
+  /// until first needed).
+  std::vector<std::optional<cuda::DeviceBuffer>> scratch;
   /// Per tensor map: the bytes last uploaded and the source address they
   /// encode (0: none yet).
   std::vector<cuda::TensorMap> tensorMapBytes;
@@ -45,6 +48,7 @@ GpuKernelCode::GpuKernelCode() = default;
 GpuKernelCode::GpuKernelCode(GpuKernelCode &&other)
     : binary(std::move(other.binary)), format(std::move(other.format)),
       chip(std::move(other.chip)), scratchBytes(std::move(other.scratchBytes)),
+      scratchExprs(std::move(other.scratchExprs)),
       launches(std::move(other.launches)),
       tensorMaps(std::move(other.tensorMaps)), exprs(std::move(other.exprs)),
       checks(std::move(other.checks)),
@@ -73,6 +77,8 @@ std::string GpuKernelCode::planString(
   }
   std::string s;
   for (const GpuLaunch &l : resolved ? *resolved : launches) {
+    if (!l.enabled)
+      continue; // skipped for these sizes
     if (!s.empty())
       s += "; ";
     auto dim = [&](int d) {
@@ -83,6 +89,8 @@ std::string GpuKernelCode::planString(
          ") block (" + std::to_string(l.block[0]) + ", " +
          std::to_string(l.block[1]) + ", " + std::to_string(l.block[2]) +
          ") smem " + std::to_string(l.sharedBytes);
+    if (l.condExpr >= 0)
+      s += " if " + exprString(l.condExpr);
   }
   return s;
 }
@@ -214,6 +222,30 @@ llvm::Error checkDeviceKvLengths(cuda::Driver &driver, const BufferRef &buf,
   return llvm::Error::success();
 }
 
+/// Scratch of run-time size (split partials): at least `bytes` each. A
+/// buffer grows (never shrinks); the calls that may still read the old one
+/// finish first.
+llvm::Error growScratch(GpuKernelCode::DeviceState &st,
+                        llvm::ArrayRef<int64_t> bytes) {
+  for (auto [i, need] : llvm::enumerate(bytes)) {
+    std::optional<cuda::DeviceBuffer> &buf = st.scratch[i];
+    if (buf && buf->size() >= size_t(std::max<int64_t>(need, 1)))
+      continue;
+    if (buf && st.used)
+      if (llvm::Error e = st.driver->synchronizeEvent(st.lastUse->get()))
+        return e;
+    buf.reset();
+    // Headroom: a growing batch reallocates a few times, not every call.
+    size_t size = std::max<size_t>(size_t(need) + size_t(need) / 4, 256);
+    auto fresh = cuda::DeviceBuffer::create(*st.driver, size);
+    if (!fresh)
+      return makeError("scratch of " + llvm::Twine(size) +
+                       " bytes: " + llvm::toString(fresh.takeError()));
+    buf.emplace(std::move(*fresh));
+  }
+  return llvm::Error::success();
+}
+
 /// Queues the launches with the buffers' device addresses; `shapes` (ABI
 /// order) give the run-time sizes.
 llvm::Error launchAll(GpuKernelCode &code, llvm::ArrayRef<uint64_t> buffers,
@@ -224,8 +256,11 @@ llvm::Error launchAll(GpuKernelCode &code, llvm::ArrayRef<uint64_t> buffers,
   // Grids and size parameters for these buffers (checked before anything
   // is queued, so a bad size changes nothing).
   std::optional<std::vector<GpuLaunch>> resolved;
+  std::vector<int64_t> scratchBytes = code.scratchBytes;
   if (code.hasRunTimeSizes()) {
-    auto r = code.resolveLaunches(shapes);
+    // Split counts for this device's SMs.
+    auto r = code.resolveLaunches(shapes, driver.multiprocessorCount(),
+                                  &scratchBytes);
     if (!r)
       return r.takeError();
     resolved = std::move(*r);
@@ -242,6 +277,8 @@ llvm::Error launchAll(GpuKernelCode &code, llvm::ArrayRef<uint64_t> buffers,
   if (st.used && st.lastStream != stream)
     if (llvm::Error e = driver.streamWaitEvent(stream, st.lastUse->get()))
       return e;
+  if (llvm::Error e = growScratch(st, scratchBytes))
+    return e;
   // Tensor maps over buffers whose address changed since the last upload:
   // encode, then upload in stream order (after the previous call, before
   // these launches). The host bytes stay in the device state; the driver
@@ -257,7 +294,7 @@ llvm::Error launchAll(GpuKernelCode &code, llvm::ArrayRef<uint64_t> buffers,
                        llvm::toString(bytes.takeError()));
     st.tensorMapBytes[i] = *bytes;
     if (llvm::Error e = driver.copyToDeviceAsync(
-            st.scratch[map.scratch].get(), st.tensorMapBytes[i].data(),
+            st.scratch[map.scratch]->get(), st.tensorMapBytes[i].data(),
             sizeof(cuda::TensorMap), stream))
       return makeError("uploading the tensor map of " + map.role + ": " +
                        llvm::toString(std::move(e)));
@@ -265,6 +302,8 @@ llvm::Error launchAll(GpuKernelCode &code, llvm::ArrayRef<uint64_t> buffers,
     st.tensorMapDims[i] = mapDims[i];
   }
   for (auto [i, launch] : llvm::enumerate(launches)) {
+    if (!launch.enabled)
+      continue; // e.g. the combine kernel of an unsplit call
     std::vector<uint64_t> storage(launch.params.size());
     std::vector<void *> params(launch.params.size());
     for (auto [j, p] : llvm::enumerate(launch.params)) {
@@ -273,7 +312,7 @@ llvm::Error launchAll(GpuKernelCode &code, llvm::ArrayRef<uint64_t> buffers,
         storage[j] = buffers[p.index];
         break;
       case GpuParam::Kind::Scratch:
-        storage[j] = st.scratch[p.index].get();
+        storage[j] = st.scratch[p.index]->get();
         break;
       case GpuParam::Kind::I32:
       case GpuParam::Kind::I64:
@@ -337,12 +376,15 @@ llvm::Error loadLocked(GpuKernelCode &code) {
   st->tensorMapBytes.resize(code.tensorMaps.size());
   st->tensorMapAddress.assign(code.tensorMaps.size(), 0);
   st->tensorMapDims.resize(code.tensorMaps.size());
-  for (int64_t bytes : code.scratchBytes) {
+  st->scratch.resize(code.scratchBytes.size());
+  for (auto [i, bytes] : llvm::enumerate(code.scratchBytes)) {
+    if (i < code.scratchExprs.size() && code.scratchExprs[i] >= 0)
+      continue; // sized per call (growScratch)
     auto buf = cuda::DeviceBuffer::create(*st->driver, size_t(bytes));
     if (!buf)
       return makeError("scratch of " + llvm::Twine(bytes) +
                        " bytes: " + llvm::toString(buf.takeError()));
-    st->scratch.push_back(std::move(*buf));
+    st->scratch[i].emplace(std::move(*buf));
   }
   auto stream = cuda::Stream::create(*st->driver);
   if (!stream)

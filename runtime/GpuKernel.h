@@ -67,6 +67,11 @@ struct GpuExpr {
     CmpSle,
     CmpSgt,
     CmpSge,
+    /// Flash-decoding's split count: gpuKvSplits(lhs = thread blocks of
+    /// the unsplit grid, rhs = the most splits worth it, the device's SM
+    /// count or, without one, `value`: the pipeline's). From
+    /// `func.call @attn_gpu_kv_splits` in the host code.
+    KvSplits,
   };
   Op op = Op::Const;
   int64_t value = 0;
@@ -143,6 +148,11 @@ struct GpuLaunch {
   std::array<unsigned, 3> block{1, 1, 1};
   unsigned sharedBytes = 0; ///< dynamic shared memory
   std::vector<GpuParam> params;
+  /// A comparison node (`scf.if %cond { gpu.launch_func ... }` in the host
+  /// code): the launch runs only where it holds; -1: always.
+  int condExpr = -1;
+  /// Resolved launches: false where `condExpr` did not hold (skipped).
+  bool enabled = true;
 };
 
 /// What a CUDA kernel is: the binary and its launch plan. Device state
@@ -152,6 +162,9 @@ struct GpuKernelCode {
   std::string format; ///< "isa", "bin" or "fatbin"
   std::string chip;   ///< e.g. "sm_90"
   std::vector<int64_t> scratchBytes;
+  /// Per scratch buffer: -1, or the node whose value times scratchBytes is
+  /// its size per call (`memref.alloc(%n)`: partials of run-time size).
+  std::vector<int> scratchExprs;
   std::vector<GpuLaunch> launches;
   std::vector<GpuTensorMap> tensorMaps;
   /// Run-time sizes: the expressions grids and scalar parameters read.
@@ -167,6 +180,12 @@ struct GpuKernelCode {
 
   /// Whether grids or parameters depend on the buffers' sizes.
   bool hasRunTimeSizes() const { return !exprs.empty(); }
+  /// The size of scratch buffer `i` for `values` (evaluated nodes).
+  int64_t scratchSize(size_t i, llvm::ArrayRef<int64_t> values) const {
+    if (i >= scratchExprs.size() || scratchExprs[i] < 0)
+      return scratchBytes[i];
+    return scratchBytes[i] * values[scratchExprs[i]];
+  }
   /// Total thread blocks over all launches (-1 with run-time sizes).
   int64_t totalBlocks() const;
   /// "k1 grid (a, b, c) block (x, y, z) smem N; k2 ..." for messages; a
@@ -177,9 +196,14 @@ struct GpuKernelCode {
   /// The launches for buffers of `shapes` (ABI order): grids and scalar
   /// parameters evaluated. Errors name the size or grid dim that is out of
   /// range (every run-time size must be at least 1; grids within CUDA's
-  /// limits) or the check that fails (GpuCheck). Needs no device.
+  /// limits) or the check that fails (GpuCheck). Needs no device. The
+  /// split count (GpuExpr::Op::KvSplits) uses `numSms` when positive (the
+  /// device's), else the pipeline's; `scratch`, when given, receives the
+  /// bytes of each scratch buffer for this call.
   llvm::Expected<std::vector<GpuLaunch>>
-  resolveLaunches(llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes) const;
+  resolveLaunches(llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes,
+                  int64_t numSms = 0,
+                  std::vector<int64_t> *scratch = nullptr) const;
   /// Expression `node` as text (messages, plans).
   std::string exprString(int node) const;
 

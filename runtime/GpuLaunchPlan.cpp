@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnDialect.h"
+#include "passes/GpuFlashKernel.h"
 #include "runtime/Errors.h"
 #include "runtime/GpuKernel.h"
 
@@ -17,6 +18,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -84,12 +86,23 @@ private:
   /// Run-time checks: comparisons of sizes and the cf.assert on them.
   llvm::Error readCmp(arith::CmpIOp op);
   llvm::Error readAssert(cf::AssertOp op);
+  /// The split count (func.call @attn_gpu_kv_splits).
+  llvm::Error readCall(func::CallOp op);
+  /// `scf.if %cond { gpu.launch_func ... }`: launches that run only where
+  /// the comparison holds.
+  llvm::Error readIf(scf::IfOp op);
+  /// The ops of `block` in order; launches among them get `cond`.
+  llvm::Error readOps(Block &block, int cond);
+  /// A node of `kind` over existing nodes.
+  int addNode(GpuExpr::Op kind, int lhs, int rhs, int64_t value = 0);
   /// The expression node of `v`: its own, or a new constant node.
   std::optional<int> exprFor(Value v);
 
   func::FuncOp func;
   const KernelSignature &sig;
   GpuKernelCode code;
+  /// The condition of the launches being read (-1: none).
+  int launchCond = -1;
   /// What each host value passes to a kernel.
   llvm::DenseMap<Value, GpuParam> known;
   std::string binaryName;
@@ -194,14 +207,53 @@ llvm::Error LaunchPlanReader::readAssert(cf::AssertOp op) {
   return llvm::Error::success();
 }
 
+int LaunchPlanReader::addNode(GpuExpr::Op kind, int lhs, int rhs,
+                              int64_t value) {
+  GpuExpr e;
+  e.op = kind;
+  e.lhs = lhs;
+  e.rhs = rhs;
+  e.value = value;
+  code.exprs.push_back(e);
+  return int(code.exprs.size() - 1);
+}
+
+llvm::Error LaunchPlanReader::readCall(func::CallOp op) {
+  std::optional<int> blocks, cap;
+  std::optional<int64_t> sms;
+  if (op.getCallee() == kGpuKvSplitsFunc && op.getNumOperands() == 3 &&
+      op.getNumResults() == 1) {
+    blocks = exprFor(op.getOperand(0));
+    cap = exprFor(op.getOperand(1));
+    sms = getConstantIntValue(op.getOperand(2));
+  }
+  if (!blocks || !cap || !sms)
+    return planError("func.call other than @" + llvm::Twine(kGpuKvSplitsFunc) +
+                     "(blocks, max splits, constant SM count) of sizes");
+  int node = addNode(GpuExpr::Op::KvSplits, *blocks, *cap, *sms);
+  known[op.getResult(0)] = {GpuParam::Kind::Expr, node, 0};
+  return llvm::Error::success();
+}
+
+llvm::Error LaunchPlanReader::readIf(scf::IfOp op) {
+  auto it = known.find(op.getCondition());
+  if (it == known.end() || it->second.kind != GpuParam::Kind::Expr ||
+      op.getNumResults() != 0 || !op.getElseRegion().empty() || launchCond >= 0)
+    return planError("scf.if other than one without results or else on a "
+                     "comparison of sizes (not nested)");
+  return readOps(op.getThenRegion().front(), int(it->second.index));
+}
+
 llvm::Error
 LaunchPlanReader::readReinterpretCast(memref::ReinterpretCastOp op) {
   auto it = known.find(op.getSource());
-  if (it == known.end() || it->second.kind != GpuParam::Kind::Buffer ||
+  if (it == known.end() ||
+      (it->second.kind != GpuParam::Kind::Buffer &&
+       it->second.kind != GpuParam::Kind::Scratch) ||
       op.getType().getRank() != 0 ||
       !isConstantIntValue(op.getMixedOffsets()[0], 0))
-    return planError("memref.reinterpret_cast other than a kernel buffer's "
-                     "base pointer (rank 0, offset 0)");
+    return planError("memref.reinterpret_cast other than a kernel or "
+                     "scratch buffer's base pointer (rank 0, offset 0)");
   known[op] = it->second;
   return llvm::Error::success();
 }
@@ -283,10 +335,25 @@ llvm::Error LaunchPlanReader::readTensorMap(TensorMapAttr attr,
 
 llvm::Error LaunchPlanReader::readAlloc(memref::AllocOp alloc) {
   MemRefType t = alloc.getType();
-  if (!t.hasStaticShape() || !alloc.getDynamicSizes().empty())
-    return planError("scratch buffers must have a static shape");
+  // One run-time dim at most (partials of run-time size): its size times
+  // the bytes of the static ones.
+  int sizeNode = -1;
+  if (!t.hasStaticShape()) {
+    std::optional<int> n;
+    if (alloc.getDynamicSizes().size() == 1 && t.getNumDynamicDims() == 1 &&
+        !alloc.getSymbolOperands().size())
+      n = exprFor(alloc.getDynamicSizes()[0]);
+    if (!n)
+      return planError("scratch buffers must have a static shape or one "
+                       "run-time dim given by sizes");
+    sizeNode = *n;
+  }
   int64_t bits = t.getElementTypeBitWidth();
-  int64_t bytes = (t.getNumElements() * bits + 7) / 8;
+  int64_t elems = 1;
+  for (int64_t d : t.getShape())
+    if (!ShapedType::isDynamic(d))
+      elems *= d;
+  int64_t bytes = (elems * bits + 7) / 8;
   AttnDialect::TensorMapAttrHelper tensorMap(alloc.getContext());
   if (TensorMapAttr attr = tensorMap.getAttr(alloc)) {
     GpuTensorMap map;
@@ -297,7 +364,9 @@ llvm::Error LaunchPlanReader::readAlloc(memref::AllocOp alloc) {
   }
   known[alloc] = {GpuParam::Kind::Scratch, int64_t(code.scratchBytes.size()),
                   0};
-  code.scratchBytes.push_back(std::max<int64_t>(bytes, 1));
+  code.scratchBytes.push_back(sizeNode >= 0 ? bytes
+                                            : std::max<int64_t>(bytes, 1));
+  code.scratchExprs.push_back(sizeNode);
   return llvm::Error::success();
 }
 
@@ -308,6 +377,7 @@ llvm::Error LaunchPlanReader::readLaunch(gpu::LaunchFuncOp launch) {
     return planError("gpu.launch_func with a cluster size");
   GpuLaunch l;
   l.kernel = launch.getKernelName().str();
+  l.condExpr = launchCond;
   std::string moduleName = launch.getKernelModuleName().str();
   if (binaryName.empty())
     binaryName = moduleName;
@@ -383,6 +453,42 @@ llvm::Error LaunchPlanReader::readBinary(ModuleOp module) {
                    " holds no NVVM PTX, cubin or fatbin object");
 }
 
+llvm::Error LaunchPlanReader::readOps(Block &block, int cond) {
+  int outer = launchCond;
+  launchCond = cond;
+  for (Operation &op : block) {
+    if (isa<func::ReturnOp, scf::YieldOp>(op))
+      break;
+    if (isa<memref::DeallocOp>(op))
+      continue; // scratch lives as long as the kernel
+    llvm::Error e =
+        llvm::TypeSwitch<Operation *, llvm::Error>(&op)
+            .Case([&](arith::ConstantOp c) { return readConstant(c); })
+            .Case([&](memref::CastOp c) { return readCast(c); })
+            .Case([&](memref::AllocOp a) { return readAlloc(a); })
+            .Case([&](gpu::LaunchFuncOp l) { return readLaunch(l); })
+            .Case([&](memref::DimOp d) { return readDim(d); })
+            .Case([&](arith::CmpIOp c) { return readCmp(c); })
+            .Case([&](cf::AssertOp a) { return readAssert(a); })
+            .Case([&](func::CallOp c) { return readCall(c); })
+            .Case([&](scf::IfOp i) { return readIf(i); })
+            .Case([&](memref::ReinterpretCastOp r) {
+              return readReinterpretCast(r);
+            })
+            .Default([&](Operation *other) {
+              if (std::optional<GpuExpr::Op> kind = exprOp(other))
+                return readArith(other, *kind);
+              return planError("unsupported operation '" +
+                               other->getName().getStringRef() +
+                               "' in the host code of @" + func.getSymName());
+            });
+    if (e)
+      return e;
+  }
+  launchCond = outer;
+  return llvm::Error::success();
+}
+
 llvm::Expected<GpuKernelCode> LaunchPlanReader::read(ModuleOp module) {
   StringRef funcName = func.getSymName();
   if (func.getNumArguments() != sig.args.size())
@@ -396,33 +502,8 @@ llvm::Expected<GpuKernelCode> LaunchPlanReader::read(ModuleOp module) {
     known[arg] = {GpuParam::Kind::Buffer, arg.getArgNumber(), 0};
   for (const ArgInfo &info : sig.args)
     code.bufferNames.push_back(stringifyArgRole(info.role));
-  for (Operation &op : func.getBody().front()) {
-    if (isa<func::ReturnOp>(op))
-      break;
-    if (isa<memref::DeallocOp>(op))
-      continue; // scratch lives as long as the kernel
-    llvm::Error e =
-        llvm::TypeSwitch<Operation *, llvm::Error>(&op)
-            .Case([&](arith::ConstantOp c) { return readConstant(c); })
-            .Case([&](memref::CastOp c) { return readCast(c); })
-            .Case([&](memref::AllocOp a) { return readAlloc(a); })
-            .Case([&](gpu::LaunchFuncOp l) { return readLaunch(l); })
-            .Case([&](memref::DimOp d) { return readDim(d); })
-            .Case([&](arith::CmpIOp c) { return readCmp(c); })
-            .Case([&](cf::AssertOp a) { return readAssert(a); })
-            .Case([&](memref::ReinterpretCastOp r) {
-              return readReinterpretCast(r);
-            })
-            .Default([&](Operation *other) {
-              if (std::optional<GpuExpr::Op> kind = exprOp(other))
-                return readArith(other, *kind);
-              return planError("unsupported operation '" +
-                               other->getName().getStringRef() +
-                               "' in the host code of @" + funcName);
-            });
-    if (e)
-      return std::move(e);
-  }
+  if (llvm::Error e = readOps(func.getBody().front(), -1))
+    return std::move(e);
   if (code.launches.empty())
     return planError("@" + funcName + " launches no kernel");
   if (llvm::Error e = readBinary(module))

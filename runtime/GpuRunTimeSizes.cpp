@@ -8,6 +8,7 @@
 // the tests check it without a device.
 //
 //===----------------------------------------------------------------------===//
+#include "passes/GpuFlashKernel.h"
 #include "runtime/Errors.h"
 #include "runtime/GpuKernel.h"
 
@@ -51,6 +52,8 @@ const char *opName(GpuExpr::Op op) {
     return " > ";
   case GpuExpr::Op::CmpSge:
     return " >= ";
+  case GpuExpr::Op::KvSplits:
+    return "kv_splits";
   case GpuExpr::Op::Const:
   case GpuExpr::Op::Dim:
     break;
@@ -58,11 +61,12 @@ const char *opName(GpuExpr::Op op) {
   return "?";
 }
 
-/// Evaluates every node for buffers of `shapes`; the first size below 1
-/// or division by zero is an error naming it.
+/// Evaluates every node for buffers of `shapes` (split counts for
+/// `numSms` SMs, when positive); the first size below 1 or division by
+/// zero is an error naming it.
 llvm::Expected<std::vector<int64_t>>
 evaluate(const GpuKernelCode &code,
-         llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes) {
+         llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes, int64_t numSms) {
   std::vector<int64_t> values(code.exprs.size());
   for (auto [i, e] : llvm::enumerate(code.exprs)) {
     int64_t x = e.lhs >= 0 ? values[e.lhs] : 0;
@@ -141,6 +145,9 @@ evaluate(const GpuKernelCode &code,
     case GpuExpr::Op::CmpSge:
       r = x >= y;
       break;
+    case GpuExpr::Op::KvSplits:
+      r = gpuKvSplits(x, y, numSms > 0 ? numSms : e.value);
+      break;
     }
   }
   return values;
@@ -164,6 +171,7 @@ std::string GpuKernelCode::exprString(int node) const {
   case GpuExpr::Op::CeilDivS:
   case GpuExpr::Op::MinS:
   case GpuExpr::Op::MaxS:
+  case GpuExpr::Op::KvSplits:
     return std::string(opName(e.op)) + "(" + exprString(e.lhs) + ", " +
            exprString(e.rhs) + ")";
   default:
@@ -171,9 +179,11 @@ std::string GpuKernelCode::exprString(int node) const {
   }
 }
 
-llvm::Expected<std::vector<GpuLaunch>> GpuKernelCode::resolveLaunches(
-    llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes) const {
-  auto values = evaluate(*this, shapes);
+llvm::Expected<std::vector<GpuLaunch>>
+GpuKernelCode::resolveLaunches(llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes,
+                               int64_t numSms,
+                               std::vector<int64_t> *scratch) const {
+  auto values = evaluate(*this, shapes, numSms);
   if (!values)
     return values.takeError();
   for (const GpuCheck &c : checks) {
@@ -194,7 +204,12 @@ llvm::Expected<std::vector<GpuLaunch>> GpuKernelCode::resolveLaunches(
   static const char *axes[3] = {"x", "y", "z"};
   const int64_t limits[3] = {std::numeric_limits<int32_t>::max(), 65535, 65535};
   for (GpuLaunch &l : resolved) {
-    for (int d = 0; d < 3; ++d) {
+    if (l.condExpr >= 0) {
+      l.enabled = (*values)[l.condExpr] != 0;
+      l.condExpr = -1;
+    }
+    // A skipped launch's grid may be anything (none is checked).
+    for (int d = 0; d < 3 && l.enabled; ++d) {
       if (l.gridExpr[d] < 0)
         continue;
       int64_t v = (*values)[l.gridExpr[d]];
@@ -209,6 +224,11 @@ llvm::Expected<std::vector<GpuLaunch>> GpuKernelCode::resolveLaunches(
     for (GpuParam &p : l.params)
       if (p.kind == GpuParam::Kind::Expr)
         p = {GpuParam::Kind::I64, 0, uint64_t((*values)[p.index])};
+  }
+  if (scratch) {
+    scratch->clear();
+    for (size_t i = 0; i < scratchBytes.size(); ++i)
+      scratch->push_back(scratchSize(i, *values));
   }
   return resolved;
 }

@@ -168,6 +168,9 @@ void mlir::attn::rt::writeGpuCode(PayloadWriter &w, const GpuKernelCode &c) {
   w.bytes(c.format);
   w.bytes(c.chip);
   writeList(w, c.scratchBytes);
+  w.u64(c.scratchExprs.size());
+  for (int e : c.scratchExprs)
+    w.i64(e);
   w.u64(c.launches.size());
   for (const GpuLaunch &l : c.launches) {
     w.bytes(l.kernel);
@@ -177,6 +180,7 @@ void mlir::attn::rt::writeGpuCode(PayloadWriter &w, const GpuKernelCode &c) {
       w.u32(v);
     for (int v : l.gridExpr)
       w.i64(v);
+    w.i64(l.condExpr);
     w.u32(l.sharedBytes);
     w.u64(l.params.size());
     for (const GpuParam &p : l.params) {
@@ -224,7 +228,7 @@ bool readGpuExprs(PayloadReader &r, GpuKernelCode &c, size_t numBuffers) {
   c.exprs.resize(n);
   for (auto [i, e] : llvm::enumerate(c.exprs)) {
     uint32_t op = r.u32();
-    if (op > static_cast<uint32_t>(GpuExpr::Op::CmpSge))
+    if (op > static_cast<uint32_t>(GpuExpr::Op::KvSplits))
       return false;
     e.op = static_cast<GpuExpr::Op>(op);
     e.value = r.i64();
@@ -238,10 +242,15 @@ bool readGpuExprs(PayloadReader &r, GpuKernelCode &c, size_t numBuffers) {
          (e.value < 0 || size_t(e.value) >= numBuffers || e.dim < 0)))
       return false;
   }
+  for (int s : c.scratchExprs)
+    if (s < -1 || s >= int(n))
+      return false;
   for (const GpuLaunch &l : c.launches) {
     for (int g : l.gridExpr)
       if (g < -1 || g >= int(n))
         return false;
+    if (l.condExpr < -1 || l.condExpr >= int(n))
+      return false;
     for (const GpuParam &p : l.params)
       if (p.kind == GpuParam::Kind::Expr &&
           (p.index < 0 || uint64_t(p.index) >= n))
@@ -262,7 +271,8 @@ bool readGpuExprs(PayloadReader &r, GpuKernelCode &c, size_t numBuffers) {
     check.message = r.bytes();
     // A check is a comparison node.
     if (!r.ok() || check.node < 0 || uint64_t(check.node) >= n ||
-        c.exprs[check.node].op < GpuExpr::Op::CmpEq)
+        c.exprs[check.node].op < GpuExpr::Op::CmpEq ||
+        c.exprs[check.node].op > GpuExpr::Op::CmpSge)
       return false;
   }
   return r.ok();
@@ -276,6 +286,12 @@ bool mlir::attn::rt::readGpuCode(PayloadReader &r, GpuKernelCode &c,
   c.chip = r.bytes();
   if (!readList(r, c.scratchBytes))
     return false;
+  uint64_t sized = r.u64();
+  if (!r.ok() || sized > c.scratchBytes.size())
+    return false;
+  c.scratchExprs.resize(sized);
+  for (int &e : c.scratchExprs)
+    e = int(r.i64()); // checked against the expressions below
   uint64_t launches = r.u64();
   if (!r.ok() || launches > 64)
     return false;
@@ -288,6 +304,7 @@ bool mlir::attn::rt::readGpuCode(PayloadReader &r, GpuKernelCode &c,
       v = r.u32();
     for (int &v : l.gridExpr)
       v = int(r.i64()); // checked against the expressions below
+    l.condExpr = int(r.i64());
     l.sharedBytes = r.u32();
     uint64_t params = r.u64();
     if (!r.ok() || params > 256)

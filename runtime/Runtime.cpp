@@ -136,9 +136,9 @@ void fillNvvmOptions(const CompileOptions &o, NvvmPipelineOptions &p) {
 }
 
 /// Whether the kernel specialised to `spec`'s sizes would split the KV
-/// range (flash-decoding: few blocks for the SMs), which the kernels of
-/// run-time sizes do not do yet. The pass's own choice, on the pipeline's
-/// SM count.
+/// range (flash-decoding: few blocks for the SMs), which the kernels of a
+/// run-time Sq do not do (those of Sq = 1 split per call). The pass's own
+/// choice, on the pipeline's SM count.
 bool gpuSplitsKv(const AttentionSpec &spec, const CompileOptions &options) {
   GpuFlashGeometry g;
   g.batch = spec.batch;
@@ -234,7 +234,8 @@ Kernel::Kernel(KernelSignature sig, std::shared_ptr<GpuKernelCode> code,
   }
   items = 0;
   for (const GpuLaunch &l : *launches)
-    items += int64_t(l.grid[0]) * l.grid[1] * l.grid[2];
+    if (l.enabled) // a skipped combine launch runs no block
+      items += int64_t(l.grid[0]) * l.grid[1] * l.grid[2];
 }
 
 Kernel::~Kernel() = default;
@@ -443,12 +444,13 @@ llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
     return std::move(e);
   // CUDA kernels take no run-time sizes with sinks, dropout or block-sparse
   // masks (none has a GPU lowering: the static compile reports it), a fixed
-  // split count,
-  // or where the specialised kernel would split KV (decode with few blocks:
-  // the kernels of run-time sizes run unsplit, several times slower there).
+  // split count, or where the specialised kernel would split KV and the
+  // kernel of run-time sizes cannot: decode (Sq = 1) kernels pick their
+  // split count per call, those of a run-time Sq run unsplit.
   auto gpuRunTime = [&] {
     return !spec.withSinks && !spec.dropout && !spec.blockSparse &&
-           !options.gpuKvSplits && !gpuSplitsKv(spec, options);
+           !options.gpuKvSplits &&
+           (spec.queryLen == 1 || !gpuSplitsKv(spec, options));
   };
   if (options.runTimeSizes && !spec.hasDynamicSizes() &&
       (!cuda || gpuRunTime()))

@@ -105,7 +105,8 @@ fi
 # custom-mask paths (bool mask + lengths, segment ids, score_mod/mask_mod,
 # both chips), the hand-written naive kernel, and the KV-cache device steps
 # (cache_append + paged NHD/HND and contiguous decode, bf16/f16; built into
-# attn-gpu-tests too, so the default bundle carries them). Parameterised
+# attn-gpu-tests too, so the default bundle carries them), the run-time
+# split decode (one kernel, a split and an unsplit call). Parameterised
 # tests are named Prefix/Suite.Test/case. A step fails on a sanitizer
 # error, a failed test, or when no test ran (skipped without a device).
 # ATTN_SANITIZER_FILTER replaces the filter.
@@ -126,11 +127,12 @@ sanitize_cases=(
   "Chips/GpuCustomMasks.*"
   "GpuNaive.*"
   "Caches/KvCacheDeviceSteps.MatchesReference/*"
+  GpuRunTimeSplitsDevice.SmallSplitAndUnsplit
 )
 # Families whose tests must show up as run (OK or FAILED) in the log; one
 # missing (a binary older than the filter, a renamed test) is named but not
 # an error: the ran-nothing check below catches an empty run.
-sanitize_families="GpuNumerics. GpuNumericsSm90a. GpuCustomMasks. GpuNaive. KvCacheDeviceSteps."
+sanitize_families="GpuNumerics. GpuNumericsSm90a. GpuCustomMasks. GpuNaive. KvCacheDeviceSteps. GpuRunTimeSplitsDevice."
 sanitize() { # sanitize TOOL LOG BINARY FILTER: one compute-sanitizer run
   local tool="$1" log="$2" bin="$3" filter="$4"
   if [ ! -x "$bin" ]; then

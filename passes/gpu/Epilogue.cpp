@@ -19,9 +19,7 @@ using namespace mlir::attn;
 using namespace mlir::attn::gpu_kernels;
 
 void FlashKernelEmitter::storeRows(ArrayRef<Value> res) {
-  const int64_t R = g.rows(), G = g.group, oTiles = g.dvPad() / 8;
-  const int64_t halves = 2 * g.warpRowTiles;
-  Type et = elemType(b.getContext(), g);
+  const int64_t G = g.group, halves = 2 * g.warpRowTiles;
   // Each row lives in one warp: normalize in registers and store the
   // fragments' column pairs directly (no merge through shared memory).
   for (int64_t hI = 0; hI < halves; ++hI) {
@@ -38,49 +36,57 @@ void FlashKernelEmitter::storeRows(ArrayRef<Value> res) {
     b.setInsertionPointToStart(inRange.thenBlock());
     Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
     Value sIdx = im.div(row, G);
-    Value prow;
-    if (g.splits > 1)
-      prow = im.add(
-          im.mul(
-              im.add(im.mul(im.add(im.mul(batch, g.kvHeads), kvHead), R), row),
-              g.splits),
-          split);
-    for (int64_t t = 0; t < oTiles; ++t) {
-      int64_t first = 2 * halves + (mt * oTiles + t) * 4 + half * 2;
-      Value x0 = fmul(res[first], inv), x1 = fmul(res[first + 1], inv);
-      Value col = im.add(colPair, im.c(t * 8));
-      if (g.dvPad() != g.vDim()) {
-        storeElements(x0, x1, col, batch, h, sIdx, prow);
-        continue;
-      }
-      if (g.splits == 1) {
-        Value pair = vector::FromElementsOp::create(
-            b, VectorType::get({2}, et),
-            ValueRange{arith::TruncFOp::create(b, et, x0),
-                       arith::TruncFOp::create(b, et, x1)});
-        vector::StoreOp::create(b, pair, out, at(batch, h, sIdx, col));
-      } else {
-        Value pair = vector::FromElementsOp::create(
-            b, VectorType::get({2}, b.getF32Type()), ValueRange{x0, x1});
-        vector::StoreOp::create(b, pair, partOut, ValueRange{prow, col});
-      }
+    ifSplit([&](bool toPartials) {
+      storeRow(res, hI, seen, inv, lTot, row, h, sIdx, toPartials);
+    });
+  }
+}
+
+void FlashKernelEmitter::storeRow(ArrayRef<Value> res, int64_t hI, Value seen,
+                                  Value inv, Value lTot, Value row, Value h,
+                                  Value sIdx, bool toPartials) {
+  const int64_t oTiles = g.dvPad() / 8, halves = 2 * g.warpRowTiles;
+  const int64_t mt = hI / 2, half = hI % 2;
+  Type et = elemType(b.getContext(), g);
+  OpBuilder::InsertionGuard guard(b);
+  Value prow;
+  if (toPartials)
+    prow = partialRow(row);
+  for (int64_t t = 0; t < oTiles; ++t) {
+    int64_t first = 2 * halves + (mt * oTiles + t) * 4 + half * 2;
+    Value x0 = fmul(res[first], inv), x1 = fmul(res[first + 1], inv);
+    Value col = im.add(colPair, im.c(t * 8));
+    if (g.dvPad() != g.vDim()) {
+      storeElements(x0, x1, col, batch, h, sIdx, prow);
+      continue;
     }
-    if (g.splits > 1 || g.hasLse) {
-      auto lead =
-          scf::IfOp::create(b,
-                            arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                                  im.rem(lane, 4), im.c(0)),
-                            false);
-      b.setInsertionPointToStart(lead.thenBlock());
-      if (g.splits > 1) {
-        Value lse =
-            select(seen, fadd(safeMax(res[hI]), lg2(select(seen, lTot, cf(1)))),
-                   cf(kNegInf));
-        memref::StoreOp::create(b, lse, partLse, ValueRange{prow});
-      } else {
-        memref::StoreOp::create(b, naturalLse(seen, safeMax(res[hI]), lTot),
-                                lseOut, ValueRange{batch, h, sIdx});
-      }
+    if (!toPartials) {
+      Value pair = vector::FromElementsOp::create(
+          b, VectorType::get({2}, et),
+          ValueRange{arith::TruncFOp::create(b, et, x0),
+                     arith::TruncFOp::create(b, et, x1)});
+      vector::StoreOp::create(b, pair, out, at(batch, h, sIdx, col));
+    } else {
+      Value pair = vector::FromElementsOp::create(
+          b, VectorType::get({2}, b.getF32Type()), ValueRange{x0, x1});
+      vector::StoreOp::create(b, pair, partOut, ValueRange{prow, col});
+    }
+  }
+  if (toPartials || g.hasLse) {
+    auto lead =
+        scf::IfOp::create(b,
+                          arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                                im.rem(lane, 4), im.c(0)),
+                          false);
+    b.setInsertionPointToStart(lead.thenBlock());
+    if (toPartials) {
+      Value lse =
+          select(seen, fadd(safeMax(res[hI]), lg2(select(seen, lTot, cf(1)))),
+                 cf(kNegInf));
+      memref::StoreOp::create(b, lse, partLse, ValueRange{prow});
+    } else {
+      memref::StoreOp::create(b, naturalLse(seen, safeMax(res[hI]), lTot),
+                              lseOut, ValueRange{batch, h, sIdx});
     }
   }
 }
@@ -97,7 +103,7 @@ void FlashKernelEmitter::storeElements(Value x0, Value x1, Value col,
     auto inside = scf::IfOp::create(b, im.lt(c, im.c(g.vDim())), false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(inside.thenBlock());
-    if (g.splits == 1)
+    if (!prow)
       memref::StoreOp::create(b, arith::TruncFOp::create(b, et, x), out,
                               at(bIdx, h, sIdx, c));
     else
@@ -106,7 +112,7 @@ void FlashKernelEmitter::storeElements(Value x0, Value x1, Value col,
 }
 
 void FlashKernelEmitter::mergeKeyWarps(ArrayRef<Value> res, Value r16) {
-  const int64_t D = g.vDim(), R = g.rows(), G = g.group, oTiles = g.dvPad() / 8;
+  const int64_t D = g.vDim(), G = g.group, oTiles = g.dvPad() / 8;
   const int64_t MT = g.warpRowTiles, halves = 2 * MT;
   const int64_t warpRows = g.warpRows();
   Type et = elemType(b.getContext(), g);
@@ -171,25 +177,24 @@ void FlashKernelEmitter::mergeKeyWarps(ArrayRef<Value> res, Value r16) {
     Value row = im.add(row0, rowInBlock);
     auto inRange = scf::IfOp::create(b, im.lt(row, rowCount()), false);
     b.setInsertionPointToStart(inRange.thenBlock());
-    if (g.splits == 1) {
-      Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
-      Value sIdx = im.div(row, G);
-      memref::StoreOp::create(b, arith::TruncFOp::create(b, et, value), out,
-                              at(batch, h, sIdx, d));
-      if (g.hasLse) {
-        auto first = scf::IfOp::create(
-            b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, im.c(0)),
-            false);
-        b.setInsertionPointToStart(first.thenBlock());
-        memref::StoreOp::create(b, naturalLse(seen, base, lTot), lseOut,
-                                ValueRange{batch, h, sIdx});
+    ifSplit([&](bool toPartials) {
+      OpBuilder::InsertionGuard inner(b);
+      if (!toPartials) {
+        Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
+        Value sIdx = im.div(row, G);
+        memref::StoreOp::create(b, arith::TruncFOp::create(b, et, value), out,
+                                at(batch, h, sIdx, d));
+        if (g.hasLse) {
+          auto first = scf::IfOp::create(
+              b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, im.c(0)),
+              false);
+          b.setInsertionPointToStart(first.thenBlock());
+          memref::StoreOp::create(b, naturalLse(seen, base, lTot), lseOut,
+                                  ValueRange{batch, h, sIdx});
+        }
+        return;
       }
-    } else {
-      Value prow = im.add(
-          im.mul(
-              im.add(im.mul(im.add(im.mul(batch, g.kvHeads), kvHead), R), row),
-              g.splits),
-          split);
+      Value prow = partialRow(row);
       memref::StoreOp::create(b, value, partOut, ValueRange{prow, d});
       auto first = scf::IfOp::create(
           b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, im.c(0)),
@@ -197,6 +202,6 @@ void FlashKernelEmitter::mergeKeyWarps(ArrayRef<Value> res, Value r16) {
       b.setInsertionPointToStart(first.thenBlock());
       Value lse = select(seen, fadd(base, lg2(safeL)), cf(kNegInf));
       memref::StoreOp::create(b, lse, partLse, ValueRange{prow});
-    }
+    });
   }
 }

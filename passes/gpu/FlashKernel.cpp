@@ -79,7 +79,8 @@ void FlashKernelEmitter::bindArguments(Block &entry) {
     out = entry.getArgument(argNo++);
     if (g.hasLse)
       lseOut = entry.getArgument(argNo++);
-  } else {
+  }
+  if (g.splits > 1 || g.runTimeSplits) {
     partOut = entry.getArgument(argNo++);
     partLse = entry.getArgument(argNo++);
   }
@@ -129,6 +130,8 @@ void FlashKernelEmitter::bindRunTimeViews(Block &entry, unsigned argNo) {
     numPagesSize = entry.getArgument(argNo++);
     tableWidthSize = entry.getArgument(argNo++);
   }
+  if (g.runTimeSplits)
+    numSplits = entry.getArgument(argNo++);
   auto view = [&](Value &mem, ArrayRef<OpFoldResult> sizes) {
     if (mem && cast<MemRefType>(mem.getType()).getRank() == 0)
       mem = runTimeView(mem, sizes);
@@ -169,6 +172,44 @@ void FlashKernelEmitter::bindRunTimeViews(Block &entry, unsigned argNo) {
   view(out, qSizes);
   view(lseOut, {B, H, Sq});
   view(kvLengths, {B});
+  if (g.runTimeSplits) {
+    // Partials: one row per (batch, KV head, row, split); the outer size
+    // only bounds the view.
+    Value partRows =
+        im.mul(im.mul(im.mul(im.v(B), g.kvHeads), rowCount()), numSplits);
+    view(partOut, {partRows, Dv});
+    view(partLse, {partRows});
+  }
+}
+
+Value FlashKernelEmitter::partialRow(Value row) {
+  // Row `row` of this block's (batch, KV head) group, split `split`.
+  if (!g.runTimeSplits)
+    return im.add(im.mul(im.add(im.mul(im.add(im.mul(batch, g.kvHeads), kvHead),
+                                       g.rows()),
+                                row),
+                         g.splits),
+                  split);
+  return im.add(im.mul(im.add(im.mul(im.add(im.mul(batch, g.kvHeads), kvHead),
+                                     rowCount()),
+                              row),
+                       numSplits),
+                split);
+}
+
+void FlashKernelEmitter::ifSplit(function_ref<void(bool toPartials)> store) {
+  if (!g.runTimeSplits) {
+    store(g.splits > 1);
+    return;
+  }
+  // One split: the rows are final, stored as the unsplit kernel does.
+  Value several = im.lt(im.c(1), numSplits);
+  auto branch = scf::IfOp::create(b, several, /*withElse=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(branch.thenBlock());
+  store(true);
+  b.setInsertionPointToStart(branch.elseBlock());
+  store(false);
 }
 
 void FlashKernelEmitter::bindThreadIds() {
@@ -182,8 +223,13 @@ void FlashKernelEmitter::bindThreadIds() {
   // so the short ones fill the tail of the grid.
   Value lastBlock = g.dynQLen ? im.sub(im.ceilDiv(rowCount(), g.blockRows()), 1)
                               : im.c(g.rowBlocks() - 1);
-  rowBlock = im.sub(lastBlock, im.div(bx, g.splits));
-  split = im.rem(bx, g.splits);
+  if (g.runTimeSplits) {
+    rowBlock = im.sub(lastBlock, im.div(bx, numSplits));
+    split = im.rem(bx, numSplits);
+  } else {
+    rowBlock = im.sub(lastBlock, im.div(bx, g.splits));
+    split = im.rem(bx, g.splits);
+  }
   kvHead = gpu::BlockIdOp::create(b, gpu::Dimension::y);
   batch = gpu::BlockIdOp::create(b, gpu::Dimension::z);
 }
@@ -272,7 +318,9 @@ void FlashKernelEmitter::chooseKeyRange() {
   hiKey = im.max(hiKey, loKey);
   Value tileLo = im.div(loKey, g.tileKv);
   Value tileHi = im.ceilDiv(hiKey, g.tileKv);
-  Value perSplit = im.ceilDiv(im.sub(tileHi, tileLo), g.splits);
+  Value perSplit = g.runTimeSplits
+                       ? im.ceilDiv(im.sub(tileHi, tileLo), numSplits)
+                       : im.ceilDiv(im.sub(tileHi, tileLo), g.splits);
   myLo =
       im.min(im.add(tileLo, arith::MulIOp::create(b, split, perSplit)), tileHi);
   Value myHi = im.min(im.add(myLo, perSplit), tileHi);
@@ -401,7 +449,8 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
     params.push_back(gpuOutputType(ctx, g));
     if (g.hasLse)
       params.push_back(gpuLseType(ctx, g));
-  } else {
+  }
+  if (g.splits > 1 || g.runTimeSplits) {
     params.push_back(gpuScratchOutType(ctx, g));
     params.push_back(gpuScratchLseType(ctx, g));
   }
@@ -411,6 +460,8 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
     for (Type &t : params)
       t = gpuKernelParamType(cast<MemRefType>(t));
     params.append(g.numSizeParams(), ob.getIndexType());
+    if (g.runTimeSplits)
+      params.push_back(ob.getIndexType());
   }
   auto func = createKernelFunc(ob, loc, name, params, g.threads());
   ImplicitLocOpBuilder b(loc, ob);

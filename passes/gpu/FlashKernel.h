@@ -58,6 +58,12 @@ private:
   /// `base` (a rank-0 memref parameter) as the dense row-major buffer of
   /// `sizes`.
   Value runTimeView(Value base, ArrayRef<OpFoldResult> sizes);
+  /// The scratch row of `row` of this block's group and split.
+  Value partialRow(Value row);
+  /// Calls `store(toPartials)` for the block's split count: once with the
+  /// static choice, or with run-time splits under an scf.if on the count
+  /// (one split stores final rows, several the partials).
+  void ifSplit(function_ref<void(bool toPartials)> store);
   /// Batch, Sq, Skv: constants, or the kernel's size parameters.
   OpFoldResult sizeB() const;
   OpFoldResult sizeSq() const;
@@ -198,8 +204,13 @@ private:
   // Epilogue.cpp.
   /// One key warp per row: normalize in registers, store the fragments.
   void storeRows(ArrayRef<Value> res);
+  /// Row half `hI` of this thread (row `row`: head `h`, query `sIdx`),
+  /// scaled by `inv`: to the output (and lse) or to the partials.
+  void storeRow(ArrayRef<Value> res, int64_t hI, Value seen, Value inv,
+                Value lTot, Value row, Value h, Value sIdx, bool toPartials);
   /// Stores columns `col` and `col + 1` of a row (those inside Dv) one
-  /// element at a time, to the output or the split row `prow`.
+  /// element at a time, to the output or (when `prow` is set) the split
+  /// row `prow`.
   void storeElements(Value x0, Value x1, Value col, Value bIdx, Value h,
                      Value sIdx, Value prow);
   /// Several key warps per row: merge their states through shared memory.
@@ -212,6 +223,8 @@ private:
   /// Run-time sizes: the batch, Sq and Skv parameters (index); paged
   /// caches also the page count and the block-table width.
   Value batchSize, qLenSize, kvLenSize, numPagesSize, tableWidthSize;
+  /// Run-time splits: the split count parameter (index).
+  Value numSplits;
 
   // Thread and block.
   Value tid, lane, warp, rw, kw;

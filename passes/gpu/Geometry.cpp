@@ -163,14 +163,26 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
     return failure();
   }
   if (g.dynamicSizes()) {
-    // The split count would depend on the run-time sizes, and so would the
-    // scratch of the partial outputs: one block per row tile and head.
+    // The split count depends on the call's sizes: the host picks it per
+    // launch (gpuKvSplits) and the scratch of the partials follows it.
+    // kv-splits=1 keeps the kernel unsplit (no partials, no combine).
     if (overrides.kvSplits > 1) {
       why = "kv-splits " + std::to_string(overrides.kvSplits) +
-            " needs static sizes (run-time batch, Sq or Skv run unsplit)";
+            " needs static sizes (kernels of run-time sizes choose their "
+            "split count per call; kv-splits=1 keeps them unsplit)";
       return failure();
     }
     g.splits = 1;
+    // Kernels of a static Sq (decode: Sq = 1) split per call. Those of a
+    // run-time Sq (prefill, chunked prefill) stay unsplit: both epilogues
+    // in one kernel made ptxas spill the 255-register prefill tiles (sm_90
+    // mma.sync 8 -> 56 bytes, sm_90a wgmma 0 -> 32), and long query
+    // blocks seldom leave SMs idle. A static Skv whose cap allows one
+    // split (a short cache) cannot split either.
+    bool neverSplits =
+        g.dynQLen ||
+        (!g.dynKvLen && gpuKvSplitCap(g.numKvTiles(), g.kvLen, g.rows()) == 1);
+    g.runTimeSplits = overrides.kvSplits == 0 && !neverSplits;
     return success();
   }
   if (overrides.kvSplits > 0) {
@@ -178,22 +190,32 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
         std::min(overrides.kvSplits, std::max<int64_t>(1, g.numKvTiles()));
     return success();
   }
-  // Flash-decoding: when fewer than two blocks per SM exist, split the KV
-  // range (aiming at ~8 blocks per SM). Each split costs its rows' partial
-  // outputs (written, then read by the combine kernel), so the split count
-  // is capped where that traffic would pass ~3% of the K/V bytes, and each
-  // split keeps at least 4 tiles (measurements: docs/performance-notes.md,
-  // "GPU split-KV").
-  int64_t blocks = g.rowBlocks() * g.kvHeads * g.batch;
+  g.splits =
+      gpuKvSplits(g.rowBlocks() * g.kvHeads * g.batch,
+                  gpuKvSplitCap(g.numKvTiles(), g.kvLen, g.rows()), numSms);
+  return success();
+}
+
+// Flash-decoding: when fewer than two blocks per SM exist, split the KV
+// range (aiming at ~8 blocks per SM). Each split costs its rows' partial
+// outputs (written, then read by the combine kernel), so the split count is
+// capped where that traffic would pass ~3% of the K/V bytes, and each split
+// keeps at least 4 tiles (measurements: docs/performance-notes.md, "GPU
+// split-KV").
+int64_t mlir::attn::gpuKvSplits(int64_t blocks, int64_t maxSplits,
+                                int64_t numSms) {
   int64_t sms = std::max<int64_t>(numSms, 1);
+  blocks = std::max<int64_t>(blocks, 1);
   int64_t splits = 1;
   if (blocks < 2 * sms)
     splits = (8 * sms + blocks - 1) / blocks;
-  int64_t trafficCap = g.kvLen / (64 * std::max<int64_t>(g.rows(), 1));
-  splits = std::min({splits, std::max<int64_t>(1, g.numKvTiles() / 4),
-                     std::max<int64_t>(1, trafficCap)});
-  g.splits = std::max<int64_t>(splits, 1);
-  return success();
+  return std::max<int64_t>(1, std::min(splits, maxSplits));
+}
+
+int64_t mlir::attn::gpuKvSplitCap(int64_t kvTiles, int64_t kvLen,
+                                  int64_t rows) {
+  int64_t trafficCap = kvLen / (64 * std::max<int64_t>(rows, 1));
+  return std::max<int64_t>(1, std::min(kvTiles / 4, trafficCap));
 }
 
 Type mlir::attn::gpu_kernels::elemType(MLIRContext *ctx,

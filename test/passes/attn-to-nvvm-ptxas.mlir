@@ -11,7 +11,10 @@
 // during the first one's softmax, spills at most 32 bytes.
 // Run-time sizes (`?` batch, Sq, Skv; ptxas lists the kernels last
 // defined first): the same registers and spill bounds as the static
-// kernels, except that the mma.sync prefill reloads 24 bytes (12 static).
+// kernels, except that the mma.sync prefill reloads 24 bytes (12 static);
+// the decode kernel splits per call (its combine kernel first).
+// WGMMA-LABEL: Function properties for dyn_decode_combine
+// WGMMA-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // WGMMA-LABEL: Function properties for dyn_decode_flash
 // WGMMA-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // WGMMA-LABEL: Function properties for dyn_prefill_flash
@@ -26,6 +29,8 @@
 // per warp, 64-key tiles, d = 128: 255 registers) spills a few bytes, which
 // measured faster on the H100 than 32-key tiles without spills (316 vs 261
 // TF/s): the check bounds the spill at 16 bytes.
+// PTXAS-LABEL: Function properties for dyn_decode_combine
+// PTXAS-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // PTXAS-LABEL: Function properties for dyn_decode_flash
 // PTXAS-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // PTXAS-LABEL: Function properties for dyn_prefill_flash

@@ -14,16 +14,33 @@
 // PTXAS-LABEL: Function properties for prefill_contiguous_flash
 // PTXAS-LABEL: Function properties for decode_hnd_flash
 // PTXAS-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// PTXAS-LABEL: Function properties for decode_paged_combine
+// PTXAS-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // PTXAS-LABEL: Function properties for decode_paged_flash
 // PTXAS-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 
-// The paged decode kernel takes the buffers as pointers, then batch, Sq,
-// capacity, page count and block-table width as 64-bit parameters.
+// The paged decode kernel (a run-time capacity: it may split) takes the
+// buffers as pointers (q, caches, lengths, table, out, the two partials),
+// then batch, Sq, capacity, page count, block-table width and the split
+// count as 64-bit parameters.
 // PTX-LABEL: .entry decode_paged_flash(
 // PTX: .param .u64 .ptr .align 1 decode_paged_flash_param_0,
-// PTX: .param .u64 decode_paged_flash_param_10
+// PTX: .param .u64 .ptr .align 1 decode_paged_flash_param_7,
+// PTX: .param .u64 decode_paged_flash_param_13
+// PTX-NEXT: )
 // PTX-NOT: .entry
-// PTX: ld.param.b64 {{.*}}[decode_paged_flash_param_9]
+// PTX-DAG: ld.param.b64 {{.*}}[decode_paged_flash_param_11]
+// PTX-DAG: ld.param.b64 {{.*}}[decode_paged_flash_param_13]
+// Its combine kernel: the partials and out as pointers, then batch, Sq and
+// the split count it loops over.
+// PTX-LABEL: .entry decode_paged_combine(
+// PTX: .param .u64 .ptr .align 1 decode_paged_combine_param_2,
+// PTX-NEXT: .param .u64 decode_paged_combine_param_3,
+// PTX-NEXT: .param .u64 decode_paged_combine_param_4,
+// PTX-NEXT: .param .u64 decode_paged_combine_param_5
+// PTX-NEXT: )
+// PTX-NOT: .entry
+// PTX: ld.param.b64 {{.*}}[decode_paged_combine_param_5]
 
 func.func @decode_paged(%q: memref<?x32x1x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, %kc: memref<?x16x8x128xbf16>, %vc: memref<?x16x8x128xbf16>, %len: memref<?xi32>, %bt: memref<?x?xi32>, %o: memref<?x32x1x128xbf16, strided<[?, ?, ?, 1], offset: ?>>) {
   attn.cache_attention %q, %kc, %vc lengths(%len) block_table(%bt : memref<?x?xi32>) outs(%o) {mask = #attn.mask<causal = true>} : memref<?x32x1x128xbf16, strided<[?, ?, ?, 1], offset: ?>>, memref<?x16x8x128xbf16>, memref<?x16x8x128xbf16>, memref<?xi32> -> memref<?x32x1x128xbf16, strided<[?, ?, ?, 1], offset: ?>>

@@ -18,7 +18,7 @@ func.func @bias(%q: memref<?x4x?x64xbf16>, %k: memref<?x4x?x64xbf16>, %v: memref
 // -----
 
 // A fixed split count: the partials' scratch would follow the sizes.
-// SPLITS: error: 'attn.attention' op attn-gpu-flash: kv-splits 4 needs static sizes (run-time batch, Sq or Skv run unsplit)
+// SPLITS: error: 'attn.attention' op attn-gpu-flash: kv-splits 4 needs static sizes (kernels of run-time sizes choose their split count per call; kv-splits=1 keeps them unsplit)
 func.func @splits(%q: memref<?x4x1x64xbf16>, %k: memref<?x4x?x64xbf16>, %v: memref<?x4x?x64xbf16>, %o: memref<?x4x1x64xbf16>) {
   %qt = bufferization.to_tensor %q restrict : memref<?x4x1x64xbf16> to tensor<?x4x1x64xbf16>
   %kt = bufferization.to_tensor %k restrict : memref<?x4x?x64xbf16> to tensor<?x4x?x64xbf16>

@@ -4,9 +4,12 @@
 // passes buffers of run-time shape as base pointers (rank-0 memrefs, the
 // bare-pointer convention takes only static ones) and the sizes as three
 // index parameters; the kernel views its buffers with those sizes and
-// bounds its rows and keys by them.
+// bounds its rows and keys by them. Kernels of a static Sq (decode) take
+// the split count last, chosen per call (a host call the runtime
+// evaluates); those of a run-time Sq and kv-splits=1 stay unsplit.
 // RUN: attn-opt %s -split-input-file --attn-gpu-flash --canonicalize | FileCheck %s
 // RUN: attn-opt %s -split-input-file --attn-gpu-flash='mma=auto' --canonicalize | FileCheck %s --check-prefix=TMA
+// RUN: attn-opt %s -split-input-file --attn-gpu-flash='kv-splits=1' --canonicalize | FileCheck %s --check-prefix=UNSPLIT
 
 // CHECK-LABEL: func.func @gqa_causal
 // CHECK-DAG: %[[C0:.*]] = arith.constant 0 : index
@@ -41,11 +44,62 @@ func.func @gqa_causal(%q: memref<?x8x?x128xbf16, strided<[?, ?, ?, 1], offset: ?
 // -----
 
 // Decode (Sq = 1 static) with run-time batch and KV length, kv_lengths:
-// the decode geometry (key warps) of the static group, one split.
+// the decode geometry (key warps, 128-key tiles) of the static group. One
+// row block per KV head: grid.x is the split count, gpuKvSplits of the
+// unsplit grid's blocks (8 per sequence) and the cap
+// max(1, min(ceildiv(Skv, 128) / 4, Skv / (64 * 4 rows))), which the
+// runtime evaluates per call (the device's SM count; the pipeline's, 132,
+// without one).
 // CHECK-LABEL: func.func @decode
-// CHECK: gpu.launch_func  @attn_gpu::@decode_flash blocks in (%c1, %c8, %{{.*}}) threads in (%c128, %c1, %c1)
-// CHECK: gpu.func @decode_flash(%{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: memref<i32>, %{{.*}}: memref<bf16>, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index)
+// CHECK-DAG: %[[C1:.*]] = arith.constant 1 : index
+// CHECK-DAG: %[[C132:.*]] = arith.constant 132 : index
+// CHECK: %[[B:.*]] = memref.dim %arg0, %c0
+// CHECK: %[[SKV:.*]] = memref.dim %arg1, %c2
+// CHECK: %[[BLOCKS:.*]] = arith.muli %[[B]], %c8
+// CHECK: %[[TILES:.*]] = arith.ceildivsi %[[SKV]], %c128
+// CHECK: %[[T4:.*]] = arith.divui %[[TILES]], %c4
+// CHECK: %[[TRAFFIC:.*]] = arith.divui %[[SKV]], %c256
+// CHECK: %[[MIN:.*]] = arith.minsi %[[T4]], %[[TRAFFIC]]
+// CHECK: %[[CAP:.*]] = arith.maxsi %[[MIN]], %[[C1]]
+// CHECK: %[[S:.*]] = call @attn_gpu_kv_splits(%[[BLOCKS]], %[[CAP]], %[[C132]]) : (index, index, index) -> index
+// CHECK: %[[SEVERAL:.*]] = arith.cmpi sgt, %[[S]], %[[C1]]
+// Partials of run-time size: B * Hkv * rows * splits rows, none unsplit.
+// CHECK: %[[R:.*]] = arith.muli %[[B]], %c32
+// CHECK: %[[RS:.*]] = arith.muli %[[R]], %[[S]]
+// CHECK: %[[SM1:.*]] = arith.subi %[[S]], %[[C1]]
+// CHECK: %[[USED:.*]] = arith.minsi %[[SM1]], %[[C1]]
+// CHECK: %[[N:.*]] = arith.muli %[[RS]], %[[USED]]
+// CHECK: memref.alloc(%[[N]]) : memref<?x128xf32>
+// CHECK: memref.alloc(%[[N]]) : memref<?xf32>
+// CHECK: gpu.launch_func  @attn_gpu::@decode_flash blocks in (%[[S]], %c8, %[[B]]) threads in (%c128, %c1, %c1)  dynamic_shared_memory_size %{{.*}} args({{.*}} : memref<bf16>, {{.*}} : memref<f32>, {{.*}} : memref<f32>, %[[B]] : index, %[[C1]] : index, %[[SKV]] : index, %[[S]] : index)
+// The combine kernel only for split calls: batch, Sq and the count.
+// CHECK: scf.if %[[SEVERAL]] {
+// CHECK-NEXT: gpu.launch_func  @attn_gpu::@decode_combine blocks in (%c4, %c8, %[[B]]) threads in (%c128, %c1, %c1)  args({{.*}} : memref<f32>, {{.*}} : memref<f32>, {{.*}} : memref<bf16>, %[[B]] : index, %[[C1]] : index, %[[S]] : index)
+// CHECK-NEXT: }
+// CHECK: gpu.func @decode_flash(%{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: memref<i32>, %{{.*}}: memref<bf16>, %{{.*}}: memref<f32>, %{{.*}}: memref<f32>, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %[[KS:.*]]: index)
 // CHECK: memref.reinterpret_cast {{.*}} : memref<i32> to memref<?xi32, strided<[1]>>
+// The block's row block and split from blockIdx.x and the count.
+// CHECK: %[[BX:.*]] = gpu.block_id  x
+// CHECK: arith.divui %[[BX]], %[[KS]]
+// CHECK: arith.remui %[[BX]], %[[KS]]
+// After the key warps' merge: final rows for one split, partials for
+// several.
+// CHECK: %[[MULTI:.*]] = arith.cmpi sgt, %[[KS]], %c1
+// CHECK: scf.if %[[MULTI]] {
+// CHECK: memref.store %{{.*}} : memref<?x128xf32, strided<[128, 1]>>
+// CHECK: } else {
+// CHECK: memref.store %{{.*}} : memref<?x32x1x128xbf16, strided<[4096, 128, 128, 1]>>
+// The combine kernel loops over the run-time split count.
+// CHECK: gpu.func @decode_combine(%{{.*}}: memref<f32>, %{{.*}}: memref<f32>, %{{.*}}: memref<bf16>, %{{.*}}: index, %{{.*}}: index, %[[CS:.*]]: index) kernel
+// CHECK: scf.for %{{.*}} = %[[FIRST:.*]] to %[[LAST:.*]] step %c1 iter_args
+// CHECK: scf.for %{{.*}} = %[[FIRST]] to %[[LAST]] step %c1 iter_args
+// kv-splits=1: the unsplit kernel alone, one block per KV head and batch.
+// UNSPLIT-LABEL: func.func @decode
+// UNSPLIT-NOT: attn_gpu_kv_splits
+// UNSPLIT: gpu.launch_func  @attn_gpu::@decode_flash blocks in (%c1, %c8, %{{.*}}) threads in (%c128, %c1, %c1)
+// UNSPLIT-NOT: _combine
+// UNSPLIT: gpu.func @decode_flash(%{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: memref<bf16>, %{{.*}}: memref<i32>, %{{.*}}: memref<bf16>, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index) kernel
+// UNSPLIT-NOT: gpu.func @decode_combine
 func.func @decode(%q: memref<?x32x1x128xbf16>, %k: memref<?x8x?x128xbf16>, %v: memref<?x8x?x128xbf16>, %len: memref<?xi32>, %o: memref<?x32x1x128xbf16>) {
   %qt = bufferization.to_tensor %q restrict : memref<?x32x1x128xbf16> to tensor<?x32x1x128xbf16>
   %kt = bufferization.to_tensor %k restrict : memref<?x8x?x128xbf16> to tensor<?x8x?x128xbf16>

@@ -34,14 +34,6 @@ AttentionSpec parse(llvm::StringRef text) {
   return spec.value_or(AttentionSpec{});
 }
 
-/// A runtime of its own (no disk cache), so compile counts are this
-/// test's.
-Runtime freshRuntime() {
-  RuntimeOptions options;
-  options.cacheDir = "off";
-  return Runtime(options);
-}
-
 CompileOptions chipOptions(const std::string &chip, bool runTime = true) {
   CompileOptions o;
   o.gpuChip = chip;
@@ -50,7 +42,7 @@ CompileOptions chipOptions(const std::string &chip, bool runTime = true) {
 }
 
 TEST(GpuRunTimeSizes, OneCompileServesEverySize) {
-  Runtime rt = freshRuntime();
+  Runtime rt = uncachedRuntime();
   AttentionSpec base = parse("gqa:b=2,hq=8,hkv=2,sq=100,skv=100,d=128,"
                              "causal,dtype=bf16");
   auto dyn =
@@ -92,7 +84,7 @@ TEST(GpuRunTimeSizes, OneCompileServesEverySize) {
 
 // A fixed split count needs static sizes: such specs still specialise.
 TEST(GpuRunTimeSizes, KvSplitsSpecialise) {
-  Runtime rt = freshRuntime();
+  Runtime rt = uncachedRuntime();
   CompileOptions o = chipOptions("sm_90");
   o.gpuKvSplits = 2;
   auto k = rt.compile(parse("mha:b=1,hq=2,sq=1,skv=4096,d=64,dtype=f16"),
@@ -108,25 +100,38 @@ TEST(GpuRunTimeSizes, KvSplitsSpecialise) {
 }
 
 // Where the specialised kernel would split KV (few blocks for the SMs),
-// the default stays specialised: the kernels of run-time sizes run unsplit.
-TEST(GpuRunTimeSizes, SplitDecodeSpecialises) {
-  Runtime rt = freshRuntime();
+// the decode kernel of run-time sizes splits too (per call): both sizes
+// are views of one compile (GpuRunTimeSplitsTest checks the plans). With a
+// run-time Sq the kernels stay unsplit, so such specs specialise.
+TEST(GpuRunTimeSizes, SplitDecodeUsesTheRunTimeKernel) {
+  Runtime rt = uncachedRuntime();
   // 8 blocks on 132 SMs over 32768 keys: split.
   auto split =
       rt.compile(parse("gqa:b=1,hq=32,hkv=8,sq=1,skv=32768,d=128,dtype=bf16"),
                  Target::Cuda, chipOptions("sm_90"));
   ASSERT_TRUE(static_cast<bool>(split)) << llvm::toString(split.takeError());
   EXPECT_NE((*split)->gpuLaunchPlan().find("_combine"), std::string::npos);
-  // 512 blocks: unsplit either way, so the kernel of run-time sizes.
+  // 512 blocks: unsplit.
   auto wide =
       rt.compile(parse("gqa:b=64,hq=32,hkv=8,sq=1,skv=4096,d=128,dtype=bf16"),
                  Target::Cuda, chipOptions("sm_90"));
   ASSERT_TRUE(static_cast<bool>(wide)) << llvm::toString(wide.takeError());
+  EXPECT_EQ((*wide)->gpuLaunchPlan().find("_combine"), std::string::npos);
   auto dyn =
       rt.compile(parse("gqa:b=?,hq=32,hkv=8,sq=1,skv=?,d=128,dtype=bf16"),
                  Target::Cuda, chipOptions("sm_90"));
   ASSERT_TRUE(static_cast<bool>(dyn)) << llvm::toString(dyn.takeError());
+  EXPECT_EQ((*split)->gpuBinary(), (*dyn)->gpuBinary());
   EXPECT_EQ((*wide)->gpuBinary(), (*dyn)->gpuBinary());
+  EXPECT_EQ(rt.cacheStats().compiles, 1);
+  // Sq = 16 over 32768 keys splits when specialised; the kernel of a
+  // run-time Sq would not: its own compile.
+  auto chunk =
+      rt.compile(parse("gqa:b=1,hq=32,hkv=8,sq=16,skv=32768,d=128,dtype=bf16"),
+                 Target::Cuda, chipOptions("sm_90"));
+  ASSERT_TRUE(static_cast<bool>(chunk)) << llvm::toString(chunk.takeError());
+  EXPECT_NE((*chunk)->gpuLaunchPlan().find("_combine"), std::string::npos);
+  EXPECT_EQ((*chunk)->gpuLaunchPlan().find("query.dim"), std::string::npos);
   EXPECT_EQ(rt.cacheStats().compiles, 2);
 }
 
@@ -151,7 +156,7 @@ void expectSizeError(const KernelRef &kernel, const AttentionSpec &spec,
 }
 
 TEST(GpuRunTimeSizes, SizesPastTheLimitsAreErrors) {
-  Runtime rt = freshRuntime();
+  Runtime rt = uncachedRuntime();
   AttentionSpec dyn = parse("mha:b=?,hq=1,sq=?,skv=?,d=16,dtype=bf16");
   auto k = rt.compile(dyn, Target::Cuda, chipOptions("sm_90"));
   ASSERT_TRUE(static_cast<bool>(k)) << llvm::toString(k.takeError());
@@ -289,7 +294,7 @@ void runSized(const KernelRef &kernel, const AttentionSpec &spec, uint64_t seed,
 }
 
 void checkDynamic(const std::string &chip) {
-  Runtime rt = freshRuntime();
+  Runtime rt = uncachedRuntime();
   const DynCase cases[] = {
       // GQA 4:1 causal prefill, lengths not multiples of the tiles.
       {"gqa:b=?,hq=8,hkv=2,sq=?,skv=?,d=128,causal,dtype=bf16",

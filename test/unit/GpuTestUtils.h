@@ -115,6 +115,14 @@ inline void savePtxSnapshot(const std::string &name, llvm::StringRef ptx) {
   os << ptx;
 }
 
+/// A runtime of its own without a disk cache, so that compile counts are
+/// the test's.
+inline mlir::attn::rt::Runtime uncachedRuntime() {
+  mlir::attn::rt::RuntimeOptions options;
+  options.cacheDir = "off";
+  return mlir::attn::rt::Runtime(options);
+}
+
 /// Runs `kernel` on fresh host buffers (staged) and checks the result.
 inline void runAndCheck(const mlir::attn::rt::KernelRef &kernel, uint64_t seed,
                         llvm::ArrayRef<int32_t> kvLengths = {}) {

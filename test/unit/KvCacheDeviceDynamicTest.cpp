@@ -13,7 +13,9 @@
 //   leaving, ragged odd-length chunks, decode steps, GQA 4:1 and 7:1, f16
 //   and bf16, contiguous and paged NHD/HND caches) against a host cache
 //   stepped by the float64 reference, with the compile count fixed after
-//   the first step of each kernel kind. Without a device they skip.
+//   the first step of each kernel kind; long contexts (70001 tokens) with
+//   small batches, where the kernels split the KV range per call, split
+//   and unsplit. Without a device they skip.
 //
 //===----------------------------------------------------------------------===//
 #include "KvCacheTestUtils.h"
@@ -24,6 +26,7 @@
 #include "llvm/Support/FileSystem.h"
 
 #include <algorithm>
+#include <limits>
 
 using namespace kv_test;
 using mlir::attn::kDynamicSize;
@@ -309,29 +312,43 @@ struct LoopCase {
 
 void PrintTo(const LoopCase &c, std::ostream *os) { *os << c.name; }
 
-std::unique_ptr<kv::KvCache> makeLoopCache(const LoopCase &p,
-                                           rt::MemorySpace memory) {
-  if (p.paged) {
+/// A cache of `pages` pages of 16 tokens, `pagesPerSeq` per sequence and
+/// `seqs` sequences, or a contiguous one of `seqs` slots of `maxLen`.
+struct CacheSizes {
+  int64_t pages, pagesPerSeq, seqs, maxLen;
+};
+
+std::unique_ptr<kv::KvCache> makeCache(bool paged, PageLayout layout,
+                                       ElementType dtype, int64_t hkv,
+                                       int64_t d, CacheSizes n,
+                                       rt::MemorySpace memory) {
+  if (paged) {
     kv::PagedKvCacheConfig c;
-    c.numPages = 64;
+    c.numPages = n.pages;
     c.pageSize = 16;
-    c.maxPagesPerSeq = 12;
-    c.maxSequences = 6;
-    c.numKvHeads = p.hkv;
-    c.headDim = p.d;
-    c.dtype = p.dtype;
-    c.pageLayout = p.layout;
+    c.maxPagesPerSeq = n.pagesPerSeq;
+    c.maxSequences = n.seqs;
+    c.numKvHeads = hkv;
+    c.headDim = d;
+    c.dtype = dtype;
+    c.pageLayout = layout;
     c.memory = memory;
     return cantFail(kv::PagedKvCache::create(c));
   }
   kv::ContiguousKvCacheConfig c;
-  c.maxBatch = 6;
-  c.maxSeqLen = 192;
-  c.numKvHeads = p.hkv;
-  c.headDim = p.d;
-  c.dtype = p.dtype;
+  c.maxBatch = n.seqs;
+  c.maxSeqLen = n.maxLen;
+  c.numKvHeads = hkv;
+  c.headDim = d;
+  c.dtype = dtype;
   c.memory = memory;
   return cantFail(kv::ContiguousKvCache::create(c));
+}
+
+std::unique_ptr<kv::KvCache> makeLoopCache(const LoopCase &p,
+                                           rt::MemorySpace memory) {
+  return makeCache(p.paged, p.layout, p.dtype, p.hkv, p.d, {64, 12, 6, 192},
+                   memory);
 }
 
 class KvCacheDeviceDynamicLoop : public ::testing::TestWithParam<LoopCase> {};
@@ -431,6 +448,95 @@ INSTANTIATE_TEST_SUITE_P(
                                ElementType::BF16, 7, 1, 128},
                       LoopCase{"ContiguousF16Gqa4", false, PageLayout::NHD,
                                ElementType::F16, 8, 2, 64}),
+    [](const auto &info) { return std::string(info.param.name); });
+
+/// One long-context case: a cache large enough for 70001 tokens.
+struct LongCase {
+  const char *name;
+  bool paged;
+  ElementType dtype;
+  int64_t hq, hkv, d;
+};
+
+void PrintTo(const LongCase &c, std::ostream *os) { *os << c.name; }
+
+/// Room for 70001 tokens (70400) in each of 3 sequences.
+std::unique_ptr<kv::KvCache> makeLongCache(const LongCase &p,
+                                           rt::MemorySpace memory) {
+  return makeCache(p.paged, PageLayout::NHD, p.dtype, p.hkv, p.d,
+                   {4600, 4400, 3, 70400}, memory);
+}
+
+class KvCacheDeviceDynamicSplits : public ::testing::TestWithParam<LongCase> {};
+
+/// Decode over long contexts with small batches, where the kernels of
+/// run-time sizes split the KV range per call: a ragged batch (70001
+/// tokens, an empty sequence, 1003 tokens), then each sequence alone, split
+/// (the default) and unsplit (kv-splits=1), against the float64 reference;
+/// the empty sequence gives exact zeros and an lse of -inf.
+TEST_P(KvCacheDeviceDynamicSplits, LongContextDecodeMatchesReference) {
+  std::string why;
+  if (!haveDevice(why))
+    GTEST_SKIP() << why;
+  const LongCase &p = GetParam();
+  uint64_t seed = testSeed();
+  SCOPED_TRACE("ATTN_TEST_SEED=" + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  auto device = makeLongCache(p, rt::MemorySpace::Device);
+  auto host = makeLongCache(p, rt::MemorySpace::Host);
+  kv::KvStepper split(*device, sharedRuntime());
+  kv::StepOptions one;
+  one.gpu.gpuKvSplits = 1;
+  kv::KvStepper unsplit(*device, sharedRuntime(), one);
+  ASSERT_TRUE(split.runTimeSizes() && unsplit.runTimeSizes());
+  kv::KvStepper reference = referenceStepper(*host);
+  rt::DType t = dtypeOf(p.dtype);
+  std::vector<SeqId> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(get(device->addSequence()));
+    ASSERT_EQ(get(host->addSequence()), ids.back());
+  }
+  appendBoth(split, *device, reference, *host, ids, t, {3, p.hkv, 70001, p.d},
+             {70001, 0, 1003}, rng);
+  auto attend = [&](const std::vector<SeqId> &seqs) {
+    int64_t n = int64_t(seqs.size());
+    HostTensor q(t, {n, p.hq, 1, p.d});
+    q.fillRandom(rng);
+    HostTensor want(t, {n, p.hq, 1, p.d});
+    HostTensor wantLse(rt::DType::F32, {n, p.hq, 1});
+    ASSERT_TRUE(
+        ok(reference.decodeStep(seqs, q.ref, want.ref, {}, &wantLse.ref)));
+    for (kv::KvStepper *s : {&split, &unsplit}) {
+      HostTensor got(t, {n, p.hq, 1, p.d});
+      HostTensor gotLse(rt::DType::F32, {n, p.hq, 1});
+      got.fill(std::nan(""));
+      ASSERT_TRUE(ok(s->decodeStep(seqs, q.ref, got.ref, {}, &gotLse.ref)));
+      expectCloseTo(got, want, &gotLse, &wantLse, t);
+      for (int64_t b = 0; b < n; ++b) {
+        if (get(host->length(seqs[b])) != 0)
+          continue;
+        for (int64_t i = 0; i < p.hq * p.d; ++i)
+          ASSERT_EQ(got.at(b * p.hq * p.d + i), 0.0) << "empty sequence";
+        for (int64_t h = 0; h < p.hq; ++h)
+          ASSERT_EQ(gotLse.at(b * p.hq + h),
+                    -std::numeric_limits<double>::infinity());
+      }
+    }
+  };
+  attend(ids);
+  for (SeqId id : ids)
+    attend({id});
+  // One more token each (the empty sequence starts), then decode again.
+  appendBoth(split, *device, reference, *host, ids, t, {3, p.hkv, 1, p.d}, {},
+             rng);
+  attend(ids);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Caches, KvCacheDeviceDynamicSplits,
+    ::testing::Values(
+        LongCase{"PagedBf16Gqa4", true, ElementType::BF16, 8, 2, 64},
+        LongCase{"ContiguousF16Gqa7", false, ElementType::F16, 14, 2, 128}),
     [](const auto &info) { return std::string(info.param.name); });
 
 } // namespace
