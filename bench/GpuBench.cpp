@@ -192,6 +192,50 @@ void benchCopy(cuda::Driver &driver, void *stream, int warmup, int runs) {
                           {"tbps", 2.0 * double(bytes) / (t->ms * 1e9)}});
 }
 
+/// timeOnStream of `kernel`'s enqueue of `args` on `stream`.
+llvm::Expected<Timing> timeEnqueue(cuda::Driver &driver, void *stream,
+                                   int warmup, int runs, const Kernel &kernel,
+                                   const AttentionArgs &args) {
+  EnqueueOptions eo;
+  eo.stream = stream;
+  eo.checkKvLengths = false;
+  return timeOnStream(driver, stream, warmup, runs,
+                      [&] { return kernel.enqueue(args, eo); });
+}
+
+/// Device buffers for every argument of `sig`: bf16 inputs random (bf16
+/// buffers for which `random` holds, with it), the rest zero; `qkvoBytes`
+/// adds up the query, key, value and output bytes.
+llvm::Error allocateArgs(cuda::Driver &driver, const KernelSignature &sig,
+                         uint64_t seed,
+                         llvm::function_ref<bool(const ArgInfo &)> random,
+                         std::vector<cuda::DeviceBuffer> &buffers,
+                         AttentionArgs &args, int64_t &qkvoBytes) {
+  for (const ArgInfo &info : sig.args) {
+    int64_t elements = 1;
+    for (int64_t d : info.shape)
+      elements *= d;
+    size_t bytes = size_t(elements * dtypeBytes(info.dtype));
+    auto buf = cuda::DeviceBuffer::create(driver, bytes);
+    if (!buf)
+      return llvm::createStringError(std::string(stringifyArgRole(info.role)) +
+                                     ": " + llvm::toString(buf.takeError()));
+    llvm::Error e = llvm::Error::success();
+    if (info.dtype == DType::BF16 && random(info))
+      e = fillRandom(driver, buf->get(), size_t(elements), seed++);
+    else
+      e = driver.memsetD8(buf->get(), 0, bytes, nullptr);
+    if (e)
+      return e;
+    if (info.role == ArgRole::Query || info.role == ArgRole::Key ||
+        info.role == ArgRole::Value || info.role == ArgRole::Output)
+      qkvoBytes += int64_t(bytes);
+    args.set(info.role, BufferRef::device(buf->get(), info.dtype, info.shape));
+    buffers.push_back(std::move(*buf));
+  }
+  return driver.synchronize();
+}
+
 /// Times one case compiled with `options`, reported as implementation
 /// `impl`.
 void benchCase(Runtime &runtime, cuda::Driver &driver, void *stream,
@@ -200,43 +244,18 @@ void benchCase(Runtime &runtime, cuda::Driver &driver, void *stream,
   auto kernel = runtime.compile(c.spec, Target::Cuda, options);
   if (!kernel)
     return emitError(impl, c.name, llvm::toString(kernel.takeError()));
-  const KernelSignature &sig = (*kernel)->signature();
   std::vector<cuda::DeviceBuffer> buffers;
   AttentionArgs args;
   int64_t qkvo = 0;
-  for (const ArgInfo &info : sig.args) {
-    int64_t elements = 1;
-    for (int64_t d : info.shape)
-      elements *= d;
-    size_t bytes = size_t(elements * dtypeBytes(info.dtype));
-    auto buf = cuda::DeviceBuffer::create(driver, bytes);
-    if (!buf)
-      return emitError(impl, c.name,
-                       std::string(stringifyArgRole(info.role)) + ": " +
-                           llvm::toString(buf.takeError()));
-    llvm::Error e = llvm::Error::success();
-    if (info.dtype == DType::BF16 && !info.isOutput)
-      e = fillRandom(driver, buf->get(), size_t(elements), seed++);
-    else
-      e = driver.memsetD8(buf->get(), 0, bytes, nullptr);
-    if (e)
-      return emitError(impl, c.name, llvm::toString(std::move(e)));
-    if (info.role == ArgRole::Query || info.role == ArgRole::Key ||
-        info.role == ArgRole::Value || info.role == ArgRole::Output)
-      qkvo += int64_t(bytes);
-    args.set(info.role, BufferRef::device(buf->get(), info.dtype, info.shape));
-    buffers.push_back(std::move(*buf));
-  }
-  if (llvm::Error e = driver.synchronize())
+  if (llvm::Error e = allocateArgs(
+          driver, (*kernel)->signature(), seed,
+          [](const ArgInfo &info) { return !info.isOutput; }, buffers, args,
+          qkvo))
     return emitError(impl, c.name, llvm::toString(std::move(e)));
   // One checked, synchronous call (loads the module), then the timed ones.
   if (llvm::Error e = (*kernel)->run(args))
     return emitError(impl, c.name, llvm::toString(std::move(e)));
-  EnqueueOptions eo;
-  eo.stream = stream;
-  eo.checkKvLengths = false;
-  auto t = timeOnStream(driver, stream, warmup, runs,
-                        [&] { return (*kernel)->enqueue(args, eo); });
+  auto t = timeEnqueue(driver, stream, warmup, runs, **kernel, args);
   if (!t)
     return emitError(impl, c.name, llvm::toString(t.takeError()));
   double flops = c.spec.flops();
@@ -283,37 +302,20 @@ void benchBackwardCase(Runtime &runtime, cuda::Driver &driver, void *stream,
     return emitError(impl, c.name, llvm::toString(bwd.takeError()));
   std::vector<cuda::DeviceBuffer> buffers;
   AttentionArgs args;
-  for (const ArgInfo &info : (*bwd)->signature().args) {
-    int64_t elements = 1;
-    for (int64_t d : info.shape)
-      elements *= d;
-    size_t bytes = size_t(elements * dtypeBytes(info.dtype));
-    auto buf = cuda::DeviceBuffer::create(driver, bytes);
-    if (!buf)
-      return emitError(impl, c.name, llvm::toString(buf.takeError()));
-    llvm::Error e = llvm::Error::success();
-    if (llvm::is_contained(
-            {ArgRole::Query, ArgRole::Key, ArgRole::Value, ArgRole::GradOutput},
-            info.role))
-      e = fillRandom(driver, buf->get(), size_t(elements), seed++);
-    else
-      e = driver.memsetD8(buf->get(), 0, bytes, nullptr);
-    if (e)
-      return emitError(impl, c.name, llvm::toString(std::move(e)));
-    args.set(info.role, BufferRef::device(buf->get(), info.dtype, info.shape));
-    buffers.push_back(std::move(*buf));
-  }
-  if (llvm::Error e = driver.synchronize())
+  int64_t unused = 0;
+  auto random = [](const ArgInfo &info) {
+    return llvm::is_contained(
+        {ArgRole::Query, ArgRole::Key, ArgRole::Value, ArgRole::GradOutput},
+        info.role);
+  };
+  if (llvm::Error e = allocateArgs(driver, (*bwd)->signature(), seed, random,
+                                   buffers, args, unused))
     return emitError(impl, c.name, llvm::toString(std::move(e)));
   if (llvm::Error e = (*fwd)->run(forwardArgsOf(args)))
     return emitError(impl, c.name, llvm::toString(std::move(e)));
   if (llvm::Error e = (*bwd)->run(args))
     return emitError(impl, c.name, llvm::toString(std::move(e)));
-  EnqueueOptions eo;
-  eo.stream = stream;
-  eo.checkKvLengths = false;
-  auto t = timeOnStream(driver, stream, warmup, runs,
-                        [&] { return (*bwd)->enqueue(args, eo); });
+  auto t = timeEnqueue(driver, stream, warmup, runs, **bwd, args);
   if (!t)
     return emitError(impl, c.name, llvm::toString(t.takeError()));
   double flops = 2.5 * c.spec.flops();

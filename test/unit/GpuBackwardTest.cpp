@@ -34,6 +34,8 @@ struct Case {
   std::string name;
   AttentionSpec spec;
   std::vector<int32_t> lengths;
+  /// CompileOptions::gpuBwdTileKeys / gpuBwdTileRows (0: the default).
+  int64_t tileKeys = 0, tileRows = 0;
 };
 
 AttentionSpec gradSpec(int64_t b, int64_t hq, int64_t hkv, int64_t sq,
@@ -76,6 +78,23 @@ std::vector<Case> cases() {
   AttentionSpec raggedFull = gradSpec(2, 8, 2, 70, 150, 128, bf16, false);
   raggedFull.withKvLengths = true;
   c.push_back({"ragged_full_d128_bf16", raggedFull, {150, 63}});
+  // 128-key blocks (8 warps) and 64-row tiles: the faster tiles on the H200
+  // (docs/performance.md), on odd sizes, GQA, causal, ragged.
+  for (auto [name, spec, lengths] :
+       {std::tuple{"gqa4_s130_d128_causal_bf16",
+                   gradSpec(1, 8, 2, 130, 130, 128, bf16, true),
+                   std::vector<int32_t>{}},
+        std::tuple{"gqa7_s100_d64_full_f16",
+                   gradSpec(1, 7, 1, 100, 100, 64, f16, false),
+                   std::vector<int32_t>{}},
+        std::tuple{"mha_bshd_s200_d96_causal_f16",
+                   gradSpec(1, 2, 2, 200, 200, 96, f16, true, 0, Layout::BSHD),
+                   std::vector<int32_t>{}},
+        std::tuple{"ragged_full_d128_bf16", raggedFull,
+                   std::vector<int32_t>{150, 63}}})
+    for (int64_t rows : {32, 64})
+      c.push_back({std::string(name) + "_k128_r" + std::to_string(rows), spec,
+                   lengths, 128, rows});
   return c;
 }
 
@@ -84,11 +103,16 @@ class GpuBackward : public ::testing::TestWithParam<Case> {};
 TEST_P(GpuBackward, MatchesReference) {
   const Case &c = GetParam();
   // Compiling needs no device: the plan is the three kernels.
-  auto bwd = sharedRuntime().compileBackward(c.spec, Target::Cuda);
+  CompileOptions options;
+  options.gpuBwdTileKeys = c.tileKeys;
+  options.gpuBwdTileRows = c.tileRows;
+  auto bwd = sharedRuntime().compileBackward(c.spec, Target::Cuda, options);
   ASSERT_TRUE(static_cast<bool>(bwd)) << llvm::toString(bwd.takeError());
   std::string plan = (*bwd)->gpuLaunchPlan();
   for (const char *k : {"_bwd_pre", "_bwd ", "_bwd_dq"})
     EXPECT_NE(plan.find(k), std::string::npos) << k << " in " << plan;
+  if (c.tileKeys == 128)
+    EXPECT_NE(plan.find("block (256, 1, 1)"), std::string::npos) << plan;
   SKIP_WITHOUT_DEVICE();
   AttentionSpec fwdSpec = c.spec;
   fwdSpec.returnLse = true;
@@ -102,6 +126,7 @@ TEST_P(GpuBackward, MatchesReference) {
   if (!c.lengths.empty())
     host.setKvLengths(c.lengths);
   ASSERT_TRUE(ok((*fwd)->run(forwardArgsOf(host.args()))));
+  host.rehashInputs(); // the forward wrote output and lse
   ASSERT_TRUE(ok((*bwd)->run(host.args())));
   ASSERT_TRUE(gradientsMatchReference(sig, host.args()));
   // A sequence without keys: every row of it has exactly zero dQ.
