@@ -31,6 +31,9 @@ options:
   --case=NAME   only this case (repeatable); --list prints the names
   --list        print the case names and shapes, then exit
   --no-copy     skip the device-to-device copy ceiling
+  --backward    time the backward cases instead (Runtime::compileBackward;
+                TFLOP/s with 2.5x the forward's flops, as FlashAttention
+                counts them)
 )";
 
 struct BenchCase {
@@ -194,6 +197,50 @@ void benchCopy(cuda::Driver &driver, void *stream, int warmup, int runs) {
                           {"tbps", 2.0 * double(bytes) / (t->ms * 1e9)}});
 }
 
+/// timeOnStream of `kernel`'s enqueue of `args` on `stream`.
+llvm::Expected<Timing> timeEnqueue(cuda::Driver &driver, void *stream,
+                                   int warmup, int runs, const Kernel &kernel,
+                                   const AttentionArgs &args) {
+  EnqueueOptions eo;
+  eo.stream = stream;
+  eo.checkKvLengths = false;
+  return timeOnStream(driver, stream, warmup, runs,
+                      [&] { return kernel.enqueue(args, eo); });
+}
+
+/// Device buffers for every argument of `sig`: bf16 inputs random (bf16
+/// buffers for which `random` holds, with it), the rest zero; `qkvoBytes`
+/// adds up the query, key, value and output bytes.
+llvm::Error allocateArgs(cuda::Driver &driver, const KernelSignature &sig,
+                         uint64_t seed,
+                         llvm::function_ref<bool(const ArgInfo &)> random,
+                         std::vector<cuda::DeviceBuffer> &buffers,
+                         AttentionArgs &args, int64_t &qkvoBytes) {
+  for (const ArgInfo &info : sig.args) {
+    int64_t elements = 1;
+    for (int64_t d : info.shape)
+      elements *= d;
+    size_t bytes = size_t(elements * dtypeBytes(info.dtype));
+    auto buf = cuda::DeviceBuffer::create(driver, bytes);
+    if (!buf)
+      return llvm::createStringError(std::string(stringifyArgRole(info.role)) +
+                                     ": " + llvm::toString(buf.takeError()));
+    llvm::Error e = llvm::Error::success();
+    if (info.dtype == DType::BF16 && random(info))
+      e = fillRandom(driver, buf->get(), size_t(elements), seed++);
+    else
+      e = driver.memsetD8(buf->get(), 0, bytes, nullptr);
+    if (e)
+      return e;
+    if (info.role == ArgRole::Query || info.role == ArgRole::Key ||
+        info.role == ArgRole::Value || info.role == ArgRole::Output)
+      qkvoBytes += int64_t(bytes);
+    args.set(info.role, BufferRef::device(buf->get(), info.dtype, info.shape));
+    buffers.push_back(std::move(*buf));
+  }
+  return driver.synchronize();
+}
+
 /// Times one case compiled with `options`, reported as implementation
 /// `impl`.
 void benchCase(Runtime &runtime, cuda::Driver &driver, void *stream,
@@ -202,43 +249,18 @@ void benchCase(Runtime &runtime, cuda::Driver &driver, void *stream,
   auto kernel = runtime.compile(c.spec, Target::Cuda, options);
   if (!kernel)
     return emitError(impl, c.name, llvm::toString(kernel.takeError()));
-  const KernelSignature &sig = (*kernel)->signature();
   std::vector<cuda::DeviceBuffer> buffers;
   AttentionArgs args;
   int64_t qkvo = 0;
-  for (const ArgInfo &info : sig.args) {
-    int64_t elements = 1;
-    for (int64_t d : info.shape)
-      elements *= d;
-    size_t bytes = size_t(elements * dtypeBytes(info.dtype));
-    auto buf = cuda::DeviceBuffer::create(driver, bytes);
-    if (!buf)
-      return emitError(impl, c.name,
-                       std::string(stringifyArgRole(info.role)) + ": " +
-                           llvm::toString(buf.takeError()));
-    llvm::Error e = llvm::Error::success();
-    if (info.dtype == DType::BF16 && !info.isOutput)
-      e = fillRandom(driver, buf->get(), size_t(elements), seed++);
-    else
-      e = driver.memsetD8(buf->get(), 0, bytes, nullptr);
-    if (e)
-      return emitError(impl, c.name, llvm::toString(std::move(e)));
-    if (info.role == ArgRole::Query || info.role == ArgRole::Key ||
-        info.role == ArgRole::Value || info.role == ArgRole::Output)
-      qkvo += int64_t(bytes);
-    args.set(info.role, BufferRef::device(buf->get(), info.dtype, info.shape));
-    buffers.push_back(std::move(*buf));
-  }
-  if (llvm::Error e = driver.synchronize())
+  if (llvm::Error e = allocateArgs(
+          driver, (*kernel)->signature(), seed,
+          [](const ArgInfo &info) { return !info.isOutput; }, buffers, args,
+          qkvo))
     return emitError(impl, c.name, llvm::toString(std::move(e)));
   // One checked, synchronous call (loads the module), then the timed ones.
   if (llvm::Error e = (*kernel)->run(args))
     return emitError(impl, c.name, llvm::toString(std::move(e)));
-  EnqueueOptions eo;
-  eo.stream = stream;
-  eo.checkKvLengths = false;
-  auto t = timeOnStream(driver, stream, warmup, runs,
-                        [&] { return (*kernel)->enqueue(args, eo); });
+  auto t = timeEnqueue(driver, stream, warmup, runs, **kernel, args);
   if (!t)
     return emitError(impl, c.name, llvm::toString(t.takeError()));
   double flops = c.spec.flops();
@@ -259,11 +281,67 @@ void benchCase(Runtime &runtime, cuda::Driver &driver, void *stream,
       {"plan", (*kernel)->gpuLaunchPlan()}});
 }
 
+/// The backward's shapes; bench/gpu_backward_peers.py uses the same names.
+std::vector<BenchCase> backwardCases() {
+  return {
+      {"backward_causal_b1_s4096_hq32_hkv8_d128", "backward",
+       shape(1, 32, 8, 4096, 4096, true)},
+      {"backward_full_b1_s4096_hq32_hkv8_d128", "backward",
+       shape(1, 32, 8, 4096, 4096, false)},
+  };
+}
+
+/// Times the backward of one case: the GPU forward (with lse) runs once on
+/// random q, k, v to give the backward real O and lse, then the backward
+/// (its three launches) is timed on a random dO.
+void benchBackwardCase(Runtime &runtime, cuda::Driver &driver, void *stream,
+                       const BenchCase &c, int warmup, int runs, uint64_t seed,
+                       const char *impl, const CompileOptions &options) {
+  AttentionSpec fwdSpec = c.spec;
+  fwdSpec.returnLse = true;
+  auto fwd = runtime.compile(fwdSpec, Target::Cuda);
+  if (!fwd)
+    return emitError(impl, c.name, llvm::toString(fwd.takeError()));
+  auto bwd = runtime.compileBackward(c.spec, Target::Cuda, options);
+  if (!bwd)
+    return emitError(impl, c.name, llvm::toString(bwd.takeError()));
+  std::vector<cuda::DeviceBuffer> buffers;
+  AttentionArgs args;
+  int64_t unused = 0;
+  auto random = [](const ArgInfo &info) {
+    return llvm::is_contained(
+        {ArgRole::Query, ArgRole::Key, ArgRole::Value, ArgRole::GradOutput},
+        info.role);
+  };
+  if (llvm::Error e = allocateArgs(driver, (*bwd)->signature(), seed, random,
+                                   buffers, args, unused))
+    return emitError(impl, c.name, llvm::toString(std::move(e)));
+  if (llvm::Error e = (*fwd)->run(forwardArgsOf(args)))
+    return emitError(impl, c.name, llvm::toString(std::move(e)));
+  if (llvm::Error e = (*bwd)->run(args))
+    return emitError(impl, c.name, llvm::toString(std::move(e)));
+  auto t = timeEnqueue(driver, stream, warmup, runs, **bwd, args);
+  if (!t)
+    return emitError(impl, c.name, llvm::toString(t.takeError()));
+  double flops = 2.5 * c.spec.flops();
+  emit(llvm::json::Object{{"impl", impl},
+                          {"case", c.name},
+                          {"kind", c.kind},
+                          {"spec", c.spec.key()},
+                          {"shape", attn::bench::shapeJson(c.spec)},
+                          {"ms", t->ms},
+                          {"runs", int64_t(t->runs)},
+                          {"flops", flops},
+                          {"tflops", flops / (t->ms * 1e9)},
+                          {"compile_ms", (*bwd)->compileStats().totalMs()},
+                          {"plan", (*bwd)->gpuLaunchPlan()}});
+}
+
 } // namespace
 
 int attn::bench::gpuBenchMain(int argc, char **argv) {
   int runs = 20, warmup = 5;
-  bool copy = true;
+  bool copy = true, backward = false;
   std::vector<std::string> only;
   std::vector<BenchCase> cases = benchCases();
   for (int i = 1; i < argc; ++i) {
@@ -279,6 +357,11 @@ int attn::bench::gpuBenchMain(int argc, char **argv) {
     }
     if (arg == "--no-copy") {
       copy = false;
+      continue;
+    }
+    if (arg == "--backward") {
+      backward = true;
+      cases = backwardCases();
       continue;
     }
     if (arg == "--list") {
@@ -322,6 +405,23 @@ int attn::bench::gpuBenchMain(int argc, char **argv) {
     if (!selected(c))
       continue;
     progress.next(c.name);
+    if (backward) {
+      // The default blocks (64 keys, 32-row Q tiles at d = 128), then
+      // 128-key blocks (8 warps: half the dQ atomics and Q/dO loads per
+      // key) with 32- and 64-row Q tiles.
+      benchBackwardCase(runtime, **driver, stream->get(), c, warmup, runs, seed,
+                        "attn", CompileOptions());
+      for (auto [impl, rows] :
+           {std::pair{"attn-k128", 0}, std::pair{"attn-k128-r64", 64}}) {
+        CompileOptions o;
+        o.gpuBwdTileKeys = 128;
+        o.gpuBwdTileRows = rows;
+        benchBackwardCase(runtime, **driver, stream->get(), c, warmup, runs,
+                          seed, impl, o);
+      }
+      seed += 16;
+      continue;
+    }
     // The default chip (sm_90a on an H100: wgmma prefill) and, for
     // prefill, the portable mma.sync kernels for comparison.
     benchCase(runtime, **driver, stream->get(), c, warmup, runs, seed, "attn",

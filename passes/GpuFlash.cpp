@@ -536,11 +536,11 @@ struct AttnGpuFlashPass
     for (CacheAppendOp op : appends)
       if (failed(lowerCacheAppend(op)))
         return signalPassFailure();
-    // The backward has no GPU kernels yet: say so rather than leave the op
-    // in a module that would otherwise compile to PTX without it.
+    // The backward is attn-gpu-backward's (attn-to-nvvm runs it first): say
+    // so rather than leave the op in a module that would compile without it.
     WalkResult grads = getOperation().walk([](AttentionGradOp op) {
-      op.emitOpError("attn-gpu-flash: the backward has no GPU lowering yet "
-                     "(CPU only: attn-to-cpu)");
+      op.emitOpError("attn-gpu-flash does not lower the backward: run "
+                     "attn-gpu-backward first (attn-to-nvvm does)");
       return WalkResult::interrupt();
     });
     if (grads.wasInterrupted())

@@ -62,6 +62,9 @@ void mlir::attn::buildAttnToGpuKernelsPipeline(
   GpuMmaKind mma = opts.mma;
   if (mma == GpuMmaKind::Auto && opts.chip != "sm_90a")
     mma = GpuMmaKind::Sync;
+  // The backward first: attn-gpu-flash refuses an attn.attention_grad
+  // left in the module.
+  pm.addPass(createAttnGpuBackward({opts.bwdTileKeys, opts.bwdTileRows}));
   pm.addPass(createAttnGpuFlash({opts.kvSplits, opts.numSms, opts.tileKv,
                                  opts.warpRowTiles, opts.stages, opts.keyWarps,
                                  opts.tma, mma}));

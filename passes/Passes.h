@@ -129,6 +129,15 @@ struct NvvmPipelineOptions : PassPipelineOptions<NvvmPipelineOptions> {
                      "wgmma on sm_90a where the shape allows, else sync"),
           clEnumValN(GpuMmaKind::Sync, "sync", "mma.sync (sm_80+)"),
           clEnumValN(GpuMmaKind::Wgmma, "wgmma", "wgmma (sm_90a)"))};
+  Option<int64_t> bwdTileKeys{
+      *this, "bwd-tile-keys",
+      llvm::cl::desc("attn-gpu-backward: keys per block (64 or 128; 0: 64)"),
+      llvm::cl::init(0)};
+  Option<int64_t> bwdTileRows{
+      *this, "bwd-tile-rows",
+      llvm::cl::desc("attn-gpu-backward: query rows per tile (16, 32, 64; "
+                     "0: by head dim)"),
+      llvm::cl::init(0)};
   Option<int64_t> optLevel{*this, "opt-level",
                            llvm::cl::desc("NVVM optimization level"),
                            llvm::cl::init(3)};

@@ -352,6 +352,51 @@ def AttnKernelAbi : Pass<"attn-kernel-abi", "ModuleOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def AttnGpuBackward : Pass<"attn-gpu-backward", "ModuleOp"> {
+  let summary = "Lower attn.attention_grad to FlashAttention-2 backward GPU "
+                "kernels (mma.sync) and their launches";
+  let description = [{
+    Rewrites each `attn.attention_grad` of a kernel function (the buffer
+    ABI of `attn-kernel-abi` / the runtime's wrapper; f16 or bf16) into
+    three launches of kernels placed in `gpu.module @attn_gpu`, with two
+    f32 scratch buffers (D = rowsum(dO ∘ O) and the dQ accumulator):
+
+    * `@<func>_bwd_pre`: a warp per query row computes D and zeroes the
+      row of the dQ accumulator;
+    * `@<func>_bwd`: a block per (64-key block, KV head, batch) walks the
+      Q tiles of its GQA group (rows are the forward's (query, head)
+      pairs), recomputes P from Q·Kᵀ and the forward's lse, keeps dK and
+      dV in registers (f32, summed over the group's query heads) and adds
+      dQ into the accumulator with f32 atomics (`ldmatrix` +
+      `mma.sync.m16n8k16`; Q, dO, lse and D double-buffered by
+      `cp.async`); causal blocks skip the Q tiles before their first
+      visible query;
+    * `@<func>_bwd_dq`: dQ = scale · accumulator in the element type.
+
+    Supported: head dims that are multiples of 16 up to 128 (dv = d),
+    any Hq:Hkv, bhsd/bshd, full and causal masks (with q_offset),
+    kv_lengths. Other options (bias, boolean masks, segment ids,
+    score_mod / mask_mod, softcap, windows, dilation, global tokens, a
+    grad_bias result, run-time sizes) are located errors naming the option.
+  }];
+  let options = [
+    Option<"tileKeys", "tile-keys", "int64_t", /*default=*/"0",
+           "keys per block of the backward, 16 per warp (64 or 128); 0: 64">,
+    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"0",
+           "query rows per tile of the backward (16, 32 or 64); 0: 64 up "
+           "to d = 64, else 32">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 def AttnGpuFlash : Pass<"attn-gpu-flash", "ModuleOp"> {
   let summary = "Lower attn.attention to FlashAttention-2 GPU kernels "
                 "(tensor cores through NVVM mma.sync) and their launches";

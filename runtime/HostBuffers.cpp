@@ -288,6 +288,12 @@ void HostBuffers::resetOutputs() {
       fillNaN(st->bytes.data(), st->bytes.size(), st->info.dtype);
 }
 
+void HostBuffers::rehashInputs() {
+  for (auto &st : storage)
+    if (!st->info.isOutput)
+      st->blockHashes = blockHashes(st->bytes);
+}
+
 std::string HostBuffers::strayWrites() const {
   for (auto &st : storage) {
     const char *name = stringifyArgRole(st->info.role);

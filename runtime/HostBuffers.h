@@ -53,6 +53,9 @@ public:
                     llvm::ArrayRef<int32_t> indices);
   /// Re-fills every output with NaN.
   void resetOutputs();
+  /// Takes the inputs as they are now as what strayWrites compares with
+  /// (after a forward kernel wrote a backward's output and lse inputs).
+  void rehashInputs();
   /// Empty when the kernel wrote nothing but output elements (inputs,
   /// padding and guards unchanged); otherwise what it overwrote.
   std::string strayWrites() const;

@@ -129,6 +129,8 @@ void fillNvvmOptions(const CompileOptions &o, NvvmPipelineOptions &p) {
   p.chip = resolvedGpuChip(o);
   p.format = *parseGpuBinaryFormat(o.gpuFormat);
   p.kvSplits = o.gpuKvSplits;
+  p.bwdTileKeys = o.gpuBwdTileKeys;
+  p.bwdTileRows = o.gpuBwdTileRows;
   // The toolkit supplies libdevice (and ptxas for "bin"); the GPU machine
   // may keep it elsewhere than the build machine did.
   if (const char *env = std::getenv("ATTN_CUDA_TOOLKIT"); env && *env)
@@ -193,8 +195,12 @@ std::string CompileOptions::key() const {
 }
 
 std::string CompileOptions::gpuKey() const {
-  return "chip=" + resolvedGpuChip(*this) + ",format=" + gpuFormat +
-         ",kv-splits=" + std::to_string(gpuKvSplits);
+  std::string key = "chip=" + resolvedGpuChip(*this) + ",format=" + gpuFormat +
+                    ",kv-splits=" + std::to_string(gpuKvSplits);
+  if (gpuBwdTileKeys || gpuBwdTileRows)
+    key += ",bwd-tile=" + std::to_string(gpuBwdTileKeys) + "x" +
+           std::to_string(gpuBwdTileRows);
+  return key;
 }
 
 //===----------------------------------------------------------------------===//
@@ -478,13 +484,15 @@ Runtime::compileBackward(const AttentionSpec &forward, Target target,
   spec.returnLse = false; // an input of the backward
   if (std::string err = spec.validate(); !err.empty())
     return makeError("invalid attention spec: " + err);
-  if (target != Target::Cpu)
-    return makeError("the backward runs on the CPU only for now");
   if (spec.hasDynamicSizes())
     return makeError("the backward takes static sizes only for now (no `?`)");
-  if (llvm::Error e = validateOptions(options))
+  bool cuda = target == Target::Cuda;
+  if (llvm::Error e =
+          cuda ? validateGpuOptions(options) : validateOptions(options))
     return std::move(e);
-  std::string key = "bwd|cpu|" + options.key() + "|" + exactSpecKey(spec);
+  std::string key =
+      cuda ? "bwd|cuda|" + options.gpuKey() : "bwd|cpu|" + options.key();
+  key += "|" + exactSpecKey(spec);
   auto signature = [&] { return signatureForBackwardSpec(spec); };
   return lookupOrCompile(key, signature, [&]() -> llvm::Expected<KernelRef> {
     initializeRuntimeOnce();
@@ -493,6 +501,9 @@ Runtime::compileBackward(const AttentionSpec &forward, Target target,
     auto km = buildBackwardKernelModule(ctx.get(), spec);
     if (!km)
       return km.takeError();
+    // CUDA: attn-to-nvvm's attn-gpu-backward (passes/GpuBackward.cpp).
+    if (cuda)
+      return lowerForGpu(*km, options, msSince(start));
     return lowerAndJit(*km, options, msSince(start));
   });
 }
@@ -500,9 +511,9 @@ Runtime::compileBackward(const AttentionSpec &forward, Target target,
 llvm::Expected<KernelRef>
 Runtime::compileBackwardMlir(llvm::StringRef mlirText, Target target,
                              const CompileOptions &options) {
-  if (target != Target::Cpu)
-    return makeError("the backward runs on the CPU only for now");
-  if (llvm::Error e = validateOptions(options))
+  bool cuda = target == Target::Cuda;
+  if (llvm::Error e =
+          cuda ? validateGpuOptions(options) : validateOptions(options))
     return std::move(e);
   initializeRuntimeOnce();
   auto start = std::chrono::steady_clock::now();
@@ -513,9 +524,13 @@ Runtime::compileBackwardMlir(llvm::StringRef mlirText, Target target,
   if (km->signature.spec.hasDynamicSizes())
     return makeError("the backward takes static sizes only for now (no `?`)");
   double buildMs = msSince(start);
-  std::string key = "bwd|cpu|" + options.key() + "|" + mlirKey(*km->module);
+  std::string key =
+      (cuda ? "bwd|cuda|" + options.gpuKey() : "bwd|cpu|" + options.key()) +
+      "|" + mlirKey(*km->module);
   auto signature = [&] { return km->signature; };
   return lookupOrCompile(key, signature, [&]() -> llvm::Expected<KernelRef> {
+    if (cuda)
+      return lowerForGpu(*km, options, buildMs);
     return lowerAndJit(*km, options, buildMs);
   });
 }

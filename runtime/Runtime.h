@@ -78,6 +78,10 @@ struct CompileOptions {
   std::string gpuFormat = "isa";
   /// Flash-decoding KV splits; 0: the pass's cost model.
   int64_t gpuKvSplits = 0;
+  /// The backward (compileBackward): keys per block (64 or 128) and query
+  /// rows per tile (16, 32 or 64); 0: attn-gpu-backward's choice.
+  int64_t gpuBwdTileKeys = 0;
+  int64_t gpuBwdTileRows = 0;
 
   /// compile(spec) of a static spec compiles (once) the kernel of
   /// `spec.withRunTimeSizes()` and returns a view of it that checks calls
@@ -208,19 +212,23 @@ public:
   llvm::Expected<KernelRef> compile(const AttentionSpec &spec,
                                     Target target = Target::Cpu,
                                     const CompileOptions &options = {});
-  /// Compiles the backward of `spec` (attn.attention_grad, CPU only, static
-  /// sizes): a kernel with the same run(args) taking query, key, value,
-  /// [kv_lengths], output, grad_output and lse (the forward's, e.g. from a
-  /// kernel compiled with spec.returnLse) and writing grad_query,
-  /// grad_key and grad_value (signatureForBackwardSpec). dQ, dK and dV are
-  /// bit-identical run to run, whatever the thread count.
+  /// Compiles the backward of `spec` (attn.attention_grad, static sizes)
+  /// for the CPU or CUDA: a kernel with the same run(args) taking query,
+  /// key, value, [kv_lengths], output, grad_output and lse (the forward's,
+  /// e.g. from a kernel compiled with spec.returnLse) and writing
+  /// grad_query, grad_key and grad_value (signatureForBackwardSpec). On
+  /// the CPU dQ, dK and dV are bit-identical run to run, whatever the
+  /// thread count; on CUDA dK and dV are, dQ (f32 atomics) is not. CUDA
+  /// takes f16/bf16, head dims that are multiples of 16 up to 128 (dv = d),
+  /// full and causal masks; other options are errors naming them.
   llvm::Expected<KernelRef> compileBackward(const AttentionSpec &spec,
                                             Target target = Target::Cpu,
                                             const CompileOptions &options = {});
   /// Compiles the backward of the one attn.attention of `mlirText` (the
   /// forward's MLIR, as compileMlir takes it): compileBackward's kernel for
   /// the op's spec, with its score_mod region differentiated at compile
-  /// time (attn-differentiate-score-mod). CPU only, static sizes.
+  /// time (attn-differentiate-score-mod). Static sizes; CUDA refuses
+  /// score_mod / mask_mod regions (compileBackward's limits).
   llvm::Expected<KernelRef>
   compileBackwardMlir(llvm::StringRef mlirText, Target target = Target::Cpu,
                       const CompileOptions &options = {});

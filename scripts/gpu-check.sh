@@ -27,7 +27,7 @@
 # others; a summary of exit codes ends the output and the script fails if
 # any step did. Raw outputs go to $OUT (the device tool brings it back) or a
 # temporary folder. Environment: ATTN_GPU_CHECK_SKIP="tests bench peers"
-# (any subset; also "sanitizer", "serving", "python", "onnx" and "plot"), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
+# (any subset; also "sanitizer", "serving", "backward", "python", "onnx" and "plot"), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
 # (extra attn-bench-gpu options, e.g. --runs=50), ATTN_PEERS_ARGS.
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -128,11 +128,13 @@ sanitize_cases=(
   "GpuNaive.*"
   "Caches/KvCacheDeviceSteps.MatchesReference/*"
   GpuRunTimeSplitsDevice.SmallSplitAndUnsplit
+  Matrix/GpuBackward.MatchesReference/gqa4_s130_d128_causal_bf16
+  Matrix/GpuBackward.MatchesReference/ragged_empty_causal_offset_f16
 )
 # Families whose tests must show up as run (OK or FAILED) in the log; one
 # missing (a binary older than the filter, a renamed test) is named but not
 # an error: the ran-nothing check below catches an empty run.
-sanitize_families="GpuNumerics. GpuNumericsSm90a. GpuCustomMasks. GpuNaive. KvCacheDeviceSteps. GpuRunTimeSplitsDevice."
+sanitize_families="GpuNumerics. GpuNumericsSm90a. GpuCustomMasks. GpuNaive. KvCacheDeviceSteps. GpuRunTimeSplitsDevice. GpuBackward."
 sanitize() { # sanitize TOOL LOG BINARY FILTER: one compute-sanitizer run
   local tool="$1" log="$2" bin="$3" filter="$4"
   if [ ! -x "$bin" ]; then
@@ -177,6 +179,15 @@ if [[ "$SKIP" != *" bench "* ]]; then
   step bench 150 bash -c "'$BIN/attn-gpu-tests' --bench ${ATTN_BENCH_ARGS:-} \
     > '$RESULTS/attn-bench.jsonl' 2> >(tee '$RESULTS/attn-bench.err' >&2);
     rc=\$?; cat '$RESULTS/attn-bench.jsonl'; exit \$rc"
+fi
+if [[ "$SKIP" != *" backward "* ]]; then
+  # The backward (attn-gpu-backward) against SDPA FLASH / CUDNN's backward
+  # (out.backward(dO), CUDA events), 2.5x the forward's flops; its
+  # numerics are the GpuBackward tests of the tests step.
+  step backward 180 bash -c "'$BIN/attn-gpu-tests' --bench --backward --no-copy \
+    > '$RESULTS/attn-backward.jsonl'; a=\$?; python3 bench/gpu_backward_peers.py \
+    > '$RESULTS/peers-backward.jsonl'; p=\$?;
+    cat '$RESULTS/attn-backward.jsonl' '$RESULTS/peers-backward.jsonl'; exit \$((a | p))"
 fi
 if [[ "$SKIP" != *" serving "* ]]; then
   # Continuous batching on the GPU (pools in device memory): compiles per

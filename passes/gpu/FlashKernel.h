@@ -139,13 +139,7 @@ private:
   /// proxy (tensor cores, TMA) reads them.
   void fenceProxyAsync();
 
-  // MmaSync.cpp.
-  /// The `count` (4 or 2) fragment registers of an ldmatrix.x4 / .x2 at
-  /// `idx` of `mem`.
-  SmallVector<Value, 4> ldmatrix4(Value mem, ArrayRef<Value> idx,
-                                  bool transpose, int64_t count = 4);
-  /// c += a·b on one m16n8k16 tile; `c` holds 4 f32.
-  void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, SmallVectorImpl<Value> &c);
+  // MmaSync.cpp (ldmatrix4 and mma are KernelBuilder's).
   void scoresOnMmaSync(KvStep &st);
   void pvOnMmaSync(KvStep &st);
 

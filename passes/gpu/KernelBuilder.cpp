@@ -1,7 +1,9 @@
 //===- KernelBuilder.cpp - shared helpers of the GPU kernel emitters ------===//
 #include "passes/gpu/KernelBuilder.h"
 
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
@@ -87,4 +89,35 @@ Value KernelBuilder::packPair(Value lo, Value hi) {
   Value c = arith::TruncFOp::create(b, et, hi);
   return fragReg(vector::FromElementsOp::create(b, VectorType::get({2}, et),
                                                 ValueRange{a, c}));
+}
+
+SmallVector<Value, 4> KernelBuilder::ldmatrix4(Value mem, ArrayRef<Value> idx,
+                                               bool transpose, int64_t count) {
+  Type et = elemType(b.getContext(), g);
+  auto ty = VectorType::get({count, 2}, et);
+  Value frag = nvgpu::LdMatrixOp::create(b, ty, mem, idx, transpose, count);
+  SmallVector<Value, 4> regs;
+  for (int64_t i = 0; i < count; ++i) {
+    regs.push_back(
+        fragReg(vector::ExtractOp::create(b, frag, ArrayRef<int64_t>{i})));
+  }
+  return regs;
+}
+
+void KernelBuilder::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
+                        SmallVectorImpl<Value> &c) {
+  // m16n8k16 takes 4 A and 2 B registers, m16n8k8 (the last k step of a
+  // head dim that is an odd multiple of 8) 2 and 1.
+  const int64_t kDepth = a.size() == 4 ? 16 : 8;
+  auto f32 = b.getF32Type();
+  auto resTy =
+      LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  NVVM::MMATypes ptx = g.bf16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  Value r = NVVM::MmaOp::create(
+      b, resTy, a, bFrag, c, ArrayRef<int64_t>{16, 8, kDepth}, std::nullopt,
+      std::nullopt, std::array<NVVM::MMATypes, 2>{ptx, ptx},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  for (int64_t i = 0; i < 4; ++i)
+    c[i] = LLVM::ExtractValueOp::create(b, r, ArrayRef<int64_t>{i});
 }

@@ -103,6 +103,13 @@ protected:
   Value loadPair(Value mem, ArrayRef<Value> idx);
   /// Two f32 rounded to the element type, as one mma operand register.
   Value packPair(Value lo, Value hi);
+  /// The `count` (4 or 2) fragment registers of an ldmatrix.x4 / .x2 at
+  /// `idx` of `mem`.
+  SmallVector<Value, 4> ldmatrix4(Value mem, ArrayRef<Value> idx,
+                                  bool transpose, int64_t count = 4);
+  /// c += a·b on one m16n8k16 tile (m16n8k8 when `a` has 2 registers);
+  /// `c` holds 4 f32.
+  void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, SmallVectorImpl<Value> &c);
 
   ImplicitLocOpBuilder &b;
   IndexMath im;

@@ -17,39 +17,6 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::gpu_kernels;
 
-SmallVector<Value, 4> FlashKernelEmitter::ldmatrix4(Value mem,
-                                                    ArrayRef<Value> idx,
-                                                    bool transpose,
-                                                    int64_t count) {
-  Type et = elemType(b.getContext(), g);
-  auto ty = VectorType::get({count, 2}, et);
-  Value frag = nvgpu::LdMatrixOp::create(b, ty, mem, idx, transpose, count);
-  SmallVector<Value, 4> regs;
-  for (int64_t i = 0; i < count; ++i) {
-    regs.push_back(
-        fragReg(vector::ExtractOp::create(b, frag, ArrayRef<int64_t>{i})));
-  }
-  return regs;
-}
-
-void FlashKernelEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
-                             SmallVectorImpl<Value> &c) {
-  // m16n8k16 takes 4 A and 2 B registers, m16n8k8 (the last k step of a
-  // head dim that is an odd multiple of 8) 2 and 1.
-  const int64_t kDepth = a.size() == 4 ? 16 : 8;
-  auto f32 = b.getF32Type();
-  auto resTy =
-      LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
-  NVVM::MMATypes ptx = g.bf16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-  Value r = NVVM::MmaOp::create(
-      b, resTy, a, bFrag, c, ArrayRef<int64_t>{16, 8, kDepth}, std::nullopt,
-      std::nullopt, std::array<NVVM::MMATypes, 2>{ptx, ptx},
-      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                     NVVM::MMALayout::col});
-  for (int64_t i = 0; i < 4; ++i)
-    c[i] = LLVM::ExtractValueOp::create(b, r, ArrayRef<int64_t>{i});
-}
-
 void FlashKernelEmitter::scoresOnMmaSync(KvStep &st) {
   const int64_t MT = g.warpRowTiles, warpRows = g.warpRows();
   const int64_t D = g.dPad(), kSteps = (D + 15) / 16;

@@ -70,11 +70,15 @@ func.func @sinks(%q: tensor<1x2x64x64xbf16>, %s: tensor<2xf32>) -> tensor<1x2x64
 // -----
 
 // The backward's results are attn results: attn-kernel-abi converts the
-// function and attn-gpu-flash says the backward is CPU only.
+// function (K and V read the query's buffer) and attn-gpu-backward lowers
+// it to its three kernels.
+// CHECK-LABEL: func.func @backward(
+// CHECK: gpu.launch_func @attn_gpu::@backward_bwd_pre
+// CHECK: gpu.launch_func @attn_gpu::@backward_bwd blocks
+// CHECK: gpu.launch_func @attn_gpu::@backward_bwd_dq
 func.func @backward(%q: tensor<1x2x64x64xbf16>, %o: tensor<1x2x64x64xbf16>,
                     %do: tensor<1x2x64x64xbf16>, %lse: tensor<1x2x64xf32>)
     -> (tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>) {
-  // expected-error @+1 {{attn-gpu-flash: the backward has no GPU lowering yet (CPU only: attn-to-cpu)}}
   %dq, %dk, %dv = attn.attention_grad %q, %q, %q, %o, %do, %lse
       : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>,
         tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>

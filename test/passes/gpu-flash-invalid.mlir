@@ -124,9 +124,9 @@ func.func @cache_sinks(%q: memref<2x4x1x64xbf16>, %kc: memref<2x2x128x64xbf16>, 
 
 // -----
 
-// The backward is CPU only for now: a located error, not a silent pass.
+// The backward is attn-gpu-backward's: attn-gpu-flash alone says so.
 func.func @backward(%q: tensor<1x4x16x32xf16>, %k: tensor<1x2x24x32xf16>, %v: tensor<1x2x24x32xf16>, %o: tensor<1x4x16x32xf16>, %do: tensor<1x4x16x32xf16>, %lse: tensor<1x4x16xf32>) {
-  // expected-error @+1 {{attn-gpu-flash: the backward has no GPU lowering yet (CPU only: attn-to-cpu)}}
+  // expected-error @+1 {{attn-gpu-flash does not lower the backward: run attn-gpu-backward first (attn-to-nvvm does)}}
   %dq, %dk, %dv = attn.attention_grad %q, %k, %v, %o, %do, %lse
       : tensor<1x4x16x32xf16>, tensor<1x2x24x32xf16>, tensor<1x2x24x32xf16>, tensor<1x4x16x32xf16>, tensor<1x4x16x32xf16>, tensor<1x4x16xf32>
       -> tensor<1x4x16x32xf16>, tensor<1x2x24x32xf16>, tensor<1x2x24x32xf16>
