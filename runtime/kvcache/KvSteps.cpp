@@ -19,16 +19,6 @@ KvStepper::KvStepper(KvCache &cache, rt::Runtime &runtime, StepOptions options,
 
 namespace {
 
-/// The compiled kernels read caller buffers with unit inner stride.
-llvm::Error checkInnerStride(const BufferRef &b, llvm::StringRef what,
-                             llvm::StringRef name) {
-  if (!b.strides.empty() && b.strides.back() != 1)
-    return makeError(what + ": " + name + " has innermost stride " +
-                     llvm::Twine(b.strides.back()) +
-                     ", the kernels need 1 (contiguous rows)");
-  return llvm::Error::success();
-}
-
 KernelBufferType typeOf(const BufferRef &b, bool strided) {
   return {b.dtype, b.shape, strided};
 }
@@ -153,13 +143,15 @@ llvm::Expected<KvStepper::StepKernel>
 KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
                         const BufferRef *lse, const BufferRef *sinks,
                         const RotaryEmbedding *rope,
-                        const CacheAttentionOptions &attn) {
+                        const CacheAttentionOptions &attn, int64_t batch) {
   // The batch and (chunked prefill) query length are run-time sizes (CPU
   // and CUDA kernels); Sq = 1 stays static: decode is its own kernel kind.
-  bool runTime = runTimeSizes();
-  int64_t n = runTime ? kDynamicSize : query.shape[0];
-  int64_t sq = query.shape[2];
-  if (runTime && sq != 1)
+  // Packed queries (batch >= 0: mixed batches) [T, Hq, D] take T and the
+  // batch at run time.
+  bool runTime = runTimeSizes(), packed = batch >= 0;
+  int64_t n = runTime ? kDynamicSize : packed ? batch : query.shape[0];
+  int64_t sq = packed ? query.shape[0] : query.shape[2];
+  if (runTime && (sq != 1 || packed))
     sq = kDynamicSize;
   DecodeKey memo{n,
                  query.shape[1],
@@ -169,27 +161,35 @@ KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
                  ropeKey(rope),
                  attn.mask,
                  attn.scale,
-                 attn.softcap};
+                 attn.softcap,
+                 packed};
   for (auto &[k, kernel] : decodeKernels)
     if (k == memo)
       return kernel;
-  llvm::SmallVector<KernelBufferType, 7> types = {typeOf(query, n, 2, sq)};
+  // [B, Hq, Sq, ...] or packed [T, Hq, ...].
+  auto rowsType = [&](const BufferRef &b) {
+    return packed ? typeOf(b, sq, 0, sq) : typeOf(b, n, 2, sq);
+  };
+  llvm::SmallVector<KernelBufferType, 7> types = {rowsType(query)};
   std::optional<KernelBufferType> table;
   cacheTypes(kvCache, n, types, table);
   types.push_back({DType::I32, {n}, false}); // cache_lengths
+  if (packed)
+    types.push_back({DType::I32, {n == kDynamicSize ? n : n + 1}, false});
   if (table)
     types.push_back(*table);
   if (sinks)
     types.push_back(typeOf(*sinks, false));
   if (rope)
     types.append(2, tableType(*rope));
-  types.push_back(typeOf(output, n, 2, sq));
+  types.push_back(rowsType(output));
   if (lse)
-    types.push_back(typeOf(*lse, n, 2, sq));
+    types.push_back(rowsType(*lse));
   auto kernel = compileKernel(
       "cache_attention",
       attentionKernelSource(types, kvCache.isPaged(), lse != nullptr, attn,
-                            pageLayout(), sinks != nullptr, memo.rope.style),
+                            pageLayout(), sinks != nullptr, memo.rope.style,
+                            packed),
       types);
   if (kernel)
     decodeKernels.push_back({memo, *kernel});
@@ -378,44 +378,11 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
   if (!batch)
     return batch.takeError();
   const KvBatch &b = **batch;
-  if (llvm::Error e =
-          rt::checkDisjoint({{"output", &output, true},
-                             {"lse", lse, true},
-                             {"query", &query, false},
-                             {"sinks", sinks, false},
-                             {"rotary_cos", rope ? &rope->cos : nullptr, false},
-                             {"rotary_sin", rope ? &rope->sin : nullptr, false},
-                             {"the key cache", &b.keyCache, false},
-                             {"the value cache", &b.valueCache, false}},
-                            what))
+  if (llvm::Error e = checkDisjointAttention(b, query, nullptr, output, lse,
+                                             sinks, rope, what))
     return e;
-  if (kernel) {
-    llvm::SmallVector<BufferRef, 7> buffers = {query, b.keyCache, b.valueCache,
-                                               b.lengthsAfter};
-    if (b.blockTable)
-      buffers.push_back(*b.blockTable);
-    buffers.push_back(output);
-    llvm::SmallVector<rt::GpuBufferUse, 7> uses = {{"query", false},
-                                                   {"key_cache", false},
-                                                   {"value_cache", false},
-                                                   {"cache_lengths", false}};
-    if (b.blockTable)
-      uses.push_back({"block_table", false});
-    if (sinks) {
-      buffers.insert(buffers.end() - 1, *sinks);
-      uses.push_back({"sinks", false});
-    }
-    if (rope) {
-      buffers.insert(buffers.end() - 1, {rope->cos, rope->sin});
-      uses.append({{"rotary_cos", false}, {"rotary_sin", false}});
-    }
-    uses.push_back({"output", true});
-    if (lse) {
-      buffers.push_back(*lse);
-      uses.push_back({"lse", true});
-    }
-    return runKernel(kernel, buffers, uses);
-  }
+  if (kernel)
+    return runAttention(kernel, b, query, nullptr, output, lse, sinks, rope);
   auto ref =
       referenceCacheAttention(b.attentionOperands(), query, attn, sinks, rope);
   if (!ref)
@@ -432,4 +399,49 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
     }
   }
   return llvm::Error::success();
+}
+
+llvm::Error KvStepper::checkDisjointAttention(
+    const KvBatch &b, const BufferRef &query, const BufferRef *offsets,
+    const BufferRef &output, const BufferRef *lse, const BufferRef *sinks,
+    const RotaryEmbedding *rope, llvm::StringRef what) {
+  return rt::checkDisjoint({{"output", &output, true},
+                            {"lse", lse, true},
+                            {"query", &query, false},
+                            {"query_offsets", offsets, false},
+                            {"sinks", sinks, false},
+                            {"rotary_cos", rope ? &rope->cos : nullptr, false},
+                            {"rotary_sin", rope ? &rope->sin : nullptr, false},
+                            {"the key cache", &b.keyCache, false},
+                            {"the value cache", &b.valueCache, false}},
+                           what);
+}
+
+llvm::Error
+KvStepper::runAttention(const StepKernel &kernel, const KvBatch &b,
+                        const BufferRef &query, const BufferRef *offsets,
+                        const BufferRef &output, const BufferRef *lse,
+                        const BufferRef *sinks, const RotaryEmbedding *rope) {
+  // ABI order (CacheKernels.h): query, caches, lengths, [query_offsets],
+  // [block_table], [sinks], [rotary tables], output, [lse].
+  llvm::SmallVector<BufferRef, 10> buffers = {query, b.keyCache, b.valueCache,
+                                              b.lengthsAfter};
+  llvm::SmallVector<rt::GpuBufferUse, 10> uses = {{"query", false},
+                                                  {"key_cache", false},
+                                                  {"value_cache", false},
+                                                  {"cache_lengths", false}};
+  auto add = [&](const BufferRef *buf, const char *name, bool written) {
+    if (buf) {
+      buffers.push_back(*buf);
+      uses.push_back({name, written});
+    }
+  };
+  add(offsets, "query_offsets", false);
+  add(b.blockTable ? &*b.blockTable : nullptr, "block_table", false);
+  add(sinks, "sinks", false);
+  add(rope ? &rope->cos : nullptr, "rotary_cos", false);
+  add(rope ? &rope->sin : nullptr, "rotary_sin", false);
+  add(&output, "output", true);
+  add(lse, "lse", true);
+  return runKernel(kernel, buffers, uses);
 }
