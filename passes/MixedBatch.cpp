@@ -2,11 +2,13 @@
 //
 // A mixed batch (FlashInfer POD, FlashAttention varlen) holds prefill chunks
 // and decode tokens in one packed query tensor, sequence b owning rows
-// [qo[b], qo[b + 1]). One launch serves both with two geometries of the
-// shared flash form: sequences of at most `tqD` queries (decode, a few
-// speculative tokens) are one dot-product item per K/V head that reads
-// full KV tiles in place; longer ones are query blocks of the prefill
-// geometry (tqP queries per head, outer-product scores over packed tiles).
+// [qo[b], qo[b + 1]). One launch serves both with geometries of the shared
+// flash form: sequences of at most `tqD` queries (decode, a few speculative
+// tokens) are one dot-product item per K/V head that reads full KV tiles in
+// place (one query: the decode kernel's geometry; 2..tqD: one sized for
+// tqD, so that a single token does not pay for tqD rows); longer ones are
+// query blocks of the prefill geometry (tqP queries per head,
+// outer-product scores over packed tiles).
 //
 // The item count must follow from the buffers' sizes alone (the runtime
 // asks for it before the run), so it is the bound B + ceil(T / tqP) slots
@@ -41,13 +43,21 @@ struct ScanResult {
   Value seq, block;
 };
 
+/// The geometries of one packed problem: prefill blocks, decode items of
+/// tqD queries and (when tqD > 1) of a single query.
+struct PackedGeometries {
+  FlashGeometry prefill, decode;
+  std::optional<FlashGeometry> single;
+};
+
 class PackedLowering {
 public:
   PackedLowering(ImplicitLocOpBuilder &b, const FlashProblem &p, Value offsets,
-                 const FlashGeometry &gP, const FlashGeometry &gD)
-      : b(b), im{b}, p(p), offsets(offsets), gP(gP), gD(gD) {}
+                 const PackedGeometries &g)
+      : b(b), im{b}, p(p), offsets(offsets), gP(g.prefill), gD(g.decode),
+        gOne(g.single) {}
 
-  void emit(const FlashSizes &sP, const FlashSizes &sD);
+  void emit();
 
 private:
   Value offsetAt(Value i) {
@@ -66,14 +76,17 @@ private:
     return select(im.lt(im.c(gD.tq), n), im.ceilDiv(n, gP.tq), im.c(0));
   }
   ScanResult scan(Value batch, Value slot, Value fromBack);
-  void emitItem(const FlashSizes &sP, const FlashSizes &sD, Value item,
-                Value hkv, const ScanResult &at);
+  void emitItem(Value item, Value hkv, const ScanResult &at);
+  /// A decode item: all of the sequence's n <= tqD queries.
+  void emitDecode(const FlashItem &item, Value n);
 
   ImplicitLocOpBuilder &b;
   IndexMath im;
   const FlashProblem &p;
   Value offsets;
   const FlashGeometry &gP, &gD;
+  const std::optional<FlashGeometry> &gOne;
+  FlashSizes sP, sD, sOne;
 };
 
 ScanResult PackedLowering::scan(Value batch, Value slot, Value fromBack) {
@@ -98,8 +111,18 @@ ScanResult PackedLowering::scan(Value batch, Value slot, Value fromBack) {
   return {loop.getResult(2), loop.getResult(3)};
 }
 
-void PackedLowering::emitItem(const FlashSizes &sP, const FlashSizes &sD,
-                              Value item, Value hkv, const ScanResult &at) {
+void PackedLowering::emitDecode(const FlashItem &item, Value n) {
+  if (!gOne)
+    return emitFlashItem(b, gD, sD, p, item);
+  auto single = scf::IfOp::create(b, eq(n, im.c(1)), true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(single.thenBlock());
+  emitFlashItem(b, *gOne, sOne, p, item);
+  b.setInsertionPointToStart(single.elseBlock());
+  emitFlashItem(b, gD, sD, p, item);
+}
+
+void PackedLowering::emitItem(Value item, Value hkv, const ScanResult &at) {
   auto found = scf::IfOp::create(b, im.le(im.c(0), at.seq), false);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(found.thenBlock());
@@ -107,8 +130,7 @@ void PackedLowering::emitItem(const FlashSizes &sP, const FlashSizes &sD,
   Value n = im.sub(offsetAt(im.add(at.seq, 1)), start);
   auto kind = scf::IfOp::create(b, im.lt(at.block, im.c(0)), true);
   b.setInsertionPointToStart(kind.thenBlock());
-  // A decode item: all of the sequence's n <= tqD queries.
-  emitFlashItem(b, gD, sD, p, {item, at.seq, hkv, im.c(0), n, start, n});
+  emitDecode({item, at.seq, hkv, im.c(0), n, start, n}, n);
   b.setInsertionPointToStart(kind.elseBlock());
   // Prefill block `block` counted from the sequence's last one.
   Value qb = im.sub(im.sub(prefillBlocks(n), 1), at.block);
@@ -118,7 +140,11 @@ void PackedLowering::emitItem(const FlashSizes &sP, const FlashSizes &sD,
                 {item, at.seq, hkv, q0, valid, im.add(start, q0), n});
 }
 
-void PackedLowering::emit(const FlashSizes &sP, const FlashSizes &sD) {
+void PackedLowering::emit() {
+  sP = materializeSizes(b, gP, p);
+  sD = materializeSizes(b, gD, p);
+  if (gOne)
+    sOne = materializeSizes(b, *gOne, p);
   Value batch = im.sub(memref::DimOp::create(b, offsets, 0).getResult(), 1);
   Value rows = memref::DimOp::create(b, p.query, 0);
   Value slots = im.add(batch, im.ceilDiv(rows, gP.tq));
@@ -134,7 +160,7 @@ void PackedLowering::emit(const FlashSizes &sP, const FlashSizes &sD) {
   Value item = forall.getInductionVar(0);
   Value slot = im.div(item, gP.kvHeads), hkv = im.rem(item, gP.kvHeads);
   Value fromBack = im.sub(im.sub(slots, 1), slot);
-  emitItem(sP, sD, item, hkv, scan(batch, slot, fromBack));
+  emitItem(item, hkv, scan(batch, slot, fromBack));
   memref::AllocaScopeReturnOp::create(b, ValueRange());
 }
 
@@ -147,26 +173,24 @@ LogicalResult mlir::attn::lowerPackedCacheAttention(
   int64_t heads = qTy.getDimSize(1), d = qTy.getDimSize(2),
           dv = op.getValueCache().getType().getDimSize(3);
   int64_t group = std::max<int64_t>(1, heads / kvHeads);
-  int64_t dyn = ShapedType::kDynamic;
   std::string error;
-  // Both without KV splits: the prefill blocks give the cores work.
-  auto gP =
-      chooseFlashGeometry(dyn, heads, kvHeads, dyn, d, dv, kvCapacity,
-                          p.pageSize, tileRows, tileKv, 1, parallelism, error);
-  if (failed(gP))
+  // None with KV splits: the prefill blocks give the cores work.
+  auto geometry = [&](int64_t queries) {
+    return chooseFlashGeometry(ShapedType::kDynamic, heads, kvHeads, queries, d,
+                               dv, kvCapacity, p.pageSize, tileRows, tileKv, 1,
+                               parallelism, error);
+  };
+  auto gP = geometry(ShapedType::kDynamic);
+  auto gD = geometry(std::max<int64_t>(1, kDecodeRows / group));
+  auto gOne = geometry(1);
+  if (failed(gP) || failed(gD) || failed(gOne))
     return op.emitOpError() << error;
-  int64_t decodeQueries = std::max<int64_t>(1, kDecodeRows / group);
-  auto gD =
-      chooseFlashGeometry(dyn, heads, kvHeads, decodeQueries, d, dv, kvCapacity,
-                          p.pageSize, tileRows, tileKv, 1, parallelism, error);
-  if (failed(gD))
-    return op.emitOpError() << error;
+  PackedGeometries g{*gP, *gD, std::nullopt};
+  if (gD->tq > 1)
+    g.single = *gOne;
   ImplicitLocOpBuilder b(op.getLoc(), op);
-  if (heads > 0) {
-    FlashSizes sP = materializeSizes(b, *gP, p);
-    FlashSizes sD = materializeSizes(b, *gD, p);
-    PackedLowering(b, p, op.getQueryOffsets(), *gP, *gD).emit(sP, sD);
-  }
+  if (heads > 0)
+    PackedLowering(b, p, op.getQueryOffsets(), g).emit();
   op->erase();
   return success();
 }

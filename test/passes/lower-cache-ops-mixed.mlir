@@ -4,9 +4,10 @@
 // A mixed batch over a paged cache (GQA 4:1): one work-item loop of
 // (B + ceil(T / 16)) slots per K/V head, each item placing itself by a scan
 // of the offsets; sequences of at most 2 queries (8 / group) are decode
-// items (2 rows per head, in-place K/V reads, dot-product scores), longer
-// ones prefill blocks of 16 queries (outer products over packed tiles).
-// Packed rows are [T, Hq, D] views: row stride Hq * D.
+// items (in-place K/V reads, dot-product scores; 1 row per head for one
+// query, 2 for two), longer ones prefill blocks of 16 queries (outer
+// products over packed tiles). Packed rows are [T, Hq, D] views: row
+// stride Hq * D.
 // CHECK-LABEL: func @paged_mixed
 // CHECK-DAG: %[[QO:.*]] = memref.dim %arg4, %c0 : memref<?xi32>
 // CHECK-DAG: %[[B:.*]] = arith.subi %[[QO]], %c1
@@ -19,10 +20,14 @@
 // CHECK: memref.load %arg4
 // CHECK: scf.if
 // CHECK: scf.if
+// CHECK: scf.if
 // CHECK: memref.subview %arg0[{{.*}}] [{{.*}}, 1, 64] [1, 1, 1] : memref<?x8x64xbf16> to memref<?x64xbf16, strided<[512, 1], offset: ?>>
 // CHECK: attn.tile_matmul {{.*}} {transpose_rhs} : memref<16x64xbf16
-// CHECK: attn.tile_mask {{.*}} {mask = #attn.mask<causal = true>, rows_per_head = 2 : i64}
+// CHECK: attn.tile_mask {{.*}} {mask = #attn.mask<causal = true>, rows_per_head = 1 : i64}
 // CHECK: attn.tile_finalize {{.*}} lse(%{{.*}} : memref<?xf32, strided<[8], offset: ?>>)
+// CHECK: } else {
+// CHECK: attn.tile_mask {{.*}} {mask = #attn.mask<causal = true>, rows_per_head = 2 : i64}
+// CHECK: attn.tile_finalize
 // CHECK: } else {
 // CHECK: attn.tile_pack {{.*}} {scale = 1.250000e-01 : f32, transpose}
 // CHECK: attn.tile_mask {{.*}} {mask = #attn.mask<causal = true>, rows_per_head = 16 : i64}
@@ -50,6 +55,7 @@ func.func @paged_mixed(%q: memref<?x8x64xbf16>, %kc: memref<?x16x2x64xbf16>,
 // slots per head, 2 heads.
 // CHECK-LABEL: func @contiguous_static
 // CHECK: scf.forall (%{{.*}}) in (8)
+// CHECK: rows_per_head = 1 : i64
 // CHECK: rows_per_head = 8 : i64
 // CHECK: rows_per_head = 64 : i64
 // LLVM: llvm.func @contiguous_static_work_items(

@@ -1,0 +1,191 @@
+//===- mixed_bench.cpp - one mixed launch vs prefill + decode launches ----===//
+//
+// A continuous-batching step whose batch holds decode sequences (one new
+// token each) and prefill sequences (a chunk of new tokens each, continuing
+// a cached prefix), attended two ways in the same run, same threads:
+// - two launches: attn.cache_attention over the decode sequences
+//   (decodeStep, Sq = 1), then over the prefill sequences (decodeStep,
+//   Sq = chunk), one after the other;
+// - one mixed launch (KvStepper::mixedStep): the packed queries of the
+//   whole batch with query_offsets, one work-item loop whose prefill blocks
+//   start first and whose decode items fill the threads in.
+// Both give the same attention (checked: the max |difference| is printed).
+//
+//===----------------------------------------------------------------------===//
+#include "bench/BenchUtil.h"
+#include "runtime/kvcache/KvSteps.h"
+#include "runtime/kvcache/PagedKvCache.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+using namespace mlir::attn;
+namespace bench = attn::bench;
+
+static llvm::cl::opt<int64_t>
+    decodes("decode", llvm::cl::desc("decode sequences"), llvm::cl::init(16));
+static llvm::cl::opt<int64_t>
+    context("context", llvm::cl::desc("cached tokens per decode sequence"),
+            llvm::cl::init(2048));
+static llvm::cl::opt<int64_t>
+    prefills("prefill", llvm::cl::desc("prefill sequences"), llvm::cl::init(1));
+static llvm::cl::opt<int64_t> chunk("chunk",
+                                    llvm::cl::desc("new tokens per prefill"),
+                                    llvm::cl::init(128));
+static llvm::cl::opt<int64_t>
+    prefix("prefix", llvm::cl::desc("cached tokens before each chunk"),
+           llvm::cl::init(1024));
+static llvm::cl::opt<std::string> dtype("dtype", llvm::cl::desc("f32 or bf16"),
+                                        llvm::cl::init("bf16"));
+static llvm::cl::opt<int> reps("bench-reps", llvm::cl::desc("timed runs"),
+                               llvm::cl::init(10));
+
+namespace {
+
+constexpr int64_t kHq = 32, kHkv = 8, kDim = 128, kPage = 16;
+
+template <typename T> T check(llvm::Expected<T> e, const char *what) {
+  if (!e) {
+    llvm::errs() << what << ": " << llvm::toString(e.takeError()) << "\n";
+    std::exit(1);
+  }
+  return std::move(*e);
+}
+
+void check(llvm::Error e, const char *what) {
+  if (e) {
+    llvm::errs() << what << ": " << llvm::toString(std::move(e)) << "\n";
+    std::exit(1);
+  }
+}
+
+/// Random N(0, 1) host data of one shape.
+struct Buffer {
+  std::vector<uint8_t> bytes;
+  rt::BufferRef ref;
+  Buffer(rt::DType t, llvm::ArrayRef<int64_t> shape, std::mt19937_64 &rng) {
+    ref = rt::BufferRef::contiguous(nullptr, t, shape);
+    bytes.resize(ref.numElements() * rt::dtypeBytes(t));
+    ref.data = bytes.data();
+    std::normal_distribution<double> dist;
+    for (int64_t i = 0; i < ref.numElements(); ++i)
+      kv::storeFromDouble(ref, i, dist(rng));
+  }
+};
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::cl::ParseCommandLineOptions(argc, argv,
+                                    "mixed prefill + decode benchmark\n");
+  ElementType et = dtype == "f32" ? ElementType::F32 : ElementType::BF16;
+  rt::DType t = et == ElementType::F32 ? rt::DType::F32 : rt::DType::BF16;
+  int64_t nd = decodes, np = prefills, c = chunk, n = nd + np;
+  int64_t longest = std::max<int64_t>(context + 1, prefix + c);
+  std::mt19937_64 rng(1);
+  rt::Runtime runtime;
+  kv::PagedKvCacheConfig cfg;
+  cfg.pageSize = kPage;
+  cfg.maxPagesPerSeq = (longest + kPage - 1) / kPage;
+  cfg.numPages = n * cfg.maxPagesPerSeq;
+  cfg.maxSequences = n;
+  cfg.numKvHeads = kHkv;
+  cfg.headDim = kDim;
+  cfg.dtype = et;
+  auto cache = check(kv::PagedKvCache::create(cfg), "cache");
+  // Decode sequences first, then the prefill ones.
+  std::vector<kv::SeqId> ids, decodeIds, prefillIds;
+  for (int64_t i = 0; i < n; ++i) {
+    ids.push_back(check(cache->addSequence(), "sequence"));
+    (i < nd ? decodeIds : prefillIds).push_back(ids.back());
+  }
+  kv::KvStepper steps(*cache, runtime);
+
+  // History in chunks of 256 rows, then the step's new tokens (1 per decode
+  // sequence, `chunk` per prefill one). The values do not matter.
+  constexpr int64_t kRows = 256;
+  std::vector<int32_t> rows(n);
+  for (int64_t done = 0; done < longest; done += kRows) {
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t want = i < nd ? context : prefix;
+      rows[i] =
+          static_cast<int32_t>(std::clamp<int64_t>(want - done, 0, kRows));
+    }
+    Buffer k(t, {n, kHkv, kRows, kDim}, rng), v(t, {n, kHkv, kRows, kDim}, rng);
+    check(steps.appendStep(ids, k.ref, v.ref, rows), "history");
+  }
+  std::vector<int32_t> counts(n), offsets(n + 1, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    counts[i] = static_cast<int32_t>(i < nd ? 1 : c);
+    offsets[i + 1] = offsets[i] + counts[i];
+  }
+  Buffer k(t, {n, kHkv, c, kDim}, rng), v(t, {n, kHkv, c, kDim}, rng);
+  check(steps.appendStep(ids, k.ref, v.ref, counts), "new tokens");
+
+  // The same queries both ways: packed [T, Hq, D] for the mixed launch,
+  // [nd, Hq, 1, D] and [np, Hq, chunk, D] for the two launches.
+  int64_t rowsT = offsets.back(), esize = rt::dtypeBytes(t);
+  Buffer q(t, {rowsT, kHq, kDim}, rng), out(t, {rowsT, kHq, kDim}, rng);
+  Buffer qd(t, {nd, kHq, 1, kDim}, rng), od(t, {nd, kHq, 1, kDim}, rng);
+  Buffer qp(t, {np, kHq, c, kDim}, rng), op(t, {np, kHq, c, kDim}, rng);
+  auto packedRow = [&](int64_t seq, int64_t i, int64_t h) {
+    return ((offsets[seq] + i) * kHq + h) * kDim * esize;
+  };
+  for (int64_t s = 0; s < n; ++s)
+    for (int64_t h = 0; h < kHq; ++h)
+      for (int64_t i = 0; i < counts[s]; ++i) {
+        uint8_t *dst = s < nd
+                           ? qd.bytes.data() + (s * kHq + h) * kDim * esize
+                           : qp.bytes.data() +
+                                 (((s - nd) * kHq + h) * c + i) * kDim * esize;
+        std::memcpy(dst, q.bytes.data() + packedRow(s, i, h), kDim * esize);
+      }
+  kv::CacheAttentionOptions o;
+  o.mask.causal = true;
+  auto runDecode = [&] {
+    if (nd > 0)
+      check(steps.decodeStep(decodeIds, qd.ref, od.ref, o), "decode launch");
+  };
+  auto runPrefill = [&] {
+    if (np > 0)
+      check(steps.decodeStep(prefillIds, qp.ref, op.ref, o), "prefill launch");
+  };
+  auto runTwo = [&] {
+    runDecode();
+    runPrefill();
+  };
+  auto runMixed = [&] {
+    check(steps.mixedStep(ids, q.ref, offsets, out.ref, o), "mixed launch");
+  };
+  double decodeMs = bench::medianMs(runDecode, reps);
+  double prefillMs = bench::medianMs(runPrefill, reps);
+  double twoMs = bench::medianMs(runTwo, reps);
+  double mixedMs = bench::medianMs(runMixed, reps);
+  double maxDiff = 0;
+  for (int64_t s = 0; s < n; ++s)
+    for (int64_t h = 0; h < kHq; ++h)
+      for (int64_t i = 0; i < counts[s]; ++i)
+        for (int64_t d = 0; d < kDim; ++d) {
+          int64_t e = packedRow(s, i, h) / esize + d;
+          int64_t f = s < nd ? (s * kHq + h) * kDim + d
+                             : (((s - nd) * kHq + h) * c + i) * kDim + d;
+          double two = rt::loadAsDouble(s < nd ? od.ref : op.ref, f);
+          maxDiff =
+              std::max(maxDiff, std::abs(rt::loadAsDouble(out.ref, e) - two));
+        }
+  std::printf("mixed batch %lld decode (context %lld) + %lld prefill (chunk "
+              "%lld after %lld) hq%lld hkv%lld d%lld %s, %u threads: two "
+              "launches %.2f ms (decode %.2f + prefill %.2f), one mixed "
+              "launch %.2f ms: %.2fx; max |two - mixed| %.2g\n",
+              (long long)nd, (long long)context.getValue(), (long long)np,
+              (long long)c, (long long)prefix.getValue(), (long long)kHq,
+              (long long)kHkv, (long long)kDim, dtype.c_str(),
+              runtime.numThreads(), twoMs, decodeMs, prefillMs, mixedMs,
+              twoMs / mixedMs, maxDiff);
+  return 0;
+}
