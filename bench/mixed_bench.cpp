@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "bench/BenchUtil.h"
+#include "bench/KvBenchUtil.h"
 #include "runtime/kvcache/KvSteps.h"
 #include "runtime/kvcache/PagedKvCache.h"
 
@@ -26,6 +27,7 @@
 
 using namespace mlir::attn;
 namespace bench = attn::bench;
+using bench::Tensor;
 
 static llvm::cl::opt<int64_t>
     decodes("decode", llvm::cl::desc("decode sequences"), llvm::cl::init(16));
@@ -49,35 +51,6 @@ namespace {
 
 constexpr int64_t kHq = 32, kHkv = 8, kDim = 128, kPage = 16;
 
-template <typename T> T check(llvm::Expected<T> e, const char *what) {
-  if (!e) {
-    llvm::errs() << what << ": " << llvm::toString(e.takeError()) << "\n";
-    std::exit(1);
-  }
-  return std::move(*e);
-}
-
-void check(llvm::Error e, const char *what) {
-  if (e) {
-    llvm::errs() << what << ": " << llvm::toString(std::move(e)) << "\n";
-    std::exit(1);
-  }
-}
-
-/// Random N(0, 1) host data of one shape.
-struct Buffer {
-  std::vector<uint8_t> bytes;
-  rt::BufferRef ref;
-  Buffer(rt::DType t, llvm::ArrayRef<int64_t> shape, std::mt19937_64 &rng) {
-    ref = rt::BufferRef::contiguous(nullptr, t, shape);
-    bytes.resize(ref.numElements() * rt::dtypeBytes(t));
-    ref.data = bytes.data();
-    std::normal_distribution<double> dist;
-    for (int64_t i = 0; i < ref.numElements(); ++i)
-      kv::storeFromDouble(ref, i, dist(rng));
-  }
-};
-
 } // namespace
 
 int main(int argc, char **argv) {
@@ -97,11 +70,11 @@ int main(int argc, char **argv) {
   cfg.numKvHeads = kHkv;
   cfg.headDim = kDim;
   cfg.dtype = et;
-  auto cache = check(kv::PagedKvCache::create(cfg), "cache");
+  auto cache = bench::orDie(kv::PagedKvCache::create(cfg), "cache");
   // Decode sequences first, then the prefill ones.
   std::vector<kv::SeqId> ids, decodeIds, prefillIds;
   for (int64_t i = 0; i < n; ++i) {
-    ids.push_back(check(cache->addSequence(), "sequence"));
+    ids.push_back(bench::orDie(cache->addSequence(), "sequence"));
     (i < nd ? decodeIds : prefillIds).push_back(ids.back());
   }
   kv::KvStepper steps(*cache, runtime);
@@ -116,23 +89,23 @@ int main(int argc, char **argv) {
       rows[i] =
           static_cast<int32_t>(std::clamp<int64_t>(want - done, 0, kRows));
     }
-    Buffer k(t, {n, kHkv, kRows, kDim}, rng), v(t, {n, kHkv, kRows, kDim}, rng);
-    check(steps.appendStep(ids, k.ref, v.ref, rows), "history");
+    Tensor k(t, {n, kHkv, kRows, kDim}, rng), v(t, {n, kHkv, kRows, kDim}, rng);
+    bench::orDie(steps.appendStep(ids, k.ref, v.ref, rows), "history");
   }
   std::vector<int32_t> counts(n), offsets(n + 1, 0);
   for (int64_t i = 0; i < n; ++i) {
     counts[i] = static_cast<int32_t>(i < nd ? 1 : c);
     offsets[i + 1] = offsets[i] + counts[i];
   }
-  Buffer k(t, {n, kHkv, c, kDim}, rng), v(t, {n, kHkv, c, kDim}, rng);
-  check(steps.appendStep(ids, k.ref, v.ref, counts), "new tokens");
+  Tensor k(t, {n, kHkv, c, kDim}, rng), v(t, {n, kHkv, c, kDim}, rng);
+  bench::orDie(steps.appendStep(ids, k.ref, v.ref, counts), "new tokens");
 
   // The same queries both ways: packed [T, Hq, D] for the mixed launch,
   // [nd, Hq, 1, D] and [np, Hq, chunk, D] for the two launches.
   int64_t rowsT = offsets.back(), esize = rt::dtypeBytes(t);
-  Buffer q(t, {rowsT, kHq, kDim}, rng), out(t, {rowsT, kHq, kDim}, rng);
-  Buffer qd(t, {nd, kHq, 1, kDim}, rng), od(t, {nd, kHq, 1, kDim}, rng);
-  Buffer qp(t, {np, kHq, c, kDim}, rng), op(t, {np, kHq, c, kDim}, rng);
+  Tensor q(t, {rowsT, kHq, kDim}, rng), out(t, {rowsT, kHq, kDim}, rng);
+  Tensor qd(t, {nd, kHq, 1, kDim}, rng), od(t, {nd, kHq, 1, kDim}, rng);
+  Tensor qp(t, {np, kHq, c, kDim}, rng), op(t, {np, kHq, c, kDim}, rng);
   auto packedRow = [&](int64_t seq, int64_t i, int64_t h) {
     return ((offsets[seq] + i) * kHq + h) * kDim * esize;
   };
@@ -149,18 +122,21 @@ int main(int argc, char **argv) {
   o.mask.causal = true;
   auto runDecode = [&] {
     if (nd > 0)
-      check(steps.decodeStep(decodeIds, qd.ref, od.ref, o), "decode launch");
+      bench::orDie(steps.decodeStep(decodeIds, qd.ref, od.ref, o),
+                   "decode launch");
   };
   auto runPrefill = [&] {
     if (np > 0)
-      check(steps.decodeStep(prefillIds, qp.ref, op.ref, o), "prefill launch");
+      bench::orDie(steps.decodeStep(prefillIds, qp.ref, op.ref, o),
+                   "prefill launch");
   };
   auto runTwo = [&] {
     runDecode();
     runPrefill();
   };
   auto runMixed = [&] {
-    check(steps.mixedStep(ids, q.ref, offsets, out.ref, o), "mixed launch");
+    bench::orDie(steps.mixedStep(ids, q.ref, offsets, out.ref, o),
+                 "mixed launch");
   };
   double decodeMs = bench::medianMs(runDecode, reps);
   double prefillMs = bench::medianMs(runPrefill, reps);

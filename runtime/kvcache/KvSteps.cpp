@@ -323,15 +323,11 @@ llvm::Error KvStepper::appendStep(llvm::ArrayRef<SeqId> seqs,
   return kvCache.commitStep(b);
 }
 
-llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
-                                  const BufferRef &query,
-                                  const BufferRef &output,
-                                  const CacheAttentionOptions &attn,
-                                  const BufferRef *lse, const BufferRef *sinks,
-                                  const RotaryEmbedding *rope) {
-  const char *what = "decodeStep";
+llvm::Expected<int64_t> KvStepper::checkAttentionBuffers(
+    int64_t n, const BufferRef &query, const BufferRef &output,
+    const BufferRef *lse, const BufferRef *sinks,
+    const CacheAttentionOptions &attn, llvm::StringRef what, bool packed) {
   const KvCache &c = kvCache;
-  int64_t n = static_cast<int64_t>(seqs.size());
   CacheGeometry g;
   g.batch = n;
   g.numKvHeads = c.numKvHeads();
@@ -339,50 +335,86 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
   g.valueDim = c.valueDim();
   if (llvm::Error e = checkBuffer(query, what, "query", c.dtype(), query.shape,
                                   "(the cache's element type)"))
-    return e;
-  auto hq = checkCacheQuery(g, query, attn, what);
+    return std::move(e);
+  auto hq = packed ? checkPackedCacheQuery(g, query, attn, what)
+                   : checkCacheQuery(g, query, attn, what);
   if (!hq)
     return hq.takeError();
-  int64_t sq = query.shape[2];
-  if (llvm::Error e = checkBuffer(output, what, "output", query.dtype,
-                                  {n, *hq, sq, g.valueDim}, "[B, Hq, Sq, Dv]"))
-    return e;
+  // [B, Hq, Sq, ...] or packed [T, Hq, ...].
+  llvm::SmallVector<int64_t, 4> rows = {n, *hq, packed ? 0 : query.shape[2]};
+  if (packed)
+    rows = {query.shape[0], *hq};
+  llvm::SmallVector<int64_t, 4> outShape(rows);
+  outShape.push_back(g.valueDim);
+  if (llvm::Error e = checkBuffer(output, what, "output", query.dtype, outShape,
+                                  packed ? "[T, Hq, Dv]" : "[B, Hq, Sq, Dv]"))
+    return std::move(e);
   if (lse)
-    if (llvm::Error e = checkBuffer(*lse, what, "lse", DType::F32, {n, *hq, sq},
-                                    "[B, Hq, Sq]"))
-      return e;
+    if (llvm::Error e = checkBuffer(*lse, what, "lse", DType::F32, rows,
+                                    packed ? "[T, Hq]" : "[B, Hq, Sq]"))
+      return std::move(e);
   if (sinks)
     if (llvm::Error e =
             checkBuffer(*sinks, what, "sinks", DType::F32, {*hq}, "[Hq]"))
-      return e;
+      return std::move(e);
   for (auto [b, name] :
        {std::pair{&query, "query"}, {&output, "output"}, {lse, "lse"}})
     if (b)
       if (llvm::Error e = checkInnerStride(*b, what, name))
-        return e;
-  if (rope)
-    if (llvm::Error e = checkRotaryInputs(*rope, what, "query", seqs, {}, sq))
-      return e;
+        return std::move(e);
+  return *hq;
+}
 
+llvm::Expected<KvStepper::AttentionStart> KvStepper::startAttention(
+    llvm::ArrayRef<SeqId> seqs, const BufferRef &query,
+    const BufferRef *offsets, const BufferRef &output, const BufferRef *lse,
+    const BufferRef *sinks, const RotaryEmbedding *rope,
+    const CacheAttentionOptions &attn, llvm::StringRef what) {
   if (llvm::Error e = checkBackend(what))
-    return e;
-  StepKernel kernel;
+    return std::move(e);
+  AttentionStart start;
+  int64_t n = static_cast<int64_t>(seqs.size());
   if (options.backend == StepBackend::Compiled && n > 0) {
-    auto k = decodeKernel(query, output, lse, sinks, rope, attn);
+    auto k =
+        decodeKernel(query, output, lse, sinks, rope, attn, offsets ? n : -1);
     if (!k)
       return k.takeError();
-    kernel = *k;
+    start.kernel = *k;
   }
-
   auto batch = kvCache.prepareStep(seqs, 0);
   if (!batch)
     return batch.takeError();
-  const KvBatch &b = **batch;
-  if (llvm::Error e = checkDisjointAttention(b, query, nullptr, output, lse,
-                                             sinks, rope, what))
-    return e;
-  if (kernel)
-    return runAttention(kernel, b, query, nullptr, output, lse, sinks, rope);
+  start.batch = *batch;
+  if (llvm::Error e = checkDisjointAttention(*start.batch, query, offsets,
+                                             output, lse, sinks, rope, what))
+    return std::move(e);
+  return start;
+}
+
+llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
+                                  const BufferRef &query,
+                                  const BufferRef &output,
+                                  const CacheAttentionOptions &attn,
+                                  const BufferRef *lse, const BufferRef *sinks,
+                                  const RotaryEmbedding *rope) {
+  const char *what = "decodeStep";
+  int64_t n = static_cast<int64_t>(seqs.size());
+  auto hq = checkAttentionBuffers(n, query, output, lse, sinks, attn, what,
+                                  /*packed=*/false);
+  if (!hq)
+    return hq.takeError();
+  int64_t sq = query.shape[2], dv = kvCache.valueDim();
+  if (rope)
+    if (llvm::Error e = checkRotaryInputs(*rope, what, "query", seqs, {}, sq))
+      return e;
+  auto start = startAttention(seqs, query, nullptr, output, lse, sinks, rope,
+                              attn, what);
+  if (!start)
+    return start.takeError();
+  const KvBatch &b = *start->batch;
+  if (start->kernel)
+    return runAttention(start->kernel, b, query, nullptr, output, lse, sinks,
+                        rope);
   auto ref =
       referenceCacheAttention(b.attentionOperands(), query, attn, sinks, rope);
   if (!ref)
@@ -390,9 +422,9 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
   auto os = output.effectiveStrides();
   for (int64_t i = 0; i < n * *hq * sq; ++i) {
     int64_t q = i % sq, h = (i / sq) % *hq, bi = i / (sq * *hq);
-    for (int64_t d = 0; d < g.valueDim; ++d)
+    for (int64_t d = 0; d < dv; ++d)
       storeFromDouble(output, bi * os[0] + h * os[1] + q * os[2] + d * os[3],
-                      ref->output[i * g.valueDim + d]);
+                      ref->output[i * dv + d]);
     if (lse) {
       auto ls = lse->effectiveStrides();
       storeFromDouble(*lse, bi * ls[0] + h * ls[1] + q * ls[2], ref->lse[i]);

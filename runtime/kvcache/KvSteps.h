@@ -165,6 +165,27 @@ private:
                const rt::BufferRef *lse, const rt::BufferRef *sinks,
                const RotaryEmbedding *rope, const CacheAttentionOptions &attn,
                int64_t packedBatch = -1);
+  /// decodeStep's and mixedStep's checks of the caller's buffers
+  /// (`packed`: mixedStep's [T, Hq, ...] forms); returns Hq.
+  llvm::Expected<int64_t> checkAttentionBuffers(
+      int64_t n, const rt::BufferRef &query, const rt::BufferRef &output,
+      const rt::BufferRef *lse, const rt::BufferRef *sinks,
+      const CacheAttentionOptions &attn, llvm::StringRef what, bool packed);
+  /// The kernel (compiled backend; none for an empty batch) and the
+  /// prepared batch of an attention step.
+  struct AttentionStart {
+    StepKernel kernel;
+    const KvBatch *batch = nullptr;
+  };
+  /// What decodeStep and mixedStep (`offsets` given) do between their
+  /// checks and the run: the backend check, the compile, prepareStep and
+  /// the overlap checks; nothing changes before the compile succeeded.
+  llvm::Expected<AttentionStart>
+  startAttention(llvm::ArrayRef<SeqId> seqs, const rt::BufferRef &query,
+                 const rt::BufferRef *offsets, const rt::BufferRef &output,
+                 const rt::BufferRef *lse, const rt::BufferRef *sinks,
+                 const RotaryEmbedding *rope, const CacheAttentionOptions &attn,
+                 llvm::StringRef what);
   /// The attention kernel's buffers in ABI order, then the run.
   llvm::Error runAttention(const StepKernel &kernel, const KvBatch &b,
                            const rt::BufferRef &query,
