@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "bench/BenchUtil.h"
+#include "bench/KvBenchUtil.h"
 #include "runtime/kvcache/Cascade.h"
 #include "runtime/kvcache/PagedKvCache.h"
 
@@ -26,6 +27,8 @@
 
 using namespace mlir::attn;
 namespace bench = attn::bench;
+using bench::orDie;
+using bench::Tensor;
 
 static llvm::cl::opt<int64_t> batch("batch", llvm::cl::desc("sequences"),
                                     llvm::cl::init(64));
@@ -43,37 +46,6 @@ namespace {
 
 constexpr int64_t kHq = 32, kHkv = 8, kDim = 128, kPage = 16;
 
-template <typename T> T orDie(llvm::Expected<T> e, const char *what) {
-  if (!e) {
-    llvm::errs() << what << ": " << llvm::toString(e.takeError()) << "\n";
-    std::exit(1);
-  }
-  return std::move(*e);
-}
-
-void orDie(llvm::Error e, const char *what) {
-  if (e) {
-    llvm::errs() << what << ": " << llvm::toString(std::move(e)) << "\n";
-    std::exit(1);
-  }
-}
-
-/// A host tensor of random N(0, 1) elements.
-struct Tensor {
-  std::vector<uint8_t> bytes;
-  rt::BufferRef ref;
-  Tensor(rt::DType t, llvm::ArrayRef<int64_t> shape, std::mt19937_64 &rng) {
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
-    bytes.resize(n * rt::dtypeBytes(t));
-    ref = rt::BufferRef::contiguous(bytes.data(), t, shape);
-    std::normal_distribution<double> dist;
-    for (int64_t i = 0; i < n; ++i)
-      kv::storeFromDouble(ref, i, dist(rng));
-  }
-};
-
 std::unique_ptr<kv::PagedKvCache> pagedCache(int64_t seqs, int64_t tokens,
                                              ElementType t) {
   kv::PagedKvCacheConfig c;
@@ -84,7 +56,7 @@ std::unique_ptr<kv::PagedKvCache> pagedCache(int64_t seqs, int64_t tokens,
   c.numKvHeads = kHkv;
   c.headDim = kDim;
   c.dtype = t;
-  return orDie(kv::PagedKvCache::create(c), "cache");
+  return bench::orDie(kv::PagedKvCache::create(c), "cache");
 }
 
 } // namespace

@@ -460,7 +460,8 @@ LogicalResult CacheAppendOp::verify() {
 float CacheAttentionOp::getScaleOrDefault() {
   if (auto s = getScale())
     return s->convertToFloat();
-  int64_t d = getQuery().getType().getDimSize(3);
+  auto qTy = getQuery().getType();
+  int64_t d = qTy.getDimSize(qTy.getRank() - 1);
   return 1.0f / std::sqrt(static_cast<float>(d));
 }
 
@@ -468,20 +469,59 @@ static constexpr const char *kCacheForms =
     "(contiguous [B, Hkv, Smax, D], paged [P, page_size, Hkv, D] or hnd "
     "paged [P, Hkv, page_size, D])";
 
+/// The query, output and lse of a packed (mixed-batch) cache_attention:
+/// `[T, Hq, D]`, `[T, Hq, Dv]`, `[T, Hq]`, `query_offsets` `[B + 1]`.
+static LogicalResult verifyPackedRows(CacheAttentionOp op, int64_t b,
+                                      int64_t dv) {
+  auto qTy = op.getQuery().getType(), oTy = op.getOutput().getType();
+  int64_t t = qTy.getDimSize(0), hq = qTy.getDimSize(1);
+  if (failed(checkShape(op, "output", oTy, {t, hq, dv}, "[T, Hq, Dv]")))
+    return failure();
+  if (auto lse = op.getLse())
+    if (failed(checkShape(op, "lse", lse.getType(), {t, hq}, "[T, Hq]")))
+      return failure();
+  auto qoTy = cast<ShapedType>(op.getQueryOffsets().getType());
+  if (qoTy.getRank() != 1)
+    return op.emitOpError()
+           << "query_offsets must have rank 1 [B + 1] "
+           << "(cumulative query counts), got rank " << qoTy.getRank();
+  int64_t n = qoTy.getDimSize(0);
+  if (!ShapedType::isDynamic(n) && !ShapedType::isDynamic(b) && n != b + 1)
+    return op.emitOpError()
+           << "query_offsets has " << n << " entries but the batch has " << b
+           << " sequences: it needs B + 1 = " << b + 1;
+  if (!ShapedType::isDynamic(n) && n == 0)
+    return op.emitOpError("query_offsets needs at least one entry (B + 1)");
+  return success();
+}
+
 LogicalResult CacheAttentionOp::verify() {
   Operation *op = getOperation();
   auto qTy = getQuery().getType(), oTy = getOutput().getType();
   auto kcTy = getKeyCache().getType(), vcTy = getValueCache().getType();
-  if (failed(checkRank4(op, "query", qTy, "[B, Hq, Sq, D]")) ||
-      failed(checkRank4(op, "output", oTy, "[B, Hq, Sq, Dv]")) ||
+  bool packed = isPacked();
+  if (!packed && qTy.getRank() == 3)
+    return emitOpError("a rank-3 query [T, Hq, D] is packed: it needs "
+                       "query_offsets [B + 1]");
+  if (packed && qTy.getRank() != 3)
+    return emitOpError() << "query must have rank 3 [T, Hq, D] (packed by "
+                            "query_offsets), got rank "
+                         << qTy.getRank();
+  if ((!packed && (failed(checkRank4(op, "query", qTy, "[B, Hq, Sq, D]")) ||
+                   failed(checkRank4(op, "output", oTy, "[B, Hq, Sq, Dv]")))) ||
       failed(checkRank4(op, "key_cache", kcTy, kCacheForms)) ||
       failed(checkRank4(op, "value_cache", vcTy, kCacheForms)) ||
       failed(checkSameElementType(op, "output", oTy.getElementType(), "query",
                                   qTy.getElementType())) ||
       failed(checkAllSizeLimits(op)))
     return failure();
-  int64_t b = qTy.getDimSize(0), hq = qTy.getDimSize(1), sq = qTy.getDimSize(2),
-          d = qTy.getDimSize(3);
+  // Packed queries: the batch is the lengths' size.
+  auto lenTy = getCacheLengths().getType();
+  int64_t b = !packed                ? qTy.getDimSize(0)
+              : lenTy.getRank() == 1 ? lenTy.getDimSize(0)
+                                     : ShapedType::kDynamic;
+  int64_t hq = qTy.getDimSize(1), sq = packed ? 0 : qTy.getDimSize(2),
+          d = qTy.getDimSize(packed ? 2 : 3);
   bool nhdPaged = isPaged() && getPageLayoutOrDefault() == PageLayout::NHD;
   int64_t hkv = kcTy.getDimSize(nhdPaged ? 2 : 1);
   int64_t dv = vcTy.getDimSize(3);
@@ -489,8 +529,9 @@ LogicalResult CacheAttentionOp::verify() {
                          hkv, d, dv)) ||
       failed(checkHeadRatio(op, hq, hkv)) ||
       failed(checkHeadLimits(op, hq, hkv, d, dv)) ||
-      failed(
-          checkShape(op, "output", oTy, {b, hq, sq, dv}, "[B, Hq, Sq, Dv]")) ||
+      failed(packed ? verifyPackedRows(*this, b, dv)
+                    : checkShape(op, "output", oTy, {b, hq, sq, dv},
+                                 "[B, Hq, Sq, Dv]")) ||
       failed(checkLengths(op, "cache_lengths", getCacheLengths(), b)) ||
       failed(checkSinks(op, getSinks(), hq)) ||
       failed(verifyRotary(
@@ -498,7 +539,7 @@ LogicalResult CacheAttentionOp::verify() {
           qTy.getElementType(), d,
           cacheCapacity(kcTy, getBlockTable(), isPaged() && !nhdPaged))))
     return failure();
-  if (auto lse = getLse())
+  if (auto lse = getLse(); lse && !packed)
     if (failed(
             checkShape(op, "lse", lse.getType(), {b, hq, sq}, "[B, Hq, Sq]")))
       return failure();

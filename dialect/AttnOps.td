@@ -487,6 +487,20 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
     checks `Sq <= cache_lengths[b] <= max_pos`; the kernel clamps table
     reads into the table).
 
+    Mixed batches (prefill chunks next to decode tokens, in the style of
+    FlashAttention's varlen `cu_seqlens_q`, FlashInfer's `qo_indptr` and
+    vLLM's `query_start_loc`): with `query_offsets(%qo)` (`[B + 1]` i32,
+    cumulative) the queries are packed, `query` `[T, Hq, D]`, `output`
+    `[T, Hq, Dv]` and `lse` `[T, Hq]`: sequence `b` owns rows
+    `qo[b] .. qo[b + 1] - 1`, its `n_b = qo[b + 1] - qo[b]` queries (0, 1
+    for decode, up to a prefill chunk) are its last `n_b` tokens, so query
+    `i` sits at position `cache_lengths[b] - n_b + i`. The runtime checks
+    `qo[0] = 0`, `qo[B] = T` and `0 <= n_b <= cache_lengths[b]`; rows are
+    written only where a sequence owns them. The CPU lowering balances one
+    launch over the cores: query blocks of the prefill sequences first,
+    then the decode sequences, one work item each per K/V head (no KV
+    splits).
+
     ```mlir
     attn.cache_attention %q, %kc, %vc lengths(%len) outs(%o)
         {mask = #attn.mask<causal = true>}
@@ -502,12 +516,24 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
         : memref<8x32x1x128xbf16>, memref<2048x8x16x128xbf16>,
           memref<2048x8x16x128xbf16>, memref<8xi32> -> memref<8x32x1x128xbf16>
     ```
+
+    A mixed batch, packed (`?` sizes: one kernel for every composition):
+    ```mlir
+    attn.cache_attention %q, %kc, %vc lengths(%len)
+        query_offsets(%qo : memref<?xi32>)
+        block_table(%bt : memref<?x?xi32>) outs(%o)
+        {mask = #attn.mask<causal = true>}
+        : memref<?x32x128xbf16>, memref<?x16x8x128xbf16>,
+          memref<?x16x8x128xbf16>, memref<?xi32> -> memref<?x32x128xbf16>
+    ```
   }];
   let arguments = (ins
     Arg<Attn_FloatMemRef, "queries", [MemRead]>:$query,
     Arg<Attn_FloatMemRef, "key cache", [MemRead]>:$key_cache,
     Arg<Attn_FloatMemRef, "value cache", [MemRead]>:$value_cache,
     Arg<Attn_I32MemRef, "lengths including the queries", [MemRead]>:$cache_lengths,
+    Arg<Optional<Attn_I32MemRef>, "cumulative query counts (packed queries)",
+        [MemRead]>:$query_offsets,
     Arg<Optional<Attn_I32MemRef>, "page ids", [MemRead]>:$block_table,
     Arg<Optional<Attn_FloatMemRef>, "sink logits", [MemRead]>:$sinks,
     Arg<Optional<Attn_FloatMemRef>, "rotary cosines", [MemRead]>:$rotary_cos,
@@ -521,6 +547,7 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
     OptionalAttr<Attn_RopeAttr>:$rope);
   let assemblyFormat = [{
     $query `,` $key_cache `,` $value_cache `lengths` `(` $cache_lengths `)`
+    (`query_offsets` `(` $query_offsets^ `:` type($query_offsets) `)`)?
     (`block_table` `(` $block_table^ `:` type($block_table) `)`)?
     (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
     (`rotary` `(` $rotary_cos^ `,` $rotary_sin `:` type($rotary_cos) `,`
@@ -532,6 +559,8 @@ def Attn_CacheAttentionOp : Attn_Op<"cache_attention", [
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     bool isPaged() { return static_cast<bool>(getBlockTable()); }
+    /// Packed queries of a mixed batch (`query_offsets`).
+    bool isPacked() { return static_cast<bool>(getQueryOffsets()); }
     float getScaleOrDefault();
     /// The page layout, NHD when the attribute is absent.
     ::mlir::attn::PageLayout getPageLayoutOrDefault() {

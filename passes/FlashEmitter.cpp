@@ -45,17 +45,32 @@ public:
       : b(b), im{b}, g(g), s(s), p(p) {}
 
   void emit();
+  /// One item the caller placed (emitFlashItem).
+  void emitPlaced(const FlashItem &item) {
+    ItemPlace at{item.item, im.c(0),     item.item, item.b0,    item.hkv,
+                 item.q0,   item.qValid, item.qRow, item.qCount};
+    emitItemAt(at);
+  }
 
 private:
   /// Where work item `item` sits: its split, its query block (b, hkv, qb)
   /// linearized, and the block's batch, K/V head and first query.
   struct ItemPlace {
     Value item, split, block, b0, hkv, q0, qValid;
+    /// The item's first row in the query / output / lse views (q0, or the
+    /// packed row) and its sequence's query count (for end-aligned
+    /// positions).
+    Value qRow, qCount;
   };
   /// Per-call scratch for split partials and arrival counters (see
   /// FlashEmitter.h); sets partOut, partLse and counters.
   Value allocSplitScratch(Value items);
   void emitItem(Value item);
+  /// The item's body (tiles, queries, KV loop, store) at `at`.
+  void emitItemAt(ItemPlace &at);
+  /// Rows [at.qRow, at.qRow + at.qValid) of head `h` of the query or
+  /// output (`dim` wide), or of the lse (`dim` 0), as a [n, dim] / [n] view.
+  Value rowsOf(Value buffer, const ItemPlace &at, Value h, int64_t dim);
   /// [begin, end) of `n` (tiles or list entries) for the item's KV split.
   std::pair<Value, Value> splitRange(const ItemPlace &at, Value n);
   /// The KV-tile loop (attn.kv_tile_loop) over tiles [range.first,
@@ -205,6 +220,41 @@ Value Emitter::allocSplitScratch(Value items) {
 }
 
 void Emitter::emitItem(Value item) {
+  ItemPlace at;
+  at.item = item;
+  at.split = im.rem(item, s.splits);
+  at.block = im.div(item, s.splits); // (b, hkv, qb) linearized
+  Value qb = im.rem(at.block, s.qBlocks);
+  Value rest = im.div(at.block, s.qBlocks);
+  at.hkv = im.rem(rest, g.kvHeads);
+  at.b0 = im.div(rest, g.kvHeads);
+  at.q0 = im.mul(qb, g.tq);
+  at.qValid = im.min(im.c(g.tq), im.sub(im.v(s.qLen), at.q0));
+  at.qRow = at.q0;
+  if (p.queriesAtEnd)
+    at.qCount = im.v(s.qLen);
+  emitItemAt(at);
+}
+
+Value Emitter::rowsOf(Value buffer, const ItemPlace &at, Value h, int64_t dim) {
+  SmallVector<OpFoldResult> offsets, sizes;
+  if (p.packedQueries) {
+    offsets = {at.qRow, h};
+    sizes = {at.qValid, idx(1)};
+  } else {
+    offsets = {at.b0, h, at.qRow};
+    sizes = {idx(1), idx(1), at.qValid};
+  }
+  SmallVector<int64_t, 2> shape = {ShapedType::kDynamic};
+  if (dim > 0) {
+    offsets.push_back(idx(0));
+    sizes.push_back(idx(dim));
+    shape.push_back(dim);
+  }
+  return rankReducedView(b, buffer, offsets, sizes, shape);
+}
+
+void Emitter::emitItemAt(ItemPlace &at) {
   Type f32 = b.getF32Type();
   auto tile = [&](ArrayRef<int64_t> shape) -> Value {
     return memref::AllocaOp::create(b, MemRefType::get(shape, f32));
@@ -220,17 +270,6 @@ void Emitter::emitItem(Value item) {
   rowMax = tile({g.rowsPad});
   rowSum = tile({g.rowsPad});
 
-  ItemPlace at;
-  at.item = item;
-  at.split = im.rem(item, s.splits);
-  at.block = im.div(item, s.splits); // (b, hkv, qb) linearized
-  Value qb = im.rem(at.block, s.qBlocks);
-  Value rest = im.div(at.block, s.qBlocks);
-  at.hkv = im.rem(rest, g.kvHeads);
-  at.b0 = im.div(rest, g.kvHeads);
-  at.q0 = im.mul(qb, g.tq);
-  at.qValid = im.min(im.c(g.tq), im.sub(im.v(s.qLen), at.q0));
-
   Value kvLimit = im.v(s.kvCapacity);
   if (p.kvLengths) {
     Value len = memref::LoadOp::create(b, p.kvLengths, ValueRange{at.b0});
@@ -240,7 +279,7 @@ void Emitter::emitItem(Value item) {
   // Absolute position of query q0 (before the mask's own q_offset).
   Value qPos = at.q0;
   if (p.queriesAtEnd)
-    qPos = im.add(at.q0, im.sub(kvLimit, im.v(s.qLen)));
+    qPos = im.add(at.q0, im.sub(kvLimit, at.qCount));
 
   if (p.dropoutState && p.dropoutP > 0) {
     dropoutSeed =
@@ -306,9 +345,7 @@ void Emitter::loadQueries(const ItemPlace &at, Value qPos) {
   b.setInsertionPointToStart(headLoop.getBody());
   Value gi = headLoop.getInductionVar();
   Value h = im.add(im.mul(at.hkv, g.group), gi);
-  Value src = rankReducedView(b, p.query, {at.b0, h, at.q0, idx(0)},
-                              {idx(1), idx(1), at.qValid, idx(g.headDim)},
-                              {ShapedType::kDynamic, g.headDim});
+  Value src = rowsOf(p.query, at, h, g.headDim);
   if (p.rotary) {
     auto rows = scf::ForOp::create(b, im.c(0), at.qValid, im.c(1));
     {
@@ -370,13 +407,9 @@ void Emitter::storeRows(const ItemPlace &at, bool toPartials) {
     lseDst = rankReducedView(b, partLse, {at.item, r0}, {idx(1), qValid},
                              {ShapedType::kDynamic});
   } else {
-    dst = rankReducedView(b, p.output, {at.b0, h, at.q0, idx(0)},
-                          {idx(1), idx(1), qValid, idx(g.valueDim)},
-                          {ShapedType::kDynamic, g.valueDim});
+    dst = rowsOf(p.output, at, h, g.valueDim);
     if (p.lse)
-      lseDst =
-          rankReducedView(b, p.lse, {at.b0, h, at.q0}, {idx(1), idx(1), qValid},
-                          {ShapedType::kDynamic});
+      lseDst = rowsOf(p.lse, at, h, 0);
   }
   TileFinalizeOp::create(b, accRows, maxRows, sumRows, dst, lseDst);
 }
@@ -410,13 +443,10 @@ void Emitter::mergeSplits(const ItemPlace &at) {
                                 {g.splits, ShapedType::kDynamic, g.valueDim});
   Value partsLse = rankReducedView(b, partLse, {first, r0}, {s.splits, qValid},
                                    {g.splits, ShapedType::kDynamic});
-  Value dst = rankReducedView(b, p.output, {at.b0, h, at.q0, idx(0)},
-                              {idx(1), idx(1), qValid, idx(g.valueDim)},
-                              {ShapedType::kDynamic, g.valueDim});
+  Value dst = rowsOf(p.output, at, h, g.valueDim);
   Value lseDst;
   if (p.lse)
-    lseDst = rankReducedView(b, p.lse, {at.b0, h, at.q0},
-                             {idx(1), idx(1), qValid}, {ShapedType::kDynamic});
+    lseDst = rowsOf(p.lse, at, h, 0);
   TileCombineOp::create(b, parts, partsLse, dst, lseDst);
 }
 
@@ -647,4 +677,12 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
 void mlir::attn::emitFlash(ImplicitLocOpBuilder &b, const FlashGeometry &g,
                            const FlashSizes &s, const FlashProblem &p) {
   Emitter(b, g, s, p).emit();
+}
+
+void mlir::attn::emitFlashItem(ImplicitLocOpBuilder &b, const FlashGeometry &g,
+                               const FlashSizes &s, const FlashProblem &p,
+                               const FlashItem &item) {
+  assert(!ShapedType::isDynamic(g.splits) && g.splits == 1 &&
+         "caller-placed items have no KV splits");
+  Emitter(b, g, s, p).emitPlaced(item);
 }

@@ -109,6 +109,11 @@ struct FlashProblem {
   /// Queries are the last Sq tokens of each sequence (cache attention):
   /// query q sits at position kvLength - Sq + q.
   bool queriesAtEnd = false;
+  /// Packed queries of a mixed batch (cache attention with query_offsets):
+  /// query [T, Hq, D], output [T, Hq, Dv], lse [T, Hq]; the caller places
+  /// each item (emitFlashItem) with its first row and its sequence's query
+  /// count.
+  bool packedQueries = false;
   float scale = 1.0f;
   FloatAttr softcap;
   MaskAttr mask;
@@ -165,6 +170,22 @@ FlashSizes materializeSizes(ImplicitLocOpBuilder &b, const FlashGeometry &g,
 /// allocation (see markWorkItems).
 void emitFlash(ImplicitLocOpBuilder &b, const FlashGeometry &g,
                const FlashSizes &s, const FlashProblem &p);
+
+/// A work item the caller placed: its sequence (b0) and K/V head, its
+/// first query within the sequence (q0) and how many of the geometry's tq
+/// it holds (qValid), its first row in the query views (qRow: q0, or a
+/// packed row) and its sequence's query count (qCount: positions are
+/// kvLength - qCount + q).
+struct FlashItem {
+  Value item, b0, hkv, q0, qValid, qRow, qCount;
+};
+
+/// Emits one work item's body (tiles, queries, the KV loop, the stores) at
+/// the builder's insertion point, for a geometry without KV splits. Its
+/// stack tiles belong to the enclosing allocation scope.
+void emitFlashItem(ImplicitLocOpBuilder &b, const FlashGeometry &g,
+                   const FlashSizes &s, const FlashProblem &p,
+                   const FlashItem &item);
 
 /// Where a work item sits, for the block-sparse loops: its batch, K/V head,
 /// first query and the KV tiles that exist.

@@ -107,6 +107,8 @@ LogicalResult gpu_lowering::lowerCacheAttention(
   };
   if (op.getSinks())
     return unsupported("attention sinks");
+  if (op.isPacked())
+    return unsupported("mixed batches (packed queries with query_offsets)");
   if (op.getRope())
     return unsupported("rotary embedding of the queries");
   auto qTy = cast<MemRefType>(op.getQuery().getType());

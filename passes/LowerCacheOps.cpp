@@ -8,13 +8,16 @@
 // the cache's element type, to its slot (a page row for paged caches, in the
 // op's page layout: token-major NHD or head-major HND), keys rotated by their
 // positions first when the op has a rotary embedding. attn.merge_states
-// becomes a parallel loop of attn.tile_combine (MergeStates.cpp).
+// becomes a parallel loop of attn.tile_combine (MergeStates.cpp), and a
+// cache_attention over packed mixed batches one balanced loop of prefill
+// blocks and decode items (MixedBatch.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnOps.h"
 #include "passes/FlashEmitter.h"
 #include "passes/IndexMath.h"
 #include "passes/MergeStates.h"
+#include "passes/MixedBatch.h"
 #include "passes/Passes.h"
 #include "passes/RopeEmitter.h"
 
@@ -71,6 +74,29 @@ SmallVector<CompiledDim> cacheDims(Value keyCache, Value valueCache, bool paged,
   return dims;
 }
 
+/// The operands of a cache attention as a flash problem.
+FlashProblem cacheProblem(CacheAttentionOp op, int64_t pageSize) {
+  FlashProblem p;
+  p.query = op.getQuery();
+  p.output = op.getOutput();
+  p.lse = op.getLse();
+  p.key = op.getKeyCache();
+  p.value = op.getValueCache();
+  p.blockTable = op.getBlockTable();
+  p.pageSize = pageSize;
+  p.headMajorPages =
+      pageSize > 0 && op.getPageLayoutOrDefault() == PageLayout::HND;
+  p.kvLengths = op.getCacheLengths();
+  p.sinks = op.getSinks();
+  p.rotary = {op.getRotaryCos(), op.getRotarySin(), op.getRopeAttr()};
+  p.queriesAtEnd = true;
+  p.packedQueries = op.isPacked();
+  p.scale = op.getScaleOrDefault();
+  p.softcap = op.getSoftcapAttr();
+  p.mask = op.getMaskAttr();
+  return p;
+}
+
 LogicalResult lowerCacheAttention(CacheAttentionOp op, int64_t tileRows,
                                   int64_t tileKv, int64_t kvSplits,
                                   int64_t parallelism) {
@@ -78,10 +104,12 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op, int64_t tileRows,
   Value bt = op.getBlockTable();
   SmallVector<CompiledDim> dims =
       cacheDims(op.getKeyCache(), op.getValueCache(), bool(bt), hnd);
+  // Packed queries [T, Hq, D]: the head dim is dim 2.
+  unsigned dimD = op.isPacked() ? 2 : 3;
   dims.append({{op.getQuery(), 1, "query heads"},
-               {op.getQuery(), 3, "query head dim"},
+               {op.getQuery(), dimD, "query head dim"},
                {op.getOutput(), 1, "output heads"},
-               {op.getOutput(), 3, "output head dim"}});
+               {op.getOutput(), dimD, "output head dim"}});
   if (failed(requireStatic(op, dims)))
     return failure();
   auto qTy = op.getQuery().getType();
@@ -96,6 +124,10 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op, int64_t tileRows,
     hkv = kcTy.getDimSize(1);
     capacity = kcTy.getDimSize(2);
   }
+  FlashProblem p = cacheProblem(op, pageSize);
+  if (op.isPacked())
+    return lowerPackedCacheAttention(op, p, hkv, capacity, tileRows, tileKv,
+                                     parallelism);
   int64_t batch = qTy.getDimSize(0), heads = qTy.getDimSize(1),
           qLen = qTy.getDimSize(2), d = qTy.getDimSize(3),
           dv = vcTy.getDimSize(3);
@@ -107,22 +139,6 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op, int64_t tileRows,
     return op.emitOpError() << error;
 
   ImplicitLocOpBuilder b(op.getLoc(), op);
-  FlashProblem p;
-  p.query = op.getQuery();
-  p.output = op.getOutput();
-  p.lse = op.getLse();
-  p.key = op.getKeyCache();
-  p.value = op.getValueCache();
-  p.blockTable = bt;
-  p.pageSize = pageSize;
-  p.headMajorPages = pageSize > 0 && hnd;
-  p.kvLengths = op.getCacheLengths();
-  p.sinks = op.getSinks();
-  p.rotary = {op.getRotaryCos(), op.getRotarySin(), op.getRopeAttr()};
-  p.queriesAtEnd = true;
-  p.scale = op.getScaleOrDefault();
-  p.softcap = op.getSoftcapAttr();
-  p.mask = op.getMaskAttr();
   emitFlash(b, *g, materializeSizes(b, *g, p), p);
   op->erase();
   return success();

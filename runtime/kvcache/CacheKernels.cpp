@@ -167,7 +167,7 @@ mlir::attn::kv::appendKernelSource(llvm::ArrayRef<KernelBufferType> b,
 KernelSource mlir::attn::kv::attentionKernelSource(
     llvm::ArrayRef<KernelBufferType> b, bool paged, bool withLse,
     const CacheAttentionOptions &o, PageLayout layout, bool withSinks,
-    std::optional<RopeStyle> rope) {
+    std::optional<RopeStyle> rope, bool packed) {
   KernelSource src;
   bool hnd = paged && layout == PageLayout::HND;
   const MaskSpec &m = o.mask;
@@ -183,7 +183,11 @@ KernelSource mlir::attn::kv::attentionKernelSource(
   if (withSinks)
     src.key += "sinks";
   src.key += ropeKey(rope);
+  if (packed)
+    src.key += "packed";
   src.bufferNames = {"query", "key_cache", "value_cache", "cache_lengths"};
+  if (packed)
+    src.bufferNames.push_back("query_offsets");
   if (paged)
     src.bufferNames.push_back("block_table");
   if (withSinks)
@@ -194,11 +198,11 @@ KernelSource mlir::attn::kv::attentionKernelSource(
   if (withLse)
     src.bufferNames.push_back("lse");
   llvm::SmallVector<KernelBufferType, 9> bufs(b);
-  src.build = [bufs, paged, withLse, hnd, o, withSinks, rope](OpBuilder &ob,
-                                                              Location loc) {
+  src.build = [bufs, paged, withLse, hnd, o, withSinks, rope,
+               packed](OpBuilder &ob, Location loc) {
     auto args = kernelFunc(ob, loc, "cache_attention", bufs);
     MLIRContext *ctx = ob.getContext();
-    size_t sinks = paged ? 5 : 4, cos = sinks + withSinks,
+    size_t table = 4 + packed, sinks = table + paged, cos = sinks + withSinks,
            out = cos + (rope ? 2 : 0);
     auto f32 = [&](std::optional<float> f) {
       return f ? ob.getF32FloatAttr(*f) : FloatAttr();
@@ -210,9 +214,9 @@ KernelSource mlir::attn::kv::attentionKernelSource(
     if (hnd)
       pageLayout = PageLayoutAttr::get(ctx, PageLayout::HND);
     CacheAttentionOp::create(
-        ob, loc, args[0], args[1], args[2], args[3], paged ? args[4] : Value(),
-        withSinks ? args[sinks] : Value(), rope ? args[cos] : Value(),
-        rope ? args[cos + 1] : Value(), args[out],
+        ob, loc, args[0], args[1], args[2], args[3], packed ? args[4] : Value(),
+        paged ? args[table] : Value(), withSinks ? args[sinks] : Value(),
+        rope ? args[cos] : Value(), rope ? args[cos + 1] : Value(), args[out],
         withLse ? args[out + 1] : Value(), f32(o.scale), f32(o.softcap), mask,
         pageLayout, rope ? ropeAttr(ctx, rope, bufs[cos]) : RopeAttr());
   };

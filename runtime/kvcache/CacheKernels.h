@@ -11,7 +11,8 @@
 //                           %cache_lengths, %new_lengths[, %block_table]
 //                           [, %rotary_cos, %rotary_sin])
 //   func.func @cache_attention(%query, %key_cache, %value_cache,
-//                              %cache_lengths[, %block_table][, %sinks]
+//                              %cache_lengths[, %query_offsets]
+//                              [, %block_table][, %sinks]
 //                              [, %rotary_cos, %rotary_sin], %output[, %lse])
 //
 // Caller-facing buffers (key, value, query, output, lse) are
@@ -93,12 +94,16 @@ KernelSource appendKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
                                 std::optional<RopeStyle> rope = std::nullopt);
 
 /// The kernel function for attn.cache_attention (order: query, key_cache,
-/// value_cache, cache_lengths, [block_table], [sinks], [rotary_cos,
-/// rotary_sin], output, [lse]); `rope` rotates the queries.
-KernelSource attentionKernelSource(
-    llvm::ArrayRef<KernelBufferType> buffers, bool paged, bool withLse,
-    const CacheAttentionOptions &options, PageLayout layout = PageLayout::NHD,
-    bool withSinks = false, std::optional<RopeStyle> rope = std::nullopt);
+/// value_cache, cache_lengths, [query_offsets], [block_table], [sinks],
+/// [rotary_cos, rotary_sin], output, [lse]); `rope` rotates the queries;
+/// `packed`: a mixed batch, query [T, Hq, D] with query_offsets [B + 1].
+KernelSource attentionKernelSource(llvm::ArrayRef<KernelBufferType> buffers,
+                                   bool paged, bool withLse,
+                                   const CacheAttentionOptions &options,
+                                   PageLayout layout = PageLayout::NHD,
+                                   bool withSinks = false,
+                                   std::optional<RopeStyle> rope = std::nullopt,
+                                   bool packed = false);
 
 /// The kernel function for attn.merge_states (order: states, state_lse,
 /// output, [lse]).

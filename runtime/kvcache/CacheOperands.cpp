@@ -167,3 +167,13 @@ int64_t CacheAccess::rowOffset(llvm::ArrayRef<int64_t> st, int64_t b, int64_t s,
            (s % g.pageSize) * st[2];
   return page(b, s / g.pageSize) * st[0] + (s % g.pageSize) * st[1] + h * st[2];
 }
+
+llvm::Error mlir::attn::kv::checkInnerStride(const BufferRef &b,
+                                             llvm::StringRef what,
+                                             llvm::StringRef name) {
+  if (!b.strides.empty() && b.strides.back() != 1)
+    return makeError(what + ": " + name + " has innermost stride " +
+                     llvm::Twine(b.strides.back()) +
+                     ", the kernels need 1 (contiguous rows)");
+  return llvm::Error::success();
+}

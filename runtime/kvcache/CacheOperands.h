@@ -105,6 +105,10 @@ llvm::Error checkBuffer(const rt::BufferRef &buf, llvm::StringRef what,
 
 bool isFloatDType(rt::DType t);
 
+/// The compiled kernels read caller buffers with unit inner stride.
+llvm::Error checkInnerStride(const rt::BufferRef &b, llvm::StringRef what,
+                             llvm::StringRef name);
+
 } // namespace mlir::attn::kv
 
 #endif

@@ -61,12 +61,41 @@ referenceCacheAttention(const CacheOperands &cache, const rt::BufferRef &query,
                         const rt::BufferRef *sinks = nullptr,
                         const RotaryEmbedding *rope = nullptr);
 
+/// attn.cache_attention over a mixed batch (`query_offsets`): `query`
+/// [T, Hq, D] packed, sequence b owning rows [qo[b], qo[b + 1]) of
+/// `queryOffsets` ([B + 1] i32) whose n_b queries are its last n_b tokens
+/// (query i at position lengths[b] - n_b + i). Output is [T, Hq, Dv] (lse
+/// [T, Hq]); rows no sequence owns do not exist (qo[B] must be T).
+llvm::Expected<rt::ReferenceResult>
+referenceMixedCacheAttention(const CacheOperands &cache,
+                             const rt::BufferRef &query,
+                             const rt::BufferRef &queryOffsets,
+                             const CacheAttentionOptions &options = {},
+                             const rt::BufferRef *sinks = nullptr,
+                             const RotaryEmbedding *rope = nullptr);
+
 /// Checks the query against the cache and options the way the op verifier
 /// does; returns Hq.
 llvm::Expected<int64_t> checkCacheQuery(const CacheGeometry &g,
                                         const rt::BufferRef &query,
                                         const CacheAttentionOptions &options,
                                         llvm::StringRef what);
+
+/// The same for a packed query [T, Hq, D] (mixed batches); returns Hq.
+llvm::Expected<int64_t>
+checkPackedCacheQuery(const CacheGeometry &g, const rt::BufferRef &query,
+                      const CacheAttentionOptions &options,
+                      llvm::StringRef what);
+
+/// Checks cumulative query offsets ([B + 1] i32: `offsets` as a buffer)
+/// of `rows` packed query rows against the sequences' lengths
+/// (`lengthOf(b)`): offsets[0] = 0, no sequence with a negative count,
+/// none with more queries than tokens, offsets[B] = rows. The error names
+/// query_offsets and the sequence.
+llvm::Error checkQueryOffsets(const rt::BufferRef &offsets, int64_t batch,
+                              int64_t rows,
+                              llvm::function_ref<int64_t(int64_t)> lengthOf,
+                              llvm::StringRef what);
 
 /// Writes `value` (rounded to the buffer's float type) at element `offset`.
 void storeFromDouble(const rt::BufferRef &buffer, int64_t offset, double value);

@@ -19,16 +19,6 @@ KvStepper::KvStepper(KvCache &cache, rt::Runtime &runtime, StepOptions options,
 
 namespace {
 
-/// The compiled kernels read caller buffers with unit inner stride.
-llvm::Error checkInnerStride(const BufferRef &b, llvm::StringRef what,
-                             llvm::StringRef name) {
-  if (!b.strides.empty() && b.strides.back() != 1)
-    return makeError(what + ": " + name + " has innermost stride " +
-                     llvm::Twine(b.strides.back()) +
-                     ", the kernels need 1 (contiguous rows)");
-  return llvm::Error::success();
-}
-
 KernelBufferType typeOf(const BufferRef &b, bool strided) {
   return {b.dtype, b.shape, strided};
 }
@@ -153,13 +143,15 @@ llvm::Expected<KvStepper::StepKernel>
 KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
                         const BufferRef *lse, const BufferRef *sinks,
                         const RotaryEmbedding *rope,
-                        const CacheAttentionOptions &attn) {
+                        const CacheAttentionOptions &attn, int64_t batch) {
   // The batch and (chunked prefill) query length are run-time sizes (CPU
   // and CUDA kernels); Sq = 1 stays static: decode is its own kernel kind.
-  bool runTime = runTimeSizes();
-  int64_t n = runTime ? kDynamicSize : query.shape[0];
-  int64_t sq = query.shape[2];
-  if (runTime && sq != 1)
+  // Packed queries (batch >= 0: mixed batches) [T, Hq, D] take T and the
+  // batch at run time.
+  bool runTime = runTimeSizes(), packed = batch >= 0;
+  int64_t n = runTime ? kDynamicSize : packed ? batch : query.shape[0];
+  int64_t sq = packed ? query.shape[0] : query.shape[2];
+  if (runTime && (sq != 1 || packed))
     sq = kDynamicSize;
   DecodeKey memo{n,
                  query.shape[1],
@@ -169,27 +161,35 @@ KvStepper::decodeKernel(const BufferRef &query, const BufferRef &output,
                  ropeKey(rope),
                  attn.mask,
                  attn.scale,
-                 attn.softcap};
+                 attn.softcap,
+                 packed};
   for (auto &[k, kernel] : decodeKernels)
     if (k == memo)
       return kernel;
-  llvm::SmallVector<KernelBufferType, 7> types = {typeOf(query, n, 2, sq)};
+  // [B, Hq, Sq, ...] or packed [T, Hq, ...].
+  auto rowsType = [&](const BufferRef &b) {
+    return packed ? typeOf(b, sq, 0, sq) : typeOf(b, n, 2, sq);
+  };
+  llvm::SmallVector<KernelBufferType, 7> types = {rowsType(query)};
   std::optional<KernelBufferType> table;
   cacheTypes(kvCache, n, types, table);
   types.push_back({DType::I32, {n}, false}); // cache_lengths
+  if (packed)
+    types.push_back({DType::I32, {n == kDynamicSize ? n : n + 1}, false});
   if (table)
     types.push_back(*table);
   if (sinks)
     types.push_back(typeOf(*sinks, false));
   if (rope)
     types.append(2, tableType(*rope));
-  types.push_back(typeOf(output, n, 2, sq));
+  types.push_back(rowsType(output));
   if (lse)
-    types.push_back(typeOf(*lse, n, 2, sq));
+    types.push_back(rowsType(*lse));
   auto kernel = compileKernel(
       "cache_attention",
       attentionKernelSource(types, kvCache.isPaged(), lse != nullptr, attn,
-                            pageLayout(), sinks != nullptr, memo.rope.style),
+                            pageLayout(), sinks != nullptr, memo.rope.style,
+                            packed),
       types);
   if (kernel)
     decodeKernels.push_back({memo, *kernel});
@@ -323,15 +323,11 @@ llvm::Error KvStepper::appendStep(llvm::ArrayRef<SeqId> seqs,
   return kvCache.commitStep(b);
 }
 
-llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
-                                  const BufferRef &query,
-                                  const BufferRef &output,
-                                  const CacheAttentionOptions &attn,
-                                  const BufferRef *lse, const BufferRef *sinks,
-                                  const RotaryEmbedding *rope) {
-  const char *what = "decodeStep";
+llvm::Expected<int64_t> KvStepper::checkAttentionBuffers(
+    int64_t n, const BufferRef &query, const BufferRef &output,
+    const BufferRef *lse, const BufferRef *sinks,
+    const CacheAttentionOptions &attn, llvm::StringRef what, bool packed) {
   const KvCache &c = kvCache;
-  int64_t n = static_cast<int64_t>(seqs.size());
   CacheGeometry g;
   g.batch = n;
   g.numKvHeads = c.numKvHeads();
@@ -339,83 +335,86 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
   g.valueDim = c.valueDim();
   if (llvm::Error e = checkBuffer(query, what, "query", c.dtype(), query.shape,
                                   "(the cache's element type)"))
-    return e;
-  auto hq = checkCacheQuery(g, query, attn, what);
+    return std::move(e);
+  auto hq = packed ? checkPackedCacheQuery(g, query, attn, what)
+                   : checkCacheQuery(g, query, attn, what);
   if (!hq)
     return hq.takeError();
-  int64_t sq = query.shape[2];
-  if (llvm::Error e = checkBuffer(output, what, "output", query.dtype,
-                                  {n, *hq, sq, g.valueDim}, "[B, Hq, Sq, Dv]"))
-    return e;
+  // [B, Hq, Sq, ...] or packed [T, Hq, ...].
+  llvm::SmallVector<int64_t, 4> rows = {n, *hq, packed ? 0 : query.shape[2]};
+  if (packed)
+    rows = {query.shape[0], *hq};
+  llvm::SmallVector<int64_t, 4> outShape(rows);
+  outShape.push_back(g.valueDim);
+  if (llvm::Error e = checkBuffer(output, what, "output", query.dtype, outShape,
+                                  packed ? "[T, Hq, Dv]" : "[B, Hq, Sq, Dv]"))
+    return std::move(e);
   if (lse)
-    if (llvm::Error e = checkBuffer(*lse, what, "lse", DType::F32, {n, *hq, sq},
-                                    "[B, Hq, Sq]"))
-      return e;
+    if (llvm::Error e = checkBuffer(*lse, what, "lse", DType::F32, rows,
+                                    packed ? "[T, Hq]" : "[B, Hq, Sq]"))
+      return std::move(e);
   if (sinks)
     if (llvm::Error e =
             checkBuffer(*sinks, what, "sinks", DType::F32, {*hq}, "[Hq]"))
-      return e;
+      return std::move(e);
   for (auto [b, name] :
        {std::pair{&query, "query"}, {&output, "output"}, {lse, "lse"}})
     if (b)
       if (llvm::Error e = checkInnerStride(*b, what, name))
-        return e;
-  if (rope)
-    if (llvm::Error e = checkRotaryInputs(*rope, what, "query", seqs, {}, sq))
-      return e;
+        return std::move(e);
+  return *hq;
+}
 
+llvm::Expected<KvStepper::AttentionStart> KvStepper::startAttention(
+    llvm::ArrayRef<SeqId> seqs, const BufferRef &query,
+    const BufferRef *offsets, const BufferRef &output, const BufferRef *lse,
+    const BufferRef *sinks, const RotaryEmbedding *rope,
+    const CacheAttentionOptions &attn, llvm::StringRef what) {
   if (llvm::Error e = checkBackend(what))
-    return e;
-  StepKernel kernel;
+    return std::move(e);
+  AttentionStart start;
+  int64_t n = static_cast<int64_t>(seqs.size());
   if (options.backend == StepBackend::Compiled && n > 0) {
-    auto k = decodeKernel(query, output, lse, sinks, rope, attn);
+    auto k =
+        decodeKernel(query, output, lse, sinks, rope, attn, offsets ? n : -1);
     if (!k)
       return k.takeError();
-    kernel = *k;
+    start.kernel = *k;
   }
-
   auto batch = kvCache.prepareStep(seqs, 0);
   if (!batch)
     return batch.takeError();
-  const KvBatch &b = **batch;
-  if (llvm::Error e =
-          rt::checkDisjoint({{"output", &output, true},
-                             {"lse", lse, true},
-                             {"query", &query, false},
-                             {"sinks", sinks, false},
-                             {"rotary_cos", rope ? &rope->cos : nullptr, false},
-                             {"rotary_sin", rope ? &rope->sin : nullptr, false},
-                             {"the key cache", &b.keyCache, false},
-                             {"the value cache", &b.valueCache, false}},
-                            what))
-    return e;
-  if (kernel) {
-    llvm::SmallVector<BufferRef, 7> buffers = {query, b.keyCache, b.valueCache,
-                                               b.lengthsAfter};
-    if (b.blockTable)
-      buffers.push_back(*b.blockTable);
-    buffers.push_back(output);
-    llvm::SmallVector<rt::GpuBufferUse, 7> uses = {{"query", false},
-                                                   {"key_cache", false},
-                                                   {"value_cache", false},
-                                                   {"cache_lengths", false}};
-    if (b.blockTable)
-      uses.push_back({"block_table", false});
-    if (sinks) {
-      buffers.insert(buffers.end() - 1, *sinks);
-      uses.push_back({"sinks", false});
-    }
-    if (rope) {
-      buffers.insert(buffers.end() - 1, {rope->cos, rope->sin});
-      uses.append({{"rotary_cos", false}, {"rotary_sin", false}});
-    }
-    uses.push_back({"output", true});
-    if (lse) {
-      buffers.push_back(*lse);
-      uses.push_back({"lse", true});
-    }
-    return runKernel(kernel, buffers, uses);
-  }
+  start.batch = *batch;
+  if (llvm::Error e = checkDisjointAttention(*start.batch, query, offsets,
+                                             output, lse, sinks, rope, what))
+    return std::move(e);
+  return start;
+}
+
+llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
+                                  const BufferRef &query,
+                                  const BufferRef &output,
+                                  const CacheAttentionOptions &attn,
+                                  const BufferRef *lse, const BufferRef *sinks,
+                                  const RotaryEmbedding *rope) {
+  const char *what = "decodeStep";
+  int64_t n = static_cast<int64_t>(seqs.size());
+  auto hq = checkAttentionBuffers(n, query, output, lse, sinks, attn, what,
+                                  /*packed=*/false);
+  if (!hq)
+    return hq.takeError();
+  int64_t sq = query.shape[2], dv = kvCache.valueDim();
+  if (rope)
+    if (llvm::Error e = checkRotaryInputs(*rope, what, "query", seqs, {}, sq))
+      return e;
+  auto start = startAttention(seqs, query, nullptr, output, lse, sinks, rope,
+                              attn, what);
+  if (!start)
+    return start.takeError();
+  const KvBatch &b = *start->batch;
+  if (start->kernel)
+    return runAttention(start->kernel, b, query, nullptr, output, lse, sinks,
+                        rope);
   auto ref =
       referenceCacheAttention(b.attentionOperands(), query, attn, sinks, rope);
   if (!ref)
@@ -423,13 +422,58 @@ llvm::Error KvStepper::decodeStep(llvm::ArrayRef<SeqId> seqs,
   auto os = output.effectiveStrides();
   for (int64_t i = 0; i < n * *hq * sq; ++i) {
     int64_t q = i % sq, h = (i / sq) % *hq, bi = i / (sq * *hq);
-    for (int64_t d = 0; d < g.valueDim; ++d)
+    for (int64_t d = 0; d < dv; ++d)
       storeFromDouble(output, bi * os[0] + h * os[1] + q * os[2] + d * os[3],
-                      ref->output[i * g.valueDim + d]);
+                      ref->output[i * dv + d]);
     if (lse) {
       auto ls = lse->effectiveStrides();
       storeFromDouble(*lse, bi * ls[0] + h * ls[1] + q * ls[2], ref->lse[i]);
     }
   }
   return llvm::Error::success();
+}
+
+llvm::Error KvStepper::checkDisjointAttention(
+    const KvBatch &b, const BufferRef &query, const BufferRef *offsets,
+    const BufferRef &output, const BufferRef *lse, const BufferRef *sinks,
+    const RotaryEmbedding *rope, llvm::StringRef what) {
+  return rt::checkDisjoint({{"output", &output, true},
+                            {"lse", lse, true},
+                            {"query", &query, false},
+                            {"query_offsets", offsets, false},
+                            {"sinks", sinks, false},
+                            {"rotary_cos", rope ? &rope->cos : nullptr, false},
+                            {"rotary_sin", rope ? &rope->sin : nullptr, false},
+                            {"the key cache", &b.keyCache, false},
+                            {"the value cache", &b.valueCache, false}},
+                           what);
+}
+
+llvm::Error
+KvStepper::runAttention(const StepKernel &kernel, const KvBatch &b,
+                        const BufferRef &query, const BufferRef *offsets,
+                        const BufferRef &output, const BufferRef *lse,
+                        const BufferRef *sinks, const RotaryEmbedding *rope) {
+  // ABI order (CacheKernels.h): query, caches, lengths, [query_offsets],
+  // [block_table], [sinks], [rotary tables], output, [lse].
+  llvm::SmallVector<BufferRef, 10> buffers = {query, b.keyCache, b.valueCache,
+                                              b.lengthsAfter};
+  llvm::SmallVector<rt::GpuBufferUse, 10> uses = {{"query", false},
+                                                  {"key_cache", false},
+                                                  {"value_cache", false},
+                                                  {"cache_lengths", false}};
+  auto add = [&](const BufferRef *buf, const char *name, bool written) {
+    if (buf) {
+      buffers.push_back(*buf);
+      uses.push_back({name, written});
+    }
+  };
+  add(offsets, "query_offsets", false);
+  add(b.blockTable ? &*b.blockTable : nullptr, "block_table", false);
+  add(sinks, "sinks", false);
+  add(rope ? &rope->cos : nullptr, "rotary_cos", false);
+  add(rope ? &rope->sin : nullptr, "rotary_sin", false);
+  add(&output, "output", true);
+  add(lse, "lse", true);
+  return runKernel(kernel, buffers, uses);
 }

@@ -91,6 +91,24 @@ public:
                          const rt::BufferRef *sinks = nullptr,
                          const RotaryEmbedding *rope = nullptr);
 
+  /// Attention over a mixed batch in one launch (FlashInfer POD,
+  /// FlashAttention varlen): prefill chunks next to decode tokens.
+  /// `query` [T, Hq, D] is packed: sequence i owns rows
+  /// [queryOffsets[i], queryOffsets[i + 1]) (`queryOffsets`, B + 1
+  /// entries, cumulative: vLLM's query_start_loc, FlashAttention's
+  /// cu_seqlens_q), its n_i queries being its last n_i tokens (append them
+  /// first: appendStep with newLengths n_i). Writes `output` [T, Hq, Dv]
+  /// and, if given, `lse` [T, Hq] f32. The offsets must start at 0, never
+  /// decrease, give no sequence more queries than tokens and end at T.
+  /// Options, sinks and rope as in decodeStep. CPU caches only for now.
+  llvm::Error mixedStep(llvm::ArrayRef<SeqId> seqs, const rt::BufferRef &query,
+                        llvm::ArrayRef<int32_t> queryOffsets,
+                        const rt::BufferRef &output,
+                        const CacheAttentionOptions &options = {},
+                        const rt::BufferRef *lse = nullptr,
+                        const rt::BufferRef *sinks = nullptr,
+                        const RotaryEmbedding *rope = nullptr);
+
   KvCache &cache() { return kvCache; }
   /// True when the cache's pools are in device memory (CUDA kernels).
   bool onDevice() const;
@@ -122,6 +140,7 @@ private:
     RopeKey rope;
     MaskSpec mask;
     std::optional<float> scale, softcap;
+    bool packed = false; ///< mixed batch: [T, Hq, D] with query_offsets
     bool operator==(const DecodeKey &) const = default;
   };
 
@@ -144,7 +163,43 @@ private:
   llvm::Expected<StepKernel>
   decodeKernel(const rt::BufferRef &query, const rt::BufferRef &output,
                const rt::BufferRef *lse, const rt::BufferRef *sinks,
-               const RotaryEmbedding *rope, const CacheAttentionOptions &attn);
+               const RotaryEmbedding *rope, const CacheAttentionOptions &attn,
+               int64_t packedBatch = -1);
+  /// decodeStep's and mixedStep's checks of the caller's buffers
+  /// (`packed`: mixedStep's [T, Hq, ...] forms); returns Hq.
+  llvm::Expected<int64_t> checkAttentionBuffers(
+      int64_t n, const rt::BufferRef &query, const rt::BufferRef &output,
+      const rt::BufferRef *lse, const rt::BufferRef *sinks,
+      const CacheAttentionOptions &attn, llvm::StringRef what, bool packed);
+  /// The kernel (compiled backend; none for an empty batch) and the
+  /// prepared batch of an attention step.
+  struct AttentionStart {
+    StepKernel kernel;
+    const KvBatch *batch = nullptr;
+  };
+  /// What decodeStep and mixedStep (`offsets` given) do between their
+  /// checks and the run: the backend check, the compile, prepareStep and
+  /// the overlap checks; nothing changes before the compile succeeded.
+  llvm::Expected<AttentionStart>
+  startAttention(llvm::ArrayRef<SeqId> seqs, const rt::BufferRef &query,
+                 const rt::BufferRef *offsets, const rt::BufferRef &output,
+                 const rt::BufferRef *lse, const rt::BufferRef *sinks,
+                 const RotaryEmbedding *rope, const CacheAttentionOptions &attn,
+                 llvm::StringRef what);
+  /// The attention kernel's buffers in ABI order, then the run.
+  llvm::Error runAttention(const StepKernel &kernel, const KvBatch &b,
+                           const rt::BufferRef &query,
+                           const rt::BufferRef *offsets,
+                           const rt::BufferRef &output,
+                           const rt::BufferRef *lse, const rt::BufferRef *sinks,
+                           const RotaryEmbedding *rope);
+  /// Outputs overlapping inputs (or the cache) are refused.
+  llvm::Error
+  checkDisjointAttention(const KvBatch &b, const rt::BufferRef &query,
+                         const rt::BufferRef *offsets,
+                         const rt::BufferRef &output, const rt::BufferRef *lse,
+                         const rt::BufferRef *sinks,
+                         const RotaryEmbedding *rope, llvm::StringRef what);
   /// checkRotary, then that every sequence's rotated positions are in the
   /// tables: [length, length + appended[i]) for an append, [length -
   /// queries, length) for attention (`appended` empty).
