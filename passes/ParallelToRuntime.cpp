@@ -293,6 +293,198 @@ LogicalResult convertToSingleItem(func::FuncOp func,
   return success();
 }
 
+/// The static item count of a work-item loop, if it sits in `func`'s body.
+std::optional<int64_t> staticItems(scf::ForallOp forall, func::FuncOp func) {
+  if (forall->getParentOp() != func || !forall.getOutputs().empty())
+    return std::nullopt;
+  return getConstantIntValue(forall.getMixedUpperBound()[0]);
+}
+
+/// Ops a staged kernel runs in every call, outside any stage: views,
+/// constants, per-call scratch (memref.alloca).
+bool runsInEveryCall(Operation &op) {
+  if (op.getNumRegions() != 0)
+    return false;
+  if (isMemoryEffectFree(&op))
+    return true;
+  auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+  if (!effects)
+    return false;
+  SmallVector<MemoryEffects::EffectInstance> list;
+  effects.getEffects(list);
+  return llvm::all_of(list, [](const MemoryEffects::EffectInstance &e) {
+    return isa<MemoryEffects::Allocate>(e.getEffect());
+  });
+}
+
+/// A kernel of several steps (a layer: GEMM items, the work around them,
+/// attention items, GEMM items) as stages over one item numbering: a
+/// work-item loop is a stage of its items, a run of other ops with effects
+/// a stage of one item. The runtime runs the stages in order, each
+/// spread over its threads, with a barrier between them
+/// (`@<k>_stages()`, `@<k>_stage_end(i)`: the first item past stage i);
+/// a call covers items of one stage, and one call over all items runs the
+/// stages in order. Buffers that live across stages (the top-level
+/// memref.allocs: the QKV and attention outputs) become views of one
+/// shared scratch argument the runtime allocates per run
+/// (`@<k>_shared_bytes()`). Returns false, changing nothing, when the
+/// kernel does not allow it: run-time item counts, split-KV scratch,
+/// dynamic allocations, values crossing a stage.
+FailureOr<bool> convertToStages(func::FuncOp func,
+                                ArrayRef<scf::ForallOp> loops,
+                                SymbolTable &symbols) {
+  AttnDialect::SplitScratchAttrHelper scratchAttr(func.getContext());
+  AttnDialect::WorkItemsAttrHelper workItems(func.getContext());
+  Block &body = func.getBody().front();
+  for (scf::ForallOp forall : loops)
+    if (!staticItems(forall, func))
+      return false;
+  // Stages: [first op, last op] with their item counts.
+  struct Stage {
+    SmallVector<Operation *> ops;
+    int64_t items = 1;
+    scf::ForallOp loop;
+  };
+  SmallVector<Stage> stages;
+  SmallVector<memref::AllocOp> shared;
+  SmallVector<Operation *> deallocs;
+  bool open = false;
+  for (Operation &op : body.without_terminator()) {
+    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      if (scratchAttr.isAttrPresent(alloc) ||
+          !alloc.getType().hasStaticShape() ||
+          !alloc.getType().getLayout().isIdentity() ||
+          alloc.getType().getMemorySpace())
+        return false;
+      shared.push_back(alloc);
+      continue;
+    }
+    if (isa<memref::DeallocOp>(op)) {
+      deallocs.push_back(&op);
+      continue;
+    }
+    auto forall = dyn_cast<scf::ForallOp>(op);
+    if (forall && workItems.isAttrPresent(forall)) {
+      stages.push_back({{&op}, *staticItems(forall, func), forall});
+      open = false;
+      continue;
+    }
+    if (runsInEveryCall(op))
+      continue;
+    if (!open)
+      stages.push_back({});
+    stages.back().ops.push_back(&op);
+    open = true;
+  }
+  // A serial stage moves into an scf.if: its results must stay inside.
+  for (Stage &stage : stages) {
+    if (stage.loop)
+      continue;
+    llvm::SmallPtrSet<Operation *, 8> inside(stage.ops.begin(),
+                                             stage.ops.end());
+    for (Operation *op : stage.ops)
+      for (Operation *user : op->getUsers())
+        if (!inside.contains(body.findAncestorOpInBlock(*user)))
+          return false;
+  }
+  for (Operation *dealloc : deallocs) {
+    Value freed = cast<memref::DeallocOp>(dealloc).getMemref();
+    if (!llvm::is_contained(shared, freed.getDefiningOp()))
+      return false;
+  }
+
+  OpBuilder b(func.getContext());
+  Location loc = func.getLoc();
+  Type index = b.getIndexType();
+  for (Operation *dealloc : deallocs)
+    dealloc->erase();
+  // The shared scratch: each buffer at a 64-byte aligned offset.
+  unsigned n = func.getNumArguments();
+  int64_t sharedBytes = 0;
+  if (!shared.empty()) {
+    auto bytesTy = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
+    if (failed(func.insertArgument(n, bytesTy, {}, loc)))
+      return func.emitOpError("could not add the shared scratch argument");
+    Value arg = func.getArgument(n++);
+    for (memref::AllocOp alloc : shared) {
+      MemRefType ty = alloc.getType();
+      int64_t bytes = ty.getNumElements() *
+                      llvm::divideCeil(ty.getElementTypeBitWidth(), 8);
+      b.setInsertionPoint(alloc);
+      Value offset = arith::ConstantIndexOp::create(b, loc, sharedBytes);
+      Value view =
+          memref::ViewOp::create(b, loc, ty, arg, offset, ValueRange{});
+      alloc.getResult().replaceAllUsesWith(view);
+      alloc.erase();
+      sharedBytes += llvm::alignTo(bytes, 64);
+    }
+  }
+  if (failed(func.insertArgument(n, index, {}, loc)) ||
+      failed(func.insertArgument(n + 1, index, {}, loc)))
+    return func.emitOpError("could not add work-item range arguments");
+  Value begin = func.getArgument(n), end = func.getArgument(n + 1);
+
+  SmallVector<int64_t> ends;
+  int64_t first = 0;
+  for (Stage &stage : stages) {
+    int64_t last = first + stage.items;
+    ends.push_back(last);
+    // After the stage's last op: views it uses that sit between its ops
+    // (pure) then come first.
+    b.setInsertionPointAfter(stage.ops.back());
+    Value lo = arith::ConstantIndexOp::create(b, loc, first);
+    Value hi = arith::ConstantIndexOp::create(b, loc, last);
+    if (stage.loop) {
+      // Items [max(begin, first), min(end, last)) of this stage, numbered
+      // from 0 within it.
+      Value from = arith::SubIOp::create(
+          b, loc, arith::MaxSIOp::create(b, loc, begin, lo), lo);
+      Value to = arith::SubIOp::create(
+          b, loc, arith::MinSIOp::create(b, loc, end, hi), lo);
+      Value one = arith::ConstantIndexOp::create(b, loc, 1);
+      moveBody(stage.loop, scf::ForOp::create(b, loc, from, to, one));
+    } else {
+      // The stage's one item is `first`: run it when the range holds it.
+      Value covers = arith::AndIOp::create(
+          b, loc,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, begin, lo),
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, lo, end));
+      auto ifOp = scf::IfOp::create(b, loc, covers, /*withElseRegion=*/false);
+      Operation *yield = ifOp.thenBlock()->getTerminator();
+      for (Operation *op : stage.ops)
+        op->moveBefore(yield);
+    }
+    first = last;
+  }
+
+  std::string name = func.getSymName().str();
+  symbols.insert(constantFunc(b, func, name + "_work_items", first));
+  symbols.insert(constantFunc(b, func, name + "_stages", ends.size()));
+  if (sharedBytes > 0)
+    symbols.insert(constantFunc(b, func, name + "_shared_bytes", sharedBytes));
+  // @<k>_stage_end(i) -> index: a select chain over the stage ends.
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointAfter(func);
+    auto fn = func::FuncOp::create(b, loc, name + "_stage_end",
+                                   b.getFunctionType({index}, {index}));
+    fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+    Block *entry = fn.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    Value result = arith::ConstantIndexOp::create(b, loc, ends.back());
+    for (int64_t i = int64_t(ends.size()) - 2; i >= 0; --i) {
+      Value isI = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::eq, entry->getArgument(0),
+          arith::ConstantIndexOp::create(b, loc, i));
+      result = arith::SelectOp::create(
+          b, loc, isI, arith::ConstantIndexOp::create(b, loc, ends[i]), result);
+    }
+    func::ReturnOp::create(b, loc, result);
+    symbols.insert(fn);
+  }
+  return true;
+}
+
 struct ParallelToRuntimePass
     : attn::impl::AttnParallelToRuntimeBase<ParallelToRuntimePass> {
   void runOnOperation() override {
@@ -308,6 +500,14 @@ struct ParallelToRuntimePass
       });
       auto uses = SymbolTable::getSymbolUses(func, module);
       bool callable = uses && !uses->empty();
+      bool several = loops.size() > 1 || hasWorkAround(func);
+      if (!loops.empty() && func.getNumResults() == 0 && !callable && several) {
+        FailureOr<bool> staged = convertToStages(func, loops, symbols);
+        if (failed(staged))
+          return signalPassFailure();
+        if (*staged)
+          continue;
+      }
       if (!loops.empty() && func.getNumResults() == 0 && !callable &&
           hasWorkAround(func)) {
         if (failed(convertToSingleItem(func, loops, symbols)))

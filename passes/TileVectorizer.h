@@ -28,9 +28,9 @@ inline constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 class TileVectorizer {
 public:
   TileVectorizer(Operation *op, int64_t width, int64_t microRows,
-                 int64_t fullWidth)
+                 int64_t fullWidth, int64_t microCols = 2)
       : b(op->getLoc(), op), im{b}, width(width), microRows(microRows),
-        fullWidth(fullWidth), f32(b.getF32Type()),
+        microCols(microCols), fullWidth(fullWidth), f32(b.getF32Type()),
         vecTy(VectorType::get({width}, f32)) {}
 
   void lower(TilePackOp op);
@@ -116,7 +116,7 @@ private:
 
   ImplicitLocOpBuilder b;
   IndexMath im;
-  int64_t width, microRows, fullWidth;
+  int64_t width, microRows, microCols, fullWidth;
   Type f32;
   VectorType vecTy;
 };

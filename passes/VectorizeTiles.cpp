@@ -277,7 +277,7 @@ void TileVectorizer::lower(TileMatmulOp op) {
     // Blocks fewer rows than micro-rows (the rows of a decode step) take
     // wider column blocks where registers allow (AVX-512: 32), up to 16
     // accumulators, so each broadcast of the left-hand side feeds more FMAs.
-    int64_t vecs = 2;
+    int64_t vecs = microCols;
     if (nRows < microRows && fullWidth >= 16)
       vecs =
           std::clamp<int64_t>(16 / nRows, 2, std::max<int64_t>(2, n / width));
@@ -373,8 +373,8 @@ struct VectorizeTilesPass
           << "vector-width must be 4, 8 or 16 (0: the host's), got " << width;
       return signalPassFailure();
     }
-    if (microRows <= 0) {
-      getOperation().emitError("micro-rows must be positive");
+    if (microRows <= 0 || microCols <= 0) {
+      getOperation().emitError("micro-rows and micro-cols must be positive");
       return signalPassFailure();
     }
     AmxPlan plan;
@@ -404,7 +404,7 @@ struct VectorizeTilesPass
                           << " or of a fraction of it of at least 4 lanes";
         return signalPassFailure();
       }
-      TileVectorizer v(op, opWidth, microRows, width);
+      TileVectorizer v(op, opWidth, microRows, width, microCols);
       llvm::TypeSwitch<Operation *>(op)
           .Case<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
                 TileDropoutOp, TileOnlineSoftmaxOp, TileFinalizeOp,

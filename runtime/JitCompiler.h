@@ -12,6 +12,8 @@
 #include "runtime/Buffer.h"
 #include "runtime/ThreadPool.h"
 
+#include <vector>
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
@@ -54,6 +56,14 @@ struct CpuKernelCode {
   /// fresh zeroed `memref<?xi8>` of workItems × this after the buffers, so
   /// runs of one kernel share no memory and may overlap freely.
   int64_t scratchBytesPerItem = 0;
+  /// A staged kernel (`<name>_stages`, attn-parallel-to-runtime): the end
+  /// of each stage's items; stages run in order with a barrier between
+  /// them. Empty: one stage of all items.
+  std::vector<int64_t> stageEnds;
+  /// `<name>_shared_bytes`: the scratch that lives across a staged
+  /// kernel's stages (a layer's intermediate activations); 0: no such
+  /// argument. Each run passes its own, after the split-KV scratch.
+  int64_t sharedBytes = 0;
 
   CpuKernelCode();
   CpuKernelCode(CpuKernelCode &&);
