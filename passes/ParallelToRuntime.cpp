@@ -317,6 +317,54 @@ bool runsInEveryCall(Operation &op) {
   });
 }
 
+/// Bufferization computes a result that reaches its output argument
+/// through reshapes (a layer's [B·S, E] output projection into
+/// [B, S, E]) in a temporary and copies it at the end: a serial stage
+/// copying the whole output. Computes it in the argument instead, when the
+/// argument is used by that copy alone and the temporary (an alloc, seen
+/// through one expand_shape) is not used after it.
+void forwardFinalCopies(func::FuncOp func) {
+  Block &body = func.getBody().front();
+  SmallVector<memref::CopyOp> copies(body.getOps<memref::CopyOp>());
+  for (memref::CopyOp copy : copies) {
+    auto arg = dyn_cast<BlockArgument>(copy.getTarget());
+    if (!arg || arg.getOwner() != &body || !arg.hasOneUse())
+      continue;
+    Value src = copy.getSource();
+    auto expand = src.getDefiningOp<memref::ExpandShapeOp>();
+    Value root = expand ? expand.getSrc() : src;
+    auto alloc = root.getDefiningOp<memref::AllocOp>();
+    if (!alloc || alloc->getBlock() != &body || src.getType() != arg.getType())
+      continue;
+    bool usedAfter = llvm::any_of(root.getUsers(), [&](Operation *user) {
+      Operation *top = body.findAncestorOpInBlock(*user);
+      return top != copy && copy->isBeforeInBlock(top) &&
+             !isa<memref::DeallocOp>(top);
+    });
+    if (usedAfter || (expand && !expand->hasOneUse()))
+      continue;
+    OpBuilder b(alloc);
+    Value inPlace = arg;
+    if (expand) {
+      auto collapse = memref::CollapseShapeOp::create(
+          b, alloc.getLoc(), arg, expand.getReassociationIndices());
+      if (collapse.getType() != alloc.getType()) {
+        collapse.erase();
+        continue;
+      }
+      inPlace = collapse;
+    }
+    copy.erase();
+    if (expand)
+      expand.erase();
+    for (Operation *user : llvm::make_early_inc_range(root.getUsers()))
+      if (isa<memref::DeallocOp>(user))
+        user->erase();
+    alloc.getResult().replaceAllUsesWith(inPlace);
+    alloc.erase();
+  }
+}
+
 /// A kernel of several steps (a layer: GEMM items, the work around them,
 /// attention items, GEMM items) as stages over one item numbering: a
 /// work-item loop is a stage of its items, a run of other ops with effects
@@ -339,6 +387,7 @@ FailureOr<bool> convertToStages(func::FuncOp func,
   for (scf::ForallOp forall : loops)
     if (!staticItems(forall, func))
       return false;
+  forwardFinalCopies(func);
   // Stages: [first op, last op] with their item counts.
   struct Stage {
     SmallVector<Operation *> ops;

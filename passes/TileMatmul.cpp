@@ -267,13 +267,14 @@ void MatmulBlocker::panel(Value r0, Value rEnd, Value n0, int64_t cols) {
     // and its tail is m % rowBlock rows).
     Value blocks = im.div(im.sub(rEnd, r0), cfg.rowBlock);
     Value wholeEnd = im.add(r0, im.mul(blocks, cfg.rowBlock));
-    scf::ForOp::create(
-        b, r0, wholeEnd, im.c(cfg.rowBlock), ValueRange{},
-        [&](OpBuilder &nested, Location loc, Value m0, ValueRange) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(scf::YieldOp::create(nested, loc));
-          rowBlock(m0, cfg.rowBlock, k0, depth, n0, cols);
-        });
+    if (m >= cfg.rowBlock)
+      scf::ForOp::create(
+          b, r0, wholeEnd, im.c(cfg.rowBlock), ValueRange{},
+          [&](OpBuilder &nested, Location loc, Value m0, ValueRange) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(scf::YieldOp::create(nested, loc));
+            rowBlock(m0, cfg.rowBlock, k0, depth, n0, cols);
+          });
     if (int64_t rowTail = m % cfg.rowBlock) {
       auto ifOp = scf::IfOp::create(b, im.lt(wholeEnd, rEnd),
                                     /*withElseRegion=*/false);

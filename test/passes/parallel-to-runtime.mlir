@@ -67,16 +67,17 @@ func.func @returns() -> memref<10xf32> {
 // stage ends (its barriers).
 // CHECK-LABEL: func @two
 // CHECK-SAME: (%{{.*}}: memref<10xf32>, %[[B:.*]]: index, %[[E:.*]]: index)
-// CHECK-DAG:  %[[C0:.*]] = arith.constant 0 : index
-// CHECK-DAG:  %[[C10:.*]] = arith.constant 10 : index
-// CHECK-DAG:  %[[C20:.*]] = arith.constant 20 : index
-// CHECK:      %[[LO:.*]] = arith.maxsi %[[B]], %[[C0]]
-// CHECK:      %[[HI:.*]] = arith.minsi %[[E]], %[[C10]]
-// CHECK:      scf.for %{{.*}} = %{{.*}} to %{{.*}} step
-// CHECK:      %[[LO2:.*]] = arith.maxsi %[[B]], %[[C10]]
-// CHECK:      %[[FROM:.*]] = arith.subi %[[LO2]], %[[C10]]
-// CHECK:      %[[HI2:.*]] = arith.minsi %[[E]], %[[C20]]
-// CHECK:      %[[TO:.*]] = arith.subi %[[HI2]], %[[C10]]
+// CHECK:      %[[C0:.*]] = arith.constant 0 : index
+// CHECK:      %[[C10:.*]] = arith.constant 10 : index
+// CHECK:      arith.maxsi %[[B]], %[[C0]]
+// CHECK:      arith.minsi %[[E]], %[[C10]]
+// CHECK:      scf.for
+// CHECK:      %[[S1:.*]] = arith.constant 10 : index
+// CHECK:      %[[S2:.*]] = arith.constant 20 : index
+// CHECK:      %[[LO:.*]] = arith.maxsi %[[B]], %[[S1]]
+// CHECK:      %[[FROM:.*]] = arith.subi %[[LO]], %[[S1]]
+// CHECK:      %[[HI:.*]] = arith.minsi %[[E]], %[[S2]]
+// CHECK:      %[[TO:.*]] = arith.subi %[[HI]], %[[S1]]
 // CHECK:      scf.for %{{.*}} = %[[FROM]] to %[[TO]] step
 // CHECK-NOT:  scf.forall
 // CHECK:      func.func @two_stage_end(%[[I:.*]]: index) -> index
@@ -105,12 +106,13 @@ func.func @two(%out: memref<10xf32>) {
 // goes; per-call scratch and views stay outside the stages.
 // CHECK-LABEL: func @staged
 // CHECK-SAME: (%[[IN:.*]]: memref<10xf32>, %[[OUT:.*]]: memref<10xf32>, %[[SHARED:.*]]: memref<?xi8>, %[[B:.*]]: index, %[[E:.*]]: index)
-// CHECK-DAG:  %[[VIEW:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<?xi8> to memref<10xf32>
-// CHECK-DAG:  %[[VIEW2:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<?xi8> to memref<3xf32>
+// CHECK:      %[[VIEW:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<?xi8> to memref<10xf32>
 // CHECK:      scf.for
 // CHECK:        memref.store %{{.*}}, %[[VIEW]]
+// CHECK:      %[[C64:.*]] = arith.constant 64 : index
+// CHECK:      %[[VIEW2:.*]] = memref.view %[[SHARED]][%[[C64]]][] : memref<?xi8> to memref<3xf32>
 // CHECK:      %[[LE:.*]] = arith.cmpi sle, %[[B]], %[[C10:.*]] : index
-// CHECK:      %[[GT:.*]] = arith.cmpi sgt, %[[E]], %[[C10]] : index
+// CHECK:      %[[GT:.*]] = arith.cmpi slt, %[[C10]], %[[E]] : index
 // CHECK:      %[[IN_RANGE:.*]] = arith.andi %[[LE]], %[[GT]]
 // CHECK:      scf.if %[[IN_RANGE]] {
 // CHECK-NEXT:   linalg.fill ins(%{{.*}}) outs(%[[OUT]] : memref<10xf32>)
@@ -149,8 +151,9 @@ func.func @staged(%in: memref<10xf32>, %out: memref<10xf32>) {
 // Not staged: a work-item count known at run time only; the kernel is one
 // item running its loops in order.
 // CHECK-LABEL: func @unstageable
+// CHECK-SAME: (%{{.*}}: memref<?xf32>, %{{.*}}: index, %{{.*}}: index)
 // CHECK:      scf.for
-// CHECK:      scf.for
+// CHECK:      linalg.fill
 // CHECK:      func.func @unstageable_work_items() -> index
 // CHECK:        arith.constant 1 : index
 func.func @unstageable(%out: memref<?xf32>) {
