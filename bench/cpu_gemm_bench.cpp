@@ -52,6 +52,11 @@ static llvm::cl::opt<bool>
            llvm::cl::desc("B stored [N, K] (an nn.Linear weight, as a "
                           "layer's projections read it); false: [K, N]"),
            llvm::cl::init(true));
+static llvm::cl::opt<bool>
+    withBias("bias",
+             llvm::cl::desc("C starts as a bias row (linalg.broadcast, as "
+                            "a layer's projections) instead of 0"),
+             llvm::cl::init(false));
 static llvm::cl::opt<int64_t> rowBlock("row-block",
                                        llvm::cl::desc("attn-tile-matmul"),
                                        llvm::cl::init(128));
@@ -93,7 +98,8 @@ double minWallMs(const std::function<void()> &fn) {
   return best;
 }
 
-/// C = 0; C += A·B (or A·Bᵀ with B [N, K]): the pipeline makes its items.
+/// C = 0 (or the bias row), C += A·B (or A·Bᵀ with B [N, K]): the
+/// pipeline makes its items.
 std::string kernelText(Gemm g) {
   auto ty = [](int64_t r, int64_t c) {
     return "memref<" + std::to_string(r) + "x" + std::to_string(c) + "xf32>";
@@ -105,14 +111,17 @@ std::string kernelText(Gemm g) {
                "affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> "
                "(m, n)>] "
              : "";
-  return "func.func @attention(%a: " + a + ", %b: " + b + ", %c: " + c +
-         R"() attributes {llvm.emit_c_interface} {
-  %zero = arith.constant 0.0 : f32
-  linalg.fill ins(%zero : f32) outs(%c : )" +
-         c + ")\n  linalg.matmul " + maps + "ins(%a, %b : " + a + ", " + b +
-         ") outs(%c : " + c + R"()
-  return
-})";
+  std::string bias = "memref<" + std::to_string(g.n) + "xf32>";
+  std::string init =
+      withBias ? "  linalg.broadcast ins(%bias : " + bias + ") outs(%c : " + c +
+                     ") dimensions = [0]\n"
+               : "  %zero = arith.constant 0.0 : f32\n  linalg.fill ins(%zero "
+                 ": f32) outs(%c : " +
+                     c + ")\n";
+  return "func.func @attention(%a: " + a + ", %b: " + b + ", %bias: " + bias +
+         ", %c: " + c + ") attributes {llvm.emit_c_interface} {\n" + init +
+         "  linalg.matmul " + maps + "ins(%a, %b : " + a + ", " + b +
+         ") outs(%c : " + c + ")\n  return\n}";
 }
 
 int run(const std::vector<Gemm> &gemms, const std::vector<unsigned> &threads) {
@@ -140,6 +149,7 @@ int run(const std::vector<Gemm> &gemms, const std::vector<unsigned> &threads) {
       x = nd(rng);
     for (float &x : b)
       x = nd(rng);
+    std::vector<float> biasRow(g.n, 0.0f); // zeros: the same C either way
     std::vector<int64_t> bShape = linear ? std::vector<int64_t>{g.n, g.k}
                                          : std::vector<int64_t>{g.k, g.n};
     for (unsigned t : threads) {
@@ -154,6 +164,7 @@ int run(const std::vector<Gemm> &gemms, const std::vector<unsigned> &threads) {
            {bShape[0], bShape[1]},
            true,
            false},
+          {rt::ArgRole::Value, rt::DType::F32, {g.n}, true, false},
           {rt::ArgRole::Output, rt::DType::F32, {g.m, g.n}, true, true}};
       rt::Runtime runtime(rt::RuntimeOptions{t});
       ::attn::bench::setBlasThreads(t);
@@ -177,6 +188,8 @@ int run(const std::vector<Gemm> &gemms, const std::vector<unsigned> &threads) {
       args.query =
           rt::BufferRef::contiguous(a.data(), rt::DType::F32, {g.m, g.k});
       args.key = rt::BufferRef::contiguous(b.data(), rt::DType::F32, bShape);
+      args.value =
+          rt::BufferRef::contiguous(biasRow.data(), rt::DType::F32, {g.n});
       args.output =
           rt::BufferRef::contiguous(c.data(), rt::DType::F32, {g.m, g.n});
       bool failed = false;

@@ -40,6 +40,12 @@ static llvm::cl::opt<int64_t> batch("b", llvm::cl::init(8));
 static llvm::cl::opt<int64_t> seq("s", llvm::cl::init(1024));
 static llvm::cl::opt<int64_t> embed("e", llvm::cl::init(768));
 static llvm::cl::opt<int64_t> heads("h", llvm::cl::init(12));
+static llvm::cl::opt<bool>
+    biases("biases",
+           llvm::cl::desc("the layer's QKV and output biases (false: the "
+                          "layer without them; the unfused baseline keeps "
+                          "them)"),
+           llvm::cl::init(true));
 
 namespace {
 
@@ -93,6 +99,7 @@ int run() {
   spec.attention.headDim = d;
   spec.attention.mask.causal = true;
   spec.embed = e;
+  spec.withQkvBias = spec.withOutBias = biases;
   std::mt19937 rng(1);
   float ws = 1.0f / std::sqrt(float(e));
   std::vector<float> x = randomVector(b * s * e, 1.0f, rng);
@@ -105,9 +112,11 @@ int run() {
   rt::LayerWeights weights;
   weights.qkvWeight =
       BufferRef::contiguous(wqkv.data(), DType::F32, {3 * e, e});
-  weights.qkvBias = BufferRef::contiguous(bqkv.data(), DType::F32, {3 * e});
+  if (biases)
+    weights.qkvBias = BufferRef::contiguous(bqkv.data(), DType::F32, {3 * e});
   weights.outWeight = BufferRef::contiguous(wo.data(), DType::F32, {e, e});
-  weights.outBias = BufferRef::contiguous(bo.data(), DType::F32, {e});
+  if (biases)
+    weights.outBias = BufferRef::contiguous(bo.data(), DType::F32, {e});
   auto layer = runtime.compileLayer(spec, weights);
   if (!layer) {
     std::fprintf(stderr, "%s\n", llvm::toString(layer.takeError()).c_str());

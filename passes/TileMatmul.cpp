@@ -251,7 +251,10 @@ void MatmulBlocker::item(Value idx) {
 }
 
 void MatmulBlocker::panel(Value r0, Value rEnd, Value n0, int64_t cols) {
-  if (init)
+  // With one K chunk each row block initialises its C block right before
+  // its micro-kernels read it (in cache); with several the item does,
+  // before the first chunk.
+  if (init && k > cfg.depthBlock)
     emitInit(r0, getAsOpFoldResult(im.sub(rEnd, r0)), n0, cols);
   forBlocks(k, cfg.depthBlock, [&](Value k0, int64_t depth) {
     // Pack B[k0:+depth, n0:+cols] sliver by sliver. An [N, K] B is packed
@@ -289,6 +292,8 @@ void MatmulBlocker::rowBlock(Value m0, int64_t rows, Value k0, int64_t depth,
                              Value n0, int64_t cols) {
   // C[m0:+rows, n0 + s0:+w] += A[m0:+rows, k0:+depth] · sliver, per sliver;
   // accumulate: linalg.matmul adds to its init (and K comes in chunks).
+  if (init && k <= cfg.depthBlock)
+    emitInit(m0, b.getIndexAttr(rows), n0, cols);
   Value lhs = sub(a, m0, rows, k0, depth);
   forBlocks(cols, cfg.sliver, [&](Value s0, int64_t w) {
     TileMatmulOp::create(b, lhs, sliverView(s0, depth, w),
@@ -306,8 +311,33 @@ void MatmulBlocker::emitInit(Value r0, OpFoldResult rows, Value c0,
     return;
   }
   auto bc = cast<linalg::BroadcastOp>(init);
+  Value input = bc.getInput();
+  auto inputTy = cast<MemRefType>(input.getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  std::optional<int64_t> staticRows = getConstantIntValue(rows);
+  if (staticRows && succeeded(inputTy.getStridesAndOffset(strides, offset)) &&
+      strides[0] == 1) {
+    // A block of static rows: the bias row seen as a [rows, cols] tile of
+    // row stride 0, copied by attn.tile_pack (vector loads and stores;
+    // linalg.broadcast becomes scalar loops).
+    auto meta = memref::ExtractStridedMetadataOp::create(b, input);
+    OpFoldResult start =
+        getAsOpFoldResult(im.add(cast<Value>(meta.getOffset()), c0));
+    auto rowsTy = MemRefType::get(
+        {*staticRows, cols}, inputTy.getElementType(),
+        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, {0, 1}));
+    Value rowsView = memref::ReinterpretCastOp::create(
+        b, rowsTy, meta.getBaseBuffer(), start,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(*staticRows),
+                               b.getIndexAttr(cols)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(1)});
+    TilePackOp::create(b, rowsView, block, /*scale=*/nullptr,
+                       /*transpose=*/false);
+    return;
+  }
   Value bias = memref::SubViewOp::create(
-      b, bc.getInput(), ArrayRef<OpFoldResult>{getAsOpFoldResult(c0)},
+      b, input, ArrayRef<OpFoldResult>{getAsOpFoldResult(c0)},
       ArrayRef<OpFoldResult>{b.getIndexAttr(cols)},
       ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
   linalg::BroadcastOp::create(b, bias, block, ArrayRef<int64_t>{0});

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 
 using namespace mlir;
@@ -33,6 +34,19 @@ namespace {
 /// Set by an atexit handler: static destruction has begun.
 std::atomic<bool> processExiting{false};
 } // namespace
+
+namespace mlir::attn::rt {
+/// Free shared-scratch blocks of one kernel (64-byte aligned, sharedBytes
+/// each); a run takes one or allocates, and gives it back when done.
+struct SharedScratchPool {
+  std::mutex mutex;
+  std::vector<void *> free;
+  ~SharedScratchPool() {
+    for (void *p : free)
+      std::free(p);
+  }
+};
+} // namespace mlir::attn::rt
 
 CpuKernelCode::CpuKernelCode() = default;
 CpuKernelCode::CpuKernelCode(CpuKernelCode &&) = default;
@@ -240,6 +254,8 @@ llvm::Error resolveStages(llvm::orc::LLJIT &j, llvm::StringRef name,
     if (code.sharedBytes < 0)
       return makeError("the kernel asks for " + llvm::Twine(code.sharedBytes) +
                        " shared scratch bytes");
+    if (code.sharedBytes > 0)
+      code.sharedPool = std::make_unique<SharedScratchPool>();
   } else {
     llvm::consumeError(bytes.takeError());
   }
@@ -431,10 +447,24 @@ llvm::Error mlir::attn::rt::runKernelCode(const CpuKernelCode &code,
     descriptorPtrs.push_back(&scratchDesc);
   // A staged kernel's buffers across stages: this run's own, not zeroed
   // (every stage writes what a later one reads).
-  std::unique_ptr<void, decltype(&std::free)> shared(nullptr, &std::free);
+  // A block of a finished run when there is one (its pages are mapped).
+  SharedScratchPool *sharedPool = code.sharedPool.get();
+  auto giveBack = [sharedPool](void *p) {
+    std::lock_guard<std::mutex> lock(sharedPool->mutex);
+    sharedPool->free.push_back(p);
+  };
+  std::unique_ptr<void, std::function<void(void *)>> shared(nullptr, giveBack);
   MemRefDescriptor sharedDesc{};
   if (code.sharedBytes > 0) {
-    shared.reset(std::aligned_alloc(64, (code.sharedBytes + 63) / 64 * 64));
+    {
+      std::lock_guard<std::mutex> lock(sharedPool->mutex);
+      if (!sharedPool->free.empty()) {
+        shared.reset(sharedPool->free.back());
+        sharedPool->free.pop_back();
+      }
+    }
+    if (!shared)
+      shared.reset(std::aligned_alloc(64, (code.sharedBytes + 63) / 64 * 64));
     if (!shared)
       return makeError("cannot allocate " + llvm::Twine(code.sharedBytes) +
                        " bytes of shared scratch");

@@ -12,8 +12,6 @@
 #include "runtime/Buffer.h"
 #include "runtime/ThreadPool.h"
 
-#include <vector>
-
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
@@ -22,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace llvm::orc {
 class LLJIT;
@@ -64,6 +63,10 @@ struct CpuKernelCode {
   /// kernel's stages (a layer's intermediate activations); 0: no such
   /// argument. Each run passes its own, after the split-KV scratch.
   int64_t sharedBytes = 0;
+  /// Shared scratch blocks of finished runs, reused by the next ones: a
+  /// fresh allocation of a layer's ~100 MB costs a page fault per page on
+  /// every run. Null when sharedBytes is 0.
+  std::unique_ptr<struct SharedScratchPool> sharedPool;
 
   CpuKernelCode();
   CpuKernelCode(CpuKernelCode &&);

@@ -3,9 +3,11 @@
 // A layer kernel as the runtime builds it (destination-passing, output
 // argument %out) in three stages over one item numbering: the QKV GEMM's
 // items [0, 4) (192 columns in panels of 48; each item initialises its
-// block with the bias), the attention's items [4, 12), the output GEMM's
-// items [12, 14). The QKV buffer and the attention output live across
-// stages: views of the shared scratch argument (24 KiB + 8 KiB). Q, K and
+// row blocks with the bias, a row-stride-0 view copied by attn.tile_pack,
+// right before their micro-kernels), the attention's items [4, 12), the
+// output GEMM's items [12, 14). The QKV buffer and the attention output
+// live across stages: views of the shared scratch argument (24 KiB +
+// 8 KiB). Q, K and
 // V are strided views of the QKV buffer (row stride 192: no transpose
 // pass), the output projection reads the attention output in place
 // ([B·S, Hq·D] collapse of the same bytes) and writes straight into %out
@@ -16,9 +18,9 @@
 // CHECK:       %[[QKV:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<?xi8> to memref<32x192xf32>
 // CHECK:       arith.minsi %[[E]], %[[C4:.*]] : index
 // CHECK:       scf.for
-// CHECK:         %[[BB:.*]] = memref.subview %[[BIAS]]
-// CHECK:         linalg.broadcast ins(%[[BB]] : {{.*}}) outs(%{{.*}} : memref<?x48xf32, strided<[192, 1], offset: ?>>) dimensions = [0]
 // CHECK:         attn.tile_pack %{{.*}} into %{{.*}} {transpose}
+// CHECK:         %[[BB:.*]] = memref.reinterpret_cast %[[BIAS]] to offset: [%{{.*}}], sizes: [16, 48], strides: [0, 1]
+// CHECK:         attn.tile_pack %[[BB]] into %{{.*}} : memref<16x48xf32, strided<[0, 1], offset: ?>> into memref<16x48xf32, strided<[192, 1], offset: ?>>
 // CHECK:         attn.tile_matmul
 // CHECK:       %[[H:.*]] = memref.expand_shape %[[QKV]] {{\[}}[0, 1], [2, 3]] output_shape [2, 16, 12, 16]
 // CHECK:       memref.subview %[[H]][0, 0, 0, 0] [2, 16, 4, 16] [1, 1, 1, 1] : memref<2x16x12x16xf32> to memref<2x16x4x16xf32, strided<[3072, 192, 16, 1]>>
@@ -33,7 +35,7 @@
 // CHECK:       arith.minsi %[[E]], %[[C14:.*]] : index
 // CHECK:       scf.for
 // CHECK:         memref.subview %[[Y]]
-// CHECK:         linalg.broadcast
+// CHECK:         attn.tile_pack
 // CHECK:         memref.subview %[[A]]
 // CHECK:         attn.tile_matmul
 // CHECK-NOT:   memref.copy
