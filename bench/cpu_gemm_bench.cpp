@@ -84,20 +84,6 @@ struct Gemm {
   int64_t m, k, n;
 };
 
-/// Least wall time in ms of `fn` over --bench-reps runs (after one).
-double minWallMs(const std::function<void()> &fn) {
-  fn();
-  double best = 1e30;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    fn();
-    best = std::min(best, std::chrono::duration<double, std::milli>(
-                              std::chrono::steady_clock::now() - t0)
-                              .count());
-  }
-  return best;
-}
-
 /// C = 0 (or the bias row), C += A·B (or A·Bᵀ with B [N, K]): the
 /// pipeline makes its items.
 std::string kernelText(Gemm g) {
@@ -202,7 +188,8 @@ int run(const std::vector<Gemm> &gemms, const std::vector<unsigned> &threads) {
       };
       double attnMs = ::attn::bench::minCpuMs(attnRun, reps);
       double blasMs = ::attn::bench::minCpuMs(blasRun, reps);
-      double attnWall = minWallMs(attnRun), blasWall = minWallMs(blasRun);
+      double attnWall = ::attn::bench::minWallMs(attnRun, reps),
+             blasWall = ::attn::bench::minWallMs(blasRun, reps);
       double maxDiff = failed ? NAN : 0;
       for (size_t i = 0; i < c.size(); ++i)
         maxDiff = std::max(maxDiff, double(std::fabs(c[i] - ref[i])));

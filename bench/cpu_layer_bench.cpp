@@ -49,20 +49,6 @@ static llvm::cl::opt<bool>
 
 namespace {
 
-/// Least wall time in ms of `fn` over --bench-reps runs (after one).
-double minWallMs(const std::function<void()> &fn) {
-  fn();
-  double best = 1e30;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    fn();
-    best = std::min(best, std::chrono::duration<double, std::milli>(
-                              std::chrono::steady_clock::now() - t0)
-                              .count());
-  }
-  return best;
-}
-
 std::vector<float> randomVector(size_t n, float scale, std::mt19937 &rng) {
   std::normal_distribution<float> nd;
   std::vector<float> v(n);
@@ -134,7 +120,7 @@ int run() {
     }
   };
   double layerMs = ::attn::bench::minCpuMs(layerRun, reps);
-  double layerWall = minWallMs(layerRun);
+  double layerWall = ::attn::bench::minWallMs(layerRun, reps);
 
   // Unfused: sgemm, attention on strided views of its output, sgemm.
   AttentionSpec attn = spec.attention;
@@ -163,7 +149,7 @@ int run() {
     linear(a.data(), wo, bo, ref.data(), b * s, e, e);
   };
   double unfusedMs = ::attn::bench::minCpuMs(unfusedRun, reps);
-  double unfusedWall = minWallMs(unfusedRun);
+  double unfusedWall = ::attn::bench::minWallMs(unfusedRun, reps);
   qkvMs = ::attn::bench::minCpuMs(
       [&] { linear(x.data(), wqkv, bqkv, qkv.data(), b * s, e, 3 * e); }, reps);
   attnMs = ::attn::bench::minCpuMs(
