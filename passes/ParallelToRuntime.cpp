@@ -317,6 +317,31 @@ bool runsInEveryCall(Operation &op) {
   });
 }
 
+/// `@<name>_stage_end(i) -> index`: the first item past stage i (a select
+/// chain over `ends`), after `after`.
+func::FuncOp stageEndFunc(OpBuilder &b, func::FuncOp after, StringRef name,
+                          ArrayRef<int64_t> ends) {
+  OpBuilder::InsertionGuard guard(b);
+  Location loc = after.getLoc();
+  Type index = b.getIndexType();
+  b.setInsertionPointAfter(after);
+  auto fn = func::FuncOp::create(b, loc, (name + "_stage_end").str(),
+                                 b.getFunctionType({index}, {index}));
+  fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  Value result = arith::ConstantIndexOp::create(b, loc, ends.back());
+  for (int64_t i = int64_t(ends.size()) - 2; i >= 0; --i) {
+    Value isI = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq, entry->getArgument(0),
+        arith::ConstantIndexOp::create(b, loc, i));
+    result = arith::SelectOp::create(
+        b, loc, isI, arith::ConstantIndexOp::create(b, loc, ends[i]), result);
+  }
+  func::ReturnOp::create(b, loc, result);
+  return fn;
+}
+
 /// Bufferization computes a result that reaches its output argument
 /// through reshapes (a layer's [B·S, E] output projection into
 /// [B, S, E]) in a temporary and copies it at the end: a serial stage
@@ -511,26 +536,7 @@ FailureOr<bool> convertToStages(func::FuncOp func,
   symbols.insert(constantFunc(b, func, name + "_stages", ends.size()));
   if (sharedBytes > 0)
     symbols.insert(constantFunc(b, func, name + "_shared_bytes", sharedBytes));
-  // @<k>_stage_end(i) -> index: a select chain over the stage ends.
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointAfter(func);
-    auto fn = func::FuncOp::create(b, loc, name + "_stage_end",
-                                   b.getFunctionType({index}, {index}));
-    fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-    Block *entry = fn.addEntryBlock();
-    b.setInsertionPointToStart(entry);
-    Value result = arith::ConstantIndexOp::create(b, loc, ends.back());
-    for (int64_t i = int64_t(ends.size()) - 2; i >= 0; --i) {
-      Value isI = arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::eq, entry->getArgument(0),
-          arith::ConstantIndexOp::create(b, loc, i));
-      result = arith::SelectOp::create(
-          b, loc, isI, arith::ConstantIndexOp::create(b, loc, ends[i]), result);
-    }
-    func::ReturnOp::create(b, loc, result);
-    symbols.insert(fn);
-  }
+  symbols.insert(stageEndFunc(b, func, name, ends));
   return true;
 }
 
