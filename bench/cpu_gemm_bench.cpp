@@ -78,6 +78,10 @@ static llvm::cl::opt<int64_t> microCols("micro-cols",
                                         llvm::cl::desc("attn-vectorize-tiles"),
                                         llvm::cl::init(3));
 
+static llvm::cl::opt<int64_t> kUnroll("k-unroll",
+                                      llvm::cl::desc("attn-vectorize-tiles"),
+                                      llvm::cl::init(4));
+
 namespace {
 
 struct Gemm {
@@ -120,11 +124,11 @@ int run(const std::vector<Gemm> &gemms, const std::vector<unsigned> &threads) {
               "time; B "
               "%s; attn-tile-matmul row-block %lld col-block %lld "
               "depth-block %lld sliver %lld item-rows %lld, micro-kernel "
-              "%lld x %lld vectors\n",
+              "%lld x %lld vectors, k-unroll %lld\n",
               int(reps), linear ? "[N, K] (nn.Linear)" : "[K, N]",
               (long long)rowBlock, (long long)colBlock, (long long)depthBlock,
               (long long)sliver, (long long)itemRows, (long long)microRows,
-              (long long)microCols);
+              (long long)microCols, (long long)kUnroll);
   std::printf("%-22s %3s %10s %9s %10s %9s %7s %9s\n", "M x K x N", "thr",
               "attn ms", "GFLOP/s", "sgemm ms", "GFLOP/s", "/sgemm", "maxdiff");
   for (Gemm g : gemms) {
@@ -160,7 +164,7 @@ int run(const std::vector<Gemm> &gemms, const std::vector<unsigned> &threads) {
                                         sliver, itemRows,
                                         /*workItems=*/true}));
         f.addPass(createAttnVectorizeTiles(
-            {hostVectorWidth(), microRows, /*amx=*/false, microCols}));
+            {hostVectorWidth(), microRows, /*amx=*/false, microCols, kUnroll}));
         pm.addPass(createAttnParallelToRuntime());
         pm.nest<func::FuncOp>().addPass(createConvertLinalgToLoopsPass());
         buildLowerToLLVMPipeline(pm);

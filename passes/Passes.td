@@ -211,6 +211,8 @@ def AttnVectorizeTiles : Pass<"attn-vectorize-tiles", "func::FuncOp"> {
            "tiles whose sizes AMX cannot take keep the FMA kernel">,
     Option<"microCols", "micro-cols", "int64_t", /*default=*/"2",
            "vectors per row of the matmul register block">,
+    Option<"kUnroll", "k-unroll", "int64_t", /*default=*/"1",
+           "K steps per iteration of the matmul micro-kernel's loop">,
   ];
   let dependentDialects = [
     "::mlir::amx::AMXDialect",

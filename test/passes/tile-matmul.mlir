@@ -1,6 +1,7 @@
 // RUN: attn-opt %s --split-input-file --attn-tile-matmul="vector-width=16 row-block=32 col-block=32 depth-block=16 sliver=16 item-rows=32" | FileCheck %s
 // RUN: attn-opt %s --split-input-file --attn-tile-matmul="vector-width=16 row-block=32 col-block=32 depth-block=16 sliver=16 item-rows=32 work-items=1" | FileCheck %s --check-prefix=ITEMS
 // RUN: attn-opt %s --split-input-file --attn-tile-matmul="vector-width=16 row-block=32 col-block=32 depth-block=16 sliver=16 item-rows=32" --attn-vectorize-tiles="vector-width=16 micro-rows=8" | FileCheck %s --check-prefix=VEC
+// RUN: attn-opt %s --split-input-file --attn-tile-matmul="vector-width=16 row-block=32 col-block=32 depth-block=16 sliver=16 item-rows=32" --attn-vectorize-tiles="vector-width=16 micro-rows=8 micro-cols=1 k-unroll=3" --canonicalize | FileCheck %s --check-prefix=UNROLL
 // RUN: not attn-opt %s --split-input-file --attn-tile-matmul="vector-width=16 col-block=24" 2>&1 | FileCheck %s --check-prefix=OPTION
 // RUN: not attn-opt %s --split-input-file --attn-tile-matmul="vector-width=16 depth-block=2048" 2>&1 | FileCheck %s --check-prefix=OPTION2
 // RUN: not attn-opt %s --split-input-file --attn-tile-matmul="vector-width=16 sliver=24" 2>&1 | FileCheck %s --check-prefix=OPTION3
@@ -53,6 +54,14 @@
 // VEC-NOT:   attn.tile_
 // VEC:       vector.fma
 // VEC:       linalg.matmul
+// k-unroll=3 on the 16-deep K chunks: a loop of 3 K steps per iteration
+// (8 rows × 1 vector: 24 FMAs), then the one remaining step (its
+// single-iteration loop folded by --canonicalize).
+// UNROLL-LABEL: func.func @projection
+// UNROLL:         %[[R:.*]]:8 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
+// UNROLL-COUNT-24:  vector.fma
+// UNROLL:           scf.yield
+// UNROLL-COUNT-8: vector.fma %{{.*}}, %{{.*}}, %[[R]]#
 func.func @projection(%a: memref<70x48xf32>, %b: memref<48x72xf32>, %c: memref<70x72xf32>) {
   %half = arith.constant 0.5 : f32
   linalg.fill ins(%half : f32) outs(%c : memref<70x72xf32>)

@@ -8,7 +8,8 @@
 // form (attn-tile-matmul{work-items} + attn-parallel-to-runtime, the CPU
 // pipeline's) with B as an nn.Linear weight [N, K] and a bias row as C's
 // init: tails in every dimension (row groups, column panels, slivers, row
-// blocks, K chunks, the strip), on 1, 2 and 3 threads with bit-identical
+// blocks, K chunks, the strip, K steps past the unrolled micro-kernel
+// loop), on 1, 2 and 3 threads with bit-identical
 // results (each element is computed by one item in a fixed order).
 //
 //===----------------------------------------------------------------------===//
@@ -156,7 +157,9 @@ TEST_P(TileMatmulItems, MatchesFloat64OnAnyThreads) {
           {/*vectorWidth=*/16, /*rowBlock=*/16, /*colBlock=*/64,
            /*depthBlock=*/24, /*sliver=*/32, /*itemRows=*/32,
            /*workItems=*/true}));
-      f.addPass(createAttnVectorizeTiles({16, 8, /*amx=*/false, 2}));
+      // 5 K steps per micro-kernel iteration: chunks of 24 leave 4, of 2
+      // and 7 leave all or 2 to the one-step loop.
+      f.addPass(createAttnVectorizeTiles({16, 8, /*amx=*/false, 2, 5}));
       pm.addPass(createAttnParallelToRuntime());
       pm.nest<func::FuncOp>().addPass(createConvertLinalgToLoopsPass());
       attn_test::lowerWithUpstreamPasses(pm);
