@@ -26,6 +26,19 @@ double medianMs(const std::function<void()> &fn, int reps, int warmup) {
   return times[times.size() / 2];
 }
 
+double minWallMs(const std::function<void()> &fn, int reps) {
+  fn();
+  double best = 1e30;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    auto t1 = std::chrono::steady_clock::now();
+    best = std::min(best,
+                    std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  return best;
+}
+
 static double cpuNowMs() {
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);

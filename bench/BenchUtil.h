@@ -17,6 +17,9 @@ const char *isaName(VectorIsa isa); ///< "SSE", "AVX", "AVX2", "AVX-512"
 /// Median wall time in ms of `fn` over `reps` runs after `warmup` runs.
 double medianMs(const std::function<void()> &fn, int reps, int warmup = 2);
 
+/// Least wall time in ms of `fn` over `reps` runs (one warm-up).
+double minWallMs(const std::function<void()> &fn, int reps);
+
 /// Least process CPU time in ms of `fn` over `reps` runs (2 warm-ups): the
 /// least disturbed run when other jobs share the cores and caches.
 double minCpuMs(const std::function<void()> &fn, int reps);

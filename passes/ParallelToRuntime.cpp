@@ -293,6 +293,253 @@ LogicalResult convertToSingleItem(func::FuncOp func,
   return success();
 }
 
+/// The static item count of a work-item loop, if it sits in `func`'s body.
+std::optional<int64_t> staticItems(scf::ForallOp forall, func::FuncOp func) {
+  if (forall->getParentOp() != func || !forall.getOutputs().empty())
+    return std::nullopt;
+  return getConstantIntValue(forall.getMixedUpperBound()[0]);
+}
+
+/// Ops a staged kernel runs in every call, outside any stage: views,
+/// constants, per-call scratch (memref.alloca).
+bool runsInEveryCall(Operation &op) {
+  if (op.getNumRegions() != 0)
+    return false;
+  if (isMemoryEffectFree(&op))
+    return true;
+  auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+  if (!effects)
+    return false;
+  SmallVector<MemoryEffects::EffectInstance> list;
+  effects.getEffects(list);
+  return llvm::all_of(list, [](const MemoryEffects::EffectInstance &e) {
+    return isa<MemoryEffects::Allocate>(e.getEffect());
+  });
+}
+
+/// `@<name>_stage_end(i) -> index`: the first item past stage i (a select
+/// chain over `ends`), after `after`.
+func::FuncOp stageEndFunc(OpBuilder &b, func::FuncOp after, StringRef name,
+                          ArrayRef<int64_t> ends) {
+  OpBuilder::InsertionGuard guard(b);
+  Location loc = after.getLoc();
+  Type index = b.getIndexType();
+  b.setInsertionPointAfter(after);
+  auto fn = func::FuncOp::create(b, loc, (name + "_stage_end").str(),
+                                 b.getFunctionType({index}, {index}));
+  fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  Value result = arith::ConstantIndexOp::create(b, loc, ends.back());
+  for (int64_t i = int64_t(ends.size()) - 2; i >= 0; --i) {
+    Value isI = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq, entry->getArgument(0),
+        arith::ConstantIndexOp::create(b, loc, i));
+    result = arith::SelectOp::create(
+        b, loc, isI, arith::ConstantIndexOp::create(b, loc, ends[i]), result);
+  }
+  func::ReturnOp::create(b, loc, result);
+  return fn;
+}
+
+/// Bufferization computes a result that reaches its output argument
+/// through reshapes (a layer's [B·S, E] output projection into
+/// [B, S, E]) in a temporary and copies it at the end: a serial stage
+/// copying the whole output. Computes it in the argument instead, when the
+/// argument is used by that copy alone and the temporary (an alloc, seen
+/// through one expand_shape) is not used after it.
+void forwardFinalCopies(func::FuncOp func) {
+  Block &body = func.getBody().front();
+  SmallVector<memref::CopyOp> copies(body.getOps<memref::CopyOp>());
+  for (memref::CopyOp copy : copies) {
+    auto arg = dyn_cast<BlockArgument>(copy.getTarget());
+    if (!arg || arg.getOwner() != &body || !arg.hasOneUse())
+      continue;
+    Value src = copy.getSource();
+    auto expand = src.getDefiningOp<memref::ExpandShapeOp>();
+    Value root = expand ? expand.getSrc() : src;
+    auto alloc = root.getDefiningOp<memref::AllocOp>();
+    if (!alloc || alloc->getBlock() != &body || src.getType() != arg.getType())
+      continue;
+    bool usedAfter = llvm::any_of(root.getUsers(), [&](Operation *user) {
+      Operation *top = body.findAncestorOpInBlock(*user);
+      return top != copy && copy->isBeforeInBlock(top) &&
+             !isa<memref::DeallocOp>(top);
+    });
+    if (usedAfter || (expand && !expand->hasOneUse()))
+      continue;
+    OpBuilder b(alloc);
+    Value inPlace = arg;
+    if (expand) {
+      auto collapse = memref::CollapseShapeOp::create(
+          b, alloc.getLoc(), arg, expand.getReassociationIndices());
+      if (collapse.getType() != alloc.getType()) {
+        collapse.erase();
+        continue;
+      }
+      inPlace = collapse;
+    }
+    copy.erase();
+    if (expand)
+      expand.erase();
+    for (Operation *user : llvm::make_early_inc_range(root.getUsers()))
+      if (isa<memref::DeallocOp>(user))
+        user->erase();
+    alloc.getResult().replaceAllUsesWith(inPlace);
+    alloc.erase();
+  }
+}
+
+/// A kernel of several steps (a layer: GEMM items, the work around them,
+/// attention items, GEMM items) as stages over one item numbering: a
+/// work-item loop is a stage of its items, a run of other ops with effects
+/// a stage of one item. The runtime runs the stages in order, each
+/// spread over its threads, with a barrier between them
+/// (`@<k>_stages()`, `@<k>_stage_end(i)`: the first item past stage i);
+/// a call covers items of one stage, and one call over all items runs the
+/// stages in order. Buffers that live across stages (the top-level
+/// memref.allocs: the QKV and attention outputs) become views of one
+/// shared scratch argument the runtime allocates per run
+/// (`@<k>_shared_bytes()`). Returns false, changing nothing, when the
+/// kernel does not allow it: run-time item counts, split-KV scratch,
+/// dynamic allocations, values crossing a stage.
+FailureOr<bool> convertToStages(func::FuncOp func,
+                                ArrayRef<scf::ForallOp> loops,
+                                SymbolTable &symbols) {
+  AttnDialect::SplitScratchAttrHelper scratchAttr(func.getContext());
+  AttnDialect::WorkItemsAttrHelper workItems(func.getContext());
+  Block &body = func.getBody().front();
+  for (scf::ForallOp forall : loops)
+    if (!staticItems(forall, func))
+      return false;
+  forwardFinalCopies(func);
+  // Stages: [first op, last op] with their item counts.
+  struct Stage {
+    SmallVector<Operation *> ops;
+    int64_t items = 1;
+    scf::ForallOp loop;
+  };
+  SmallVector<Stage> stages;
+  SmallVector<memref::AllocOp> shared;
+  SmallVector<Operation *> deallocs;
+  bool open = false;
+  for (Operation &op : body.without_terminator()) {
+    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      if (scratchAttr.isAttrPresent(alloc) ||
+          !alloc.getType().hasStaticShape() ||
+          !alloc.getType().getLayout().isIdentity() ||
+          alloc.getType().getMemorySpace())
+        return false;
+      shared.push_back(alloc);
+      continue;
+    }
+    if (isa<memref::DeallocOp>(op)) {
+      deallocs.push_back(&op);
+      continue;
+    }
+    auto forall = dyn_cast<scf::ForallOp>(op);
+    if (forall && workItems.isAttrPresent(forall)) {
+      stages.push_back({{&op}, *staticItems(forall, func), forall});
+      open = false;
+      continue;
+    }
+    if (runsInEveryCall(op))
+      continue;
+    if (!open)
+      stages.push_back({});
+    stages.back().ops.push_back(&op);
+    open = true;
+  }
+  // A serial stage moves into an scf.if: its results must stay inside.
+  for (Stage &stage : stages) {
+    if (stage.loop)
+      continue;
+    llvm::SmallPtrSet<Operation *, 8> inside(stage.ops.begin(),
+                                             stage.ops.end());
+    for (Operation *op : stage.ops)
+      for (Operation *user : op->getUsers())
+        if (!inside.contains(body.findAncestorOpInBlock(*user)))
+          return false;
+  }
+  for (Operation *dealloc : deallocs) {
+    Value freed = cast<memref::DeallocOp>(dealloc).getMemref();
+    if (!llvm::is_contained(shared, freed.getDefiningOp()))
+      return false;
+  }
+
+  OpBuilder b(func.getContext());
+  Location loc = func.getLoc();
+  Type index = b.getIndexType();
+  for (Operation *dealloc : deallocs)
+    dealloc->erase();
+  // The shared scratch: each buffer at a 64-byte aligned offset.
+  unsigned n = func.getNumArguments();
+  int64_t sharedBytes = 0;
+  if (!shared.empty()) {
+    auto bytesTy = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
+    if (failed(func.insertArgument(n, bytesTy, {}, loc)))
+      return func.emitOpError("could not add the shared scratch argument");
+    Value arg = func.getArgument(n++);
+    for (memref::AllocOp alloc : shared) {
+      MemRefType ty = alloc.getType();
+      int64_t bytes = ty.getNumElements() *
+                      llvm::divideCeil(ty.getElementTypeBitWidth(), 8);
+      b.setInsertionPoint(alloc);
+      Value offset = arith::ConstantIndexOp::create(b, loc, sharedBytes);
+      Value view =
+          memref::ViewOp::create(b, loc, ty, arg, offset, ValueRange{});
+      alloc.getResult().replaceAllUsesWith(view);
+      alloc.erase();
+      sharedBytes += llvm::alignTo(bytes, 64);
+    }
+  }
+  if (failed(func.insertArgument(n, index, {}, loc)) ||
+      failed(func.insertArgument(n + 1, index, {}, loc)))
+    return func.emitOpError("could not add work-item range arguments");
+  Value begin = func.getArgument(n), end = func.getArgument(n + 1);
+
+  SmallVector<int64_t> ends;
+  int64_t first = 0;
+  for (Stage &stage : stages) {
+    int64_t last = first + stage.items;
+    ends.push_back(last);
+    // After the stage's last op: views it uses that sit between its ops
+    // (pure) then come first.
+    b.setInsertionPointAfter(stage.ops.back());
+    Value lo = arith::ConstantIndexOp::create(b, loc, first);
+    Value hi = arith::ConstantIndexOp::create(b, loc, last);
+    if (stage.loop) {
+      // Items [max(begin, first), min(end, last)) of this stage, numbered
+      // from 0 within it.
+      Value from = arith::SubIOp::create(
+          b, loc, arith::MaxSIOp::create(b, loc, begin, lo), lo);
+      Value to = arith::SubIOp::create(
+          b, loc, arith::MinSIOp::create(b, loc, end, hi), lo);
+      Value one = arith::ConstantIndexOp::create(b, loc, 1);
+      moveBody(stage.loop, scf::ForOp::create(b, loc, from, to, one));
+    } else {
+      // The stage's one item is `first`: run it when the range holds it.
+      Value covers = arith::AndIOp::create(
+          b, loc,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, begin, lo),
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, lo, end));
+      auto ifOp = scf::IfOp::create(b, loc, covers, /*withElseRegion=*/false);
+      Operation *yield = ifOp.thenBlock()->getTerminator();
+      for (Operation *op : stage.ops)
+        op->moveBefore(yield);
+    }
+    first = last;
+  }
+
+  std::string name = func.getSymName().str();
+  symbols.insert(constantFunc(b, func, name + "_work_items", first));
+  symbols.insert(constantFunc(b, func, name + "_stages", ends.size()));
+  if (sharedBytes > 0)
+    symbols.insert(constantFunc(b, func, name + "_shared_bytes", sharedBytes));
+  symbols.insert(stageEndFunc(b, func, name, ends));
+  return true;
+}
+
 struct ParallelToRuntimePass
     : attn::impl::AttnParallelToRuntimeBase<ParallelToRuntimePass> {
   void runOnOperation() override {
@@ -308,6 +555,14 @@ struct ParallelToRuntimePass
       });
       auto uses = SymbolTable::getSymbolUses(func, module);
       bool callable = uses && !uses->empty();
+      bool several = loops.size() > 1 || hasWorkAround(func);
+      if (!loops.empty() && func.getNumResults() == 0 && !callable && several) {
+        FailureOr<bool> staged = convertToStages(func, loops, symbols);
+        if (failed(staged))
+          return signalPassFailure();
+        if (*staged)
+          continue;
+      }
       if (!loops.empty() && func.getNumResults() == 0 && !callable &&
           hasWorkAround(func)) {
         if (failed(convertToSingleItem(func, loops, symbols)))

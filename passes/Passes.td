@@ -193,7 +193,8 @@ def AttnVectorizeTiles : Pass<"attn-vectorize-tiles", "func::FuncOp"> {
   let summary = "Lower tile-level attn ops to vector code";
   let description = [{
     Turns `attn.tile_*` ops into register-blocked vector code: the matmuls
-    as outer-product micro-kernels (`rows` × 2 vectors of accumulators),
+    as outer-product micro-kernels (`micro-rows` × `micro-cols` vectors of
+    accumulators),
     the online softmax as vector max/exp/sum per row, packing with
     conversion from f16/bf16. `vector-width` is the f32 lane count
     (8 for AVX2, 16 for AVX-512; 0 asks the host).
@@ -208,6 +209,10 @@ def AttnVectorizeTiles : Pass<"attn-vectorize-tiles", "func::FuncOp"> {
            "K/V/Q keep bf16 copies in the pair layout AMX reads, P is "
            "rounded to bf16, accumulation stays f32; f32 and f16 tiles and "
            "tiles whose sizes AMX cannot take keep the FMA kernel">,
+    Option<"microCols", "micro-cols", "int64_t", /*default=*/"2",
+           "vectors per row of the matmul register block">,
+    Option<"kUnroll", "k-unroll", "int64_t", /*default=*/"1",
+           "K steps per iteration of the matmul micro-kernel's loop">,
   ];
   let dependentDialects = [
     "::mlir::amx::AMXDialect",
@@ -252,23 +257,38 @@ def AttnTileMatmul : Pass<"attn-tile-matmul", "func::FuncOp"> {
     `linalg.matmul` into an f32 C on static buffers (A and B f32, f16 or
     bf16, widened as they are read; B `[K, N]`, or an `nn.Linear` weight
     `[N, K]` through the transposed maps `(m, k), (n, k), (m, n)`, packed
-    transposed) becomes loops over `col-block`-wide
-    panels of B, packed `depth-block` rows at a time (`attn.tile_pack`
-    into one scratch), each packed chunk feeding `row-block`-row blocks of
-    `attn.tile_matmul` that attn-vectorize-tiles lowers (L2-sized pieces;
-    tail blocks get their own static sizes). Columns past the last
+    transposed) is cut into items of `item-rows` rows × `col-block`
+    columns of C, row group by row group: an `scf.forall` marked
+    `attn.work_items` with `work-items` (attn-parallel-to-runtime hands it
+    to the runtime's threads), an `scf.for` without. Each item packs its
+    panel of B `depth-block` K rows at a time into slivers of `sliver`
+    columns (`attn.tile_pack`, each sliver `[depth, sliver]` contiguous in
+    one scratch at the function's entry) and feeds them to `row-block`-row
+    blocks of `attn.tile_matmul` (one per sliver) that attn-vectorize-tiles
+    lowers; tail blocks get their own static sizes. A `linalg.fill` or
+    bias `linalg.broadcast` initialising C right before the matmul moves
+    into the items (each initialises its block). Columns past the last
     multiple of `vector-width` stay a `linalg.matmul` on that strip. Other
     matmuls are left as they are.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
            "f32 lanes per vector register (0: host)">,
-    Option<"rowBlock", "row-block", "int64_t", /*default=*/"128",
-           "output rows per block">,
+    Option<"rowBlock", "row-block", "int64_t", /*default=*/"112",
+           "output rows per attn.tile_matmul (a multiple of the "
+           "micro-kernel's rows avoids row tails)">,
     Option<"colBlock", "col-block", "int64_t", /*default=*/"128",
-           "output columns per block (a multiple of vector-width)">,
-    Option<"depthBlock", "depth-block", "int64_t", /*default=*/"256",
-           "K rows of B packed per panel">,
+           "output columns per work item (a multiple of vector-width)">,
+    Option<"depthBlock", "depth-block", "int64_t", /*default=*/"1024",
+           "K rows of B packed at a time">,
+    Option<"sliver", "sliver", "int64_t", /*default=*/"0",
+           "columns per packed sliver and attn.tile_matmul (a multiple of "
+           "vector-width, at most col-block; 0: two vectors)">,
+    Option<"itemRows", "item-rows", "int64_t", /*default=*/"1024",
+           "output rows per work item (rounded up to whole row blocks)">,
+    Option<"workItems", "work-items", "bool", /*default=*/"false",
+           "items as an attn.work_items scf.forall (for "
+           "attn-parallel-to-runtime) instead of an scf.for">,
   ];
   let dependentDialects = [
     "::mlir::attn::AttnDialect", "::mlir::memref::MemRefDialect",

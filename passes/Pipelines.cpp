@@ -72,9 +72,22 @@ void mlir::attn::buildModelToCpuPipeline(
     afterBufferize(pm);
   // Matmuls outside the attention (a model's projections) on the same
   // micro-kernel; a no-op without f32 linalg.matmul.
+  // Their own register block, measured on the 2048 x 768 x 2304 QKV
+  // projection (docs/performance.md): AVX-512 8 rows × 3 vectors (24 of
+  // the 32 registers accumulate, 3 hold the B sliver; 14 × 2 and 6 × 4
+  // were slower), AVX2 6 × 2 of 16; 4 K steps per loop iteration (8 %
+  // faster than 1). Row blocks of whole micro-blocks,
+  // items of 1024 rows × 4 slivers for the runtime's threads
+  // (attn-parallel-to-runtime stages them around the attention).
+  int64_t gemmRows = width >= 16 ? 8 : 6, gemmVecs = width >= 16 ? 3 : 2;
+  int64_t sliver = gemmVecs * width;
   OpPassManager &contractions = pm.nest<func::FuncOp>();
-  contractions.addPass(createAttnTileMatmul({width}));
-  contractions.addPass(createAttnVectorizeTiles({width, microRows}));
+  contractions.addPass(createAttnTileMatmul(
+      {width, /*rowBlock=*/16 * gemmRows, /*colBlock=*/4 * sliver,
+       /*depthBlock=*/1024, sliver, /*itemRows=*/1024,
+       /*workItems=*/true}));
+  contractions.addPass(createAttnVectorizeTiles(
+      {width, gemmRows, /*amx=*/false, gemmVecs, /*kUnroll=*/4}));
   pm.addPass(createAttnParallelToRuntime());
 
   OpPassManager &late = pm.nest<func::FuncOp>();

@@ -28,10 +28,10 @@ inline constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 class TileVectorizer {
 public:
   TileVectorizer(Operation *op, int64_t width, int64_t microRows,
-                 int64_t fullWidth)
+                 int64_t fullWidth, int64_t microCols = 2, int64_t kUnroll = 1)
       : b(op->getLoc(), op), im{b}, width(width), microRows(microRows),
-        fullWidth(fullWidth), f32(b.getF32Type()),
-        vecTy(VectorType::get({width}, f32)) {}
+        microCols(microCols), kUnroll(kUnroll), fullWidth(fullWidth),
+        f32(b.getF32Type()), vecTy(VectorType::get({width}, f32)) {}
 
   void lower(TilePackOp op);
   void lower(TileMatmulOp op);
@@ -116,7 +116,7 @@ private:
 
   ImplicitLocOpBuilder b;
   IndexMath im;
-  int64_t width, microRows, fullWidth;
+  int64_t width, microRows, microCols, kUnroll, fullWidth;
   Type f32;
   VectorType vecTy;
 };

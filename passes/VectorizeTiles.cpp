@@ -107,25 +107,42 @@ void TileVectorizer::matmulBlock(TileMatmulOp op, Value m0, int64_t nRows,
                                         : splat(0.0f));
   bool lhsT = op.getTransposeLhs();
   int64_t depth = lhsT ? rows(lhs) : cols(lhs);
-  auto kLoop = scf::ForOp::create(
-      b, im.c(0), im.c(depth), im.c(1), init,
-      [&](OpBuilder &, Location, Value k, ValueRange accs) {
-        SmallVector<Value> bVecs, next;
-        for (int64_t j = 0; j < vecs; ++j)
-          bVecs.push_back(loadF32(rhs, {k, colIdx[j]}));
-        for (int64_t i = 0; i < nRows; ++i) {
-          Value a = loadScalarF32(lhs, lhsT ? ValueRange{k, rowIdx[i]}
-                                            : ValueRange{rowIdx[i], k});
-          Value aVec = vector::BroadcastOp::create(b, vecTy, a);
-          for (int64_t j = 0; j < vecs; ++j)
-            next.push_back(
-                vector::FMAOp::create(b, aVec, bVecs[j], accs[i * vecs + j]));
-        }
-        scf::YieldOp::create(b, next);
-      });
+  // One K step: load the B row's vectors, broadcast each A scalar, FMA.
+  auto stepK = [&](Value k, ValueRange accs) {
+    SmallVector<Value> bVecs, next;
+    for (int64_t j = 0; j < vecs; ++j)
+      bVecs.push_back(loadF32(rhs, {k, colIdx[j]}));
+    for (int64_t i = 0; i < nRows; ++i) {
+      Value a = loadScalarF32(lhs, lhsT ? ValueRange{k, rowIdx[i]}
+                                        : ValueRange{rowIdx[i], k});
+      Value aVec = vector::BroadcastOp::create(b, vecTy, a);
+      for (int64_t j = 0; j < vecs; ++j)
+        next.push_back(
+            vector::FMAOp::create(b, aVec, bVecs[j], accs[i * vecs + j]));
+    }
+    return next;
+  };
+  // `kUnroll` steps per iteration (the GEMMs' option), the rest one by one.
+  auto kLoops = [&](int64_t from, int64_t to, int64_t unroll,
+                    ValueRange accs) -> SmallVector<Value> {
+    if (from >= to)
+      return SmallVector<Value>(accs);
+    auto loop = scf::ForOp::create(
+        b, im.c(from), im.c(to), im.c(unroll), accs,
+        [&](OpBuilder &, Location, Value k, ValueRange iter) {
+          SmallVector<Value> cur(iter);
+          for (int64_t u = 0; u < unroll; ++u)
+            cur = stepK(u ? im.add(k, u) : k, cur);
+          scf::YieldOp::create(b, cur);
+        });
+    return SmallVector<Value>(loop.getResults());
+  };
+  int64_t unrolled = depth - depth % kUnroll;
+  SmallVector<Value> results =
+      kLoops(unrolled, depth, 1, kLoops(0, unrolled, kUnroll, init));
   for (int64_t i = 0; i < nRows; ++i)
     for (int64_t j = 0; j < vecs; ++j)
-      store(kLoop.getResult(i * vecs + j), acc, {rowIdx[i], colIdx[j]});
+      store(results[i * vecs + j], acc, {rowIdx[i], colIdx[j]});
 }
 
 void TileVectorizer::dotBlock(TileMatmulOp op, Value m0, int64_t nRows,
@@ -277,7 +294,7 @@ void TileVectorizer::lower(TileMatmulOp op) {
     // Blocks fewer rows than micro-rows (the rows of a decode step) take
     // wider column blocks where registers allow (AVX-512: 32), up to 16
     // accumulators, so each broadcast of the left-hand side feeds more FMAs.
-    int64_t vecs = 2;
+    int64_t vecs = microCols;
     if (nRows < microRows && fullWidth >= 16)
       vecs =
           std::clamp<int64_t>(16 / nRows, 2, std::max<int64_t>(2, n / width));
@@ -373,8 +390,9 @@ struct VectorizeTilesPass
           << "vector-width must be 4, 8 or 16 (0: the host's), got " << width;
       return signalPassFailure();
     }
-    if (microRows <= 0) {
-      getOperation().emitError("micro-rows must be positive");
+    if (microRows <= 0 || microCols <= 0 || kUnroll <= 0) {
+      getOperation().emitError(
+          "micro-rows, micro-cols and k-unroll must be positive");
       return signalPassFailure();
     }
     AmxPlan plan;
@@ -404,7 +422,7 @@ struct VectorizeTilesPass
                           << " or of a fraction of it of at least 4 lanes";
         return signalPassFailure();
       }
-      TileVectorizer v(op, opWidth, microRows, width);
+      TileVectorizer v(op, opWidth, microRows, width, microCols, kUnroll);
       llvm::TypeSwitch<Operation *>(op)
           .Case<TilePackOp, TileMatmulOp, TileSoftcapOp, TileMaskOp,
                 TileDropoutOp, TileOnlineSoftmaxOp, TileFinalizeOp,

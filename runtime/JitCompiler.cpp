@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 
 using namespace mlir;
@@ -33,6 +34,19 @@ namespace {
 /// Set by an atexit handler: static destruction has begun.
 std::atomic<bool> processExiting{false};
 } // namespace
+
+namespace mlir::attn::rt {
+/// Free shared-scratch blocks of one kernel (64-byte aligned, sharedBytes
+/// each); a run takes one or allocates, and gives it back when done.
+struct SharedScratchPool {
+  std::mutex mutex;
+  std::vector<void *> free;
+  ~SharedScratchPool() {
+    for (void *p : free)
+      std::free(p);
+  }
+};
+} // namespace mlir::attn::rt
 
 CpuKernelCode::CpuKernelCode() = default;
 CpuKernelCode::CpuKernelCode(CpuKernelCode &&) = default;
@@ -211,6 +225,44 @@ llvm::Expected<std::string> mlir::attn::rt::compileKernelObject(
   return std::string(object.data(), object.size());
 }
 
+namespace {
+/// A staged kernel's stage ends and shared scratch bytes (static kernels).
+llvm::Error resolveStages(llvm::orc::LLJIT &j, llvm::StringRef name,
+                          CpuKernelCode &code) {
+  auto stages = j.lookup((name + "_stages").str());
+  if (!stages) {
+    llvm::consumeError(stages.takeError()); // one stage
+    return llvm::Error::success();
+  }
+  auto endFn = j.lookup((name + "_stage_end").str());
+  if (!endFn)
+    return makeError("the kernel has stages but no " + name +
+                     "_stage_end: " + llvm::toString(endFn.takeError()));
+  int64_t count = stages->toPtr<int64_t (*)()>()();
+  auto end = endFn->toPtr<int64_t (*)(int64_t)>();
+  int64_t last = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t e = end(i);
+    if (e < last || e > code.workItems)
+      return makeError("the kernel's stage " + llvm::Twine(i) + " ends at " +
+                       llvm::Twine(e) + " (items " + llvm::Twine(last) +
+                       " to " + llvm::Twine(code.workItems) + ")");
+    code.stageEnds.push_back(last = e);
+  }
+  if (auto bytes = j.lookup((name + "_shared_bytes").str())) {
+    code.sharedBytes = bytes->toPtr<int64_t (*)()>()();
+    if (code.sharedBytes < 0)
+      return makeError("the kernel asks for " + llvm::Twine(code.sharedBytes) +
+                       " shared scratch bytes");
+    if (code.sharedBytes > 0)
+      code.sharedPool = std::make_unique<SharedScratchPool>();
+  } else {
+    llvm::consumeError(bytes.takeError());
+  }
+  return llvm::Error::success();
+}
+} // namespace
+
 llvm::Expected<CpuKernelCode>
 mlir::attn::rt::loadKernelObject(llvm::StringRef object, llvm::StringRef name) {
   initializeRuntimeOnce();
@@ -281,6 +333,8 @@ mlir::attn::rt::loadKernelObject(llvm::StringRef object, llvm::StringRef name) {
     // No split-KV scratch: the kernel takes no scratch argument.
     llvm::consumeError(scratch.takeError());
   }
+  if (llvm::Error e = resolveStages(j, name, code))
+    return std::move(e);
   code.jit = std::move(*jit);
   code.object = object.str();
   return code;
@@ -391,17 +445,55 @@ llvm::Error mlir::attn::rt::runKernelCode(const CpuKernelCode &code,
   scratchDesc.sizesAndStrides[1] = 1;
   if (code.scratchBytesPerItem > 0 || code.scratchBytesFn)
     descriptorPtrs.push_back(&scratchDesc);
+  // A staged kernel's buffers across stages: this run's own, not zeroed
+  // (every stage writes what a later one reads).
+  // A block of a finished run when there is one (its pages are mapped).
+  SharedScratchPool *sharedPool = code.sharedPool.get();
+  auto giveBack = [sharedPool](void *p) {
+    std::lock_guard<std::mutex> lock(sharedPool->mutex);
+    sharedPool->free.push_back(p);
+  };
+  std::unique_ptr<void, std::function<void(void *)>> shared(nullptr, giveBack);
+  MemRefDescriptor sharedDesc{};
+  if (code.sharedBytes > 0) {
+    {
+      std::lock_guard<std::mutex> lock(sharedPool->mutex);
+      if (!sharedPool->free.empty()) {
+        shared.reset(sharedPool->free.back());
+        sharedPool->free.pop_back();
+      }
+    }
+    if (!shared)
+      shared.reset(std::aligned_alloc(64, (code.sharedBytes + 63) / 64 * 64));
+    if (!shared)
+      return makeError("cannot allocate " + llvm::Twine(code.sharedBytes) +
+                       " bytes of shared scratch");
+    sharedDesc.allocated = sharedDesc.aligned = shared.get();
+    sharedDesc.sizesAndStrides[0] = code.sharedBytes;
+    sharedDesc.sizesAndStrides[1] = 1;
+    descriptorPtrs.push_back(&sharedDesc);
+  }
   PackedKernelFn entry = code.entry;
   // One call per chunk of items: attn-parallel-to-runtime hoists each
   // item's scratch to the kernel's entry, so a long range uses no more
-  // stack than one item.
-  pool.parallelFor(items, /*chunk=*/0, [&](int64_t begin, int64_t end) {
-    llvm::SmallVector<void *, 12> packed;
-    for (void *&p : descriptorPtrs)
-      packed.push_back(&p);
-    packed.push_back(&begin);
-    packed.push_back(&end);
-    entry(packed.data());
-  });
+  // stack than one item. Stages one after another (parallelFor returns
+  // when all of a stage's items are done: the barrier).
+  llvm::SmallVector<int64_t, 8> ends(code.stageEnds.begin(),
+                                     code.stageEnds.end());
+  if (ends.empty())
+    ends.push_back(items);
+  int64_t first = 0;
+  for (int64_t last : ends) {
+    pool.parallelFor(last - first, /*chunk=*/0, [&](int64_t b, int64_t e) {
+      int64_t begin = first + b, end = first + e;
+      llvm::SmallVector<void *, 12> packed;
+      for (void *&p : descriptorPtrs)
+        packed.push_back(&p);
+      packed.push_back(&begin);
+      packed.push_back(&end);
+      entry(packed.data());
+    });
+    first = last;
+  }
   return llvm::Error::success();
 }

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace llvm::orc {
 class LLJIT;
@@ -54,6 +55,18 @@ struct CpuKernelCode {
   /// fresh zeroed `memref<?xi8>` of workItems × this after the buffers, so
   /// runs of one kernel share no memory and may overlap freely.
   int64_t scratchBytesPerItem = 0;
+  /// A staged kernel (`<name>_stages`, attn-parallel-to-runtime): the end
+  /// of each stage's items; stages run in order with a barrier between
+  /// them. Empty: one stage of all items.
+  std::vector<int64_t> stageEnds;
+  /// `<name>_shared_bytes`: the scratch that lives across a staged
+  /// kernel's stages (a layer's intermediate activations); 0: no such
+  /// argument. Each run passes its own, after the split-KV scratch.
+  int64_t sharedBytes = 0;
+  /// Shared scratch blocks of finished runs, reused by the next ones: a
+  /// fresh allocation of a layer's ~100 MB costs a page fault per page on
+  /// every run. Null when sharedBytes is 0.
+  std::unique_ptr<struct SharedScratchPool> sharedPool;
 
   CpuKernelCode();
   CpuKernelCode(CpuKernelCode &&);

@@ -29,11 +29,11 @@
 // GEMMs are attn-tile-matmul blocks packing the weight transposed.
 // BUF-LABEL: func.func @self_combined
 // BUF-NOT:   memref.copy
-// BUF:       attn.tile_pack %{{.*}} into %{{.*}} {transpose} : memref<128x64xf32, strided<[64, 1]>>
+// BUF:       attn.tile_pack %{{.*}} into %{{.*}} {transpose} : memref<32x64xf32, strided<[64, 1], offset: ?>> into memref<64x32xf32, strided<[32, 1], offset: ?>>
 // BUF:       memref.subview %{{.*}}[0, 0, 0, 0] [2, 16, 4, 16] [1, 1, 1, 1] : memref<2x16x12x16xf32> to memref<2x16x4x16xf32, strided<[3072, 192, 16, 1]>>
 // BUF:       memref.subview %{{.*}}[0, 0, 4, 0] [2, 16, 4, 16] [1, 1, 1, 1] : memref<2x16x12x16xf32> to memref<2x16x4x16xf32, strided<[3072, 192, 16, 1], offset: 64>>
 // BUF:       memref.subview %{{.*}}[0, 0, 8, 0] [2, 16, 4, 16] [1, 1, 1, 1] : memref<2x16x12x16xf32> to memref<2x16x4x16xf32, strided<[3072, 192, 16, 1], offset: 128>>
-// BUF:       attn.tile_pack %{{.*}} into %{{.*}} {transpose} : memref<64x64xf32, strided<[64, 1]>>
+// BUF:       attn.tile_pack %{{.*}} into %{{.*}} {transpose} : memref<32x64xf32, strided<[64, 1], offset: ?>> into memref<64x32xf32, strided<[32, 1], offset: ?>>
 // BUF-NOT:   memref.copy
 // BUF-NOT:   linalg.matmul
 // BUF:       return

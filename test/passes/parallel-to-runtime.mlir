@@ -60,13 +60,32 @@ func.func @returns() -> memref<10xf32> {
 
 // -----
 
-// Two work-item loops in one function keep their order: both run in
-// sequence, in one call.
+// Two work-item loops in one function keep their order as stages over one
+// item numbering: [0, 10) and [10, 20). A call runs the items of its range
+// in each stage (the runtime's calls stay within a stage, one call over
+// [0, 20) runs both in order); @two_stage_end tells the runtime where each
+// stage ends (its barriers).
 // CHECK-LABEL: func @two
-// CHECK-SAME: (%{{.*}}: memref<10xf32>)
-// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c10
-// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c10
-// CHECK-NOT: two_work_items
+// CHECK-SAME: (%{{.*}}: memref<10xf32>, %[[B:.*]]: index, %[[E:.*]]: index)
+// CHECK:      %[[C0:.*]] = arith.constant 0 : index
+// CHECK:      %[[C10:.*]] = arith.constant 10 : index
+// CHECK:      arith.maxsi %[[B]], %[[C0]]
+// CHECK:      arith.minsi %[[E]], %[[C10]]
+// CHECK:      scf.for
+// CHECK:      %[[S1:.*]] = arith.constant 10 : index
+// CHECK:      %[[S2:.*]] = arith.constant 20 : index
+// CHECK:      %[[LO:.*]] = arith.maxsi %[[B]], %[[S1]]
+// CHECK:      %[[FROM:.*]] = arith.subi %[[LO]], %[[S1]]
+// CHECK:      %[[HI:.*]] = arith.minsi %[[E]], %[[S2]]
+// CHECK:      %[[TO:.*]] = arith.subi %[[HI]], %[[S1]]
+// CHECK:      scf.for %{{.*}} = %[[FROM]] to %[[TO]] step
+// CHECK-NOT:  scf.forall
+// CHECK:      func.func @two_stage_end(%[[I:.*]]: index) -> index
+// CHECK:        arith.cmpi eq, %[[I]], %{{.*}}
+// CHECK:      func.func @two_stages() -> index
+// CHECK:        arith.constant 2 : index
+// CHECK:      func.func @two_work_items() -> index
+// CHECK:        arith.constant 20 : index
 func.func @two(%out: memref<10xf32>) {
   %c = arith.constant 1.0 : f32
   scf.forall (%i) in (10) {
@@ -75,6 +94,76 @@ func.func @two(%out: memref<10xf32>) {
   scf.forall (%i) in (10) {
     memref.store %c, %out[%i] : memref<10xf32>
   } {attn.work_items}
+  return
+}
+
+// -----
+
+// A layer's shape: items, work around them (one serial item, in an
+// scf.if on the range holding it), items reading what the first wrote.
+// The buffer living across stages becomes a view of the shared scratch
+// argument (its bytes exported, 64-byte aligned offsets), its dealloc
+// goes; per-call scratch and views stay outside the stages.
+// CHECK-LABEL: func @staged
+// CHECK-SAME: (%[[IN:.*]]: memref<10xf32>, %[[OUT:.*]]: memref<10xf32>, %[[SHARED:.*]]: memref<?xi8>, %[[B:.*]]: index, %[[E:.*]]: index)
+// CHECK:      %[[VIEW:.*]] = memref.view %[[SHARED]][%{{.*}}][] : memref<?xi8> to memref<10xf32>
+// CHECK:      scf.for
+// CHECK:        memref.store %{{.*}}, %[[VIEW]]
+// CHECK:      %[[C64:.*]] = arith.constant 64 : index
+// CHECK:      %[[VIEW2:.*]] = memref.view %[[SHARED]][%[[C64]]][] : memref<?xi8> to memref<3xf32>
+// CHECK:      %[[LE:.*]] = arith.cmpi sle, %[[B]], %[[C10:.*]] : index
+// CHECK:      %[[GT:.*]] = arith.cmpi slt, %[[C10]], %[[E]] : index
+// CHECK:      %[[IN_RANGE:.*]] = arith.andi %[[LE]], %[[GT]]
+// CHECK:      scf.if %[[IN_RANGE]] {
+// CHECK-NEXT:   linalg.fill ins(%{{.*}}) outs(%[[OUT]] : memref<10xf32>)
+// CHECK-NEXT:   linalg.fill ins(%{{.*}}) outs(%[[VIEW2]] : memref<3xf32>)
+// CHECK-NEXT: }
+// CHECK:      scf.for
+// CHECK:        memref.load %[[VIEW]]
+// CHECK-NOT:  memref.dealloc
+// CHECK:      func.func @staged_shared_bytes() -> index
+// CHECK:        arith.constant 128 : index
+// CHECK:      func.func @staged_stages() -> index
+// CHECK:        arith.constant 3 : index
+// CHECK:      func.func @staged_work_items() -> index
+// CHECK:        arith.constant 21 : index
+func.func @staged(%in: memref<10xf32>, %out: memref<10xf32>) {
+  %c = arith.constant 1.0 : f32
+  %tmp = memref.alloc() : memref<10xf32>
+  scf.forall (%i) in (10) {
+    %x = memref.load %in[%i] : memref<10xf32>
+    memref.store %x, %tmp[%i] : memref<10xf32>
+  } {attn.work_items}
+  %small = memref.alloc() : memref<3xf32>
+  linalg.fill ins(%c : f32) outs(%out : memref<10xf32>)
+  linalg.fill ins(%c : f32) outs(%small : memref<3xf32>)
+  scf.forall (%i) in (10) {
+    %x = memref.load %tmp[%i] : memref<10xf32>
+    memref.store %x, %out[%i] : memref<10xf32>
+  } {attn.work_items}
+  memref.dealloc %tmp : memref<10xf32>
+  memref.dealloc %small : memref<3xf32>
+  return
+}
+
+// -----
+
+// Not staged: a work-item count known at run time only; the kernel is one
+// item running its loops in order.
+// CHECK-LABEL: func @unstageable
+// CHECK-SAME: (%{{.*}}: memref<?xf32>, %{{.*}}: index, %{{.*}}: index)
+// CHECK:      scf.for
+// CHECK:      linalg.fill
+// CHECK:      func.func @unstageable_work_items() -> index
+// CHECK:        arith.constant 1 : index
+func.func @unstageable(%out: memref<?xf32>) {
+  %c = arith.constant 1.0 : f32
+  %c0 = arith.constant 0 : index
+  %n = memref.dim %out, %c0 : memref<?xf32>
+  scf.forall (%i) in (%n) {
+    memref.store %c, %out[%i] : memref<?xf32>
+  } {attn.work_items}
+  linalg.fill ins(%c : f32) outs(%out : memref<?xf32>)
   return
 }
 

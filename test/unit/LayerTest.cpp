@@ -5,7 +5,8 @@
 // self- and cross-attention, combined and separate weights, biases on and
 // off, MHA / GQA 4:1 / MQA, causal and a key padding mask, ragged
 // kv_lengths, dropout regenerated from the Philox stream, the weights
-// result; odd sizes (E = 96, S = 37, D = 40, Dv = 24). Inputs follow
+// result; odd sizes (E = 96, S = 37, D = 40, Dv = 24); bit-identical
+// results on 1, 2 and 3 threads. Inputs follow
 // nn.Linear's initialisation (weights U(-1/sqrt(in), 1/sqrt(in)), biases
 // U(-0.1, 0.1)) on N(0, 1) activations, rounded to the dtype.
 // Tolerances |got - ref| <= atol + rtol |ref| (f32 accumulation
@@ -23,6 +24,7 @@
 #include "runtime/HalfFloat.h"
 #include "runtime/Reference.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -255,6 +257,49 @@ TEST(LayerTest, CrossWeightsMaskedF32) {
   s.boolMaskShape = {2, 1, 21, 37};
   s.returnWeights = true;
   checkLayer(s);
+}
+
+/// A layer's GEMMs and attention as work items on the runtime's threads
+/// (attn-parallel-to-runtime's stages): 1, 2 and 3 threads give the same
+/// bits, and the float64 reference's values. 2 × 600 = 1200 rows are two
+/// row groups of GEMM items (1024 rows, the last 176 with a row-block
+/// tail); E = 96 and N = 3 · 4 · 24 = 288 columns leave column-panel and
+/// sliver tails; causal with biases.
+TEST(LayerTest, ThreadsGiveIdenticalResults) {
+  LayerSpec s = selfSpec(ElementType::F32);
+  s.attention.queryLen = s.attention.kvLen = 600;
+  s.attention.headDim = 24;
+  s.attention.mask.causal = true;
+  uint64_t seed = testSeed();
+  SCOPED_TRACE("ATTN_TEST_SEED=" + std::to_string(seed));
+  KernelSignature sig = signatureForLayerSpec(s);
+  Buffers buffers(sig, seed);
+  auto ref = referenceLayer(sig, buffers.all);
+  ASSERT_TRUE(bool(ref)) << llvm::toString(ref.takeError());
+  std::vector<float> first;
+  for (unsigned threads : {1u, 2u, 3u}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    Runtime runtime(RuntimeOptions{threads});
+    auto layer = runtime.compileLayer(s, buffers.weights);
+    ASSERT_TRUE(bool(layer)) << llvm::toString(layer.takeError());
+    // The stages' items: QKV GEMM, attention, output GEMM (not one item).
+    EXPECT_GT((*layer)->kernel()->workItems(), 3);
+    const BufferRef &out = buffers.run.output;
+    std::fill_n(static_cast<float *>(out.data), out.numElements(),
+                std::numeric_limits<float>::quiet_NaN());
+    ASSERT_TRUE(ok((*layer)->run(buffers.run)));
+    std::vector<float> got(static_cast<float *>(out.data),
+                           static_cast<float *>(out.data) + out.numElements());
+    if (first.empty()) {
+      double err = expectClose(out, ref->output, toleranceFor(ElementType::F32),
+                               "output");
+      std::printf("max abs error: output %.3g\n", err);
+      first = got;
+      continue;
+    }
+    ASSERT_EQ(std::memcmp(got.data(), first.data(), got.size() * 4), 0)
+        << "the output differs from one thread's";
+  }
 }
 
 TEST(LayerTest, WeightsAreCopiedAtCompile) {

@@ -1,4 +1,4 @@
-//===- RuntimeJitTest.cpp - JIT, work items, kernel cache -----------------===//
+//===- RuntimeJitTest.cpp - JIT, work items, stages, kernel cache ---------===//
 #include "RuntimeJitTest.h"
 #include "RuntimeTestUtils.h"
 
@@ -91,6 +91,97 @@ TEST(Jit, MissingWorkItemsFunctionIsAnError) {
       *module, accumulateSignature(), attn_test::lowerWithUpstreamPasses));
   EXPECT_NE(e.find("cannot resolve attention_work_items"), std::string::npos)
       << e;
+}
+
+/// kAccumulate with staged-kernel exports appended (attn-parallel-to-runtime's
+/// `_stages`, `_stage_end`, `_shared_bytes`), for the loader's checks.
+std::string stagedText(int64_t stages, const char *stageEnd,
+                       int64_t sharedBytes) {
+  std::string text = kAccumulate;
+  text += "func.func @attention_stages() -> index {\n  %n = arith.constant " +
+          std::to_string(stages) + " : index\n  return %n : index\n}\n";
+  if (stageEnd)
+    text += std::string("func.func @attention_stage_end(%i: index) -> index "
+                        "{\n  %n = arith.constant ") +
+            stageEnd + " : index\n  return %n : index\n}\n";
+  text += "func.func @attention_shared_bytes() -> index {\n  %n = "
+          "arith.constant " +
+          std::to_string(sharedBytes) + " : index\n  return %n : index\n}\n";
+  return text;
+}
+
+TEST(Jit, StagedKernelRunsEveryItemOnce) {
+  // Stages [0, 400) and [400, 1000), no shared scratch: two parallelFor
+  // rounds over the one item numbering, each item once.
+  std::string text = kAccumulate;
+  text += R"mlir(
+func.func @attention_stages() -> index {
+  %n = arith.constant 2 : index
+  return %n : index
+}
+func.func @attention_stage_end(%i: index) -> index {
+  %c0 = arith.constant 0 : index
+  %first = arith.constant 400 : index
+  %all = arith.constant 1000 : index
+  %is0 = arith.cmpi eq, %i, %c0 : index
+  %n = arith.select %is0, %first, %all : index
+  return %n : index
+}
+)mlir";
+  auto ctx = attn_test::jitTestContext();
+  auto module = parseSourceString<ModuleOp>(text, ctx.get());
+  ASSERT_TRUE(module);
+  Runtime runtime(RuntimeOptions{2});
+  auto kernel = runtime.compileModule(*module, accumulateSignature(),
+                                      attn_test::lowerWithUpstreamPasses);
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  std::vector<float> x(1000, 1.0f), y(1000, 0.0f);
+  AttentionArgs args;
+  args.query = BufferRef::contiguous(x.data(), DType::F32, {1000});
+  args.output = BufferRef::contiguous(y.data(), DType::F32, {1000});
+  ASSERT_TRUE(ok((*kernel)->run(args)));
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_EQ(y[i], 2.0f) << "item " << i;
+}
+
+TEST(Jit, BadStageExportsAreErrors) {
+  struct Case {
+    int64_t stages;
+    const char *end;
+    int64_t shared;
+    const char *message;
+  };
+  for (const Case &c :
+       {Case{2, nullptr, 0, "has stages but no attention_stage_end"},
+        Case{1, "1001", 0, "stage 0 ends at 1001 (items 0 to 1000)"},
+        Case{1, "1000", -64, "asks for -64 shared scratch bytes"}}) {
+    auto ctx = attn_test::jitTestContext();
+    auto module = parseSourceString<ModuleOp>(
+        stagedText(c.stages, c.end, c.shared), ctx.get());
+    ASSERT_TRUE(module);
+    Runtime runtime;
+    std::string e = errorOf(runtime.compileModule(
+        *module, accumulateSignature(), attn_test::lowerWithUpstreamPasses));
+    EXPECT_NE(e.find(c.message), std::string::npos) << e;
+  }
+}
+
+TEST(Jit, UnallocatableSharedScratchIsARunError) {
+  // 2^60 bytes: the run fails before any call, and says why.
+  auto ctx = attn_test::jitTestContext();
+  auto module = parseSourceString<ModuleOp>(
+      stagedText(1, "1000", int64_t(1) << 60), ctx.get());
+  ASSERT_TRUE(module);
+  Runtime runtime;
+  auto kernel = runtime.compileModule(*module, accumulateSignature(),
+                                      attn_test::lowerWithUpstreamPasses);
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  std::vector<float> x(1000), y(1000);
+  AttentionArgs args;
+  args.query = BufferRef::contiguous(x.data(), DType::F32, {1000});
+  args.output = BufferRef::contiguous(y.data(), DType::F32, {1000});
+  std::string e = errorOf((*kernel)->run(args));
+  EXPECT_NE(e.find("bytes of shared scratch"), std::string::npos) << e;
 }
 
 TEST(Jit, PassFailureIsAnError) {
