@@ -12,10 +12,11 @@
 // RUN: attn-run %s --check --threads=2 | FileCheck %s --check-prefix=FILE
 // FILE: check: seed {{[0-9]+}}: {{.*}}: PASS (tolerance 0.002, lse 2e-05)
 
-// No backward through dropout yet.
-// RUN: bash -c "attn-run 'mha:h=2,s=8,d=64,dropout=0.1' --backward --check 2>&1; echo exit=\$?" | FileCheck %s --check-prefix=BACKWARD
-// BACKWARD: dropout has no backward yet
-// BACKWARD: exit=1
+// The backward through dropout, checked against the float64 backward with
+// the same Philox mask (odd lengths, GQA 4:1).
+// RUN: attn-run 'gqa:hq=8,hkv=2,sq=37,skv=45,d=64,causal,dropout=0.3' --backward --check | FileCheck %s --check-prefix=BACKWARD
+// BACKWARD: dropout=0.3 (backward)
+// BACKWARD: check: seed {{[0-9]+}}: dq {{.*}}: PASS
 
 func.func @dropped(%q: tensor<1x4x40x64xf16>, %k: tensor<1x2x70x64xf16>,
                    %v: tensor<1x2x70x64xf16>, %r: tensor<2xi64>)
