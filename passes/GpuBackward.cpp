@@ -230,16 +230,7 @@ LogicalResult GpuBackwardLowering::run() {
     in.push_back(asKernelBuffer(b, op, lengths, gpuLengthsType(ctx, g)));
   emitLaunches(b, in, out);
 
-  llvm::SetVector<Operation *> maybeDead;
-  for (Value operand : op->getOperands())
-    if (Operation *def = operand.getDefiningOp())
-      maybeDead.insert(def);
-  for (auto mat : mats)
-    mat.erase();
-  op.erase();
-  for (Operation *def : maybeDead)
-    if (def->use_empty())
-      def->erase();
+  eraseLoweredOp(op, mats);
   return success();
 }
 

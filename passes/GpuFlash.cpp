@@ -139,6 +139,22 @@ RunTimeLaunch runTimeLaunch(ImplicitLocOpBuilder &ib, ModuleOp module,
 
 } // namespace
 
+void gpu_lowering::eraseLoweredOp(
+    Operation *op, ArrayRef<bufferization::MaterializeInDestinationOp> mats) {
+  // A set: K and V (or any two operands) may read the same buffer, and an
+  // op must not be visited again after it is erased.
+  llvm::SetVector<Operation *> maybeDead;
+  for (Value operand : op->getOperands())
+    if (Operation *def = operand.getDefiningOp())
+      maybeDead.insert(def);
+  for (auto mat : mats)
+    mat.erase();
+  op->erase();
+  for (Operation *def : maybeDead)
+    if (def->use_empty())
+      def->erase();
+}
+
 /// Emits the kernels of `g` into @attn_gpu and, at `b`, their launches:
 /// the flash kernel over (row blocks x splits, KV heads, batch) reading
 /// `inputs` (q, k, v, [lengths], [block table]), then with splits the
@@ -498,18 +514,7 @@ LogicalResult GpuAttentionLowering::run() {
                asKernelBuffer(b, op, out, gpuOutputType(ctx, g)), lseBuf, sizes,
                numSms);
 
-  // A set: K and V (or any two operands) may read the same buffer, and an
-  // op must not be visited again after it is erased.
-  llvm::SetVector<Operation *> maybeDead;
-  for (Value operand : op->getOperands())
-    if (Operation *def = operand.getDefiningOp())
-      maybeDead.insert(def);
-  for (auto mat : materializations)
-    mat.erase();
-  op.erase();
-  for (Operation *def : maybeDead)
-    if (def->use_empty())
-      def->erase();
+  eraseLoweredOp(op, materializations);
   return success();
 }
 

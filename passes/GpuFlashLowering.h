@@ -13,6 +13,8 @@
 #include "dialect/AttnOps.h"
 #include "passes/GpuFlashKernel.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+
 namespace mlir::attn::gpu_lowering {
 
 /// The module the kernels go into (created, and the parent marked as a
@@ -39,6 +41,11 @@ Value asKernelBuffer(OpBuilder &b, Operation *op, Value arg, MemRefType type);
 void emitLaunches(OpBuilder &b, Operation *op, const GpuFlashGeometry &g,
                   SmallVector<Value> inputs, Value out, Value lse,
                   ArrayRef<Value> runTimeSizes = {}, int64_t numSms = 0);
+
+/// Erases the lowered `op`, the bufferization materializations that wrote
+/// its results, and the operand producers left without uses.
+void eraseLoweredOp(Operation *op,
+                    ArrayRef<bufferization::MaterializeInDestinationOp> mats);
 
 /// CUDA launches need a non-empty grid: zero sizes are rejected with the
 /// reason (`names` lists what `sizes` are). Call before anything divides
