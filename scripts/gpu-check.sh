@@ -59,7 +59,9 @@ step() { # step NAME SECONDS CMD...: run with a time limit, record the status
 gpu_tests_sharded() {
   local n="${ATTN_GPU_TEST_SHARDS:-4}" i rc=0 pids=()
   for ((i = 0; i < n; i++)); do
-    GTEST_TOTAL_SHARDS=$n GTEST_SHARD_INDEX=$i "$BIN/attn-gpu-tests" \
+    # No disk cache, as under ctest: tests count their compiles, and the
+    # shards would otherwise fill one cache for each other.
+    ATTN_CACHE_DIR=off GTEST_TOTAL_SHARDS=$n GTEST_SHARD_INDEX=$i "$BIN/attn-gpu-tests" \
       ${ATTN_GPU_TEST_FILTER:+--gtest_filter="$ATTN_GPU_TEST_FILTER"} \
       > "$RESULTS/gpu-tests.$i.log" 2>&1 &
     pids+=($!)
