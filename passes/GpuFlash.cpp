@@ -358,9 +358,6 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   if (op.getSinks())
     return op.emitOpError("attn-gpu-flash does not support attention sinks "
                           "yet (the CPU pipeline attn-to-cpu does)");
-  if (op.getDropoutState())
-    return op.emitOpError("attn-gpu-flash does not support dropout yet (the "
-                          "CPU pipeline attn-to-cpu does)");
   auto qs = op.getLogicalShape(op.getQuery());
   auto ks = op.getLogicalShape(op.getKey());
   auto vs = op.getLogicalShape(op.getValue());
@@ -404,6 +401,9 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   g.bshd = op.getLayoutOrDefault() == Layout::BSHD;
   g.bf16 = et.isBF16();
   g.hasKvLengths = static_cast<bool>(op.getKvLengths());
+  g.hasDropoutState = static_cast<bool>(op.getDropoutState());
+  if (auto rate = op.getDropoutP())
+    g.dropoutP = rate->convertToDouble();
   g.hasLse = static_cast<bool>(op.getLse());
   if (Value bias = op.getBias()) {
     auto bt = cast<ShapedType>(bias.getType());
@@ -454,6 +454,8 @@ LogicalResult GpuAttentionLowering::run() {
       op.getQSegmentIds() ? sourceArgument(op.getQSegmentIds()) : Value();
   Value kvSegArg =
       op.getKvSegmentIds() ? sourceArgument(op.getKvSegmentIds()) : Value();
+  Value dropoutArg =
+      op.getDropoutState() ? sourceArgument(op.getDropoutState()) : Value();
   // Each result must be materialized into a function argument.
   SmallVector<bufferization::MaterializeInDestinationOp> materializations;
   auto destination = [&](Value result) -> Value {
@@ -472,7 +474,8 @@ LogicalResult GpuAttentionLowering::run() {
     out = Value();
   if (!q || !k || !v || (op.getKvLengths() && !lengths) ||
       (op.getBias() && !biasArg) || (op.getBoolMask() && !maskArg) ||
-      (op.getQSegmentIds() && (!qSegArg || !kvSegArg)) || !out)
+      (op.getQSegmentIds() && (!qSegArg || !kvSegArg)) ||
+      (op.getDropoutState() && !dropoutArg) || !out)
     return op.emitOpError(
         "attn-gpu-flash needs the buffer kernel ABI: operands read from "
         "function arguments through bufferization.to_tensor and the result "
@@ -499,6 +502,9 @@ LogicalResult GpuAttentionLowering::run() {
   }
   if (lengths)
     inputs.push_back(asKernelBuffer(b, op, lengths, gpuLengthsType(ctx, g)));
+  if (dropoutArg)
+    inputs.push_back(
+        asKernelBuffer(b, op, dropoutArg, gpuDropoutStateType(ctx)));
   Value lseBuf =
       lseDest ? asKernelBuffer(b, op, lseDest, gpuLseType(ctx, g)) : Value();
   SmallVector<Value> sizes;

@@ -90,6 +90,13 @@ struct GpuFlashGeometry {
   bool hasBoolMask() const { return !boolMaskShape.empty(); }
   /// Segment ids [B, Sq] and [B, Skv] (i32): a query sees its segment.
   bool hasSegments = false;
+  /// Dropout on the attention weights: the [seed, offset] i64 state is a
+  /// kernel argument when the op has one; the Philox keep bits (of
+  /// common/Philox.h) are drawn only when the rate is above 0, so rate 0
+  /// is the plain kernel.
+  bool hasDropoutState = false;
+  double dropoutP = 0.0;
+  bool dropsWeights() const { return hasDropoutState && dropoutP > 0.0; }
   /// FlexAttention-style regions of the op, inlined per score (null: none);
   /// they capture nothing but constants (checked by the pass).
   Region *scoreMod = nullptr, *maskMod = nullptr;
@@ -282,6 +289,8 @@ MemRefType gpuBlockTableType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
 /// kv_lengths (or cache lengths): [B] i32.
 MemRefType gpuLengthsType(MLIRContext *ctx, const GpuFlashGeometry &g);
+/// Dropout's [seed, offset] state: [2] i64.
+MemRefType gpuDropoutStateType(MLIRContext *ctx);
 MemRefType gpuScratchOutType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuScratchLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
 /// A CUtensorMap (128 bytes) in global memory.

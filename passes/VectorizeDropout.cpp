@@ -3,11 +3,13 @@
 // The keep bits of attn.tile_dropout, computed as common/Philox.h defines
 // them: one Philox4x32-10 call per four keys of a column vector, ten rounds
 // of 32x32->64 products (arith.mului_extended) on i32 vectors, one lane per
-// query row. The constants and the counter mapping come from the header, so
+// query row (the rounds: passes/PhiloxEmitter.h, shared with the GPU
+// kernels). The constants and the counter mapping come from the header, so
 // the vector code and the float64 reference cannot drift apart.
 //
 //===----------------------------------------------------------------------===//
 #include "common/Philox.h"
+#include "passes/PhiloxEmitter.h"
 #include "passes/TileVectorizer.h"
 
 using namespace mlir;
@@ -61,29 +63,14 @@ void TileVectorizer::lower(TileDropoutOp op) {
   Value scaleVec =
       splat(static_cast<float>(1.0 / (1.0 - op.getP().convertToDouble())));
   Value zero = splat(0.0f);
-  Value mul0 = constI(px::kMul0), mul1 = constI(px::kMul1);
-  Value weyl0 = constI(px::kWeyl0), weyl1 = constI(px::kWeyl1);
-  auto xorI = [&](Value x, Value y) -> Value {
-    return arith::XOrIOp::create(b, x, y);
-  };
   Value kvStart = op.getKvStart();
   loop(im.c(0), im.c(rows(s)), 4, [&](Value n) {
     // Counter word 0: the block of four keys.
     Value c0 = splatI(toI32(
         arith::ShRUIOp::create(b, im.add(kvStart, n), im.c(2)).getResult()));
     for (auto [ci, c1, c2] : llvm::enumerate(c1s, c2s)) {
-      std::array<Value, 4> ctr = {c0, c1, c2, c3};
-      Value key0 = k0, key1 = k1;
-      for (int r = 0; r < px::kRounds; ++r) {
-        if (r > 0) {
-          key0 = arith::AddIOp::create(b, key0, weyl0);
-          key1 = arith::AddIOp::create(b, key1, weyl1);
-        }
-        auto p0 = arith::MulUIExtendedOp::create(b, mul0, ctr[0]);
-        auto p1 = arith::MulUIExtendedOp::create(b, mul1, ctr[2]);
-        ctr = {xorI(xorI(p1.getHigh(), ctr[1]), key0), p1.getLow(),
-               xorI(xorI(p0.getHigh(), ctr[3]), key1), p0.getLow()};
-      }
+      std::array<Value, 4> ctr =
+          emitPhilox4x32_10(b, {c0, c1, c2, c3}, k0, k1, constI);
       Value col = im.c(ci * width);
       for (int64_t w = 0; w < 4; ++w) {
         Value row = im.add(n, w);

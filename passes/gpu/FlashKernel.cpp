@@ -39,6 +39,8 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   b.setInsertionPointToStart(&entry);
   bindArguments(entry);
   bindThreadIds();
+  if (g.dropsWeights())
+    loadDropoutState();
   planSharedMemory();
   chooseKeyRange();
   mapThreadRows();
@@ -73,6 +75,8 @@ void FlashKernelEmitter::bindArguments(Block &entry) {
   }
   if (g.hasKvLengths)
     kvLengths = entry.getArgument(argNo++);
+  if (g.hasDropoutState)
+    dropoutState = entry.getArgument(argNo++);
   if (g.paged())
     blockTable = entry.getArgument(argNo++);
   if (g.splits == 1) {
@@ -443,6 +447,8 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
                    MemRefType::get({g.batch, g.kvLen}, ob.getI32Type())});
   if (g.hasKvLengths)
     params.push_back(gpuLengthsType(ctx, g));
+  if (g.hasDropoutState)
+    params.push_back(gpuDropoutStateType(ctx));
   if (g.paged())
     params.push_back(gpuBlockTableType(ctx, g));
   if (g.splits == 1) {

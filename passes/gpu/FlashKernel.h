@@ -186,6 +186,15 @@ private:
   void applySoftcap(KvStep &st, int64_t mtLo, int64_t mtHi);
   void applyMask(KvStep &st, int64_t mtLo, int64_t mtHi);
   void onlineSoftmax(KvStep &st, int64_t mtLo, int64_t mtHi);
+
+  // Dropout.cpp.
+  /// Loads the Philox key (the seed's halves) and counter word 3 (the
+  /// offset) from the dropout state.
+  void loadDropoutState();
+  /// Scales the probabilities of m tiles [mtLo, mtHi) by their keep bits
+  /// over (1 - p), after the row sums took them (as PyTorch, dropout
+  /// after the softmax).
+  void applyDropout(KvStep &st, int64_t mtLo, int64_t mtHi);
   /// Whether query position `qpos` may see key `key` (MaskSpec::allows).
   Value allows(Value qpos, Value key);
   /// The data-dependent masks (bool mask, segment ids, mask_mod) of query
@@ -212,7 +221,9 @@ private:
 
   // Kernel arguments.
   Value q, k, v, bias, kvLengths, blockTable, out, lseOut, partOut, partLse;
-  Value boolMask, qSegments, kvSegments;
+  Value boolMask, qSegments, kvSegments, dropoutState;
+  /// Dropout: the Philox key words and counter word 3 (i32).
+  Value philoxKey0, philoxKey1, philoxOffset;
   Value tensorMapK, tensorMapV; ///< TMA: generic addresses of the maps
   /// Run-time sizes: the batch, Sq and Skv parameters (index); paged
   /// caches also the page count and the block-table width.

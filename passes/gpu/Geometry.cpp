@@ -86,6 +86,11 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
     defaultTileKv = 32;
   if (!classicDim && g.keyWarps == 4 && maxDim > 128)
     defaultTileKv = 64;
+  // Dropout's Philox rounds need registers beside S and O: two m tiles of
+  // 64 keys spill (36 bytes at d = 128 on mma.sync, 204 on wgmma), 32-key
+  // tiles do not (ptxas -v, lit gpu-flash-dropout-ptxas.mlir).
+  if (g.dropsWeights() && g.keyWarps == 1 && g.warpRowTiles == 2)
+    defaultTileKv = std::min<int64_t>(defaultTileKv, 32);
   g.tileKv = overrides.tileKv > 0 ? overrides.tileKv : defaultTileKv;
   g.stages = overrides.stages > 0 ? overrides.stages : 2;
   // Large head dims: halve the default tile until the stages fit shared
@@ -297,6 +302,10 @@ MemRefType mlir::attn::gpuLseType(MLIRContext *ctx, const GpuFlashGeometry &g) {
 MemRefType mlir::attn::gpuLengthsType(MLIRContext *ctx,
                                       const GpuFlashGeometry &g) {
   return MemRefType::get({dimB(g)}, IntegerType::get(ctx, 32));
+}
+
+MemRefType mlir::attn::gpuDropoutStateType(MLIRContext *ctx) {
+  return MemRefType::get({2}, IntegerType::get(ctx, 64));
 }
 
 MemRefType mlir::attn::gpuBlockTableType(MLIRContext *ctx,

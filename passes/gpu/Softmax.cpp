@@ -86,6 +86,8 @@ void FlashKernelEmitter::scoresToProbabilities(KvStep &st, int64_t mtLo,
   applySoftcap(st, mtLo, mtHi);
   applyMask(st, mtLo, mtHi);
   onlineSoftmax(st, mtLo, mtHi);
+  if (g.dropsWeights())
+    applyDropout(st, mtLo, mtHi);
 }
 
 void FlashKernelEmitter::forEachScore(

@@ -185,7 +185,7 @@ def attention(q, k, v, *, causal=False, window=None, scale=None, softcap=None,
         described["sinks"] = Described(sinks, "sinks", (_capi.F32,))
     if dropout_p:
         described["dropout_state"] = _dropout_state(dropout_seed,
-                                                    dropout_offset)
+                                                    dropout_offset, dq)
     if block_buffers:
         described["kv_num_blocks"], described["kv_indices"] = block_buffers
     out_shape = (b, hq, sq, dvd) if layout == "bhsd" else (b, sq, hq, dvd)
@@ -233,10 +233,14 @@ def _block_mask(block_mask):
     return (size[0], size[1], dn.shape[1] != 1, dn.shape[0] != 1), (dn, di)
 
 
-def _dropout_state(seed, offset):
-    """[seed, offset] as the kernel's i64 state (two's complement)."""
+def _dropout_state(seed, offset, ref):
+    """[seed, offset] as the kernel's i64 state (two's complement), next to
+    the query (a CUDA kernel reads it from device memory)."""
     wrap = lambda x: x - 2**64 if x >= 2**63 else x  # noqa: E731
     state = np.array([wrap(seed), wrap(offset)], dtype=np.int64)
+    if ref.memory == _capi.DEVICE:
+        import torch
+        state = torch.from_numpy(state).to(ref.tensor.device)
     return Described(state, "dropout_state", (_capi.I64,))
 
 

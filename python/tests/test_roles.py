@@ -73,25 +73,34 @@ def test_sinks_match_float64(lib, dtype):
     assert np.abs(to_f64(plain) - to_f64(out)).max() > 1e-3  # sinks matter
 
 
-def test_dropout_matches_philox_reference():
-    q = make((1, 7, 11, 24), "float32", "cpu", "numpy", 4)  # GQA 7:1
-    k = make((1, 1, 37, 24), "float32", "cpu", "numpy", 5)
-    v = make((1, 1, 37, 24), "float32", "cpu", "numpy", 6)
+@pytest.mark.parametrize("lib,dtype,where,d", [
+    ("numpy", "float32", "cpu", 24), ("torch", "bfloat16", "cuda", 40),
+    ("torch", "float16", "cuda", 64)])
+def test_dropout_matches_philox_reference(lib, dtype, where, d):
+    if lib == "torch":
+        torch = pytest.importorskip("torch")
+        if where == "cuda" and not (torch.cuda.is_available()
+                                     and attn.cuda_available()):
+            pytest.skip("no CUDA device")
+    q = make((1, 7, 11, d), dtype, where, lib, 4)  # GQA 7:1
+    k = make((1, 1, 37, d), dtype, where, lib, 5)
+    v = make((1, 1, 37, d), dtype, where, lib, 6)
     p, seed, offset = 0.3, 0xFEDCBA9876543210, 12
     out = attn.attention(q, k, v, dropout_p=p, dropout_seed=seed,
                          dropout_offset=offset)
     keep = keep_mask(1, 7, 11, 37, p, seed, offset)
     assert 0.6 < keep.mean() < 0.8
     ref, _, _ = reference(q, k, v, keep=keep, p=p)
-    assert_close(out, ref, "float32")
+    assert_close(out, ref, dtype)
+    same = lambda a, b: np.array_equal(to_f64(a), to_f64(b))  # noqa: E731
     again = attn.attention(q, k, v, dropout_p=p, dropout_seed=seed,
                            dropout_offset=offset)
-    assert np.array_equal(out, again)
+    assert same(out, again)
     other = attn.attention(q, k, v, dropout_p=p, dropout_seed=seed + 1,
                            dropout_offset=offset)
-    assert not np.array_equal(out, other)
-    assert np.array_equal(attn.attention(q, k, v, dropout_p=0.0),
-                          attn.attention(q, k, v))
+    assert not same(out, other)
+    assert same(attn.attention(q, k, v, dropout_p=0.0),
+                attn.attention(q, k, v))
 
 
 @pytest.mark.parametrize("bad", [1.0, -0.1, float("nan")])

@@ -135,19 +135,6 @@ func.func @backward(%q: tensor<1x4x16x32xf16>, %k: tensor<1x2x24x32xf16>, %v: te
 
 // -----
 
-func.func @dropout(%q: memref<1x4x8x64xbf16>, %k: memref<1x2x8x64xbf16>, %v: memref<1x2x8x64xbf16>, %r: memref<2xi64>, %o: memref<1x4x8x64xbf16>) {
-  %qt = bufferization.to_tensor %q restrict : memref<1x4x8x64xbf16> to tensor<1x4x8x64xbf16>
-  %kt = bufferization.to_tensor %k restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
-  %vt = bufferization.to_tensor %v restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
-  %rt = bufferization.to_tensor %r restrict : memref<2xi64> to tensor<2xi64>
-  // expected-error @+1 {{attn-gpu-flash does not support dropout yet (the CPU pipeline attn-to-cpu does)}}
-  %res = attn.attention %qt, %kt, %vt dropout(%rt : tensor<2xi64>) {dropout_p = 0.1 : f64} : tensor<1x4x8x64xbf16>, tensor<1x2x8x64xbf16>, tensor<1x2x8x64xbf16> -> tensor<1x4x8x64xbf16>
-  bufferization.materialize_in_destination %res in restrict writable %o : (tensor<1x4x8x64xbf16>, memref<1x4x8x64xbf16>) -> ()
-  return
-}
-
-// -----
-
 // Rotary embedding is CPU-only for now: a located refusal, not a wrong kernel.
 func.func @append_rope(%k: memref<2x2x1x64xbf16>, %v: memref<2x2x1x64xbf16>, %kc: memref<8x16x2x64xbf16>, %vc: memref<8x16x2x64xbf16>, %len: memref<2xi32>, %n: memref<2xi32>, %bt: memref<2x4xi32>, %cos: memref<64x32xf32>, %sin: memref<64x32xf32>) {
   // expected-error @+1 {{attn-gpu-flash does not support the rotary embedding of appended keys yet (the CPU pipeline attn-to-cpu does)}}

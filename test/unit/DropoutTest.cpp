@@ -19,6 +19,7 @@
 //   the mask, and the error paths.
 //
 //===----------------------------------------------------------------------===//
+#include "DropoutTestUtils.h"
 #include "ReferenceTestUtils.h"
 #include "RuntimeTestUtils.h"
 
@@ -32,27 +33,24 @@
 
 using namespace mlir::attn;
 using namespace mlir::attn::rt;
+using attn_test::decodeMaskProbe;
 using attn_test::errorOf;
+using attn_test::expectSameBits;
+using attn_test::fillMaskProbe;
+using attn_test::mismatches;
 using attn_test::ok;
+using attn_test::philoxMask;
 using attn_test::runErrorWith;
+using attn_test::setDropoutState;
 using attn_test::sharedRuntime;
 using attn_test::specOf;
 using attn_test::testSeed;
 
 namespace {
 
-void setState(HostBuffers &buffers, int64_t seed, int64_t offset) {
-  ASSERT_TRUE(buffers.args().dropoutState.has_value());
-  const BufferRef &state = *buffers.args().dropoutState;
-  auto *data = static_cast<char *>(state.data);
-  int64_t stride = state.effectiveStrides()[0];
-  std::memcpy(data, &seed, 8);
-  std::memcpy(data + stride * 8, &offset, 8);
-}
-
 struct NumericsCase {
   const char *shorthand;
-  std::vector<int32_t> kvLengths;
+  std::vector<int32_t> kvLengths = {};
 };
 
 class DropoutNumerics : public ::testing::TestWithParam<NumericsCase> {};
@@ -92,76 +90,22 @@ INSTANTIATE_TEST_SUITE_P(
       return "case" + std::to_string(info.index);
     });
 
-/// The keep bits of every weight of one kernel run (see the file comment):
+/// The keep bits of every weight of one kernel run (DropoutTestUtils.h):
 /// [B, Hq, Sq, Skv] in logical order, 1 for kept. Needs an f32 spec without
 /// masks and Skv / Dv <= 16 (the bits of a column stay exact in f32).
 std::vector<uint8_t> maskOf(const AttentionSpec &s, const CompileOptions &opts,
                             unsigned threads, int64_t seed, int64_t offset) {
-  std::vector<uint8_t> bits;
   auto kernel = sharedRuntime().compile(s, Target::Cpu, opts);
   EXPECT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
   if (!kernel)
-    return bits;
-  HostBuffers buffers((*kernel)->signature(), FillOptions{1});
-  setState(buffers, seed, offset);
-  const AttentionArgs &args = buffers.args();
-  int64_t dv = s.effectiveValueDim();
+    return {};
   EXPECT_EQ(s.dtype, ElementType::F32);
-  std::memset(args.query.data, 0, args.query.numElements() * 4);
-  auto vStrides = args.value.effectiveStrides();
-  auto *v = static_cast<float *>(args.value.data);
-  for (int64_t b = 0; b < s.batch; ++b)
-    for (int64_t h = 0; h < s.numKvHeads; ++h)
-      for (int64_t k = 0; k < s.kvLen; ++k)
-        for (int64_t c = 0; c < dv; ++c)
-          v[b * vStrides[0] + h * vStrides[1] + k * vStrides[2] +
-            c * vStrides[3]] =
-              c == k % dv ? static_cast<float>(int64_t(1) << (k / dv)) : 0.f;
+  HostBuffers buffers((*kernel)->signature(), FillOptions{1});
+  setDropoutState(buffers, seed, offset);
+  fillMaskProbe(s, buffers.args());
   ThreadPool pool(threads);
-  EXPECT_TRUE(ok((*kernel)->run(args, pool)));
-  auto oStrides = args.output.effectiveStrides();
-  const auto *out = static_cast<const float *>(args.output.data);
-  double scale = s.kvLen * (1 - *s.dropout);
-  bits.assign(s.batch * s.numHeads * s.queryLen * s.kvLen, 0);
-  for (int64_t b = 0; b < s.batch; ++b)
-    for (int64_t h = 0; h < s.numHeads; ++h)
-      for (int64_t q = 0; q < s.queryLen; ++q)
-        for (int64_t c = 0; c < dv; ++c) {
-          double o = out[b * oStrides[0] + h * oStrides[1] + q * oStrides[2] +
-                         c * oStrides[3]];
-          auto word = static_cast<int64_t>(std::llround(o * scale));
-          for (int64_t k = c; k < s.kvLen; k += dv)
-            bits[((b * s.numHeads + h) * s.queryLen + q) * s.kvLen + k] =
-                (word >> (k / dv)) & 1;
-        }
-  return bits;
-}
-
-/// philox::keep for the same weights.
-std::vector<uint8_t> philoxMask(const AttentionSpec &s, int64_t seed,
-                                int64_t offset) {
-  std::vector<uint8_t> bits;
-  uint32_t t = philox::dropThreshold(*s.dropout);
-  for (int64_t b = 0; b < s.batch; ++b)
-    for (int64_t h = 0; h < s.numHeads; ++h)
-      for (int64_t q = 0; q < s.queryLen; ++q)
-        for (int64_t k = 0; k < s.kvLen; ++k)
-          bits.push_back(philox::keep(
-              {static_cast<uint64_t>(seed), static_cast<uint32_t>(offset),
-               uint32_t(b), uint32_t(h), uint32_t(s.numHeads), uint32_t(q),
-               uint32_t(k)},
-              t));
-  return bits;
-}
-
-int64_t mismatches(const std::vector<uint8_t> &a,
-                   const std::vector<uint8_t> &b) {
-  if (a.size() != b.size())
-    return -1;
-  int64_t n = 0;
-  for (size_t i = 0; i < a.size(); ++i)
-    n += a[i] != b[i];
-  return n;
+  EXPECT_TRUE(ok((*kernel)->run(buffers.args(), pool)));
+  return decodeMaskProbe(s, buffers.args());
 }
 
 TEST(DropoutMask, EqualsPhiloxForEveryTilingThreadCountAndSplit) {
@@ -232,22 +176,8 @@ TEST(Dropout, RateZeroIsBitIdenticalToNoDropout) {
     auto a = sharedRuntime().compile(plain);
     auto b = sharedRuntime().compile(zero);
     ASSERT_TRUE(a && b);
-    HostBuffers with((*b)->signature(), FillOptions{testSeed()});
-    AttentionArgs args = with.args();
-    ASSERT_TRUE(ok((*b)->run(args)));
-    int64_t outBytes =
-        args.output.numElements() * dtypeBytes(args.output.dtype);
-    int64_t lseBytes = args.lse->numElements() * 4;
-    std::vector<char> out(outBytes), lse(lseBytes);
-    std::memcpy(out.data(), args.output.data, outBytes);
-    std::memcpy(lse.data(), args.lse->data, lseBytes);
-    with.resetOutputs();
-    args.dropoutState.reset();
-    ASSERT_TRUE(ok((*a)->run(args)));
-    EXPECT_EQ(std::memcmp(out.data(), args.output.data, outBytes), 0)
-        << shorthand;
-    EXPECT_EQ(std::memcmp(lse.data(), args.lse->data, lseBytes), 0)
-        << shorthand;
+    SCOPED_TRACE(shorthand);
+    expectSameBits(*a, *b, testSeed());
   }
 }
 
