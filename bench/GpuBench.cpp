@@ -57,6 +57,11 @@ AttentionSpec shape(int64_t b, int64_t hq, int64_t hkv, int64_t sq, int64_t skv,
   return s;
 }
 
+AttentionSpec withDropout(AttentionSpec s, double p) {
+  s.dropout = p;
+  return s;
+}
+
 /// The shapes; bench/gpu_peers.py uses the same names.
 std::vector<BenchCase> benchCases() {
   return {
@@ -72,6 +77,9 @@ std::vector<BenchCase> benchCases() {
        shape(4, 16, 8, 4096, 4096, true, 256)},
       {"prefill_causal_d192_dv128_b4_s4096_h16", "prefill",
        shape(4, 16, 16, 4096, 4096, true, 192, 128)},
+      // Training forward: dropout 0.1 on the weights (SDPA's dropout_p).
+      {"prefill_causal_dropout_b4_s4096_h32_d128", "prefill",
+       withDropout(shape(4, 32, 32, 4096, 4096, true), 0.1)},
       {"decode_b64_kv4096_hq32_hkv32", "decode",
        shape(64, 32, 32, 1, 4096, false)},
       {"decode_b64_kv4096_hq32_hkv8", "decode",

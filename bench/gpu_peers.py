@@ -30,13 +30,15 @@ import traceback
 from benchschema import shape as case_shape, work
 
 CASES = [
-    # name, kind, b, hq, hkv, sq, skv, causal[, d, dv] (d = dv = 128 unless given)
+    # name, kind, b, hq, hkv, sq, skv, causal[, d, dv[, dropout_p]]
+    # (d = dv = 128 unless given)
     ("prefill_causal_b4_s4096_h32_d128", "prefill", 4, 32, 32, 4096, 4096, True),
     ("prefill_full_b4_s4096_h32_d128", "prefill", 4, 32, 32, 4096, 4096, False),
     ("prefill_gqa_causal_b4_s4096_hq32_hkv8_d128", "prefill", 4, 32, 8, 4096, 4096, True),
     ("prefill_causal_b4_s4096_h32_d64", "prefill", 4, 32, 32, 4096, 4096, True, 64, 64),
     ("prefill_causal_d256_b4_s4096_hq16_hkv8", "prefill", 4, 16, 8, 4096, 4096, True, 256, 256),
     ("prefill_causal_d192_dv128_b4_s4096_h16", "prefill", 4, 16, 16, 4096, 4096, True, 192, 128),
+    ("prefill_causal_dropout_b4_s4096_h32_d128", "prefill", 4, 32, 32, 4096, 4096, True, 128, 128, 0.1),
     ("decode_b64_kv4096_hq32_hkv32", "decode", 64, 32, 32, 1, 4096, False),
     ("decode_b64_kv4096_hq32_hkv8", "decode", 64, 32, 8, 1, 4096, False),
     ("decode_b64_kv4096_hq32_hkv1", "decode", 64, 32, 1, 1, 4096, False),
@@ -116,6 +118,7 @@ def main():
     for n, case in enumerate(cases, steps - len(cases) + 1):
         name, kind, b, hq, hkv, sq, skv, causal = case[:8]
         d, dv = case[8:10] if len(case) > 8 else (128, 128)
+        dropout_p = case[10] if len(case) > 10 else 0.0
         progress(n, steps, name, start)
         gen = torch.Generator(device=dev).manual_seed(0)
         q = torch.randn(b, hq, sq, d, dtype=torch.bfloat16, device=dev, generator=gen)
@@ -143,10 +146,11 @@ def main():
             def run(backend=backend):
                 with sdpa_kernel(backend):
                     return F.scaled_dot_product_attention(
-                        q, k, v, is_causal=causal, enable_gqa=gqa)
+                        q, k, v, is_causal=causal, enable_gqa=gqa,
+                        dropout_p=dropout_p)
             record(impl, run)
 
-        if flex_attention is not None:
+        if flex_attention is not None and not dropout_p:  # Flex has none
             try:
                 block_mask = None
                 if causal:
