@@ -352,7 +352,7 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
   Value kvValid = im.min(im.c(g.tk), im.sub(kvLimit, j0));
   // `inPlace(direct, packed)`: direct() on full tiles, packed() on the
   // last, partial one (zero rows past the keys) or always.
-  bool direct = g.readsInPlace();
+  bool direct = readsKvInPlace();
   if (!direct) {
     packKv(p.key, kTile, g.headDim, b0, hkv, j0, kvValid);
     packKv(p.value, vTile, g.valueDim, b0, hkv, j0, kvValid);
@@ -400,8 +400,26 @@ void Emitter::emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                                /*transpose_rhs=*/true);
         });
   } else {
-    TileMatmulOp::create(b, kTile, qtTile, sTile, /*accumulate=*/false,
-                         /*transpose_lhs=*/false, /*transpose_rhs=*/false);
+    inPlace(
+        [&] {
+          forEachKvPiece(p.key, g.headDim, b0, hkv, j0, kvLimit,
+                         [&](Value rows, Value first, int64_t n) {
+                           Value s = rankReducedView(b, sTile, {first, idx(0)},
+                                                     {idx(n), idx(g.rowsPad)},
+                                                     {n, g.rowsPad});
+                           TileMatmulOp::create(b, rows, qtTile, s,
+                                                /*accumulate=*/false,
+                                                /*transpose_lhs=*/false,
+                                                /*transpose_rhs=*/false);
+                         });
+        },
+        [&] {
+          if (direct)
+            packKv(p.key, kTile, g.headDim, b0, hkv, j0, kvValid);
+          TileMatmulOp::create(b, kTile, qtTile, sTile, /*accumulate=*/false,
+                               /*transpose_lhs=*/false,
+                               /*transpose_rhs=*/false);
+        });
   }
   if (p.scoreMods)
     p.scoreMods(b, b0, hkv, q0, j0, sTile);

@@ -73,6 +73,9 @@ private:
   void startRowsAtSinks(Value hkv, Value split);
   void emitKvTile(Value t, Value b0, Value hkv, Value q0, Value qPos,
                   Value kvLimit);
+  /// Full K/V tiles are read in place: decode items (g.readsInPlace), and
+  /// prefill items of a contiguous f32 cache with whole-vector head dims.
+  bool readsKvInPlace() const;
   /// Packs keys [j0, j0 + valid) of (b0, hkv) from `cache` into `tile`.
   void packKv(Value cache, Value tile, int64_t dim, Value b0, Value hkv,
               Value j0, Value valid);

@@ -25,6 +25,16 @@ constexpr unsigned kPrefetchLocality = 2;
 
 } // namespace
 
+bool Emitter::readsKvInPlace() const {
+  if (g.readsInPlace())
+    return true;
+  auto isF32 = [](Value v) {
+    return cast<MemRefType>(v.getType()).getElementType().isF32();
+  };
+  return !p.blockTable && g.headDim % 16 == 0 && g.valueDim % 16 == 0 &&
+         isF32(p.key) && isF32(p.value);
+}
+
 void Emitter::packKv(Value cache, Value tile, int64_t dim, Value b0, Value hkv,
                      Value j0, Value valid) {
   if (!p.blockTable) {

@@ -218,7 +218,7 @@ def AttnVectorizeTiles : Pass<"attn-vectorize-tiles", "func::FuncOp"> {
     "::mlir::amx::AMXDialect",
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
-    "::mlir::vector::VectorDialect"
+    "::mlir::vector::VectorDialect", "::mlir::LLVM::LLVMDialect"
   ];
 }
 

@@ -58,7 +58,8 @@ void mlir::attn::buildModelToCpuPipeline(
   // Two vectors per row of accumulators; leave registers for the loads.
   int64_t microRows =
       opts.microRows > 0 ? opts.microRows : (width >= 16 ? 8 : 4);
-  funcs.addPass(createAttnVectorizeTiles({width, microRows, opts.amx}));
+  funcs.addPass(createAttnVectorizeTiles(
+      {width, microRows, opts.amx, /*microCols=*/2, /*kUnroll=*/4}));
 
   // Whatever tensors remain (function boundaries, region bodies) become
   // buffers; then the work-item loop is handed to the runtime (before any

@@ -113,6 +113,9 @@ private:
   /// vector width) on flat full-width vectors (width / R keys each);
   /// false when the tile does not allow it.
   bool lowerFlatSoftmax(TileOnlineSoftmaxOp op);
+  /// exp of an online-softmax argument (<= 0, -inf or NaN): the short
+  /// AVX-512 form (SoftmaxExp.h) at full width 16, else math.exp.
+  Value softmaxExp(Value x);
 
   ImplicitLocOpBuilder b;
   IndexMath im;

@@ -39,6 +39,8 @@
 // MASK: %[[HI:.*]] = arith.minsi %[[LAST]], %{{.*}} : index
 // MASK: %[[UB:.*]] = arith.maxsi %[[FIRST]], %[[HI]] : index
 // MASK: scf.for %{{.*}} = %[[FIRST]] to %[[UB]] step
+// (the scf.if around Q·Kᵀ picks in-place K on full tiles)
+// MASK: attn.tile_matmul
 // MASK: scf.if
 // MASK-NEXT: attn.tile_mask
 // MASK: } {attn.kv_tile_loop = 64 : i64, attn.mask_aware}

@@ -14,7 +14,10 @@
 // FLASH: attn.tile_mask
 // FLASH: attn.tile_online_softmax %[[S:[^,]*]],
 // FLASH: attn.tile_dropout %[[S]] seed(%[[SEED]], %[[OFF]]) at({{.*}}) {num_heads = 8 : i64, p = 2.500000e-01 : f64, rows_per_head = 16 : i64} : memref<64x64xf32>
-// FLASH-NEXT: attn.tile_matmul %[[S]], {{.*}} {accumulate, transpose_lhs}
+// FLASH: scf.if
+// FLASH: attn.tile_matmul {{.*}} {accumulate, transpose_lhs}
+// FLASH: } else {
+// FLASH: attn.tile_matmul %[[S]], {{.*}} {accumulate, transpose_lhs}
 // Philox4x32-10 on i32 lanes: ten rounds of two extended products each,
 // then the keep bit against floor(0.25 * 2^32) and the 1/(1-p) scale.
 // VEC-LABEL: func @gqa_dropout

@@ -35,6 +35,8 @@ func.func @causal(%q: tensor<1x4x1000x64xf32>, %k: tensor<1x4x1000x64xf32>,
 // CHECK: %[[LO0:.*]] = arith.divui %[[FIRST]], %c64 : index
 // CHECK: %[[LO:.*]] = arith.maxsi %[[LO0]], %c0 : index
 // CHECK: scf.for %{{.*}} = %[[LO]] to
+// (the scf.if around Q·Kᵀ picks in-place K on full tiles)
+// CHECK: attn.tile_matmul
 // CHECK: scf.if
 // CHECK-NEXT: attn.tile_mask {{.*}}window_left = 256
 func.func @window(%q: tensor<1x4x1000x64xf32>, %k: tensor<1x4x1000x64xf32>,

@@ -36,7 +36,7 @@
 // ONE-LABEL: func @dynamic
 // ONE-NOT: attn.split_scratch
 // ONE: scf.forall (%{{.*}}) in (%{{.*}})
-// ONE-NOT: scf.if
+// ONE-NOT: memref.atomic_rmw
 // ONE-NOT: attn.tile_combine
 // ONE: } {attn.work_items}
 // The whole pipeline: the kernel takes the scratch and its range, and the

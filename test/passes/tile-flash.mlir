@@ -2,8 +2,10 @@
 // RUN: attn-opt %s -split-input-file --pass-pipeline='builtin.module(attn-tile-flash{tile-rows=16 tile-kv=32 parallelism=2})' | FileCheck %s --check-prefix=SMALL
 
 // GQA 4:1, causal: one work item holds the 4 query heads of a K/V head, so
-// K and V are packed once per KV tile for the whole group; the online softmax
-// rescales the accumulator before P·V accumulates into it.
+// each K/V tile serves the whole group; the online softmax rescales the
+// accumulator before P·V accumulates into it. f32 K/V with whole-vector
+// head dims are read in place on full tiles (no copy); the last, partial
+// tile is packed (zero rows past the keys).
 // CHECK-LABEL: func @gqa_causal
 // CHECK-NOT: attn.attention
 // CHECK: memref.alloc() : memref<1x8x100x64xf32>
@@ -18,11 +20,19 @@
 // CHECK: attn.tile_pack {{.*}} {scale = 1.250000e-01 : f32, transpose}
 // CHECK: linalg.fill
 // CHECK: scf.for
+// CHECK: scf.if
+// CHECK: %[[KROWS:.*]] = memref.subview %{{.*}} [1, 1, 64, 64] [1, 1, 1, 1] : memref<1x2x100x64xf32, {{.*}}> to memref<64x64xf32, strided<[?, 1], offset: ?>>
+// CHECK: attn.tile_matmul %[[KROWS]], %[[QT]] into
+// CHECK: } else {
 // CHECK: attn.tile_pack {{.*}} into %[[K]] :
-// CHECK: attn.tile_pack {{.*}} into %[[V]] :
 // CHECK: attn.tile_matmul %[[K]], %[[QT]] into %[[S]] :
 // CHECK: attn.tile_mask %[[S]] {{.*}} {mask = #attn.mask<causal = true>, rows_per_head = 16 : i64}
 // CHECK: attn.tile_online_softmax %[[S]], %[[ACC]]
+// CHECK: scf.if
+// CHECK: %[[VROWS:.*]] = memref.subview %{{.*}} [1, 1, 64, 64] [1, 1, 1, 1] : memref<1x2x100x64xf32, {{.*}}> to memref<64x64xf32, strided<[?, 1], offset: ?>>
+// CHECK: attn.tile_matmul %{{.*}}, %[[VROWS]] into %[[ACC]] {accumulate, transpose_lhs}
+// CHECK: } else {
+// CHECK: attn.tile_pack {{.*}} into %[[V]] :
 // CHECK: attn.tile_matmul %[[S]], %[[V]] into %[[ACC]] {accumulate, transpose_lhs}
 // CHECK: } {attn.kv_tile_loop = 64 : i64}
 // CHECK: attn.tile_finalize

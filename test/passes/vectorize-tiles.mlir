@@ -32,9 +32,12 @@ func.func @matmul(%a: memref<12x64xf32>, %b: memref<64x32xf32>, %c: memref<12x32
 // accumulator rows. Rows that saw nothing shift by 0 so exp(-inf) gives 0.
 // The max loop runs at least 4 independent chains (here: 4 keys a step for
 // the one column vector), so it is not bound by the latency of one max.
+// Each step is select(s > max, s, max): maxnumf's NaN-skipping in one
+// x86 vmaxps (maxnumf itself lowers to three instructions).
 // CHECK-LABEL: func @online_softmax
 // CHECK: scf.for %{{.*}} = %c0 to %c16 step %c4 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// CHECK-COUNT-4: arith.maxnumf %{{.*}} : vector<8xf32>
+// CHECK-COUNT-4: arith.cmpf ogt, %{{.*}} : vector<8xf32>
+// CHECK-NOT: arith.maxnumf
 // CHECK: scf.yield
 // CHECK: %[[NONE:.*]] = arith.cmpf oeq, %{{.*}} : vector<8xf32>
 // CHECK: %[[SHIFT:.*]] = arith.select %[[NONE]]
@@ -59,6 +62,21 @@ func.func @online_softmax(%s: memref<16x8xf32>, %acc: memref<8x32xf32>, %m: memr
 // CHECK: scf.for %{{.*}} = %c0 to %c16 step %c1 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>)
 // CHECK-COUNT-2: math.exp
 // CHECK: scf.yield
+// At width 16 (AVX-512) the exp is the short form of SoftmaxExp.h: one
+// compare (0 below -87.3, NaN kept), the 1.5·2^23 rounding, Cody-Waite,
+// a degree-6 polynomial (6 FMAs), llvm.ldexp (vscalefps) under the select.
+// W16-LABEL: func @online_softmax_columns
+// W16-NOT: math.exp
+// W16: scf.for %{{.*}} = %c0 to %c16 step %c1 iter_args
+// W16: %[[KEEP:.*]] = arith.cmpf uge, %[[X:.*]], %{{.*}} : vector<16xf32>
+// W16: %[[TM:.*]] = vector.fma %[[X]]
+// W16-COUNT-8: vector.fma
+// W16: %[[BITS:.*]] = arith.bitcast %[[TM]] : vector<16xf32> to vector<16xi32>
+// W16: %[[K:.*]] = arith.subi %[[BITS]]
+// W16: %[[Y:.*]] = llvm.call_intrinsic "llvm.ldexp"(%{{.*}}, %[[K]]) : (vector<16xf32>, vector<16xi32>) -> vector<16xf32>
+// W16: arith.select %[[KEEP]], %[[Y]]
+// W16: scf.yield
+// W16: llvm.call_intrinsic "llvm.ldexp"
 func.func @online_softmax_columns(%s: memref<16x16xf32>, %acc: memref<16x32xf32>, %m: memref<16xf32>, %l: memref<16xf32>) {
   attn.tile_online_softmax %s, %acc, %m, %l : memref<16x16xf32>, memref<16x32xf32>, memref<16xf32>, memref<16xf32>
   return
