@@ -29,7 +29,9 @@
 
 #include "runtime/cuda/CudaDriver.h"
 
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 
 using namespace kv_test;
 using mlir::attn::kDynamicSize;
@@ -316,6 +318,82 @@ TEST(KvCacheDeviceRopeErrors, PositionsPastTheTableFailAndChangeNothing) {
         });
     EXPECT_EQ(bytesOf(out.ref), outBefore) << "the output was written";
   }
+}
+
+/// Not a test: with ATTN_ROPE_BENCH=1 on a device, the wall time of
+/// KvStepper steps with and without RoPE (tables in device memory, K/V and
+/// queries staged from the host as a serving loop does): 32 sequences of a
+/// paged bf16 cache, Hkv 8, Hq 32, D 128, a 1024-token context, NeoX over
+/// the whole head.
+TEST(KvCacheDeviceRopeBench, StepTimes) {
+  REQUIRE_DEVICE();
+  if (!std::getenv("ATTN_ROPE_BENCH"))
+    GTEST_SKIP() << "set ATTN_ROPE_BENCH=1 to time the steps";
+  const int64_t n = 32, hkv = 8, hq = 32, d = 128, ctx = 1024, steps = 200;
+  kv::PagedKvCacheConfig c;
+  c.numPages = n * (ctx + steps + 64) / 16;
+  c.pageSize = 16;
+  c.maxPagesPerSeq = (ctx + steps + 64) / 16;
+  c.maxSequences = n;
+  c.numKvHeads = hkv;
+  c.headDim = d;
+  c.dtype = BF16;
+  c.memory = rt::MemorySpace::Device;
+  auto cache = cantFail(kv::PagedKvCache::create(c));
+  std::vector<SeqId> ids;
+  for (int64_t i = 0; i < n; ++i)
+    ids.push_back(get(cache->addSequence()));
+  kv::KvStepper stepper(*cache, sharedRuntime());
+  Tables host(rt::DType::F32, ctx + 2 * steps + 64, d);
+  namespace cuda = mlir::attn::cuda;
+  cuda::Driver *driver = cantFail(cuda::Driver::get());
+  size_t bytes = host.cos.size() * 4;
+  auto dcos = cantFail(cuda::DeviceBuffer::create(*driver, bytes));
+  auto dsin = cantFail(cuda::DeviceBuffer::create(*driver, bytes));
+  ASSERT_TRUE(ok(driver->copyToDevice(dcos.get(), host.cos.ref.data, bytes)));
+  ASSERT_TRUE(ok(driver->copyToDevice(dsin.get(), host.sin.ref.data, bytes)));
+  kv::RotaryEmbedding rope{
+      RopeStyle::NeoX,
+      rt::BufferRef::device(dcos.get(), rt::DType::F32, host.cos.ref.shape),
+      rt::BufferRef::device(dsin.get(), rt::DType::F32, host.sin.ref.shape)};
+  std::mt19937_64 rng(1);
+  HostTensor prefill(rt::DType::BF16, {n, hkv, ctx, d});
+  prefill.fillRandom(rng);
+  ASSERT_TRUE(ok(stepper.appendStep(ids, prefill.ref, prefill.ref, {}, &rope)));
+  HostTensor k(rt::DType::BF16, {n, hkv, 1, d}),
+      q(rt::DType::BF16, {n, hq, 1, d});
+  k.fillRandom(rng);
+  q.fillRandom(rng);
+  HostTensor out = q;
+  kv::CacheAttentionOptions causal;
+  causal.mask.causal = true;
+  auto time = [&](auto &&step) {
+    EXPECT_TRUE(ok(step())); // compile and warm up
+    auto t0 = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < steps / 2; ++i)
+      EXPECT_TRUE(ok(step()));
+    auto t1 = std::chrono::steady_clock::now();
+    return std::chrono::duration<double, std::micro>(t1 - t0).count() /
+           (steps / 2);
+  };
+  double appendPlain = 0, appendRope = 0, decodePlain = 0, decodeRope = 0;
+  auto measure = [&] {
+    appendPlain = time([&] { return stepper.appendStep(ids, k.ref, k.ref); });
+    appendRope =
+        time([&] { return stepper.appendStep(ids, k.ref, k.ref, {}, &rope); });
+    decodePlain =
+        time([&] { return stepper.decodeStep(ids, q.ref, out.ref, causal); });
+    decodeRope = time([&] {
+      return stepper.decodeStep(ids, q.ref, out.ref, causal, nullptr, nullptr,
+                                &rope);
+    });
+  };
+  measure();
+  std::printf("rope-bench: H200 paged bf16 B=%lld Hkv=%lld Hq=%lld D=%lld "
+              "ctx~%lld: appendStep plain %.1f us, rope %.1f us; "
+              "decodeStep plain %.1f us, rope %.1f us (wall, per step)\n",
+              (long long)n, (long long)hkv, (long long)hq, (long long)d,
+              (long long)ctx, appendPlain, appendRope, decodePlain, decodeRope);
 }
 
 /// A host buffer of `shape` that is never read: run-time size checks look
