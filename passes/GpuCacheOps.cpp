@@ -109,8 +109,6 @@ LogicalResult gpu_lowering::lowerCacheAttention(
     return unsupported("attention sinks");
   if (op.isPacked())
     return unsupported("mixed batches (packed queries with query_offsets)");
-  if (op.getRope())
-    return unsupported("rotary embedding of the queries");
   auto qTy = cast<MemRefType>(op.getQuery().getType());
   auto kTy = cast<MemRefType>(op.getKeyCache().getType());
   Type et = qTy.getElementType();
@@ -178,7 +176,8 @@ LogicalResult gpu_lowering::lowerCacheAttention(
   if (failed(checkGpuFlashSupport(g, why)) ||
       failed(chooseGpuFlashGeometry(g, overrides, numSms, why)))
     return op.emitOpError("attn-gpu-flash: ") << why;
-  if (failed(checkGrid(op, g.rowBlocks() * g.splits, g.kvHeads, g.batch)))
+  if (failed(checkGrid(op, g.rowBlocks() * g.splits, g.kvHeads, g.batch)) ||
+      (op.getRope() && failed(checkGrid(op, g.qLen, g.heads, g.batch))))
     return failure();
 
   OpBuilder b(op);
@@ -215,6 +214,8 @@ LogicalResult gpu_lowering::lowerCacheAttention(
     sizes = {batch, sq, cs.capacity};
     sizes.append(cs.paged);
   }
+  if (op.getRope()) // the flash kernel reads the rotated queries
+    inputs[0] = emitQueryRotation(b, op, inputs[0], inputs[3]);
   emitLaunches(b, op, g, inputs, outBuf, lseBuf, sizes, numSms);
   op.erase();
   return success();
@@ -223,10 +224,6 @@ LogicalResult gpu_lowering::lowerCacheAttention(
 /// attn.cache_append: the append kernel (gpu/AppendKernel.cpp) over grid
 /// (Snew, Hkv, B).
 LogicalResult gpu_lowering::lowerCacheAppend(CacheAppendOp op) {
-  if (op.getRope())
-    return op.emitOpError("attn-gpu-flash does not support the rotary "
-                          "embedding of appended keys yet (the CPU pipeline "
-                          "attn-to-cpu does)");
   auto kTy = cast<MemRefType>(op.getKey().getType());
   auto vTy = cast<MemRefType>(op.getValue().getType());
   auto kcTy = cast<MemRefType>(op.getKeyCache().getType());
@@ -275,6 +272,13 @@ LogicalResult gpu_lowering::lowerCacheAppend(CacheAppendOp op) {
     geom.numPages = kcTy.getShape()[0];
     geom.pageSize = kcTy.getShape()[hnd ? 2 : 1];
   }
+  if (RopeAttr rope = op.getRopeAttr()) {
+    buffers.append({op.getRotaryCos(), op.getRotarySin()});
+    geom.ropeForm = gpuRopeForm(rope);
+    geom.rotaryDim = rope.getRotaryDim();
+    auto ts = cast<MemRefType>(op.getRotaryCos().getType()).getShape();
+    geom.ropeTableShape.assign(ts.begin(), ts.end());
+  }
   for (Value v : buffers)
     geom.dynamic |= !cast<MemRefType>(v.getType()).hasStaticShape();
   // Static sizes must be non-empty; run-time ones are checked per call.
@@ -311,13 +315,19 @@ LogicalResult gpu_lowering::lowerCacheAppend(CacheAppendOp op) {
       rc.equal(rc.dim(args[5], 0), batch,
                "one new length per sequence of the batch");
     SmallVector<Value> sizes = {batch, snew};
-    RunTimeChecks::CacheSizes cs = rc.cache(
-        kcb, vcb, paged ? args.back() : Value(), geom.pageSize, batch, snew,
-        "the appended rows fit the cache (Snew <= its capacity)");
+    RunTimeChecks::CacheSizes cs =
+        rc.cache(kcb, vcb, paged ? args[geom.hasNewLengths ? 6 : 5] : Value(),
+                 geom.pageSize, batch, snew,
+                 "the appended rows fit the cache (Snew <= its capacity)");
     if (paged)
       sizes.append(cs.paged);
     else
       sizes.push_back(cs.capacity);
+    if (geom.rotaryDim)
+      if (Value maxPos =
+              rotaryTableChecks(ib, args[buffers.size() - 2],
+                                args[buffers.size() - 1], geom.dynamicMaxPos()))
+        sizes.push_back(maxPos);
     gridX = snew;
     gridZ = batch;
     for (auto [arg, t] : llvm::zip(args, params)) {

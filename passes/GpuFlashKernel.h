@@ -10,6 +10,7 @@
 #ifndef ATTN_PASSES_GPUFLASHKERNEL_H
 #define ATTN_PASSES_GPUFLASHKERNEL_H
 
+#include "common/Rope.h"
 #include "dialect/MaskSpec.h"
 #include "passes/Passes.h"
 
@@ -261,7 +262,18 @@ struct GpuAppendGeometry {
   /// Shapes of the K/V rows, caches and block table (`?` allowed).
   SmallVector<int64_t, 4> rowShape, cacheShape, tableShape;
   bool dynamic = false; ///< some size is `?`: size parameters follow
-  int64_t numSizeParams() const { return dynamic ? (paged ? 4 : 3) : 0; }
+  /// Rotary embedding of the keys (rotaryDim 0: none): the cos/sin tables
+  /// [max_pos, rotaryDim / 2] follow the block table; a run-time max_pos
+  /// (`?`) is one more size parameter, after the others.
+  rope::Form ropeForm = rope::Form::NeoX;
+  int64_t rotaryDim = 0;
+  SmallVector<int64_t, 2> ropeTableShape;
+  bool dynamicMaxPos() const {
+    return rotaryDim && ShapedType::isDynamic(ropeTableShape[0]);
+  }
+  int64_t numSizeParams() const {
+    return dynamic ? (paged ? 4 : 3) + (dynamicMaxPos() ? 1 : 0) : 0;
+  }
   int64_t chunks() const { return headDim / 8; }
   /// One thread per chunk, rounded up to a warp.
   int64_t threads() const {
@@ -271,13 +283,41 @@ struct GpuAppendGeometry {
 
 /// The append kernel; parameters `params`: new keys and values
 /// [B, Hkv, Snew, D], the two caches, the cache lengths [B] (i32), [new
-/// lengths [B] (i32)], [the block table (paged)], then with run-time sizes
-/// (`dynamic`; buffers of run-time shape as rank-0 memrefs) batch, Snew and
-/// the contiguous capacity Smax, or batch, Snew, the page count and the
-/// block-table width (index). Grid (Snew, Hkv, B).
+/// lengths [B] (i32)], [the block table (paged)], [rotary_cos and
+/// rotary_sin (rotaryDim > 0)], then with run-time sizes (`dynamic`;
+/// buffers of run-time shape as rank-0 memrefs) batch, Snew and the
+/// contiguous capacity Smax, or batch, Snew, the page count and the
+/// block-table width (index), [then max_pos]. Grid (Snew, Hkv, B). With a
+/// rotary embedding, keys are rotated by their position lengths[b] + row
+/// before they are written, and rows past the tables are not written.
 gpu::GPUFuncOp emitAppendKernel(OpBuilder &b, Location loc,
                                 const GpuAppendGeometry &a, TypeRange params,
                                 StringRef name);
+
+/// attn.cache_attention with a rotary embedding: the rotation of the
+/// queries, one block per query row, one thread per element.
+struct GpuRopeQueryGeometry {
+  rope::Form form = rope::Form::NeoX;
+  int64_t rotaryDim = 0, heads = 0, headDim = 0;
+  /// Some parameter has a run-time shape: batch, Sq and max_pos follow as
+  /// size parameters (the buffers as rank-0 memrefs).
+  bool dynamic = false;
+  SmallVector<int64_t, 4> queryShape;
+  SmallVector<int64_t, 2> tableShape;
+  int64_t threads() const {
+    return std::max<int64_t>(32, (headDim + 31) / 32 * 32);
+  }
+};
+
+/// Parameters `params`: the queries [B, Hq, Sq, D], the cache lengths [B]
+/// (i32, after the step: query s sits at lengths[b] - Sq + s), rotary_cos,
+/// rotary_sin [max_pos, rotaryDim / 2], the rotated queries (the queries'
+/// type and shape), then with run-time sizes batch, Sq and max_pos (index).
+/// Positions are clamped into the tables (the runtime checks them). Grid
+/// (Sq, Hq, B).
+gpu::GPUFuncOp emitRopeQueryKernel(OpBuilder &b, Location loc,
+                                   const GpuRopeQueryGeometry &g,
+                                   TypeRange params, StringRef name);
 
 /// Memref types of the kernel parameters.
 MemRefType gpuQueryType(MLIRContext *ctx, const GpuFlashGeometry &g);

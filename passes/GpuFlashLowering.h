@@ -14,6 +14,7 @@
 #include "passes/GpuFlashKernel.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace mlir::attn::gpu_lowering {
 
@@ -55,6 +56,25 @@ LogicalResult checkGpuSizes(Operation *op, ArrayRef<int64_t> sizes,
 
 /// The grid fits CUDA's limits (2^31 - 1, 65535, 65535).
 LogicalResult checkGrid(Operation *op, int64_t x, int64_t y, int64_t z);
+
+/// The rotary layout of `rope` (common/Rope.h's form).
+inline rope::Form gpuRopeForm(RopeAttr rope) {
+  return rope.getStyle() == RopeStyle::Interleaved ? rope::Form::Interleaved
+                                                   : rope::Form::NeoX;
+}
+
+/// GpuRope.cpp: the host-side checks of the rotary tables `cos`, `sin`
+/// (kernel buffers) of a launch of run-time sizes: as many positions in
+/// both (cf.assert, evaluated per call before anything runs). Returns
+/// max_pos (the cos table's dim 0) when `wantMaxPos`, else null.
+Value rotaryTableChecks(ImplicitLocOpBuilder &b, Value cos, Value sin,
+                        bool wantMaxPos);
+
+/// Launches the rotation of the queries of `op` (kernel buffer `query`,
+/// cache lengths `lengths`) into a scratch buffer and returns it, typed as
+/// the flash kernel's query.
+Value emitQueryRotation(OpBuilder &b, CacheAttentionOp op, Value query,
+                        Value lengths);
 
 /// attn.cache_attention / attn.cache_append (GpuCacheOps.cpp).
 LogicalResult lowerCacheAttention(CacheAttentionOp op,

@@ -3,11 +3,15 @@
 // attn.cache_append: one thread per 16-byte chunk of a new K/V row copies
 // it (converting f32 input to the cache type) to its cache position, a
 // contiguous [B, Hkv, Smax, D] cache or a page of a paged one reached
-// through the block table. Grid (Snew, Hkv, B).
+// through the block table. Grid (Snew, Hkv, B). With a rotary embedding
+// the key chunk is built element by element, each rotated by the row's
+// position (gpu/RopeKernel.cpp); rows whose position has no table row are
+// not written (the runtime refuses such appends before the launch).
 //
 //===----------------------------------------------------------------------===//
 #include "passes/GpuFlashKernel.h"
 #include "passes/gpu/KernelBuilder.h"
+#include "passes/gpu/RopeRows.h"
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -15,6 +19,7 @@
 
 using namespace mlir;
 using namespace mlir::attn;
+using namespace mlir::attn::gpu_kernels;
 
 gpu::GPUFuncOp mlir::attn::emitAppendKernel(OpBuilder &kb, Location loc,
                                             const GpuAppendGeometry &a,
@@ -35,6 +40,13 @@ gpu::GPUFuncOp mlir::attn::emitAppendKernel(OpBuilder &kb, Location loc,
   Value lens = entry.getArgument(argNo++);
   Value newLens = a.hasNewLengths ? entry.getArgument(argNo++) : Value();
   Value table = paged ? entry.getArgument(argNo++) : Value();
+  Value cos, sin, maxPos;
+  if (a.rotaryDim) {
+    cos = entry.getArgument(argNo++);
+    sin = entry.getArgument(argNo++);
+    if (!a.dynamicMaxPos())
+      maxPos = im.c(a.ropeTableShape[0]);
+  }
   // A run-time page count (`?`, kDynamic) is read below instead.
   Value lastPage =
       ShapedType::isDynamic(numPages) ? Value() : im.c(numPages - 1);
@@ -72,6 +84,14 @@ gpu::GPUFuncOp mlir::attn::emitAppendKernel(OpBuilder &kb, Location loc,
     }
     view(kc, cache);
     view(vc, cache);
+    if (a.rotaryDim) {
+      if (a.dynamicMaxPos())
+        maxPos = entry.getArgument(argNo++);
+      SmallVector<OpFoldResult> t = {size(a.ropeTableShape[0], maxPos),
+                                     b.getIndexAttr(a.ropeTableShape[1])};
+      view(cos, t);
+      view(sin, t);
+    }
   }
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value row = gpu::BlockIdOp::create(b, gpu::Dimension::x);
@@ -84,6 +104,9 @@ gpu::GPUFuncOp mlir::attn::emitAppendKernel(OpBuilder &kb, Location loc,
   Value valid = im.lt(tid, im.c(chunks));
   if (newLens)
     valid = arith::AndIOp::create(b, valid, im.lt(row, load(newLens, batch)));
+  if (cos) // never an unrotated key
+    valid = arith::AndIOp::create(
+        b, valid, im.lt(im.add(load(lens, batch), row), maxPos));
   auto ifValid = scf::IfOp::create(b, valid, false);
   b.setInsertionPointToStart(ifValid.thenBlock());
   Value pos = im.add(load(lens, batch), row);
@@ -104,6 +127,19 @@ gpu::GPUFuncOp mlir::attn::emitAppendKernel(OpBuilder &kb, Location loc,
   SmallVector<Value> src = {batch, head, row, col};
   for (auto [from, to] : {std::pair{k, kc}, std::pair{v, vc}}) {
     Type inT = cast<MemRefType>(from.getType()).getElementType();
+    if (cos && from == k) {
+      SmallVector<Value> y;
+      for (int64_t j = 0; j < 8; ++j)
+        y.push_back(ropeElement(
+            b, a.ropeForm, a.rotaryDim, cos, sin, pos, im.add(col, j),
+            [&](Value c) { return loadF32(b, k, {batch, head, row, c}); }));
+      Value x = vector::FromElementsOp::create(
+          b, VectorType::get({8}, b.getF32Type()), y);
+      if (!ct.isF32())
+        x = arith::TruncFOp::create(b, VectorType::get({8}, ct), x);
+      vector::StoreOp::create(b, x, to, dst);
+      continue;
+    }
     Value x = vector::LoadOp::create(b, VectorType::get({8}, inT), from, src);
     if (inT != ct)
       x = arith::TruncFOp::create(b, VectorType::get({8}, ct), x);

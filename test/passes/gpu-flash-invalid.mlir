@@ -135,18 +135,20 @@ func.func @backward(%q: tensor<1x4x16x32xf16>, %k: tensor<1x2x24x32xf16>, %v: te
 
 // -----
 
-// Rotary embedding is CPU-only for now: a located refusal, not a wrong kernel.
-func.func @append_rope(%k: memref<2x2x1x64xbf16>, %v: memref<2x2x1x64xbf16>, %kc: memref<8x16x2x64xbf16>, %vc: memref<8x16x2x64xbf16>, %len: memref<2xi32>, %n: memref<2xi32>, %bt: memref<2x4xi32>, %cos: memref<64x32xf32>, %sin: memref<64x32xf32>) {
-  // expected-error @+1 {{attn-gpu-flash does not support the rotary embedding of appended keys yet (the CPU pipeline attn-to-cpu does)}}
-  attn.cache_append %k, %v into %kc, %vc lengths(%len) new_lengths(%n : memref<2xi32>) block_table(%bt : memref<2x4xi32>) rotary(%cos, %sin : memref<64x32xf32>, memref<64x32xf32>) {rope = #attn.rope<style = neox, rotary_dim = 64>} : memref<2x2x1x64xbf16>, memref<2x2x1x64xbf16> into memref<8x16x2x64xbf16>, memref<8x16x2x64xbf16>, memref<2xi32>
+// Rotary embedding runs on the GPU (gpu-flash-rope.mlir); what stays
+// invalid is the verifier's: a static table shorter than the cache.
+func.func @append_rope_short_table(%k: memref<2x2x1x64xbf16>, %v: memref<2x2x1x64xbf16>, %kc: memref<8x16x2x64xbf16>, %vc: memref<8x16x2x64xbf16>, %len: memref<2xi32>, %n: memref<2xi32>, %bt: memref<2x4xi32>, %cos: memref<63x32xf32>, %sin: memref<63x32xf32>) {
+  // expected-error @+1 {{rotary tables hold 63 positions but the cache holds up to 64 (every cached position must have a table row)}}
+  attn.cache_append %k, %v into %kc, %vc lengths(%len) new_lengths(%n : memref<2xi32>) block_table(%bt : memref<2x4xi32>) rotary(%cos, %sin : memref<63x32xf32>, memref<63x32xf32>) {rope = #attn.rope<style = neox, rotary_dim = 64>} : memref<2x2x1x64xbf16>, memref<2x2x1x64xbf16> into memref<8x16x2x64xbf16>, memref<8x16x2x64xbf16>, memref<2xi32>
   return
 }
 
 // -----
 
-func.func @attention_rope(%q: memref<2x8x1x64xbf16>, %kc: memref<8x16x2x64xbf16>, %vc: memref<8x16x2x64xbf16>, %len: memref<2xi32>, %bt: memref<2x4xi32>, %cos: memref<64x32xf32>, %sin: memref<64x32xf32>, %o: memref<2x8x1x64xbf16>) {
-  // expected-error @+1 {{attn-gpu-flash does not support rotary embedding of the queries yet (the CPU pipeline attn-to-cpu does)}}
-  attn.cache_attention %q, %kc, %vc lengths(%len) block_table(%bt : memref<2x4xi32>) rotary(%cos, %sin : memref<64x32xf32>, memref<64x32xf32>) outs(%o) {rope = #attn.rope<style = neox, rotary_dim = 64>} : memref<2x8x1x64xbf16>, memref<8x16x2x64xbf16>, memref<8x16x2x64xbf16>, memref<2xi32> -> memref<2x8x1x64xbf16>
+// Packed queries (mixed batches) stay CPU only, with or without RoPE.
+func.func @attention_rope_packed(%q: memref<3x8x64xbf16>, %kc: memref<8x16x2x64xbf16>, %vc: memref<8x16x2x64xbf16>, %len: memref<2xi32>, %qo: memref<3xi32>, %bt: memref<2x4xi32>, %cos: memref<64x32xf32>, %sin: memref<64x32xf32>, %o: memref<3x8x64xbf16>) {
+  // expected-error @+1 {{attn-gpu-flash does not support mixed batches (packed queries with query_offsets) yet (the CPU pipeline attn-to-cpu does)}}
+  attn.cache_attention %q, %kc, %vc lengths(%len) query_offsets(%qo : memref<3xi32>) block_table(%bt : memref<2x4xi32>) rotary(%cos, %sin : memref<64x32xf32>, memref<64x32xf32>) outs(%o) {rope = #attn.rope<style = neox, rotary_dim = 64>} : memref<3x8x64xbf16>, memref<8x16x2x64xbf16>, memref<8x16x2x64xbf16>, memref<2xi32> -> memref<3x8x64xbf16>
   return
 }
 
