@@ -186,6 +186,7 @@ void gpu_lowering::emitLaunches(OpBuilder &b, Operation *op,
   RunTimeLaunch rl;
   if (g.dynamicSizes())
     rl = runTimeLaunch(ib, module, g, runTimeSizes, numSms);
+  const size_t inputCount = inputs.size();
   SmallVector<Value> args = std::move(inputs);
   Value partOut, partLse;
   if (g.splits == 1) {
@@ -260,6 +261,8 @@ void gpu_lowering::emitLaunches(OpBuilder &b, Operation *op,
   SmallVector<Value> combineArgs = {partOut, partLse, out};
   if (lse)
     combineArgs.push_back(lse);
+  if (g.hasSinks) // the last input
+    combineArgs.push_back(args[inputCount - 1]);
   if (!g.runTimeSplits) {
     gpu::LaunchFuncOp::create(
         b, loc, combine,
@@ -291,6 +294,14 @@ LogicalResult gpu_lowering::checkGpuSizes(Operation *op,
     return op->emitOpError()
            << "attn-gpu-flash needs non-empty sizes (" << names
            << "); zero-sized problems run on the CPU pipeline (attn-to-cpu)";
+  return success();
+}
+
+LogicalResult gpu_lowering::checkGpuSinks(Operation *op, Value sinks) {
+  if (sinks && !cast<ShapedType>(sinks.getType()).hasStaticShape())
+    return op->emitOpError("attn-gpu-flash needs sinks of static shape [Hq] "
+                           "(one f32 logit per query head); got ")
+           << sinks.getType();
   return success();
 }
 
@@ -355,9 +366,6 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
     return op.emitOpError("block-sparse masks are CPU-only for now "
                           "(attn-gpu-flash; the CPU pipeline attn-to-cpu "
                           "takes them)");
-  if (op.getSinks())
-    return op.emitOpError("attn-gpu-flash does not support attention sinks "
-                          "yet (the CPU pipeline attn-to-cpu does)");
   if (op.getDropoutState())
     return op.emitOpError("attn-gpu-flash does not support dropout yet (the "
                           "CPU pipeline attn-to-cpu does)");
@@ -405,6 +413,9 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   g.bf16 = et.isBF16();
   g.hasKvLengths = static_cast<bool>(op.getKvLengths());
   g.hasLse = static_cast<bool>(op.getLse());
+  g.hasSinks = static_cast<bool>(op.getSinks());
+  if (failed(checkGpuSinks(op, op.getSinks())))
+    return failure();
   if (Value bias = op.getBias()) {
     auto bt = cast<ShapedType>(bias.getType());
     if (!bt.hasStaticShape())
@@ -454,6 +465,7 @@ LogicalResult GpuAttentionLowering::run() {
       op.getQSegmentIds() ? sourceArgument(op.getQSegmentIds()) : Value();
   Value kvSegArg =
       op.getKvSegmentIds() ? sourceArgument(op.getKvSegmentIds()) : Value();
+  Value sinksArg = op.getSinks() ? sourceArgument(op.getSinks()) : Value();
   // Each result must be materialized into a function argument.
   SmallVector<bufferization::MaterializeInDestinationOp> materializations;
   auto destination = [&](Value result) -> Value {
@@ -472,7 +484,8 @@ LogicalResult GpuAttentionLowering::run() {
     out = Value();
   if (!q || !k || !v || (op.getKvLengths() && !lengths) ||
       (op.getBias() && !biasArg) || (op.getBoolMask() && !maskArg) ||
-      (op.getQSegmentIds() && (!qSegArg || !kvSegArg)) || !out)
+      (op.getQSegmentIds() && (!qSegArg || !kvSegArg)) ||
+      (op.getSinks() && !sinksArg) || !out)
     return op.emitOpError(
         "attn-gpu-flash needs the buffer kernel ABI: operands read from "
         "function arguments through bufferization.to_tensor and the result "
@@ -499,6 +512,8 @@ LogicalResult GpuAttentionLowering::run() {
   }
   if (lengths)
     inputs.push_back(asKernelBuffer(b, op, lengths, gpuLengthsType(ctx, g)));
+  if (sinksArg)
+    inputs.push_back(asKernelBuffer(b, op, sinksArg, gpuSinksType(ctx, g)));
   Value lseBuf =
       lseDest ? asKernelBuffer(b, op, lseDest, gpuLseType(ctx, g)) : Value();
   SmallVector<Value> sizes;

@@ -70,6 +70,20 @@ Value KernelBuilder::naturalLse(Value seen, Value base, Value l) {
   return select(seen, fmul(log2Lse, cf(kLn2)), cf(kNegInf));
 }
 
+KernelBuilder::SinkFold KernelBuilder::foldSink(Value seen, Value base, Value l,
+                                                Value sink) {
+  // The sink is one more logit of weight exp(sink) = 2^(sink log2 e) and
+  // no value row; a row that saw nothing has no base of its own (-inf).
+  Value sink2 = fmul(sink, cf(kLog2e));
+  Value m = select(seen, base, cf(kNegInf));
+  SinkFold f;
+  f.base = safeMax(fmax(m, sink2));
+  f.corr = ex2(fsub(m, f.base));
+  f.l = fadd(fmul(l, f.corr), ex2(fsub(sink2, f.base)));
+  f.seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, f.l, cf(0));
+  return f;
+}
+
 Value KernelBuilder::quadReduce(Value v, bool isMax) {
   for (int32_t off : {1, 2}) {
     Value o = shuffleXor(v, off);
