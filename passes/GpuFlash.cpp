@@ -556,6 +556,11 @@ struct AttnGpuFlashPass
     for (CacheAppendOp op : appends)
       if (failed(lowerCacheAppend(op)))
         return signalPassFailure();
+    SmallVector<MergeStatesOp> merges;
+    getOperation().walk([&](MergeStatesOp op) { merges.push_back(op); });
+    for (MergeStatesOp op : merges)
+      if (failed(lowerMergeStates(op)))
+        return signalPassFailure();
     // The backward is attn-gpu-backward's (attn-to-nvvm runs it first): say
     // so rather than leave the op in a module that would compile without it.
     WalkResult grads = getOperation().walk([](AttentionGradOp op) {

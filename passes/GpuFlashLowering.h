@@ -68,6 +68,10 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
                                   int64_t numSms);
 LogicalResult lowerCacheAppend(CacheAppendOp op);
 
+/// attn.merge_states: the `_merge` kernel over grid (S, H, B)
+/// (gpu/MergeKernel.cpp); static shapes.
+LogicalResult lowerMergeStates(MergeStatesOp op);
+
 } // namespace mlir::attn::gpu_lowering
 
 #endif

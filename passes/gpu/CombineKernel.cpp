@@ -37,24 +37,15 @@ private:
 
 std::tuple<Value, Value, Value> CombineKernelEmitter::mergeColumn(Value first,
                                                                   Value col) {
-  const int64_t S = g.splits;
-  SmallVector<Value> lses;
-  Value m = cf(kNegInf);
-  for (int64_t s = 0; s < S; ++s) {
-    lses.push_back(
-        memref::LoadOp::create(b, partLse, ValueRange{im.add(first, s)}));
-    m = fmax(m, lses.back());
-  }
-  Value base = safeMax(m);
-  Value den = cf(0), num = cf(0);
-  for (int64_t s = 0; s < S; ++s) {
-    Value f = ex2(fsub(lses[s], base));
-    Value x =
-        memref::LoadOp::create(b, partOut, ValueRange{im.add(first, s), col});
-    den = fadd(den, f);
-    num = fadd(num, fmul(f, x));
-  }
-  return {base, den, num};
+  return mergeLse(
+      g.splits,
+      [&](int64_t s) -> Value {
+        return memref::LoadOp::create(b, partLse, ValueRange{im.add(first, s)});
+      },
+      [&](int64_t s) -> Value {
+        return memref::LoadOp::create(b, partOut,
+                                      ValueRange{im.add(first, s), col});
+      });
 }
 
 std::tuple<Value, Value, Value>

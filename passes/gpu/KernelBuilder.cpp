@@ -84,6 +84,26 @@ KernelBuilder::SinkFold KernelBuilder::foldSink(Value seen, Value base, Value l,
   return f;
 }
 
+std::tuple<Value, Value, Value>
+KernelBuilder::mergeLse(int64_t n, function_ref<Value(int64_t)> lse,
+                        function_ref<Value(int64_t)> value) {
+  SmallVector<Value> lses;
+  Value m = cf(kNegInf);
+  for (int64_t i = 0; i < n; ++i) {
+    lses.push_back(lse(i));
+    m = fmax(m, lses.back());
+  }
+  Value base = safeMax(m);
+  Value den = cf(0), num = cf(0);
+  for (int64_t i = 0; i < n; ++i) {
+    Value f = ex2(fsub(lses[i], base));
+    Value x = value(i);
+    den = fadd(den, f);
+    num = fadd(num, fmul(f, x));
+  }
+  return {base, den, num};
+}
+
 Value KernelBuilder::quadReduce(Value v, bool isMax) {
   for (int32_t off : {1, 2}) {
     Value o = shuffleXor(v, off);

@@ -19,6 +19,7 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <limits>
+#include <tuple>
 
 namespace mlir::attn::gpu_kernels {
 
@@ -85,6 +86,14 @@ protected:
     Value seen, base, corr, l;
   };
   SinkFold foldSink(Value seen, Value base, Value l, Value sink);
+  /// The lse-weighted merge of `n` states (the split-KV combine, and
+  /// attn.merge_states): `lse(i)` gives state i's base-2 log-sum-exp,
+  /// `value(i)` its output (f32); returns the base the weights are
+  /// relative to, their sum (den) and the weighted sum of the outputs
+  /// (num). States of lse -inf weigh 0; with all of them den is 0.
+  std::tuple<Value, Value, Value> mergeLse(int64_t n,
+                                           function_ref<Value(int64_t)> lse,
+                                           function_ref<Value(int64_t)> value);
   Value shuffleXor(Value v, int32_t offset) {
     return gpu::ShuffleOp::create(b, v, offset, 32, gpu::ShuffleMode::XOR)
         .getShuffleResult();

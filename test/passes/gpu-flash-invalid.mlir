@@ -180,3 +180,12 @@ func.func @layer(%x: tensor<2x16x64xf16>, %w: tensor<192x64xf16>, %wo: tensor<64
   %o = attn.multi_head_attention %x qkv_weight(%w : tensor<192x64xf16>) out_weight(%wo : tensor<64x64xf16>) {num_heads = 4} : tensor<2x16x64xf16> -> tensor<2x16x64xf16>
   return %o : tensor<2x16x64xf16>
 }
+
+// -----
+
+// merge_states of run-time shape: the GPU kernel is compiled per shape.
+func.func @merge_dynamic(%s: memref<2x?x4x1x64xf16>, %l: memref<2x?x4x1xf32>, %o: memref<?x4x1x64xf16>) {
+  // expected-error @+1 {{attn-gpu-flash needs static shapes for merge_states (the runtime compiles one kernel per shape)}}
+  attn.merge_states %s, %l into %o : memref<2x?x4x1x64xf16>, memref<2x?x4x1xf32> into memref<?x4x1x64xf16>
+  return
+}
