@@ -60,13 +60,13 @@ TEST(GpuSinks, RunTimeSizesShareOneKernel) {
 }
 
 /// Sink logits of head h: 8 (dominates the row), -3, or N(0, 1).
-void setSinks(const HostBuffers &buffers, uint64_t seed) {
-  const BufferRef &s = *buffers.args().sinks;
-  auto *p = static_cast<float *>(s.data);
+void setSinks(HostBuffers &buffers, int64_t heads, uint64_t seed) {
   std::mt19937_64 rng(seed ^ 0x5151);
   std::normal_distribution<float> n01;
-  for (int64_t h = 0; h < s.shape[0]; ++h)
-    p[h] = h % 3 == 0 ? 8.0f : h % 3 == 1 ? -3.0f : n01(rng);
+  std::vector<float> sinks;
+  for (int64_t h = 0; h < heads; ++h)
+    sinks.push_back(h % 3 == 0 ? 8.0f : h % 3 == 1 ? -3.0f : n01(rng));
+  buffers.setSinks(sinks);
 }
 
 /// Runs `kernel` at `spec`'s sizes on fresh buffers with `lengths` and
@@ -78,7 +78,7 @@ void runChecked(const KernelRef &kernel, const AttentionSpec &spec,
   FillOptions fill;
   fill.seed = seed;
   HostBuffers buffers(sig, fill);
-  setSinks(buffers, seed);
+  setSinks(buffers, spec.numHeads, seed);
   if (!lengths.empty())
     buffers.setKvLengths(lengths);
   ASSERT_TRUE(ok(kernel->run(buffers.args())));
@@ -93,7 +93,10 @@ void runChecked(const KernelRef &kernel, const AttentionSpec &spec,
   // bhsd: sequence b's rows are [b * Hq * Sq, (b + 1) * Hq * Sq).
   const BufferRef *out = buffers.args().get(ArgRole::Output);
   const BufferRef *lse = buffers.args().get(ArgRole::Lse);
-  const auto *sinks = static_cast<const float *>(buffers.args().sinks->data);
+  const BufferRef &sinkBuf = *buffers.args().sinks;
+  auto sinkOf = [&](int64_t h) {
+    return static_cast<const float *>(sinkBuf.data)[h * sinkBuf.strides[0]];
+  };
   int64_t rows = spec.numHeads * spec.queryLen, dv = spec.effectiveValueDim();
   auto *o = static_cast<const uint16_t *>(out->data);
   for (auto [b, len] : llvm::enumerate(lengths)) {
@@ -105,7 +108,7 @@ void runChecked(const KernelRef &kernel, const AttentionSpec &spec,
       continue;
     auto *l = static_cast<const float *>(lse->data);
     for (int64_t r = 0; r < rows; ++r) {
-      float sink = sinks[r / spec.queryLen];
+      float sink = sinkOf(r / spec.queryLen);
       EXPECT_NEAR(l[b * rows + r], sink, 1e-5 * std::max(1.0f, std::abs(sink)))
           << "lse of empty sequence " << b << " row " << r;
     }
