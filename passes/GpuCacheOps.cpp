@@ -105,8 +105,6 @@ LogicalResult gpu_lowering::lowerCacheAttention(
     return op.emitOpError("attn-gpu-flash does not support ")
            << what << " yet (the CPU pipeline attn-to-cpu does)";
   };
-  if (op.getSinks())
-    return unsupported("attention sinks");
   if (op.isPacked())
     return unsupported("mixed batches (packed queries with query_offsets)");
   auto qTy = cast<MemRefType>(op.getQuery().getType());
@@ -145,6 +143,9 @@ LogicalResult gpu_lowering::lowerCacheAttention(
   g.bf16 = et.isBF16();
   g.hasKvLengths = true;
   g.hasLse = static_cast<bool>(lse);
+  g.hasSinks = static_cast<bool>(op.getSinks());
+  if (failed(checkGpuSinks(op, op.getSinks())))
+    return failure();
   g.endAlignedQueries = true;
   if (bt) {
     g.kvForm = hnd ? GpuKvForm::PagedHND : GpuKvForm::PagedNHD;
@@ -189,6 +190,9 @@ LogicalResult gpu_lowering::lowerCacheAttention(
       asKernelBuffer(b, op, lengths, gpuLengthsType(ctx, g))};
   if (g.paged())
     inputs.push_back(asKernelBuffer(b, op, bt, gpuBlockTableType(ctx, g)));
+  if (g.hasSinks)
+    inputs.push_back(
+        asKernelBuffer(b, op, op.getSinks(), gpuSinksType(ctx, g)));
   Value lseBuf = lse ? asKernelBuffer(b, op, lse, gpuLseType(ctx, g)) : Value();
   Value outBuf = asKernelBuffer(b, op, out, gpuOutputType(ctx, g));
   SmallVector<Value> sizes;

@@ -186,6 +186,7 @@ void gpu_lowering::emitLaunches(OpBuilder &b, Operation *op,
   RunTimeLaunch rl;
   if (g.dynamicSizes())
     rl = runTimeLaunch(ib, module, g, runTimeSizes, numSms);
+  const size_t inputCount = inputs.size();
   SmallVector<Value> args = std::move(inputs);
   Value partOut, partLse;
   if (g.splits == 1) {
@@ -260,6 +261,8 @@ void gpu_lowering::emitLaunches(OpBuilder &b, Operation *op,
   SmallVector<Value> combineArgs = {partOut, partLse, out};
   if (lse)
     combineArgs.push_back(lse);
+  if (g.hasSinks) // the last input
+    combineArgs.push_back(args[inputCount - 1]);
   if (!g.runTimeSplits) {
     gpu::LaunchFuncOp::create(
         b, loc, combine,
@@ -291,6 +294,14 @@ LogicalResult gpu_lowering::checkGpuSizes(Operation *op,
     return op->emitOpError()
            << "attn-gpu-flash needs non-empty sizes (" << names
            << "); zero-sized problems run on the CPU pipeline (attn-to-cpu)";
+  return success();
+}
+
+LogicalResult gpu_lowering::checkGpuSinks(Operation *op, Value sinks) {
+  if (sinks && !cast<ShapedType>(sinks.getType()).hasStaticShape())
+    return op->emitOpError("attn-gpu-flash needs sinks of static shape [Hq] "
+                           "(one f32 logit per query head); got ")
+           << sinks.getType();
   return success();
 }
 
@@ -355,9 +366,6 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
     return op.emitOpError("block-sparse masks are CPU-only for now "
                           "(attn-gpu-flash; the CPU pipeline attn-to-cpu "
                           "takes them)");
-  if (op.getSinks())
-    return op.emitOpError("attn-gpu-flash does not support attention sinks "
-                          "yet (the CPU pipeline attn-to-cpu does)");
   auto qs = op.getLogicalShape(op.getQuery());
   auto ks = op.getLogicalShape(op.getKey());
   auto vs = op.getLogicalShape(op.getValue());
@@ -405,6 +413,9 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   if (auto rate = op.getDropoutP())
     g.dropoutP = rate->convertToDouble();
   g.hasLse = static_cast<bool>(op.getLse());
+  g.hasSinks = static_cast<bool>(op.getSinks());
+  if (failed(checkGpuSinks(op, op.getSinks())))
+    return failure();
   if (Value bias = op.getBias()) {
     auto bt = cast<ShapedType>(bias.getType());
     if (!bt.hasStaticShape())
@@ -456,6 +467,7 @@ LogicalResult GpuAttentionLowering::run() {
       op.getKvSegmentIds() ? sourceArgument(op.getKvSegmentIds()) : Value();
   Value dropoutArg =
       op.getDropoutState() ? sourceArgument(op.getDropoutState()) : Value();
+  Value sinksArg = op.getSinks() ? sourceArgument(op.getSinks()) : Value();
   // Each result must be materialized into a function argument.
   SmallVector<bufferization::MaterializeInDestinationOp> materializations;
   auto destination = [&](Value result) -> Value {
@@ -475,7 +487,8 @@ LogicalResult GpuAttentionLowering::run() {
   if (!q || !k || !v || (op.getKvLengths() && !lengths) ||
       (op.getBias() && !biasArg) || (op.getBoolMask() && !maskArg) ||
       (op.getQSegmentIds() && (!qSegArg || !kvSegArg)) ||
-      (op.getDropoutState() && !dropoutArg) || !out)
+      (op.getDropoutState() && !dropoutArg) ||
+      (op.getSinks() && !sinksArg) || !out)
     return op.emitOpError(
         "attn-gpu-flash needs the buffer kernel ABI: operands read from "
         "function arguments through bufferization.to_tensor and the result "
@@ -505,6 +518,8 @@ LogicalResult GpuAttentionLowering::run() {
   if (dropoutArg)
     inputs.push_back(
         asKernelBuffer(b, op, dropoutArg, gpuDropoutStateType(ctx)));
+  if (sinksArg)
+    inputs.push_back(asKernelBuffer(b, op, sinksArg, gpuSinksType(ctx, g)));
   Value lseBuf =
       lseDest ? asKernelBuffer(b, op, lseDest, gpuLseType(ctx, g)) : Value();
   SmallVector<Value> sizes;
@@ -546,6 +561,11 @@ struct AttnGpuFlashPass
     getOperation().walk([&](CacheAppendOp op) { appends.push_back(op); });
     for (CacheAppendOp op : appends)
       if (failed(lowerCacheAppend(op)))
+        return signalPassFailure();
+    SmallVector<MergeStatesOp> merges;
+    getOperation().walk([&](MergeStatesOp op) { merges.push_back(op); });
+    for (MergeStatesOp op : merges)
+      if (failed(lowerMergeStates(op)))
         return signalPassFailure();
     // The backward is attn-gpu-backward's (attn-to-nvvm runs it first): say
     // so rather than leave the op in a module that would compile without it.

@@ -98,6 +98,10 @@ struct GpuFlashGeometry {
   bool hasDropoutState = false;
   double dropoutP = 0.0;
   bool dropsWeights() const { return hasDropoutState && dropoutP > 0.0; }
+  /// Attention sinks [Hq] f32 (natural-log logits): the rows' final
+  /// normalization counts exp(sinks[h]) once in the denominator and lse
+  /// (the epilogue of an unsplit row, or the combine kernel of split ones).
+  bool hasSinks = false;
   /// FlexAttention-style regions of the op, inlined per score (null: none);
   /// they capture nothing but constants (checked by the pass).
   Region *scoreMod = nullptr, *maskMod = nullptr;
@@ -234,7 +238,7 @@ LogicalResult chooseGpuFlashGeometry(GpuFlashGeometry &g,
 
 /// Kernel parameters, in order: q, k, v, [bias], [bool_mask], [q and kv
 /// segment ids], [kv_lengths], [block_table
-/// (paged)], out and [lse] (splits == 1)
+/// (paged)], [sinks [Hq] f32], out and [lse] (splits == 1)
 /// or partial outputs [scratchRows, D] f32 and their base-2 log-sum-exp
 /// [scratchRows] f32 (splits > 1), then with TMA the K and V tensor maps
 /// (memref<16xi64>, 128 bytes each), then with run-time sizes batch, Sq
@@ -246,9 +250,9 @@ gpu::GPUFuncOp emitFlashKernel(OpBuilder &b, Location loc,
                                const GpuFlashGeometry &g, StringRef name);
 
 /// Merges the split partials: parameters (partial outputs, partial lse,
-/// out, [lse]), with run-time splits then batch, Sq and the split count
-/// (index; the buffers as base pointers); grid (rows, kvHeads, batch), 128
-/// threads.
+/// out, [lse], [sinks [Hq] f32]), with run-time splits then batch, Sq and the
+/// split count (index; the buffers as base pointers); grid (rows, kvHeads,
+/// batch), 128 threads.
 gpu::GPUFuncOp emitCombineKernel(OpBuilder &b, Location loc,
                                  const GpuFlashGeometry &g, StringRef name);
 
@@ -331,6 +335,8 @@ MemRefType gpuLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuLengthsType(MLIRContext *ctx, const GpuFlashGeometry &g);
 /// Dropout's [seed, offset] state: [2] i64.
 MemRefType gpuDropoutStateType(MLIRContext *ctx);
+/// The sink logits: [Hq] f32.
+MemRefType gpuSinksType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuScratchOutType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuScratchLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
 /// A CUtensorMap (128 bytes) in global memory.

@@ -31,8 +31,10 @@ Value asKernelBuffer(OpBuilder &b, Operation *op, Value arg, MemRefType type);
 
 /// Emits the kernels of `g` into @attn_gpu and, at `b`, their launches:
 /// the flash kernel over (row blocks x splits, KV heads, batch) reading
-/// `inputs` (q, k, v, [lengths], [block table]), then with splits the
-/// combine kernel writing `out` (and `lse` when given). With run-time
+/// `inputs` (q, k, v, [lengths], [block table], [sinks]: with
+/// `g.hasSinks` the last input, which the combine kernel reads too), then
+/// with splits the combine kernel writing `out` (and `lse` when given).
+/// With run-time
 /// sizes, `runTimeSizes` are the host values of the kernel's size
 /// parameters (GpuFlashGeometry::numSizeParams of them, batch, Sq and Skv
 /// first: the grid and the split count are computed from those three);
@@ -53,6 +55,10 @@ void eraseLoweredOp(Operation *op,
 /// by a size.
 LogicalResult checkGpuSizes(Operation *op, ArrayRef<int64_t> sizes,
                             StringRef names);
+
+/// The sinks operand (when given) has the static shape [Hq] the kernels
+/// read (the verifier lets a `?` through).
+LogicalResult checkGpuSinks(Operation *op, Value sinks);
 
 /// The grid fits CUDA's limits (2^31 - 1, 65535, 65535).
 LogicalResult checkGrid(Operation *op, int64_t x, int64_t y, int64_t z);
@@ -81,6 +87,10 @@ LogicalResult lowerCacheAttention(CacheAttentionOp op,
                                   const GpuFlashOverrides &overrides,
                                   int64_t numSms);
 LogicalResult lowerCacheAppend(CacheAppendOp op);
+
+/// attn.merge_states: the `_merge` kernel over grid (S, H, B)
+/// (gpu/MergeKernel.cpp); static shapes.
+LogicalResult lowerMergeStates(MergeStatesOp op);
 
 } // namespace mlir::attn::gpu_lowering
 

@@ -198,8 +198,11 @@ llvm::Error checkDeviceBuffer(cuda::Driver &driver, llvm::StringRef name,
 llvm::Error checkDeviceBuffer(cuda::Driver &driver, const ArgInfo &info,
                               const BufferRef &buf) {
   // Tiles move as 16-byte vectors (cp.async); a misaligned address would
-  // be a sticky launch failure that ends the CUDA context.
-  uint64_t align = info.role == ArgRole::KvLengths || info.role == ArgRole::Lse
+  // be a sticky launch failure that ends the CUDA context. Lengths, lse and
+  // sinks move element by element.
+  uint64_t align = info.role == ArgRole::KvLengths ||
+                           info.role == ArgRole::Lse ||
+                           info.role == ArgRole::Sinks
                        ? uint64_t(dtypeBytes(buf.dtype))
                        : 16;
   return checkDeviceBuffer(driver, stringifyArgRole(info.role), align, buf);

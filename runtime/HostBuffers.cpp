@@ -264,6 +264,16 @@ void HostBuffers::setKvLengths(llvm::ArrayRef<int32_t> lengths) {
       st->blockHashes = blockHashes(st->bytes);
 }
 
+void HostBuffers::setSinks(llvm::ArrayRef<float> sinks) {
+  BufferRef *buf = callArgs.get(ArgRole::Sinks);
+  assert(buf && static_cast<int64_t>(sinks.size()) == buf->shape[0]);
+  for (size_t h = 0; h < sinks.size(); ++h)
+    static_cast<float *>(buf->data)[h * buf->strides[0]] = sinks[h];
+  for (auto &st : storage)
+    if (st->info.role == ArgRole::Sinks)
+      st->blockHashes = blockHashes(st->bytes);
+}
+
 void HostBuffers::setBlockMask(llvm::ArrayRef<int32_t> counts,
                                llvm::ArrayRef<int32_t> indices) {
   for (auto [role, values] : {std::pair{ArgRole::KvNumBlocks, counts},

@@ -46,6 +46,8 @@ public:
   const AttentionArgs &args() const { return callArgs; }
   /// Overwrites kv_lengths (which must exist) with `lengths`.
   void setKvLengths(llvm::ArrayRef<int32_t> lengths);
+  /// Overwrites the sinks (which must exist) with `sinks` ([Hq]).
+  void setSinks(llvm::ArrayRef<float> sinks);
   /// Overwrites the block mask (which must exist): `counts` holds
   /// kv_num_blocks and `indices` kv_indices, both row-major in their
   /// buffers' shapes.

@@ -448,13 +448,13 @@ llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
   if (llvm::Error e =
           cuda ? validateGpuOptions(options) : validateOptions(options))
     return std::move(e);
-  // CUDA kernels take no run-time sizes with sinks or block-sparse masks
-  // (neither has a GPU lowering: the static compile reports it), a fixed
+  // CUDA kernels take no run-time sizes with block-sparse masks (the
+  // kernel sizes its list bitmaps from Skv), a fixed
   // split count, or where the specialised kernel would split KV and the
   // kernel of run-time sizes cannot: decode (Sq = 1) kernels pick their
   // split count per call, those of a run-time Sq run unsplit.
   auto gpuRunTime = [&] {
-    return !spec.withSinks && !spec.blockSparse && !options.gpuKvSplits &&
+    return !spec.blockSparse && !options.gpuKvSplits &&
            (spec.queryLen == 1 || !gpuSplitsKv(spec, options));
   };
   if (options.runTimeSizes && !spec.hasDynamicSizes() &&

@@ -89,7 +89,7 @@ struct CompileOptions {
   /// Skv share one compiled kernel. false: a kernel specialised to the
   /// spec's sizes (static tiles and split count; see docs/runtime.md for
   /// the speed difference). CUDA: the same, except where the GPU kernels
-  /// take no run-time sizes (sinks, dropout) or `gpuKvSplits` asks for a
+  /// take no run-time sizes (dropout) or `gpuKvSplits` asks for a
   /// split count, which needs static sizes.
   bool runTimeSizes = true;
 

@@ -37,24 +37,15 @@ private:
 
 std::tuple<Value, Value, Value> CombineKernelEmitter::mergeColumn(Value first,
                                                                   Value col) {
-  const int64_t S = g.splits;
-  SmallVector<Value> lses;
-  Value m = cf(kNegInf);
-  for (int64_t s = 0; s < S; ++s) {
-    lses.push_back(
-        memref::LoadOp::create(b, partLse, ValueRange{im.add(first, s)}));
-    m = fmax(m, lses.back());
-  }
-  Value base = safeMax(m);
-  Value den = cf(0), num = cf(0);
-  for (int64_t s = 0; s < S; ++s) {
-    Value f = ex2(fsub(lses[s], base));
-    Value x =
-        memref::LoadOp::create(b, partOut, ValueRange{im.add(first, s), col});
-    den = fadd(den, f);
-    num = fadd(num, fmul(f, x));
-  }
-  return {base, den, num};
+  return mergeLse(
+      g.splits,
+      [&](int64_t s) -> Value {
+        return memref::LoadOp::create(b, partLse, ValueRange{im.add(first, s)});
+      },
+      [&](int64_t s) -> Value {
+        return memref::LoadOp::create(b, partOut,
+                                      ValueRange{im.add(first, s), col});
+      });
 }
 
 std::tuple<Value, Value, Value>
@@ -95,11 +86,12 @@ void CombineKernelEmitter::emit(gpu::GPUFuncOp func) {
   partLse = entry.getArgument(1);
   Value out = entry.getArgument(2);
   Value lseOut = g.hasLse ? entry.getArgument(3) : Value();
+  unsigned argNo = g.hasLse ? 4 : 3;
+  Value sinks = g.hasSinks ? entry.getArgument(argNo++) : Value();
   const int64_t D = g.vDim(), G = g.group;
   Value rows;
   if (g.runTimeSplits) {
     // Buffers of run-time shape: views from the batch, Sq and split count.
-    unsigned argNo = g.hasLse ? 4 : 3;
     Value batchSize = entry.getArgument(argNo++);
     Value qLen = entry.getArgument(argNo++);
     numSplits = entry.getArgument(argNo++);
@@ -143,6 +135,19 @@ void CombineKernelEmitter::emit(gpu::GPUFuncOp func) {
         g.runTimeSplits ? mergeColumnLoop(first, col) : mergeColumn(first, col);
     Value seen =
         arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, den, cf(0));
+    if (sinks) {
+      // The sink joins the merged denominator once (the splits' partials
+      // leave it out): one more state of base-2 lse sink * log2(e) and
+      // output 0.
+      Value head = im.add(im.mul(kvHead, G), im.rem(row, G));
+      SinkFold f = foldSink(
+          seen, base, den,
+          memref::LoadOp::create(b, sinks, ValueRange{head}).getResult());
+      seen = f.seen;
+      base = f.base;
+      den = f.l;
+      num = fmul(num, f.corr);
+    }
     Value value = select(
         seen, arith::DivFOp::create(b, num, select(seen, den, cf(1))), cf(0));
     Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
@@ -172,6 +177,8 @@ gpu::GPUFuncOp mlir::attn::emitCombineKernel(OpBuilder &ob, Location loc,
                               gpuScratchLseType(ctx, g), gpuOutputType(ctx, g)};
   if (g.hasLse)
     params.push_back(gpuLseType(ctx, g));
+  if (g.hasSinks)
+    params.push_back(gpuSinksType(ctx, g));
   if (g.runTimeSplits) {
     for (Type &t : params)
       t = gpuKernelParamType(cast<MemRefType>(t));

@@ -37,14 +37,29 @@ void FlashKernelEmitter::storeRows(ArrayRef<Value> res) {
     Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
     Value sIdx = im.div(row, G);
     ifSplit([&](bool toPartials) {
-      storeRow(res, hI, seen, inv, lTot, row, h, sIdx, toPartials);
+      // The base is the row's max (taken where it is used when no sink
+      // needs it first).
+      RowScale rs{seen, inv, lTot, Value()};
+      if (g.hasSinks && !toPartials)
+        rs = withSink({seen, inv, lTot, safeMax(res[hI])}, h);
+      storeRow(res, hI, rs, row, h, sIdx, toPartials);
     });
   }
 }
 
-void FlashKernelEmitter::storeRow(ArrayRef<Value> res, int64_t hI, Value seen,
-                                  Value inv, Value lTot, Value row, Value h,
+RowScale FlashKernelEmitter::withSink(const RowScale &rs, Value h) {
+  Value sink = memref::LoadOp::create(b, sinks, ValueRange{h});
+  SinkFold f = foldSink(rs.seen, rs.base, rs.l, sink);
+  Value inv = select(
+      f.seen, arith::DivFOp::create(b, f.corr, select(f.seen, f.l, cf(1))),
+      cf(0));
+  return {f.seen, inv, f.l, f.base};
+}
+
+void FlashKernelEmitter::storeRow(ArrayRef<Value> res, int64_t hI,
+                                  const RowScale &rs, Value row, Value h,
                                   Value sIdx, bool toPartials) {
+  Value inv = rs.inv;
   const int64_t oTiles = g.dvPad() / 8, halves = 2 * g.warpRowTiles;
   const int64_t mt = hI / 2, half = hI % 2;
   Type et = elemType(b.getContext(), g);
@@ -79,14 +94,14 @@ void FlashKernelEmitter::storeRow(ArrayRef<Value> res, int64_t hI, Value seen,
                                                 im.rem(lane, 4), im.c(0)),
                           false);
     b.setInsertionPointToStart(lead.thenBlock());
+    Value base = rs.base ? rs.base : safeMax(res[hI]);
     if (toPartials) {
-      Value lse =
-          select(seen, fadd(safeMax(res[hI]), lg2(select(seen, lTot, cf(1)))),
-                 cf(kNegInf));
+      Value lse = select(rs.seen, fadd(base, lg2(select(rs.seen, rs.l, cf(1)))),
+                         cf(kNegInf));
       memref::StoreOp::create(b, lse, partLse, ValueRange{prow});
     } else {
-      memref::StoreOp::create(b, naturalLse(seen, safeMax(res[hI]), lTot),
-                              lseOut, ValueRange{batch, h, sIdx});
+      memref::StoreOp::create(b, naturalLse(rs.seen, base, rs.l), lseOut,
+                              ValueRange{batch, h, sIdx});
     }
   }
 }
@@ -182,14 +197,20 @@ void FlashKernelEmitter::mergeKeyWarps(ArrayRef<Value> res, Value r16) {
       if (!toPartials) {
         Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
         Value sIdx = im.div(row, G);
-        memref::StoreOp::create(b, arith::TruncFOp::create(b, et, value), out,
+        RowScale rs{seen, Value(), lTot, base};
+        Value x = value;
+        if (g.hasSinks) {
+          rs = withSink(rs, h);
+          x = fmul(acc, rs.inv);
+        }
+        memref::StoreOp::create(b, arith::TruncFOp::create(b, et, x), out,
                                 at(batch, h, sIdx, d));
         if (g.hasLse) {
           auto first = scf::IfOp::create(
               b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, im.c(0)),
               false);
           b.setInsertionPointToStart(first.thenBlock());
-          memref::StoreOp::create(b, naturalLse(seen, base, lTot), lseOut,
+          memref::StoreOp::create(b, naturalLse(rs.seen, rs.base, rs.l), lseOut,
                                   ValueRange{batch, h, sIdx});
         }
         return;

@@ -79,6 +79,8 @@ void FlashKernelEmitter::bindArguments(Block &entry) {
     dropoutState = entry.getArgument(argNo++);
   if (g.paged())
     blockTable = entry.getArgument(argNo++);
+  if (g.hasSinks)
+    sinks = entry.getArgument(argNo++);
   if (g.splits == 1) {
     out = entry.getArgument(argNo++);
     if (g.hasLse)
@@ -451,6 +453,8 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
     params.push_back(gpuDropoutStateType(ctx));
   if (g.paged())
     params.push_back(gpuBlockTableType(ctx, g));
+  if (g.hasSinks)
+    params.push_back(gpuSinksType(ctx, g));
   if (g.splits == 1) {
     params.push_back(gpuOutputType(ctx, g));
     if (g.hasLse)

@@ -44,6 +44,12 @@ struct KvStep {
   Value m8, l8; ///< lane / 8, lane % 8 (ldmatrix row addressing)
 };
 
+/// How a row is normalized when stored: its outputs times `inv`; `seen`,
+/// the base-2 `base` and the sum `l` give its lse (or partial lse).
+struct RowScale {
+  Value seen, inv, l, base;
+};
+
 /// Emits the body of one flash kernel.
 class FlashKernelEmitter : public KernelBuilder {
 public:
@@ -208,9 +214,12 @@ private:
   /// One key warp per row: normalize in registers, store the fragments.
   void storeRows(ArrayRef<Value> res);
   /// Row half `hI` of this thread (row `row`: head `h`, query `sIdx`),
-  /// scaled by `inv`: to the output (and lse) or to the partials.
-  void storeRow(ArrayRef<Value> res, int64_t hI, Value seen, Value inv,
-                Value lTot, Value row, Value h, Value sIdx, bool toPartials);
+  /// scaled by `rs.inv`: to the output (and lse) or to the partials.
+  void storeRow(ArrayRef<Value> res, int64_t hI, const RowScale &rs, Value row,
+                Value h, Value sIdx, bool toPartials);
+  /// The final scale of a row of head `h` with the head's sink counted
+  /// (rows stored to the output; split rows get theirs in the combine).
+  RowScale withSink(const RowScale &rs, Value h);
   /// Stores columns `col` and `col + 1` of a row (those inside Dv) one
   /// element at a time, to the output or (when `prow` is set) the split
   /// row `prow`.
@@ -221,6 +230,7 @@ private:
 
   // Kernel arguments.
   Value q, k, v, bias, kvLengths, blockTable, out, lseOut, partOut, partLse;
+  Value sinks; ///< [Hq] f32 sink logits
   Value boolMask, qSegments, kvSegments, dropoutState;
   /// Dropout: the Philox key words and counter word 3 (i32).
   Value philoxKey0, philoxKey1, philoxOffset;

@@ -316,6 +316,11 @@ MemRefType mlir::attn::gpuBlockTableType(MLIRContext *ctx,
       IntegerType::get(ctx, 32));
 }
 
+MemRefType mlir::attn::gpuSinksType(MLIRContext *ctx,
+                                    const GpuFlashGeometry &g) {
+  return MemRefType::get({g.heads}, Float32Type::get(ctx));
+}
+
 MemRefType mlir::attn::gpuScratchOutType(MLIRContext *ctx,
                                          const GpuFlashGeometry &g) {
   return MemRefType::get({g.scratchRows(), g.vDim()}, Float32Type::get(ctx));

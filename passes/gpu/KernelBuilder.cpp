@@ -70,6 +70,40 @@ Value KernelBuilder::naturalLse(Value seen, Value base, Value l) {
   return select(seen, fmul(log2Lse, cf(kLn2)), cf(kNegInf));
 }
 
+KernelBuilder::SinkFold KernelBuilder::foldSink(Value seen, Value base, Value l,
+                                                Value sink) {
+  // The sink is one more logit of weight exp(sink) = 2^(sink log2 e) and
+  // no value row; a row that saw nothing has no base of its own (-inf).
+  Value sink2 = fmul(sink, cf(kLog2e));
+  Value m = select(seen, base, cf(kNegInf));
+  SinkFold f;
+  f.base = safeMax(fmax(m, sink2));
+  f.corr = ex2(fsub(m, f.base));
+  f.l = fadd(fmul(l, f.corr), ex2(fsub(sink2, f.base)));
+  f.seen = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, f.l, cf(0));
+  return f;
+}
+
+std::tuple<Value, Value, Value>
+KernelBuilder::mergeLse(int64_t n, function_ref<Value(int64_t)> lse,
+                        function_ref<Value(int64_t)> value) {
+  SmallVector<Value> lses;
+  Value m = cf(kNegInf);
+  for (int64_t i = 0; i < n; ++i) {
+    lses.push_back(lse(i));
+    m = fmax(m, lses.back());
+  }
+  Value base = safeMax(m);
+  Value den = cf(0), num = cf(0);
+  for (int64_t i = 0; i < n; ++i) {
+    Value f = ex2(fsub(lses[i], base));
+    Value x = value(i);
+    den = fadd(den, f);
+    num = fadd(num, fmul(f, x));
+  }
+  return {base, den, num};
+}
+
 Value KernelBuilder::quadReduce(Value v, bool isMax) {
   for (int32_t off : {1, 2}) {
     Value o = shuffleXor(v, off);

@@ -19,6 +19,7 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <limits>
+#include <tuple>
 
 namespace mlir::attn::gpu_kernels {
 
@@ -74,6 +75,25 @@ protected:
   /// The natural-log log-sum-exp of a row from its base-2 running max and
   /// sum (-inf for a row that saw nothing).
   Value naturalLse(Value seen, Value base, Value l);
+  /// A row's final state with its attention sink counted: from the row's
+  /// base-2 base (its max, or anything when `seen` is false) and sum, and
+  /// the sink's natural-log logit, the new base (max with the sink's
+  /// base-2 logit), the factor `corr` that moves sums and outputs onto it,
+  /// the sum plus the sink's weight, and whether that sum is positive. The
+  /// row's output is then acc * corr / l; a row that saw no key gives 0
+  /// and lse = sink.
+  struct SinkFold {
+    Value seen, base, corr, l;
+  };
+  SinkFold foldSink(Value seen, Value base, Value l, Value sink);
+  /// The lse-weighted merge of `n` states (the split-KV combine, and
+  /// attn.merge_states): `lse(i)` gives state i's base-2 log-sum-exp,
+  /// `value(i)` its output (f32); returns the base the weights are
+  /// relative to, their sum (den) and the weighted sum of the outputs
+  /// (num). States of lse -inf weigh 0; with all of them den is 0.
+  std::tuple<Value, Value, Value> mergeLse(int64_t n,
+                                           function_ref<Value(int64_t)> lse,
+                                           function_ref<Value(int64_t)> value);
   Value shuffleXor(Value v, int32_t offset) {
     return gpu::ShuffleOp::create(b, v, offset, 32, gpu::ShuffleMode::XOR)
         .getShuffleResult();

@@ -74,19 +74,46 @@ KernelBufferType stridedType(const BufferRef &b) {
   return {b.dtype, b.shape, /*strided=*/true};
 }
 
+/// The GPU merge: dense buffers of the call's shapes (the kernel is
+/// compiled per shape, like the CPU one).
+llvm::Error mergeStatesOnDevice(CacheKernels &kernels, const BufferRef &states,
+                                const BufferRef &stateLse,
+                                const BufferRef &output, const BufferRef *lse,
+                                const rt::CompileOptions &gpu) {
+  llvm::SmallVector<KernelBufferType, 4> types;
+  llvm::SmallVector<BufferRef, 4> buffers;
+  llvm::SmallVector<rt::GpuBufferUse, 4> uses;
+  for (auto [b, use] : {std::pair{&states, rt::GpuBufferUse{"states", false}},
+                        {&stateLse, {"state_lse", false}},
+                        {&output, {"output", true}},
+                        {lse, {"lse", true}}}) {
+    if (!b)
+      continue;
+    types.push_back({b->dtype, b->shape, /*strided=*/false});
+    buffers.push_back(*b);
+    uses.push_back(use);
+  }
+  auto kernel = kernels.getCuda(
+      "merge_states", mergeStatesKernelSource(types, lse), types, gpu);
+  if (!kernel)
+    return kernel.takeError();
+  return (*kernel)->run(buffers, uses);
+}
+
 } // namespace
 
-llvm::Error
-mlir::attn::kv::mergeStates(CacheKernels &kernels, rt::ThreadPool &pool,
-                            const BufferRef &states, const BufferRef &stateLse,
-                            const BufferRef &output, const BufferRef *lse,
-                            const CacheKernelOptions &options) {
+llvm::Error mlir::attn::kv::mergeStates(
+    CacheKernels &kernels, rt::ThreadPool &pool, const BufferRef &states,
+    const BufferRef &stateLse, const BufferRef &output, const BufferRef *lse,
+    const CacheKernelOptions &options, const rt::CompileOptions &gpu) {
   llvm::SmallVector<int64_t, 5> dims;
   if (llvm::Error e = checkMerge(states, stateLse, output, lse, dims))
     return e;
-  if (states.space != rt::MemorySpace::Host)
-    return makeError("merge_states: device buffers are not supported yet "
-                     "(the kernel runs on the CPU)");
+  bool onDevice = false;
+  for (const BufferRef *b : {&states, &stateLse, &output, lse})
+    onDevice |= b && b->space == rt::MemorySpace::Device;
+  if (onDevice)
+    return mergeStatesOnDevice(kernels, states, stateLse, output, lse, gpu);
   llvm::SmallVector<KernelBufferType, 4> types = {
       stridedType(states), stridedType(stateLse), stridedType(output)};
   llvm::SmallVector<BufferRef, 4> buffers = {states, stateLse, output};

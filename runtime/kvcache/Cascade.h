@@ -31,14 +31,18 @@ namespace mlir::attn::kv {
 /// Runs attn.merge_states, compiled through `kernels` for the CPU on
 /// `pool`: `states` [N, B, H, S, Dv] (f32, f16 or bf16, unit inner stride),
 /// `stateLse` [N, B, H, S] f32 -> `output` [B, H, S, Dv] (the states'
-/// type) and, if given, `lse` [B, H, S] f32. Errors name the buffer and the
-/// mismatch; nothing is written then.
+/// type) and, if given, `lse` [B, H, S] f32. When any buffer is in device
+/// memory it runs on the GPU instead (the `_merge` kernel of attn-to-nvvm,
+/// compiled with `gpu`): dense buffers, device ones in place, host ones
+/// staged; the call waits. Errors name the buffer and the mismatch;
+/// nothing is written then.
 llvm::Error mergeStates(CacheKernels &kernels, rt::ThreadPool &pool,
                         const rt::BufferRef &states,
                         const rt::BufferRef &stateLse,
                         const rt::BufferRef &output,
                         const rt::BufferRef *lse = nullptr,
-                        const CacheKernelOptions &options = {});
+                        const CacheKernelOptions &options = {},
+                        const rt::CompileOptions &gpu = {});
 
 /// The same in float64 (the oracle of mergeStates), with the same checks.
 llvm::Error referenceMergeStates(const rt::BufferRef &states,

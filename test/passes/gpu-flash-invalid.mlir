@@ -103,22 +103,23 @@ func.func @decode_d128(%q: memref<1x4x1x128xbf16>, %k: memref<1x1x300x128xbf16>,
 
 // -----
 
-func.func @sinks(%q: memref<1x4x8x64xbf16>, %k: memref<1x2x8x64xbf16>, %v: memref<1x2x8x64xbf16>, %s: memref<4xf32>, %o: memref<1x4x8x64xbf16>) {
+// Sinks of run-time size pass the verifier; the kernels read [Hq].
+func.func @sinks(%q: memref<1x4x8x64xbf16>, %k: memref<1x2x8x64xbf16>, %v: memref<1x2x8x64xbf16>, %s: memref<?xf32>, %o: memref<1x4x8x64xbf16>) {
   %qt = bufferization.to_tensor %q restrict : memref<1x4x8x64xbf16> to tensor<1x4x8x64xbf16>
   %kt = bufferization.to_tensor %k restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
   %vt = bufferization.to_tensor %v restrict : memref<1x2x8x64xbf16> to tensor<1x2x8x64xbf16>
-  %st = bufferization.to_tensor %s restrict : memref<4xf32> to tensor<4xf32>
-  // expected-error @+1 {{attn-gpu-flash does not support attention sinks yet (the CPU pipeline attn-to-cpu does)}}
-  %r = attn.attention %qt, %kt, %vt sinks(%st : tensor<4xf32>) : tensor<1x4x8x64xbf16>, tensor<1x2x8x64xbf16>, tensor<1x2x8x64xbf16> -> tensor<1x4x8x64xbf16>
+  %st = bufferization.to_tensor %s restrict : memref<?xf32> to tensor<?xf32>
+  // expected-error @+1 {{attn-gpu-flash needs sinks of static shape [Hq] (one f32 logit per query head); got 'tensor<?xf32>'}}
+  %r = attn.attention %qt, %kt, %vt sinks(%st : tensor<?xf32>) : tensor<1x4x8x64xbf16>, tensor<1x2x8x64xbf16>, tensor<1x2x8x64xbf16> -> tensor<1x4x8x64xbf16>
   bufferization.materialize_in_destination %r in restrict writable %o : (tensor<1x4x8x64xbf16>, memref<1x4x8x64xbf16>) -> ()
   return
 }
 
 // -----
 
-func.func @cache_sinks(%q: memref<2x4x1x64xbf16>, %kc: memref<2x2x128x64xbf16>, %vc: memref<2x2x128x64xbf16>, %len: memref<2xi32>, %s: memref<4xf32>, %o: memref<2x4x1x64xbf16>) {
-  // expected-error @+1 {{attn-gpu-flash does not support attention sinks yet (the CPU pipeline attn-to-cpu does)}}
-  attn.cache_attention %q, %kc, %vc lengths(%len) sinks(%s : memref<4xf32>) outs(%o) : memref<2x4x1x64xbf16>, memref<2x2x128x64xbf16>, memref<2x2x128x64xbf16>, memref<2xi32> -> memref<2x4x1x64xbf16>
+func.func @cache_sinks(%q: memref<2x4x1x64xbf16>, %kc: memref<2x2x128x64xbf16>, %vc: memref<2x2x128x64xbf16>, %len: memref<2xi32>, %s: memref<?xf32>, %o: memref<2x4x1x64xbf16>) {
+  // expected-error @+1 {{attn-gpu-flash needs sinks of static shape [Hq] (one f32 logit per query head); got 'memref<?xf32>'}}
+  attn.cache_attention %q, %kc, %vc lengths(%len) sinks(%s : memref<?xf32>) outs(%o) : memref<2x4x1x64xbf16>, memref<2x2x128x64xbf16>, memref<2x2x128x64xbf16>, memref<2xi32> -> memref<2x4x1x64xbf16>
   return
 }
 
@@ -167,4 +168,13 @@ func.func @layer(%x: tensor<2x16x64xf16>, %w: tensor<192x64xf16>, %wo: tensor<64
   // expected-error @+1 {{attn-gpu-flash: an attention layer has no GPU lowering yet (CPU only: attn-to-cpu)}}
   %o = attn.multi_head_attention %x qkv_weight(%w : tensor<192x64xf16>) out_weight(%wo : tensor<64x64xf16>) {num_heads = 4} : tensor<2x16x64xf16> -> tensor<2x16x64xf16>
   return %o : tensor<2x16x64xf16>
+}
+
+// -----
+
+// merge_states of run-time shape: the GPU kernel is compiled per shape.
+func.func @merge_dynamic(%s: memref<2x?x4x1x64xf16>, %l: memref<2x?x4x1xf32>, %o: memref<?x4x1x64xf16>) {
+  // expected-error @+1 {{attn-gpu-flash needs static shapes for merge_states (the runtime compiles one kernel per shape)}}
+  attn.merge_states %s, %l into %o : memref<2x?x4x1x64xf16>, memref<2x?x4x1xf32> into memref<?x4x1x64xf16>
+  return
 }
