@@ -56,6 +56,10 @@ LogicalResult checkGpuSizes(Operation *op, ArrayRef<int64_t> sizes,
 /// The grid fits CUDA's limits (2^31 - 1, 65535, 65535).
 LogicalResult checkGrid(Operation *op, int64_t x, int64_t y, int64_t z);
 
+/// The block_mask fields of `g` (GpuBlockSparse.cpp); fails on what the
+/// kernels do not take (run-time sizes).
+LogicalResult fillBlockSparse(AttentionOp op, GpuFlashGeometry &g);
+
 /// attn.cache_attention / attn.cache_append (GpuCacheOps.cpp).
 LogicalResult lowerCacheAttention(CacheAttentionOp op,
                                   const GpuFlashOverrides &overrides,
