@@ -448,8 +448,9 @@ llvm::Expected<KernelRef> Runtime::compile(const AttentionSpec &spec,
   if (llvm::Error e =
           cuda ? validateGpuOptions(options) : validateOptions(options))
     return std::move(e);
-  // CUDA kernels take no run-time sizes with sinks, dropout or block-sparse
-  // masks (none has a GPU lowering: the static compile reports it), a fixed
+  // CUDA kernels take no run-time sizes with sinks or dropout (no GPU
+  // lowering: the static compile reports it) or block-sparse masks (their
+  // bitmaps are sized by the static KV block count), a fixed
   // split count, or where the specialised kernel would split KV and the
   // kernel of run-time sizes cannot: decode (Sq = 1) kernels pick their
   // split count per call, those of a run-time Sq run unsplit.
