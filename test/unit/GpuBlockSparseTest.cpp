@@ -232,6 +232,38 @@ TEST(GpuBlockSparseErrors, BadListsNameTheOperandAndWriteNothing) {
   EXPECT_TRUE(ok((*kernel)->run(buffers.args())));
 }
 
+/// Lists in device memory get the same check (copied to the host on the
+/// call's stream first, as device kv_lengths are): the launch never
+/// happens and the output keeps its fill.
+TEST(GpuBlockSparseErrors, DeviceListsAreCheckedToo) {
+  AttentionSpec s =
+      specOf("mha:b=1,hq=2,sq=100,skv=200,d=64,dtype=bf16,blocks=64:64");
+  auto kernel = sharedRuntime().compile(s, Target::Cuda);
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  DEVICE_OR_SKIP(driver);
+  HostBuffers buffers((*kernel)->signature(), FillOptions{1});
+  std::vector<int32_t> counts = {1, 3}, indices = {0, -1, -1, -1, 2, 1, 3, -1};
+  auto num = cuda::DeviceBuffer::create(*driver, counts.size() * 4);
+  auto idx = cuda::DeviceBuffer::create(*driver, indices.size() * 4);
+  ASSERT_TRUE(num && idx);
+  ASSERT_TRUE(ok(driver->copyToDevice(num->get(), counts.data(), 8)));
+  ASSERT_TRUE(ok(driver->copyToDevice(idx->get(), indices.data(), 32)));
+  AttentionArgs args = buffers.args();
+  args.set(ArgRole::KvNumBlocks,
+           BufferRef::device(num->get(), DType::I32, {1, 1, 2}));
+  args.set(ArgRole::KvIndices,
+           BufferRef::device(idx->get(), DType::I32, {1, 1, 2, 4}));
+  buffers.resetOutputs();
+  EXPECT_EQ(errorOf((*kernel)->run(args)),
+            "kv_indices: value 1 at [0, 0, 1, 1] is not above the entry "
+            "before it (2); a query block's KV blocks must be strictly "
+            "ascending");
+  const BufferRef &out = buffers.args().output;
+  auto st = out.effectiveStrides();
+  for (int64_t q = 0; q < 100; ++q)
+    ASSERT_TRUE(std::isnan(loadAsDouble(out, q * st[2]))) << "q " << q;
+}
+
 /// KV blocks that are not whole key tiles are a compile error naming the
 /// block size (lit: block-sparse-gpu-invalid.mlir).
 TEST(GpuBlockSparseErrors, KvBlocksOffTheTileAreACompileError) {
