@@ -192,10 +192,10 @@ func.func @f(%q: tensor<1x4x130x64xbf16>, %k: tensor<1x1x200x64xbf16>,
         maxDiff = std::max(maxDiff, std::fabs(a - b));
         maxRef = std::max(maxRef, std::fabs(b));
       }
-  // The same 64-key tiles and visible keys; the rows of fully visible
-  // tiles skip the per-score select in one kernel only, so allow a bf16
-  // rounding step (2^-8 relative).
-  EXPECT_LE(maxDiff, 4e-3 * std::max(1.0, maxRef));
+  // The same 64-key tiles in the same order over the same visible keys
+  // (the dense kernel's fully masked tiles add exact zeros): equal up to
+  // one bf16 rounding step of the output (2^-7 relative).
+  EXPECT_LE(maxDiff, 8e-3 * std::max(1.0, maxRef));
 }
 
 /// Bad lists are an error naming the operand and the position before the
