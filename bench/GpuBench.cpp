@@ -1,6 +1,7 @@
 //===- GpuBench.cpp - attn CUDA kernels on the issue's shapes -------------===//
 #include "bench/GpuBench.h"
 #include "bench/BenchJson.h"
+#include "bench/BlockSparseLists.h"
 
 #include "runtime/Runtime.h"
 #include "runtime/cuda/CudaDriver.h"
@@ -34,6 +35,9 @@ options:
   --backward    time the backward cases instead (Runtime::compileBackward;
                 TFLOP/s with 2.5x the forward's flops, as FlashAttention
                 counts them)
+  --block-sparse
+                time block-sparse masks (128 x 128 blocks, 100/50/25/12.5 %
+                of the KV blocks listed) next to the dense kernel instead
 )";
 
 struct BenchCase {
@@ -289,6 +293,67 @@ void benchCase(Runtime &runtime, cuda::Driver &driver, void *stream,
       {"plan", (*kernel)->gpuLaunchPlan()}});
 }
 
+/// Block-sparse masks (--block-sparse): GQA 32:8, d = 128, 128 x 128
+/// blocks, non-causal, shared lists (H' = 1) of `density` of the KV blocks
+/// per query block (bench/BlockSparseLists.h), at s = 4096 and 8192; the
+/// dense kernel of the same shape is the 100 % line's "attn" case. Cases
+/// block_sparse_s{S}_p{percent}; "visible" is the share of listed blocks.
+void benchBlockSparse(Runtime &runtime, cuda::Driver &driver, void *stream,
+                      int warmup, int runs) {
+  for (int64_t s : {4096, 8192}) {
+    AttentionSpec dense = shape(1, 32, 8, s, s, false);
+    std::string base = "block_sparse_s" + std::to_string(s);
+    benchCase(runtime, driver, stream, {base.c_str(), "prefill", dense}, warmup,
+              runs, 1, "attn-dense", CompileOptions());
+    for (double density : {1.0, 0.5, 0.25, 0.125}) {
+      AttentionSpec sp = dense;
+      sp.blockSparse = BlockSparseSpec{128, 128};
+      std::string name =
+          base + "_p" + std::to_string(int(std::lround(density * 1000)) / 10);
+      auto kernel = runtime.compile(sp, Target::Cuda);
+      if (!kernel) {
+        emitError("attn", name, llvm::toString(kernel.takeError()));
+        continue;
+      }
+      std::vector<cuda::DeviceBuffer> buffers;
+      AttentionArgs args;
+      int64_t qkvo = 0;
+      if (llvm::Error e = allocateArgs(
+              driver, (*kernel)->signature(), 1,
+              [](const ArgInfo &info) { return !info.isOutput; }, buffers, args,
+              qkvo)) {
+        emitError("attn", name, llvm::toString(std::move(e)));
+        continue;
+      }
+      std::vector<int32_t> counts, indices;
+      attn::bench::makeBlockLists(s / 128, s / 128, density, counts, indices);
+      const BufferRef *num = args.get(ArgRole::KvNumBlocks),
+                      *idx = args.get(ArgRole::KvIndices);
+      if (llvm::Error e = driver.copyToDevice(num->devicePtr(), counts.data(),
+                                              counts.size() * 4))
+        return emitError("attn", name, llvm::toString(std::move(e)));
+      if (llvm::Error e = driver.copyToDevice(idx->devicePtr(), indices.data(),
+                                              indices.size() * 4))
+        return emitError("attn", name, llvm::toString(std::move(e)));
+      auto t = timeEnqueue(driver, stream, warmup, runs, **kernel, args);
+      if (!t) {
+        emitError("attn", name, llvm::toString(t.takeError()));
+        continue;
+      }
+      double visible = double(counts[0]) / double(s / 128);
+      emit(llvm::json::Object{
+          {"impl", "attn"},
+          {"case", name},
+          {"kind", "block_sparse"},
+          {"spec", sp.key()},
+          {"visible", visible},
+          {"ms", t->ms},
+          {"tflops", visible * dense.flops() / (t->ms * 1e9)},
+          {"plan", (*kernel)->gpuLaunchPlan()}});
+    }
+  }
+}
+
 /// The backward's shapes; bench/gpu_backward_peers.py uses the same names.
 std::vector<BenchCase> backwardCases() {
   return {
@@ -349,7 +414,7 @@ void benchBackwardCase(Runtime &runtime, cuda::Driver &driver, void *stream,
 
 int attn::bench::gpuBenchMain(int argc, char **argv) {
   int runs = 20, warmup = 5;
-  bool copy = true, backward = false;
+  bool copy = true, backward = false, blockSparse = false;
   std::vector<std::string> only;
   std::vector<BenchCase> cases = benchCases();
   for (int i = 1; i < argc; ++i) {
@@ -365,6 +430,10 @@ int attn::bench::gpuBenchMain(int argc, char **argv) {
     }
     if (arg == "--no-copy") {
       copy = false;
+      continue;
+    }
+    if (arg == "--block-sparse") {
+      blockSparse = true;
       continue;
     }
     if (arg == "--backward") {
@@ -403,6 +472,10 @@ int attn::bench::gpuBenchMain(int argc, char **argv) {
   if (copy)
     benchCopy(**driver, stream->get(), warmup, runs);
   Runtime runtime(RuntimeOptions{1});
+  if (blockSparse) {
+    benchBlockSparse(runtime, **driver, stream->get(), warmup, runs);
+    return 0;
+  }
   uint64_t seed = 1;
   auto selected = [&](const BenchCase &c) {
     return only.empty() ||

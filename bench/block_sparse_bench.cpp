@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "bench/BenchUtil.h"
+#include "bench/BlockSparseLists.h"
 #include "runtime/HostBuffers.h"
 #include "runtime/Runtime.h"
 
@@ -54,26 +55,6 @@ namespace {
 double timeMs(const std::function<void()> &fn) {
   return cpuTime ? bench::minCpuMs(fn, reps) / std::max(1u, threads.getValue())
                  : bench::medianMs(fn, reps);
-}
-
-/// Lists of exactly round(density * kvBlocks) random blocks (at least one
-/// unless density is 0), ascending, per query block.
-void makeLists(int64_t qBlocks, int64_t kvBlocks, double density,
-               std::vector<int32_t> &counts, std::vector<int32_t> &indices) {
-  std::mt19937 rng(42);
-  int64_t n = std::clamp<int64_t>(std::llround(density * kvBlocks),
-                                  density > 0 ? 1 : 0, kvBlocks);
-  counts.assign(qBlocks, static_cast<int32_t>(n));
-  indices.clear();
-  for (int64_t q = 0; q < qBlocks; ++q) {
-    std::vector<int32_t> all(kvBlocks);
-    std::iota(all.begin(), all.end(), 0);
-    std::shuffle(all.begin(), all.end(), rng);
-    all.resize(n);
-    std::sort(all.begin(), all.end());
-    all.resize(kvBlocks, -1);
-    indices.insert(indices.end(), all.begin(), all.end());
-  }
 }
 
 std::string boolMaskMlir(const AttentionSpec &s) {
@@ -146,7 +127,7 @@ int main(int argc, char **argv) {
   std::vector<uint8_t> mask(dense.queryLen * dense.kvLen);
   for (double density : {1.0, 0.5, 0.25, 0.1}) {
     std::vector<int32_t> counts, indices;
-    makeLists(qBlocks, kvBlocks, density, counts, indices);
+    bench::makeBlockLists(qBlocks, kvBlocks, density, counts, indices);
     buffers.setBlockMask(counts, indices);
     double ms = run(*sparseK, buffers.args());
     int pct = static_cast<int>(std::lround(100.0 * counts[0] / kvBlocks));

@@ -362,10 +362,6 @@ LogicalResult GpuAttentionLowering::checkSupported() {
 }
 
 LogicalResult GpuAttentionLowering::fillGeometry() {
-  if (op.getKvNumBlocks())
-    return op.emitOpError("block-sparse masks are CPU-only for now "
-                          "(attn-gpu-flash; the CPU pipeline attn-to-cpu "
-                          "takes them)");
   auto qs = op.getLogicalShape(op.getQuery());
   auto ks = op.getLogicalShape(op.getKey());
   auto vs = op.getLogicalShape(op.getValue());
@@ -437,6 +433,8 @@ LogicalResult GpuAttentionLowering::fillGeometry() {
   if (auto m = op.getMaskAttr())
     g.mask = m.getSpec();
   g.scale = op.getScaleOrDefault();
+  if (failed(fillBlockSparse(op, g)))
+    return failure();
   if (auto cap = op.getSoftcapAttr())
     g.softcap = cap.getValueAsDouble();
   std::string why;
@@ -512,6 +510,15 @@ LogicalResult GpuAttentionLowering::run() {
         b, op, qSegArg, MemRefType::get({g.batch, g.qLen}, b.getI32Type())));
     inputs.push_back(asKernelBuffer(
         b, op, kvSegArg, MemRefType::get({g.batch, g.kvLen}, b.getI32Type())));
+  }
+  if (g.blockSparse()) {
+    Value counts = sourceArgument(op.getKvNumBlocks()),
+          lists = sourceArgument(op.getKvIndices());
+    if (!counts || !lists)
+      return op.emitOpError("attn-gpu-flash needs kv_num_blocks and "
+                            "kv_indices read from function arguments");
+    inputs.append({asKernelBuffer(b, op, counts, gpuBlockCountsType(ctx, g)),
+                   asKernelBuffer(b, op, lists, gpuBlockIndicesType(ctx, g))});
   }
   if (lengths)
     inputs.push_back(asKernelBuffer(b, op, lengths, gpuLengthsType(ctx, g)));

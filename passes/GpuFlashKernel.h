@@ -135,6 +135,40 @@ struct GpuFlashGeometry {
   /// mbarrier per stage) from tensor maps the runtime encodes per launch
   /// (two extra kernel parameters), instead of per-thread cp.async.
   bool tma = false;
+  /// Block-sparse mask (block_mask, FlexAttention's BlockMask): query and
+  /// KV block sizes (sparseKvBlock 0: none), the list shapes' batch and
+  /// head extents (1: broadcast) and their query blocks and list capacity.
+  /// A row block iterates the union of the lists of the (head, query
+  /// block) pairs its rows cover, built in shared memory at the start
+  /// (sparseBytes: a bitmap of listed KV blocks per pair, then the union
+  /// as an ascending list); keys of a block outside a row's own list are
+  /// masked. Each KV block is sparseKvBlock / tileKv whole tiles.
+  int64_t sparseQBlock = 0, sparseKvBlock = 0;
+  int64_t sparseBatch = 1, sparseHeads = 1, sparseQBlocks = 0,
+          sparseMaxBlocks = 0;
+  bool blockSparse() const { return sparseKvBlock > 0; }
+  int64_t sparseKvBlocks() const {
+    return (kvLen + sparseKvBlock - 1) / sparseKvBlock;
+  }
+  int64_t sparseWords() const { return (sparseKvBlocks() + 31) / 32; }
+  /// Query blocks one row block can touch: its rows span at most
+  /// (blockRows - 1) / group + 2 consecutive queries.
+  int64_t sparseQBlocksPerRowBlock() const {
+    int64_t span = (blockRows() - 1) / group + 2;
+    return std::min(sparseQBlocks,
+                    (span + sparseQBlock - 2) / sparseQBlock + 1);
+  }
+  int64_t sparseHeadSlots() const { return sparseHeads == 1 ? 1 : group; }
+  int64_t sparsePairs() const {
+    return sparseHeadSlots() * sparseQBlocksPerRowBlock();
+  }
+  /// The pairs' bitmaps (i32 words), then the union list (one i32 per KV
+  /// block: the block, bit 30 set when every pair lists it).
+  int64_t sparseBytes() const {
+    return blockSparse()
+               ? (sparsePairs() * sparseWords() + sparseKvBlocks()) * 4
+               : 0;
+  }
 
   static constexpr int64_t kWarpSize = 32;
   static constexpr int64_t kRowsPerWarp = 16;
@@ -181,13 +215,16 @@ struct GpuFlashGeometry {
   }
   /// TMA: one 8-byte mbarrier per stage, after the tiles and Q.
   int64_t barrierBytes() const { return tma ? 8 * stages : 0; }
+  /// The block-sparse lists: after the tiles, Q and the barriers.
+  int64_t sparseOffset() const {
+    return stages * stageBytes() + qBytes() + barrierBytes();
+  }
   int64_t combineBytes() const {
     return warps() * warpRows() * (dvPad() + 2) * 4;
   }
   int64_t sharedBytes() const {
     // wgmma: slack to align the dynamic shared memory to a swizzle atom.
-    return std::max(stages * stageBytes() + qBytes() + barrierBytes(),
-                    combineBytes()) +
+    return std::max(sparseOffset() + sparseBytes(), combineBytes()) +
            (wgmma ? kSwizzleAtomBytes : 0);
   }
   /// Rows of the split scratch buffers (`?` with run-time splits).
@@ -237,8 +274,8 @@ LogicalResult chooseGpuFlashGeometry(GpuFlashGeometry &g,
                                      int64_t numSms, std::string &why);
 
 /// Kernel parameters, in order: q, k, v, [bias], [bool_mask], [q and kv
-/// segment ids], [kv_lengths], [block_table
-/// (paged)], [sinks [Hq] f32], out and [lse] (splits == 1)
+/// segment ids], [kv_num_blocks, kv_indices], [kv_lengths], [dropout_state],
+/// [block_table (paged)], [sinks [Hq] f32], out and [lse] (splits == 1)
 /// or partial outputs [scratchRows, D] f32 and their base-2 log-sum-exp
 /// [scratchRows] f32 (splits > 1), then with TMA the K and V tensor maps
 /// (memref<16xi64>, 128 bytes each), then with run-time sizes batch, Sq
@@ -337,6 +374,10 @@ MemRefType gpuLengthsType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuDropoutStateType(MLIRContext *ctx);
 /// The sink logits: [Hq] f32.
 MemRefType gpuSinksType(MLIRContext *ctx, const GpuFlashGeometry &g);
+/// block_mask: kv_num_blocks [B', H', Qblocks] and kv_indices [B', H',
+/// Qblocks, maxBlocks] (i32).
+MemRefType gpuBlockCountsType(MLIRContext *ctx, const GpuFlashGeometry &g);
+MemRefType gpuBlockIndicesType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuScratchOutType(MLIRContext *ctx, const GpuFlashGeometry &g);
 MemRefType gpuScratchLseType(MLIRContext *ctx, const GpuFlashGeometry &g);
 /// A CUtensorMap (128 bytes) in global memory.

@@ -82,6 +82,10 @@ Value rotaryTableChecks(ImplicitLocOpBuilder &b, Value cos, Value sin,
 Value emitQueryRotation(OpBuilder &b, CacheAttentionOp op, Value query,
                         Value lengths);
 
+/// The block_mask fields of `g` (GpuBlockSparse.cpp); fails on what the
+/// kernels do not take (run-time sizes).
+LogicalResult fillBlockSparse(AttentionOp op, GpuFlashGeometry &g);
+
 /// attn.cache_attention / attn.cache_append (GpuCacheOps.cpp).
 LogicalResult lowerCacheAttention(CacheAttentionOp op,
                                   const GpuFlashOverrides &overrides,

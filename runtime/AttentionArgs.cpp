@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/AttentionArgs.h"
+#include "runtime/GpuBlockMask.h"
 #include "runtime/Errors.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -400,6 +401,12 @@ llvm::Expected<KernelSignature> resolveSizes(const KernelSignature &sig,
 }
 
 } // namespace
+
+llvm::Error mlir::attn::rt::checkBlockMaskLists(const BufferRef &num,
+                                                const BufferRef &idx,
+                                                int64_t kvBlocks) {
+  return checkBlockMask(num, idx, kvBlocks);
+}
 
 llvm::Error mlir::attn::rt::checkDisjoint(llvm::ArrayRef<BufferUse> uses,
                                           llvm::StringRef what) {

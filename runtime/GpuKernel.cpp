@@ -2,6 +2,7 @@
 #include "runtime/GpuKernel.h"
 #include "runtime/DiagnosticCapture.h"
 #include "runtime/Errors.h"
+#include "runtime/GpuBlockMask.h"
 #include "runtime/cuda/CudaDriver.h"
 
 #include "llvm/Support/Format.h"
@@ -432,6 +433,9 @@ llvm::Error mlir::attn::rt::enqueueGpuKernel(GpuKernelCode &code,
       if (llvm::Error e = checkDeviceKvLengths(*st.driver, buf,
                                                callKvLen(sig, bound), stream))
         return e;
+    if (info.role == ArgRole::KvIndices && options.checkKvLengths)
+      if (llvm::Error e = checkDeviceBlockMask(*st.driver, sig, bound, stream))
+        return e;
     ptrs.push_back(buf.devicePtr());
   }
   return launchAll(code, ptrs, shapesOf(bound), stream);
@@ -512,6 +516,8 @@ llvm::Error mlir::attn::rt::runGpuKernel(GpuKernelCode &code,
         if (info.role == ArgRole::KvLengths)
           return checkDeviceKvLengths(driver, buf, callKvLen(sig, bound),
                                       stream);
+        if (info.role == ArgRole::KvIndices)
+          return checkDeviceBlockMask(driver, sig, bound, stream);
         return llvm::Error::success();
       });
 }

@@ -73,6 +73,10 @@ void FlashKernelEmitter::bindArguments(Block &entry) {
     qSegments = entry.getArgument(argNo++);
     kvSegments = entry.getArgument(argNo++);
   }
+  if (g.blockSparse()) {
+    kvNumBlocks = entry.getArgument(argNo++);
+    kvBlockLists = entry.getArgument(argNo++);
+  }
   if (g.hasKvLengths)
     kvLengths = entry.getArgument(argNo++);
   if (g.hasDropoutState)
@@ -251,15 +255,15 @@ void FlashKernelEmitter::planSharedMemory() {
       b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), nullptr, wg));
   int64_t tileBytes = g.stages * g.tileKv * g.smemRowElems() * 2;
   int64_t tileBytesV = g.stages * g.tileKv * g.smemRowElemsV() * 2;
+  Value pad = im.c(0);
   if (g.wgmma) {
     // Swizzle atoms must start 1024-byte aligned in the shared window; the
     // dynamic allocation is only 16-byte aligned, so skip to the next atom
     // (sharedBytes() reserves the slack).
     Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, raw);
-    Value pad =
-        im.rem(im.sub(im.c(GpuFlashGeometry::kSwizzleAtomBytes),
-                      im.rem(base, GpuFlashGeometry::kSwizzleAtomBytes)),
-               GpuFlashGeometry::kSwizzleAtomBytes);
+    pad = im.rem(im.sub(im.c(GpuFlashGeometry::kSwizzleAtomBytes),
+                        im.rem(base, GpuFlashGeometry::kSwizzleAtomBytes)),
+                 GpuFlashGeometry::kSwizzleAtomBytes);
     smemBase = im.add(base, pad);
     const int64_t cb = g.colBlocks(), sw = GpuFlashGeometry::kSwizzleElems;
     auto tileTy =
@@ -286,6 +290,10 @@ void FlashKernelEmitter::planSharedMemory() {
           MemRefType::get({g.blockRows(), g.smemRowElems()}, et, nullptr, wg),
           raw, im.c(tileBytes + tileBytesV), ValueRange{});
   }
+  if (g.blockSparse())
+    sparseSmem = memref::ViewOp::create(
+        b, MemRefType::get({g.sparseBytes() / 4}, b.getI32Type(), nullptr, wg),
+        raw, im.add(pad, im.c(g.sparseOffset())), ValueRange{});
   const int64_t warpRows = g.warpRows();
   auto oTy = MemRefType::get({g.warps(), warpRows, g.dvPad()}, b.getF32Type(),
                              nullptr, wg);
@@ -324,6 +332,10 @@ void FlashKernelEmitter::chooseKeyRange() {
   hiKey = im.max(hiKey, loKey);
   Value tileLo = im.div(loKey, g.tileKv);
   Value tileHi = im.ceilDiv(hiKey, g.tileKv);
+  if (g.blockSparse()) { // the tiles of the listed blocks
+    tileLo = im.c(0);
+    tileHi = buildBlockList(loKey, hiKey);
+  }
   Value perSplit = g.runTimeSplits
                        ? im.ceilDiv(im.sub(tileHi, tileLo), numSplits)
                        : im.ceilDiv(im.sub(tileHi, tileLo), g.splits);
@@ -390,7 +402,7 @@ SmallVector<Value> FlashKernelEmitter::emitKvLoop() {
       auto first = carried.begin() + 2 * halves + (mt * oTiles + t) * 4;
       st.o[mt][t].assign(first, first + 4);
     }
-  st.tile = im.add(myLo, it);
+  st.tile = kvTile(im.add(myLo, it), &st.everyRowListed);
   st.stage = im.rem(it, g.stages);
   awaitTile(st, it);
   emitKvStep(st);
@@ -447,6 +459,8 @@ gpu::GPUFuncOp mlir::attn::emitFlashKernel(OpBuilder &ob, Location loc,
   if (g.hasSegments)
     params.append({MemRefType::get({g.batch, g.qLen}, ob.getI32Type()),
                    MemRefType::get({g.batch, g.kvLen}, ob.getI32Type())});
+  if (g.blockSparse())
+    params.append({gpuBlockCountsType(ctx, g), gpuBlockIndicesType(ctx, g)});
   if (g.hasKvLengths)
     params.push_back(gpuLengthsType(ctx, g));
   if (g.hasDropoutState)

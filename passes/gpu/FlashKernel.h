@@ -38,7 +38,9 @@ struct KvStep {
   Value tileKeyBase; ///< first key of this warp (absolute)
   Value tileKey0;    ///< first key of the tile (absolute)
   Value full;        ///< the tile is visible to every row of the block
-  Value scaleLog2;   ///< scale * log2(e) (1 * log2(e) when prescaled)
+  /// Block-sparse: every row of the block lists the tile's KV block.
+  Value everyRowListed;
+  Value scaleLog2; ///< scale * log2(e) (1 * log2(e) when prescaled)
   /// Per (m tile, half): the raised max, the O correction, the tile's sum.
   SmallVector<Value> newM, corr, sum;
   Value m8, l8; ///< lane / 8, lane % 8 (ldmatrix row addressing)
@@ -210,6 +212,22 @@ private:
   /// the constants it captures cloned first); returns the yielded value.
   Value inlineModifier(Region &region, ValueRange args);
 
+  // BlockSparse.cpp: the KV loop over a block mask's lists.
+  Value i32c(int64_t v);
+  /// Bit `bit` (index) of the i32 `word`, as i1.
+  Value bitOf(Value word, Value bit);
+  /// The bitmap of listed KV blocks of each (head slot, query block) pair
+  /// of the block, query blocks up to `qbHi`.
+  void fillPairBitmaps(Value qbHi);
+  /// The union of the block's lists (blocks overlapping [loKey, hiKey))
+  /// into shared memory; returns its tile count.
+  Value buildBlockList(Value loKey, Value hiKey);
+  /// The KV tile of the block's tile `i` (itself without a block mask);
+  /// with `everyRow`, whether every row lists its block.
+  Value kvTile(Value i, Value *everyRow = nullptr);
+  /// Whether query `sIdx` of head `h` lists KV block `kb`.
+  Value rowListsBlock(Value h, Value sIdx, Value kb);
+
   // Epilogue.cpp.
   /// One key warp per row: normalize in registers, store the fragments.
   void storeRows(ArrayRef<Value> res);
@@ -234,6 +252,7 @@ private:
   Value boolMask, qSegments, kvSegments, dropoutState;
   /// Dropout: the Philox key words and counter word 3 (i32).
   Value philoxKey0, philoxKey1, philoxOffset;
+  Value kvNumBlocks, kvBlockLists; ///< block_mask: counts, lists
   Value tensorMapK, tensorMapV; ///< TMA: generic addresses of the maps
   /// Run-time sizes: the batch, Sq and Skv parameters (index); paged
   /// caches also the page count and the block-table width.
@@ -250,6 +269,9 @@ private:
   Value kSmem, vSmem, qSmem, oSmem, mSmem, lSmem;
   Value smemBase;    ///< wgmma: shared-window address of the aligned K tiles
   Value barrierBase; ///< TMA: shared address of stage 0's mbarrier (i32)
+  /// Block-sparse: the pairs' bitmaps then the union list (i32).
+  Value sparseSmem;
+  Value sparseQb0; ///< block-sparse: the block's first query block
 
   // The block's rows and keys.
   Value row0;           ///< first row of the block

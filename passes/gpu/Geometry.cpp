@@ -42,6 +42,29 @@ LogicalResult mlir::attn::checkGpuFlashSupport(const GpuFlashGeometry &g,
   return success();
 }
 
+namespace {
+/// Block-sparse masks: each KV block is whole key tiles, so the default
+/// tile halves until it divides the KV block size (down to the smallest
+/// tile the kernel takes: 16 keys per key warp, wgmma's 32 or, with two
+/// warpgroups, 64); an explicit tile-kv must divide it.
+LogicalResult fitTilesToBlocks(GpuFlashGeometry &g,
+                               const GpuFlashOverrides &overrides,
+                               std::string &why) {
+  const int64_t bk = g.sparseKvBlock;
+  const int64_t least = !g.wgmma ? 16 * g.keyWarps : g.rowWarps == 8 ? 64 : 32;
+  if (overrides.tileKv <= 0)
+    while (bk % g.tileKv != 0 && g.tileKv / 2 >= least)
+      g.tileKv /= 2;
+  if (bk % g.tileKv == 0)
+    return success();
+  why = "block_size kv_block " + std::to_string(bk) +
+        " must be a multiple of the kernel's key tile (" +
+        std::to_string(g.tileKv) + " keys here; the smallest is " +
+        std::to_string(least) + "): each KV block runs as whole tiles";
+  return failure();
+}
+} // namespace
+
 LogicalResult
 mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
                                    const GpuFlashOverrides &overrides,
@@ -153,6 +176,8 @@ mlir::attn::chooseGpuFlashGeometry(GpuFlashGeometry &g,
   // Caches keep cp.async: a tile of a paged cache spans pages reached
   // through the block table.
   g.tma = g.wgmma && overrides.tma && g.kvForm == GpuKvForm::Dense;
+  if (g.blockSparse() && failed(fitTilesToBlocks(g, overrides, why)))
+    return failure();
   if (g.tileKv % (16 * g.keyWarps) != 0 || g.tileKv > 128) {
     why = "tile-kv " + std::to_string(g.tileKv) + " must be a multiple of " +
           std::to_string(16 * g.keyWarps) +
@@ -306,6 +331,19 @@ MemRefType mlir::attn::gpuLengthsType(MLIRContext *ctx,
 
 MemRefType mlir::attn::gpuDropoutStateType(MLIRContext *ctx) {
   return MemRefType::get({2}, IntegerType::get(ctx, 64));
+}
+
+MemRefType mlir::attn::gpuBlockCountsType(MLIRContext *ctx,
+                                          const GpuFlashGeometry &g) {
+  return MemRefType::get({g.sparseBatch, g.sparseHeads, g.sparseQBlocks},
+                         IntegerType::get(ctx, 32));
+}
+
+MemRefType mlir::attn::gpuBlockIndicesType(MLIRContext *ctx,
+                                           const GpuFlashGeometry &g) {
+  return MemRefType::get(
+      {g.sparseBatch, g.sparseHeads, g.sparseQBlocks, g.sparseMaxBlocks},
+      IntegerType::get(ctx, 32));
 }
 
 MemRefType mlir::attn::gpuBlockTableType(MLIRContext *ctx,

@@ -71,12 +71,16 @@ Value FlashKernelEmitter::allows(Value qpos, Value key) {
 
 Value FlashKernelEmitter::tileFullyVisible(KvStep &st) {
   // Partially visible tiles evaluate the mask per score; custom masks are
-  // never known to be fully visible.
+  // never known to be fully visible, block-sparse tiles only when every
+  // row lists their block.
   if (g.hasCustomMask())
     return arith::ConstantOp::create(b, b.getBoolAttr(false));
   Value tileEnd = im.add(st.tileKey0, im.c(g.tileKv));
-  return MaskBuilder(b, g.mask).fullyVisible(
+  Value full = MaskBuilder(b, g.mask).fullyVisible(
       im.le(tileEnd, len), qlo, qhi, st.tileKey0, im.sub(tileEnd, im.c(1)));
+  if (g.blockSparse())
+    full = arith::AndIOp::create(b, full, st.everyRowListed);
+  return full;
 }
 
 void FlashKernelEmitter::scoresToProbabilities(KvStep &st, int64_t mtLo,
@@ -174,6 +178,12 @@ void FlashKernelEmitter::applyMask(KvStep &st, int64_t mtLo, int64_t mtHi) {
     b.setInsertionPointToStart(ifMask.elseBlock());
     SmallVector<Value> masked;
     Value ninf = cf(kNegInf);
+    // Block-sparse: whether each row half lists the tile's KV block.
+    SmallVector<Value> listed(2 * g.warpRowTiles);
+    if (g.blockSparse())
+      for (int64_t hI = 2 * mtLo; hI < 2 * mtHi; ++hI)
+        listed[hI] = rowListsBlock(heads[hI].first, heads[hI].second,
+                                   im.div(st.tileKey0, g.sparseKvBlock));
     for (int64_t mt = mtLo; mt < mtHi; ++mt)
       for (int64_t t = 0; t < sTiles; ++t)
         for (int64_t i = 0; i < 4; ++i) {
@@ -181,6 +191,8 @@ void FlashKernelEmitter::applyMask(KvStep &st, int64_t mtLo, int64_t mtHi) {
                              im.add(colPair, im.c(t * 8 + (i % 2))));
           Value keep = arith::AndIOp::create(b, im.lt(key, len),
                                              allows(qpos[mt * 2 + i / 2], key));
+          if (g.blockSparse())
+            keep = arith::AndIOp::create(b, keep, listed[mt * 2 + i / 2]);
           if (g.hasCustomMask()) {
             auto [h, sIdx] = heads[mt * 2 + i / 2];
             keep = arith::AndIOp::create(

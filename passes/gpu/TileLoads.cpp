@@ -99,7 +99,8 @@ void FlashKernelEmitter::loadQ() {
 }
 
 Value FlashKernelEmitter::clampedTile(Value i) {
-  return im.add(myLo, im.max(im.min(i, im.sub(numTiles, im.c(1))), im.c(0)));
+  return kvTile(
+      im.add(myLo, im.max(im.min(i, im.sub(numTiles, im.c(1))), im.c(0))));
 }
 
 void FlashKernelEmitter::emitPrologue() {
@@ -113,7 +114,8 @@ void FlashKernelEmitter::emitPrologue() {
     fenceProxyAsync();
     gpu::BarrierOp::create(b);
     for (int64_t j = 0; j < S - 1; ++j)
-      ifOwned(im.c(j), [&] { loadTileTma(im.add(myLo, im.c(j)), im.c(j)); });
+      ifOwned(im.c(j),
+              [&] { loadTileTma(kvTile(im.add(myLo, im.c(j))), im.c(j)); });
     return;
   }
   for (int64_t j = 0; j < S - 1; ++j) {
@@ -129,7 +131,9 @@ void FlashKernelEmitter::awaitTile(KvStep &st, Value it) {
   // (every warp left it at that iteration's closing barrier).
   Value ahead = im.add(it, im.c(S - 1));
   if (g.tma) {
-    ifOwned(ahead, [&] { loadTileTma(im.add(myLo, ahead), im.rem(ahead, S)); });
+    ifOwned(ahead, [&] {
+      loadTileTma(kvTile(im.add(myLo, ahead)), im.rem(ahead, S));
+    });
     // Use u = it / S of this stage completes mbarrier phase u; every
     // thread waits itself (the copy engine's writes need no barrier).
     waitTileTma(st.stage, i32(im.rem(im.div(it, S), 2)));
