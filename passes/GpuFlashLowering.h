@@ -60,6 +60,14 @@ LogicalResult checkGrid(Operation *op, int64_t x, int64_t y, int64_t z);
 LogicalResult lowerCacheAttention(CacheAttentionOp op,
                                   const GpuFlashOverrides &overrides,
                                   int64_t numSms);
+/// The geometry of a cache_attention that does not depend on the query's
+/// form: K/V form, capacity and pages, heads of the cache, Dv, dtype,
+/// lengths, lse, mask, scale and softcap (GpuCacheOps.cpp).
+void fillCacheGeometry(CacheAttentionOp op, GpuFlashGeometry &g);
+/// attn.cache_attention with query_offsets: the mixed kernel (GpuMixed.cpp).
+LogicalResult lowerMixedCacheAttention(CacheAttentionOp op,
+                                       const GpuFlashOverrides &overrides,
+                                       int64_t numSms);
 LogicalResult lowerCacheAppend(CacheAppendOp op);
 
 } // namespace mlir::attn::gpu_lowering

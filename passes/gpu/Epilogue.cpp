@@ -57,7 +57,7 @@ void FlashKernelEmitter::storeRow(ArrayRef<Value> res, int64_t hI, Value seen,
     Value x0 = fmul(res[first], inv), x1 = fmul(res[first + 1], inv);
     Value col = im.add(colPair, im.c(t * 8));
     if (g.dvPad() != g.vDim()) {
-      storeElements(x0, x1, col, batch, h, sIdx, prow);
+      storeElements(x0, x1, col, h, sIdx, prow);
       continue;
     }
     if (!toPartials) {
@@ -65,7 +65,7 @@ void FlashKernelEmitter::storeRow(ArrayRef<Value> res, int64_t hI, Value seen,
           b, VectorType::get({2}, et),
           ValueRange{arith::TruncFOp::create(b, et, x0),
                      arith::TruncFOp::create(b, et, x1)});
-      vector::StoreOp::create(b, pair, out, at(batch, h, sIdx, col));
+      vector::StoreOp::create(b, pair, out, qAt(h, sIdx, col));
     } else {
       Value pair = vector::FromElementsOp::create(
           b, VectorType::get({2}, b.getF32Type()), ValueRange{x0, x1});
@@ -86,14 +86,13 @@ void FlashKernelEmitter::storeRow(ArrayRef<Value> res, int64_t hI, Value seen,
       memref::StoreOp::create(b, lse, partLse, ValueRange{prow});
     } else {
       memref::StoreOp::create(b, naturalLse(seen, safeMax(res[hI]), lTot),
-                              lseOut, ValueRange{batch, h, sIdx});
+                              lseOut, lseAt(h, sIdx));
     }
   }
 }
 
-void FlashKernelEmitter::storeElements(Value x0, Value x1, Value col,
-                                       Value bIdx, Value h, Value sIdx,
-                                       Value prow) {
+void FlashKernelEmitter::storeElements(Value x0, Value x1, Value col, Value h,
+                                       Value sIdx, Value prow) {
   // Dv is not a multiple of 8: rows are not pair-aligned, and the padded
   // columns are dropped.
   Type et = elemType(b.getContext(), g);
@@ -105,7 +104,7 @@ void FlashKernelEmitter::storeElements(Value x0, Value x1, Value col,
     b.setInsertionPointToStart(inside.thenBlock());
     if (!prow)
       memref::StoreOp::create(b, arith::TruncFOp::create(b, et, x), out,
-                              at(bIdx, h, sIdx, c));
+                              qAt(h, sIdx, c));
     else
       memref::StoreOp::create(b, x, partOut, ValueRange{prow, c});
   }
@@ -183,14 +182,14 @@ void FlashKernelEmitter::mergeKeyWarps(ArrayRef<Value> res, Value r16) {
         Value h = im.add(im.mul(kvHead, G), im.rem(row, G));
         Value sIdx = im.div(row, G);
         memref::StoreOp::create(b, arith::TruncFOp::create(b, et, value), out,
-                                at(batch, h, sIdx, d));
+                                qAt(h, sIdx, d));
         if (g.hasLse) {
           auto first = scf::IfOp::create(
               b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, im.c(0)),
               false);
           b.setInsertionPointToStart(first.thenBlock());
           memref::StoreOp::create(b, naturalLse(seen, base, lTot), lseOut,
-                                  ValueRange{batch, h, sIdx});
+                                  lseAt(h, sIdx));
         }
         return;
       }
