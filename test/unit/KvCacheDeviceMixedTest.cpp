@@ -44,12 +44,6 @@ struct DeviceMixedCase {
 
 void PrintTo(const DeviceMixedCase &c, std::ostream *os) { *os << c.name; }
 
-std::vector<int32_t> offsetsOf(llvm::ArrayRef<int32_t> counts) {
-  std::vector<int32_t> offsets(counts.size() + 1, 0);
-  std::partial_sum(counts.begin(), counts.end(), offsets.begin() + 1);
-  return offsets;
-}
-
 /// A paged cache of 160 pages of 16 (12 per sequence) or a contiguous one
 /// of 192 tokens per slot, 8 sequences, in `memory`.
 std::unique_ptr<kv::KvCache> makeMixedCache(const DeviceMixedCase &p,
@@ -75,13 +69,6 @@ std::unique_ptr<kv::KvCache> makeMixedCache(const DeviceMixedCase &p,
   c.dtype = p.dtype;
   c.memory = memory;
   return cantFail(kv::ContiguousKvCache::create(c));
-}
-
-kv::CacheAttentionOptions causal(int64_t windowLeft = -1) {
-  kv::CacheAttentionOptions o;
-  o.mask.causal = true;
-  o.mask.windowLeft = windowLeft;
-  return o;
 }
 
 class KvCacheDeviceMixed : public ::testing::TestWithParam<DeviceMixedCase> {};
@@ -110,12 +97,12 @@ TEST_P(KvCacheDeviceMixed, OneLaunchMatchesReference) {
     ids.push_back(get(device->addSequence()));
     ASSERT_EQ(get(host->addSequence()), ids.back());
   }
-  kv::CacheAttentionOptions o = causal(p.windowLeft);
+  kv::CacheAttentionOptions o = causalAttention(p.windowLeft);
   auto mixed = [&](std::vector<int32_t> counts) {
     int32_t snew = *std::max_element(counts.begin(), counts.end());
     appendBoth(gpu, *device, reference, *host, ids, t, {n, p.hkv, snew, p.d},
                counts, rng);
-    std::vector<int32_t> offsets = offsetsOf(counts);
+    std::vector<int32_t> offsets = queryOffsetsOf(counts);
     int64_t rows = offsets.back();
     HostTensor q(t, {rows, p.hq, p.d});
     q.fillRandom(rng);
@@ -175,11 +162,11 @@ TEST(KvCacheDeviceMixedPlan, GridFollowsTokensAndBatch) {
   llvm::SmallVector<kv::KernelBufferType> types = {
       query, pool, pool, lengths, lengths, table, query};
   kv::CacheKernels cache;
-  auto k = cache.getCuda("cache_attention",
-                         kv::attentionKernelSource(types, true, false, causal(),
-                                                   PageLayout::NHD, false,
-                                                   std::nullopt, true),
-                         types, {});
+  auto k = cache.getCuda(
+      "cache_attention",
+      kv::attentionKernelSource(types, true, false, causalAttention(),
+                                PageLayout::NHD, false, std::nullopt, true),
+      types, {});
   ASSERT_TRUE(static_cast<bool>(k)) << llvm::toString(k.takeError());
   EXPECT_NE((*k)->launchPlan().find("query.dim0"), std::string::npos)
       << (*k)->launchPlan();
@@ -222,7 +209,7 @@ TEST(KvCacheDeviceMixedErrors, BadOffsetsChangeNothing) {
   out.fill(7.0);
   auto refused = [&](std::vector<int32_t> offsets, llvm::StringRef message) {
     expectFailsUnchanged(*device, message, [&] {
-      return gpu.mixedStep(ids, q.ref, offsets, out.ref, causal());
+      return gpu.mixedStep(ids, q.ref, offsets, out.ref, causalAttention());
     });
     for (int64_t i = 0; i < out.size(); ++i)
       ASSERT_EQ(out.at(i), 7.0) << message.str();
@@ -237,8 +224,8 @@ TEST(KvCacheDeviceMixedErrors, BadOffsetsChangeNothing) {
   // Sinks have no GPU kernel yet: the compile names them, nothing ran.
   HostTensor sinks(rt::DType::F32, {4});
   expectFailsUnchanged(*device, "attention sinks", [&] {
-    return gpu.mixedStep(ids, q.ref, {0, 1, 2, 5}, out.ref, causal(), nullptr,
-                         &sinks.ref);
+    return gpu.mixedStep(ids, q.ref, {0, 1, 2, 5}, out.ref, causalAttention(),
+                         nullptr, &sinks.ref);
   });
   // Every sequence idle (T = 0): nothing to launch, nothing written.
   HostTensor none(rt::DType::BF16, {0, 4, 64}), noneOut = none;
@@ -291,7 +278,7 @@ TEST(KvCacheDeviceMixedBench, OneLaunchVsTwo) {
   for (int64_t i = 0; i < n; ++i)
     counts[i] = int32_t(i < nd ? 1 : chunk);
   ASSERT_TRUE(ok(steps.appendStep(ids, hk.ref, hv.ref, counts)));
-  std::vector<int32_t> offsets = offsetsOf(counts);
+  std::vector<int32_t> offsets = queryOffsetsOf(counts);
   const int64_t T = offsets.back();
   // Packed queries on the host; the two launches' [nd, Hq, 1, D] and
   // [np, Hq, chunk, D] copies of the same rows.
@@ -322,7 +309,7 @@ TEST(KvCacheDeviceMixedBench, OneLaunchVsTwo) {
   HostTensor out(t, {T, hq, d}), od(t, {nd, hq, 1, d}),
       op(t, {np, hq, chunk, d});
   rt::BufferRef dout = onDevice(out), dod = onDevice(od), dop = onDevice(op);
-  kv::CacheAttentionOptions o = causal();
+  kv::CacheAttentionOptions o = causalAttention();
   auto runTwo = [&] {
     EXPECT_TRUE(ok(steps.decodeStep(decodeIds, dqd, dod, o)));
     EXPECT_TRUE(ok(steps.decodeStep(prefillIds, dqp, dop, o)));
