@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/GpuFlashLowering.h"
+#include "passes/GpuRunTimeChecks.h"
 #include "passes/IndexMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -35,117 +36,19 @@ bool isDyn(Value v, unsigned dim) {
   return v && cast<MemRefType>(v.getType()).isDynamicDim(dim);
 }
 
-/// The host-side checks and sizes of one cache op with run-time sizes.
-struct RunTimeChecks {
-  ImplicitLocOpBuilder &b;
-  /// `dim` of `v` (a kernel buffer), folded to a constant when static.
-  Value dim(Value v, int64_t d) { return memref::DimOp::create(b, v, d); }
-  /// cf.assert(lhs `pred` rhs, message): the runtime reports the message
-  /// with both sides' expressions and values.
-  void check(arith::CmpIPredicate pred, Value lhs, Value rhs,
-             const Twine &message) {
-    Value ok = arith::CmpIOp::create(b, pred, lhs, rhs);
-    cf::AssertOp::create(b, ok, message.str());
-  }
-  void equal(Value lhs, Value rhs, const Twine &message) {
-    check(arith::CmpIPredicate::eq, lhs, rhs, message);
-  }
-  /// The checks of the K/V caches `kc`, `vc` (and the block table `table`
-  /// of a paged one with pages of `pageSize`) against a batch of `batch`
-  /// sequences and `len` new rows or queries; returns the capacity and the
-  /// paged sizes the kernels take (page count and table width).
-  struct CacheSizes {
-    Value capacity;
-    SmallVector<Value> paged;
-  };
-  CacheSizes cache(Value kc, Value vc, Value table, int64_t pageSize,
-                   Value batch, Value len, const Twine &fits) {
-    Value capacity;
-    SmallVector<Value> paged;
-    if (table) {
-      equal(dim(table, 0), batch,
-            "one block-table row per sequence of the batch");
-      // Operands built in order: the IR does not depend on the compiler.
-      Value vPages = dim(vc, 0), kPages = dim(kc, 0);
-      equal(vPages, kPages, "the key and value pools have the same page count");
-      IndexMath hm{b};
-      capacity = hm.mul(dim(table, 1), pageSize);
-      paged = {dim(kc, 0), dim(table, 1)};
-    } else {
-      equal(dim(kc, 0), batch, "the key cache holds the batch's slots");
-      equal(dim(vc, 0), batch, "the value cache holds the batch's slots");
-      Value vCap = dim(vc, 2), kCap = dim(kc, 2);
-      equal(vCap, kCap, "the key and value caches have the same capacity");
-      capacity = dim(kc, 2);
-    }
-    check(arith::CmpIPredicate::sle, len, capacity, fits);
-    return {capacity, paged};
-  }
-};
-
-/// The first dynamic-dim check of a cache op: the dims that must be static
-/// (heads, head dims, page size) are.
-LogicalResult requireStaticDims(Operation *op, ArrayRef<int64_t> dims,
-                                StringRef names) {
-  if (llvm::any_of(dims, ShapedType::isDynamic))
-    return op->emitOpError("attn-gpu-flash needs static ")
-           << names
-           << " (batch, the query or chunk length, the cache capacity and "
-              "the page count may be `?`)";
-  return success();
-}
-
 } // namespace
 
-/// attn.cache_attention over a contiguous or paged cache: the same kernel,
-/// K/V rows addressed through the cache layout, queries end-aligned.
-LogicalResult gpu_lowering::lowerCacheAttention(
-    CacheAttentionOp op, const GpuFlashOverrides &overrides, int64_t numSms) {
-  auto unsupported = [&](StringRef what) {
-    return op.emitOpError("attn-gpu-flash does not support ")
-           << what << " yet (the CPU pipeline attn-to-cpu does)";
-  };
-  if (op.isPacked())
-    return unsupported("mixed batches (packed queries with query_offsets)");
-  auto qTy = cast<MemRefType>(op.getQuery().getType());
+void gpu_lowering::fillCacheGeometry(CacheAttentionOp op, GpuFlashGeometry &g) {
   auto kTy = cast<MemRefType>(op.getKeyCache().getType());
-  Type et = qTy.getElementType();
-  if ((!et.isBF16() && !et.isF16()) || kTy.getElementType() != et)
-    return op.emitOpError("attn-gpu-flash runs f16 and bf16 on tensor "
-                          "cores, with the cache in the query's type; got ")
-           << et << " queries and a " << kTy.getElementType() << " cache";
-  Value bt = op.getBlockTable();
-  bool hnd = op.getPageLayoutOrDefault() == PageLayout::HND;
-  auto qs = qTy.getShape(), ks = kTy.getShape();
+  auto ks = kTy.getShape();
   auto vs = cast<MemRefType>(op.getValueCache().getType()).getShape();
-  // Heads, head dims and the page size shape the kernel.
-  unsigned headDim = bt && !hnd ? 2 : 1;
-  SmallVector<int64_t> fixed = {qs[1], qs[3],       ks[headDim],
-                                ks[3], vs[headDim], vs[3]};
-  if (bt)
-    fixed.append({ks[hnd ? 2 : 1], vs[hnd ? 2 : 1]});
-  if (failed(requireStaticDims(op, fixed, "heads, head dims and page size")))
-    return failure();
-
-  GpuFlashGeometry g;
-  Value q = op.getQuery(), out = op.getOutput(), lse = op.getLse();
-  Value kc = op.getKeyCache(), vc = op.getValueCache();
-  Value lengths = op.getCacheLengths();
-  g.dynBatch = isDyn(q, 0) || isDyn(out, 0) || isDyn(lse, 0) ||
-               isDyn(lengths, 0) || isDyn(bt, 0) ||
-               (!bt && (isDyn(kc, 0) || isDyn(vc, 0)));
-  g.dynQLen = isDyn(q, 2) || isDyn(out, 2) || isDyn(lse, 2);
-  g.batch = g.dynBatch ? 1 : qs[0];
-  g.heads = qs[1];
-  g.qLen = g.dynQLen ? kRunTimeLen : qs[2];
-  g.headDim = qs[3];
+  Value bt = op.getBlockTable(), kc = op.getKeyCache(), vc = op.getValueCache();
+  bool hnd = op.getPageLayoutOrDefault() == PageLayout::HND;
   g.valueDim = vs[3];
-  g.bf16 = et.isBF16();
+  g.bf16 = kTy.getElementType().isBF16();
   g.hasKvLengths = true;
-  g.hasLse = static_cast<bool>(lse);
+  g.hasLse = static_cast<bool>(op.getLse());
   g.hasSinks = static_cast<bool>(op.getSinks());
-  if (failed(checkGpuSinks(op, op.getSinks())))
-    return failure();
   g.endAlignedQueries = true;
   if (bt) {
     g.kvForm = hnd ? GpuKvForm::PagedHND : GpuKvForm::PagedNHD;
@@ -169,6 +72,58 @@ LogicalResult gpu_lowering::lowerCacheAttention(
   g.scale = op.getScaleOrDefault();
   if (auto cap = op.getSoftcapAttr())
     g.softcap = cap.getValueAsDouble();
+}
+
+/// attn.cache_attention over a contiguous or paged cache: the same kernel,
+/// K/V rows addressed through the cache layout, queries end-aligned.
+LogicalResult gpu_lowering::lowerCacheAttention(
+    CacheAttentionOp op, const GpuFlashOverrides &overrides, int64_t numSms) {
+  auto unsupported = [&](StringRef what) {
+    return op.emitOpError("attn-gpu-flash does not support ")
+           << what << " yet (the CPU pipeline attn-to-cpu does)";
+  };
+  // The mixed kernel takes neither yet; the 4-D kernels take both.
+  if (op.isPacked() && op.getSinks())
+    return unsupported("attention sinks in mixed batches (packed queries)");
+  if (op.isPacked() && op.getRope())
+    return unsupported("the rotary embedding of packed queries");
+  if (failed(checkGpuSinks(op, op.getSinks())))
+    return failure();
+  auto qTy = cast<MemRefType>(op.getQuery().getType());
+  auto kTy = cast<MemRefType>(op.getKeyCache().getType());
+  Type et = qTy.getElementType();
+  if ((!et.isBF16() && !et.isF16()) || kTy.getElementType() != et)
+    return op.emitOpError("attn-gpu-flash runs f16 and bf16 on tensor "
+                          "cores, with the cache in the query's type; got ")
+           << et << " queries and a " << kTy.getElementType() << " cache";
+  Value bt = op.getBlockTable();
+  bool hnd = op.getPageLayoutOrDefault() == PageLayout::HND;
+  auto qs = qTy.getShape(), ks = kTy.getShape();
+  auto vs = cast<MemRefType>(op.getValueCache().getType()).getShape();
+  // Heads, head dims and the page size shape the kernel.
+  unsigned headDim = bt && !hnd ? 2 : 1;
+  SmallVector<int64_t> fixed = {qs[1], qs.back(),   ks[headDim],
+                                ks[3], vs[headDim], vs[3]};
+  if (bt)
+    fixed.append({ks[hnd ? 2 : 1], vs[hnd ? 2 : 1]});
+  if (failed(requireStaticDims(op, fixed, "heads, head dims and page size")))
+    return failure();
+  if (op.isPacked())
+    return lowerMixedCacheAttention(op, overrides, numSms);
+
+  GpuFlashGeometry g;
+  Value q = op.getQuery(), out = op.getOutput(), lse = op.getLse();
+  Value kc = op.getKeyCache(), vc = op.getValueCache();
+  Value lengths = op.getCacheLengths();
+  g.dynBatch = isDyn(q, 0) || isDyn(out, 0) || isDyn(lse, 0) ||
+               isDyn(lengths, 0) || isDyn(bt, 0) ||
+               (!bt && (isDyn(kc, 0) || isDyn(vc, 0)));
+  g.dynQLen = isDyn(q, 2) || isDyn(out, 2) || isDyn(lse, 2);
+  g.batch = g.dynBatch ? 1 : qs[0];
+  g.heads = qs[1];
+  g.qLen = g.dynQLen ? kRunTimeLen : qs[2];
+  g.headDim = qs[3];
+  fillCacheGeometry(op, g);
   if (failed(checkGpuSizes(
           op, {g.batch, g.heads, g.qLen, g.kvHeads, g.kvLen, ks[0]},
           "batch, query heads, Sq, K/V heads, cache capacity, pages")))

@@ -169,6 +169,11 @@ struct GpuFlashGeometry {
                ? (sparsePairs() * sparseWords() + sparseKvBlocks()) * 4
                : 0;
   }
+  /// Mixed batches (attn.cache_attention with query_offsets): q and out
+  /// are packed [T, H, D], lse [T, H], and a [B + 1] i32 query_offsets
+  /// parameter follows kv_lengths; the Sq size parameter is T. Each block
+  /// serves one sequence's rows, found by emitMixedFlashKernel.
+  bool packed = false;
 
   static constexpr int64_t kWarpSize = 32;
   static constexpr int64_t kRowsPerWarp = 16;
@@ -285,6 +290,21 @@ LogicalResult chooseGpuFlashGeometry(GpuFlashGeometry &g,
 /// rank-0 memref (its base pointer, see gpuKernelParamType).
 gpu::GPUFuncOp emitFlashKernel(OpBuilder &b, Location loc,
                                const GpuFlashGeometry &g, StringRef name);
+
+/// A mixed batch's kernel (`prefill.packed`): parameters q, k, v,
+/// kv_lengths, query_offsets, [block_table], out, [lse] (all as base
+/// pointers), then batch, T, capacity [, page count, table width]. Grid
+/// (mixedGridSlots, kvHeads, 1): each block scans query_offsets for its
+/// work item. Sequences of at most decode.blockRows() rows (G * n) get one
+/// block of the decode geometry, counted from the last slot down; the
+/// others ceil(G * n / prefill.blockRows()) blocks of the prefill geometry
+/// from slot 0 up, each sequence's last (most keys under causal) first.
+/// Both geometries have the same thread count; their bodies sit in the two
+/// branches of one scf.if on the block's kind.
+gpu::GPUFuncOp emitMixedFlashKernel(OpBuilder &b, Location loc,
+                                    const GpuFlashGeometry &prefill,
+                                    const GpuFlashGeometry &decode,
+                                    StringRef name);
 
 /// Merges the split partials: parameters (partial outputs, partial lse,
 /// out, [lse], [sinks [Hq] f32]), with run-time splits then batch, Sq and the

@@ -90,6 +90,14 @@ LogicalResult fillBlockSparse(AttentionOp op, GpuFlashGeometry &g);
 LogicalResult lowerCacheAttention(CacheAttentionOp op,
                                   const GpuFlashOverrides &overrides,
                                   int64_t numSms);
+/// The geometry of a cache_attention that does not depend on the query's
+/// form: K/V form, capacity and pages, heads of the cache, Dv, dtype,
+/// lengths, lse, mask, scale and softcap (GpuCacheOps.cpp).
+void fillCacheGeometry(CacheAttentionOp op, GpuFlashGeometry &g);
+/// attn.cache_attention with query_offsets: the mixed kernel (GpuMixed.cpp).
+LogicalResult lowerMixedCacheAttention(CacheAttentionOp op,
+                                       const GpuFlashOverrides &overrides,
+                                       int64_t numSms);
 LogicalResult lowerCacheAppend(CacheAppendOp op);
 
 /// attn.merge_states: the `_merge` kernel over grid (S, H, B)

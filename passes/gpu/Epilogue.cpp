@@ -72,7 +72,7 @@ void FlashKernelEmitter::storeRow(ArrayRef<Value> res, int64_t hI,
     Value x0 = fmul(res[first], inv), x1 = fmul(res[first + 1], inv);
     Value col = im.add(colPair, im.c(t * 8));
     if (g.dvPad() != g.vDim()) {
-      storeElements(x0, x1, col, batch, h, sIdx, prow);
+      storeElements(x0, x1, col, h, sIdx, prow);
       continue;
     }
     if (!toPartials) {
@@ -80,7 +80,7 @@ void FlashKernelEmitter::storeRow(ArrayRef<Value> res, int64_t hI,
           b, VectorType::get({2}, et),
           ValueRange{arith::TruncFOp::create(b, et, x0),
                      arith::TruncFOp::create(b, et, x1)});
-      vector::StoreOp::create(b, pair, out, at(batch, h, sIdx, col));
+      vector::StoreOp::create(b, pair, out, qAt(h, sIdx, col));
     } else {
       Value pair = vector::FromElementsOp::create(
           b, VectorType::get({2}, b.getF32Type()), ValueRange{x0, x1});
@@ -101,14 +101,13 @@ void FlashKernelEmitter::storeRow(ArrayRef<Value> res, int64_t hI,
       memref::StoreOp::create(b, lse, partLse, ValueRange{prow});
     } else {
       memref::StoreOp::create(b, naturalLse(rs.seen, base, rs.l), lseOut,
-                              ValueRange{batch, h, sIdx});
+                              lseAt(h, sIdx));
     }
   }
 }
 
-void FlashKernelEmitter::storeElements(Value x0, Value x1, Value col,
-                                       Value bIdx, Value h, Value sIdx,
-                                       Value prow) {
+void FlashKernelEmitter::storeElements(Value x0, Value x1, Value col, Value h,
+                                       Value sIdx, Value prow) {
   // Dv is not a multiple of 8: rows are not pair-aligned, and the padded
   // columns are dropped.
   Type et = elemType(b.getContext(), g);
@@ -120,7 +119,7 @@ void FlashKernelEmitter::storeElements(Value x0, Value x1, Value col,
     b.setInsertionPointToStart(inside.thenBlock());
     if (!prow)
       memref::StoreOp::create(b, arith::TruncFOp::create(b, et, x), out,
-                              at(bIdx, h, sIdx, c));
+                              qAt(h, sIdx, c));
     else
       memref::StoreOp::create(b, x, partOut, ValueRange{prow, c});
   }
@@ -204,14 +203,14 @@ void FlashKernelEmitter::mergeKeyWarps(ArrayRef<Value> res, Value r16) {
           x = fmul(acc, rs.inv);
         }
         memref::StoreOp::create(b, arith::TruncFOp::create(b, et, x), out,
-                                at(batch, h, sIdx, d));
+                                qAt(h, sIdx, d));
         if (g.hasLse) {
           auto first = scf::IfOp::create(
               b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, im.c(0)),
               false);
           b.setInsertionPointToStart(first.thenBlock());
           memref::StoreOp::create(b, naturalLse(rs.seen, rs.base, rs.l), lseOut,
-                                  ValueRange{batch, h, sIdx});
+                                  lseAt(h, sIdx));
         }
         return;
       }

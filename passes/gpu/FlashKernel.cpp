@@ -37,6 +37,17 @@ using namespace mlir::attn::gpu_kernels;
 void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
   Block &entry = func.getBody().front();
   b.setInsertionPointToStart(&entry);
+  emitBody(entry);
+  gpu::ReturnOp::create(b);
+}
+
+void FlashKernelEmitter::emitPacked(gpu::GPUFuncOp func,
+                                    const PackedItem &item) {
+  packedItem = item;
+  emitBody(func.getBody().front());
+}
+
+void FlashKernelEmitter::emitBody(Block &entry) {
   bindArguments(entry);
   bindThreadIds();
   if (g.dropsWeights())
@@ -57,7 +68,6 @@ void FlashKernelEmitter::emit(gpu::GPUFuncOp func) {
     storeRows(res);
   else
     mergeKeyWarps(res, r16);
-  gpu::ReturnOp::create(b);
 }
 
 void FlashKernelEmitter::bindArguments(Block &entry) {
@@ -81,6 +91,8 @@ void FlashKernelEmitter::bindArguments(Block &entry) {
     kvLengths = entry.getArgument(argNo++);
   if (g.hasDropoutState)
     dropoutState = entry.getArgument(argNo++);
+  if (g.packed)
+    queryOffsets = entry.getArgument(argNo++);
   if (g.paged())
     blockTable = entry.getArgument(argNo++);
   if (g.hasSinks)
@@ -117,11 +129,29 @@ OpFoldResult FlashKernelEmitter::sizeSkv() const {
   return g.dynKvLen ? OpFoldResult(kvLenSize) : b.getIndexAttr(g.kvLen);
 }
 
+OpFoldResult FlashKernelEmitter::seqQueries() const {
+  return g.packed ? OpFoldResult(packedItem.queries) : sizeSq();
+}
+
+SmallVector<Value> FlashKernelEmitter::qAt(Value h, Value s, Value d) {
+  if (g.packed)
+    return {im.add(packedItem.firstRow, s), h, d};
+  return at(batch, h, s, d);
+}
+
+SmallVector<Value> FlashKernelEmitter::lseAt(Value h, Value s) {
+  if (g.packed)
+    return {im.add(packedItem.firstRow, s), h};
+  return {batch, h, s};
+}
+
 Value FlashKernelEmitter::rowCount() {
+  if (g.packed)
+    return im.mul(packedItem.queries, g.group);
   return g.dynQLen ? im.mul(qLenSize, g.group) : im.c(g.rows());
 }
 Value FlashKernelEmitter::lastRow() {
-  return g.dynQLen ? im.sub(rowCount(), 1) : im.c(g.rows() - 1);
+  return g.dynQLen || g.packed ? im.sub(rowCount(), 1) : im.c(g.rows() - 1);
 }
 Value FlashKernelEmitter::lastKey() {
   return g.dynKvLen ? im.sub(kvLenSize, 1) : im.c(g.kvLen - 1);
@@ -174,14 +204,22 @@ void FlashKernelEmitter::bindRunTimeViews(Block &entry, unsigned argNo) {
   if (g.paged())
     view(blockTable, {B, g.dynKvLen ? OpFoldResult(tableWidthSize)
                                     : b.getIndexAttr(g.pagesPerSeq)});
-  view(q, qSizes);
+  view(q, g.packed ? SmallVector<OpFoldResult>{Sq, H, D} : qSizes);
   view(k, kvSizes);
   kvSizes.back() = Dv;
   view(v, kvSizes);
+  // Packed queries (mixed batches): [T, H, D] rows, T the Sq parameter.
+  if (g.packed)
+    qSizes = {Sq, H, D};
   qSizes.back() = Dv;
   view(out, qSizes);
-  view(lseOut, {B, H, Sq});
+  if (g.packed)
+    view(lseOut, {Sq, H});
+  else
+    view(lseOut, {B, H, Sq});
   view(kvLengths, {B});
+  if (queryOffsets)
+    view(queryOffsets, {im.add(im.v(B), 1)});
   if (g.runTimeSplits) {
     // Partials: one row per (batch, KV head, row, split); the outer size
     // only bounds the view.
@@ -228,6 +266,14 @@ void FlashKernelEmitter::bindThreadIds() {
   warp = im.div(tid, 32);
   rw = im.div(warp, g.keyWarps);
   kw = im.rem(warp, g.keyWarps);
+  if (g.packed) {
+    // The caller found the block's sequence and row block (no splits).
+    rowBlock = packedItem.rowBlock;
+    split = im.c(0);
+    kvHead = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+    batch = packedItem.batch;
+    return;
+  }
   Value bx = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   // Causal row blocks near the end see the most keys: schedule them first
   // so the short ones fill the tail of the grid.
@@ -317,7 +363,8 @@ void FlashKernelEmitter::chooseKeyRange() {
   }
   const MaskSpec &mask = g.mask;
   // Cache attention: the queries are the sequence's last Sq tokens.
-  qOff = g.endAlignedQueries ? im.sub(len, im.v(sizeSq())) : im.c(mask.qOffset);
+  qOff = g.endAlignedQueries ? im.sub(len, im.v(seqQueries()))
+                             : im.c(mask.qOffset);
   qlo = im.add(im.div(row0, G), qOff);
   qhi = im.add(im.div(im.min(im.add(row0, g.blockRows() - 1), lastRow()), G),
                qOff);

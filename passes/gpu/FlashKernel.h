@@ -57,9 +57,20 @@ class FlashKernelEmitter : public KernelBuilder {
 public:
   using KernelBuilder::KernelBuilder;
   void emit(gpu::GPUFuncOp func);
+  /// Mixed batches (g.packed): the block's work item, found by the caller
+  /// (MixedKernel.cpp) from query_offsets: its sequence, row block of that
+  /// sequence's G * n rows, query count n and first packed row.
+  struct PackedItem {
+    Value batch, rowBlock, queries, firstRow;
+  };
+  /// The kernel body for `item` at the builder's insertion point inside
+  /// `func` (no terminator: the caller's region ends it).
+  void emitPacked(gpu::GPUFuncOp func, const PackedItem &item);
 
 private:
   // FlashKernel.cpp: the driver.
+  /// Everything from the arguments to the stores (emit() adds the return).
+  void emitBody(Block &entry);
   void bindArguments(Block &entry);
   /// Run-time sizes: views of the buffers passed as base pointers.
   void bindRunTimeViews(Block &entry, unsigned argNo);
@@ -76,6 +87,13 @@ private:
   OpFoldResult sizeB() const;
   OpFoldResult sizeSq() const;
   OpFoldResult sizeSkv() const;
+  /// Queries of this block's sequence: Sq, or n of a packed item.
+  OpFoldResult seqQueries() const;
+  /// Indices of element (head h, query s, column d) of this block's
+  /// sequence in q / out ([B, H, Sq, D], [B, Sq, H, D], or packed
+  /// [T, H, D]) and in the lse.
+  SmallVector<Value> qAt(Value h, Value s, Value d);
+  SmallVector<Value> lseAt(Value h, Value s);
   /// Rows of the group (G * Sq), the last row and the last key of the K/V
   /// buffers: constants for static sizes.
   Value rowCount();
@@ -241,8 +259,8 @@ private:
   /// Stores columns `col` and `col + 1` of a row (those inside Dv) one
   /// element at a time, to the output or (when `prow` is set) the split
   /// row `prow`.
-  void storeElements(Value x0, Value x1, Value col, Value bIdx, Value h,
-                     Value sIdx, Value prow);
+  void storeElements(Value x0, Value x1, Value col, Value h, Value sIdx,
+                     Value prow);
   /// Several key warps per row: merge their states through shared memory.
   void mergeKeyWarps(ArrayRef<Value> res, Value r16);
 
@@ -253,6 +271,8 @@ private:
   /// Dropout: the Philox key words and counter word 3 (i32).
   Value philoxKey0, philoxKey1, philoxOffset;
   Value kvNumBlocks, kvBlockLists; ///< block_mask: counts, lists
+  Value queryOffsets;    ///< packed: [B + 1] i32
+  PackedItem packedItem; ///< packed: this block's work item
   Value tensorMapK, tensorMapV; ///< TMA: generic addresses of the maps
   /// Run-time sizes: the batch, Sq and Skv parameters (index); paged
   /// caches also the page count and the block-table width.

@@ -58,7 +58,7 @@ void FlashKernelEmitter::loadQ() {
         qSmem, {}, g.blockRows(), D, g.headDim,
         [&](Value row, Value col) {
           auto [h, sIdx] = rowHead(im.add(row0, row));
-          return at(batch, h, sIdx, col);
+          return qAt(h, sIdx, col);
         },
         q);
     return;
@@ -79,7 +79,7 @@ void FlashKernelEmitter::loadQ() {
         dst = {block, row, swizzled};
       }
       tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
-          b, tokenTy, qSmem, dst, q, at(batch, h, sIdx, col), b.getIndexAttr(8),
+          b, tokenTy, qSmem, dst, q, qAt(h, sIdx, col), b.getIndexAttr(8),
           Value(), b.getUnitAttr()));
     }
     qGroup = nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenTy, tokens);
@@ -89,12 +89,12 @@ void FlashKernelEmitter::loadQ() {
   auto [hHi, sHi] = heads[1];
   for (int64_t kc = 0; kc < kSteps; ++kc) {
     Value c0 = im.add(colPair, kc * 16), c1 = im.add(colPair, kc * 16 + 8);
-    qFrag[kc] = {loadPair(q, at(batch, hLo, sLo, c0)),
-                 loadPair(q, at(batch, hHi, sHi, c0))};
+    qFrag[kc] = {loadPair(q, qAt(hLo, sLo, c0)),
+                 loadPair(q, qAt(hHi, sHi, c0))};
     if (16 * kc + 8 == D)
       continue; // k8: the low half only
-    qFrag[kc].append({loadPair(q, at(batch, hLo, sLo, c1)),
-                      loadPair(q, at(batch, hHi, sHi, c1))});
+    qFrag[kc].append(
+        {loadPair(q, qAt(hLo, sLo, c1)), loadPair(q, qAt(hHi, sHi, c1))});
   }
 }
 

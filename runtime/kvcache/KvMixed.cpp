@@ -4,7 +4,9 @@
 // (query_offsets) for a batch whose sequences bring 0, 1 (decode) or a
 // chunk of queries each. The offsets are checked against the lengths after
 // the append, before anything runs; the kernel is the packed form of the
-// decode kernel (its own memo entry).
+// decode kernel (its own memo entry): attn-to-cpu's work-item loop on
+// the CPU, the mixed kernel of attn-to-nvvm (passes/gpu/MixedKernel.cpp)
+// for caches in device memory.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/kvcache/KvSteps.h"
@@ -60,6 +62,10 @@ llvm::Error KvStepper::mixedStep(llvm::ArrayRef<SeqId> seqs,
   if (!start)
     return start.takeError();
   const KvBatch &b = *start->batch;
+  // No query row (every sequence idle): nothing to write. CUDA kernels
+  // need non-empty sizes, so the launch is skipped rather than refused.
+  if (t == 0)
+    return llvm::Error::success();
   if (start->kernel)
     return runAttention(start->kernel, b, query, &offsets, output, lse, sinks,
                         rope);

@@ -100,7 +100,8 @@ public:
   /// first: appendStep with newLengths n_i). Writes `output` [T, Hq, Dv]
   /// and, if given, `lse` [T, Hq] f32. The offsets must start at 0, never
   /// decrease, give no sequence more queries than tokens and end at T.
-  /// Options, sinks and rope as in decodeStep. CPU caches only for now.
+  /// Options, sinks and rope as in decodeStep. Device caches run one CUDA
+  /// launch (no sinks or rope there yet: the compile names them).
   llvm::Error mixedStep(llvm::ArrayRef<SeqId> seqs, const rt::BufferRef &query,
                         llvm::ArrayRef<int32_t> queryOffsets,
                         const rt::BufferRef &output,

@@ -50,12 +50,6 @@ struct Tables {
   }
 };
 
-std::vector<int32_t> offsetsOf(llvm::ArrayRef<int32_t> counts) {
-  std::vector<int32_t> offsets(counts.size() + 1, 0);
-  std::partial_sum(counts.begin(), counts.end(), offsets.begin() + 1);
-  return offsets;
-}
-
 class KvCacheMixed : public ::testing::TestWithParam<MixedCase> {};
 
 /// A compiled and a reference stepper over identical caches through ragged
@@ -102,7 +96,7 @@ TEST_P(KvCacheMixed, CompiledMatchesReference) {
   };
   auto mixed = [&](std::vector<int32_t> counts) {
     append(counts);
-    std::vector<int32_t> offsets = offsetsOf(counts);
+    std::vector<int32_t> offsets = queryOffsetsOf(counts);
     int64_t rows = offsets.back();
     HostTensor q(t, {rows, p.hq, p.d});
     q.fillRandom(rng);
@@ -129,15 +123,8 @@ TEST_P(KvCacheMixed, CompiledMatchesReference) {
   EXPECT_EQ(compiled.kernels().stats().compiles, 2);
 }
 
-kv::CacheAttentionOptions causal(int64_t windowLeft = -1) {
-  kv::CacheAttentionOptions o;
-  o.mask.causal = true;
-  o.mask.windowLeft = windowLeft;
-  return o;
-}
-
 kv::CacheAttentionOptions softcapped() {
-  kv::CacheAttentionOptions o = causal();
+  kv::CacheAttentionOptions o = causalAttention();
   o.softcap = 5.0f;
   o.scale = 0.3f;
   return o;
@@ -148,21 +135,22 @@ constexpr PageLayout NHD = PageLayout::NHD, HND = PageLayout::HND;
 
 INSTANTIATE_TEST_SUITE_P(
     Mixed, KvCacheMixed,
-    ::testing::Values(MixedCase{"PagedNhdF32Gqa4", true, 16, NHD, ET::F32, 8, 2,
-                                64, 64, causal(), 32},
-                      MixedCase{"PagedHndBf16Gqa7D96", true, 16, HND, ET::BF16,
-                                7, 1, 96, 96, causal(), 32},
-                      MixedCase{"ContiguousF16Gqa4D40Softcap", false, 0, NHD,
-                                ET::F16, 8, 2, 40, 40, softcapped(), 19},
-                      MixedCase{"PagedNhdBf16MhaSinks", true, 16, NHD, ET::BF16,
-                                2, 2, 128, 128, causal(), 70, /*sinks=*/true},
-                      MixedCase{"PagedHndF32Gqa7D40Page4Window", true, 4, HND,
-                                ET::F32, 14, 2, 40, 24, causal(20), 32},
-                      MixedCase{"ContiguousBf16Gqa4Rope", false, 0, NHD,
-                                ET::BF16, 4, 1, 64, 64, causal(), 32, false,
-                                /*rope=*/true},
-                      MixedCase{"PagedNhdF16Gqa4NoMask", true, 32, NHD, ET::F16,
-                                8, 2, 64, 64, kv::CacheAttentionOptions{}, 32}),
+    ::testing::Values(
+        MixedCase{"PagedNhdF32Gqa4", true, 16, NHD, ET::F32, 8, 2, 64, 64,
+                  causalAttention(), 32},
+        MixedCase{"PagedHndBf16Gqa7D96", true, 16, HND, ET::BF16, 7, 1, 96, 96,
+                  causalAttention(), 32},
+        MixedCase{"ContiguousF16Gqa4D40Softcap", false, 0, NHD, ET::F16, 8, 2,
+                  40, 40, softcapped(), 19},
+        MixedCase{"PagedNhdBf16MhaSinks", true, 16, NHD, ET::BF16, 2, 2, 128,
+                  128, causalAttention(), 70, /*sinks=*/true},
+        MixedCase{"PagedHndF32Gqa7D40Page4Window", true, 4, HND, ET::F32, 14, 2,
+                  40, 24, causalAttention(20), 32},
+        MixedCase{"ContiguousBf16Gqa4Rope", false, 0, NHD, ET::BF16, 4, 1, 64,
+                  64, causalAttention(), 32, false,
+                  /*rope=*/true},
+        MixedCase{"PagedNhdF16Gqa4NoMask", true, 32, NHD, ET::F16, 8, 2, 64, 64,
+                  kv::CacheAttentionOptions{}, 32}),
     [](const ::testing::TestParamInfo<MixedCase> &i) {
       return std::string(i.param.name);
     });
@@ -185,13 +173,13 @@ TEST(KvCacheMixedReference, MatchesPerSequenceDecode) {
   k.fillRandom(rng);
   v.fillRandom(rng);
   ASSERT_TRUE(ok(steps.appendStep(ids, k.ref, v.ref, {20, 3, 1, 12})));
-  std::vector<int32_t> offsets = offsetsOf(counts);
+  std::vector<int32_t> offsets = queryOffsetsOf(counts);
   HostTensor q(rt::DType::F32, {offsets.back(), hq, d});
   q.fillRandom(rng);
   HostTensor out(rt::DType::F32, {offsets.back(), hq, d});
   HostTensor lse(rt::DType::F32, {offsets.back(), hq});
-  ASSERT_TRUE(
-      ok(steps.mixedStep(ids, q.ref, offsets, out.ref, causal(), &lse.ref)));
+  ASSERT_TRUE(ok(steps.mixedStep(ids, q.ref, offsets, out.ref,
+                                 causalAttention(), &lse.ref)));
   for (int64_t s = 0; s < n; ++s) {
     int64_t m = counts[s];
     if (m == 0)
@@ -204,8 +192,8 @@ TEST(KvCacheMixedReference, MatchesPerSequenceDecode) {
         for (int64_t c = 0; c < d; ++c)
           qs.set((h * m + i) * d + c,
                  q.at(((offsets[s] + i) * hq + h) * d + c));
-    ASSERT_TRUE(
-        ok(steps.decodeStep({ids[s]}, qs.ref, os.ref, causal(), &ls.ref)));
+    ASSERT_TRUE(ok(steps.decodeStep({ids[s]}, qs.ref, os.ref, causalAttention(),
+                                    &ls.ref)));
     for (int64_t i = 0; i < m; ++i)
       for (int64_t h = 0; h < hq; ++h) {
         int64_t r = (offsets[s] + i) * hq + h;
@@ -274,7 +262,8 @@ TEST(KvCacheMixedErrors, BadOffsetsChangeNothing) {
       const HostTensor &oo = output ? *output : out;
       const HostTensor &ll = lseOut ? *lseOut : lse;
       expectFailsUnchanged(*cache, message, [&] {
-        return steps.mixedStep(ids, qq.ref, offsets, oo.ref, causal(), &ll.ref);
+        return steps.mixedStep(ids, qq.ref, offsets, oo.ref, causalAttention(),
+                               &ll.ref);
       });
       EXPECT_TRUE(untouched()) << message.str();
     };

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -212,6 +213,22 @@ inline void appendBoth(kv::KvStepper &a, kv::KvCache &ca, kv::KvStepper &b,
   ASSERT_TRUE(ok(b.appendStep(ids, k.ref, v.ref, counts)));
   ASSERT_TRUE(CacheSnapshot::of(ca) == CacheSnapshot::of(cb))
       << "the device append differs from the reference";
+}
+
+/// Cumulative query offsets (B + 1 entries) of per-sequence query counts:
+/// mixedStep's query_offsets.
+inline std::vector<int32_t> queryOffsetsOf(llvm::ArrayRef<int32_t> counts) {
+  std::vector<int32_t> offsets(counts.size() + 1, 0);
+  std::partial_sum(counts.begin(), counts.end(), offsets.begin() + 1);
+  return offsets;
+}
+
+/// A causal mask, with a left window when `windowLeft` >= 0.
+inline kv::CacheAttentionOptions causalAttention(int64_t windowLeft = -1) {
+  kv::CacheAttentionOptions o;
+  o.mask.causal = true;
+  o.mask.windowLeft = windowLeft;
+  return o;
 }
 
 /// Normwise relative output error (runtime/Check.h's rule: an all-zero
