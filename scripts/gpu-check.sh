@@ -27,7 +27,7 @@
 # others; a summary of exit codes ends the output and the script fails if
 # any step did. Raw outputs go to $OUT (the device tool brings it back) or a
 # temporary folder. Environment: ATTN_GPU_CHECK_SKIP="tests bench peers"
-# (any subset; also "sanitizer", "serving", "backward", "python", "onnx" and "plot"), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
+# (any subset; also "sanitizer", "serving", "features", "backward", "python", "onnx" and "plot"), ATTN_GPU_TEST_FILTER (a --gtest_filter), ATTN_BENCH_ARGS
 # (extra attn-bench-gpu options, e.g. --runs=50), ATTN_PEERS_ARGS.
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -200,6 +200,16 @@ if [[ "$SKIP" != *" serving "* ]]; then
     --steps=48 --quiet && '$BIN/attn-gpu-tests' --serving --target=cuda \
     --steps=12 --quiet --static-sizes && '$BIN/attn-gpu-tests' --serving \
     --target=cuda --decode-compare --max-prompt=4096"
+fi
+if [[ "$SKIP" != *" features "* ]]; then
+  # The serving features' benchmarks (issue 19): one mixed prefill + decode
+  # launch vs two, append/decode steps with and without RoPE, block-sparse
+  # masks at 100/50/25/12.5 % visible vs dense.
+  step features 240 bash -c "ATTN_ROPE_BENCH=1 '$BIN/attn-gpu-tests' \
+    --gtest_filter='KvCacheDeviceMixedBench.*:KvCacheDeviceRopeBench.*' |
+    grep -E '^(mixed|rope-bench)|FAILED|PASSED'; a=\${PIPESTATUS[0]};
+    '$BIN/attn-gpu-tests' --bench --block-sparse > '$RESULTS/block-sparse.jsonl';
+    b=\$?; cat '$RESULTS/block-sparse.jsonl'; exit \$((a | b))"
 fi
 if [[ "$SKIP" != *" peers "* ]]; then
   step peers 240 bash -c "python3 bench/gpu_peers.py ${ATTN_PEERS_ARGS:-} \
